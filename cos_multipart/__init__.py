@@ -1,0 +1,62 @@
+"""cos-multipart: fast, verified, resumable multipart uploads to Tencent Cloud COS.
+
+The public API is what ``__all__`` lists; everything else may change without notice.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .checksum import crc64, crc64_combine
+from .credentials import Credentials, RefreshingCredentials
+from .errors import (
+    CosCredentialsError,
+    CosError,
+    CosIntegrityError,
+    CosResponseError,
+    CosServiceError,
+    CosTransportError,
+    CosValidationError,
+)
+from .models import (
+    CompletedPart,
+    CompleteResult,
+    InitiateResult,
+    ObjectResult,
+    PartInfo,
+    PartResult,
+    ResponseInfo,
+    UploadInfo,
+)
+from .signer import CosAuth, SignWindow, presign_url, sign
+
+__all__ = [
+    "__version__",
+    # credentials and signing
+    "Credentials",
+    "RefreshingCredentials",
+    "CosAuth",
+    "SignWindow",
+    "sign",
+    "presign_url",
+    # checksums
+    "crc64",
+    "crc64_combine",
+    # results
+    "CompletedPart",
+    "CompleteResult",
+    "InitiateResult",
+    "ObjectResult",
+    "PartInfo",
+    "PartResult",
+    "ResponseInfo",
+    "UploadInfo",
+    # errors
+    "CosError",
+    "CosValidationError",
+    "CosCredentialsError",
+    "CosTransportError",
+    "CosServiceError",
+    "CosResponseError",
+    "CosIntegrityError",
+]

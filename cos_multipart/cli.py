@@ -1,0 +1,102 @@
+"""The ``cos-multipart`` command line: argument parsing, logging and error reporting shared by commands.
+
+Commands live in their own modules, each exposing ``register(subparsers, parents)`` which adds its
+sub-parsers with ``set_defaults(handler=...)``; a handler takes the parsed arguments and returns an exit
+code. Errors are printed as one line (the traceback only with ``--verbose``).
+
+Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input; 3 COS answered an error;
+4 integrity check failed; 5 connection failure; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from typing import List, Optional, Sequence
+
+from . import __version__
+from .errors import (
+    CosCredentialsError,
+    CosError,
+    CosIntegrityError,
+    CosServiceError,
+    CosTransportError,
+    CosValidationError,
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_SERVICE = 3
+EXIT_INTEGRITY = 4
+EXIT_TRANSPORT = 5
+EXIT_INTERRUPTED = 130
+
+_COMMAND_MODULES = ("cos_multipart._cli_server", "cos_multipart._cli_transfer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every command registered."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
+    parser = argparse.ArgumentParser(
+        prog="cos-multipart",
+        description="Fast, verified, resumable multipart uploads to Tencent Cloud COS.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers, [common])
+    return parser
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code that reports ``error``."""
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(error, (CosValidationError, CosCredentialsError)):
+        return EXIT_USAGE
+    if isinstance(error, CosIntegrityError):
+        return EXIT_INTEGRITY
+    if isinstance(error, CosServiceError):
+        return EXIT_SERVICE
+    if isinstance(error, CosTransportError):
+        return EXIT_TRANSPORT
+    return EXIT_FAILURE
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    _configure_logging(verbose=args.verbose, quiet=args.quiet)
+    try:
+        code: int = args.handler(args)
+        return code
+    except KeyboardInterrupt:
+        print("cos-multipart: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (CosError, OSError) as error:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"cos-multipart: error: {_one_line(error)}", file=sys.stderr)
+        return exit_code_for(error)
+
+
+def _one_line(error: BaseException) -> str:
+    lines: List[str] = str(error).splitlines() or [type(error).__name__]
+    return " ".join(line.strip() for line in lines)
+
+
+def _configure_logging(*, verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

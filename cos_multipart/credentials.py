@@ -1,0 +1,126 @@
+"""Credentials: static, temporary (STS, with a security token), from the environment, or from a provider.
+
+A :class:`Credentials` value never shows its secret key or token in ``repr``/``str``. A provider is any
+callable returning :class:`Credentials`; it is called once for every request signed, so a provider of
+temporary credentials can hand out fresh ones before the old ones expire (see :class:`RefreshingCredentials`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Tuple, Union
+
+from .errors import CosCredentialsError
+
+#: Environment variables read by :meth:`Credentials.from_env`, in order of preference.
+ENV_SECRET_ID = ("COS_SECRET_ID", "TENCENTCLOUD_SECRET_ID")
+ENV_SECRET_KEY = ("COS_SECRET_KEY", "TENCENTCLOUD_SECRET_KEY")
+ENV_SECURITY_TOKEN = ("COS_SECURITY_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A SecretId/SecretKey pair, plus the session token of temporary (STS) credentials.
+
+    Attributes:
+        secret_id: The SecretId (``AKID...``); it is an identifier, not a secret, and appears in signatures.
+        secret_key: The SecretKey; never printed.
+        token: The STS session token sent as ``x-cos-security-token``; never printed.
+    """
+
+    secret_id: str
+    secret_key: str = field(repr=False)
+    token: Optional[str] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.secret_id or not self.secret_key:
+            raise CosCredentialsError("credentials need both a secret_id and a secret_key")
+
+    def __repr__(self) -> str:
+        token = ", token=<redacted>" if self.token else ""
+        return f"Credentials(secret_id={self.secret_id!r}, secret_key=<redacted>{token})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Credentials":
+        """Read credentials from ``COS_SECRET_ID``/``COS_SECRET_KEY``/``COS_SECURITY_TOKEN``.
+
+        ``TENCENTCLOUD_SECRET_ID``, ``TENCENTCLOUD_SECRET_KEY`` and ``TENCENTCLOUD_SECURITY_TOKEN`` are
+        used when the ``COS_`` names are not set.
+
+        Raises:
+            CosCredentialsError: No secret id or secret key is set.
+        """
+        env = os.environ if environ is None else environ
+        secret_id = _first(env, ENV_SECRET_ID)
+        secret_key = _first(env, ENV_SECRET_KEY)
+        if not secret_id or not secret_key:
+            raise CosCredentialsError(
+                "no credentials: set COS_SECRET_ID and COS_SECRET_KEY "
+                "(or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY)"
+            )
+        return cls(secret_id, secret_key, _first(env, ENV_SECURITY_TOKEN) or None)
+
+
+CredentialsProvider = Callable[[], Credentials]
+CredentialsLike = Union[Credentials, CredentialsProvider, None]
+
+
+def as_provider(credentials: CredentialsLike) -> CredentialsProvider:
+    """Turn static credentials, a provider or ``None`` (the environment, read once) into a provider."""
+    if credentials is None:
+        credentials = Credentials.from_env()
+    if isinstance(credentials, Credentials):
+        fixed = credentials
+        return lambda: fixed
+    if callable(credentials):
+        return credentials
+    raise CosCredentialsError(
+        f"credentials must be Credentials, a callable returning Credentials, or None; "
+        f"got {type(credentials).__name__}"
+    )
+
+
+class RefreshingCredentials:
+    """A thread-safe provider that caches temporary credentials and fetches new ones before they expire.
+
+    Args:
+        fetch: Returns ``(credentials, expires_at)`` with ``expires_at`` in Unix seconds.
+        refresh_margin: Fetch again when fewer than this many seconds of validity remain.
+        clock: Time source, for tests.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Tuple[Credentials, float]],
+        *,
+        refresh_margin: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._fetch = fetch
+        self._margin = refresh_margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._current: Optional[Credentials] = None
+        self._expires_at = 0.0
+
+    def __call__(self) -> Credentials:
+        with self._lock:
+            if self._current is None or self._clock() >= self._expires_at - self._margin:
+                self._current, self._expires_at = self._fetch()
+            return self._current
+
+    def __repr__(self) -> str:
+        return f"RefreshingCredentials(expires_at={self._expires_at:.0f})"
+
+
+def _first(env: Mapping[str, str], names: Tuple[str, ...]) -> str:
+    for name in names:
+        value = env.get(name, "")
+        if value:
+            return value
+    return ""
