@@ -1,0 +1,197 @@
+"""Where requests go: bucket and region naming, the host, and how object keys travel in the URL.
+
+Pure: nothing here opens a socket. :class:`Endpoint` turns an object key into the URL sent on the wire
+(each path segment percent-encoded) while the signer gets the decoded path ``"/" + key`` [ref 1.5].
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+from urllib.parse import quote, urlsplit
+
+from .errors import CosValidationError
+from .limits import FORBIDDEN_KEY_CODEPOINTS, FORBIDDEN_KEY_PREFIXES, MAX_BUCKET_HOST_LENGTH, MAX_KEY_BYTES
+from .signer import host_header, url_encode
+
+#: "<BucketName>-<APPID>: BucketName only [a-z0-9-], not starting or ending with -; APPID numeric"
+#: (436/13312) [ref 7.2]
+BUCKET_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+$")
+#: Region names are ``[a-z0-9-]+`` (ap-guangzhou, accelerate, ...) [ref 7.1]
+REGION_PATTERN = re.compile(r"^[a-z0-9-]+$")
+#: The default (virtual-hosted) host: "<BucketName-APPID>.cos.<Region>.myqcloud.com" [ref 7.1]
+DEFAULT_HOST_TEMPLATE = "{bucket}.cos.{region}.myqcloud.com"
+DEFAULT_SCHEME = "https"
+_SCHEMES = ("http", "https")
+#: Characters of an endpoint host (a DNS name, IPv4, or a bracketed IPv6 literal) and an optional port.
+_NETLOC_PATTERN = re.compile(r"^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+QueryParams = Sequence[Tuple[str, Optional[str]]]
+
+
+def validate_bucket(bucket: object) -> str:
+    """Check a ``<BucketName>-<APPID>`` name [ref 7.2]; return it.
+
+    Raises:
+        CosValidationError: The name does not follow the bucket naming rules.
+    """
+    if not isinstance(bucket, str) or not BUCKET_PATTERN.match(bucket):
+        raise CosValidationError(
+            "bucket",
+            bucket,
+            "<BucketName>-<APPID>: lowercase letters, digits and '-', not starting or ending with '-', "
+            "then '-' and the numeric APPID, e.g. 'examplebucket-1250000000'",
+        )
+    return bucket
+
+
+def validate_region(region: object) -> str:
+    """Check a region name such as ``ap-guangzhou`` [ref 7.1]; return it.
+
+    Raises:
+        CosValidationError: Not a ``[a-z0-9-]+`` string.
+    """
+    if not isinstance(region, str) or not REGION_PATTERN.match(region):
+        raise CosValidationError("region", region, "lowercase letters, digits and '-', e.g. 'ap-guangzhou'")
+    return region
+
+
+def validate_key(key: object) -> str:
+    """Check an object key against the key rules [ref 7.3]; return it.
+
+    The rules (436/13324): any UTF-8, at most 850 bytes encoded, must not start with ``/`` or ``\\``, must
+    not contain the ASCII control characters 24-27. Empty keys are refused (they address the bucket).
+
+    Raises:
+        CosValidationError: The key breaks one of the rules.
+    """
+    if not isinstance(key, str) or not key:
+        raise CosValidationError("key", key, "a non-empty string")
+    if key.startswith(FORBIDDEN_KEY_PREFIXES):
+        raise CosValidationError("key", key, "must not start with '/' or '\\' (436/13324)")
+    if any(ord(char) in FORBIDDEN_KEY_CODEPOINTS for char in key):
+        raise CosValidationError("key", key, "must not contain ASCII control characters 24-27 (436/13324)")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise CosValidationError("key", key, "valid Unicode text (lone surrogates cannot be UTF-8 encoded)") from None
+    if size > MAX_KEY_BYTES:
+        raise CosValidationError("key", key, f"at most {MAX_KEY_BYTES} bytes in UTF-8 (436/13324), got {size}")
+    return key
+
+
+def encode_key_path(key: str) -> str:
+    """The URL path for ``key``: ``"/"`` then each ``/``-separated segment percent-encoded.
+
+    Everything outside ``A-Z a-z 0-9 - _ . ~`` is encoded, so ``+ ? # % space`` and non-ASCII text reach
+    COS unchanged. A segment that is exactly ``.`` or ``..`` is encoded as ``%2E``/``%2E%2E``: HTTP
+    libraries and proxies remove literal dot segments (RFC 3986 5.2.4), which would address another key.
+    """
+    return "/" + "/".join(_encode_segment(segment) for segment in key.split("/"))
+
+
+def _encode_segment(segment: str) -> str:
+    if segment in (".", ".."):
+        return "%2E" * len(segment)
+    return quote(segment, safe="-_.~")
+
+
+def encode_query(params: QueryParams) -> str:
+    """A query string from ordered pairs; ``None`` values give bare names (``uploads``)."""
+    return "&".join(name if value is None else f"{url_encode(name)}={url_encode(value)}" for name, value in params)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The scheme and host requests for one bucket go to.
+
+    Attributes:
+        scheme: ``"https"`` (default) or ``"http"``.
+        netloc: Host and optional port as it appears in the URL.
+        host: The ``Host`` header value, which is also the signed ``host`` (no default port).
+    """
+
+    scheme: str
+    netloc: str
+
+    @classmethod
+    def build(cls, bucket: str, region: str, endpoint: Optional[str] = None, *, scheme: str = DEFAULT_SCHEME) -> "Endpoint":
+        """The endpoint of ``bucket`` in ``region``, or of a custom ``endpoint``.
+
+        Args:
+            bucket: ``<BucketName>-<APPID>``.
+            region: Region name.
+            endpoint: ``None`` for ``<bucket>.cos.<region>.myqcloud.com``; otherwise a base URL such as
+                ``"http://127.0.0.1:9000"`` or a custom domain with or without scheme (``https`` assumed),
+                without a path.
+            scheme: Scheme of the default host.
+
+        Raises:
+            CosValidationError: Bad bucket, region, scheme or endpoint, or the default host is over 60
+                characters (436/13312).
+        """
+        validate_bucket(bucket)
+        validate_region(region)
+        if scheme not in _SCHEMES:
+            raise CosValidationError("scheme", scheme, "'https' or 'http'")
+        if endpoint is None:
+            host = DEFAULT_HOST_TEMPLATE.format(bucket=bucket, region=region)
+            if len(host) > MAX_BUCKET_HOST_LENGTH:
+                raise CosValidationError(
+                    "bucket",
+                    bucket,
+                    f"the host '<bucket>.cos.<region>.myqcloud.com' must be at most {MAX_BUCKET_HOST_LENGTH} "
+                    f"characters (436/13312); '{host}' has {len(host)}",
+                )
+            return cls(scheme, host)
+        return cls.parse(endpoint)
+
+    @classmethod
+    def parse(cls, endpoint: str) -> "Endpoint":
+        """An endpoint from ``scheme://host[:port]`` or ``host[:port]`` (``https`` assumed).
+
+        Raises:
+            CosValidationError: Unknown scheme, a path, query, credentials, or a malformed host.
+        """
+        text = endpoint.strip() if isinstance(endpoint, str) else ""
+        if "://" not in text:
+            text = f"{DEFAULT_SCHEME}://{text}"
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            parts = None
+        allowed = "scheme://host[:port] or host[:port], scheme http or https, no path, e.g. 'http://127.0.0.1:9000'"
+        if (
+            parts is None
+            or parts.scheme not in _SCHEMES
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+            or not _NETLOC_PATTERN.match(parts.netloc)
+        ):
+            raise CosValidationError("endpoint", endpoint, allowed)
+        return cls(parts.scheme, parts.netloc)
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://netloc``."""
+        return f"{self.scheme}://{self.netloc}"
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header sent and signed (``signer.host_header`` of the base URL)."""
+        return host_header(self.base_url)
+
+    def url(self, key: str, params: QueryParams = ()) -> str:
+        """The URL for ``key`` (``""`` for the bucket itself) with the encoded query ``params``."""
+        path = encode_key_path(key) if key else "/"
+        query = encode_query(params)
+        return f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}"
+
+
+def strip_query(url: str) -> str:
+    """``url`` without its query string and fragment: what errors and logs may show."""
+    return url.split("?", 1)[0].split("#", 1)[0]

@@ -1,0 +1,133 @@
+"""Bucket, region and key rules; the host; how keys are encoded on the wire."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from cos_multipart.endpoint import Endpoint, encode_key_path, encode_query, strip_query, validate_bucket, validate_key, validate_region
+from cos_multipart.errors import CosValidationError
+
+
+@pytest.mark.parametrize("bucket", ["examplebucket-1250000000", "a-1", "my-bucket-2-1250000000", "0a9-7"])
+def test_valid_buckets(bucket: str) -> None:
+    assert validate_bucket(bucket) == bucket
+
+
+@pytest.mark.parametrize(
+    "bucket", ["", "examplebucket", "-bucket-125", "bucket--125".replace("--", "-_"), "Bucket-125", "bucket-", "bucket-12a", "buc.ket-125", None, 5]
+)
+def test_invalid_buckets_name_field_value_and_rule(bucket: object) -> None:
+    with pytest.raises(CosValidationError) as info:
+        validate_bucket(bucket)
+    assert info.value.field == "bucket"
+    assert info.value.value == bucket
+    assert "APPID" in info.value.allowed
+    assert "bucket" in str(info.value)
+
+
+def test_region_rule() -> None:
+    assert validate_region("ap-guangzhou") == "ap-guangzhou"
+    for bad in ("", "AP-Guangzhou", "ap_guangzhou", "ap.guangzhou", None):
+        with pytest.raises(CosValidationError) as info:
+            validate_region(bad)
+        assert info.value.field == "region"
+
+
+def test_default_host_and_60_character_rule() -> None:
+    # The doc's example of a host of exactly 60 characters (436/13312).
+    bucket = "123456789012345678901-1250000000"
+    endpoint = Endpoint.build(bucket, "ap-beijing")
+    assert endpoint.host == f"{bucket}.cos.ap-beijing.myqcloud.com"
+    assert len(endpoint.host) == 60
+    assert endpoint.base_url == f"https://{bucket}.cos.ap-beijing.myqcloud.com"
+    with pytest.raises(CosValidationError) as info:
+        Endpoint.build("1" + bucket, "ap-beijing")
+    assert "60" in info.value.allowed and info.value.field == "bucket"
+
+
+def test_http_scheme_for_default_host() -> None:
+    assert Endpoint.build("b-1", "ap-guangzhou", scheme="http").base_url == "http://b-1.cos.ap-guangzhou.myqcloud.com"
+    with pytest.raises(CosValidationError):
+        Endpoint.build("b-1", "ap-guangzhou", scheme="ftp")
+
+
+@pytest.mark.parametrize(
+    "given, base, host",
+    [
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000", "127.0.0.1:9000"),
+        ("http://127.0.0.1:80/", "http://127.0.0.1:80", "127.0.0.1"),
+        ("cdn.example.com", "https://cdn.example.com", "cdn.example.com"),
+        ("https://cdn.example.com:8443", "https://cdn.example.com:8443", "cdn.example.com:8443"),
+        ("http://[::1]:9000", "http://[::1]:9000", "[::1]:9000"),
+    ],
+)
+def test_endpoint_override_host_matches_signed_host(given: str, base: str, host: str) -> None:
+    endpoint = Endpoint.build("examplebucket-1250000000", "ap-guangzhou", given)
+    assert endpoint.base_url == base
+    assert endpoint.host == host
+
+
+@pytest.mark.parametrize(
+    "given", ["ftp://host", "http://host/path", "http://host?x=1", "http://user:pw@host", "http://ho st", "http://host:99999", "", "http://"]
+)
+def test_bad_endpoints(given: str) -> None:
+    with pytest.raises(CosValidationError) as info:
+        Endpoint.parse(given)
+    assert info.value.field == "endpoint"
+
+
+def test_key_rules() -> None:
+    assert validate_key("a/b/c.txt") == "a/b/c.txt"
+    assert validate_key("x" * 850) == "x" * 850
+    assert validate_key("文" * 283) == "文" * 283  # 849 bytes
+    cases = {
+        "": "non-empty",
+        "/lead": "'/'",
+        "\\lead": "'/'",
+        "a\x18b": "24-27",
+        "a\x1bb": "24-27",
+        "x" * 851: "850",
+        "文" * 284: "850",
+        "\ud800": "Unicode",
+    }
+    for key, fragment in cases.items():
+        with pytest.raises(CosValidationError) as info:
+            validate_key(key)
+        assert info.value.field == "key"
+        assert fragment in info.value.allowed
+    with pytest.raises(CosValidationError):
+        validate_key(None)
+
+
+@pytest.mark.parametrize(
+    "key, path",
+    [
+        ("exampleobject(腾讯云)", "/exampleobject%28%E8%85%BE%E8%AE%AF%E4%BA%91%29"),
+        ("a b+c?d#e%f~g", "/a%20b%2Bc%3Fd%23e%25f~g"),
+        ("dir/sub/file.txt", "/dir/sub/file.txt"),
+        ("dir//x", "/dir//x"),
+        ("a/../b", "/a/%2E%2E/b"),
+        ("./x", "/%2E/x"),
+        ("..", "/%2E%2E"),
+        ("a/.../b", "/a/.../b"),
+        ("folder/", "/folder/"),
+        ("*!'();:@&=$,", "/%2A%21%27%28%29%3B%3A%40%26%3D%24%2C"),
+    ],
+)
+def test_key_path_encoding_round_trips(key: str, path: str) -> None:
+    assert encode_key_path(key) == path
+    assert unquote(path)[1:] == key
+
+
+def test_url_and_query() -> None:
+    endpoint = Endpoint.parse("http://127.0.0.1:9000")
+    assert endpoint.url("a b", [("partNumber", "1"), ("uploadId", "x+y")]) == "http://127.0.0.1:9000/a%20b?partNumber=1&uploadId=x%2By"
+    assert endpoint.url("", [("uploads", None), ("prefix", "dir/")]) == "http://127.0.0.1:9000/?uploads&prefix=dir%2F"
+    assert encode_query([]) == ""
+    assert urlsplit(endpoint.url("k")).query == ""
+
+
+def test_strip_query() -> None:
+    assert strip_query("https://h/k?q-signature=abc&x-cos-security-token=T#f") == "https://h/k"
