@@ -134,9 +134,10 @@ class _PartBody:
             raise ValueError(f"negative seek position {target}")
         if target != self._pos:
             self._moved(target)
-            if self._progress is not None:
+            # Only reads count as progress: seeking (e.g. to measure the length) sends nothing, and going
+            # back means the bytes will be sent again.
+            if target < self._pos and self._progress is not None:
                 self._progress.rewind(self.part_number)
-                self._progress.sent(self.part_number, min(target, self._length))
         self._pos = target
         return target
 
