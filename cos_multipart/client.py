@@ -1,0 +1,353 @@
+"""``CosClient``: one method per COS API the multipart workflow needs, validated, signed, retried, typed.
+
+Every method is the same four steps: validate and build the request (:mod:`cos_multipart.operations`,
+pure), send it (:mod:`cos_multipart.transport`), and parse the answer into a typed result. Invalid
+arguments raise :class:`~cos_multipart.errors.CosValidationError` before anything is sent.
+
+Example::
+
+    from cos_multipart.client import CosClient
+
+    with CosClient(bucket="examplebucket-1250000000", region="ap-guangzhou") as client:
+        upload = client.initiate_multipart_upload("videos/a.mp4", content_type="video/mp4")
+        part = client.upload_part("videos/a.mp4", upload.upload_id, 1, b"...")
+        client.complete_multipart_upload("videos/a.mp4", upload.upload_id, [part])
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from types import TracebackType
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Tuple, Type, Union
+
+import requests
+
+from . import operations
+from .credentials import CredentialsLike
+from .endpoint import Endpoint, validate_key
+from .errors import CosResponseError, CosValidationError
+from .limits import DEFAULT_SIGN_EXPIRES
+from .models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
+from .operations import ObjectOptions
+from .retry import RetryPolicy
+from .signer import SignWindow, presign_url
+from .sse import EncryptionLike
+from .transport import DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout
+from .validation import PartLike, positive_int
+
+Tagging = Union[Mapping[str, str], str, None]
+#: Methods a pre-signed URL may be made for.
+PRESIGN_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+
+
+class CosClient:
+    """A client for one COS bucket.
+
+    Args:
+        bucket: ``<BucketName>-<APPID>``, e.g. ``"examplebucket-1250000000"``.
+        region: e.g. ``"ap-guangzhou"``.
+        credentials: :class:`~cos_multipart.credentials.Credentials`, a callable returning them (called for
+            every request signed), or ``None`` to read ``COS_SECRET_ID``/``COS_SECRET_KEY`` now.
+        endpoint: ``None`` for ``https://<bucket>.cos.<region>.myqcloud.com``; or a base URL such as
+            ``"http://127.0.0.1:9000"`` (the local server) or a custom domain, with or without scheme.
+        retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`).
+        timeout: Seconds, or ``(connect, read)``; ``None`` waits forever.
+        pool_size: HTTP connections kept; use the number of threads that share the client.
+        proxies: ``requests``-style proxies, e.g. ``{"https": "http://proxy:3128"}``.
+        verify: TLS certificate verification: ``True``, ``False``, or a CA bundle path.
+        sign_expires: Seconds each request signature stays valid.
+        blocksize: Bytes per socket write of request bodies.
+
+    Raises:
+        CosValidationError: Bad bucket, region, endpoint, timeout or pool size.
+        CosCredentialsError: ``credentials`` is ``None`` and the environment has none.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        region: str,
+        credentials: CredentialsLike = None,
+        *,
+        endpoint: Optional[str] = None,
+        retry: Optional[RetryPolicy] = None,
+        timeout: Optional[Timeout] = DEFAULT_TIMEOUT,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        proxies: Optional[Mapping[str, str]] = None,
+        verify: Union[bool, str] = True,
+        sign_expires: int = DEFAULT_SIGN_EXPIRES,
+        blocksize: int = DEFAULT_BLOCKSIZE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bucket = bucket
+        self.region = region
+        self.endpoint = Endpoint.build(bucket, region, endpoint)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise CosValidationError("retry", retry, "a RetryPolicy or None")
+        self._clock = clock
+        self._transport = Transport(
+            self.endpoint,
+            credentials,
+            retry=retry,
+            timeout=validate_timeout(timeout),
+            pool_size=positive_int(pool_size, "pool_size"),
+            proxies=proxies,
+            verify=verify,
+            blocksize=positive_int(blocksize, "blocksize"),
+            sign_expires=positive_int(sign_expires, "sign_expires"),
+            clock=clock,
+        )
+
+    # --- multipart ---------------------------------------------------------------------------------------
+
+    def initiate_multipart_upload(
+        self,
+        key: str,
+        *,
+        content_type: Optional[str] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        acl: Optional[str] = None,
+        storage_class: Optional[str] = None,
+        tagging: Tagging = None,
+        encryption: EncryptionLike = None,
+        cache_control: Optional[str] = None,
+        content_disposition: Optional[str] = None,
+        content_encoding: Optional[str] = None,
+        expires: Optional[str] = None,
+        grant_read: Optional[str] = None,
+        grant_read_acp: Optional[str] = None,
+        grant_write_acp: Optional[str] = None,
+        grant_full_control: Optional[str] = None,
+    ) -> InitiateResult:
+        """Start a multipart upload (436/7746); the options are stored with the final object.
+
+        Args:
+            key: Object key.
+            content_type: MIME type (default ``application/octet-stream``).
+            metadata: ``x-cos-meta-*`` values, keyed by suffix or full header name.
+            acl: Object ACL, e.g. ``"private"``.
+            storage_class: e.g. ``"STANDARD_IA"`` (any case).
+            tagging: Mapping or ``"k1=v1&k2=v2"``; at most 10 tags.
+            encryption: :class:`~cos_multipart.sse.SseCos`, :class:`~cos_multipart.sse.SseKms`,
+                :class:`~cos_multipart.sse.SseC`, or their raw headers.
+            cache_control: ``Cache-Control`` to store.
+            content_disposition: ``Content-Disposition`` to store.
+            content_encoding: ``Content-Encoding`` to store.
+            expires: ``Expires`` to store.
+            grant_read: ``id="<uin>"[,id="<uin>"...]``.
+            grant_read_acp: Same format.
+            grant_write_acp: Same format.
+            grant_full_control: Same format.
+        """
+        options = ObjectOptions(
+            content_type, metadata, acl, storage_class, tagging, encryption, cache_control, content_disposition,
+            content_encoding, expires, grant_read, grant_read_acp, grant_write_acp, grant_full_control,
+        )  # fmt: skip
+        call = operations.prepare_initiate(key, options)
+        return self._transport.send(call, operations.parse_initiate)
+
+    def upload_part(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: object,
+        *,
+        content_length: Optional[int] = None,
+        content_md5: Optional[str] = None,
+        traffic_limit: Optional[int] = None,
+        sse_c: EncryptionLike = None,
+        psize_min: Optional[int] = None,
+        psize_max: Optional[int] = None,
+    ) -> PartResult:
+        """Upload one part (436/7750).
+
+        Args:
+            key: Object key.
+            upload_id: From :meth:`initiate_multipart_upload`.
+            part_number: 1 to 10000.
+            body: Bytes-like, or a seekable binary file read from its current position (rewound there
+                before a retry).
+            content_length: Bytes to send from ``body`` (default: all that remain).
+            content_md5: Base64 MD5 of the part; COS refuses the part if it differs.
+            traffic_limit: Bandwidth cap, bit/s, 819200 to 838860800.
+            sse_c: The SSE-C key the upload was initiated with (required then, refused otherwise by COS).
+            psize_min: Refuse the part below this many bytes.
+            psize_max: Refuse the part above this many bytes.
+        """
+        call = operations.prepare_upload_part(
+            key, upload_id, part_number, body, content_length=content_length, content_md5=content_md5,
+            traffic_limit=traffic_limit, sse_c=sse_c, psize_min=psize_min, psize_max=psize_max,
+        )  # fmt: skip
+        parse = functools.partial(
+            operations.parse_upload_part, part_number=part_number, size=operations.call_size(call)
+        )
+        return self._transport.send(call, parse)
+
+    def complete_multipart_upload(
+        self,
+        key: str,
+        upload_id: str,
+        parts: Iterable[PartLike],
+        *,
+        forbid_overwrite: Optional[bool] = None,
+        pnum_min: Optional[int] = None,
+        pnum_max: Optional[int] = None,
+    ) -> CompleteResult:
+        """Assemble the uploaded parts into the object (436/7742).
+
+        Args:
+            key: Object key.
+            upload_id: The upload.
+            parts: :class:`~cos_multipart.models.CompletedPart`, :class:`~cos_multipart.models.PartResult`
+                or ``(number, etag)``, in strictly ascending part-number order.
+            forbid_overwrite: ``True`` refuses to replace an existing object (unversioned buckets).
+            pnum_min: Refuse fewer parts.
+            pnum_max: Refuse more parts.
+
+        Raises:
+            CosServiceError: Also for a 200 answer whose body is an ``<Error>``.
+        """
+        call = operations.prepare_complete(
+            key, upload_id, parts, forbid_overwrite=forbid_overwrite, pnum_min=pnum_min, pnum_max=pnum_max
+        )
+        return self._transport.send(call, operations.parse_complete)
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> ResponseInfo:
+        """Discard an upload and its parts (436/7740)."""
+        return self._transport.send(operations.prepare_abort(key, upload_id), operations.parse_abort)
+
+    def list_parts(self, key: str, upload_id: str) -> Iterator[PartInfo]:
+        """Every uploaded part of an upload, ascending, fetching pages of 1000 as needed (436/7747)."""
+        operations.prepare_list_parts(key, upload_id)  # validate now, not at the first next()
+        return self._iter_parts(key, upload_id)
+
+    def _iter_parts(self, key: str, upload_id: str) -> Iterator[PartInfo]:
+        marker: Optional[int] = None
+        while True:
+            call = operations.prepare_list_parts(key, upload_id, part_number_marker=marker)
+            page = self._transport.send(call, operations.parse_list_parts)
+            yield from page.parts
+            if not page.is_truncated:
+                return
+            following = page.next_marker if page.next_marker is not None else (page.parts[-1].part_number if page.parts else None)
+            if following is None or (marker is not None and following <= marker):
+                raise CosResponseError(f"List Parts is truncated but its marker does not advance ({marker} -> {following})")
+            marker = following
+
+    def list_multipart_uploads(self, *, prefix: Optional[str] = None) -> Iterator[UploadInfo]:
+        """Every upload in progress (optionally under ``prefix``), fetching pages as needed (436/7736)."""
+        operations.prepare_list_uploads(prefix=prefix)
+        return self._iter_uploads(prefix)
+
+    def _iter_uploads(self, prefix: Optional[str]) -> Iterator[UploadInfo]:
+        markers: Tuple[Optional[str], Optional[str]] = (None, None)
+        while True:
+            call = operations.prepare_list_uploads(prefix=prefix, key_marker=markers[0], upload_id_marker=markers[1])
+            page = self._transport.send(call, operations.parse_list_uploads)
+            yield from page.uploads
+            if not page.is_truncated:
+                return
+            following = (page.next_key_marker or None, page.next_upload_id_marker or None)
+            if following[0] is None or following == markers:
+                raise CosResponseError(f"List Multipart Uploads is truncated but its markers do not advance ({following})")
+            markers = following
+
+    # --- simple objects ----------------------------------------------------------------------------------
+
+    def put_object(
+        self,
+        key: str,
+        body: object,
+        *,
+        content_length: Optional[int] = None,
+        content_md5: Optional[str] = None,
+        traffic_limit: Optional[int] = None,
+        forbid_overwrite: Optional[bool] = None,
+        content_type: Optional[str] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        acl: Optional[str] = None,
+        storage_class: Optional[str] = None,
+        tagging: Tagging = None,
+        encryption: EncryptionLike = None,
+        cache_control: Optional[str] = None,
+        content_disposition: Optional[str] = None,
+        content_encoding: Optional[str] = None,
+        expires: Optional[str] = None,
+        grant_read: Optional[str] = None,
+        grant_read_acp: Optional[str] = None,
+        grant_write_acp: Optional[str] = None,
+        grant_full_control: Optional[str] = None,
+    ) -> ObjectResult:
+        """Upload an object of at most 5 GB in one request (436/7749); options as for Initiate."""
+        options = ObjectOptions(
+            content_type, metadata, acl, storage_class, tagging, encryption, cache_control, content_disposition,
+            content_encoding, expires, grant_read, grant_read_acp, grant_write_acp, grant_full_control,
+        )  # fmt: skip
+        call = operations.prepare_put_object(
+            key, body, content_length=content_length, content_md5=content_md5, traffic_limit=traffic_limit,
+            forbid_overwrite=forbid_overwrite, options=options,
+        )  # fmt: skip
+        parse = functools.partial(operations.parse_put_object, key=key, size=operations.call_size(call))
+        return self._transport.send(call, parse)
+
+    def head_object(self, key: str, *, sse_c: EncryptionLike = None) -> ObjectResult:
+        """An object's ETag, CRC64, size and headers (HEAD Object)."""
+        call = operations.prepare_head_object(key, sse_c=sse_c)
+        return self._transport.send(call, functools.partial(operations.parse_head_object, key=key))
+
+    def get_object(
+        self, key: str, *, byte_range: Optional[Tuple[int, Optional[int]]] = None, sse_c: EncryptionLike = None
+    ) -> requests.Response:
+        """Open an object for reading; the caller reads (``iter_content``) and closes the response.
+
+        Args:
+            key: Object key.
+            byte_range: ``(first, last)`` inclusive, or ``(first, None)``.
+            sse_c: The object's SSE-C key.
+        """
+        call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c)
+        return self._transport.open(call, functools.partial(operations.parse_get_object, key=key))
+
+    def delete_object(self, key: str) -> ResponseInfo:
+        """Delete an object (DELETE Object)."""
+        return self._transport.send(operations.prepare_delete_object(key), operations.parse_delete_object)
+
+    # --- URLs --------------------------------------------------------------------------------------------
+
+    def object_url(self, key: str) -> str:
+        """The unsigned URL of ``key`` (percent-encoded path)."""
+        validate_key(key)
+        return self.endpoint.url(key)
+
+    def presign(self, key: str, method: str = "GET", expires: int = DEFAULT_SIGN_EXPIRES) -> str:
+        """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds; carries the STS token."""
+        if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
+            raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
+        seconds = positive_int(expires, "expires")
+        url = self.object_url(key)
+        window = SignWindow.around(self._clock() + self._transport.clock_offset, seconds)
+        return presign_url(self._transport.credentials(), url, method=method.upper(), window=window)
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> Transport:
+        """The transport (session, retry policy, clock offset)."""
+        return self._transport
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._transport.close()
+
+    def __enter__(self) -> "CosClient":
+        return self
+
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CosClient(bucket={self.bucket!r}, region={self.region!r}, endpoint={self.endpoint.base_url!r})"

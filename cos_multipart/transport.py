@@ -1,0 +1,354 @@
+"""The only module that touches ``requests``: one session per client, signing, retries, body rewinding.
+
+For every attempt the transport takes the current credentials from the provider, signs a fresh window
+(starting 60 s in the past, corrected by the clock offset learnt from a clock error), rewinds a file body
+to where it started, and sends the body with an exact ``Content-Length`` (never chunked). The connection
+pool holds ``pool_size`` connections and blocks when they are all busy, so concurrent part uploads never
+see "Connection pool is full". Failures are retried per :class:`~cos_multipart.retry.RetryPolicy`; what
+is logged (DEBUG) and what errors say never contains a secret or a query string.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .credentials import Credentials, CredentialsLike, as_provider
+from .endpoint import Endpoint, strip_query
+from .errors import CosServiceError, CosTransportError, CosValidationError
+from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
+from .models import HttpCall
+from .operations import call_size
+from .retry import REASON_CLOCK, RetryPolicy, clock_offset
+from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Parser = Callable[[int, Mapping[str, str], bytes], T]
+Timeout = Union[float, Tuple[float, float]]
+
+#: Socket write size for request bodies. urllib3 2.x sends bodies in ``blocksize`` pieces (16 KiB by
+#: default); 1 MiB pieces cut the per-chunk overhead of large part uploads (see docs/client.md).
+DEFAULT_BLOCKSIZE = 1024 * 1024
+DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
+DEFAULT_POOL_SIZE = 10
+USER_AGENT = f"cos-multipart/{__version__}"
+_URLLIB3_2 = int(getattr(urllib3, "__version__", "1").split(".")[0]) >= 2
+_QUERY = re.compile(r"\?[^\s'\")]*")
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+class _PoolAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose connections write request bodies ``blocksize`` bytes at a time."""
+
+    def __init__(self, blocksize: int, **kwargs: Any) -> None:
+        self._blocksize = blocksize  # read by init_poolmanager, which HTTPAdapter.__init__ calls
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        if _URLLIB3_2:  # urllib3 1.x pool keys have no blocksize
+            pool_kwargs.setdefault("blocksize", self._blocksize)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        if _URLLIB3_2:
+            proxy_kwargs.setdefault("blocksize", self._blocksize)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
+class _BodyReader:
+    """Exactly ``length`` bytes of ``source`` from its current position, read in the sizes asked for.
+
+    ``requests`` takes its ``len()`` as Content-Length and urllib3 calls ``read(blocksize)`` until it is
+    exhausted, so each byte is read once and nothing is buffered beyond one block.
+    """
+
+    def __init__(self, source: Any, length: int) -> None:
+        self._source = source
+        self._left = length
+
+    def read(self, size: Optional[int] = -1) -> Any:
+        if self._left <= 0:
+            return b""
+        wanted = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._source.read(wanted)
+        if not data:
+            # Sending fewer bytes than Content-Length would leave the server waiting: fail now.
+            raise OSError(f"request body ended {self._left} bytes before its Content-Length")
+        self._left -= len(data)
+        return data
+
+    def __len__(self) -> int:
+        return self._left
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            block = self.read(DEFAULT_BLOCKSIZE)
+            if not block:
+                return
+            yield block
+
+
+class _MemorySource:
+    """``read(n)`` over a bytes-like object, returning memoryview slices (no copy)."""
+
+    def __init__(self, data: Union[bytearray, memoryview]) -> None:
+        self._view = memoryview(data).cast("B")
+        self._position = 0
+
+    def read(self, size: int) -> memoryview:
+        chunk = self._view[self._position : self._position + size]
+        self._position += len(chunk)
+        return chunk
+
+
+class Transport:
+    """Send :class:`~cos_multipart.models.HttpCall` values to one endpoint, signed, with retries.
+
+    Args:
+        endpoint: Where requests go.
+        credentials: Credentials, a provider callable, or ``None`` for the environment.
+        retry: The retry policy (settings; each request starts from it).
+        timeout: Seconds, or ``(connect, read)``.
+        pool_size: Connections kept per host; set it to the number of threads using the client.
+        proxies: ``requests`` proxies mapping.
+        verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+        blocksize: Bytes per socket write of a request body.
+        sign_expires: Validity of each request signature, seconds.
+        clock: Unix time source (tests).
+        sleep: Sleep function (tests).
+        rng: Random source of the backoff jitter (tests).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        credentials: CredentialsLike = None,
+        *,
+        retry: Optional[RetryPolicy] = None,
+        timeout: Optional[Timeout] = DEFAULT_TIMEOUT,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        proxies: Optional[Mapping[str, str]] = None,
+        verify: Union[bool, str] = True,
+        blocksize: int = DEFAULT_BLOCKSIZE,
+        sign_expires: int = DEFAULT_SIGN_EXPIRES,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Optional[random.Random] = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._provider = as_provider(credentials)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.timeout = timeout
+        self.proxies = dict(proxies or {})
+        self.verify = verify
+        self.sign_expires = sign_expires
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        #: Seconds added to the local clock when signing; learnt from the server's Date on a clock error.
+        self.clock_offset = 0.0
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        adapter = _PoolAdapter(blocksize, pool_connections=4, pool_maxsize=pool_size, pool_block=True, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def credentials(self) -> Credentials:
+        """The current credentials from the provider."""
+        return self._provider()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def send(self, call: HttpCall, parse: Parser[T]) -> T:
+        """Send ``call`` and return ``parse(status, headers, body)`` of its answer, retrying per policy.
+
+        ``parse`` raises :class:`CosServiceError` for error answers; retryable ones are tried again.
+
+        Raises:
+            CosServiceError: COS answered an error (after retries when retryable).
+            CosTransportError: Connection failure or timeout after retries.
+            CosResponseError: The answer could not be read (``parse``'s verdict; not retried).
+        """
+
+        def handle(response: requests.Response) -> T:
+            return parse(response.status_code, response.headers, response.content)
+
+        return self._run(call, handle, stream=False)
+
+    def open(self, call: HttpCall, check: Parser[Any]) -> requests.Response:
+        """Send ``call`` and return the streamed response once ``check(status, headers, b"")`` accepts it.
+
+        Error answers are read and given to ``check`` (which raises); the caller closes the response.
+        """
+
+        def handle(response: requests.Response) -> requests.Response:
+            if response.status_code >= 300:
+                check(response.status_code, response.headers, response.content)
+            try:
+                check(response.status_code, response.headers, b"")
+            except BaseException:
+                response.close()
+                raise
+            return response
+
+        return self._run(call, handle, stream=True)
+
+    def _run(self, call: HttpCall, handle: Callable[[requests.Response], T], *, stream: bool) -> T:
+        url = self.endpoint.url(call.key, call.params)
+        safe_url = strip_query(url)
+        policy = self.retry
+        length = call_size(call)
+        start = _body_position(call.body)
+        started = time.monotonic()
+        while True:
+            date: Optional[str] = None
+            try:
+                response = self._attempt(call, url, length, start, stream)
+                date = response.headers.get("Date")
+                try:
+                    return handle(response)
+                finally:
+                    if not stream:
+                        response.close()
+            except CosServiceError as error:
+                failure: BaseException = _with_context(error, call.method, safe_url)
+            except (requests.exceptions.RequestException, OSError) as error:
+                failure = error
+            with self._rng_lock:
+                following = policy.next(failure, elapsed=time.monotonic() - started, rng=self._rng)
+            if following is None or (following.history[-1].reason == REASON_CLOCK and not self._fix_clock(date)):
+                raise self._final(failure, call.method, safe_url, policy.attempt)
+            event = following.history[-1]
+            logger.debug(
+                "retrying %s %s after attempt %d: %s; waiting %.3f s",
+                call.method,
+                safe_url,
+                event.attempt,
+                _describe(failure),
+                event.delay,
+            )
+            if event.delay > 0:
+                self._sleep(event.delay)
+            policy = following
+
+    def _fix_clock(self, date: Optional[str]) -> bool:
+        offset = clock_offset(date, self._clock())
+        if offset is None:
+            return False
+        logger.debug("server clock differs by %.0f s; correcting the signing window", offset)
+        self.clock_offset = offset
+        return True
+
+    def _attempt(self, call: HttpCall, url: str, length: int, start: Optional[int], stream: bool) -> requests.Response:
+        headers = self._signed_headers(call)
+        request = requests.Request(call.method, url, headers=headers, data=_body_for_attempt(call.body, length, start))
+        prepared = self.session.prepare_request(request)
+        # requests re-quotes URLs (it would turn an encoded "." segment back into a dot segment).
+        prepared.url = url
+        if call.method in ("GET", "HEAD", "DELETE"):
+            # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
+            prepared.headers.pop("Content-Length", None)
+        settings = self.session.merge_environment_settings(url, self.proxies, stream, self.verify, None)
+        return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
+
+    def _signed_headers(self, call: HttpCall) -> dict[str, str]:
+        credentials = self.credentials()
+        headers = dict(call.headers)
+        if credentials.token:
+            headers[SECURITY_TOKEN_HEADER] = credentials.token
+        to_sign = select_headers(headers)
+        to_sign["host"] = self.endpoint.host
+        window = SignWindow.around(self._clock() + self.clock_offset, self.sign_expires, SIGN_SKEW_SECONDS)
+        params = {name: value for name, value in call.params}
+        headers["Authorization"] = sign(credentials, window, call.method, "/" + call.key, params, to_sign)
+        return headers
+
+    def _final(self, failure: BaseException, method: str, url: str, attempts: int) -> BaseException:
+        if isinstance(failure, CosServiceError):
+            return failure
+        error = CosTransportError(_describe(failure), method=method, url=url, attempts=attempts)
+        error.__cause__ = failure
+        return error
+
+    def __repr__(self) -> str:
+        return f"Transport(endpoint={self.endpoint.base_url!r})"
+
+
+def _body_position(body: object) -> Optional[int]:
+    if body is None or isinstance(body, _BYTES_LIKE):
+        return None
+    position = body.tell()  # type: ignore[attr-defined]
+    return int(position)
+
+
+def _body_for_attempt(body: object, length: int, start: Optional[int]) -> Any:
+    if body is None or length == 0:
+        # An empty reader would make requests fall back to chunked encoding.
+        return None if body is None else b""
+    if isinstance(body, bytes):
+        return body[:length] if len(body) != length else body
+    if isinstance(body, (bytearray, memoryview)):
+        return _BodyReader(_MemorySource(body), length)
+    body.seek(start)  # type: ignore[attr-defined]
+    return _BodyReader(body, length)
+
+
+def _with_context(error: CosServiceError, method: str, url: str) -> CosServiceError:
+    if error.method:
+        return error
+    return CosServiceError(
+        error.status,
+        error.code,
+        error.message,
+        request_id=error.request_id,
+        trace_id=error.trace_id,
+        resource=error.resource,
+        method=method,
+        url=url,
+    )
+
+
+def _describe(error: BaseException) -> str:
+    """One line about ``error`` without query strings (they can hold signatures or tokens)."""
+    if isinstance(error, CosServiceError):
+        return f"{error.status} {error.code or 'error'} [request id {error.request_id or '-'}]"
+    text = " ".join(_QUERY.sub("", str(error)).split()) or type(error).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(error).__name__}: {text}"
+
+
+def validate_timeout(value: object) -> Optional[Timeout]:
+    """A timeout: ``None``, seconds > 0, or ``(connect, read)`` seconds > 0.
+
+    Raises:
+        CosValidationError: Anything else.
+    """
+    allowed = "None, a number of seconds > 0, or a (connect, read) pair of them"
+
+    def seconds(item: object) -> float:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0:
+            raise CosValidationError("timeout", value, allowed)
+        return float(item)
+
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise CosValidationError("timeout", value, allowed)
+        return (seconds(value[0]), seconds(value[1]))
+    return seconds(value)
