@@ -1,0 +1,100 @@
+"""Peak memory of an upload does not grow with the file size (server in another process, so only the
+uploader's allocations are traced)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator
+
+import pytest
+
+from cos_multipart.checkpoint import CheckpointStore
+from cos_multipart.client import CosClient
+from cos_multipart.credentials import Credentials
+from cos_multipart.limits import MB
+from cos_multipart.testing import TEST_CREDENTIALS
+from cos_multipart.uploader import UploadConfig, Uploader
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SERVER = """
+import sys
+from cos_multipart.testing import LocalCOS
+with LocalCOS(data_dir=sys.argv[1]) as cos:
+    print(cos.endpoint, cos.bucket, cos.region, flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture(scope="module")
+def remote_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CosClient]:
+    data_dir = tmp_path_factory.mktemp("server")
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(data_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        endpoint, bucket, region = server.stdout.readline().split()
+        credentials = Credentials(TEST_CREDENTIALS.secret_id, TEST_CREDENTIALS.secret_key)
+        with CosClient(bucket, region, credentials, endpoint=endpoint) as client:
+            yield client
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)
+
+
+def peak_while(action: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_file_upload_peak_is_independent_of_size(remote_client: CosClient, tmp_path: Path) -> None:
+    config = UploadConfig(part_size=4 * MB, multipart_threshold=0, concurrency=4)
+    uploader = Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
+    peaks: Dict[int, int] = {}
+    for size in (16 * MB, 64 * MB):
+        path = tmp_path / f"{size}.bin"
+        with open(path, "wb") as handle:
+            for _ in range(size // MB):
+                handle.write(os.urandom(MB))
+        peaks[size] = peak_while(lambda: uploader.upload(path, f"mem/{size}"))
+        path.unlink()
+    print(f"file upload peak: 16 MB file {peaks[16 * MB] / MB:.1f} MB, 64 MB file {peaks[64 * MB] / MB:.1f} MB")
+    # parts are streamed from the file in 1 MB reads: well under one part per worker, whatever the size
+    assert peaks[64 * MB] < 12 * MB
+    assert peaks[64 * MB] < peaks[16 * MB] * 1.5 + MB
+
+
+def test_stream_upload_peak_is_bounded_by_parts_in_flight(remote_client: CosClient, tmp_path: Path) -> None:
+    config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=2)
+    uploader = Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
+    peaks: Dict[int, int] = {}
+    for size in (16 * MB, 64 * MB):
+
+        class Source(io.RawIOBase):
+            left = size
+
+            def readable(self) -> bool:
+                return True
+
+            def readinto(self, buffer: Any) -> int:
+                count = min(len(buffer), self.left, 256 * 1024)
+                buffer[:count] = b"\x5a" * count
+                self.left -= count
+                return count
+
+        peaks[size] = peak_while(lambda: uploader.upload(Source(), f"mem-stream/{size}"))  # type: ignore[arg-type]
+    print(f"stream upload peak: 16 MB {peaks[16 * MB] / MB:.1f} MB, 64 MB {peaks[64 * MB] / MB:.1f} MB")
+    # (concurrency + 1) part buffers plus one read chunk
+    assert peaks[64 * MB] < 6 * MB
+    assert peaks[64 * MB] < peaks[16 * MB] * 1.5 + MB

@@ -1,0 +1,173 @@
+"""Crash and resume against the local COS server: a killed process, Ctrl-C, a changed file."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, List, Tuple
+
+import pytest
+
+from cos_multipart.checkpoint import CheckpointStore
+from cos_multipart.checksum import crc64
+from cos_multipart.client import CosClient
+from cos_multipart.limits import MB
+from cos_multipart.progress import ProgressEvent
+from cos_multipart.testing import LocalCOS
+from cos_multipart.uploader import UploadConfig, Uploader
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def client(local_cos: LocalCOS) -> Iterator[CosClient]:
+    with local_cos.client() as made:
+        yield made
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> CheckpointStore:
+    return CheckpointStore(tmp_path / "checkpoints")
+
+
+def make_file(tmp_path: Path, size: int) -> Tuple[Path, bytes]:
+    data = os.urandom(size)
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    return path, data
+
+
+def uploader(client: CosClient, store: CheckpointStore, **options: Any) -> Uploader:
+    options.setdefault("part_size", MB)
+    options.setdefault("multipart_threshold", 0)
+    options.setdefault("concurrency", 2)
+    return Uploader(client, UploadConfig(**options), store=store)
+
+
+def stored(client: CosClient, key: str) -> bytes:
+    response = client.get_object(key)
+    try:
+        return response.content
+    finally:
+        response.close()
+
+
+def stop_after(parts: int) -> Any:
+    def callback(event: ProgressEvent) -> None:
+        if event.parts_done >= parts:
+            raise RuntimeError("simulated crash")
+
+    return callback
+
+
+CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from cos_multipart.client import CosClient
+    from cos_multipart.credentials import Credentials
+    from cos_multipart.uploader import upload_file
+
+    endpoint, bucket, region, secret_id, secret_key, path, directory = sys.argv[1:8]
+    client = CosClient(bucket, region, Credentials(secret_id, secret_key), endpoint=endpoint)
+
+    def kill_after_three(event):
+        if event.parts_done >= 3:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind, like a power cut
+
+    upload_file(client, path, "killed.bin", part_size=1048576, multipart_threshold=0, concurrency=2,
+                checkpoint_dir=directory, progress=kill_after_three)
+    """
+)
+
+
+def test_killed_process_resumes_with_only_the_missing_parts(
+    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 10 * MB + 1)
+    credentials = local_cos.credentials
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, local_cos.endpoint, local_cos.bucket, local_cos.region,
+         credentials.secret_id, credentials.secret_key, str(path), str(store.directory)],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    (_, checkpoint), = list(store)
+    on_server = {part.part_number for part in client.list_parts("killed.bin", checkpoint.upload_id)}
+    assert len(on_server) >= 3
+    sent_before = len(local_cos.log_entries("UploadPart"))
+    result = uploader(client, store).upload(path, "killed.bin")
+    sent = [e for e in local_cos.log_entries("UploadPart")[sent_before:]]
+    assert len(sent) == 11 - len(on_server)
+    assert result.parts_reused == len(on_server) and result.upload_id == checkpoint.upload_id
+    assert stored(client, "killed.bin") == data and result.crc64 == crc64(data)
+    assert list(store) == [] and list(client.list_multipart_uploads()) == []
+
+
+def test_resume_after_an_error_reuses_checkpointed_parts_with_their_crc(
+    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 6 * MB)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(4))
+    (_, checkpoint), = list(store)
+    assert [p.part_number for p in checkpoint.parts] == [1, 2, 3, 4]
+    events: List[ProgressEvent] = []
+    result = uploader(client, store).upload(path, "k", progress=events.append)
+    assert result.parts_reused == 4 and events[0].parts_reused == 4 and events[0].bytes_done == 4 * MB
+    assert stored(client, "k") == data and result.crc64 == crc64(data)
+
+
+def test_changed_file_aborts_the_old_upload(
+    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, _ = make_file(tmp_path, 4 * MB)
+    with pytest.raises(RuntimeError):
+        uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(2))
+    (_, old), = list(store)
+    path, data = make_file(tmp_path, 4 * MB)  # same path and size, new bytes
+    result = uploader(client, store).upload(path, "k")
+    assert result.upload_id != old.upload_id and result.parts_reused == 0
+    assert stored(client, "k") == data
+    assert len(local_cos.log_entries("AbortMultipartUpload")) == 1
+    assert list(client.list_multipart_uploads()) == []  # nothing orphaned
+
+
+def test_no_resume_starts_afresh_and_aborts_the_old_upload(
+    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 3 * MB)
+    with pytest.raises(RuntimeError):
+        uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(1))
+    result = uploader(client, store, resume=False).upload(path, "k")
+    assert result.parts_reused == 0 and stored(client, "k") == data
+    assert list(client.list_multipart_uploads()) == [] and list(store) == []
+
+
+def test_ctrl_c_stops_fast_keeps_the_checkpoint_and_leaves_no_thread(
+    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 12 * MB)
+    local_cos.faults.set_bandwidth(6 * MB)  # a slow network: parts take a while
+    fired: List[float] = []
+
+    def press_ctrl_c(event: ProgressEvent) -> None:
+        if event.parts_done >= 2 and not fired:
+            fired.append(time.monotonic())
+            _thread.interrupt_main()
+
+    with pytest.raises(KeyboardInterrupt):
+        uploader(client, store, concurrency=4).upload(path, "k", progress=press_ctrl_c)
+    assert time.monotonic() - fired[0] < 2.0
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("cos-multipart")]
+    (_, checkpoint), = list(store)
+    assert len(checkpoint.parts) >= 2 and not local_cos.log_entries("AbortMultipartUpload")
+    local_cos.faults.set_bandwidth(None)
+    result = uploader(client, store).upload(path, "k")
+    assert result.parts_reused >= 2 and stored(client, "k") == data
