@@ -141,8 +141,10 @@ class CosClient:
             grant_full_control: Same format.
         """
         options = ObjectOptions(
-            content_type, metadata, acl, storage_class, tagging, encryption, cache_control, content_disposition,
-            content_encoding, expires, grant_read, grant_read_acp, grant_write_acp, grant_full_control,
+            content_type=content_type, metadata=metadata, acl=acl, storage_class=storage_class, tagging=tagging,
+            encryption=encryption, cache_control=cache_control, content_disposition=content_disposition,
+            content_encoding=content_encoding, expires=expires, grant_read=grant_read, grant_read_acp=grant_read_acp,
+            grant_write_acp=grant_write_acp, grant_full_control=grant_full_control,
         )  # fmt: skip
         call = operations.prepare_initiate(key, options)
         return self._transport.send(call, operations.parse_initiate)
@@ -282,8 +284,10 @@ class CosClient:
     ) -> ObjectResult:
         """Upload an object of at most 5 GB in one request (436/7749); options as for Initiate."""
         options = ObjectOptions(
-            content_type, metadata, acl, storage_class, tagging, encryption, cache_control, content_disposition,
-            content_encoding, expires, grant_read, grant_read_acp, grant_write_acp, grant_full_control,
+            content_type=content_type, metadata=metadata, acl=acl, storage_class=storage_class, tagging=tagging,
+            encryption=encryption, cache_control=cache_control, content_disposition=content_disposition,
+            content_encoding=content_encoding, expires=expires, grant_read=grant_read, grant_read_acp=grant_read_acp,
+            grant_write_acp=grant_write_acp, grant_full_control=grant_full_control,
         )  # fmt: skip
         call = operations.prepare_put_object(
             key, body, content_length=content_length, content_md5=content_md5, traffic_limit=traffic_limit,

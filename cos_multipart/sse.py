@@ -134,11 +134,12 @@ def from_headers(headers: Mapping[Any, Any]) -> Optional[Encryption]:
         if HEADER_SSE in lowered or HEADER_KMS_KEY_ID in lowered or HEADER_KMS_CONTEXT in lowered:
             raise CosValidationError("encryption", _redacted(lowered), "SSE-C headers cannot be mixed with SSE-COS/KMS")
         algorithm, key, key_md5 = trio
-        if algorithm is None or key is None:
+        if algorithm is None or key is None or key_md5 is None:
+            # All or none: COS needs the trio on the wire, and a partial set is a caller's mistake.
             raise CosValidationError(
                 "encryption",
                 _redacted(lowered),
-                f"SSE-C needs {HEADER_C_ALGORITHM} and {HEADER_C_KEY} (and optionally {HEADER_C_KEY_MD5}) together",
+                f"all three SSE-C headers together: {', '.join(SSE_C_HEADERS)} (436/7728)",
             )
         return SseC(key, key_md5, algorithm)
     mode = lowered.get(HEADER_SSE)

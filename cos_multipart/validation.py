@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import os
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import unquote
 
 from .errors import CosValidationError
 from .limits import (
@@ -46,8 +46,6 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 #: Accepted shapes of one part handed to Complete.
 PartLike = Union[CompletedPart, PartResult, Tuple[int, str]]
-#: A request body: bytes-like, or a readable, seekable file-like object.
-Body = Union[bytes, bytearray, memoryview, io.IOBase, Any]
 
 
 def _integer(field: str, value: object, allowed: str) -> int:
@@ -248,8 +246,6 @@ def tagging(value: Union[Mapping[str, str], str, None], field: str = "tagging") 
 
 
 def _parse_tag_string(text: str, field: str) -> List[Tuple[str, str]]:
-    from urllib.parse import unquote
-
     pairs = []
     for item in text.split("&"):
         key, sep, tag = item.partition("=")

@@ -319,3 +319,12 @@ def test_local_sse_c_part_requires_key(local_cos: Any) -> None:
         part = client.upload_part("enc", upload.upload_id, 1, b"secret data", sse_c=SSE)
         client.complete_multipart_upload("enc", upload.upload_id, [part])
         assert client.head_object("enc", sse_c=SSE).size == len(b"secret data")
+
+
+def test_list_uploads_refuses_markers_that_do_not_advance() -> None:
+    page = b"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>a</NextKeyMarker><NextUploadIdMarker>u</NextUploadIdMarker></ListMultipartUploadsResult>"
+    with responses.RequestsMock() as mock, make_client() as client:
+        mock.add(responses.GET, f"{BASE}/", body=page)
+        mock.add(responses.GET, f"{BASE}/", body=page)
+        with pytest.raises(CosResponseError, match="do not advance"):
+            list(client.list_multipart_uploads())

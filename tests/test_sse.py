@@ -112,6 +112,7 @@ def test_from_headers_sse_c_trio_case_insensitive() -> None:
         {HEADER_C_ALGORITHM: "AES256"},  # the official SDK's KeyError case: algorithm alone
         {HEADER_C_KEY: B64_KEY},
         {HEADER_C_KEY: B64_KEY, HEADER_C_KEY_MD5: KEY_MD5},
+        {HEADER_C_ALGORITHM: "AES256", HEADER_C_KEY: B64_KEY},
         {HEADER_C_ALGORITHM: "AES256", HEADER_C_KEY: B64_KEY, HEADER_C_KEY_MD5: "AAAAAAAAAAAAAAAAAAAAAA=="},
         {HEADER_C_ALGORITHM: "AES256", HEADER_C_KEY: B64_KEY, "x-cos-server-side-encryption": "AES256"},
     ],

@@ -328,3 +328,36 @@ def test_file_body_sent_with_content_length_not_chunked(recorder: Tuple[str, Lis
     transport.send(ops.prepare_upload_part("k", UPLOAD, 2, b""), lambda s, h, b: ops.parse_upload_part(s, h, b, part_number=2, size=0))
     assert seen[1]["headers"]["Content-Length"] == "0" and "Transfer-Encoding" not in seen[1]["headers"]
     transport.close()
+
+
+def test_short_body_fails_instead_of_hanging() -> None:
+    from cos_multipart.transport import _BodyReader
+
+    reader = _BodyReader(io.BytesIO(b"abc"), 5)
+    assert len(reader) == 5 and reader.read(2) == b"ab" and len(reader) == 3
+    with pytest.raises(OSError, match="2 bytes before"):
+        reader.read(10)  # gets b"c", then the source is empty
+        reader.read(10)
+
+
+def test_shared_pool_blocks_instead_of_discarding(recorder: Tuple[str, List[Dict[str, Any]]], caplog: pytest.LogCaptureFixture) -> None:
+    base, seen = recorder
+    transport, _ = make_transport(endpoint=base, pool_size=2)
+    errors: List[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            for _ in range(3):
+                transport.send(ops.prepare_upload_part(f"k{index}", UPLOAD, 1, b"x" * 1000), lambda s, h, b: ops.parse_upload_part(s, h, b, part_number=1, size=1000))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not errors and len(seen) == 24
+    assert "Connection pool is full" not in caplog.text
+    transport.close()
