@@ -1,0 +1,166 @@
+"""``cos-multipart serve`` and ``cos-multipart demo``: the local COS server and the end-to-end demo."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any, List, Optional, Tuple
+
+from . import limits
+from .credentials import Credentials
+from .errors import CosCredentialsError, CosValidationError
+from .testing.faults import Fault
+from .testing.server import DEFAULT_BUCKET, DEFAULT_REGION, TEST_CREDENTIALS, LocalCOS
+
+
+def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` and ``demo`` commands."""
+    serve = subparsers.add_parser(
+        "serve",
+        parents=parents,
+        help="run a local COS-compatible server",
+        description="Run a local COS-compatible server on loopback until Ctrl-C. It verifies signatures, "
+        "stores parts and objects under --data-dir, and can inject faults.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9000, help="port; 0 picks a free one (default 9000)")
+    serve.add_argument("--data-dir", help="keep state here across restarts (default: a temporary directory)")
+    serve.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"default bucket (default {DEFAULT_BUCKET})")
+    serve.add_argument("--region", default=DEFAULT_REGION, help=f"region (default {DEFAULT_REGION})")
+    serve.add_argument("--secret-id", help="accepted SecretId (default: COS_SECRET_ID, else the test key)")
+    serve.add_argument("--secret-key", help="accepted SecretKey (default: COS_SECRET_KEY, else the test key)")
+    serve.add_argument("--anonymous", action="store_true", help="accept requests without checking signatures")
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault, e.g. error:api=UploadPart,nth=2,status=503 or "
+        "error:api=UploadPart,rate=0.1,seed=1 or reset:api=UploadPart,after_bytes=65536 (repeatable)",
+    )
+    serve.add_argument("--bandwidth", type=float, help="per-connection cap on body transfer, bytes/s")
+    serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    serve.set_defaults(handler=run_serve)
+
+    demo = subparsers.add_parser(
+        "demo",
+        parents=parents,
+        help="upload a generated file to a local COS server and verify it",
+        description="Start a local COS server in a temporary directory, upload a generated file with the "
+        "multipart API, verify it (CRC64 per part and for the whole object, then read it back), print a "
+        "summary, and clean up. Needs no credentials and no network.",
+    )
+    demo.add_argument("--size", type=_size, default=256 * limits.MB, help="file size, e.g. 256MB, 1GB (default 256MB)")
+    demo.add_argument("--part-size", type=_size, default=8 * limits.MB, help="part size (default 8MB)")
+    demo.add_argument("--threads", type=int, default=4, help="parallel part uploads (default 4)")
+    demo.add_argument("--bandwidth", type=float, help="simulate a network: per-connection cap in bytes/s")
+    demo.add_argument("--latency", type=float, default=0.0, help="simulate a network: seconds per request")
+    demo.set_defaults(handler=run_demo_command)
+
+
+def _size(text: str) -> int:
+    """Parse ``123``, ``64KB``, ``256MB``, ``1.5GB`` (binary units)."""
+    units = {"": 1, "B": 1, "K": limits.KB, "KB": limits.KB, "M": limits.MB, "MB": limits.MB, "G": limits.GB, "GB": limits.GB}
+    value = text.strip().upper()
+    number = value.rstrip("KMGB")
+    unit = value[len(number) :]
+    try:
+        size = int(float(number) * units[unit])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 1048576, 64MB, 1GB)") from None
+    if size < 0:
+        raise argparse.ArgumentTypeError(f"a size must not be negative: {text!r}")
+    return size
+
+
+def serve_credentials(secret_id: Optional[str], secret_key: Optional[str]) -> Tuple[Credentials, str]:
+    """The credentials ``serve`` accepts and where they came from: the flags, the environment, or the
+    documented test key."""
+    if secret_id or secret_key:
+        if not (secret_id and secret_key):
+            raise CosValidationError("--secret-id/--secret-key", "one of them", "both, or neither")
+        return Credentials(secret_id, secret_key), "flags"
+    try:
+        return Credentials.from_env(), "environment"
+    except CosCredentialsError:
+        return TEST_CREDENTIALS, "test"
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the server until Ctrl-C or SIGTERM."""
+    credentials, source = serve_credentials(args.secret_id, args.secret_key)
+    faults = [Fault.parse(spec) for spec in args.fault]
+    server = LocalCOS(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        bucket=args.bucket,
+        region=args.region,
+        credentials=credentials,
+        anonymous=args.anonymous,
+        faults=faults,
+        bandwidth=args.bandwidth,
+        latency=args.latency,
+        log_stream=None if args.quiet else sys.stderr,
+    )
+    stop = threading.Event()
+    previous = _on_sigterm(stop)
+    try:
+        with server:
+            _print_banner(server, source, persistent=args.data_dir is not None, faults=faults)
+            while not stop.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _restore_sigterm(previous)
+    print("local COS server stopped", flush=True)
+    return 0
+
+
+def _print_banner(server: LocalCOS, source: str, *, persistent: bool, faults: List[Fault]) -> None:
+    key_text = {
+        "test": f"{server.credentials.secret_key}  (the documented test key)",
+        "environment": "<from COS_SECRET_KEY>",
+        "flags": "<as given by --secret-key>",
+    }[source]
+    lines = [
+        f"Local COS server listening on {server.endpoint}",
+        f"  bucket:     {server.bucket}  (Hosts naming no bucket use it; others are created on first use)",
+        f"  region:     {server.region}",
+        f"  secret id:  {server.credentials.secret_id}" + ("  (signatures not checked: --anonymous)" if server.anonymous else ""),
+        f"  secret key: {key_text}",
+        f"  data dir:   {server.data_dir}" + ("" if persistent else "  (temporary: removed on exit)"),
+        f"  access log: {server.access_log}",
+    ]
+    lines.extend(f"  fault:      {fault}" for fault in faults)
+    lines.append("Press Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)
+
+
+def _on_sigterm(stop: threading.Event) -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """Run the end-to-end demo (see :mod:`cos_multipart._demo`)."""
+    from ._demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        size=args.size,
+        part_size=args.part_size,
+        threads=args.threads,
+        bandwidth=args.bandwidth,
+        latency=args.latency,
+        progress_bar=sys.stdout.isatty() and not args.quiet,
+    )
+    return run_demo(options, out=sys.stdout)
