@@ -84,6 +84,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SourceChangedError",
+    "stale_reason",
     "UploadClient",
     "UploadConfig",
     "UploadResult",
@@ -464,9 +465,28 @@ class Uploader:
         finally:
             opened.close()
 
-    def abort(self, key: str, upload_id: str) -> None:
-        """Abort a multipart upload (an unknown or finished upload id is not an error)."""
-        _abort_quietly(self.client, key, upload_id)
+    def abort(self, key: str, upload_id: str) -> bool:
+        """Abort a multipart upload; ``False`` when COS does not know it (already finished or aborted)."""
+        return _abort_quietly(self.client, key, upload_id)
+
+    def checkpoint_for(self, path: Union[str, "os.PathLike[str]"], key: str) -> Optional[Checkpoint]:
+        """The stored checkpoint an upload of ``path`` to ``key`` would look at, if any."""
+        validate_key(key)
+        return self.store.load(_endpoint_url(self.client), self.client.bucket, key, path)
+
+    def resume_problem(self, path: Union[str, "os.PathLike[str]"], key: str) -> Optional[str]:
+        """Why uploading ``path`` to ``key`` now would not resume a stored upload (``None`` if it would).
+
+        Only local facts are checked (checkpoint present, same file, part size and options); COS may still
+        have dropped the upload, in which case the upload starts afresh.
+        """
+        stored = self.checkpoint_for(path, key)
+        if stored is None:
+            return "no checkpoint for this file and key"
+        identity = FileIdentity.of_path(path)
+        if identity.size < self.config.multipart_threshold:
+            return "the file is now small enough for a single PUT"
+        return stale_reason(stored, identity, self.config, key)
 
 
 def upload_file(
@@ -555,6 +575,8 @@ class _Run:
         kwargs = self.config.object_kwargs(self.key)
         if self.config.traffic_limit is not None:
             kwargs["traffic_limit"] = self.config.traffic_limit
+        if self.config.forbid_overwrite is not None:
+            kwargs["forbid_overwrite"] = self.config.forbid_overwrite
         last: Optional[CosIntegrityError] = None
         for attempt in range(1, self.config.part_attempts + 1):
             self.progress.rewind(1)
@@ -574,7 +596,7 @@ class _Run:
     # -- multipart --
 
     def _multipart(self, plan: PartPlan) -> UploadResult:
-        upload_id, recorder, reused = self._resume_or_initiate(plan)
+        plan, upload_id, recorder, reused = self._resume_or_initiate(plan)
         self.progress = ProgressTracker(plan.size, plan.count, self.callback)
         self.progress.reused(len(reused), sum(p.size for p in reused))
         self.progress.start()
@@ -625,41 +647,35 @@ class _Run:
 
     def _resume_or_initiate(
         self, plan: PartPlan
-    ) -> Tuple[str, Optional[CheckpointRecorder], List[VerifiedPart]]:
-        """The upload id, the checkpoint recorder (``None`` when not resumable) and the parts to reuse."""
+    ) -> Tuple[PartPlan, str, Optional[CheckpointRecorder], List[VerifiedPart]]:
+        """The plan, the upload id, the checkpoint recorder (``None`` when not resumable) and the parts to
+        reuse. A resumed upload keeps its own part size unless the caller asked for another one."""
         path = self.source.path
         stored = None
         if path is not None:
             stored = self.store.load(_endpoint_url(self.client), self.client.bucket, self.key, path)
         if stored is not None:
-            reason = self._stale_reason(stored, plan) if self.config.resume else "resume is off"
+            reason = (
+                stale_reason(stored, self.source.identity, self.config, self.key)
+                if self.config.resume
+                else "resume is off"
+            )
             if reason is None:
-                reused = self._reconcile(stored, plan)
+                reused = self._reconcile(stored, stored.plan)
                 if reused is not None:
                     recorder = CheckpointRecorder(self.store, stored.with_parts(reused))
                     recorder.flush()
-                    return stored.upload_id, recorder, reused
+                    return stored.plan, stored.upload_id, recorder, reused
             else:
                 logger.warning("not resuming upload %s of %s: %s", stored.upload_id, path, reason)
                 self._discard(stored)
         upload_id = self._initiate()
         if path is None or not self.config.resume:
-            return upload_id, None, []
+            return plan, upload_id, None, []
         # Written before any part is sent, so that a crash never leaves an upload nobody knows about.
         recorder = CheckpointRecorder(self.store, self._new_checkpoint(upload_id, plan.part_size))
         recorder.flush()
-        return upload_id, recorder, []
-
-    def _stale_reason(self, stored: Checkpoint, plan: PartPlan) -> Optional[str]:
-        if stored.identity != self.source.identity:
-            return "the local file changed since the upload started"
-        if stored.part_size != plan.part_size:
-            return f"part size {plan.part_size} asked, the upload used {stored.part_size}"
-        if stored.encryption != self.config.encryption_mode or stored.sse_c_key_md5 != self.config.sse_c_key_md5():
-            return "the encryption options changed"
-        if stored.options_digest != self.config.options_digest(self.key):
-            return "the object options changed"
-        return None
+        return plan, upload_id, recorder, []
 
     def _discard(self, stored: Checkpoint) -> None:
         """Abort the upload of an unusable checkpoint (so it is not orphaned) and delete the checkpoint."""
@@ -905,6 +921,24 @@ class _Run:
             parts_reused=reused,
             version_id=version_id,
         )
+
+
+def stale_reason(
+    stored: Checkpoint, identity: Optional[FileIdentity], config: UploadConfig, key: str
+) -> Optional[str]:
+    """Why ``stored`` cannot be resumed for this file and configuration (``None`` when it can).
+
+    A configuration without a part size accepts the checkpoint's; one with a part size requires it.
+    """
+    if stored.identity != identity:
+        return "the local file changed since the upload started"
+    if config.part_size is not None and stored.part_size != config.part_size:
+        return f"part size {config.part_size} asked, the upload used {stored.part_size}"
+    if stored.encryption != config.encryption_mode or stored.sse_c_key_md5 != config.sse_c_key_md5():
+        return "the encryption options changed"
+    if stored.options_digest != config.options_digest(key):
+        return "the object options changed"
+    return None
 
 
 def _endpoint_url(client: UploadClient) -> str:

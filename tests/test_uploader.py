@@ -655,3 +655,33 @@ def test_keyboard_interrupt_stops_fast_keeps_checkpoint_and_threads(
     assert_ok(result, cos, "k", data)
     assert result.parts_reused == len(checkpoint.parts)
     assert len(cos.part_numbers_sent()) == 12 - len(checkpoint.parts)
+
+
+def test_resume_without_a_part_size_keeps_the_uploads_own(
+    cos: FakeCos, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 4 * MB)
+    interrupted_upload(cos, store, path, 2)  # 1 MB parts
+    cos.calls.clear()
+    result = uploader(cos, store, part_size=None).upload(path, "k")  # automatic would be one 8 MB part
+    assert_ok(result, cos, "k", data)
+    assert "abort" not in cos.names() and cos.part_numbers_sent() == [3, 4] and len(result.parts) == 4
+
+
+def test_resume_problem_explains_what_would_happen(
+    cos: FakeCos, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, _ = make_file(tmp_path, 4 * MB)
+    up = uploader(cos, store)
+    assert up.resume_problem(path, "k") == "no checkpoint for this file and key"
+    interrupted_upload(cos, store, path, 2)
+    assert up.resume_problem(path, "k") is None
+    checkpoint = up.checkpoint_for(path, "k")
+    assert checkpoint is not None and len(checkpoint.parts) == 2
+    assert "part size" in str(uploader(cos, store, part_size=2 * MB).resume_problem(path, "k"))
+    assert "options" in str(uploader(cos, store, acl="private").resume_problem(path, "k"))
+    path.write_bytes(os.urandom(4 * MB))
+    assert "changed" in str(up.resume_problem(path, "k"))
+    assert cos.names().count("abort") == 0  # asking never changes anything
+    assert up.abort("k", checkpoint.upload_id) is True
+    assert up.abort("k", checkpoint.upload_id) is False
