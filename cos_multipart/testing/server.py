@@ -179,6 +179,8 @@ class LocalCOS:
         self._log_stream = log_stream
         self._entries: Deque[AccessLogEntry] = collections.deque(maxlen=10_000)
         self._log_lock = threading.Lock()
+        self._settled = threading.Condition(self._log_lock)
+        self._in_flight = 0
         self._log_file: Optional[TextIO] = None
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -261,9 +263,14 @@ class LocalCOS:
         """The access log file in the data directory."""
         return self.data_dir / "access.log"
 
-    def log_entries(self, api: Optional[str] = None) -> List[AccessLogEntry]:
-        """The most recent served requests (up to 10,000), optionally of one API, oldest first."""
-        with self._log_lock:
+    def log_entries(self, api: Optional[str] = None, *, settle: float = 2.0) -> List[AccessLogEntry]:
+        """The most recent served requests (up to 10,000), optionally of one API, oldest first.
+
+        A client may read a response before the server thread has logged it; this waits up to ``settle``
+        seconds for requests being served to finish, so an entry exists for every response received.
+        """
+        with self._settled:
+            self._settled.wait_for(lambda: self._in_flight == 0, timeout=settle)
             entries = list(self._entries)
         return [entry for entry in entries if api is None or entry.api == api]
 
@@ -295,10 +302,17 @@ class LocalCOS:
 
     # --- access log ---------------------------------------------------------------------------------
 
+    def begin_request(self) -> None:
+        """Count a request being served (:meth:`record` ends it)."""
+        with self._settled:
+            self._in_flight += 1
+
     def record(self, entry: AccessLogEntry) -> None:
         """Append ``entry`` to the access log (file, stream, memory)."""
         line = entry.line()
-        with self._log_lock:
+        with self._settled:
+            self._in_flight -= 1
+            self._settled.notify_all()
             self._entries.append(entry)
             if self._log_file is not None:
                 self._log_file.write(line + "\n")
@@ -484,6 +498,7 @@ class _Handler(BaseHTTPRequestHandler):
             request_id=protocol.new_request_id(app.clock()), started=time.monotonic(), arrived=time.time()
         )
         self._exchange = exchange
+        app.begin_request()
         try:
             self._process(exchange)
         except _ConnectionReset:
