@@ -338,6 +338,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128  # the default backlog of 5 drops bursts of parallel connections
 
     def __init__(self, address: Tuple[str, int], app: LocalCOS) -> None:
         self.app = app

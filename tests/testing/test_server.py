@@ -665,3 +665,27 @@ def test_constructor_validation() -> None:
         with pytest.raises(CosValidationError):
             LocalCOS(**options)  # type: ignore[arg-type]
     assert "secret" not in repr(LocalCOS()).lower()
+
+
+def test_expect_100_continue(local_cos: LocalCOS) -> None:
+    head = _signed_raw(local_cos, "PUT", "/expect", {"Content-Length": "5", "Expect": "100-continue"})
+    with socket.create_connection(("127.0.0.1", local_cos.port), timeout=10) as sock:
+        sock.sendall(head)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"hello")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    assert Raw(local_cos).request("GET", "expect").content == b"hello"
+
+
+def test_many_parallel_connections(raw: Raw) -> None:
+    raw.request("PUT", "k", data=b"shared")
+
+    def fetch(_: int) -> bytes:
+        return requests.get(raw.cos.url("k"), auth=raw.auth, timeout=10).content
+
+    import concurrent.futures
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        assert set(pool.map(fetch, range(64))) == {b"shared"}
+    assert time.monotonic() - started < 5
