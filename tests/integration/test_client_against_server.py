@@ -174,6 +174,7 @@ def test_sts_credentials_and_presigned_urls(local_cos_factory: LocalCOSFactory) 
         assert requests.get(tampered, timeout=10).status_code == 403
     with cos.client(credentials=Credentials(sts.secret_id, sts.secret_key), retry=RetryPolicy.never()) as client:
         assert service_error(client.head_object, "shared/a b.txt").status == 403  # token missing
+    assert any("x-cos-security-token=<redacted>" in entry.query for entry in cos.log_entries())
     assert "session-token" not in cos.access_log.read_text()
 
 

@@ -584,6 +584,7 @@ def test_access_log_lines_and_redaction(local_cos_factory: LocalCOSFactory) -> N
     raw.request("PUT", "k", data=b"12345", headers=SSE_C)
     requests.get(presign_url(sts, cos.url("k"), window=SignWindow.around(time.time())), headers=SSE_C, timeout=10)
     raw.request("GET", "nothing")
+    assert len(cos.log_entries()) == 3  # waits until the server has logged every answered request
     text = cos.access_log.read_text()
     lines = text.splitlines()
     assert len(lines) == 3
