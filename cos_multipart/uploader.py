@@ -36,19 +36,16 @@ import os
 import stat
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import (
     IO,
     Any,
-    Callable,
     Dict,
     Iterable,
     Iterator,
     List,
     Mapping,
     Optional,
-    Protocol,
-    Sequence,
     Tuple,
     Union,
 )
@@ -57,7 +54,6 @@ from . import operations, sse, validation
 from ._partreader import (
     BufferPartReader,
     FilePartReader,
-    PartCancelled,
     PartDigest,
     SourceChangedError,
     StreamPart,
@@ -72,10 +68,11 @@ from .checkpoint import (
     options_digest,
 )
 from .checksum import crc64_combine_all, etag_is_md5, normalize_etag
+from .client import CosClient
 from .endpoint import validate_key
 from .errors import CosError, CosIntegrityError, CosServiceError, CosValidationError
 from .limits import MAX_PART_NUMBER, MAX_PUT_OBJECT_SIZE
-from .models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo
+from .models import CompleteResult, ObjectResult, PartInfo
 from .planner import DEFAULT_PART_SIZE, PartPlan, plan_parts, stream_part_size
 from .progress import ProgressCallback, ProgressTracker
 from .ratelimit import TokenBucket
@@ -85,7 +82,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "SourceChangedError",
     "stale_reason",
-    "UploadClient",
     "UploadConfig",
     "UploadResult",
     "Uploader",
@@ -106,26 +102,6 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 NO_SUCH_UPLOAD = "NoSuchUpload"
 
 Source = Union[str, "os.PathLike[str]", IO[bytes]]
-
-
-class UploadClient(Protocol):
-    """The client methods the uploader uses (:class:`cos_multipart.client.CosClient` has them all)."""
-
-    bucket: str
-
-    def initiate_multipart_upload(self, key: str, **options: Any) -> InitiateResult: ...
-
-    def upload_part(self, key: str, upload_id: str, part_number: int, body: Any, **options: Any) -> PartResult: ...
-
-    def complete_multipart_upload(self, key: str, upload_id: str, parts: Any, **options: Any) -> CompleteResult: ...
-
-    def abort_multipart_upload(self, key: str, upload_id: str) -> ResponseInfo: ...
-
-    def list_parts(self, key: str, upload_id: str) -> Iterator[PartInfo]: ...
-
-    def put_object(self, key: str, body: Any, **options: Any) -> ObjectResult: ...
-
-    def head_object(self, key: str, **options: Any) -> ObjectResult: ...
 
 
 # --- Configuration and result ------------------------------------------------------------------------
@@ -431,7 +407,7 @@ class Uploader:
 
     def __init__(
         self,
-        client: UploadClient,
+        client: CosClient,
         config: Optional[UploadConfig] = None,
         *,
         store: Optional[CheckpointStore] = None,
@@ -483,14 +459,11 @@ class Uploader:
         stored = self.checkpoint_for(path, key)
         if stored is None:
             return "no checkpoint for this file and key"
-        identity = FileIdentity.of_path(path)
-        if identity.size < self.config.multipart_threshold:
-            return "the file is now small enough for a single PUT"
-        return stale_reason(stored, identity, self.config, key)
+        return stale_reason(stored, FileIdentity.of_path(path), self.config, key)
 
 
 def upload_file(
-    client: UploadClient,
+    client: CosClient,
     source: Source,
     key: str,
     *,
@@ -514,7 +487,7 @@ def upload_file(
     return Uploader(client, UploadConfig(**options), store=store).upload(source, key, progress=progress)
 
 
-def _abort_quietly(client: UploadClient, key: str, upload_id: str) -> bool:
+def _abort_quietly(client: CosClient, key: str, upload_id: str) -> bool:
     try:
         client.abort_multipart_upload(key, upload_id)
         return True
@@ -540,6 +513,7 @@ class _Run:
         self.cancel = threading.Event()
         self.limiter = TokenBucket(self.config.bandwidth_limit) if self.config.bandwidth_limit else None
         self.request_ids: List[str] = []
+        self.stored: Optional[Checkpoint] = None
         self.progress = ProgressTracker(source.size, None, callback)
         self.part_kwargs: Dict[str, Any] = {}
         if self.config.traffic_limit is not None:
@@ -552,7 +526,10 @@ class _Run:
     def run(self) -> UploadResult:
         size = self.source.size
         if size is not None:
-            if size < self.config.multipart_threshold:
+            if self.source.path is not None:
+                self.stored = self.store.load(_endpoint_url(self.client), self.client.bucket, self.key, self.source.path)
+            # A small file goes up in one PUT, unless an interrupted upload of it must be resumed or aborted.
+            if size < self.config.multipart_threshold and self.stored is None:
                 return self._single_put()
             return self._multipart(plan_parts(size, self.config.part_size))
         part_size = self.config.stream_part_size()
@@ -651,9 +628,7 @@ class _Run:
         """The plan, the upload id, the checkpoint recorder (``None`` when not resumable) and the parts to
         reuse. A resumed upload keeps its own part size unless the caller asked for another one."""
         path = self.source.path
-        stored = None
-        if path is not None:
-            stored = self.store.load(_endpoint_url(self.client), self.client.bucket, self.key, path)
+        stored = self.stored
         if stored is not None:
             reason = (
                 stale_reason(stored, self.source.identity, self.config, self.key)
@@ -941,7 +916,7 @@ def stale_reason(
     return None
 
 
-def _endpoint_url(client: UploadClient) -> str:
+def _endpoint_url(client: CosClient) -> str:
     """The base URL the client talks to (checkpoints are only valid for the same service)."""
     endpoint = getattr(client, "endpoint", None)
     return str(getattr(endpoint, "base_url", endpoint) or "")

@@ -8,8 +8,6 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import List
-
 import pytest
 
 from cos_multipart.checkpoint import (

@@ -685,3 +685,18 @@ def test_resume_problem_explains_what_would_happen(
     assert cos.names().count("abort") == 0  # asking never changes anything
     assert up.abort("k", checkpoint.upload_id) is True
     assert up.abort("k", checkpoint.upload_id) is False
+
+
+def test_small_file_with_an_interrupted_upload_resumes_instead_of_a_put(
+    cos: FakeCos, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 3 * MB)
+    interrupted_upload(cos, store, path, 1)
+    cos.calls.clear()
+    result = uploader(cos, store, multipart_threshold=8 * MB).upload(path, "k")
+    assert "put_object" not in cos.names() and result.parts_reused == 1
+    assert_ok(result, cos, "k", data)
+    interrupted_upload(cos, store, path, 1)
+    cos.calls.clear()
+    uploader(cos, store, multipart_threshold=8 * MB, resume=False).upload(path, "k")
+    assert cos.names()[0] == "abort" and cos.uploads == {}  # the stale upload is not orphaned

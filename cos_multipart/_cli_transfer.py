@@ -1,0 +1,388 @@
+"""``cos-multipart upload | resume | abort | ls``: the uploader from the command line.
+
+Credentials come from the environment (``COS_SECRET_ID``, ``COS_SECRET_KEY``, ``COS_SECURITY_TOKEN``), the
+region and endpoint from ``--region``/``--endpoint`` or ``COS_REGION``/``COS_ENDPOINT``, an SSE-C key from
+``COS_SSE_C_KEY`` (never from the command line, where other users could read it). Errors reach
+:func:`cos_multipart.cli.main`, which prints them as one line and picks the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from .checkpoint import CheckpointStore
+from .client import CosClient
+from .errors import REDACTED, CosValidationError
+from .limits import GB, KB, MB
+from .progress import ProgressEvent
+from .sse import SseC, SseCos, SseKms
+from .uploader import DEFAULT_CONCURRENCY, UploadConfig, Uploader, UploadResult
+
+SCHEME = "cos://"
+ENV_REGION = "COS_REGION"
+ENV_ENDPOINT = "COS_ENDPOINT"
+ENV_SSE_C_KEY = "COS_SSE_C_KEY"
+#: The region only names the default host; with an explicit endpoint it is not used, but must be valid.
+_REGION_WITH_ENDPOINT = "custom-endpoint"
+_UNITS = {
+    "": 1, "B": 1,
+    "K": KB, "KB": KB, "KIB": KB,
+    "M": MB, "MB": MB, "MIB": MB,
+    "G": GB, "GB": GB, "GIB": GB,
+}  # fmt: skip
+
+
+def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
+    """Add the ``upload``, ``resume``, ``abort`` and ``ls`` commands."""
+    connection = _connection_options()
+    transfer = _transfer_options()
+    upload = subparsers.add_parser(
+        "upload",
+        parents=[*parents, connection, transfer],
+        help="upload a file or stdin in parallel parts, verified and resumable",
+        description="Upload PATH (or stdin with '-') to cos://BUCKET/KEY. Files below the multipart threshold "
+        "go up in one request; larger ones in parallel parts. Every part's CRC-64 (and ETag when it is an MD5) "
+        "and the whole object's CRC-64 are checked. An interrupted upload of a file resumes when the same "
+        "command is run again.",
+    )
+    upload.add_argument("source", metavar="PATH", help="file to upload, or '-' for stdin")
+    upload.add_argument("target", metavar="cos://BUCKET/KEY", help="destination; a KEY ending in '/' gets PATH's name")
+    upload.set_defaults(handler=run_upload)
+
+    resume = subparsers.add_parser(
+        "resume",
+        parents=[*parents, connection, transfer],
+        help="resume an interrupted upload, or list the ones that can be resumed",
+        description="Without arguments: list the interrupted uploads recorded in the checkpoint directory. "
+        "With PATH and cos://BUCKET/KEY: finish that upload, sending only the missing parts (give the same "
+        "object options as the first time); fails instead of starting a new upload.",
+    )
+    resume.add_argument("source", metavar="PATH", nargs="?", help="the file being uploaded")
+    resume.add_argument("target", metavar="cos://BUCKET/KEY", nargs="?", help="its destination")
+    resume.set_defaults(handler=run_resume)
+
+    abort = subparsers.add_parser(
+        "abort",
+        parents=[*parents, connection],
+        help="abort in-progress multipart uploads of a key",
+        description="Abort the multipart upload UPLOAD_ID of cos://BUCKET/KEY, or every in-progress upload of "
+        "that key when no id is given; their parts are deleted and matching local checkpoints removed.",
+    )
+    abort.add_argument("target", metavar="cos://BUCKET/KEY")
+    abort.add_argument("upload_id", metavar="UPLOAD_ID", nargs="?", help="the upload to abort (default: all of KEY)")
+    abort.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
+    abort.set_defaults(handler=run_abort)
+
+    ls = subparsers.add_parser(
+        "ls",
+        parents=[*parents, connection],
+        help="list in-progress multipart uploads",
+        description="List the in-progress multipart uploads of BUCKET (keys starting with PREFIX), oldest "
+        "first, marking those that have a local checkpoint.",
+    )
+    ls.add_argument("target", metavar="cos://BUCKET[/PREFIX]")
+    ls.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
+    ls.set_defaults(handler=run_ls)
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("connection")
+    group.add_argument("--region", help=f"region, e.g. ap-guangzhou (default: ${ENV_REGION})")
+    group.add_argument(
+        "--endpoint", help=f"base URL instead of the bucket's COS host, e.g. http://127.0.0.1:9000 (default: ${ENV_ENDPOINT})"
+    )
+    return parser
+
+
+def _transfer_options() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parts = parser.add_argument_group("transfer")
+    parts.add_argument("--part-size", type=parse_size, help="bytes per part, e.g. 8MB (default: 8MB, grown as needed)")
+    parts.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=f"parts in parallel (default {DEFAULT_CONCURRENCY})"
+    )
+    parts.add_argument(
+        "--multipart-threshold", type=parse_size, help="files smaller than this use one PUT (default 8MB; 0: always parts)"
+    )
+    parts.add_argument("--traffic-limit", type=int, help="server-side cap per part in bit/s (819200..838860800)")
+    parts.add_argument("--bandwidth-limit", type=parse_size, help="client-side cap in bytes/s over all parts, e.g. 20MB")
+    parts.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
+    parts.add_argument("--no-resume", action="store_true", help="start a new upload; keep no checkpoint")
+    parts.add_argument("--abort-on-failure", action="store_true", help="abort the upload when it fails (no resume)")
+    obj = parser.add_argument_group("object")
+    obj.add_argument("--content-type", help="Content-Type (default: guessed from the key)")
+    obj.add_argument("--storage-class", help="e.g. STANDARD, STANDARD_IA, ARCHIVE")
+    obj.add_argument("--acl", help="e.g. private, public-read, default")
+    obj.add_argument("--meta", action="append", default=[], metavar="NAME=VALUE", help="x-cos-meta-NAME (repeatable)")
+    obj.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="object tag (repeatable)")
+    obj.add_argument("--cache-control", help="Cache-Control")
+    obj.add_argument("--content-disposition", help="Content-Disposition")
+    obj.add_argument("--content-encoding", help="Content-Encoding")
+    obj.add_argument("--forbid-overwrite", action="store_true", help="fail if the key already holds an object")
+    enc = parser.add_argument_group("encryption")
+    enc.add_argument(
+        "--sse", choices=("cos", "kms", "c"), help=f"server-side encryption: SSE-COS, SSE-KMS, or SSE-C (key in ${ENV_SSE_C_KEY})"
+    )
+    enc.add_argument("--sse-kms-key-id", help="KMS key id for --sse kms (default: the bucket's COS-managed key)")
+    enc.add_argument("--sse-kms-context", metavar="JSON", help='KMS encryption context for --sse kms, e.g. \'{"team":"a"}\'')
+    return parser
+
+
+# --- parsing helpers -----------------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    """``"8MB"`` -> 8388608: a number with an optional binary unit (B, K/KB/KiB, M/MB/MiB, G/GB/GiB)."""
+    value = text.strip().upper()
+    number = value.rstrip("KMGIB")
+    unit = value[len(number) :].strip()
+    try:
+        size = int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1048576, 8MB, 1.5GB)") from None
+    if size < 0:
+        raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
+    return size
+
+
+def parse_target(text: str, *, require_key: bool = True) -> Tuple[str, str]:
+    """``cos://BUCKET/KEY`` -> ``(bucket, key)`` (the key may be empty when ``require_key`` is false)."""
+    allowed = f"{SCHEME}BUCKET/KEY, e.g. {SCHEME}examplebucket-1250000000/dir/file.bin"
+    if not text.startswith(SCHEME):
+        raise CosValidationError("target", text, allowed)
+    bucket, _, key = text[len(SCHEME) :].partition("/")
+    if not bucket or (require_key and not key):
+        raise CosValidationError("target", text, allowed)
+    return bucket, key
+
+
+def _pairs(values: List[str], option: str) -> Optional[Dict[str, str]]:
+    if not values:
+        return None
+    result: Dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CosValidationError(option, item, "NAME=VALUE")
+        result[name] = value
+    return result
+
+
+def _encryption(args: argparse.Namespace) -> Any:
+    if args.sse_kms_key_id is not None or args.sse_kms_context is not None:
+        if args.sse != "kms":
+            raise CosValidationError("--sse", args.sse, "'kms' when --sse-kms-key-id or --sse-kms-context is given")
+    if args.sse == "cos":
+        return SseCos()
+    if args.sse == "kms":
+        context = None
+        if args.sse_kms_context is not None:
+            try:
+                context = json.loads(args.sse_kms_context)
+            except ValueError:
+                raise CosValidationError("--sse-kms-context", args.sse_kms_context, "a JSON object") from None
+        return SseKms(key_id=args.sse_kms_key_id, context=context)
+    if args.sse == "c":
+        key = os.environ.get(ENV_SSE_C_KEY)
+        if not key:
+            raise CosValidationError(ENV_SSE_C_KEY, REDACTED, "the base64 of a 32-byte key in the environment for --sse c")
+        return SseC(key)
+    return None
+
+
+def build_config(args: argparse.Namespace) -> UploadConfig:
+    """The :class:`UploadConfig` the transfer options describe (validated)."""
+    options: Dict[str, Any] = dict(
+        part_size=args.part_size,
+        concurrency=args.concurrency,
+        resume=not args.no_resume,
+        checkpoint_dir=args.checkpoint_dir,
+        abort_on_failure=args.abort_on_failure,
+        bandwidth_limit=args.bandwidth_limit,
+        traffic_limit=args.traffic_limit,
+        forbid_overwrite=True if args.forbid_overwrite else None,
+        content_type=args.content_type,
+        metadata=_pairs(args.meta, "--meta"),
+        acl=args.acl,
+        storage_class=args.storage_class,
+        tagging=_pairs(args.tag, "--tag"),
+        encryption=_encryption(args),
+        cache_control=args.cache_control,
+        content_disposition=args.content_disposition,
+        content_encoding=args.content_encoding,
+    )
+    if args.multipart_threshold is not None:
+        options["multipart_threshold"] = args.multipart_threshold
+    return UploadConfig(**options)
+
+
+def make_client(args: argparse.Namespace, bucket: str, *, workers: int = 1) -> CosClient:
+    """A client for ``bucket`` from ``--region``/``--endpoint`` (or the environment), pool sized to ``workers``."""
+    endpoint = args.endpoint or os.environ.get(ENV_ENDPOINT) or None
+    region = args.region or os.environ.get(ENV_REGION)
+    if not region:
+        if endpoint is None:
+            raise CosValidationError("--region", None, f"a region such as ap-guangzhou (or ${ENV_REGION}), or --endpoint")
+        region = _REGION_WITH_ENDPOINT
+    return CosClient(bucket, region, endpoint=endpoint, pool_size=max(workers, 10))
+
+
+# --- commands ------------------------------------------------------------------------------------------
+
+
+def run_upload(args: argparse.Namespace) -> int:
+    """``cos-multipart upload PATH cos://BUCKET/KEY``."""
+    return _transfer(args, resume_only=False)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """``cos-multipart resume [PATH cos://BUCKET/KEY]``."""
+    if args.source is None:
+        return _list_checkpoints(CheckpointStore(args.checkpoint_dir), quiet=args.quiet)
+    if args.target is None:
+        raise CosValidationError("target", None, f"{SCHEME}BUCKET/KEY after PATH")
+    if args.source == "-":
+        raise CosValidationError("PATH", "-", "a file: stdin cannot be resumed")
+    return _transfer(args, resume_only=True)
+
+
+def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
+    bucket, key = parse_target(args.target, require_key=False)
+    if not key or key.endswith("/"):
+        if args.source == "-":
+            raise CosValidationError("target", args.target, f"{SCHEME}BUCKET/KEY with a key when reading stdin")
+        key += os.path.basename(os.path.abspath(args.source))
+    config = build_config(args)
+    with make_client(args, bucket, workers=config.concurrency) as client:
+        uploader = Uploader(client, config)
+        if resume_only:
+            problem = uploader.resume_problem(args.source, key)
+            if problem is not None:
+                raise CosValidationError(
+                    "PATH", args.source, f"a file with an interrupted upload to {SCHEME}{bucket}/{key}, but "
+                    f"{problem} (use 'cos-multipart upload' to start a new one)"
+                )  # fmt: skip
+        source: Any = sys.stdin.buffer if args.source == "-" else args.source
+        with _progress_bar(key, enabled=not args.quiet and _is_tty()) as progress:
+            result = uploader.upload(source, key, progress=progress)
+    if not args.quiet:
+        print(summary(args.source, result))
+    return 0
+
+
+def run_abort(args: argparse.Namespace) -> int:
+    """``cos-multipart abort cos://BUCKET/KEY [UPLOAD_ID]``."""
+    bucket, key = parse_target(args.target)
+    store = CheckpointStore(args.checkpoint_dir)
+    with make_client(args, bucket) as client:
+        if args.upload_id is not None:
+            client.abort_multipart_upload(key, args.upload_id)
+            ids = [args.upload_id]
+        else:
+            ids = [u.upload_id for u in client.list_multipart_uploads(prefix=key) if u.key == key]
+            for upload_id in ids:
+                client.abort_multipart_upload(key, upload_id)
+        for _, checkpoint in store:
+            if checkpoint.bucket == bucket and checkpoint.key == key and checkpoint.upload_id in ids:
+                store.delete(checkpoint)
+    if not args.quiet:
+        if not ids:
+            print(f"no in-progress upload of {SCHEME}{bucket}/{key}")
+        for upload_id in ids:
+            print(f"aborted {SCHEME}{bucket}/{key} upload {upload_id}")
+    return 0
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    """``cos-multipart ls cos://BUCKET[/PREFIX]``."""
+    bucket, prefix = parse_target(args.target, require_key=False)
+    local = {checkpoint.upload_id: checkpoint.source for _, checkpoint in CheckpointStore(args.checkpoint_dir)}
+    with make_client(args, bucket) as client:
+        uploads = list(client.list_multipart_uploads(prefix=prefix or None))
+    for upload in uploads:
+        initiated = upload.initiated.strftime("%Y-%m-%d %H:%M:%S") if upload.initiated else "-"
+        note = f"  (checkpoint: {local[upload.upload_id]})" if upload.upload_id in local else ""
+        print(f"{initiated}  {upload.upload_id}  {SCHEME}{bucket}/{upload.key}{note}")
+    if not uploads and not args.quiet:
+        print(f"no in-progress uploads in {SCHEME}{bucket}/{prefix}", file=sys.stderr)
+    return 0
+
+
+def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
+    found = list(store)
+    for _, checkpoint in found:
+        plan = checkpoint.plan
+        age = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(checkpoint.created))
+        print(
+            f"{checkpoint.source} -> {SCHEME}{checkpoint.bucket}/{checkpoint.key}  "
+            f"{len(checkpoint.parts)}/{plan.count} parts  started {age}  upload {checkpoint.upload_id}"
+        )
+    if not found and not quiet:
+        print(f"no interrupted uploads in {store.directory}", file=sys.stderr)
+    return 0
+
+
+# --- output --------------------------------------------------------------------------------------------
+
+
+def summary(source: str, result: UploadResult) -> str:
+    """The one-line report of a finished upload."""
+    seconds = max(result.elapsed, 1e-9)
+    parts = f"{len(result.parts)} part{'s' if len(result.parts) != 1 else ''}"
+    if result.parts_reused:
+        parts += f" ({result.parts_reused} reused)"
+    how = parts if result.multipart else "one request"
+    name = "stdin" if source == "-" else source
+    return (
+        f"uploaded {name} to {SCHEME}{result.bucket}/{result.key}: {_human(result.size)} in {how}, "
+        f"{result.elapsed:.2f} s, {_human(result.size / seconds)}/s, crc64 {result.crc64} verified"
+    )
+
+
+def _human(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"  # pragma: no cover
+
+
+def _is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def _progress_bar(key: str, *, enabled: bool) -> Iterator[Optional[Any]]:
+    if not enabled:
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the bar is optional (pip install cos-multipart[cli])
+        yield None
+        return
+    bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc=os.path.basename(key), file=sys.stderr)
+    shown = [0]
+
+    def update(event: ProgressEvent) -> None:
+        if event.total_bytes is not None and bar.total != event.total_bytes:
+            bar.total = event.total_bytes
+        if event.parts_reused and shown[0] == 0 and event.bytes_done:
+            bar.set_postfix_str(f"{event.parts_reused} parts reused", refresh=False)
+        bar.update(event.bytes_done - shown[0])
+        shown[0] = event.bytes_done
+
+    try:
+        yield update
+    finally:
+        bar.close()

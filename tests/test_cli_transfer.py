@@ -1,0 +1,322 @@
+"""``cos-multipart upload | resume | abort | ls`` run in-process against the local COS server."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+from pathlib import Path
+from typing import Any, Iterator, List, Tuple
+
+import pytest
+
+from cos_multipart import cli
+from cos_multipart._cli_transfer import parse_size, parse_target
+from cos_multipart.checkpoint import CheckpointStore
+from cos_multipart.checksum import crc64
+from cos_multipart.client import CosClient
+from cos_multipart.errors import CosValidationError
+from cos_multipart.limits import MB
+from cos_multipart.progress import ProgressEvent
+from cos_multipart.testing import Fault, LocalCOS
+from cos_multipart.uploader import UploadConfig, Uploader
+
+SSE_C_KEY = "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY="
+
+
+@pytest.fixture()
+def server(local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalCOS:
+    monkeypatch.setenv("COS_SECRET_ID", local_cos.credentials.secret_id)
+    monkeypatch.setenv("COS_SECRET_KEY", local_cos.credentials.secret_key)
+    monkeypatch.delenv("COS_SECURITY_TOKEN", raising=False)
+    monkeypatch.setenv("COS_ENDPOINT", local_cos.endpoint)
+    monkeypatch.delenv("COS_REGION", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return local_cos
+
+
+@pytest.fixture()
+def client(server: LocalCOS) -> Iterator[CosClient]:
+    with server.client() as made:
+        yield made
+
+
+def target(server: LocalCOS, key: str) -> str:
+    return f"cos://{server.bucket}/{key}"
+
+
+def make_file(tmp_path: Path, size: int, name: str = "data.bin") -> Tuple[Path, bytes]:
+    data = os.urandom(size)
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path, data
+
+
+def stored(client: CosClient, key: str, **options: Any) -> bytes:
+    response = client.get_object(key, **options)
+    try:
+        return response.content
+    finally:
+        response.close()
+
+
+def run(*argv: str) -> int:
+    return cli.main(list(argv))
+
+
+# --- upload --------------------------------------------------------------------------------------------
+
+
+def test_upload_file_prints_one_line(
+    server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, data = make_file(tmp_path, 3 * MB + 1)
+    assert run("upload", str(path), target(server, "dir/"), "--part-size", "1MB", "--multipart-threshold", "0") == 0
+    out, err = capsys.readouterr()
+    assert stored(client, "dir/data.bin") == data  # a key ending in / takes the file's name
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and "4 parts" in lines[0] and str(crc64(data)) in lines[0]
+    assert err == ""  # not a terminal: no progress bar
+
+
+def test_upload_small_file_and_quiet(
+    server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, data = make_file(tmp_path, 1000)
+    assert run("upload", str(path), target(server, "small.txt"), "--quiet") == 0
+    assert capsys.readouterr() == ("", "")
+    assert stored(client, "small.txt") == data
+    assert client.head_object("small.txt").response.headers["content-type"] == "text/plain"
+
+
+def test_upload_from_stdin(
+    server: LocalCOS, client: CosClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = os.urandom(2 * MB + 3)
+
+    class Stdin:
+        buffer = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    assert run("upload", "-", target(server, "piped.bin"), "--part-size", "1MB", "--multipart-threshold", "1MB") == 0
+    assert stored(client, "piped.bin") == data
+    assert "uploaded stdin" in capsys.readouterr().out
+
+
+def test_object_and_encryption_options(
+    server: LocalCOS, client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, data = make_file(tmp_path, 2 * MB)
+    monkeypatch.setenv("COS_SSE_C_KEY", SSE_C_KEY)
+    code = run(
+        "upload", str(path), target(server, "opts.bin"), "--part-size", "1MB", "--multipart-threshold", "0",
+        "--meta", "owner=team-a", "--storage-class", "STANDARD_IA", "--content-type", "application/x-test",
+        "--tag", "env=test", "--sse", "c", "--traffic-limit", "838860800", "--concurrency", "2",
+        "--bandwidth-limit", "200MB",
+    )  # fmt: skip
+    assert code == 0
+    from cos_multipart.sse import SseC
+
+    key = SseC(SSE_C_KEY)
+    assert stored(client, "opts.bin", sse_c=key) == data
+    head = client.head_object("opts.bin", sse_c=key).response.headers
+    assert head["x-cos-meta-owner"] == "team-a" and head["content-type"] == "application/x-test"
+    initiate = server.log_entries("InitiateMultipartUpload")[-1].headers
+    assert initiate.get("x-cos-storage-class") == "STANDARD_IA" and initiate.get("x-cos-tagging") == "env=test"
+    assert all(e.headers.get("x-cos-traffic-limit") == "838860800" for e in server.log_entries("UploadPart"))
+
+
+@pytest.mark.parametrize("mode", ["cos", "kms"])
+def test_sse_cos_and_kms(server: LocalCOS, client: CosClient, tmp_path: Path, mode: str) -> None:
+    path, data = make_file(tmp_path, MB + 1)
+    extra = ["--sse-kms-key-id", "key-1", "--sse-kms-context", '{"team": "a"}'] if mode == "kms" else []
+    code = run("upload", str(path), target(server, "e"), "--sse", mode, "--multipart-threshold", "0", *extra)
+    assert code == 0 and stored(client, "e") == data
+
+
+def test_sse_c_key_is_never_printed(
+    server: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 10)
+    monkeypatch.setenv("COS_SSE_C_KEY", "bm90LWEtMzItYnl0ZS1rZXk=")  # valid base64, wrong length
+    assert run("upload", str(path), target(server, "k"), "--sse", "c", "--verbose") == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "bm90LWEtMzItYnl0ZS1rZXk=" not in err and "redacted" in err
+    monkeypatch.delenv("COS_SSE_C_KEY")
+    assert run("upload", str(path), target(server, "k"), "--sse", "c") == cli.EXIT_USAGE
+    assert "COS_SSE_C_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--part-size", "100KB"], "part_size"),
+        (["--concurrency", "0"], "concurrency"),
+        (["--traffic-limit", "5"], "traffic"),
+        (["--storage-class", "FAST"], "storage_class"),
+        (["--meta", "novalue"], "--meta"),
+        (["--sse-kms-key-id", "k"], "--sse"),
+    ],
+)
+def test_bad_options_are_one_line_usage_errors(
+    server: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: List[str], message: str
+) -> None:
+    path, _ = make_file(tmp_path, 10)
+    assert run("upload", str(path), target(server, "k"), *args) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("cos-multipart: error:") and message in err and err.count("\n") == 1
+    assert not server.log_entries()  # nothing was sent
+
+
+def test_bad_target_and_missing_region(
+    server: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 10)
+    assert run("upload", str(path), "s3://bucket/key") == cli.EXIT_USAGE
+    assert "cos://BUCKET/KEY" in capsys.readouterr().err
+    monkeypatch.delenv("COS_ENDPOINT")
+    assert run("upload", str(path), target(server, "k")) == cli.EXIT_USAGE
+    assert "region" in capsys.readouterr().err
+
+
+def test_missing_credentials(server: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _ = make_file(tmp_path, 10)
+    monkeypatch.delenv("COS_SECRET_ID")
+    monkeypatch.delenv("TENCENTCLOUD_SECRET_ID", raising=False)
+    assert run("upload", str(path), target(server, "k")) == cli.EXIT_USAGE
+
+
+def test_integrity_failure_exit_code(
+    server: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 2 * MB)
+    server.faults.add(Fault.wrong_crc64("UploadPart", nth=1, count=None))
+    assert run("upload", str(path), target(server, "k"), "--multipart-threshold", "0") == cli.EXIT_INTEGRITY
+    err = capsys.readouterr().err
+    assert "crc64 mismatch for part 1" in err and "Traceback" not in err
+
+
+def test_service_error_exit_code(server: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = make_file(tmp_path, 2 * MB)
+    server.faults.add(Fault.error("InitiateMultipartUpload", status=403, code="AccessDenied", count=None))
+    assert run("upload", str(path), target(server, "k"), "--multipart-threshold", "0") == cli.EXIT_SERVICE
+    assert "AccessDenied" in capsys.readouterr().err
+
+
+def test_progress_bar_only_on_a_terminal(
+    server: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 2 * MB)
+    monkeypatch.setattr("cos_multipart._cli_transfer._is_tty", lambda: True)
+    assert run("upload", str(path), target(server, "bar"), "--multipart-threshold", "0") == 0
+    err = capsys.readouterr().err
+    assert "100%" in err and "2.00M" in err
+    assert run("upload", str(path), target(server, "bar2"), "--multipart-threshold", "0", "--quiet") == 0
+    assert capsys.readouterr() == ("", "")
+
+
+# --- resume, abort, ls ---------------------------------------------------------------------------------
+
+
+def interrupt(server: LocalCOS, client: CosClient, path: Path, key: str, parts: int) -> str:
+    """Leave an interrupted upload with a checkpoint in the default (XDG) directory."""
+
+    def stop(event: ProgressEvent) -> None:
+        if event.parts_done >= parts:
+            raise RuntimeError("crash")
+
+    config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=1)
+    with pytest.raises(RuntimeError):
+        Uploader(client, config).upload(path, key, progress=stop)
+    (_, checkpoint), = list(CheckpointStore())
+    return checkpoint.upload_id
+
+
+def test_resume_lists_and_finishes_interrupted_uploads(
+    server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, data = make_file(tmp_path, 4 * MB)
+    assert run("resume") == 0
+    assert "no interrupted uploads" in capsys.readouterr().err
+    upload_id = interrupt(server, client, path, "r.bin", 2)
+    assert run("resume") == 0
+    listing = capsys.readouterr().out
+    assert str(path) in listing and "2/4 parts" in listing and upload_id in listing
+    sent_before = len(server.log_entries("UploadPart"))
+    assert run("resume", str(path), target(server, "r.bin")) == 0
+    assert "2 reused" in capsys.readouterr().out
+    assert len(server.log_entries("UploadPart")) - sent_before == 2
+    assert stored(client, "r.bin") == data
+
+
+def test_resume_refuses_to_start_afresh(
+    server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 3 * MB)
+    assert run("resume", str(path), target(server, "nothing")) == cli.EXIT_USAGE
+    assert "no checkpoint" in capsys.readouterr().err
+    interrupt(server, client, path, "r.bin", 1)
+    path.write_bytes(os.urandom(3 * MB))
+    assert run("resume", str(path), target(server, "r.bin")) == cli.EXIT_USAGE
+    assert "changed" in capsys.readouterr().err
+    assert not server.log_entries("AbortMultipartUpload") and len(list(client.list_multipart_uploads())) == 1
+    assert run("resume", "-", target(server, "r.bin")) == cli.EXIT_USAGE
+
+
+def test_upload_again_resumes_and_no_resume_starts_afresh(
+    server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, data = make_file(tmp_path, 3 * MB)
+    interrupt(server, client, path, "u.bin", 1)
+    assert run("upload", str(path), target(server, "u.bin"), "--no-resume") == 0
+    assert "reused" not in capsys.readouterr().out
+    assert list(client.list_multipart_uploads()) == [] and stored(client, "u.bin") == data
+
+
+def test_ls_and_abort(
+    server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 3 * MB)
+    upload_id = interrupt(server, client, path, "dir/a.bin", 1)
+    other = client.initiate_multipart_upload("dir/b.bin").upload_id
+    client.initiate_multipart_upload("elsewhere.bin")
+    assert run("ls", target(server, "dir/")) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert upload_id in lines[0] and f"checkpoint: {path}" in lines[0] and "dir/a.bin" in lines[0]
+    assert other in lines[1] and "checkpoint" not in lines[1]
+    assert run("abort", target(server, "dir/a.bin")) == 0
+    assert f"aborted cos://{server.bucket}/dir/a.bin upload {upload_id}" in capsys.readouterr().out
+    assert list(CheckpointStore()) == []  # its checkpoint went with it
+    assert run("abort", target(server, "dir/b.bin"), other) == 0
+    assert run("abort", target(server, "dir/b.bin"), other) == cli.EXIT_SERVICE  # already gone: NoSuchUpload
+    capsys.readouterr()
+    assert run("ls", f"cos://{server.bucket}") == 0
+    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()] == [
+        f"cos://{server.bucket}/elsewhere.bin"
+    ]
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1048576", MB), ("8MB", 8 * MB), ("8mb", 8 * MB), ("1.5GB", 3 * 512 * MB), ("64KiB", 65536), ("0", 0)],
+)
+def test_parse_size(text: str, value: int) -> None:
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "MB", "8XB", "-1MB", "eight"])
+def test_parse_size_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_size(text)
+
+
+def test_parse_target() -> None:
+    assert parse_target("cos://b-1/a/b c.txt") == ("b-1", "a/b c.txt")
+    assert parse_target("cos://b-1", require_key=False) == ("b-1", "")
+    for bad in ("cos://b-1", "cos:///k", "b-1/k"):
+        with pytest.raises(CosValidationError):
+            parse_target(bad)
