@@ -62,7 +62,8 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def _size(text: str) -> int:
     """Parse ``123``, ``64KB``, ``256MB``, ``1.5GB`` (binary units)."""
-    units = {"": 1, "B": 1, "K": limits.KB, "KB": limits.KB, "M": limits.MB, "MB": limits.MB, "G": limits.GB, "GB": limits.GB}
+    units = {"": 1, "B": 1, "K": limits.KB, "KB": limits.KB, "M": limits.MB, "MB": limits.MB}
+    units.update({"G": limits.GB, "GB": limits.GB})
     value = text.strip().upper()
     number = value.rstrip("KMGB")
     unit = value[len(number) :]
@@ -130,7 +131,8 @@ def _print_banner(server: LocalCOS, source: str, *, persistent: bool, faults: Li
         f"Local COS server listening on {server.endpoint}",
         f"  bucket:     {server.bucket}  (Hosts naming no bucket use it; others are created on first use)",
         f"  region:     {server.region}",
-        f"  secret id:  {server.credentials.secret_id}" + ("  (signatures not checked: --anonymous)" if server.anonymous else ""),
+        f"  secret id:  {server.credentials.secret_id}"
+        + ("  (signatures not checked: --anonymous)" if server.anonymous else ""),
         f"  secret key: {key_text}",
         f"  data dir:   {server.data_dir}" + ("" if persistent else "  (temporary: removed on exit)"),
         f"  access log: {server.access_log}",

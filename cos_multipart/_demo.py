@@ -72,7 +72,8 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
             _say(out, f"Local COS server: {cos.endpoint}  bucket {cos.bucket}  region {cos.region}")
             with cos.client(pool_size=max(10, options.threads)) as client:
                 parts = max(1, -(-options.size // options.part_size))
-                _say(out, f"Uploading {DEMO_KEY}: {parts} part(s) of {_mib(options.part_size)}, {options.threads} in parallel")
+                plan = f"{parts} part(s) of {_mib(options.part_size)}, {options.threads} in parallel"
+                _say(out, f"Uploading {DEMO_KEY}: {plan}")
                 progress = _Progress(out, options.size, bar=options.progress_bar)
                 try:
                     result = upload_file(
@@ -89,7 +90,8 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
                     progress.close()
                 upload_seconds = result.elapsed
                 _check("crc64", local_crc, result.crc64)
-                _say(out, f"Uploaded and verified: CRC64 {result.crc64} (every part and the whole object), ETag {result.etag}")
+                checked = "every part and the whole object"
+                _say(out, f"Uploaded and verified: CRC64 {result.crc64} ({checked}), ETag {result.etag}")
                 head = client.head_object(DEMO_KEY)
                 _check("size", options.size, head.size)
                 _check("crc64", local_crc, head.crc64)

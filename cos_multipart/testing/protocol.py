@@ -442,7 +442,9 @@ def parse_complete_body(body: bytes) -> List[Tuple[int, str]]:
             continue  # comments and processing instructions
         if etree.QName(element).localname != "Part":
             raise malformed
-        fields = {etree.QName(child).localname: (child.text or "").strip() for child in element if isinstance(child.tag, str)}
+        fields = {
+            etree.QName(child).localname: (child.text or "").strip() for child in element if isinstance(child.tag, str)
+        }
         number, etag = fields.get("PartNumber", ""), fields.get("ETag")
         if not number.isdigit() or etag is None:
             raise malformed
@@ -486,7 +488,9 @@ def check_complete(
     for number in numbers[:-1]:
         if stored[number][1] < limits.MIN_PART_SIZE:
             raise ServiceError(
-                400, "EntityTooSmall", f"Part {number} is smaller than {limits.MIN_PART_SIZE} bytes and is not the last part."
+                400,
+                "EntityTooSmall",
+                f"Part {number} is smaller than {limits.MIN_PART_SIZE} bytes and is not the last part.",
             )
     return numbers
 
@@ -545,7 +549,8 @@ COMPLETE_NAMESPACE = "http://www.qcloud.com/document/product/436/7751"
 def complete_xml(location: str, bucket: str, key: str, etag: str) -> bytes:
     """``<CompleteMultipartUploadResult>`` WITHOUT an XML declaration: it follows whitespace chunks, and a
     declaration after whitespace breaks common parsers [ref 2.3]."""
-    root = etree.Element(f"{{{COMPLETE_NAMESPACE}}}CompleteMultipartUploadResult", nsmap={None: COMPLETE_NAMESPACE})  # type: ignore[dict-item]
+    namespaces = {None: COMPLETE_NAMESPACE}
+    root = etree.Element(f"{{{COMPLETE_NAMESPACE}}}CompleteMultipartUploadResult", nsmap=namespaces)  # type: ignore[arg-type]
     _element(root, f"{{{COMPLETE_NAMESPACE}}}Location", location)
     _element(root, f"{{{COMPLETE_NAMESPACE}}}Bucket", bucket)
     _element(root, f"{{{COMPLETE_NAMESPACE}}}Key", _text(key, False))

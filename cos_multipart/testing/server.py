@@ -15,29 +15,28 @@ Example::
 from __future__ import annotations
 
 import collections
-import hashlib
 import datetime
+import hashlib
 import logging
 import os
 import shutil
 import socket
 import struct
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from io import BufferedReader
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedReader
 from pathlib import Path
-from typing import IO, Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Set, TextIO, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Set, TextIO, Tuple, Union
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
 
 from .. import limits
 from ..checksum import crc64_combine_all
 from ..credentials import Credentials
 from ..errors import REDACTED, CosValidationError
-from ..signer import SECURITY_TOKEN_HEADER, SignWindow, presign_url, url_encode
+from ..signer import SECURITY_TOKEN_HEADER, SignWindow, presign_url
 from . import protocol
 from .auth import AuthError, Keyring, ReceivedRequest, verify
 from .faults import Fault, FaultController, FaultPlan
@@ -574,7 +573,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise ServiceError(501, "NotImplemented", "This local server implements the multipart and object APIs only.")
         has_upload = exchange.has_param("uploadId")
         routes = {
-            "POST": "InitiateMultipartUpload" if exchange.has_param("uploads") else "CompleteMultipartUpload" if has_upload else "",
+            "POST": (
+                "InitiateMultipartUpload"
+                if exchange.has_param("uploads")
+                else "CompleteMultipartUpload" if has_upload else ""
+            ),
             "PUT": "UploadPart" if has_upload or exchange.has_param("partNumber") else "PutObject",
             "GET": "ListParts" if has_upload else "GetObject",
             "HEAD": "HeadObject",
@@ -663,7 +666,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_ListParts(self, exchange: _Exchange) -> None:
         upload = self._upload(exchange)
         encode = self._encoding_type(exchange)
-        max_parts = protocol.integer(exchange.param("max-parts"), "max-parts", 0, 2**31) 
+        max_parts = protocol.integer(exchange.param("max-parts"), "max-parts", 0, 2**31)
         max_parts = limits.MAX_LIST_PARTS if max_parts is None else min(max_parts, limits.MAX_LIST_PARTS)
         marker = protocol.integer(exchange.param("part-number-marker"), "part-number-marker", 0, 2**31) or 0
         remaining = [part for part in self.store.list_parts(upload) if part.number > marker]
@@ -793,7 +796,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise ServiceError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
         length = exchange.remaining
         if length > maximum:
-            raise ServiceError(400, "EntityTooLarge", f"Your proposed upload exceeds the maximum allowed size ({maximum} bytes).")
+            message = f"Your proposed upload exceeds the maximum allowed size ({maximum} bytes)."
+            raise ServiceError(400, "EntityTooLarge", message)
         return length
 
     def _check_digest(self, sink: BodySink, expected: Optional[bytes]) -> None:
@@ -1061,7 +1065,3 @@ def _exists(store: Store, bucket: str, key: str) -> bool:
     except ServiceError:
         return False
     return True
-
-
-def _url_key(key: str) -> str:
-    return "/".join(url_encode(segment) for segment in key.split("/"))
