@@ -1,0 +1,172 @@
+"""``python -m bench run|report``: run measurements, write the JSON results, render the report.
+
+Examples::
+
+    python -m bench run                         # everything, full sizes (about 10-15 minutes on 2 cores)
+    python -m bench run --only upload,crc       # some measurements (merged into the existing results)
+    python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds
+    python -m bench report                      # re-render docs/benchmarks.md from bench/out/results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from . import machine
+from .report import render
+from .settings import FULL, SMOKE, SUITES, Settings, parse_size
+from .suites import SUITE_FUNCTIONS, default_log
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RESULTS = ROOT / "bench" / "out" / "results.json"
+DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
+DEFAULT_IMG = ROOT / "docs" / "img"
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(parse_size(item) for item in text.split(",") if item.strip())
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(item) for item in text.split(",") if item.strip())
+
+
+def _suites(text: str) -> tuple[str, ...]:
+    names = tuple(item.strip() for item in text.split(",") if item.strip())
+    unknown = [name for name in names if name not in SUITES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    paths = argparse.ArgumentParser(add_help=False)
+    paths.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"JSON results (default {DEFAULT_RESULTS.relative_to(ROOT)})")
+    paths.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="markdown report to write (default docs/benchmarks.md)")
+    paths.add_argument("--img", type=Path, default=DEFAULT_IMG, help="directory of the PNG plots (default docs/img)")
+
+    run = commands.add_parser("run", parents=[paths], help="run measurements and render the report")
+    run.add_argument("--smoke", action="store_true", help="tiny sizes: checks the code paths in seconds")
+    run.add_argument("--only", type=_suites, help=f"comma-separated subset of {','.join(SUITES)}")
+    run.add_argument("--size", type=parse_size, help="file size of the upload measurement (default 1GiB)")
+    run.add_argument("--part-size", type=parse_size, help="part size (default 8MiB)")
+    run.add_argument("--threads", type=int, help="parallel parts (default 8)")
+    run.add_argument("--runs", type=int, help="repetitions of the upload measurement (default 5)")
+    run.add_argument("--scaling-workers", type=_ints, help="worker counts (default 1,2,4,8,16)")
+    run.add_argument("--scaling-bandwidth", type=parse_size, help="per-connection cap, bytes/s (default 20MiB)")
+    run.add_argument("--scaling-latency", type=float, help="seconds added per request (default 0.02)")
+    run.add_argument("--scaling-runs", type=int, help="repetitions of the scaling measurement (default 3)")
+    run.add_argument("--memory-sizes", type=_sizes, help="file sizes of the memory measurement (default 256MiB,1GiB,4GiB)")
+    run.add_argument("--resume-size", type=parse_size, help="file size of the resume measurement (default 1GiB)")
+    run.add_argument("--resume-runs", type=int, help="repetitions of the resume measurement (default 3)")
+    run.add_argument("--no-official", action="store_true", help="do not run the official SDK")
+    run.add_argument("--server-on-disk", action="store_true", help="never keep the server's data on /dev/shm")
+    run.add_argument("--workdir", type=Path, help="where test files are written (default: a temporary directory)")
+    run.add_argument("--note", default="", help="a sentence printed in the report (e.g. 'the machine was shared')")
+    run.set_defaults(handler=command_run)
+
+    report = commands.add_parser("report", parents=[paths], help="render the report from existing results")
+    report.set_defaults(handler=command_report)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = SMOKE if args.smoke else FULL
+    overrides: Dict[str, Any] = {}
+    for option, name in (
+        ("size", "size"),
+        ("part_size", "part_size"),
+        ("threads", "threads"),
+        ("runs", "runs"),
+        ("scaling_workers", "scaling_workers"),
+        ("scaling_bandwidth", "scaling_bandwidth"),
+        ("scaling_latency", "scaling_latency"),
+        ("scaling_runs", "scaling_runs"),
+        ("memory_sizes", "memory_sizes"),
+        ("resume_size", "resume_size"),
+        ("resume_runs", "resume_runs"),
+        ("only", "suites"),
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            overrides[name] = value
+    if args.no_official:
+        overrides["skip_official"] = True
+    if args.server_on_disk:
+        overrides["server_in_memory"] = False
+    return settings.but(**overrides)
+
+
+def load_results(path: Path) -> Dict[str, Any]:
+    try:
+        data: Dict[str, Any] = json.loads(path.read_text())
+        return data
+    except (OSError, ValueError):
+        return {"suites": {}}
+
+
+def command_run(args: argparse.Namespace, argv: List[str]) -> int:
+    settings = settings_from(args)
+    results = load_results(args.results) if args.only else {"suites": {}}
+    results.setdefault("suites", {})
+    command = "python -m bench " + " ".join(shlex.quote(arg) for arg in argv)
+    workdir = Path(tempfile.mkdtemp(prefix="cos-bench-", dir=args.workdir))
+    started = time.time()
+    try:
+        for name in settings.suites:
+            default_log(f"== {name}")
+            suite_started = time.time()
+            data = SUITE_FUNCTIONS[name](settings, workdir, default_log)
+            data["command"] = command
+            data["settings"] = settings.as_dict()
+            data["machine"] = machine.describe()
+            data["when"] = datetime.datetime.fromtimestamp(suite_started, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            data["seconds"] = time.time() - suite_started
+            results["suites"][name] = data
+            _save(args.results, results)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    results["machine"] = machine.describe()
+    results["command"] = command if not args.only else results.get("command", command)
+    results["seconds"] = time.time() - started if not args.only else results.get("seconds")
+    if args.note:
+        results["note"] = args.note
+    results["smoke"] = bool(args.smoke)
+    _save(args.results, results)
+    render(results, args.docs, args.img)
+    default_log(f"wrote {args.results}, {args.docs} and plots in {args.img} ({time.time() - started:.0f} s)")
+    return 0
+
+
+def command_report(args: argparse.Namespace, argv: List[str]) -> int:
+    results = load_results(args.results)
+    if not results.get("suites"):
+        print(f"no results in {args.results}: run 'python -m bench run' first", file=sys.stderr)
+        return 1
+    render(results, args.docs, args.img)
+    return 0
+
+
+def _save(path: Path, results: Dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=1))
+    temporary.replace(path)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    handler = args.handler
+    return int(handler(args, arguments))

@@ -1,0 +1,299 @@
+"""Processes: the local COS server in a process of its own, and measured jobs in fresh child processes.
+
+A child's CPU time and peak RSS come from ``os.wait4`` (the kernel's accounting of that process alone);
+the server's CPU time is read from ``/proc/<pid>/stat`` before and after each job, so the share of the two
+cores the server took is visible next to the client's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION, TEST_CREDENTIALS
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+#: Children that run longer than this are killed (a benchmark must stop by itself).
+DEFAULT_CHILD_TIMEOUT = 900.0
+
+
+def child_env() -> Dict[str, str]:
+    """The environment of children and the server: the local server's documented test key, nothing else."""
+    env = dict(os.environ)
+    env["COS_SECRET_ID"] = TEST_CREDENTIALS.secret_id
+    env["COS_SECRET_KEY"] = TEST_CREDENTIALS.secret_key
+    env.pop("COS_SECURITY_TOKEN", None)
+    env.setdefault("PYTHONHASHSEED", "0")
+    # The children import ``bench`` whatever the current directory is.
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def pick_data_dir(needed: int, prefer_memory: bool) -> Path:
+    """A fresh directory for server data: on ``/dev/shm`` when asked and it has room, else the temp dir.
+
+    A tmpfs keeps disk write-back out of the measurement; the caller removes the directory.
+    """
+    shm = Path("/dev/shm")
+    if prefer_memory and shm.is_dir():
+        try:
+            free = shutil.disk_usage(shm).free
+        except OSError:
+            free = 0
+        if free > needed + (2 << 30):
+            return Path(tempfile.mkdtemp(prefix="cos-bench-server-", dir=shm))
+    return Path(tempfile.mkdtemp(prefix="cos-bench-server-"))
+
+
+class ServerProcess:
+    """``bench._server_main`` in its own process; use as a context manager.
+
+    Args:
+        data_dir: Where the server keeps parts and objects (removed on exit).
+        bandwidth: Per-connection body transfer cap, bytes/s.
+        latency: Seconds added to every request.
+    """
+
+    def __init__(self, data_dir: Path, *, bandwidth: Optional[float] = None, latency: float = 0.0) -> None:
+        self.data_dir = data_dir
+        self.bandwidth = bandwidth
+        self.latency = latency
+        self.port = 0
+        self._process: Optional["subprocess.Popen[str]"] = None
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+
+    def __enter__(self) -> "ServerProcess":
+        options = {"data_dir": str(self.data_dir), "bandwidth": self.bandwidth, "latency": self.latency}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "bench._server_main", json.dumps(options)],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=child_env(),
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            self._process.wait(10)
+            self._stderr.seek(0)
+            raise RuntimeError(f"the local COS server did not start: {self._stderr.read()[-2000:]}")
+        self.port = int(json.loads(line)["port"])
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        self._stderr.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def access_log(self) -> Path:
+        return self.data_dir / "access.log"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used by the server so far (Linux ``/proc``; 0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+
+    def log_offset(self) -> int:
+        """The access log's current size: pass to :meth:`log_entries` to see what came after."""
+        try:
+            return self.access_log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_entries(self, since: int = 0) -> List["LogEntry"]:
+        """Access log entries written after byte offset ``since``."""
+        try:
+            with open(self.access_log, "rb") as handle:
+                handle.seek(since)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for raw in data.decode("utf-8", "replace").splitlines():
+            entry = LogEntry.parse(raw)
+            if entry is not None:
+                entries.append(entry)
+        return entries
+
+    def client(self) -> Any:
+        """A :class:`cos_multipart.client.CosClient` for checks made outside the measurement."""
+        from cos_multipart.client import CosClient
+
+        return CosClient(bucket=DEFAULT_BUCKET, region=DEFAULT_REGION, credentials=TEST_CREDENTIALS, endpoint=self.endpoint)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """The fields of one access log line the benchmark needs."""
+
+    arrived: float
+    method: str
+    status: str
+    bytes_in: int
+    seconds: float
+    api: str
+
+    @property
+    def finished(self) -> float:
+        return self.arrived + self.seconds
+
+    @classmethod
+    def parse(cls, line: str) -> Optional["LogEntry"]:
+        # time client method path query status bytes_in bytes_out millis api request_id code
+        fields = line.split()
+        if len(fields) < 10 or not fields[6].isdigit() or not fields[8].endswith("ms"):
+            return None
+        try:
+            moment = datetime.datetime.strptime(fields[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+        except ValueError:
+            return None
+        arrived = moment.replace(tzinfo=datetime.timezone.utc).timestamp()
+        return cls(
+            arrived=arrived,
+            method=fields[2],
+            status=fields[5],
+            bytes_in=int(fields[6]),
+            seconds=float(fields[8][:-2]) / 1000.0,
+            api=fields[9],
+        )
+
+
+@dataclass
+class ChildResult:
+    """A finished child: what it printed and what the kernel accounted for it.
+
+    Attributes:
+        output: The job's JSON result (empty when the child was killed or failed).
+        returncode: Exit status (negative: killed by that signal).
+        process_wall: Seconds from start to exit, interpreter start-up included.
+        process_cpu: User + system seconds of the whole process (``os.wait4``).
+        maxrss_mib: Peak resident set size of the process, MiB.
+        stderr: The end of what it wrote to stderr.
+    """
+
+    output: Dict[str, Any]
+    returncode: int
+    process_wall: float
+    process_cpu: float
+    maxrss_mib: float
+    stderr: str = ""
+    killed: bool = False
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> "ChildResult":
+        """Raise when the child failed (and was not killed on purpose)."""
+        if self.returncode != 0 and not self.killed:
+            raise RuntimeError(f"benchmark child failed with status {self.returncode}: {self.stderr[-3000:]}")
+        return self
+
+
+def run_child(
+    spec: Dict[str, Any],
+    *,
+    timeout: float = DEFAULT_CHILD_TIMEOUT,
+    kill_when: Optional[Callable[[], bool]] = None,
+    poll: float = 0.01,
+) -> ChildResult:
+    """Run ``bench._child`` with ``spec`` in a fresh process and wait for it with ``os.wait4``.
+
+    Args:
+        spec: The job (see :mod:`bench._child`).
+        timeout: Kill the child after this many seconds.
+        kill_when: Polled every ``poll`` seconds while the child runs; SIGKILL the child when it returns
+            True (a crash in the middle of an upload).
+    """
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench._child", json.dumps(spec)],
+            stdout=out,
+            stderr=err,
+            text=True,
+            env=child_env(),
+        )
+        killed = threading.Event()
+        done = threading.Event()
+
+        def watch() -> None:
+            deadline = started + timeout
+            while not done.wait(poll):
+                if time.perf_counter() > deadline or (kill_when is not None and kill_when()):
+                    killed.set()
+                    try:
+                        os.kill(process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        done.set()
+        watcher.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        lines = [line for line in out.read().splitlines() if line.strip()]
+        output: Dict[str, Any] = {}
+        if lines and not killed.is_set():
+            try:
+                output = json.loads(lines[-1])
+            except ValueError:
+                output = {}
+        return ChildResult(
+            output=output,
+            returncode=process.returncode,
+            process_wall=wall,
+            process_cpu=usage.ru_utime + usage.ru_stime,
+            maxrss_mib=usage.ru_maxrss / 1024.0,
+            stderr=err.read()[-5000:],
+            killed=killed.is_set(),
+        )
+
+
+def server_cpu_during(server: ServerProcess, work: Callable[[], ChildResult]) -> Tuple[ChildResult, float]:
+    """Run ``work`` and return its result with the server's CPU seconds spent meanwhile."""
+    before = server.cpu_seconds()
+    result = work()
+    return result, server.cpu_seconds() - before
+
+
+def iter_alternating(clients: List[str], runs: int) -> Iterator[Tuple[int, str]]:
+    """``(run, client)`` pairs: every client once per run, the order rotated each run."""
+    for run in range(runs):
+        shift = run % len(clients) if clients else 0
+        for client in clients[shift:] + clients[:shift]:
+            yield run, client

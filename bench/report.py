@@ -1,0 +1,536 @@
+"""Render results (the JSON ``python -m bench run`` writes) as ``docs/benchmarks.md`` and PNG plots.
+
+The prose that interprets a particular run lives in ``bench/notes.md`` and is inserted as it is; everything
+else (tables, ratios, target verdicts) is computed here from the numbers, so re-running the benchmark
+re-renders a consistent document.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .settings import GIB, MIB, human
+from .stats import ratio
+
+NOTES = Path(__file__).resolve().parent / "notes.md"
+
+LABELS = {
+    "ours-fast": "cos-multipart (fastcrc)",
+    "ours-crcmod": "cos-multipart (crcmod only)",
+    "official": "official SDK `upload_file`",
+    "put": "floor: 1 streaming PUT, no hashing",
+    "put-parallel": "floor: N streaming PUTs, no hashing",
+    "md5": "floor: MD5 of the file (no upload)",
+    "ours-sign": "cos-multipart `sign()`",
+    "ours-auth": "cos-multipart `CosAuth` on a prepared request",
+}
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def fmt(summary: Optional[Dict[str, float]], digits: int = 1, scale: float = 1.0) -> str:
+    """``median (min-max)``, or ``-``."""
+    if not summary:
+        return "-"
+    median, low, high = summary["median"] * scale, summary["min"] * scale, summary["max"] * scale
+    if summary.get("n", 1) == 1 or low == high:
+        return f"{median:.{digits}f}"
+    return f"{median:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def fmt_ratio(value: Optional[float], digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}x"
+
+
+def median(summary: Optional[Dict[str, float]]) -> Optional[float]:
+    return summary.get("median") if summary else None
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+# --- Sections ------------------------------------------------------------------------------------------------
+
+
+def section_machine(results: Dict[str, Any]) -> List[str]:
+    info = results.get("machine", {})
+    versions = info.get("versions", {})
+    rows = [
+        ["CPU", f"{info.get('cpu')} ({info.get('nproc')} logical cores)"],
+        ["memory", f"{info.get('memory_gib')} GiB"],
+        ["OS", str(info.get("os"))],
+        ["Python", str(info.get("python"))],
+        ["load average when the run ended", str(info.get("load_average_at_start"))],
+        ["crcmod C extension", "yes" if info.get("crcmod_c_extension") else "no (pure Python, ~17 MB/s)"],
+    ]
+    rows.extend([f"`{name}`", str(value)] for name, value in versions.items())
+    lines = ["## Machine and versions", ""]
+    lines += table(["", ""], rows)
+    lines += ["", f"Whole run: `{results.get('command', 'python -m bench run')}`"]
+    if results.get("seconds"):
+        lines[-1] += f" ({results['seconds'] / 60:.1f} minutes)."
+    per_suite = [f"`{name}`: {data.get('when', '?')}, {data.get('seconds', 0):.0f} s" for name, data in results["suites"].items()]
+    lines += ["", "Measured: " + "; ".join(per_suite) + "."]
+    if results.get("note"):
+        lines += ["", f"**Note:** {results['note']}"]
+    if results.get("smoke"):
+        lines += ["", "**These are smoke-test sizes: the numbers mean nothing.**"]
+    return lines
+
+
+def targets(results: Dict[str, Any]) -> List[Tuple[str, str, Optional[bool]]]:
+    """``(target, measured, met)`` for each target of the issue that this run measured."""
+    suites = results["suites"]
+    found: List[Tuple[str, str, Optional[bool]]] = []
+    upload = suites.get("upload", {}).get("summary", {})
+    if "ours-fast" in upload and "official" in upload:
+        end_to_end = ratio(median(upload["ours-fast"]["throughput_mib_s"]), median(upload["official"]["throughput_mib_s"]))
+        transfer = ratio(median(upload["ours-fast"]["transfer_mib_s"]), median(upload["official"]["transfer_mib_s"]))
+        met = end_to_end is not None and end_to_end >= 1.5
+        found.append(
+            (
+                "throughput >= 1.5x the official SDK (same server, part size, threads)",
+                f"{fmt_ratio(end_to_end)} end to end, {fmt_ratio(transfer)} during the part transfers",
+                met,
+            )
+        )
+    if "ours-fast" in upload and "md5" in upload:
+        cpu = ratio(median(upload["ours-fast"]["cpu_per_gib"]), median(upload["md5"]["cpu_per_gib"]))
+        found.append(("client CPU per GB <= 1.5x the floor (MD5 of the bytes), fast backend", f"{fmt_ratio(cpu)} the MD5 floor", cpu is not None and cpu <= 1.5))
+    memory = suites.get("memory")
+    if memory:
+        mine = [r for r in memory["raw"] if r["client"].startswith("ours")]
+        if mine:
+            peak = max(r["maxrss_mib"] for r in mine)
+            smallest = min(mine, key=lambda r: r["size"])
+            largest = max(mine, key=lambda r: r["size"])
+            growth = largest["maxrss_mib"] - smallest["maxrss_mib"]
+            found.append(
+                (
+                    f"peak RSS < 64 MB + concurrency x part size ({memory['target_mib']:.0f} MiB), independent of file size",
+                    f"{peak:.0f} MiB at most; {growth:+.1f} MiB from {human(smallest['size'])} to {human(largest['size'])}",
+                    peak < memory["target_mib"] and growth < 16,
+                )
+            )
+    scaling = suites.get("scaling", {}).get("summary", {})
+    if "ours-fast" in scaling or "ours-crcmod" in scaling:
+        mine = scaling.get("ours-fast") or scaling["ours-crcmod"]
+        worst = min((median(v["efficiency"]) or 0.0, int(w)) for w, v in mine.items())
+        worst_transfer = min((median(v["transfer_efficiency"]) or 0.0, int(w)) for w, v in mine.items())
+        found.append(
+            (
+                "scaling efficiency >= 85 % up to 16 workers under the per-connection cap",
+                f"lowest {100 * worst[0]:.0f} % end to end (at {worst[1]} workers); lowest {100 * worst_transfer[0]:.0f} % "
+                f"during the part transfers (at {worst_transfer[1]})",
+                worst[0] >= 0.85,
+            )
+        )
+    crc = suites.get("crc")
+    if crc:
+        cold = crc["combine"]["cold_seconds"]
+        found.append((f"CRC-64 combine for {crc['combine']['parts']:,} parts < 0.1 s", f"{cold * 1000:.1f} ms (cold), {crc['combine']['warm_seconds'] * 1000:.1f} ms (warm)", cold < 0.1))
+    return found
+
+
+def section_targets(results: Dict[str, Any]) -> List[str]:
+    rows = []
+    for target, measured, met in targets(results):
+        verdict = "-" if met is None else ("**met**" if met else "**not met**")
+        rows.append([target, measured, verdict])
+    if not rows:
+        return []
+    return ["## Targets", ""] + table(["target (issue 5)", "measured", ""], rows)
+
+
+def section_upload(data: Dict[str, Any], img: Optional[str]) -> List[str]:
+    summary = data["summary"]
+    official = summary.get("official", {})
+    floor_cpu = median(summary.get("md5", {}).get("cpu_per_gib"))
+    rows = []
+    for name in data["clients"]:
+        s = summary[name]
+        rows.append(
+            [
+                label(name),
+                fmt(s["throughput_mib_s"], 0),
+                fmt_ratio(ratio(median(s["throughput_mib_s"]), median(official.get("throughput_mib_s")))) if official and name != "md5" else "-",
+                fmt(s["transfer_mib_s"], 0),
+                fmt(s["cpu_per_gib"], 2),
+                fmt_ratio(ratio(median(s["cpu_per_gib"]), floor_cpu)),
+                fmt(s["process_cpu_per_gib"], 2),
+                fmt(s["server_cpu_per_gib"], 2),
+                fmt(s["maxrss_mib"], 0),
+                "yes" if s["verified"] else "**NO**",
+            ]
+        )
+    lines = [
+        "## 1. One large file",
+        "",
+        f"{human(data['size'])} of random bytes, {human(data['part_size'])} parts, {data['threads']} threads for both SDKs "
+        f"(and {data['threads']} PUTs for the parallel floor), {data['runs']} runs with the client order rotated each run; "
+        f"server data on {data.get('server_data', 'disk')}. Median (min-max).",
+        "",
+    ]
+    lines += table(
+        [
+            "client",
+            "MiB/s end to end",
+            "vs official",
+            "MiB/s part transfers",
+            "client CPU s/GiB",
+            "vs MD5 floor",
+            "process CPU s/GiB",
+            "server CPU s/GiB",
+            "peak RSS MiB",
+            "object verified",
+        ],
+        rows,
+    )
+    lines += [
+        "",
+        "* *End to end*: file size / wall time of the upload call (Initiate to Complete, including the server "
+        "assembling the object). *Part transfers*: file size / time from the first part arriving at the server "
+        "to the last part answered (server clock), i.e. without Initiate and Complete.",
+        "* *Client CPU*: user + system time of the client process during the upload call (all threads; "
+        "`getrusage` in the child). *Process CPU*: the whole child process from `os.wait4`, interpreter start and "
+        "imports included. *Server CPU*: the server process during the same interval (`/proc/<pid>/stat`).",
+        "* *Object verified*: after each run the benchmark HEADs the object and compares its size and CRC-64 with "
+        "the file's (floors: sizes only), then deletes it.",
+    ]
+    if img:
+        lines += ["", f"![upload throughput and CPU]({img})"]
+    return lines
+
+
+def section_scaling(data: Dict[str, Any], img: Optional[str]) -> List[str]:
+    summary = data["summary"]
+    clients = data["clients"]
+    header = ["workers", "file", "cap (workers x bandwidth)"]
+    for name in clients:
+        header += [f"{label(name)} MiB/s", "efficiency", "efficiency, part transfers"]
+    rows = []
+    for workers in data["workers"]:
+        size = workers * data["parts_per_worker"] * data["part_size"]
+        row = [str(workers), human(size), f"{workers * data['bandwidth'] / MIB:.0f} MiB/s"]
+        for name in clients:
+            s = summary[name][str(workers)]
+            row += [fmt(s["throughput_mib_s"], 0), fmt(s["efficiency"], 0, 100) + " %", fmt(s["transfer_efficiency"], 0, 100) + " %"]
+        rows.append(row)
+    lines = [
+        "## 2. Concurrency scaling under a per-connection cap",
+        "",
+        f"The server caps every connection at {data['bandwidth'] / MIB:.0f} MiB/s and adds {data['latency'] * 1000:.0f} ms "
+        f"to every request. Each upload has {data['parts_per_worker']} parts of {human(data['part_size'])} per worker. "
+        f"Efficiency = throughput / (workers x cap); median (min-max) of {data['runs']} runs.",
+        "",
+    ]
+    lines += table(header, rows)
+    lines += [
+        "",
+        "End-to-end efficiency includes Initiate, Complete (the server copies every part into the object) and the "
+        "last round of parts, in which fewer than all workers are busy; the part-transfer column measures from the "
+        "first part's arrival to the last part's answer.",
+    ]
+    if img:
+        lines += ["", f"![scaling efficiency]({img})"]
+    return lines
+
+
+def section_memory(data: Dict[str, Any], img: Optional[str]) -> List[str]:
+    clients = data["clients"]
+    rows = []
+    for size in data["sizes"]:
+        row = [human(size)]
+        for name in clients:
+            match = [r for r in data["raw"] if r["client"] == name and r["size"] == size]
+            row.append(f"{match[0]['maxrss_mib']:.0f}" + ("" if match[0]["verified"] else " (NOT verified)") if match else "-")
+        rows.append(row)
+    lines = [
+        "## 3. Memory against file size",
+        "",
+        f"Peak RSS (`ru_maxrss` of the client process, MiB), {data['threads']} threads, {human(data['part_size'])} parts. "
+        f"Target for cos-multipart: below 64 MiB + {data['threads']} x {human(data['part_size'])} = {data['target_mib']:.0f} MiB "
+        "and flat. Server data on disk here (a tmpfs would hold the largest file three times).",
+        "",
+    ]
+    lines += table(["file"] + [f"{label(name)}" for name in clients], rows)
+    after_import = {r["client"]: r.get("rss_after_import_mib") for r in data["raw"]}
+    parts = [f"{label(name)} {value:.0f} MiB" for name, value in after_import.items() if value]
+    if parts:
+        lines += ["", "RSS after the imports, before the upload: " + "; ".join(parts) + "."]
+    if img:
+        lines += ["", f"![peak RSS against file size]({img})"]
+    return lines
+
+
+def section_crc(data: Dict[str, Any], img: Optional[str]) -> List[str]:
+    rows = []
+    for name, by_threads in data["throughput_mib_s"].items():
+        one, two = by_threads.get("1"), by_threads.get("2")
+        rows.append([name, f"{one:,.0f}" if one else "-", f"{two:,.0f}" if two else "-", fmt_ratio(ratio(two, one))])
+    combine = data["combine"]
+    lines = [
+        "## 4. CRC-64 backends and combine",
+        "",
+        f"Throughput over a {human(data['buffer'])} buffer hashed in {human(data['chunk'])} calls (the uploader hashes "
+        "what it reads, 1 MiB at a time); with 2 threads each thread hashes its own copy and the figure is the sum. "
+        f"Default backend here: `{data['default_backend']}`.",
+        "",
+    ]
+    lines += table(["function", "MiB/s, 1 thread", "MiB/s, 2 threads", "2-thread speed-up"], rows)
+    lines += [
+        "",
+        f"Combining {combine['parts']:,} part CRCs (all {human(data.get('part_size', 8 * MIB)) if data.get('part_size') else '8 MiB'} but a shorter last part) into the object's "
+        f"CRC with `crc64_combine_all`: **{combine['cold_seconds'] * 1000:.1f} ms** with empty operator caches "
+        f"(two operator builds), {combine['warm_seconds'] * 1000:.1f} ms warm; median of 5. Combination checked "
+        f"against a direct CRC: {'correct' if combine['correct'] else 'WRONG'}.",
+    ]
+    if img:
+        lines += ["", f"![CRC-64 throughput]({img})"]
+    return lines
+
+
+def section_sign(data: Dict[str, Any]) -> List[str]:
+    values = data["microseconds"]
+    official = median(values.get("official"))
+    rows = [[label(name), fmt(s, 1), fmt_ratio(ratio(official, median(s))) if official and name != "official" else "-"] for name, s in values.items()]
+    same = data.get("same_authorization")
+    lines = [
+        "## 5. Signing",
+        "",
+        f"Microseconds per `Authorization` header for an Upload Part request (`PUT` with partNumber, uploadId, "
+        f"Content-Length, Content-Type and one `x-cos-meta-*` header); median (min-max) of 5 timings of "
+        f"{data['iterations']:,} signatures.",
+        "",
+    ]
+    lines += table(["signer", "us per header", "official / this"], rows)
+    if same is not None:
+        lines += [
+            "",
+            "Given the same second, both signers produce "
+            + ("**the same** Authorization value, so they do the same work." if same else "**different** Authorization values (different header lists)."),
+        ]
+    return lines
+
+
+def section_resume(data: Dict[str, Any]) -> List[str]:
+    rows = []
+    for name in data["clients"]:
+        s = data["summary"][name]
+        mine = [r for r in data["raw"] if r["client"] == name]
+        rows.append(
+            [
+                label(name),
+                ", ".join(str(r["killed_after_parts"]) for r in mine),
+                fmt(s["resume_wall"], 2),
+                fmt(s["resume_cpu"], 2),
+                fmt(s["needed_fraction"], 0, 100) + " %",
+                fmt(s["resent_fraction"], 0, 100) + " %",
+                fmt(s["extra_mib"], 0),
+                "yes" if s["verified"] else "**NO**",
+            ]
+        )
+    parts = -(-data["size"] // data["part_size"])
+    lines = [
+        "## 6. Resume after an interruption at 50 %",
+        "",
+        f"A {human(data['size'])} upload ({parts} parts of {human(data['part_size'])}, {data['threads']} threads) is "
+        f"killed with SIGKILL as soon as the server has stored {parts // 2} parts (a crash: parts in flight are lost), "
+        "then the same upload is started again in a fresh process and timed. *Needed*: bytes the server did not "
+        "have yet; *re-sent*: UploadPart bytes the second run sent (server access log). Median (min-max).",
+        "",
+    ]
+    lines += table(
+        ["client", "parts stored at the kill", "resume s", "resume CPU s", "needed", "re-sent", "re-sent beyond needed, MiB", "object verified"],
+        rows,
+    )
+    return lines
+
+
+# --- Plots ------------------------------------------------------------------------------------------------------
+
+
+def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
+    """Write the PNG plots; returns section -> path relative to the markdown file (empty without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    img_dir.mkdir(parents=True, exist_ok=True)
+    written: Dict[str, str] = {}
+    suites = results["suites"]
+
+    def save(figure: Any, name: str, section: str) -> None:
+        path = img_dir / name
+        figure.tight_layout()
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        written[section] = _relative(path, docs)
+
+    if "upload" in suites:
+        data = suites["upload"]
+        names = data["clients"]
+        figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+        _bars(left, [label(n) for n in names], [data["summary"][n]["throughput_mib_s"] for n in names], "MiB/s end to end")
+        left.set_title(f"Upload of {human(data['size'])}: throughput")
+        _bars(right, [label(n) for n in names], [data["summary"][n]["cpu_per_gib"] for n in names], "client CPU s per GiB")
+        right.set_title("Client CPU per GiB (user + sys)")
+        save(figure, "bench-upload.png", "upload")
+    if "scaling" in suites:
+        data = suites["scaling"]
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for name in data["clients"]:
+            xs = data["workers"]
+            for key, style in (("efficiency", "-o"), ("transfer_efficiency", "--x")):
+                ys = [100 * (median(data["summary"][name][str(w)][key]) or 0) for w in xs]
+                axis.plot(xs, ys, style, label=f"{label(name)}" + (" (part transfers)" if key != "efficiency" else ""))
+        axis.axhline(85, color="grey", linestyle=":", label="target 85 %")
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(data["workers"], [str(w) for w in data["workers"]])
+        axis.set_ylim(0, 105)
+        axis.set_xlabel("workers")
+        axis.set_ylabel("% of workers x per-connection cap")
+        axis.set_title(f"Scaling, {data['bandwidth'] / MIB:.0f} MiB/s per connection, {data['latency'] * 1000:.0f} ms latency")
+        axis.legend(fontsize=8)
+        save(figure, "bench-scaling.png", "scaling")
+    if "memory" in suites:
+        data = suites["memory"]
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for name in data["clients"]:
+            points = sorted((r["size"], r["maxrss_mib"]) for r in data["raw"] if r["client"] == name)
+            axis.plot([p[0] / MIB for p in points], [p[1] for p in points], "-o", label=label(name))
+        axis.axhline(data["target_mib"], color="grey", linestyle=":", label=f"target {data['target_mib']:.0f} MiB")
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("file size, MiB")
+        axis.set_ylabel("peak RSS, MiB")
+        axis.set_ylim(bottom=0)
+        axis.set_title("Peak RSS of the client process")
+        axis.legend(fontsize=8)
+        save(figure, "bench-memory.png", "memory")
+    if "crc" in suites:
+        data = suites["crc"]
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        names = list(data["throughput_mib_s"])
+        width = 0.38
+        for offset, threads in ((-width / 2, "1"), (width / 2, "2")):
+            axis.bar([i + offset for i in range(len(names))], [data["throughput_mib_s"][n].get(threads, 0) for n in names], width, label=f"{threads} thread(s)")
+        axis.set_xticks(range(len(names)), names)
+        axis.set_yscale("log")
+        axis.set_ylabel("MiB/s (log scale)")
+        axis.set_title("Hash throughput")
+        axis.legend()
+        save(figure, "bench-crc.png", "crc")
+    return written
+
+
+def _bars(axis: Any, names: List[str], summaries: List[Dict[str, float]], ylabel: str) -> None:
+    medians = [s.get("median", 0) if s else 0 for s in summaries]
+    low = [m - s.get("min", m) if s else 0 for m, s in zip(medians, summaries)]
+    high = [s.get("max", m) - m if s else 0 for m, s in zip(medians, summaries)]
+    axis.bar(range(len(names)), medians, yerr=[low, high], capsize=4, color="#4878a8")
+    axis.set_xticks(range(len(names)), [n.replace(": ", ":\n").replace(" (", "\n(") for n in names], fontsize=7)
+    axis.set_ylabel(ylabel)
+
+
+def _relative(path: Path, docs: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(docs.resolve().parent))
+    except ValueError:
+        return str(path.resolve())
+
+
+# --- Document ---------------------------------------------------------------------------------------------------
+
+
+INTRO = """# Benchmarks
+
+cos-multipart against the official Tencent COS Python SDK (`cos-python-sdk-v5`, `CosS3Client.upload_file`),
+both uploading to the bundled local COS server (`cos_multipart.testing.LocalCOS`) over loopback, with the same
+part size and thread count, in one run on one machine. Generated by `python -m bench run` from `bench/`;
+re-render from the saved JSON with `python -m bench report`.
+
+How it is measured:
+
+* The server runs in a process of its own; every upload runs in a **fresh child process**; clients alternate
+  (the order rotates each run). A client's CPU time and peak RSS are therefore that client's only.
+* Both SDKs get the same part size, the same number of threads and a connection pool of that size.
+  cos-multipart runs with its defaults otherwise: MD5 and CRC-64 of every part checked, whole-object CRC-64
+  checked, checkpoint written for resume. The official SDK runs with its defaults (`EnableMD5=False`: it
+  hashes nothing and checks no CRC).
+* The floors are what moving the bytes costs with no SDK: a plain `requests` PUT of the file (1 MiB socket
+  writes, signed with `CosAuth`, no hashing) and MD5 of the file alone.
+* The server computes MD5 and CRC-64 of every byte and writes it to its store, as COS would, and it shares
+  the **2 cores** with the client: on this machine the server is a large part of the cost (see *server CPU*),
+  so client-side savings show up in throughput only partly.
+* Test files are random bytes in a temporary directory (in the page cache: no disk reads are measured).
+"""
+
+
+def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
+    """Write the markdown report (and plots when matplotlib is installed)."""
+    images = plots(results, img_dir, docs)
+    suites = results["suites"]
+    lines: List[str] = [INTRO.rstrip(), ""]
+    lines += section_targets(results) + [""]
+    if NOTES.exists() and not results.get("smoke"):
+        lines += [NOTES.read_text().rstrip(), ""]
+    builders = {
+        "upload": lambda d: section_upload(d, images.get("upload")),
+        "scaling": lambda d: section_scaling(d, images.get("scaling")),
+        "memory": lambda d: section_memory(d, images.get("memory")),
+        "crc": lambda d: section_crc(d, images.get("crc")),
+        "sign": section_sign,
+        "resume": section_resume,
+    }
+    for name, build in builders.items():
+        if name in suites:
+            lines += build(suites[name]) + [""]
+    lines += section_machine(results) + [""]
+    if not images:
+        lines += ["(No plots: matplotlib is not installed; `pip install -e '.[bench]'`.)", ""]
+    lines += section_commands(results)
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def section_commands(results: Dict[str, Any]) -> List[str]:
+    commands = sorted({data.get("command", "") for data in results["suites"].values() if data.get("command")})
+    lines = [
+        "## Re-running",
+        "",
+        "```sh",
+        "pip install -e '.[bench]'          # matplotlib and cos-python-sdk-v5",
+        "python -m bench run                # all six, full sizes (~10-15 min on 2 cores)",
+        "python -m bench run --only upload --size 256MiB --runs 3",
+        "python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds",
+        "python -m bench report             # re-render this file from bench/out/results.json",
+        "```",
+        "",
+        "Command lines that produced the numbers above:",
+        "",
+    ]
+    lines += [f"* `{command}`" for command in commands]
+    lines += ["", "Settings: " + json.dumps(_settings_of(results), sort_keys=True)]
+    return lines
+
+
+def _settings_of(results: Dict[str, Any]) -> Dict[str, Any]:
+    for data in results["suites"].values():
+        if "settings" in data:
+            settings = dict(data["settings"])
+            settings.pop("suites", None)
+            return settings
+    return {}
+
+
+__all__ = ["render", "targets", "GIB"]

@@ -1,0 +1,124 @@
+"""What a benchmark run measures and how big: one frozen value, with the full and the smoke presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Dict, Tuple
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+#: The measurements, in the order of the issue.
+SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume")
+#: The clients of the upload measurement. ``put`` / ``put-parallel`` / ``md5`` are the floors.
+UPLOAD_CLIENTS = ("ours-fast", "ours-crcmod", "official", "put", "put-parallel", "md5")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes, repetitions and network shapes of one run.
+
+    Attributes:
+        size: File size of the upload measurement (1).
+        part_size: Part size of every multipart upload.
+        threads: Parallel parts (both SDKs) in (1), (3) and (6).
+        runs: Repetitions of (1), clients alternating.
+        scaling_workers: Worker counts of (2).
+        scaling_bandwidth: Server per-connection cap of (2), bytes/s.
+        scaling_latency: Seconds the server adds to each request in (2).
+        scaling_parts_per_worker: Parts per worker in (2): the file is ``workers x this x part_size``.
+        scaling_runs: Repetitions of (2).
+        memory_sizes: File sizes of (3).
+        crc_buffer: Bytes hashed per timing in (4).
+        crc_chunk: Bytes per hash call in (4) (the uploader reads 1 MiB at a time).
+        crc_repeats: Timings per function in (4) (the median is kept).
+        crc_min_seconds: Least duration of one timing in (4).
+        combine_parts: Parts combined in (4).
+        sign_iterations: Signatures per timing in (5).
+        resume_size: File size of (6).
+        resume_runs: Repetitions of (6).
+        server_in_memory: Keep the server's data on ``/dev/shm`` when it has room (not for (3)).
+        child_timeout: Seconds after which a child is killed.
+        skip_official: Do not run the official SDK even if it is installed.
+    """
+
+    size: int = 1 * GIB
+    part_size: int = 8 * MIB
+    threads: int = 8
+    runs: int = 5
+    scaling_workers: Tuple[int, ...] = (1, 2, 4, 8, 16)
+    scaling_bandwidth: float = 20 * MIB
+    scaling_latency: float = 0.020
+    scaling_parts_per_worker: int = 6
+    scaling_runs: int = 3
+    memory_sizes: Tuple[int, ...] = (256 * MIB, 1 * GIB, 4 * GIB)
+    crc_buffer: int = 64 * MIB
+    crc_chunk: int = 1 * MIB
+    crc_repeats: int = 3
+    crc_min_seconds: float = 0.5
+    combine_parts: int = 10_000
+    sign_iterations: int = 20_000
+    resume_size: int = 1 * GIB
+    resume_runs: int = 3
+    server_in_memory: bool = True
+    child_timeout: float = 900.0
+    skip_official: bool = False
+    suites: Tuple[str, ...] = field(default=SUITES)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def but(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+FULL = Settings()
+#: A few seconds: proves the code paths work (CI's smoke test), measures nothing worth reading.
+SMOKE = Settings(
+    size=6 * MIB,
+    part_size=1 * MIB,
+    threads=2,
+    runs=1,
+    scaling_workers=(1, 2),
+    scaling_bandwidth=16 * MIB,
+    scaling_latency=0.005,
+    scaling_parts_per_worker=2,
+    scaling_runs=1,
+    memory_sizes=(2 * MIB, 4 * MIB),
+    crc_buffer=2 * MIB,
+    crc_chunk=256 * KIB,
+    crc_repeats=1,
+    crc_min_seconds=0.01,
+    combine_parts=200,
+    sign_iterations=200,
+    resume_size=8 * MIB,
+    resume_runs=1,
+    child_timeout=120.0,
+)
+
+
+def parse_size(text: str) -> int:
+    """``123``, ``64K``, ``256MB``, ``1.5GiB``, ... (binary units) as bytes."""
+    value = text.strip().upper().replace("IB", "").rstrip("B")
+    units = {"K": KIB, "M": MIB, "G": GIB}
+    factor = 1
+    if value and value[-1] in units:
+        factor = units[value[-1]]
+        value = value[:-1]
+    try:
+        size = int(float(value) * factor)
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (use e.g. 1048576, 64MiB, 1GiB)") from None
+    if size <= 0:
+        raise ValueError(f"a size must be positive: {text!r}")
+    return size
+
+
+def human(size: float) -> str:
+    """``1 GiB``, ``256 MiB``, ``512 KiB``, ``17 B``."""
+    for unit, factor in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size:.0f} B"

@@ -1,0 +1,522 @@
+"""The six measurements of issue 5. Each ``run_*`` returns a JSON-ready dict (raw runs and summaries).
+
+Every upload runs in a fresh child process (:func:`bench.procs.run_child`) against a server in its own
+process, and every uploaded object is checked afterwards (size and CRC-64 from HEAD) and deleted, so a
+client that is fast because it is wrong would be caught.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from cos_multipart import checksum
+from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION
+
+from .procs import LogEntry, ServerProcess, iter_alternating, pick_data_dir, run_child
+from .settings import GIB, MIB, UPLOAD_CLIENTS, Settings, human
+from .stats import ratio, spread
+
+Log = Callable[[str], None]
+_WRITE_CHUNK = 8 * MIB
+
+
+# --- Inputs ------------------------------------------------------------------------------------------
+
+
+def make_file(path: Path, size: int) -> int:
+    """Write ``size`` random bytes to ``path`` and return their CRC-64 (computed as they are written)."""
+    crc = 0
+    left = size
+    with open(path, "wb") as handle:
+        while left:
+            block = os.urandom(min(_WRITE_CHUNK, left))
+            crc = checksum.crc64(block, crc)
+            handle.write(block)
+            left -= len(block)
+    return crc
+
+
+def official_available() -> bool:
+    return importlib.util.find_spec("qcloud_cos") is not None
+
+
+def fastcrc_available() -> bool:
+    return importlib.util.find_spec("fastcrc") is not None
+
+
+def comparison_clients(settings: Settings) -> List[str]:
+    """The two SDKs compared in (2), (3) and (6): this package (fast backend if installed) and the official."""
+    available = upload_clients(settings)
+    ours = "ours-fast" if "ours-fast" in available else "ours-crcmod"
+    return [ours] + (["official"] if "official" in available else [])
+
+
+def upload_clients(settings: Settings) -> List[str]:
+    """The clients of measurement (1) that can run here."""
+    clients = list(UPLOAD_CLIENTS)
+    if settings.skip_official or not official_available():
+        clients.remove("official")
+    if not fastcrc_available():
+        clients.remove("ours-fast")
+    return clients
+
+
+def client_spec(name: str, server: ServerProcess, path: Path, key: str, settings: Settings, workdir: Path, threads: int) -> Dict[str, Any]:
+    """The child spec of a client name (see :mod:`bench._child`)."""
+    common: Dict[str, Any] = {
+        "endpoint": server.endpoint,
+        "domain": f"127.0.0.1:{server.port}",
+        "bucket": DEFAULT_BUCKET,
+        "region": DEFAULT_REGION,
+        "path": str(path),
+        "key": key,
+        "part_size": settings.part_size,
+        "threads": threads,
+        "checkpoint_dir": str(workdir / "checkpoints"),
+    }
+    jobs: Dict[str, Dict[str, Any]] = {
+        "ours-fast": {"job": "ours", "crc": "fastcrc"},
+        "ours-crcmod": {"job": "ours", "crc": "crcmod"},
+        "official": {"job": "official"},
+        "put": {"job": "put", "threads": 1},
+        "put-parallel": {"job": "put"},
+        "md5": {"job": "md5"},
+    }
+    return {**common, **jobs[name]}
+
+
+# --- Checks after each upload --------------------------------------------------------------------------
+
+
+def check_and_delete(server: ServerProcess, name: str, key: str, size: int, crc: int, objects: int = 1) -> bool:
+    """HEAD the uploaded object(s): size (and CRC-64 for a single object) must match; then delete them."""
+    if name == "md5":
+        return True
+    keys = [key] if name not in ("put", "put-parallel") else [f"{key}.{i}" for i in range(objects)]
+    ok = True
+    total = 0
+    with server.client() as client:
+        for each in keys:
+            head = client.head_object(each)
+            total += head.size
+            if len(keys) == 1 and head.crc64 != crc:
+                ok = False
+            client.delete_object(each)
+    return ok and total == size
+
+
+def transfer_window(entries: Sequence[LogEntry]) -> Optional[float]:
+    """Seconds from the first UploadPart/PutObject arriving to the last one answered (server clock)."""
+    parts = [e for e in entries if e.api in ("UploadPart", "PutObject") and e.status == "200"]
+    if not parts:
+        return None
+    return max(e.finished for e in parts) - min(e.arrived for e in parts)
+
+
+def measure_upload(
+    server: ServerProcess,
+    name: str,
+    spec: Dict[str, Any],
+    size: int,
+    crc: int,
+    settings: Settings,
+) -> Dict[str, Any]:
+    """One upload in a fresh child: the child's numbers, the server's CPU meanwhile, and the check."""
+    offset = server.log_offset()
+    server_cpu = server.cpu_seconds()
+    child = run_child(spec, timeout=settings.child_timeout).check()
+    server_cpu = server.cpu_seconds() - server_cpu
+    entries = server.log_entries(offset)
+    output = child.output
+    objects = int(output.get("objects", 1))
+    return {
+        "client": name,
+        "size": size,
+        "wall": output.get("wall"),
+        "cpu": output.get("cpu"),
+        "process_cpu": child.process_cpu,
+        "process_wall": child.process_wall,
+        "maxrss_mib": output.get("peak_rss_mib") or child.maxrss_mib,
+        "wait4_maxrss_mib": child.maxrss_mib,
+        "rss_after_import_mib": output.get("rss_after_import_mib"),
+        "server_cpu": server_cpu if name != "md5" else None,
+        "transfer_seconds": transfer_window(entries),
+        "requests": len([e for e in entries if e.api]),
+        "backend": output.get("backend"),
+        "verified": check_and_delete(server, name, spec["key"], size, crc, objects),
+    }
+
+
+def summarise(runs: List[Dict[str, Any]], size: int) -> Dict[str, Dict[str, Any]]:
+    """Per client: throughput (MiB/s), CPU s per GiB, RSS and server CPU; median, min and max."""
+    summary: Dict[str, Dict[str, Any]] = {}
+    gib = size / GIB
+    for name in dict.fromkeys(r["client"] for r in runs):
+        mine = [r for r in runs if r["client"] == name]
+        summary[name] = {
+            "throughput_mib_s": spread(size / MIB / r["wall"] for r in mine if r["wall"]),
+            "transfer_mib_s": spread(size / MIB / r["transfer_seconds"] for r in mine if r["transfer_seconds"]),
+            "wall": spread(r["wall"] for r in mine),
+            "cpu_per_gib": spread(r["cpu"] / gib for r in mine if r["cpu"] is not None),
+            "process_cpu_per_gib": spread(r["process_cpu"] / gib for r in mine),
+            "server_cpu_per_gib": spread(r["server_cpu"] / gib for r in mine if r["server_cpu"] is not None),
+            "maxrss_mib": spread(r["maxrss_mib"] for r in mine),
+            "verified": all(r["verified"] for r in mine),
+            "backend": next((r["backend"] for r in mine if r["backend"]), None),
+        }
+    return summary
+
+
+# --- (1) one large file ----------------------------------------------------------------------------------
+
+
+def run_upload(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 1: the clients and the floors uploading one file, alternating, several runs."""
+    clients = upload_clients(settings)
+    path = workdir / "upload.bin"
+    log(f"[upload] writing a {human(settings.size)} file")
+    crc = make_file(path, settings.size)
+    runs: List[Dict[str, Any]] = []
+    data_dir = pick_data_dir(2 * settings.size, settings.server_in_memory)
+    try:
+        with ServerProcess(data_dir) as server:
+            for run, name in iter_alternating(clients, settings.runs):
+                key = f"bench/upload/{name}-{run}"
+                spec = client_spec(name, server, path, key, settings, workdir, settings.threads)
+                result = measure_upload(server, name, spec, settings.size, crc, settings)
+                result["run"] = run
+                runs.append(result)
+                log(
+                    f"[upload] run {run + 1}/{settings.runs} {name:13s} {settings.size / MIB / result['wall']:8.1f} MiB/s  "
+                    f"cpu {result['cpu']:.2f} s  rss {result['maxrss_mib']:.0f} MiB  verified={result['verified']}"
+                )
+    finally:
+        path.unlink(missing_ok=True)
+    return {
+        "size": settings.size,
+        "part_size": settings.part_size,
+        "threads": settings.threads,
+        "runs": settings.runs,
+        "server_data": "tmpfs" if str(data_dir).startswith("/dev/shm") else "disk",
+        "clients": clients,
+        "raw": runs,
+        "summary": summarise(runs, settings.size),
+    }
+
+
+# --- (2) concurrency scaling under a per-connection cap ----------------------------------------------------
+
+
+def run_scaling(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 2: throughput for 1..16 workers with a per-connection cap and added latency."""
+    clients = comparison_clients(settings)
+    runs: List[Dict[str, Any]] = []
+    largest = max(settings.scaling_workers) * settings.scaling_parts_per_worker * settings.part_size
+    data_dir = pick_data_dir(2 * largest, settings.server_in_memory)
+    with ServerProcess(data_dir, bandwidth=settings.scaling_bandwidth, latency=settings.scaling_latency) as server:
+        for workers in settings.scaling_workers:
+            size = workers * settings.scaling_parts_per_worker * settings.part_size
+            path = workdir / f"scaling-{workers}.bin"
+            crc = make_file(path, size)
+            try:
+                for run, name in iter_alternating(clients, settings.scaling_runs):
+                    key = f"bench/scaling/{name}-{workers}-{run}"
+                    spec = client_spec(name, server, path, key, settings, workdir, workers)
+                    result = measure_upload(server, name, spec, size, crc, settings)
+                    cap = workers * settings.scaling_bandwidth
+                    result.update(
+                        run=run,
+                        workers=workers,
+                        efficiency=size / result["wall"] / cap,
+                        transfer_efficiency=(size / result["transfer_seconds"] / cap) if result["transfer_seconds"] else None,
+                    )
+                    runs.append(result)
+                    log(
+                        f"[scaling] {name:10s} workers {workers:2d} run {run + 1}: {size / MIB / result['wall']:7.1f} MiB/s "
+                        f"= {100 * result['efficiency']:.0f} % of cap (transfer {100 * (result['transfer_efficiency'] or 0):.0f} %)"
+                    )
+            finally:
+                path.unlink(missing_ok=True)
+    summary: Dict[str, Dict[str, Any]] = {}
+    for name in clients:
+        summary[name] = {}
+        for workers in settings.scaling_workers:
+            mine = [r for r in runs if r["client"] == name and r["workers"] == workers]
+            summary[name][str(workers)] = {
+                "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
+                "efficiency": spread(r["efficiency"] for r in mine),
+                "transfer_efficiency": spread(r["transfer_efficiency"] for r in mine),
+                "verified": all(r["verified"] for r in mine),
+            }
+    return {
+        "bandwidth": settings.scaling_bandwidth,
+        "latency": settings.scaling_latency,
+        "parts_per_worker": settings.scaling_parts_per_worker,
+        "part_size": settings.part_size,
+        "workers": list(settings.scaling_workers),
+        "runs": settings.scaling_runs,
+        "clients": clients,
+        "raw": runs,
+        "summary": summary,
+    }
+
+
+# --- (3) memory against file size ---------------------------------------------------------------------------
+
+
+def run_memory(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 3: peak RSS of the client process for growing files (it must stay flat)."""
+    clients = comparison_clients(settings)
+    runs: List[Dict[str, Any]] = []
+    largest = max(settings.memory_sizes)
+    # Not on tmpfs: the largest file, its parts and the assembled object would hold 3x its size in RAM.
+    data_dir = pick_data_dir(2 * largest, prefer_memory=False)
+    with ServerProcess(data_dir) as server:
+        for size in settings.memory_sizes:
+            path = workdir / f"memory-{size}.bin"
+            log(f"[memory] writing a {human(size)} file")
+            crc = make_file(path, size)
+            try:
+                for name in clients:
+                    key = f"bench/memory/{name}-{size}"
+                    spec = client_spec(name, server, path, key, settings, workdir, settings.threads)
+                    result = measure_upload(server, name, spec, size, crc, settings)
+                    runs.append(result)
+                    log(f"[memory] {name:10s} {human(size):>8s}: peak RSS {result['maxrss_mib']:.0f} MiB, verified={result['verified']}")
+            finally:
+                path.unlink(missing_ok=True)
+    limit_mib = 64 + settings.threads * settings.part_size / MIB
+    return {
+        "sizes": list(settings.memory_sizes),
+        "threads": settings.threads,
+        "part_size": settings.part_size,
+        "target_mib": limit_mib,
+        "clients": clients,
+        "raw": runs,
+    }
+
+
+# --- (4) CRC-64 backends and combine ---------------------------------------------------------------------------
+
+
+def _throughput(update: Callable[[memoryview], Any], buffer: memoryview, chunk: int, threads: int, min_seconds: float) -> float:
+    """MiB/s of ``update`` over ``buffer`` in ``chunk`` pieces, ``threads`` threads each with its own copy."""
+    copies = [memoryview(bytearray(buffer)) for _ in range(threads)]
+    rounds = 1
+    while True:
+        barrier = threading.Barrier(threads + 1)
+
+        def work(view: memoryview) -> None:
+            barrier.wait()
+            for _ in range(rounds):
+                for start in range(0, len(view), chunk):
+                    update(view[start : start + chunk])
+
+        workers = [threading.Thread(target=work, args=(copy,)) for copy in copies]
+        for worker in workers:
+            worker.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds or rounds >= 1 << 12:
+            return threads * rounds * len(buffer) / MIB / elapsed
+        rounds *= 2
+
+
+def run_crc(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 4: CRC-64 throughput per backend (1 and 2 threads), MD5 for scale, combine cost."""
+    buffer = memoryview(os.urandom(settings.crc_buffer))
+    min_seconds = settings.crc_min_seconds
+    functions: Dict[str, Callable[[memoryview], Any]] = {}
+    for name in ("crcmod", "fastcrc"):
+        try:
+            functions[f"crc64 ({name})"] = _from_zero(checksum.crc64_function(name))
+        except ImportError:
+            continue
+    functions["md5 (hashlib)"] = lambda data: hashlib.md5(data).digest()
+    throughput: Dict[str, Dict[str, float]] = {}
+    for label, function in functions.items():
+        throughput[label] = {}
+        for threads in (1, 2):
+            value = statistics_median(
+                [_throughput(function, buffer, settings.crc_chunk, threads, min_seconds) for _ in range(settings.crc_repeats)]
+            )
+            throughput[label][str(threads)] = value
+            log(f"[crc] {label:18s} {threads} thread(s): {value:9.0f} MiB/s")
+    combine = _combine_cost(settings)
+    log(f"[crc] combine of {settings.combine_parts} parts: cold {combine['cold_seconds'] * 1000:.1f} ms, warm {combine['warm_seconds'] * 1000:.1f} ms")
+    return {
+        "buffer": settings.crc_buffer,
+        "chunk": settings.crc_chunk,
+        "default_backend": checksum.CRC64_BACKEND,
+        "throughput_mib_s": throughput,
+        "combine": combine,
+    }
+
+
+def _from_zero(function: checksum.CrcFunction) -> Callable[[memoryview], int]:
+    return lambda data: function(data, 0)
+
+
+def statistics_median(values: List[float]) -> float:
+    return float(spread(values)["median"])
+
+
+def _combine_cost(settings: Settings) -> Dict[str, Any]:
+    """Seconds to combine ``combine_parts`` part CRCs (8 MiB parts and a shorter last one), cold and warm."""
+    import random
+
+    rng = random.Random(5)
+    count = settings.combine_parts
+    parts = [(rng.getrandbits(64), settings.part_size) for _ in range(count - 1)] + [(rng.getrandbits(64), 12345)]
+    cold: List[float] = []
+    warm: List[float] = []
+    cache_clear = getattr(checksum._zeros_operator, "cache_clear", None)
+    expected: Optional[int] = None
+    for _ in range(5):
+        if cache_clear is not None:
+            cache_clear()
+        started = time.perf_counter()
+        value = checksum.crc64_combine_all(parts)
+        cold.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        again = checksum.crc64_combine_all(parts)
+        warm.append(time.perf_counter() - started)
+        assert value == again and (expected is None or expected == value)
+        expected = value
+    # A small cross-check: combining really gives the CRC of the concatenation.
+    a, b = os.urandom(1000), os.urandom(777)
+    correct = checksum.crc64_combine(checksum.crc64(a), checksum.crc64(b), len(b)) == checksum.crc64(a + b)
+    return {
+        "parts": count,
+        "cold_seconds": statistics_median(cold),
+        "warm_seconds": statistics_median(warm),
+        "cold_spread": spread(cold),
+        "correct": correct,
+    }
+
+
+# --- (5) signing ---------------------------------------------------------------------------------------------
+
+
+def run_sign(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 5: microseconds per Authorization header for an Upload Part request, both SDKs."""
+    from .signing import sign_benchmarks
+
+    results = sign_benchmarks(settings.sign_iterations, include_official=official_available() and not settings.skip_official)
+    for name, value in results["microseconds"].items():
+        log(f"[sign] {name:10s} {value['median']:.1f} us per Authorization header")
+    return results
+
+
+# --- (6) resume after an interruption at 50 % -----------------------------------------------------------------
+
+
+def run_resume(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 6: kill an upload once half of its parts are stored, run it again, measure the rest."""
+    clients = comparison_clients(settings)
+    size = settings.resume_size
+    parts = -(-size // settings.part_size)
+    path = workdir / "resume.bin"
+    log(f"[resume] writing a {human(size)} file")
+    crc = make_file(path, size)
+    runs: List[Dict[str, Any]] = []
+    data_dir = pick_data_dir(2 * size, settings.server_in_memory)
+    try:
+        with ServerProcess(data_dir) as server:
+            for run, name in iter_alternating(clients, settings.resume_runs):
+                key = f"bench/resume/{name}-{run}"
+                checkpoints = workdir / f"checkpoints-resume-{name}-{run}"
+                spec = client_spec(name, server, path, key, settings, workdir, settings.threads)
+                spec["checkpoint_dir"] = str(checkpoints)
+                runs.append(_resume_once(server, name, spec, size, parts, crc, settings, log))
+                shutil.rmtree(checkpoints, ignore_errors=True)
+    finally:
+        path.unlink(missing_ok=True)
+    summary: Dict[str, Dict[str, Any]] = {}
+    for name in clients:
+        mine: List[Dict[str, Any]] = [r for r in runs if r["client"] == name]
+        summary[name] = {
+            "resume_wall": spread(r["resume_wall"] for r in mine),
+            "resume_cpu": spread(r["resume_cpu"] for r in mine),
+            "resent_fraction": spread(r["bytes_resent"] / size for r in mine),
+            "needed_fraction": spread(r["bytes_needed"] / size for r in mine),
+            "extra_mib": spread((r["bytes_resent"] - r["bytes_needed"]) / MIB for r in mine),
+            "verified": all(r["verified"] for r in mine),
+        }
+    return {"size": size, "part_size": settings.part_size, "threads": settings.threads, "clients": clients, "raw": runs, "summary": summary}
+
+
+def _resume_once(
+    server: ServerProcess,
+    name: str,
+    spec: Dict[str, Any],
+    size: int,
+    parts: int,
+    crc: int,
+    settings: Settings,
+    log: Log,
+) -> Dict[str, Any]:
+    start = server.log_offset()
+    half = parts // 2
+
+    def stored_half() -> bool:
+        stored = [e for e in server.log_entries(start) if e.api == "UploadPart" and e.status == "200"]
+        return len(stored) >= half
+
+    first = run_child(spec, timeout=settings.child_timeout, kill_when=stored_half, poll=0.005)
+    if not first.killed:
+        first.check()
+        raise RuntimeError(f"{name}: the upload finished before it could be interrupted; use a larger file")
+    time.sleep(0.5)  # let the server log the requests the kill cut off
+    before = server.log_entries(start)
+    stored_before = [e for e in before if e.api == "UploadPart" and e.status == "200"]
+    bytes_stored = sum(e.bytes_in for e in stored_before)
+    middle = server.log_offset()
+    second = run_child(spec, timeout=settings.child_timeout).check()
+    after = server.log_entries(middle)
+    resent = [e for e in after if e.api == "UploadPart"]
+    result: Dict[str, Any] = {
+        "client": name,
+        "killed_after_parts": len(stored_before),
+        "bytes_stored_before": bytes_stored,
+        "bytes_needed": size - bytes_stored,
+        "bytes_resent": sum(e.bytes_in for e in resent),
+        "parts_resent": len(resent),
+        "resume_wall": second.output.get("wall"),
+        "resume_cpu": second.output.get("cpu"),
+        "interrupted_wall": first.process_wall,
+        "requests": len([e for e in after if e.api]),
+        "verified": check_and_delete(server, name, spec["key"], size, crc),
+    }
+    log(
+        f"[resume] {name:10s} killed after {result['killed_after_parts']}/{parts} parts; resume took "
+        f"{result['resume_wall']:.2f} s, re-sent {result['bytes_resent'] / MIB:.0f} MiB "
+        f"(needed {result['bytes_needed'] / MIB:.0f} MiB), verified={result['verified']}"
+    )
+    return result
+
+
+SUITE_FUNCTIONS: Dict[str, Callable[[Settings, Path, Log], Dict[str, Any]]] = {
+    "upload": run_upload,
+    "scaling": run_scaling,
+    "memory": run_memory,
+    "crc": run_crc,
+    "sign": run_sign,
+    "resume": run_resume,
+}
+
+
+def default_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+

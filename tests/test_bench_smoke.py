@@ -1,0 +1,117 @@
+"""A smoke run of the benchmark (``python -m bench run --smoke``): every measurement at tiny sizes.
+
+It proves the benchmark still works end to end (server process, child processes, every client, the checks
+after each upload, the report); it measures nothing. The official SDK and matplotlib are optional: their
+parts are checked when they are installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import cli, report  # noqa: E402
+from bench.settings import SUITES, parse_size  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(sys.platform != "linux", reason="uses /proc and os.wait4")]
+
+HAS_OFFICIAL = importlib.util.find_spec("qcloud_cos") is not None
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench")
+    paths = {"results_path": out / "results.json", "docs": out / "benchmarks.md", "img": out / "img"}
+    argv = ["run", "--smoke", "--results", str(paths["results_path"]), "--docs", str(paths["docs"]), "--img", str(paths["img"])]
+    assert cli.main(argv + ["--workdir", str(out)]) == 0
+    return {"results": json.loads(paths["results_path"].read_text()), "markdown": paths["docs"].read_text(), **paths}
+
+
+def test_every_measurement_ran_and_every_upload_was_verified(smoke: Dict[str, Any]) -> None:
+    suites = smoke["results"]["suites"]
+    assert list(suites) == list(SUITES)
+    upload = suites["upload"]
+    expected = {"ours-crcmod", "put", "put-parallel", "md5"} | ({"official"} if HAS_OFFICIAL else set())
+    assert expected <= set(upload["clients"])
+    for run in upload["raw"]:
+        assert run["verified"], run
+        assert run["wall"] > 0 and run["cpu"] >= 0 and 5 < run["maxrss_mib"] < 1024
+    assert upload["summary"]["ours-crcmod"]["backend"] == "crcmod"  # the fast backend was really hidden
+    if "ours-fast" in upload["summary"]:
+        assert upload["summary"]["ours-fast"]["backend"] == "fastcrc"
+    assert all(run["verified"] for name in ("scaling", "memory", "resume") for run in suites[name]["raw"])
+
+
+def test_resume_sends_only_what_the_server_lacked(smoke: Dict[str, Any]) -> None:
+    for run in smoke["results"]["suites"]["resume"]["raw"]:
+        assert run["bytes_needed"] > 0
+        if run["client"].startswith("ours"):
+            assert run["bytes_resent"] == run["bytes_needed"], run
+
+
+def test_crc_sign_and_combine_numbers_are_sane(smoke: Dict[str, Any]) -> None:
+    suites = smoke["results"]["suites"]
+    throughput = suites["crc"]["throughput_mib_s"]
+    assert throughput["crc64 (crcmod)"]["1"] > 0 and throughput["md5 (hashlib)"]["2"] > 0
+    assert suites["crc"]["combine"]["correct"]
+    signing = suites["sign"]
+    assert 0 < signing["microseconds"]["ours-sign"]["median"] < 10_000
+    if HAS_OFFICIAL:
+        assert signing["same_authorization"] is True
+
+
+def test_report_has_every_section_and_the_target_table(smoke: Dict[str, Any]) -> None:
+    text = smoke["markdown"]
+    for heading in ("## Targets", "## 1. One large file", "## 2. Concurrency", "## 3. Memory", "## 4. CRC-64", "## 5. Signing", "## 6. Resume", "## Machine"):
+        assert heading in text
+    assert "smoke-test sizes" in text
+    assert "**NO**" not in text
+    if HAS_MATPLOTLIB:
+        assert {p.name for p in Path(smoke["img"]).glob("*.png")} == {"bench-upload.png", "bench-scaling.png", "bench-memory.png", "bench-crc.png"}
+        assert "![upload throughput and CPU](img/bench-upload.png)" in text
+
+
+def test_report_renders_again_from_the_saved_results(smoke: Dict[str, Any], tmp_path: Path) -> None:
+    docs = tmp_path / "again.md"
+    assert cli.main(["report", "--results", str(smoke["results_path"]), "--docs", str(docs), "--img", str(tmp_path / "img")]) == 0
+    assert docs.read_text().split("## Machine")[0] == smoke["markdown"].split("## Machine")[0]
+
+
+def test_targets_judge_the_numbers() -> None:
+    def summary(value: float) -> Dict[str, float]:
+        return {"median": value, "min": value, "max": value, "n": 1}
+
+    upload = {
+        name: {"throughput_mib_s": summary(tp), "transfer_mib_s": summary(tp), "cpu_per_gib": summary(cpu)}
+        for name, tp, cpu in (("ours-fast", 300.0, 1.2), ("official", 100.0, 0.3), ("md5", 0.0, 1.0))
+    }
+    verdicts = {target: met for target, _, met in report.targets({"suites": {"upload": {"summary": upload}}})}
+    assert verdicts == {
+        "throughput >= 1.5x the official SDK (same server, part size, threads)": True,
+        "client CPU per GB <= 1.5x the floor (MD5 of the bytes), fast backend": True,
+    }
+    upload["ours-fast"]["throughput_mib_s"] = summary(120.0)
+    upload["ours-fast"]["cpu_per_gib"] = summary(2.0)
+    verdicts = {target: met for target, _, met in report.targets({"suites": {"upload": {"summary": upload}}})}
+    assert set(verdicts.values()) == {False}
+
+
+@pytest.mark.parametrize("text, size", [("1048576", 1 << 20), ("64MiB", 64 << 20), ("1GiB", 1 << 30), ("1.5G", 3 << 29), ("8M", 8 << 20)])
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1TB", "lots"])
+def test_parse_size_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)
