@@ -690,3 +690,13 @@ def test_many_parallel_connections(raw: Raw) -> None:
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         assert set(pool.map(fetch, range(64))) == {b"shared"}
     assert time.monotonic() - started < 5
+
+
+def test_stalled_body_is_request_timeout(local_cos_factory: LocalCOSFactory) -> None:
+    cos = local_cos_factory(idle_timeout=0.3)
+    request = _signed_raw(cos, "PUT", "/stalled", {"Content-Length": "100"}) + b"ten bytes."
+    started = time.monotonic()
+    reply = _exchange(cos, request, close_write=False)
+    assert reply.startswith(b"HTTP/1.1 400") and b"<Code>RequestTimeout</Code>" in reply
+    assert 0.3 <= time.monotonic() - started < 5
+    assert cos.log_entries("PutObject")[-1].code == "RequestTimeout"
