@@ -527,7 +527,8 @@ class _Run:
         size = self.source.size
         if size is not None:
             if self.source.path is not None:
-                self.stored = self.store.load(_endpoint_url(self.client), self.client.bucket, self.key, self.source.path)
+                endpoint = _endpoint_url(self.client)
+                self.stored = self.store.load(endpoint, self.client.bucket, self.key, self.source.path)
             # A small file goes up in one PUT, unless an interrupted upload of it must be resumed or aborted.
             if size < self.config.multipart_threshold and self.stored is None:
                 return self._single_put()
@@ -536,7 +537,6 @@ class _Run:
         assert self.source.stream is not None
         first = read_stream_part(self.source.stream, part_size, md5=self.config.etag_is_md5)
         if len(first.data) < min(part_size, self.config.multipart_threshold):
-            self.progress = ProgressTracker(len(first.data), 1, self.callback)
             return self._single_put(first)
         return self._multipart_stream(part_size, first)
 

@@ -70,9 +70,11 @@ def test_file_upload_peak_is_independent_of_size(remote_client: CosClient, tmp_p
         peaks[size] = peak_while(lambda: uploader.upload(path, f"mem/{size}"))
         path.unlink()
     print(f"file upload peak: 16 MB file {peaks[16 * MB] / MB:.1f} MB, 64 MB file {peaks[64 * MB] / MB:.1f} MB")
-    # parts are streamed from the file in 1 MB reads: well under one part per worker, whatever the size
-    assert peaks[64 * MB] < 12 * MB
-    assert peaks[64 * MB] < peaks[16 * MB] * 1.5 + MB
+    # Parts are streamed from the file in 1 MB blocks: at most two blocks per worker are alive (the one on
+    # the socket and the next), so both peaks stay under the same bound, far below either file's size. How
+    # many blocks overlap depends on timing, so the two peaks are not compared with each other.
+    bound = config.concurrency * 2 * MB + 4 * MB
+    assert peaks[16 * MB] < bound and peaks[64 * MB] < bound
 
 
 def test_stream_upload_peak_is_bounded_by_parts_in_flight(remote_client: CosClient, tmp_path: Path) -> None:
@@ -95,6 +97,6 @@ def test_stream_upload_peak_is_bounded_by_parts_in_flight(remote_client: CosClie
 
         peaks[size] = peak_while(lambda: uploader.upload(Source(), f"mem-stream/{size}"))  # type: ignore[arg-type]
     print(f"stream upload peak: 16 MB {peaks[16 * MB] / MB:.1f} MB, 64 MB {peaks[64 * MB] / MB:.1f} MB")
-    # (concurrency + 1) part buffers plus one read chunk
-    assert peaks[64 * MB] < 6 * MB
-    assert peaks[64 * MB] < peaks[16 * MB] * 1.5 + MB
+    # (concurrency + 1) part buffers plus blocks on the sockets, whatever the stream's length
+    bound = (config.concurrency + 1) * MB + 3 * MB
+    assert peaks[16 * MB] < bound and peaks[64 * MB] < bound
