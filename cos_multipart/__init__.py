@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .checksum import crc64, crc64_combine
+from .client import CosClient
 from .credentials import Credentials, RefreshingCredentials
 from .errors import (
     CosCredentialsError,
@@ -28,10 +29,18 @@ from .models import (
     ResponseInfo,
     UploadInfo,
 )
+from .retry import RetryPolicy
 from .signer import CosAuth, SignWindow, presign_url, sign
+from .sse import SseC, SseCos, SseKms
 
 __all__ = [
     "__version__",
+    # client
+    "CosClient",
+    "RetryPolicy",
+    "SseCos",
+    "SseKms",
+    "SseC",
     # credentials and signing
     "Credentials",
     "RefreshingCredentials",
