@@ -96,7 +96,8 @@ def _connection_options() -> argparse.ArgumentParser:
     group = parser.add_argument_group("connection")
     group.add_argument("--region", help=f"region, e.g. ap-guangzhou (default: ${ENV_REGION})")
     group.add_argument(
-        "--endpoint", help=f"base URL instead of the bucket's COS host, e.g. http://127.0.0.1:9000 (default: ${ENV_ENDPOINT})"
+        "--endpoint",
+        help=f"base URL instead of the bucket's COS host, e.g. http://127.0.0.1:9000 (default: ${ENV_ENDPOINT})",
     )
     return parser
 
@@ -106,13 +107,20 @@ def _transfer_options() -> argparse.ArgumentParser:
     parts = parser.add_argument_group("transfer")
     parts.add_argument("--part-size", type=parse_size, help="bytes per part, e.g. 8MB (default: 8MB, grown as needed)")
     parts.add_argument(
-        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=f"parts in parallel (default {DEFAULT_CONCURRENCY})"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"parts in parallel (default {DEFAULT_CONCURRENCY})",
     )
     parts.add_argument(
-        "--multipart-threshold", type=parse_size, help="files smaller than this use one PUT (default 8MB; 0: always parts)"
+        "--multipart-threshold",
+        type=parse_size,
+        help="files smaller than this use one PUT (default 8MB; 0: always parts)",
     )
     parts.add_argument("--traffic-limit", type=int, help="server-side cap per part in bit/s (819200..838860800)")
-    parts.add_argument("--bandwidth-limit", type=parse_size, help="client-side cap in bytes/s over all parts, e.g. 20MB")
+    parts.add_argument(
+        "--bandwidth-limit", type=parse_size, help="client-side cap in bytes/s over all parts, e.g. 20MB"
+    )
     parts.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     parts.add_argument("--no-resume", action="store_true", help="start a new upload; keep no checkpoint")
     parts.add_argument("--abort-on-failure", action="store_true", help="abort the upload when it fails (no resume)")
@@ -128,10 +136,14 @@ def _transfer_options() -> argparse.ArgumentParser:
     obj.add_argument("--forbid-overwrite", action="store_true", help="fail if the key already holds an object")
     enc = parser.add_argument_group("encryption")
     enc.add_argument(
-        "--sse", choices=("cos", "kms", "c"), help=f"server-side encryption: SSE-COS, SSE-KMS, or SSE-C (key in ${ENV_SSE_C_KEY})"
+        "--sse",
+        choices=("cos", "kms", "c"),
+        help=f"server-side encryption: SSE-COS, SSE-KMS, or SSE-C (key in ${ENV_SSE_C_KEY})",
     )
     enc.add_argument("--sse-kms-key-id", help="KMS key id for --sse kms (default: the bucket's COS-managed key)")
-    enc.add_argument("--sse-kms-context", metavar="JSON", help='KMS encryption context for --sse kms, e.g. \'{"team":"a"}\'')
+    enc.add_argument(
+        "--sse-kms-context", metavar="JSON", help='KMS encryption context for --sse kms, e.g. \'{"team":"a"}\''
+    )
     return parser
 
 
@@ -192,7 +204,9 @@ def _encryption(args: argparse.Namespace) -> Any:
     if args.sse == "c":
         key = os.environ.get(ENV_SSE_C_KEY)
         if not key:
-            raise CosValidationError(ENV_SSE_C_KEY, REDACTED, "the base64 of a 32-byte key in the environment for --sse c")
+            raise CosValidationError(
+                ENV_SSE_C_KEY, REDACTED, "the base64 of a 32-byte key in the environment for --sse c"
+            )
         return SseC(key)
     return None
 
@@ -229,7 +243,9 @@ def make_client(args: argparse.Namespace, bucket: str, *, workers: int = 1) -> C
     region = args.region or os.environ.get(ENV_REGION)
     if not region:
         if endpoint is None:
-            raise CosValidationError("--region", None, f"a region such as ap-guangzhou (or ${ENV_REGION}), or --endpoint")
+            raise CosValidationError(
+                "--region", None, f"a region such as ap-guangzhou (or ${ENV_REGION}), or --endpoint"
+            )
         region = _REGION_WITH_ENDPOINT
     return CosClient(bucket, region, endpoint=endpoint, pool_size=max(workers, 10))
 

@@ -698,7 +698,12 @@ class _Run:
     def _reader(self, job: _Job) -> Union[FilePartReader, BufferPartReader]:
         if job.data is not None:
             return BufferPartReader(
-                job.data.data, job.data.digest, job.number, progress=self.progress, limiter=self.limiter, cancel=self.cancel
+                job.data.data,
+                job.data.digest,
+                job.number,
+                progress=self.progress,
+                limiter=self.limiter,
+                cancel=self.cancel,
             )
         assert self.source.fd is not None
         return FilePartReader(
@@ -862,7 +867,8 @@ class _Run:
             if head is None:
                 raise
             logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", self.key)
-            return CompleteResult("", self.client.bucket, self.key, head.etag, head.crc64, head.version_id, head.response)
+            bucket = self.client.bucket
+            return CompleteResult("", bucket, self.key, head.etag, head.crc64, head.version_id, head.response)
 
     def _head_if_matching(self, crc: int, size: int) -> Optional[ObjectResult]:
         kwargs: Dict[str, Any] = {}

@@ -575,7 +575,9 @@ def test_with_kms_unrecorded_parts_are_sent_again(cos: FakeCos, store: Checkpoin
     assert cos.part_numbers_sent() == [2, 3]
 
 
-def test_changed_file_aborts_the_stale_upload(cos: FakeCos, store: CheckpointStore, tmp_path: Path, caplog: Any) -> None:
+def test_changed_file_aborts_the_stale_upload(
+    cos: FakeCos, store: CheckpointStore, tmp_path: Path, caplog: Any
+) -> None:
     path, _ = make_file(tmp_path, 4 * MB)
     interrupted_upload(cos, store, path, 2)
     (_, old), = list(store)
@@ -700,3 +702,20 @@ def test_small_file_with_an_interrupted_upload_resumes_instead_of_a_put(
     cos.calls.clear()
     uploader(cos, store, multipart_threshold=8 * MB, resume=False).upload(path, "k")
     assert cos.names()[0] == "abort" and cos.uploads == {}  # the stale upload is not orphaned
+
+
+def test_sse_c_key_never_reaches_logs_results_or_checkpoints(
+    cos: FakeCos, store: CheckpointStore, tmp_path: Path, caplog: Any
+) -> None:
+    path, _ = make_file(tmp_path, 3 * MB)
+    cos.encrypted_etags = True
+    Faults(cos).add("upload_part", 2, 1, crc64=1)  # a warning is logged for the re-send
+    with caplog.at_level(logging.DEBUG):
+        interrupted_upload(cos, store, path, 2, encryption=SseC(SSE_C_KEY))
+        checkpoints = [p.read_text() for p in store.directory.iterdir()]
+        result = uploader(cos, store, encryption=SseC(SSE_C_KEY)).upload(path, "k")
+    raw_key = "0123456789ABCDEF0123456789ABCDEF"
+    texts = [caplog.text, repr(result), repr(uploader(cos, store, encryption=SseC(SSE_C_KEY)).config)]
+    texts += checkpoints
+    assert "crc64 mismatch" in caplog.text and len(checkpoints) == 1 and "U5L61r7jcwdNvT7frmUG8g==" in checkpoints[0]
+    assert all(SSE_C_KEY not in text and raw_key not in text for text in texts)
