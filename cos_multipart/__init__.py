@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .checkpoint import Checkpoint, CheckpointStore, VerifiedPart
 from .checksum import crc64, crc64_combine
 from .client import CosClient
 from .credentials import Credentials, RefreshingCredentials
@@ -18,6 +19,7 @@ from .errors import (
     CosServiceError,
     CosTransportError,
     CosValidationError,
+    SourceChangedError,
 )
 from .models import (
     CompletedPart,
@@ -29,12 +31,26 @@ from .models import (
     ResponseInfo,
     UploadInfo,
 )
+from .planner import PartPlan, plan_parts
+from .progress import ProgressEvent
 from .retry import RetryPolicy
 from .signer import CosAuth, SignWindow, presign_url, sign
 from .sse import SseC, SseCos, SseKms
+from .uploader import UploadConfig, Uploader, UploadResult, upload_file
 
 __all__ = [
     "__version__",
+    # uploading
+    "upload_file",
+    "Uploader",
+    "UploadConfig",
+    "UploadResult",
+    "ProgressEvent",
+    "PartPlan",
+    "plan_parts",
+    "Checkpoint",
+    "CheckpointStore",
+    "VerifiedPart",
     # client
     "CosClient",
     "RetryPolicy",
@@ -68,4 +84,5 @@ __all__ = [
     "CosServiceError",
     "CosResponseError",
     "CosIntegrityError",
+    "SourceChangedError",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Optional, Union
 
 from .checksum import crc64
-from .errors import CosError
+from .errors import SourceChangedError
 from .progress import ProgressTracker
 from .ratelimit import TokenBucket
 
@@ -38,22 +38,6 @@ _STREAM_CHUNK = 1024 * 1024
 
 class PartCancelled(Exception):
     """The upload was cancelled while this part was being sent (raised from ``read``)."""
-
-
-class SourceChangedError(CosError):
-    """The local file changed while it was being uploaded (it became shorter than planned).
-
-    Attributes:
-        path: The file, when known.
-        expected: Bytes the plan expected at the failing offset.
-        got: Bytes actually read.
-    """
-
-    def __init__(self, detail: str, *, path: str = "", expected: int = 0, got: int = 0) -> None:
-        self.path = path
-        self.expected = expected
-        self.got = got
-        super().__init__(detail)
 
 
 @dataclass(frozen=True)

@@ -341,6 +341,10 @@ class CosClient:
         """The transport (session, retry policy, clock offset)."""
         return self._transport
 
+    def ensure_pool_size(self, size: int) -> None:
+        """Keep at least ``size`` pooled connections, so ``size`` threads can share this client in parallel."""
+        self._transport.ensure_pool_size(positive_int(size, "pool_size"))
+
     def close(self) -> None:
         """Release the connection pool."""
         self._transport.close()

@@ -8,7 +8,8 @@
     ├── CosTransportError                      connection failure or timeout after all retries
     ├── CosServiceError                        COS answered with an error (status, code, request id, ...)
     ├── CosResponseError                       COS answered something this package cannot interpret
-    └── CosIntegrityError                      local and remote checksums disagree
+    ├── CosIntegrityError                      local and remote checksums disagree
+    └── SourceChangedError                     the local file changed while it was being uploaded
 
 Exceptions carry their context as attributes and never contain a secret: values of secret fields are
 replaced by ``REDACTED`` before they reach a message.
@@ -160,6 +161,22 @@ class CosIntegrityError(CosError):
         if request_id:
             text += f" [request id {request_id}]"
         super().__init__(text)
+
+
+class SourceChangedError(CosError):
+    """The local file changed while it was being uploaded (it became shorter than planned).
+
+    Attributes:
+        path: The file, when known.
+        expected: Bytes the plan expected at the failing offset.
+        got: Bytes actually read.
+    """
+
+    def __init__(self, detail: str, *, path: str = "", expected: int = 0, got: int = 0) -> None:
+        self.path = path
+        self.expected = expected
+        self.got = got
+        super().__init__(detail)
 
 
 def _short_repr(value: Any, limit: int = 120) -> str:

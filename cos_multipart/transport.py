@@ -15,11 +15,11 @@ import random
 import re
 import threading
 import time
-from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 
 from . import __version__
 from .credentials import Credentials, CredentialsLike, as_provider
@@ -161,9 +161,35 @@ class Transport:
         self.clock_offset = 0.0
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-        adapter = _PoolAdapter(blocksize, pool_connections=4, pool_maxsize=pool_size, pool_block=True, max_retries=0)
+        self._blocksize = blocksize
+        self._pool_lock = threading.Lock()
+        self._retired_adapters: List[BaseAdapter] = []
+        self._pool_size = 0
+        self._mount_pool(pool_size)
+
+    @property
+    def pool_size(self) -> int:
+        """Connections kept per host."""
+        return self._pool_size
+
+    def ensure_pool_size(self, size: int) -> None:
+        """Grow the connection pool to at least ``size`` connections; it never shrinks.
+
+        The pool blocks when every connection is busy, so a pool smaller than the number of threads sharing
+        the client would quietly limit their parallelism; the uploader calls this with its worker count.
+        """
+        with self._pool_lock:
+            if size > self._pool_size:
+                previous = self.session.get_adapter("http://")
+                self._mount_pool(size)
+                # Connections still lent out return to the old pool; it is closed with the session.
+                self._retired_adapters.append(previous)
+
+    def _mount_pool(self, size: int) -> None:
+        adapter = _PoolAdapter(self._blocksize, pool_connections=4, pool_maxsize=size, pool_block=True, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        self._pool_size = size
 
     def credentials(self) -> Credentials:
         """The current credentials from the provider."""
@@ -172,6 +198,8 @@ class Transport:
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
+        for adapter in self._retired_adapters:
+            adapter.close()
 
     def send(self, call: HttpCall, parse: Parser[T]) -> T:
         """Send ``call`` and return ``parse(status, headers, body)`` of its answer, retrying per policy.

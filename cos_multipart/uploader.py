@@ -55,7 +55,6 @@ from ._partreader import (
     BufferPartReader,
     FilePartReader,
     PartDigest,
-    SourceChangedError,
     StreamPart,
     read_stream_part,
 )
@@ -70,7 +69,7 @@ from .checkpoint import (
 from .checksum import crc64_combine_all, etag_is_md5, normalize_etag
 from .client import CosClient
 from .endpoint import validate_key
-from .errors import CosError, CosIntegrityError, CosServiceError, CosValidationError
+from .errors import CosError, CosIntegrityError, CosServiceError, CosValidationError, SourceChangedError
 from .limits import MAX_PART_NUMBER, MAX_PUT_OBJECT_SIZE
 from .models import CompleteResult, ObjectResult, PartInfo
 from .planner import DEFAULT_PART_SIZE, PartPlan, plan_parts, stream_part_size
@@ -755,6 +754,7 @@ class _Run:
     ) -> List[VerifiedPart]:
         """Run the jobs with at most ``concurrency`` in flight; stop at the first failure."""
         pending: Dict["concurrent.futures.Future[Tuple[VerifiedPart, List[str]]]", int] = {}
+        self.client.ensure_pool_size(self.config.concurrency)
         pool = concurrent.futures.ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="cos-multipart")
         exhausted = False
         try:

@@ -49,6 +49,10 @@ class FakeCos:
         self.max_in_flight = 0
         self.encrypted_etags = False
         self.counter = 0
+        self.pool_size = 1
+
+    def ensure_pool_size(self, size: int) -> None:
+        self.pool_size = max(self.pool_size, size)
 
     def _call(self, name: str, **details: Any) -> Dict[str, Any]:
         with self.lock:

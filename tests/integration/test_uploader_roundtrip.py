@@ -236,3 +236,16 @@ def test_each_byte_is_read_from_the_file_once(
     # every byte read once (hashed in the same pass, sent from the same buffer), plus the 3 x 64 KiB samples
     # of the file's identity fingerprint
     assert read[0] == size + 3 * FINGERPRINT_SAMPLE
+
+
+def test_client_pool_grows_to_the_worker_count(local_cos: LocalCOS, store: CheckpointStore, tmp_path: Path) -> None:
+    # A pool of one connection blocks the other workers: the parts would go up one after the other.
+    path = tmp_path / "data.bin"
+    path.write_bytes(os.urandom(4 * MB))
+    local_cos.faults.set_latency(0.3)
+    with local_cos.client(pool_size=1) as small_pool:
+        upload_file(small_pool, path, "pooled", part_size=MB, multipart_threshold=0, concurrency=4, store=store)
+        assert small_pool.transport.pool_size == 4
+    spans = [(e.time, e.time + e.millis / 1000) for e in local_cos.log_entries("UploadPart")]
+    overlapping = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
+    assert overlapping >= 2
