@@ -75,6 +75,8 @@ def job_ours(spec: Spec) -> Result:
                 spec["path"],
                 spec["key"],
                 part_size=int(spec["part_size"]),
+                # Like the official SDK: one PUT only when the file fits in one part.
+                multipart_threshold=int(spec["part_size"]) + 1,
                 concurrency=threads,
                 checkpoint_dir=spec["checkpoint_dir"],
             )

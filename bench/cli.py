@@ -40,6 +40,17 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(item) for item in text.split(",") if item.strip())
 
 
+def _shapes(text: str) -> tuple[tuple[float, int], ...]:
+    shapes = []
+    for item in text.split(","):
+        cap, _, parts = item.partition(":")
+        try:
+            shapes.append((float(parse_size(cap)), int(parts or 6)))
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"not a shape: {item!r} (use CAP:PARTS, e.g. 20MiB:6)") from error
+    return tuple(shapes)
+
+
 def _suites(text: str) -> tuple[str, ...]:
     names = tuple(item.strip() for item in text.split(",") if item.strip())
     unknown = [name for name in names if name not in SUITES]
@@ -64,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="parallel parts (default 8)")
     run.add_argument("--runs", type=int, help="repetitions of the upload measurement (default 5)")
     run.add_argument("--scaling-workers", type=_ints, help="worker counts (default 1,2,4,8,16)")
-    run.add_argument("--scaling-bandwidth", type=parse_size, help="per-connection cap, bytes/s (default 20MiB)")
+    run.add_argument(
+        "--scaling-shapes",
+        type=_shapes,
+        help="per-connection caps (bytes/s) and parts per worker, e.g. 20MiB:6,5MiB:3 (the default)",
+    )
     run.add_argument("--scaling-latency", type=float, help="seconds added per request (default 0.02)")
     run.add_argument("--scaling-runs", type=int, help="repetitions of the scaling measurement (default 3)")
     run.add_argument("--memory-sizes", type=_sizes, help="file sizes of the memory measurement (default 256MiB,1GiB,4GiB)")
@@ -90,7 +105,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ("threads", "threads"),
         ("runs", "runs"),
         ("scaling_workers", "scaling_workers"),
-        ("scaling_bandwidth", "scaling_bandwidth"),
+        ("scaling_shapes", "scaling_shapes"),
         ("scaling_latency", "scaling_latency"),
         ("scaling_runs", "scaling_runs"),
         ("memory_sizes", "memory_sizes"),

@@ -25,9 +25,9 @@ class Settings:
         threads: Parallel parts (both SDKs) in (1), (3) and (6).
         runs: Repetitions of (1), clients alternating.
         scaling_workers: Worker counts of (2).
-        scaling_bandwidth: Server per-connection cap of (2), bytes/s.
+        scaling_shapes: Networks of (2): ``(per-connection cap in bytes/s, parts per worker)`` pairs; the file
+            is ``workers x parts per worker x part_size``.
         scaling_latency: Seconds the server adds to each request in (2).
-        scaling_parts_per_worker: Parts per worker in (2): the file is ``workers x this x part_size``.
         scaling_runs: Repetitions of (2).
         memory_sizes: File sizes of (3).
         crc_buffer: Bytes hashed per timing in (4).
@@ -48,9 +48,8 @@ class Settings:
     threads: int = 8
     runs: int = 5
     scaling_workers: Tuple[int, ...] = (1, 2, 4, 8, 16)
-    scaling_bandwidth: float = 20 * MIB
+    scaling_shapes: Tuple[Tuple[float, int], ...] = ((20 * MIB, 6), (5 * MIB, 3))
     scaling_latency: float = 0.020
-    scaling_parts_per_worker: int = 6
     scaling_runs: int = 3
     memory_sizes: Tuple[int, ...] = (256 * MIB, 1 * GIB, 4 * GIB)
     crc_buffer: int = 64 * MIB
@@ -81,9 +80,8 @@ SMOKE = Settings(
     threads=2,
     runs=1,
     scaling_workers=(1, 2),
-    scaling_bandwidth=16 * MIB,
+    scaling_shapes=((16 * MIB, 2),),
     scaling_latency=0.005,
-    scaling_parts_per_worker=2,
     scaling_runs=1,
     memory_sizes=(2 * MIB, 4 * MIB),
     crc_buffer=2 * MIB,

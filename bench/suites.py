@@ -216,32 +216,46 @@ def run_upload(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
 
 
 def run_scaling(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
-    """Measurement 2: throughput for 1..16 workers with a per-connection cap and added latency."""
+    """Measurement 2: throughput for 1..16 workers under per-connection caps with added latency."""
     clients = comparison_clients(settings)
+    shapes = [_scaling_shape(settings, workdir, log, clients, cap, per_worker) for cap, per_worker in settings.scaling_shapes]
+    return {
+        "latency": settings.scaling_latency,
+        "part_size": settings.part_size,
+        "workers": list(settings.scaling_workers),
+        "runs": settings.scaling_runs,
+        "clients": clients,
+        "shapes": shapes,
+    }
+
+
+def _scaling_shape(settings: Settings, workdir: Path, log: Log, clients: List[str], cap: float, per_worker: int) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
-    largest = max(settings.scaling_workers) * settings.scaling_parts_per_worker * settings.part_size
+    largest = max(settings.scaling_workers) * per_worker * settings.part_size
     data_dir = pick_data_dir(2 * largest, settings.server_in_memory)
-    with ServerProcess(data_dir, bandwidth=settings.scaling_bandwidth, latency=settings.scaling_latency) as server:
+    with ServerProcess(data_dir, bandwidth=cap, latency=settings.scaling_latency) as server:
         for workers in settings.scaling_workers:
-            size = workers * settings.scaling_parts_per_worker * settings.part_size
+            size = workers * per_worker * settings.part_size
             path = workdir / f"scaling-{workers}.bin"
             crc = make_file(path, size)
             try:
                 for run, name in iter_alternating(clients, settings.scaling_runs):
-                    key = f"bench/scaling/{name}-{workers}-{run}"
+                    key = f"bench/scaling/{name}-{cap:.0f}-{workers}-{run}"
                     spec = client_spec(name, server, path, key, settings, workdir, workers)
                     result = measure_upload(server, name, spec, size, crc, settings)
-                    cap = workers * settings.scaling_bandwidth
+                    total_cap = workers * cap
+                    transfer = result["transfer_seconds"]
                     result.update(
                         run=run,
                         workers=workers,
-                        efficiency=size / result["wall"] / cap,
-                        transfer_efficiency=(size / result["transfer_seconds"] / cap) if result["transfer_seconds"] else None,
+                        efficiency=size / result["wall"] / total_cap,
+                        transfer_efficiency=(size / transfer / total_cap) if transfer else None,
                     )
                     runs.append(result)
                     log(
-                        f"[scaling] {name:10s} workers {workers:2d} run {run + 1}: {size / MIB / result['wall']:7.1f} MiB/s "
-                        f"= {100 * result['efficiency']:.0f} % of cap (transfer {100 * (result['transfer_efficiency'] or 0):.0f} %)"
+                        f"[scaling] {cap / MIB:.0f} MiB/s {name:10s} workers {workers:2d} run {run + 1}: "
+                        f"{size / MIB / result['wall']:7.1f} MiB/s = {100 * result['efficiency']:.0f} % of cap "
+                        f"(transfer {100 * (result['transfer_efficiency'] or 0):.0f} %)"
                     )
             finally:
                 path.unlink(missing_ok=True)
@@ -254,19 +268,12 @@ def run_scaling(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
                 "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
                 "efficiency": spread(r["efficiency"] for r in mine),
                 "transfer_efficiency": spread(r["transfer_efficiency"] for r in mine),
+                "cpu": spread(r["cpu"] for r in mine),
+                "server_cpu": spread(r["server_cpu"] for r in mine),
+                "wall": spread(r["wall"] for r in mine),
                 "verified": all(r["verified"] for r in mine),
             }
-    return {
-        "bandwidth": settings.scaling_bandwidth,
-        "latency": settings.scaling_latency,
-        "parts_per_worker": settings.scaling_parts_per_worker,
-        "part_size": settings.part_size,
-        "workers": list(settings.scaling_workers),
-        "runs": settings.scaling_runs,
-        "clients": clients,
-        "raw": runs,
-        "summary": summary,
-    }
+    return {"bandwidth": cap, "parts_per_worker": per_worker, "raw": runs, "summary": summary}
 
 
 # --- (3) memory against file size ---------------------------------------------------------------------------
