@@ -28,6 +28,17 @@ LABELS = {
 }
 
 
+SHORT = {
+    "ours-fast": "cos-multipart\nfastcrc",
+    "ours-crcmod": "cos-multipart\ncrcmod only",
+    "official": "official SDK",
+    "put": "floor:\n1 PUT",
+    "put-parallel": "floor:\nN PUTs",
+    "md5": "floor:\nMD5 only",
+}
+COLORS = {"ours-fast": "#2b7bba", "ours-crcmod": "#7fb2dc", "official": "#d9822b", "put": "#999999", "put-parallel": "#777777", "md5": "#555555"}
+
+
 def label(name: str) -> str:
     return LABELS.get(name, name)
 
@@ -204,6 +215,9 @@ def section_upload(data: Dict[str, Any], img: Optional[str]) -> List[str]:
         "* *Client CPU*: user + system time of the client process during the upload call (all threads; "
         "`getrusage` in the child). *Process CPU*: the whole child process from `os.wait4`, interpreter start and "
         "imports included. *Server CPU*: the server process during the same interval (`/proc/<pid>/stat`).",
+        "* *Peak RSS*: the child's `VmHWM` (high-water mark of its own address space, imports included). "
+        "`ru_maxrss` from `os.wait4` is kept in the JSON but not shown: Linux carries the RSS of the parent "
+        "that spawned the child over the `exec`.",
         "* *Object verified*: after each run the benchmark HEADs the object and compares its size and CRC-64 with "
         "the file's (floors: sizes only), then deletes it.",
     ]
@@ -265,7 +279,7 @@ def section_memory(data: Dict[str, Any], img: Optional[str]) -> List[str]:
     lines = [
         "## 3. Memory against file size",
         "",
-        f"Peak RSS (`ru_maxrss` of the client process, MiB), {data['threads']} threads, {human(data['part_size'])} parts. "
+        f"Peak RSS of the client process (its `VmHWM`, MiB), {data['threads']} threads, {human(data['part_size'])} parts. "
         f"Target for cos-multipart: below 64 MiB + {data['threads']} x {human(data['part_size'])} = {data['target_mib']:.0f} MiB "
         "and flat. Server data on disk here (a tmpfs would hold the largest file three times).",
         "",
@@ -341,6 +355,7 @@ def section_resume(data: Dict[str, Any]) -> List[str]:
                 ", ".join(str(r["killed_after_parts"]) for r in mine),
                 fmt(s["resume_wall"], 2),
                 fmt(s["resume_cpu"], 2),
+                fmt(s.get("resume_cpu_per_needed_gib"), 2),
                 fmt(s["needed_fraction"], 0, 100) + " %",
                 fmt(s["resent_fraction"], 0, 100) + " %",
                 fmt(s["extra_mib"], 0),
@@ -358,7 +373,7 @@ def section_resume(data: Dict[str, Any]) -> List[str]:
         "",
     ]
     lines += table(
-        ["client", "parts stored at the kill", "resume s", "resume CPU s", "needed", "re-sent", "re-sent beyond needed, MiB", "object verified"],
+        ["client", "parts stored at the kill", "resume s", "resume CPU s", "resume CPU s per needed GiB", "needed", "re-sent", "re-sent beyond needed, MiB", "object verified"],
         rows,
     )
     return lines
@@ -391,9 +406,9 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         data = suites["upload"]
         names = data["clients"]
         figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-        _bars(left, [label(n) for n in names], [data["summary"][n]["throughput_mib_s"] for n in names], "MiB/s end to end")
-        left.set_title(f"Upload of {human(data['size'])}: throughput")
-        _bars(right, [label(n) for n in names], [data["summary"][n]["cpu_per_gib"] for n in names], "client CPU s per GiB")
+        _bars(left, names, [data["summary"][n]["throughput_mib_s"] for n in names], "MiB/s end to end")
+        left.set_title(f"Upload of {human(data['size'])}: throughput (median, min-max)")
+        _bars(right, names, [data["summary"][n]["cpu_per_gib"] for n in names], "client CPU s per GiB")
         right.set_title("Client CPU per GiB (user + sys)")
         save(figure, "bench-upload.png", "upload")
     if "scaling" in suites:
@@ -405,7 +420,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
             for name in data["clients"]:
                 for key, style, what in (("transfer_efficiency", "-o", "part transfers"), ("efficiency", "--x", "end to end")):
                     ys = [100 * (median(shape["summary"][name][str(w)][key]) or 0) for w in xs]
-                    axis.plot(xs, ys, style, label=f"{label(name)}, {what}")
+                    axis.plot(xs, ys, style, color=COLORS.get(name), label=f"{label(name)}, {what}")
             axis.axhline(85, color="grey", linestyle=":", label="target 85 %")
             axis.set_xscale("log", base=2)
             axis.set_xticks(xs, [str(w) for w in xs])
@@ -420,7 +435,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         figure, axis = plt.subplots(figsize=(7, 4.5))
         for name in data["clients"]:
             points = sorted((r["size"], r["maxrss_mib"]) for r in data["raw"] if r["client"] == name)
-            axis.plot([p[0] / MIB for p in points], [p[1] for p in points], "-o", label=label(name))
+            axis.plot([p[0] / MIB for p in points], [p[1] for p in points], "-o", color=COLORS.get(name), label=label(name))
         axis.axhline(data["target_mib"], color="grey", linestyle=":", label=f"target {data['target_mib']:.0f} MiB")
         axis.set_xscale("log", base=2)
         axis.set_xlabel("file size, MiB")
@@ -449,8 +464,9 @@ def _bars(axis: Any, names: List[str], summaries: List[Dict[str, float]], ylabel
     medians = [s.get("median", 0) if s else 0 for s in summaries]
     low = [m - s.get("min", m) if s else 0 for m, s in zip(medians, summaries)]
     high = [s.get("max", m) - m if s else 0 for m, s in zip(medians, summaries)]
-    axis.bar(range(len(names)), medians, yerr=[low, high], capsize=4, color="#4878a8")
-    axis.set_xticks(range(len(names)), [n.replace(": ", ":\n").replace(" (", "\n(") for n in names], fontsize=7)
+    colors = [COLORS.get(n, "#4878a8") for n in names]
+    axis.bar(range(len(names)), medians, yerr=[low, high], capsize=4, color=colors)
+    axis.set_xticks(range(len(names)), [SHORT.get(n, n) for n in names], fontsize=8)
     axis.set_ylabel(ylabel)
 
 

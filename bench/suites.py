@@ -456,6 +456,7 @@ def run_resume(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
         summary[name] = {
             "resume_wall": spread(r["resume_wall"] for r in mine),
             "resume_cpu": spread(r["resume_cpu"] for r in mine),
+            "resume_cpu_per_needed_gib": spread(r["resume_cpu"] / (r["bytes_needed"] / GIB) for r in mine if r["bytes_needed"]),
             "resent_fraction": spread(r["bytes_resent"] / size for r in mine),
             "needed_fraction": spread(r["bytes_needed"] / size for r in mine),
             "extra_mib": spread((r["bytes_resent"] - r["bytes_needed"]) / MIB for r in mine),
@@ -502,6 +503,7 @@ def _resume_once(
         "parts_resent": len(resent),
         "resume_wall": second.output.get("wall"),
         "resume_cpu": second.output.get("cpu"),
+        "parts_reused": second.output.get("parts_reused"),
         "interrupted_wall": first.process_wall,
         "requests": len([e for e in after if e.api]),
         "verified": check_and_delete(server, name, spec["key"], size, crc),
