@@ -63,7 +63,7 @@ def describe() -> Dict[str, object]:
         "memory_gib": memory_gib(),
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "load_average_at_start": load_average(),
+        "load_average": load_average(),
         "crcmod_c_extension": crcmod_extension(),
         "versions": {name: version(name) for name in PACKAGES},
     }

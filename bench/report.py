@@ -19,6 +19,7 @@ NOTES = Path(__file__).resolve().parent / "notes.md"
 LABELS = {
     "ours-fast": "cos-multipart (fastcrc)",
     "ours-crcmod": "cos-multipart (crcmod only)",
+    "ours-no-md5": "what-if: cos-multipart without the MD5 part check (CRC-64 only)",
     "official": "official SDK `upload_file`",
     "put": "floor: 1 streaming PUT, no hashing",
     "put-parallel": "floor: N streaming PUTs, no hashing",
@@ -30,13 +31,14 @@ LABELS = {
 
 SHORT = {
     "ours-fast": "cos-multipart\nfastcrc",
-    "ours-crcmod": "cos-multipart\ncrcmod only",
+    "ours-crcmod": "cos-multipart\ncrcmod",
+    "ours-no-md5": "what-if:\nno MD5 check",
     "official": "official SDK",
     "put": "floor:\n1 PUT",
     "put-parallel": "floor:\nN PUTs",
     "md5": "floor:\nMD5 only",
 }
-COLORS = {"ours-fast": "#2b7bba", "ours-crcmod": "#7fb2dc", "official": "#d9822b", "put": "#999999", "put-parallel": "#777777", "md5": "#555555"}
+COLORS = {"ours-fast": "#2b7bba", "ours-crcmod": "#7fb2dc", "ours-no-md5": "#b7d3ea", "official": "#d9822b", "put": "#999999", "put-parallel": "#777777", "md5": "#555555"}
 
 
 def label(name: str) -> str:
@@ -78,7 +80,7 @@ def section_machine(results: Dict[str, Any]) -> List[str]:
         ["memory", f"{info.get('memory_gib')} GiB"],
         ["OS", str(info.get("os"))],
         ["Python", str(info.get("python"))],
-        ["load average when the run ended", str(info.get("load_average_at_start"))],
+        ["load average (1, 5, 15 min) after the last measurement", str(info.get("load_average", info.get("load_average_at_start")))],
         ["crcmod C extension", "yes" if info.get("crcmod_c_extension") else "no (pure Python, ~17 MB/s)"],
     ]
     rows.extend([f"`{name}`", str(value)] for name, value in versions.items())
@@ -234,8 +236,8 @@ def section_scaling(data: Dict[str, Any], img: Optional[str]) -> List[str]:
         f"The server caps every connection's body transfer and adds {data['latency'] * 1000:.0f} ms to every request. "
         f"Efficiency = throughput / (workers x cap); median (min-max) of {data['runs']} run(s). *Part transfers*: "
         "from the first part's arrival to the last part's answer (server clock); *end to end*: the whole upload "
-        "call, including Initiate and Complete (the local server copies every part into the object, which takes "
-        "seconds for hundreds of MiB and is no client's doing).",
+        "call, including Initiate and Complete (the local server copies every part into the object: about a "
+        "second per GiB here, noisy, and no client's doing).",
     ]
     for shape in data["shapes"]:
         cap = shape["bandwidth"]
@@ -324,7 +326,11 @@ def section_crc(data: Dict[str, Any], img: Optional[str]) -> List[str]:
 def section_sign(data: Dict[str, Any]) -> List[str]:
     values = data["microseconds"]
     official = median(values.get("official"))
-    rows = [[label(name), fmt(s, 1), fmt_ratio(ratio(official, median(s))) if official and name != "official" else "-"] for name, s in values.items()]
+    names = {"official": "official SDK `CosS3Auth` on a prepared request"}
+    rows = [
+        [names.get(name, label(name)), fmt(s, 1), fmt_ratio(ratio(official, median(s))) if official and name != "official" else "-"]
+        for name, s in values.items()
+    ]
     same = data.get("same_authorization")
     lines = [
         "## 5. Signing",
@@ -405,7 +411,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
     if "upload" in suites:
         data = suites["upload"]
         names = data["clients"]
-        figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+        figure, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
         _bars(left, names, [data["summary"][n]["throughput_mib_s"] for n in names], "MiB/s end to end")
         left.set_title(f"Upload of {human(data['size'])}: throughput (median, min-max)")
         _bars(right, names, [data["summary"][n]["cpu_per_gib"] for n in names], "client CPU s per GiB")
@@ -438,7 +444,9 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
             axis.plot([p[0] / MIB for p in points], [p[1] for p in points], "-o", color=COLORS.get(name), label=label(name))
         axis.axhline(data["target_mib"], color="grey", linestyle=":", label=f"target {data['target_mib']:.0f} MiB")
         axis.set_xscale("log", base=2)
-        axis.set_xlabel("file size, MiB")
+        sizes = [size / MIB for size in data["sizes"]]
+        axis.set_xticks(sizes, [human(size) for size in data["sizes"]])
+        axis.set_xlabel("file size")
         axis.set_ylabel("peak RSS, MiB")
         axis.set_ylim(bottom=0)
         axis.set_title("Peak RSS of the client process")
@@ -485,7 +493,7 @@ INTRO = """# Benchmarks
 cos-multipart against the official Tencent COS Python SDK (`cos-python-sdk-v5`, `CosS3Client.upload_file`),
 both uploading to the bundled local COS server (`cos_multipart.testing.LocalCOS`) over loopback, with the same
 part size and thread count, in one run on one machine. Generated by `python -m bench run` from `bench/`;
-re-render from the saved JSON with `python -m bench report`.
+the raw results behind this page are `bench/results.json` (`python -m bench report` re-renders it).
 
 How it is measured:
 
@@ -541,7 +549,7 @@ def section_commands(results: Dict[str, Any]) -> List[str]:
         "python -m bench run                # all six, full sizes (~10-15 min on 2 cores)",
         "python -m bench run --only upload --size 256MiB --runs 3",
         "python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds",
-        "python -m bench report             # re-render this file from bench/out/results.json",
+        "python -m bench report             # re-render from bench/out/results.json (else bench/results.json)",
         "```",
         "",
         "Command lines that produced the numbers above:",

@@ -66,6 +66,7 @@ def upload_clients(settings: Settings) -> List[str]:
         clients.remove("official")
     if not fastcrc_available():
         clients.remove("ours-fast")
+        clients.remove("ours-no-md5")
     return clients
 
 
@@ -85,6 +86,7 @@ def client_spec(name: str, server: ServerProcess, path: Path, key: str, settings
     jobs: Dict[str, Dict[str, Any]] = {
         "ours-fast": {"job": "ours", "crc": "fastcrc"},
         "ours-crcmod": {"job": "ours", "crc": "crcmod"},
+        "ours-no-md5": {"job": "ours", "crc": "fastcrc", "md5": False},
         "official": {"job": "official"},
         "put": {"job": "put", "threads": 1},
         "put-parallel": {"job": "put"},
