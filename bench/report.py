@@ -375,7 +375,8 @@ def section_resume(data: Dict[str, Any]) -> List[str]:
         f"A {human(data['size'])} upload ({parts} parts of {human(data['part_size'])}, {data['threads']} threads) is "
         f"killed with SIGKILL as soon as the server has stored {parts // 2} parts (a crash: parts in flight are lost), "
         "then the same upload is started again in a fresh process and timed. *Needed*: bytes the server did not "
-        "have yet; *re-sent*: UploadPart bytes the second run sent (server access log). Median (min-max).",
+        "have yet; *re-sent*: UploadPart bytes the second run sent (server access log). Median (min-max)."
+        + (f" The server capped each connection at {data['bandwidth'] / MIB:.0f} MiB/s." if data.get("bandwidth") else ""),
         "",
     ]
     lines += table(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -39,6 +39,8 @@ class Settings:
         sign_iterations: Signatures per timing in (5).
         resume_size: File size of (6).
         resume_runs: Repetitions of (6).
+        resume_bandwidth: Per-connection cap of the server in (6), bytes/s, or ``None``; slows tiny uploads
+            enough to be interrupted reliably (the smoke preset).
         server_in_memory: Keep the server's data on ``/dev/shm`` when it has room (not for (3)).
         child_timeout: Seconds after which a child is killed.
         skip_official: Do not run the official SDK even if it is installed.
@@ -61,6 +63,7 @@ class Settings:
     sign_iterations: int = 20_000
     resume_size: int = 1 * GIB
     resume_runs: int = 3
+    resume_bandwidth: Optional[float] = None
     server_in_memory: bool = True
     child_timeout: float = 900.0
     skip_official: bool = False
@@ -93,6 +96,7 @@ SMOKE = Settings(
     sign_iterations=200,
     resume_size=8 * MIB,
     resume_runs=1,
+    resume_bandwidth=4 * MIB,
     child_timeout=120.0,
 )
 

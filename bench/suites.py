@@ -442,7 +442,7 @@ def run_resume(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
     data_dir = pick_data_dir(2 * size, settings.server_in_memory)
     try:
-        with ServerProcess(data_dir) as server:
+        with ServerProcess(data_dir, bandwidth=settings.resume_bandwidth) as server:
             for run, name in iter_alternating(clients, settings.resume_runs):
                 key = f"bench/resume/{name}-{run}"
                 checkpoints = workdir / f"checkpoints-resume-{name}-{run}"
@@ -464,7 +464,15 @@ def run_resume(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
             "extra_mib": spread((r["bytes_resent"] - r["bytes_needed"]) / MIB for r in mine),
             "verified": all(r["verified"] for r in mine),
         }
-    return {"size": size, "part_size": settings.part_size, "threads": settings.threads, "clients": clients, "raw": runs, "summary": summary}
+    return {
+        "size": size,
+        "part_size": settings.part_size,
+        "threads": settings.threads,
+        "bandwidth": settings.resume_bandwidth,
+        "clients": clients,
+        "raw": runs,
+        "summary": summary,
+    }
 
 
 def _resume_once(

@@ -20,7 +20,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import cli, report  # noqa: E402
+from bench._child import _slices  # noqa: E402
+from bench.procs import LogEntry, iter_alternating  # noqa: E402
 from bench.settings import SUITES, parse_size  # noqa: E402
+from bench.stats import ratio, spread  # noqa: E402
+from bench.suites import transfer_window  # noqa: E402
+from cos_multipart.testing.server import AccessLogEntry  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(sys.platform != "linux", reason="uses /proc and os.wait4")]
 
@@ -116,3 +121,39 @@ def test_parse_size(text: str, size: int) -> None:
 def test_parse_size_rejects_nonsense(text: str) -> None:
     with pytest.raises(ValueError):
         parse_size(text)
+
+
+def test_clients_alternate_and_every_client_runs_once_per_run() -> None:
+    order = list(iter_alternating(["a", "b", "c"], 3))
+    assert order == [(0, "a"), (0, "b"), (0, "c"), (1, "b"), (1, "c"), (1, "a"), (2, "c"), (2, "a"), (2, "b")]
+
+
+def test_access_log_lines_of_the_local_server_are_parsed() -> None:
+    entry = AccessLogEntry(
+        time=1_700_000_000.25, client="127.0.0.1", method="PUT", path="/a%20b", query="partNumber=1&uploadId=x",
+        status=200, bytes_in=8388608, bytes_out=0, millis=123.4, api="UploadPart", request_id="rid",
+    )  # fmt: skip
+    parsed = LogEntry.parse(entry.line())
+    assert parsed is not None
+    assert (parsed.arrived, parsed.method, parsed.status, parsed.bytes_in, parsed.api) == (1_700_000_000.25, "PUT", "200", 8388608, "UploadPart")
+    assert parsed.seconds == pytest.approx(0.1234)
+    assert LogEntry.parse("garbage line") is None
+    later = LogEntry(arrived=1_700_000_001.0, method="PUT", status="200", bytes_in=1, seconds=0.5, api="UploadPart")
+    failed = LogEntry(arrived=1_700_000_009.0, method="PUT", status="400", bytes_in=1, seconds=0.5, api="UploadPart")
+    assert transfer_window([parsed, later, failed]) == pytest.approx(1.25)
+
+
+def test_spread_ratio_and_formatting() -> None:
+    assert spread([3.0, None, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert spread([None]) == {}
+    assert ratio(3.0, 2.0) == 1.5 and ratio(1.0, 0.0) is None and ratio(None, 1.0) is None
+    assert report.fmt(spread([0.5, 0.25, 1.0]), 0, 100) == "50 (25-100)"
+    assert report.fmt({}) == "-"
+
+
+def test_floor_put_slices_cover_the_file_exactly() -> None:
+    for size, count in ((10, 3), (8, 8), (5, 8), (1 << 20, 7)):
+        slices = _slices(size, count)
+        assert sum(length for _, length in slices) == size
+        assert [offset for offset, _ in slices] == sorted(offset for offset, _ in slices)
+        assert all(slices[i][0] + slices[i][1] == slices[i + 1][0] for i in range(len(slices) - 1))
