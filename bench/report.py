@@ -500,12 +500,14 @@ How it is measured:
 
 * The server runs in a process of its own; every upload runs in a **fresh child process**; clients alternate
   (the order rotates each run). A client's CPU time and peak RSS are therefore that client's only.
-* Both SDKs get the same part size, the same number of threads and a connection pool of that size.
-  cos-multipart runs with its defaults otherwise: MD5 and CRC-64 of every part checked, whole-object CRC-64
-  checked, checkpoint written for resume. The official SDK runs with its defaults (`EnableMD5=False`: it
-  hashes nothing and checks no CRC).
-* The floors are what moving the bytes costs with no SDK: a plain `requests` PUT of the file (1 MiB socket
-  writes, signed with `CosAuth`, no hashing) and MD5 of the file alone.
+* Both SDKs get the same part size, the same number of threads and a connection pool of that size (at
+  least 10 for the official SDK, its default), and both use one PUT only when the file fits in one part.
+  cos-multipart runs with its defaults otherwise (`upload_file`): MD5 and CRC-64 of every part checked,
+  whole-object CRC-64 checked, checkpoint written for resume. The official SDK runs with its defaults
+  (`EnableMD5=False`: it hashes nothing and checks no CRC).
+* The floors are what moving the bytes costs with no SDK: plain `requests` PUTs of the file (one, or one
+  per thread for slices of it; 1 MiB socket writes, signed with `CosAuth`, no hashing) and MD5 of the file
+  alone (one thread, 1 MiB reads).
 * The server computes MD5 and CRC-64 of every byte and writes it to its store, as COS would, and it shares
   the **2 cores** with the client: on this machine the server is a large part of the cost (see *server CPU*),
   so client-side savings show up in throughput only partly.
