@@ -12,7 +12,7 @@ GIB = 1024 * MIB
 #: The measurements, in the order of the issue.
 SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume")
 #: The clients of the upload measurement. ``put`` / ``put-parallel`` / ``md5`` are the floors;
-#: ``ours-no-md5`` is a what-if (this package with the MD5 part check switched off).
+#: ``ours-no-md5`` is this package with ``verify_md5=False`` (parts checked by CRC-64 only).
 UPLOAD_CLIENTS = ("ours-fast", "ours-crcmod", "ours-no-md5", "official", "put", "put-parallel", "md5")
 
 

@@ -124,6 +124,9 @@ def _transfer_options() -> argparse.ArgumentParser:
     parts.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     parts.add_argument("--no-resume", action="store_true", help="start a new upload; keep no checkpoint")
     parts.add_argument("--abort-on-failure", action="store_true", help="abort the upload when it fails (no resume)")
+    parts.add_argument(
+        "--no-md5", action="store_true", help="check parts by CRC-64 only, not also their ETag by MD5 (less CPU)"
+    )
     obj = parser.add_argument_group("object")
     obj.add_argument("--content-type", help="Content-Type (default: guessed from the key)")
     obj.add_argument("--storage-class", help="e.g. STANDARD, STANDARD_IA, ARCHIVE")
@@ -219,6 +222,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         resume=not args.no_resume,
         checkpoint_dir=args.checkpoint_dir,
         abort_on_failure=args.abort_on_failure,
+        verify_md5=not args.no_md5,
         bandwidth_limit=args.bandwidth_limit,
         traffic_limit=args.traffic_limit,
         forbid_overwrite=True if args.forbid_overwrite else None,

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -72,8 +73,10 @@ AUTH_FIELDS = (
 Params = Mapping[str, Optional[str]]
 
 
+@lru_cache(maxsize=4096)
 def url_encode(value: str) -> str:
     """Percent-encode UTF-8 bytes, leaving only ``A-Z a-z 0-9 - _ . ~``; hex digits uppercase [ref 1.2]."""
+    # Cached: header and parameter names, hosts and most values repeat from one request to the next.
     return quote(value, safe="-_.~")
 
 
@@ -123,8 +126,10 @@ def canonical_pairs(items: Iterable[Tuple[str, Optional[str]]]) -> Tuple[str, st
 
 def http_string(method: str, path: str, params: Params, headers: Mapping[str, str]) -> str:
     """The HttpString: method, decoded path, canonical params and headers, each line ending in ``\\n``."""
-    _, param_string = canonical_pairs(params.items())
-    _, header_string = canonical_pairs(headers.items())
+    return _http_string(method, path, canonical_pairs(params.items())[1], canonical_pairs(headers.items())[1])
+
+
+def _http_string(method: str, path: str, param_string: str, header_string: str) -> str:
     return f"{method.lower()}\n{path}\n{param_string}\n{header_string}\n"
 
 
@@ -143,9 +148,12 @@ def signature(
     secret_key: str, window: SignWindow, method: str, path: str, params: Params, headers: Mapping[str, str]
 ) -> str:
     """The ``q-signature`` value: the hex HMAC-SHA1 of StringToSign under the SignKey string."""
-    to_sign = string_to_sign(window, http_string(method, path, params, headers))
+    return _signature(secret_key, window, http_string(method, path, params, headers))
+
+
+def _signature(secret_key: str, window: SignWindow, http: str) -> str:
     key = sign_key(secret_key, window).encode("ascii")
-    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha1).hexdigest()
+    return hmac.new(key, string_to_sign(window, http).encode("utf-8"), hashlib.sha1).hexdigest()
 
 
 def auth_fields(
@@ -166,8 +174,9 @@ def auth_fields(
         params: Query parameters (decoded values; ``None`` or ``""`` for a bare name such as ``uploads``).
         headers: The headers to sign (see :func:`select_headers`), with the values as sent.
     """
-    header_list, _ = canonical_pairs(headers.items())
-    param_list, _ = canonical_pairs(params.items())
+    header_list, header_string = canonical_pairs(headers.items())
+    param_list, param_string = canonical_pairs(params.items())
+    http = _http_string(method, path, param_string, header_string)
     return [
         ("q-sign-algorithm", "sha1"),
         ("q-ak", credentials.secret_id),
@@ -175,7 +184,7 @@ def auth_fields(
         ("q-key-time", window.key_time),
         ("q-header-list", header_list),
         ("q-url-param-list", param_list),
-        ("q-signature", signature(credentials.secret_key, window, method, path, params, headers)),
+        ("q-signature", _signature(credentials.secret_key, window, http)),
     ]
 
 

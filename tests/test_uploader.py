@@ -404,6 +404,22 @@ def test_wrong_etag_is_resent_without_sse(cos: FakeCos, store: CheckpointStore, 
     assert cos.part_numbers_sent() == [1, 1, 2]
 
 
+def test_verify_md5_off_checks_crc_only(cos: FakeCos, store: CheckpointStore, tmp_path: Path) -> None:
+    path, data = make_file(tmp_path, 2 * MB)
+    Faults(cos).add("upload_part", 1, 1, etag='"00000000000000000000000000000000"')
+    assert_ok(uploader(cos, store, verify_md5=False).upload(path, "k"), cos, "k", data)
+    assert cos.part_numbers_sent() == [1, 2]
+    # The CRC-64 check stays on: a wrong CRC is still sent again.
+    Faults(cos).add("upload_part", 1, 1, crc64=0)
+    assert_ok(uploader(cos, store, verify_md5=False).upload(path, "k2"), cos, "k2", data)
+    assert cos.part_numbers_sent() == [1, 1, 1, 2, 2]  # sorted: both uploads
+
+
+def test_verify_md5_must_be_a_bool() -> None:
+    with pytest.raises(CosValidationError, match="verify_md5"):
+        UploadConfig(verify_md5="no")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("encryption", [SseKms(), SseC(SSE_C_KEY)])
 def test_etag_is_not_checked_with_kms_or_sse_c(
     cos: FakeCos, store: CheckpointStore, tmp_path: Path, encryption: Any
