@@ -320,3 +320,18 @@ def test_parse_target() -> None:
     for bad in ("cos://b-1", "cos:///k", "b-1/k"):
         with pytest.raises(CosValidationError):
             parse_target(bad)
+
+
+def test_no_md5_checks_parts_by_crc_only(server: LocalCOS, client: CosClient, tmp_path: Path) -> None:
+    path, data = make_file(tmp_path, 2 * MB)
+    args = ("--multipart-threshold", "0", "--part-size", "1MB", "--no-resume")
+    # With the MD5 check, a part answered with a wrong ETag is caught and sent again.
+    server.faults.add(Fault.wrong_etag("UploadPart", nth=1, count=1))
+    assert run("upload", str(path), target(server, "md5"), *args) == cli.EXIT_OK
+    assert len(server.log_entries("UploadPart")) == 3 and stored(client, "md5") == data
+    # With --no-md5 the part is checked by CRC-64 only (which is right), so the wrong ETag goes to Complete,
+    # where COS refuses it: an error, never a corrupted object.
+    server.faults.clear()
+    server.faults.add(Fault.wrong_etag("UploadPart", nth=1, count=1))
+    assert run("upload", str(path), target(server, "crc"), *args, "--no-md5") == cli.EXIT_SERVICE
+    assert len(server.log_entries("UploadPart")) == 3 + 2
