@@ -12,6 +12,7 @@ from .checksum import crc64, crc64_combine
 from .client import CosClient
 from .credentials import Credentials, RefreshingCredentials
 from .errors import (
+    CosCancelledError,
     CosCredentialsError,
     CosError,
     CosIntegrityError,
@@ -84,5 +85,6 @@ __all__ = [
     "CosServiceError",
     "CosResponseError",
     "CosIntegrityError",
+    "CosCancelledError",
     "SourceChangedError",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Optional, Union
 
 from .checksum import crc64
-from .errors import SourceChangedError
+from .errors import CosCancelledError, SourceChangedError
 from .progress import ProgressTracker
 from .ratelimit import TokenBucket
 
@@ -36,7 +36,7 @@ _REHASH_CHUNK = 1024 * 1024
 _STREAM_CHUNK = 1024 * 1024
 
 
-class PartCancelled(Exception):
+class PartCancelled(CosCancelledError):
     """The upload was cancelled while this part was being sent (raised from ``read``)."""
 
 

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from types import TracebackType
 from typing import Callable, Iterable, Iterator, Mapping, Optional, Tuple, Type, Union
@@ -162,6 +163,7 @@ class CosClient:
         sse_c: EncryptionLike = None,
         psize_min: Optional[int] = None,
         psize_max: Optional[int] = None,
+        cancel: Optional[threading.Event] = None,
     ) -> PartResult:
         """Upload one part (436/7750).
 
@@ -177,6 +179,8 @@ class CosClient:
             sse_c: The SSE-C key the upload was initiated with (required then, refused otherwise by COS).
             psize_min: Refuse the part below this many bytes.
             psize_max: Refuse the part above this many bytes.
+            cancel: When set (from another thread), retries stop and :class:`CosCancelledError` is raised;
+                with :meth:`abort_connections` a request waiting for its answer stops at once too.
         """
         call = operations.prepare_upload_part(
             key, upload_id, part_number, body, content_length=content_length, content_md5=content_md5,
@@ -185,7 +189,7 @@ class CosClient:
         parse = functools.partial(
             operations.parse_upload_part, part_number=part_number, size=operations.call_size(call)
         )
-        return self._transport.send(call, parse)
+        return self._transport.send(call, parse, cancel=cancel)
 
     def complete_multipart_upload(
         self,
@@ -281,8 +285,12 @@ class CosClient:
         grant_read_acp: Optional[str] = None,
         grant_write_acp: Optional[str] = None,
         grant_full_control: Optional[str] = None,
+        cancel: Optional[threading.Event] = None,
     ) -> ObjectResult:
-        """Upload an object of at most 5 GB in one request (436/7749); options as for Initiate."""
+        """Upload an object of at most 5 GB in one request (436/7749); options as for Initiate.
+
+        ``cancel`` works as for :meth:`upload_part`.
+        """
         options = ObjectOptions(
             content_type=content_type, metadata=metadata, acl=acl, storage_class=storage_class, tagging=tagging,
             encryption=encryption, cache_control=cache_control, content_disposition=content_disposition,
@@ -294,7 +302,7 @@ class CosClient:
             forbid_overwrite=forbid_overwrite, options=options,
         )  # fmt: skip
         parse = functools.partial(operations.parse_put_object, key=key, size=operations.call_size(call))
-        return self._transport.send(call, parse)
+        return self._transport.send(call, parse, cancel=cancel)
 
     def head_object(self, key: str, *, sse_c: EncryptionLike = None) -> ObjectResult:
         """An object's ETag, CRC64, size and headers (HEAD Object)."""
@@ -344,6 +352,15 @@ class CosClient:
     def ensure_pool_size(self, size: int) -> None:
         """Keep at least ``size`` pooled connections, so ``size`` threads can share this client in parallel."""
         self._transport.ensure_pool_size(positive_int(size, "pool_size"))
+
+    def abort_connections(self) -> int:
+        """Shut down every connection of this client, including those waiting for an answer.
+
+        Used to cancel promptly: requests in flight on any thread fail at once with a connection error and
+        are retried as usual, unless they were given a ``cancel`` event that is now set. Returns the number
+        of connections shut down.
+        """
+        return self._transport.abort_connections()
 
     def close(self) -> None:
         """Release the connection pool."""

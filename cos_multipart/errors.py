@@ -9,6 +9,7 @@
     ├── CosServiceError                        COS answered with an error (status, code, request id, ...)
     ├── CosResponseError                       COS answered something this package cannot interpret
     ├── CosIntegrityError                      local and remote checksums disagree
+    ├── CosCancelledError                      the operation was cancelled (Ctrl-C, another part failed)
     └── SourceChangedError                     the local file changed while it was being uploaded
 
 Exceptions carry their context as attributes and never contain a secret: values of secret fields are
@@ -162,6 +163,10 @@ class CosIntegrityError(CosError):
             text += f" [request id {request_id}]"
         super().__init__(text)
 
+
+
+class CosCancelledError(CosError):
+    """The operation was cancelled before it finished: Ctrl-C, or another part of the upload failed."""
 
 class SourceChangedError(CosError):
     """The local file changed while it was being uploaded (it became shorter than planned).

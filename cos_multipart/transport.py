@@ -6,6 +6,10 @@ to where it started, and sends the body with an exact ``Content-Length`` (never 
 pool holds ``pool_size`` connections and blocks when they are all busy, so concurrent part uploads never
 see "Connection pool is full". Failures are retried per :class:`~cos_multipart.retry.RetryPolicy`; what
 is logged (DEBUG) and what errors say never contains a secret or a query string.
+
+Cancellation: a call given a ``cancel`` event stops retrying as soon as it is set (a backoff wait ends at
+once), and :meth:`Transport.abort_connections` shuts down every socket the transport opened, so a request
+blocked waiting for a slow answer fails at once instead of at its read timeout.
 """
 
 from __future__ import annotations
@@ -13,18 +17,22 @@ from __future__ import annotations
 import logging
 import random
 import re
+import socket
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
 
 import requests
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from . import __version__
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
-from .errors import CosServiceError, CosTransportError, CosValidationError
+from .errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 from .models import HttpCall
 from .operations import call_size
@@ -48,22 +56,78 @@ _QUERY = re.compile(r"\?[^\s'\")]*")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
-class _PoolAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose connections write request bodies ``blocksize`` bytes at a time."""
+class _ConnectionRegistry:
+    """Every connection one transport opened (weakly held), so that all can be shut down at once.
 
-    def __init__(self, blocksize: int, **kwargs: Any) -> None:
+    urllib3 keeps only idle connections in its pools; one lent to a request waiting for its answer is
+    reachable from nowhere else. The registry's connection classes record themselves when they connect.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        record = self._add
+
+        class HTTPConnection(urllib3.connection.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                record(self)
+
+        class HTTPSConnection(urllib3.connection.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                record(self)
+
+        class HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+            ConnectionCls = HTTPConnection
+
+        class HTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+            ConnectionCls = HTTPSConnection
+
+        self.pool_classes = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
+
+    def _add(self, connection: Any) -> None:
+        with self._lock:
+            self._connections.add(connection)
+
+    def shutdown_all(self) -> int:
+        """Shut down every open socket (in use or idle); returns how many. Idle ones are reopened on use."""
+        with self._lock:
+            connections = list(self._connections)
+        count = 0
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is None:
+                continue
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                count += 1
+            except OSError:  # already closed
+                pass
+        return count
+
+
+class _PoolAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose connections write request bodies ``blocksize`` bytes at a time and are
+    recorded in a :class:`_ConnectionRegistry`."""
+
+    def __init__(self, blocksize: int, registry: _ConnectionRegistry, **kwargs: Any) -> None:
         self._blocksize = blocksize  # read by init_poolmanager, which HTTPAdapter.__init__ calls
+        self._registry = registry
         super().__init__(**kwargs)
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         if _URLLIB3_2:  # urllib3 1.x pool keys have no blocksize
             pool_kwargs.setdefault("blocksize", self._blocksize)
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._registry.pool_classes
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         if _URLLIB3_2:
             proxy_kwargs.setdefault("blocksize", self._blocksize)
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._registry.pool_classes
+        return manager
 
 
 class _BodyReader:
@@ -164,6 +228,7 @@ class Transport:
         self._blocksize = blocksize
         self._pool_lock = threading.Lock()
         self._retired_adapters: List[BaseAdapter] = []
+        self._registry = _ConnectionRegistry()
         self._pool_size = 0
         self._mount_pool(pool_size)
 
@@ -186,7 +251,9 @@ class Transport:
                 self._retired_adapters.append(previous)
 
     def _mount_pool(self, size: int) -> None:
-        adapter = _PoolAdapter(self._blocksize, pool_connections=4, pool_maxsize=size, pool_block=True, max_retries=0)
+        adapter = _PoolAdapter(
+            self._blocksize, self._registry, pool_connections=4, pool_maxsize=size, pool_block=True, max_retries=0
+        )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._pool_size = size
@@ -195,27 +262,37 @@ class Transport:
         """The current credentials from the provider."""
         return self._provider()
 
+    def abort_connections(self) -> int:
+        """Shut down every connection, including those waiting for an answer; returns how many.
+
+        Requests in flight fail at once with a connection error: retried as usual, unless their ``cancel``
+        event is set. Idle connections are simply reopened when next used.
+        """
+        return self._registry.shutdown_all()
+
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
         for adapter in self._retired_adapters:
             adapter.close()
 
-    def send(self, call: HttpCall, parse: Parser[T]) -> T:
+    def send(self, call: HttpCall, parse: Parser[T], *, cancel: Optional[threading.Event] = None) -> T:
         """Send ``call`` and return ``parse(status, headers, body)`` of its answer, retrying per policy.
 
-        ``parse`` raises :class:`CosServiceError` for error answers; retryable ones are tried again.
+        ``parse`` raises :class:`CosServiceError` for error answers; retryable ones are tried again. When
+        ``cancel`` is set, no further attempt is made and :class:`CosCancelledError` is raised.
 
         Raises:
             CosServiceError: COS answered an error (after retries when retryable).
             CosTransportError: Connection failure or timeout after retries.
             CosResponseError: The answer could not be read (``parse``'s verdict; not retried).
+            CosCancelledError: ``cancel`` was set.
         """
 
         def handle(response: requests.Response) -> T:
             return parse(response.status_code, response.headers, response.content)
 
-        return self._run(call, handle, stream=False)
+        return self._run(call, handle, stream=False, cancel=cancel)
 
     def open(self, call: HttpCall, check: Parser[Any]) -> requests.Response:
         """Send ``call`` and return the streamed response once ``check(status, headers, b"")`` accepts it.
@@ -235,7 +312,14 @@ class Transport:
 
         return self._run(call, handle, stream=True)
 
-    def _run(self, call: HttpCall, handle: Callable[[requests.Response], T], *, stream: bool) -> T:
+    def _run(
+        self,
+        call: HttpCall,
+        handle: Callable[[requests.Response], T],
+        *,
+        stream: bool,
+        cancel: Optional[threading.Event] = None,
+    ) -> T:
         url = self.endpoint.url(call.key, call.params)
         safe_url = strip_query(url)
         policy = self.retry
@@ -243,6 +327,8 @@ class Transport:
         start = _body_position(call.body)
         started = time.monotonic()
         while True:
+            if cancel is not None and cancel.is_set():
+                raise CosCancelledError(f"{call.method} {safe_url} cancelled")
             date: Optional[str] = None
             try:
                 response = self._attempt(call, url, length, start, stream)
@@ -256,6 +342,9 @@ class Transport:
                 failure: BaseException = _with_context(error, call.method, safe_url)
             except (requests.exceptions.RequestException, OSError) as error:
                 failure = error
+            if cancel is not None and cancel.is_set():
+                # The failure is most likely the cancellation itself (abort_connections): not retried.
+                raise CosCancelledError(f"{call.method} {safe_url} cancelled") from failure
             with self._rng_lock:
                 following = policy.next(failure, elapsed=time.monotonic() - started, rng=self._rng)
             if following is None or (following.history[-1].reason == REASON_CLOCK and not self._fix_clock(date)):
@@ -269,7 +358,9 @@ class Transport:
                 _describe(failure),
                 event.delay,
             )
-            if event.delay > 0:
+            if cancel is not None:
+                cancel.wait(event.delay)  # ends early when cancelled; checked at the top of the loop
+            elif event.delay > 0:
                 self._sleep(event.delay)
             policy = following
 

@@ -523,7 +523,7 @@ class _Run:
         self.request_ids: List[str] = []
         self.stored: Optional[Checkpoint] = None
         self.progress = ProgressTracker(source.size, None, callback)
-        self.part_kwargs: Dict[str, Any] = {}
+        self.part_kwargs: Dict[str, Any] = {"cancel": self.cancel}
         if self.config.traffic_limit is not None:
             self.part_kwargs["traffic_limit"] = self.config.traffic_limit
         if isinstance(self.config.sse, sse.SseC):
@@ -566,7 +566,7 @@ class _Run:
         for attempt in range(1, self.config.part_attempts + 1):
             self.progress.rewind(1)
             reader = self._reader(job)
-            result = self.client.put_object(self.key, reader, content_length=size, **kwargs)
+            result = self.client.put_object(self.key, reader, content_length=size, cancel=self.cancel, **kwargs)
             self.request_ids.append(result.request_id)
             digest = reader.digest()
             last = self._check(1, digest, result.etag, result.crc64, result.request_id)
@@ -785,6 +785,8 @@ class _Run:
                     self._accept(future.result(), done, recorder)
         except BaseException as error:
             self.cancel.set()
+            # Workers blocked waiting for an answer would otherwise wait up to the read timeout.
+            self.client.abort_connections()
             pool.shutdown(wait=True, cancel_futures=True)
             self._collect_late(pending, done, recorder)
             if recorder is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import http.server
 import io
 import logging
@@ -20,7 +21,7 @@ import responses
 from cos_multipart import operations as ops
 from cos_multipart.credentials import Credentials
 from cos_multipart.endpoint import Endpoint
-from cos_multipart.errors import CosServiceError, CosTransportError
+from cos_multipart.errors import CosCancelledError, CosServiceError, CosTransportError
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.signer import SignWindow, sign
 from cos_multipart.sse import SseC
@@ -360,4 +361,87 @@ def test_shared_pool_blocks_instead_of_discarding(recorder: Tuple[str, List[Dict
             thread.join(timeout=30)
     assert not errors and len(seen) == 24
     assert "Connection pool is full" not in caplog.text
+    transport.close()
+
+
+# --- cancellation -----------------------------------------------------------------------------------------
+
+PARSE_PART = functools.partial(ops.parse_upload_part, part_number=1, size=4)
+
+
+@responses.activate
+def test_cancel_ends_a_backoff_wait_at_once() -> None:
+    responses.add(responses.PUT, f"{BASE}/k", status=503, body=b"<Error><Code>SlowDown</Code></Error>")
+    # A long first backoff: uniform in [0, 60] s, ~50 s with this seed.
+    transport, slept = make_transport(
+        retry=RetryPolicy(max_attempts=5, backoff_base=60.0, backoff_cap=60.0), rng=random.Random(0)
+    )
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(CosCancelledError):
+        transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"data"), PARSE_PART, cancel=cancel)
+    assert time.monotonic() - started < 5.0
+    assert len(responses.calls) == 1 and slept == []  # no second attempt, no uncancellable sleep
+
+
+def test_cancelled_before_sending_sends_nothing() -> None:
+    transport, _ = make_transport()
+    cancel = threading.Event()
+    cancel.set()
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        with pytest.raises(CosCancelledError):
+            transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"data"), PARSE_PART, cancel=cancel)
+
+
+@pytest.fixture()
+def silent_server() -> Iterator[str]:
+    """A server that reads requests and never answers, like COS stuck before its reply."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: List[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server: str) -> None:
+    transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
+    cancel = threading.Event()
+    outcome: List[BaseException] = []
+
+    def upload() -> None:
+        try:
+            transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"x" * 1000), PARSE_PART, cancel=cancel)
+        except BaseException as error:  # noqa: BLE001 - the outcome is what the test checks
+            outcome.append(error)
+
+    worker = threading.Thread(target=upload)
+    worker.start()
+    time.sleep(0.3)  # the request is sent and now waits for an answer that never comes
+    started = time.monotonic()
+    cancel.set()
+    assert transport.abort_connections() >= 1
+    worker.join(timeout=5)
+    assert not worker.is_alive() and time.monotonic() - started < 2.0
+    assert len(outcome) == 1 and isinstance(outcome[0], CosCancelledError)
     transport.close()

@@ -50,9 +50,14 @@ class FakeCos:
         self.encrypted_etags = False
         self.counter = 0
         self.pool_size = 1
+        self.aborted_connections = 0
 
     def ensure_pool_size(self, size: int) -> None:
         self.pool_size = max(self.pool_size, size)
+
+    def abort_connections(self) -> int:
+        self.aborted_connections += 1
+        return 0
 
     def _call(self, name: str, **details: Any) -> Dict[str, Any]:
         with self.lock:

@@ -20,7 +20,7 @@ from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
-from cos_multipart.testing import LocalCOS
+from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.uploader import UploadConfig, Uploader
 
 pytestmark = pytest.mark.integration
@@ -171,3 +171,29 @@ def test_ctrl_c_stops_fast_keeps_the_checkpoint_and_leaves_no_thread(
     local_cos.faults.set_bandwidth(None)
     result = uploader(client, store).upload(path, "k")
     assert result.parts_reused >= 2 and stored(client, "k") == data
+
+
+def test_ctrl_c_while_parts_wait_for_slow_answers_stops_at_once(
+    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    # COS has the bytes but is slow to answer: the workers are blocked reading the response, not sending.
+    path, data = make_file(tmp_path, 4 * MB)
+    local_cos.faults.add(Fault.delay(30, "UploadPart", nth=3, count=None))
+    fired: List[float] = []
+
+    def press_ctrl_c(event: ProgressEvent) -> None:
+        if event.parts_done >= 2 and not fired:
+            fired.append(time.monotonic())
+            threading.Timer(0.5, _thread.interrupt_main).start()  # once the other parts are waiting
+
+    with pytest.raises(KeyboardInterrupt):
+        uploader(client, store, concurrency=2).upload(path, "k", progress=press_ctrl_c)
+    assert time.monotonic() - fired[0] < 0.5 + 2.0  # not the 30 s delay, nor the 120 s read timeout
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("cos-multipart")]
+    (_, checkpoint), = list(store)
+    assert len(checkpoint.parts) == 2
+    local_cos.faults.clear()
+    result = uploader(client, store).upload(path, "k")
+    # Parts 3 and 4 reached the server before the interruption: the resume finds them and checks their
+    # ETags against the local MD5, so nothing is sent again.
+    assert result.parts_reused == 4 and stored(client, "k") == data
