@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BufferedReader
+from io import FileIO
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Set, TextIO, Tuple, Union
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
@@ -41,7 +41,7 @@ from . import protocol
 from .auth import AuthError, Keyring, ReceivedRequest, verify
 from .faults import Fault, FaultController, FaultPlan
 from .protocol import CRC64_HEADER, REQUEST_ID_HEADER, TRACE_ID_HEADER, ServiceError
-from .store import BodySink, ObjectRecord, PartRecord, Store, UploadRecord
+from .store import BodySink, ObjectReader, ObjectRecord, PartRecord, Store, UploadRecord
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ DEFAULT_REGION = "ap-guangzhou"
 #: Body transfer buffer (one per connection) and unread bodies drained before answering an early error.
 BUFFER_SIZE = 1024 * 1024
 DRAIN_LIMIT = 64 * 1024 * 1024
-#: Complete sends a whitespace chunk at least this often while it assembles the object [ref 2.3].
+#: Complete sends a whitespace chunk at least this often until it answers [ref 2.3].
 KEEPALIVE_SECONDS = 1.0
 #: Query parameters and headers whose values never reach a log.
 _SECRET_PARAMS = frozenset({"q-signature", "sign", SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER})
@@ -750,20 +750,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._respond(200, headers, length_set=True)
 
     def _api_GetObject(self, exchange: _Exchange) -> None:
-        record = self.store.get_object(exchange.bucket, exchange.key)
-        protocol.check_read_encryption(record.encryption, exchange.headers)
-        rate = self._traffic_rate(exchange)
-        selected = protocol.byte_range(exchange.headers.get("range"), record.size)
-        headers = self._object_headers(record, exchange)
-        first, last = selected if selected is not None else (0, record.size - 1)
-        length = last - first + 1 if record.size else 0
-        if selected is not None:
-            headers.append(("Content-Range", f"bytes {first}-{last}/{record.size}"))
-        headers.append(("Content-Length", str(length)))
-        with self.store.open_object(record) as data:
+        # Opened first: headers and bytes then come from one version, whatever happens to the key meanwhile.
+        with self.store.open_object(exchange.bucket, exchange.key) as reader:
+            record = reader.record
+            protocol.check_read_encryption(record.encryption, exchange.headers)
+            rate = self._traffic_rate(exchange)
+            selected = protocol.byte_range(exchange.headers.get("range"), record.size)
+            headers = self._object_headers(record, exchange)
+            first, last = selected if selected is not None else (0, record.size - 1)
+            length = last - first + 1 if record.size else 0
+            if selected is not None:
+                headers.append(("Content-Range", f"bytes {first}-{last}/{record.size}"))
+            headers.append(("Content-Length", str(length)))
             self._respond(206 if selected is not None else 200, headers, length_set=True)
-            data.seek(first)
-            self._send_file(data, length, rate)
+            self._send_object(reader, first, length, rate)
 
     def _api_DeleteObject(self, exchange: _Exchange) -> None:
         self.store.delete_object(exchange.bucket, exchange.key)
@@ -881,28 +881,41 @@ class _Handler(BaseHTTPRequestHandler):
         except ServiceError:
             self.close_connection = True
 
-    def _send_file(self, data: BufferedReader, length: int, rate: Optional[float]) -> None:
+    def _send_object(self, reader: ObjectReader, first: int, length: int, rate: Optional[float]) -> None:
+        """Send ``length`` bytes of the object from ``first``, segment after segment."""
         exchange = self._exchange
         assert exchange is not None
         reset_after = exchange.plan.reset_after
-        if rate is None and reset_after is None and length:
-            exchange.bytes_out += self.connection.sendfile(data, data.tell(), length)
+        if rate is None and reset_after is None:
+            for data, offset, count in reader.pieces(first, length):
+                sent = self.connection.sendfile(data, offset, count)
+                exchange.bytes_out += sent
+                if sent < count:
+                    raise OSError("the object data ended early")
             return
         throttle = _Throttle(rate, self.app.stopping)
-        remaining = length
+        for data, offset, count in reader.pieces(first, length):
+            data.seek(offset)
+            self._send_paced(data, count, throttle, reset_after)
+
+    def _send_paced(self, data: FileIO, count: int, throttle: _Throttle, reset_after: Optional[int]) -> None:
+        """Send ``count`` bytes of ``data`` through the buffer, paced, resetting after ``reset_after`` sent."""
+        exchange = self._exchange
+        assert exchange is not None
+        remaining = count
         while remaining:
             want = min(throttle.chunk(), remaining)
             if reset_after is not None:
                 want = min(want, reset_after - exchange.bytes_out)
                 if want <= 0:
                     self._reset()
-            count = data.readinto(self._buffer[:want])
-            if not count:
+            got = data.readinto(self._buffer[:want])
+            if not got:
                 raise OSError("the object data ended early")
-            self.wfile.write(self._buffer[:count])
-            remaining -= count
-            exchange.bytes_out += count
-            throttle.account(count)
+            self.wfile.write(self._buffer[:got])
+            remaining -= got
+            exchange.bytes_out += got
+            throttle.account(got)
 
     def _reset(self) -> None:
         """Abort the connection with a TCP reset (SO_LINGER 0), as a failing network would."""

@@ -6,19 +6,24 @@ never rewritten in place, so a reader holding it open is never disturbed)::
     buckets/<bucket>/uploads/<upload id>/upload.json
     buckets/<bucket>/uploads/<upload id>/part-00001.json       -> names its data file
     buckets/<bucket>/uploads/<upload id>/part-00001.<random>.data
-    buckets/<bucket>/objects/<sha256 of key>.json                -> names its data file
-    buckets/<bucket>/objects/<sha256 of key>.<random>.data
-    buckets/<bucket>/tmp/                                        bodies being received
+    buckets/<bucket>/objects/<sha256 of key>.json                -> names the object's data
+    buckets/<bucket>/objects/<sha256 of key>.<random>.data       PUT Object: one file
+    buckets/<bucket>/objects/<sha256 of key>.<random>.parts/     Complete: the upload's part files
+    buckets/<bucket>/tmp/                                        bodies being received, data being removed
+
+Complete does not copy a byte: the upload's directory is renamed into ``objects/`` and its part files
+become the object's segments, listed in order in the object's JSON; reads stream them one after another.
+A replaced or deleted object's data is moved to ``tmp/`` and removed once no reader holds it.
 
 Bodies are streamed to disk in bounded buffers and hashed (MD5 and CRC-64 in one pass) as they are written,
 so memory stays flat whatever the size. Data is stored as received: SSE is simulated (modes, ETags and
-echo headers), not applied to the bytes.
+echo headers), not applied to the bytes. One server (one :class:`Store`) per data directory.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
-from io import BufferedReader
 import hashlib
 import hmac
 import json
@@ -28,16 +33,20 @@ import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from io import FileIO
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..checksum import PartHasher, crc64_combine_all
 from .protocol import Encryption, ServiceError, is_upload_id, new_upload_id, no_such_upload
 
-#: Copy buffer for assembling objects; bounded so memory does not grow with the object.
-COPY_BUFFER = 1024 * 1024
-#: Bytes per ``copy_file_range`` call: keep-alive whitespace can go out between calls.
-KERNEL_COPY_CHUNK = 64 * 1024 * 1024
+#: Name suffix of a multipart object's directory of segments under ``objects/``.
+SEGMENTS_SUFFIX = ".parts"
+#: Whether segments can be opened relative to a directory descriptor (POSIX): a reader of a multipart
+#: object then holds one descriptor for the directory and one for the segment being read, whatever the
+#: number of segments. Elsewhere a reader opens every segment up front.
+LAZY_SEGMENTS = os.open in os.supports_dir_fd
+_UPLOAD_META = "upload.json"
 _SECRET_FILE = ".server-secret"
 
 
@@ -68,8 +77,21 @@ class PartRecord:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One file of a multipart object: ``name`` inside the object's directory, ``size`` bytes."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
 class ObjectRecord:
-    """A stored object: ``etag`` without quotes, ``crc64`` of the whole object."""
+    """A stored object: ``etag`` without quotes, ``crc64`` of the whole object.
+
+    ``data`` names the object's storage in the bucket's ``objects/`` directory: one file holding every byte
+    when ``segments`` is empty (PUT Object, and any object of a data directory written before segments
+    existed), else a directory holding the ``segments`` in order (Complete Multipart Upload).
+    """
 
     bucket: str
     key: str
@@ -80,6 +102,101 @@ class ObjectRecord:
     headers: Tuple[Tuple[str, str], ...]
     encryption: Encryption
     data: str
+    segments: Tuple[Segment, ...] = ()
+
+
+class ObjectReader:
+    """The bytes of one version of an object, readable until closed whatever happens to its key meanwhile.
+
+    Get one from :meth:`Store.open_object`; use it as a context manager. ``record`` is the version being
+    read: an overwrite or a delete after opening changes none of the bytes served from it.
+    """
+
+    def __init__(self, record: ObjectRecord, files: "_SegmentFiles", release: Callable[[], None]) -> None:
+        self.record = record
+        self._files = files
+        self._release: Optional[Callable[[], None]] = release
+        self._sizes = [segment.size for segment in record.segments] or [record.size]
+        self._starts = [0] * len(self._sizes)
+        for index in range(1, len(self._sizes)):
+            self._starts[index] = self._starts[index - 1] + self._sizes[index - 1]
+
+    def pieces(self, first: int, length: int) -> Iterator[Tuple[FileIO, int, int]]:
+        """The ``(file, offset, count)`` runs holding bytes ``first`` to ``first + length - 1``, in order.
+
+        A segment's file is opened when its turn comes and stays valid until the next run is asked for.
+
+        Raises:
+            OSError: The stored segments are shorter than the recorded size (a damaged data directory).
+        """
+        end = min(first + length, self.record.size)
+        index = max(bisect.bisect_right(self._starts, first) - 1, 0)
+        position = first
+        while position < end:
+            if index == len(self._sizes):
+                raise OSError("the object's segments are shorter than its recorded size")
+            count = min(self._starts[index] + self._sizes[index], end) - position
+            if count > 0:
+                yield self._files.get(index), position - self._starts[index], count
+                position += count
+            index += 1
+
+    def close(self) -> None:
+        """Close the files; the data of a version replaced meanwhile is removed with its last reader."""
+        self._files.close()
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def __enter__(self) -> "ObjectReader":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _SegmentFiles:
+    """Files opened up front (a one-file object; segments where descriptors cannot be relative)."""
+
+    def __init__(self, files: Sequence[FileIO]) -> None:
+        self._files = list(files)
+
+    def get(self, index: int) -> FileIO:
+        return self._files[index]
+
+    def close(self) -> None:
+        for handle in self._files:
+            handle.close()
+
+
+class _LazySegmentFiles(_SegmentFiles):
+    """Segments opened one at a time relative to the object's directory, held open by descriptor.
+
+    The directory may be renamed (the object replaced or deleted) while it is read: the descriptor
+    follows it, and the store removes it only after the last reader released it.
+    """
+
+    def __init__(self, directory: int, segments: Sequence[Segment]) -> None:
+        super().__init__([])
+        self._directory: Optional[int] = directory
+        self._names = [segment.name for segment in segments]
+        self._index = -1
+
+    def get(self, index: int) -> FileIO:
+        if index != self._index:
+            super().close()
+            assert self._directory is not None
+            descriptor = os.open(self._names[index], os.O_RDONLY, dir_fd=self._directory)
+            self._files = [open(descriptor, "rb", buffering=0)]
+            self._index = index
+        return self._files[0]
+
+    def close(self) -> None:
+        super().close()
+        self._files = []
+        directory, self._directory = self._directory, None
+        if directory is not None:
+            os.close(directory)
 
 
 class BodySink:
@@ -129,9 +246,12 @@ class Store:
         self._clock = clock
         self._lock = threading.Lock()
         self._upload_locks: Dict[str, threading.Lock] = {}
-        self._objects_lock = threading.Lock()  # object metadata replacement and removal
+        self._objects_lock = threading.Lock()  # object records, their data and the readers' pins
+        self._pins: Dict[Path, int] = {}  # object directory -> readers holding it
+        self._retired: Dict[Path, Path] = {}  # pinned object directory -> where it waits for removal
         (root / "buckets").mkdir(parents=True, exist_ok=True)
         self._secret = self._load_secret()
+        self._recover()
 
     # --- paths -------------------------------------------------------------------------------------
 
@@ -159,6 +279,24 @@ class Store:
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(secret.hex())
             return secret
+
+    def _recover(self) -> None:
+        """Finish what a previous run left half done: it stopped with readers open, or crashed mid-way."""
+        for bucket in (self.root / "buckets").iterdir():
+            if (bucket / "tmp").is_dir():
+                for leftover in (bucket / "tmp").iterdir():  # bodies being received, data being removed
+                    _remove(leftover)
+            for storage in bucket.glob(f"objects/*{SEGMENTS_SUFFIX}"):
+                if (storage / _UPLOAD_META).exists():
+                    self._recover_complete(bucket, storage)
+
+    def _recover_complete(self, bucket: Path, storage: Path) -> None:
+        record = _read_object(storage.parent / f"{storage.name.split('.', 1)[0]}.json")
+        if record is not None and record.data == storage.name:
+            _tidy(storage, record.segments, lambda: None)  # Complete was recorded: drop its leftovers
+        else:  # stopped before the record was written: the upload is back, as if Complete never ran
+            upload = _upload_from_json(_read_json(storage / _UPLOAD_META))
+            os.replace(storage, bucket / "uploads" / upload.upload_id)
 
     @contextlib.contextmanager
     def _upload_lock(self, upload_id: str) -> Iterator[None]:
@@ -279,31 +417,24 @@ class Store:
         forbid_overwrite: bool = False,
         on_progress: Callable[[], None] = lambda: None,
     ) -> ObjectRecord:
-        """Assemble the object from the parts ``check`` selects, then remove the upload.
+        """Make the parts ``check`` selects the object, without copying them, and end the upload.
 
-        The object is written by streaming the part files through a bounded buffer (``on_progress`` is
-        called between buffers, e.g. to send keep-alive whitespace); the whole-object CRC-64 is combined
-        from the stored part CRCs.
+        The upload's directory is renamed into the bucket's objects and its selected part files become the
+        object's segments, in order; then the object's record is written, and only then is the key's
+        previous version removed. The whole-object CRC-64 is combined from the stored part CRCs.
+        ``on_progress`` is called while the upload's leftovers (part metadata, parts not selected) are
+        removed, e.g. to send keep-alive whitespace.
 
         Raises:
             ServiceError: Whatever ``check`` raises; 404 NoSuchUpload; 409 FileAlreadyExists.
         """
         with self._upload_lock(upload.upload_id):
             directory = self._upload_dir(upload.bucket, upload.upload_id)
-            if not (directory / "upload.json").exists():
+            if not (directory / _UPLOAD_META).exists():
                 raise no_such_upload()
             parts = {record.number: record for record in self.list_parts(upload)}
-            numbers = check(parts)
-            selected = [parts[number] for number in numbers]
-            object_meta = self._object_json(upload.bucket, upload.key)
-            if forbid_overwrite and object_meta.exists():
-                raise ServiceError(409, "FileAlreadyExists", "An object with the same key already exists.")
-            data_name = f"{object_meta.stem}.{secrets.token_hex(6)}.data"
-            target = object_meta.parent / data_name
-            with open(target, "xb") as output:
-                for part in selected:
-                    with open(directory / part.data, "rb") as source:
-                        _copy(source, output, part.size, on_progress)
+            selected = [parts[number] for number in check(parts)]
+            meta = self._object_json(upload.bucket, upload.key)
             record = ObjectRecord(
                 bucket=upload.bucket,
                 key=upload.key,
@@ -313,16 +444,22 @@ class Store:
                 last_modified=self._clock(),
                 headers=upload.headers,
                 encryption=upload.encryption,
-                data=data_name,
+                data=f"{meta.stem}.{secrets.token_hex(6)}{SEGMENTS_SUFFIX}",
+                segments=tuple(Segment(part.data, part.size) for part in selected),
             )
+            storage = meta.parent / record.data
             with self._objects_lock:
-                if forbid_overwrite and object_meta.exists():
-                    target.unlink()
+                if forbid_overwrite and meta.exists():
                     raise ServiceError(409, "FileAlreadyExists", "An object with the same key already exists.")
-                self._replace_object(object_meta, record)
-            trash = self._bucket_dir(upload.bucket) / "tmp" / f"completed-{upload.upload_id}"
-            os.replace(directory, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+                os.replace(directory, storage)  # the upload ends here; its part files are the object's now
+                try:
+                    previous = _swap_record(meta, record)
+                except BaseException:
+                    os.replace(storage, directory)  # no record names them: the upload is back as it was
+                    raise
+                garbage = self._retire(upload.bucket, previous)
+            _remove(garbage)
+            _tidy(storage, record.segments, on_progress)
         with self._lock:
             self._upload_locks.pop(upload.upload_id, None)
         return record
@@ -349,39 +486,49 @@ class Store:
     ) -> ObjectRecord:
         """Store the body in ``sink`` as object ``key`` (replacing it unless ``forbid_overwrite``)."""
         sink.close()
-        object_meta = self._object_json(bucket, key)
+        meta = self._object_json(bucket, key)
         with self._objects_lock:
-            if forbid_overwrite and object_meta.exists():
+            if forbid_overwrite and meta.exists():
                 raise ServiceError(409, "FileAlreadyExists", "An object with the same key already exists.")
-            data_name = f"{object_meta.stem}.{secrets.token_hex(6)}.data"
-            os.replace(sink.path, object_meta.parent / data_name)
-            sink.committed = True
+            data_name = f"{meta.stem}.{secrets.token_hex(6)}.data"
             record = ObjectRecord(
-                bucket, key, etag, sink.hasher.crc64, sink.hasher.size, self._clock(), tuple(headers), encryption, data_name
+                bucket, key, etag, sink.hasher.crc64, sink.hasher.size, self._clock(), tuple(headers), encryption,
+                data_name,
             )
-            self._replace_object(object_meta, record)
+            os.replace(sink.path, meta.parent / data_name)
+            try:
+                previous = _swap_record(meta, record)
+            except BaseException:
+                os.replace(meta.parent / data_name, sink.path)  # the sink removes it
+                raise
+            sink.committed = True
+            garbage = self._retire(bucket, previous)
+        _remove(garbage)
         return record
-
-    def _replace_object(self, meta: Path, record: ObjectRecord) -> None:
-        previous = _read_object(meta)
-        _write_json(meta, _object_to_json(record))
-        if previous is not None and previous.data != record.data:
-            with contextlib.suppress(FileNotFoundError):
-                (meta.parent / previous.data).unlink()
 
     def get_object(self, bucket: str, key: str) -> ObjectRecord:
         """The object ``key``; 404 NoSuchKey when absent."""
-        record = _read_object(self._object_json(bucket, key))
-        if record is None or record.key != key:
-            raise ServiceError(404, "NoSuchKey", "The specified key does not exist.")
-        return record
+        return _current(self._object_json(bucket, key), key)
 
-    def open_object(self, record: ObjectRecord) -> BufferedReader:
-        """Open the data of ``record`` for reading (stays readable if the object is replaced meanwhile)."""
-        try:
-            return open(self._bucket_dir(record.bucket) / "objects" / record.data, "rb")
-        except FileNotFoundError:
-            raise ServiceError(404, "NoSuchKey", "The specified key does not exist.") from None
+    def open_object(self, bucket: str, key: str) -> ObjectReader:
+        """Open the current version of ``key`` for reading; 404 NoSuchKey when absent.
+
+        The reader serves that version to the end even if the key is overwritten or deleted meanwhile.
+        """
+        meta = self._object_json(bucket, key)
+        with self._objects_lock:  # no version can be retired between reading its record and opening it
+            record = _current(meta, key)
+            storage = meta.parent / record.data
+            try:
+                if not record.segments:
+                    return ObjectReader(record, _SegmentFiles([open(storage, "rb", buffering=0)]), _nothing)
+                if not LAZY_SEGMENTS:
+                    return ObjectReader(record, _open_all(storage, record.segments), _nothing)
+                directory = os.open(storage, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except FileNotFoundError:
+                raise ServiceError(500, "InternalError", "The object's data is missing.") from None
+            self._pins[storage] = self._pins.get(storage, 0) + 1
+        return ObjectReader(record, _LazySegmentFiles(directory, record.segments), lambda: self._unpin(storage))
 
     def delete_object(self, bucket: str, key: str) -> None:
         """Remove object ``key`` if it exists."""
@@ -391,52 +538,91 @@ class Store:
             if record is None or record.key != key:
                 return
             meta.unlink()
-            with contextlib.suppress(FileNotFoundError):
-                (meta.parent / record.data).unlink()
+            garbage = self._retire(bucket, record)
+        _remove(garbage)
+
+    def _retire(self, bucket: str, record: Optional[ObjectRecord]) -> Optional[Path]:
+        """Move the data of a version no record names any more out of ``objects/`` (objects lock held).
+
+        Returns what to remove now; ``None`` when a reader still holds it (its last reader removes it).
+        """
+        if record is None:
+            return None
+        bucket_dir = self._bucket_dir(bucket)
+        storage = bucket_dir / "objects" / record.data
+        trash = bucket_dir / "tmp" / f"retired-{secrets.token_hex(8)}"
+        try:
+            os.replace(storage, trash)  # readers hold descriptors, which follow the rename
+        except FileNotFoundError:
+            return None
+        if storage in self._pins:
+            self._retired[storage] = trash
+            return None
+        return trash
+
+    def _unpin(self, storage: Path) -> None:
+        with self._objects_lock:
+            count = self._pins.pop(storage) - 1
+            if count:
+                self._pins[storage] = count
+                return
+            garbage = self._retired.pop(storage, None)
+        _remove(garbage)
 
 
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _copy(source: BufferedReader, output: IO[bytes], size: int, on_progress: Callable[[], None]) -> None:
-    if _kernel_copy(source, output, size, on_progress):
-        return
-    buffer = bytearray(COPY_BUFFER)
-    view = memoryview(buffer)
-    remaining = size
-    while remaining:
-        count = source.readinto(view[: min(COPY_BUFFER, remaining)])
-        if not count:
-            raise ServiceError(500, "InternalError", "A stored part is shorter than recorded.")
-        output.write(view[:count])
-        remaining -= count
-        on_progress()
+def _nothing() -> None:
+    pass
 
 
-def _kernel_copy(source: BufferedReader, output: IO[bytes], size: int, on_progress: Callable[[], None]) -> bool:
-    """Copy inside the kernel (no bytes through Python) where ``os.copy_file_range`` works; False otherwise."""
-    copy_range = getattr(os, "copy_file_range", None)
-    if copy_range is None or size == 0:
-        return False
-    output.flush()
-    source_offset, output_offset = source.tell(), output.tell()
-    remaining = size
+def _open_all(storage: Path, segments: Sequence[Segment]) -> _SegmentFiles:
+    files: List[FileIO] = []
     try:
-        while remaining:
-            count = copy_range(source.fileno(), output.fileno(), min(remaining, KERNEL_COPY_CHUNK),
-                               source_offset, output_offset)
-            if count == 0:
-                raise ServiceError(500, "InternalError", "A stored part is shorter than recorded.")
-            source_offset += count
-            output_offset += count
-            remaining -= count
-            on_progress()
-    except OSError:
-        if remaining != size:
-            raise
-        return False  # not supported for these files: copy through the buffer instead
-    output.seek(output_offset)
-    return True
+        for segment in segments:
+            files.append(open(storage / segment.name, "rb", buffering=0))
+    except BaseException:
+        _SegmentFiles(files).close()
+        raise
+    return _SegmentFiles(files)
+
+
+def _tidy(storage: Path, segments: Sequence[Segment], on_progress: Callable[[], None]) -> None:
+    """Remove what the upload left in an object's directory besides its segments; ``upload.json`` last, so
+    a restart after a crash in here knows to finish the job (see ``Store._recover``)."""
+    keep = {segment.name for segment in segments}
+    keep.add(_UPLOAD_META)
+    with contextlib.suppress(FileNotFoundError):  # the object may be replaced (and its data moved) meanwhile
+        for entry in os.scandir(storage):
+            if entry.name not in keep:
+                os.unlink(entry.path)
+                on_progress()
+        os.unlink(storage / _UPLOAD_META)
+
+
+def _remove(path: Optional[Path]) -> None:
+    if path is None:
+        return
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _current(meta: Path, key: str) -> ObjectRecord:
+    record = _read_object(meta)
+    if record is None or record.key != key:
+        raise ServiceError(404, "NoSuchKey", "The specified key does not exist.")
+    return record
+
+
+def _swap_record(meta: Path, record: ObjectRecord) -> Optional[ObjectRecord]:
+    """Write ``record`` in place of the key's current one (atomically); return the one replaced."""
+    previous = _read_object(meta)
+    _write_json(meta, _object_to_json(record))
+    return previous
 
 
 def _write_json(path: Path, data: Dict[str, Any]) -> None:
@@ -474,7 +660,12 @@ def _upload_from_json(data: Dict[str, Any]) -> UploadRecord:
 
 
 def _object_to_json(record: ObjectRecord) -> Dict[str, Any]:
-    return asdict(record)
+    data = asdict(record)
+    if record.segments:
+        data["segments"] = [[segment.name, segment.size] for segment in record.segments]
+    else:
+        del data["segments"]  # a one-file object is written exactly as before segments existed
+    return data
 
 
 def _read_object(path: Path) -> Optional[ObjectRecord]:
@@ -484,4 +675,5 @@ def _read_object(path: Path) -> Optional[ObjectRecord]:
         return None
     data["headers"] = tuple((name, value) for name, value in data["headers"])
     data["encryption"] = Encryption(**data["encryption"])
+    data["segments"] = tuple(Segment(name, size) for name, size in data.get("segments", ()))
     return ObjectRecord(**data)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
+from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
 
+from cos_multipart.checksum import crc64
 from cos_multipart.signer import CosAuth
-from cos_multipart.testing import LocalCOS
+from cos_multipart.testing import DEFAULT_BUCKET, LocalCOS
+from cos_multipart.testing.protocol import Encryption
 
 
 class Raw:
@@ -68,3 +74,19 @@ def raw(local_cos: LocalCOS) -> Iterator[Raw]:
     helper = Raw(local_cos)
     yield helper
     helper.session.close()
+
+
+def write_one_file_object(root: Path, key: str, data: bytes, etag: str, *, modified: float = 1700000000.0) -> Path:
+    """Store ``key`` in data directory ``root`` as the store wrote every object before segments existed
+    (a multipart object assembled into one data file, no segment list); returns the data file."""
+    bucket = root / "buckets" / DEFAULT_BUCKET
+    for sub in ("uploads", "objects", "tmp"):
+        (bucket / sub).mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    data_file = bucket / "objects" / f"{digest}.0123456789ab.data"
+    data_file.write_bytes(data)
+    meta = {"bucket": DEFAULT_BUCKET, "key": key, "etag": etag, "crc64": crc64(data), "size": len(data),
+            "last_modified": modified, "headers": [["content-type", "text/plain"], ["x-cos-meta-era", "old"]],
+            "encryption": dataclasses.asdict(Encryption()), "data": data_file.name}
+    (bucket / "objects" / f"{digest}.json").write_text(json.dumps(meta))
+    return data_file

@@ -26,7 +26,7 @@ from cos_multipart.signer import CosAuth, SignWindow, presign_url, sign
 from cos_multipart.testing import TEST_CREDENTIALS, Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 
-from .conftest import Raw, complete_body, error_code
+from .conftest import Raw, complete_body, error_code, write_one_file_object
 
 MB = limits.MB
 PART = b"0123456789abcdef" * (MB // 16)  # exactly 1 MB
@@ -700,3 +700,119 @@ def test_stalled_body_is_request_timeout(local_cos_factory: LocalCOSFactory) -> 
     assert reply.startswith(b"HTTP/1.1 400") and b"<Code>RequestTimeout</Code>" in reply
     assert 0.3 <= time.monotonic() - started < 5
     assert cos.log_entries("PutObject")[-1].code == "RequestTimeout"
+
+
+# --- multipart objects are stored as segments (Complete renames the parts, never copies them) ----------
+
+SEGMENTS = [os.urandom(MB), os.urandom(MB), os.urandom(1000)]
+WHOLE = b"".join(SEGMENTS)
+SIZE = len(WHOLE)
+#: (Range header, first byte, last byte): boundaries of the three segments, spans, suffixes, open ends.
+SEGMENT_RANGES = [
+    ("bytes=0-0", 0, 0),
+    (f"bytes={MB - 1}-{MB}", MB - 1, MB),
+    (f"bytes={MB}-{MB}", MB, MB),
+    (f"bytes={2 * MB - 1}-{2 * MB}", 2 * MB - 1, 2 * MB),
+    (f"bytes={MB - 10}-{2 * MB + 9}", MB - 10, 2 * MB + 9),
+    ("bytes=0-", 0, SIZE - 1),
+    (f"bytes={MB}-", MB, SIZE - 1),
+    ("bytes=-1500", SIZE - 1500, SIZE - 1),
+    (f"bytes=-{SIZE + 5}", 0, SIZE - 1),
+    (f"bytes={SIZE - 1}-{SIZE + 100}", SIZE - 1, SIZE - 1),
+]
+
+
+def upload_segments(raw: Raw, key: str = "seg", chunks: Any = None) -> requests.Response:
+    done = raw.upload(key, SEGMENTS if chunks is None else chunks)
+    assert done.status_code == 200 and b"<Error>" not in done.content, done.text
+    return done
+
+
+def data_bytes(cos: LocalCOS) -> int:
+    return sum(path.stat().st_size for path in (cos.data_dir / "buckets").rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize("throttled", [False, True], ids=["sendfile", "buffered"])
+def test_segmented_object_get_head_and_ranges(raw: Raw, throttled: bool) -> None:
+    done = upload_segments(raw)
+    assert done.content[:1].isspace()  # Complete still answers with keep-alive whitespace first
+    assert data_bytes(raw.cos) < SIZE + 64 * 1024  # the parts became the object: no second copy
+    etag = etree.fromstring(done.content.lstrip()).findtext("{*}ETag")
+    crc = done.headers["x-cos-hash-crc64ecma"]
+    assert int(crc) == crc64(WHOLE)
+    pace = {"x-cos-traffic-limit": str(limits.MAX_TRAFFIC_LIMIT)} if throttled else {}
+    for spec, first, last in SEGMENT_RANGES:
+        got = raw.request("GET", "seg", headers={"Range": spec, **pace})
+        assert got.status_code == 206, spec
+        assert got.headers["Content-Range"] == f"bytes {first}-{last}/{SIZE}", spec
+        assert got.headers["Content-Length"] == str(last - first + 1), spec
+        assert got.content == WHOLE[first:last + 1], spec
+        assert got.headers["ETag"] == etag and got.headers["x-cos-hash-crc64ecma"] == crc
+    whole = raw.request("GET", "seg", headers=pace)
+    assert whole.status_code == 200 and whole.content == WHOLE and whole.headers["Content-Length"] == str(SIZE)
+    head = raw.request("HEAD", "seg")
+    assert head.headers["Content-Length"] == str(SIZE) and head.headers["ETag"] == etag
+    assert head.headers["x-cos-hash-crc64ecma"] == crc
+    assert head.headers["Last-Modified"] == whole.headers["Last-Modified"]
+    assert raw.request("GET", "seg", headers={"Range": f"bytes={SIZE}-"}).status_code == 416
+
+
+def test_reset_fault_mid_download_of_a_segmented_object(raw: Raw) -> None:
+    upload_segments(raw)
+    raw.cos.faults.add(Fault.reset("GetObject", after_bytes=MB + 10))
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        raw.request("GET", "seg").content
+    entry = raw.cos.log_entries("GetObject")[-1]
+    assert entry.status == 0 and entry.bytes_out == MB + 10
+
+
+@pytest.mark.parametrize("change", ["put", "complete", "delete"])
+def test_a_streaming_get_serves_one_version_while_the_key_changes(raw: Raw, change: str) -> None:
+    upload_segments(raw)
+    pace = {"x-cos-traffic-limit": str(40 * MB)}  # 5 MiB/s: the GET is still in the first segment below
+    other = Raw(raw.cos)
+    with raw.session.get(raw.cos.url("seg"), auth=raw.auth, headers=pace, stream=True, timeout=30) as got:
+        assert got.status_code == 200 and got.headers["Content-Length"] == str(SIZE)
+        start = got.raw.read(64 * 1024)
+        if change == "put":
+            assert other.request("PUT", "seg", data=b"new").status_code == 200
+        elif change == "complete":
+            upload_segments(other, chunks=[b"N" * MB, b"EW"])
+        else:
+            assert other.request("DELETE", "seg").status_code == 204
+        rest = got.raw.read()
+    assert start + rest == WHOLE  # all old bytes, none new, nothing missing
+    expected = {"put": b"new", "complete": b"N" * MB + b"EW", "delete": None}[change]
+    after = other.request("GET", "seg")
+    assert after.content == expected if expected is not None else error_code(after) == "NoSuchKey"
+    raw.cos.log_entries()  # every answered request is finished, so the old version's reader is closed
+    bucket = raw.cos.data_dir / "buckets" / raw.cos.bucket
+    assert not any((bucket / "tmp").iterdir())
+    assert data_bytes(raw.cos) < (len(expected) if expected else 0) + 64 * 1024
+
+
+def test_restart_on_a_data_directory_of_the_one_file_layout(local_cos_factory: LocalCOSFactory, tmp_path: Path) -> None:
+    old_file = write_one_file_object(tmp_path, "old.txt", WHOLE, "ab" * 16 + "-3")
+    first = local_cos_factory(data_dir=tmp_path)
+    raw = Raw(first)
+    got = raw.request("GET", "old.txt")
+    assert got.content == WHOLE and got.headers["ETag"] == '"' + "ab" * 16 + '-3"'
+    assert got.headers["Content-Type"] == "text/plain" and got.headers["x-cos-meta-era"] == "old"
+    assert got.headers["Last-Modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+    assert int(got.headers["x-cos-hash-crc64ecma"]) == crc64(WHOLE)
+    for spec, first_byte, last in SEGMENT_RANGES:
+        ranged = raw.request("GET", "old.txt", headers={"Range": spec})
+        assert ranged.content == WHOLE[first_byte:last + 1] and ranged.status_code == 206, spec
+    assert raw.request("HEAD", "old.txt").headers["Content-Length"] == str(SIZE)
+
+    new = [os.urandom(MB), os.urandom(500)]
+    upload_segments(raw, "old.txt", new)  # overwritten: the old file goes, the new object is two segments
+    assert not old_file.exists()
+    first.stop()
+    second = local_cos_factory(data_dir=tmp_path)
+    raw = Raw(second)
+    assert raw.request("GET", "old.txt").content == b"".join(new)
+    ranged = raw.request("GET", "old.txt", headers={"Range": f"bytes={MB - 2}-{MB + 1}"})
+    assert ranged.content == b"".join(new)[MB - 2:MB + 2]
+    assert raw.request("DELETE", "old.txt").status_code == 204
+    assert not any((tmp_path / "buckets" / second.bucket / "objects").iterdir())
