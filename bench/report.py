@@ -236,8 +236,8 @@ def section_scaling(data: Dict[str, Any], img: Optional[str]) -> List[str]:
         f"The server caps every connection's body transfer and adds {data['latency'] * 1000:.0f} ms to every request. "
         f"Efficiency = throughput / (workers x cap); median (min-max) of {data['runs']} run(s). *Part transfers*: "
         "from the first part's arrival to the last part's answer (server clock); *end to end*: the whole upload "
-        "call, including Initiate and Complete (the local server copies every part into the object: about a "
-        "second per GiB here, noisy, and no client's doing).",
+        "call, including Initiate and Complete (the local server renames the parts into the object: "
+        "milliseconds).",
     ]
     for shape in data["shapes"]:
         cap = shape["bandwidth"]
@@ -283,7 +283,7 @@ def section_memory(data: Dict[str, Any], img: Optional[str]) -> List[str]:
         "",
         f"Peak RSS of the client process (its `VmHWM`, MiB), {data['threads']} threads, {human(data['part_size'])} parts. "
         f"Target for cos-multipart: below 64 MiB + {data['threads']} x {human(data['part_size'])} = {data['target_mib']:.0f} MiB "
-        "and flat. Server data on disk here (a tmpfs would hold the largest file three times).",
+        "and flat. Server data on disk here (a tmpfs would hold the largest file twice: the file and the stored object).",
         "",
     ]
     lines += table(["file"] + [f"{label(name)}" for name in clients], rows)

@@ -286,7 +286,7 @@ def run_memory(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     clients = comparison_clients(settings)
     runs: List[Dict[str, Any]] = []
     largest = max(settings.memory_sizes)
-    # Not on tmpfs: the largest file, its parts and the assembled object would hold 3x its size in RAM.
+    # Not on tmpfs: the largest file and the stored object would hold 2x its size in RAM.
     data_dir = pick_data_dir(2 * largest, prefer_memory=False)
     with ServerProcess(data_dir) as server:
         for size in settings.memory_sizes:
