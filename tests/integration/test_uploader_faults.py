@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, Tuple
+from typing import Iterator, Tuple
 
 import pytest
 
@@ -16,7 +16,8 @@ from cos_multipart.errors import CosIntegrityError, CosServiceError, CosTranspor
 from cos_multipart.limits import MB
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart.uploader import UploadConfig, Uploader
+
+from uploads import make_file, stored, uploader
 
 pytestmark = pytest.mark.integration
 
@@ -30,31 +31,8 @@ def client(local_cos: LocalCOS) -> Iterator[CosClient]:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> CheckpointStore:
-    return CheckpointStore(tmp_path / "checkpoints")
-
-
-@pytest.fixture()
 def source(tmp_path: Path) -> Tuple[Path, bytes]:
-    data = os.urandom(4 * MB + 17)
-    path = tmp_path / "data.bin"
-    path.write_bytes(data)
-    return path, data
-
-
-def uploader(client: CosClient, store: CheckpointStore, **options: Any) -> Uploader:
-    options.setdefault("part_size", MB)
-    options.setdefault("multipart_threshold", 0)
-    options.setdefault("concurrency", 2)
-    return Uploader(client, UploadConfig(**options), store=store)
-
-
-def stored(client: CosClient, key: str) -> bytes:
-    response = client.get_object(key)
-    try:
-        return response.content
-    finally:
-        response.close()
+    return make_file(tmp_path, 4 * MB + 17)
 
 
 def object_exists(client: CosClient, key: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import _thread
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List
 
 import pytest
 
@@ -21,42 +20,10 @@ from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart.uploader import UploadConfig, Uploader
+
+from uploads import make_file, stored, uploader
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def client(local_cos: LocalCOS) -> Iterator[CosClient]:
-    with local_cos.client() as made:
-        yield made
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> CheckpointStore:
-    return CheckpointStore(tmp_path / "checkpoints")
-
-
-def make_file(tmp_path: Path, size: int) -> Tuple[Path, bytes]:
-    data = os.urandom(size)
-    path = tmp_path / "data.bin"
-    path.write_bytes(data)
-    return path, data
-
-
-def uploader(client: CosClient, store: CheckpointStore, **options: Any) -> Uploader:
-    options.setdefault("part_size", MB)
-    options.setdefault("multipart_threshold", 0)
-    options.setdefault("concurrency", 2)
-    return Uploader(client, UploadConfig(**options), store=store)
-
-
-def stored(client: CosClient, key: str) -> bytes:
-    response = client.get_object(key)
-    try:
-        return response.content
-    finally:
-        response.close()
 
 
 def stop_after(parts: int) -> Any:

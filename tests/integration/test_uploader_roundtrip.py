@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 
@@ -19,20 +19,11 @@ from cos_multipart.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import LocalCOS
 from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
 
+from uploads import stored
+
 pytestmark = pytest.mark.integration
 
 SSE_C_KEY = "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY="
-
-
-@pytest.fixture()
-def client(local_cos: LocalCOS) -> Iterator[CosClient]:
-    with local_cos.client() as made:
-        yield made
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> CheckpointStore:
-    return CheckpointStore(tmp_path / "checkpoints")
 
 
 class Pipe(io.RawIOBase):
@@ -50,17 +41,9 @@ class Pipe(io.RawIOBase):
         return len(chunk)
 
 
-def read_back(client: CosClient, key: str, **options: Any) -> bytes:
-    response = client.get_object(key, **options)
-    try:
-        return response.content
-    finally:
-        response.close()
-
-
 def check(client: CosClient, result: UploadResult, key: str, data: bytes, **options: Any) -> None:
     assert result.size == len(data) and result.crc64 == crc64(data)
-    assert read_back(client, key, **options) == data
+    assert stored(client, key, **options) == data
     head = client.head_object(key, **options)
     assert head.crc64 == crc64(data) and head.size == len(data)
 

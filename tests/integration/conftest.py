@@ -1,0 +1,23 @@
+"""Fixtures shared by the integration tests: a client of the local COS server and a checkpoint store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from cos_multipart.checkpoint import CheckpointStore
+from cos_multipart.client import CosClient
+from cos_multipart.testing import LocalCOS
+
+
+@pytest.fixture()
+def client(local_cos: LocalCOS) -> Iterator[CosClient]:
+    with local_cos.client() as made:
+        yield made
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> CheckpointStore:
+    return CheckpointStore(tmp_path / "checkpoints")
