@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Dict, Optional, Tuple
+
+from cos_multipart.cli import parse_size as cli_parse_size
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -102,17 +105,11 @@ SMOKE = Settings(
 
 
 def parse_size(text: str) -> int:
-    """``123``, ``64K``, ``256MB``, ``1.5GiB``, ... (binary units) as bytes."""
-    value = text.strip().upper().replace("IB", "").rstrip("B")
-    units = {"K": KIB, "M": MIB, "G": GIB}
-    factor = 1
-    if value and value[-1] in units:
-        factor = units[value[-1]]
-        value = value[:-1]
+    """``123``, ``64K``, ``256MB``, ``1.5GiB``, ... (binary units) as bytes; must be positive."""
     try:
-        size = int(float(value) * factor)
-    except ValueError:
-        raise ValueError(f"not a size: {text!r} (use e.g. 1048576, 64MiB, 1GiB)") from None
+        size = cli_parse_size(text)
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(str(error)) from None
     if size <= 0:
         raise ValueError(f"a size must be positive: {text!r}")
     return size

@@ -22,7 +22,7 @@ from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION
 
 from .procs import LogEntry, ServerProcess, iter_alternating, pick_data_dir, run_child
 from .settings import GIB, MIB, UPLOAD_CLIENTS, Settings, human
-from .stats import ratio, spread
+from .stats import spread
 
 Log = Callable[[str], None]
 _WRITE_CHUNK = 8 * MIB

@@ -9,6 +9,7 @@ import threading
 from typing import Any, List, Optional, Tuple
 
 from . import limits
+from .cli import parse_size
 from .credentials import Credentials
 from .errors import CosCredentialsError, CosValidationError
 from .testing.faults import Fault
@@ -52,28 +53,12 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "multipart API, verify it (CRC64 per part and for the whole object, then read it back), print a "
         "summary, and clean up. Needs no credentials and no network.",
     )
-    demo.add_argument("--size", type=_size, default=256 * limits.MB, help="file size, e.g. 256MB, 1GB (default 256MB)")
-    demo.add_argument("--part-size", type=_size, default=8 * limits.MB, help="part size (default 8MB)")
+    demo.add_argument("--size", type=parse_size, default=256 * limits.MB, help="file size, e.g. 256MB, 1GB (default 256MB)")
+    demo.add_argument("--part-size", type=parse_size, default=8 * limits.MB, help="part size (default 8MB)")
     demo.add_argument("--threads", type=int, default=4, help="parallel part uploads (default 4)")
     demo.add_argument("--bandwidth", type=float, help="simulate a network: per-connection cap in bytes/s")
     demo.add_argument("--latency", type=float, default=0.0, help="simulate a network: seconds per request")
     demo.set_defaults(handler=run_demo_command)
-
-
-def _size(text: str) -> int:
-    """Parse ``123``, ``64KB``, ``256MB``, ``1.5GB`` (binary units)."""
-    units = {"": 1, "B": 1, "K": limits.KB, "KB": limits.KB, "M": limits.MB, "MB": limits.MB}
-    units.update({"G": limits.GB, "GB": limits.GB})
-    value = text.strip().upper()
-    number = value.rstrip("KMGB")
-    unit = value[len(number) :]
-    try:
-        size = int(float(number) * units[unit])
-    except (KeyError, ValueError):
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 1048576, 64MB, 1GB)") from None
-    if size < 0:
-        raise argparse.ArgumentTypeError(f"a size must not be negative: {text!r}")
-    return size
 
 
 def serve_credentials(secret_id: Optional[str], secret_key: Optional[str]) -> Tuple[Credentials, str]:

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .checkpoint import CheckpointStore
+from .cli import parse_size
 from .client import CosClient
 from .errors import REDACTED, CosValidationError
-from .limits import GB, KB, MB
 from .progress import ProgressEvent
 from .sse import SseC, SseCos, SseKms
 from .uploader import DEFAULT_CONCURRENCY, UploadConfig, Uploader, UploadResult
@@ -30,12 +30,6 @@ ENV_ENDPOINT = "COS_ENDPOINT"
 ENV_SSE_C_KEY = "COS_SSE_C_KEY"
 #: The region only names the default host; with an explicit endpoint it is not used, but must be valid.
 _REGION_WITH_ENDPOINT = "custom-endpoint"
-_UNITS = {
-    "": 1, "B": 1,
-    "K": KB, "KB": KB, "KIB": KB,
-    "M": MB, "MB": MB, "MIB": MB,
-    "G": GB, "GB": GB, "GIB": GB,
-}  # fmt: skip
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -151,20 +145,6 @@ def _transfer_options() -> argparse.ArgumentParser:
 
 
 # --- parsing helpers -----------------------------------------------------------------------------------
-
-
-def parse_size(text: str) -> int:
-    """``"8MB"`` -> 8388608: a number with an optional binary unit (B, K/KB/KiB, M/MB/MiB, G/GB/GiB)."""
-    value = text.strip().upper()
-    number = value.rstrip("KMGIB")
-    unit = value[len(number) :].strip()
-    try:
-        size = int(float(number) * _UNITS[unit])
-    except (KeyError, ValueError):
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1048576, 8MB, 1.5GB)") from None
-    if size < 0:
-        raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
-    return size
 
 
 def parse_target(text: str, *, require_key: bool = True) -> Tuple[str, str]:

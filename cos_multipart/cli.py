@@ -26,6 +26,7 @@ from .errors import (
     CosTransportError,
     CosValidationError,
 )
+from .limits import GB, KB, MB
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -36,6 +37,12 @@ EXIT_TRANSPORT = 5
 EXIT_INTERRUPTED = 130
 
 _COMMAND_MODULES = ("cos_multipart._cli_server", "cos_multipart._cli_transfer")
+_UNITS = {
+    "": 1, "B": 1,
+    "K": KB, "KB": KB, "KIB": KB,
+    "M": MB, "MB": MB, "MIB": MB,
+    "G": GB, "GB": GB, "GIB": GB,
+}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +93,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         print(f"cos-multipart: error: {_one_line(error)}", file=sys.stderr)
         return exit_code_for(error)
+
+
+def parse_size(text: str) -> int:
+    """``"8MB"`` -> 8388608: a number with an optional binary unit (B, K/KB/KiB, M/MB/MiB, G/GB/GiB)."""
+    value = text.strip().upper()
+    number = value.rstrip("KMGIB")
+    unit = value[len(number) :].strip()
+    try:
+        size = int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1048576, 8MB, 1.5GB)") from None
+    if size < 0:
+        raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
+    return size
 
 
 def _one_line(error: BaseException) -> str:
