@@ -166,9 +166,9 @@ class UploadConfig:
     def __post_init__(self) -> None:
         if self.part_size is not None:
             plan_parts(0, self.part_size)  # checks 1 MB..5 GB with the documented rule in the message
-        _int_in("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
-        _int_in("multipart_threshold", self.multipart_threshold, 0, MAX_PUT_OBJECT_SIZE)
-        _int_in("part_attempts", self.part_attempts, 1, 100)
+        validation.integer_in("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        validation.integer_in("multipart_threshold", self.multipart_threshold, 0, MAX_PUT_OBJECT_SIZE)
+        validation.integer_in("part_attempts", self.part_attempts, 1, 100)
         if self.bandwidth_limit is not None:
             TokenBucket(self.bandwidth_limit)  # validates
         if self.traffic_limit is not None:
@@ -280,11 +280,6 @@ class UploadResult:
     def multipart(self) -> bool:
         """Whether the object was uploaded with the multipart API."""
         return self.upload_id is not None
-
-
-def _int_in(name: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CosValidationError(name, value, f"an integer from {low} to {high}")
 
 
 # --- Sources -----------------------------------------------------------------------------------------

@@ -55,13 +55,24 @@ def _integer(field: str, value: object, allowed: str) -> int:
     return value
 
 
+def integer_in(field: str, value: object, low: int, high: Optional[int] = None, allowed: str = "") -> int:
+    """``value`` as an int in ``[low, high]`` (no upper bound when ``high`` is ``None``).
+
+    Raises:
+        CosValidationError: Naming ``field``, ``value`` and ``allowed`` (by default "an integer from low to high").
+    """
+    if not allowed:
+        allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+    number = _integer(field, value, allowed)
+    if number < low or (high is not None and number > high):
+        raise CosValidationError(field, value, allowed)
+    return number
+
+
 def part_number(value: object, field: str = "part_number") -> int:
     """"partNumber ... Value range: 1-10000" (436/7750)."""
     allowed = f"an integer from {MIN_PART_NUMBER} to {MAX_PART_NUMBER} (436/7750)"
-    number = _integer(field, value, allowed)
-    if not MIN_PART_NUMBER <= number <= MAX_PART_NUMBER:
-        raise CosValidationError(field, value, allowed)
-    return number
+    return integer_in(field, value, MIN_PART_NUMBER, MAX_PART_NUMBER, allowed)
 
 
 def part_size(size: int, field: str = "content_length") -> int:
@@ -69,29 +80,19 @@ def part_size(size: int, field: str = "content_length") -> int:
 
     Only the upper bound is checked here: whether a part is the last one is known at Complete.
     """
-    allowed = f"0 to {MAX_PART_SIZE} bytes (5 GB) per part (436/7750)"
-    size = _integer(field, size, allowed)
-    if not 0 <= size <= MAX_PART_SIZE:
-        raise CosValidationError(field, size, allowed)
-    return size
+    return integer_in(field, size, 0, MAX_PART_SIZE, f"0 to {MAX_PART_SIZE} bytes (5 GB) per part (436/7750)")
 
 
 def object_size(size: int, field: str = "content_length") -> int:
     """"a single PUT Object uploads at most 5 GB" (436/7749)."""
     allowed = f"0 to {MAX_PUT_OBJECT_SIZE} bytes (5 GB) for PUT Object (436/7749)"
-    size = _integer(field, size, allowed)
-    if not 0 <= size <= MAX_PUT_OBJECT_SIZE:
-        raise CosValidationError(field, size, allowed)
-    return size
+    return integer_in(field, size, 0, MAX_PUT_OBJECT_SIZE, allowed)
 
 
 def traffic_limit(value: object, field: str = "traffic_limit") -> int:
     """"x-cos-traffic-limit ... range is 819200 - 838860800" bit/s (436/7750, 436/40140)."""
     allowed = f"an integer number of bit/s from {MIN_TRAFFIC_LIMIT} to {MAX_TRAFFIC_LIMIT} (436/40140)"
-    limit = _integer(field, value, allowed)
-    if not MIN_TRAFFIC_LIMIT <= limit <= MAX_TRAFFIC_LIMIT:
-        raise CosValidationError(field, value, allowed)
-    return limit
+    return integer_in(field, value, MIN_TRAFFIC_LIMIT, MAX_TRAFFIC_LIMIT, allowed)
 
 
 def size_guards(
@@ -105,10 +106,7 @@ def size_guards(
         if value is None:
             checked.append(None)
             continue
-        number = _integer(field, value, allowed)
-        if number < 0:
-            raise CosValidationError(field, value, allowed)
-        checked.append(number)
+        checked.append(integer_in(field, value, 0, None, allowed))
     minimum, maximum = checked
     if minimum is not None and maximum is not None and minimum > maximum:
         raise CosValidationError(low_field, low, f"at most {high_field}={maximum}")
@@ -322,10 +320,7 @@ def body_length(body: object, content_length: Optional[int], field: str = "body"
     if content_length is None:
         return length
     allowed = f"an integer from 0 to the {length} bytes available in the body"
-    size = _integer("content_length", content_length, allowed)
-    if not 0 <= size <= length:
-        raise CosValidationError("content_length", content_length, allowed)
-    return size
+    return integer_in("content_length", content_length, 0, length, allowed)
 
 
 def _remaining(stream: Any, field: str) -> int:
@@ -357,10 +352,7 @@ def byte_range(value: Optional[Sequence[Optional[int]]], field: str = "byte_rang
 def positive_int(value: object, field: str, maximum: Optional[int] = None) -> int:
     """An integer >= 1 (and <= ``maximum`` when given)."""
     allowed = f"an integer from 1 to {maximum}" if maximum is not None else "a positive integer"
-    number = _integer(field, value, allowed)
-    if number < 1 or (maximum is not None and number > maximum):
-        raise CosValidationError(field, value, allowed)
-    return number
+    return integer_in(field, value, 1, maximum, allowed)
 
 
 def _printable(text: str, allow_tab: bool = False) -> bool:
