@@ -568,7 +568,7 @@ class _Run:
             if last is None:
                 self.progress.part_done(1, size)
                 part = VerifiedPart(1, result.etag, size, digest.crc64)
-                return self._result(None, result.etag, (part,), version_id=result.version_id)
+                return self._result(None, result.etag, (part,), digest.crc64, version_id=result.version_id)
             logger.warning("PUT %s: %s (attempt %d of %d)", self.key, last, attempt, self.config.part_attempts)
         assert last is not None
         raise last
@@ -858,7 +858,9 @@ class _Run:
         if result.crc64 != expected:
             logger.error("object %s was completed but its CRC-64 does not match the local data", self.key)
             raise CosIntegrityError("crc64", expected, result.crc64, request_id=result.request_id)
-        return self._result(upload_id, result.etag, tuple(parts), reused=reused, version_id=result.version_id)
+        return self._result(
+            upload_id, result.etag, tuple(parts), expected, reused=reused, version_id=result.version_id
+        )
 
     def _complete_request(
         self, upload_id: str, completed: List[Tuple[int, str]], crc: int, size: int, kwargs: Dict[str, Any]
@@ -891,6 +893,7 @@ class _Run:
         upload_id: Optional[str],
         etag: str,
         parts: Tuple[VerifiedPart, ...],
+        crc64: int,
         *,
         reused: int = 0,
         version_id: Optional[str] = None,
@@ -900,7 +903,7 @@ class _Run:
             key=self.key,
             upload_id=upload_id,
             etag=etag,
-            crc64=crc64_combine_all([(p.crc64, p.size) for p in parts]),
+            crc64=crc64,  # verified against COS's value by the caller
             size=sum(p.size for p in parts),
             parts=parts,
             elapsed=time.monotonic() - self.started,
