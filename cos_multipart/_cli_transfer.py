@@ -22,12 +22,22 @@ from .client import CosClient
 from .errors import REDACTED, CosValidationError
 from .progress import ProgressEvent
 from .sse import SseC, SseCos, SseKms
-from .uploader import DEFAULT_CONCURRENCY, UploadConfig, Uploader, UploadResult
+from .operations import ObjectOptions
+from .uploader import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, Uploader, UploadResult
 
 SCHEME = "cos://"
 ENV_REGION = "COS_REGION"
 ENV_ENDPOINT = "COS_ENDPOINT"
 ENV_SSE_C_KEY = "COS_SSE_C_KEY"
+#: The command-line flag of each UploadConfig field a user can get wrong (errors name the flag).
+_CONFIG_FLAGS = {
+    "part_size": "--part-size",
+    "concurrency": "--concurrency",
+    "multipart_threshold": "--multipart-threshold",
+    "bandwidth_limit": "--bandwidth-limit",
+    "traffic_limit": "--traffic-limit",
+    "expected_size": "--expected-size",
+}
 #: The region only names the default host; with an explicit endpoint it is not used, but must be valid.
 _REGION_WITH_ENDPOINT = "custom-endpoint"
 
@@ -121,6 +131,17 @@ def _transfer_options() -> argparse.ArgumentParser:
     parts.add_argument(
         "--no-md5", action="store_true", help="check parts by CRC-64 only, not also their ETag by MD5 (less CPU)"
     )
+    parts.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="on resume, reuse recorded parts without re-reading their local bytes (faster; a file edited in "
+        "place without changing its size, mtime, ctime or inode would give a wrong object)",
+    )
+    parts.add_argument(
+        "--expected-size",
+        type=parse_size,
+        help="for stdin: the expected size, to pick the part size up front (parts grow if it is longer)",
+    )
     obj = parser.add_argument_group("object")
     obj.add_argument("--content-type", help="Content-Type (default: guessed from the key)")
     obj.add_argument("--storage-class", help="e.g. STANDARD, STANDARD_IA, ARCHIVE")
@@ -195,17 +216,8 @@ def _encryption(args: argparse.Namespace) -> Any:
 
 
 def build_config(args: argparse.Namespace) -> UploadConfig:
-    """The :class:`UploadConfig` the transfer options describe (validated)."""
-    options: Dict[str, Any] = dict(
-        part_size=args.part_size,
-        concurrency=args.concurrency,
-        resume=not args.no_resume,
-        checkpoint_dir=args.checkpoint_dir,
-        abort_on_failure=args.abort_on_failure,
-        verify_md5=not args.no_md5,
-        bandwidth_limit=args.bandwidth_limit,
-        traffic_limit=args.traffic_limit,
-        forbid_overwrite=True if args.forbid_overwrite else None,
+    """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag)."""
+    options = ObjectOptions(
         content_type=args.content_type,
         metadata=_pairs(args.meta, "--meta"),
         acl=args.acl,
@@ -216,9 +228,29 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         content_disposition=args.content_disposition,
         content_encoding=args.content_encoding,
     )
-    if args.multipart_threshold is not None:
-        options["multipart_threshold"] = args.multipart_threshold
-    return UploadConfig(**options)
+    try:
+        return UploadConfig(
+            part_size=args.part_size,
+            concurrency=args.concurrency,
+            multipart_threshold=(
+                args.multipart_threshold if args.multipart_threshold is not None else DEFAULT_MULTIPART_THRESHOLD
+            ),
+            resume=not args.no_resume,
+            checkpoint_dir=args.checkpoint_dir,
+            abort_on_failure=args.abort_on_failure,
+            verify_md5=not args.no_md5,
+            verify_reused=not args.trust_checkpoint,
+            bandwidth_limit=args.bandwidth_limit,
+            traffic_limit=args.traffic_limit,
+            expected_size=args.expected_size,
+            forbid_overwrite=True if args.forbid_overwrite else None,
+            options=options,
+        )
+    except CosValidationError as error:
+        flag = _CONFIG_FLAGS.get(error.field)
+        if flag is None:
+            raise
+        raise CosValidationError(flag, error.value, error.allowed) from error
 
 
 def make_client(args: argparse.Namespace, bucket: str, *, workers: int = 1) -> CosClient:
@@ -260,18 +292,16 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
             raise CosValidationError("target", args.target, f"{SCHEME}BUCKET/KEY with a key when reading stdin")
         key += os.path.basename(os.path.abspath(args.source))
     config = build_config(args)
+    if args.expected_size is not None and args.source != "-":
+        raise CosValidationError("--expected-size", args.expected_size, "only with '-' (stdin): a file's size is known")
     with make_client(args, bucket, workers=config.concurrency) as client:
         uploader = Uploader(client, config)
-        if resume_only:
-            problem = uploader.resume_problem(args.source, key)
-            if problem is not None:
-                raise CosValidationError(
-                    "PATH", args.source, f"a file with an interrupted upload to {SCHEME}{bucket}/{key}, but "
-                    f"{problem} (use 'cos-multipart upload' to start a new one)"
-                )  # fmt: skip
         source: Any = sys.stdin.buffer if args.source == "-" else args.source
         with _progress_bar(key, enabled=not args.quiet and _is_tty()) as progress:
-            result = uploader.upload(source, key, progress=progress)
+            if resume_only:
+                result = uploader.resume(source, key, progress=progress)
+            else:
+                result = uploader.upload(source, key, progress=progress)
     if not args.quiet:
         print(summary(args.source, result))
     return 0

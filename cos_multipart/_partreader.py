@@ -261,6 +261,13 @@ class BufferPartReader(_PartBody):
         return self._digest
 
 
+def hash_buffer(data: Union[bytes, memoryview], *, md5: bool = True) -> PartDigest:
+    """Checksums of a buffer already in memory (one pass, MD5 only when asked)."""
+    hasher = _Hasher(md5)
+    hasher.update(data)
+    return hasher.digest()
+
+
 @dataclass(frozen=True)
 class StreamPart:
     """A part read from a stream: its bytes and their checksums."""

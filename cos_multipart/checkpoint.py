@@ -1,18 +1,15 @@
-"""Resumable upload state: what was uploaded, for which file, and how to check it is still the same file.
+"""Checkpoints: an :class:`~cos_multipart.session.UploadSession` kept on disk so an upload can resume.
 
-A :class:`Checkpoint` is a frozen record of one multipart upload of one local file: bucket, key, upload id,
-part plan, the file's identity (size, mtime, and a CRC-64 fingerprint of its first, middle and last 64 KiB),
-the options that decide how the parts were stored (encryption mode, the SSE-C key's MD5, a digest of the
-Initiate options) and every part verified so far with its ETag, size and CRC-64, so the whole-object CRC can
-still be checked after a resume.
-
-It never holds a secret: the SSE-C key is represented by its MD5 only (which COS itself echoes in responses).
+A checkpoint is the session of one multipart upload of one local file: bucket, key, upload id, part plan, the
+file's identity (size, mtime, ctime, inode, device), the options that decide how the parts were stored
+(encryption mode, the SSE-C key's MD5, a digest of the Initiate options) and every part verified so far with its
+ETag, size and CRC-64, so the whole-object CRC can still be checked after a resume. It never holds a secret.
 
 :class:`CheckpointStore` keeps one JSON file per (endpoint, bucket, key, absolute path) in a private
 directory (mode 0700; files 0600), written atomically (temporary file in the same directory, fsync,
-``os.replace``). A file that cannot be read, is corrupt or has another schema is ignored with a warning:
-the upload then starts afresh instead of crashing. The default directory is
-``$XDG_CACHE_HOME/cos-multipart`` or ``~/.cache/cos-multipart``.
+``os.replace``). A file that cannot be read, is not a regular file, is too large, is corrupt or has another
+schema is ignored with a warning: the upload then starts afresh instead of crashing or hanging. The default
+directory is ``$XDG_CACHE_HOME/cos-multipart`` or ``~/.cache/cos-multipart``.
 
 :class:`CheckpointRecorder` records parts as they are verified and rewrites the file at most once per
 ``min_interval`` seconds (each write costs O(parts), so writing after every part would cost O(parts^2) for
@@ -24,6 +21,7 @@ shows them and they are reused when their ETag matches the MD5 of the local byte
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -32,221 +30,36 @@ import stat
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
-from .checksum import crc64
-from .limits import KB
-from .planner import PartPlan, plan_parts
+from .limits import MB
+from .session import ENCRYPTION_MODES, SCHEMA, VERSION, FileIdentity, PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = "cos-multipart-checkpoint"
-VERSION = 1
-#: Bytes sampled at the start, middle and end of a file for its fingerprint.
-FINGERPRINT_SAMPLE = 64 * KB
-#: Encryption modes a checkpoint records (how the stored parts' ETags can be checked).
-ENCRYPTION_MODES = ("none", "cos", "kms", "c")
+__all__ = [
+    "ENCRYPTION_MODES",
+    "Checkpoint",
+    "CheckpointRecorder",
+    "CheckpointStore",
+    "FileIdentity",
+    "VerifiedPart",
+    "default_checkpoint_dir",
+    "options_digest",
+]
+
+#: A checkpoint is a stored upload session (the name of earlier versions).
+Checkpoint = UploadSession
+#: A verified part is a part receipt (the name of earlier versions).
+VerifiedPart = PartReceipt
+#: Largest checkpoint file read: 10,000 parts take about 1 MB of JSON.
+MAX_CHECKPOINT_BYTES = 8 * MB
+#: Checkpoint versions read only to abort the upload they name (their file identity is not comparable).
+_OLD_VERSIONS = (1,)
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-# --- Records -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FileIdentity:
-    """What identifies the content of a local file cheaply.
-
-    Attributes:
-        size: Size in bytes.
-        mtime_ns: Modification time in nanoseconds.
-        fingerprint: CRC-64 of the first, middle and last 64 KiB (the whole file when it is smaller).
-    """
-
-    size: int
-    mtime_ns: int
-    fingerprint: int
-
-    @classmethod
-    def of_fd(cls, fd: int) -> "FileIdentity":
-        """Identity of an open regular file."""
-        info = os.fstat(fd)
-        return cls(size=info.st_size, mtime_ns=info.st_mtime_ns, fingerprint=fingerprint(fd, info.st_size))
-
-    @classmethod
-    def of_path(cls, path: PathLike) -> "FileIdentity":
-        """Identity of the file at ``path``."""
-        fd = os.open(os.fspath(path), os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            return cls.of_fd(fd)
-        finally:
-            os.close(fd)
-
-
-def fingerprint(fd: int, size: int) -> int:
-    """CRC-64 of the first, middle and last :data:`FINGERPRINT_SAMPLE` bytes of a file (all of a small file)."""
-    if size <= 3 * FINGERPRINT_SAMPLE:
-        offsets = [(0, size)]
-    else:
-        middle = size // 2 - FINGERPRINT_SAMPLE // 2
-        last = size - FINGERPRINT_SAMPLE
-        offsets = [(0, FINGERPRINT_SAMPLE), (middle, FINGERPRINT_SAMPLE), (last, FINGERPRINT_SAMPLE)]
-    value = 0
-    for offset, length in offsets:
-        value = crc64(os.pread(fd, length, offset), value)
-    return value
-
-
-@dataclass(frozen=True)
-class VerifiedPart:
-    """A part COS confirmed and this package verified.
-
-    Attributes:
-        part_number: 1..10000.
-        etag: The ETag COS returned (quotes included, as Complete wants it).
-        size: Bytes in the part.
-        crc64: CRC-64 of the part's bytes (equal to COS's ``x-cos-hash-crc64ecma``).
-    """
-
-    part_number: int
-    etag: str
-    size: int
-    crc64: int
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """The state of one resumable multipart upload of a local file.
-
-    Attributes:
-        endpoint: Service endpoint the upload went to (the checkpoint is only valid there).
-        bucket: Bucket name.
-        key: Object key.
-        source: Absolute path of the local file.
-        upload_id: The multipart upload id.
-        part_size: Part size of the plan.
-        identity: The local file as it was when the upload started.
-        encryption: ``"none"``, ``"cos"``, ``"kms"`` or ``"c"`` (SSE mode of the upload).
-        sse_c_key_md5: Base64 MD5 of the SSE-C key (never the key), or ``None``.
-        options_digest: Digest of the Initiate options (content type, metadata, ACL, ...); a resume with
-            different options starts afresh.
-        parts: Verified parts, ordered by part number.
-        created: When the upload was initiated (seconds since the epoch).
-    """
-
-    endpoint: str
-    bucket: str
-    key: str
-    source: str
-    upload_id: str
-    part_size: int
-    identity: FileIdentity
-    encryption: str = "none"
-    sse_c_key_md5: Optional[str] = None
-    options_digest: str = ""
-    parts: Tuple[VerifiedPart, ...] = ()
-    created: float = field(default_factory=time.time)
-
-    @property
-    def plan(self) -> PartPlan:
-        """The part plan of the upload."""
-        return plan_parts(self.identity.size, self.part_size)
-
-    def with_parts(self, parts: Iterable[VerifiedPart]) -> "Checkpoint":
-        """A copy holding ``parts`` (ordered by part number, one per number)."""
-        by_number = {part.part_number: part for part in parts}
-        return replace(self, parts=tuple(by_number[n] for n in sorted(by_number)))
-
-    def to_json(self) -> Dict[str, Any]:
-        """The JSON document stored on disk."""
-        return {
-            "schema": SCHEMA,
-            "version": VERSION,
-            "endpoint": self.endpoint,
-            "bucket": self.bucket,
-            "key": self.key,
-            "source": self.source,
-            "upload_id": self.upload_id,
-            "part_size": self.part_size,
-            # CRC-64 values are strings: they can exceed 2**53, which many JSON readers cannot hold.
-            "file": {
-                "size": self.identity.size,
-                "mtime_ns": self.identity.mtime_ns,
-                "fingerprint": str(self.identity.fingerprint),
-            },
-            "encryption": self.encryption,
-            "sse_c_key_md5": self.sse_c_key_md5,
-            "options_digest": self.options_digest,
-            "created": self.created,
-            "parts": [[p.part_number, p.etag, p.size, str(p.crc64)] for p in self.parts],
-        }
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> "Checkpoint":
-        """Parse a stored document.
-
-        Raises:
-            ValueError: Wrong schema or version, a missing field or a field of the wrong type.
-        """
-        if document.get("schema") != SCHEMA:
-            raise ValueError(f"not a cos-multipart checkpoint (schema {document.get('schema')!r})")
-        if document.get("version") != VERSION:
-            raise ValueError(f"checkpoint version {document.get('version')!r}, this version reads {VERSION}")
-        file = _get(document, "file", dict)
-        encryption = _get(document, "encryption", str)
-        if encryption not in ENCRYPTION_MODES:
-            raise ValueError(f"unknown encryption mode {encryption!r}")
-        key_md5 = document.get("sse_c_key_md5")
-        if key_md5 is not None and not isinstance(key_md5, str):
-            raise ValueError("sse_c_key_md5 is not a string")
-        checkpoint = cls(
-            endpoint=_get(document, "endpoint", str),
-            bucket=_get(document, "bucket", str),
-            key=_get(document, "key", str),
-            source=_get(document, "source", str),
-            upload_id=_get(document, "upload_id", str),
-            part_size=_get(document, "part_size", int),
-            identity=FileIdentity(
-                size=_get(file, "size", int),
-                mtime_ns=_get(file, "mtime_ns", int),
-                fingerprint=_uint64(_get(file, "fingerprint", str)),
-            ),
-            encryption=encryption,
-            sse_c_key_md5=key_md5,
-            options_digest=_get(document, "options_digest", str),
-            created=float(_get(document, "created", (int, float))),
-            parts=tuple(_part(item) for item in _get(document, "parts", list)),
-        )
-        plan = checkpoint.plan  # raises CosValidationError (a ValueError) for an impossible plan
-        for part in checkpoint.parts:
-            if part.size != plan.part(part.part_number)[1]:
-                raise ValueError(f"part {part.part_number} has size {part.size}, the plan says otherwise")
-        return checkpoint
-
-
-def _get(document: Mapping[str, Any], name: str, kind: Any) -> Any:
-    value = document.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise ValueError(f"field {name!r} is missing or not of the expected type")
-    return value
-
-
-def _uint64(text: str) -> int:
-    value = int(text)
-    if not 0 <= value < 1 << 64:
-        raise ValueError(f"{text!r} is not a 64-bit unsigned value")
-    return value
-
-
-def _part(item: Any) -> VerifiedPart:
-    if not isinstance(item, list) or len(item) != 4:
-        raise ValueError("a part entry is not [number, etag, size, crc64]")
-    number, etag, size, crc = item
-    if not (isinstance(number, int) and isinstance(etag, str) and isinstance(size, int) and isinstance(crc, str)):
-        raise ValueError("a part entry has a field of the wrong type")
-    return VerifiedPart(part_number=number, etag=etag, size=size, crc64=_uint64(crc))
 
 
 def options_digest(options: Mapping[str, Any]) -> str:
@@ -297,10 +110,16 @@ class CheckpointStore:
             return None
         return checkpoint
 
+    def path_of(self, checkpoint: Checkpoint) -> Path:
+        """Where ``checkpoint`` is stored."""
+        if checkpoint.source is None:
+            raise ValueError("only uploads of files given by path have a checkpoint")
+        return self.path_for(checkpoint.endpoint, checkpoint.bucket, checkpoint.key, checkpoint.source)
+
     def save(self, checkpoint: Checkpoint) -> Path:
         """Write ``checkpoint`` atomically (mode 0600) and return its path."""
-        self._make_directory()
-        path = self.path_for(checkpoint.endpoint, checkpoint.bucket, checkpoint.key, checkpoint.source)
+        self.make_directory()
+        path = self.path_of(checkpoint)
         data = json.dumps(checkpoint.to_json(), separators=(",", ":")).encode("utf-8")
         # mkstemp creates the file with mode 0600 ("readable and writable only by the creating user").
         fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.directory)
@@ -319,9 +138,8 @@ class CheckpointStore:
 
     def delete(self, checkpoint: Checkpoint) -> None:
         """Remove the stored checkpoint of this upload (no error if there is none)."""
-        path = self.path_for(checkpoint.endpoint, checkpoint.bucket, checkpoint.key, checkpoint.source)
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            self.path_of(checkpoint).unlink()
 
     def __iter__(self) -> Iterator[Tuple[Path, Checkpoint]]:
         """Every readable checkpoint in the directory, with its path."""
@@ -335,23 +153,32 @@ class CheckpointStore:
                 yield path, checkpoint
 
     def _read(self, path: Path) -> Optional[Checkpoint]:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            logger.warning("ignoring checkpoint %s: %s", path, error)
+        raw = _read_regular_file(path, MAX_CHECKPOINT_BYTES)
+        if raw is None:
             return None
         try:
             document = json.loads(raw.decode("utf-8"))
             if not isinstance(document, dict):
                 raise ValueError("not a JSON object")
+            if document.get("schema") == SCHEMA and document.get("version") in _OLD_VERSIONS:
+                return self._old_version(path, document)
             return Checkpoint.from_json(document)
-        except (ValueError, UnicodeDecodeError) as error:
-            logger.warning("ignoring checkpoint %s: %s", path, error)
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
+            logger.warning("ignoring checkpoint %s: %s", path, str(error)[:200])
             return None
 
-    def _make_directory(self) -> None:
+    def _old_version(self, path: Path, document: Dict[str, Any]) -> Optional[Checkpoint]:
+        """A checkpoint of an earlier version: kept only to name its upload, so it can be aborted."""
+        upgraded = dict(document, version=VERSION, file=None)
+        file = document.get("file")
+        upgraded["size"] = file.get("size") if isinstance(file, dict) else None
+        upgraded["parts"] = []
+        upgraded["options_digest"] = ""  # never equal to a real digest: the upload is stale
+        logger.info("checkpoint %s is from an earlier version; its upload will be aborted, not resumed", path)
+        return Checkpoint.from_json(upgraded)
+
+    def make_directory(self) -> None:
+        """Create the directory (mode 0700) if it does not exist."""
         if not self.directory.is_dir():
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             # mkdir's mode is filtered by the umask only to be narrower, but make it explicit.
@@ -394,7 +221,7 @@ class CheckpointRecorder:
         self._store = store
         self._lock = threading.Lock()
         self._base = checkpoint
-        self._parts: Dict[int, VerifiedPart] = {p.part_number: p for p in checkpoint.parts}
+        self._parts: Dict[int, PartReceipt] = {p.part_number: p for p in checkpoint.parts}
         self._dirty = False
         self._interval = min_interval
         self._clock = clock
@@ -408,11 +235,11 @@ class CheckpointRecorder:
             return self._snapshot()
 
     @property
-    def parts(self) -> List[VerifiedPart]:
+    def parts(self) -> List[PartReceipt]:
         """Parts recorded so far, ordered by part number."""
         return list(self.checkpoint.parts)
 
-    def add(self, part: VerifiedPart) -> None:
+    def add(self, part: PartReceipt) -> None:
         """Record a verified part; writes the file if the last write is old enough."""
         with self._lock:
             self._parts[part.part_number] = part
@@ -439,3 +266,45 @@ class CheckpointRecorder:
             self._last_write = self._clock()
         self._dirty = False
         self.writes += 1
+
+
+def _read_regular_file(path: Path, limit: int) -> Optional[bytes]:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else ``None`` (logged).
+
+    Opened without following a symlink and without blocking, so a FIFO, a device or a link to
+    ``/dev/zero`` at a checkpoint's path cannot hang or exhaust memory.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        reason = "it is a symbolic link" if error.errno == errno.ELOOP else error.strerror
+        logger.warning("ignoring checkpoint %s: %s", path, reason)
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            logger.warning("ignoring checkpoint %s: not a regular file", path)
+            return None
+        if info.st_size > limit:
+            logger.warning("ignoring checkpoint %s: %d bytes, more than %d", path, info.st_size, limit)
+            return None
+        chunks: List[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, MB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left <= 0:
+            logger.warning("ignoring checkpoint %s: more than %d bytes", path, limit)
+            return None
+        return b"".join(chunks)
+    except OSError as error:
+        logger.warning("ignoring checkpoint %s: %s", path, error.strerror)
+        return None
+    finally:
+        os.close(fd)

@@ -4,8 +4,11 @@ Commands live in their own modules, each exposing ``register(subparsers, parents
 sub-parsers with ``set_defaults(handler=...)``; a handler takes the parsed arguments and returns an exit
 code. Errors are printed as one line (the traceback only with ``--verbose``).
 
-Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input; 3 COS answered an error;
-4 integrity check failed; 5 connection failure; 130 interrupted (Ctrl-C).
+Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume);
+3 COS answered an error (also: the key exists and --forbid-overwrite is set); 4 integrity check failed;
+5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
+file to the same key; 130 interrupted (Ctrl-C). When a failure keeps a multipart upload for a resume, one
+line on stderr says so, with the commands that resume or abort it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from .errors import (
     CosServiceError,
     CosTransportError,
     CosValidationError,
+    ObjectExistsError,
+    ResumeError,
+    SourceChangedError,
+    UploadLockedError,
+    kept_upload_of,
 )
 from .limits import GB, KB, MB
 
@@ -34,6 +42,8 @@ EXIT_USAGE = 2
 EXIT_SERVICE = 3
 EXIT_INTEGRITY = 4
 EXIT_TRANSPORT = 5
+EXIT_SOURCE_CHANGED = 6
+EXIT_LOCKED = 7
 EXIT_INTERRUPTED = 130
 
 _COMMAND_MODULES = ("cos_multipart._cli_server", "cos_multipart._cli_transfer")
@@ -66,8 +76,14 @@ def exit_code_for(error: BaseException) -> int:
     """The exit code that reports ``error``."""
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(error, (CosValidationError, CosCredentialsError)):
+    if isinstance(error, (CosValidationError, CosCredentialsError, ResumeError)):
         return EXIT_USAGE
+    if isinstance(error, SourceChangedError):
+        return EXIT_SOURCE_CHANGED
+    if isinstance(error, UploadLockedError):
+        return EXIT_LOCKED
+    if isinstance(error, ObjectExistsError):
+        return EXIT_SERVICE
     if isinstance(error, CosIntegrityError):
         return EXIT_INTEGRITY
     if isinstance(error, CosServiceError):
@@ -85,14 +101,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         print("cos-multipart: interrupted", file=sys.stderr)
+        _report_kept(error)
         return EXIT_INTERRUPTED
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
         print(f"cos-multipart: error: {_one_line(error)}", file=sys.stderr)
+        _report_kept(error)
         return exit_code_for(error)
+
+
+def _report_kept(error: BaseException) -> None:
+    kept = kept_upload_of(error)
+    if kept is not None:
+        print(f"cos-multipart: {kept.describe()}", file=sys.stderr)
 
 
 def parse_size(text: str) -> int:

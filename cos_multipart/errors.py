@@ -10,7 +10,12 @@
     ├── CosResponseError                       COS answered something this package cannot interpret
     ├── CosIntegrityError                      local and remote checksums disagree
     ├── CosCancelledError                      the operation was cancelled (Ctrl-C, another part failed)
-    └── SourceChangedError                     the local file changed while it was being uploaded
+    ├── SourceChangedError                     the local file changed while it was being uploaded
+    ├── ObjectExistsError                      forbid_overwrite, and the key already holds an object
+    └── ResumeError                            there is no interrupted upload to resume (or COS lost it)
+
+After a failure that keeps a multipart upload for a resume (billed storage), the exception raised carries a
+:class:`KeptUpload` (read it with :func:`kept_upload_of`): which upload, how far it got, where its checkpoint is.
 
 Exceptions carry their context as attributes and never contain a secret: values of secret fields are
 replaced by ``REDACTED`` before they reach a message.
@@ -18,6 +23,7 @@ replaced by ``REDACTED`` before they reach a message.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 REDACTED = "<redacted>"
@@ -169,7 +175,9 @@ class CosCancelledError(CosError):
     """The operation was cancelled before it finished: Ctrl-C, or another part of the upload failed."""
 
 class SourceChangedError(CosError):
-    """The local file changed while it was being uploaded (it became shorter than planned).
+    """The local file changed while it was being uploaded (modified, replaced, shorter or longer than planned).
+
+    Never retried: sending the same request again would send other bytes. The upload is not completed.
 
     Attributes:
         path: The file, when known.
@@ -182,6 +190,78 @@ class SourceChangedError(CosError):
         self.expected = expected
         self.got = got
         super().__init__(detail)
+
+
+class ObjectExistsError(CosError):
+    """``forbid_overwrite`` is set and the key already holds an object (nothing was uploaded).
+
+    Attributes:
+        bucket: Bucket.
+        key: Object key.
+    """
+
+    def __init__(self, bucket: str, key: str, detail: str = "") -> None:
+        self.bucket = bucket
+        self.key = key
+        super().__init__(detail or f"cos://{bucket}/{key} already exists and forbid_overwrite is set; nothing was uploaded")
+
+
+class ResumeError(CosError):
+    """A resume was asked for, but there is nothing to resume: no checkpoint, a stale one, or COS lost the upload.
+
+    Attributes:
+        path: The local file.
+        key: Object key.
+        reason: Why, in words.
+    """
+
+    def __init__(self, path: str, key: str, reason: str) -> None:
+        self.path = path
+        self.key = key
+        self.reason = reason
+        super().__init__(f"cannot resume the upload of {path} to {key}: {reason}")
+
+
+@dataclass(frozen=True)
+class KeptUpload:
+    """A multipart upload kept after a failure so it can be resumed (its parts are stored, and billed).
+
+    Attributes:
+        bucket: Bucket.
+        key: Object key.
+        upload_id: The upload id (give it to ``cos-multipart abort`` to discard it).
+        parts_done: Parts verified so far.
+        parts_total: Parts of the plan.
+        checkpoint: Path of the checkpoint file, or ``None``.
+        source: The local file.
+    """
+
+    bucket: str
+    key: str
+    upload_id: str
+    parts_done: int
+    parts_total: int
+    checkpoint: Optional[str]
+    source: Optional[str] = None
+
+    def describe(self) -> str:
+        """One line: what was kept and the commands that resume or abort it."""
+        target = f"cos://{self.bucket}/{self.key}"
+        resume = f"cos-multipart resume {self.source} {target}" if self.source else "re-run the same upload"
+        return (
+            f"upload kept: {self.parts_done}/{self.parts_total} parts of {target} (upload id {self.upload_id}); "
+            f"resume with: {resume}; abort with: cos-multipart abort {target} {self.upload_id}"
+        )
+
+
+#: The attribute of an exception that carries its :class:`KeptUpload`.
+KEPT_UPLOAD_ATTRIBUTE = "kept_upload"
+
+
+def kept_upload_of(error: BaseException) -> Optional[KeptUpload]:
+    """The upload kept for a resume when ``error`` stopped it, or ``None``."""
+    kept = getattr(error, KEPT_UPLOAD_ATTRIBUTE, None)
+    return kept if isinstance(kept, KeptUpload) else None
 
 
 def _short_repr(value: Any, limit: int = 120) -> str:

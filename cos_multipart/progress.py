@@ -6,12 +6,15 @@ the largest value reported so far, so it never goes backwards; it is capped one 
 COS has confirmed every byte, so "100 %" means done, not "sent and maybe retrying".
 
 The callback receives a :class:`ProgressEvent`; it is called from worker threads, one call at a time, in
-order. An exception raised by the callback stops the upload (the checkpoint is kept), which makes it a
-convenient place to cancel.
+order, and never while the tracker's lock is held: a worker that finds another thread inside the callback
+leaves the newest event to that thread and goes back to its socket, so a slow callback delays reports, not
+uploads (intermediate events may then be skipped; the last one never is). An exception raised by the callback
+stops the upload (the checkpoint is kept), which makes it a convenient place to cancel.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
@@ -77,6 +80,8 @@ class ProgressTracker:
         self._bytes_reused = 0
         self._shown = 0
         self._last: Optional[ProgressEvent] = None
+        self._delivered: Optional[ProgressEvent] = None
+        self._delivery = threading.Lock()
 
     @property
     def event(self) -> ProgressEvent:
@@ -88,6 +93,7 @@ class ProgressTracker:
         """Report the initial state (0 bytes, or the reused parts)."""
         with self._lock:
             self._emit(force=True)
+        self._deliver()
 
     def reused(self, parts: int, nbytes: int) -> None:
         """Count parts found already uploaded when resuming."""
@@ -97,6 +103,7 @@ class ProgressTracker:
             self._parts_done += parts
             self._confirmed += nbytes
             self._emit()
+        self._deliver()
 
     def sent(self, part_number: int, nbytes: int) -> None:
         """``nbytes`` more of part ``part_number`` went to the socket."""
@@ -106,6 +113,7 @@ class ProgressTracker:
             self._in_flight[part_number] = self._in_flight.get(part_number, 0) + nbytes
             self._in_flight_sum += nbytes
             self._emit()
+        self._deliver()
 
     def rewind(self, part_number: int) -> None:
         """Part ``part_number`` starts over (a retry): forget its in-flight bytes."""
@@ -119,6 +127,7 @@ class ProgressTracker:
             self._confirmed += size
             self._parts_done += 1
             self._emit()
+        self._deliver()
 
     def finish(self, total_bytes: int, parts_total: int) -> None:
         """Fix the totals (a stream's length becomes known at its end) and report completion."""
@@ -126,6 +135,36 @@ class ProgressTracker:
             self._total = total_bytes
             self._parts_total = parts_total
             self._emit()
+        self._deliver()
+
+    def flush(self) -> None:
+        """Wait for a callback running in another thread, then report the newest event if it was not yet."""
+        with self._delivery:
+            self._deliver_pending()
+
+    def _deliver(self) -> None:
+        """Call the callback with the newest event, unless another thread is in it (it will deliver that)."""
+        if self._callback is None:
+            return
+        while self._delivery.acquire(blocking=False):
+            try:
+                self._deliver_pending()
+            finally:
+                self._delivery.release()
+            with self._lock:
+                if self._delivered is self._last:
+                    return
+            # A newer event arrived while this thread held the delivery lock and another thread gave up.
+
+    def _deliver_pending(self) -> None:
+        """With the delivery lock held: report events until the newest has been reported."""
+        while self._callback is not None:
+            with self._lock:
+                event = self._last
+                if event is None or event is self._delivered:
+                    return
+                self._delivered = event
+            self._callback(event)
 
     def _make_event(self) -> ProgressEvent:
         return ProgressEvent(
@@ -148,6 +187,6 @@ class ProgressTracker:
         event = self._make_event()
         if event == self._last and not force:
             return
+        if force and event == self._last:
+            event = dataclasses.replace(event)  # a new object, so it is reported again
         self._last = event
-        if self._callback is not None:
-            self._callback(event)

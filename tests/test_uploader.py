@@ -8,6 +8,7 @@ tests/integration/test_uploader_*.py.
 from __future__ import annotations
 
 import _thread
+import dataclasses
 import hashlib
 import io
 import logging
@@ -15,6 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
@@ -26,6 +28,7 @@ from cos_multipart.limits import MB
 from cos_multipart.models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.sse import SseC, SseCos, SseKms
+from cos_multipart.operations import ObjectOptions
 from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
 
 BUCKET = "examplebucket-1250000000"
@@ -38,7 +41,7 @@ class FakeCos:
 
     def __init__(self) -> None:
         self.bucket = BUCKET
-        self.endpoint = "http://127.0.0.1:1"
+        self.endpoint = SimpleNamespace(base_url="http://127.0.0.1:1")
         self.uploads: Dict[str, Dict[int, Tuple[bytes, str]]] = {}
         self.upload_keys: Dict[str, str] = {}
         self.objects: Dict[str, bytes] = {}
@@ -55,7 +58,7 @@ class FakeCos:
     def ensure_pool_size(self, size: int) -> None:
         self.pool_size = max(self.pool_size, size)
 
-    def abort_connections(self) -> int:
+    def abort_connections(self, cancel: Any = None) -> int:
         self.aborted_connections += 1
         return 0
 
@@ -180,11 +183,18 @@ def make_file(tmp_path: Path, size: int, name: str = "data.bin") -> Tuple[Path, 
     return path, data
 
 
+def config_of(**options: Any) -> UploadConfig:
+    """An UploadConfig from flat keyword arguments: object options go into ``ObjectOptions``."""
+    names = {item.name for item in dataclasses.fields(ObjectOptions)}
+    return UploadConfig(**{k: v for k, v in options.items() if k not in names},
+                        options=ObjectOptions(**{k: v for k, v in options.items() if k in names}))  # fmt: skip
+
+
 def uploader(cos: FakeCos, store: CheckpointStore, **options: Any) -> Uploader:
     options.setdefault("part_size", MB)
     options.setdefault("multipart_threshold", 0)
     options.setdefault("concurrency", 3)
-    return Uploader(cos, UploadConfig(**options), store=store)  # type: ignore[arg-type]
+    return Uploader(cos, config_of(**options), store=store)  # type: ignore[arg-type]
 
 
 def assert_ok(result: UploadResult, cos: FakeCos, key: str, data: bytes) -> None:

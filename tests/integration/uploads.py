@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Tuple
@@ -9,6 +10,7 @@ from typing import Any, Tuple
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
+from cos_multipart.operations import ObjectOptions
 from cos_multipart.uploader import UploadConfig, Uploader
 
 
@@ -20,12 +22,19 @@ def make_file(directory: Path, size: int, name: str = "data.bin") -> Tuple[Path,
     return path, data
 
 
+def config_of(**options: Any) -> UploadConfig:
+    """An UploadConfig from flat keyword arguments: object options go into ``ObjectOptions``."""
+    names = {item.name for item in dataclasses.fields(ObjectOptions)}
+    object_options = {name: options.pop(name) for name in list(options) if name in names}
+    return UploadConfig(**options, options=ObjectOptions(**object_options))
+
+
 def uploader(client: CosClient, store: CheckpointStore, **options: Any) -> Uploader:
     """An uploader with 1 MB parts, multipart always and 2 workers unless ``options`` say otherwise."""
     options.setdefault("part_size", MB)
     options.setdefault("multipart_threshold", 0)
     options.setdefault("concurrency", 2)
-    return Uploader(client, UploadConfig(**options), store=store)
+    return Uploader(client, config_of(**options), store=store)
 
 
 def stored(client: CosClient, key: str, **options: Any) -> bytes:

@@ -1,0 +1,246 @@
+"""Send one part and prove it arrived intact; complete an upload and prove the object is the local bytes.
+
+These are the engine-neutral steps every driver runs (the threaded :class:`~cos_multipart.uploader.Uploader`
+today; an asyncio task or a cluster worker the same way):
+
+* :func:`upload_part` sends one part of an :class:`~cos_multipart.session.UploadSession` from a source and
+  returns a :class:`~cos_multipart.session.PartReceipt` once COS's CRC-64 (and the ETag, when it is an MD5)
+  equals what was computed from the bytes sent. A disagreement sends the part again, up to ``attempts`` times.
+* :func:`complete` checks the receipts against the plan (count, order, sizes), sends Complete, and compares
+  the object's CRC-64 COS answers with the receipts' CRC-64 combined in order.
+
+:func:`send_verified` is the one attempt-and-verify loop, shared by parts and the single PUT of small objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Optional, Protocol, Tuple, TypeVar
+
+from . import sse
+from ._partreader import PartDigest
+from ._sources import BodyOptions, PartBody
+from .checksum import normalize_etag
+from .client import CosClient
+from .errors import CosError, CosIntegrityError, CosServiceError
+from .models import CompleteResult, ObjectResult
+from .session import PartReceipt, UploadSession
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Answer", "Completion", "PartSource", "complete", "send_verified", "upload_part"]
+
+#: Times a part (or a single PUT) is sent when COS's checksum disagrees with the local one.
+DEFAULT_PART_ATTEMPTS = 3
+#: COS error code of an unknown or finished upload id (436/7730).
+NO_SUCH_UPLOAD = "NoSuchUpload"
+
+Body = TypeVar("Body", bound=PartBody)
+
+
+class PartSource(Protocol):
+    """Anything that can serve ``length`` bytes at ``offset`` of the upload as a hashed request body."""
+
+    def body(self, number: int, offset: int, length: int, options: BodyOptions) -> PartBody:
+        """The body of part ``number``."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What COS said about one body it stored (a part, or a whole small object)."""
+
+    etag: str
+    crc64: Optional[int]
+    request_id: str
+    version_id: Optional[str] = None
+
+
+def send_verified(
+    number: int,
+    make_body: Callable[[], Body],
+    send: Callable[[Body], Answer],
+    *,
+    check_md5: bool,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    on_retry: Optional[Callable[[int], None]] = None,
+) -> Tuple[PartReceipt, Answer, List[str]]:
+    """Send a body until COS's checksums equal the local ones; return the receipt, the answer and request ids.
+
+    Args:
+        number: Part number (1 for a single PUT).
+        make_body: A fresh body for each attempt (hashed while it is sent).
+        send: Sends one body, returns COS's answer (the client's own retries happen inside).
+        check_md5: Compare the ETag with the MD5 of the bytes sent.
+        attempts: Sends at most.
+        on_retry: Called with ``number`` before each re-send (progress rewinds).
+
+    Raises:
+        CosIntegrityError: The checksums disagreed on every attempt.
+    """
+    request_ids: List[str] = []
+    problem: Optional[CosIntegrityError] = None
+    for attempt in range(1, attempts + 1):
+        if attempt > 1 and on_retry is not None:
+            on_retry(number)
+        body = make_body()
+        answer = send(body)
+        request_ids.append(answer.request_id)
+        digest = body.digest()
+        problem = mismatch(number, digest, answer, check_md5=check_md5)
+        if problem is None:
+            return PartReceipt(number, answer.etag, digest.size, digest.crc64), answer, request_ids
+        logger.warning("%s (attempt %d of %d)", problem, attempt, attempts)
+    if problem is None:  # attempts < 1 is refused by the configuration; keep the type checker honest
+        raise ValueError("attempts must be at least 1")
+    raise problem
+
+
+def mismatch(number: int, digest: PartDigest, answer: Answer, *, check_md5: bool) -> Optional[CosIntegrityError]:
+    """How COS's answer disagrees with the local checksums, or ``None``."""
+    if answer.crc64 != digest.crc64:
+        return CosIntegrityError("crc64", digest.crc64, answer.crc64, part_number=number, request_id=answer.request_id)
+    if check_md5 and digest.md5_hex is not None and normalize_etag(answer.etag) != digest.md5_hex:
+        return CosIntegrityError("etag", digest.md5_hex, answer.etag, part_number=number, request_id=answer.request_id)
+    return None
+
+
+def upload_part(
+    client: CosClient,
+    session: UploadSession,
+    part_number: int,
+    source: PartSource,
+    *,
+    sse_c: Optional[sse.SseC] = None,
+    traffic_limit: Optional[int] = None,
+    verify_md5: bool = True,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    options: Optional[BodyOptions] = None,
+) -> PartReceipt:
+    """Upload part ``part_number`` of ``session`` from ``source`` and verify it.
+
+    Args:
+        client: A client for the session's bucket.
+        session: The upload (its plan gives the part's offset and length).
+        part_number: 1..count of the plan.
+        source: Serves the part's bytes (a :class:`~cos_multipart._sources.FileSource` or
+            :class:`~cos_multipart._sources.BufferSource`).
+        sse_c: The SSE-C key when the upload was initiated with SSE-C (sessions never hold it).
+        traffic_limit: ``x-cos-traffic-limit`` in bit/s.
+        verify_md5: Also check the ETag against the MD5 when the ETag is an MD5.
+        attempts: Sends at most when the checksums disagree.
+        options: Progress, bandwidth cap and cancellation of the body.
+
+    Returns:
+        The receipt, to record in the session and give to :func:`complete`.
+    """
+    receipt, _, _ = send_part(
+        client, session, part_number, source, sse_c=sse_c, traffic_limit=traffic_limit,
+        verify_md5=verify_md5, attempts=attempts, options=options,
+    )  # fmt: skip
+    return receipt
+
+
+def send_part(
+    client: CosClient,
+    session: UploadSession,
+    part_number: int,
+    source: PartSource,
+    *,
+    sse_c: Optional[sse.SseC] = None,
+    traffic_limit: Optional[int] = None,
+    verify_md5: bool = True,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    options: Optional[BodyOptions] = None,
+) -> Tuple[PartReceipt, Answer, List[str]]:
+    """:func:`upload_part` that also returns the last answer and every request id (for drivers)."""
+    offset, length = session.part_range(part_number)
+    check_md5 = verify_md5 and session.etag_is_md5
+    body_options = options if options is not None else BodyOptions()
+    body_options = BodyOptions(check_md5, body_options.progress, body_options.limiter, body_options.cancel)
+
+    def send(body: PartBody) -> Answer:
+        result = client.upload_part(
+            session.key, session.upload_id, part_number, body, content_length=length,
+            traffic_limit=traffic_limit, sse_c=sse_c, cancel=body_options.cancel,
+        )  # fmt: skip
+        return Answer(result.etag, result.crc64, result.request_id)
+
+    progress = body_options.progress
+    return send_verified(
+        part_number,
+        lambda: source.body(part_number, offset, length, body_options),
+        send,
+        check_md5=check_md5,
+        attempts=attempts,
+        on_retry=progress.rewind if progress is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A completed and verified object.
+
+    Attributes:
+        result: Complete's answer (or the HEAD that showed an earlier attempt had completed it).
+        parts: The receipts it was made of, in order.
+        crc64: The object's CRC-64, combined from the parts and equal to COS's.
+    """
+
+    result: CompleteResult
+    parts: Tuple[PartReceipt, ...]
+    crc64: int
+
+
+def complete(
+    client: CosClient,
+    session: UploadSession,
+    receipts: Iterable[PartReceipt],
+    *,
+    forbid_overwrite: Optional[bool] = None,
+    sse_c: Optional[sse.SseC] = None,
+) -> Completion:
+    """Complete ``session`` with ``receipts`` and verify the object's CRC-64.
+
+    Args:
+        client: A client for the session's bucket.
+        session: The upload.
+        receipts: One per part of the plan, in order.
+        forbid_overwrite: Send ``x-cos-forbid-overwrite``.
+        sse_c: The SSE-C key, to read the object back when a retried Complete answers NoSuchUpload.
+
+    Raises:
+        CosIntegrityError: The receipts do not cover the plan, or COS's CRC-64 differs from the combined one
+            (the object then exists on COS but is not the local bytes).
+        CosServiceError: Complete failed.
+    """
+    parts = session.check_complete(receipts)
+    expected = session.combined_crc64(parts)
+    try:
+        result = client.complete_multipart_upload(
+            session.key, session.upload_id, session.completed_parts(parts), forbid_overwrite=forbid_overwrite
+        )
+    except CosServiceError as error:
+        if error.code != NO_SUCH_UPLOAD:
+            raise
+        # A retried Complete whose first attempt succeeded: the object may already be there, intact.
+        head = head_if_matching(client, session.key, expected, session.plan.size, sse_c=sse_c)
+        if head is None:
+            raise
+        logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", session.key)
+        result = CompleteResult("", session.bucket, session.key, head.etag, head.crc64, head.version_id, head.response)
+    if result.crc64 != expected:
+        logger.error("object %s was completed but its CRC-64 does not match the local data", session.key)
+        raise CosIntegrityError("crc64", expected, result.crc64, request_id=result.request_id)
+    return Completion(result, parts, expected)
+
+
+def head_if_matching(
+    client: CosClient, key: str, crc: int, size: int, *, sse_c: Optional[sse.SseC] = None
+) -> Optional[ObjectResult]:
+    """HEAD ``key``; the answer when the object has this CRC-64 and size, else ``None``."""
+    try:
+        head = client.head_object(key, sse_c=sse_c)
+    except CosError:
+        return None
+    return head if head.crc64 == crc and head.size == size else None
