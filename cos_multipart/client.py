@@ -180,7 +180,8 @@ class CosClient:
             psize_min: Refuse the part below this many bytes.
             psize_max: Refuse the part above this many bytes.
             cancel: When set (from another thread), retries stop and :class:`CosCancelledError` is raised;
-                with :meth:`abort_connections` a request waiting for its answer stops at once too.
+                with :meth:`abort_connections` (``cancel=`` the same event) a request waiting for its
+                answer stops at once too, and requests of other events are left alone.
         """
         call = operations.prepare_upload_part(
             key, upload_id, part_number, body, content_length=content_length, content_md5=content_md5,
@@ -353,14 +354,16 @@ class CosClient:
         """Keep at least ``size`` pooled connections, so ``size`` threads can share this client in parallel."""
         self._transport.ensure_pool_size(positive_int(size, "pool_size"))
 
-    def abort_connections(self) -> int:
-        """Shut down every connection of this client, including those waiting for an answer.
+    def abort_connections(self, cancel: Optional[threading.Event] = None) -> int:
+        """Shut down connections of this client, including those waiting for an answer.
 
-        Used to cancel promptly: requests in flight on any thread fail at once with a connection error and
-        are retried as usual, unless they were given a ``cancel`` event that is now set. Returns the number
-        of connections shut down.
+        Used to cancel promptly. With ``cancel``, only the connections carrying requests given that event
+        (one upload's scope) are shut down: other threads' requests on this client are untouched. Without
+        it, every connection is, and requests in flight on any thread fail at once with a connection
+        error, retried as usual. A request whose ``cancel`` event is set is not retried: set the event
+        first, then call this. Returns the number of connections shut down.
         """
-        return self._transport.abort_connections()
+        return self._transport.abort_connections(cancel)
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -8,12 +8,14 @@ see "Connection pool is full". Failures are retried per :class:`~cos_multipart.r
 is logged (DEBUG) and what errors say never contains a secret or a query string.
 
 Cancellation: a call given a ``cancel`` event stops retrying as soon as it is set (a backoff wait ends at
-once), and :meth:`Transport.abort_connections` shuts down every socket the transport opened, so a request
-blocked waiting for a slow answer fails at once instead of at its read timeout.
+once), and :meth:`Transport.abort_connections` with that event shuts down the sockets carrying that
+event's requests (and only those: one upload's failure leaves a neighbouring upload on the same client
+alone), so a request blocked waiting for a slow answer fails at once instead of at its read timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -21,7 +23,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Set, Tuple, TypeVar, Union
 
 import requests
 import urllib3
@@ -56,27 +58,51 @@ _QUERY = re.compile(r"\?[^\s'\")]*")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
+class _Carrying:
+    """One request in flight under a ``cancel`` event, and the connection that carries it (once known)."""
+
+    __slots__ = ("cancel", "connection")
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+        self.connection: Any = None
+
+
 class _ConnectionRegistry:
-    """Every connection one transport opened (weakly held), so that all can be shut down at once.
+    """Every connection one transport opened (weakly held), and which ones carry which ``cancel`` scope.
 
     urllib3 keeps only idle connections in its pools; one lent to a request waiting for its answer is
-    reachable from nowhere else. The registry's connection classes record themselves when they connect.
+    reachable from nowhere else. The registry's connection classes record themselves when they connect
+    (so all can be shut down) and, each time they send a request, bind themselves to the scope the sending
+    thread entered with :meth:`carrying`: a keep-alive connection carries many requests of many scopes in
+    its life, so the binding is made per request, not per connect.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connections: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._in_flight: Set[_Carrying] = set()
+        self._local = threading.local()
         record = self._add
+        bind = self._bind
 
         class HTTPConnection(urllib3.connection.HTTPConnection):
             def connect(self) -> None:
                 super().connect()
                 record(self)
 
+            def request(self, *args: Any, **kwargs: Any) -> None:
+                bind(self)
+                super().request(*args, **kwargs)
+
         class HTTPSConnection(urllib3.connection.HTTPSConnection):
             def connect(self) -> None:
                 super().connect()
                 record(self)
+
+            def request(self, *args: Any, **kwargs: Any) -> None:
+                bind(self)
+                super().request(*args, **kwargs)
 
         class HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
             ConnectionCls = HTTPConnection
@@ -89,11 +115,47 @@ class _ConnectionRegistry:
     def _add(self, connection: Any) -> None:
         with self._lock:
             self._connections.add(connection)
+        # A shutdown of this scope that ran while the socket did not exist yet could not reach it.
+        self._refuse_if_cancelled()
 
-    def shutdown_all(self) -> int:
-        """Shut down every open socket (in use or idle); returns how many. Idle ones are reopened on use."""
+    def _bind(self, connection: Any) -> None:
+        current: Optional[_Carrying] = getattr(self._local, "current", None)
+        if current is not None:
+            with self._lock:
+                current.connection = connection
+            self._refuse_if_cancelled()
+
+    def _refuse_if_cancelled(self) -> None:
+        current: Optional[_Carrying] = getattr(self._local, "current", None)
+        if current is not None and current.cancel.is_set():
+            # An OSError, so it takes the path of a shut socket: the transport then raises CosCancelledError.
+            raise ConnectionAbortedError("request cancelled")
+
+    @contextlib.contextmanager
+    def carrying(self, cancel: Optional[threading.Event]) -> Iterator[None]:
+        """While inside, the connection this thread sends its request on belongs to ``cancel``'s scope."""
+        if cancel is None:
+            yield
+            return
+        entry = _Carrying(cancel)
+        self._local.current = entry
         with self._lock:
-            connections = list(self._connections)
+            self._in_flight.add(entry)
+        try:
+            yield
+        finally:
+            self._local.current = None
+            with self._lock:
+                self._in_flight.discard(entry)
+
+    def shutdown(self, cancel: Optional[threading.Event] = None) -> int:
+        """Shut down the sockets carrying requests of ``cancel`` (every open socket, in use or idle, when
+        ``None``); returns how many. A connection shut down is reopened when next taken from the pool."""
+        with self._lock:
+            if cancel is None:
+                connections = list(self._connections)
+            else:
+                connections = [entry.connection for entry in self._in_flight if entry.cancel is cancel]
         count = 0
         for connection in connections:
             sock = getattr(connection, "sock", None)
@@ -262,13 +324,17 @@ class Transport:
         """The current credentials from the provider."""
         return self._provider()
 
-    def abort_connections(self) -> int:
-        """Shut down every connection, including those waiting for an answer; returns how many.
+    def abort_connections(self, cancel: Optional[threading.Event] = None) -> int:
+        """Shut down connections, including those waiting for an answer; returns how many.
 
-        Requests in flight fail at once with a connection error: retried as usual, unless their ``cancel``
-        event is set. Idle connections are simply reopened when next used.
+        Args:
+            cancel: Only the connections carrying requests sent with this ``cancel`` event (one upload's
+                scope); requests of other scopes, and of none, are untouched. ``None``: every connection.
+
+        Requests whose connection is shut down fail at once with a connection error: retried as usual,
+        unless their ``cancel`` event is set (set it first). Idle connections are reopened when next used.
         """
-        return self._registry.shutdown_all()
+        return self._registry.shutdown(cancel)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -331,7 +397,7 @@ class Transport:
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled")
             date: Optional[str] = None
             try:
-                response = self._attempt(call, url, length, start, stream)
+                response = self._attempt(call, url, length, start, stream, cancel)
                 date = response.headers.get("Date")
                 try:
                     return handle(response)
@@ -372,7 +438,15 @@ class Transport:
         self.clock_offset = offset
         return True
 
-    def _attempt(self, call: HttpCall, url: str, length: int, start: Optional[int], stream: bool) -> requests.Response:
+    def _attempt(
+        self,
+        call: HttpCall,
+        url: str,
+        length: int,
+        start: Optional[int],
+        stream: bool,
+        cancel: Optional[threading.Event],
+    ) -> requests.Response:
         headers = self._signed_headers(call)
         request = requests.Request(call.method, url, headers=headers, data=_body_for_attempt(call.body, length, start))
         prepared = self.session.prepare_request(request)
@@ -382,7 +456,8 @@ class Transport:
             # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
             prepared.headers.pop("Content-Length", None)
         settings = self.session.merge_environment_settings(url, self.proxies, stream, self.verify, None)
-        return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
+        with self._registry.carrying(cancel):
+            return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
 
     def _signed_headers(self, call: HttpCall) -> dict[str, str]:
         credentials = self.credentials()

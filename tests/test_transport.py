@@ -445,3 +445,28 @@ def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server:
     assert not worker.is_alive() and time.monotonic() - started < 2.0
     assert len(outcome) == 1 and isinstance(outcome[0], CosCancelledError)
     transport.close()
+
+
+def test_abort_connections_of_another_scope_leaves_a_request_waiting(silent_server: str) -> None:
+    transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
+    mine, other = threading.Event(), threading.Event()
+    outcome: List[BaseException] = []
+
+    def upload() -> None:
+        try:
+            transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"x" * 1000), PARSE_PART, cancel=mine)
+        except BaseException as error:  # noqa: BLE001 - the outcome is what the test checks
+            outcome.append(error)
+
+    worker = threading.Thread(target=upload)
+    worker.start()
+    time.sleep(0.3)  # sent, waiting for an answer
+    other.set()
+    assert transport.abort_connections(cancel=other) == 0
+    time.sleep(0.2)
+    assert worker.is_alive() and not outcome  # untouched
+    mine.set()
+    assert transport.abort_connections(cancel=mine) == 1
+    worker.join(timeout=5)
+    assert len(outcome) == 1 and isinstance(outcome[0], CosCancelledError)
+    transport.close()
