@@ -128,3 +128,33 @@ def test_many_threads_with_retries() -> None:
         thread.join()
     assert_monotonic(events, total)
     assert events[-1].bytes_done == total and events[-1].parts_done == parts
+
+
+def test_a_slow_callback_does_not_stall_other_workers() -> None:
+    """Workers report and go back to their sockets; the thread inside the callback reports the newest event."""
+    import threading
+    import time as _time
+
+    inside = threading.Event()
+    release = threading.Event()
+    seen: List[int] = []
+
+    def slow(event: ProgressEvent) -> None:
+        seen.append(event.bytes_done)
+        if len(seen) == 1:
+            inside.set()
+            release.wait(5)
+
+    tracker = ProgressTracker(100, 2, slow)
+    first = threading.Thread(target=tracker.sent, args=(1, 10))
+    first.start()
+    assert inside.wait(5)
+    started = _time.monotonic()
+    tracker.sent(2, 20)  # another worker: must not wait for the callback
+    tracker.sent(2, 5)
+    assert _time.monotonic() - started < 0.5
+    release.set()
+    first.join(5)
+    tracker.flush()
+    assert seen[0] == 10 and seen[-1] == 35  # the newest event was delivered, not lost
+    assert seen == sorted(seen)

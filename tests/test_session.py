@@ -1,0 +1,157 @@
+"""The upload session as a pure value: pending parts, receipts, completion checks, reconcile, JSON, pickle."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+from cos_multipart.checksum import crc64
+from cos_multipart.errors import CosIntegrityError
+from cos_multipart.limits import MB
+from cos_multipart.models import PartInfo
+from cos_multipart.planner import plan_parts, stream_plan
+from cos_multipart.session import FileIdentity, GrowingPlan, PartReceipt, UploadSession
+
+IDENTITY = FileIdentity(size=3 * MB + 5, mtime_ns=1_700_000_000_123_456_789, ctime_ns=1_700_000_001_000_000_000,
+                        inode=123456, device=2049)  # fmt: skip
+
+
+def session(**changes: Any) -> UploadSession:
+    values: Dict[str, Any] = dict(
+        endpoint="http://127.0.0.1:9000",
+        bucket="examplebucket-1250000000",
+        key="dir/obj",
+        upload_id="1700000000abcdef",
+        plan=plan_parts(3 * MB + 5, MB),
+        options_digest="d" * 64,
+        encryption="none",
+        source="/data/file.bin",
+        identity=IDENTITY,
+        created=1_700_000_000.5,
+    )
+    values.update(changes)
+    return UploadSession(**values)
+
+
+def receipt(number: int, size: int = MB, crc: int = 7) -> PartReceipt:
+    return PartReceipt(number, '"%032x"' % number, size, crc)
+
+
+def test_pending_parts_are_those_without_a_receipt() -> None:
+    value = session().with_parts([receipt(2), receipt(4, 5)])
+    assert value.pending() == (1, 3)
+    assert [p.part_number for p in value.parts] == [2, 4]
+
+
+def test_a_receipt_that_does_not_fit_the_plan_is_refused() -> None:
+    with pytest.raises(ValueError, match="plan says"):
+        session().with_parts([receipt(4, MB)])  # the last part has 5 bytes
+    with pytest.raises(ValueError, match="not in the plan"):
+        session().with_parts([receipt(5, 5)])
+
+
+def test_complete_needs_every_part_once_in_order() -> None:
+    value = session()
+    parts = [receipt(1), receipt(2), receipt(3), receipt(4, 5)]
+    assert value.check_complete(parts) == tuple(parts)
+    with pytest.raises(CosIntegrityError, match="missing \\[3\\]"):
+        value.check_complete([parts[0], parts[1], parts[3]])
+    with pytest.raises(CosIntegrityError):
+        value.check_complete([parts[1], parts[0], parts[2], parts[3]])
+    with pytest.raises(CosIntegrityError):
+        value.check_complete([parts[0], parts[1], parts[2], receipt(4, 6)])
+
+
+def test_combined_crc_is_the_crc_of_the_object() -> None:
+    data = os.urandom(3 * MB + 5)
+    parts = [PartReceipt(n + 1, "e", len(data[o : o + MB]), crc64(data[o : o + MB])) for n, o in enumerate(range(0, len(data), MB))]
+    assert UploadSession.combined_crc64(parts) == crc64(data)
+
+
+def test_reconcile_keeps_matching_parts_and_flags_the_rest() -> None:
+    value = session().with_parts([receipt(1), receipt(2), receipt(3)])
+    listed = [
+        PartInfo(1, '"%032x"' % 1, MB),  # same
+        PartInfo(2, '"%032x"' % 99, MB),  # another ETag: re-sent
+        PartInfo(4, '"%032x"' % 4, 5),  # not recorded, MD5 ETag: check the local bytes
+        PartInfo(9, '"%032x"' % 9, MB),  # not in the plan
+    ]
+    found = value.reconcile(listed)
+    assert [p.part_number for p in found.kept] == [1]
+    assert [p.part_number for p in found.unrecorded] == [2, 4]
+    assert found.dropped == (2, 3)
+
+
+def test_unrecorded_parts_with_non_md5_etags_are_not_candidates() -> None:
+    found = session(encryption="kms").reconcile([PartInfo(1, '"%032x"' % 1, MB)])
+    assert found.unrecorded == ()
+
+
+def test_json_round_trip_and_pickle() -> None:
+    value = session().with_parts([receipt(1, crc=2**64 - 1), receipt(4, 5)])
+    again = UploadSession.from_json(json.loads(json.dumps(value.to_json())))
+    assert again == value
+    assert pickle.loads(pickle.dumps(value)) == value
+    assert "secret" not in json.dumps(value.to_json()).lower()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("upload_id", "abc\ndef"),
+        ("upload_id", ""),
+        ("upload_id", "a b"),
+        ("upload_id", 5),
+        ("created", math.inf),
+        ("created", 1e20),
+        ("created", math.nan),
+        ("created", True),
+        ("part_size", 0),
+        ("size", -1),
+        ("encryption", "rot13"),
+        ("parts", [[1, '"a"', MB, "x"]]),
+        ("parts", [[1, '"a"', MB, str(2**64)]]),
+        ("parts", [[0, '"a"', MB, "1"]]),
+        ("parts", [[1, '"a"', MB, "1"], [1, '"a"', MB, "1"]]),
+        ("parts", "nope"),
+        ("file", {"size": 1}),
+    ],
+)
+def test_hostile_fields_are_refused(field: str, value: Any) -> None:
+    document = session().to_json()
+    document[field] = value
+    with pytest.raises(ValueError):
+        UploadSession.from_json(json.loads(json.dumps(document, allow_nan=True)))
+
+
+def test_identity_names_what_changed(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"abc")
+    before = FileIdentity.of_path(path)
+    stat = os.stat(path)
+    path.write_bytes(b"xyz")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # mtime put back, as cp -p would
+    after = FileIdentity.of_path(path)
+    assert after.mtime_ns == before.mtime_ns
+    assert before.difference(after) is not None  # ctime moved
+    replaced = tmp_path / "g"
+    replaced.write_bytes(b"xyz")
+    os.replace(replaced, path)
+    assert "replaced" in str(before.difference(FileIdentity.of_path(path)))
+
+
+def test_growing_plan_of_a_stream() -> None:
+    schedule = stream_plan(MB)
+    plan = GrowingPlan(schedule, 1002 * MB + 3, 1002)  # 1,000 parts of 1 MB, one of 2 MB, 3 bytes
+    assert plan.part(1) == (0, MB)
+    assert plan.part(1001) == (1000 * MB, 2 * MB)
+    assert plan.part(1002) == (1002 * MB, 3)
+    value = session(plan=plan, source=None, identity=None)
+    with pytest.raises(ValueError):
+        value.to_json()  # streams are never checkpointed
