@@ -10,7 +10,8 @@
     ├── CosResponseError                       COS answered something this package cannot interpret
     ├── CosIntegrityError                      local and remote checksums disagree
     ├── CosCancelledError                      the operation was cancelled (Ctrl-C, another part failed)
-    └── SourceChangedError                     the local file changed while it was being uploaded
+    ├── SourceChangedError                     the local file changed while it was being uploaded
+    └── UploadLockedError                      another process (or upload) holds this upload's checkpoint lock
 
 Exceptions carry their context as attributes and never contain a secret: values of secret fields are
 replaced by ``REDACTED`` before they reach a message.
@@ -182,6 +183,43 @@ class SourceChangedError(CosError):
         self.expected = expected
         self.got = got
         super().__init__(detail)
+
+
+class UploadLockedError(CosError):
+    """Another process, or another upload in this process, is uploading the same file to the same key.
+
+    Raised at once (never after waiting) when the lock beside the upload's checkpoint is held. Nothing of the
+    other upload has been touched.
+
+    Attributes:
+        path: The lock file (``<checkpoint>.lock``).
+        pid: Process id of the holder as written in the lock file, or ``None`` when it could not be read.
+        host: Host name of the holder as written in the lock file, or ``None`` when it could not be read.
+        in_process: True when the holder is another upload (another thread) of this very process.
+    """
+
+    def __init__(
+        self, path: str, *, pid: Optional[int] = None, host: Optional[str] = None, in_process: bool = False
+    ) -> None:
+        self.path = path
+        self.pid = pid
+        self.host = host
+        self.in_process = in_process
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        if host:
+            holder += f" on {host}"
+        who = "another upload in this process" if in_process else "another cos-multipart process"
+        super().__init__(
+            f"{who} ({holder}) is uploading this file to this key; wait for it or stop it (lock: {path})"
+        )
+
+    def __reduce__(self) -> Any:
+        # Keyword-only attributes do not survive Exception's default pickling (it replays self.args).
+        return (_upload_locked_error, (self.path, self.pid, self.host, self.in_process))
+
+
+def _upload_locked_error(path: str, pid: Optional[int], host: Optional[str], in_process: bool) -> UploadLockedError:
+    return UploadLockedError(path, pid=pid, host=host, in_process=in_process)
 
 
 def _short_repr(value: Any, limit: int = 120) -> str:
