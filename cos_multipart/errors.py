@@ -11,6 +11,7 @@
     ├── CosIntegrityError                      local and remote checksums disagree
     ├── CosCancelledError                      the operation was cancelled (Ctrl-C, another part failed)
     ├── SourceChangedError                     the local file changed while it was being uploaded
+    ├── UploadLockedError                      another process (or upload) holds this upload's checkpoint lock
     ├── ObjectExistsError                      forbid_overwrite, and the key already holds an object
     └── ResumeError                            there is no interrupted upload to resume (or COS lost it)
 
@@ -262,6 +263,43 @@ def kept_upload_of(error: BaseException) -> Optional[KeptUpload]:
     """The upload kept for a resume when ``error`` stopped it, or ``None``."""
     kept = getattr(error, KEPT_UPLOAD_ATTRIBUTE, None)
     return kept if isinstance(kept, KeptUpload) else None
+
+
+class UploadLockedError(CosError):
+    """Another process, or another upload in this process, is uploading the same file to the same key.
+
+    Raised at once (never after waiting) when the lock beside the upload's checkpoint is held. Nothing of the
+    other upload has been touched.
+
+    Attributes:
+        path: The lock file (``<checkpoint>.lock``).
+        pid: Process id of the holder as written in the lock file, or ``None`` when it could not be read.
+        host: Host name of the holder as written in the lock file, or ``None`` when it could not be read.
+        in_process: True when the holder is another upload (another thread) of this very process.
+    """
+
+    def __init__(
+        self, path: str, *, pid: Optional[int] = None, host: Optional[str] = None, in_process: bool = False
+    ) -> None:
+        self.path = path
+        self.pid = pid
+        self.host = host
+        self.in_process = in_process
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        if host:
+            holder += f" on {host}"
+        who = "another upload in this process" if in_process else "another cos-multipart process"
+        super().__init__(
+            f"{who} ({holder}) is uploading this file to this key; wait for it or stop it (lock: {path})"
+        )
+
+    def __reduce__(self) -> Any:
+        # Keyword-only attributes do not survive Exception's default pickling (it replays self.args).
+        return (_upload_locked_error, (self.path, self.pid, self.host, self.in_process))
+
+
+def _upload_locked_error(path: str, pid: Optional[int], host: Optional[str], in_process: bool) -> UploadLockedError:
+    return UploadLockedError(path, pid=pid, host=host, in_process=in_process)
 
 
 def _short_repr(value: Any, limit: int = 120) -> str:
