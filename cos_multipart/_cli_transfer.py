@@ -37,6 +37,14 @@ _CONFIG_FLAGS = {
     "bandwidth_limit": "--bandwidth-limit",
     "traffic_limit": "--traffic-limit",
     "expected_size": "--expected-size",
+    "content_type": "--content-type",
+    "metadata": "--meta",
+    "acl": "--acl",
+    "storage_class": "--storage-class",
+    "tagging": "--tag",
+    "cache_control": "--cache-control",
+    "content_disposition": "--content-disposition",
+    "content_encoding": "--content-encoding",
 }
 #: The region only names the default host; with an explicit endpoint it is not used, but must be valid.
 _REGION_WITH_ENDPOINT = "custom-endpoint"
@@ -217,18 +225,21 @@ def _encryption(args: argparse.Namespace) -> Any:
 
 def build_config(args: argparse.Namespace) -> UploadConfig:
     """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag)."""
-    options = ObjectOptions(
-        content_type=args.content_type,
-        metadata=_pairs(args.meta, "--meta"),
-        acl=args.acl,
-        storage_class=args.storage_class,
-        tagging=_pairs(args.tag, "--tag"),
-        encryption=_encryption(args),
-        cache_control=args.cache_control,
-        content_disposition=args.content_disposition,
-        content_encoding=args.content_encoding,
-    )
+    metadata = _pairs(args.meta, "--meta")
+    tagging = _pairs(args.tag, "--tag")
+    encryption = _encryption(args)
     try:
+        options = ObjectOptions(
+            content_type=args.content_type,
+            metadata=metadata,
+            acl=args.acl,
+            storage_class=args.storage_class,
+            tagging=tagging,
+            encryption=encryption,
+            cache_control=args.cache_control,
+            content_disposition=args.content_disposition,
+            content_encoding=args.content_encoding,
+        )
         return UploadConfig(
             part_size=args.part_size,
             concurrency=args.concurrency,

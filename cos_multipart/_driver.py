@@ -101,7 +101,7 @@ class Upload:
             if self.resume_only:
                 raise ResumeError("the stream", self.key, "only a file given by path can be resumed")
             return self._stream(source)
-        path = source.path if isinstance(source, FileSource) and self.config.resume else None
+        path = source.path if isinstance(source, FileSource) else None
         if path is None:
             if self.resume_only:
                 raise ResumeError("the source", self.key, "only a file given by path can be resumed")
@@ -259,11 +259,9 @@ class MultipartRun:
             reused=reused, reverified=self.reverified, version_id=result.version_id,
         )  # fmt: skip
 
-    def _wanted(self, upload_id: str) -> UploadSession:
+    def _wanted(self, upload_id: str, part_size: Optional[int]) -> UploadSession:
+        """The session this file and configuration make, with ``part_size`` (``None``: automatic)."""
         source = self.source
-        part_size = self.config.part_size
-        if part_size is None and self.stored is not None:
-            part_size = self.stored.part_size  # a resumed upload keeps its own part size unless told otherwise
         return UploadSession(
             endpoint=endpoint_url(self.client),
             bucket=self.client.bucket,
@@ -289,9 +287,9 @@ class MultipartRun:
                 self.recorder.flush()
                 return resumed, len(resumed.parts)
         if up.resume_only:
-            raise ResumeError(self.source.path or "", up.key, "no interrupted upload of this file to this key is recorded")
+            raise ResumeError(self.source.path or "", up.key, "no checkpoint records an interrupted upload of this file to this key")
         up.refuse_existing()
-        session = self._wanted(up.initiate())
+        session = self._wanted(up.initiate(), self.config.part_size)
         if session.source is not None and self.config.resume:
             # Written before any part is sent, so that a crash never leaves an upload nobody knows about.
             self.recorder = CheckpointRecorder(up.store, session)
@@ -302,7 +300,7 @@ class MultipartRun:
         up = self.upload
         if not isinstance(self.source, FileSource):
             return None  # only files have checkpoints
-        reason = _resume.stale_reason(stored, self._wanted(""), part_size_given=self.config.part_size is not None)
+        reason = "resume is off" if not self.config.resume else self._stale_reason(stored)
         if reason is not None:
             if up.resume_only:
                 raise ResumeError(self.source.name, up.key, reason)
@@ -320,6 +318,15 @@ class MultipartRun:
             return None
         self.reverified = resumed.reverified_bytes
         return resumed.session
+
+    def _stale_reason(self, stored: UploadSession) -> Optional[str]:
+        # A resumed upload keeps its own part size unless one is asked for.
+        part_size = self.config.part_size if self.config.part_size is not None else stored.part_size
+        try:
+            wanted = self._wanted("", part_size)
+        except CosValidationError as error:  # the file grew past what that part size can carry
+            return str(error)
+        return _resume.stale_reason(stored, wanted, part_size_given=self.config.part_size is not None)
 
     def _send(self, session: UploadSession) -> None:
         up = self.upload

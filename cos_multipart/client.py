@@ -120,6 +120,7 @@ class CosClient:
         grant_read_acp: Optional[str] = None,
         grant_write_acp: Optional[str] = None,
         grant_full_control: Optional[str] = None,
+        options: Optional[ObjectOptions] = None,
     ) -> InitiateResult:
         """Start a multipart upload (436/7746); the options are stored with the final object.
 
@@ -146,7 +147,7 @@ class CosClient:
             encryption=encryption, cache_control=cache_control, content_disposition=content_disposition,
             content_encoding=content_encoding, expires=expires, grant_read=grant_read, grant_read_acp=grant_read_acp,
             grant_write_acp=grant_write_acp, grant_full_control=grant_full_control,
-        )  # fmt: skip
+        ) if options is None else options  # fmt: skip
         call = operations.prepare_initiate(key, options)
         return self._transport.send(call, operations.parse_initiate)
 
@@ -287,6 +288,7 @@ class CosClient:
         grant_write_acp: Optional[str] = None,
         grant_full_control: Optional[str] = None,
         cancel: Optional[threading.Event] = None,
+        options: Optional[ObjectOptions] = None,
     ) -> ObjectResult:
         """Upload an object of at most 5 GB in one request (436/7749); options as for Initiate.
 
@@ -297,7 +299,7 @@ class CosClient:
             encryption=encryption, cache_control=cache_control, content_disposition=content_disposition,
             content_encoding=content_encoding, expires=expires, grant_read=grant_read, grant_read_acp=grant_read_acp,
             grant_write_acp=grant_write_acp, grant_full_control=grant_full_control,
-        )  # fmt: skip
+        ) if options is None else options  # fmt: skip
         call = operations.prepare_put_object(
             key, body, content_length=content_length, content_md5=content_md5, traffic_limit=traffic_limit,
             forbid_overwrite=forbid_overwrite, options=options,

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from cos_multipart.checkpoint import (
-    FINGERPRINT_SAMPLE,
     Checkpoint,
     CheckpointRecorder,
     CheckpointStore,
@@ -22,6 +21,7 @@ from cos_multipart.checkpoint import (
     options_digest,
 )
 from cos_multipart.limits import MB
+from cos_multipart.planner import plan_parts
 
 ENDPOINT = "http://127.0.0.1:9000"
 
@@ -33,8 +33,8 @@ def make_checkpoint(source: Path, **changes: object) -> Checkpoint:
         key="dir/object.bin",
         source=str(source.resolve()),
         upload_id="1585130821cbb7df1d11846c073ad648e8f33b087cec2381df437acdc833cf654b9ecc6361",
-        part_size=MB,
-        identity=FileIdentity(size=3 * MB + 5, mtime_ns=1_700_000_000_123_456_789, fingerprint=2**64 - 1),
+        plan=plan_parts(3 * MB + 5, MB),
+        identity=FileIdentity(3 * MB + 5, 1_700_000_000_123_456_789, 1_700_000_000_223_456_789, 42, 2049),
         encryption="c",
         sse_c_key_md5="U5L61r7jcwdNvT7frmUG8g==",
         options_digest=options_digest({"content_type": "application/octet-stream"}),
@@ -92,7 +92,7 @@ def test_big_crc_values_are_strings_in_json(tmp_path: Path) -> None:
     store = store_in(tmp_path)
     document = json.loads(store.save(make_checkpoint(tmp_path / "f.bin")).read_text())
     assert document["parts"][1] == [4, '"ab"', 5, str(2**64 - 2)]
-    assert document["file"]["fingerprint"] == str(2**64 - 1)
+    assert document["file"]["inode"] == 42 and document["file"]["ctime_ns"] == 1_700_000_000_223_456_789
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:
@@ -122,6 +122,14 @@ def _bool_for_int(document: dict) -> None:
     document["part_size"] = True
 
 
+def _newline_in_upload_id(document: dict) -> None:
+    document["upload_id"] = "abc\ndef"
+
+
+def _infinite_time(document: dict) -> None:
+    document["created"] = 1e400
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [
@@ -134,6 +142,10 @@ def _bool_for_int(document: dict) -> None:
         _part_size_off_plan,
         _crc_too_big,
         _bool_for_int,
+        _newline_in_upload_id,
+        _infinite_time,
+        b"[" * 100_000 + b"]" * 100_000,  # nesting deeper than the recursion limit
+        b" " * (9 * MB),  # larger than any checkpoint
     ],
 )
 def test_corrupt_or_foreign_files_are_ignored_with_a_warning(
@@ -205,22 +217,36 @@ def test_default_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert default_checkpoint_dir() == tmp_path / "home" / ".cache" / "cos-multipart"
 
 
-def test_identity_sees_changes_in_size_mtime_and_content(tmp_path: Path) -> None:
-    path = tmp_path / "f.bin"
-    data = bytearray(os.urandom(4 * FINGERPRINT_SAMPLE))
-    path.write_bytes(data)
-    os.utime(path, ns=(1, 1_000_000_000))
-    before = FileIdentity.of_path(path)
-    # same size and mtime, one byte changed in the middle sample
-    data[len(data) // 2] ^= 1
-    path.write_bytes(data)
-    os.utime(path, ns=(1, 1_000_000_000))
-    after = FileIdentity.of_path(path)
-    assert (after.size, after.mtime_ns) == (before.size, before.mtime_ns)
-    assert after.fingerprint != before.fingerprint
-    small = tmp_path / "small"
-    small.write_bytes(b"abc")
-    assert FileIdentity.of_path(small).size == 3
+@pytest.mark.parametrize("kind", ["fifo", "symlink-to-dev-zero", "directory"])
+def test_hostile_files_at_the_checkpoint_path_neither_hang_nor_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    store = store_in(tmp_path)
+    checkpoint = make_checkpoint(tmp_path / "f.bin")
+    path = store.path_of(checkpoint)
+    store.make_directory()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink-to-dev-zero":
+        os.symlink("/dev/zero", path)
+    else:
+        path.mkdir()
+    with caplog.at_level(logging.WARNING, logger="cos_multipart.checkpoint"):
+        assert store.load(ENDPOINT, checkpoint.bucket, checkpoint.key, tmp_path / "f.bin") is None
+    assert "ignoring checkpoint" in caplog.text
+
+
+def test_a_checkpoint_of_the_previous_version_names_its_upload_but_is_stale(tmp_path: Path) -> None:
+    store = store_in(tmp_path)
+    checkpoint = make_checkpoint(tmp_path / "f.bin")
+    document = checkpoint.to_json()
+    document.update(version=1, file={"size": 3 * MB + 5, "mtime_ns": 1, "fingerprint": "7"})
+    del document["size"]
+    store.make_directory()
+    store.path_of(checkpoint).write_text(json.dumps(document))
+    loaded = store.load(ENDPOINT, checkpoint.bucket, checkpoint.key, tmp_path / "f.bin")
+    assert loaded is not None and loaded.upload_id == checkpoint.upload_id  # so it can be aborted
+    assert loaded.identity is None and loaded.parts == ()  # never resumed
 
 
 def test_with_parts_orders_and_deduplicates(tmp_path: Path) -> None:
@@ -269,8 +295,10 @@ def test_recorder_survives_an_unwritable_directory(tmp_path: Path, caplog: pytes
 def test_cost_of_10000_parts_is_bounded(tmp_path: Path) -> None:
     """10,000 parts: batching keeps recording cheap; one full write and one load stay well under a second."""
     store = store_in(tmp_path)
-    identity = FileIdentity(size=10_000 * MB, mtime_ns=1, fingerprint=1)
-    recorder = CheckpointRecorder(store, make_checkpoint(tmp_path / "f", identity=identity, parts=()))
+    identity = FileIdentity(10_000 * MB, 1, 1, 1, 1)
+    recorder = CheckpointRecorder(
+        store, make_checkpoint(tmp_path / "f", identity=identity, plan=plan_parts(10_000 * MB, MB), parts=())
+    )
     start = time.perf_counter()
     for number in range(1, 10_001):
         recorder.add(VerifiedPart(number, '"%032x"' % number, MB, 2**63 + number))

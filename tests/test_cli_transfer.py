@@ -150,10 +150,10 @@ def test_sse_c_key_is_never_printed(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--part-size", "100KB"], "part_size"),
-        (["--concurrency", "0"], "concurrency"),
-        (["--traffic-limit", "5"], "traffic"),
-        (["--storage-class", "FAST"], "storage_class"),
+        (["--part-size", "100KB"], "--part-size"),
+        (["--concurrency", "0"], "--concurrency"),
+        (["--traffic-limit", "5"], "--traffic-limit"),
+        (["--storage-class", "FAST"], "--storage-class"),
         (["--meta", "novalue"], "--meta"),
         (["--sse-kms-key-id", "k"], "--sse"),
     ],

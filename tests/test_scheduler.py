@@ -43,12 +43,16 @@ def test_first_failure_stops_the_rest_and_is_raised_after_late_results() -> None
     stopped: List[bool] = []
     results: List[int] = []
     gate = threading.Event()
+    started = threading.Semaphore(0)
 
     def ok(n: int) -> int:
+        started.release()
         gate.wait(2)
         return n
 
     def fail() -> int:
+        for _ in range(2):  # the neighbours are running: they finish while the runner stops
+            started.acquire(timeout=2)
         raise RuntimeError("part 2 failed")
 
     def tasks() -> Iterator[Callable[[], int]]:

@@ -63,6 +63,9 @@ class FakeCos:
         return 0
 
     def _call(self, name: str, **details: Any) -> Dict[str, Any]:
+        options = details.pop("options", None)
+        if options is not None:  # the object options, as the requests carry them
+            details.update({item.name: getattr(options, item.name) for item in dataclasses.fields(options)})
         with self.lock:
             self.calls.append((name, details))
             self.counter += 1
@@ -123,7 +126,8 @@ class FakeCos:
                 self.in_flight -= 1
 
     def complete_multipart_upload(self, key: str, upload_id: str, parts: Any, **options: Any) -> CompleteResult:
-        reply = self._call("complete", key=key, upload_id=upload_id, parts=list(parts), **options)
+        parts = [(p.part_number, p.etag) for p in parts]
+        reply = self._call("complete", key=key, upload_id=upload_id, parts=parts, **options)
         stored = self.uploads.pop(upload_id, None)
         if stored is None:
             raise CosServiceError(404, "NoSuchUpload", "gone", request_id=reply["request_id"])
@@ -220,7 +224,7 @@ def assert_ok(result: UploadResult, cos: FakeCos, key: str, data: bytes) -> None
         ({"part_attempts": 0}, "part_attempts"),
         ({"forbid_overwrite": "yes"}, "forbid_overwrite"),
         ({"resume": 1}, "resume"),
-        ({"part_size": MB, "stream_max_size": 20_000 * MB}, "part_size"),
+        ({"expected_size": -1}, "expected_size"),
     ],
 )
 def test_bad_options_fail_before_any_request(
@@ -228,7 +232,7 @@ def test_bad_options_fail_before_any_request(
 ) -> None:
     path, _ = make_file(tmp_path, 10)
     with pytest.raises(CosValidationError) as info:
-        upload_file(cos, path, "k", **options)  # type: ignore[arg-type]
+        Uploader(cos, config_of(**options)).upload(path, "k")  # type: ignore[arg-type]
     assert field in info.value.field
     assert cos.calls == []
 
@@ -245,8 +249,8 @@ def test_bad_key_and_source(cos: FakeCos, store: CheckpointStore, tmp_path: Path
 
 
 def test_sse_c_key_never_in_config_repr() -> None:
-    config = UploadConfig(encryption=SseC(SSE_C_KEY))
-    assert SSE_C_KEY not in repr(config) and SSE_C_KEY not in repr(config.sse)
+    config = config_of(encryption=SseC(SSE_C_KEY))
+    assert SSE_C_KEY not in repr(config) and SSE_C_KEY not in repr(config.sse_c)
 
 
 # --- happy paths ---------------------------------------------------------------------------------------
@@ -303,7 +307,8 @@ def test_options_reach_the_right_requests(cos: FakeCos, store: CheckpointStore, 
         forbid_overwrite=True,
     )
     up.upload(path, "k")
-    initiate = dict(cos.calls[0][1])
+    assert cos.names()[:2] == ["head_object", "initiate"]  # forbid_overwrite: checked before anything is made
+    initiate = dict(cos.calls[1][1])
     assert initiate["content_type"] == "video/mp4" and initiate["metadata"] == {"owner": "me"}
     assert initiate["acl"] == "private" and initiate["storage_class"] == "STANDARD_IA"
     assert initiate["tagging"] == {"a": "b"} and isinstance(initiate["encryption"], SseC)
@@ -521,7 +526,7 @@ def test_stream_failure_aborts(cos: FakeCos, store: CheckpointStore) -> None:
 
 
 def test_file_shrinking_during_upload(cos: FakeCos, store: CheckpointStore, tmp_path: Path) -> None:
-    from cos_multipart.uploader import SourceChangedError
+    from cos_multipart.errors import SourceChangedError
 
     path, data = make_file(tmp_path, 4 * MB)
 
@@ -705,21 +710,28 @@ def test_resume_without_a_part_size_keeps_the_uploads_own(
     assert "abort" not in cos.names() and cos.part_numbers_sent() == [3, 4] and len(result.parts) == 4
 
 
-def test_resume_problem_explains_what_would_happen(
+def test_resume_refuses_what_it_cannot_resume_and_changes_nothing(
     cos: FakeCos, store: CheckpointStore, tmp_path: Path
 ) -> None:
+    from cos_multipart.errors import ResumeError
+
     path, _ = make_file(tmp_path, 4 * MB)
     up = uploader(cos, store)
-    assert up.resume_problem(path, "k") == "no checkpoint for this file and key"
+    with pytest.raises(ResumeError, match="no checkpoint"):
+        up.resume(path, "k")
+    assert "initiate" not in cos.names()
     interrupted_upload(cos, store, path, 2)
-    assert up.resume_problem(path, "k") is None
     checkpoint = up.checkpoint_for(path, "k")
     assert checkpoint is not None and len(checkpoint.parts) == 2
-    assert "part size" in str(uploader(cos, store, part_size=2 * MB).resume_problem(path, "k"))
-    assert "options" in str(uploader(cos, store, acl="private").resume_problem(path, "k"))
+    with pytest.raises(ResumeError, match="part size"):
+        uploader(cos, store, part_size=2 * MB).resume(path, "k")
+    with pytest.raises(ResumeError, match="options"):
+        uploader(cos, store, acl="private").resume(path, "k")
     path.write_bytes(os.urandom(4 * MB))
-    assert "changed" in str(up.resume_problem(path, "k"))
-    assert cos.names().count("abort") == 0  # asking never changes anything
+    with pytest.raises(ResumeError, match="changed"):
+        up.resume(path, "k")
+    assert cos.names().count("abort") == 0  # a refused resume never changes anything
+    assert up.checkpoint_for(path, "k") == checkpoint
     assert up.abort("k", checkpoint.upload_id) is True
     assert up.abort("k", checkpoint.upload_id) is False
 

@@ -10,10 +10,11 @@ from typing import Any, List
 
 import pytest
 
-from cos_multipart.checkpoint import FINGERPRINT_SAMPLE, CheckpointStore
+from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
+from cos_multipart.operations import ObjectOptions
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import LocalCOS
@@ -103,8 +104,9 @@ def test_encryption_modes(
     path.write_bytes(data)
     threshold = 0 if multipart else 8 * MB
     result = upload_file(
-        client, path, "enc", part_size=MB, multipart_threshold=threshold, encryption=encryption, store=store
-    )
+        client, path, "enc", part_size=MB, multipart_threshold=threshold, options=ObjectOptions(encryption=encryption),
+        store=store,
+    )  # fmt: skip
     extra = {"sse_c": encryption} if isinstance(encryption, SseC) else {}
     check(client, result, "enc", data, **extra)
 
@@ -120,7 +122,9 @@ def test_sse_c_key_never_written_to_the_checkpoint(
         if event.parts_done >= 1:
             raise RuntimeError("stop")
 
-    config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=1, encryption=SseC(SSE_C_KEY))
+    config = UploadConfig(
+        part_size=MB, multipart_threshold=0, concurrency=1, options=ObjectOptions(encryption=SseC(SSE_C_KEY))
+    )
     with pytest.raises(RuntimeError):
         Uploader(client, config, store=store).upload(path, "enc", progress=stop)
     files = list(store.directory.iterdir())
@@ -138,9 +142,7 @@ def test_options_are_stored_with_the_object(
         "site/index.html",
         part_size=MB,
         multipart_threshold=0,
-        metadata={"owner": "team-a"},
-        storage_class="STANDARD_IA",
-        cache_control="max-age=60",
+        options=ObjectOptions(metadata={"owner": "team-a"}, storage_class="STANDARD_IA", cache_control="max-age=60"),
         store=store,
     )
     head = client.head_object("site/index.html")
@@ -150,13 +152,14 @@ def test_options_are_stored_with_the_object(
 
 
 def test_forbid_overwrite(client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
-    from cos_multipart.errors import CosServiceError
+    from cos_multipart.errors import ObjectExistsError
 
     path = tmp_path / "a.bin"
     path.write_bytes(os.urandom(MB + 1))
     upload_file(client, path, "once", part_size=MB, multipart_threshold=0, store=store)
-    with pytest.raises(CosServiceError):
+    with pytest.raises(ObjectExistsError):
         upload_file(client, path, "once", part_size=MB, multipart_threshold=0, forbid_overwrite=True, store=store)
+    assert list(client.list_multipart_uploads()) == []  # refused before Initiate: nothing left behind
 
 
 def test_progress_is_monotonic_and_complete(client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
@@ -216,9 +219,8 @@ def test_each_byte_is_read_from_the_file_once(
 
     monkeypatch.setattr(partreader.os, "pread", counting_pread)
     upload_file(client, path, "once", part_size=MB, multipart_threshold=0, concurrency=3, store=store)
-    # every byte read once (hashed in the same pass, sent from the same buffer), plus the 3 x 64 KiB samples
-    # of the file's identity fingerprint
-    assert read[0] == size + 3 * FINGERPRINT_SAMPLE
+    # every byte read once (hashed in the same pass, sent from the same buffer); the identity reads nothing
+    assert read[0] == size
 
 
 def test_client_pool_grows_to_the_worker_count(local_cos: LocalCOS, store: CheckpointStore, tmp_path: Path) -> None:
