@@ -32,6 +32,7 @@ from .models import (
     ResponseInfo,
     UploadInfo,
 )
+from .options import ObjectOptions
 from .planner import PartPlan, plan_parts
 from .progress import ProgressEvent
 from .retry import RetryPolicy
@@ -54,6 +55,7 @@ __all__ = [
     "VerifiedPart",
     # client
     "CosClient",
+    "ObjectOptions",
     "RetryPolicy",
     "SseCos",
     "SseKms",
