@@ -161,7 +161,8 @@ class CosClient:
             part_number: 1 to 10000.
             body: Bytes-like, or a seekable binary file read from its current position (rewound there
                 before a retry).
-            content_length: Bytes to send from ``body`` (default: all that remain).
+            content_length: Bytes to send from ``body``: required for a file object without ``__len__``
+                (its length is never measured by seeking); default ``len(body)``.
             content_md5: Base64 MD5 of the part; COS refuses the part if it differs.
             traffic_limit: Bandwidth cap, bit/s, 819200 to 838860800.
             sse_c: The SSE-C key the upload was initiated with (required then, refused otherwise by COS).
@@ -176,7 +177,7 @@ class CosClient:
             traffic_limit=traffic_limit, sse_c=sse_c, psize_min=psize_min, psize_max=psize_max,
         )  # fmt: skip
         parse = functools.partial(
-            operations.parse_upload_part, part_number=part_number, size=operations.call_size(call)
+            operations.parse_upload_part, part_number=part_number, size=call.content_length
         )
         return self._transport.send(call, parse, cancel=cancel)
 
@@ -289,7 +290,7 @@ class CosClient:
             key, body, content_length=content_length, content_md5=content_md5, traffic_limit=traffic_limit,
             forbid_overwrite=forbid_overwrite, options=chosen,
         )  # fmt: skip
-        parse = functools.partial(operations.parse_put_object, key=key, size=operations.call_size(call))
+        parse = functools.partial(operations.parse_put_object, key=key, size=call.content_length)
         return self._transport.send(call, parse, cancel=cancel)
 
     def head_object(self, key: str, *, sse_c: EncryptionLike = None) -> ObjectResult:

@@ -168,8 +168,15 @@ def sse_c_headers(value: sse.EncryptionLike, field: str = "sse_c") -> Dict[str, 
     return option.headers()
 
 
-def _call(method: str, key: str, params: List[Tuple[str, Optional[str]]], headers: Mapping[str, str], body: object = None) -> HttpCall:
-    return HttpCall(method, key, tuple(params), tuple(headers.items()), body)
+def _call(
+    method: str,
+    key: str,
+    params: List[Tuple[str, Optional[str]]],
+    headers: Mapping[str, str],
+    body: object = None,
+    content_length: int = 0,
+) -> HttpCall:
+    return HttpCall(method, key, tuple(params), tuple(headers.items()), body, content_length)
 
 
 # --- Initiate Multipart Upload ---------------------------------------------------------------------------
@@ -209,7 +216,9 @@ def prepare_upload_part(
     """``PUT /<key>?partNumber=<n>&uploadId=<id>`` (436/7750).
 
     ``body`` is bytes-like or a seekable binary file read from its current position; ``content_length``
-    bytes are sent (default: all that remain). The transport rewinds a file to that position before a retry.
+    bytes are sent (default: the body's ``len``; required for a file object without one, see
+    :func:`~cos_multipart.validation.body_length`). The transport rewinds a file to that position before
+    a retry.
     """
     validate_key(key)
     validation.upload_id(upload_id)
@@ -226,7 +235,7 @@ def prepare_upload_part(
     if high is not None:
         headers[HEADER_PSIZE_MAX] = str(high)
     headers.update(sse_c_headers(sse_c))
-    return _call("PUT", key, [("partNumber", str(number)), ("uploadId", upload_id)], headers, body)
+    return _call("PUT", key, [("partNumber", str(number)), ("uploadId", upload_id)], headers, body, size)
 
 
 def parse_upload_part(status: int, headers: Headers, body: bytes, *, part_number: int, size: int) -> PartResult:
@@ -236,14 +245,6 @@ def parse_upload_part(status: int, headers: Headers, body: bytes, *, part_number
     etag = _require_etag(info.headers, status)
     crc = parse_crc64(info.headers.get(HEADER_CRC64), status=status, request_id=info.request_id)
     return PartResult(part_number, etag, crc, size, info)
-
-
-def call_size(call: HttpCall) -> int:
-    """The ``Content-Length`` a prepared call sends (0 when it has none)."""
-    for name, value in call.headers:
-        if name.lower() == "content-length":
-            return int(value)
-    return 0
 
 
 # --- Complete Multipart Upload ---------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def prepare_complete(
         headers[HEADER_PNUM_MIN] = str(low)
     if high is not None:
         headers[HEADER_PNUM_MAX] = str(high)
-    return _call("POST", key, [("uploadId", upload_id)], headers, body)
+    return _call("POST", key, [("uploadId", upload_id)], headers, body, len(body))
 
 
 def parse_complete(status: int, headers: Headers, body: bytes) -> CompleteResult:
@@ -396,7 +397,7 @@ def prepare_put_object(
         if not isinstance(forbid_overwrite, bool):
             raise CosValidationError("forbid_overwrite", forbid_overwrite, "True, False or None")
         headers[HEADER_FORBID_OVERWRITE] = "true" if forbid_overwrite else "false"
-    return _call("PUT", key, [], headers, body)
+    return _call("PUT", key, [], headers, body, size)
 
 
 def parse_put_object(status: int, headers: Headers, body: bytes, *, key: str, size: int) -> ObjectResult:

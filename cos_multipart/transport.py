@@ -37,7 +37,6 @@ from .endpoint import Endpoint, strip_query
 from .errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 from .models import HttpCall
-from .operations import call_size
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
 from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
 
@@ -389,7 +388,7 @@ class Transport:
         url = self.endpoint.url(call.key, call.params)
         safe_url = strip_query(url)
         policy = self.retry
-        length = call_size(call)
+        length = call.content_length
         start = _body_position(call.body)
         started = time.monotonic()
         while True:
