@@ -20,6 +20,7 @@ from .errors import (
     CosServiceError,
     CosTransportError,
     CosValidationError,
+    FailureKind,
     SourceChangedError,
 )
 from .models import (
@@ -89,4 +90,5 @@ __all__ = [
     "CosIntegrityError",
     "CosCancelledError",
     "SourceChangedError",
+    "FailureKind",
 ]
