@@ -20,6 +20,7 @@ from .errors import (
     CosServiceError,
     CosTransportError,
     CosValidationError,
+    FailureKind,
     SourceChangedError,
 )
 from .models import (
@@ -32,6 +33,7 @@ from .models import (
     ResponseInfo,
     UploadInfo,
 )
+from .options import ObjectOptions
 from .planner import PartPlan, plan_parts
 from .progress import ProgressEvent
 from .retry import RetryPolicy
@@ -54,6 +56,7 @@ __all__ = [
     "VerifiedPart",
     # client
     "CosClient",
+    "ObjectOptions",
     "RetryPolicy",
     "SseCos",
     "SseKms",
@@ -87,4 +90,5 @@ __all__ = [
     "CosIntegrityError",
     "CosCancelledError",
     "SourceChangedError",
+    "FailureKind",
 ]

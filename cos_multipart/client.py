@@ -30,14 +30,13 @@ from .endpoint import Endpoint, validate_key
 from .errors import CosResponseError, CosValidationError
 from .limits import DEFAULT_SIGN_EXPIRES
 from .models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
-from .operations import ObjectOptions
+from .options import ObjectOptions, Tagging, resolve
 from .retry import RetryPolicy
 from .signer import SignWindow, presign_url
 from .sse import EncryptionLike
 from .transport import DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout
 from .validation import PartLike, positive_int
 
-Tagging = Union[Mapping[str, str], str, None]
 #: Methods a pre-signed URL may be made for.
 PRESIGN_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
@@ -106,6 +105,7 @@ class CosClient:
         self,
         key: str,
         *,
+        options: Optional[ObjectOptions] = None,
         content_type: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         acl: Optional[str] = None,
@@ -120,35 +120,22 @@ class CosClient:
         grant_read_acp: Optional[str] = None,
         grant_write_acp: Optional[str] = None,
         grant_full_control: Optional[str] = None,
-        options: Optional[ObjectOptions] = None,
     ) -> InitiateResult:
         """Start a multipart upload (436/7746); the options are stored with the final object.
 
         Args:
             key: Object key.
-            content_type: MIME type (default ``application/octet-stream``).
-            metadata: ``x-cos-meta-*`` values, keyed by suffix or full header name.
-            acl: Object ACL, e.g. ``"private"``.
-            storage_class: e.g. ``"STANDARD_IA"`` (any case).
-            tagging: Mapping or ``"k1=v1&k2=v2"``; at most 10 tags.
-            encryption: :class:`~cos_multipart.sse.SseCos`, :class:`~cos_multipart.sse.SseKms`,
-                :class:`~cos_multipart.sse.SseC`, or their raw headers.
-            cache_control: ``Cache-Control`` to store.
-            content_disposition: ``Content-Disposition`` to store.
-            content_encoding: ``Content-Encoding`` to store.
-            expires: ``Expires`` to store.
-            grant_read: ``id="<uin>"[,id="<uin>"...]``.
-            grant_read_acp: Same format.
-            grant_write_acp: Same format.
-            grant_full_control: Same format.
+            options: How the object is stored (:class:`~cos_multipart.options.ObjectOptions`).
+            content_type: Sugar: each keyword option is the :class:`~cos_multipart.options.ObjectOptions`
+                field of the same name (``content_type``, ``metadata``, ``acl``, ``storage_class``,
+                ``tagging``, ``encryption``, ``cache_control``, ``content_disposition``,
+                ``content_encoding``, ``expires``, ``grant_*``); give them or ``options``, not both.
+
+        Raises:
+            CosValidationError: An invalid option, or ``options`` and a keyword option both given.
         """
-        options = ObjectOptions(
-            content_type=content_type, metadata=metadata, acl=acl, storage_class=storage_class, tagging=tagging,
-            encryption=encryption, cache_control=cache_control, content_disposition=content_disposition,
-            content_encoding=content_encoding, expires=expires, grant_read=grant_read, grant_read_acp=grant_read_acp,
-            grant_write_acp=grant_write_acp, grant_full_control=grant_full_control,
-        ) if options is None else options  # fmt: skip
-        call = operations.prepare_initiate(key, options)
+        chosen = resolve(options, locals())
+        call = operations.prepare_initiate(key, chosen)
         return self._transport.send(call, operations.parse_initiate)
 
     def upload_part(
@@ -174,7 +161,8 @@ class CosClient:
             part_number: 1 to 10000.
             body: Bytes-like, or a seekable binary file read from its current position (rewound there
                 before a retry).
-            content_length: Bytes to send from ``body`` (default: all that remain).
+            content_length: Bytes to send from ``body``: required for a file object without ``__len__``
+                (its length is never measured by seeking); default ``len(body)``.
             content_md5: Base64 MD5 of the part; COS refuses the part if it differs.
             traffic_limit: Bandwidth cap, bit/s, 819200 to 838860800.
             sse_c: The SSE-C key the upload was initiated with (required then, refused otherwise by COS).
@@ -189,7 +177,7 @@ class CosClient:
             traffic_limit=traffic_limit, sse_c=sse_c, psize_min=psize_min, psize_max=psize_max,
         )  # fmt: skip
         parse = functools.partial(
-            operations.parse_upload_part, part_number=part_number, size=operations.call_size(call)
+            operations.parse_upload_part, part_number=part_number, size=call.content_length
         )
         return self._transport.send(call, parse, cancel=cancel)
 
@@ -273,6 +261,7 @@ class CosClient:
         content_md5: Optional[str] = None,
         traffic_limit: Optional[int] = None,
         forbid_overwrite: Optional[bool] = None,
+        options: Optional[ObjectOptions] = None,
         content_type: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         acl: Optional[str] = None,
@@ -288,23 +277,20 @@ class CosClient:
         grant_write_acp: Optional[str] = None,
         grant_full_control: Optional[str] = None,
         cancel: Optional[threading.Event] = None,
-        options: Optional[ObjectOptions] = None,
     ) -> ObjectResult:
-        """Upload an object of at most 5 GB in one request (436/7749); options as for Initiate.
+        """Upload an object of at most 5 GB in one request (436/7749).
 
-        ``cancel`` works as for :meth:`upload_part`.
+        ``options`` (or the keyword options, not both) as for :meth:`initiate_multipart_upload`;
+        ``content_length``, ``content_md5`` and ``traffic_limit`` as for :meth:`upload_part`;
+        ``forbid_overwrite=True`` refuses to replace an existing object; ``cancel`` works as for
+        :meth:`upload_part`.
         """
-        options = ObjectOptions(
-            content_type=content_type, metadata=metadata, acl=acl, storage_class=storage_class, tagging=tagging,
-            encryption=encryption, cache_control=cache_control, content_disposition=content_disposition,
-            content_encoding=content_encoding, expires=expires, grant_read=grant_read, grant_read_acp=grant_read_acp,
-            grant_write_acp=grant_write_acp, grant_full_control=grant_full_control,
-        ) if options is None else options  # fmt: skip
+        chosen = resolve(options, locals())
         call = operations.prepare_put_object(
             key, body, content_length=content_length, content_md5=content_md5, traffic_limit=traffic_limit,
-            forbid_overwrite=forbid_overwrite, options=options,
+            forbid_overwrite=forbid_overwrite, options=chosen,
         )  # fmt: skip
-        parse = functools.partial(operations.parse_put_object, key=key, size=operations.call_size(call))
+        parse = functools.partial(operations.parse_put_object, key=key, size=call.content_length)
         return self._transport.send(call, parse, cancel=cancel)
 
     def head_object(self, key: str, *, sse_c: EncryptionLike = None) -> ObjectResult:

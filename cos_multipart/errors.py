@@ -24,6 +24,7 @@ replaced by ``REDACTED`` before they reach a message.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -54,6 +55,25 @@ class CosCredentialsError(CosError):
     """No credentials were given and none could be found in the environment."""
 
 
+class FailureKind(enum.Enum):
+    """How a request failed below HTTP, in words that do not depend on the HTTP library.
+
+    Each transport maps its own exceptions to a kind (one function); the retry policy judges kinds, so it
+    is the same for every transport. The values are the retry reasons recorded in a policy's history.
+    """
+
+    #: Refused, reset or broken while the request or its answer was on the wire. Retried.
+    CONNECTION = "connection error"
+    #: No connection or no answer within the timeout. Retried.
+    TIMEOUT = "timeout"
+    #: The TLS handshake or the certificate check failed: trying again cannot help. Never retried.
+    TLS = "tls"
+    #: The request body could not be read or rewound on this side. Never retried.
+    BODY = "body"
+    #: Any other failure of the HTTP library (an invalid URL or header...). Never retried.
+    OTHER = "other"
+
+
 class CosTransportError(CosError):
     """The request could not be completed at the connection level (after retries).
 
@@ -61,12 +81,16 @@ class CosTransportError(CosError):
         method: HTTP method.
         url: Request URL without the query string (the query may carry a signature).
         attempts: How many times the request was tried.
+        kind: How it failed (:class:`FailureKind`); the retry policy decides from it.
     """
 
-    def __init__(self, message: str, *, method: str = "", url: str = "", attempts: int = 1) -> None:
+    def __init__(
+        self, message: str, *, method: str = "", url: str = "", attempts: int = 1, kind: FailureKind = FailureKind.OTHER
+    ) -> None:
         self.method = method
         self.url = url
         self.attempts = attempts
+        self.kind = kind
         where = f" ({method} {url}, {attempts} attempt{'s' if attempts != 1 else ''})" if method else ""
         super().__init__(f"{message}{where}")
 

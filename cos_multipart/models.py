@@ -146,8 +146,10 @@ class HttpCall:
         method: HTTP method.
         key: Object key (decoded), ``""`` for service-level requests on the bucket (``/``).
         params: Query parameters in order; ``None`` values are bare names (``?uploads``).
-        headers: Request headers as they will be sent.
+        headers: Request headers as they will be sent (``Content-Length`` included when there is a body).
         body: ``bytes`` or a rewindable file-like object with a known length, or ``None``.
+        content_length: Bytes of ``body`` to send (0 without a body); the builder sets it together with the
+            ``Content-Length`` header, so nothing downstream parses the header back.
     """
 
     method: str
@@ -155,3 +157,4 @@ class HttpCall:
     params: Tuple[Tuple[str, Optional[str]], ...] = ()
     headers: Tuple[Tuple[str, str], ...] = ()
     body: object = field(default=None, repr=False)
+    content_length: int = 0

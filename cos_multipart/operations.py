@@ -17,8 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http
-from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
 
 from . import _xml, sse, validation
 from .endpoint import validate_key
@@ -32,6 +31,13 @@ from .models import (
     PartResult,
     ResponseInfo,
 )
+# Re-exported: operations was the home of ObjectOptions and its header names before options.py.
+from .options import DEFAULT_CONTENT_TYPE as DEFAULT_CONTENT_TYPE
+from .options import GRANT_HEADERS as GRANT_HEADERS
+from .options import HEADER_ACL as HEADER_ACL
+from .options import HEADER_STORAGE_CLASS as HEADER_STORAGE_CLASS
+from .options import HEADER_TAGGING as HEADER_TAGGING
+from .options import ObjectOptions as ObjectOptions
 from .validation import PartLike
 
 Headers = Mapping[str, str]
@@ -48,17 +54,6 @@ HEADER_PSIZE_MIN = "x-cos-psize-min"
 HEADER_PSIZE_MAX = "x-cos-psize-max"
 HEADER_PNUM_MIN = "x-cos-pnum-min"
 HEADER_PNUM_MAX = "x-cos-pnum-max"
-HEADER_STORAGE_CLASS = "x-cos-storage-class"
-HEADER_ACL = "x-cos-acl"
-HEADER_TAGGING = "x-cos-tagging"
-GRANT_HEADERS = {
-    "grant_read": "x-cos-grant-read",
-    "grant_read_acp": "x-cos-grant-read-acp",
-    "grant_write_acp": "x-cos-grant-write-acp",
-    "grant_full_control": "x-cos-grant-full-control",
-}
-#: Initiate's Content-Type is marked required (436/7746); this is what an unspecified object gets.
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 XML_CONTENT_TYPE = "application/xml"
 _MAX_CRC64 = (1 << 64) - 1
 
@@ -155,54 +150,9 @@ def _parse_xml(status: int, headers: Headers, parse: Callable[[bytes], T], body:
 # --- object options shared by Initiate and PUT Object ----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ObjectOptions:
-    """How the stored object is described: metadata, storage class, ACL, tags and encryption.
-
-    Given to Initiate Multipart Upload (kept for the final object) and to PUT Object (436/7746, 436/7749).
-    """
-
-    content_type: Optional[str] = None
-    metadata: Optional[Mapping[str, str]] = None
-    acl: Optional[str] = None
-    storage_class: Optional[str] = None
-    tagging: Union[Mapping[str, str], str, None] = None
-    encryption: sse.EncryptionLike = None
-    cache_control: Optional[str] = None
-    content_disposition: Optional[str] = None
-    content_encoding: Optional[str] = None
-    expires: Optional[str] = None
-    grant_read: Optional[str] = None
-    grant_read_acp: Optional[str] = None
-    grant_write_acp: Optional[str] = None
-    grant_full_control: Optional[str] = None
-
-
 def object_headers(options: ObjectOptions) -> Dict[str, str]:
-    """Validated headers for ``options``."""
-    headers: Dict[str, str] = {
-        "Content-Type": validation.header_value("content_type", options.content_type or DEFAULT_CONTENT_TYPE)
-    }
-    validation.optional_header(headers, "Cache-Control", options.cache_control, "cache_control")
-    validation.optional_header(headers, "Content-Disposition", options.content_disposition, "content_disposition")
-    validation.optional_header(headers, "Content-Encoding", options.content_encoding, "content_encoding")
-    validation.optional_header(headers, "Expires", options.expires, "expires")
-    headers.update(validation.metadata(options.metadata))
-    if options.storage_class is not None:
-        headers[HEADER_STORAGE_CLASS] = validation.storage_class(options.storage_class)
-    if options.acl is not None:
-        headers[HEADER_ACL] = validation.acl(options.acl)
-    for field, header in GRANT_HEADERS.items():
-        value = getattr(options, field)
-        if value is not None:
-            headers[header] = validation.grant(value, field)
-    tags = validation.tagging(options.tagging)
-    if tags is not None:
-        headers[HEADER_TAGGING] = tags
-    option = sse.coerce(options.encryption)
-    if option is not None:
-        headers.update(option.headers())
-    return headers
+    """Validated headers for ``options`` (see :meth:`ObjectOptions.headers`)."""
+    return options.headers()
 
 
 def sse_c_headers(value: sse.EncryptionLike, field: str = "sse_c") -> Dict[str, str]:
@@ -218,8 +168,15 @@ def sse_c_headers(value: sse.EncryptionLike, field: str = "sse_c") -> Dict[str, 
     return option.headers()
 
 
-def _call(method: str, key: str, params: List[Tuple[str, Optional[str]]], headers: Mapping[str, str], body: object = None) -> HttpCall:
-    return HttpCall(method, key, tuple(params), tuple(headers.items()), body)
+def _call(
+    method: str,
+    key: str,
+    params: List[Tuple[str, Optional[str]]],
+    headers: Mapping[str, str],
+    body: object = None,
+    content_length: int = 0,
+) -> HttpCall:
+    return HttpCall(method, key, tuple(params), tuple(headers.items()), body, content_length)
 
 
 # --- Initiate Multipart Upload ---------------------------------------------------------------------------
@@ -259,7 +216,9 @@ def prepare_upload_part(
     """``PUT /<key>?partNumber=<n>&uploadId=<id>`` (436/7750).
 
     ``body`` is bytes-like or a seekable binary file read from its current position; ``content_length``
-    bytes are sent (default: all that remain). The transport rewinds a file to that position before a retry.
+    bytes are sent (default: the body's ``len``; required for a file object without one, see
+    :func:`~cos_multipart.validation.body_length`). The transport rewinds a file to that position before
+    a retry.
     """
     validate_key(key)
     validation.upload_id(upload_id)
@@ -276,7 +235,7 @@ def prepare_upload_part(
     if high is not None:
         headers[HEADER_PSIZE_MAX] = str(high)
     headers.update(sse_c_headers(sse_c))
-    return _call("PUT", key, [("partNumber", str(number)), ("uploadId", upload_id)], headers, body)
+    return _call("PUT", key, [("partNumber", str(number)), ("uploadId", upload_id)], headers, body, size)
 
 
 def parse_upload_part(status: int, headers: Headers, body: bytes, *, part_number: int, size: int) -> PartResult:
@@ -286,14 +245,6 @@ def parse_upload_part(status: int, headers: Headers, body: bytes, *, part_number
     etag = _require_etag(info.headers, status)
     crc = parse_crc64(info.headers.get(HEADER_CRC64), status=status, request_id=info.request_id)
     return PartResult(part_number, etag, crc, size, info)
-
-
-def call_size(call: HttpCall) -> int:
-    """The ``Content-Length`` a prepared call sends (0 when it has none)."""
-    for name, value in call.headers:
-        if name.lower() == "content-length":
-            return int(value)
-    return 0
 
 
 # --- Complete Multipart Upload ---------------------------------------------------------------------------
@@ -330,7 +281,7 @@ def prepare_complete(
         headers[HEADER_PNUM_MIN] = str(low)
     if high is not None:
         headers[HEADER_PNUM_MAX] = str(high)
-    return _call("POST", key, [("uploadId", upload_id)], headers, body)
+    return _call("POST", key, [("uploadId", upload_id)], headers, body, len(body))
 
 
 def parse_complete(status: int, headers: Headers, body: bytes) -> CompleteResult:
@@ -446,7 +397,7 @@ def prepare_put_object(
         if not isinstance(forbid_overwrite, bool):
             raise CosValidationError("forbid_overwrite", forbid_overwrite, "True, False or None")
         headers[HEADER_FORBID_OVERWRITE] = "true" if forbid_overwrite else "false"
-    return _call("PUT", key, [], headers, body)
+    return _call("PUT", key, [], headers, body, size)
 
 
 def parse_put_object(status: int, headers: Headers, body: bytes, *, key: str, size: int) -> ObjectResult:

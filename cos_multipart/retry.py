@@ -2,7 +2,10 @@
 
 A policy is a value. :meth:`RetryPolicy.next` returns the policy for the next attempt (with the delay and
 the reason appended to its history) or ``None`` when the failure must be raised; the random source is an
-argument, so backoff is testable. What is retried follows the COS SDKs [ref 4.3]: connection failures,
+argument, so backoff is testable. The policy knows no HTTP library: a transport hands it
+:class:`~cos_multipart.errors.CosServiceError` answers and
+:class:`~cos_multipart.errors.CosTransportError` failures whose :class:`~cos_multipart.errors.FailureKind`
+it has mapped from its own exceptions. What is retried follows the COS SDKs [ref 4.3]: connection failures,
 timeouts, 500/502/503/504 (InternalError, SlowDown, ServiceUnavailable), 400 RequestTimeout. Other 4xx
 never are. Clock errors (``RequestTimeTooSkewed``, ``AccessDenied`` "Request has expired" [ref 1.9]) are
 retried once, immediately, after the transport has corrected its clock offset from the ``Date`` header.
@@ -15,9 +18,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import FrozenSet, Optional, Tuple
 
-import requests
-
-from .errors import CosError, CosServiceError, CosValidationError
+from .errors import CosServiceError, CosTransportError, CosValidationError, FailureKind
 
 #: "500 InternalError, 503 SlowDown/ServiceUnavailable, 502/504 ... retryable" [ref 4.3]
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -25,8 +26,8 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 #: and "RequestTimeout (400): reading the body timed out" (436/7730; older docs spell it RequestTimeOut).
 RETRY_CODES = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "RequestTimeOut"})
 
-REASON_CONNECTION = "connection error"
-REASON_TIMEOUT = "timeout"
+REASON_CONNECTION = FailureKind.CONNECTION.value
+REASON_TIMEOUT = FailureKind.TIMEOUT.value
 REASON_CLOCK = "clock skew"
 
 
@@ -94,13 +95,12 @@ class RetryPolicy:
             if error.status in self.statuses:
                 return f"HTTP {error.status}"
             return None
-        if isinstance(error, CosError):
-            return None
-        if isinstance(error, requests.exceptions.Timeout):
-            # ConnectTimeout is also a ConnectionError: check timeouts first.
-            return REASON_TIMEOUT if self.retry_timeouts else None
-        if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-            return REASON_CONNECTION if self.retry_connection_errors else None
+        if isinstance(error, CosTransportError):
+            # The transport has mapped its HTTP library's exception to a kind; TLS, BODY and OTHER never retry.
+            if error.kind is FailureKind.TIMEOUT:
+                return REASON_TIMEOUT if self.retry_timeouts else None
+            if error.kind is FailureKind.CONNECTION:
+                return REASON_CONNECTION if self.retry_connection_errors else None
         return None
 
     def backoff(self, attempt: int, rng: random.Random) -> float:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Union
 
+from ._frozen import freeze
 from .errors import REDACTED, CosValidationError
 from .limits import SSE_C_ALGORITHM, SSE_C_KEY_BYTES, SSE_COS_ALGORITHM, SSE_KMS_ALGORITHM
 
@@ -54,6 +55,8 @@ class SseKms:
     def __post_init__(self) -> None:
         if self.key_id is not None and (not isinstance(self.key_id, str) or not _is_header_text(self.key_id)):
             raise CosValidationError("SseKms.key_id", self.key_id, "a non-empty printable ASCII string")
+        # A copy that cannot change, so the option stays hashable and what was validated is what is sent.
+        object.__setattr__(self, "context", freeze(self.context))
         _encode_context(self.context)
 
     def headers(self) -> Dict[str, str]:

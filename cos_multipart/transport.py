@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Set, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Set, Tuple, Type, TypeVar, Union
 
 import requests
 import urllib3
@@ -34,10 +34,9 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from . import __version__
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
-from .errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError
+from .errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError, FailureKind
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 from .models import HttpCall
-from .operations import call_size
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
 from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
 
@@ -389,7 +388,7 @@ class Transport:
         url = self.endpoint.url(call.key, call.params)
         safe_url = strip_query(url)
         policy = self.retry
-        length = call_size(call)
+        length = call.content_length
         start = _body_position(call.body)
         started = time.monotonic()
         while True:
@@ -407,21 +406,21 @@ class Transport:
             except CosServiceError as error:
                 failure: BaseException = _with_context(error, call.method, safe_url)
             except (requests.exceptions.RequestException, OSError) as error:
-                failure = error
+                failure = _transport_error(error, call.method, safe_url, policy.attempt)
             if cancel is not None and cancel.is_set():
                 # The failure is most likely the cancellation itself (abort_connections): not retried.
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled") from failure
             with self._rng_lock:
                 following = policy.next(failure, elapsed=time.monotonic() - started, rng=self._rng)
             if following is None or (following.history[-1].reason == REASON_CLOCK and not self._fix_clock(date)):
-                raise self._final(failure, call.method, safe_url, policy.attempt)
+                raise failure
             event = following.history[-1]
             logger.debug(
                 "retrying %s %s after attempt %d: %s; waiting %.3f s",
                 call.method,
                 safe_url,
                 event.attempt,
-                _describe(failure),
+                _describe(failure.__cause__ or failure),
                 event.delay,
             )
             if cancel is not None:
@@ -471,13 +470,6 @@ class Transport:
         headers["Authorization"] = sign(credentials, window, call.method, "/" + call.key, params, to_sign)
         return headers
 
-    def _final(self, failure: BaseException, method: str, url: str, attempts: int) -> BaseException:
-        if isinstance(failure, CosServiceError):
-            return failure
-        error = CosTransportError(_describe(failure), method=method, url=url, attempts=attempts)
-        error.__cause__ = failure
-        return error
-
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint.base_url!r})"
 
@@ -499,6 +491,30 @@ def _body_for_attempt(body: object, length: int, start: Optional[int]) -> Any:
         return _BodyReader(_MemorySource(body), length)
     body.seek(start)  # type: ignore[attr-defined]
     return _BodyReader(body, length)
+
+
+#: How each ``requests`` failure is judged, first match wins: the one place that knows its exceptions.
+_FAILURE_KINDS: Tuple[Tuple[Type[BaseException], FailureKind], ...] = (
+    (requests.exceptions.Timeout, FailureKind.TIMEOUT),  # before ConnectionError: ConnectTimeout is both
+    (requests.exceptions.ConnectionError, FailureKind.CONNECTION),
+    (requests.exceptions.ChunkedEncodingError, FailureKind.CONNECTION),  # the answer broke off
+    (requests.exceptions.RequestException, FailureKind.OTHER),
+    (OSError, FailureKind.BODY),  # raised here, outside requests: rewinding or reading the request body
+)
+
+
+def failure_kind(error: BaseException) -> FailureKind:
+    """The :class:`~cos_multipart.errors.FailureKind` of an exception raised while sending a request."""
+    for cls, kind in _FAILURE_KINDS:
+        if isinstance(error, cls):
+            return kind
+    return FailureKind.OTHER
+
+
+def _transport_error(error: BaseException, method: str, url: str, attempt: int) -> CosTransportError:
+    failure = CosTransportError(_describe(error), method=method, url=url, attempts=attempt, kind=failure_kind(error))
+    failure.__cause__ = error
+    return failure
 
 
 def _with_context(error: CosServiceError, method: str, url: str) -> CosServiceError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote
@@ -303,36 +302,36 @@ def _etag(value: object, field: str) -> str:
 
 
 def body_length(body: object, content_length: Optional[int], field: str = "body") -> int:
-    """The number of bytes that will be sent from ``body``.
+    """The number of bytes that will be sent from ``body``, found without any I/O on it.
 
-    ``body`` is bytes-like (its length is ``len``) or a readable, seekable file object read from its
-    current position; ``content_length`` then limits how much of it is sent and must not exceed what is
-    left. A body's length must be known: COS needs ``Content-Length`` (chunked encoding is not used).
+    ``body`` is bytes-like (its length is ``len``) or a readable, seekable binary file object read from its
+    current position (the transport rewinds it there before a retry). The length of a file object is
+    ``content_length``, which is then required, unless the object has ``__len__`` (``content_length``
+    may then send less). The stream is never seeked or told to measure it: that would be I/O, and wrong
+    for a stream whose end is not the end of what is meant to be sent. COS needs ``Content-Length``
+    (chunked encoding is not used).
+
+    Raises:
+        CosValidationError: ``body`` is of another type, or is a file object without ``__len__`` and no
+            ``content_length`` was given, or ``content_length`` exceeds what ``body`` holds.
     """
     if isinstance(body, (bytes, bytearray)):
-        length = len(body)
+        length: Optional[int] = len(body)
     elif isinstance(body, memoryview):
         length = body.nbytes
     elif all(hasattr(body, name) for name in ("read", "seek", "tell")):
-        length = _remaining(body, field)
+        length = len(body) if hasattr(body, "__len__") else None
     else:
         raise CosValidationError(field, type(body).__name__, "bytes, bytearray, memoryview or a seekable binary file")
+    if length is None:
+        allowed = f"the number of bytes to send from the {type(body).__name__}'s current position (required for a file object)"
+        if content_length is None:
+            raise CosValidationError("content_length", None, allowed)
+        return integer_in("content_length", content_length, 0, None, allowed)
     if content_length is None:
         return length
     allowed = f"an integer from 0 to the {length} bytes available in the body"
     return integer_in("content_length", content_length, 0, length, allowed)
-
-
-def _remaining(stream: Any, field: str) -> int:
-    try:
-        start = stream.tell()
-        end = stream.seek(0, os.SEEK_END)
-        stream.seek(start)
-    except (OSError, ValueError):
-        raise CosValidationError(field, type(stream).__name__, "a seekable file object") from None
-    if not isinstance(end, int) or not isinstance(start, int):
-        raise CosValidationError(field, type(stream).__name__, "a file object whose seek()/tell() return ints")
-    return max(0, end - start)
 
 
 def byte_range(value: Optional[Sequence[Optional[int]]], field: str = "byte_range") -> Optional[str]:

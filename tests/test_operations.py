@@ -93,14 +93,14 @@ def test_prepare_upload_part() -> None:
         "x-cos-server-side-encryption-customer-key": base64.b64encode(RAW_KEY).decode(),
         "x-cos-server-side-encryption-customer-key-MD5": "U5L61r7jcwdNvT7frmUG8g==",
     }
-    assert ops.call_size(call) == 10
+    assert call.content_length == 10
 
 
 def test_prepare_upload_part_file_slice() -> None:
     stream = io.BytesIO(b"0123456789")
     stream.seek(3)
     call = ops.prepare_upload_part(KEY, UPLOAD, 1, stream, content_length=4)
-    assert ops.call_size(call) == 4 and call.body is stream and stream.tell() == 3
+    assert call.content_length == 4 and call.body is stream and stream.tell() == 3
 
 
 @pytest.mark.parametrize("option", [SseCos(), SseKms(), {"x-cos-server-side-encryption": "AES256"}])

@@ -5,14 +5,17 @@ from __future__ import annotations
 import random
 
 import pytest
-import requests
 
-from cos_multipart.errors import CosResponseError, CosServiceError, CosValidationError
+from cos_multipart.errors import CosResponseError, CosServiceError, CosTransportError, CosValidationError, FailureKind
 from cos_multipart.retry import REASON_CLOCK, RetryPolicy, clock_offset
 
 
 def service(status: int, code: str = "", message: str = "") -> CosServiceError:
     return CosServiceError(status, code, message)
+
+
+def transport(kind: FailureKind) -> CosTransportError:
+    return CosTransportError(f"failed: {kind.value}", kind=kind)
 
 
 @pytest.mark.parametrize(
@@ -25,10 +28,8 @@ def service(status: int, code: str = "", message: str = "") -> CosServiceError:
         (service(504), "HTTP 504"),
         (service(400, "RequestTimeout"), "RequestTimeout"),
         (service(200, "InternalError"), "InternalError"),  # a 200 Complete with an <Error> body
-        (requests.ConnectionError("refused"), "connection error"),
-        (requests.exceptions.ChunkedEncodingError("broken"), "connection error"),
-        (requests.ReadTimeout("slow"), "timeout"),
-        (requests.ConnectTimeout("slow"), "timeout"),
+        (transport(FailureKind.CONNECTION), "connection error"),
+        (transport(FailureKind.TIMEOUT), "timeout"),
         (service(403, "RequestTimeTooSkewed"), REASON_CLOCK),
         (service(403, "AccessDenied", "Request has expired"), REASON_CLOCK),
     ],
@@ -49,7 +50,11 @@ def test_retryable(error: BaseException, reason: str) -> None:
         service(501, "NotImplemented"),
         CosResponseError("bad xml"),
         ValueError("x"),
-        requests.exceptions.InvalidURL("x"),
+        ConnectionError("a bare OSError: only a transport knows what its exceptions mean"),
+        transport(FailureKind.TLS),
+        transport(FailureKind.BODY),
+        transport(FailureKind.OTHER),
+        CosTransportError("made without a kind"),
     ],
 )
 def test_not_retryable(error: BaseException) -> None:
@@ -106,8 +111,8 @@ def test_clock_error_retried_once_immediately_even_without_retries() -> None:
 
 
 def test_switches() -> None:
-    assert RetryPolicy(retry_timeouts=False).classify(requests.ReadTimeout()) is None
-    assert RetryPolicy(retry_connection_errors=False).classify(requests.ConnectionError()) is None
+    assert RetryPolicy(retry_timeouts=False).classify(transport(FailureKind.TIMEOUT)) is None
+    assert RetryPolicy(retry_connection_errors=False).classify(transport(FailureKind.CONNECTION)) is None
     assert RetryPolicy(statuses=frozenset()).classify(service(502)) is None
 
 

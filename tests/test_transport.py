@@ -21,11 +21,11 @@ import responses
 from cos_multipart import operations as ops
 from cos_multipart.credentials import Credentials
 from cos_multipart.endpoint import Endpoint
-from cos_multipart.errors import CosCancelledError, CosServiceError, CosTransportError
+from cos_multipart.errors import CosCancelledError, CosServiceError, CosTransportError, FailureKind
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.signer import SignWindow, sign
 from cos_multipart.sse import SseC
-from cos_multipart.transport import Transport
+from cos_multipart.transport import Transport, failure_kind
 
 SECRET_KEY = "SECRETKEYabcdefghijklmnopqrstuvw"
 TOKEN = "TOKENsts0123456789tokentokentoken"
@@ -239,7 +239,7 @@ def test_connection_error_becomes_transport_error_without_query_or_secrets(caplo
     with caplog.at_level(logging.DEBUG), pytest.raises(CosTransportError) as info:
         transport.send(call, lambda s, h, b: ops.parse_upload_part(s, h, b, part_number=1, size=4))
     error = info.value
-    assert error.attempts == 2 and error.method == "PUT" and error.url == f"http://127.0.0.1:{port}/k"
+    assert error.kind is FailureKind.CONNECTION and error.attempts == 2 and error.method == "PUT" and error.url == f"http://127.0.0.1:{port}/k"
     assert isinstance(error.__cause__, requests.ConnectionError)
     assert len(slept) == 1
     assert "retrying PUT" in caplog.text
@@ -470,3 +470,19 @@ def test_abort_connections_of_another_scope_leaves_a_request_waiting(silent_serv
     worker.join(timeout=5)
     assert len(outcome) == 1 and isinstance(outcome[0], CosCancelledError)
     transport.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (requests.ConnectionError("refused"), FailureKind.CONNECTION),
+        (requests.exceptions.ChunkedEncodingError("broken"), FailureKind.CONNECTION),
+        (requests.ReadTimeout("slow"), FailureKind.TIMEOUT),
+        (requests.ConnectTimeout("slow"), FailureKind.TIMEOUT),  # also a ConnectionError
+        (requests.exceptions.InvalidURL("x"), FailureKind.OTHER),
+        (OSError("seek failed"), FailureKind.BODY),
+        (ValueError("x"), FailureKind.OTHER),
+    ],
+)
+def test_failure_kinds_of_requests_exceptions(error: BaseException, kind: FailureKind) -> None:
+    assert failure_kind(error) is kind

@@ -192,12 +192,39 @@ def test_body_length() -> None:
     assert v.body_length(b"abc", None) == 3
     assert v.body_length(bytearray(5), None) == 5
     assert v.body_length(memoryview(b"abcd"), 2) == 2
-    stream = io.BytesIO(b"0123456789")
-    stream.seek(4)
-    assert v.body_length(stream, None) == 6
-    assert stream.tell() == 4  # position restored
+    refused(v.body_length, b"abc", 4, field="content_length")
+
+
+class Untouchable(io.BytesIO):
+    """A stream that fails the test if anything seeks, tells or reads it."""
+
+    def seek(self, *args: object) -> int:
+        raise AssertionError("seek")
+
+    def tell(self) -> int:
+        raise AssertionError("tell")
+
+    def read(self, *args: object) -> bytes:
+        raise AssertionError("read")
+
+
+class Sized(Untouchable):
+    def __len__(self) -> int:
+        return 6
+
+
+def test_body_length_of_a_stream_does_no_io() -> None:
+    stream = Untouchable(b"0123456789")
     assert v.body_length(stream, 6) == 6
-    refused(v.body_length, stream, 7, field="content_length")
+    error = refused(v.body_length, stream, None, field="content_length")
+    assert "required for a file object" in error.allowed and "Untouchable" in error.allowed
+    refused(v.body_length, stream, -1, field="content_length")
+    assert v.body_length(Sized(), None) == 6  # a stream that knows its length
+    assert v.body_length(Sized(), 4) == 4
+    refused(v.body_length, Sized(), 7, field="content_length")
+
+
+def test_body_length_of_other_bodies() -> None:
     refused(v.body_length, b"abc", -1, field="content_length")
     refused(v.body_length, b"abc", True, field="content_length")
     refused(v.body_length, "text", None, field="body")
