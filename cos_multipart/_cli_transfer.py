@@ -22,7 +22,7 @@ from .client import CosClient
 from .errors import REDACTED, CosValidationError
 from .progress import ProgressEvent
 from .sse import SseC, SseCos, SseKms
-from .operations import ObjectOptions
+from .options import ObjectOptions
 from .uploader import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, Uploader, UploadResult
 
 SCHEME = "cos://"

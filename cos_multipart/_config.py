@@ -12,7 +12,7 @@ from . import operations, sse, validation
 from .checkpoint import options_digest
 from .errors import CosValidationError
 from .limits import MAX_PUT_OBJECT_SIZE
-from .operations import ObjectOptions
+from .options import ObjectOptions
 from .parts import DEFAULT_PART_ATTEMPTS
 from .planner import DEFAULT_PART_SIZE, plan_parts, stream_plan
 from .ratelimit import TokenBucket

@@ -167,6 +167,7 @@ class Upload:
         first_size = schedule.part_size_of(1)
         first = source.read_part(first_size, md5=True)  # Content-MD5 if it turns out to be small
         if len(first.data) < min(first_size, self.config.multipart_threshold):
+            source.check_length(len(first.data))
             return self._single_put(first)
         return StreamRun(self, source, schedule, first).run()
 
@@ -311,9 +312,11 @@ class MultipartRun:
             return None
         resumed = _resume.resume(self.client, stored, self.source, verify_reused=self.config.verify_reused, cancel=up.cancel)
         if resumed is None:
+            if up.resume_only:  # a refused resume changes nothing; an upload will start afresh and say so
+                raise ResumeError(
+                    self.source.name, up.key, f"COS no longer has upload {stored.upload_id}; an upload starts a new one"
+                )
             up.store.delete(stored)
-            if up.resume_only:
-                raise ResumeError(self.source.name, up.key, f"COS no longer has upload {stored.upload_id} (checkpoint removed)")
             logger.warning("upload %s of %s is gone from COS; starting a new upload", stored.upload_id, up.key)
             return None
         self.reverified = resumed.reverified_bytes
@@ -449,18 +452,20 @@ class StreamRun:
         md5 = self.upload.config.check_md5
         part = self.first
         self.first = None
-        while part is not None and (number == 1 or len(part.data)):
-            if number > MAX_PART_NUMBER:
-                raise CosValidationError(
-                    "expected_size", self.upload.config.expected_size,
-                    f"a stream of at most {MAX_PART_NUMBER} parts; this one is longer: pass a larger expected_size",
-                )  # fmt: skip
+        while part is not None:
             self.size += len(part.data)
+            if len(part.data) < size_of(number):  # the end of the stream
+                self.source.check_length(self.size)  # before the last part goes out
+                yield number, part
+                return
             yield number, part
-            if len(part.data) < size_of(number):
+            # Past the last part number the schedule raises, naming its capacity, unless the stream ended.
+            following = self.source.read_part(size_of(number + 1) if number < MAX_PART_NUMBER else 1, md5=md5)
+            if not following.data:
+                self.source.check_length(self.size)
                 return
             number += 1
-            part = self.source.read_part(size_of(number), md5=md5)
+            part = following
 
     def _send(self, upload_id: str) -> None:
         up = self.upload

@@ -157,6 +157,16 @@ class StreamSource:
         """The next ``part_size`` bytes (fewer only at the end), hashed as they arrive."""
         return read_stream_part(self.stream, part_size, md5=md5)
 
+    def check_length(self, total: int) -> None:
+        """At the end of the stream: raise :class:`SourceChangedError` if it was measured at another length."""
+        if self.size is not None and total != self.size:
+            raise SourceChangedError(
+                f"the stream was {self.size} bytes long when the upload started and ended after {total}; "
+                "nothing was completed",
+                expected=self.size,
+                got=total,
+            )
+
     def close(self) -> None:
         """Close the stream when this source opened it."""
         if self.owned:

@@ -38,7 +38,7 @@ from .checkpoint import CheckpointStore
 from .client import CosClient
 from .endpoint import validate_key
 from .errors import CosValidationError
-from .operations import ObjectOptions
+from .options import ObjectOptions
 from .parts import DEFAULT_PART_ATTEMPTS
 from .progress import ProgressCallback
 from .session import UploadSession

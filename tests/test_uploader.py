@@ -28,7 +28,7 @@ from cos_multipart.limits import MB
 from cos_multipart.models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.sse import SseC, SseCos, SseKms
-from cos_multipart.operations import ObjectOptions
+from cos_multipart.options import ObjectOptions
 from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
 
 BUCKET = "examplebucket-1250000000"

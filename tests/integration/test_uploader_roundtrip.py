@@ -14,7 +14,7 @@ from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
-from cos_multipart.operations import ObjectOptions
+from cos_multipart.options import ObjectOptions
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import LocalCOS

@@ -10,7 +10,7 @@ from typing import Any, Tuple
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
-from cos_multipart.operations import ObjectOptions
+from cos_multipart.options import ObjectOptions
 from cos_multipart.uploader import UploadConfig, Uploader
 
 
