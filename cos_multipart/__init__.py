@@ -5,7 +5,7 @@ The public API is what ``__all__`` lists; everything else may change without not
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .checkpoint import Checkpoint, CheckpointStore, VerifiedPart
 from .checksum import crc64, crc64_combine
@@ -21,7 +21,12 @@ from .errors import (
     CosTransportError,
     CosValidationError,
     FailureKind,
+    KeptUpload,
+    ObjectExistsError,
+    ResumeError,
     SourceChangedError,
+    UploadLockedError,
+    kept_upload_of,
 )
 from .models import (
     CompletedPart,
@@ -34,10 +39,12 @@ from .models import (
     UploadInfo,
 )
 from .options import ObjectOptions
-from .planner import PartPlan, plan_parts
+from .parts import Completion, complete, upload_part
+from .planner import PartPlan, StreamPlan, plan_parts, stream_plan
 from .progress import ProgressEvent
 from .retry import RetryPolicy
 from .signer import CosAuth, SignWindow, presign_url, sign
+from .session import FileIdentity, PartReceipt, UploadSession
 from .sse import SseC, SseCos, SseKms
 from .uploader import UploadConfig, Uploader, UploadResult, upload_file
 
@@ -51,9 +58,18 @@ __all__ = [
     "ProgressEvent",
     "PartPlan",
     "plan_parts",
+    "StreamPlan",
+    "stream_plan",
     "Checkpoint",
     "CheckpointStore",
     "VerifiedPart",
+    # the session core (engine-neutral steps any driver runs)
+    "UploadSession",
+    "PartReceipt",
+    "FileIdentity",
+    "upload_part",
+    "complete",
+    "Completion",
     # client
     "CosClient",
     "ObjectOptions",

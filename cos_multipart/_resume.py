@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 from ._sources import FileSource
 from .checksum import normalize_etag
 from .client import CosClient
 from .errors import CosCancelledError, CosResponseError, CosServiceError
 from .limits import MAX_PART_NUMBER
+from .models import PartInfo
 from .parts import NO_SUCH_UPLOAD
 from .session import PartReceipt, UploadSession
 
@@ -71,15 +72,40 @@ def resume(
 ) -> Optional[Resumed]:
     """The parts of ``stored`` that can be reused, or ``None`` when COS no longer knows the upload."""
     try:
-        listed = []
-        for info in client.list_parts(stored.key, stored.upload_id):
-            listed.append(info)
-            if len(listed) > MAX_PART_NUMBER:
-                raise CosResponseError(f"List Parts returned more than {MAX_PART_NUMBER} parts")
+        listed = bounded_parts(client.list_parts(stored.key, stored.upload_id))
     except CosServiceError as error:
         if error.code != NO_SUCH_UPLOAD:
             raise
         return None
+    return reuse(stored, listed, source, verify_reused=verify_reused, cancel=cancel)
+
+
+def bounded_parts(parts: Iterable[PartInfo]) -> List[PartInfo]:
+    """The parts of a List Parts answer, refusing one that lists more than an upload can hold.
+
+    Raises:
+        CosResponseError: More than 10,000 parts (a server whose pages never end).
+    """
+    listed: List[PartInfo] = []
+    for info in parts:
+        listed.append(info)
+        if len(listed) > MAX_PART_NUMBER:
+            raise CosResponseError(f"List Parts returned more than {MAX_PART_NUMBER} parts")
+    return listed
+
+
+def reuse(
+    stored: UploadSession,
+    listed: Iterable[PartInfo],
+    source: FileSource,
+    *,
+    verify_reused: bool,
+    cancel: Optional[threading.Event] = None,
+) -> Resumed:
+    """Which parts COS lists (``listed``) can be reused for ``stored``, reading the local bytes as needed.
+
+    Blocking file reads: an asyncio driver runs this in a thread.
+    """
     found = stored.reconcile(listed)
     reused: List[PartReceipt] = []
     rejected: List[int] = []

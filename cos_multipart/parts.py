@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Protocol, Tuple, TypeVar
+from typing import Callable, Iterable, Iterator, List, Optional, Protocol, Tuple, TypeVar
 
 from . import sse
 from ._partreader import PartDigest
@@ -29,7 +29,16 @@ from .session import PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Answer", "Completion", "PartSource", "complete", "send_verified", "upload_part"]
+__all__ = [
+    "Answer",
+    "Completion",
+    "PartSource",
+    "PartVerifier",
+    "PendingCompletion",
+    "complete",
+    "send_verified",
+    "upload_part",
+]
 
 #: Times a part (or a single PUT) is sent when COS's checksum disagrees with the local one.
 DEFAULT_PART_ATTEMPTS = 3
@@ -56,6 +65,50 @@ class Answer:
     version_id: Optional[str] = None
 
 
+class PartVerifier:
+    """The rules of sending one body until it is verified, without the I/O (shared by every driver).
+
+    Iterate it for the attempts; after each send, :meth:`judge` the answer against the digest of the bytes
+    sent: a :class:`PartReceipt` ends the loop, ``None`` means send again. After the last attempt it raises.
+
+    Args:
+        number: Part number (1 for a single PUT).
+        check_md5: Compare the ETag with the MD5 of the bytes sent.
+        attempts: Sends at most.
+    """
+
+    def __init__(self, number: int, *, check_md5: bool, attempts: int = DEFAULT_PART_ATTEMPTS) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.number = number
+        self.check_md5 = check_md5
+        self.attempts = attempts
+        self.attempt = 0
+        self.request_ids: List[str] = []
+        self.answer: Optional[Answer] = None
+
+    def __iter__(self) -> Iterator[int]:
+        for attempt in range(1, self.attempts + 1):
+            self.attempt = attempt
+            yield attempt
+
+    def judge(self, digest: PartDigest, answer: Answer) -> Optional[PartReceipt]:
+        """The receipt when COS's checksums equal the local ones; ``None`` to send again.
+
+        Raises:
+            CosIntegrityError: They disagreed on the last attempt.
+        """
+        self.request_ids.append(answer.request_id)
+        self.answer = answer
+        problem = mismatch(self.number, digest, answer, check_md5=self.check_md5)
+        if problem is None:
+            return PartReceipt(self.number, answer.etag, digest.size, digest.crc64)
+        logger.warning("%s (attempt %d of %d)", problem, self.attempt, self.attempts)
+        if self.attempt >= self.attempts:
+            raise problem
+        return None
+
+
 def send_verified(
     number: int,
     make_body: Callable[[], Body],
@@ -78,22 +131,16 @@ def send_verified(
     Raises:
         CosIntegrityError: The checksums disagreed on every attempt.
     """
-    request_ids: List[str] = []
-    problem: Optional[CosIntegrityError] = None
-    for attempt in range(1, attempts + 1):
+    verifier = PartVerifier(number, check_md5=check_md5, attempts=attempts)
+    for attempt in verifier:
         if attempt > 1 and on_retry is not None:
             on_retry(number)
         body = make_body()
         answer = send(body)
-        request_ids.append(answer.request_id)
-        digest = body.digest()
-        problem = mismatch(number, digest, answer, check_md5=check_md5)
-        if problem is None:
-            return PartReceipt(number, answer.etag, digest.size, digest.crc64), answer, request_ids
-        logger.warning("%s (attempt %d of %d)", problem, attempt, attempts)
-    if problem is None:  # attempts < 1 is refused by the configuration; keep the type checker honest
-        raise ValueError("attempts must be at least 1")
-    raise problem
+        receipt = verifier.judge(body.digest(), answer)
+        if receipt is not None:
+            return receipt, answer, verifier.request_ids
+    raise AssertionError("unreachable: the verifier raises after its last attempt")  # pragma: no cover
 
 
 def mismatch(number: int, digest: PartDigest, answer: Answer, *, check_md5: bool) -> Optional[CosIntegrityError]:
@@ -192,6 +239,47 @@ class Completion:
     crc64: int
 
 
+@dataclass(frozen=True)
+class PendingCompletion:
+    """What Complete must send and what it must answer, checked against the plan before anything is sent.
+
+    Attributes:
+        parts: The receipts, one per part of the plan, in order.
+        crc64: The CRC-64 the object must have (the parts' combined in order).
+        size: The object's size.
+    """
+
+    parts: Tuple[PartReceipt, ...]
+    crc64: int
+    size: int
+
+    @classmethod
+    def of(cls, session: UploadSession, receipts: Iterable[PartReceipt]) -> "PendingCompletion":
+        """Check ``receipts`` against ``session`` (count, order, sizes) and combine their CRC-64.
+
+        Raises:
+            CosIntegrityError: A part is missing, repeated, out of order or of the wrong size.
+        """
+        parts = session.check_complete(receipts)
+        return cls(parts, session.combined_crc64(parts), session.plan.size)
+
+    def accept(self, result: CompleteResult) -> Completion:
+        """The verified completion, once COS's CRC-64 for the object equals the combined one.
+
+        Raises:
+            CosIntegrityError: The object exists on COS but is not the local bytes.
+        """
+        if result.crc64 != self.crc64:
+            logger.error("object %s was completed but its CRC-64 does not match the local data", result.key)
+            raise CosIntegrityError("crc64", self.crc64, result.crc64, request_id=result.request_id)
+        return Completion(result, self.parts, self.crc64)
+
+    def matches(self, head: ObjectResult) -> bool:
+        """Whether a HEAD shows the object this completion makes (a retried Complete that answered
+        NoSuchUpload after its first attempt succeeded)."""
+        return head.crc64 == self.crc64 and head.size == self.size
+
+
 def complete(
     client: CosClient,
     session: UploadSession,
@@ -214,33 +302,33 @@ def complete(
             (the object then exists on COS but is not the local bytes).
         CosServiceError: Complete failed.
     """
-    parts = session.check_complete(receipts)
-    expected = session.combined_crc64(parts)
+    pending = PendingCompletion.of(session, receipts)
     try:
         result = client.complete_multipart_upload(
-            session.key, session.upload_id, session.completed_parts(parts), forbid_overwrite=forbid_overwrite
+            session.key, session.upload_id, session.completed_parts(pending.parts), forbid_overwrite=forbid_overwrite
         )
     except CosServiceError as error:
         if error.code != NO_SUCH_UPLOAD:
             raise
-        # A retried Complete whose first attempt succeeded: the object may already be there, intact.
-        head = head_if_matching(client, session.key, expected, session.plan.size, sse_c=sse_c)
+        head = head_if_matching(client, session.key, pending, sse_c=sse_c)
         if head is None:
             raise
         logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", session.key)
-        result = CompleteResult("", session.bucket, session.key, head.etag, head.crc64, head.version_id, head.response)
-    if result.crc64 != expected:
-        logger.error("object %s was completed but its CRC-64 does not match the local data", session.key)
-        raise CosIntegrityError("crc64", expected, result.crc64, request_id=result.request_id)
-    return Completion(result, parts, expected)
+        result = completed_by_earlier_attempt(session, head)
+    return pending.accept(result)
+
+
+def completed_by_earlier_attempt(session: UploadSession, head: ObjectResult) -> CompleteResult:
+    """Complete's result, rebuilt from the HEAD of an object an earlier attempt completed."""
+    return CompleteResult("", session.bucket, session.key, head.etag, head.crc64, head.version_id, head.response)
 
 
 def head_if_matching(
-    client: CosClient, key: str, crc: int, size: int, *, sse_c: Optional[sse.SseC] = None
+    client: CosClient, key: str, pending: PendingCompletion, *, sse_c: Optional[sse.SseC] = None
 ) -> Optional[ObjectResult]:
-    """HEAD ``key``; the answer when the object has this CRC-64 and size, else ``None``."""
+    """HEAD ``key``; the answer when the object is the one ``pending`` makes, else ``None``."""
     try:
         head = client.head_object(key, sse_c=sse_c)
     except CosError:
         return None
-    return head if head.crc64 == crc and head.size == size else None
+    return head if pending.matches(head) else None
