@@ -486,3 +486,26 @@ def test_abort_connections_of_another_scope_leaves_a_request_waiting(silent_serv
 )
 def test_failure_kinds_of_requests_exceptions(error: BaseException, kind: FailureKind) -> None:
     assert failure_kind(error) is kind
+
+
+@responses.activate
+def test_a_service_error_reaches_the_caller_as_raised_with_its_request_added() -> None:
+    responses.add(responses.DELETE, f"{BASE}/k?uploadId={UPLOAD}", status=404)
+    transport, _ = make_transport()
+    raised: List[CosServiceError] = []
+
+    def parse(status: int, headers: Any, body: bytes) -> None:
+        raised.append(CosServiceError(status, "NoSuchUpload", "gone", request_id="r1"))
+        raise raised[-1]
+
+    with pytest.raises(CosServiceError) as info:
+        transport.send(ops.prepare_abort("k", UPLOAD), parse)
+    assert info.value is raised[0]  # not a copy
+    assert (info.value.method, info.value.url) == ("DELETE", f"{BASE}/k")
+    assert str(info.value) == f"404 NoSuchUpload: gone (DELETE {BASE}/k) [request id r1]"
+
+
+def test_in_request_keeps_a_request_already_recorded() -> None:
+    error = CosServiceError(500, "InternalError", method="PUT", url="http://a/k")
+    assert error.in_request("GET", "http://b/other") is error and (error.method, error.url) == ("PUT", "http://a/k")
+    assert "(PUT http://a/k)" in str(error)
