@@ -424,9 +424,8 @@ def silent_server() -> Iterator[str]:
         listener.close()
 
 
-def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server: str) -> None:
-    transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
-    cancel = threading.Event()
+def waiting_upload(transport: Transport, cancel: threading.Event) -> Tuple[threading.Thread, List[BaseException]]:
+    """A thread whose part upload is sent and then waits for an answer that never comes."""
     outcome: List[BaseException] = []
 
     def upload() -> None:
@@ -437,7 +436,14 @@ def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server:
 
     worker = threading.Thread(target=upload)
     worker.start()
-    time.sleep(0.3)  # the request is sent and now waits for an answer that never comes
+    time.sleep(0.3)
+    return worker, outcome
+
+
+def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server: str) -> None:
+    transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
+    cancel = threading.Event()
+    worker, outcome = waiting_upload(transport, cancel)
     started = time.monotonic()
     cancel.set()
     assert transport.abort_connections() >= 1
@@ -450,17 +456,7 @@ def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server:
 def test_abort_connections_of_another_scope_leaves_a_request_waiting(silent_server: str) -> None:
     transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
     mine, other = threading.Event(), threading.Event()
-    outcome: List[BaseException] = []
-
-    def upload() -> None:
-        try:
-            transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"x" * 1000), PARSE_PART, cancel=mine)
-        except BaseException as error:  # noqa: BLE001 - the outcome is what the test checks
-            outcome.append(error)
-
-    worker = threading.Thread(target=upload)
-    worker.start()
-    time.sleep(0.3)  # sent, waiting for an answer
+    worker, outcome = waiting_upload(transport, mine)
     other.set()
     assert transport.abort_connections(cancel=other) == 0
     time.sleep(0.2)
