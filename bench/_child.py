@@ -125,7 +125,7 @@ def job_put(spec: Spec) -> Result:
     from requests.adapters import HTTPAdapter
 
     from cos_multipart.credentials import Credentials
-    from cos_multipart.signer import CosAuth
+    from cos_multipart import CosAuth
 
     class Adapter(HTTPAdapter):
         def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:

@@ -5,7 +5,7 @@ The request is an Upload Part (``PUT /<key>?partNumber=7&uploadId=...`` with ``C
 
 * ``ours-sign``: :func:`cos_multipart.signer.sign` on plain data, as the transport calls it per attempt
   (header selection and the window included);
-* ``ours-auth``: :class:`cos_multipart.signer.CosAuth` on a prepared ``requests`` request (URL parsing
+* ``ours-auth``: :class:`cos_multipart.CosAuth` on a prepared ``requests`` request (URL parsing
   included), the same interface the official SDK's signer has;
 * ``official``: the official SDK's ``CosS3Auth(conf, key, params)`` on the same prepared request (it builds
   one per request).
@@ -22,8 +22,9 @@ from unittest import mock
 
 import requests
 
+from cos_multipart import CosAuth
 from cos_multipart.credentials import Credentials
-from cos_multipart.signer import CosAuth, SignWindow, select_headers, sign
+from cos_multipart.signer import SignWindow, select_headers, sign
 
 from .stats import spread
 

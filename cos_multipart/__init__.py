@@ -43,8 +43,9 @@ from .parts import Completion, complete, upload_part
 from .planner import PartPlan, StreamPlan, plan_parts, stream_plan
 from .progress import ProgressEvent
 from .retry import RetryPolicy
-from .signer import CosAuth, SignWindow, presign_url, sign
+from ._requests_auth import CosAuth
 from .session import FileIdentity, PartReceipt, UploadSession
+from .signer import SignWindow, presign_url, sign
 from .sse import SseC, SseCos, SseKms
 from .uploader import UploadConfig, Uploader, UploadResult, upload_file
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple, Union
 from urllib.parse import unquote
 
 from lxml import etree
@@ -210,6 +210,10 @@ def parse_error(body: bytes) -> Optional[ErrorBody]:
         return None
     if local_name(root) != "Error":
         return None
+    return _error_body(root)
+
+
+def _error_body(root: etree._Element) -> ErrorBody:
     return ErrorBody(
         code=_text(root, "Code"),
         message=_text(root, "Message"),
@@ -227,9 +231,12 @@ def parse_initiate(body: bytes) -> InitiateBody:
     return InitiateBody(_text(root, "Bucket"), decode(_text(root, "Key")), _required(root, "UploadId"))
 
 
-def parse_complete(body: bytes) -> CompleteBody:
-    """``<CompleteMultipartUploadResult>`` (436/7742) [ref 2.3]; the caller handles ``<Error>`` first."""
+def parse_complete(body: bytes) -> Union[CompleteBody, ErrorBody]:
+    """``<CompleteMultipartUploadResult>``, or the ``<Error>`` a 200 Complete can carry instead (436/7742)
+    [ref 2.3]: one parse of the body yields either."""
     root = parse_document(body)
+    if local_name(root) == "Error":
+        return _error_body(root)
     _expect_root(root, "CompleteMultipartUploadResult")
     decode = _url_decoder(root)
     return CompleteBody(

@@ -129,14 +129,29 @@ class CosServiceError(CosError):
         self.resource = resource
         self.method = method
         self.url = url
-        text = f"{status} {code or 'error'}"
-        if message:
-            text += f": {message}"
-        if method:
-            text += f" ({method} {url})"
-        if request_id:
-            text += f" [request id {request_id}]"
-        super().__init__(text)
+        super().__init__(self._text())
+
+    def in_request(self, method: str, url: str) -> "CosServiceError":
+        """Record the request this answer was to, unless one is already recorded; returns this same error.
+
+        The parsers that raise service errors see only the answer; the transport, which knows the request,
+        adds it here, so the error keeps its identity and traceback (it is not rebuilt).
+        """
+        if not self.method:
+            self.method = method
+            self.url = url
+            self.args = (self._text(),)
+        return self
+
+    def _text(self) -> str:
+        text = f"{self.status} {self.code or 'error'}"
+        if self.message:
+            text += f": {self.message}"
+        if self.method:
+            text += f" ({self.method} {self.url})"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
 
     @property
     def is_clock_error(self) -> bool:

@@ -88,8 +88,13 @@ def parse_crc64(value: Optional[str], *, status: int = 0, request_id: str = "") 
 
 def service_error(status: int, headers: Headers, body: bytes, *, method: str = "", url: str = "") -> CosServiceError:
     """The :class:`CosServiceError` for an error answer; works without a body (HEAD) or with a non-XML one."""
+    return _service_error(status, headers, body, _xml.parse_error(body) or _xml.ErrorBody(), method=method, url=url)
+
+
+def _service_error(
+    status: int, headers: Headers, body: bytes, parsed: "_xml.ErrorBody", *, method: str = "", url: str = ""
+) -> CosServiceError:
     lowered = lower_headers(headers)
-    parsed = _xml.parse_error(body) or _xml.ErrorBody()
     message = parsed.message
     if not parsed.code:
         message = _status_phrase(status)
@@ -289,11 +294,10 @@ def parse_complete(status: int, headers: Headers, body: bytes) -> CompleteResult
     :class:`CosServiceError` with status 200 and the body's code; a result without ETag raises
     :class:`CosResponseError`."""
     check_status(status, headers, body)
-    error = _xml.parse_error(body)
-    if error is not None:
-        raise service_error(status, headers, body)
-    info = response_info(status, headers)
     parsed = _parse_xml(status, headers, _xml.parse_complete, body)
+    if isinstance(parsed, _xml.ErrorBody):
+        raise _service_error(status, headers, body, parsed)
+    info = response_info(status, headers)
     return CompleteResult(
         location=parsed.location,
         bucket=parsed.bucket,

@@ -2,7 +2,8 @@
 
 Nothing here reads the clock or the network: the signing window is an input. :func:`sign` returns the
 ``Authorization`` value for a request described by plain data; :func:`presign_url` returns a URL that
-carries the signature in its query string; :class:`CosAuth` adapts the signer to any ``requests`` call.
+carries the signature in its query string. No HTTP library is imported: the ``requests`` adapter
+:class:`~cos_multipart.CosAuth` lives beside the transport (``cos_multipart._requests_auth``).
 
 The algorithm (doc 436/7778)::
 
@@ -17,15 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-import requests
-
-from .credentials import Credentials, CredentialsLike, as_provider
+from .credentials import Credentials
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 
 #: The header carrying an STS token (doc 436/7728) [ref 1.8].
@@ -242,46 +240,10 @@ def presign_url(
     return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}?{query}"
 
 
-class CosAuth(requests.auth.AuthBase):
-    """Sign any ``requests`` call for COS: ``requests.put(url, data=..., auth=CosAuth(creds))``.
+def __getattr__(name: str) -> Any:
+    # CosAuth lived here before the signer stopped importing requests; it is kept reachable, loaded lazily.
+    if name == "CosAuth":
+        from ._requests_auth import CosAuth
 
-    The decoded URL path, every query parameter, the host and the headers of
-    :data:`SIGNED_STANDARD_HEADERS` plus ``x-cos-*`` are signed; the STS token is added as a header.
-
-    Args:
-        credentials: :class:`Credentials`, a provider callable, or ``None`` for the environment.
-        expires: Seconds the signature stays valid.
-        clock: Returns the current Unix time; pass one with an offset to correct a skewed clock.
-    """
-
-    def __init__(
-        self,
-        credentials: CredentialsLike = None,
-        *,
-        expires: int = DEFAULT_SIGN_EXPIRES,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._provider = as_provider(credentials)
-        self._expires = expires
-        self._clock = clock
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        credentials = self._provider()
-        if credentials.token:
-            request.headers[SECURITY_TOKEN_HEADER] = credentials.token
-        url = request.url or ""
-        parts = urlsplit(url)
-        headers = select_headers(request.headers)
-        headers.setdefault("host", host_header(url))
-        request.headers["Authorization"] = sign(
-            credentials,
-            SignWindow.around(self._clock(), self._expires),
-            request.method or "GET",
-            unquote(parts.path) or "/",
-            dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers,
-        )
-        return request
-
-    def __repr__(self) -> str:
-        return f"CosAuth(expires={self._expires})"
+        return CosAuth
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -404,7 +404,7 @@ class Transport:
                     if not stream:
                         response.close()
             except CosServiceError as error:
-                failure: BaseException = _with_context(error, call.method, safe_url)
+                failure: BaseException = error.in_request(call.method, safe_url)
             except (requests.exceptions.RequestException, OSError) as error:
                 failure = _transport_error(error, call.method, safe_url, policy.attempt)
             if cancel is not None and cancel.is_set():
@@ -420,7 +420,7 @@ class Transport:
                 call.method,
                 safe_url,
                 event.attempt,
-                _describe(failure.__cause__ or failure),
+                _describe(failure.__cause__ if isinstance(failure, CosTransportError) and failure.__cause__ else failure),
                 event.delay,
             )
             if cancel is not None:
@@ -515,21 +515,6 @@ def _transport_error(error: BaseException, method: str, url: str, attempt: int) 
     failure = CosTransportError(_describe(error), method=method, url=url, attempts=attempt, kind=failure_kind(error))
     failure.__cause__ = error
     return failure
-
-
-def _with_context(error: CosServiceError, method: str, url: str) -> CosServiceError:
-    if error.method:
-        return error
-    return CosServiceError(
-        error.status,
-        error.code,
-        error.message,
-        request_id=error.request_id,
-        trace_id=error.trace_id,
-        resource=error.resource,
-        method=method,
-        url=url,
-    )
 
 
 def _describe(error: BaseException) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from typing import Any
 
 import pytest
 
+from cos_multipart import _xml
 from cos_multipart import operations as ops
 from cos_multipart.errors import CosResponseError, CosServiceError, CosValidationError
 from cos_multipart.models import CompletedPart
@@ -200,6 +202,23 @@ def test_parse_complete_200_with_error_body() -> None:
         ops.parse_complete(200, IDS, b"\n   \n" + ERROR.replace(b"NoSuchUpload", b"InternalError"))
     error = info.value
     assert (error.status, error.code, error.request_id, error.trace_id) == (200, "InternalError", "req-1", "trace-9")
+
+
+@pytest.mark.parametrize("body", [COMPLETE, ERROR.replace(b"NoSuchUpload", b"InternalError")], ids=["result", "error"])
+def test_parse_complete_parses_the_body_once(body: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    parse_document = _xml.parse_document
+
+    def counted(data: bytes) -> Any:
+        calls.append(len(data))
+        return parse_document(data)
+
+    monkeypatch.setattr(_xml, "parse_document", counted)
+    try:
+        ops.parse_complete(200, IDS, body)
+    except CosServiceError as error:
+        assert error.code == "InternalError"
+    assert len(calls) == 1
 
 
 def test_parse_complete_200_without_etag_or_bad_xml() -> None:

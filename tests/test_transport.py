@@ -424,9 +424,8 @@ def silent_server() -> Iterator[str]:
         listener.close()
 
 
-def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server: str) -> None:
-    transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
-    cancel = threading.Event()
+def waiting_upload(transport: Transport, cancel: threading.Event) -> Tuple[threading.Thread, List[BaseException]]:
+    """A thread whose part upload is sent and then waits for an answer that never comes."""
     outcome: List[BaseException] = []
 
     def upload() -> None:
@@ -437,7 +436,14 @@ def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server:
 
     worker = threading.Thread(target=upload)
     worker.start()
-    time.sleep(0.3)  # the request is sent and now waits for an answer that never comes
+    time.sleep(0.3)
+    return worker, outcome
+
+
+def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server: str) -> None:
+    transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
+    cancel = threading.Event()
+    worker, outcome = waiting_upload(transport, cancel)
     started = time.monotonic()
     cancel.set()
     assert transport.abort_connections() >= 1
@@ -450,17 +456,7 @@ def test_abort_connections_frees_a_request_waiting_for_its_answer(silent_server:
 def test_abort_connections_of_another_scope_leaves_a_request_waiting(silent_server: str) -> None:
     transport, _ = make_transport(endpoint=silent_server, timeout=(5.0, 60.0))
     mine, other = threading.Event(), threading.Event()
-    outcome: List[BaseException] = []
-
-    def upload() -> None:
-        try:
-            transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"x" * 1000), PARSE_PART, cancel=mine)
-        except BaseException as error:  # noqa: BLE001 - the outcome is what the test checks
-            outcome.append(error)
-
-    worker = threading.Thread(target=upload)
-    worker.start()
-    time.sleep(0.3)  # sent, waiting for an answer
+    worker, outcome = waiting_upload(transport, mine)
     other.set()
     assert transport.abort_connections(cancel=other) == 0
     time.sleep(0.2)
@@ -486,3 +482,26 @@ def test_abort_connections_of_another_scope_leaves_a_request_waiting(silent_serv
 )
 def test_failure_kinds_of_requests_exceptions(error: BaseException, kind: FailureKind) -> None:
     assert failure_kind(error) is kind
+
+
+@responses.activate
+def test_a_service_error_reaches_the_caller_as_raised_with_its_request_added() -> None:
+    responses.add(responses.DELETE, f"{BASE}/k?uploadId={UPLOAD}", status=404)
+    transport, _ = make_transport()
+    raised: List[CosServiceError] = []
+
+    def parse(status: int, headers: Any, body: bytes) -> None:
+        raised.append(CosServiceError(status, "NoSuchUpload", "gone", request_id="r1"))
+        raise raised[-1]
+
+    with pytest.raises(CosServiceError) as info:
+        transport.send(ops.prepare_abort("k", UPLOAD), parse)
+    assert info.value is raised[0]  # not a copy
+    assert (info.value.method, info.value.url) == ("DELETE", f"{BASE}/k")
+    assert str(info.value) == f"404 NoSuchUpload: gone (DELETE {BASE}/k) [request id r1]"
+
+
+def test_in_request_keeps_a_request_already_recorded() -> None:
+    error = CosServiceError(500, "InternalError", method="PUT", url="http://a/k")
+    assert error.in_request("GET", "http://b/other") is error and (error.method, error.url) == ("PUT", "http://a/k")
+    assert "(PUT http://a/k)" in str(error)
