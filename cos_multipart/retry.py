@@ -96,6 +96,9 @@ class RetryPolicy:
             return None
         if isinstance(error, CosError):
             return None
+        if isinstance(error, requests.exceptions.SSLError):
+            # Also a ConnectionError, but a refused certificate is refused again: never retried.
+            return None
         if isinstance(error, requests.exceptions.Timeout):
             # ConnectTimeout is also a ConnectionError: check timeouts first.
             return REASON_TIMEOUT if self.retry_timeouts else None

@@ -15,6 +15,7 @@ blocked waiting for a slow answer fails at once instead of at its read timeout.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import socket
@@ -32,7 +33,8 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from . import __version__
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
-from .errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError
+from ._tls import ca_bundle, tls_failure
+from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 from .models import HttpCall
 from .operations import call_size
@@ -381,7 +383,8 @@ class Transport:
         if call.method in ("GET", "HEAD", "DELETE"):
             # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
             prepared.headers.pop("Content-Length", None)
-        settings = self.session.merge_environment_settings(url, self.proxies, stream, self.verify, None)
+        verify = ca_bundle(self.verify, os.environ)  # honours SSL_CERT_FILE too, unlike requests alone
+        settings = self.session.merge_environment_settings(url, self.proxies, stream, verify, None)
         return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
 
     def _signed_headers(self, call: HttpCall) -> dict[str, str]:
@@ -399,7 +402,13 @@ class Transport:
     def _final(self, failure: BaseException, method: str, url: str, attempts: int) -> BaseException:
         if isinstance(failure, CosServiceError):
             return failure
-        error = CosTransportError(_describe(failure), method=method, url=url, attempts=attempts)
+        if isinstance(failure, requests.exceptions.SSLError):
+            host, reason, certificate = tls_failure(failure, url)
+            error: CosTransportError = CosTLSError(
+                host, reason, certificate=certificate, method=method, url=url, attempts=attempts
+            )
+        else:
+            error = CosTransportError(_describe(failure), method=method, url=url, attempts=attempts)
         error.__cause__ = failure
         return error
 

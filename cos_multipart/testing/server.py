@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -110,6 +111,8 @@ class LocalCOS:
             raise CosValidationError("port", port, "0 (any free port) to 65535")
         if idle_timeout <= 0:
             raise CosValidationError("idle_timeout", idle_timeout, "a positive number of seconds")
+        if tls and importlib.util.find_spec("trustme") is None:
+            raise CosValidationError("tls", tls, "False, or install trustme: pip install 'cos-multipart[tls]'")
         accepted = _credential_list(credentials)
         self.host = host
         self.bucket = bucket
