@@ -99,23 +99,3 @@ def test_presigned_url_over_tls(tls_cos: LocalCOS) -> None:
         client.put_object("shared", b"shared bytes")
     response = requests.get(tls_cos.presign("shared"), verify=str(tls_cos.ca_path), timeout=10)
     assert response.content == b"shared bytes"
-
-
-def test_official_sdk_over_tls(tls_cos: LocalCOS, tmp_path: Path) -> None:
-    qcloud_cos = pytest.importorskip("qcloud_cos")
-    config = qcloud_cos.CosConfig(
-        Region=tls_cos.region,
-        SecretId=tls_cos.credentials.secret_id,
-        SecretKey=tls_cos.credentials.secret_key,
-        Domain=f"127.0.0.1:{tls_cos.port}",
-        Scheme="https",
-        VerifySSL=str(tls_cos.ca_path),
-    )
-    client = qcloud_cos.CosS3Client(config)
-    path, data = make_file(tmp_path, 2 * MB + 3)
-    client.upload_file(Bucket=tls_cos.bucket, Key="sdk.bin", LocalFilePath=str(path), PartSize=1, MAXThread=2)
-    head = client.head_object(Bucket=tls_cos.bucket, Key="sdk.bin")
-    assert int(head["x-cos-hash-crc64ecma"]) == crc64(data)
-    body = client.get_object(Bucket=tls_cos.bucket, Key="sdk.bin")["Body"].get_raw_stream().read()
-    assert body == data
-    assert [entry.status for entry in tls_cos.log_entries("UploadPart")] == [200, 200, 200]
