@@ -132,15 +132,16 @@ def xml_reply(body: bytes, headers: Sequence[Tuple[str, str]] = ()) -> Reply:
 def error_reply(request: Request, error: ServiceError) -> Reply:
     """The ``<Error>`` answer to ``request`` [ref 4.1]."""
     trace_id = protocol.new_trace_id()
-    body = protocol.error_xml(error.code, error.message, request.resource, request.request_id, trace_id)
     headers = ((protocol.TRACE_ID_HEADER, trace_id),)
-    return Reply(error.status, headers, body, content_type="application/xml", code=error.code)
+    return Reply(error.status, headers, _error_xml(request, error, trace_id), content_type="application/xml", code=error.code)
 
 
 def completed_body(request: Request, completed: Completed) -> bytes:
     """The body Complete ends with: its result, or an ``<Error>`` (in a 200, as COS can send)."""
     if completed.error is not None:
-        error = completed.error
-        trace_id = protocol.new_trace_id()
-        return protocol.error_xml(error.code, error.message, request.resource, request.request_id, trace_id)
+        return _error_xml(request, completed.error, protocol.new_trace_id())
     return protocol.complete_xml(completed.location, completed.bucket, completed.key, completed.etag)
+
+
+def _error_xml(request: Request, error: ServiceError, trace_id: str) -> bytes:
+    return protocol.error_xml(error.code, error.message, request.resource, request.request_id, trace_id)
