@@ -43,6 +43,20 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     )
     serve.add_argument("--bandwidth", type=float, help="per-connection cap on body transfer, bytes/s")
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate made for this run; the banner prints the CA file to trust "
+        "(needs the tls extra: pip install 'cos-multipart[tls]')",
+    )
+    serve.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --tls: a host name or address the certificate is made for, instead of localhost, "
+        "127.0.0.1, ::1 and --host (repeatable)",
+    )
     serve.set_defaults(handler=run_serve)
 
     demo = subparsers.add_parser(
@@ -90,6 +104,8 @@ def run_serve(args: argparse.Namespace) -> int:
         bandwidth=args.bandwidth,
         latency=args.latency,
         log_stream=None if args.quiet else sys.stderr,
+        tls=args.tls,
+        tls_names=args.tls_name,
     )
     stop = threading.Event()
     previous = _on_sigterm(stop)
@@ -122,6 +138,9 @@ def _print_banner(server: LocalCOS, source: str, *, persistent: bool, faults: Li
         f"  data dir:   {server.data_dir}" + ("" if persistent else "  (temporary: removed on exit)"),
         f"  access log: {server.access_log}",
     ]
+    if server.ca_path is not None:
+        lines.append(f"  CA bundle:  {server.ca_path}  (trust it: verify=... or REQUESTS_CA_BUNDLE=...)")
+        lines.append(f"  TLS names:  {', '.join(server.tls_names)}")
     lines.extend(f"  fault:      {fault}" for fault in faults)
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)

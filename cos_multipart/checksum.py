@@ -135,7 +135,8 @@ def _zeros_operator(length: int) -> Tuple[Tuple[int, ...], ...]:
         if remaining & 1:
             operator = odd if operator is None else [_matrix_times(odd, c) for c in operator]
         remaining >>= 1
-    assert operator is not None
+    if operator is None:  # only a positive length appends anything; callers handle 0 themselves
+        raise ValueError(f"length must be a positive number of bytes, got {length}")
     tables = []
     for byte_index in range(8):
         columns = operator[8 * byte_index : 8 * byte_index + 8]

@@ -6,6 +6,7 @@
     ├── CosValidationError (also ValueError)   bad input, caught before any request is sent
     ├── CosCredentialsError                    no usable credentials
     ├── CosTransportError                      connection failure or timeout after all retries
+    │   └── CosTLSError                        the server's certificate or host name was refused (not retried)
     ├── CosServiceError                        COS answered with an error (status, code, request id, ...)
     ├── CosResponseError                       COS answered something this package cannot interpret
     ├── CosIntegrityError                      local and remote checksums disagree
@@ -93,6 +94,39 @@ class CosTransportError(CosError):
         self.kind = kind
         where = f" ({method} {url}, {attempts} attempt{'s' if attempts != 1 else ''})" if method else ""
         super().__init__(f"{message}{where}")
+
+
+class CosTLSError(CosTransportError):
+    """The TLS connection could not be established: the server's certificate is not trusted, is for another
+    host name, or the handshake failed. Never retried (another try gives the same answer).
+
+    Attributes:
+        host: The host the client connected to.
+        certificate: Whether the certificate was refused (else the handshake failed for another reason).
+        reason: What TLS said, e.g. ``"unable to get local issuer certificate"`` or ``"Hostname mismatch"``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        reason: str,
+        *,
+        certificate: bool = True,
+        method: str = "",
+        url: str = "",
+        attempts: int = 1,
+    ) -> None:
+        self.host = host
+        self.reason = reason
+        self.certificate = certificate
+        if certificate:
+            message = (
+                f"TLS certificate verification failed for {host}: {reason}; if the server's certificate comes "
+                "from a private CA, pass verify=<CA bundle path> or set REQUESTS_CA_BUNDLE (or SSL_CERT_FILE)"
+            )
+        else:
+            message = f"TLS handshake with {host} failed: {reason} (does the endpoint speak HTTPS?)"
+        super().__init__(message, method=method, url=url, attempts=attempts, kind=FailureKind.TLS)
 
 
 class CosServiceError(CosError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import re
 import socket
@@ -34,7 +35,8 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from . import __version__
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
-from .errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError, FailureKind
+from ._tls import ca_bundle, tls_failure
+from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 from .models import HttpCall
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
@@ -454,7 +456,8 @@ class Transport:
         if call.method in ("GET", "HEAD", "DELETE"):
             # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
             prepared.headers.pop("Content-Length", None)
-        settings = self.session.merge_environment_settings(url, self.proxies, stream, self.verify, None)
+        verify = ca_bundle(self.verify, os.environ)  # honours SSL_CERT_FILE too, unlike requests alone
+        settings = self.session.merge_environment_settings(url, self.proxies, stream, verify, None)
         with self._registry.carrying(cancel):
             return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
 
@@ -495,6 +498,7 @@ def _body_for_attempt(body: object, length: int, start: Optional[int]) -> Any:
 
 #: How each ``requests`` failure is judged, first match wins: the one place that knows its exceptions.
 _FAILURE_KINDS: Tuple[Tuple[Type[BaseException], FailureKind], ...] = (
+    (requests.exceptions.SSLError, FailureKind.TLS),  # before ConnectionError: a refused certificate is both
     (requests.exceptions.Timeout, FailureKind.TIMEOUT),  # before ConnectionError: ConnectTimeout is both
     (requests.exceptions.ConnectionError, FailureKind.CONNECTION),
     (requests.exceptions.ChunkedEncodingError, FailureKind.CONNECTION),  # the answer broke off
@@ -512,7 +516,13 @@ def failure_kind(error: BaseException) -> FailureKind:
 
 
 def _transport_error(error: BaseException, method: str, url: str, attempt: int) -> CosTransportError:
-    failure = CosTransportError(_describe(error), method=method, url=url, attempts=attempt, kind=failure_kind(error))
+    kind = failure_kind(error)
+    failure: CosTransportError
+    if kind is FailureKind.TLS:
+        host, reason, certificate = tls_failure(error, url)
+        failure = CosTLSError(host, reason, certificate=certificate, method=method, url=url, attempts=attempt)
+    else:
+        failure = CosTransportError(_describe(error), method=method, url=url, attempts=attempt, kind=kind)
     failure.__cause__ = error
     return failure
 

@@ -248,10 +248,11 @@ class FaultPlan:
     @property
     def is_clean(self) -> bool:
         """True when no fault applies."""
-        return self == _CLEAN
+        return self == CLEAN_PLAN
 
 
-_CLEAN = FaultPlan()
+#: The plan of a request no fault applies to.
+CLEAN_PLAN = FaultPlan()
 
 
 @dataclass
@@ -367,7 +368,7 @@ class FaultController:
         with self._lock:
             self._requests[api] = self._requests.get(api, 0) + 1
             number = self._requests[api]
-            plan = _CLEAN
+            plan = CLEAN_PLAN
             for item in self._installed:
                 if item.fault.api not in (None, api) or not item.fires():
                     continue

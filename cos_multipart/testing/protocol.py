@@ -72,6 +72,11 @@ def no_such_upload() -> ServiceError:
     return ServiceError(404, "NoSuchUpload", "The specified upload does not exist.")
 
 
+def file_exists() -> ServiceError:
+    """409 FileAlreadyExists: ``x-cos-forbid-overwrite: true`` and the key holds an object (undocumented code)."""
+    return ServiceError(409, "FileAlreadyExists", "An object with the same key already exists.")
+
+
 # --- identifiers ---------------------------------------------------------------------------------------
 
 
@@ -156,8 +161,11 @@ def check_key(key: str) -> None:
 
 def integer(value: Optional[str], name: str, low: int, high: int) -> Optional[int]:
     """Parse an optional decimal parameter within ``low..high``; 400 InvalidArgument otherwise."""
-    if value is None:
-        return None
+    return None if value is None else bounded_integer(value, name, low, high)
+
+
+def bounded_integer(value: str, name: str, low: int, high: int) -> int:
+    """Parse a decimal parameter within ``low..high``; 400 InvalidArgument otherwise."""
     text = value.strip()
     if not text.isdigit() or not low <= int(text) <= high:
         raise invalid_argument(f"{name} must be an integer from {low} to {high}, got {value!r}.")
@@ -168,9 +176,7 @@ def part_number(value: Optional[str]) -> int:
     """"partNumber ... Value range: 1-10000" (436/7750)."""
     if value is None:
         raise invalid_argument("partNumber is required.")
-    number = integer(value, "partNumber", limits.MIN_PART_NUMBER, limits.MAX_PART_NUMBER)
-    assert number is not None
-    return number
+    return bounded_integer(value, "partNumber", limits.MIN_PART_NUMBER, limits.MAX_PART_NUMBER)
 
 
 def traffic_limit(value: Optional[str]) -> Optional[int]:

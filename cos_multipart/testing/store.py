@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..checksum import PartHasher, crc64_combine_all
-from .protocol import Encryption, ServiceError, is_upload_id, new_upload_id, no_such_upload
+from .protocol import Encryption, ServiceError, file_exists, is_upload_id, new_upload_id, no_such_upload
 
 #: Name suffix of a multipart object's directory of segments under ``objects/``.
 SEGMENTS_SUFFIX = ".parts"
@@ -185,7 +185,8 @@ class _LazySegmentFiles(_SegmentFiles):
     def get(self, index: int) -> FileIO:
         if index != self._index:
             super().close()
-            assert self._directory is not None
+            if self._directory is None:
+                raise ValueError("the object reader is closed")
             descriptor = os.open(self._names[index], os.O_RDONLY, dir_fd=self._directory)
             self._files = [open(descriptor, "rb", buffering=0)]
             self._index = index
@@ -213,7 +214,8 @@ class BodySink:
 
     def write(self, data: memoryview) -> None:
         """Hash and store the next bytes."""
-        assert self._file is not None
+        if self._file is None:
+            raise ValueError("the body sink is closed")
         self.hasher.update(data)
         self._file.write(data)
 
@@ -293,7 +295,7 @@ class Store:
     def _recover_complete(self, bucket: Path, storage: Path) -> None:
         record = _read_object(storage.parent / f"{storage.name.split('.', 1)[0]}.json")
         if record is not None and record.data == storage.name:
-            _tidy(storage, record.segments, lambda: None)  # Complete was recorded: drop its leftovers
+            _tidy(storage, record.segments)  # Complete was recorded: drop its leftovers
         else:  # stopped before the record was written: the upload is back, as if Complete never ran
             upload = _upload_from_json(_read_json(storage / _UPLOAD_META))
             os.replace(storage, bucket / "uploads" / upload.upload_id)
@@ -410,47 +412,44 @@ class Store:
             self._upload_locks.pop(upload_id, None)
 
     def complete(
-        self,
-        upload: UploadRecord,
-        check: Callable[[Dict[int, PartRecord]], List[int]],
-        *,
-        forbid_overwrite: bool = False,
-        on_progress: Callable[[], None] = lambda: None,
+        self, upload: UploadRecord, parts: Sequence[PartRecord], *, forbid_overwrite: bool = False
     ) -> ObjectRecord:
-        """Make the parts ``check`` selects the object, without copying them, and end the upload.
+        """Make ``parts`` (from :meth:`list_parts`, checked by the caller) the object, without copying them.
 
-        The upload's directory is renamed into the bucket's objects and its selected part files become the
+        The upload's directory is renamed into the bucket's objects and the parts' files become the
         object's segments, in order; then the object's record is written, and only then is the key's
-        previous version removed. The whole-object CRC-64 is combined from the stored part CRCs.
-        ``on_progress`` is called while the upload's leftovers (part metadata, parts not selected) are
-        removed, e.g. to send keep-alive whitespace.
+        previous version removed, and what the upload left besides the segments. The whole-object CRC-64 is
+        combined from the stored part CRCs.
 
         Raises:
-            ServiceError: Whatever ``check`` raises; 404 NoSuchUpload; 409 FileAlreadyExists.
+            ServiceError: 404 NoSuchUpload; 400 InvalidPart when one of ``parts`` was replaced since it was
+                listed (the caller checked another part); 409 FileAlreadyExists.
         """
         with self._upload_lock(upload.upload_id):
             directory = self._upload_dir(upload.bucket, upload.upload_id)
             if not (directory / _UPLOAD_META).exists():
                 raise no_such_upload()
-            parts = {record.number: record for record in self.list_parts(upload)}
-            selected = [parts[number] for number in check(parts)]
+            current = {record.number: record for record in self.list_parts(upload)}
+            for part in parts:
+                if current.get(part.number) != part:
+                    raise ServiceError(400, "InvalidPart", f"Part {part.number} was replaced while completing.")
             meta = self._object_json(upload.bucket, upload.key)
             record = ObjectRecord(
                 bucket=upload.bucket,
                 key=upload.key,
-                etag=self._multipart_etag(upload.upload_id, selected),
-                crc64=crc64_combine_all([(part.crc64, part.size) for part in selected]),
-                size=sum(part.size for part in selected),
+                etag=self._multipart_etag(upload.upload_id, parts),
+                crc64=crc64_combine_all([(part.crc64, part.size) for part in parts]),
+                size=sum(part.size for part in parts),
                 last_modified=self._clock(),
                 headers=upload.headers,
                 encryption=upload.encryption,
                 data=f"{meta.stem}.{secrets.token_hex(6)}{SEGMENTS_SUFFIX}",
-                segments=tuple(Segment(part.data, part.size) for part in selected),
+                segments=tuple(Segment(part.data, part.size) for part in parts),
             )
             storage = meta.parent / record.data
             with self._objects_lock:
                 if forbid_overwrite and meta.exists():
-                    raise ServiceError(409, "FileAlreadyExists", "An object with the same key already exists.")
+                    raise file_exists()
                 os.replace(directory, storage)  # the upload ends here; its part files are the object's now
                 try:
                     previous = _swap_record(meta, record)
@@ -459,7 +458,7 @@ class Store:
                     raise
                 garbage = self._retire(upload.bucket, previous)
             _remove(garbage)
-            _tidy(storage, record.segments, on_progress)
+            _tidy(storage, record.segments)
         with self._lock:
             self._upload_locks.pop(upload.upload_id, None)
         return record
@@ -489,7 +488,7 @@ class Store:
         meta = self._object_json(bucket, key)
         with self._objects_lock:
             if forbid_overwrite and meta.exists():
-                raise ServiceError(409, "FileAlreadyExists", "An object with the same key already exists.")
+                raise file_exists()
             data_name = f"{meta.stem}.{secrets.token_hex(6)}.data"
             record = ObjectRecord(
                 bucket, key, etag, sink.hasher.crc64, sink.hasher.size, self._clock(), tuple(headers), encryption,
@@ -509,6 +508,11 @@ class Store:
     def get_object(self, bucket: str, key: str) -> ObjectRecord:
         """The object ``key``; 404 NoSuchKey when absent."""
         return _current(self._object_json(bucket, key), key)
+
+    def has_object(self, bucket: str, key: str) -> bool:
+        """Whether ``key`` holds an object."""
+        record = _read_object(self._object_json(bucket, key))
+        return record is not None and record.key == key
 
     def open_object(self, bucket: str, key: str) -> ObjectReader:
         """Open the current version of ``key`` for reading; 404 NoSuchKey when absent.
@@ -588,7 +592,7 @@ def _open_all(storage: Path, segments: Sequence[Segment]) -> _SegmentFiles:
     return _SegmentFiles(files)
 
 
-def _tidy(storage: Path, segments: Sequence[Segment], on_progress: Callable[[], None]) -> None:
+def _tidy(storage: Path, segments: Sequence[Segment]) -> None:
     """Remove what the upload left in an object's directory besides its segments; ``upload.json`` last, so
     a restart after a crash in here knows to finish the job (see ``Store._recover``)."""
     keep = {segment.name for segment in segments}
@@ -597,7 +601,6 @@ def _tidy(storage: Path, segments: Sequence[Segment], on_progress: Callable[[], 
         for entry in os.scandir(storage):
             if entry.name not in keep:
                 os.unlink(entry.path)
-                on_progress()
         os.unlink(storage / _UPLOAD_META)
 
 

@@ -16,6 +16,7 @@ import requests
 from cos_multipart.checksum import crc64
 from cos_multipart.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
+from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 
 qcloud_cos = pytest.importorskip("qcloud_cos")
 
@@ -23,13 +24,14 @@ pytestmark = pytest.mark.integration
 
 
 def sdk_client(cos: LocalCOS, **options: Any) -> Any:
+    if cos.ca_path is not None:  # a TLS server: trust the CA made for its run
+        options.update(Scheme="https", VerifySSL=str(cos.ca_path))
     config = qcloud_cos.CosConfig(
         Region=cos.region,
         SecretId=cos.credentials.secret_id,
         SecretKey=cos.credentials.secret_key,
         Domain=f"127.0.0.1:{cos.port}",
-        Scheme="http",
-        **options,
+        **{"Scheme": "http", **options},
     )
     return qcloud_cos.CosS3Client(config)
 
@@ -87,3 +89,17 @@ def test_objects_and_errors(local_cos: LocalCOS) -> None:
     with pytest.raises(qcloud_cos.CosServiceError) as excinfo:
         wrong.put_object(Bucket=bucket, Key="k", Body=b"x")
     assert excinfo.value.get_error_code() == "SignatureDoesNotMatch"
+
+
+def test_over_tls(local_cos_factory: LocalCOSFactory, tmp_path: Path) -> None:
+    pytest.importorskip("trustme")
+    cos = local_cos_factory(tls=True)
+    client = sdk_client(cos)
+    source = tmp_path / "file.bin"
+    data = os.urandom(2 * MB + 3)
+    source.write_bytes(data)
+    client.upload_file(Bucket=cos.bucket, Key="sdk.bin", LocalFilePath=str(source), PartSize=1, MAXThread=2)
+    head = client.head_object(Bucket=cos.bucket, Key="sdk.bin")
+    assert int(head["x-cos-hash-crc64ecma"]) == crc64(data)
+    assert client.get_object(Bucket=cos.bucket, Key="sdk.bin")["Body"].get_raw_stream().read() == data
+    assert [entry.status for entry in cos.log_entries("UploadPart")] == [200, 200, 200]

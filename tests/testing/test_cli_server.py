@@ -105,6 +105,21 @@ def test_serve_takes_credentials_from_the_environment_without_printing_the_key()
     assert code == 0 and "environment-secret-key" not in out + err
 
 
+def test_serve_tls_prints_the_ca_bundle_to_trust(tmp_path: Path) -> None:
+    pytest.importorskip("trustme")
+    process, banner = start_serve(["--tls", "--data-dir", str(tmp_path), "-q"])
+    text = "\n".join(banner)
+    endpoint = re.search(r"listening on (https://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
+    ca_path = re.search(r"CA bundle: +(\S+)", text).group(1)  # type: ignore[union-attr]
+    assert Path(ca_path).is_file() and "TLS names:  localhost, 127.0.0.1, ::1" in text
+    auth = CosAuth(TEST_CREDENTIALS)
+    assert requests.put(f"{endpoint}/k", data=b"x", auth=auth, timeout=10, verify=ca_path).status_code == 200
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.put(f"{endpoint}/k", data=b"x", auth=auth, timeout=10, verify=True)
+    code, out, err = stop(process)
+    assert code == 0
+
+
 def test_serve_credentials_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("COS_SECRET_ID", "COS_SECRET_KEY", "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)

@@ -46,11 +46,7 @@ def multipart(store: Store, chunks: List[bytes], key: str = "k", **options: obje
     upload = new_upload(store, key)
     for number, chunk in enumerate(chunks, 1):
         put_part(store, upload, number, chunk)
-    return store.complete(upload, all_parts, **options)  # type: ignore[arg-type]
-
-
-def all_parts(parts: Dict[int, PartRecord]) -> List[int]:
-    return sorted(parts)
+    return store.complete(upload, store.list_parts(upload), **options)  # type: ignore[arg-type]
 
 
 def read(reader: ObjectReader, first: int = 0, length: int = -1) -> bytes:
@@ -82,9 +78,8 @@ def test_complete_renames_the_part_files_into_the_object(tmp_path: Path) -> None
     put_part(store, upload, 4, b"never completed")  # uploaded but not listed by Complete
     parts_dir = bucket_dir(tmp_path) / "uploads" / upload.upload_id
     inodes = {part.data: (parts_dir / part.data).stat().st_ino for part in store.list_parts(upload)}
-    ticks: List[int] = []
 
-    record = store.complete(upload, lambda parts: [1, 2, 3], on_progress=lambda: ticks.append(1))
+    record = store.complete(upload, [part for part in store.list_parts(upload) if part.number <= 3])
 
     assert record.size == len(WHOLE) and record.crc64 == crc64(WHOLE) and record.etag.endswith("-3")
     storage = bucket_dir(tmp_path) / "objects" / record.data
@@ -96,7 +91,6 @@ def test_complete_renames_the_part_files_into_the_object(tmp_path: Path) -> None
     assert sorted(p.name for p in storage.iterdir()) == sorted(s.name for s in record.segments)
     assert sum(p.stat().st_size for p in files_under(bucket_dir(tmp_path)) if p.suffix == ".data") == len(WHOLE)
     assert store.list_uploads(BUCKET) == [] and not any((bucket_dir(tmp_path) / "tmp").iterdir())
-    assert ticks  # the HTTP layer still gets chances to send keep-alive whitespace
     with store.open_object(BUCKET, "k") as reader:
         assert reader.record == record and read(reader) == WHOLE
     with pytest.raises(ServiceError) as excinfo:
@@ -110,14 +104,14 @@ def test_complete_refused_leaves_the_upload_whole(tmp_path: Path) -> None:
     upload = new_upload(store)
     parts = [put_part(store, upload, 1, b"one")]
     with pytest.raises(ServiceError) as excinfo:
-        store.complete(upload, all_parts, forbid_overwrite=True)
+        store.complete(upload, parts, forbid_overwrite=True)
     assert excinfo.value.code == "FileAlreadyExists"
-
-    def reject(parts: Dict[int, PartRecord]) -> List[int]:
-        raise ServiceError(400, "InvalidPart", "no")
-
-    with pytest.raises(ServiceError):
-        store.complete(upload, reject)
+    # A part replaced after the caller checked the listing: the caller's checks no longer hold.
+    replaced = put_part(store, upload, 1, b"two")
+    with pytest.raises(ServiceError) as excinfo:
+        store.complete(upload, parts)
+    assert excinfo.value.code == "InvalidPart"
+    parts = [replaced]
     assert store.list_parts(upload) == parts and store.list_uploads(BUCKET) == [upload]
     with store.open_object(BUCKET, "k") as reader:
         assert read(reader) == b"existing"
@@ -141,7 +135,7 @@ def test_old_version_is_removed_only_after_the_new_record_is_written(
     monkeypatch.setattr(store_module, "_write_json", write)
     with pytest.raises(OSError):
         if failing == "complete":
-            store.complete(upload, all_parts)
+            store.complete(upload, store.list_parts(upload))
         else:
             put(store, b"new")
     monkeypatch.undo()
@@ -152,7 +146,7 @@ def test_old_version_is_removed_only_after_the_new_record_is_written(
     assert [part.number for part in store.list_parts(upload)] == [1]
     assert not any((bucket_dir(tmp_path) / "tmp").iterdir())
     assert len(list((bucket_dir(tmp_path) / "objects").iterdir())) == 2  # the record and its directory
-    assert store.complete(upload, all_parts).size == 3
+    assert store.complete(upload, store.list_parts(upload)).size == 3
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -305,7 +299,7 @@ def test_restart_puts_back_an_upload_whose_complete_was_cut_short(tmp_path: Path
     restarted = Store(tmp_path)
     assert restarted.list_uploads(BUCKET) == [upload] and restarted.list_parts(upload) == parts
     assert not moved.exists()
-    assert restarted.complete(upload, all_parts).size == MB + 1000
+    assert restarted.complete(upload, restarted.list_parts(upload)).size == MB + 1000
 
 
 def test_restart_finishes_the_tidy_up_of_a_recorded_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

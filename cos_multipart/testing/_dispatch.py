@@ -1,0 +1,62 @@
+"""From a :class:`Request` to the :class:`Reply` the wire writes: route, authenticate, plan the faults,
+serve, let the faults alter the answer. Every error becomes an ``<Error>`` reply here, in one place.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Tuple
+from urllib.parse import unquote
+
+from ._effects import altered, refusal
+from ._messages import Reply, Request, error_reply
+from ._routing import route
+from ._service import HANDLERS, Body, Service
+from .auth import AuthError, Keyring, ReceivedRequest, verify
+from .faults import CLEAN_PLAN, FaultController
+from .protocol import ServiceError
+
+
+class Dispatcher:
+    """Serves requests with ``service``, checking signatures against ``keyring`` (unless ``anonymous``)
+    at the time ``clock`` gives, under the faults and latency of ``faults``."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        keyring: Keyring,
+        anonymous: bool,
+        faults: FaultController,
+        clock: Callable[[], float],
+        stopping: threading.Event,
+    ) -> None:
+        self.service = service
+        self._keyring = keyring
+        self._anonymous = anonymous
+        self._faults = faults
+        self._clock = clock
+        self._stopping = stopping
+
+    def handle(self, request: Request, body: Body, *, body_pending: bool) -> Tuple[str, Reply]:
+        """The API ``request`` calls (``""`` when it routes nowhere) and the reply to write.
+
+        ``body_pending`` says whether request body bytes are still unread.
+        """
+        api = ""
+        plan = CLEAN_PLAN
+        try:
+            api = route(request)
+            if not self._anonymous:
+                received = ReceivedRequest(request.method, unquote(request.raw_path), request.params, request.headers)
+                verify(received, self._keyring, self._clock())
+            plan = self._faults.plan(api)
+            if self._faults.latency > 0:
+                self._stopping.wait(self._faults.latency)
+            refused = refusal(plan, request, body_pending)
+            reply = refused if refused is not None else HANDLERS[api](self.service, request, body)
+        except AuthError as error:
+            reply = error_reply(request, ServiceError(error.status, error.code, error.message))
+        except ServiceError as error:
+            reply = error_reply(request, error)
+        return api, altered(reply, plan)
