@@ -323,7 +323,7 @@ def _throughput(update: Callable[[memoryview], Any], buffer: memoryview, chunk: 
     while True:
         barrier = threading.Barrier(threads + 1)
 
-        def work(view: memoryview) -> None:
+        def work(view: memoryview, barrier: threading.Barrier = barrier, rounds: int = rounds) -> None:
             barrier.wait()
             for _ in range(rounds):
                 for start in range(0, len(view), chunk):

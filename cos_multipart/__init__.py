@@ -110,4 +110,9 @@ __all__ = [
     "CosCancelledError",
     "SourceChangedError",
     "FailureKind",
+    "UploadLockedError",
+    "ObjectExistsError",
+    "ResumeError",
+    "KeptUpload",
+    "kept_upload_of",
 ]

@@ -184,10 +184,14 @@ def _call(
     return HttpCall(method, key, tuple(params), tuple(headers.items()), body, content_length)
 
 
+#: The options of a request that gives none (frozen, so one value serves every call).
+_NO_OPTIONS = ObjectOptions()
+
+
 # --- Initiate Multipart Upload ---------------------------------------------------------------------------
 
 
-def prepare_initiate(key: str, options: ObjectOptions = ObjectOptions()) -> HttpCall:
+def prepare_initiate(key: str, options: ObjectOptions = _NO_OPTIONS) -> HttpCall:
     """``POST /<key>?uploads`` (436/7746)."""
     validate_key(key)
     headers = object_headers(options)
@@ -386,7 +390,7 @@ def prepare_put_object(
     content_md5: Optional[str] = None,
     traffic_limit: Optional[int] = None,
     forbid_overwrite: Optional[bool] = None,
-    options: ObjectOptions = ObjectOptions(),
+    options: ObjectOptions = _NO_OPTIONS,
 ) -> HttpCall:
     """``PUT /<key>`` (436/7749)."""
     validate_key(key)

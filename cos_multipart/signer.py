@@ -27,7 +27,7 @@ from .credentials import Credentials
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 
 #: The header carrying an STS token (doc 436/7728) [ref 1.8].
-SECURITY_TOKEN_HEADER = "x-cos-security-token"
+SECURITY_TOKEN_HEADER = "x-cos-security-token"  # noqa: S105 - a header name, not a secret
 
 #: Standard headers signed when present, besides every ``x-cos-*`` and ``x-ci-*`` header [ref 1.7]:
 #: the union of the official SDKs' lists plus ``date``, which the doc's worked examples sign.

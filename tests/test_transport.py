@@ -11,7 +11,7 @@ import random
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest

@@ -8,7 +8,7 @@ of sockets, faults or logs; :data:`HANDLERS` maps each API name to its method.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from .. import limits
 from ..checksum import crc64_combine_all

@@ -40,7 +40,7 @@ def certificate_names(host: str, extra: Iterable[str] = ()) -> Tuple[str, ...]:
     names = list(extra)
     if not names:
         names = list(DEFAULT_NAMES)
-        if host not in ("", "0.0.0.0", "::") and host not in names:
+        if host not in ("", "0.0.0.0", "::") and host not in names:  # noqa: S104 - comparing, not binding
             names.append(host)
     return tuple(dict.fromkeys(_normalise(name) for name in names))
 

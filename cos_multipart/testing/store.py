@@ -47,7 +47,7 @@ SEGMENTS_SUFFIX = ".parts"
 #: number of segments. Elsewhere a reader opens every segment up front.
 LAZY_SEGMENTS = os.open in os.supports_dir_fd
 _UPLOAD_META = "upload.json"
-_SECRET_FILE = ".server-secret"
+_SECRET_FILE = ".server-secret"  # noqa: S105 - a file name, not a secret
 
 
 @dataclass(frozen=True)
