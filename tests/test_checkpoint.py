@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import json
 import logging
 import os
@@ -27,7 +29,7 @@ ENDPOINT = "http://127.0.0.1:9000"
 
 
 def make_checkpoint(source: Path, **changes: object) -> Checkpoint:
-    values: dict = dict(
+    values: Dict[str, Any] = dict(
         endpoint=ENDPOINT,
         bucket="examplebucket-1250000000",
         key="dir/object.bin",
@@ -102,31 +104,31 @@ def test_missing_checkpoint(tmp_path: Path) -> None:
     assert list(store) == []
 
 
-def _future_version(document: dict) -> None:
+def _future_version(document: Dict[str, Any]) -> None:
     document["version"] = 99
 
 
-def _missing_field(document: dict) -> None:
+def _missing_field(document: Dict[str, Any]) -> None:
     del document["upload_id"]
 
 
-def _part_size_off_plan(document: dict) -> None:
+def _part_size_off_plan(document: Dict[str, Any]) -> None:
     document["parts"][0][2] = 17
 
 
-def _crc_too_big(document: dict) -> None:
+def _crc_too_big(document: Dict[str, Any]) -> None:
     document["parts"][0][3] = str(2**64)
 
 
-def _bool_for_int(document: dict) -> None:
+def _bool_for_int(document: Dict[str, Any]) -> None:
     document["part_size"] = True
 
 
-def _newline_in_upload_id(document: dict) -> None:
+def _newline_in_upload_id(document: Dict[str, Any]) -> None:
     document["upload_id"] = "abc\ndef"
 
 
-def _infinite_time(document: dict) -> None:
+def _infinite_time(document: Dict[str, Any]) -> None:
     document["created"] = 1e400
 
 
@@ -205,7 +207,7 @@ def test_listing(tmp_path: Path) -> None:
     store.save(first)
     store.save(second)
     (store.directory / "junk.json").write_text("{}")
-    assert sorted(cp.source for _, cp in store) == sorted([first.source, second.source])
+    assert sorted(str(cp.source) for _, cp in store) == sorted([str(first.source), str(second.source)])
 
 
 def test_default_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

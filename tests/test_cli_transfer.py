@@ -11,7 +11,8 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 from cos_multipart import cli
-from cos_multipart._cli_transfer import parse_size, parse_target
+from cos_multipart._cli_transfer import parse_target
+from cos_multipart.cli import parse_size
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
@@ -95,7 +96,7 @@ def test_upload_from_stdin(
     data = os.urandom(2 * MB + 3)
 
     class Stdin:
-        buffer = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+        buffer = io.BufferedReader(io.BytesIO(data))
 
     monkeypatch.setattr("sys.stdin", Stdin)
     assert run("upload", "-", target(server, "piped.bin"), "--part-size", "1MB", "--multipart-threshold", "1MB") == 0

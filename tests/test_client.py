@@ -55,7 +55,12 @@ def test_multipart_round_trip() -> None:
         initiate_headers = mock.calls[0].request.headers
         assert initiate_headers["x-cos-storage-class"] == "STANDARD_IA"
         assert initiate_headers["x-cos-server-side-encryption"] == "AES256"
-        assert b"<ETag>\"p1\"</ETag>" in mock.calls[2].request.body
+        assert b"<ETag>\"p1\"</ETag>" in _body(mock.calls[2].request.body)
+
+
+def _body(body: object) -> bytes:
+    """A recorded request body as bytes (responses keeps what requests sent: bytes or text)."""
+    return body.encode() if isinstance(body, str) else bytes(body or b"")  # type: ignore[call-overload]
 
 
 def _bad_calls(client: CosClient) -> List[Tuple[str, Callable[[], Any]]]:
@@ -129,8 +134,8 @@ def test_list_parts_follows_pages_and_validates_eagerly() -> None:
         mock.add(responses.GET, f"{BASE}/k", body=parts_page([3], False, 3))
         parts = list(client.list_parts("k", UPLOAD))
         assert [(p.part_number, p.etag, p.size) for p in parts] == [(1, '"e1"', 1), (2, '"e2"', 2), (3, '"e3"', 3)]
-        first = dict(parse_qsl(urlsplit(mock.calls[0].request.url).query))
-        second = dict(parse_qsl(urlsplit(mock.calls[1].request.url).query))
+        first = dict(parse_qsl(urlsplit(str(mock.calls[0].request.url)).query))
+        second = dict(parse_qsl(urlsplit(str(mock.calls[1].request.url)).query))
         assert "part-number-marker" not in first and second["part-number-marker"] == "2"
         assert first["encoding-type"] == "url" and first["uploadId"] == UPLOAD
 
@@ -151,7 +156,7 @@ def test_list_uploads_follows_pages() -> None:
         mock.add(responses.GET, f"{BASE}/", body=page2)
         uploads = list(client.list_multipart_uploads(prefix="a"))
         assert [(u.key, u.upload_id) for u in uploads] == [("a b", "u1"), ("c", "u2")]
-        second = dict(parse_qsl(urlsplit(mock.calls[1].request.url).query, keep_blank_values=True))
+        second = dict(parse_qsl(urlsplit(str(mock.calls[1].request.url)).query, keep_blank_values=True))
         assert (second["key-marker"], second["upload-id-marker"], second["prefix"]) == ("a b", "u1", "a")
 
 
@@ -234,7 +239,7 @@ def test_complete_accepts_completed_parts_and_tuples() -> None:
     with responses.RequestsMock() as mock, make_client() as client:
         mock.add(responses.POST, f"{BASE}/k", body=b"<CompleteMultipartUploadResult><ETag>&quot;x&quot;</ETag></CompleteMultipartUploadResult>")
         client.complete_multipart_upload("k", UPLOAD, [CompletedPart(1, '"a"'), (2, "b")])
-        body = mock.calls[0].request.body
+        body = _body(mock.calls[0].request.body)
         assert b'<ETag>"a"</ETag>' in body and b'<ETag>"b"</ETag>' in body
 
 

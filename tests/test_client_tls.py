@@ -3,6 +3,8 @@ and that it is never retried."""
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import random
 import ssl
 
@@ -29,7 +31,7 @@ from cos_multipart.retry import RetryPolicy
         ("/mine.pem", {"REQUESTS_CA_BUNDLE": "/req.pem"}, "/mine.pem"),
     ],
 )
-def test_ca_bundle(verify: object, environ: dict, expected: object) -> None:
+def test_ca_bundle(verify: object, environ: Dict[str, Any], expected: object) -> None:
     assert ca_bundle(verify, environ) == expected  # type: ignore[arg-type]
 
 
@@ -51,7 +53,7 @@ def test_tls_failure_reads_the_verification_message() -> None:
 
 def test_tls_failure_other_than_the_certificate() -> None:
     cause = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
-    cause.reason = "WRONG_VERSION_NUMBER"  # type: ignore[misc]
+    cause.reason = "WRONG_VERSION_NUMBER"
     assert tls_failure(wrapped(cause), "https://h/k") == ("h", "WRONG_VERSION_NUMBER", False)
     assert tls_failure(requests.exceptions.SSLError("opaque"), "https://h/k") == ("h", "handshake failed", False)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
 from cos_multipart import _xml
 from cos_multipart import operations as ops
 from cos_multipart.errors import CosResponseError, CosServiceError, CosValidationError
-from cos_multipart.models import CompletedPart
+from cos_multipart.models import CompletedPart, HttpCall
 from cos_multipart.sse import SseC, SseCos, SseKms
 
 from test_xml import COMPLETE, ERROR, INITIATE, LIST_PARTS, LIST_UPLOADS
@@ -23,7 +23,7 @@ RAW_KEY = b"0123456789ABCDEF0123456789ABCDEF"
 IDS = {"x-cos-request-id": "req-1", "x-cos-trace-id": "trace-9"}
 
 
-def headers_of(call: ops.HttpCall) -> dict:
+def headers_of(call: HttpCall) -> Dict[str, Any]:
     return dict(call.headers)
 
 
@@ -126,8 +126,8 @@ def test_upload_part_refuses_sse_cos_and_kms(option: object) -> None:
         ({"content_length": 2}, "content_length"),
     ],
 )
-def test_prepare_upload_part_refuses(kwargs: dict, field: str) -> None:
-    arguments = {"key": KEY, "upload_id": UPLOAD, "part_number": 1, "body": b"x"}
+def test_prepare_upload_part_refuses(kwargs: Dict[str, Any], field: str) -> None:
+    arguments: Dict[str, Any] = {"key": KEY, "upload_id": UPLOAD, "part_number": 1, "body": b"x"}
     arguments.update(kwargs)
     with pytest.raises(CosValidationError) as info:
         ops.prepare_upload_part(**arguments)

@@ -7,16 +7,16 @@ import io
 import os
 import threading
 from pathlib import Path
-from typing import Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
 
+from cos_multipart.errors import SourceChangedError
 from cos_multipart._partreader import (
     BufferPartReader,
     FilePartReader,
     PartCancelled,
-    SourceChangedError,
     read_stream_part,
 )
 from cos_multipart.checksum import crc64
@@ -157,7 +157,7 @@ def test_cancel_while_waiting_for_the_rate_limit(fd: int) -> None:
 
 def test_threads_share_one_descriptor(fd: int) -> None:
     size = len(DATA) // 4
-    results: dict = {}
+    results: Dict[int, Any] = {}
 
     def work(index: int) -> None:
         reader = FilePartReader(fd, index * size, size, index + 1)

@@ -120,7 +120,7 @@ def test_many_threads_with_retries() -> None:
         tracker.part_done(number, part_size)
 
     threads = [
-        threading.Thread(target=lambda n=n: [upload(k) for k in range(n, parts + 1, 4)]) for n in range(1, 5)
+        threading.Thread(target=lambda n=n: [upload(k) for k in range(n, parts + 1, 4)]) for n in range(1, 5)  # type: ignore[func-returns-value]
     ]
     for thread in threads:
         thread.start()

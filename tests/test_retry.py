@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import random
 
 import pytest
@@ -117,7 +119,7 @@ def test_switches() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"max_attempts": True}, {"backoff_base": -1}, {"max_elapsed": "1"}])
-def test_bad_settings(kwargs: dict) -> None:
+def test_bad_settings(kwargs: Dict[str, Any]) -> None:
     with pytest.raises(CosValidationError):
         RetryPolicy(**kwargs)
 

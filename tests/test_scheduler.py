@@ -33,7 +33,7 @@ def test_never_more_than_concurrency_tasks_at_once_and_lazy_production() -> None
             yield lambda n=n: task(n)  # type: ignore[misc]
 
     results: List[int] = []
-    BoundedRunner(3, threading.Event()).run(tasks(), results.append)
+    BoundedRunner[int](3, threading.Event()).run(tasks(), results.append)
     assert sorted(results) == list(range(20))
     assert running[1] <= 3
 
@@ -67,6 +67,6 @@ def test_first_failure_stops_the_rest_and_is_raised_after_late_results() -> None
         gate.set()
 
     with pytest.raises(RuntimeError, match="part 2 failed"):
-        BoundedRunner(3, cancel, on_stop=on_stop).run(tasks(), results.append)
+        BoundedRunner[int](3, cancel, on_stop=on_stop).run(tasks(), results.append)
     assert stopped == [True]
     assert sorted(results) == [1, 3]  # finished while stopping: kept

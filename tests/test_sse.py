@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import base64
 import logging
 
@@ -117,7 +119,7 @@ def test_from_headers_sse_c_trio_case_insensitive() -> None:
         {HEADER_C_ALGORITHM: "AES256", HEADER_C_KEY: B64_KEY, "x-cos-server-side-encryption": "AES256"},
     ],
 )
-def test_from_headers_incomplete_or_inconsistent_sse_c(headers: dict) -> None:
+def test_from_headers_incomplete_or_inconsistent_sse_c(headers: Dict[str, Any]) -> None:
     with pytest.raises(CosValidationError) as info:
         from_headers(headers)
     assert B64_KEY not in str(info.value)

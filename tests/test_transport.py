@@ -55,7 +55,8 @@ def body_bytes(request: requests.PreparedRequest) -> bytes:
         return b""
     if isinstance(body, (bytes, bytearray, memoryview)):
         return bytes(body)  # responses has already read file-like bodies
-    return b"".join(bytes(chunk) for chunk in iter(lambda: body.read(7), b""))  # type: ignore[union-attr]
+    reader: Any = body
+    return b"".join(bytes(chunk) for chunk in iter(lambda: reader.read(7), b""))
 
 
 def verify_signature(request: requests.PreparedRequest, credentials: Credentials = CREDS) -> Dict[str, str]:

@@ -93,6 +93,7 @@ def test_initiate_sample() -> None:
 
 def test_complete_sample_with_namespace_and_quot() -> None:
     parsed = _xml.parse_complete(COMPLETE)
+    assert isinstance(parsed, _xml.CompleteBody)
     assert parsed.etag == '"aa259a62513358f69e98e72e59856d88-3"'
     assert parsed.key == "exampleobject"
     assert parsed.location.endswith("/exampleobject")
@@ -100,7 +101,8 @@ def test_complete_sample_with_namespace_and_quot() -> None:
 
 def test_complete_after_keepalive_whitespace_and_declaration() -> None:
     # COS sends spaces while merging, then the XML (with a declaration) [ref 2.3].
-    assert _xml.parse_complete(b" \n \t" * 500 + COMPLETE).bucket == "examplebucket-1250000000"
+    parsed = _xml.parse_complete(b" \n \t" * 500 + COMPLETE)
+    assert isinstance(parsed, _xml.CompleteBody) and parsed.bucket == "examplebucket-1250000000"
 
 
 def test_list_parts_sample_with_url_encoding() -> None:

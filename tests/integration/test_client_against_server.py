@@ -8,7 +8,7 @@ import concurrent.futures
 import hashlib
 import io
 import time
-from typing import Any, Iterator
+from typing import Any, Dict, Iterator
 
 import pytest
 import requests
@@ -237,7 +237,7 @@ def test_non_retryable_errors_are_not_retried(local_cos: LocalCOS) -> None:
     ],
     ids=["sse-cos", "sse-kms", "sse-c"],
 )
-def test_sse_round_trips(client: CosClient, encryption: Any, etag_is_md5: bool, echo: dict) -> None:
+def test_sse_round_trips(client: CosClient, encryption: Any, etag_is_md5: bool, echo: Dict[str, Any]) -> None:
     sse_c = encryption if isinstance(encryption, SseC) else None
     upload = client.initiate_multipart_upload("enc", encryption=encryption)
     part = client.upload_part("enc", upload.upload_id, 1, b"plaintext", sse_c=sse_c)

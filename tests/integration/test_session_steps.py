@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cos_multipart import CosIntegrityError, PartReceipt, UploadSession, complete, plan_parts, upload_part
-from cos_multipart._sources import open_source
+from cos_multipart._sources import FileSource, open_source
 from cos_multipart.client import CosClient
 from cos_multipart.checksum import crc64
 from cos_multipart.limits import MB
@@ -33,6 +33,8 @@ def test_parts_in_any_order_from_a_pickled_session_complete_verified(client: Cos
         # Each part as a worker elsewhere would send it: its own copy of the session, its own source.
         worker_session = pickle.loads(pickle.dumps(session))
         source = open_source(path)
+        if not isinstance(source, FileSource):
+            raise TypeError(source)
         try:
             receipts.append(upload_part(client, worker_session, number, source))
         finally:

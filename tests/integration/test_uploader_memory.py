@@ -3,6 +3,7 @@ uploader's allocations are traced)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import subprocess
@@ -67,7 +68,7 @@ def test_file_upload_peak_is_independent_of_size(remote_client: CosClient, tmp_p
         with open(path, "wb") as handle:
             for _ in range(size // MB):
                 handle.write(os.urandom(MB))
-        peaks[size] = peak_while(lambda path=path, size=size: uploader.upload(path, f"mem/{size}"))
+        peaks[size] = peak_while(functools.partial(uploader.upload, path, f"mem/{size}"))
         path.unlink()
     print(f"file upload peak: 16 MB file {peaks[16 * MB] / MB:.1f} MB, 64 MB file {peaks[64 * MB] / MB:.1f} MB")
     # Parts are streamed from the file in 1 MB blocks: at most two blocks per worker are alive (the one on
@@ -95,7 +96,8 @@ def test_stream_upload_peak_is_bounded_by_parts_in_flight(remote_client: CosClie
                 self.left -= count
                 return count
 
-        peaks[size] = peak_while(lambda s=Source, size=size: uploader.upload(s(), f"mem-stream/{size}"))  # type: ignore[arg-type]
+        stream: Any = Source()
+        peaks[size] = peak_while(functools.partial(uploader.upload, stream, f"mem-stream/{size}"))
     print(f"stream upload peak: 16 MB {peaks[16 * MB] / MB:.1f} MB, 64 MB {peaks[64 * MB] / MB:.1f} MB")
     # (concurrency + 1) part buffers plus blocks on the sockets, whatever the stream's length
     bound = (config.concurrency + 1) * MB + 3 * MB

@@ -204,7 +204,6 @@ def test_traffic_limit_header_reaches_upload_part(
 def test_each_byte_is_read_from_the_file_once(
     client: CosClient, store: CheckpointStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cos_multipart._partreader as partreader
 
     size = 6 * MB + 5
     path = tmp_path / "data.bin"
@@ -217,7 +216,7 @@ def test_each_byte_is_read_from_the_file_once(
         read[0] += len(data)
         return data
 
-    monkeypatch.setattr(partreader.os, "pread", counting_pread)
+    monkeypatch.setattr(os, "pread", counting_pread)
     upload_file(client, path, "once", part_size=MB, multipart_threshold=0, concurrency=3, store=store)
     # every byte read once (hashed in the same pass, sent from the same buffer); the identity reads nothing
     assert read[0] == size

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 import requests
@@ -183,6 +183,6 @@ def test_demo_file_blocks_differ_and_crc_is_of_the_content(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("options", [{"size": -1}, {"part_size": MB - 1}, {"threads": 0},
                                      {"size": 10_001 * MB, "part_size": MB}])
-def test_demo_options_are_validated(options: Dict[str, int]) -> None:
+def test_demo_options_are_validated(options: Dict[str, Any]) -> None:
     with pytest.raises(CosValidationError):
         _demo.DemoOptions(**options)

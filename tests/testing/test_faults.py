@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, List
+
 import threading
 
 import pytest
@@ -67,7 +69,7 @@ def test_nth_and_count_from_installation() -> None:
 
 
 def test_rate_is_reproducible_with_a_seed() -> None:
-    def pattern(seed: int) -> list:
+    def pattern(seed: int) -> List[Any]:
         controller = FaultController([Fault.error("UploadPart", rate=0.3, seed=seed)])
         return [controller.plan("UploadPart").error is not None for _ in range(200)]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Tuple
+
 import base64
 import re
 
@@ -34,7 +36,7 @@ def code_of(excinfo: pytest.ExceptionInfo[ServiceError]) -> str:
         ("", ("default-1", "ap-guangzhou")),
     ],
 )
-def test_bucket_from_host(host: str, expected: tuple) -> None:
+def test_bucket_from_host(host: str, expected: Tuple[Any, ...]) -> None:
     assert protocol.bucket_from_host(host, "default-1", "ap-guangzhou") == expected
 
 
@@ -147,7 +149,7 @@ def test_encryption_modes_and_echo_headers() -> None:
         {protocol.SSE_C_ALGORITHM_HEADER: "AES256"},
     ],
 )
-def test_bad_encryption_headers_are_rejected(headers: dict) -> None:
+def test_bad_encryption_headers_are_rejected(headers: Dict[str, Any]) -> None:
     with pytest.raises(ServiceError) as excinfo:
         protocol.encryption_of(headers)
     assert excinfo.value.status == 400
@@ -166,7 +168,7 @@ def test_part_encryption_rules() -> None:
                  protocol.SSE_C_ALGORITHM_HEADER: "AES256", protocol.SSE_C_KEY_HEADER: other_key,
                  protocol.SSE_C_KEY_MD5_HEADER.lower(): base64.b64encode(__import__("hashlib").md5(b"k" * 32).digest()).decode()})}
     with pytest.raises(ServiceError, match="differs"):
-        protocol.check_part_encryption(customer, other)
+        protocol.check_part_encryption(customer, {name: value or "" for name, value in other.items()})
     for headers in (SSE_C, {"x-cos-server-side-encryption": "AES256"}):
         with pytest.raises(ServiceError) as excinfo:
             protocol.check_part_encryption(Encryption("SSE-COS"), headers)
@@ -200,7 +202,7 @@ def test_object_headers_are_stored_and_checked() -> None:
         ({"x-cos-tagging": "k%23=v"}, "InvalidArgument"),
     ],
 )
-def test_object_header_violations(headers: dict, code: str) -> None:
+def test_object_header_violations(headers: Dict[str, Any], code: str) -> None:
     with pytest.raises(ServiceError) as excinfo:
         protocol.object_headers(headers)
     assert code_of(excinfo) == code
@@ -257,7 +259,7 @@ def test_check_complete_accepts_quoted_and_bare_etags() -> None:
         ([(3, "e3"), (4, "x")], "InvalidPart"),
     ],
 )
-def test_check_complete_rules(requested: list, code: str) -> None:
+def test_check_complete_rules(requested: List[Any], code: str) -> None:
     with pytest.raises(ServiceError) as excinfo:
         protocol.check_complete(requested, STORED)
     assert code_of(excinfo) == code

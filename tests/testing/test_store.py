@@ -7,7 +7,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -233,7 +233,7 @@ def test_a_reader_keeps_serving_its_version(
     old = multipart(store, CHUNKS)
     objects = bucket_dir(tmp_path) / "objects"
     with store.open_object(BUCKET, "k") as reader, store.open_object(BUCKET, "k") as second:
-        pieces: Iterator[Tuple[object, int, int]] = reader.pieces(0, old.size)
+        pieces: Iterator[Tuple[Any, int, int]] = reader.pieces(0, old.size)
         handle, offset, count = next(pieces)  # mid-way through the first segment
         handle.seek(offset)
         start = handle.read(1000)
