@@ -259,9 +259,12 @@ class Store:
 
     def _bucket_dir(self, bucket: str) -> Path:
         path = self.root / "buckets" / bucket
-        if not path.is_dir():
-            for sub in ("uploads", "objects", "tmp"):
-                (path / sub).mkdir(parents=True, exist_ok=True)
+        # ``tmp`` is made last, so when it exists the others do; the lock keeps a second request from seeing the
+        # bucket directory before its subdirectories (a body streamed into a tmp/ that is not there yet).
+        if not (path / "tmp").is_dir():
+            with self._lock:
+                for sub in ("uploads", "objects", "tmp"):
+                    (path / sub).mkdir(parents=True, exist_ok=True)
         return path
 
     def _upload_dir(self, bucket: str, upload_id: str) -> Path:

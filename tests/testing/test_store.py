@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -355,3 +357,24 @@ def test_server_secret_is_private(tmp_path: Path) -> None:
     Store(tmp_path)
     mode = stat.S_IMODE((tmp_path / ".server-secret").stat().st_mode)
     assert mode == 0o600
+
+
+def test_a_new_bucket_is_never_seen_half_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two first requests at once: the second must not stream its body into a tmp/ that does not exist yet."""
+    store = Store(tmp_path / "data")
+    made = threading.Event()
+    real_mkdir = Path.mkdir
+
+    def slow_mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
+        real_mkdir(self, *args, **kwargs)
+        if self.name == "uploads" and not made.is_set():
+            made.set()  # the bucket directory exists now, its tmp/ does not yet
+            time.sleep(0.3)
+
+    monkeypatch.setattr(Path, "mkdir", slow_mkdir)
+    first = threading.Thread(target=store.sink, args=(BUCKET,))
+    first.start()
+    assert made.wait(5)
+    sink = store.sink(BUCKET)  # the second request, while the first is still making the bucket
+    first.join(5)
+    assert sink.path.parent.is_dir()
