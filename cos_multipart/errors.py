@@ -141,6 +141,7 @@ class CosServiceError(CosError):
         resource: ``<Resource>`` of the error body.
         method: HTTP method of the request.
         url: Request URL without the query string.
+        retry_after: Seconds the answer's ``Retry-After`` asked to wait (429, 503), or ``None``.
     """
 
     def __init__(
@@ -154,7 +155,9 @@ class CosServiceError(CosError):
         resource: str = "",
         method: str = "",
         url: str = "",
+        retry_after: Optional[float] = None,
     ) -> None:
+        self.retry_after = retry_after
         self.status = status
         self.code = code
         self.message = message

@@ -38,6 +38,7 @@ from .options import HEADER_ACL as HEADER_ACL
 from .options import HEADER_STORAGE_CLASS as HEADER_STORAGE_CLASS
 from .options import HEADER_TAGGING as HEADER_TAGGING
 from .options import ObjectOptions as ObjectOptions
+from .retry import retry_after_seconds
 from .validation import PartLike
 
 Headers = Mapping[str, str]
@@ -110,6 +111,7 @@ def _service_error(
         resource=parsed.resource,
         method=method,
         url=url,
+        retry_after=retry_after_seconds(lowered.get("retry-after"), lowered.get("date")),
     )
 
 
