@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import random
-import re
 import socket
 import threading
 import time
@@ -36,7 +35,7 @@ from . import __version__
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
 from ._tls import ca_bundle, tls_failure
-from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind
+from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind, quotes_secret, redact
 from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
 from .models import HttpCall
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
@@ -55,7 +54,6 @@ DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
 DEFAULT_POOL_SIZE = 10
 USER_AGENT = f"cos-multipart/{__version__}"
 _URLLIB3_2 = int(getattr(urllib3, "__version__", "1").split(".")[0]) >= 2
-_QUERY = re.compile(r"\?[^\s'\")]*")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
@@ -408,7 +406,7 @@ class Transport:
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url)
             except (requests.exceptions.RequestException, OSError) as error:
-                failure = _transport_error(error, call.method, safe_url, policy.attempt)
+                failure = _transport_error(error, call.method, safe_url, policy.attempt, self._secrets())
             if cancel is not None and cancel.is_set():
                 # The failure is most likely the cancellation itself (abort_connections): not retried.
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled") from failure
@@ -422,7 +420,7 @@ class Transport:
                 call.method,
                 safe_url,
                 event.attempt,
-                _describe(failure.__cause__ if isinstance(failure, CosTransportError) and failure.__cause__ else failure),
+                _describe(failure),
                 event.delay,
             )
             if cancel is not None:
@@ -430,6 +428,14 @@ class Transport:
             elif event.delay > 0:
                 self._sleep(event.delay)
             policy = following
+
+    def _secrets(self) -> Tuple[Optional[str], ...]:
+        """What an error text must never show: the current secret key and token."""
+        try:
+            credentials = self.credentials()
+        except Exception:  # noqa: BLE001 - a failing provider must not hide the original failure
+            return ()
+        return (credentials.secret_key, credentials.token)
 
     def _fix_clock(self, date: Optional[str]) -> bool:
         offset = clock_offset(date, self._clock())
@@ -515,23 +521,31 @@ def failure_kind(error: BaseException) -> FailureKind:
     return FailureKind.OTHER
 
 
-def _transport_error(error: BaseException, method: str, url: str, attempt: int) -> CosTransportError:
+def _transport_error(
+    error: BaseException, method: str, url: str, attempt: int, secrets: Tuple[Optional[str], ...] = ()
+) -> CosTransportError:
     kind = failure_kind(error)
     failure: CosTransportError
     if kind is FailureKind.TLS:
         host, reason, certificate = tls_failure(error, url)
         failure = CosTLSError(host, reason, certificate=certificate, method=method, url=url, attempts=attempt)
     else:
-        failure = CosTransportError(_describe(error), method=method, url=url, attempts=attempt, kind=kind)
-    failure.__cause__ = error
+        failure = CosTransportError(_describe(error, secrets), method=method, url=url, attempts=attempt, kind=kind)
+    if not quotes_secret(str(error), secrets):
+        failure.__cause__ = error
+    else:
+        # The library's own exception quotes something secret: a traceback must not print it as the cause.
+        failure.__suppress_context__ = True
     return failure
 
 
-def _describe(error: BaseException) -> str:
-    """One line about ``error`` without query strings (they can hold signatures or tokens)."""
+def _describe(error: BaseException, secrets: Tuple[Optional[str], ...] = ()) -> str:
+    """One line about ``error`` without query strings, header values or secrets."""
     if isinstance(error, CosServiceError):
         return f"{error.status} {error.code or 'error'} [request id {error.request_id or '-'}]"
-    text = " ".join(_QUERY.sub("", str(error)).split()) or type(error).__name__
+    if isinstance(error, CosTransportError):
+        return str(error)  # built by _transport_error: already redacted
+    text = " ".join(redact(str(error), secrets).split()) or type(error).__name__
     if len(text) > 300:
         text = text[:297] + "..."
     return f"{type(error).__name__}: {text}"
