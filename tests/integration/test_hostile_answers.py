@@ -5,10 +5,14 @@ from __future__ import annotations
 import email.utils
 import socket
 import time
+from typing import Dict
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from hostile import HostileServer, Request, reply
 
 from cos_multipart import CosServiceError, RetryPolicy
+from cos_multipart.errors import CosResponseError
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +86,82 @@ def test_the_retry_after_of_an_answer_reaches_the_error() -> None:
             client.head_object("k")
     assert caught.value.status == 429 and caught.value.retry_after == 7.0
 
+
+
+# --- pagination that never ends --------------------------------------------------------------------------
+
+
+def query_of(request: Request) -> Dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(request.target).query, keep_blank_values=True).items()}
+
+
+def endless_parts(step: int, per_page: int, stop_after: int) -> HostileServer:
+    """List Parts that stays truncated with advancing markers (until ``stop_after`` pages, so that a client
+    without a bound ends too, listing every bogus part)."""
+
+    def answer(request: Request, sock: socket.socket) -> bool:
+        marker = int(query_of(request).get("part-number-marker", "0"))
+        parts = "".join(
+            f"<Part><PartNumber>{marker + i + 1}</PartNumber><ETag>\"e\"</ETag><Size>1</Size></Part>" for i in range(per_page)
+        )
+        truncated = "true" if len(server.requests) < stop_after else "false"
+        body = (f"<ListPartsResult><IsTruncated>{truncated}</IsTruncated>"
+                f"<NextPartNumberMarker>{marker + step}</NextPartNumberMarker>{parts}</ListPartsResult>")  # fmt: skip
+        reply(sock, "200 OK", body.encode())
+        return True
+
+    server = HostileServer(answer)
+    return server
+
+
+@pytest.mark.parametrize("step, per_page", [(1, 1), (1000, 1000)])
+def test_list_parts_stops_at_what_the_limits_allow(step: int, per_page: int) -> None:
+    with endless_parts(step, per_page, stop_after=100) as server, server.client() as client:
+        with pytest.raises(CosResponseError, match="still truncated after 10 pages"):
+            for _ in client.list_parts("k", "upload-1"):
+                pass
+    assert len(server.requests) == 10  # 10,000 parts in pages of 1,000
+
+
+def test_list_parts_of_a_real_10000_part_upload_is_read_whole() -> None:
+    def answer(request: Request, sock: socket.socket) -> bool:
+        marker = int(query_of(request).get("part-number-marker", "0"))
+        parts = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>\"e\"</ETag><Size>1</Size></Part>" for n in range(marker + 1, marker + 1001))
+        truncated = "true" if marker + 1000 < 10000 else "false"
+        body = f"<ListPartsResult><IsTruncated>{truncated}</IsTruncated><NextPartNumberMarker>{marker + 1000}</NextPartNumberMarker>{parts}</ListPartsResult>"
+        reply(sock, "200 OK", body.encode())
+        return True
+
+    with HostileServer(answer) as server, server.client() as client:
+        assert [p.part_number for p in client.list_parts("k", "upload-1")] == list(range(1, 10001))
+
+
+def endless_uploads(backwards: bool = False, stop_after: int = 1100) -> HostileServer:
+    def answer(request: Request, sock: socket.socket) -> bool:
+        count = len(server.requests)
+        key = f"k{(10**6 - count) if backwards else count:07d}"
+        truncated = "true" if count < stop_after else "false"
+        body = (f"<ListMultipartUploadsResult><IsTruncated>{truncated}</IsTruncated><NextKeyMarker>{key}</NextKeyMarker>"
+                f"<NextUploadIdMarker>u{count}</NextUploadIdMarker><Upload><Key>{key}</Key><UploadId>u{count}</UploadId>"
+                f"</Upload></ListMultipartUploadsResult>")  # fmt: skip
+        reply(sock, "200 OK", body.encode())
+        return True
+
+    server = HostileServer(answer)
+    return server
+
+
+def test_list_multipart_uploads_stops_at_its_page_cap() -> None:
+    with endless_uploads() as server, server.client() as client:
+        with pytest.raises(CosResponseError, match="still truncated after 1000 pages"):
+            for _ in client.list_multipart_uploads():
+                pass
+    assert len(server.requests) == 1000
+
+
+def test_list_multipart_uploads_refuses_a_key_marker_going_backwards() -> None:
+    with endless_uploads(backwards=True) as server, server.client() as client:
+        with pytest.raises(CosResponseError, match="do not advance"):
+            for _ in client.list_multipart_uploads():
+                pass
+    assert len(server.requests) == 2
