@@ -35,7 +35,9 @@ from .options import ObjectOptions, Tagging, resolve
 from .retry import RetryPolicy
 from .signer import SignWindow, presign_url
 from .sse import EncryptionLike
-from .transport import DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout
+from .transport import (
+    DEFAULT_ANSWER_DEADLINE, DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout,
+)
 from .validation import PartLike, positive_int
 
 #: Methods a pre-signed URL may be made for.
@@ -53,7 +55,11 @@ class CosClient:
         endpoint: ``None`` for ``https://<bucket>.cos.<region>.myqcloud.com``; or a base URL such as
             ``"http://127.0.0.1:9000"`` (the local server) or a custom domain, with or without scheme.
         retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`).
-        timeout: Seconds, or ``(connect, read)``; ``None`` waits forever.
+        timeout: Seconds, or ``(connect, read)``; ``None`` waits forever. The read timeout is the longest
+            pause allowed while reading an answer or writing a request body.
+        answer_deadline: Seconds an attempt may take to deliver its whole answer once its request is written
+            (180 by default; ``None``: no limit). A trickling answer resets the read timeout with every byte;
+            this ends it, as a timeout that the retry policy retries. Streamed GET bodies are not covered.
         pool_size: HTTP connections kept; use the number of threads that share the client.
         proxies: ``requests``-style proxies, e.g. ``{"https": "http://proxy:3128"}``.
         verify: TLS certificate verification: ``True``, ``False``, or a CA bundle path.
@@ -80,6 +86,7 @@ class CosClient:
         sign_expires: int = DEFAULT_SIGN_EXPIRES,
         blocksize: int = DEFAULT_BLOCKSIZE,
         clock: Callable[[], float] = time.time,
+        answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
     ) -> None:
         self.bucket = bucket
         self.region = region
@@ -98,6 +105,7 @@ class CosClient:
             blocksize=positive_int(blocksize, "blocksize"),
             sign_expires=positive_int(sign_expires, "sign_expires"),
             clock=clock,
+            answer_deadline=None if answer_deadline is None else validate_timeout(answer_deadline, "answer_deadline"),  # type: ignore[arg-type]
         )
 
     # --- multipart ---------------------------------------------------------------------------------------

@@ -36,6 +36,13 @@ MAX_LIST_PARTS_PAGES = -(-MAX_PART_NUMBER // MAX_LIST_PARTS)
 #: any bucket that is looked after), which takes minutes to list, not forever.
 MAX_LIST_UPLOADS_PAGES = 1000
 
+#: Largest answer body read (XML: List Parts, List Multipart Uploads, Initiate, Complete, <Error>). The largest
+#: legitimate one is a List Multipart Uploads page: 1,000 uploads (436/7736), each with a key of up to 850
+#: bytes (436/13324) sent URL-encoded (encoding-type=url: up to 3 x 850 = 2,550 bytes) twice over at most
+#: (Key, and NextKeyMarker once), plus ~600 bytes of UploadId, StorageClass, Initiator, Owner and Initiated:
+#: about 3.2 MB. 8 MiB is that with a margin of 2.5x; a List Parts page of 1,000 parts is ~200 KB.
+MAX_XML_ANSWER_BYTES = 8 * MB
+
 # --- Object keys and buckets -----------------------------------------------------------------------
 
 #: "the object key is at most 850 bytes after UTF-8 encoding" (436/13324) [ref 7.3]

@@ -115,6 +115,42 @@ def _service_error(
     )
 
 
+class AnswerBuffer:
+    """An answer body collected piece by piece, refused once it passes ``limit`` bytes (or announces more).
+
+    Pure (no I/O): every transport feeds it the pieces it reads, so each has the same cap.
+
+    Raises:
+        CosResponseError: From the constructor when ``content_length`` is over ``limit``, from :meth:`add`
+            when the pieces are.
+    """
+
+    def __init__(self, limit: int, content_length: Optional[str] = None) -> None:
+        self._limit = limit
+        self._chunks: List[bytes] = []
+        self._size = 0
+        if content_length is not None and content_length.strip().isdigit() and int(content_length) > limit:
+            self._refuse(f"announces {int(content_length)} bytes")
+
+    def add(self, chunk: bytes) -> None:
+        """Append ``chunk``."""
+        self._size += len(chunk)
+        if self._size > self._limit:
+            self._chunks.clear()
+            self._refuse(f"is more than {self._limit} bytes")
+        self._chunks.append(chunk)
+
+    def value(self) -> bytes:
+        """The body collected."""
+        return b"".join(self._chunks)
+
+    def _refuse(self, what: str) -> None:
+        raise CosResponseError(
+            f"the answer body {what}: more than any COS answer this client reads (limits.MAX_XML_ANSWER_BYTES "
+            f"= {self._limit}); not read further"
+        )
+
+
 def check_status(status: int, headers: Headers, body: bytes, expected: Iterable[int] = (200,)) -> None:
     """Raise :func:`service_error` unless ``status`` is one of ``expected``.
 

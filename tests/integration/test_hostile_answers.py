@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.utils
 import socket
+import subprocess
+import sys
 import time
 from typing import Dict
 from urllib.parse import parse_qs, urlsplit
@@ -11,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from hostile import HostileServer, Request, reply
 
-from cos_multipart import CosServiceError, RetryPolicy
+from cos_multipart import CosServiceError, CosTransportError, FailureKind, RetryPolicy
 from cos_multipart.errors import CosResponseError
 
 pytestmark = pytest.mark.integration
@@ -165,3 +167,91 @@ def test_list_multipart_uploads_refuses_a_key_marker_going_backwards() -> None:
             for _ in client.list_multipart_uploads():
                 pass
     assert len(server.requests) == 2
+
+
+# --- answers that trickle, request bodies nobody reads ----------------------------------------------------
+
+
+def trickle(request: Request, sock: socket.socket) -> bool:
+    """A head, then one byte every 0.2 s: each byte resets the read timeout, so only a deadline ends it."""
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: \"x\"\r\n\r\n")
+    for _ in range(1000):
+        time.sleep(0.2)
+        sock.sendall(b" ")
+    return False
+
+
+def test_a_trickling_answer_fails_at_the_answer_deadline_as_a_retried_timeout() -> None:
+    with HostileServer(trickle) as server, server.client(
+        RetryPolicy(max_attempts=2, backoff_base=0.01), timeout=(1, 1), answer_deadline=1.5
+    ) as client:
+        started = time.monotonic()
+        with pytest.raises(CosTransportError) as caught:
+            list(client.list_parts("k", "upload-1"))
+        elapsed = time.monotonic() - started
+    assert caught.value.kind is FailureKind.TIMEOUT and caught.value.attempts == 2
+    assert "answer_deadline" in str(caught.value)
+    assert len(server.requests) == 2 and 3.0 <= elapsed < 6.0
+
+
+def test_a_streamed_get_body_is_not_cut_by_the_deadline() -> None:
+    def slow_object(request: Request, sock: socket.socket) -> bool:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"x\"\r\n\r\n")
+        for _ in range(10):
+            time.sleep(0.2)
+            sock.sendall(b"a")
+        return False
+
+    with HostileServer(slow_object) as server, server.client(timeout=(1, 1), answer_deadline=0.5) as client:
+        response = client.get_object("k")
+        with response:
+            assert b"".join(response.iter_content(1)) == b"a" * 10  # 2 s of body: the caller's pace
+
+
+def test_a_request_body_the_server_stops_reading_fails_at_the_read_timeout() -> None:
+    def never_read(request: Request, sock: socket.socket) -> bool:
+        time.sleep(30)
+        return False
+
+    with HostileServer(never_read, read_body=False) as server, server.client(timeout=(5, 1)) as client:
+        started = time.monotonic()
+        with pytest.raises(CosTransportError) as caught:
+            client.upload_part("k", "upload-1", 1, bytes(64 * 1024 * 1024))
+        elapsed = time.monotonic() - started
+    # One block (1 MiB) written per read timeout (1 s), not per connect timeout (5 s).
+    assert caught.value.kind is FailureKind.TIMEOUT and elapsed < 4.0
+
+
+# --- answers too large to hold --------------------------------------------------------------------------
+
+CLIENT_PROGRAM = """
+import resource, sys
+from cos_multipart import CosClient, Credentials, RetryPolicy
+client = CosClient("examplebucket-1250000000", "ap-guangzhou", Credentials("AKIDxxxxxxxx", "secretsecret"),
+                   endpoint=sys.argv[1], retry=RetryPolicy.never())
+try:
+    sum(1 for _ in client.list_parts("k", "upload-1"))
+    outcome = "listed"
+except Exception as error:
+    outcome = type(error).__name__
+print(outcome, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.parametrize("announced", [False, True], ids=["close-delimited", "content-length"])
+def test_a_768_mib_answer_is_refused_and_memory_stays_bounded(announced: bool) -> None:
+    size = 768 * 1024 * 1024
+    block = b" " * (1024 * 1024)
+
+    def huge(request: Request, sock: socket.socket) -> bool:
+        length = f"Content-Length: {size + 19}\r\n" if announced else "Connection: close\r\n"
+        sock.sendall(f"HTTP/1.1 200 OK\r\n{length}\r\n<ListPartsResult>\n".encode())
+        for _ in range(size // len(block)):
+            sock.sendall(block)
+        return False
+
+    with HostileServer(huge) as server:
+        done = subprocess.run([sys.executable, "-c", CLIENT_PROGRAM, server.endpoint], capture_output=True, text=True, timeout=120)
+    outcome, rss_mib = done.stdout.split()
+    assert outcome == "CosResponseError", done.stderr
+    assert int(rss_mib) < 100, f"max RSS {rss_mib} MiB"
