@@ -234,7 +234,13 @@ try:
     outcome = "listed"
 except Exception as error:
     outcome = type(error).__name__
-print(outcome, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM is this image's peak RSS; ru_maxrss also keeps the parent's at fork time (Linux keeps it across exec).
+try:
+    with open("/proc/self/status") as status:
+        peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except OSError:
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(outcome, peak_kib // 1024)
 """
 
 
