@@ -11,7 +11,7 @@ from typing import Dict
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from hostile import HostileServer, Request, reply
+from hostile import Answer, HostileServer, Request, reply
 
 from cos_multipart import CosServiceError, CosTransportError, FailureKind, RetryPolicy
 from cos_multipart.errors import CosResponseError
@@ -172,17 +172,21 @@ def test_list_multipart_uploads_refuses_a_key_marker_going_backwards() -> None:
 # --- answers that trickle, request bodies nobody reads ----------------------------------------------------
 
 
-def trickle(request: Request, sock: socket.socket) -> bool:
+def trickling(length: int, byte: bytes) -> Answer:
     """A head, then one byte every 0.2 s: each byte resets the read timeout, so only a deadline ends it."""
-    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: \"x\"\r\n\r\n")
-    for _ in range(1000):
-        time.sleep(0.2)
-        sock.sendall(b" ")
-    return False
+
+    def answer(request: Request, sock: socket.socket) -> bool:
+        sock.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nETag: \"x\"\r\n\r\n".encode())
+        for _ in range(length):
+            time.sleep(0.2)
+            sock.sendall(byte)
+        return False
+
+    return answer
 
 
 def test_a_trickling_answer_fails_at_the_answer_deadline_as_a_retried_timeout() -> None:
-    with HostileServer(trickle) as server, server.client(
+    with HostileServer(trickling(1000, b" ")) as server, server.client(
         RetryPolicy(max_attempts=2, backoff_base=0.01), timeout=(1, 1), answer_deadline=1.5
     ) as client:
         started = time.monotonic()
@@ -195,14 +199,7 @@ def test_a_trickling_answer_fails_at_the_answer_deadline_as_a_retried_timeout() 
 
 
 def test_a_streamed_get_body_is_not_cut_by_the_deadline() -> None:
-    def slow_object(request: Request, sock: socket.socket) -> bool:
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"x\"\r\n\r\n")
-        for _ in range(10):
-            time.sleep(0.2)
-            sock.sendall(b"a")
-        return False
-
-    with HostileServer(slow_object) as server, server.client(timeout=(1, 1), answer_deadline=0.5) as client:
+    with HostileServer(trickling(10, b"a")) as server, server.client(timeout=(1, 1), answer_deadline=0.5) as client:
         response = client.get_object("k")
         with response:
             assert b"".join(response.iter_content(1)) == b"a" * 10  # 2 s of body: the caller's pace
