@@ -85,6 +85,8 @@ class UploadConfig:
         stream_plan(self.part_size, expected_size=self.expected_size)  # validates expected_size
         if self.forbid_overwrite is not None and not isinstance(self.forbid_overwrite, bool):
             raise CosValidationError("forbid_overwrite", self.forbid_overwrite, "True, False or None")
+        if self.checkpoint_dir is not None and (not isinstance(self.checkpoint_dir, (str, os.PathLike)) or not os.fspath(self.checkpoint_dir)):
+            raise CosValidationError("checkpoint_dir", self.checkpoint_dir, "a directory path (str or os.PathLike) or None")
         for name in ("resume", "abort_on_failure", "verify_md5", "verify_reused"):
             if not isinstance(getattr(self, name), bool):
                 raise CosValidationError(name, getattr(self, name), "True or False")

@@ -117,7 +117,7 @@ class Upload:
     @contextlib.contextmanager
     def _locked(self, path: str) -> Iterator[None]:
         target = self.store.path_for(endpoint_url(self.client), self.client.bucket, self.key, path)
-        self.store.make_directory()
+        self.store.check_usable(target)  # before any request: a store that fails later would orphan an upload
         lock = CheckpointLock.acquire(target)
         try:
             yield
@@ -377,6 +377,7 @@ class MultipartRun:
         up = self.upload
         keep = (
             self.recorder is not None
+            and self.recorder.written  # a checkpoint never written names nothing: abort instead of orphaning
             and not self.config.abort_on_failure
             and not isinstance(error, (SourceChangedError, ObjectExistsError))
             and not _object_completed(error)

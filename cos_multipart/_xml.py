@@ -21,7 +21,7 @@ from .errors import CosResponseError
 from .models import CompletedPart, PartInfo, UploadInfo
 
 _ISO_DATE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$"
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"
 )
 _LEGACY_DATE_FORMAT = "%a %b %d %H:%M:%S %Y"
 
@@ -178,7 +178,7 @@ def parse_date(text: str) -> Optional[datetime.datetime]:
     """An aware UTC datetime from ISO-8601 (``2020-03-25T10:07:14.000Z``) or the legacy
     ``Wed Jan 18 16:04:17 2017`` form; ``None`` for an empty or unknown format (the dates are informative)."""
     text = text.strip()
-    match = _ISO_DATE.match(text)
+    match = _ISO_DATE.fullmatch(text)
     if match:
         year, month, day, hour, minute, second, fraction, zone = match.groups()
         micro = int((fraction or "0")[:6].ljust(6, "0"))

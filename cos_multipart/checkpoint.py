@@ -34,6 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
+from .errors import CosValidationError
 from .limits import MB
 from .session import ENCRYPTION_MODES, SCHEMA, VERSION, FileIdentity, PartReceipt, UploadSession
 
@@ -94,6 +95,47 @@ class CheckpointStore:
     def __init__(self, directory: Optional[PathLike] = None) -> None:
         self.directory = Path(directory) if directory is not None else default_checkpoint_dir()
 
+    def check_usable(self, checkpoint_path: Optional[PathLike] = None) -> None:
+        """Make sure checkpoints can be written here, before an upload creates anything to record.
+
+        Creates the directory (mode 0700) when missing, then creates and removes a temporary file in it:
+        permission bits alone cannot tell (root ignores them; a read-only mount or sysfs does not). With
+        ``checkpoint_path``, also refuses a directory or other non-file standing at that path (the atomic
+        rename over it would fail only after the upload completed).
+
+        Raises:
+            CosValidationError: ``field="checkpoint_dir"`` (a file, or a directory that cannot be created or
+                written) or ``field="checkpoint"`` (something other than a regular file at the path).
+        """
+        directory = str(self.directory)
+        if os.path.lexists(self.directory) and not self.directory.is_dir():
+            raise CosValidationError("checkpoint_dir", directory, "a directory (a file of that name is in the way)")
+        try:
+            self.make_directory()
+        except OSError as error:
+            raise CosValidationError(
+                "checkpoint_dir", directory, f"a directory that can be created ({error.strerror or error})"
+            ) from None
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=self.directory)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as error:
+            raise CosValidationError(
+                "checkpoint_dir", directory, f"a directory this process can write ({error.strerror or error})"
+            ) from None
+        if checkpoint_path is not None:
+            try:
+                found = os.lstat(checkpoint_path)
+            except FileNotFoundError:
+                return
+            except OSError as error:
+                raise CosValidationError("checkpoint", str(checkpoint_path), f"a readable path ({error.strerror})") from None
+            if stat.S_ISDIR(found.st_mode):
+                raise CosValidationError(
+                    "checkpoint", str(checkpoint_path), "a regular file or nothing (a directory is in the way: remove it)"
+                )
+
     def path_for(self, endpoint: str, bucket: str, key: str, source: PathLike) -> Path:
         """Where the checkpoint of this upload is (or would be) stored."""
         return self.directory / checkpoint_name(endpoint, bucket, key, source)
@@ -137,9 +179,16 @@ class CheckpointStore:
         return path
 
     def delete(self, checkpoint: Checkpoint) -> None:
-        """Remove the stored checkpoint of this upload (no error if there is none)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path_of(checkpoint).unlink()
+        """Remove the stored checkpoint of this upload (no error if there is none, or if it cannot be removed:
+        logged, because the upload it named is finished or aborted, and failing here would report a verified
+        upload as failed; a checkpoint left behind is found stale by the next run)."""
+        path = self.path_of(checkpoint)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            logger.warning("could not remove checkpoint %s: %s", path, error.strerror or error)
 
     def __iter__(self) -> Iterator[Tuple[Path, Checkpoint]]:
         """Every readable checkpoint in the directory, with its path."""
@@ -233,6 +282,11 @@ class CheckpointRecorder:
         """The current state (including parts not written yet)."""
         with self._lock:
             return self._snapshot()
+
+    @property
+    def written(self) -> bool:
+        """Whether the checkpoint was ever written: only then does a kept upload have a name on disk."""
+        return self.writes > 0
 
     @property
     def parts(self) -> List[PartReceipt]:

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 import time
 from types import TracebackType
@@ -27,14 +28,16 @@ import requests
 from . import operations
 from .credentials import CredentialsLike
 from .endpoint import Endpoint, validate_key
-from .errors import CosResponseError, CosValidationError
+from .errors import CosValidationError
 from .limits import DEFAULT_SIGN_EXPIRES
 from .models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
 from .options import ObjectOptions, Tagging, resolve
 from .retry import RetryPolicy
 from .signer import SignWindow, presign_url
 from .sse import EncryptionLike
-from .transport import DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout
+from .transport import (
+    DEFAULT_ANSWER_DEADLINE, DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout,
+)
 from .validation import PartLike, positive_int
 
 #: Methods a pre-signed URL may be made for.
@@ -52,7 +55,11 @@ class CosClient:
         endpoint: ``None`` for ``https://<bucket>.cos.<region>.myqcloud.com``; or a base URL such as
             ``"http://127.0.0.1:9000"`` (the local server) or a custom domain, with or without scheme.
         retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`).
-        timeout: Seconds, or ``(connect, read)``; ``None`` waits forever.
+        timeout: Seconds, or ``(connect, read)``; ``None`` waits forever. The read timeout is the longest
+            pause allowed while reading an answer or writing a request body.
+        answer_deadline: Seconds an attempt may take to deliver its whole answer once its request is written
+            (180 by default; ``None``: no limit). A trickling answer resets the read timeout with every byte;
+            this ends it, as a timeout that the retry policy retries. Streamed GET bodies are not covered.
         pool_size: HTTP connections kept; use the number of threads that share the client.
         proxies: ``requests``-style proxies, e.g. ``{"https": "http://proxy:3128"}``.
         verify: TLS certificate verification: ``True``, ``False``, or a CA bundle path.
@@ -79,6 +86,7 @@ class CosClient:
         sign_expires: int = DEFAULT_SIGN_EXPIRES,
         blocksize: int = DEFAULT_BLOCKSIZE,
         clock: Callable[[], float] = time.time,
+        answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
     ) -> None:
         self.bucket = bucket
         self.region = region
@@ -97,6 +105,7 @@ class CosClient:
             blocksize=positive_int(blocksize, "blocksize"),
             sign_expires=positive_int(sign_expires, "sign_expires"),
             clock=clock,
+            answer_deadline=None if answer_deadline is None else validate_timeout(answer_deadline, "answer_deadline"),  # type: ignore[arg-type]
         )
 
     # --- multipart ---------------------------------------------------------------------------------------
@@ -221,16 +230,13 @@ class CosClient:
 
     def _iter_parts(self, key: str, upload_id: str) -> Iterator[PartInfo]:
         marker: Optional[int] = None
-        while True:
+        for pages in itertools.count(1):
             call = operations.prepare_list_parts(key, upload_id, part_number_marker=marker)
             page = self._transport.send(call, operations.parse_list_parts)
             yield from page.parts
-            if not page.is_truncated:
+            marker = operations.next_parts_marker(page, marker, pages)
+            if marker is None:
                 return
-            following = page.next_marker if page.next_marker is not None else (page.parts[-1].part_number if page.parts else None)
-            if following is None or (marker is not None and following <= marker):
-                raise CosResponseError(f"List Parts is truncated but its marker does not advance ({marker} -> {following})")
-            marker = following
 
     def list_multipart_uploads(self, *, prefix: Optional[str] = None) -> Iterator[UploadInfo]:
         """Every upload in progress (optionally under ``prefix``), fetching pages as needed (436/7736)."""
@@ -239,15 +245,13 @@ class CosClient:
 
     def _iter_uploads(self, prefix: Optional[str]) -> Iterator[UploadInfo]:
         markers: Tuple[Optional[str], Optional[str]] = (None, None)
-        while True:
+        for pages in itertools.count(1):
             call = operations.prepare_list_uploads(prefix=prefix, key_marker=markers[0], upload_id_marker=markers[1])
             page = self._transport.send(call, operations.parse_list_uploads)
             yield from page.uploads
-            if not page.is_truncated:
+            following = operations.next_uploads_markers(page, markers, pages)
+            if following is None:
                 return
-            following = (page.next_key_marker or None, page.next_upload_id_marker or None)
-            if following[0] is None or following == markers:
-                raise CosResponseError(f"List Multipart Uploads is truncated but its markers do not advance ({following})")
             markers = following
 
     # --- simple objects ----------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class Credentials:
     def __post_init__(self) -> None:
         if not self.secret_id or not self.secret_key:
             raise CosCredentialsError("credentials need both a secret_id and a secret_key")
+        for name in ("secret_id", "secret_key", "token"):
+            check_credential_text(name, getattr(self, name))
 
     def __repr__(self) -> str:
         token = ", token=<redacted>" if self.token else ""
@@ -58,12 +60,13 @@ class Credentials:
         env = os.environ if environ is None else environ
         secret_id = _first(env, ENV_SECRET_ID)
         secret_key = _first(env, ENV_SECRET_KEY)
+        token = _first(env, ENV_SECURITY_TOKEN)
         if not secret_id or not secret_key:
             raise CosCredentialsError(
                 "no credentials: set COS_SECRET_ID and COS_SECRET_KEY "
                 "(or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY)"
             )
-        return cls(secret_id, secret_key, _first(env, ENV_SECURITY_TOKEN) or None)
+        return cls(secret_id, secret_key, token or None)
 
 
 CredentialsProvider = Callable[[], Credentials]
@@ -118,9 +121,35 @@ class RefreshingCredentials:
         return f"RefreshingCredentials(expires_at={self._expires_at:.0f})"
 
 
+def check_credential_text(name: str, value: object) -> None:
+    """Refuse a secret id, key or token that is not printable ASCII without white space.
+
+    They travel in headers (the token as ``x-cos-security-token``, the id in ``Authorization``): a control
+    character would make the HTTP library refuse the header with an error that quotes the value, and white
+    space is what a copy-paste or ``$'...\\n'`` leaves behind. The message names ``name``, never the value.
+
+    Raises:
+        CosCredentialsError: ``value`` is not ``None`` and not such a string.
+    """
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise CosCredentialsError(f"{name} must be a string, not {type(value).__name__}")
+    bad = next((char for char in value if not "!" <= char <= "~"), None)
+    if bad is not None:
+        what = "a trailing newline" if value.endswith(("\n", "\r")) else (
+            "white space" if bad.isspace() else "a control or non-ASCII character"
+        )
+        raise CosCredentialsError(
+            f"{name} contains {what} (position {value.index(bad)} of {len(value)}); credentials are printable "
+            "ASCII without spaces: check how it was set"
+        )
+
+
 def _first(env: Mapping[str, str], names: Tuple[str, ...]) -> str:
     for name in names:
         value = env.get(name, "")
         if value:
+            check_credential_text(name, value)  # named after the variable, before any request is built
             return value
     return ""

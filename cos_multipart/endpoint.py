@@ -17,15 +17,16 @@ from .signer import host_header, url_encode
 
 #: "<BucketName>-<APPID>: BucketName only [a-z0-9-], not starting or ending with -; APPID numeric"
 #: (436/13312) [ref 7.2]
-BUCKET_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+$")
+BUCKET_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+")
+#: Used with fullmatch (a "$" anchor would accept a trailing newline).
 #: Region names are ``[a-z0-9-]+`` (ap-guangzhou, accelerate, ...) [ref 7.1]
-REGION_PATTERN = re.compile(r"^[a-z0-9-]+$")
+REGION_PATTERN = re.compile(r"[a-z0-9-]+")
 #: The default (virtual-hosted) host: "<BucketName-APPID>.cos.<Region>.myqcloud.com" [ref 7.1]
 DEFAULT_HOST_TEMPLATE = "{bucket}.cos.{region}.myqcloud.com"
 DEFAULT_SCHEME = "https"
 _SCHEMES = ("http", "https")
 #: Characters of an endpoint host (a DNS name, IPv4, or a bracketed IPv6 literal) and an optional port.
-_NETLOC_PATTERN = re.compile(r"^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+_NETLOC_PATTERN = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 QueryParams = Sequence[Tuple[str, Optional[str]]]
 
@@ -36,7 +37,7 @@ def validate_bucket(bucket: object) -> str:
     Raises:
         CosValidationError: The name does not follow the bucket naming rules.
     """
-    if not isinstance(bucket, str) or not BUCKET_PATTERN.match(bucket):
+    if not isinstance(bucket, str) or not BUCKET_PATTERN.fullmatch(bucket):
         raise CosValidationError(
             "bucket",
             bucket,
@@ -52,7 +53,7 @@ def validate_region(region: object) -> str:
     Raises:
         CosValidationError: Not a ``[a-z0-9-]+`` string.
     """
-    if not isinstance(region, str) or not REGION_PATTERN.match(region):
+    if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
         raise CosValidationError("region", region, "lowercase letters, digits and '-', e.g. 'ap-guangzhou'")
     return region
 
@@ -154,7 +155,9 @@ class Endpoint:
         Raises:
             CosValidationError: Unknown scheme, a path, query, credentials, or a malformed host.
         """
-        text = endpoint.strip() if isinstance(endpoint, str) else ""
+        text = endpoint.strip(" ") if isinstance(endpoint, str) else ""
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+            text = ""  # urlsplit would silently drop a tab or newline anywhere in it (bpo-43882): refuse instead
         if "://" not in text:
             text = f"{DEFAULT_SCHEME}://{text}"
         try:
@@ -170,7 +173,7 @@ class Endpoint:
             or parts.query
             or parts.fragment
             or "@" in parts.netloc
-            or not _NETLOC_PATTERN.match(parts.netloc)
+            or not _NETLOC_PATTERN.fullmatch(parts.netloc)
         ):
             raise CosValidationError("endpoint", endpoint, allowed)
         return cls(parts.scheme, parts.netloc)

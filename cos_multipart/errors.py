@@ -26,10 +26,37 @@ replaced by ``REDACTED`` before they reach a message.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 REDACTED = "<redacted>"
+
+# What an HTTP library's message may quote that must not reach an error: a query string (it can carry a
+# signature or a token), a header value (requests' InvalidHeader quotes it: "... in header value: 'tok\\n'"),
+# a signature inside an Authorization value.
+_QUERY = re.compile(r"\?[^\s'\")]*")
+_HEADER_VALUE = re.compile(r"(header value:?\s*).*", re.IGNORECASE | re.DOTALL)
+_SIGNATURE = re.compile(r"(q-signature=)[^&\s'\"]*", re.IGNORECASE)
+
+
+def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
+    """``text`` (an HTTP library's error message) without query strings, quoted header values, signatures, or
+    any of ``secrets`` (as given or as ``repr`` escapes them). Pure, so every transport redacts alike."""
+    for secret in secrets:
+        if secret:
+            for form in {secret, repr(secret)[1:-1], secret.strip()}:
+                if len(form) >= 4:  # a shorter "secret" would blank out ordinary words
+                    text = text.replace(form, REDACTED)
+    text = _QUERY.sub("", text)
+    text = _HEADER_VALUE.sub(lambda match: match.group(1) + REDACTED, text)
+    return _SIGNATURE.sub(lambda match: match.group(1) + REDACTED, text)
+
+
+def quotes_secret(text: str, secrets: Iterable[Optional[str]] = ()) -> bool:
+    """Whether :func:`redact` hides more of ``text`` than its query strings: a secret, a header value or a
+    signature (then the exception behind the text must not be kept as a printed cause either)."""
+    return redact(text, secrets) != _QUERY.sub("", text)
 
 
 class CosError(Exception):
@@ -141,6 +168,7 @@ class CosServiceError(CosError):
         resource: ``<Resource>`` of the error body.
         method: HTTP method of the request.
         url: Request URL without the query string.
+        retry_after: Seconds the answer's ``Retry-After`` asked to wait (429, 503), or ``None``.
     """
 
     def __init__(
@@ -154,7 +182,9 @@ class CosServiceError(CosError):
         resource: str = "",
         method: str = "",
         url: str = "",
+        retry_after: Optional[float] = None,
     ) -> None:
+        self.retry_after = retry_after
         self.status = status
         self.code = code
         self.message = message

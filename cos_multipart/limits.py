@@ -28,6 +28,20 @@ MAX_OBJECT_SIZE = MAX_PART_NUMBER * MAX_PART_SIZE
 MAX_LIST_PARTS = 1000
 #: List Multipart Uploads "max-uploads: 1-1000, default 1000" (436/7736) [ref 2.6]
 MAX_LIST_UPLOADS = 1000
+#: Pages of List Parts one upload can need: at most 10,000 parts (436/7750) in pages of 1,000 (436/7747). A
+#: server still truncated after that is looping (marker games), not listing.
+MAX_LIST_PARTS_PAGES = -(-MAX_PART_NUMBER // MAX_LIST_PARTS)
+#: Pages of List Multipart Uploads read before giving up: no documented limit bounds the uploads in progress
+#: in a bucket, so this is this package's cap: 1,000 pages of 1,000 (a million uploads in progress, far past
+#: any bucket that is looked after), which takes minutes to list, not forever.
+MAX_LIST_UPLOADS_PAGES = 1000
+
+#: Largest answer body read (XML: List Parts, List Multipart Uploads, Initiate, Complete, <Error>). The largest
+#: legitimate one is a List Multipart Uploads page: 1,000 uploads (436/7736), each with a key of up to 850
+#: bytes (436/13324) sent URL-encoded (encoding-type=url: up to 3 x 850 = 2,550 bytes) twice over at most
+#: (Key, and NextKeyMarker once), plus ~600 bytes of UploadId, StorageClass, Initiator, Owner and Initiated:
+#: about 3.2 MB. 8 MiB is that with a margin of 2.5x; a List Parts page of 1,000 parts is ~200 KB.
+MAX_XML_ANSWER_BYTES = 8 * MB
 
 # --- Object keys and buckets -----------------------------------------------------------------------
 

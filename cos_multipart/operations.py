@@ -22,7 +22,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Typ
 from . import _xml, sse, validation
 from .endpoint import validate_key
 from .errors import CosResponseError, CosServiceError, CosValidationError
-from .limits import MAX_LIST_PARTS, MAX_LIST_UPLOADS
+from .limits import MAX_LIST_PARTS, MAX_LIST_PARTS_PAGES, MAX_LIST_UPLOADS, MAX_LIST_UPLOADS_PAGES, MAX_PART_NUMBER
 from .models import (
     CompleteResult,
     HttpCall,
@@ -38,6 +38,7 @@ from .options import HEADER_ACL as HEADER_ACL
 from .options import HEADER_STORAGE_CLASS as HEADER_STORAGE_CLASS
 from .options import HEADER_TAGGING as HEADER_TAGGING
 from .options import ObjectOptions as ObjectOptions
+from .retry import retry_after_seconds
 from .validation import PartLike
 
 Headers = Mapping[str, str]
@@ -110,7 +111,44 @@ def _service_error(
         resource=parsed.resource,
         method=method,
         url=url,
+        retry_after=retry_after_seconds(lowered.get("retry-after"), lowered.get("date")),
     )
+
+
+class AnswerBuffer:
+    """An answer body collected piece by piece, refused once it passes ``limit`` bytes (or announces more).
+
+    Pure (no I/O): every transport feeds it the pieces it reads, so each has the same cap.
+
+    Raises:
+        CosResponseError: From the constructor when ``content_length`` is over ``limit``, from :meth:`add`
+            when the pieces are.
+    """
+
+    def __init__(self, limit: int, content_length: Optional[str] = None) -> None:
+        self._limit = limit
+        self._chunks: List[bytes] = []
+        self._size = 0
+        if content_length is not None and content_length.strip().isdigit() and int(content_length) > limit:
+            self._refuse(f"announces {int(content_length)} bytes")
+
+    def add(self, chunk: bytes) -> None:
+        """Append ``chunk``."""
+        self._size += len(chunk)
+        if self._size > self._limit:
+            self._chunks.clear()
+            self._refuse(f"is more than {self._limit} bytes")
+        self._chunks.append(chunk)
+
+    def value(self) -> bytes:
+        """The body collected."""
+        return b"".join(self._chunks)
+
+    def _refuse(self, what: str) -> None:
+        raise CosResponseError(
+            f"the answer body {what}: more than any COS answer this client reads (limits.MAX_XML_ANSWER_BYTES "
+            f"= {self._limit}); not read further"
+        )
 
 
 def check_status(status: int, headers: Headers, body: bytes, expected: Iterable[int] = (200,)) -> None:
@@ -350,6 +388,50 @@ def parse_list_parts(status: int, headers: Headers, body: bytes) -> "_xml.PartsP
     """One page of List Parts."""
     check_status(status, headers, body)
     return _parse_xml(status, headers, _xml.parse_list_parts, body)
+
+
+def next_parts_marker(page: "_xml.PartsPage", marker: Optional[int], pages: int) -> Optional[int]:
+    """The ``part-number-marker`` of the page after ``page`` (page number ``pages``, asked with ``marker``),
+    or ``None`` when ``page`` is the last. Pure: every client's pagination loop asks it.
+
+    Raises:
+        CosResponseError: Still truncated but the marker does not advance, goes past part 10,000, or the
+            upload needs more than ``MAX_LIST_PARTS_PAGES`` pages (10,000 parts in pages of 1,000).
+    """
+    if not page.is_truncated:
+        return None
+    following = page.next_marker if page.next_marker is not None else (page.parts[-1].part_number if page.parts else None)
+    if following is None or (marker is not None and following <= marker):
+        raise CosResponseError(f"List Parts is truncated but its marker does not advance ({marker} -> {following})")
+    if following >= MAX_PART_NUMBER or pages >= MAX_LIST_PARTS_PAGES:
+        raise CosResponseError(
+            f"List Parts is still truncated after {pages} pages (marker {following}): an upload has at most "
+            f"{MAX_PART_NUMBER} parts (436/7750), {MAX_LIST_PARTS_PAGES} pages of {MAX_LIST_PARTS} (436/7747)"
+        )
+    return following
+
+
+def next_uploads_markers(
+    page: "_xml.UploadsPage", markers: Tuple[Optional[str], Optional[str]], pages: int, max_pages: int = MAX_LIST_UPLOADS_PAGES
+) -> Optional[Tuple[str, Optional[str]]]:
+    """``(key-marker, upload-id-marker)`` of the page after ``page`` (page number ``pages``, asked with
+    ``markers``), or ``None`` when ``page`` is the last. Pure.
+
+    Raises:
+        CosResponseError: Still truncated but the markers do not advance (same pair, or a key marker that
+            goes backwards: COS lists keys in ascending order, 436/7736), or more than ``max_pages`` pages.
+    """
+    if not page.is_truncated:
+        return None
+    key, upload_id = page.next_key_marker or None, page.next_upload_id_marker or None
+    if key is None or (key, upload_id) == markers or (markers[0] is not None and key < markers[0]):
+        raise CosResponseError(f"List Multipart Uploads is truncated but its markers do not advance ({(key, upload_id)})")
+    if pages >= max_pages:
+        raise CosResponseError(
+            f"List Multipart Uploads is still truncated after {pages} pages of up to {MAX_LIST_UPLOADS} uploads "
+            f"(this package's cap, limits.MAX_LIST_UPLOADS_PAGES; narrow it with a prefix)"
+        )
+    return key, upload_id
 
 
 def prepare_list_uploads(

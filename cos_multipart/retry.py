@@ -6,8 +6,9 @@ argument, so backoff is testable. The policy knows no HTTP library: a transport 
 :class:`~cos_multipart.errors.CosServiceError` answers and
 :class:`~cos_multipart.errors.CosTransportError` failures whose :class:`~cos_multipart.errors.FailureKind`
 it has mapped from its own exceptions. What is retried follows the COS SDKs [ref 4.3]: connection failures,
-timeouts, 500/502/503/504 (InternalError, SlowDown, ServiceUnavailable), 400 RequestTimeout. Other 4xx
-never are. Clock errors (``RequestTimeTooSkewed``, ``AccessDenied`` "Request has expired" [ref 1.9]) are
+timeouts, 500/502/503/504 (InternalError, SlowDown, ServiceUnavailable), 429 Too Many Requests, 400
+RequestTimeout. Other 4xx never are. A ``Retry-After`` on the answer (seconds or an HTTP-date) sets the wait
+when it is longer than the jitter, capped at ``backoff_cap``. Clock errors (``RequestTimeTooSkewed``, ``AccessDenied`` "Request has expired" [ref 1.9]) are
 retried once, immediately, after the transport has corrected its clock offset from the ``Date`` header.
 """
 
@@ -20,8 +21,10 @@ from typing import FrozenSet, Optional, Tuple
 
 from .errors import CosServiceError, CosTransportError, CosValidationError, FailureKind
 
-#: "500 InternalError, 503 SlowDown/ServiceUnavailable, 502/504 ... retryable" [ref 4.3]
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: "500 InternalError, 503 SlowDown/ServiceUnavailable, 502/504 ... retryable" [ref 4.3], and 429 Too Many
+#: Requests (RFC 6585: "the user has sent too many requests in a given amount of time"), which asks for the
+#: same thing as 503 SlowDown: wait and try again.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Codes retried whatever the status: the 5xx codes (also when COS returns them in a 200 Complete body)
 #: and "RequestTimeout (400): reading the body timed out" (436/7730; older docs spell it RequestTimeOut).
 RETRY_CODES = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "RequestTimeOut"})
@@ -132,6 +135,11 @@ class RetryPolicy:
             if retries + 1 >= self.max_attempts:
                 return None
             delay = self.backoff(retries + 1, rng)
+            asked = error.retry_after if isinstance(error, CosServiceError) else None
+            if asked is not None:
+                # The server's wait wins over the jitter, within the cap: a Retry-After of an hour must not
+                # park a part upload for an hour (max_elapsed then decides whether to try at all).
+                delay = max(delay, min(asked, self.backoff_cap))
             if elapsed + delay > self.max_elapsed:
                 return None
         event = RetryEvent(self.attempt, reason, delay)
@@ -145,12 +153,36 @@ class RetryPolicy:
 
 def clock_offset(date_header: Optional[str], local_now: float) -> Optional[float]:
     """Seconds to add to the local clock so it matches the server's ``Date`` header; ``None`` if unreadable."""
-    if not date_header:
+    server = _http_date(date_header or "")
+    return None if server is None else server - local_now
+
+
+def retry_after_seconds(value: Optional[str], date_header: Optional[str] = None) -> Optional[float]:
+    """The wait a ``Retry-After`` header asks for, in seconds (>= 0), or ``None`` if absent or unreadable.
+
+    ``Retry-After`` is "a non-negative decimal integer of seconds" or an HTTP-date (RFC 9110 10.2.3). A date
+    is measured from the answer's own ``Date`` header, so a local clock that is off does not change the
+    wait; without a ``Date`` the date form is ignored. Pure: the caller caps the result.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(min(int(text), 10**9))  # a 100-digit value must not overflow a float conversion later
+    until = _http_date(text)
+    now = _http_date(date_header or "")
+    if until is None or now is None:
+        return None
+    return max(0.0, until - now)
+
+
+def _http_date(text: str) -> Optional[float]:
+    if not text:
         return None
     try:
-        server = email.utils.parsedate_to_datetime(date_header)
+        moment = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if server is None or server.tzinfo is None:
+    if moment is None or moment.tzinfo is None:
         return None
-    return server.timestamp() - local_now
+    return moment.timestamp()

@@ -54,7 +54,7 @@ class SseKms:
 
     def __post_init__(self) -> None:
         if self.key_id is not None and (not isinstance(self.key_id, str) or not _is_header_text(self.key_id)):
-            raise CosValidationError("SseKms.key_id", self.key_id, "a non-empty printable ASCII string")
+            raise CosValidationError("SseKms.key_id", self.key_id, "a non-empty printable ASCII string without leading or trailing space")
         # A copy that cannot change, so the option stays hashable and what was validated is what is sent.
         object.__setattr__(self, "context", freeze(self.context))
         _encode_context(self.context)
@@ -215,7 +215,8 @@ def _encode_context(context: Union[Mapping[str, str], str, None]) -> str:
 
 
 def _is_header_text(value: str) -> bool:
-    return bool(value) and all(" " <= char <= "~" for char in value)
+    # No leading/trailing space: HTTP hops may strip it, and the value is signed as given.
+    return bool(value) and all(" " <= char <= "~" for char in value) and value == value.strip(" ")
 
 
 def _redacted(headers: Mapping[str, str]) -> Dict[str, str]:

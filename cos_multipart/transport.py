@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import random
-import re
 import socket
 import threading
 import time
@@ -36,8 +35,9 @@ from . import __version__
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
 from ._tls import ca_bundle, tls_failure
-from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind
-from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
+from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind, quotes_secret, redact
+from . import operations
+from .limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES, SIGN_SKEW_SECONDS
 from .models import HttpCall
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
 from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
@@ -52,21 +52,56 @@ Timeout = Union[float, Tuple[float, float]]
 #: default); 1 MiB pieces cut the per-chunk overhead of large part uploads (see docs/client.md).
 DEFAULT_BLOCKSIZE = 1024 * 1024
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
+#: Seconds from a request written to its whole answer read. The read timeout alone is reset by every byte,
+#: so an answer trickling at 1 byte/s never hit it. Longer than the read timeout (a silent server meets that
+#: first), and short enough that a retry still fits the retry policy's 300 s ``max_elapsed``. Complete's
+#: keep-alive spaces do not extend it: a merge taking longer fails as a timeout and is retried.
+DEFAULT_ANSWER_DEADLINE = 180.0
 DEFAULT_POOL_SIZE = 10
 USER_AGENT = f"cos-multipart/{__version__}"
 _URLLIB3_2 = int(getattr(urllib3, "__version__", "1").split(".")[0]) >= 2
-_QUERY = re.compile(r"\?[^\s'\")]*")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+#: Bytes asked for at a time when reading an answer (the cap is checked after each piece).
+_ANSWER_CHUNK = 64 * 1024
 
 
 class _Carrying:
-    """One request in flight under a ``cancel`` event, and the connection that carries it (once known)."""
+    """One request in flight: its ``cancel`` event, its answer deadline, and its connection (once known).
 
-    __slots__ = ("cancel", "connection")
+    The deadline is armed when the request (head and body) has been written, and disarmed when the transport
+    has read the whole answer; if it passes first, a timer shuts the connection down, so an answer trickling
+    in (which resets the read timeout with every byte) fails instead of running forever.
+    """
 
-    def __init__(self, cancel: threading.Event) -> None:
+    __slots__ = ("cancel", "deadline", "send_timeout", "connection", "expired", "_timer")
+
+    def __init__(
+        self, cancel: Optional[threading.Event], deadline: Optional[float], send_timeout: Optional[float]
+    ) -> None:
         self.cancel = cancel
+        self.deadline = deadline
+        self.send_timeout = send_timeout
         self.connection: Any = None
+        self.expired = False
+        self._timer: Optional[threading.Timer] = None
+
+    def arm(self) -> None:
+        if self.deadline is not None and self._timer is None:
+            self._timer = threading.Timer(self.deadline, self._expire)
+            self._timer.name = "answer-deadline"
+            self._timer.daemon = True
+            self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = getattr(self.connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _ConnectionRegistry:
@@ -87,6 +122,8 @@ class _ConnectionRegistry:
         record = self._add
         bind = self._bind
 
+        sent = self._sent
+
         class HTTPConnection(urllib3.connection.HTTPConnection):
             def connect(self) -> None:
                 super().connect()
@@ -95,6 +132,7 @@ class _ConnectionRegistry:
             def request(self, *args: Any, **kwargs: Any) -> None:
                 bind(self)
                 super().request(*args, **kwargs)
+                sent()
 
         class HTTPSConnection(urllib3.connection.HTTPSConnection):
             def connect(self) -> None:
@@ -104,6 +142,7 @@ class _ConnectionRegistry:
             def request(self, *args: Any, **kwargs: Any) -> None:
                 bind(self)
                 super().request(*args, **kwargs)
+                sent()
 
         class HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
             ConnectionCls = HTTPConnection
@@ -116,35 +155,59 @@ class _ConnectionRegistry:
     def _add(self, connection: Any) -> None:
         with self._lock:
             self._connections.add(connection)
+        self._set_send_timeout(connection)
         # A shutdown of this scope that ran while the socket did not exist yet could not reach it.
         self._refuse_if_cancelled()
 
     def _bind(self, connection: Any) -> None:
-        current: Optional[_Carrying] = getattr(self._local, "current", None)
+        current = self.current()
         if current is not None:
             with self._lock:
                 current.connection = connection
+            self._set_send_timeout(connection)
             self._refuse_if_cancelled()
 
+    def _sent(self) -> None:
+        current = self.current()
+        if current is not None:
+            current.arm()
+
+    def _set_send_timeout(self, connection: Any) -> None:
+        # urllib3 writes the body with the *connect* timeout on the socket, so one block (1 MiB) had to go out
+        # within 10 s: slower than ~100 KiB/s (traffic_limit's minimum is 100 KiB/s) failed. The read
+        # timeout is the "no progress" limit the caller chose; it applies to writing the body too.
+        current = self.current()
+        sock = getattr(connection, "sock", None)
+        if current is not None and current.send_timeout is not None and sock is not None:
+            sock.settimeout(current.send_timeout)
+
+    def current(self) -> Optional[_Carrying]:
+        """The request this thread is sending, if it entered :meth:`carrying`."""
+        return getattr(self._local, "current", None)
+
     def _refuse_if_cancelled(self) -> None:
-        current: Optional[_Carrying] = getattr(self._local, "current", None)
-        if current is not None and current.cancel.is_set():
+        current = self.current()
+        if current is not None and current.cancel is not None and current.cancel.is_set():
             # An OSError, so it takes the path of a shut socket: the transport then raises CosCancelledError.
             raise ConnectionAbortedError("request cancelled")
 
     @contextlib.contextmanager
-    def carrying(self, cancel: Optional[threading.Event]) -> Iterator[None]:
-        """While inside, the connection this thread sends its request on belongs to ``cancel``'s scope."""
-        if cancel is None:
-            yield
+    def carrying(
+        self, cancel: Optional[threading.Event], deadline: Optional[float] = None, send_timeout: Optional[float] = None
+    ) -> Iterator[Optional[_Carrying]]:
+        """While inside, the connection this thread sends its request on belongs to ``cancel``'s scope, and
+        must deliver its whole answer within ``deadline`` seconds of the request being written."""
+        if cancel is None and deadline is None and send_timeout is None:
+            yield None
             return
-        entry = _Carrying(cancel)
+        entry = _Carrying(cancel, deadline, send_timeout)
         self._local.current = entry
         with self._lock:
             self._in_flight.add(entry)
         try:
-            yield
+            yield entry
         finally:
+            entry.disarm()
             self._local.current = None
             with self._lock:
                 self._in_flight.discard(entry)
@@ -156,7 +219,7 @@ class _ConnectionRegistry:
             if cancel is None:
                 connections = list(self._connections)
             else:
-                connections = [entry.connection for entry in self._in_flight if entry.cancel is cancel]
+                connections = [e.connection for e in self._in_flight if e.cancel is not None and e.cancel is cancel]
         count = 0
         for connection in connections:
             sock = getattr(connection, "sock", None)
@@ -250,6 +313,8 @@ class Transport:
         pool_size: Connections kept per host; set it to the number of threads using the client.
         proxies: ``requests`` proxies mapping.
         verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+        answer_deadline: Seconds an attempt may take, once its request is written, to deliver its whole
+            answer (``None``: no limit); past it the connection is shut and the attempt fails as a timeout.
         blocksize: Bytes per socket write of a request body.
         sign_expires: Validity of each request signature, seconds.
         clock: Unix time source (tests).
@@ -272,11 +337,13 @@ class Transport:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: Optional[random.Random] = None,
+        answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
     ) -> None:
         self.endpoint = endpoint
         self._provider = as_provider(credentials)
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout
+        self.answer_deadline = answer_deadline
         self.proxies = dict(proxies or {})
         self.verify = verify
         self.sign_expires = sign_expires
@@ -357,9 +424,12 @@ class Transport:
         """
 
         def handle(response: requests.Response) -> T:
-            return parse(response.status_code, response.headers, response.content)
+            try:
+                return parse(response.status_code, response.headers, self._read_answer(response))
+            finally:
+                response.close()
 
-        return self._run(call, handle, stream=False, cancel=cancel)
+        return self._run(call, handle, cancel=cancel)
 
     def open(self, call: HttpCall, check: Parser[Any]) -> requests.Response:
         """Send ``call`` and return the streamed response once ``check(status, headers, b"")`` accepts it.
@@ -368,23 +438,22 @@ class Transport:
         """
 
         def handle(response: requests.Response) -> requests.Response:
-            if response.status_code >= 300:
-                check(response.status_code, response.headers, response.content)
             try:
+                if response.status_code >= 300:
+                    check(response.status_code, response.headers, self._read_answer(response))
                 check(response.status_code, response.headers, b"")
             except BaseException:
                 response.close()
                 raise
-            return response
+            return response  # the deadline covers the head only: the caller streams the body at its pace
 
-        return self._run(call, handle, stream=True)
+        return self._run(call, handle)
 
     def _run(
         self,
         call: HttpCall,
         handle: Callable[[requests.Response], T],
         *,
-        stream: bool,
         cancel: Optional[threading.Event] = None,
     ) -> T:
         url = self.endpoint.url(call.key, call.params)
@@ -397,18 +466,18 @@ class Transport:
             if cancel is not None and cancel.is_set():
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled")
             date: Optional[str] = None
+            entry: Optional[_Carrying] = None
             try:
-                response = self._attempt(call, url, length, start, stream, cancel)
-                date = response.headers.get("Date")
-                try:
+                with self._registry.carrying(cancel, self.answer_deadline, _read_timeout(self.timeout)) as entry:
+                    response = self._attempt(call, url, length, start)
+                    date = response.headers.get("Date")
                     return handle(response)
-                finally:
-                    if not stream:
-                        response.close()
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url)
             except (requests.exceptions.RequestException, OSError) as error:
-                failure = _transport_error(error, call.method, safe_url, policy.attempt)
+                # A connection shut by the deadline fails as a reset or a short read: say what it was.
+                cause: BaseException = AnswerDeadlineExceeded(self.answer_deadline) if entry is not None and entry.expired else error
+                failure = _transport_error(cause, call.method, safe_url, policy.attempt, self._secrets())
             if cancel is not None and cancel.is_set():
                 # The failure is most likely the cancellation itself (abort_connections): not retried.
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled") from failure
@@ -422,7 +491,7 @@ class Transport:
                 call.method,
                 safe_url,
                 event.attempt,
-                _describe(failure.__cause__ if isinstance(failure, CosTransportError) and failure.__cause__ else failure),
+                _describe(failure),
                 event.delay,
             )
             if cancel is not None:
@@ -430,6 +499,14 @@ class Transport:
             elif event.delay > 0:
                 self._sleep(event.delay)
             policy = following
+
+    def _secrets(self) -> Tuple[Optional[str], ...]:
+        """What an error text must never show: the current secret key and token."""
+        try:
+            credentials = self.credentials()
+        except Exception:  # noqa: BLE001 - a failing provider must not hide the original failure
+            return ()
+        return (credentials.secret_key, credentials.token)
 
     def _fix_clock(self, date: Optional[str]) -> bool:
         offset = clock_offset(date, self._clock())
@@ -445,8 +522,6 @@ class Transport:
         url: str,
         length: int,
         start: Optional[int],
-        stream: bool,
-        cancel: Optional[threading.Event],
     ) -> requests.Response:
         headers = self._signed_headers(call)
         request = requests.Request(call.method, url, headers=headers, data=_body_for_attempt(call.body, length, start))
@@ -457,9 +532,20 @@ class Transport:
             # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
             prepared.headers.pop("Content-Length", None)
         verify = ca_bundle(self.verify, os.environ)  # honours SSL_CERT_FILE too, unlike requests alone
-        settings = self.session.merge_environment_settings(url, self.proxies, stream, verify, None)
-        with self._registry.carrying(cancel):
-            return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
+        # Always streamed: the answer is read by _read_answer, capped, instead of whole by requests.
+        settings = self.session.merge_environment_settings(url, self.proxies, True, verify, None)
+        return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
+
+    def _read_answer(self, response: requests.Response) -> bytes:
+        """The answer's body, read in pieces and refused past ``MAX_XML_ANSWER_BYTES``, so a huge or endless
+        answer costs at most that much memory (``response.content`` would hold all of it)."""
+        buffer = operations.AnswerBuffer(MAX_XML_ANSWER_BYTES, response.headers.get("Content-Length"))
+        for chunk in response.iter_content(_ANSWER_CHUNK):
+            buffer.add(chunk)
+        current = self._registry.current()
+        if current is not None and current.expired:
+            raise AnswerDeadlineExceeded(self.answer_deadline)  # shut mid-answer: what was read is a fragment
+        return buffer.value()
 
     def _signed_headers(self, call: HttpCall) -> dict[str, str]:
         credentials = self.credentials()
@@ -475,6 +561,17 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint.base_url!r})"
+
+
+class AnswerDeadlineExceeded(requests.exceptions.ReadTimeout):
+    """The whole answer did not arrive within the answer deadline (a timeout: retried per policy)."""
+
+    def __init__(self, deadline: Optional[float]) -> None:
+        super().__init__(f"no complete answer within {deadline:g} s of sending the request (answer_deadline)")
+
+
+def _read_timeout(timeout: Optional[Timeout]) -> Optional[float]:
+    return timeout[1] if isinstance(timeout, tuple) else timeout
 
 
 def _body_position(body: object) -> Optional[int]:
@@ -511,49 +608,67 @@ def failure_kind(error: BaseException) -> FailureKind:
     """The :class:`~cos_multipart.errors.FailureKind` of an exception raised while sending a request."""
     for cls, kind in _FAILURE_KINDS:
         if isinstance(error, cls):
+            if kind is FailureKind.CONNECTION and _timed_out(error):
+                return FailureKind.TIMEOUT  # a body write that timed out: urllib3 calls it "Connection aborted"
             return kind
     return FailureKind.OTHER
 
 
-def _transport_error(error: BaseException, method: str, url: str, attempt: int) -> CosTransportError:
+def _timed_out(error: BaseException, depth: int = 0) -> bool:
+    """Whether a socket timeout is among the exceptions ``error`` wraps (urllib3 nests them in ``args``)."""
+    if isinstance(error, (TimeoutError, socket.timeout)):  # distinct classes before Python 3.10
+        return True
+    return depth < 4 and any(isinstance(arg, BaseException) and _timed_out(arg, depth + 1) for arg in error.args)
+
+
+def _transport_error(
+    error: BaseException, method: str, url: str, attempt: int, secrets: Tuple[Optional[str], ...] = ()
+) -> CosTransportError:
     kind = failure_kind(error)
     failure: CosTransportError
     if kind is FailureKind.TLS:
         host, reason, certificate = tls_failure(error, url)
         failure = CosTLSError(host, reason, certificate=certificate, method=method, url=url, attempts=attempt)
     else:
-        failure = CosTransportError(_describe(error), method=method, url=url, attempts=attempt, kind=kind)
-    failure.__cause__ = error
+        failure = CosTransportError(_describe(error, secrets), method=method, url=url, attempts=attempt, kind=kind)
+    if not quotes_secret(str(error), secrets):
+        failure.__cause__ = error
+    else:
+        # The library's own exception quotes something secret: a traceback must not print it as the cause.
+        failure.__suppress_context__ = True
     return failure
 
 
-def _describe(error: BaseException) -> str:
-    """One line about ``error`` without query strings (they can hold signatures or tokens)."""
+def _describe(error: BaseException, secrets: Tuple[Optional[str], ...] = ()) -> str:
+    """One line about ``error`` without query strings, header values or secrets."""
     if isinstance(error, CosServiceError):
         return f"{error.status} {error.code or 'error'} [request id {error.request_id or '-'}]"
-    text = " ".join(_QUERY.sub("", str(error)).split()) or type(error).__name__
+    if isinstance(error, CosTransportError):
+        return str(error)  # built by _transport_error: already redacted
+    text = " ".join(redact(str(error), secrets).split()) or type(error).__name__
     if len(text) > 300:
         text = text[:297] + "..."
     return f"{type(error).__name__}: {text}"
 
 
-def validate_timeout(value: object) -> Optional[Timeout]:
-    """A timeout: ``None``, seconds > 0, or ``(connect, read)`` seconds > 0.
+def validate_timeout(value: object, field: str = "timeout") -> Optional[Timeout]:
+    """A timeout: ``None``, seconds > 0, or ``(connect, read)`` seconds > 0 (not for ``answer_deadline``).
 
     Raises:
         CosValidationError: Anything else.
     """
-    allowed = "None, a number of seconds > 0, or a (connect, read) pair of them"
+    pair = field == "timeout"
+    allowed = "None, a number of seconds > 0" + (", or a (connect, read) pair of them" if pair else "")
 
     def seconds(item: object) -> float:
-        if isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0:
-            raise CosValidationError("timeout", value, allowed)
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not 0 < item < float("inf"):
+            raise CosValidationError(field, value, allowed)
         return float(item)
 
     if value is None:
         return None
     if isinstance(value, tuple):
-        if len(value) != 2:
-            raise CosValidationError("timeout", value, allowed)
+        if len(value) != 2 or not pair:
+            raise CosValidationError(field, value, allowed)
         return (seconds(value[0]), seconds(value[1]))
     return seconds(value)

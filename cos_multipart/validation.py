@@ -36,12 +36,13 @@ from .models import CompletedPart, PartResult
 from .signer import url_encode
 
 META_PREFIX = "x-cos-meta-"
-_META_SUFFIX = re.compile(rf"^{META_SUFFIX_PATTERN}$")
-_TAG_CHARS = re.compile(rf"^{TAG_CHARS_PATTERN}$")
+# Every pattern is used with fullmatch: "$" also matches before a trailing newline, which let "a\n" through.
+_META_SUFFIX = re.compile(META_SUFFIX_PATTERN)
+_TAG_CHARS = re.compile(TAG_CHARS_PATTERN)
 #: "The format is id="[OwnerUin]" ... Multiple grantees can be separated by commas" (436/7746); the uin
 #: may be "<ownerUin>/<subUin>" [ref 3.5].
-_GRANT = re.compile(r'^id="[0-9]+(?:/[0-9]+)?"(?:,\s*id="[0-9]+(?:/[0-9]+)?")*$')
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_GRANT = re.compile(r'id="[0-9]+(?:/[0-9]+)?"(?:,[ ]*id="[0-9]+(?:/[0-9]+)?")*')
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 #: Accepted shapes of one part handed to Complete.
 PartLike = Union[CompletedPart, PartResult, Tuple[int, str]]
@@ -115,7 +116,7 @@ def size_guards(
 def content_md5(value: object, field: str = "content_md5") -> str:
     """"Content-MD5 = base64 of the 16-byte binary MD5 (24 chars)" (436/7728 [ref 2])."""
     allowed = "the base64 of a 16-byte MD5 digest (24 characters, e.g. 'OScKloo1fSQgfpkRFiUH6w==')"
-    if not isinstance(value, str) or len(value) != 24 or not _BASE64.match(value):
+    if not isinstance(value, str) or len(value) != 24 or not _BASE64.fullmatch(value):
         raise CosValidationError(field, value, allowed)
     try:
         digest = base64.b64decode(value, validate=True)
@@ -134,9 +135,17 @@ def upload_id(value: object, field: str = "upload_id") -> str:
 
 
 def header_value(field: str, value: object) -> str:
-    """A header value: printable ASCII (and tab) only, so no CR/LF can split the header block."""
+    """A header value: printable ASCII (and tab) only, so no CR/LF can split the header block, and no
+    leading or trailing space or tab.
+
+    Refused rather than trimmed: HTTP lets any hop strip that whitespace (RFC 9110 5.5), so a value signed
+    with it fails the signature check (403) once a proxy trims it, and COS could never store it anyway;
+    trimming silently would store something other than what was asked for.
+    """
     if not isinstance(value, str) or not _printable(value, allow_tab=True):
         raise CosValidationError(field, value, "printable ASCII text without CR/LF")
+    if value != value.strip(" \t"):
+        raise CosValidationError(field, value, "no leading or trailing space or tab (proxies may strip it, RFC 9110)")
     return value
 
 
@@ -165,7 +174,7 @@ def acl(value: object, field: str = "acl") -> str:
 def grant(value: object, field: str) -> str:
     """``x-cos-grant-*``: "The format is id="[OwnerUin]" ... separated by commas" (436/7746)."""
     allowed = 'id="<uin>" or id="<ownerUin>/<subUin>", comma-separated, e.g. id="100000000001",id="100000000002"'
-    if not isinstance(value, str) or not _GRANT.match(value):
+    if not isinstance(value, str) or not _GRANT.fullmatch(value):
         raise CosValidationError(field, value, allowed)
     return value
 
@@ -188,7 +197,7 @@ def metadata(values: Optional[Mapping[str, str]], field: str = "metadata") -> Di
     total = 0
     for name, value in values.items():
         suffix = name[len(META_PREFIX):] if isinstance(name, str) and name.lower().startswith(META_PREFIX) else name
-        if not isinstance(suffix, str) or not _META_SUFFIX.match(suffix):
+        if not isinstance(suffix, str) or not _META_SUFFIX.fullmatch(suffix):
             raise CosValidationError(
                 f"{field} name", name, "letters, digits and '-' after 'x-cos-meta-' (no '_'; 436/7746)"
             )
@@ -254,7 +263,7 @@ def _parse_tag_string(text: str, field: str) -> List[Tuple[str, str]]:
 
 def _tag_text(field: str, value: object, longest: int) -> None:
     allowed = f"1 to {longest} characters: letters, digits, space and + - = . _ : / @ (436/35664)"
-    if not isinstance(value, str) or not 1 <= len(value) <= longest or not _TAG_CHARS.match(value):
+    if not isinstance(value, str) or not 1 <= len(value) <= longest or not _TAG_CHARS.fullmatch(value):
         raise CosValidationError(field, value, allowed)
 
 

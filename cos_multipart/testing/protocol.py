@@ -43,9 +43,9 @@ STORED_STANDARD_HEADERS = ("cache-control", "content-disposition", "content-enco
 
 #: Owner/initiator identity in listings (CAM format ``qcs::cam::uin/<root>:uin/<sub>``) [ref 2.5].
 LOCAL_UIN = "100000000001"
-_BUCKET_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+$")
+_BUCKET_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+")  # fullmatch: "$" passes "\n"
 _COS_HOST_PATTERN = re.compile(r"^(?P<bucket>[^.]+)\.cos\.(?P<region>[a-z0-9-]+)\.")
-_UPLOAD_ID_PATTERN = re.compile(r"^[0-9]{10}[0-9a-f]{64}$")
+_UPLOAD_ID_PATTERN = re.compile(r"[0-9]{10}[0-9a-f]{64}")
 _META_SUFFIX = re.compile(limits.META_SUFFIX_PATTERN)
 _TAG_CHARS = re.compile(limits.TAG_CHARS_PATTERN)
 #: Characters XML 1.0 cannot carry; keys holding them are URL-encoded in listings.
@@ -98,12 +98,12 @@ def new_upload_id(now: float) -> str:
 
 def is_upload_id(value: str) -> bool:
     """True when ``value`` has the shape of an upload id this server issues (anything else is unknown)."""
-    return bool(_UPLOAD_ID_PATTERN.match(value))
+    return bool(_UPLOAD_ID_PATTERN.fullmatch(value))
 
 
 def is_bucket_name(value: str) -> bool:
     """``<BucketName>-<APPID>``: ``[a-z0-9-]``, not starting or ending with ``-`` [ref 7.2]."""
-    return bool(_BUCKET_PATTERN.match(value))
+    return bool(_BUCKET_PATTERN.fullmatch(value))
 
 
 def bucket_from_host(host: str, default_bucket: str, default_region: str) -> Tuple[str, str]:
