@@ -8,6 +8,7 @@ Signatures are not checked: these tests are about what the client does with host
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ class HostileServer:
             reader.close()
             sock.close()
 
-    def _read(self, reader: "socket.SocketIO") -> Optional[Request]:  # type: ignore[name-defined]
+    def _read(self, reader: "io.BufferedIOBase") -> Optional[Request]:
         line = reader.readline(65536)
         if not line:
             return None
