@@ -268,6 +268,7 @@ def send_parts(
         if not isinstance(source, FileSource):
             raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
         _check_same_file(session.source, session.identity, source.identity)
+        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
         sent: List[SentPart] = []
         for number in numbers:
             receipt, _, request_ids = send_part(
@@ -283,6 +284,12 @@ def send_parts(
 def without_parts(session: UploadSession) -> UploadSession:
     """``session`` without its receipts: what a worker needs, O(1) in size instead of O(parts) per task."""
     return replace(session, parts=())
+
+
+def _span(numbers: Sequence[int]) -> str:
+    if not numbers:
+        return "none"
+    return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}..{numbers[-1]}"
 
 
 def _check_same_file(path: str, started: FileIdentity, here: FileIdentity) -> None:
