@@ -231,6 +231,26 @@ def run_scaling(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     }
 
 
+def efficiency_summary(
+    runs: List[Dict[str, Any]], clients: Sequence[str], worker_counts: Sequence[int], extra: Sequence[str] = ()
+) -> Dict[str, Dict[str, Any]]:
+    """Per client and worker count: throughput, efficiency (end to end, part transfers), ``extra`` fields."""
+    summary: Dict[str, Dict[str, Any]] = {}
+    for name in clients:
+        summary[name] = {}
+        for workers in worker_counts:
+            mine = [r for r in runs if r["client"] == name and r["workers"] == workers]
+            entry = {
+                "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
+                "efficiency": spread(r["efficiency"] for r in mine),
+                "transfer_efficiency": spread(r["transfer_efficiency"] for r in mine),
+            }
+            entry.update({field: spread(r[field] for r in mine) for field in extra})
+            entry["verified"] = all(r["verified"] for r in mine)
+            summary[name][str(workers)] = entry
+    return summary
+
+
 def _scaling_shape(settings: Settings, workdir: Path, log: Log, clients: List[str], cap: float, per_worker: int) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
     largest = max(settings.scaling_workers) * per_worker * settings.part_size
@@ -261,20 +281,7 @@ def _scaling_shape(settings: Settings, workdir: Path, log: Log, clients: List[st
                     )
             finally:
                 path.unlink(missing_ok=True)
-    summary: Dict[str, Dict[str, Any]] = {}
-    for name in clients:
-        summary[name] = {}
-        for workers in settings.scaling_workers:
-            mine = [r for r in runs if r["client"] == name and r["workers"] == workers]
-            summary[name][str(workers)] = {
-                "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
-                "efficiency": spread(r["efficiency"] for r in mine),
-                "transfer_efficiency": spread(r["transfer_efficiency"] for r in mine),
-                "cpu": spread(r["cpu"] for r in mine),
-                "server_cpu": spread(r["server_cpu"] for r in mine),
-                "wall": spread(r["wall"] for r in mine),
-                "verified": all(r["verified"] for r in mine),
-            }
+    summary = efficiency_summary(runs, clients, settings.scaling_workers, ("cpu", "server_cpu", "wall"))
     return {"bandwidth": cap, "parts_per_worker": per_worker, "raw": runs, "summary": summary}
 
 
@@ -612,17 +619,7 @@ def run_cluster(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    summary: Dict[str, Dict[str, Any]] = {}
-    for name in ("cluster", "threads"):
-        summary[name] = {}
-        for workers in settings.cluster_workers:
-            mine = [r for r in runs if r["client"] == name and r["workers"] == workers]
-            summary[name][str(workers)] = {
-                "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
-                "efficiency": spread(r["efficiency"] for r in mine),
-                "transfer_efficiency": spread(r["transfer_efficiency"] for r in mine),
-                "verified": all(r["verified"] for r in mine),
-            }
+    summary = efficiency_summary(runs, ["cluster", "threads"], settings.cluster_workers)
     return {
         "bandwidth": cap,
         "threads": threads,
