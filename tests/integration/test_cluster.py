@@ -207,30 +207,37 @@ def test_sts_credentials_that_expire_mid_upload_are_refreshed_on_the_workers(
     first = Credentials("AKIDstsfirst" + secrets.token_hex(8), "sts-first-" + secrets.token_hex(8), "tok1-" + secrets.token_hex(8))
     second = Credentials("AKIDstssecond" + secrets.token_hex(8), "sts-second-" + secrets.token_hex(8), "tok2-" + secrets.token_hex(8))
     cos = local_cos_factory(credentials=[first], bandwidth=2 * MB)  # 4 connections: 24 MB take 3 s
+    path, data = make_file(tmp_path, 24 * MB)
     sts_file = tmp_path / "sts.json"
-    started = time.time()
-    cluster_helpers.write_sts_file(sts_file, first, started + 1.5)
+    expires = time.time() + 1.0
+    cluster_helpers.write_sts_file(sts_file, first, expires)
+    revoker: List[threading.Thread] = []
 
-    def rotate() -> None:  # the STS agent: new credentials before the old expire, the old revoked after
-        time.sleep(0.7)
+    def revoke_later(at: float) -> None:
+        time.sleep(max(0.0, at - time.time()))
+        cos.keyring.remove(first.secret_id)  # expired: the server refuses it from now on
+
+    def rotate(event: ProgressEvent) -> None:
+        # The STS agent, once a worker has used the first credentials: new ones are issued before the old
+        # expire, and the old are revoked a while after their expiry.
+        if revoker or event.parts_done < 1:
+            return
         cos.add_credentials(second)
-        cluster_helpers.write_sts_file(sts_file, second, started + 3600)
-        time.sleep(1.8)
-        cos.keyring.remove(first.secret_id)
+        cluster_helpers.write_sts_file(sts_file, second, time.time() + 3600)
+        revoker.append(threading.Thread(target=revoke_later, args=(max(time.time(), expires) + 1.5,)))
+        revoker[0].start()
 
-    agent = threading.Thread(target=rotate)
-    agent.start()
+    config = target(cos, FactoryCredentials(functools.partial(cluster_helpers.sts_provider, str(sts_file))))
     try:
-        path, data = make_file(tmp_path, 24 * MB)
-        config = target(cos, FactoryCredentials(functools.partial(cluster_helpers.sts_provider, str(sts_file))))
-        result = upload_file_on_cluster(cluster, config, path, "k", upload_config=parts_config(), parts_per_task=1, store=store)
-        finished = time.time()
+        result = upload_file_on_cluster(cluster, config, path, "k", upload_config=parts_config(), parts_per_task=1,
+                                        progress=rotate, store=store)  # fmt: skip
     finally:
-        agent.join()
-    assert finished - started > 2.5, "the upload must outlive the first credentials"
+        for thread in revoker:
+            thread.join()
     assert result.crc64 == crc64(data)
     signers = [entry.headers.get("authorization", "") for entry in cos.log_entries("UploadPart")]
-    assert any(first.secret_id in text for text in signers) and any(second.secret_id in text for text in signers)
+    assert any(first.secret_id in text for text in signers), "the workers started with the first credentials"
+    assert any(second.secret_id in text for text in signers), "and refreshed to the second when they expired"
     assert all(entry.status == 200 for entry in cos.log_entries())
 
 
