@@ -69,7 +69,7 @@ def task_prefixes(dask_scheduler: Any) -> List[str]:
 
 def scheduler_state(dask_scheduler: Any) -> Dict[str, Any]:
     """What the scheduler holds about the cos-part tasks: keys, reprs and the pickled task specs."""
-    import cloudpickle
+    import cloudpickle  # type: ignore[import-untyped]  # distributed's own dependency, without stubs
 
     keys, texts, pickled = [], [], []
     for key, task in dask_scheduler.tasks.items():
