@@ -269,6 +269,45 @@ def section_scaling(data: Dict[str, Any], img: Optional[str]) -> List[str]:
     return lines
 
 
+def section_cluster(data: Dict[str, Any]) -> List[str]:
+    if "summary" not in data:
+        return ["## 7. One object over Dask workers", "", f"Not run: {data.get('skipped', 'no results')}."]
+    cap = data["bandwidth"]
+    threads = data["threads"]
+    lines = [
+        "## 7. One object over Dask workers",
+        "",
+        f"One file uploaded by `upload_file_on_cluster` on a `LocalCluster` of N worker processes with {threads} "
+        f"threads each (so N x {threads} connections), the server capping every connection at {cap / MIB:.0f} MiB/s; "
+        f"the file is N x {threads} x {data['parts_per_connection']} parts of {human(data['part_size'])}. The reference "
+        f"is the threaded uploader in one process with as many threads. Efficiency = throughput / (workers x "
+        f"{threads} connections x cap); median (min-max) of {data['runs']} run(s); the cluster's start is not timed.",
+    ]
+    machine = data.get("machine") or {}
+    if machine:
+        lines += [
+            f"Measured {data.get('when', '')} on {machine.get('cpu', '?')} ({machine.get('nproc', '?')} logical cores, "
+            f"load average {machine.get('load_average', '?')} after it), which may differ from the machine below."
+        ]
+    lines += [""]
+    header = ["workers", "connections", "file", "cap", "cluster: part transfers", "end to end", "MiB/s",
+              "threads: part transfers", "end to end", "MiB/s"]  # fmt: skip
+    rows = []
+    for workers in data["workers"]:
+        connections = workers * threads
+        size = connections * data["parts_per_connection"] * data["part_size"]
+        row = [str(workers), str(connections), human(size), f"{connections * cap / MIB:.0f} MiB/s"]
+        for name in ("cluster", "threads"):
+            s = data["summary"][name][str(workers)]
+            row += [
+                fmt(s["transfer_efficiency"], 0, 100) + " %",
+                fmt(s["efficiency"], 0, 100) + " %",
+                fmt(s["throughput_mib_s"], 0),
+            ]
+        rows.append(row)
+    return lines + table(header, rows)
+
+
 def section_memory(data: Dict[str, Any], img: Optional[str]) -> List[str]:
     clients = data["clients"]
     rows = []
@@ -530,6 +569,7 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
         "crc": lambda d: section_crc(d, images.get("crc")),
         "sign": section_sign,
         "resume": section_resume,
+        "cluster": section_cluster,
     }
     for name, build in builders.items():
         if name in suites:
@@ -549,7 +589,7 @@ def section_commands(results: Dict[str, Any]) -> List[str]:
         "",
         "```sh",
         "pip install -e '.[bench]'          # matplotlib and cos-python-sdk-v5",
-        "python -m bench run                # all six, full sizes (~10-15 min on 2 cores)",
+        "python -m bench run                # all seven, full sizes (~11-16 min on 2 cores)",
         "python -m bench run --only upload --size 256MiB --runs 3",
         "python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds",
         "python -m bench report             # re-render from bench/out/results.json (else bench/results.json)",

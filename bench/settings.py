@@ -13,7 +13,7 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 #: The measurements, in the order of the issue.
-SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume")
+SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume", "cluster")
 #: The clients of the upload measurement. ``put`` / ``put-parallel`` / ``md5`` are the floors;
 #: ``ours-no-md5`` is this package with ``verify_md5=False`` (parts checked by CRC-64 only).
 UPLOAD_CLIENTS = ("ours-fast", "ours-crcmod", "ours-no-md5", "official", "put", "put-parallel", "md5")
@@ -44,6 +44,11 @@ class Settings:
         resume_runs: Repetitions of (6).
         resume_bandwidth: Per-connection cap of the server in (6), bytes/s, or ``None``; slows tiny uploads
             enough to be interrupted reliably (the smoke preset).
+        cluster_workers: Dask worker processes of (7), one object's parts spread over them.
+        cluster_threads: Threads (so connections) per worker in (7).
+        cluster_parts: Parts per connection in (7); the file is ``workers x threads x parts x part_size``.
+        cluster_bandwidth: Per-connection cap of the server in (7), bytes/s.
+        cluster_runs: Repetitions of (7).
         server_in_memory: Keep the server's data on ``/dev/shm`` when it has room (not for (3)).
         child_timeout: Seconds after which a child is killed.
         skip_official: Do not run the official SDK even if it is installed.
@@ -67,6 +72,11 @@ class Settings:
     resume_size: int = 1 * GIB
     resume_runs: int = 3
     resume_bandwidth: Optional[float] = None
+    cluster_workers: Tuple[int, ...] = (1, 2)
+    cluster_threads: int = 2
+    cluster_parts: int = 4
+    cluster_bandwidth: float = 8 * MIB
+    cluster_runs: int = 3
     server_in_memory: bool = True
     child_timeout: float = 900.0
     skip_official: bool = False
@@ -100,6 +110,11 @@ SMOKE = Settings(
     resume_size=8 * MIB,
     resume_runs=1,
     resume_bandwidth=4 * MIB,
+    cluster_workers=(1, 2),
+    cluster_threads=2,
+    cluster_parts=1,
+    cluster_bandwidth=16 * MIB,
+    cluster_runs=1,
     child_timeout=120.0,
 )
 

@@ -231,6 +231,26 @@ def run_scaling(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     }
 
 
+def efficiency_summary(
+    runs: List[Dict[str, Any]], clients: Sequence[str], worker_counts: Sequence[int], extra: Sequence[str] = ()
+) -> Dict[str, Dict[str, Any]]:
+    """Per client and worker count: throughput, efficiency (end to end, part transfers), ``extra`` fields."""
+    summary: Dict[str, Dict[str, Any]] = {}
+    for name in clients:
+        summary[name] = {}
+        for workers in worker_counts:
+            mine = [r for r in runs if r["client"] == name and r["workers"] == workers]
+            entry: Dict[str, Any] = {
+                "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
+                "efficiency": spread(r["efficiency"] for r in mine),
+                "transfer_efficiency": spread(r["transfer_efficiency"] for r in mine),
+            }
+            entry.update({field: spread(r[field] for r in mine) for field in extra})
+            entry["verified"] = all(r["verified"] for r in mine)
+            summary[name][str(workers)] = entry
+    return summary
+
+
 def _scaling_shape(settings: Settings, workdir: Path, log: Log, clients: List[str], cap: float, per_worker: int) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
     largest = max(settings.scaling_workers) * per_worker * settings.part_size
@@ -261,20 +281,7 @@ def _scaling_shape(settings: Settings, workdir: Path, log: Log, clients: List[st
                     )
             finally:
                 path.unlink(missing_ok=True)
-    summary: Dict[str, Dict[str, Any]] = {}
-    for name in clients:
-        summary[name] = {}
-        for workers in settings.scaling_workers:
-            mine = [r for r in runs if r["client"] == name and r["workers"] == workers]
-            summary[name][str(workers)] = {
-                "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
-                "efficiency": spread(r["efficiency"] for r in mine),
-                "transfer_efficiency": spread(r["transfer_efficiency"] for r in mine),
-                "cpu": spread(r["cpu"] for r in mine),
-                "server_cpu": spread(r["server_cpu"] for r in mine),
-                "wall": spread(r["wall"] for r in mine),
-                "verified": all(r["verified"] for r in mine),
-            }
+    summary = efficiency_summary(runs, clients, settings.scaling_workers, ("cpu", "server_cpu", "wall"))
     return {"bandwidth": cap, "parts_per_worker": per_worker, "raw": runs, "summary": summary}
 
 
@@ -526,6 +533,107 @@ def _resume_once(
     return result
 
 
+# --- (7) one object's parts over Dask workers -----------------------------------------------------------------
+
+#: Environment variables the cluster's workers (and this process) read the local server's test key from.
+_CLUSTER_ENV = ("BENCH_COS_SECRET_ID", "BENCH_COS_SECRET_KEY")
+
+
+def run_cluster(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 7: one object uploaded by 1..N Dask worker processes under a per-connection cap.
+
+    Each worker count gets a LocalCluster of that many processes with ``cluster_threads`` threads each, so the
+    upload has ``workers x threads`` connections; the threaded uploader with as many threads in one process is
+    the reference. Efficiency = throughput / (workers x threads x cap). The cluster's start is not timed.
+    """
+    try:
+        # Through Any: distributed's LocalCluster and Client are not annotated.
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError:
+        log("[cluster] skipped: dask is not installed (pip install -e '.[dask]')")
+        return {"skipped": "dask is not installed"}
+    from cos_multipart.checkpoint import CheckpointStore
+    from cos_multipart.cluster import upload_file_on_cluster
+    from cos_multipart.remote import ClientConfig, EnvCredentials
+    from cos_multipart.testing.server import TEST_CREDENTIALS
+    from cos_multipart.uploader import UploadConfig, Uploader
+
+    env = dict(zip(_CLUSTER_ENV, (TEST_CREDENTIALS.secret_id, TEST_CREDENTIALS.secret_key)))
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    cap = settings.cluster_bandwidth
+    threads = settings.cluster_threads
+    largest = max(settings.cluster_workers) * threads * settings.cluster_parts * settings.part_size
+    data_dir = pick_data_dir(2 * largest, settings.server_in_memory)
+    runs: List[Dict[str, Any]] = []
+    try:
+        with ServerProcess(data_dir, bandwidth=cap) as server:
+            target = ClientConfig(DEFAULT_BUCKET, DEFAULT_REGION, EnvCredentials(*_CLUSTER_ENV, None), endpoint=server.endpoint)
+            for workers in settings.cluster_workers:
+                connections = workers * threads
+                size = connections * settings.cluster_parts * settings.part_size
+                path = workdir / f"cluster-{workers}.bin"
+                crc = make_file(path, size)
+                config = UploadConfig(part_size=settings.part_size, multipart_threshold=0, concurrency=connections)
+                store = CheckpointStore(workdir / "checkpoints")
+                cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None, env=env
+                )
+                try:
+                    with distributed.Client(cluster) as dask_client, server.client() as client:
+                        # Part of the cluster's start, not of the upload: the workers import the package.
+                        dask_client.run(importlib.import_module, "cos_multipart.remote")
+                        for run, name in iter_alternating(["cluster", "threads"], settings.cluster_runs):
+                            key = f"bench/cluster/{name}-{workers}-{run}"
+                            offset = server.log_offset()
+                            started = time.perf_counter()
+                            if name == "cluster":
+                                upload_file_on_cluster(dask_client, target, path, key, upload_config=config, store=store)
+                            else:
+                                Uploader(client, config, store=store).upload(path, key)
+                            wall = time.perf_counter() - started
+                            transfer = transfer_window(server.log_entries(offset))
+                            efficiency = size / wall / (connections * cap)
+                            result: Dict[str, Any] = {
+                                "client": name,
+                                "run": run,
+                                "workers": workers,
+                                "connections": connections,
+                                "size": size,
+                                "wall": wall,
+                                "transfer_seconds": transfer,
+                                "efficiency": efficiency,
+                                "transfer_efficiency": (size / transfer / (connections * cap)) if transfer else None,
+                                "verified": check_and_delete(server, name, key, size, crc),
+                            }
+                            runs.append(result)
+                            log(
+                                f"[cluster] {name:8s} workers {workers} ({connections} connections) run {run + 1}: "
+                                f"{size / MIB / wall:6.1f} MiB/s = {100 * efficiency:.0f} % of "
+                                f"{connections} x {cap / MIB:.0f} MiB/s, verified={result['verified']}"
+                            )
+                finally:
+                    cluster.close()
+                    path.unlink(missing_ok=True)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    summary = efficiency_summary(runs, ["cluster", "threads"], settings.cluster_workers)
+    return {
+        "bandwidth": cap,
+        "threads": threads,
+        "parts_per_connection": settings.cluster_parts,
+        "part_size": settings.part_size,
+        "workers": list(settings.cluster_workers),
+        "runs": settings.cluster_runs,
+        "raw": runs,
+        "summary": summary,
+    }
+
+
 SUITE_FUNCTIONS: Dict[str, Callable[[Settings, Path, Log], Dict[str, Any]]] = {
     "upload": run_upload,
     "scaling": run_scaling,
@@ -533,6 +641,7 @@ SUITE_FUNCTIONS: Dict[str, Callable[[Settings, Path, Log], Dict[str, Any]]] = {
     "crc": run_crc,
     "sign": run_sign,
     "resume": run_resume,
+    "cluster": run_cluster,
 }
 
 

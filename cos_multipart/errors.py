@@ -60,7 +60,23 @@ def quotes_secret(text: str, secrets: Iterable[Optional[str]] = ()) -> bool:
 
 
 class CosError(Exception):
-    """Base class of every error raised by cos_multipart."""
+    """Base class of every error raised by cos_multipart.
+
+    Errors pickle with their class, message and attributes (a cluster worker's error is raised again on the
+    caller, where its type decides whether the upload is kept or aborted).
+    """
+
+    def __reduce__(self) -> Any:
+        # Exception's default pickling replays self.args into __init__, which fails for signatures that differ
+        # from the message (CosIntegrityError(what, local, remote)) and drops keyword-only attributes.
+        return (_restore_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_error(cls: "type[CosError]", args: Any, state: Any) -> CosError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class CosValidationError(CosError, ValueError):

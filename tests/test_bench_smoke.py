@@ -58,6 +58,15 @@ def test_every_measurement_ran_and_every_upload_was_verified(smoke: Dict[str, An
     assert all(run["verified"] for shape in suites["scaling"]["shapes"] for run in shape["raw"])
 
 
+def test_the_cluster_measurement_uploaded_with_both_drivers(smoke: Dict[str, Any]) -> None:
+    cluster = smoke["results"]["suites"]["cluster"]
+    if "skipped" in cluster:
+        pytest.skip(cluster["skipped"])
+    runs = cluster["raw"]
+    assert {(run["client"], run["workers"]) for run in runs} == {(c, w) for c in ("cluster", "threads") for w in (1, 2)}
+    assert all(run["verified"] and 0 < run["efficiency"] <= 1.05 for run in runs)
+
+
 def test_resume_sends_only_what_the_server_lacked(smoke: Dict[str, Any]) -> None:
     for run in smoke["results"]["suites"]["resume"]["raw"]:
         assert run["bytes_needed"] > 0
@@ -78,7 +87,7 @@ def test_crc_sign_and_combine_numbers_are_sane(smoke: Dict[str, Any]) -> None:
 
 def test_report_has_every_section_and_the_target_table(smoke: Dict[str, Any]) -> None:
     text = smoke["markdown"]
-    for heading in ("## Targets", "## 1. One large file", "## 2. Concurrency", "## 3. Memory", "## 4. CRC-64", "## 5. Signing", "## 6. Resume", "## Machine"):
+    for heading in ("## Targets", "## 1. One large file", "## 2. Concurrency", "## 3. Memory", "## 4. CRC-64", "## 5. Signing", "## 6. Resume", "## 7. One object over Dask", "## Machine"):
         assert heading in text
     assert "smoke-test sizes" in text
     assert "**NO**" not in text

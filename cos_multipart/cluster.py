@@ -1,0 +1,338 @@
+"""One object's multipart upload shared by the workers of a Dask cluster.
+
+:func:`upload_file_on_cluster` runs the threaded driver's upload with its part scheduling replaced by Dask
+tasks: the caller takes the checkpoint lock, resumes or initiates the upload exactly as
+:class:`~cos_multipart.uploader.Uploader` does (same checkpoint file, same stale / gone / keep-or-abort
+decisions), then submits runs of parts as tasks; each worker opens the file itself (a path every worker can
+see) and sends its parts with the verified loop of :mod:`cos_multipart.parts`; receipts come back as tasks
+finish and go into the caller's checkpoint; the caller completes, checking count, order, sizes and the
+combined CRC-64. An upload interrupted here resumes with the threaded uploader and the other way round.
+
+Secrets: tasks carry a :class:`~cos_multipart.remote.ClientConfig` (where credentials come from, never what
+they are), the session (no secret) and part numbers. Task keys are ``cos-part-<hash>-<n>`` (the object key is
+hashed out of them). Static credentials that cannot be put in the workers' environment go through a worker
+plugin (:func:`install_credentials`), which is not a task argument. See docs/cluster.md.
+
+This is the only module that imports ``dask``/``distributed`` (the ``dask`` extra); ``cos_multipart`` does not
+import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import secrets
+import threading
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+
+try:
+    import distributed
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError("cos_multipart.cluster needs the dask extra: pip install 'cos-multipart[dask]'") from error
+
+from ._config import UploadConfig, UploadResult
+from ._driver import MultipartRun, Upload, endpoint_url
+from ._sources import BodyOptions, FileSource, open_source
+from .checkpoint import CheckpointStore
+from .credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
+from .endpoint import validate_key
+from .errors import CosCredentialsError, CosIntegrityError, CosValidationError
+from .parts import Answer
+from .progress import ProgressCallback
+from .remote import ClientConfig, PartJob, SentPart, send_parts, without_parts
+from .session import UploadSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from distributed import Client
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_PARTS_PER_TASK",
+    "DEFAULT_TASK_RETRIES",
+    "PluginCredentials",
+    "install_credentials",
+    "upload_file_on_cluster",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Most parts one task sends (fewer when there are few parts for the cluster's threads): task overhead is
+#: about a millisecond of scheduler time, a part tens to hundreds of milliseconds of transfer.
+DEFAULT_PARTS_PER_TASK = 4
+#: Times Dask runs a task again after it raised (a worker lost mid-task is rescheduled anyway).
+DEFAULT_TASK_RETRIES = 2
+#: Name prefix of the worker plugins that hold installed credentials.
+PLUGIN_PREFIX = "cos-multipart-credentials-"
+
+# Providers installed in this process by name: on workers by the plugin, on the caller by install_credentials.
+_installed: Dict[str, CredentialsProvider] = {}
+_installed_lock = threading.Lock()
+
+
+class PluginCredentials:
+    """Credentials installed on every worker by :func:`install_credentials` (a credential source by name).
+
+    Attributes:
+        name: The name they were installed under.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str = "default") -> None:
+        if not isinstance(name, str) or not name or not name.isprintable():
+            raise CosValidationError("name", name, "a non-empty printable name")
+        self.name = name
+
+    def provider(self) -> CredentialsProvider:
+        """The provider installed under :attr:`name` in this process.
+
+        Raises:
+            CosCredentialsError: Nothing is installed under that name here.
+        """
+        with _installed_lock:
+            found = _installed.get(self.name)
+        if found is None:
+            raise CosCredentialsError(
+                f"no credentials named {self.name!r} on this machine: call install_credentials(dask_client, ...) first"
+            )
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PluginCredentials) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((PluginCredentials, self.name))
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str]]:
+        return PluginCredentials, (self.name,)
+
+    def __repr__(self) -> str:
+        return f"PluginCredentials({self.name!r})"
+
+
+class _CredentialsPlugin(distributed.WorkerPlugin):
+    """Holds credentials and installs them in each worker process it is set up on (never a task argument)."""
+
+    def __init__(self, name: str, credentials: CredentialsLike) -> None:
+        self.name = name
+        self.credentials = credentials
+
+    def setup(self, worker: Any) -> None:
+        with _installed_lock:
+            _installed[self.name] = as_provider(self.credentials)
+
+    def teardown(self, worker: Any) -> None:
+        with _installed_lock:
+            _installed.pop(self.name, None)
+
+    def __repr__(self) -> str:
+        return f"<cos-multipart credentials {self.name!r}: <redacted>>"
+
+
+def install_credentials(
+    dask_client: "Client", credentials: CredentialsLike, *, name: str = "default"
+) -> PluginCredentials:
+    """Give every worker (and this process) credentials without putting them in any task.
+
+    They travel once in a Dask worker plugin, which the scheduler keeps to set up workers that join later (a
+    restarted worker too) and which appears in no task key, task argument, task state or dashboard page. The
+    scheduler process holds the pickled plugin in memory: where that matters, prefer
+    :class:`~cos_multipart.remote.EnvCredentials` (each machine's environment) or
+    :class:`~cos_multipart.remote.FactoryCredentials` (each machine fetches its own).
+
+    Args:
+        dask_client: The cluster's client.
+        credentials: :class:`~cos_multipart.credentials.Credentials`, or a picklable provider.
+        name: Several sets can be installed under different names.
+
+    Returns:
+        The credential source to put in :class:`~cos_multipart.remote.ClientConfig`.
+    """
+    source = PluginCredentials(name)
+    if not isinstance(credentials, Credentials) and not callable(credentials):
+        raise CosValidationError("credentials", type(credentials).__name__, "Credentials or a picklable provider")
+    provider = as_provider(credentials)
+    dask_client.register_plugin(_CredentialsPlugin(name, credentials), name=PLUGIN_PREFIX + name)
+    with _installed_lock:
+        _installed[name] = provider
+    return source
+
+
+def upload_file_on_cluster(
+    dask_client: "Client",
+    config: ClientConfig,
+    path: PathLike,
+    key: str,
+    *,
+    upload_config: Optional[UploadConfig] = None,
+    parts_per_task: Optional[int] = None,
+    task_retries: int = DEFAULT_TASK_RETRIES,
+    progress: Optional[ProgressCallback] = None,
+    store: Optional[CheckpointStore] = None,
+) -> UploadResult:
+    """Upload the file at ``path`` to ``key`` with its parts sent by the cluster's workers, verified, resumable.
+
+    Args:
+        dask_client: A :class:`distributed.Client` of the cluster.
+        config: How this process and every worker build a client (bucket, region, endpoint, credential source).
+        path: The file, at a path every worker sees too (a shared file system).
+        key: Object key.
+        upload_config: Part size, resume, checkpoint directory, attempts, object options... as for the
+            threaded uploader; ``concurrency`` is the cluster's threads instead, and ``bandwidth_limit``
+            (one process's token bucket) and SSE-C (its key would travel in tasks) are refused.
+        parts_per_task: Parts one task sends, in order (default: up to :data:`DEFAULT_PARTS_PER_TASK`, fewer
+            so every worker thread gets work).
+        task_retries: Dask ``retries=`` of each task (a task raised, e.g. a worker's network failed).
+        progress: Called with a :class:`~cos_multipart.progress.ProgressEvent` as parts are confirmed; an
+            exception from it stops the upload and keeps it for a resume.
+        store: Checkpoint storage on this machine (default: in ``upload_config.checkpoint_dir``).
+
+    Returns:
+        The verified result; an interrupted upload of the same file to the same key is resumed.
+
+    Raises:
+        CosValidationError: Bad key, path or options (nothing sent).
+        UploadLockedError: Another upload of this file to this key is running (threaded or on a cluster).
+        CosIntegrityError / CosServiceError / CosTransportError / SourceChangedError: as for
+            :meth:`~cos_multipart.uploader.Uploader.upload`; a resumable upload is kept and the exception
+            carries :class:`~cos_multipart.errors.KeptUpload`.
+    """
+    validate_key(key)
+    settings = upload_config if upload_config is not None else UploadConfig()
+    _check_settings(settings, parts_per_task, task_retries)
+    if not isinstance(config, ClientConfig):
+        raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
+    if not isinstance(path, (str, os.PathLike)):
+        raise CosValidationError("path", type(path).__name__, "the path of a file every worker can read")
+    checkpoints = store if store is not None else CheckpointStore(settings.checkpoint_dir)
+    source = open_source(path)
+    try:
+        if not isinstance(source, FileSource) or source.path is None:
+            raise CosValidationError("path", os.fspath(path), "a regular file with a known size")
+        with config.client(pool_size=2) as client:
+            upload = Upload(client, settings, checkpoints, source, key, progress, resume_only=False)
+            # The threaded driver's own steps: the same lock, the same checkpoint, the same small-file PUT.
+            with upload._locked(source.path):
+                stored = checkpoints.load(endpoint_url(client), client.bucket, key, source.path)
+                if stored is None and source.size < settings.multipart_threshold:
+                    return upload._single_put(source.read_all(BodyOptions(md5=True)))
+                run = _ClusterRun(upload, source, stored, dask_client, config, parts_per_task, task_retries)
+                return run.run()
+    finally:
+        source.close()
+
+
+class _ClusterRun(MultipartRun):
+    """The threaded multipart run with its parts sent by Dask tasks instead of local threads.
+
+    Only :meth:`_send` differs: resume, initiate, checkpoint, progress, keep-or-abort and complete are the
+    threaded driver's, so both drivers read and write the same checkpoints and decide the same way.
+    """
+
+    def __init__(
+        self,
+        upload: Upload,
+        source: FileSource,
+        stored: Optional[UploadSession],
+        dask_client: "Client",
+        config: ClientConfig,
+        parts_per_task: Optional[int],
+        task_retries: int,
+    ) -> None:
+        super().__init__(upload, source, stored)
+        self.dask_client = dask_client
+        self.client_config = config
+        self.parts_per_task = parts_per_task
+        self.task_retries = task_retries
+
+    def _send(self, session: UploadSession) -> None:
+        pending = session.pending()
+        if not pending:
+            return
+        threads = _cluster_threads(self.dask_client)
+        runs = split_runs(pending, _run_length(len(pending), threads, self.parts_per_task))
+        job = PartJob(
+            traffic_limit=self.config.traffic_limit, verify_md5=self.config.verify_md5,
+            part_attempts=self.config.part_attempts, pool_size=max(2, threads),
+        )  # fmt: skip
+        shipped = without_parts(session)
+        prefix = task_prefix(session, secrets.token_hex(8))
+        logger.debug("upload %s: %d parts in %d tasks over %d threads", session.upload_id, len(pending), len(runs), threads)
+        # distributed's Client and Future are only partly annotated: used through Any here.
+        dask: Any = self.dask_client
+        as_completed: Any = distributed.as_completed
+        futures: List[Any] = [
+            dask.submit(
+                send_parts, self.client_config, shipped, run, job,
+                key=f"{prefix}-{run[0]}", retries=self.task_retries, pure=False,
+            )  # fmt: skip
+            for run in runs
+        ]
+        try:
+            for future in as_completed(futures):
+                for sent in future.result():
+                    self._take(session, sent)
+        finally:
+            # Stopping (an error, a progress callback that raised, Ctrl-C): tasks not started never start;
+            # a task already sending finishes its run and its parts are found by List Parts on resume.
+            unfinished = [future for future in futures if not future.done()]
+            if unfinished:
+                dask.cancel(unfinished)
+            for future in futures:
+                future.release()
+
+    def _take(self, session: UploadSession, sent: SentPart) -> None:
+        receipt = sent.receipt
+        problem = session.receipt_problem(receipt)
+        if problem is not None:
+            raise CosIntegrityError("parts", "a receipt that fits the plan", problem, part_number=receipt.part_number)
+        request_id = sent.request_ids[-1] if sent.request_ids else ""
+        self._accept((receipt, Answer(receipt.etag, receipt.crc64, request_id), list(sent.request_ids)))
+
+
+def split_runs(numbers: Sequence[int], length: int) -> List[Tuple[int, ...]]:
+    """``numbers`` cut into consecutive runs of at most ``length`` (each run reads one stretch of the file)."""
+    if length < 1:
+        raise ValueError("length must be at least 1")
+    return [tuple(numbers[start : start + length]) for start in range(0, len(numbers), length)]
+
+
+def task_prefix(session: UploadSession, nonce: str) -> str:
+    """``cos-part-<hash>``: the task names of one call (the bucket, key and upload id are hashed out of them)."""
+    text = "\0".join((session.endpoint, session.bucket, session.key, session.upload_id, nonce))
+    return "cos-part-" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _run_length(pending: int, threads: int, asked: Optional[int]) -> int:
+    if asked is not None:
+        return asked
+    # At least two runs per thread when there are enough parts, so a slow worker does not hold the tail.
+    return max(1, min(DEFAULT_PARTS_PER_TASK, math.ceil(pending / (2 * max(1, threads)))))
+
+
+def _cluster_threads(dask_client: "Client") -> int:
+    client: Any = dask_client  # distributed's nthreads() is not annotated
+    counts: Dict[str, int] = client.nthreads()
+    return max(1, sum(int(count) for count in counts.values()))
+
+
+def _check_settings(settings: UploadConfig, parts_per_task: Optional[int], task_retries: int) -> None:
+    if not isinstance(settings, UploadConfig):
+        raise CosValidationError("upload_config", type(settings).__name__, "an UploadConfig")
+    if parts_per_task is not None and (
+        isinstance(parts_per_task, bool) or not isinstance(parts_per_task, int) or parts_per_task < 1
+    ):
+        raise CosValidationError("parts_per_task", parts_per_task, "None or a positive integer")
+    if isinstance(task_retries, bool) or not isinstance(task_retries, int) or not 0 <= task_retries <= 100:
+        raise CosValidationError("task_retries", task_retries, "an integer 0..100")
+    if settings.bandwidth_limit is not None:
+        raise CosValidationError(
+            "bandwidth_limit", settings.bandwidth_limit, "None on a cluster (use traffic_limit, applied per request)"
+        )
+    if settings.sse_c is not None:
+        raise CosValidationError(
+            "options.encryption", "SseC(<redacted>)", "SSE-COS, SSE-KMS or none on a cluster (an SSE-C key would travel in tasks)"
+        )

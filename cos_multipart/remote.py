@@ -1,0 +1,305 @@
+"""What another machine needs to send parts of an upload: a picklable client configuration and the worker step.
+
+The session core is engine-neutral (:class:`~cos_multipart.session.UploadSession` pickles, holds no secret);
+what a worker on another machine still needs is a client, and a client holds credentials. This module keeps
+the two apart:
+
+* :class:`ClientConfig` says how to build a :class:`~cos_multipart.client.CosClient` (bucket, region,
+  endpoint, TLS, timeouts, retries) and where its credentials come FROM, never what they are: an
+  :class:`EnvCredentials` names environment variables read on each machine, a :class:`FactoryCredentials`
+  names a function each machine calls to build its own provider (an STS provider that refreshes itself on
+  every worker). Its ``repr`` is what a scheduler, a dashboard or a log shows: no secret can be in it.
+* :func:`send_parts` is what a worker runs: open the shared file itself, check it is the file the upload
+  started from, send a run of parts with :func:`~cos_multipart.parts.upload_part`'s verified loop, and return
+  their receipts. :func:`worker_client` keeps one client per configuration in each process.
+
+The Dask driver (:mod:`cos_multipart.cluster`) is built on these; so can a Ray task or a ``torch.distributed``
+rank (see docs/cluster.md). Nothing here imports an engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle  # nosec B403: only pickles our own configuration values, to key a per-process cache
+import threading
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+
+from ._sources import FileSource, open_source
+from .client import CosClient
+from .credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
+from .endpoint import Endpoint
+from .errors import CosCredentialsError, CosValidationError, SourceChangedError
+from .parts import DEFAULT_PART_ATTEMPTS, send_part
+from .retry import RetryPolicy
+from .session import FileIdentity, PartReceipt, UploadSession
+from .transport import DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ClientConfig",
+    "CredentialSource",
+    "EnvCredentials",
+    "FactoryCredentials",
+    "PartJob",
+    "SentPart",
+    "send_parts",
+    "worker_client",
+]
+
+
+@runtime_checkable
+class CredentialSource(Protocol):
+    """Where a machine gets its credentials: a value that names the source and never holds the secret."""
+
+    def provider(self) -> CredentialsProvider:
+        """Build this machine's credentials provider (called once per process and configuration)."""
+
+
+@dataclass(frozen=True)
+class EnvCredentials:
+    """Credentials read from environment variables of the machine that builds the client.
+
+    Each worker reads its own environment (set it in the worker's service unit, container spec, or
+    ``LocalCluster(env=...)``); the task carries only the variable names.
+
+    Attributes:
+        secret_id: Name of the variable holding the SecretId.
+        secret_key: Name of the variable holding the SecretKey.
+        token: Name of the variable holding the STS session token (optional; unset means none).
+    """
+
+    # Names of variables, not secrets.
+    secret_id: str = "COS_SECRET_ID"  # noqa: S105
+    secret_key: str = "COS_SECRET_KEY"  # noqa: S105
+    token: Optional[str] = "COS_SECURITY_TOKEN"  # noqa: S105
+
+    def __post_init__(self) -> None:
+        for field_name in ("secret_id", "secret_key", "token"):
+            value = getattr(self, field_name)
+            if value is None and field_name == "token":
+                continue
+            if not isinstance(value, str) or not value or "=" in value or "\0" in value:
+                raise CosValidationError(f"EnvCredentials.{field_name}", value, "the name of an environment variable")
+
+    def provider(self) -> CredentialsProvider:
+        """Static credentials read from this process's environment now.
+
+        Raises:
+            CosCredentialsError: A variable is not set (the message names it, never a value).
+        """
+        secret_id = os.environ.get(self.secret_id, "")
+        secret_key = os.environ.get(self.secret_key, "")
+        if not secret_id or not secret_key:
+            missing = [name for name, value in ((self.secret_id, secret_id), (self.secret_key, secret_key)) if not value]
+            raise CosCredentialsError(f"no credentials on this machine: {' and '.join(missing)} not set")
+        token = os.environ.get(self.token, "") if self.token is not None else ""
+        return as_provider(Credentials(secret_id, secret_key, token or None))
+
+
+@dataclass(frozen=True)
+class FactoryCredentials:
+    """Credentials built on each machine by calling ``factory()``: the way to give workers STS credentials.
+
+    ``factory`` must pickle (a module-level function, or a :func:`functools.partial` of one) and must not
+    carry a secret in itself or its arguments: they travel with every task. It returns what
+    :class:`~cos_multipart.client.CosClient` accepts as credentials; return a
+    :class:`~cos_multipart.credentials.RefreshingCredentials` that fetches temporary credentials (from an
+    instance role, a vault, a file an agent rotates) and each worker refreshes its own before they expire.
+
+    Attributes:
+        factory: Called once per process to build the provider.
+    """
+
+    factory: Callable[[], CredentialsLike]
+
+    def __post_init__(self) -> None:
+        if not callable(self.factory):
+            raise CosValidationError("FactoryCredentials.factory", type(self.factory).__name__, "a callable")
+        if isinstance(self.factory, Credentials):
+            raise CosValidationError("FactoryCredentials.factory", "Credentials", "a callable that builds credentials")
+
+    def provider(self) -> CredentialsProvider:
+        """The provider ``factory`` builds on this machine."""
+        return as_provider(self.factory())
+
+    def __repr__(self) -> str:
+        # Only the function's name: a partial's arguments are not shown (whatever they are, they stay out of logs).
+        return f"FactoryCredentials({_callable_name(self.factory)})"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How each machine builds its own :class:`~cos_multipart.client.CosClient`: a picklable value, no secret.
+
+    Attributes:
+        bucket: ``<BucketName>-<APPID>``.
+        region: e.g. ``"ap-guangzhou"``.
+        credentials: Where each machine gets credentials (:class:`EnvCredentials`, :class:`FactoryCredentials`,
+            or :func:`cos_multipart.cluster.install_credentials`'s value); never a
+            :class:`~cos_multipart.credentials.Credentials` (it would travel in every task).
+        endpoint: A base URL (the local server, a custom domain), or ``None`` for the bucket's COS endpoint.
+        verify: TLS verification: ``True``, ``False`` or a CA bundle path that exists on every machine.
+        timeout: Seconds, or ``(connect, read)``.
+        retry: The client's retry policy (``None``: the default).
+    """
+
+    bucket: str
+    region: str
+    credentials: CredentialSource = EnvCredentials()
+    endpoint: Optional[str] = None
+    verify: Union[bool, str] = True
+    timeout: Optional[Timeout] = DEFAULT_TIMEOUT
+    retry: Optional[RetryPolicy] = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.credentials, Credentials) or not isinstance(self.credentials, CredentialSource):
+            raise CosValidationError(
+                "credentials",
+                type(self.credentials).__name__,
+                "a credential source (EnvCredentials, FactoryCredentials, or install_credentials(...)), "
+                "never the credentials themselves: they would travel in every task",
+            )
+        Endpoint.build(self.bucket, self.region, self.endpoint)  # validates bucket, region and endpoint now
+        validate_timeout(self.timeout)
+        if not isinstance(self.verify, (bool, str)):
+            raise CosValidationError("verify", type(self.verify).__name__, "True, False or a CA bundle path")
+        if self.retry is not None and not isinstance(self.retry, RetryPolicy):
+            raise CosValidationError("retry", type(self.retry).__name__, "a RetryPolicy or None")
+
+    def client(self, *, pool_size: int = DEFAULT_POOL_SIZE) -> CosClient:
+        """A new client on this machine, with credentials from :attr:`credentials`.
+
+        Raises:
+            CosCredentialsError: This machine has no credentials from that source.
+        """
+        return CosClient(
+            self.bucket, self.region, self.credentials.provider(), endpoint=self.endpoint, retry=self.retry,
+            timeout=self.timeout, pool_size=pool_size, verify=self.verify,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        endpoint = f", endpoint={self.endpoint!r}" if self.endpoint is not None else ""
+        return f"ClientConfig(bucket={self.bucket!r}, region={self.region!r}, credentials={self.credentials!r}{endpoint})"
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """How a worker sends parts: the transfer settings of :class:`~cos_multipart.UploadConfig` that apply there.
+
+    Attributes:
+        traffic_limit: ``x-cos-traffic-limit`` per part request, bit/s.
+        verify_md5: Also check ETags against the MD5 of the bytes sent (where the ETag is an MD5).
+        part_attempts: Sends of a part whose checksums disagree.
+        pool_size: Connections the worker's client keeps (its threads share it).
+    """
+
+    traffic_limit: Optional[int] = None
+    verify_md5: bool = True
+    part_attempts: int = DEFAULT_PART_ATTEMPTS
+    pool_size: int = DEFAULT_POOL_SIZE
+
+
+@dataclass(frozen=True)
+class SentPart:
+    """A part a worker sent and verified: its receipt and the request ids that made it.
+
+    Attributes:
+        receipt: Number, ETag, size and CRC-64, to record in the caller's checkpoint.
+        request_ids: ``x-cos-request-id`` of every attempt.
+    """
+
+    receipt: PartReceipt
+    request_ids: Tuple[str, ...]
+
+
+_clients: Dict[bytes, CosClient] = {}
+_clients_lock = threading.Lock()
+
+
+def worker_client(config: ClientConfig, *, pool_size: int = DEFAULT_POOL_SIZE) -> CosClient:
+    """This process's client for ``config``, built on first use (so credentials are resolved here, once).
+
+    A refreshing provider built by a :class:`FactoryCredentials` therefore lives as long as the process and
+    refreshes on it. Threads of the process share the client.
+    """
+    # Keyed by the pickled value: equal configurations that arrive in separate tasks are separate objects,
+    # and a factory (a partial) may not hash by value.
+    token = pickle.dumps((config, pool_size))
+    with _clients_lock:
+        client = _clients.get(token)
+        if client is None:
+            client = config.client(pool_size=pool_size)
+            _clients[token] = client
+        return client
+
+
+def send_parts(
+    config: ClientConfig, session: UploadSession, numbers: Sequence[int], job: Optional[PartJob] = None
+) -> List[SentPart]:
+    """Send parts ``numbers`` of ``session`` from the file at ``session.source``, as a worker does.
+
+    The file is opened here (it must be at the same path on every machine: a shared file system), and it must
+    still be the file the upload started from (size and modification time; device numbers differ between
+    machines mounting the same share, so they are not compared).
+
+    Args:
+        config: How to build this machine's client.
+        session: The upload (its receipts are not needed: pass it without them to keep tasks small).
+        numbers: Part numbers to send, in order.
+        job: Transfer settings.
+
+    Returns:
+        One :class:`SentPart` per number, in order.
+
+    Raises:
+        SourceChangedError: The file here is not the one the upload started from.
+        CosIntegrityError: A part's checksums disagreed on every attempt.
+        CosServiceError / CosTransportError: A request failed after the client's retries.
+    """
+    settings = job if job is not None else PartJob()
+    if session.source is None or session.identity is None:
+        raise CosValidationError("session.source", session.source, "the path of a file, recorded with its identity")
+    client = worker_client(config, pool_size=settings.pool_size)
+    source = open_source(session.source)
+    try:
+        if not isinstance(source, FileSource):
+            raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
+        _check_same_file(session.source, session.identity, source.identity)
+        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
+        sent: List[SentPart] = []
+        for number in numbers:
+            receipt, _, request_ids = send_part(
+                client, session, number, source, traffic_limit=settings.traffic_limit,
+                verify_md5=settings.verify_md5, attempts=settings.part_attempts,
+            )  # fmt: skip
+            sent.append(SentPart(receipt, tuple(request_ids)))
+        return sent
+    finally:
+        source.close()
+
+
+def without_parts(session: UploadSession) -> UploadSession:
+    """``session`` without its receipts: what a worker needs, O(1) in size instead of O(parts) per task."""
+    return replace(session, parts=())
+
+
+def _span(numbers: Sequence[int]) -> str:
+    if not numbers:
+        return "none"
+    return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}..{numbers[-1]}"
+
+
+def _check_same_file(path: str, started: FileIdentity, here: FileIdentity) -> None:
+    if (started.size, started.mtime_ns) != (here.size, here.mtime_ns):
+        change = started.difference(here) or "it was modified"
+        raise SourceChangedError(f"{path} on this machine is not the file the upload started from ({change})", path=path)
+
+
+def _callable_name(function: Callable[..., object]) -> str:
+    inner = getattr(function, "func", function)  # functools.partial
+    module = getattr(inner, "__module__", None) or "?"
+    name = getattr(inner, "__qualname__", None) or type(inner).__name__
+    return f"{module}.{name}"

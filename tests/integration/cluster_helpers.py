@@ -1,0 +1,87 @@
+"""Functions the cluster tests send to Dask workers (imported by name there, as ``cluster_helpers``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+from cos_multipart.credentials import Credentials, RefreshingCredentials
+
+
+def read_sts_file(path: str) -> Tuple[Credentials, float]:
+    """Temporary credentials and their expiry from a JSON file an agent rotates (as a vault agent would)."""
+    document = json.loads(Path(path).read_text())
+    credentials = Credentials(document["secret_id"], document["secret_key"], document["token"])
+    return credentials, float(document["expires_at"])
+
+
+def sts_provider(path: str) -> RefreshingCredentials:
+    """A refreshing provider over :func:`read_sts_file`, built on each machine (no margin: refresh at expiry)."""
+    return RefreshingCredentials(lambda: read_sts_file(path), refresh_margin=0.0)
+
+
+def write_sts_file(path: Path, credentials: Credentials, expires_at: float) -> None:
+    document = {
+        "secret_id": credentials.secret_id,
+        "secret_key": credentials.secret_key,
+        "token": credentials.token,
+        "expires_at": expires_at,
+    }
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document))
+    os.replace(temporary, path)
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name} {record.levelname} {record.getMessage()}")
+
+
+_capture = _Capture()
+
+
+def capture_logs() -> None:
+    """On a worker: keep every cos_multipart log line, DEBUG included, for the secret scan."""
+    logger = logging.getLogger("cos_multipart")
+    logger.setLevel(logging.DEBUG)
+    if _capture not in logger.handlers:
+        logger.addHandler(_capture)
+
+
+def captured_logs() -> List[str]:
+    return list(_capture.lines)
+
+
+def task_prefixes(dask_scheduler: Any) -> List[str]:
+    return list(dask_scheduler.task_prefixes)
+
+
+def scheduler_state(dask_scheduler: Any) -> Dict[str, Any]:
+    """What the scheduler holds about the cos-part tasks: keys, reprs and the pickled task specs."""
+    import cloudpickle  # type: ignore[import-untyped]  # distributed's own dependency, without stubs
+
+    keys, texts, pickled = [], [], []
+    for key, task in dask_scheduler.tasks.items():
+        name = str(key)
+        if not name.startswith("cos-part"):
+            continue
+        keys.append(name)
+        texts.append(repr(task))
+        texts.append(repr(task.run_spec))
+        texts.append(repr(getattr(task.run_spec, "args", ())))  # what a task's repr would show with its arguments
+        texts.append(repr(getattr(task, "exception", None)))
+        pickled.append(cloudpickle.dumps(task.run_spec))
+    texts.append(repr(dict(dask_scheduler.task_prefixes)))
+    texts.append(repr(dask_scheduler.task_groups))
+    return {"keys": keys, "text": "\n".join(texts), "pickled": b"".join(pickled)}

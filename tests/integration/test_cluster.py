@@ -1,0 +1,295 @@
+"""One object's parts sent by the worker processes of a real Dask LocalCluster, against the local server.
+
+The cluster (2 worker processes, 2 threads each) is started once for the module; every test gets its own
+server. Workers reach the server over loopback sockets and read the test's file from the same path (the
+"shared file system" of one machine).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from cos_multipart import CosCancelledError, Credentials, UploadConfig, Uploader, crc64, kept_upload_of  # noqa: E402
+from cos_multipart.checkpoint import CheckpointStore  # noqa: E402
+from cos_multipart.cluster import install_credentials, upload_file_on_cluster  # noqa: E402
+from cos_multipart.limits import MB  # noqa: E402
+from cos_multipart.progress import ProgressEvent  # noqa: E402
+from cos_multipart.remote import ClientConfig, EnvCredentials, FactoryCredentials  # noqa: E402
+from cos_multipart.testing import LocalCOS  # noqa: E402
+
+import cluster_helpers  # noqa: E402
+from uploads import make_file, stored  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+# Made for this run: what the scan looks for. The workers get them in their environment, never in a task.
+SECRET_ID = "AKIDcluster" + secrets.token_hex(12)
+SECRET_KEY = "cluster-secret-" + secrets.token_hex(16)
+TOKEN = "cluster-token-" + secrets.token_hex(16)
+ENV_CREDENTIALS = Credentials(SECRET_ID, SECRET_KEY, TOKEN)
+ENV_NAMES = EnvCredentials("CLUSTER_TEST_SECRET_ID", "CLUSTER_TEST_SECRET_KEY", "CLUSTER_TEST_TOKEN")
+WORKER_ENV = {"CLUSTER_TEST_SECRET_ID": SECRET_ID, "CLUSTER_TEST_SECRET_KEY": SECRET_KEY, "CLUSTER_TEST_TOKEN": TOKEN}
+PLUGIN_CREDENTIALS = Credentials("AKIDplugin" + secrets.token_hex(12), "plugin-secret-" + secrets.token_hex(16))
+SECRETS = (SECRET_KEY, TOKEN, PLUGIN_CREDENTIALS.secret_key)
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, env=WORKER_ENV,
+    )  # fmt: skip
+    client = distributed.Client(cluster)
+    try:
+        client.run(cluster_helpers.capture_logs)
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture()
+def cluster(dask_client: Any) -> Any:
+    dask_client.wait_for_workers(2, timeout=30)  # a worker killed by an earlier test is back
+    return dask_client
+
+
+@pytest.fixture(autouse=True)
+def caller_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in WORKER_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture()
+def cos(local_cos_factory: Callable[..., LocalCOS]) -> LocalCOS:
+    return local_cos_factory(credentials=[ENV_CREDENTIALS, PLUGIN_CREDENTIALS])
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> CheckpointStore:
+    return CheckpointStore(tmp_path / "checkpoints")
+
+
+def target(cos: LocalCOS, credentials: Any = ENV_NAMES) -> ClientConfig:
+    return ClientConfig(cos.bucket, cos.region, credentials, endpoint=cos.endpoint)
+
+
+def parts_config(**options: Any) -> UploadConfig:
+    options.setdefault("part_size", MB)
+    options.setdefault("multipart_threshold", 0)
+    return UploadConfig(**options)
+
+
+def stop_after(parts: int) -> Callable[[ProgressEvent], None]:
+    def progress(event: ProgressEvent) -> None:
+        if event.parts_done - event.parts_reused >= parts:
+            raise CosCancelledError("stopped by the test")
+
+    return progress
+
+
+@pytest.mark.parametrize(
+    ("size", "part_size"),
+    [(3 * MB + 17, MB), (4 * MB, MB), (7 * MB + 123, 2 * MB), (300_000, MB)],
+    ids=["3MB+17-1MB-parts", "4MB-exact-parts", "7MB+123-2MB-parts", "small-single-put"],
+)
+def test_objects_are_byte_exact(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path, size: int, part_size: int
+) -> None:
+    path, data = make_file(tmp_path, size)
+    config = parts_config(part_size=part_size, multipart_threshold=MB)
+    result = upload_file_on_cluster(cluster, target(cos), path, "obj.bin", upload_config=config, store=store)
+    with cos.client() as client:
+        assert stored(client, "obj.bin") == data
+    assert result.crc64 == crc64(data) and result.size == size
+    count = -(-size // part_size)
+    if size < MB:
+        assert not result.multipart and not cos.log_entries("UploadPart")
+        return
+    assert result.multipart and len(result.parts) == count
+    assert len(cos.log_entries("UploadPart")) == count
+    assert "cos-part" in cluster.run_on_scheduler(cluster_helpers.task_prefixes)  # the workers sent them
+    assert not list(store)  # the checkpoint is gone once the object is verified
+
+
+def test_interrupted_on_the_cluster_is_finished_by_the_same_call(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 8 * MB + 5)
+    config = parts_config()
+    with pytest.raises(CosCancelledError) as stopped:
+        upload_file_on_cluster(cluster, target(cos), path, "k", upload_config=config, parts_per_task=1,
+                               progress=stop_after(3), store=store)  # fmt: skip
+    kept = kept_upload_of(stopped.value)
+    assert kept is not None and kept.parts_done >= 3 and kept.parts_total == 9
+    [(_, checkpoint)] = list(store)
+    assert len(checkpoint.parts) >= 3
+    result = upload_file_on_cluster(cluster, target(cos), path, "k", upload_config=config, store=store)
+    assert result.upload_id == kept.upload_id and result.parts_reused >= 3
+    with cos.client() as client:
+        assert stored(client, "k") == data
+
+
+def test_interrupted_on_the_cluster_is_finished_by_the_threaded_uploader(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 6 * MB)
+    config = parts_config()
+    with pytest.raises(CosCancelledError) as stopped:
+        upload_file_on_cluster(cluster, target(cos), path, "k", upload_config=config, parts_per_task=1,
+                               progress=stop_after(2), store=store)  # fmt: skip
+    kept = kept_upload_of(stopped.value)
+    assert kept is not None
+    with cos.client() as client:
+        result = Uploader(client, config, store=store).resume(path, "k")
+        assert result.upload_id == kept.upload_id and result.parts_reused >= 2
+        assert stored(client, "k") == data
+
+
+def test_interrupted_with_threads_is_finished_on_the_cluster(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 6 * MB)
+    config = parts_config(concurrency=1)
+    with cos.client() as client, pytest.raises(CosCancelledError) as stopped:
+        Uploader(client, config, store=store).upload(path, "k", progress=stop_after(2))
+    kept = kept_upload_of(stopped.value)
+    assert kept is not None and kept.parts_done == 2
+    result = upload_file_on_cluster(cluster, target(cos), path, "k", upload_config=config, store=store)
+    assert result.upload_id == kept.upload_id and result.parts_reused >= 2
+    assert len(cos.log_entries("InitiateMultipartUpload")) == 1
+    with cos.client() as client:
+        assert stored(client, "k") == data
+
+
+def test_a_worker_killed_mid_upload_and_the_object_is_still_exact(
+    cluster: Any, local_cos_factory: Callable[..., LocalCOS], store: CheckpointStore, tmp_path: Path
+) -> None:
+    # 2 MB/s per connection: a 1 MB part takes half a second, so the kill finds parts in flight. The
+    # credentials come from the plugin, so the worker the nanny restarts gets them again from the scheduler.
+    cos = local_cos_factory(credentials=[ENV_CREDENTIALS, PLUGIN_CREDENTIALS], bandwidth=2 * MB)
+    config = target(cos, install_credentials(cluster, PLUGIN_CREDENTIALS, name="kill-test"))
+    path, data = make_file(tmp_path, 10 * MB)
+    killed: List[int] = []
+
+    def kill_a_busy_worker(event: ProgressEvent) -> None:
+        if killed or event.parts_done < 1:
+            return
+        busy = [address for address, keys in cluster.processing().items() if keys]
+        pids = cluster.run(cluster_helpers.pid, workers=busy[:1])
+        killed.extend(pids.values())
+        os.kill(killed[0], signal.SIGKILL)
+
+    result = upload_file_on_cluster(cluster, config, path, "k", upload_config=parts_config(), parts_per_task=1,
+                                    progress=kill_a_busy_worker, store=store)  # fmt: skip
+    assert killed and killed[0] not in cluster.run(cluster_helpers.pid).values()
+    assert result.crc64 == crc64(data) and len(result.parts) == 10
+    with cos.client() as client:
+        assert stored(client, "k") == data
+    # The parts the dead worker was sending were sent again by another worker.
+    assert len(cos.log_entries("UploadPart")) > 10
+
+
+def test_sts_credentials_that_expire_mid_upload_are_refreshed_on_the_workers(
+    cluster: Any, local_cos_factory: Callable[..., LocalCOS], store: CheckpointStore, tmp_path: Path
+) -> None:
+    first = Credentials("AKIDstsfirst" + secrets.token_hex(8), "sts-first-" + secrets.token_hex(8), "tok1-" + secrets.token_hex(8))
+    second = Credentials("AKIDstssecond" + secrets.token_hex(8), "sts-second-" + secrets.token_hex(8), "tok2-" + secrets.token_hex(8))
+    cos = local_cos_factory(credentials=[first], bandwidth=2 * MB)  # 4 connections: 24 MB take 3 s
+    path, data = make_file(tmp_path, 24 * MB)
+    sts_file = tmp_path / "sts.json"
+    expires = time.time() + 1.0
+    cluster_helpers.write_sts_file(sts_file, first, expires)
+    revoker: List[threading.Thread] = []
+
+    def revoke_later(at: float) -> None:
+        time.sleep(max(0.0, at - time.time()))
+        cos.keyring.remove(first.secret_id)  # expired: the server refuses it from now on
+
+    def rotate(event: ProgressEvent) -> None:
+        # The STS agent, once a worker has used the first credentials: new ones are issued before the old
+        # expire, and the old are revoked a while after their expiry.
+        if revoker or event.parts_done < 1:
+            return
+        cos.add_credentials(second)
+        cluster_helpers.write_sts_file(sts_file, second, time.time() + 3600)
+        revoker.append(threading.Thread(target=revoke_later, args=(max(time.time(), expires) + 1.5,)))
+        revoker[0].start()
+
+    config = target(cos, FactoryCredentials(functools.partial(cluster_helpers.sts_provider, str(sts_file))))
+    try:
+        result = upload_file_on_cluster(cluster, config, path, "k", upload_config=parts_config(), parts_per_task=1,
+                                        progress=rotate, store=store)  # fmt: skip
+    finally:
+        for thread in revoker:
+            thread.join()
+    assert result.crc64 == crc64(data)
+    signers = [entry.headers.get("authorization", "") for entry in cos.log_entries("UploadPart")]
+    assert any(first.secret_id in text for text in signers), "the workers started with the first credentials"
+    assert any(second.secret_id in text for text in signers), "and refreshed to the second when they expired"
+    assert all(entry.status == 200 for entry in cos.log_entries())
+
+
+def test_no_secret_in_task_keys_task_state_or_logs(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cluster.run(cluster_helpers.capture_logs)  # again: a worker may have been restarted since
+    plugin = install_credentials(cluster, PLUGIN_CREDENTIALS, name="scan")
+    key = "private/customer-4711.bin"
+    path, _ = make_file(tmp_path, 6 * MB)
+    seen: Dict[str, Any] = {}
+
+    def scan_while_running(event: ProgressEvent) -> None:
+        if not seen and event.parts_done >= 1:
+            seen.update(cluster.run_on_scheduler(cluster_helpers.scheduler_state))
+
+    for credentials in (ENV_NAMES, plugin):
+        seen.clear()
+        upload_file_on_cluster(cluster, target(cos, credentials), path, key, upload_config=parts_config(),
+                               parts_per_task=1, progress=scan_while_running, store=store)  # fmt: skip
+        assert seen["keys"] and seen["pickled"], "the scan ran while tasks existed"
+        assert "ClientConfig(" in seen["text"], "task arguments were scanned"
+        assert all(name.startswith("cos-part-") and "customer" not in name for name in seen["keys"])
+        for secret in SECRETS:
+            assert secret not in seen["text"] and secret.encode() not in seen["pickled"]
+    worker_logs = cluster.get_worker_logs()
+    our_logs = cluster.run(cluster_helpers.captured_logs)
+    scheduler_logs = cluster.get_scheduler_logs()
+    texts = [repr(worker_logs), repr(our_logs), repr(scheduler_logs), caplog.text]
+    assert any("cos_multipart" in line for lines in our_logs.values() for line in lines), "worker logs were captured"
+    for secret in SECRETS:
+        assert all(secret not in text for text in texts)
+
+
+def test_a_worker_that_sees_another_file_refuses_to_send(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    from cos_multipart import SourceChangedError
+
+    path, _ = make_file(tmp_path, 3 * MB)
+    changed: List[bool] = []
+
+    def change_file(event: ProgressEvent) -> None:
+        if not changed:
+            changed.append(True)
+            with open(path, "ab") as handle:
+                handle.write(b"more")
+
+    with pytest.raises(SourceChangedError) as raised:
+        upload_file_on_cluster(cluster, target(cos), path, "k", upload_config=parts_config(), parts_per_task=1,
+                               progress=change_file, task_retries=0, store=store)  # fmt: skip
+    assert kept_upload_of(raised.value) is None  # a changed source is aborted, as with threads
+    with cos.client() as client:
+        assert not list(client.list_multipart_uploads())
