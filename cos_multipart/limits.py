@@ -28,6 +28,10 @@ MAX_OBJECT_SIZE = MAX_PART_NUMBER * MAX_PART_SIZE
 MAX_LIST_PARTS = 1000
 #: List Multipart Uploads "max-uploads: 1-1000, default 1000" (436/7736) [ref 2.6]
 MAX_LIST_UPLOADS = 1000
+#: GET Bucket (List Objects) "max-keys: default 1000, at most 1000" (436/7734)
+MAX_LIST_KEYS = 1000
+#: Delete Multiple Objects "at most 1000 objects per request" (436/8289)
+MAX_DELETE_KEYS = 1000
 
 # --- Object keys and buckets -----------------------------------------------------------------------
 
