@@ -308,9 +308,11 @@ class MultipartRun:
         if reason is not None:
             if up.resume_only:
                 raise ResumeError(self.source.name, up.key, reason)
-            logger.warning("not resuming upload %s of %s: %s; starting a new upload", stored.upload_id, self.source.name, reason)
-            if abort_quietly(self.client, up.key, stored.upload_id):
-                logger.info("aborted stale upload %s of %s", stored.upload_id, up.key)
+            aborted = abort_quietly(self.client, up.key, stored.upload_id)
+            logger.warning(
+                "not resuming upload %s of %s: %s; the old upload %s and a new upload starts", stored.upload_id,
+                self.source.name, reason, "was aborted" if aborted else "was already gone from COS",
+            )  # fmt: skip
             up.store.delete(stored)
             return None
         resumed = _resume.resume(self.client, stored, self.source, verify_reused=self.config.verify_reused, cancel=up.cancel)
