@@ -77,7 +77,7 @@ _FLAGS = {
     "method": "--method",
 }
 #: Internal documentation ids ("(436/7750)", "[ref 3.1]") mean nothing to a user of the command line.
-_DOC_IDS = re.compile(r"\s*(\(\d{3}/\d{3,6}\)|\[ref [0-9.]+\])")
+_DOC_IDS = re.compile(r"\s*\(\d{3}/\d{3,6}\)|,?\s*\b\d{3}/\d{3,6}\b|\s*\[ref [0-9.]+\]")
 _BIT_UNITS = {"": 1, "BIT": 1, "KBIT": 1024, "MBIT": 1024**2, "GBIT": 1024**3}
 _UNITS = {
     "": 1, "B": 1,

@@ -6,7 +6,7 @@ import argparse
 import io
 import os
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 
@@ -25,20 +25,13 @@ SSE_C_KEY = "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY="
 
 
 @pytest.fixture()
-def server(local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalCOS:
-    monkeypatch.setenv("COS_SECRET_ID", local_cos.credentials.secret_id)
-    monkeypatch.setenv("COS_SECRET_KEY", local_cos.credentials.secret_key)
-    monkeypatch.delenv("COS_SECURITY_TOKEN", raising=False)
-    monkeypatch.setenv("COS_ENDPOINT", local_cos.endpoint)
-    monkeypatch.delenv("COS_REGION", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return local_cos
+def server(cli_server: LocalCOS) -> LocalCOS:
+    return cli_server
 
 
 @pytest.fixture()
-def client(server: LocalCOS) -> Iterator[CosClient]:
-    with server.client() as made:
-        yield made
+def client(cli_client: CosClient) -> CosClient:
+    return cli_client
 
 
 def target(server: LocalCOS, key: str) -> str:
