@@ -63,7 +63,7 @@ def run_sync(args: argparse.Namespace) -> int:
 def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     """Upload (or sync) the directory ``args.source``; prints the summary, returns the exit code."""
     from ._cli_transfer import build_config, make_client, parse_target
-    from .cli import EXIT_PARTIAL
+    from .cli import EXIT_PARTIAL, is_tty
     from .errors import CosValidationError
 
     bucket, prefix = parse_target(args.target, require_key=False)
@@ -74,7 +74,7 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
         config=config, include=args.include, exclude=args.exclude, follow_symlinks=args.follow_symlinks,
         hidden=not args.no_hidden, dry_run=args.dry_run,
     )  # fmt: skip
-    with make_client(args, bucket, workers=config.concurrency) as client, _tree_bar(not args.quiet and _is_tty()) as bar:
+    with make_client(args, bucket, workers=config.concurrency) as client, _tree_bar(not args.quiet and is_tty()) as bar:
         if sync:
             cache: Any = False if args.no_cache else True
             report = sync_directory(client, args.source, prefix, checksum=args.checksum, delete=args.delete,
@@ -130,13 +130,6 @@ def _write_failures(path: str, report: DirectoryReport) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for failure in report.failed:
             handle.write(json.dumps({"path": failure.path, "key": failure.key, "error": failure.error}, ensure_ascii=False) + "\n")
-
-
-def _is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @contextmanager

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .checkpoint import CheckpointStore
+from .cli import FLAGS as CONFIG_FLAGS
+from .cli import is_tty as _is_tty
 from .cli import parse_bit_rate, parse_size
 from .client import CosClient
 from .errors import REDACTED, CosValidationError
@@ -40,23 +42,6 @@ SCHEME = "cos://"
 ENV_REGION = "COS_REGION"
 ENV_ENDPOINT = "COS_ENDPOINT"
 ENV_SSE_C_KEY = "COS_SSE_C_KEY"
-#: The command-line flag of each UploadConfig field a user can get wrong (errors name the flag).
-_CONFIG_FLAGS = {
-    "part_size": "--part-size",
-    "concurrency": "--concurrency",
-    "multipart_threshold": "--multipart-threshold",
-    "bandwidth_limit": "--bandwidth-limit",
-    "traffic_limit": "--traffic-limit",
-    "expected_size": "--expected-size",
-    "content_type": "--content-type",
-    "metadata": "--meta",
-    "acl": "--acl",
-    "storage_class": "--storage-class",
-    "tagging": "--tag",
-    "cache_control": "--cache-control",
-    "content_disposition": "--content-disposition",
-    "content_encoding": "--content-encoding",
-}
 #: The region only names the default host; with an explicit endpoint it is not used, but must be valid.
 _REGION_WITH_ENDPOINT = "custom-endpoint"
 
@@ -283,7 +268,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             options=options,
         )
     except CosValidationError as error:
-        flag = _CONFIG_FLAGS.get(error.field)
+        flag = CONFIG_FLAGS.get(error.field)
         if flag is None:
             raise
         raise CosValidationError(flag, error.value, error.allowed) from error
@@ -453,13 +438,6 @@ def human(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     return f"{count:.1f} GiB"  # pragma: no cover
-
-
-def _is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @contextmanager

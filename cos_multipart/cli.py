@@ -59,13 +59,21 @@ _COMMAND_MODULES = (
     "cos_multipart._cli_objects",
 )
 #: Python argument names that reach the command line in errors, and the flag or operand the user typed.
-_FLAGS = {
+FLAGS = {
     "part_size": "--part-size",
     "concurrency": "--concurrency",
     "multipart_threshold": "--multipart-threshold",
     "bandwidth_limit": "--bandwidth-limit",
     "traffic_limit": "--traffic-limit",
     "expected_size": "--expected-size",
+    "content_type": "--content-type",
+    "metadata": "--meta",
+    "acl": "--acl",
+    "storage_class": "--storage-class",
+    "tagging": "--tag",
+    "cache_control": "--cache-control",
+    "content_disposition": "--content-disposition",
+    "content_encoding": "--content-encoding",
     "target": "cos://BUCKET/KEY",
     "key": "KEY",
     "source": "PATH",
@@ -187,7 +195,7 @@ def parse_bit_rate(text: str) -> int:
 def describe_error(error: BaseException) -> str:
     """One line for the user: flags instead of Python argument names, what failed and what to check."""
     if isinstance(error, CosValidationError):
-        flag = _FLAGS.get(error.field, error.field)
+        flag = FLAGS.get(error.field, error.field)
         if error.value is None or error.value == "":
             return _DOC_IDS.sub("", f"missing {flag}: {error.allowed}")
         shown = error.value if isinstance(error.value, (int, float)) else repr(error.value)
@@ -214,6 +222,14 @@ def _transport_line(error: CosTransportError) -> str:
     else:
         what = f"connection to {host} failed{tries}: check --endpoint / --region and your network or proxy"
     return f"{what} (use --verbose for the details)"
+
+
+def is_tty() -> bool:
+    """Whether stderr is a terminal (progress bars are drawn only there)."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _one_line(error: BaseException) -> str:
