@@ -49,6 +49,7 @@ from .session import FileIdentity, PartReceipt, UploadSession
 from .signer import SignWindow, presign_url, sign
 from .sse import SseC, SseCos, SseKms
 from .uploader import UploadConfig, Uploader, UploadResult, upload_file
+from .directory import DirectoryReport, sync_directory, upload_directory
 
 __all__ = [
     "__version__",
@@ -58,6 +59,10 @@ __all__ = [
     "UploadConfig",
     "UploadResult",
     "ProgressEvent",
+    # directories
+    "upload_directory",
+    "sync_directory",
+    "DirectoryReport",
     "PartPlan",
     "plan_parts",
     "StreamPlan",

@@ -69,7 +69,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     )
     demo.add_argument("--size", type=parse_size, default=256 * limits.MB, help="file size, e.g. 256MB, 1GB (default 256MB)")
     demo.add_argument("--part-size", type=parse_size, default=8 * limits.MB, help="part size (default 8MB)")
-    demo.add_argument("--threads", type=int, default=4, help="parallel part uploads (default 4)")
+    demo.add_argument(
+        "--concurrency", "--threads", dest="threads", type=int, default=4,
+        help="parallel part uploads, 1..256 (default 4; --threads is the old name)",
+    )  # fmt: skip
     demo.add_argument("--bandwidth", type=float, help="simulate a network: per-connection cap in bytes/s")
     demo.add_argument("--latency", type=float, default=0.0, help="simulate a network: seconds per request")
     demo.set_defaults(handler=run_demo_command)

@@ -1,4 +1,5 @@
-"""``cos-multipart upload | resume | abort | ls``: the uploader from the command line.
+"""``cos-multipart upload | resume | abort``: the uploader from the command line (``upload -r``: see
+:mod:`cos_multipart._cli_dirs`).
 
 Credentials come from the environment (``COS_SECRET_ID``, ``COS_SECRET_KEY``, ``COS_SECURITY_TOKEN``), the
 region and endpoint from ``--region``/``--endpoint`` or ``COS_REGION``/``COS_ENDPOINT``, an SSE-C key from
@@ -12,59 +13,57 @@ import argparse
 import json
 import os
 import sys
+import logging
 import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .checkpoint import CheckpointStore
-from .cli import parse_size
+from .cli import FLAGS as CONFIG_FLAGS
+from .cli import is_tty as _is_tty
+from .cli import parse_bit_rate, parse_size
 from .client import CosClient
 from .errors import REDACTED, CosValidationError
 from .progress import ProgressEvent
 from .sse import SseC, SseCos, SseKms
 from .options import ObjectOptions
-from .uploader import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, Uploader, UploadResult
+from .uploader import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MULTIPART_THRESHOLD,
+    MAX_CONCURRENCY,
+    UploadConfig,
+    Uploader,
+    UploadResult,
+)
+
+logger = logging.getLogger(__name__)
 
 SCHEME = "cos://"
 ENV_REGION = "COS_REGION"
 ENV_ENDPOINT = "COS_ENDPOINT"
 ENV_SSE_C_KEY = "COS_SSE_C_KEY"
-#: The command-line flag of each UploadConfig field a user can get wrong (errors name the flag).
-_CONFIG_FLAGS = {
-    "part_size": "--part-size",
-    "concurrency": "--concurrency",
-    "multipart_threshold": "--multipart-threshold",
-    "bandwidth_limit": "--bandwidth-limit",
-    "traffic_limit": "--traffic-limit",
-    "expected_size": "--expected-size",
-    "content_type": "--content-type",
-    "metadata": "--meta",
-    "acl": "--acl",
-    "storage_class": "--storage-class",
-    "tagging": "--tag",
-    "cache_control": "--cache-control",
-    "content_disposition": "--content-disposition",
-    "content_encoding": "--content-encoding",
-}
 #: The region only names the default host; with an explicit endpoint it is not used, but must be valid.
 _REGION_WITH_ENDPOINT = "custom-endpoint"
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
-    """Add the ``upload``, ``resume``, ``abort`` and ``ls`` commands."""
-    connection = _connection_options()
-    transfer = _transfer_options()
+    """Add the ``upload``, ``resume`` and ``abort`` commands."""
+    from ._cli_dirs import tree_options
+
+    connection = connection_options()
+    transfer = transfer_options()
     upload = subparsers.add_parser(
         "upload",
-        parents=[*parents, connection, transfer],
-        help="upload a file or stdin in parallel parts, verified and resumable",
-        description="Upload PATH (or stdin with '-') to cos://BUCKET/KEY. Files below the multipart threshold "
-        "go up in one request; larger ones in parallel parts. Every part's CRC-64 (and ETag when it is an MD5) "
-        "and the whole object's CRC-64 are checked. An interrupted upload of a file resumes when the same "
-        "command is run again.",
+        parents=[*parents, connection, transfer, tree_options()],
+        help="upload a file, stdin or (with -r) a directory, in parallel, verified and resumable",
+        description="Upload PATH (or stdin with '-') to cos://BUCKET/KEY, or with -r the directory DIR to "
+        "cos://BUCKET/PREFIX/. Files below the multipart threshold go up in one request; larger ones in parallel "
+        "parts. Every part's CRC-64 (and ETag when it is an MD5) and the whole object's CRC-64 are checked. An "
+        "interrupted upload of a file resumes when the same command is run again.",
     )
-    upload.add_argument("source", metavar="PATH", help="file to upload, or '-' for stdin")
+    upload.add_argument("source", metavar="PATH", help="file to upload, '-' for stdin, or a directory with -r")
     upload.add_argument("target", metavar="cos://BUCKET/KEY", help="destination; a KEY ending in '/' gets PATH's name")
+    upload.add_argument("-r", "--recursive", action="store_true", help="upload the directory PATH under the prefix KEY")
     upload.set_defaults(handler=run_upload)
 
     resume = subparsers.add_parser(
@@ -77,6 +76,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     )
     resume.add_argument("source", metavar="PATH", nargs="?", help="the file being uploaded")
     resume.add_argument("target", metavar="cos://BUCKET/KEY", nargs="?", help="its destination")
+    resume.add_argument(
+        "--forget", action="store_true",
+        help="drop the checkpoint of PATH to cos://BUCKET/KEY instead (and abort its upload on COS)",
+    )  # fmt: skip
     resume.set_defaults(handler=run_resume)
 
     abort = subparsers.add_parser(
@@ -91,19 +94,9 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     abort.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     abort.set_defaults(handler=run_abort)
 
-    ls = subparsers.add_parser(
-        "ls",
-        parents=[*parents, connection],
-        help="list in-progress multipart uploads",
-        description="List the in-progress multipart uploads of BUCKET (keys starting with PREFIX), oldest "
-        "first, marking those that have a local checkpoint.",
-    )
-    ls.add_argument("target", metavar="cos://BUCKET[/PREFIX]")
-    ls.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
-    ls.set_defaults(handler=run_ls)
 
-
-def _connection_options() -> argparse.ArgumentParser:
+def connection_options() -> argparse.ArgumentParser:
+    """``--region`` and ``--endpoint``."""
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("connection")
     group.add_argument("--region", help=f"region, e.g. ap-guangzhou (default: ${ENV_REGION})")
@@ -114,7 +107,8 @@ def _connection_options() -> argparse.ArgumentParser:
     return parser
 
 
-def _transfer_options() -> argparse.ArgumentParser:
+def transfer_options() -> argparse.ArgumentParser:
+    """The upload settings and object options of ``upload``, ``resume`` and ``sync``."""
     parser = argparse.ArgumentParser(add_help=False)
     parts = parser.add_argument_group("transfer")
     parts.add_argument("--part-size", type=parse_size, help="bytes per part, e.g. 8MB (default: 8MB, grown as needed)")
@@ -122,14 +116,19 @@ def _transfer_options() -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         default=DEFAULT_CONCURRENCY,
-        help=f"parts in parallel (default {DEFAULT_CONCURRENCY})",
+        help=f"requests in parallel, 1..{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY}); with -r and sync, "
+        "across all files and parts",
     )
     parts.add_argument(
         "--multipart-threshold",
         type=parse_size,
         help="files smaller than this use one PUT (default 8MB; 0: always parts)",
     )
-    parts.add_argument("--traffic-limit", type=int, help="server-side cap per part in bit/s (819200..838860800)")
+    parts.add_argument(
+        "--traffic-limit", type=parse_bit_rate, metavar="RATE",
+        help="server-side cap per request in BITS per second: 819200..838860800, or with a unit: 800Kbit, 8Mbit, "
+        "800Mbit (binary: 1Kbit = 1024 bit/s; 8Mbit is 1 MiB/s)",
+    )  # fmt: skip
     parts.add_argument(
         "--bandwidth-limit", type=parse_size, help="client-side cap in bytes/s over all parts, e.g. 20MB"
     )
@@ -214,13 +213,24 @@ def _encryption(args: argparse.Namespace) -> Any:
                 raise CosValidationError("--sse-kms-context", args.sse_kms_context, "a JSON object") from None
         return SseKms(key_id=args.sse_kms_key_id, context=context)
     if args.sse == "c":
-        key = os.environ.get(ENV_SSE_C_KEY)
-        if not key:
-            raise CosValidationError(
-                ENV_SSE_C_KEY, REDACTED, "the base64 of a 32-byte key in the environment for --sse c"
-            )
-        return SseC(key)
+        return sse_c_from_environment("--sse c")
+    if os.environ.get(ENV_SSE_C_KEY):
+        logger.warning(
+            "$%s is set but --sse c is not given: the object is stored WITHOUT SSE-C (add --sse c to use the key)",
+            ENV_SSE_C_KEY,
+        )
     return None
+
+
+def sse_c_from_environment(flag: str) -> SseC:
+    """The SSE-C key of ``$COS_SSE_C_KEY`` (never read from the command line, where others could see it)."""
+    key = os.environ.get(ENV_SSE_C_KEY)
+    if not key:
+        raise CosValidationError(ENV_SSE_C_KEY, REDACTED, f"the base64 of a 32-byte key in the environment for {flag}")
+    try:
+        return SseC(key)
+    except CosValidationError as error:
+        raise CosValidationError(ENV_SSE_C_KEY, REDACTED, error.allowed) from error
 
 
 def build_config(args: argparse.Namespace) -> UploadConfig:
@@ -258,7 +268,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             options=options,
         )
     except CosValidationError as error:
-        flag = _CONFIG_FLAGS.get(error.field)
+        flag = CONFIG_FLAGS.get(error.field)
         if flag is None:
             raise
         raise CosValidationError(flag, error.value, error.allowed) from error
@@ -267,6 +277,9 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
 def make_client(args: argparse.Namespace, bucket: str, *, workers: int = 1) -> CosClient:
     """A client for ``bucket`` from ``--region``/``--endpoint`` (or the environment), pool sized to ``workers``."""
     endpoint = args.endpoint or os.environ.get(ENV_ENDPOINT) or None
+    if endpoint is not None and "://" not in endpoint:
+        flag = "--endpoint" if args.endpoint else f"${ENV_ENDPOINT}"
+        raise CosValidationError(flag, endpoint, f"a URL with its scheme: http://{endpoint} or https://{endpoint}")
     region = args.region or os.environ.get(ENV_REGION)
     if not region:
         if endpoint is None:
@@ -281,23 +294,60 @@ def make_client(args: argparse.Namespace, bucket: str, *, workers: int = 1) -> C
 
 
 def run_upload(args: argparse.Namespace) -> int:
-    """``cos-multipart upload PATH cos://BUCKET/KEY``."""
+    """``cos-multipart upload PATH cos://BUCKET/KEY`` (or ``upload -r DIR cos://BUCKET/PREFIX/``)."""
+    if args.recursive:
+        from ._cli_dirs import run_tree
+
+        return run_tree(args, sync=False)
     return _transfer(args, resume_only=False)
+
+
+def _check_source(path: str) -> None:
+    """Refuse, before any request or progress bar, what cannot be uploaded as one file."""
+    if path == "-":
+        return
+    if os.path.isdir(path):
+        raise CosValidationError("PATH", path, "a file; it is a directory: upload it with -r (upload -r DIR cos://BUCKET/PREFIX/)")
+    if not os.path.exists(path):
+        raise CosValidationError("PATH", path, "an existing file (or '-' for stdin): no such file")
+    if not os.access(path, os.R_OK):
+        raise CosValidationError("PATH", path, "a file you can read: permission denied")
 
 
 def run_resume(args: argparse.Namespace) -> int:
     """``cos-multipart resume [PATH cos://BUCKET/KEY]``."""
     if args.source is None:
+        if args.forget:
+            raise CosValidationError("--forget", "", f"PATH and {SCHEME}BUCKET/KEY of the checkpoint to drop")
         return _list_checkpoints(CheckpointStore(args.checkpoint_dir), quiet=args.quiet)
     if args.target is None:
-        raise CosValidationError("target", None, f"{SCHEME}BUCKET/KEY after PATH")
+        raise CosValidationError(f"{SCHEME}BUCKET/KEY", None, f"the destination after PATH, e.g. {SCHEME}examplebucket-1250000000/dir/file.bin")
     if args.source == "-":
         raise CosValidationError("PATH", "-", "a file: stdin cannot be resumed")
+    if args.forget:
+        return _forget(args)
     return _transfer(args, resume_only=True)
+
+
+def _forget(args: argparse.Namespace) -> int:
+    """``resume --forget PATH cos://BUCKET/KEY``: abort the recorded upload and drop its checkpoint."""
+    bucket, key = parse_target(args.target)
+    with make_client(args, bucket) as client:
+        uploader = Uploader(client, UploadConfig(checkpoint_dir=args.checkpoint_dir))
+        session = uploader.checkpoint_for(args.source, key)
+        if session is None:
+            raise CosValidationError("PATH", args.source, f"a file with a checkpoint for {SCHEME}{bucket}/{key}: none found")
+        aborted = uploader.abort(key, session.upload_id)
+        uploader.store.delete(session)
+    if not args.quiet:
+        state = "aborted on COS" if aborted else "already gone from COS"
+        print(f"dropped the checkpoint of {args.source} -> {SCHEME}{bucket}/{key} (upload {session.upload_id}, {state})")
+    return 0
 
 
 def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     bucket, key = parse_target(args.target, require_key=False)
+    _check_source(args.source)
     if not key or key.endswith("/"):
         if args.source == "-":
             raise CosValidationError("target", args.target, f"{SCHEME}BUCKET/KEY with a key when reading stdin")
@@ -316,6 +366,7 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     if not args.quiet:
         print(summary(args.source, result))
     return 0
+
 
 
 def run_abort(args: argparse.Namespace) -> int:
@@ -341,29 +392,21 @@ def run_abort(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_ls(args: argparse.Namespace) -> int:
-    """``cos-multipart ls cos://BUCKET[/PREFIX]``."""
-    bucket, prefix = parse_target(args.target, require_key=False)
-    local = {checkpoint.upload_id: checkpoint.source for _, checkpoint in CheckpointStore(args.checkpoint_dir)}
-    with make_client(args, bucket) as client:
-        uploads = list(client.list_multipart_uploads(prefix=prefix or None))
-    for upload in uploads:
-        initiated = upload.initiated.strftime("%Y-%m-%d %H:%M:%S") if upload.initiated else "-"
-        note = f"  (checkpoint: {local[upload.upload_id]})" if upload.upload_id in local else ""
-        print(f"{initiated}  {upload.upload_id}  {SCHEME}{bucket}/{upload.key}{note}")
-    if not uploads and not args.quiet:
-        print(f"no in-progress uploads in {SCHEME}{bucket}/{prefix}", file=sys.stderr)
-    return 0
-
-
 def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
     found = list(store)
     for _, checkpoint in found:
         plan = checkpoint.plan
-        age = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(checkpoint.created))
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(checkpoint.created))
         print(
             f"{checkpoint.source} -> {SCHEME}{checkpoint.bucket}/{checkpoint.key}  "
-            f"{len(checkpoint.parts)}/{plan.count} parts  started {age}  upload {checkpoint.upload_id}"
+            f"{len(checkpoint.parts)}/{plan.count} parts  started {started}  upload {checkpoint.upload_id}  "
+            f"endpoint {checkpoint.endpoint}  encryption {checkpoint.encryption}"
+        )
+    if found and not quiet:
+        print(
+            "resume with: cos-multipart resume PATH cos://BUCKET/KEY (and the same object options as the first "
+            "time); drop one with: cos-multipart resume --forget PATH cos://BUCKET/KEY",
+            file=sys.stderr,
         )
     if not found and not quiet:
         print(f"no interrupted uploads in {store.directory}", file=sys.stderr)
@@ -374,32 +417,27 @@ def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
 
 
 def summary(source: str, result: UploadResult) -> str:
-    """The one-line report of a finished upload."""
+    """The one-line report of a finished upload: what was sent and how fast; reused bytes apart."""
     seconds = max(result.elapsed, 1e-9)
     parts = f"{len(result.parts)} part{'s' if len(result.parts) != 1 else ''}"
-    if result.parts_reused:
-        parts += f" ({result.parts_reused} reused)"
     how = parts if result.multipart else "one request"
     name = "stdin" if source == "-" else source
-    return (
-        f"uploaded {name} to {SCHEME}{result.bucket}/{result.key}: {_human(result.size)} in {how}, "
-        f"{result.elapsed:.2f} s, {_human(result.size / seconds)}/s, crc64 {result.crc64} verified"
+    text = (
+        f"uploaded {name} to {SCHEME}{result.bucket}/{result.key}: {human(result.size)} in {how}; "
+        f"sent {human(result.bytes_sent)} in {result.elapsed:.2f} s ({human(result.bytes_sent / seconds)}/s)"
     )
+    if result.parts_reused:
+        text += f"; {result.parts_reused} parts ({human(result.bytes_reused)}) reused from the interrupted upload"
+    return f"{text}; crc64 {result.crc64} verified"
 
 
-def _human(count: float) -> str:
+def human(count: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if count < 1024 or unit == "GiB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     return f"{count:.1f} GiB"  # pragma: no cover
-
-
-def _is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @contextmanager
@@ -425,5 +463,9 @@ def _progress_bar(key: str, *, enabled: bool) -> Iterator[Optional[Any]]:
 
     try:
         yield update
+        if bar.total == 0:  # tqdm draws no percentage for a total of 0: say it is done
+            bar.bar_format = "{desc}: 100% 0 B (empty file)"
+        elif bar.total is not None and bar.n < bar.total:
+            bar.update(bar.total - bar.n)
     finally:
         bar.close()

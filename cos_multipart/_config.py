@@ -145,6 +145,7 @@ class UploadResult:
         request_ids: ``x-cos-request-id`` of every request that made the object.
         parts_reused: Parts found already uploaded when resuming.
         bytes_reverified: Local bytes read again on resume to check reused parts.
+        bytes_reused: Bytes of the parts found already uploaded (not sent by this call).
         version_id: ``x-cos-version-id`` when the bucket has versioning.
     """
 
@@ -160,6 +161,12 @@ class UploadResult:
     parts_reused: int = 0
     bytes_reverified: int = 0
     version_id: Optional[str] = None
+    bytes_reused: int = 0
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes this call sent (``size`` less the reused parts)."""
+        return self.size - self.bytes_reused
 
     @property
     def multipart(self) -> bool:

@@ -206,6 +206,7 @@ class Upload:
         reused: int = 0,
         reverified: int = 0,
         version_id: Optional[str] = None,
+        reused_bytes: int = 0,
     ) -> UploadResult:
         return UploadResult(
             bucket=self.client.bucket,
@@ -220,6 +221,7 @@ class Upload:
             parts_reused=reused,
             bytes_reverified=reverified,
             version_id=version_id,
+            bytes_reused=reused_bytes,
         )
 
 
@@ -240,7 +242,8 @@ class MultipartRun:
         session, reused = self._session()
         up = self.upload
         up.progress = ProgressTracker(session.plan.size, session.plan.count, up.callback)
-        up.progress.reused(len(session.parts), sum(p.size for p in session.parts))
+        reused_bytes = sum(p.size for p in session.parts)
+        up.progress.reused(len(session.parts), reused_bytes)
         up.progress.start()
         self.done = {p.part_number: p for p in session.parts}
         try:
@@ -257,7 +260,7 @@ class MultipartRun:
         result = completion.result
         return up.result(
             session.upload_id, result.etag, completion.parts, completion.crc64,
-            reused=reused, reverified=self.reverified, version_id=result.version_id,
+            reused=reused, reverified=self.reverified, version_id=result.version_id, reused_bytes=reused_bytes,
         )  # fmt: skip
 
     def _wanted(self, upload_id: str, part_size: Optional[int]) -> UploadSession:
@@ -305,9 +308,11 @@ class MultipartRun:
         if reason is not None:
             if up.resume_only:
                 raise ResumeError(self.source.name, up.key, reason)
-            logger.warning("not resuming upload %s of %s: %s; starting a new upload", stored.upload_id, self.source.name, reason)
-            if abort_quietly(self.client, up.key, stored.upload_id):
-                logger.info("aborted stale upload %s of %s", stored.upload_id, up.key)
+            aborted = abort_quietly(self.client, up.key, stored.upload_id)
+            logger.warning(
+                "not resuming upload %s of %s: %s; the old upload %s and a new upload starts", stored.upload_id,
+                self.source.name, reason, "was aborted" if aborted else "was already gone from COS",
+            )  # fmt: skip
             up.store.delete(stored)
             return None
         resumed = _resume.resume(self.client, stored, self.source, verify_reused=self.config.verify_reused, cancel=up.cancel)

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from .errors import CosResponseError
-from .models import CompletedPart, PartInfo, UploadInfo
+from .models import CompletedPart, DeleteFailure, ObjectsPage, ObjectSummary, PartInfo, UploadInfo
 
 _ISO_DATE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"
@@ -295,6 +295,64 @@ def parse_list_uploads(body: bytes) -> UploadsPage:
         next_upload_id_marker=decode(_text(root, "NextUploadIdMarker")),
         common_prefixes=prefixes,
     )
+
+
+def parse_list_objects(body: bytes) -> ObjectsPage:
+    """One page of ``<ListBucketResult>`` (GET Bucket, 436/7734).
+
+    A ``<Contents>`` may carry the object's CRC-64 (``<HashCrc64Ecma>``, or ``<x-cos-hash-crc64ecma>``);
+    when it does not, ``crc64`` is ``None`` and HEAD Object answers it.
+    """
+    root = parse_document(body)
+    _expect_root(root, "ListBucketResult")
+    decode = _url_decoder(root)
+    objects = []
+    for element in _children(root, "Contents"):
+        size = _int(element, "Size")
+        if size is None or size < 0:
+            raise CosResponseError("<Contents> without a valid <Size>")
+        crc_text = _text(element, "HashCrc64Ecma", "x-cos-hash-crc64ecma")
+        if crc_text and not (crc_text.isascii() and crc_text.isdigit() and int(crc_text) < 1 << 64):
+            raise CosResponseError(f"<HashCrc64Ecma> is not an unsigned 64-bit decimal: {crc_text[:40]!r}")
+        objects.append(
+            ObjectSummary(
+                key=decode(_required(element, "Key")),
+                size=size,
+                etag=_text(element, "ETag"),
+                last_modified=parse_date(_text(element, "LastModified")),
+                storage_class=_text(element, "StorageClass").upper(),
+                crc64=int(crc_text) if crc_text else None,
+            )
+        )
+    prefixes = tuple(decode(_text(element, "Prefix")) for element in _children(root, "CommonPrefixes"))
+    return ObjectsPage(
+        objects=tuple(objects),
+        common_prefixes=prefixes,
+        is_truncated=_bool(root, "IsTruncated"),
+        next_marker=decode(_text(root, "NextMarker")),
+    )
+
+
+def build_delete(keys: Iterable[str], *, quiet: bool) -> bytes:
+    """``<Delete>`` with ``<Quiet>`` and one ``<Object><Key>`` per key (Delete Multiple Objects, 436/8289)."""
+    root = etree.Element("Delete")
+    etree.SubElement(root, "Quiet").text = "true" if quiet else "false"
+    for key in keys:
+        etree.SubElement(etree.SubElement(root, "Object"), "Key").text = key
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def parse_delete_result(body: bytes) -> Tuple[Tuple[str, ...], Tuple[DeleteFailure, ...]]:
+    """``<DeleteResult>``: the ``<Deleted>`` keys and the ``<Error>`` entries (436/8289)."""
+    root = parse_document(body)
+    _expect_root(root, "DeleteResult")
+    decode = _url_decoder(root)
+    deleted = tuple(decode(_text(element, "Key")) for element in _children(root, "Deleted"))
+    failed = tuple(
+        DeleteFailure(decode(_text(element, "Key")), _text(element, "Code"), _text(element, "Message"))
+        for element in _children(root, "Error")
+    )
+    return deleted, failed
 
 
 def build_complete(parts: Iterable[CompletedPart]) -> bytes:

@@ -7,7 +7,8 @@ code. Errors are printed as one line (the traceback only with ``--verbose``).
 Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume);
 3 COS answered an error (also: the key exists and --forbid-overwrite is set); 4 integrity check failed;
 5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
-file to the same key; 130 interrupted (Ctrl-C). When a failure keeps a multipart upload for a resume, one
+file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
+130 interrupted (Ctrl-C). When a failure keeps a multipart upload for a resume, one
 line on stderr says so, with the commands that resume or abort it.
 """
 
@@ -16,13 +17,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 import traceback
-from typing import List, Optional, Sequence
+from typing import List, NoReturn, Optional, Sequence
+from urllib.parse import urlsplit
 
 from . import __version__
 from .errors import (
     CosCredentialsError,
+    CosTLSError,
+    FailureKind,
     CosError,
     CosIntegrityError,
     CosServiceError,
@@ -44,9 +49,44 @@ EXIT_INTEGRITY = 4
 EXIT_TRANSPORT = 5
 EXIT_SOURCE_CHANGED = 6
 EXIT_LOCKED = 7
+EXIT_PARTIAL = 8
 EXIT_INTERRUPTED = 130
 
-_COMMAND_MODULES = ("cos_multipart._cli_server", "cos_multipart._cli_transfer")
+_COMMAND_MODULES = (
+    "cos_multipart._cli_server",
+    "cos_multipart._cli_transfer",
+    "cos_multipart._cli_dirs",
+    "cos_multipart._cli_objects",
+)
+#: Python argument names that reach the command line in errors, and the flag or operand the user typed.
+FLAGS = {
+    "part_size": "--part-size",
+    "concurrency": "--concurrency",
+    "multipart_threshold": "--multipart-threshold",
+    "bandwidth_limit": "--bandwidth-limit",
+    "traffic_limit": "--traffic-limit",
+    "expected_size": "--expected-size",
+    "content_type": "--content-type",
+    "metadata": "--meta",
+    "acl": "--acl",
+    "storage_class": "--storage-class",
+    "tagging": "--tag",
+    "cache_control": "--cache-control",
+    "content_disposition": "--content-disposition",
+    "content_encoding": "--content-encoding",
+    "target": "cos://BUCKET/KEY",
+    "key": "KEY",
+    "source": "PATH",
+    "local_dir": "DIR",
+    "prefix": "PREFIX",
+    "include": "--include",
+    "exclude": "--exclude",
+    "expires": "--expires",
+    "method": "--method",
+}
+#: Internal documentation ids ("(436/7750)", "[ref 3.1]") mean nothing to a user of the command line.
+_DOC_IDS = re.compile(r"\s*\(\d{3}/\d{3,6}\)|,?\s*\b\d{3}/\d{3,6}\b|\s*\[ref [0-9.]+\]")
+_BIT_UNITS = {"": 1, "BIT": 1, "KBIT": 1024, "MBIT": 1024**2, "GBIT": 1024**3}
 _UNITS = {
     "": 1, "B": 1,
     "K": KB, "KB": KB, "KIB": KB,
@@ -55,12 +95,19 @@ _UNITS = {
 }  # fmt: skip
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error (not the whole usage text)."""
+
+    def error(self, message: str) -> "NoReturn":
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every command registered."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cos-multipart",
         description="Fast, verified, resumable multipart uploads to Tencent Cloud COS.",
     )
@@ -108,7 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
-        print(f"cos-multipart: error: {_one_line(error)}", file=sys.stderr)
+        print(f"cos-multipart: error: {describe_error(error)}", file=sys.stderr)
         _report_kept(error)
         return exit_code_for(error)
 
@@ -131,6 +178,58 @@ def parse_size(text: str) -> int:
     if size < 0:
         raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
     return size
+
+
+def parse_bit_rate(text: str) -> int:
+    """``"8Mbit"`` -> 8388608 bit/s: a number with an optional unit (bit, Kbit, Mbit, Gbit; binary)."""
+    value = text.strip().upper().replace("/S", "")
+    number = value.rstrip("KMGBIT")
+    unit = value[len(number) :].strip()
+    try:
+        rate = int(float(number) * _BIT_UNITS[unit])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a bit rate: {text!r} (e.g. 819200, 800Kbit, 8Mbit)") from None
+    return rate
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for the user: flags instead of Python argument names, what failed and what to check."""
+    if isinstance(error, CosValidationError):
+        flag = FLAGS.get(error.field, error.field)
+        if error.value is None or error.value == "":
+            return _DOC_IDS.sub("", f"missing {flag}: {error.allowed}")
+        shown = error.value if isinstance(error.value, (int, float)) else repr(error.value)
+        return _DOC_IDS.sub("", f"{flag} {shown}: {error.allowed}")
+    if isinstance(error, CosTransportError) and not isinstance(error, CosTLSError):
+        return _transport_line(error)
+    if isinstance(error, FileNotFoundError):
+        return f"no such file: {error.filename}"
+    if isinstance(error, PermissionError):
+        return f"permission denied: {error.filename}"
+    return _DOC_IDS.sub("", _one_line(error))
+
+
+def _transport_line(error: CosTransportError) -> str:
+    host = urlsplit(error.url).netloc or "the endpoint"
+    text = str(error).lower()
+    tries = f" after {error.attempts} attempts" if error.attempts > 1 else ""
+    if "name or service not known" in text or "nodename nor servname" in text or "resolution" in text or "getaddrinfo" in text:
+        what = f"cannot resolve the host name {host}{tries}: check the bucket, --region or --endpoint, and your DNS"
+    elif error.kind is FailureKind.TIMEOUT:
+        what = f"no answer from {host} in time{tries}: check --endpoint, your network or proxy, or try again"
+    elif "refused" in text:
+        what = f"connection to {host} refused{tries}: is the server running, and are --endpoint's scheme and port right?"
+    else:
+        what = f"connection to {host} failed{tries}: check --endpoint / --region and your network or proxy"
+    return f"{what} (use --verbose for the details)"
+
+
+def is_tty() -> bool:
+    """Whether stderr is a terminal (progress bars are drawn only there)."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _one_line(error: BaseException) -> str:

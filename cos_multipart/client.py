@@ -21,16 +21,28 @@ import itertools
 import threading
 import time
 from types import TracebackType
-from typing import Callable, Iterable, Iterator, Mapping, Optional, Tuple, Type, Union
+from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
 import requests
 
 from . import operations
 from .credentials import CredentialsLike
 from .endpoint import Endpoint, validate_key
-from .errors import CosValidationError
-from .limits import DEFAULT_SIGN_EXPIRES
-from .models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
+from .errors import CosResponseError, CosServiceError, CosValidationError
+from .limits import DEFAULT_SIGN_EXPIRES, MAX_DELETE_KEYS, MAX_LIST_KEYS
+from .models import (
+    CompleteResult,
+    DeleteFailure,
+    DeleteResult,
+    InitiateResult,
+    ObjectResult,
+    ObjectsPage,
+    ObjectSummary,
+    PartInfo,
+    PartResult,
+    ResponseInfo,
+    UploadInfo,
+)
 from .options import ObjectOptions, Tagging, resolve
 from .retry import RetryPolicy
 from .signer import SignWindow, presign_url
@@ -40,6 +52,9 @@ from .transport import (
 )
 from .validation import PartLike, positive_int
 
+#: Pages a listing follows before it gives up (10 million keys at 1000 a page): a server whose markers keep
+#: advancing without end cannot hold a caller forever.
+MAX_LIST_PAGES = 10_000
 #: Methods a pre-signed URL may be made for.
 PRESIGN_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
@@ -319,6 +334,96 @@ class CosClient:
         """Delete an object (DELETE Object)."""
         return self._transport.send(operations.prepare_delete_object(key), operations.parse_delete_object)
 
+    def find_object(self, key: str, *, sse_c: EncryptionLike = None) -> Optional[ObjectResult]:
+        """HEAD ``key``: its size, ETag, CRC-64 and headers, or ``None`` when no object has that key."""
+        try:
+            return self.head_object(key, sse_c=sse_c)
+        except CosServiceError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    # --- listing and batch delete ------------------------------------------------------------------------
+
+    def list_objects_page(
+        self,
+        *,
+        prefix: Optional[str] = None,
+        delimiter: Optional[str] = None,
+        marker: Optional[str] = None,
+        max_keys: int = MAX_LIST_KEYS,
+    ) -> ObjectsPage:
+        """One page of List Objects (GET Bucket, 436/7734); arguments as for :meth:`list_object_pages`."""
+        call = operations.prepare_list_objects(prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys)
+        return self._transport.send(call, operations.parse_list_objects)
+
+    def list_object_pages(
+        self,
+        *,
+        prefix: Optional[str] = None,
+        delimiter: Optional[str] = None,
+        marker: Optional[str] = None,
+        max_keys: int = MAX_LIST_KEYS,
+        max_pages: int = MAX_LIST_PAGES,
+    ) -> Iterator[ObjectsPage]:
+        """Every page of List Objects, fetched as the caller iterates.
+
+        Args:
+            prefix: Only keys starting with it.
+            delimiter: Roll keys up to the first ``delimiter`` after the prefix into ``common_prefixes``.
+            marker: Start after this key.
+            max_keys: Entries per page, 1..1000.
+            max_pages: Stop with :class:`CosResponseError` after this many pages (a runaway listing).
+
+        Raises:
+            CosResponseError: A truncated page whose marker does not move forward, or too many pages.
+        """
+        operations.prepare_list_objects(prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys)
+        positive_int(max_pages, "max_pages")
+        return self._iter_object_pages(prefix, delimiter, marker, max_keys, max_pages)
+
+    def _iter_object_pages(
+        self, prefix: Optional[str], delimiter: Optional[str], marker: Optional[str], max_keys: int, max_pages: int
+    ) -> Iterator[ObjectsPage]:
+        for _ in range(max_pages):
+            page = self.list_objects_page(prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys)
+            yield page
+            if not page.is_truncated:
+                return
+            following = page.next_marker or _last_entry(page)
+            if not following or (marker is not None and following <= marker):
+                raise CosResponseError(f"List Objects is truncated but its marker does not advance ({marker!r} -> {following!r})")
+            marker = following
+        raise CosResponseError(f"List Objects returned more than {max_pages} pages (max_pages); stopped")
+
+    def list_objects(
+        self, prefix: Optional[str] = None, *, marker: Optional[str] = None, max_pages: int = MAX_LIST_PAGES
+    ) -> Iterator[ObjectSummary]:
+        """Every object whose key starts with ``prefix``, ascending, fetching pages of 1000 as needed."""
+        pages = self.list_object_pages(prefix=prefix, marker=marker, max_pages=max_pages)
+        return (summary for page in pages for summary in page.objects)
+
+    def delete_objects(self, keys: Iterable[str], *, quiet: bool = True) -> DeleteResult:
+        """Delete ``keys`` with Delete Multiple Objects, 1000 per request (436/8289).
+
+        Every key is validated before the first request. ``quiet`` asks COS to report failures only (then
+        ``deleted`` lists the keys of the batches that reported none). A key COS refuses is in ``failed``;
+        a request that fails raises as usual, after the batches before it were deleted.
+        """
+        chosen = list(keys)
+        batches = [chosen[i : i + MAX_DELETE_KEYS] for i in range(0, len(chosen), MAX_DELETE_KEYS)]
+        calls = [operations.prepare_delete_objects(batch, quiet=quiet) for batch in batches]
+        deleted: List[str] = []
+        failed: List[DeleteFailure] = []
+        ids: List[str] = []
+        for batch, call in zip(batches, calls):
+            result = self._transport.send(call, operations.parse_delete_objects)
+            refused = {failure.key for failure in result.failed}
+            deleted.extend(result.deleted if not quiet else [key for key in batch if key not in refused])
+            failed.extend(result.failed)
+            ids.extend(result.request_ids)
+        return DeleteResult(tuple(deleted), tuple(failed), tuple(ids))
+
     # --- URLs --------------------------------------------------------------------------------------------
 
     def object_url(self, key: str) -> str:
@@ -371,3 +476,9 @@ class CosClient:
 
     def __repr__(self) -> str:
         return f"CosClient(bucket={self.bucket!r}, region={self.region!r}, endpoint={self.endpoint.base_url!r})"
+
+
+def _last_entry(page: ObjectsPage) -> str:
+    """The marker of the next page when COS sent no ``<NextMarker>``: the greatest key or prefix listed."""
+    candidates = [o.key for o in page.objects[-1:]] + list(page.common_prefixes[-1:])
+    return max(candidates) if candidates else ""

@@ -43,6 +43,11 @@ MAX_LIST_UPLOADS_PAGES = 1000
 #: about 3.2 MB. 8 MiB is that with a margin of 2.5x; a List Parts page of 1,000 parts is ~200 KB.
 MAX_XML_ANSWER_BYTES = 8 * MB
 
+#: GET Bucket (List Objects) "max-keys: default 1000, at most 1000" (436/7734)
+MAX_LIST_KEYS = 1000
+#: Delete Multiple Objects "at most 1000 objects per request" (436/8289)
+MAX_DELETE_KEYS = 1000
+
 # --- Object keys and buckets -----------------------------------------------------------------------
 
 #: "the object key is at most 850 bytes after UTF-8 encoding" (436/13324) [ref 7.3]

@@ -139,6 +139,69 @@ class ObjectResult:
 
 
 @dataclass(frozen=True)
+class ObjectSummary:
+    """One ``<Contents>`` entry of List Objects.
+
+    Attributes:
+        key: Object key (decoded).
+        size: Bytes.
+        etag: ``<ETag>``, quotes kept.
+        last_modified: Aware UTC datetime, or ``None`` when absent or unreadable.
+        storage_class: ``<StorageClass>`` upper-cased, ``""`` if absent.
+        crc64: The object's CRC-64 when the listing carries it (``<HashCrc64Ecma>``), else ``None``
+            (then HEAD Object gives it).
+    """
+
+    key: str
+    size: int
+    etag: str
+    last_modified: Optional[datetime.datetime] = None
+    storage_class: str = ""
+    crc64: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class ObjectsPage:
+    """One page of List Objects.
+
+    Attributes:
+        objects: The ``<Contents>`` entries in the order received (ascending keys).
+        common_prefixes: ``<CommonPrefixes>`` (with a delimiter: the "folders" one level down).
+        is_truncated: More entries follow.
+        next_marker: ``<NextMarker>`` (``""`` when absent: then the last key or prefix is the marker).
+    """
+
+    objects: Tuple[ObjectSummary, ...]
+    common_prefixes: Tuple[str, ...]
+    is_truncated: bool
+    next_marker: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteFailure:
+    """One ``<Error>`` of Delete Multiple Objects: the key COS did not delete, and why."""
+
+    key: str
+    code: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """Delete Multiple Objects' answer, over every batch sent.
+
+    Attributes:
+        deleted: Keys COS reports deleted (empty in quiet mode, which reports failures only).
+        failed: Keys COS did not delete.
+        request_ids: ``x-cos-request-id`` of each batch.
+    """
+
+    deleted: Tuple[str, ...] = ()
+    failed: Tuple[DeleteFailure, ...] = ()
+    request_ids: Tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
 class HttpCall:
     """A request described as plain data, before signing and I/O (the sans-I/O boundary).
 

@@ -22,12 +22,22 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Typ
 from . import _xml, sse, validation
 from .endpoint import validate_key
 from .errors import CosResponseError, CosServiceError, CosValidationError
-from .limits import MAX_LIST_PARTS, MAX_LIST_PARTS_PAGES, MAX_LIST_UPLOADS, MAX_LIST_UPLOADS_PAGES, MAX_PART_NUMBER
+from .limits import (
+    MAX_DELETE_KEYS,
+    MAX_LIST_KEYS,
+    MAX_LIST_PARTS,
+    MAX_LIST_PARTS_PAGES,
+    MAX_LIST_UPLOADS,
+    MAX_LIST_UPLOADS_PAGES,
+    MAX_PART_NUMBER,
+)
 from .models import (
     CompleteResult,
+    DeleteResult,
     HttpCall,
     InitiateResult,
     ObjectResult,
+    ObjectsPage,
     PartResult,
     ResponseInfo,
 )
@@ -459,6 +469,82 @@ def parse_list_uploads(status: int, headers: Headers, body: bytes) -> "_xml.Uplo
     """One page of List Multipart Uploads."""
     check_status(status, headers, body)
     return _parse_xml(status, headers, _xml.parse_list_uploads, body)
+
+
+# --- List Objects, Delete Multiple Objects ---------------------------------------------------------------
+
+
+def _listing_text(value: Optional[str], field: str) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise CosValidationError(field, value, "a string without control characters")
+    return value
+
+
+def prepare_list_objects(
+    *,
+    prefix: Optional[str] = None,
+    delimiter: Optional[str] = None,
+    marker: Optional[str] = None,
+    max_keys: int = MAX_LIST_KEYS,
+) -> HttpCall:
+    """``GET /`` (GET Bucket, 436/7734) for one page; keys come back URL-encoded (``encoding-type=url``).
+
+    Args:
+        prefix: Only keys starting with it.
+        delimiter: Roll keys up to the first ``delimiter`` after the prefix into common prefixes (``"/"``:
+            one "folder" level).
+        marker: List keys after this one (the previous page's next marker).
+        max_keys: Entries per page, 1..1000.
+    """
+    params: List[Tuple[str, Optional[str]]] = [
+        ("encoding-type", "url"),
+        ("max-keys", str(validation.positive_int(max_keys, "max_keys", MAX_LIST_KEYS))),
+    ]
+    for name, value in (("prefix", prefix), ("delimiter", delimiter), ("marker", marker)):
+        text = _listing_text(value, name)
+        if text:
+            params.append((name, text))
+    return _call("GET", "", params, {})
+
+
+def parse_list_objects(status: int, headers: Headers, body: bytes) -> ObjectsPage:
+    """One page of List Objects."""
+    check_status(status, headers, body)
+    return _parse_xml(status, headers, _xml.parse_list_objects, body)
+
+
+def prepare_delete_objects(keys: Iterable[str], *, quiet: bool = True) -> HttpCall:
+    """``POST /?delete`` with a ``<Delete>`` body of at most 1000 keys and its ``Content-MD5`` (required by
+    COS, 436/8289). ``quiet`` answers only the failures.
+
+    Raises:
+        CosValidationError: No key, more than 1000, an invalid key, or a key twice.
+    """
+    chosen = [validate_key(key) for key in keys]
+    if not 1 <= len(chosen) <= MAX_DELETE_KEYS:
+        raise CosValidationError("keys", len(chosen), f"1 to {MAX_DELETE_KEYS} keys per request (436/8289)")
+    if len(set(chosen)) != len(chosen):
+        raise CosValidationError("keys", next(k for k in chosen if chosen.count(k) > 1), "each key once")
+    if not isinstance(quiet, bool):
+        raise CosValidationError("quiet", quiet, "True or False")
+    body = _xml.build_delete(chosen, quiet=quiet)
+    headers = {
+        "Content-Type": XML_CONTENT_TYPE,
+        "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode("ascii"),
+        "Content-Length": str(len(body)),
+    }
+    return _call("POST", "", [("delete", None)], headers, body, len(body))
+
+
+def parse_delete_objects(status: int, headers: Headers, body: bytes) -> DeleteResult:
+    """Delete Multiple Objects' answer: deleted keys (none in quiet mode) and failures."""
+    check_status(status, headers, body)
+    if not body.strip():  # quiet mode with nothing to report
+        return DeleteResult((), (), (_request_id(headers),))
+    deleted, failed = _parse_xml(status, headers, _xml.parse_delete_result, body)
+    return DeleteResult(deleted, failed, (_request_id(headers),))
 
 
 # --- simple object APIs ----------------------------------------------------------------------------------

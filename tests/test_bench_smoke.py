@@ -166,3 +166,13 @@ def test_floor_put_slices_cover_the_file_exactly() -> None:
         assert sum(length for _, length in slices) == size
         assert [offset for offset, _ in slices] == sorted(offset for offset, _ in slices)
         assert all(slices[i][0] + slices[i][1] == slices[i + 1][0] for i in range(len(slices) - 1))
+
+
+def test_directory_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import dirs
+
+    assert dirs.main(["--smoke", "--workdir", str(tmp_path)]) == 0
+    results = json.loads(capsys.readouterr().out)
+    runs = results["runs"]
+    assert {"ours", "sequential", "ours-large"} <= set(runs) and all(run["verified"] for run in runs.values())
+    assert ("official-pool" in runs) == HAS_OFFICIAL and runs["ours"]["files_per_s"] > 0

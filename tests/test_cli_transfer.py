@@ -1,4 +1,4 @@
-"""``cos-multipart upload | resume | abort | ls`` run in-process against the local COS server."""
+"""``cos-multipart upload | resume | abort | uploads`` run in-process against the local COS server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import io
 import os
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 
@@ -26,20 +26,13 @@ SSE_C_KEY = "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY="
 
 
 @pytest.fixture()
-def server(local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalCOS:
-    monkeypatch.setenv("COS_SECRET_ID", local_cos.credentials.secret_id)
-    monkeypatch.setenv("COS_SECRET_KEY", local_cos.credentials.secret_key)
-    monkeypatch.delenv("COS_SECURITY_TOKEN", raising=False)
-    monkeypatch.setenv("COS_ENDPOINT", local_cos.endpoint)
-    monkeypatch.delenv("COS_REGION", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return local_cos
+def server(cli_server: LocalCOS) -> LocalCOS:
+    return cli_server
 
 
 @pytest.fixture()
-def client(server: LocalCOS) -> Iterator[CosClient]:
-    with server.client() as made:
-        yield made
+def client(cli_client: CosClient) -> CosClient:
+    return cli_client
 
 
 def target(server: LocalCOS, key: str) -> str:
@@ -245,7 +238,7 @@ def test_resume_lists_and_finishes_interrupted_uploads(
     assert str(path) in listing and "2/4 parts" in listing and upload_id in listing
     sent_before = len(server.log_entries("UploadPart"))
     assert run("resume", str(path), target(server, "r.bin")) == 0
-    assert "2 reused" in capsys.readouterr().out
+    assert "2 parts (2.0 MiB) reused" in capsys.readouterr().out
     assert len(server.log_entries("UploadPart")) - sent_before == 2
     assert stored(client, "r.bin") == data
 
@@ -274,25 +267,27 @@ def test_upload_again_resumes_and_no_resume_starts_afresh(
     assert list(client.list_multipart_uploads()) == [] and stored(client, "u.bin") == data
 
 
-def test_ls_and_abort(
+def test_uploads_and_abort(
     server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, _ = make_file(tmp_path, 3 * MB)
     upload_id = interrupt(server, client, path, "dir/a.bin", 1)
     other = client.initiate_multipart_upload("dir/b.bin").upload_id
     client.initiate_multipart_upload("elsewhere.bin")
-    assert run("ls", target(server, "dir/")) == 0
+    assert run("uploads", target(server, "dir/")) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2
-    assert upload_id in lines[0] and f"checkpoint: {path}" in lines[0] and "dir/a.bin" in lines[0]
-    assert other in lines[1] and "checkpoint" not in lines[1]
+    assert len(lines) == 2 and " UTC  " in lines[0]
+    assert upload_id in lines[0] and f"resumable from local file {path}" in lines[0] and "dir/a.bin" in lines[0]
+    assert other in lines[1] and "resumable" not in lines[1]
+    assert run("ls", "--uploads", target(server, "dir/")) == 0  # the old spelling still works
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
     assert run("abort", target(server, "dir/a.bin")) == 0
     assert f"aborted cos://{server.bucket}/dir/a.bin upload {upload_id}" in capsys.readouterr().out
     assert list(CheckpointStore()) == []  # its checkpoint went with it
     assert run("abort", target(server, "dir/b.bin"), other) == 0
     assert run("abort", target(server, "dir/b.bin"), other) == cli.EXIT_SERVICE  # already gone: NoSuchUpload
     capsys.readouterr()
-    assert run("ls", f"cos://{server.bucket}") == 0
+    assert run("uploads", f"cos://{server.bucket}") == 0
     assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()] == [
         f"cos://{server.bucket}/elsewhere.bin"
     ]

@@ -14,7 +14,7 @@ from ._messages import Request
 from .protocol import ServiceError
 
 #: Query parameters that select a sub-resource, tried in this order.
-SELECTORS = ("uploads", "uploadId", "partNumber")
+SELECTORS = ("uploads", "uploadId", "partNumber", "delete")
 
 #: ``(method, selector or "") -> API`` for requests naming an object key [ref 2, 3].
 OBJECT_ROUTES: Dict[Tuple[str, str], str] = {
@@ -32,9 +32,11 @@ OBJECT_ROUTES: Dict[Tuple[str, str], str] = {
 #: The same for requests on the bucket itself (no key).
 BUCKET_ROUTES: Dict[Tuple[str, str], str] = {
     ("GET", "uploads"): "ListMultipartUploads",
+    ("GET", ""): "ListObjects",
+    ("POST", "delete"): "DeleteMultipleObjects",
 }
 #: Sub-resources and headers of APIs this server does not implement.
-UNSUPPORTED_PARAMS = frozenset({"acl", "tagging", "restore", "select", "append", "versionId", "versions", "cors"})
+UNSUPPORTED_PARAMS = frozenset({"acl", "tagging", "restore", "select", "append", "versionId", "versions", "cors", "lifecycle", "policy", "website", "logging", "referer", "inventory", "location"})
 UNSUPPORTED_HEADERS = frozenset({"x-cos-copy-source"})
 _NOT_IMPLEMENTED = "This local server implements the multipart and object APIs only."
 
@@ -93,15 +95,14 @@ def route(request: Request) -> str:
             have, 405 MethodNotAllowed for a method the resource has no API for.
     """
     content_length(request)
+    unsupported = UNSUPPORTED_PARAMS.intersection(name for name, _ in request.params)
     if not request.key:
-        api = _lookup(BUCKET_ROUTES, request)
+        api = None if unsupported else _lookup(BUCKET_ROUTES, request)
         if api is None:
             raise ServiceError(501, "NotImplemented", _NOT_IMPLEMENTED)
         return api
     protocol.check_key(request.key)
-    if UNSUPPORTED_PARAMS.intersection(name for name, _ in request.params) or UNSUPPORTED_HEADERS.intersection(
-        request.headers
-    ):
+    if unsupported or UNSUPPORTED_HEADERS.intersection(request.headers):
         raise ServiceError(501, "NotImplemented", _NOT_IMPLEMENTED)
     api = _lookup(OBJECT_ROUTES, request)
     if api is None:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from .. import limits
 from ..checksum import crc64_combine_all
-from . import protocol
+from . import bucket_protocol, protocol
 from ._messages import Completed, ObjectBody, Reply, Request, xml_reply
 from .protocol import ServiceError
 from .store import BodySink, ObjectRecord, Store, UploadRecord
@@ -199,6 +199,47 @@ class Service:
         self.store.delete_object(request.bucket, request.key)
         return Reply(204)
 
+    def list_objects(self, request: Request, body: Body) -> Reply:
+        """List Objects (GET Bucket, 436/7734): ``prefix``, ``delimiter``, ``marker``, ``max-keys``."""
+        encode = _encoding_type(request)
+        max_keys = protocol.integer(request.param("max-keys"), "max-keys", 1, 2**31)
+        page: Dict[str, Any] = {
+            "prefix": request.param("prefix") or "",
+            "delimiter": request.param("delimiter") or "",
+            "marker": request.param("marker") or "",
+            "max_keys": bucket_protocol.MAX_KEYS if max_keys is None else min(max_keys, bucket_protocol.MAX_KEYS),
+        }
+        listing = bucket_protocol.list_objects_page(self.store.list_keys(request.bucket), **page)
+        rows = []
+        for key in listing.keys:
+            record = self.store.find_object(request.bucket, key)
+            if record is not None:  # deleted since the keys were read
+                storage_class = protocol.storage_class_of(dict(record.headers))
+                rows.append(bucket_protocol.ContentsRow(key, record.last_modified, record.etag, record.size, storage_class))
+        xml = bucket_protocol.list_objects_xml(bucket=request.bucket, listing=listing, rows=rows, encode=encode, **page)
+        return xml_reply(xml)
+
+    def delete_objects(self, request: Request, body: Body) -> Reply:
+        """Delete Multiple Objects (436/8289): Content-MD5 required; a missing key counts as deleted."""
+        length = _declared_length(request, protocol.MAX_COMPLETE_BODY)
+        expected_md5 = protocol.content_md5(request.headers.get("content-md5"))
+        if expected_md5 is None:
+            raise ServiceError(400, "InvalidRequest", "Missing required header for this request: Content-MD5.")
+        data = body.read_small(length)
+        _check_digest(hashlib.md5(data).digest(), expected_md5)
+        quiet, keys = bucket_protocol.parse_delete_body(data)
+        deleted: List[str] = []
+        errors: List[Tuple[str, str, str]] = []
+        for key in keys:
+            try:
+                protocol.check_key(key)
+                self.store.delete_object(request.bucket, key)
+            except ServiceError as error:
+                errors.append((key, error.code, error.message))
+            else:
+                deleted.append(key)
+        return xml_reply(bucket_protocol.delete_result_xml(deleted, errors, quiet=quiet))
+
 
 #: API name -> the method serving it.
 HANDLERS: Dict[str, Callable[[Service, Request, Body], Reply]] = {
@@ -212,6 +253,8 @@ HANDLERS: Dict[str, Callable[[Service, Request, Body], Reply]] = {
     "GetObject": Service.get_object,
     "HeadObject": Service.head_object,
     "DeleteObject": Service.delete_object,
+    "ListObjects": Service.list_objects,
+    "DeleteMultipleObjects": Service.delete_objects,
 }
 
 

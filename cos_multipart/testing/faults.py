@@ -31,6 +31,8 @@ API_NAMES = frozenset(
         "GetObject",
         "HeadObject",
         "DeleteObject",
+        "ListObjects",
+        "DeleteMultipleObjects",
     }
 )
 

@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from io import FileIO
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..checksum import PartHasher, crc64_combine_all
 from .protocol import Encryption, ServiceError, file_exists, is_upload_id, new_upload_id, no_such_upload
@@ -251,6 +251,7 @@ class Store:
         self._objects_lock = threading.Lock()  # object records, their data and the readers' pins
         self._pins: Dict[Path, int] = {}  # object directory -> readers holding it
         self._retired: Dict[Path, Path] = {}  # pinned object directory -> where it waits for removal
+        self._keys: Dict[str, Set[str]] = {}  # bucket -> its keys, built at the first listing (objects lock)
         (root / "buckets").mkdir(parents=True, exist_ok=True)
         self._secret = self._load_secret()
         self._recover()
@@ -459,6 +460,7 @@ class Store:
                 except BaseException:
                     os.replace(storage, directory)  # no record names them: the upload is back as it was
                     raise
+                self._indexed(upload.bucket, upload.key, present=True)
                 garbage = self._retire(upload.bucket, previous)
             _remove(garbage)
             _tidy(storage, record.segments)
@@ -504,6 +506,7 @@ class Store:
                 os.replace(meta.parent / data_name, sink.path)  # the sink removes it
                 raise
             sink.committed = True
+            self._indexed(bucket, key, present=True)
             garbage = self._retire(bucket, previous)
         _remove(garbage)
         return record
@@ -545,8 +548,32 @@ class Store:
             if record is None or record.key != key:
                 return
             meta.unlink()
+            self._indexed(bucket, key, present=False)
             garbage = self._retire(bucket, record)
         _remove(garbage)
+
+    def list_keys(self, bucket: str) -> List[str]:
+        """Every key of ``bucket``, ascending (by code point, which is the order of their UTF-8 bytes)."""
+        with self._objects_lock:
+            keys = self._keys.get(bucket)
+            if keys is None:
+                keys = set()
+                for path in (self._bucket_dir(bucket) / "objects").glob("*.json"):
+                    record = _read_object(path)
+                    if record is not None:
+                        keys.add(record.key)
+                self._keys[bucket] = keys
+            return sorted(keys)
+
+    def find_object(self, bucket: str, key: str) -> Optional[ObjectRecord]:
+        """The object ``key``, or ``None`` (deleted since it was listed)."""
+        record = _read_object(self._object_json(bucket, key))
+        return record if record is not None and record.key == key else None
+
+    def _indexed(self, bucket: str, key: str, *, present: bool) -> None:
+        keys = self._keys.get(bucket)  # objects lock held; nothing to do before the first listing
+        if keys is not None:
+            (keys.add if present else keys.discard)(key)
 
     def _retire(self, bucket: str, record: Optional[ObjectRecord]) -> Optional[Path]:
         """Move the data of a version no record names any more out of ``objects/`` (objects lock held).

@@ -103,3 +103,22 @@ def test_over_tls(local_cos_factory: LocalCOSFactory, tmp_path: Path) -> None:
     assert int(head["x-cos-hash-crc64ecma"]) == crc64(data)
     assert client.get_object(Bucket=cos.bucket, Key="sdk.bin")["Body"].get_raw_stream().read() == data
     assert [entry.status for entry in cos.log_entries("UploadPart")] == [200, 200, 200]
+
+
+def test_list_delete_and_head_calls(local_cos: LocalCOS) -> None:
+    client, bucket = sdk_client(local_cos), local_cos.bucket
+    keys = ["dir/a", "dir/b", "dir/sub/c", "文件 x+y"]
+    for key in keys:
+        client.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    page = client.list_objects(Bucket=bucket, Prefix="dir/", Delimiter="/", MaxKeys=1)
+    assert page["IsTruncated"] == "true" and [c["Key"] for c in page["Contents"]] == ["dir/a"]
+    rest = client.list_objects(Bucket=bucket, Prefix="dir/", Delimiter="/", Marker=page["NextMarker"])
+    assert [c["Key"] for c in rest["Contents"]] == ["dir/b"] and rest["CommonPrefixes"][0]["Prefix"] == "dir/sub/"
+    everything = client.list_objects(Bucket=bucket)
+    assert [c["Key"] for c in everything["Contents"]] == keys
+    assert everything["Contents"][0]["Size"] == str(len("dir/a"))
+    head = client.head_object(Bucket=bucket, Key="文件 x+y")
+    assert int(head["x-cos-hash-crc64ecma"]) == crc64("文件 x+y".encode())
+    deleted = client.delete_objects(Bucket=bucket, Delete={"Object": [{"Key": "dir/a"}, {"Key": "文件 x+y"}], "Quiet": "false"})
+    assert sorted(d["Key"] for d in deleted["Deleted"]) == ["dir/a", "文件 x+y"]
+    assert [c["Key"] for c in client.list_objects(Bucket=bucket)["Contents"]] == ["dir/b", "dir/sub/c"]

@@ -64,6 +64,8 @@ class BytesBody:
         ("GET", "/k?uploadId=1", "ListParts"),
         ("GET", "/k", "GetObject"),
         ("GET", "/?uploads", "ListMultipartUploads"),
+        ("GET", "/?prefix=a&marker=b", "ListObjects"),
+        ("POST", "/?delete", "DeleteMultipleObjects"),
         ("HEAD", "/k?uploadId=1", "HeadObject"),
         ("DELETE", "/k?uploadId=1", "AbortMultipartUpload"),
         ("DELETE", "/k", "DeleteObject"),
@@ -77,7 +79,8 @@ def test_routes(method: str, target: str, api: str) -> None:
 @pytest.mark.parametrize(
     "method, target, headers, status, code",
     [
-        ("GET", "/", {}, 501, "NotImplemented"),
+        ("GET", "/?acl", {}, 501, "NotImplemented"),
+        ("PUT", "/", {}, 501, "NotImplemented"),
         ("GET", "/k?acl", {}, 501, "NotImplemented"),
         ("PUT", "/k", {"x-cos-copy-source": "b/k"}, 501, "NotImplemented"),
         ("POST", "/k", {}, 405, "MethodNotAllowed"),

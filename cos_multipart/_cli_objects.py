@@ -1,0 +1,264 @@
+"""``cos-multipart ls | uploads | stat | rm | presign | verify``: what is in the bucket, without Python.
+
+Times are printed in UTC and say so. ``verify`` compares a local file with an object by size and CRC-64
+(HEAD only, nothing downloaded) and exits 0 only when they are equal (4 when they differ, 3 when the object
+does not exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+from ._dirrun import file_crc64
+from .checkpoint import CheckpointStore
+from .errors import CosValidationError
+from .models import ObjectResult
+
+_META_PREFIX = "x-cos-meta-"
+_SSE_HEADER = "x-cos-server-side-encryption"
+_STORAGE_CLASS_HEADER = "x-cos-storage-class"
+
+
+def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
+    """Add ``ls``, ``uploads``, ``stat``, ``rm``, ``presign`` and ``verify``."""
+    from ._cli_transfer import connection_options
+
+    def add(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, parents=[*parents, connection_options()], help=help_text, description=description)  # type: ignore[no-any-return]
+
+    ls = add("ls", "list objects", "List the objects of cos://BUCKET[/PREFIX]: one level (folders end in '/') or, "
+             "with -r, everything below. Sizes in KiB/MiB/GiB (--bytes: exact), times in UTC.")
+    ls.add_argument("target", metavar="cos://BUCKET[/PREFIX]")
+    ls.add_argument("-r", "--recursive", action="store_true", help="every object below PREFIX, not one level")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line (key, size, etag, crc64, ...)")
+    ls.add_argument("--bytes", action="store_true", help="exact sizes in bytes")
+    ls.add_argument("--uploads", action="store_true", help="list in-progress multipart uploads instead (see 'uploads')")
+    ls.add_argument("--checkpoint-dir", help="with --uploads: the checkpoint directory")
+    ls.set_defaults(handler=run_ls)
+
+    uploads = add("uploads", "list in-progress multipart uploads",
+                  "List the in-progress multipart uploads of cos://BUCKET[/PREFIX], oldest first, marking those "
+                  "that a local file's checkpoint can resume (times in UTC).")
+    uploads.add_argument("target", metavar="cos://BUCKET[/PREFIX]")
+    uploads.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
+    uploads.set_defaults(handler=run_uploads)
+
+    stat = add("stat", "show an object's size, ETag, CRC-64, storage class, metadata and encryption",
+               "HEAD cos://BUCKET/KEY and print what COS stores about it.")
+    stat.add_argument("target", metavar="cos://BUCKET/KEY")
+    stat.add_argument("--json", action="store_true", help="print one JSON object")
+    stat.add_argument("--sse-c", action="store_true", help="the object uses SSE-C: send the key in $COS_SSE_C_KEY")
+    stat.set_defaults(handler=run_stat)
+
+    rm = add("rm", "delete an object, or everything under a prefix with -r",
+             "Delete cos://BUCKET/KEY, or with -r every object under cos://BUCKET/PREFIX (Delete Multiple Objects, "
+             "1000 a request) after a confirmation unless --yes.")
+    rm.add_argument("target", metavar="cos://BUCKET/KEY")
+    rm.add_argument("-r", "--recursive", action="store_true", help="every object whose key starts with the given one")
+    rm.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    rm.set_defaults(handler=run_rm)
+
+    presign = add("presign", "print a pre-signed URL (GET or PUT) for an object",
+                  "Print a URL that allows METHOD on cos://BUCKET/KEY for --expires seconds without credentials; "
+                  "with temporary (STS) credentials the token is in the URL.")
+    presign.add_argument("target", metavar="cos://BUCKET/KEY")
+    presign.add_argument("--method", default="GET", type=str.upper, choices=("GET", "PUT", "HEAD", "DELETE"))
+    presign.add_argument("--expires", type=int, default=3600, metavar="SECONDS", help="validity (default 3600)")
+    presign.set_defaults(handler=run_presign)
+
+    verify = add("verify", "check that an object equals a local file (size and CRC-64, nothing downloaded)",
+                 "Compare PATH's size and CRC-64 with the object's (HEAD). Exit 0 when equal, 4 when they differ, "
+                 "3 when the object does not exist.")
+    verify.add_argument("source", metavar="PATH")
+    verify.add_argument("target", metavar="cos://BUCKET/KEY")
+    verify.add_argument("--sse-c", action="store_true", help="the object uses SSE-C: send the key in $COS_SSE_C_KEY")
+    verify.set_defaults(handler=run_verify)  # fmt: skip
+
+
+def _utc(value: Optional[datetime.datetime]) -> str:
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    """``cos-multipart ls cos://BUCKET[/PREFIX] [-r] [--json]``."""
+    from ._cli_transfer import human, make_client, parse_target
+
+    if args.uploads:
+        return run_uploads(args)
+    bucket, prefix = parse_target(args.target, require_key=False)
+    count = 0
+    with make_client(args, bucket) as client:
+        pages = client.list_object_pages(prefix=prefix or None, delimiter=None if args.recursive else "/")
+        for page in pages:
+            for folder in page.common_prefixes:
+                count += 1
+                print(json.dumps({"prefix": folder}, ensure_ascii=False) if args.json else f"{'DIR':>32}  cos://{bucket}/{folder}")
+            for item in page.objects:
+                count += 1
+                if args.json:
+                    print(json.dumps({"key": item.key, "size": item.size, "etag": item.etag, "crc64": item.crc64,
+                                      "storage_class": item.storage_class,
+                                      "last_modified": item.last_modified.isoformat() if item.last_modified else None},
+                                     ensure_ascii=False))  # fmt: skip
+                else:
+                    size = str(item.size) if args.bytes else human(item.size)
+                    print(f"{_utc(item.last_modified)}  {size:>10}  cos://{bucket}/{item.key}")
+    if not count and not args.quiet:
+        print(f"no objects in cos://{bucket}/{prefix}", file=sys.stderr)
+    return 0
+
+
+def run_uploads(args: argparse.Namespace) -> int:
+    """``cos-multipart uploads cos://BUCKET[/PREFIX]``: in-progress multipart uploads."""
+    from ._cli_transfer import make_client, parse_target
+
+    bucket, prefix = parse_target(args.target, require_key=False)
+    local = {checkpoint.upload_id: checkpoint.source for _, checkpoint in CheckpointStore(args.checkpoint_dir)}
+    with make_client(args, bucket) as client:
+        uploads = list(client.list_multipart_uploads(prefix=prefix or None))
+    for upload in uploads:
+        note = f"  (resumable from local file {local[upload.upload_id]})" if upload.upload_id in local else ""
+        print(f"{_utc(upload.initiated)}  {upload.upload_id}  cos://{bucket}/{upload.key}{note}")
+    if not uploads and not args.quiet:
+        print(f"no in-progress uploads in cos://{bucket}/{prefix}", file=sys.stderr)
+    return 0
+
+
+def _sse_c(args: argparse.Namespace) -> Any:
+    if not args.sse_c:
+        return None
+    from ._cli_transfer import ENV_SSE_C_KEY, sse_c_from_environment
+
+    return sse_c_from_environment(f"--sse-c (the key in ${ENV_SSE_C_KEY})")
+
+
+def describe(result: ObjectResult) -> Dict[str, Any]:
+    """What ``stat`` shows of a HEAD answer."""
+    headers = result.response.headers
+    return {
+        "key": result.key,
+        "size": result.size,
+        "etag": result.etag,
+        "crc64": result.crc64,
+        "storage_class": headers.get(_STORAGE_CLASS_HEADER, "STANDARD"),
+        "content_type": headers.get("content-type"),
+        "last_modified": headers.get("last-modified"),
+        "encryption": _encryption(headers),
+        "metadata": {name[len(_META_PREFIX):]: value for name, value in headers.items() if name.startswith(_META_PREFIX)},
+        "version_id": result.version_id,
+    }
+
+
+def _encryption(headers: Any) -> Optional[str]:
+    mode = headers.get(_SSE_HEADER)
+    if mode:
+        return f"SSE-KMS ({mode})" if mode == "cos/kms" else f"SSE-COS ({mode})"
+    algorithm = headers.get(f"{_SSE_HEADER}-customer-algorithm")
+    return f"SSE-C ({algorithm})" if algorithm else None
+
+
+def run_stat(args: argparse.Namespace) -> int:
+    """``cos-multipart stat cos://BUCKET/KEY``."""
+    from ._cli_transfer import make_client, parse_target
+
+    bucket, key = parse_target(args.target)
+    with make_client(args, bucket) as client:
+        info = describe(client.head_object(key, sse_c=_sse_c(args)))
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+        return 0
+    for name, value in info.items():
+        if name == "metadata":
+            for meta, text in sorted(value.items()):
+                print(f"{'meta ' + meta:>16}: {text}")
+        elif value is not None:
+            print(f"{name.replace('_', ' '):>16}: {value}")
+    return 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    """``cos-multipart rm cos://BUCKET/KEY`` or ``rm -r cos://BUCKET/PREFIX``."""
+    from ._cli_transfer import make_client, parse_target
+    from .cli import EXIT_PARTIAL
+
+    bucket, key = parse_target(args.target, require_key=not args.recursive)
+    with make_client(args, bucket) as client:
+        keys = [item.key for item in client.list_objects(key or None)] if args.recursive else [key]
+        if args.dry_run or not keys:
+            for doomed in keys:
+                print(f"would delete cos://{bucket}/{doomed}")
+            if not keys and not args.quiet:
+                print(f"nothing under cos://{bucket}/{key}", file=sys.stderr)
+            return 0
+        if args.recursive and not args.yes and not _confirm(f"delete {len(keys)} objects under cos://{bucket}/{key}?"):
+            print("cos-multipart: nothing deleted", file=sys.stderr)
+            return 2
+        if not args.recursive:
+            client.delete_object(key)
+            deleted, failed = [key], []
+        else:
+            result = client.delete_objects(keys)
+            deleted, failed = list(result.deleted), list(result.failed)
+    for failure in failed:
+        print(f"cos-multipart: not deleted: cos://{bucket}/{failure.key}: {failure.code} {failure.message}", file=sys.stderr)
+    if not args.quiet:
+        print(f"deleted {len(deleted)} object{'s' if len(deleted) != 1 else ''}")
+    return EXIT_PARTIAL if failed else 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise CosValidationError("--yes", False, "--yes to delete without a terminal to confirm on")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def run_presign(args: argparse.Namespace) -> int:
+    """``cos-multipart presign cos://BUCKET/KEY [--method PUT] [--expires 600]``."""
+    from ._cli_transfer import make_client, parse_target
+
+    bucket, key = parse_target(args.target)
+    with make_client(args, bucket) as client:
+        try:
+            print(client.presign(key, method=args.method, expires=args.expires))
+        except CosValidationError as error:
+            if error.field == "expires":
+                raise CosValidationError("--expires", args.expires, "a number of seconds >= 1") from error
+            raise
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """``cos-multipart verify PATH cos://BUCKET/KEY``: size and CRC-64, nothing downloaded."""
+    from ._cli_transfer import make_client, parse_target
+    from .cli import EXIT_INTEGRITY, EXIT_SERVICE
+
+    bucket, key = parse_target(args.target)
+    if not os.path.isfile(args.source):
+        raise CosValidationError("PATH", args.source, "an existing file")
+    size = os.path.getsize(args.source)
+    with make_client(args, bucket) as client:
+        found = client.find_object(key, sse_c=_sse_c(args))
+    where = f"cos://{bucket}/{key}"
+    if found is None:
+        print(f"{where} does not exist", file=sys.stderr)
+        return EXIT_SERVICE
+    if found.size != size:
+        print(f"differ: {args.source} is {size} bytes, {where} is {found.size} bytes")
+        return EXIT_INTEGRITY
+    if found.crc64 is None:
+        print(f"cannot verify: COS sent no CRC-64 for {where}", file=sys.stderr)
+        return EXIT_INTEGRITY
+    local = file_crc64(args.source)
+    if local != found.crc64:
+        print(f"differ: {args.source} has CRC-64 {local}, {where} has {found.crc64} (same size {size})")
+        return EXIT_INTEGRITY
+    if not args.quiet:
+        print(f"equal: {args.source} and {where} ({size} bytes, CRC-64 {local})")
+    return 0

@@ -1,0 +1,163 @@
+"""The pure side of directory upload and sync: which files, which keys, what to send, what to delete.
+
+Nothing here reads a file or sends a request, so every rule is tested with plain values
+(``tests/test_dirplan.py``); :mod:`cos_multipart._walk` feeds it the directory and
+:mod:`cos_multipart.directory` does the I/O.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from .endpoint import validate_key
+from .errors import CosValidationError
+
+#: What a sync decision says when a file is skipped.
+SAME = "same size and CRC-64"
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    """Which files of a directory are uploaded.
+
+    Attributes:
+        include: Glob patterns (``fnmatch``, case-sensitive) matched against the path relative to the
+            directory, with ``/`` separators; ``*`` also matches ``/`` (``*.jpg`` matches at any depth).
+            When given, a file must match at least one.
+        exclude: Glob patterns as for ``include``; a file matching any is left out (it wins over include).
+            A directory whose relative path followed by ``/`` matches an exclude is not entered.
+        follow_symlinks: Follow symbolic links to files and directories (a link back to a directory being
+            walked is reported, never followed). Off: links are skipped and reported.
+        hidden: Include names starting with ``.``.
+    """
+
+    include: Tuple[str, ...] = ()
+    exclude: Tuple[str, ...] = ()
+    follow_symlinks: bool = False
+    hidden: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("include", "exclude"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(item, str) and item for item in value):
+                raise CosValidationError(name, value, "a sequence of non-empty glob patterns, e.g. ('*.jpg',)")
+            object.__setattr__(self, name, tuple(value))
+        for name in ("follow_symlinks", "hidden"):
+            if not isinstance(getattr(self, name), bool):
+                raise CosValidationError(name, getattr(self, name), "True or False")
+
+    def selects(self, relative: str) -> bool:
+        """Whether the file at ``relative`` (``/`` separators) is uploaded."""
+        if not self.hidden and any(part.startswith(".") for part in relative.split("/")):
+            return False
+        if any(fnmatch.fnmatchcase(relative, pattern) for pattern in self.exclude):
+            return False
+        return not self.include or any(fnmatch.fnmatchcase(relative, pattern) for pattern in self.include)
+
+    def enters(self, relative_dir: str) -> bool:
+        """Whether the directory at ``relative_dir`` is walked at all."""
+        if not self.hidden and any(part.startswith(".") for part in relative_dir.split("/")):
+            return False
+        return not any(fnmatch.fnmatchcase(relative_dir + "/", pattern) for pattern in self.exclude)
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A regular file found by the walk, with the identity the CRC cache keys on.
+
+    Attributes:
+        path: The path as found (through the directory given; links not resolved).
+        relative: The path relative to the directory, ``/`` separators on every OS.
+        size: Bytes.
+        mtime_ns: Modification time.
+        ctime_ns: Status change time (what ``cp -p`` and ``touch -d`` cannot set back).
+        inode: Inode number.
+        device: Device number.
+    """
+
+    path: str
+    relative: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    device: int
+
+
+@dataclass(frozen=True)
+class WalkIssue:
+    """Something the walk did not upload, and why (a link not followed, a loop, an unreadable directory)."""
+
+    path: str
+    relative: str
+    reason: str
+    failed: bool = False
+
+
+def normalise_prefix(prefix: str) -> str:
+    """The key prefix: ``""``, or the prefix ending with ``/`` (``"photos"`` and ``"photos/"`` are one folder).
+
+    Raises:
+        CosValidationError: Not a string, or starting with ``/`` (COS keys cannot).
+    """
+    if not isinstance(prefix, str):
+        raise CosValidationError("prefix", prefix, "a string such as 'backups/2024/' (or '' for the bucket's root)")
+    if prefix.startswith(("/", "\\")):
+        raise CosValidationError("prefix", prefix, "no leading '/' or '\\' (COS keys cannot start with one)")
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def object_key(prefix: str, relative: str) -> str:
+    """The key of the file at ``relative`` under the normalised ``prefix``.
+
+    Raises:
+        CosValidationError: The key breaks a key rule (too long, a name that is not valid Unicode...).
+    """
+    return validate_key(prefix + relative)
+
+
+def sync_decision(size: int, local_crc: Optional[int], remote_size: Optional[int], remote_crc: Optional[int]) -> Optional[str]:
+    """Why the file must be uploaded, or ``None`` when the object already holds it.
+
+    The object holds the file when it exists with the same size and the same CRC-64. ``local_crc`` is only
+    needed (and only computed by the caller) when the sizes are equal.
+    """
+    if remote_size is None:
+        return "new"
+    if remote_size != size:
+        return f"size differs (local {size}, COS {remote_size})"
+    if remote_crc is None:
+        return "COS has no CRC-64 for the object"
+    if local_crc is None:
+        return "no local CRC-64"
+    return None if local_crc == remote_crc else "content differs (CRC-64)"
+
+
+def deletions(remote_keys: Iterable[str], local_keys: Iterable[str], prefix: str, options: WalkOptions) -> List[str]:
+    """Keys under ``prefix`` with no local file, in order: what ``--delete`` removes.
+
+    Keys whose relative path the filters leave out are kept (their files were not considered, so their
+    absence locally says nothing), and so are folder markers (keys ending in ``/``).
+    """
+    wanted = set(local_keys)
+    chosen = []
+    for key in remote_keys:
+        if key in wanted or not key.startswith(prefix) or key.endswith("/"):
+            continue
+        if options.selects(key[len(prefix) :]):
+            chosen.append(key)
+    return chosen
+
+
+def split_by_size(files: Sequence[LocalFile], threshold: int) -> Tuple[List[LocalFile], List[LocalFile]]:
+    """``(small, large)``: files below ``threshold`` go up in one PUT, the others in parts."""
+    small = [item for item in files if item.size < threshold]
+    large = [item for item in files if item.size >= threshold]
+    return small, large
+
+
+def remote_index(summaries: Iterable[Tuple[str, int, Optional[int]]]) -> Mapping[str, Tuple[int, Optional[int]]]:
+    """``key -> (size, crc64 or None)`` from a listing's ``(key, size, crc64)`` rows."""
+    return {key: (size, crc) for key, size, crc in summaries}

@@ -1,0 +1,99 @@
+"""A shared pool of request slots: at most ``limit`` COS requests at once, whatever the number of uploads.
+
+A directory upload runs many uploads at the same time (single PUTs of small files, parts of large ones).
+Each keeps its own driver and scheduler; what they share is a view of one client whose transport takes a
+slot for every request it sends and gives it back when the answer is read. So the bound holds across files
+and parts, and also covers Initiate, Complete, List Parts and HEAD, not only the bodies. Memory follows:
+a part is read from its file while it is sent, so the bytes in flight are bounded by the slots.
+
+A request waiting for a slot gives up with :class:`~cos_multipart.errors.CosCancelledError` once the
+pool is stopped (Ctrl-C), instead of starting.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, cast
+
+from .client import CosClient
+from .errors import CosCancelledError
+from .models import HttpCall
+from .transport import Transport
+
+#: How often a request waiting for a slot looks at the stop flag.
+_WAIT_SECONDS = 0.1
+
+
+class RequestSlots:
+    """At most ``limit`` requests in flight among every client view made with :meth:`client_view`.
+
+    Args:
+        limit: Requests at once, at least 1.
+
+    Attributes:
+        peak: The most requests that were in flight at one time (for tests and benchmarks).
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self._free = threading.Semaphore(limit)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.peak = 0
+        self.stopped = threading.Event()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold one slot for the duration of the block (waits for a free one)."""
+        while not self._free.acquire(timeout=_WAIT_SECONDS):
+            if self.stopped.is_set():
+                raise CosCancelledError("stopped before this request was sent")
+        if self.stopped.is_set():
+            self._free.release()
+            raise CosCancelledError("stopped before this request was sent")
+        with self._lock:
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self._free.release()
+
+    def stop(self) -> None:
+        """Refuse every request not yet started (those in flight finish or fail as usual)."""
+        self.stopped.set()
+
+    def client_view(self, client: CosClient) -> CosClient:
+        """A client sharing ``client``'s connections, credentials and retry policy whose every request
+        takes a slot; closing the view does not close ``client``."""
+        view = copy.copy(client)
+        view._transport = cast(Transport, _GatedTransport(client.transport, self))  # noqa: SLF001 - same package
+        return view
+
+
+class _GatedTransport:
+    """The transport's interface, each request sent inside a slot; everything else is the transport's."""
+
+    def __init__(self, transport: Transport, slots: RequestSlots) -> None:
+        self._transport = transport
+        self._slots = slots
+
+    def send(self, call: HttpCall, parse: Any, *, cancel: Optional[threading.Event] = None) -> Any:
+        with self._slots.held():
+            return self._transport.send(call, parse, cancel=cancel)
+
+    def open(self, call: HttpCall, check: Any) -> Any:
+        with self._slots.held():
+            return self._transport.open(call, check)
+
+    def close(self) -> None:
+        """The shared transport belongs to the client the view was made from."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)

@@ -1,0 +1,149 @@
+"""Upload a directory tree, or sync it (send only what changed), under one bound on requests at once.
+
+Example::
+
+    from cos_multipart import CosClient, UploadConfig
+    from cos_multipart.directory import sync_directory
+
+    with CosClient("examplebucket-1250000000", "ap-guangzhou") as client:
+        report = sync_directory(client, "site/", "www/", config=UploadConfig(concurrency=16), delete=True)
+        print(len(report.uploaded), "uploaded,", len(report.skipped), "unchanged,", len(report.failed), "failed")
+
+Every file is one upload of :class:`~cos_multipart.uploader.Uploader` (verified, and resumable from its
+checkpoint when it is large), and all of them share one pool of ``config.concurrency`` request slots: small
+files go up in parallel single PUTs, large ones in parallel parts, and never more than ``concurrency``
+requests are in flight (see docs/architecture.md, "Directories: one pool of request slots"). A file that
+fails is reported and the others go on; running the same call again skips (sync) or re-sends (upload) the
+finished files and resumes the interrupted large ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from ._crccache import CrcCache
+from ._dirplan import WalkOptions
+from ._dirreport import (
+    DirectoryProgress,
+    DirectoryReport,
+    FailedFile,
+    PlannedAction,
+    ProgressFunction,
+    SkippedFile,
+    UploadedFile,
+)
+from ._dirrun import DirectoryRun, RunSettings
+from .checkpoint import CheckpointStore
+from .client import CosClient
+from .uploader import UploadConfig
+
+__all__ = [
+    "DirectoryProgress",
+    "DirectoryReport",
+    "FailedFile",
+    "PlannedAction",
+    "SkippedFile",
+    "UploadedFile",
+    "WalkOptions",
+    "sync_directory",
+    "upload_directory",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+
+
+def upload_directory(
+    client: CosClient,
+    local_dir: PathLike,
+    prefix: str = "",
+    *,
+    config: Optional[UploadConfig] = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    hidden: bool = True,
+    dry_run: bool = False,
+    progress: Optional[ProgressFunction] = None,
+    store: Optional[CheckpointStore] = None,
+) -> DirectoryReport:
+    """Upload every selected file under ``local_dir`` to ``prefix`` + its relative path (``/`` separators).
+
+    Args:
+        client: The client (its connections are shared by every file).
+        local_dir: The directory.
+        prefix: Key prefix; a non-empty prefix without a trailing ``/`` gets one (``"photos"`` -> ``photos/``).
+        config: Upload settings for every file; ``config.concurrency`` bounds the requests in flight across
+            all files and parts, ``config.multipart_threshold`` splits single PUTs from multipart uploads.
+        include: Glob patterns on the relative path (``*`` also matches ``/``); a file must match one.
+        exclude: Glob patterns; a matching file is left out (a directory ``d`` is not entered when ``d/``
+            matches).
+        follow_symlinks: Follow links (loops are reported, never entered); default: skip and report them.
+        hidden: Include dot files and directories (the default).
+        dry_run: Report what would be uploaded (``planned``) without sending anything.
+        progress: Called with a :class:`DirectoryProgress` as files and bytes go (one call at a time).
+        store: Checkpoint storage for the large files (default: ``config.checkpoint_dir``).
+
+    Returns:
+        A :class:`DirectoryReport`; a failed file is in ``failed`` and does not stop the others.
+
+    Raises:
+        CosValidationError: ``local_dir`` is not a directory, or a bad prefix or pattern (nothing sent).
+        KeyboardInterrupt: With the report so far as its ``directory_report`` attribute.
+    """
+    settings = RunSettings(
+        walk=WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden), sync=False, delete=False,
+        dry_run=dry_run,
+    )  # fmt: skip
+    run = DirectoryRun(client, local_dir, prefix, config or UploadConfig(), settings, CrcCache(enabled=False), store)
+    return run.run(progress)
+
+
+def sync_directory(
+    client: CosClient,
+    local_dir: PathLike,
+    prefix: str = "",
+    *,
+    config: Optional[UploadConfig] = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    hidden: bool = True,
+    checksum: bool = False,
+    delete: bool = False,
+    dry_run: bool = False,
+    cache: Union[bool, PathLike] = True,
+    progress: Optional[ProgressFunction] = None,
+    store: Optional[CheckpointStore] = None,
+) -> DirectoryReport:
+    """Like :func:`upload_directory`, but skip files the bucket already holds, and optionally delete.
+
+    A file is skipped when an object with its key exists with the same size and the same CRC-64 (from the
+    listing when it carries one, else from HEAD Object); the local CRC-64 is computed only when the sizes
+    are equal, and remembered in a cache keyed by path, size, mtime, ctime, inode and device (see
+    :mod:`cos_multipart._crccache` for exactly what it trusts).
+
+    Args:
+        checksum: Re-read every local file instead of trusting the cache (the cache is refreshed).
+        delete: Remove objects under ``prefix`` that have no local file (keys the filters leave out, and
+            folder markers ending in ``/``, are kept); nothing is deleted when part of the tree could not
+            be read.
+        cache: ``True`` for the default cache file, ``False`` for none, or a path.
+        Other arguments: as for :func:`upload_directory`; ``dry_run`` also covers ``delete``.
+    """
+    settings = RunSettings(
+        walk=WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden), sync=True, delete=delete,
+        dry_run=dry_run,
+    )  # fmt: skip
+    if cache is True:
+        crc_cache = CrcCache(trust=not checksum)
+    elif cache is False:
+        crc_cache = CrcCache(enabled=False)
+    else:
+        crc_cache = CrcCache(path=Path(cache), trust=not checksum)
+    run = DirectoryRun(client, local_dir, prefix, config or UploadConfig(), settings, crc_cache, store)
+    return run.run(progress)
+

@@ -1,0 +1,131 @@
+"""Directory upload and sync against the local server over real sockets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from cos_multipart import _crccache, _dirrun
+from cos_multipart.checksum import crc64
+from cos_multipart.client import CosClient
+from cos_multipart.directory import DirectoryProgress, sync_directory, upload_directory
+from cos_multipart.limits import MB
+from cos_multipart.testing import Fault, LocalCOS
+from cos_multipart.uploader import UploadConfig
+
+pytestmark = pytest.mark.integration
+
+
+def tree(root: Path) -> Dict[str, bytes]:
+    files = {
+        "a.txt": b"alpha",
+        "空 目录/文件 ü+%.txt": "ünicode".encode(),
+        "empty.bin": b"",
+        "deep/x/y/z.txt": b"z" * 1000,
+        ".hidden": b"h",
+        "big.bin": os.urandom(2 * MB + 12345),
+    }
+    for relative, data in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def config(tmp_path: Path, concurrency: int = 3) -> UploadConfig:
+    return UploadConfig(concurrency=concurrency, part_size=MB, multipart_threshold=MB, checkpoint_dir=tmp_path / "ckpt")
+
+
+def max_overlap(cos: LocalCOS) -> int:
+    events: List[Tuple[float, int]] = []
+    for entry in cos.log_entries():
+        events += [(entry.time, 1), (entry.time + entry.millis / 1000, -1)]
+    running = peak = 0
+    for _, step in sorted(events, key=lambda e: (e[0], e[1])):
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_tree_upload_keys_crcs_and_one_bound(local_cos_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cos = local_cos_factory(latency=0.02)
+    files = tree(tmp_path / "src")
+    for i in range(12):
+        (tmp_path / "src" / "many" / f"{i}.txt").parent.mkdir(exist_ok=True)
+        (tmp_path / "src" / "many" / f"{i}.txt").write_bytes(b"%d" % i)
+        files[f"many/{i}.txt"] = b"%d" % i
+    seen: List[DirectoryProgress] = []
+    with cos.client() as client:
+        report = upload_directory(client, tmp_path / "src", "backup", config=config(tmp_path), progress=seen.append)
+        assert report.ok and len(report.uploaded) == len(files)
+        for relative, data in files.items():
+            found = client.find_object(f"backup/{relative}")
+            assert found is not None and found.size == len(data) and found.crc64 == crc64(data)
+    assert report.bytes_sent == sum(len(d) for d in files.values()) and report.bytes_reused == 0
+    assert seen[-1].files_done == seen[-1].files_total == len(files) and seen[-1].bytes_done == seen[-1].bytes_total
+    assert max_overlap(cos) <= 3  # every request, parts and PUTs alike, inside one pool of 3 slots
+    assert any(e.api == "UploadPart" for e in cos.log_entries()) and report.elapsed < 5
+
+
+def test_a_failing_file_does_not_stop_the_others(local_cos: LocalCOS, client: CosClient, tmp_path: Path) -> None:
+    for i in range(5):
+        (tmp_path / "src").mkdir(exist_ok=True)
+        (tmp_path / "src" / f"{i}.txt").write_bytes(b"x" * i)
+    local_cos.faults.add(Fault.error("PutObject", status=400, code="InvalidArgument", nth=3))
+    report = upload_directory(client, tmp_path / "src", config=config(tmp_path, concurrency=1))
+    assert len(report.uploaded) == 4 and len(report.failed) == 1
+    (failure,) = report.failed
+    assert failure.kind == "CosServiceError" and "InvalidArgument" in failure.error and failure.key == "2.txt"
+
+
+def test_interrupted_sync_resumes_and_skips_what_is_done(
+    local_cos: LocalCOS, client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = tree(tmp_path / "src")
+    local_cos.faults.add(Fault.error("UploadPart", status=400, code="InvalidArgument", nth=2))
+    cache = tmp_path / "crc.json"
+    first = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 1), cache=cache)
+    assert [f.key for f in first.failed] == ["s/big.bin"] and len(first.uploaded) == len(files) - 1
+    monkeypatch.setattr(_crccache, "RACY_SECONDS", -60.0)  # fresh files may be cached in this test
+    second = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 1), cache=cache)
+    assert [f.key for f in second.uploaded] == ["s/big.bin"] and second.uploaded[0].bytes_reused == MB
+    assert second.bytes_sent == len(files["big.bin"]) - MB and len(second.skipped) == len(files) - 1
+    reads: List[str] = []
+    real = _dirrun.file_crc64
+    def counting(path: str) -> int:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(_dirrun, "file_crc64", counting)
+    (tmp_path / "src" / "a.txt").write_bytes(b"ALPHA")  # same size, new content, new ctime
+    third = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 2), cache=cache)
+    assert [f.key for f in third.uploaded] == ["s/a.txt"] and reads == [str(tmp_path / "src" / "a.txt")]
+    fourth = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 2), cache=cache, checksum=True)
+    assert not fourth.uploaded and len(reads) > 1 + len(files) - 2  # --checksum re-read the non-empty files
+
+
+def test_delete_dry_run_then_delete(local_cos: LocalCOS, client: CosClient, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "keep.txt").write_bytes(b"k")
+    for key in ("p/keep.txt", "p/gone.txt", "p/sub/gone2.txt", "p/skip.tmp", "p/folder/", "other/x"):
+        client.put_object(key, b"old")
+    dry = sync_directory(client, tmp_path / "src", "p", config=config(tmp_path), exclude=["*.tmp"], delete=True, dry_run=True, cache=False)
+    assert [(a.action, a.key) for a in dry.planned] == [("delete", "p/gone.txt"), ("delete", "p/sub/gone2.txt"), ("upload", "p/keep.txt")]
+    assert dry.deleted == () and len(list(client.list_objects())) == 6
+    done = sync_directory(client, tmp_path / "src", "p", config=config(tmp_path), exclude=["*.tmp"], delete=True, cache=False)
+    assert done.deleted == ("p/gone.txt", "p/sub/gone2.txt")
+    assert [o.key for o in client.list_objects()] == ["other/x", "p/folder/", "p/keep.txt", "p/skip.tmp"]
+
+
+def test_symlinks_followed_on_request(client: CosClient, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "target.txt").write_bytes(b"target")
+    (tmp_path / "src" / "link.txt").symlink_to(tmp_path / "target.txt")
+    (tmp_path / "src" / "loop").symlink_to(tmp_path / "src")
+    skipped = upload_directory(client, tmp_path / "src", config=config(tmp_path))
+    assert not skipped.uploaded and {s.key for s in skipped.skipped} == {"link.txt", "loop"}
+    followed = upload_directory(client, tmp_path / "src", "f", config=config(tmp_path), follow_symlinks=True)
+    assert [u.key for u in followed.uploaded] == ["f/link.txt"] and "loop" in followed.skipped[0].reason
