@@ -25,9 +25,10 @@ from typing import Callable, Iterable, Iterator, Mapping, Optional, Tuple, Type,
 import requests
 
 from . import operations
+from ._paging import UploadMarkers, next_parts_marker, next_upload_markers
 from .credentials import CredentialsLike
 from .endpoint import Endpoint, validate_key
-from .errors import CosResponseError, CosValidationError
+from .errors import CosValidationError
 from .limits import DEFAULT_SIGN_EXPIRES
 from .models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
 from .options import ObjectOptions, Tagging, resolve
@@ -225,12 +226,9 @@ class CosClient:
             call = operations.prepare_list_parts(key, upload_id, part_number_marker=marker)
             page = self._transport.send(call, operations.parse_list_parts)
             yield from page.parts
-            if not page.is_truncated:
+            marker = next_parts_marker(page, marker)
+            if marker is None:
                 return
-            following = page.next_marker if page.next_marker is not None else (page.parts[-1].part_number if page.parts else None)
-            if following is None or (marker is not None and following <= marker):
-                raise CosResponseError(f"List Parts is truncated but its marker does not advance ({marker} -> {following})")
-            marker = following
 
     def list_multipart_uploads(self, *, prefix: Optional[str] = None) -> Iterator[UploadInfo]:
         """Every upload in progress (optionally under ``prefix``), fetching pages as needed (436/7736)."""
@@ -238,17 +236,12 @@ class CosClient:
         return self._iter_uploads(prefix)
 
     def _iter_uploads(self, prefix: Optional[str]) -> Iterator[UploadInfo]:
-        markers: Tuple[Optional[str], Optional[str]] = (None, None)
-        while True:
+        markers: Optional[UploadMarkers] = (None, None)
+        while markers is not None:
             call = operations.prepare_list_uploads(prefix=prefix, key_marker=markers[0], upload_id_marker=markers[1])
             page = self._transport.send(call, operations.parse_list_uploads)
             yield from page.uploads
-            if not page.is_truncated:
-                return
-            following = (page.next_key_marker or None, page.next_upload_id_marker or None)
-            if following[0] is None or following == markers:
-                raise CosResponseError(f"List Multipart Uploads is truncated but its markers do not advance ({following})")
-            markers = following
+            markers = next_upload_markers(page, markers)
 
     # --- simple objects ----------------------------------------------------------------------------------
 
