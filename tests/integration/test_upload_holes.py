@@ -48,9 +48,9 @@ from cos_multipart.progress import ProgressEvent
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.server import AccessLogEntry
-from cos_multipart.uploader import UploadConfig, Uploader
+from cos_multipart.uploader import UploadConfig
 
-from uploads import Driver, make_file, stored, uploader
+from uploads import Driver, make_file, stored
 
 pytestmark = pytest.mark.integration
 

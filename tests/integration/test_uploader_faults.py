@@ -17,7 +17,7 @@ from cos_multipart.limits import MB
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 
-from uploads import Driver, make_file, stored, uploader
+from uploads import Driver, make_file, stored
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from cos_multipart.client import CosClient
 from cos_multipart.credentials import Credentials
 from cos_multipart.limits import MB
 from cos_multipart.testing import TEST_CREDENTIALS
-from cos_multipart.uploader import UploadConfig, Uploader
+from cos_multipart.uploader import UploadConfig
 
 from uploads import Driver
 

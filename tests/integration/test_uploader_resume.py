@@ -21,7 +21,7 @@ from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
 
-from uploads import Driver, make_file, stored, uploader
+from uploads import Driver, make_file, stored
 
 pytestmark = pytest.mark.integration
 

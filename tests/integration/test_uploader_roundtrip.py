@@ -18,7 +18,7 @@ from cos_multipart.options import ObjectOptions
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import LocalCOS
-from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
+from cos_multipart.uploader import UploadConfig, UploadResult, upload_file
 
 from uploads import Driver, stored
 
