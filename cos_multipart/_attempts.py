@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence, Tuple, Type
 
 from .credentials import Credentials
 from .endpoint import Endpoint
+from .errors import FailureKind
 from .limits import SIGN_SKEW_SECONDS
 from .models import HttpCall
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
@@ -98,3 +99,8 @@ def corrected_offset(date: Optional[str], local_now: float) -> Optional[float]:
     if offset is not None:
         logger.debug("server clock differs by %.0f s; correcting the signing window", offset)
     return offset
+
+
+def kind_in(table: Sequence[Tuple[Type[BaseException], FailureKind]], error: BaseException) -> FailureKind:
+    """The kind of the first ``(exception class, kind)`` of a transport's table that ``error`` is; else OTHER."""
+    return next((kind for cls, kind in table if isinstance(error, cls)), FailureKind.OTHER)

@@ -9,7 +9,7 @@ every choice it makes about *what* to do is a function here, so the two cannot d
 * on failure: keep the upload for a resume (with the :class:`~cos_multipart.errors.KeptUpload` the error
   carries) or abort it;
 * how a stream is cut into numbered parts and where it ends (:class:`StreamCutter`);
-* the :class:`~cos_multipart._config.UploadResult` of a finished upload.
+* the state of one upload call and its :class:`~cos_multipart._config.UploadResult` (:class:`UploadBase`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import base64
 import contextlib
 import logging
 import time
-from typing import Callable, Optional, Protocol, Sequence, Tuple, Union
+from typing import Callable, Generic, List, Optional, Protocol, Tuple, TypeVar, Union
 
 from ._config import UploadConfig, UploadResult
 from ._partreader import PartDigest
@@ -34,7 +34,9 @@ from .errors import (
     SourceChangedError,
 )
 from .limits import MAX_PART_NUMBER
+from .checkpoint import CheckpointStore
 from .planner import StreamPlan, plan_parts
+from .ratelimit import TokenBucket
 from .session import GrowingPlan, PartReceipt, UploadSession
 from . import _resume
 
@@ -275,35 +277,51 @@ class StreamCutter:
         return UploadSession(endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode)
 
 
-# --- results --------------------------------------------------------------------------------------------
+# --- the state every driver's upload holds -------------------------------------------------------------
+
+ClientT = TypeVar("ClientT", bound=HasEndpoint)
 
 
-def upload_result(
-    client: HasEndpoint,
-    key: str,
-    started: float,
-    request_ids: Sequence[str],
-    upload_id: Optional[str],
-    etag: str,
-    parts: Tuple[PartReceipt, ...],
-    crc64: int,
-    *,
-    reused: int = 0,
-    reverified: int = 0,
-    version_id: Optional[str] = None,
-) -> UploadResult:
-    """The verified result of an upload that started at ``started`` (monotonic seconds)."""
-    return UploadResult(
-        bucket=client.bucket,
-        key=key,
-        upload_id=upload_id,
-        etag=etag,
-        crc64=crc64,
-        size=sum(p.size for p in parts),
-        parts=parts,
-        elapsed=time.monotonic() - started,
-        request_ids=tuple(request_ids),
-        parts_reused=reused,
-        bytes_reverified=reverified,
-        version_id=version_id,
-    )
+class UploadBase(Generic[ClientT]):
+    """What one upload call holds whatever its driver: target, configuration, timing, request ids, bandwidth
+    cap; and the :class:`~cos_multipart._config.UploadResult` it ends with."""
+
+    def __init__(
+        self, client: ClientT, config: UploadConfig, store: CheckpointStore, source: AnySource, key: str, *, resume_only: bool
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.store = store
+        self.source = source
+        self.key = key
+        self.resume_only = resume_only
+        self.started = time.monotonic()
+        self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
+        self.request_ids: List[str] = []
+
+    def result(
+        self,
+        upload_id: Optional[str],
+        etag: str,
+        parts: Tuple[PartReceipt, ...],
+        crc64: int,
+        *,
+        reused: int = 0,
+        reverified: int = 0,
+        version_id: Optional[str] = None,
+    ) -> UploadResult:
+        """The verified result, timed from when this upload started."""
+        return UploadResult(
+            bucket=self.client.bucket,
+            key=self.key,
+            upload_id=upload_id,
+            etag=etag,
+            crc64=crc64,
+            size=sum(p.size for p in parts),
+            parts=parts,
+            elapsed=time.monotonic() - self.started,
+            request_ids=tuple(self.request_ids),
+            parts_reused=reused,
+            bytes_reverified=reverified,
+            version_id=version_id,
+        )

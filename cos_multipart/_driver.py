@@ -12,7 +12,6 @@ import contextlib
 import functools
 import logging
 import threading
-import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _decisions as decide
@@ -29,7 +28,6 @@ from .errors import CosError, CosServiceError
 from .parts import NO_SUCH_UPLOAD, Answer, Completion, complete, send_part, send_verified
 from .planner import StreamPlan, stream_plan
 from .progress import ProgressCallback, ProgressTracker
-from .ratelimit import TokenBucket
 from .session import PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
@@ -49,7 +47,7 @@ def abort_quietly(client: CosClient, key: str, upload_id: str) -> bool:
         raise
 
 
-class Upload:
+class Upload(decide.UploadBase[CosClient]):
     """One call of :meth:`Uploader.upload`: picks the path (single PUT, multipart, stream) and runs it."""
 
     def __init__(
@@ -63,17 +61,9 @@ class Upload:
         *,
         resume_only: bool,
     ) -> None:
-        self.client = client
-        self.config = config
-        self.store = store
-        self.source = source
-        self.key = key
+        super().__init__(client, config, store, source, key, resume_only=resume_only)
         self.callback = callback
-        self.resume_only = resume_only
-        self.started = time.monotonic()
         self.cancel = threading.Event()
-        self.limiter = TokenBucket(self.config.bandwidth_limit) if self.config.bandwidth_limit else None
-        self.request_ids: List[str] = []
         self.progress = ProgressTracker(source.size, None, callback)
 
     def body_options(self, *, md5: bool) -> BodyOptions:
@@ -176,22 +166,6 @@ class Upload:
     def stop_requests(self) -> None:
         """Free this upload's requests blocked on slow answers (other uploads on the client are untouched)."""
         self.client.abort_connections(cancel=self.cancel)
-
-    def result(
-        self,
-        upload_id: Optional[str],
-        etag: str,
-        parts: Tuple[PartReceipt, ...],
-        crc64: int,
-        *,
-        reused: int = 0,
-        reverified: int = 0,
-        version_id: Optional[str] = None,
-    ) -> UploadResult:
-        return decide.upload_result(
-            self.client, self.key, self.started, self.request_ids, upload_id, etag, parts, crc64,
-            reused=reused, reverified=reverified, version_id=version_id,
-        )  # fmt: skip
 
 
 class MultipartRun:

@@ -26,7 +26,7 @@ import io
 import os
 from typing import Any, AsyncIterable, Optional, Union
 
-from .._config import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, UploadResult
+from .._config import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, UploadResult, config_of
 from .._decisions import endpoint_url
 from .._sources import Source, StreamSource, open_source
 from ..checkpoint import CheckpointStore
@@ -167,11 +167,5 @@ async def async_upload_file(
     Returns:
         The verified :class:`~cos_multipart.UploadResult`.
     """
-    config = UploadConfig(
-        part_size=part_size, concurrency=concurrency, multipart_threshold=multipart_threshold, resume=resume,
-        checkpoint_dir=checkpoint_dir, abort_on_failure=abort_on_failure, part_attempts=part_attempts,
-        verify_md5=verify_md5, verify_reused=verify_reused, bandwidth_limit=bandwidth_limit,
-        traffic_limit=traffic_limit, expected_size=expected_size, forbid_overwrite=forbid_overwrite,
-        options=options if options is not None else ObjectOptions(),
-    )  # fmt: skip
+    config = config_of(locals())
     return await AsyncUploader(client, config, store=store).upload(source, key, progress=progress)

@@ -15,10 +15,13 @@ a thread. Both hold one part at a time; the driver keeps at most ``concurrency``
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import concurrent.futures
 import functools
 import inspect
+import itertools
+import threading
 from collections import deque
 from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Deque, Optional, TypeVar, Union
 
@@ -46,12 +49,34 @@ class Threads:
     (a cancelled task's read finishes within one chunk) and stops the threads, so none is left behind.
     """
 
+    _made = itertools.count(1)
+
     def __init__(self, workers: int, name: str = "cos-multipart-aio") -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=name)
+        self._prefix = f"{name}-{next(self._made)}_"
+        self._workers = workers
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=self._prefix)
         self._running: "set[concurrent.futures.Future[Any]]" = set()
+        self._ready: Optional["asyncio.Future[None]"] = None
+
+    async def _started(self) -> None:
+        """Start every worker from a helper thread: ``Thread.start`` waits until the new thread runs, which on
+        a busy machine can take tens of milliseconds, and that wait must not happen on the loop."""
+        if self._ready is None:
+            loop = asyncio.get_running_loop()
+            ready = self._ready = loop.create_future()
+            barrier = threading.Barrier(self._workers)
+
+            def start() -> None:
+                waits = [self._pool.submit(barrier.wait) for _ in range(self._workers)]  # one thread each
+                concurrent.futures.wait(waits)
+                loop.call_soon_threadsafe(_resolve, ready)
+
+            _thread.start_new_thread(start, ())  # does not wait for the thread to run
+        await asyncio.shield(self._ready)
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``function(*args, **kwargs)`` in a worker thread."""
+        await self._started()
         future = self._pool.submit(functools.partial(function, *args, **kwargs))
         self._running.add(future)
         future.add_done_callback(self._running.discard)
@@ -61,7 +86,15 @@ class Threads:
         """Wait for the work still running (also when cancelled meanwhile), then stop the threads."""
         while self._running:
             await asyncio.wait([asyncio.wrap_future(future) for future in list(self._running)])
-        self._pool.shutdown(wait=True)  # every thread is idle: they exit at once
+        # Joining here would block the loop while each idle thread waits its turn for the GIL to exit.
+        self._pool.shutdown(wait=False)
+        while any(thread.name.startswith(self._prefix) for thread in threading.enumerate()):
+            await asyncio.sleep(0.002)
+
+
+def _resolve(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Callbacks:
@@ -193,7 +226,7 @@ class IterStream:
 
     async def read_part(self, part_size: int, *, md5: bool) -> StreamPart:
         """The next ``part_size`` bytes (fewer only at the end of the iterator)."""
-        buffer = bytearray(part_size)
+        buffer = await self._threads.run(bytearray, part_size)  # zero-filling a large part takes tens of ms
         view = memoryview(buffer)
         hasher = _Hasher(md5)
         filled = hashed = 0

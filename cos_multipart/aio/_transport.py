@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, List, Mapping, Optio
 import aiohttp
 from yarl import URL
 
-from .._attempts import Retries, corrected_offset, signed_headers
+from .._attempts import Retries, corrected_offset, kind_in, signed_headers
 from ..credentials import Credentials, CredentialsLike, as_provider
 from ..endpoint import Endpoint, strip_query
 from ..errors import CosServiceError, FailureKind
@@ -72,10 +72,7 @@ _FAILURE_KINDS: Tuple[Tuple[Type[BaseException], FailureKind], ...] = (
 
 def failure_kind(error: BaseException) -> FailureKind:
     """The :class:`~cos_multipart.errors.FailureKind` of an exception raised while sending a request."""
-    for cls, kind in _FAILURE_KINDS:
-        if isinstance(error, cls):
-            return kind
-    return FailureKind.OTHER
+    return kind_in(_FAILURE_KINDS, error)
 
 
 def _transport_error(error: BaseException, method: str, url: str, attempt: int) -> CosTransportError:

@@ -140,18 +140,21 @@ def test_an_upload_interrupted_by_one_driver_resumes_with_the_other(
 
 
 def test_no_call_blocks_the_event_loop(local_cos: LocalCOS, store: CheckpointStore, tmp_path: Path, caplog: Any) -> None:
-    path, data = make_file(tmp_path, 24 * MB + 3)
-    config = UploadConfig(part_size=4 * MB, multipart_threshold=0, concurrency=4, bandwidth_limit=400 * MB)
+    # Parts of 96 MB: reading one on the loop, zero-filling its buffer or hashing it (MD5 ~760 MB/s) takes about
+    # 200 ms, so any of that done on the loop shows. 150 ms leaves room for this shared machine's scheduling
+    # stalls (a bare ticker task was seen to take 60-170 ms in debug mode while other processes ran).
+    path, data = make_file(tmp_path, 192 * MB + 3)
+    config = UploadConfig(part_size=96 * MB, multipart_threshold=0, concurrency=2, bandwidth_limit=4000 * MB)
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
-        loop.slow_callback_duration = 0.02  # asyncio's debug mode logs "Executing <...> took 0.0xx seconds"
+        loop.slow_callback_duration = 0.15  # asyncio's debug mode logs "Executing <...> took 0.0xx seconds"
         async with async_client(local_cos) as aclient:
             uploader = AsyncUploader(aclient, config, store=store)
             await uploader.upload(path, "file")
             await uploader.upload(data, "buffer")
             await uploader.upload(chunks_of(data), "iterator")
-            await uploader.upload(path, "small", progress=lambda event: None)
+            await AsyncUploader(aclient, UploadConfig(multipart_threshold=MB), store=store).upload(data[:MB - 1], "single")
 
     with caplog.at_level(logging.WARNING, logger="asyncio"):
         asyncio.run(scenario(), debug=True)
