@@ -18,7 +18,7 @@ import base64
 import contextlib
 import logging
 import time
-from typing import Callable, Generic, List, Optional, Protocol, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generic, List, Optional, Protocol, Tuple, TypeVar, Union
 
 from ._config import UploadConfig, UploadResult
 from ._partreader import PartDigest
@@ -34,7 +34,7 @@ from .errors import (
     SourceChangedError,
 )
 from .limits import MAX_PART_NUMBER
-from .checkpoint import CheckpointStore
+from .checkpoint import CheckpointRecorder, CheckpointStore
 from .planner import StreamPlan, plan_parts
 from .ratelimit import TokenBucket
 from .session import GrowingPlan, PartReceipt, UploadSession
@@ -325,3 +325,25 @@ class UploadBase(Generic[ClientT]):
             bytes_reverified=reverified,
             version_id=version_id,
         )
+
+
+UploadT = TypeVar("UploadT", bound="UploadBase[Any]")
+
+
+class MultipartBase(Generic[UploadT]):
+    """What a multipart upload of a file or a buffer holds whatever its driver: the upload call, the source,
+    the stored session it may resume, the checkpoint recorder, the receipts so far and the bytes re-read."""
+
+    def __init__(self, upload: UploadT, source: Union[FileSource, BufferSource], stored: Optional[UploadSession]) -> None:
+        self.upload = upload
+        self.config = upload.config
+        self.client = upload.client
+        self.stored = stored
+        self.source = source
+        self.recorder: Optional[CheckpointRecorder] = None
+        self.done: Dict[int, PartReceipt] = {}
+        self.reverified = 0
+
+    def receipts(self) -> List[PartReceipt]:
+        """The receipts so far, in part order (what Complete sends)."""
+        return [self.done[number] for number in sorted(self.done)]

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import threading
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _decisions as decide
 from . import _resume
@@ -20,7 +20,7 @@ from ._config import UploadConfig, UploadResult
 from ._lock import CheckpointLock
 from ._partreader import BufferPartReader, StreamPart
 from ._scheduler import BoundedRunner
-from ._sources import AnySource, BodyOptions, BufferSource, FileSource, StreamSource
+from ._sources import AnySource, BodyOptions, FileSource, StreamSource
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .client import CosClient
 from ._decisions import endpoint_url
@@ -168,18 +168,8 @@ class Upload(decide.UploadBase[CosClient]):
         self.client.abort_connections(cancel=self.cancel)
 
 
-class MultipartRun:
+class MultipartRun(decide.MultipartBase[Upload]):
     """A multipart upload of a file or a buffer: resume or initiate, parts in parallel, complete."""
-
-    def __init__(self, upload: Upload, source: Union[FileSource, BufferSource], stored: Optional[UploadSession]) -> None:
-        self.upload = upload
-        self.config = upload.config
-        self.client = upload.client
-        self.stored = stored
-        self.source = source
-        self.recorder: Optional[CheckpointRecorder] = None
-        self.done: Dict[int, PartReceipt] = {}
-        self.reverified = 0
 
     def run(self) -> UploadResult:
         session, reused = self._session()
@@ -274,7 +264,7 @@ class MultipartRun:
 
     def _complete(self, session: UploadSession) -> Completion:
         up = self.upload
-        receipts = [self.done[number] for number in sorted(self.done)]
+        receipts = self.receipts()
         try:
             completion = complete(
                 self.client, session, receipts, forbid_overwrite=self.config.forbid_overwrite, sse_c=self.config.sse_c

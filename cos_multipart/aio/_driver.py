@@ -29,7 +29,7 @@ from .. import _resume
 from .._config import UploadConfig, UploadResult
 from .._lock import CheckpointLock
 from .._partreader import BufferPartReader, StreamPart
-from .._sources import AnySource, BodyOptions, BufferSource, FileSource, PartBody, StreamSource
+from .._sources import AnySource, BodyOptions, FileSource, PartBody, StreamSource
 from ..checkpoint import CheckpointRecorder, CheckpointStore
 from ..errors import CosError, CosServiceError
 from ..limits import MAX_PART_NUMBER
@@ -296,18 +296,9 @@ def _answer(result: Union[PartResult, ObjectResult]) -> Answer:
     return Answer(result.etag, result.crc64, result.request_id, getattr(result, "version_id", None))
 
 
-class MultipartTasks:
+class MultipartTasks(decide.MultipartBase[AsyncUpload]):
     """A multipart upload of a file or a buffer: resume or initiate, part tasks, complete."""
 
-    def __init__(self, upload: AsyncUpload, source: Union[FileSource, BufferSource], stored: Optional[UploadSession]) -> None:
-        self.upload = upload
-        self.config = upload.config
-        self.client = upload.client
-        self.source = source
-        self.stored = stored
-        self.recorder: Optional[CheckpointRecorder] = None
-        self.done: Dict[int, PartReceipt] = {}
-        self.reverified = 0
 
     async def run(self) -> UploadResult:
         up = self.upload
@@ -321,7 +312,7 @@ class MultipartTasks:
             await self._send(session)
             if isinstance(self.source, FileSource):
                 await up.threads.run(self.source.check_unchanged)
-            completion = await up.complete(session, [self.done[n] for n in sorted(self.done)])
+            completion = await up.complete(session, self.receipts())
         except BaseException as error:
             await self._fail(session, error)
             raise
