@@ -13,7 +13,7 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 #: The measurements, in the order of the issue.
-SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume")
+SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume", "async")
 #: The clients of the upload measurement. ``put`` / ``put-parallel`` / ``md5`` are the floors;
 #: ``ours-no-md5`` is this package with ``verify_md5=False`` (parts checked by CRC-64 only).
 UPLOAD_CLIENTS = ("ours-fast", "ours-crcmod", "ours-no-md5", "official", "put", "put-parallel", "md5")
@@ -44,6 +44,12 @@ class Settings:
         resume_runs: Repetitions of (6).
         resume_bandwidth: Per-connection cap of the server in (6), bytes/s, or ``None``; slows tiny uploads
             enough to be interrupted reliably (the smoke preset).
+        async_size: File size of (7), async against threaded.
+        async_part_size: Part size of (7) (small, so that 256 parts in flight is meaningful).
+        async_in_flight: Parts in flight in (7).
+        async_bandwidth: Per-connection cap of the server in (7), bytes/s.
+        async_latency: Seconds the server adds to each request in (7).
+        async_runs: Repetitions of (7).
         server_in_memory: Keep the server's data on ``/dev/shm`` when it has room (not for (3)).
         child_timeout: Seconds after which a child is killed.
         skip_official: Do not run the official SDK even if it is installed.
@@ -67,6 +73,12 @@ class Settings:
     resume_size: int = 1 * GIB
     resume_runs: int = 3
     resume_bandwidth: Optional[float] = None
+    async_size: int = 512 * MIB
+    async_part_size: int = 1 * MIB
+    async_in_flight: Tuple[int, ...] = (8, 64, 256)
+    async_bandwidth: float = 2 * MIB
+    async_latency: float = 0.050
+    async_runs: int = 2
     server_in_memory: bool = True
     child_timeout: float = 900.0
     skip_official: bool = False
@@ -100,6 +112,11 @@ SMOKE = Settings(
     resume_size=8 * MIB,
     resume_runs=1,
     resume_bandwidth=4 * MIB,
+    async_size=8 * MIB,
+    async_in_flight=(2, 8),
+    async_bandwidth=16 * MIB,
+    async_latency=0.005,
+    async_runs=1,
     child_timeout=120.0,
 )
 

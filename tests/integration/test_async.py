@@ -359,3 +359,15 @@ def test_the_harness_async_client_mirrors_the_sync_one(client: CosClient) -> Non
     mirrored = async_client_like(client)
     assert (mirrored.bucket, mirrored.endpoint.base_url) == (client.bucket, client.endpoint.base_url)
     assert mirrored.transport.retry == client.transport.retry
+
+
+def test_the_async_example_runs() -> None:
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "async_upload.py"
+    done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("file:") and "verified" in lines[0] and lines[1].startswith("stream:")
+    assert lines[2].startswith("cancel:")
