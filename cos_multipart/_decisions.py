@@ -18,7 +18,7 @@ import base64
 import contextlib
 import logging
 import time
-from typing import Any, Callable, Dict, Generic, List, Optional, Protocol, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
 
 from ._config import UploadConfig, UploadResult
 from ._partreader import PartDigest
@@ -36,6 +36,7 @@ from .errors import (
 from .limits import MAX_PART_NUMBER
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .planner import StreamPlan, plan_parts
+from .progress import ProgressTracker
 from .ratelimit import TokenBucket
 from .session import GrowingPlan, PartReceipt, UploadSession
 from . import _resume
@@ -191,6 +192,18 @@ def overwrite_refusal(head_error: Optional[CosServiceError], bucket: str, key: s
     return None if head_error.status == 404 else head_error
 
 
+@contextlib.contextmanager
+def refusing_existing(bucket: str, key: str) -> Iterator[None]:
+    """Inside: COS's 409 ``FileAlreadyExists`` is raised as :class:`ObjectExistsError` (sync or async code)."""
+    try:
+        yield
+    except CosServiceError as error:
+        exists = exists_error(error, bucket, key)
+        if exists is not None:
+            raise exists from error
+        raise
+
+
 def exists_error(error: BaseException, bucket: str, key: str) -> Optional[ObjectExistsError]:
     """COS's 409 ``FileAlreadyExists`` (Complete or PUT with forbid-overwrite) as :class:`ObjectExistsError`."""
     if isinstance(error, CosServiceError) and error.status == 409 and error.code == FILE_ALREADY_EXISTS:
@@ -298,6 +311,14 @@ class UploadBase(Generic[ClientT]):
         self.started = time.monotonic()
         self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
         self.request_ids: List[str] = []
+        self.progress = ProgressTracker(source.size, None)
+
+    def single_put_result(self, receipt: PartReceipt, version_id: Optional[str], request_ids: List[str]) -> UploadResult:
+        """Record a verified single PUT (its request ids, its progress) and make its result."""
+        self.request_ids.extend(request_ids)
+        self.progress.part_done(1, receipt.size)
+        self.progress.flush()
+        return self.result(None, receipt.etag, (receipt,), receipt.crc64, version_id=version_id)
 
     def result(
         self,

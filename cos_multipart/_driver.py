@@ -115,20 +115,12 @@ class Upload(decide.UploadBase[CosClient]):
             )  # fmt: skip
             return Answer(result.etag, result.crc64, result.request_id, result.version_id)
 
-        try:
+        with decide.refusing_existing(self.client.bucket, self.key):
             receipt, answer, ids = send_verified(
                 1, make_body, send, check_md5=self.config.check_md5, attempts=self.config.part_attempts,
                 on_retry=self.progress.rewind,
             )  # fmt: skip
-        except CosServiceError as error:
-            exists = decide.exists_error(error, self.client.bucket, self.key)
-            if exists is not None:
-                raise exists from error
-            raise
-        self.request_ids.extend(ids)
-        self.progress.part_done(1, size)
-        self.progress.flush()
-        return self.result(None, answer.etag, (receipt,), receipt.crc64, version_id=answer.version_id)
+        return self.single_put_result(receipt, answer.version_id, ids)
 
     # -- streams --
 
@@ -265,15 +257,10 @@ class MultipartRun(decide.MultipartBase[Upload]):
     def _complete(self, session: UploadSession) -> Completion:
         up = self.upload
         receipts = self.receipts()
-        try:
+        with decide.refusing_existing(self.client.bucket, up.key):
             completion = complete(
                 self.client, session, receipts, forbid_overwrite=self.config.forbid_overwrite, sse_c=self.config.sse_c
             )
-        except CosServiceError as error:
-            exists = decide.exists_error(error, self.client.bucket, up.key)
-            if exists is not None:
-                raise exists from error
-            raise
         up.request_ids.append(completion.result.request_id)
         return completion
 

@@ -198,21 +198,14 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
             )  # fmt: skip
             return _answer(result)
 
-        try:
+        with decide.refusing_existing(self.client.bucket, self.key):
             receipt, answer, ids = await self.send_verified(
                 1, lambda: self.part(lambda: BufferPartReader(part.data, part.digest, 1), size, 1), send,
                 check_md5=self.config.check_md5,
             )  # fmt: skip
-        except CosServiceError as error:
-            exists = decide.exists_error(error, self.client.bucket, self.key)
-            if exists is not None:
-                raise exists from error
-            raise
-        self.request_ids.extend(ids)
-        self.progress.part_done(1, size)
-        self.progress.flush()
+        result = self.single_put_result(receipt, answer.version_id, ids)
         await self.settle()
-        return self.result(None, answer.etag, (receipt,), receipt.crc64, version_id=answer.version_id)
+        return result
 
     # -- streams --
 
@@ -251,13 +244,8 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
         """Complete with Complete's checks (:class:`PendingCompletion`); a 409 is :class:`ObjectExistsError`."""
         # Combining the CRC-64s builds a GF(2) operator per new part length: milliseconds of pure Python.
         pending = await self.threads.run(PendingCompletion.of, session, receipts)
-        try:
+        with decide.refusing_existing(self.client.bucket, self.key):
             result = await self._completed(session, pending)
-        except CosServiceError as error:
-            exists = decide.exists_error(error, self.client.bucket, self.key)
-            if exists is not None:
-                raise exists from error
-            raise
         completion = pending.accept(result)
         self.request_ids.append(completion.result.request_id)
         return completion
