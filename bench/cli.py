@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memory-sizes", type=_sizes, help="file sizes of the memory measurement (default 256MiB,1GiB,4GiB)")
     run.add_argument("--resume-size", type=parse_size, help="file size of the resume measurement (default 1GiB)")
     run.add_argument("--resume-runs", type=int, help="repetitions of the resume measurement (default 3)")
+    run.add_argument("--async-size", type=parse_size, help="file size of the async measurement (default 512MiB)")
+    run.add_argument("--async-part-size", type=parse_size, help="part size of the async measurement (default 1MiB)")
+    run.add_argument("--async-in-flight", type=_ints, help="parts in flight of the async measurement (default 8,64,256)")
+    run.add_argument("--async-bandwidth", type=parse_size, help="per-connection cap of the async measurement (default 2MiB)")
+    run.add_argument("--async-latency", type=float, help="seconds added per request in the async measurement (default 0.05)")
+    run.add_argument("--async-runs", type=int, help="repetitions of the async measurement (default 2)")
     run.add_argument("--no-official", action="store_true", help="do not run the official SDK")
     run.add_argument("--server-on-disk", action="store_true", help="never keep the server's data on /dev/shm")
     run.add_argument("--workdir", type=Path, help="where test files are written (default: a temporary directory)")
@@ -114,6 +120,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ("memory_sizes", "memory_sizes"),
         ("resume_size", "resume_size"),
         ("resume_runs", "resume_runs"),
+        ("async_size", "async_size"),
+        ("async_part_size", "async_part_size"),
+        ("async_in_flight", "async_in_flight"),
+        ("async_bandwidth", "async_bandwidth"),
+        ("async_latency", "async_latency"),
+        ("async_runs", "async_runs"),
         ("only", "suites"),
     ):
         value = getattr(args, option)

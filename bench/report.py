@@ -570,6 +570,7 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
         "sign": section_sign,
         "resume": section_resume,
         "cluster": section_cluster,
+        "async": section_async,
     }
     for name, build in builders.items():
         if name in suites:
@@ -580,6 +581,31 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
     lines += section_commands(results)
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def section_async(data: Dict[str, Any]) -> List[str]:
+    lines = [
+        "## 8. The asyncio driver against the threaded one",
+        "",
+        f"A {human(data['size'])} file in {human(data['part_size'])} parts; the server caps each connection at "
+        f"{data['bandwidth'] / MIB:.0f} MiB/s and adds {data['latency'] * 1000:.0f} ms to every request, so many "
+        "parts must be in flight to fill the pipe. *Threads*: `upload_file` with `concurrency` = parts in flight "
+        "(one thread each); *asyncio*: `cos_multipart.aio.async_upload_file`, the same `concurrency` as tasks. "
+        f"Client CPU per GiB (user + sys, all threads) and peak RSS of the client process; median (min-max) of "
+        f"{data['runs']} run(s), drivers alternating; every object checked (size and CRC-64) after its upload.",
+        "",
+    ]
+    header = ["in flight"]
+    for name in data["drivers"]:
+        header += [f"{name}: MiB/s", "CPU s/GiB", "peak RSS MiB"]
+    rows = []
+    for in_flight in data["in_flight"]:
+        row = [str(in_flight)]
+        for name in data["drivers"]:
+            s = data["summary"][name][str(in_flight)]
+            row += [fmt(s["throughput_mib_s"], 1), fmt(s["cpu_s_per_gib"], 2), fmt(s["maxrss_mib"], 0)]
+        rows.append(row)
+    return lines + table(header, rows)
 
 
 def section_commands(results: Dict[str, Any]) -> List[str]:

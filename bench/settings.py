@@ -13,7 +13,7 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 #: The measurements, in the order of the issue.
-SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume", "cluster")
+SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume", "cluster", "async")
 #: The clients of the upload measurement. ``put`` / ``put-parallel`` / ``md5`` are the floors;
 #: ``ours-no-md5`` is this package with ``verify_md5=False`` (parts checked by CRC-64 only).
 UPLOAD_CLIENTS = ("ours-fast", "ours-crcmod", "ours-no-md5", "official", "put", "put-parallel", "md5")
@@ -49,6 +49,12 @@ class Settings:
         cluster_parts: Parts per connection in (7); the file is ``workers x threads x parts x part_size``.
         cluster_bandwidth: Per-connection cap of the server in (7), bytes/s.
         cluster_runs: Repetitions of (7).
+        async_size: File size of (7), async against threaded.
+        async_part_size: Part size of (8) (small, so that 256 parts in flight is meaningful).
+        async_in_flight: Parts in flight in (8).
+        async_bandwidth: Per-connection cap of the server in (8), bytes/s.
+        async_latency: Seconds the server adds to each request in (8).
+        async_runs: Repetitions of (8).
         server_in_memory: Keep the server's data on ``/dev/shm`` when it has room (not for (3)).
         child_timeout: Seconds after which a child is killed.
         skip_official: Do not run the official SDK even if it is installed.
@@ -77,6 +83,12 @@ class Settings:
     cluster_parts: int = 4
     cluster_bandwidth: float = 8 * MIB
     cluster_runs: int = 3
+    async_size: int = 512 * MIB
+    async_part_size: int = 1 * MIB
+    async_in_flight: Tuple[int, ...] = (8, 64, 256)
+    async_bandwidth: float = 2 * MIB
+    async_latency: float = 0.050
+    async_runs: int = 2
     server_in_memory: bool = True
     child_timeout: float = 900.0
     skip_official: bool = False
@@ -115,6 +127,11 @@ SMOKE = Settings(
     cluster_parts=1,
     cluster_bandwidth=16 * MIB,
     cluster_runs=1,
+    async_size=8 * MIB,
+    async_in_flight=(2, 8),
+    async_bandwidth=16 * MIB,
+    async_latency=0.005,
+    async_runs=1,
     child_timeout=120.0,
 )
 

@@ -634,6 +634,60 @@ def run_cluster(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     }
 
 
+# --- (8) the asyncio driver against the threaded one ------------------------------------------------------
+
+#: The drivers of (8): child job and the fast CRC backend for both (CRC-64 is then not what limits them).
+ASYNC_DRIVERS = {"threads": "ours", "asyncio": "ours-async"}
+
+
+def run_async(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
+    """Measurement 8: asyncio against threads with many parts in flight, each connection capped and slowed."""
+    size = settings.async_size
+    runs: List[Dict[str, Any]] = []
+    data_dir = pick_data_dir(2 * size, settings.server_in_memory)
+    path = workdir / "async.bin"
+    crc = make_file(path, size)
+    tuned = settings.but(part_size=settings.async_part_size)
+    try:
+        with ServerProcess(data_dir, bandwidth=settings.async_bandwidth, latency=settings.async_latency) as server:
+            for in_flight in settings.async_in_flight:
+                for run, name in iter_alternating(list(ASYNC_DRIVERS), settings.async_runs):
+                    key = f"bench/async/{name}-{in_flight}-{run}"
+                    spec = client_spec("ours-fast" if fastcrc_available() else "ours-crcmod", server, path, key, tuned, workdir, in_flight)
+                    spec["job"] = ASYNC_DRIVERS[name]
+                    result = measure_upload(server, name, spec, size, crc, settings)
+                    result.update(run=run, in_flight=in_flight)
+                    runs.append(result)
+                    log(
+                        f"[async] {name:8s} {in_flight:3d} in flight run {run + 1}: {size / MIB / result['wall']:7.1f} MiB/s, "
+                        f"CPU {result['cpu']:.2f} s, peak RSS {result['maxrss_mib']:.0f} MiB"
+                    )
+    finally:
+        path.unlink(missing_ok=True)
+    summary: Dict[str, Dict[str, Any]] = {}
+    for name in ASYNC_DRIVERS:
+        summary[name] = {}
+        for in_flight in settings.async_in_flight:
+            mine = [r for r in runs if r["client"] == name and r["in_flight"] == in_flight]
+            summary[name][str(in_flight)] = {
+                "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
+                "cpu_s_per_gib": spread(r["cpu"] / (r["size"] / GIB) for r in mine),
+                "maxrss_mib": spread(r["maxrss_mib"] for r in mine),
+                "verified": all(r["verified"] for r in mine),
+            }
+    return {
+        "size": size,
+        "part_size": settings.async_part_size,
+        "in_flight": list(settings.async_in_flight),
+        "bandwidth": settings.async_bandwidth,
+        "latency": settings.async_latency,
+        "runs": settings.async_runs,
+        "drivers": list(ASYNC_DRIVERS),
+        "raw": runs,
+        "summary": summary,
+    }
+
+
 SUITE_FUNCTIONS: Dict[str, Callable[[Settings, Path, Log], Dict[str, Any]]] = {
     "upload": run_upload,
     "scaling": run_scaling,
@@ -642,6 +696,7 @@ SUITE_FUNCTIONS: Dict[str, Callable[[Settings, Path, Log], Dict[str, Any]]] = {
     "sign": run_sign,
     "resume": run_resume,
     "cluster": run_cluster,
+    "async": run_async,
 }
 
 

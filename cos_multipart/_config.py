@@ -6,7 +6,7 @@ import dataclasses
 import mimetypes
 import os
 from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
+from typing import Any, Mapping, Optional, Tuple, Union
 
 from . import operations, sse, validation
 from .checkpoint import options_digest
@@ -172,3 +172,12 @@ class UploadResult:
     def multipart(self) -> bool:
         """Whether the object was uploaded with the multipart API."""
         return self.upload_id is not None
+
+
+def config_of(arguments: Mapping[str, Any]) -> UploadConfig:
+    """The :class:`UploadConfig` of an ``upload_file``-style call's keyword arguments (``locals()``): every
+    field found there, ``options=None`` meaning the default object options."""
+    chosen = {item.name: arguments[item.name] for item in dataclasses.fields(UploadConfig) if item.name in arguments}
+    if chosen.get("options") is None:
+        chosen["options"] = ObjectOptions()
+    return UploadConfig(**chosen)

@@ -8,44 +8,31 @@ stream), :class:`MultipartRun` resumes or initiates a session and runs its pendi
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import logging
 import threading
-import time
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
+from . import _decisions as decide
 from . import _resume
 from ._config import UploadConfig, UploadResult
 from ._lock import CheckpointLock
 from ._partreader import BufferPartReader, StreamPart
 from ._scheduler import BoundedRunner
-from ._sources import AnySource, BodyOptions, BufferSource, FileSource, StreamSource
+from ._sources import AnySource, BodyOptions, FileSource, StreamSource
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .client import CosClient
-from .errors import (
-    KEPT_UPLOAD_ATTRIBUTE,
-    CosError,
-    CosIntegrityError,
-    CosServiceError,
-    CosValidationError,
-    KeptUpload,
-    ObjectExistsError,
-    ResumeError,
-    SourceChangedError,
-)
-from .limits import MAX_PART_NUMBER
+from ._decisions import endpoint_url
+from .errors import CosError, CosServiceError
 from .parts import NO_SUCH_UPLOAD, Answer, Completion, complete, send_part, send_verified
-from .planner import StreamPlan, plan_parts, stream_plan
+from .planner import StreamPlan, stream_plan
 from .progress import ProgressCallback, ProgressTracker
-from .ratelimit import TokenBucket
-from .session import GrowingPlan, PartReceipt, UploadSession
+from .session import PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
 
-#: COS's answer to Complete with ``x-cos-forbid-overwrite: true`` when the key exists (a race with a writer).
-FILE_ALREADY_EXISTS = "FileAlreadyExists"
+__all__ = ["MultipartRun", "StreamRun", "Upload", "abort_quietly", "endpoint_url"]
 
 Outcome = Tuple[PartReceipt, Answer, List[str]]
 
@@ -60,12 +47,7 @@ def abort_quietly(client: CosClient, key: str, upload_id: str) -> bool:
         raise
 
 
-def endpoint_url(client: CosClient) -> str:
-    """The base URL the client talks to (checkpoints are only valid for the same service)."""
-    return client.endpoint.base_url
-
-
-class Upload:
+class Upload(decide.UploadBase[CosClient]):
     """One call of :meth:`Uploader.upload`: picks the path (single PUT, multipart, stream) and runs it."""
 
     def __init__(
@@ -79,17 +61,9 @@ class Upload:
         *,
         resume_only: bool,
     ) -> None:
-        self.client = client
-        self.config = config
-        self.store = store
-        self.source = source
-        self.key = key
+        super().__init__(client, config, store, source, key, resume_only=resume_only)
         self.callback = callback
-        self.resume_only = resume_only
-        self.started = time.monotonic()
         self.cancel = threading.Event()
-        self.limiter = TokenBucket(self.config.bandwidth_limit) if self.config.bandwidth_limit else None
-        self.request_ids: List[str] = []
         self.progress = ProgressTracker(source.size, None, callback)
 
     def body_options(self, *, md5: bool) -> BodyOptions:
@@ -97,20 +71,16 @@ class Upload:
 
     def run(self) -> UploadResult:
         source = self.source
+        way = decide.path_without_checkpoint(source, self.config, self.key, resume_only=self.resume_only)
         if isinstance(source, StreamSource):
-            if self.resume_only:
-                raise ResumeError("the stream", self.key, "only a file given by path can be resumed")
             return self._stream(source)
-        path = source.path if isinstance(source, FileSource) else None
-        if path is None:
-            if self.resume_only:
-                raise ResumeError("the source", self.key, "only a file given by path can be resumed")
-            if source.size < self.config.multipart_threshold:
-                return self._single_put(source.read_all(BodyOptions(md5=True)))
+        if way == decide.SINGLE_PUT:
+            return self._single_put(source.read_all(BodyOptions(md5=True)))
+        if source.path is None:
             return MultipartRun(self, source, None).run()
-        with self._locked(path):
-            stored = self.store.load(endpoint_url(self.client), self.client.bucket, self.key, path)
-            if stored is None and not self.resume_only and source.size < self.config.multipart_threshold:
+        with self._locked(source.path):
+            stored = self.store.load(endpoint_url(self.client), self.client.bucket, self.key, source.path)
+            if decide.path_with_checkpoint(source, self.config, stored, resume_only=self.resume_only) == decide.SINGLE_PUT:
                 return self._single_put(source.read_all(BodyOptions(md5=True)))
             return MultipartRun(self, source, stored).run()
 
@@ -131,8 +101,7 @@ class Upload:
         size = len(part.data)
         self.progress = ProgressTracker(size, 1, self.callback)
         self.progress.start()
-        md5_hex = part.digest.md5_hex or ""
-        content_md5 = base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii")
+        content_md5 = decide.content_md5(part.digest)
         options = self.config.object_options(self.key)
 
         def make_body() -> BufferPartReader:
@@ -146,19 +115,12 @@ class Upload:
             )  # fmt: skip
             return Answer(result.etag, result.crc64, result.request_id, result.version_id)
 
-        try:
+        with decide.refusing_existing(self.client.bucket, self.key):
             receipt, answer, ids = send_verified(
                 1, make_body, send, check_md5=self.config.check_md5, attempts=self.config.part_attempts,
                 on_retry=self.progress.rewind,
             )  # fmt: skip
-        except CosServiceError as error:
-            if error.status == 409 and error.code == FILE_ALREADY_EXISTS:
-                raise ObjectExistsError(self.client.bucket, self.key) from error
-            raise
-        self.request_ids.extend(ids)
-        self.progress.part_done(1, size)
-        self.progress.flush()
-        return self.result(None, answer.etag, (receipt,), receipt.crc64, version_id=answer.version_id)
+        return self.single_put_result(receipt, answer.version_id, ids)
 
     # -- streams --
 
@@ -166,7 +128,7 @@ class Upload:
         schedule = stream_plan(self.config.part_size, expected_size=self.config.expected_size)
         first_size = schedule.part_size_of(1)
         first = source.read_part(first_size, md5=True)  # Content-MD5 if it turns out to be small
-        if len(first.data) < min(first_size, self.config.multipart_threshold):
+        if decide.stream_is_small(first.data, first_size, self.config):
             source.check_length(len(first.data))
             return self._single_put(first)
         return StreamRun(self, source, schedule, first).run()
@@ -184,59 +146,22 @@ class Upload:
         """With ``forbid_overwrite``: fail before anything is uploaded when the key already exists."""
         if not self.config.forbid_overwrite:
             return
+        head_error: Optional[CosServiceError] = None
         try:
             self.client.head_object(self.key, sse_c=self.config.sse_c)
         except CosServiceError as error:
-            if error.status == 404:
-                return
-            raise
-        raise ObjectExistsError(self.client.bucket, self.key)
+            head_error = error
+        refusal = decide.overwrite_refusal(head_error, self.client.bucket, self.key)
+        if refusal is not None:
+            raise refusal
 
     def stop_requests(self) -> None:
         """Free this upload's requests blocked on slow answers (other uploads on the client are untouched)."""
         self.client.abort_connections(cancel=self.cancel)
 
-    def result(
-        self,
-        upload_id: Optional[str],
-        etag: str,
-        parts: Tuple[PartReceipt, ...],
-        crc64: int,
-        *,
-        reused: int = 0,
-        reverified: int = 0,
-        version_id: Optional[str] = None,
-        reused_bytes: int = 0,
-    ) -> UploadResult:
-        return UploadResult(
-            bucket=self.client.bucket,
-            key=self.key,
-            upload_id=upload_id,
-            etag=etag,
-            crc64=crc64,
-            size=sum(p.size for p in parts),
-            parts=parts,
-            elapsed=time.monotonic() - self.started,
-            request_ids=tuple(self.request_ids),
-            parts_reused=reused,
-            bytes_reverified=reverified,
-            version_id=version_id,
-            bytes_reused=reused_bytes,
-        )
 
-
-class MultipartRun:
+class MultipartRun(decide.MultipartBase[Upload]):
     """A multipart upload of a file or a buffer: resume or initiate, parts in parallel, complete."""
-
-    def __init__(self, upload: Upload, source: Union[FileSource, BufferSource], stored: Optional[UploadSession]) -> None:
-        self.upload = upload
-        self.config = upload.config
-        self.client = upload.client
-        self.stored = stored
-        self.source = source
-        self.recorder: Optional[CheckpointRecorder] = None
-        self.done: Dict[int, PartReceipt] = {}
-        self.reverified = 0
 
     def run(self) -> UploadResult:
         session, reused = self._session()
@@ -263,22 +188,6 @@ class MultipartRun:
             reused=reused, reverified=self.reverified, version_id=result.version_id, reused_bytes=reused_bytes,
         )  # fmt: skip
 
-    def _wanted(self, upload_id: str, part_size: Optional[int]) -> UploadSession:
-        """The session this file and configuration make, with ``part_size`` (``None``: automatic)."""
-        source = self.source
-        return UploadSession(
-            endpoint=endpoint_url(self.client),
-            bucket=self.client.bucket,
-            key=self.upload.key,
-            upload_id=upload_id,
-            plan=plan_parts(source.size, part_size),
-            options_digest=self.config.options_digest(self.upload.key),
-            encryption=self.config.encryption_mode,
-            sse_c_key_md5=self.config.sse_c.key_md5 if self.config.sse_c is not None else None,
-            source=source.path,
-            identity=source.identity if isinstance(source, FileSource) else None,
-        )
-
     def _session(self) -> Tuple[UploadSession, int]:
         """The session to run and how many parts it reuses: resumed, or newly initiated."""
         up = self.upload
@@ -291,10 +200,10 @@ class MultipartRun:
                 self.recorder.flush()
                 return resumed, len(resumed.parts)
         if up.resume_only:
-            raise ResumeError(self.source.path or "", up.key, "no checkpoint records an interrupted upload of this file to this key")
+            raise decide.nothing_to_resume(self.source, up.key)
         up.refuse_existing()
-        session = self._wanted(up.initiate(), self.config.part_size)
-        if session.source is not None and self.config.resume:
+        session = decide.wanted_session(self.client, self.config, self.source, up.key, up.initiate(), self.config.part_size)
+        if decide.checkpoints(self.config, session):
             # Written before any part is sent, so that a crash never leaves an upload nobody knows about.
             self.recorder = CheckpointRecorder(up.store, session)
             self.recorder.flush()
@@ -304,37 +213,20 @@ class MultipartRun:
         up = self.upload
         if not isinstance(self.source, FileSource):
             return None  # only files have checkpoints
-        reason = "resume is off" if not self.config.resume else self._stale_reason(stored)
+        reason = decide.stale_reason(self.client, self.config, self.source, up.key, stored)
         if reason is not None:
-            if up.resume_only:
-                raise ResumeError(self.source.name, up.key, reason)
+            decide.refuse_stale(stored, self.source, up.key, reason, resume_only=up.resume_only)
             aborted = abort_quietly(self.client, up.key, stored.upload_id)
-            logger.warning(
-                "not resuming upload %s of %s: %s; the old upload %s and a new upload starts", stored.upload_id,
-                self.source.name, reason, "was aborted" if aborted else "was already gone from COS",
-            )  # fmt: skip
+            decide.stale_abandoned(stored, self.source, reason, aborted=aborted)
             up.store.delete(stored)
             return None
         resumed = _resume.resume(self.client, stored, self.source, verify_reused=self.config.verify_reused, cancel=up.cancel)
         if resumed is None:
-            if up.resume_only:  # a refused resume changes nothing; an upload will start afresh and say so
-                raise ResumeError(
-                    self.source.name, up.key, f"COS no longer has upload {stored.upload_id}; an upload starts a new one"
-                )
+            decide.refuse_lost(stored, self.source, up.key, resume_only=up.resume_only)
             up.store.delete(stored)
-            logger.warning("upload %s of %s is gone from COS; starting a new upload", stored.upload_id, up.key)
             return None
         self.reverified = resumed.reverified_bytes
         return resumed.session
-
-    def _stale_reason(self, stored: UploadSession) -> Optional[str]:
-        # A resumed upload keeps its own part size unless one is asked for.
-        part_size = self.config.part_size if self.config.part_size is not None else stored.part_size
-        try:
-            wanted = self._wanted("", part_size)
-        except CosValidationError as error:  # the file grew past what that part size can carry
-            return str(error)
-        return _resume.stale_reason(stored, wanted, part_size_given=self.config.part_size is not None)
 
     def _send(self, session: UploadSession) -> None:
         up = self.upload
@@ -365,50 +257,29 @@ class MultipartRun:
 
     def _complete(self, session: UploadSession) -> Completion:
         up = self.upload
-        receipts = [self.done[number] for number in sorted(self.done)]
-        try:
+        receipts = self.receipts()
+        with decide.refusing_existing(self.client.bucket, up.key):
             completion = complete(
                 self.client, session, receipts, forbid_overwrite=self.config.forbid_overwrite, sse_c=self.config.sse_c
             )
-        except CosServiceError as error:
-            if error.status == 409 and error.code == FILE_ALREADY_EXISTS:
-                raise ObjectExistsError(self.client.bucket, up.key) from error
-            raise
         up.request_ids.append(completion.result.request_id)
         return completion
 
     def _fail(self, session: UploadSession, error: BaseException) -> None:
         """Keep the upload for a resume (and say so on the error), or abort it so nothing is left behind."""
         up = self.upload
-        keep = (
-            self.recorder is not None
-            and self.recorder.written  # a checkpoint never written names nothing: abort instead of orphaning
-            and not self.config.abort_on_failure
-            and not isinstance(error, (SourceChangedError, ObjectExistsError))
-            and not _object_completed(error)
-        )
-        if keep and self.recorder is not None:
+        # A checkpoint never written names nothing: abort instead of orphaning the upload.
+        if self.recorder is not None and decide.keeps_upload(error, self.config, recorded=self.recorder.written):
             self.recorder.flush()
-            kept = KeptUpload(
-                bucket=session.bucket, key=session.key, upload_id=session.upload_id, parts_done=len(self.done),
-                parts_total=session.plan.count, checkpoint=str(up.store.path_of(session)), source=session.source,
-            )  # fmt: skip
-            with contextlib.suppress(AttributeError, TypeError):
-                setattr(error, KEPT_UPLOAD_ATTRIBUTE, kept)
-            logger.debug("upload %s stopped (%s); checkpoint kept for resume", session.upload_id, type(error).__name__)
+            decide.attach_kept(error, session, len(self.done), str(up.store.path_of(session)))
             return
-        if not _object_completed(error):
+        if not decide.object_completed(error):
             try:
                 abort_quietly(self.client, session.key, session.upload_id)
-            except (CosError, OSError) as abort_error:  # the original error matters more
-                logger.warning("could not abort upload %s: %s", session.upload_id, abort_error)
+            except (CosError, OSError) as abort_error:
+                decide.abort_failed(session.upload_id, abort_error)
         if self.recorder is not None:
             up.store.delete(session)
-
-
-def _object_completed(error: BaseException) -> bool:
-    """Whether Complete succeeded before ``error`` (a whole-object CRC-64 mismatch): nothing to abort."""
-    return isinstance(error, CosIntegrityError) and error.part_number is None and error.what == "crc64"
 
 
 class StreamRun:
@@ -420,7 +291,7 @@ class StreamRun:
         self.schedule = schedule
         self.first: Optional[StreamPart] = first
         self.done: Dict[int, PartReceipt] = {}
-        self.size = 0
+        self.cutter = decide.StreamCutter(schedule, source.check_length)
 
     def run(self) -> UploadResult:
         up = self.upload
@@ -430,21 +301,20 @@ class StreamRun:
         try:
             self._send(upload_id)
             receipts = [self.done[number] for number in sorted(self.done)]
-            plan = GrowingPlan(self.schedule, self.size, len(receipts))
-            session = UploadSession(endpoint_url(up.client), up.client.bucket, up.key, upload_id, plan,
-                                    encryption=up.config.encryption_mode)  # fmt: skip
-            up.progress.finish(self.size, len(receipts))
+            session = self.cutter.session(up.client, up.key, upload_id, len(receipts), up.config)
+            up.progress.finish(session.plan.size, len(receipts))
             completion = complete(
                 up.client, session, receipts, forbid_overwrite=up.config.forbid_overwrite, sse_c=up.config.sse_c
             )
         except BaseException as error:
-            if not _object_completed(error):
+            if not decide.object_completed(error):
                 try:
                     abort_quietly(up.client, up.key, upload_id)
                 except (CosError, OSError) as abort_error:
-                    logger.warning("could not abort upload %s: %s", upload_id, abort_error)
-            if isinstance(error, CosServiceError) and error.status == 409 and error.code == FILE_ALREADY_EXISTS:
-                raise ObjectExistsError(up.client.bucket, up.key) from error
+                    decide.abort_failed(upload_id, abort_error)
+            exists = decide.exists_error(error, up.client.bucket, up.key)
+            if exists is not None:
+                raise exists from error
             raise
         up.request_ids.append(completion.result.request_id)
         up.progress.flush()
@@ -453,25 +323,16 @@ class StreamRun:
 
     def _parts(self) -> Iterator[Tuple[int, StreamPart]]:
         """``(number, part)`` read from the stream, each at the schedule's size; stops at the end."""
-        number = 1
-        size_of = self.schedule.part_size_of
         md5 = self.upload.config.check_md5
         part = self.first
         self.first = None
         while part is not None:
-            self.size += len(part.data)
-            if len(part.data) < size_of(number):  # the end of the stream
-                self.source.check_length(self.size)  # before the last part goes out
-                yield number, part
+            number = self.cutter.take(len(part.data))  # checks the length before the last part goes out
+            if number is None:
                 return
             yield number, part
-            # Past the last part number the schedule raises, naming its capacity, unless the stream ended.
-            following = self.source.read_part(size_of(number + 1) if number < MAX_PART_NUMBER else 1, md5=md5)
-            if not following.data:
-                self.source.check_length(self.size)
-                return
-            number += 1
-            part = following
+            size = self.cutter.next_read()
+            part = None if size is None else self.source.read_part(size, md5=md5)
 
     def _send(self, upload_id: str) -> None:
         up = self.upload

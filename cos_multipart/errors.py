@@ -379,9 +379,20 @@ KEPT_UPLOAD_ATTRIBUTE = "kept_upload"
 
 
 def kept_upload_of(error: BaseException) -> Optional[KeptUpload]:
-    """The upload kept for a resume when ``error`` stopped it, or ``None``."""
-    kept = getattr(error, KEPT_UPLOAD_ATTRIBUTE, None)
-    return kept if isinstance(kept, KeptUpload) else None
+    """The upload kept for a resume when ``error`` stopped it, or ``None``.
+
+    Also found on the exception ``error`` was raised from or while handling: ``asyncio.run`` answers Ctrl-C
+    with a new ``KeyboardInterrupt`` raised while handling the cancelled upload's ``CancelledError``.
+    """
+    seen = 0
+    current: Optional[BaseException] = error
+    while current is not None and seen < 8:
+        kept = getattr(current, KEPT_UPLOAD_ATTRIBUTE, None)
+        if isinstance(kept, KeptUpload):
+            return kept
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
 
 
 class UploadLockedError(CosError):

@@ -75,14 +75,23 @@ class PartVerifier:
         number: Part number (1 for a single PUT).
         check_md5: Compare the ETag with the MD5 of the bytes sent.
         attempts: Sends at most.
+        on_retry: Called with ``number`` before each re-send (progress rewinds).
     """
 
-    def __init__(self, number: int, *, check_md5: bool, attempts: int = DEFAULT_PART_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        number: int,
+        *,
+        check_md5: bool,
+        attempts: int = DEFAULT_PART_ATTEMPTS,
+        on_retry: Optional[Callable[[int], None]] = None,
+    ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.number = number
         self.check_md5 = check_md5
         self.attempts = attempts
+        self.on_retry = on_retry
         self.attempt = 0
         self.request_ids: List[str] = []
         self.answer: Optional[Answer] = None
@@ -90,7 +99,15 @@ class PartVerifier:
     def __iter__(self) -> Iterator[int]:
         for attempt in range(1, self.attempts + 1):
             self.attempt = attempt
+            if attempt > 1 and self.on_retry is not None:
+                self.on_retry(self.number)
             yield attempt
+
+    def outcome(self, receipt: PartReceipt) -> Tuple[PartReceipt, Answer, List[str]]:
+        """``(receipt, the answer that proved it, every request id)``: what a driver records."""
+        if self.answer is None:
+            raise ValueError("judge an answer before asking for the outcome")
+        return receipt, self.answer, self.request_ids
 
     def judge(self, digest: PartDigest, answer: Answer) -> Optional[PartReceipt]:
         """The receipt when COS's checksums equal the local ones; ``None`` to send again.
@@ -131,15 +148,13 @@ def send_verified(
     Raises:
         CosIntegrityError: The checksums disagreed on every attempt.
     """
-    verifier = PartVerifier(number, check_md5=check_md5, attempts=attempts)
-    for attempt in verifier:
-        if attempt > 1 and on_retry is not None:
-            on_retry(number)
+    verifier = PartVerifier(number, check_md5=check_md5, attempts=attempts, on_retry=on_retry)
+    for _ in verifier:
         body = make_body()
-        answer = send(body)
+        answer = send(body)  # before the digest: the body is hashed while it is sent
         receipt = verifier.judge(body.digest(), answer)
         if receipt is not None:
-            return receipt, answer, verifier.request_ids
+            return verifier.outcome(receipt)
     raise AssertionError("unreachable: the verifier raises after its last attempt")  # pragma: no cover
 
 

@@ -32,15 +32,15 @@ import urllib3.connectionpool
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from . import __version__
+from ._attempts import Retries, corrected_offset, signed_headers
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
 from ._tls import ca_bundle, tls_failure
 from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind, quotes_secret, redact
 from . import operations
-from .limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES, SIGN_SKEW_SECONDS
+from .limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
 from .models import HttpCall
-from .retry import REASON_CLOCK, RetryPolicy, clock_offset
-from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
+from .retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -458,7 +458,7 @@ class Transport:
     ) -> T:
         url = self.endpoint.url(call.key, call.params)
         safe_url = strip_query(url)
-        policy = self.retry
+        retries = Retries(self.retry, call.method, safe_url, self._rng, self._rng_lock, self._fix_clock, _describe)
         length = call.content_length
         start = _body_position(call.body)
         started = time.monotonic()
@@ -477,28 +477,17 @@ class Transport:
             except (requests.exceptions.RequestException, OSError) as error:
                 # A connection shut by the deadline fails as a reset or a short read: say what it was.
                 cause: BaseException = AnswerDeadlineExceeded(self.answer_deadline) if entry is not None and entry.expired else error
-                failure = _transport_error(cause, call.method, safe_url, policy.attempt, self._secrets())
+                failure = _transport_error(cause, call.method, safe_url, retries.policy.attempt, self._secrets())
             if cancel is not None and cancel.is_set():
                 # The failure is most likely the cancellation itself (abort_connections): not retried.
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled") from failure
-            with self._rng_lock:
-                following = policy.next(failure, elapsed=time.monotonic() - started, rng=self._rng)
-            if following is None or (following.history[-1].reason == REASON_CLOCK and not self._fix_clock(date)):
+            delay = retries.delay_after(failure, date, time.monotonic() - started)
+            if delay is None:
                 raise failure
-            event = following.history[-1]
-            logger.debug(
-                "retrying %s %s after attempt %d: %s; waiting %.3f s",
-                call.method,
-                safe_url,
-                event.attempt,
-                _describe(failure),
-                event.delay,
-            )
             if cancel is not None:
-                cancel.wait(event.delay)  # ends early when cancelled; checked at the top of the loop
-            elif event.delay > 0:
-                self._sleep(event.delay)
-            policy = following
+                cancel.wait(delay)  # ends early when cancelled; checked at the top of the loop
+            elif delay > 0:
+                self._sleep(delay)
 
     def _secrets(self) -> Tuple[Optional[str], ...]:
         """What an error text must never show: the current secret key and token."""
@@ -509,10 +498,9 @@ class Transport:
         return (credentials.secret_key, credentials.token)
 
     def _fix_clock(self, date: Optional[str]) -> bool:
-        offset = clock_offset(date, self._clock())
+        offset = corrected_offset(date, self._clock())
         if offset is None:
             return False
-        logger.debug("server clock differs by %.0f s; correcting the signing window", offset)
         self.clock_offset = offset
         return True
 
@@ -548,16 +536,8 @@ class Transport:
         return buffer.value()
 
     def _signed_headers(self, call: HttpCall) -> dict[str, str]:
-        credentials = self.credentials()
-        headers = dict(call.headers)
-        if credentials.token:
-            headers[SECURITY_TOKEN_HEADER] = credentials.token
-        to_sign = select_headers(headers)
-        to_sign["host"] = self.endpoint.host
-        window = SignWindow.around(self._clock() + self.clock_offset, self.sign_expires, SIGN_SKEW_SECONDS)
-        params = {name: value for name, value in call.params}
-        headers["Authorization"] = sign(credentials, window, call.method, "/" + call.key, params, to_sign)
-        return headers
+        now = self._clock() + self.clock_offset
+        return signed_headers(call, self.credentials(), self.endpoint, now, self.sign_expires)
 
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint.base_url!r})"

@@ -29,6 +29,7 @@ from ._config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
     MAX_CONCURRENCY,
+    config_of,
     UploadConfig,
     UploadResult,
 )
@@ -154,11 +155,5 @@ def upload_file(
     Returns:
         The verified :class:`UploadResult`.
     """
-    config = UploadConfig(
-        part_size=part_size, concurrency=concurrency, multipart_threshold=multipart_threshold, resume=resume,
-        checkpoint_dir=checkpoint_dir, abort_on_failure=abort_on_failure, part_attempts=part_attempts,
-        verify_md5=verify_md5, verify_reused=verify_reused, bandwidth_limit=bandwidth_limit,
-        traffic_limit=traffic_limit, expected_size=expected_size, forbid_overwrite=forbid_overwrite,
-        options=options if options is not None else ObjectOptions(),
-    )  # fmt: skip
+    config = config_of(locals())
     return Uploader(client, config, store=store).upload(source, key, progress=progress)

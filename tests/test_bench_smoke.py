@@ -65,6 +65,19 @@ def test_the_cluster_measurement_uploaded_with_both_drivers(smoke: Dict[str, Any
     runs = cluster["raw"]
     assert {(run["client"], run["workers"]) for run in runs} == {(c, w) for c in ("cluster", "threads") for w in (1, 2)}
     assert all(run["verified"] and 0 < run["efficiency"] <= 1.05 for run in runs)
+def test_the_async_measurement_ran_both_drivers_at_every_depth(smoke: Dict[str, Any]) -> None:
+    data = smoke["results"]["suites"]["async"]
+    assert data["drivers"] == ["threads", "asyncio"]
+    runs = data["raw"]
+    assert {(run["client"], run["in_flight"]) for run in runs} == {
+        (driver, depth) for driver in data["drivers"] for depth in data["in_flight"]
+    }
+    assert all(run["verified"] and run["wall"] > 0 and run["cpu"] > 0 for run in runs)
+    for driver in data["drivers"]:
+        for depth in data["in_flight"]:
+            summary = data["summary"][driver][str(depth)]
+            assert summary["throughput_mib_s"]["median"] > 0 and summary["cpu_s_per_gib"]["median"] > 0
+    assert "## 8. The asyncio driver against the threaded one" in smoke["markdown"]
 
 
 def test_resume_sends_only_what_the_server_lacked(smoke: Dict[str, Any]) -> None:

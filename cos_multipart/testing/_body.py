@@ -7,7 +7,6 @@ transfer, in either direction, at a rate in bytes/s.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from io import BufferedIOBase
@@ -104,7 +103,7 @@ class RequestBody:
             want = min(throttle.chunk(), remaining)
             try:
                 count = self._rfile.readinto(self._buffer[:want])
-            except socket.timeout:
+            except TimeoutError:
                 self._broken()
                 raise ServiceError(400, "RequestTimeout", "The request body was not received within the timeout.") from None
             if not count:

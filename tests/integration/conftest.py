@@ -11,6 +11,8 @@ from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
 from cos_multipart.testing import LocalCOS
 
+from uploads import DRIVERS, Driver
+
 
 @pytest.fixture()
 def client(local_cos: LocalCOS) -> Iterator[CosClient]:
@@ -21,3 +23,9 @@ def client(local_cos: LocalCOS) -> Iterator[CosClient]:
 @pytest.fixture()
 def store(tmp_path: Path) -> CheckpointStore:
     return CheckpointStore(tmp_path / "checkpoints")
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> Driver:
+    """Each scenario that uses it runs with the threaded driver and with the asyncio driver."""
+    return Driver(request.param)

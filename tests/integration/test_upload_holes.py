@@ -48,9 +48,9 @@ from cos_multipart.progress import ProgressEvent
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.server import AccessLogEntry
-from cos_multipart.uploader import UploadConfig, Uploader
+from cos_multipart.uploader import UploadConfig
 
-from uploads import make_file, stored, uploader
+from uploads import Driver, make_file, stored
 
 pytestmark = pytest.mark.integration
 
@@ -76,10 +76,14 @@ def stop_after(parts: int) -> Any:
     return callback
 
 
-def interrupt(client: CosClient, store: CheckpointStore, path: Path, key: str, parts: int) -> str:
-    """Leave an interrupted resumable upload of ``path`` with ``parts`` parts done; return its upload id."""
+def interrupt(
+    client: CosClient, store: CheckpointStore, path: Path, key: str, parts: int, *, driver: Optional[Driver] = None
+) -> str:
+    """Leave an interrupted resumable upload of ``path`` with ``parts`` parts done (by ``driver``); return its
+    upload id."""
+    driver = driver if driver is not None else Driver("threads")
     with pytest.raises(RuntimeError, match="simulated crash"):
-        uploader(client, store, concurrency=1).upload(path, key, progress=stop_after(parts))
+        driver.uploader(client, store, concurrency=1).upload(path, key, progress=stop_after(parts))
     checkpoints = [checkpoint for _, checkpoint in store if checkpoint.key == key]
     assert len(checkpoints) == 1
     return checkpoints[0].upload_id
@@ -350,26 +354,26 @@ def target(local_cos: LocalCOS, key: str) -> str:
 
 
 def test_1_resume_reuploads_a_part_changed_behind_a_restored_mtime(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, _ = make_file(tmp_path, 6 * MB + 123)
-    interrupt(client, store, path, "k", 3)  # parts 1-3 on COS, recorded in the checkpoint
+    interrupt(client, store, path, "k", 3, driver=driver)  # parts 1-3 on COS, recorded in the checkpoint
     before = os.stat(path)
     data = flip_in_place(path, MB + 300_000)  # inside part 2, away from the fingerprint samples
     restore_times(path, before)
     assert os.stat(path).st_size == before.st_size and os.stat(path).st_mtime_ns == before.st_mtime_ns
     logged = len(local_cos.log_entries("UploadPart"))
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert stored(client, "k") == data, "a stale part was reused: the object differs from the file"
     assert result.crc64 == crc64(data)
     assert 2 in parts_sent(local_cos, "k", logged), "the changed part 2 was not uploaded again"
 
 
 def test_1_resume_reverifies_when_the_file_is_replaced_by_a_copy_with_the_same_size_and_mtime(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, _ = make_file(tmp_path, 6 * MB + 123)
-    interrupt(client, store, path, "k", 3)
+    interrupt(client, store, path, "k", 3, driver=driver)
     before = os.stat(path)
     side = tmp_path / "edited"
     shutil.copy2(path, side)
@@ -381,22 +385,22 @@ def test_1_resume_reverifies_when_the_file_is_replaced_by_a_copy_with_the_same_s
     after = os.stat(path)
     assert after.st_ino != before.st_ino and after.st_size == before.st_size
     assert after.st_mtime_ns == before.st_mtime_ns
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert stored(client, "k") == data, "parts of the old file were reused for its replacement"
     assert result.crc64 == crc64(data)
 
 
 def test_1_verify_reused_false_trusts_the_checkpoint_without_reading_the_parts(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     # New name: UploadConfig(verify_reused=...). The documented risk of False: reused parts are not read
     # again, so a change the file identity cannot see goes unnoticed. Shown here by the bytes read: less
     # than the reused parts (8 MiB); the two parts sent and the server's socket reads are below that.
     path, data = make_file(tmp_path, 10 * MB)
-    interrupt(client, store, path, "k", 8)
+    interrupt(client, store, path, "k", 8, driver=driver)
     config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=2, verify_reused=False)
     read_before = rchar()
-    result = Uploader(client, config, store=store).upload(path, "k")
+    result = driver.Uploader(client, config, store=store).upload(path, "k")
     read = rchar() - read_before
     assert result.parts_reused == 8
     assert read < 8 * MB, f"{read} bytes read: the reused parts were read again"
@@ -407,7 +411,7 @@ def test_1_verify_reused_false_trusts_the_checkpoint_without_reading_the_parts(
 
 
 def test_2_file_modified_in_place_during_the_upload_is_never_a_mixed_success(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, old = make_file(tmp_path, 4 * MB)
     changed: List[bytes] = []
@@ -416,7 +420,7 @@ def test_2_file_modified_in_place_during_the_upload_is_never_a_mixed_success(
         if event.parts_done >= 2 and not changed:
             changed.append(flip_in_place(path, 100))  # part 1, already sent; same size
 
-    result, error, _ = outcome(lambda: uploader(client, store, concurrency=1).upload(path, "k", progress=modify_once))
+    result, error, _ = outcome(lambda: driver.uploader(client, store, concurrency=1).upload(path, "k", progress=modify_once))
     assert changed, "the file was not modified: the test proves nothing"
     final = path.read_bytes()
     if error is None:
@@ -431,14 +435,14 @@ def test_2_file_modified_in_place_during_the_upload_is_never_a_mixed_success(
 
 
 def test_3_damaged_single_put_never_replaces_the_previous_object(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, proxy_factory: Any
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, proxy_factory: Any
 ) -> None:
     previous = os.urandom(50_000)
     client.put_object("small", previous)
     path, _ = make_file(tmp_path, 200_000)
     proxy = proxy_factory(flips=None)  # every PUT body damaged
     with local_cos.client(endpoint=proxy.endpoint, retry=FAST_RETRY, timeout=(5, 10)) as through_proxy:
-        _, error, _ = outcome(lambda: uploader(through_proxy, store, multipart_threshold=MB).upload(path, "small"))
+        _, error, _ = outcome(lambda: driver.uploader(through_proxy, store, multipart_threshold=MB).upload(path, "small"))
     assert proxy.flipped >= 1
     assert isinstance(error, CosError), repr(error)
     assert stored(client, "small") == previous, "a damaged body replaced the previous object"
@@ -447,14 +451,14 @@ def test_3_damaged_single_put_never_replaces_the_previous_object(
 
 
 def test_3_single_put_damaged_once_carries_content_md5_and_ends_correct_or_refused(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, proxy_factory: Any
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, proxy_factory: Any
 ) -> None:
     previous = os.urandom(50_000)
     client.put_object("small", previous)
     path, data = make_file(tmp_path, 200_000)
     proxy = proxy_factory(flips=1)
     with local_cos.client(endpoint=proxy.endpoint, retry=FAST_RETRY, timeout=(5, 10)) as through_proxy:
-        _, error, _ = outcome(lambda: uploader(through_proxy, store, multipart_threshold=MB).upload(path, "small"))
+        _, error, _ = outcome(lambda: driver.uploader(through_proxy, store, multipart_threshold=MB).upload(path, "small"))
     assert proxy.flipped == 1
     puts = [headers for method, _, headers in proxy.requests if method == "PUT"]
     assert "content-md5" in puts[0], "the damaged single PUT carried no Content-MD5: COS could not refuse it"
@@ -464,12 +468,12 @@ def test_3_single_put_damaged_once_carries_content_md5_and_ends_correct_or_refus
 
 
 def test_3_damaged_single_put_with_forbid_overwrite_leaves_no_damaged_object(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, proxy_factory: Any
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, proxy_factory: Any
 ) -> None:
     path, data = make_file(tmp_path, 200_000)
     proxy = proxy_factory(flips=1)
     with local_cos.client(endpoint=proxy.endpoint, retry=FAST_RETRY, timeout=(5, 10)) as through_proxy:
-        up = uploader(through_proxy, store, multipart_threshold=MB, forbid_overwrite=True)
+        up = driver.uploader(through_proxy, store, multipart_threshold=MB, forbid_overwrite=True)
         _, error, _ = outcome(lambda: up.upload(path, "small"))
     assert proxy.flipped == 1
     if error is None:
@@ -482,7 +486,7 @@ def test_3_damaged_single_put_with_forbid_overwrite_leaves_no_damaged_object(
 
 
 def test_4_second_run_of_the_same_upload_is_refused_at_once_and_the_first_completes(
-    local_cos: LocalCOS, client: CosClient, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, tmp_path: Path
 ) -> None:
     path, data = make_file(tmp_path, 8 * MB)
     directory = tmp_path / "checkpoints"
@@ -490,7 +494,7 @@ def test_4_second_run_of_the_same_upload_is_refused_at_once_and_the_first_comple
     child = start_child(local_cos, path, "locked.bin", directory)
     try:
         store = CheckpointStore(directory)
-        _, error, seconds = outcome(lambda: uploader(client, store).upload(path, "locked.bin"))
+        _, error, seconds = outcome(lambda: driver.uploader(client, store).upload(path, "locked.bin"))
         assert error is not None, "a second run of the same upload was not refused: both ran on one checkpoint"
         assert type(error).__name__ == "UploadLockedError", f"not refused by a lock: {error!r}"
         from cos_multipart.errors import UploadLockedError
@@ -509,14 +513,14 @@ def test_4_second_run_of_the_same_upload_is_refused_at_once_and_the_first_comple
     assert list(client.list_multipart_uploads()) == []
 
 
-def test_4_the_lock_dies_with_its_process(local_cos: LocalCOS, client: CosClient, tmp_path: Path) -> None:
+def test_4_the_lock_dies_with_its_process(driver: Driver, local_cos: LocalCOS, client: CosClient, tmp_path: Path) -> None:
     path, data = make_file(tmp_path, 8 * MB)
     directory = tmp_path / "checkpoints"
     local_cos.faults.set_bandwidth(1 * MB)  # the child would take about 4 s; it is killed mid-way
     child = start_child(local_cos, path, "locked.bin", directory)
     store = CheckpointStore(directory)
     try:
-        _, error, _ = outcome(lambda: uploader(client, store).upload(path, "locked.bin"))
+        _, error, _ = outcome(lambda: driver.uploader(client, store).upload(path, "locked.bin"))
         assert error is not None, "a second run of the same upload was not refused while the first held it"
         assert type(error).__name__ == "UploadLockedError", f"not refused by a lock: {error!r}"
         assert child.poll() is None, "the first run was disturbed (it ended before it was killed)"
@@ -525,7 +529,7 @@ def test_4_the_lock_dies_with_its_process(local_cos: LocalCOS, client: CosClient
         child.communicate(timeout=10)
     assert child.returncode == -signal.SIGKILL
     local_cos.faults.set_bandwidth(None)
-    result = uploader(client, store).upload(path, "locked.bin")
+    result = driver.uploader(client, store).upload(path, "locked.bin")
     assert stored(client, "locked.bin") == data and result.crc64 == crc64(data)
 
 
@@ -533,7 +537,7 @@ def test_4_the_lock_dies_with_its_process(local_cos: LocalCOS, client: CosClient
 
 
 def test_5_a_failing_upload_does_not_touch_another_upload_on_the_same_client(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path_a, _ = make_file(tmp_path, 4 * MB, "a.bin")
     path_b, data_b = make_file(tmp_path, 12 * MB, "b.bin")
@@ -556,7 +560,7 @@ def test_5_a_failing_upload_does_not_touch_another_upload_on_the_same_client(
 
         def run(name: str, path: Path, progress: Any, concurrency: int) -> None:
             results[name] = outcome(
-                lambda: uploader(shared, store, concurrency=concurrency).upload(path, name, progress=progress)
+                lambda: driver.uploader(shared, store, concurrency=concurrency).upload(path, name, progress=progress)
             )
 
         threads = [
@@ -581,7 +585,7 @@ def test_5_a_failing_upload_does_not_touch_another_upload_on_the_same_client(
 
 
 def test_6_a_file_shorter_than_planned_is_source_changed_and_not_retried(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, _ = make_file(tmp_path, 4 * MB)
 
@@ -589,14 +593,14 @@ def test_6_a_file_shorter_than_planned_is_source_changed_and_not_retried(
         if event.parts_done >= 1 and os.path.getsize(path) == 4 * MB:
             os.truncate(path, MB + MB // 2)  # part 2 reads 512 KiB, then the file ends
 
-    _, error, _ = outcome(lambda: uploader(client, store, concurrency=1).upload(path, "k", progress=shrink))
+    _, error, _ = outcome(lambda: driver.uploader(client, store, concurrency=1).upload(path, "k", progress=shrink))
     assert not isinstance(error, CosTransportError), f"a short local file was reported as a network error: {error!r}"
     assert isinstance(error, SourceChangedError), repr(error)
     assert parts_sent(local_cos, "k").count(2) <= 1, "the request with the short body was retried"
 
 
 def test_6_a_seekable_stream_that_gets_shorter_than_its_measured_size_is_source_changed(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore
 ) -> None:
     # A seekable stream (no file descriptor) is measured with seek/tell before the upload: 4 MiB. It then
     # yields only 1.5 MiB. Reporting a 1.5 MiB object as the verified upload of a 4 MiB source is wrong.
@@ -607,7 +611,7 @@ def test_6_a_seekable_stream_that_gets_shorter_than_its_measured_size_is_source_
             stream.truncate(MB + MB // 2)
 
     result, error, _ = outcome(
-        lambda: uploader(client, store, concurrency=1).upload(stream, "k", progress=shrink)
+        lambda: driver.uploader(client, store, concurrency=1).upload(stream, "k", progress=shrink)
     )
     assert error is not None, f"a {result.size}-byte object was reported verified for a 4 MiB source"
     assert isinstance(error, SourceChangedError), repr(error)
@@ -674,17 +678,17 @@ def test_7_cli_resume_of_an_upload_cos_lost_fails_and_starts_nothing(
 
 
 def test_7_uploader_resume_of_an_upload_cos_lost_raises_resume_error(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     # New names: Uploader.resume and errors.ResumeError (today only the CLI has a resume, tested above).
     path, _ = make_file(tmp_path, 4 * MB)
-    upload_id = interrupt(client, store, path, "r.bin", 2)
+    upload_id = interrupt(client, store, path, "r.bin", 2, driver=driver)
     client.abort_multipart_upload("r.bin", upload_id)
     logged = len(local_cos.log_entries())
     from cos_multipart.errors import ResumeError
 
     with pytest.raises(ResumeError):
-        uploader(client, store).resume(path, "r.bin")
+        driver.uploader(client, store).resume(path, "r.bin")
     apis = [e.api for e in local_cos.log_entries()[logged:]]
     assert "InitiateMultipartUpload" not in apis and "UploadPart" not in apis, apis
     assert list(client.list_multipart_uploads()) == []
@@ -694,11 +698,11 @@ def test_7_uploader_resume_of_an_upload_cos_lost_raises_resume_error(
 
 
 def test_8_forbid_overwrite_fails_before_initiate_when_the_key_exists(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     client.put_object("k", b"the existing object")
     path, _ = make_file(tmp_path, 4 * MB)
-    _, error, _ = outcome(lambda: uploader(client, store, forbid_overwrite=True).upload(path, "k"))
+    _, error, _ = outcome(lambda: driver.uploader(client, store, forbid_overwrite=True).upload(path, "k"))
     assert error is not None
     apis = [e.api for e in local_cos.log_entries()]
     assert "InitiateMultipartUpload" not in apis and "UploadPart" not in apis, f"sent before failing: {apis}"
@@ -727,7 +731,7 @@ def test_8_cli_forbid_overwrite_exit_3_before_initiate(
 
 
 def test_8_object_created_during_the_upload_aborts_at_complete_and_drops_the_checkpoint(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, _ = make_file(tmp_path, 4 * MB)
     racer = b"created by someone else meanwhile"
@@ -740,7 +744,7 @@ def test_8_object_created_during_the_upload_aborts_at_complete_and_drops_the_che
                 other.put_object("k", racer)
 
     _, error, _ = outcome(
-        lambda: uploader(client, store, forbid_overwrite=True).upload(path, "k", progress=create_meanwhile)
+        lambda: driver.uploader(client, store, forbid_overwrite=True).upload(path, "k", progress=create_meanwhile)
     )
     assert created and error is not None
     assert isinstance(error, CosError), repr(error)
@@ -774,7 +778,7 @@ class Generated:
 
 
 def test_9_expected_size_picks_the_stream_part_size_up_front(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore
 ) -> None:
     # New name: UploadConfig(expected_size=...) replaces stream_max_size. 10,000 parts must reach the
     # expected 90,000 MB, so parts are at least 9 MB (more than the 8 MB default); every part but the last
@@ -782,7 +786,7 @@ def test_9_expected_size_picks_the_stream_part_size_up_front(
     # least 10,001 MB would have to be sent.)
     expected = 10_000 * 9 * MB
     config = UploadConfig(multipart_threshold=0, concurrency=2, expected_size=expected)
-    result = Uploader(client, config, store=store).upload(cast(IO[bytes], Generated(20 * MB)), "stream")
+    result = driver.Uploader(client, config, store=store).upload(cast(IO[bytes], Generated(20 * MB)), "stream")
     sizes = [e.bytes_in for e in sorted(local_cos.log_entries("UploadPart"), key=part_number)]
     assert sum(sizes) == 20 * MB == result.size
     assert len(set(sizes[:-1])) == 1 and 9 * MB <= sizes[0] <= 16 * MB and sizes[-1] <= sizes[0], sizes
@@ -794,7 +798,7 @@ def test_9_expected_size_picks_the_stream_part_size_up_front(
 
 @pytest.mark.parametrize("threshold", [None, 0], ids=["single-put", "multipart"])
 def test_10_a_zero_size_file_with_content_is_never_an_empty_verified_object(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, threshold: Optional[int]
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, threshold: Optional[int]
 ) -> None:
     source = Path("/proc/version")
     if not source.exists() or os.stat(source).st_size != 0:
@@ -803,7 +807,7 @@ def test_10_a_zero_size_file_with_content_is_never_an_empty_verified_object(
     assert content
     options: Dict[str, Any] = {} if threshold is None else {"multipart_threshold": threshold}
     config = UploadConfig(concurrency=1, **options)
-    result, error, _ = outcome(lambda: Uploader(client, config, store=store).upload(source, "proc"))
+    result, error, _ = outcome(lambda: driver.Uploader(client, config, store=store).upload(source, "proc"))
     if error is None:
         assert result.size == len(content), f"{result.size} B reported verified for {len(content)} B of content"
         assert stored(client, "proc") == content
@@ -821,11 +825,11 @@ def fail_part_3(local_cos: LocalCOS) -> None:
 
 
 def test_11_the_error_of_a_kept_upload_carries_it(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, _ = make_file(tmp_path, 4 * MB)
     fail_part_3(local_cos)
-    _, error, _ = outcome(lambda: uploader(client, store, concurrency=1).upload(path, "k"))
+    _, error, _ = outcome(lambda: driver.uploader(client, store, concurrency=1).upload(path, "k"))
     assert isinstance(error, CosServiceError) and error.status == 403, repr(error)
     (upload,) = list(client.list_multipart_uploads())
     assert getattr(error, "kept_upload", None) is not None or upload.upload_id in str(error), (
@@ -843,7 +847,7 @@ def test_11_the_error_of_a_kept_upload_carries_it(
 
 
 def test_11_ctrl_c_that_keeps_the_upload_carries_it(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, _ = make_file(tmp_path, 4 * MB)
 
@@ -852,11 +856,13 @@ def test_11_ctrl_c_that_keeps_the_upload_carries_it(
             _thread.interrupt_main()
 
     with pytest.raises(KeyboardInterrupt) as info:
-        uploader(client, store, concurrency=1).upload(path, "k", progress=press_ctrl_c)
+        driver.uploader(client, store, concurrency=1).upload(path, "k", progress=press_ctrl_c)
         time.sleep(5)  # only reached if the interrupt arrives after the upload returned
     (upload,) = list(client.list_multipart_uploads())
-    assert getattr(info.value, "kept_upload", None) is not None, "Ctrl-C kept the upload without saying so"
     from cos_multipart.errors import kept_upload_of
+
+    # asyncio.run answers Ctrl-C with a KeyboardInterrupt of its own, raised from the upload's CancelledError
+    assert kept_upload_of(info.value) is not None, "Ctrl-C kept the upload without saying so"
 
     kept = kept_upload_of(info.value)
     assert kept is not None and kept.upload_id == upload.upload_id and kept.parts_total == 4

@@ -17,7 +17,7 @@ from cos_multipart.limits import MB
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 
-from uploads import make_file, stored, uploader
+from uploads import Driver, make_file, stored
 
 pytestmark = pytest.mark.integration
 
@@ -57,110 +57,110 @@ def object_exists(client: CosClient, key: str) -> bool:
     ids=["503-once", "500-twice", "reset-mid-part", "slow", "initiate-503", "complete-500"],
 )
 def test_transient_faults_end_in_a_correct_object(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes], fault: Fault
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes], fault: Fault
 ) -> None:
     path, data = source
     local_cos.faults.add(fault)
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert stored(client, "k") == data and result.crc64 == crc64(data)
     assert local_cos.faults.fired, "the fault did not fire: the test proves nothing"
 
 
 @pytest.mark.parametrize("kind", ["wrong_etag", "wrong_crc64"])
 def test_wrong_checksum_once_resends_the_part(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes], kind: str
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes], kind: str
 ) -> None:
     path, data = source
     local_cos.faults.add(getattr(Fault, kind)("UploadPart", nth=2))
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert stored(client, "k") == data and result.crc64 == crc64(data)
     assert len(local_cos.log_entries("UploadPart")) == 6  # 5 parts, one of them twice
 
 
 def test_wrong_crc_every_time_is_an_integrity_error(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
 ) -> None:
     path, data = source
     local_cos.faults.add(Fault.wrong_crc64("UploadPart", nth=1, count=None))
     with pytest.raises(CosIntegrityError) as info:
-        uploader(client, store, concurrency=1, part_attempts=2).upload(path, "k")
+        driver.uploader(client, store, concurrency=1, part_attempts=2).upload(path, "k")
     error = info.value
     assert error.what == "crc64" and error.part_number == 1 and error.request_id
     assert error.local == crc64(data[:MB]) and error.remote != error.local
     assert not object_exists(client, "k")
     assert len(list(store)) == 1  # kept: the upload can be resumed once the fault is gone
     local_cos.faults.clear()
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert stored(client, "k") == data and result.crc64 == crc64(data)
 
 
 def test_wrong_whole_object_crc_is_not_reported_as_uploaded(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
 ) -> None:
     path, data = source
     local_cos.faults.add(Fault.wrong_crc64("CompleteMultipartUpload"))
     with pytest.raises(CosIntegrityError) as info:
-        uploader(client, store).upload(path, "k")
+        driver.uploader(client, store).upload(path, "k")
     assert info.value.part_number is None and info.value.local == crc64(data)
 
 
 def test_wrong_crc_on_single_put(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path = tmp_path / "small"
     data = os.urandom(1000)
     path.write_bytes(data)
     local_cos.faults.add(Fault.wrong_crc64("PutObject", nth=1, count=None))
     with pytest.raises(CosIntegrityError):
-        uploader(client, store, multipart_threshold=MB, part_attempts=2).upload(path, "small")
+        driver.uploader(client, store, multipart_threshold=MB, part_attempts=2).upload(path, "small")
     assert len(local_cos.log_entries("PutObject")) == 2
 
 
 def test_persistent_5xx_raises_the_real_cause_and_keeps_the_checkpoint(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     data = os.urandom(12 * MB)
     path = tmp_path / "data.bin"
     path.write_bytes(data)
     local_cos.faults.add(Fault.error("UploadPart", status=503, code="SlowDown", nth=3, count=None))
     with pytest.raises(CosServiceError) as info:
-        uploader(client, store).upload(path, "k")
+        driver.uploader(client, store).upload(path, "k")
     error = info.value
     assert (error.status, error.code) == (503, "SlowDown") and error.request_id
     sent = len(local_cos.log_entries("UploadPart"))
     assert sent < 12 + 3 * 2  # stopped promptly, not every part tried
     assert len(list(store)) == 1 and not local_cos.log_entries("AbortMultipartUpload")
     local_cos.faults.clear()
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert result.parts_reused >= 2 and stored(client, "k") == data
 
 
 def test_abort_on_failure_leaves_nothing(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
 ) -> None:
     path, _ = source
     local_cos.faults.add(Fault.error("UploadPart", status=500, nth=2, count=None))
     with pytest.raises(CosServiceError):
-        uploader(client, store, abort_on_failure=True).upload(path, "k")
+        driver.uploader(client, store, abort_on_failure=True).upload(path, "k")
     assert list(client.list_multipart_uploads()) == [] and list(store) == []
 
 
 def test_connection_failures_are_transport_errors(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, source: Tuple[Path, bytes]
 ) -> None:
     path, _ = source
     local_cos.faults.add(Fault.reset("UploadPart", after_bytes=1000, nth=1, count=None))
     with pytest.raises(CosTransportError) as info:
-        uploader(client, store).upload(path, "k")
+        driver.uploader(client, store).upload(path, "k")
     assert info.value.attempts == FAST_RETRY.max_attempts
 
 
 def test_stream_failure_aborts_the_upload(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore
 ) -> None:
     import io
 
     local_cos.faults.add(Fault.error("UploadPart", status=500, nth=2, count=None))
     with pytest.raises(CosServiceError):
-        uploader(client, store).upload(io.BytesIO(os.urandom(3 * MB)), "k")
+        driver.uploader(client, store).upload(io.BytesIO(os.urandom(3 * MB)), "k")
     assert list(client.list_multipart_uploads()) == []

@@ -19,7 +19,9 @@ from cos_multipart.client import CosClient
 from cos_multipart.credentials import Credentials
 from cos_multipart.limits import MB
 from cos_multipart.testing import TEST_CREDENTIALS
-from cos_multipart.uploader import UploadConfig, Uploader
+from cos_multipart.uploader import UploadConfig
+
+from uploads import Driver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,9 +61,9 @@ def peak_while(action: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def test_file_upload_peak_is_independent_of_size(remote_client: CosClient, tmp_path: Path) -> None:
+def test_file_upload_peak_is_independent_of_size(driver: Driver, remote_client: CosClient, tmp_path: Path) -> None:
     config = UploadConfig(part_size=4 * MB, multipart_threshold=0, concurrency=4)
-    uploader = Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
+    uploader = driver.Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
     peaks: Dict[int, int] = {}
     for size in (16 * MB, 64 * MB):
         path = tmp_path / f"{size}.bin"
@@ -78,9 +80,9 @@ def test_file_upload_peak_is_independent_of_size(remote_client: CosClient, tmp_p
     assert peaks[16 * MB] < bound and peaks[64 * MB] < bound
 
 
-def test_stream_upload_peak_is_bounded_by_parts_in_flight(remote_client: CosClient, tmp_path: Path) -> None:
+def test_stream_upload_peak_is_bounded_by_parts_in_flight(driver: Driver, remote_client: CosClient, tmp_path: Path) -> None:
     config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=2)
-    uploader = Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
+    uploader = driver.Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
     peaks: Dict[int, int] = {}
     for size in (16 * MB, 64 * MB):
 

@@ -21,7 +21,7 @@ from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
 
-from uploads import make_file, stored, uploader
+from uploads import Driver, make_file, stored
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ CHILD = textwrap.dedent(
 
 
 def test_killed_process_resumes_with_only_the_missing_parts(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, data = make_file(tmp_path, 10 * MB + 1)
     credentials = local_cos.credentials
@@ -69,7 +69,7 @@ def test_killed_process_resumes_with_only_the_missing_parts(
     on_server = {part.part_number for part in client.list_parts("killed.bin", checkpoint.upload_id)}
     assert len(on_server) >= 3
     sent_before = len(local_cos.log_entries("UploadPart"))
-    result = uploader(client, store).upload(path, "killed.bin")
+    result = driver.uploader(client, store).upload(path, "killed.bin")
     sent = [e for e in local_cos.log_entries("UploadPart")[sent_before:]]
     assert len(sent) == 11 - len(on_server)
     assert result.parts_reused == len(on_server) and result.upload_id == checkpoint.upload_id
@@ -78,28 +78,28 @@ def test_killed_process_resumes_with_only_the_missing_parts(
 
 
 def test_resume_after_an_error_reuses_checkpointed_parts_with_their_crc(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, data = make_file(tmp_path, 6 * MB)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(4))
+        driver.uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(4))
     (_, checkpoint), = list(store)
     assert [p.part_number for p in checkpoint.parts] == [1, 2, 3, 4]
     events: List[ProgressEvent] = []
-    result = uploader(client, store).upload(path, "k", progress=events.append)
+    result = driver.uploader(client, store).upload(path, "k", progress=events.append)
     assert result.parts_reused == 4 and events[0].parts_reused == 4 and events[0].bytes_done == 4 * MB
     assert stored(client, "k") == data and result.crc64 == crc64(data)
 
 
 def test_changed_file_aborts_the_old_upload(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, _ = make_file(tmp_path, 4 * MB)
     with pytest.raises(RuntimeError):
-        uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(2))
+        driver.uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(2))
     (_, old), = list(store)
     path, data = make_file(tmp_path, 4 * MB)  # same path and size, new bytes
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert result.upload_id != old.upload_id and result.parts_reused == 0
     assert stored(client, "k") == data
     assert len(local_cos.log_entries("AbortMultipartUpload")) == 1
@@ -107,18 +107,18 @@ def test_changed_file_aborts_the_old_upload(
 
 
 def test_no_resume_starts_afresh_and_aborts_the_old_upload(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, data = make_file(tmp_path, 3 * MB)
     with pytest.raises(RuntimeError):
-        uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(1))
-    result = uploader(client, store, resume=False).upload(path, "k")
+        driver.uploader(client, store, concurrency=1).upload(path, "k", progress=stop_after(1))
+    result = driver.uploader(client, store, resume=False).upload(path, "k")
     assert result.parts_reused == 0 and stored(client, "k") == data
     assert list(client.list_multipart_uploads()) == [] and list(store) == []
 
 
 def test_ctrl_c_stops_fast_keeps_the_checkpoint_and_leaves_no_thread(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, data = make_file(tmp_path, 12 * MB)
     local_cos.faults.set_bandwidth(6 * MB)  # a slow network: parts take a while
@@ -130,18 +130,18 @@ def test_ctrl_c_stops_fast_keeps_the_checkpoint_and_leaves_no_thread(
             _thread.interrupt_main()
 
     with pytest.raises(KeyboardInterrupt):
-        uploader(client, store, concurrency=4).upload(path, "k", progress=press_ctrl_c)
+        driver.uploader(client, store, concurrency=4).upload(path, "k", progress=press_ctrl_c)
     assert time.monotonic() - fired[0] < 2.0
     assert not [t.name for t in threading.enumerate() if t.name.startswith("cos-multipart")]
     (_, checkpoint), = list(store)
     assert len(checkpoint.parts) >= 2 and not local_cos.log_entries("AbortMultipartUpload")
     local_cos.faults.set_bandwidth(None)
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     assert result.parts_reused >= 2 and stored(client, "k") == data
 
 
 def test_ctrl_c_while_parts_wait_for_slow_answers_stops_at_once(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     # COS has the bytes but is slow to answer: the workers are blocked reading the response, not sending.
     path, data = make_file(tmp_path, 4 * MB)
@@ -151,16 +151,18 @@ def test_ctrl_c_while_parts_wait_for_slow_answers_stops_at_once(
     def press_ctrl_c(event: ProgressEvent) -> None:
         if event.parts_done >= 2 and not fired:
             fired.append(time.monotonic())
-            threading.Timer(0.5, _thread.interrupt_main).start()  # once the other parts are waiting
+            # Once the other parts are waiting: a real SIGINT to the main thread, as Ctrl-C sends (it wakes an
+            # event loop asleep in select(), which _thread.interrupt_main cannot).
+            threading.Timer(0.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
 
     with pytest.raises(KeyboardInterrupt):
-        uploader(client, store, concurrency=2).upload(path, "k", progress=press_ctrl_c)
+        driver.uploader(client, store, concurrency=2).upload(path, "k", progress=press_ctrl_c)
     assert time.monotonic() - fired[0] < 0.5 + 2.0  # not the 30 s delay, nor the 120 s read timeout
     assert not [t.name for t in threading.enumerate() if t.name.startswith("cos-multipart")]
     (_, checkpoint), = list(store)
     assert len(checkpoint.parts) == 2
     local_cos.faults.clear()
-    result = uploader(client, store).upload(path, "k")
+    result = driver.uploader(client, store).upload(path, "k")
     # Parts 3 and 4 reached the server before the interruption: the resume finds them and checks their
     # ETags against the local MD5, so nothing is sent again.
     assert result.parts_reused == 4 and stored(client, "k") == data

@@ -18,9 +18,9 @@ from cos_multipart.options import ObjectOptions
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import LocalCOS
-from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
+from cos_multipart.uploader import UploadConfig, UploadResult, upload_file
 
-from uploads import stored
+from uploads import Driver, stored
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +55,14 @@ SIZES = [0, 1, MB - 1, MB, MB + 1, 3 * MB + 12_345]
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("multipart", [True, False])
 def test_file_sizes_at_the_boundaries(
-    client: CosClient, store: CheckpointStore, tmp_path: Path, size: int, multipart: bool
+    driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path, size: int, multipart: bool
 ) -> None:
     data = os.urandom(size)
     path = tmp_path / "data.bin"
     path.write_bytes(data)
     threshold = 0 if multipart else 8 * MB
     config = UploadConfig(part_size=MB, multipart_threshold=threshold, concurrency=3)
-    result = Uploader(client, config, store=store).upload(path, f"sizes/{size}")
+    result = driver.Uploader(client, config, store=store).upload(path, f"sizes/{size}")
     assert result.multipart is multipart
     assert len(result.parts) == (max(1, -(-size // MB)) if multipart else 1)
     check(client, result, f"sizes/{size}", data)
@@ -70,23 +70,23 @@ def test_file_sizes_at_the_boundaries(
 
 
 @pytest.mark.parametrize("size", [0, 1, MB - 1, MB, MB + 1, 3 * MB + 12_345])
-def test_stream_sizes(client: CosClient, store: CheckpointStore, size: int) -> None:
+def test_stream_sizes(driver: Driver, client: CosClient, store: CheckpointStore, size: int) -> None:
     data = os.urandom(size)
     config = UploadConfig(part_size=MB, multipart_threshold=MB, concurrency=2)
-    result = Uploader(client, config, store=store).upload(Pipe(data), f"streams/{size}")  # type: ignore[arg-type]
+    result = driver.Uploader(client, config, store=store).upload(Pipe(data), f"streams/{size}")
     assert result.multipart is (size >= MB)
     check(client, result, f"streams/{size}", data)
 
 
-def test_seekable_file_object_from_its_position(client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
+def test_seekable_file_object_from_its_position(driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
     data = os.urandom(2 * MB + 100)
     path = tmp_path / "data.bin"
     path.write_bytes(data)
     with open(path, "rb") as handle:
         handle.seek(100)
-        result = upload_file(client, handle, "fileobj", part_size=MB, multipart_threshold=0, store=store)
+        result = driver.upload_file(client, handle, "fileobj", part_size=MB, multipart_threshold=0, store=store)
     check(client, result, "fileobj", data[100:])
-    result = upload_file(client, io.BytesIO(data), "bytesio", part_size=MB, multipart_threshold=0, store=store)
+    result = driver.upload_file(client, io.BytesIO(data), "bytesio", part_size=MB, multipart_threshold=0, store=store)
     check(client, result, "bytesio", data)
 
 
@@ -97,13 +97,13 @@ def test_seekable_file_object_from_its_position(client: CosClient, store: Checkp
 )
 @pytest.mark.parametrize("multipart", [True, False])
 def test_encryption_modes(
-    client: CosClient, store: CheckpointStore, tmp_path: Path, encryption: Any, multipart: bool
+    driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path, encryption: Any, multipart: bool
 ) -> None:
     data = os.urandom(2 * MB + 1)
     path = tmp_path / "data.bin"
     path.write_bytes(data)
     threshold = 0 if multipart else 8 * MB
-    result = upload_file(
+    result = driver.upload_file(
         client, path, "enc", part_size=MB, multipart_threshold=threshold, options=ObjectOptions(encryption=encryption),
         store=store,
     )  # fmt: skip
@@ -112,7 +112,7 @@ def test_encryption_modes(
 
 
 def test_sse_c_key_never_written_to_the_checkpoint(
-    client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     data = os.urandom(3 * MB)
     path = tmp_path / "data.bin"
@@ -126,17 +126,17 @@ def test_sse_c_key_never_written_to_the_checkpoint(
         part_size=MB, multipart_threshold=0, concurrency=1, options=ObjectOptions(encryption=SseC(SSE_C_KEY))
     )
     with pytest.raises(RuntimeError):
-        Uploader(client, config, store=store).upload(path, "enc", progress=stop)
+        driver.Uploader(client, config, store=store).upload(path, "enc", progress=stop)
     files = list(store.directory.iterdir())
     assert files and all(SSE_C_KEY not in f.read_text() for f in files)
 
 
 def test_options_are_stored_with_the_object(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path = tmp_path / "page.html"
     path.write_bytes(b"<html></html>" * 100_000)
-    upload_file(
+    driver.upload_file(
         client,
         path,
         "site/index.html",
@@ -151,23 +151,23 @@ def test_options_are_stored_with_the_object(
     assert head.response.headers.get("cache-control") == "max-age=60"
 
 
-def test_forbid_overwrite(client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
+def test_forbid_overwrite(driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
     from cos_multipart.errors import ObjectExistsError
 
     path = tmp_path / "a.bin"
     path.write_bytes(os.urandom(MB + 1))
-    upload_file(client, path, "once", part_size=MB, multipart_threshold=0, store=store)
+    driver.upload_file(client, path, "once", part_size=MB, multipart_threshold=0, store=store)
     with pytest.raises(ObjectExistsError):
-        upload_file(client, path, "once", part_size=MB, multipart_threshold=0, forbid_overwrite=True, store=store)
+        driver.upload_file(client, path, "once", part_size=MB, multipart_threshold=0, forbid_overwrite=True, store=store)
     assert list(client.list_multipart_uploads()) == []  # refused before Initiate: nothing left behind
 
 
-def test_progress_is_monotonic_and_complete(client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
+def test_progress_is_monotonic_and_complete(driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
     data = os.urandom(5 * MB + 3)
     path = tmp_path / "data.bin"
     path.write_bytes(data)
     events: List[ProgressEvent] = []
-    upload_file(
+    driver.upload_file(
         client, path, "progress", part_size=MB, multipart_threshold=0, concurrency=3, store=store,
         progress=events.append,
     )  # fmt: skip
@@ -179,10 +179,10 @@ def test_progress_is_monotonic_and_complete(client: CosClient, store: Checkpoint
     assert len(events) > 6  # byte-level, not only per part
 
 
-def test_bandwidth_limit_slows_the_upload(client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
+def test_bandwidth_limit_slows_the_upload(driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
     path = tmp_path / "data.bin"
     path.write_bytes(os.urandom(3 * MB))
-    result = upload_file(
+    result = driver.upload_file(
         client, path, "capped", part_size=MB, multipart_threshold=0, bandwidth_limit=6 * MB, store=store
     )
     # 3 MB at 6 MB/s, minus the 1.5 MB burst: at least a quarter second
@@ -190,11 +190,11 @@ def test_bandwidth_limit_slows_the_upload(client: CosClient, store: CheckpointSt
 
 
 def test_traffic_limit_header_reaches_upload_part(
-    local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path = tmp_path / "data.bin"
     path.write_bytes(os.urandom(MB + 1))
-    upload_file(
+    driver.upload_file(
         client, path, "limited", part_size=MB, multipart_threshold=0, traffic_limit=838_860_800, store=store
     )
     parts = local_cos.log_entries("UploadPart")
@@ -202,7 +202,7 @@ def test_traffic_limit_header_reaches_upload_part(
 
 
 def test_each_byte_is_read_from_the_file_once(
-    client: CosClient, store: CheckpointStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
     size = 6 * MB + 5
@@ -217,7 +217,7 @@ def test_each_byte_is_read_from_the_file_once(
         return data
 
     monkeypatch.setattr(os, "pread", counting_pread)
-    upload_file(client, path, "once", part_size=MB, multipart_threshold=0, concurrency=3, store=store)
+    driver.upload_file(client, path, "once", part_size=MB, multipart_threshold=0, concurrency=3, store=store)
     # every byte read once (hashed in the same pass, sent from the same buffer); the identity reads nothing
     assert read[0] == size
 

@@ -1,17 +1,19 @@
-"""Small factories for the uploader's integration tests (imported as ``uploads``)."""
+"""Small factories for the uploader's integration tests (imported as ``uploads``), and :class:`Driver`: the
+threaded and the asyncio driver behind one interface, so one suite runs every scenario on both."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
 from cos_multipart.options import ObjectOptions
-from cos_multipart.uploader import UploadConfig, Uploader
+from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
 
 
 def make_file(directory: Path, size: int, name: str = "data.bin") -> Tuple[Path, bytes]:
@@ -44,3 +46,73 @@ def stored(client: CosClient, key: str, **options: Any) -> bytes:
         return response.content
     finally:
         response.close()
+
+
+# --- the two drivers behind one interface ------------------------------------------------------------
+
+
+def async_client_like(client: CosClient) -> Any:
+    """An :class:`AsyncCosClient` with ``client``'s bucket, endpoint, credentials, retry policy and timeout."""
+    from cos_multipart.aio import AsyncCosClient
+
+    transport = client.transport
+    return AsyncCosClient(
+        client.bucket, client.region, transport.credentials(), endpoint=client.endpoint.base_url,
+        retry=transport.retry, timeout=transport.timeout, pool_size=transport.pool_size,
+    )  # fmt: skip
+
+
+class AsyncioUploader:
+    """The asyncio uploader behind the threaded one's interface: each call runs on a new event loop
+    (``asyncio.run``, real sockets) with an async client like the given one."""
+
+    def __init__(self, client: CosClient, config: Optional[UploadConfig] = None, *, store: Optional[CheckpointStore] = None) -> None:
+        self.client = client
+        self.config = config if config is not None else UploadConfig()
+        self.store = store
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        from cos_multipart.aio import AsyncUploader
+
+        async def run() -> Any:
+            async with async_client_like(self.client) as client:
+                return await getattr(AsyncUploader(client, self.config, store=self.store), method)(*args, **kwargs)
+
+        return asyncio.run(run())
+
+    def upload(self, source: Any, key: str, *, progress: Any = None) -> UploadResult:
+        return self._call("upload", source, key, progress=progress)  # type: ignore[no-any-return]
+
+    def resume(self, path: Any, key: str, *, progress: Any = None) -> UploadResult:
+        return self._call("resume", path, key, progress=progress)  # type: ignore[no-any-return]
+
+
+class Driver:
+    """One of the two drivers (``threads``, ``asyncio``) with the threaded driver's entry points."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def Uploader(self, client: CosClient, config: Optional[UploadConfig] = None, *, store: Optional[CheckpointStore] = None) -> Any:  # noqa: N802 - stands for the class
+        if self.name == "threads":
+            return Uploader(client, config, store=store)
+        return AsyncioUploader(client, config, store=store)
+
+    def uploader(self, client: CosClient, store: CheckpointStore, **options: Any) -> Any:
+        """:func:`uploader` for this driver."""
+        options.setdefault("part_size", MB)
+        options.setdefault("multipart_threshold", 0)
+        options.setdefault("concurrency", 2)
+        return self.Uploader(client, config_of(**options), store=store)
+
+    def upload_file(self, client: CosClient, source: Any, key: str, *, progress: Any = None, store: Optional[CheckpointStore] = None, **options: Any) -> UploadResult:
+        """:func:`cos_multipart.upload_file` for this driver (keyword options as ``upload_file`` takes them)."""
+        if self.name == "threads":
+            return upload_file(client, source, key, progress=progress, store=store, **options)
+        return self.Uploader(client, UploadConfig(**options), store=store).upload(source, key, progress=progress)  # type: ignore[no-any-return]
+
+
+DRIVERS = ("threads", "asyncio")

@@ -1,0 +1,380 @@
+"""What an upload driver decides, without I/O: shared by the threaded and the asyncio driver.
+
+A driver (:mod:`cos_multipart._driver` with threads, :mod:`cos_multipart.aio._driver` with tasks) does the I/O;
+every choice it makes about *what* to do is a function here, so the two cannot drift apart:
+
+* which path an upload takes (a single PUT, a multipart upload, a stream) and when a resume is refused;
+* the session a file and a configuration make, and why a stored one is stale;
+* what a forbid-overwrite HEAD answer means, and COS's 409 ``FileAlreadyExists`` at Complete;
+* on failure: keep the upload for a resume (with the :class:`~cos_multipart.errors.KeptUpload` the error
+  carries) or abort it;
+* how a stream is cut into numbered parts and where it ends (:class:`StreamCutter`);
+* the state of one upload call and its :class:`~cos_multipart._config.UploadResult` (:class:`UploadBase`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import time
+from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
+
+from ._config import UploadConfig, UploadResult
+from ._partreader import PartDigest
+from ._sources import AnySource, BufferSource, FileSource, StreamSource
+from .errors import (
+    KEPT_UPLOAD_ATTRIBUTE,
+    CosIntegrityError,
+    CosServiceError,
+    CosValidationError,
+    KeptUpload,
+    ObjectExistsError,
+    ResumeError,
+    SourceChangedError,
+)
+from .limits import MAX_PART_NUMBER
+from .checkpoint import CheckpointRecorder, CheckpointStore
+from .planner import StreamPlan, plan_parts
+from .progress import ProgressTracker
+from .ratelimit import TokenBucket
+from .session import GrowingPlan, PartReceipt, UploadSession
+from . import _resume
+
+logger = logging.getLogger(__name__)
+
+#: COS's answer to Complete with ``x-cos-forbid-overwrite: true`` when the key exists (a race with a writer).
+FILE_ALREADY_EXISTS = "FileAlreadyExists"
+
+#: The paths an upload can take.
+SINGLE_PUT = "single-put"
+MULTIPART = "multipart"
+STREAM = "stream"
+
+
+class HasEndpoint(Protocol):
+    """A client (sync or async): what a session needs to know of it."""
+
+    @property
+    def bucket(self) -> str:
+        """The bucket."""
+
+    @property
+    def endpoint(self) -> "_Endpoint":
+        """Where it sends requests."""
+
+
+class _Endpoint(Protocol):
+    @property
+    def base_url(self) -> str:
+        """Base URL."""
+
+
+def endpoint_url(client: HasEndpoint) -> str:
+    """The base URL the client talks to (checkpoints are only valid for the same service)."""
+    return client.endpoint.base_url
+
+
+# --- which path -------------------------------------------------------------------------------------------
+
+
+def path_without_checkpoint(source: AnySource, config: UploadConfig, key: str, *, resume_only: bool) -> Optional[str]:
+    """The path of a source that has no checkpoint (not a file given by path), or ``None`` for a path.
+
+    Raises:
+        ResumeError: ``resume_only`` and the source is not a file given by path.
+    """
+    if isinstance(source, StreamSource):
+        if resume_only:
+            raise ResumeError("the stream", key, "only a file given by path can be resumed")
+        return STREAM
+    if source.path is None:
+        if resume_only:
+            raise ResumeError("the source", key, "only a file given by path can be resumed")
+        return SINGLE_PUT if source.size < config.multipart_threshold else MULTIPART
+    return None
+
+
+def path_with_checkpoint(
+    source: Union[FileSource, BufferSource], config: UploadConfig, stored: Optional[UploadSession], *, resume_only: bool
+) -> str:
+    """The path of a file given by path, once its checkpoint (``stored``) was looked up under its lock."""
+    if stored is None and not resume_only and source.size < config.multipart_threshold:
+        return SINGLE_PUT
+    return MULTIPART
+
+
+def stream_is_small(first: "bytes | memoryview", first_size: int, config: UploadConfig) -> bool:
+    """Whether a stream whose first read gave ``first`` goes up in one PUT (it ended below the threshold)."""
+    return len(first) < min(first_size, config.multipart_threshold)
+
+
+def content_md5(digest: PartDigest) -> str:
+    """The ``Content-MD5`` header of a single PUT (COS refuses a body damaged in transit)."""
+    return base64.b64encode(bytes.fromhex(digest.md5_hex or "")).decode("ascii")
+
+
+# --- sessions and resume -------------------------------------------------------------------------------
+
+
+def wanted_session(
+    client: HasEndpoint,
+    config: UploadConfig,
+    source: Union[FileSource, BufferSource],
+    key: str,
+    upload_id: str,
+    part_size: Optional[int],
+) -> UploadSession:
+    """The session this file and configuration make, with ``part_size`` (``None``: automatic)."""
+    return UploadSession(
+        endpoint=endpoint_url(client),
+        bucket=client.bucket,
+        key=key,
+        upload_id=upload_id,
+        plan=plan_parts(source.size, part_size),
+        options_digest=config.options_digest(key),
+        encryption=config.encryption_mode,
+        sse_c_key_md5=config.sse_c.key_md5 if config.sse_c is not None else None,
+        source=source.path,
+        identity=source.identity if isinstance(source, FileSource) else None,
+    )
+
+
+def stale_reason(
+    client: HasEndpoint, config: UploadConfig, source: FileSource, key: str, stored: UploadSession
+) -> Optional[str]:
+    """Why ``stored`` cannot be resumed with today's file and configuration, or ``None``."""
+    if not config.resume:
+        return "resume is off"
+    # A resumed upload keeps its own part size unless one is asked for.
+    part_size = config.part_size if config.part_size is not None else stored.part_size
+    try:
+        wanted = wanted_session(client, config, source, key, "", part_size)
+    except CosValidationError as error:  # the file grew past what that part size can carry
+        return str(error)
+    return _resume.stale_reason(stored, wanted, part_size_given=config.part_size is not None)
+
+
+def refuse_stale(stored: UploadSession, source: FileSource, key: str, reason: str, *, resume_only: bool) -> None:
+    """A stale checkpoint: raise :class:`ResumeError` for a resume (nothing is changed); an upload goes on, aborts
+    the old upload and then calls :func:`stale_abandoned`."""
+    if resume_only:
+        raise ResumeError(source.name, key, reason)
+
+
+def stale_abandoned(stored: UploadSession, source: FileSource, reason: str, *, aborted: bool) -> None:
+    """Say in one line why the stored upload was not resumed and what became of it."""
+    logger.warning(
+        "not resuming upload %s of %s: %s; the old upload %s and a new upload starts", stored.upload_id,
+        source.name, reason, "was aborted" if aborted else "was already gone from COS",
+    )  # fmt: skip
+
+
+def refuse_lost(stored: UploadSession, source: FileSource, key: str, *, resume_only: bool) -> None:
+    """COS no longer has the stored upload: raise :class:`ResumeError` for a resume, else say so once."""
+    if resume_only:  # a refused resume changes nothing; an upload will start afresh and say so
+        raise ResumeError(source.name, key, f"COS no longer has upload {stored.upload_id}; an upload starts a new one")
+    logger.warning("upload %s of %s is gone from COS; starting a new upload", stored.upload_id, key)
+
+
+def nothing_to_resume(source: Union[FileSource, BufferSource], key: str) -> ResumeError:
+    """The error of a resume that found no checkpoint."""
+    return ResumeError(source.path or "", key, "no checkpoint records an interrupted upload of this file to this key")
+
+
+def checkpoints(config: UploadConfig, session: UploadSession) -> bool:
+    """Whether a newly initiated session is recorded in a checkpoint (files given by path, resume on)."""
+    return session.source is not None and config.resume
+
+
+# --- overwriting ----------------------------------------------------------------------------------------
+
+
+def overwrite_refusal(head_error: Optional[CosServiceError], bucket: str, key: str) -> Optional[BaseException]:
+    """With ``forbid_overwrite``: what the HEAD of ``key`` means (``head_error`` is ``None`` when it exists).
+
+    Returns ``None`` when the key is free (404), else the exception to raise.
+    """
+    if head_error is None:
+        return ObjectExistsError(bucket, key)
+    return None if head_error.status == 404 else head_error
+
+
+@contextlib.contextmanager
+def refusing_existing(bucket: str, key: str) -> Iterator[None]:
+    """Inside: COS's 409 ``FileAlreadyExists`` is raised as :class:`ObjectExistsError` (sync or async code)."""
+    try:
+        yield
+    except CosServiceError as error:
+        exists = exists_error(error, bucket, key)
+        if exists is not None:
+            raise exists from error
+        raise
+
+
+def exists_error(error: BaseException, bucket: str, key: str) -> Optional[ObjectExistsError]:
+    """COS's 409 ``FileAlreadyExists`` (Complete or PUT with forbid-overwrite) as :class:`ObjectExistsError`."""
+    if isinstance(error, CosServiceError) and error.status == 409 and error.code == FILE_ALREADY_EXISTS:
+        return ObjectExistsError(bucket, key)
+    return None
+
+
+# --- failure --------------------------------------------------------------------------------------------
+
+
+def object_completed(error: BaseException) -> bool:
+    """Whether Complete succeeded before ``error`` (a whole-object CRC-64 mismatch): nothing to abort."""
+    return isinstance(error, CosIntegrityError) and error.part_number is None and error.what == "crc64"
+
+
+def keeps_upload(error: BaseException, config: UploadConfig, *, recorded: bool) -> bool:
+    """Whether a failed upload is kept for a resume (it has a checkpoint) rather than aborted."""
+    return (
+        recorded
+        and not config.abort_on_failure
+        and not isinstance(error, (SourceChangedError, ObjectExistsError))
+        and not object_completed(error)
+    )
+
+
+def attach_kept(error: BaseException, session: UploadSession, parts_done: int, checkpoint: str) -> None:
+    """Set ``error.kept_upload`` (whatever the exception, KeyboardInterrupt and CancelledError included)."""
+    kept = KeptUpload(
+        bucket=session.bucket, key=session.key, upload_id=session.upload_id, parts_done=parts_done,
+        parts_total=session.plan.count, checkpoint=checkpoint, source=session.source,
+    )  # fmt: skip
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(error, KEPT_UPLOAD_ATTRIBUTE, kept)
+    logger.debug("upload %s stopped (%s); checkpoint kept for resume", session.upload_id, type(error).__name__)
+
+
+def abort_failed(upload_id: str, error: BaseException) -> None:
+    """Log an abort that failed after the upload itself failed (the original error matters more)."""
+    logger.warning("could not abort upload %s: %s", upload_id, error)
+
+
+# --- streams --------------------------------------------------------------------------------------------
+
+
+class StreamCutter:
+    """Numbers the parts read from a stream, tells the size of the next read and finds the end (pure).
+
+    Args:
+        schedule: The part sizes.
+        check_length: Called with the stream's length at its end, before the last part goes out
+            (:meth:`~cos_multipart._sources.StreamSource.check_length`).
+    """
+
+    def __init__(self, schedule: StreamPlan, check_length: Callable[[int], None]) -> None:
+        self.schedule = schedule
+        self._check_length = check_length
+        self.number = 0
+        self.size = 0
+        self.ended = False
+
+    def next_read(self) -> Optional[int]:
+        """Bytes to read for the next part, or ``None`` at the end of the stream."""
+        if self.ended:
+            return None
+        # Past the last part number the schedule raises, naming its capacity, unless the stream ended.
+        return self.schedule.part_size_of(self.number + 1) if self.number < MAX_PART_NUMBER else 1
+
+    def take(self, length: int) -> Optional[int]:
+        """A part of ``length`` bytes was read: its number, or ``None`` when the stream ended before it."""
+        if length == 0 and self.number > 0:
+            self.ended = True
+            self._check_length(self.size)
+            return None
+        self.number += 1
+        self.size += length
+        if length < self.schedule.part_size_of(self.number):  # the end of the stream
+            self.ended = True
+            self._check_length(self.size)
+        return self.number
+
+    def session(self, client: HasEndpoint, key: str, upload_id: str, parts: int, config: UploadConfig) -> UploadSession:
+        """The session of the whole stream, once it ended (for Complete's checks)."""
+        plan = GrowingPlan(self.schedule, self.size, parts)
+        return UploadSession(endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode)
+
+
+# --- the state every driver's upload holds -------------------------------------------------------------
+
+ClientT = TypeVar("ClientT", bound=HasEndpoint)
+
+
+class UploadBase(Generic[ClientT]):
+    """What one upload call holds whatever its driver: target, configuration, timing, request ids, bandwidth
+    cap; and the :class:`~cos_multipart._config.UploadResult` it ends with."""
+
+    def __init__(
+        self, client: ClientT, config: UploadConfig, store: CheckpointStore, source: AnySource, key: str, *, resume_only: bool
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.store = store
+        self.source = source
+        self.key = key
+        self.resume_only = resume_only
+        self.started = time.monotonic()
+        self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
+        self.request_ids: List[str] = []
+        self.progress = ProgressTracker(source.size, None)
+
+    def single_put_result(self, receipt: PartReceipt, version_id: Optional[str], request_ids: List[str]) -> UploadResult:
+        """Record a verified single PUT (its request ids, its progress) and make its result."""
+        self.request_ids.extend(request_ids)
+        self.progress.part_done(1, receipt.size)
+        self.progress.flush()
+        return self.result(None, receipt.etag, (receipt,), receipt.crc64, version_id=version_id)
+
+    def result(
+        self,
+        upload_id: Optional[str],
+        etag: str,
+        parts: Tuple[PartReceipt, ...],
+        crc64: int,
+        *,
+        reused: int = 0,
+        reverified: int = 0,
+        version_id: Optional[str] = None,
+        reused_bytes: int = 0,
+    ) -> UploadResult:
+        """The verified result, timed from when this upload started."""
+        return UploadResult(
+            bucket=self.client.bucket,
+            key=self.key,
+            upload_id=upload_id,
+            etag=etag,
+            crc64=crc64,
+            size=sum(p.size for p in parts),
+            parts=parts,
+            elapsed=time.monotonic() - self.started,
+            request_ids=tuple(self.request_ids),
+            parts_reused=reused,
+            bytes_reverified=reverified,
+            version_id=version_id,
+            bytes_reused=reused_bytes,
+        )
+
+
+UploadT = TypeVar("UploadT", bound="UploadBase[Any]")
+
+
+class MultipartBase(Generic[UploadT]):
+    """What a multipart upload of a file or a buffer holds whatever its driver: the upload call, the source,
+    the stored session it may resume, the checkpoint recorder, the receipts so far and the bytes re-read."""
+
+    def __init__(self, upload: UploadT, source: Union[FileSource, BufferSource], stored: Optional[UploadSession]) -> None:
+        self.upload = upload
+        self.config = upload.config
+        self.client = upload.client
+        self.stored = stored
+        self.source = source
+        self.recorder: Optional[CheckpointRecorder] = None
+        self.done: Dict[int, PartReceipt] = {}
+        self.reverified = 0
+
+    def receipts(self) -> List[PartReceipt]:
+        """The receipts so far, in part order (what Complete sends)."""
+        return [self.done[number] for number in sorted(self.done)]
