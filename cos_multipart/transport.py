@@ -36,7 +36,7 @@ from ._attempts import Retries, corrected_offset, signed_headers
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
 from ._tls import ca_bundle, tls_failure
-from .errors import CosCancelledError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind, quotes_secret, redact
+from .errors import CosCancelledError, CosError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind, quotes_secret, redact
 from . import operations
 from .limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
 from .models import HttpCall
@@ -474,7 +474,11 @@ class Transport:
                     return handle(response)
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url)
-            except (requests.exceptions.RequestException, OSError) as error:
+            except (requests.exceptions.RequestException, OSError, ValueError) as error:
+                if isinstance(error, CosError):
+                    raise  # this package's own verdict (a changed source, a validation), not the network's
+                # ValueError: http.client refusing a header value (it quotes the value, maybe a token) on the
+                # versions where requests lets it through; it becomes a redacted, never retried failure.
                 # A connection shut by the deadline fails as a reset or a short read: say what it was.
                 cause: BaseException = AnswerDeadlineExceeded(self.answer_deadline) if entry is not None and entry.expired else error
                 failure = _transport_error(cause, call.method, safe_url, retries.policy.attempt, self._secrets())
