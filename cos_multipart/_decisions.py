@@ -34,6 +34,8 @@ from .errors import (
     SourceChangedError,
 )
 from .limits import MAX_PART_NUMBER
+from .models import PartInfo
+from .parts import PendingCompletion
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .planner import StreamPlan, plan_parts
 from .progress import ProgressTracker
@@ -175,6 +177,31 @@ def refuse_lost(stored: UploadSession, source: FileSource, key: str, *, resume_o
     if resume_only:  # a refused resume changes nothing; an upload will start afresh and say so
         raise ResumeError(source.name, key, f"COS no longer has upload {stored.upload_id}; an upload starts a new one")
     logger.warning("upload %s of %s is gone from COS; starting a new upload", stored.upload_id, key)
+
+
+def lost_but_aborted(stored: UploadSession, *, aborted: bool) -> None:
+    """List Parts said the upload was gone, yet aborting it worked: it was not gone (a false answer), and
+    aborting it is what kept it from being orphaned."""
+    if aborted:
+        logger.warning("upload %s was reported gone but still existed: aborted it, so it is not left behind", stored.upload_id)
+
+
+def earlier_completion(stored: UploadSession, reason: Optional[str]) -> Optional[PendingCompletion]:
+    """What the object is if an earlier run's Complete succeeded (it was sent: ``stored.completing``), or ``None``.
+
+    Only for a checkpoint that still applies (``reason`` is ``None``) and records every part of the plan.
+    """
+    if not stored.completing or reason is not None or len(stored.parts) != stored.plan.count:
+        return None
+    try:
+        return PendingCompletion.of(stored, stored.parts)
+    except CosIntegrityError:
+        return None
+
+
+def recorded_listing(stored: UploadSession) -> List[PartInfo]:
+    """The stored receipts as a List Parts answer would give them (to re-read them with ``_resume.reuse``)."""
+    return [PartInfo(part.part_number, part.etag, part.size) for part in stored.parts]
 
 
 def nothing_to_resume(source: Union[FileSource, BufferSource], key: str) -> ResumeError:

@@ -25,7 +25,7 @@ from .checkpoint import CheckpointRecorder, CheckpointStore
 from .client import CosClient
 from ._decisions import endpoint_url
 from .errors import CosError, CosServiceError
-from .parts import NO_SUCH_UPLOAD, Answer, Completion, complete, send_part, send_verified
+from .parts import NO_SUCH_UPLOAD, Answer, Completion, complete, completed_by_earlier_attempt, head_if_matching, send_part, send_verified
 from .planner import StreamPlan, stream_plan
 from .progress import ProgressCallback, ProgressTracker
 from .session import PartReceipt, UploadSession
@@ -164,6 +164,9 @@ class MultipartRun(decide.MultipartBase[Upload]):
     """A multipart upload of a file or a buffer: resume or initiate, parts in parallel, complete."""
 
     def run(self) -> UploadResult:
+        finished = self._finished_earlier()
+        if finished is not None:
+            return finished
         session, reused = self._session()
         up = self.upload
         up.progress = ProgressTracker(session.plan.size, session.plan.count, up.callback)
@@ -186,6 +189,33 @@ class MultipartRun(decide.MultipartBase[Upload]):
         return up.result(
             session.upload_id, result.etag, completion.parts, completion.crc64,
             reused=reused, reverified=self.reverified, version_id=result.version_id, reused_bytes=reused_bytes,
+        )  # fmt: skip
+
+    def _finished_earlier(self) -> Optional[UploadResult]:
+        """The result when an earlier run sent Complete and the object is there (a kill after Complete): the
+        object's size and CRC-64 (HEAD) and the local bytes (re-read unless ``verify_reused`` is off) must match
+        the recorded parts; then nothing is sent again."""
+        up = self.upload
+        stored = self.stored
+        if stored is None or not stored.completing or not isinstance(self.source, FileSource):
+            return None
+        pending = decide.earlier_completion(stored, decide.stale_reason(self.client, self.config, self.source, up.key, stored))
+        if pending is None:
+            return None
+        head = head_if_matching(self.client, up.key, pending, sse_c=self.config.sse_c)
+        if head is None:
+            return None
+        local = _resume.reuse(
+            stored, decide.recorded_listing(stored), self.source, verify_reused=self.config.verify_reused, cancel=up.cancel
+        )
+        if local.rejected:
+            return None  # the file is not what was uploaded: the normal path starts a new upload
+        completion = pending.accept(completed_by_earlier_attempt(stored, head))
+        logger.info("upload %s of %s was completed by an earlier run: nothing sent again", stored.upload_id, up.key)
+        up.store.delete(stored)
+        return up.result(
+            stored.upload_id, head.etag, completion.parts, completion.crc64, reused=len(completion.parts),
+            reverified=local.reverified_bytes, version_id=head.version_id, reused_bytes=pending.size,
         )  # fmt: skip
 
     def _session(self) -> Tuple[UploadSession, int]:
@@ -223,6 +253,8 @@ class MultipartRun(decide.MultipartBase[Upload]):
         resumed = _resume.resume(self.client, stored, self.source, verify_reused=self.config.verify_reused, cancel=up.cancel)
         if resumed is None:
             decide.refuse_lost(stored, self.source, up.key, resume_only=up.resume_only)
+            # Still abort the recorded id before forgetting it: a false NoSuchUpload must not orphan the upload.
+            decide.lost_but_aborted(stored, aborted=abort_quietly(self.client, up.key, stored.upload_id))
             up.store.delete(stored)
             return None
         self.reverified = resumed.reverified_bytes
@@ -258,6 +290,8 @@ class MultipartRun(decide.MultipartBase[Upload]):
     def _complete(self, session: UploadSession) -> Completion:
         up = self.upload
         receipts = self.receipts()
+        if self.recorder is not None:
+            self.recorder.mark_completing()  # a kill from here on leaves an object the next run can recognise
         with decide.refusing_existing(self.client.bucket, up.key):
             completion = complete(
                 self.client, session, receipts, forbid_overwrite=self.config.forbid_overwrite, sse_c=self.config.sse_c

@@ -301,6 +301,12 @@ class CheckpointRecorder:
             if self._clock() - self._last_write >= self._interval:
                 self._write()
 
+    def mark_completing(self) -> None:
+        """Record, durably, that Complete is being sent with the parts recorded (see ``UploadSession.completing``)."""
+        with self._lock:
+            self._base = replace(self._base, completing=True)
+            self._write()
+
     def flush(self) -> None:
         """Write the file now if anything changed since the last write."""
         with self._lock:

@@ -200,6 +200,8 @@ class UploadSession:
         identity: The local file as it was when the upload started, or ``None``.
         parts: Verified parts, ordered by part number, one per number.
         created: When the upload was initiated (seconds since the epoch).
+        completing: Complete was (about to be) sent with these parts: a run that finds it so checks the object
+            (HEAD: size and CRC-64) before uploading anything, since a kill after Complete leaves it done.
     """
 
     endpoint: str
@@ -214,6 +216,7 @@ class UploadSession:
     identity: Optional[FileIdentity] = None
     parts: Tuple[PartReceipt, ...] = ()
     created: float = field(default_factory=time.time)
+    completing: bool = False
 
     # --- what is left, what fits ------------------------------------------------------------------------
 
@@ -350,6 +353,7 @@ class UploadSession:
                 "device": identity.device,
             },
             "created": self.created,
+            "completing": self.completing,
             "parts": [[p.part_number, p.etag, p.size, str(p.crc64)] for p in self.parts],
         }
 
@@ -391,6 +395,7 @@ class UploadSession:
             source=source,
             identity=_identity(document.get("file")),
             created=float(created),
+            completing=_flag(document, "completing"),
         )
         raw_parts = document.get("parts")
         if not isinstance(raw_parts, list) or len(raw_parts) > MAX_PART_NUMBER:
@@ -399,6 +404,13 @@ class UploadSession:
         if len({p.part_number for p in parts}) != len(parts):
             raise ValueError("a part number appears twice")
         return session.with_parts(parts)
+
+
+def _flag(document: Mapping[str, Any], name: str) -> bool:
+    value = document.get(name, False)  # absent in checkpoints written before the field existed
+    if not isinstance(value, bool):
+        raise ValueError(f"field {name!r} is not true or false")
+    return value
 
 
 def _number(receipt: PartReceipt) -> int:

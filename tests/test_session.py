@@ -94,9 +94,9 @@ def test_unrecorded_parts_with_non_md5_etags_are_not_candidates() -> None:
 
 
 def test_json_round_trip_and_pickle() -> None:
-    value = session().with_parts([receipt(1, crc=2**64 - 1), receipt(4, 5)])
+    value = session(completing=True).with_parts([receipt(1, crc=2**64 - 1), receipt(4, 5)])
     again = UploadSession.from_json(json.loads(json.dumps(value.to_json())))
-    assert again == value
+    assert again == value and again.completing
     assert pickle.loads(pickle.dumps(value)) == value
     assert "secret" not in json.dumps(value.to_json()).lower()
 
@@ -121,6 +121,7 @@ def test_json_round_trip_and_pickle() -> None:
         ("parts", [[1, '"a"', MB, "1"], [1, '"a"', MB, "1"]]),
         ("parts", "nope"),
         ("file", {"size": 1}),
+        ("completing", "yes"),
     ],
 )
 def test_hostile_fields_are_refused(field: str, value: Any) -> None:

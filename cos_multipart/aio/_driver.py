@@ -258,13 +258,14 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
                 session.key, session.upload_id, parts, forbid_overwrite=self.config.forbid_overwrite
             )
         except CosServiceError as error:
-            head = await self._head_if_matching(pending) if error.code == NO_SUCH_UPLOAD else None
+            head = await self.head_if_matching(pending) if error.code == NO_SUCH_UPLOAD else None
             if head is None:
                 raise
             logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", session.key)
             return completed_by_earlier_attempt(session, head)
 
-    async def _head_if_matching(self, pending: PendingCompletion) -> Optional[ObjectResult]:
+    async def head_if_matching(self, pending: PendingCompletion) -> Optional[ObjectResult]:
+        """HEAD the key; the answer when the object is the one ``pending`` makes, else ``None``."""
         try:
             head = await self.client.head_object(self.key, sse_c=self.config.sse_c)
         except CosError:
@@ -291,6 +292,9 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
 
     async def run(self) -> UploadResult:
         up = self.upload
+        finished = await self._finished_earlier()
+        if finished is not None:
+            return finished
         session, reused = await self._session()
         up.progress = tracker(session.plan.size, session.plan.count, up.callbacks)
         reused_bytes = sum(p.size for p in session.parts)
@@ -302,6 +306,8 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
             await self._send(session)
             if isinstance(self.source, FileSource):
                 await up.threads.run(self.source.check_unchanged)
+            if self.recorder is not None:  # a kill from here on leaves an object the next run can recognise
+                await up.threads.run(self.recorder.mark_completing)
             completion = await up.complete(session, self.receipts())
         except BaseException as error:
             await self._fail(session, error)
@@ -336,6 +342,30 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
             await self._record(session)
         return session, 0
 
+    async def _finished_earlier(self) -> Optional[UploadResult]:
+        """The result when an earlier run's Complete made the object (see the threaded driver's twin)."""
+        up = self.upload
+        stored, source = self.stored, self.source
+        if stored is None or not stored.completing or not isinstance(source, FileSource):
+            return None
+        pending = decide.earlier_completion(stored, decide.stale_reason(self.client, self.config, source, up.key, stored))
+        head = await up.head_if_matching(pending) if pending is not None else None
+        if pending is None or head is None:
+            return None
+        local = await up.threads.run(
+            _resume.reuse, stored, decide.recorded_listing(stored), source, verify_reused=self.config.verify_reused,
+            cancel=up.stop,
+        )  # fmt: skip
+        if local.rejected:
+            return None
+        completion = pending.accept(completed_by_earlier_attempt(stored, head))
+        logger.info("upload %s of %s was completed by an earlier run: nothing sent again", stored.upload_id, up.key)
+        await up.threads.run(up.store.delete, stored)
+        return up.result(
+            stored.upload_id, head.etag, completion.parts, completion.crc64, reused=len(completion.parts),
+            reverified=local.reverified_bytes, version_id=head.version_id, reused_bytes=pending.size,
+        )  # fmt: skip
+
     async def _resume(self, stored: UploadSession) -> Optional[UploadSession]:
         up = self.upload
         source = self.source
@@ -355,6 +385,8 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
                 self.reverified = resumed.reverified_bytes
                 return resumed.session
             decide.refuse_lost(stored, source, up.key, resume_only=up.resume_only)
+            # Still abort the recorded id before forgetting it: a false NoSuchUpload must not orphan the upload.
+            decide.lost_but_aborted(stored, aborted=await abort_quietly(self.client, up.key, stored.upload_id))
         else:
             decide.refuse_stale(stored, source, up.key, reason, resume_only=up.resume_only)
             aborted = await abort_quietly(self.client, up.key, stored.upload_id)
