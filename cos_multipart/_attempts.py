@@ -8,18 +8,21 @@ correction and what is logged are here, once. Pure: no HTTP library, no sleeping
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
-from typing import Callable, Dict, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Type, TypeVar, cast
 
 from .credentials import Credentials
 from .endpoint import Endpoint
 from .errors import FailureKind
 from .limits import SIGN_SKEW_SECONDS
-from .models import HttpCall
+from .models import HttpCall, ResponseInfo
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
 from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
+
+T = TypeVar("T")
 
 logger = logging.getLogger("cos_multipart.transport")
 
@@ -104,3 +107,16 @@ def corrected_offset(date: Optional[str], local_now: float) -> Optional[float]:
 def kind_in(table: Sequence[Tuple[Type[BaseException], FailureKind]], error: BaseException) -> FailureKind:
     """The kind of the first ``(exception class, kind)`` of a transport's table that ``error`` is; else OTHER."""
     return next((kind for cls, kind in table if isinstance(error, cls)), FailureKind.OTHER)
+
+
+def with_attempts(result: T, attempts: int) -> T:
+    """``result`` with ``response.attempts`` set when it took more than one attempt (results are frozen)."""
+    if attempts <= 1:
+        return result
+    value: Any = result
+    if isinstance(value, ResponseInfo):
+        return cast(T, dataclasses.replace(value, attempts=attempts))
+    info = getattr(value, "response", None)
+    if isinstance(info, ResponseInfo) and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return cast(T, dataclasses.replace(value, response=dataclasses.replace(info, attempts=attempts)))
+    return result

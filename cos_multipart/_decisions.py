@@ -18,7 +18,7 @@ import base64
 import contextlib
 import logging
 import time
-from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
 
 from ._config import UploadConfig, UploadResult
 from ._partreader import PartDigest
@@ -34,7 +34,7 @@ from .errors import (
     SourceChangedError,
 )
 from .limits import MAX_PART_NUMBER
-from .models import PartInfo
+from .models import PartInfo, UploadInfo
 from .parts import PendingCompletion
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .planner import StreamPlan, plan_parts
@@ -177,6 +177,25 @@ def refuse_lost(stored: UploadSession, source: FileSource, key: str, *, resume_o
     if resume_only:  # a refused resume changes nothing; an upload will start afresh and say so
         raise ResumeError(source.name, key, f"COS no longer has upload {stored.upload_id}; an upload starts a new one")
     logger.warning("upload %s of %s is gone from COS; starting a new upload", stored.upload_id, key)
+
+
+#: Seconds before a retried Initiate's first attempt that an extra upload of the key may carry as its
+#: initiation time (COS's clock against this one's, with the offset learnt from clock errors): uploads of the key
+#: initiated in that window, other than the one answered, are this run's and are aborted.
+INITIATE_WINDOW_SLACK = 60.0
+
+
+def extra_initiated(uploads: Iterable[UploadInfo], key: str, kept: str, since: float) -> List[str]:
+    """Upload ids of ``key`` initiated since ``since`` (Unix time, slack included) other than ``kept``: what the
+    lost answers of a retried Initiate created. An upload with no initiation time is left alone."""
+    found = []
+    for upload in uploads:
+        initiated = upload.initiated
+        if upload.key != key or upload.upload_id == kept or initiated is None:
+            continue
+        if initiated.timestamp() >= since - INITIATE_WINDOW_SLACK:
+            found.append(upload.upload_id)
+    return found
 
 
 def lost_but_aborted(stored: UploadSession, *, aborted: bool) -> None:

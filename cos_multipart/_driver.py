@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _decisions as decide
@@ -136,10 +137,21 @@ class Upload(decide.UploadBase[CosClient]):
     # -- shared --
 
     def initiate(self) -> str:
-        """Initiate Multipart Upload with the object's options; returns the upload id."""
+        """Initiate Multipart Upload with the object's options; returns the upload id.
+
+        Initiate is not idempotent: when the transport had to retry it, an earlier attempt may have created an
+        upload whose answer was lost. Those are found (List Multipart Uploads of the key, by initiation time)
+        and aborted, so none is left behind unnamed.
+        """
+        started = time.time() + self.client.transport.clock_offset
         result = self.client.initiate_multipart_upload(self.key, options=self.config.object_options(self.key))
         self.request_ids.append(result.request_id)
         logger.debug("initiated upload %s for %s", result.upload_id, self.key)
+        if result.response.attempts > 1:
+            uploads = self.client.list_multipart_uploads(prefix=self.key)
+            for extra in decide.extra_initiated(uploads, self.key, result.upload_id, started):
+                logger.warning("aborting upload %s of %s: made by a retried Initiate whose answer was lost", extra, self.key)
+                abort_quietly(self.client, self.key, extra)
         return result.upload_id
 
     def refuse_existing(self) -> None:

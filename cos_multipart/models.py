@@ -19,11 +19,15 @@ class ResponseInfo:
         status: HTTP status.
         request_id: ``x-cos-request-id``.
         headers: Response headers with lowercase names (SSE echoes, version id, ...).
+        attempts: How many times the request was sent before this answer (retries made by the transport). For
+            a request that is not idempotent (Initiate) more than one means an earlier attempt may have done
+            its work with its answer lost.
     """
 
     status: int
     request_id: str = ""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    attempts: int = 1
 
 
 @dataclass(frozen=True)

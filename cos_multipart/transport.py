@@ -32,7 +32,7 @@ import urllib3.connectionpool
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from . import __version__
-from ._attempts import Retries, corrected_offset, signed_headers
+from ._attempts import Retries, corrected_offset, signed_headers, with_attempts
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
 from ._tls import ca_bundle, tls_failure
@@ -471,7 +471,7 @@ class Transport:
                 with self._registry.carrying(cancel, self.answer_deadline, _read_timeout(self.timeout)) as entry:
                     response = self._attempt(call, url, length, start)
                     date = response.headers.get("Date")
-                    return handle(response)
+                    return with_attempts(handle(response), retries.policy.attempt)
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url)
             except (requests.exceptions.RequestException, OSError, ValueError) as error:

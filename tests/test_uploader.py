@@ -42,6 +42,7 @@ class FakeCos:
     def __init__(self) -> None:
         self.bucket = BUCKET
         self.endpoint = SimpleNamespace(base_url="http://127.0.0.1:1")
+        self.transport = SimpleNamespace(clock_offset=0.0)
         self.uploads: Dict[str, Dict[int, Tuple[bytes, str]]] = {}
         self.upload_keys: Dict[str, str] = {}
         self.objects: Dict[str, bytes] = {}

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
@@ -222,10 +223,17 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
     # -- shared --
 
     async def initiate(self) -> str:
-        """Initiate Multipart Upload with the object's options; returns the upload id."""
+        """Initiate Multipart Upload with the object's options; returns the upload id (extra uploads made by a
+        retried Initiate whose answers were lost are aborted, as with the threaded driver)."""
+        started = time.time() + self.client.transport.clock_offset
         result = await self.client.initiate_multipart_upload(self.key, options=self.config.object_options(self.key))
         self.request_ids.append(result.request_id)
         logger.debug("initiated upload %s for %s", result.upload_id, self.key)
+        if result.response.attempts > 1:
+            uploads = [upload async for upload in self.client.list_multipart_uploads(prefix=self.key)]
+            for extra in decide.extra_initiated(uploads, self.key, result.upload_id, started):
+                logger.warning("aborting upload %s of %s: made by a retried Initiate whose answer was lost", extra, self.key)
+                await abort_quietly(self.client, self.key, extra)
         return result.upload_id
 
     async def refuse_existing(self) -> None:

@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, List, Mapping, Optio
 import aiohttp
 from yarl import URL
 
-from .._attempts import Retries, corrected_offset, kind_in, signed_headers
+from .._attempts import Retries, corrected_offset, kind_in, signed_headers, with_attempts
 from ..credentials import Credentials, CredentialsLike, as_provider
 from ..endpoint import Endpoint, strip_query
 from .. import operations
@@ -261,7 +261,7 @@ class AsyncTransport:
             try:
                 response = await self._attempt(call, url, body)
                 date = response.headers.get("Date")
-                return await handle(response)
+                return with_attempts(await handle(response), retries.policy.attempt)
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:

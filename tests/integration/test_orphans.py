@@ -85,3 +85,22 @@ def test_after_a_kill_after_complete_a_changed_file_is_uploaded_again(
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # mtime put back: only ctime (and the bytes) tell
     result = driver.uploader(client, store).upload(path, "again")
     assert stored(client, "again") == bytes(changed) and result.bytes_sent > 0
+
+
+def test_a_retried_initiate_leaves_no_upload_behind(
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, data = make_file(tmp_path, 3 * MB)
+    # The first Initiate is served (an upload is created) but its answer never arrives: the client retries.
+    local_cos.faults.add(Fault.reset("InitiateMultipartUpload", count=1))
+    result = driver.uploader(client, store).upload(path, "once")
+    assert stored(client, "once") == data
+    initiated = [entry for entry in local_cos.log_entries() if entry.api == "InitiateMultipartUpload"]
+    assert len(initiated) == 2 and result.upload_id is not None  # the retry happened
+    assert [u.upload_id for u in client.list_multipart_uploads()] == []  # the first attempt's upload was aborted
+
+
+def test_attempts_are_recorded_on_the_answer(local_cos: LocalCOS, client: CosClient) -> None:
+    assert client.initiate_multipart_upload("plain").response.attempts == 1
+    local_cos.faults.add(Fault.reset("InitiateMultipartUpload", count=1))
+    assert client.initiate_multipart_upload("retried").response.attempts == 2
