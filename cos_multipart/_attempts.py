@@ -12,15 +12,14 @@ import dataclasses
 import logging
 import random
 import threading
+from dataclasses import replace
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Type, TypeVar, cast
 
 from .credentials import Credentials
 from .endpoint import Endpoint
 from .errors import FailureKind
-from .limits import SIGN_SKEW_SECONDS
 from .models import HttpCall, ResponseInfo
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
-from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
 
 T = TypeVar("T")
 
@@ -30,17 +29,16 @@ logger = logging.getLogger("cos_multipart.transport")
 def signed_headers(
     call: HttpCall, credentials: Credentials, endpoint: Endpoint, now: float, sign_expires: int
 ) -> Dict[str, str]:
-    """The headers of one attempt of ``call``: its own, the STS token, and an ``Authorization`` valid from
-    ``now`` minus the skew allowance for ``sign_expires`` seconds (``now`` already clock-corrected)."""
-    headers = dict(call.headers)
-    if credentials.token:
-        headers[SECURITY_TOKEN_HEADER] = credentials.token
-    to_sign = select_headers(headers)
-    to_sign["host"] = endpoint.host
-    window = SignWindow.around(now, sign_expires, SIGN_SKEW_SECONDS)
-    params = {name: value for name, value in call.params}
-    headers["Authorization"] = sign(credentials, window, call.method, "/" + call.key, params, to_sign)
-    return headers
+    """The headers of one attempt of ``call``: its own in the endpoint's dialect, the STS token, and an
+    ``Authorization`` by the dialect's signer (COS: valid from ``now`` minus the skew allowance for
+    ``sign_expires`` seconds; ``now`` is already clock-corrected).
+
+    Raises:
+        CosValidationError: The call carries a header the endpoint's service does not have.
+    """
+    dialect = endpoint.dialect
+    wire = replace(call, headers=tuple(dialect.to_wire(dict(call.headers)).items()))
+    return dialect.signer(wire, credentials, endpoint, now, sign_expires)
 
 
 class Retries:

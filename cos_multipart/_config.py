@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Tuple, Union
 from . import operations, sse, validation
 from .checkpoint import options_digest
 from .errors import CosValidationError
-from .limits import MAX_PUT_OBJECT_SIZE
+from .limits import ANY_MIN_PART_SIZE, MAX_PUT_OBJECT_SIZE
 from .options import ObjectOptions
 from .parts import DEFAULT_PART_ATTEMPTS
 from .planner import DEFAULT_PART_SIZE, plan_parts, stream_plan
@@ -74,7 +74,9 @@ class UploadConfig:
 
     def __post_init__(self) -> None:
         if self.part_size is not None:
-            plan_parts(0, self.part_size)  # checks 1 MB..5 GB with the documented rule in the message
+            # A config is dialect-neutral: the loosest minimum here (OSS's 100 KB), the client's dialect's
+            # (COS 1 MB) when the upload is planned, before Initiate.
+            plan_parts(0, self.part_size, min_part_size=ANY_MIN_PART_SIZE)
         validation.integer_in("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         validation.integer_in("multipart_threshold", self.multipart_threshold, 0, MAX_PUT_OBJECT_SIZE)
         validation.integer_in("part_attempts", self.part_attempts, 1, 100)
@@ -82,7 +84,7 @@ class UploadConfig:
             TokenBucket(self.bandwidth_limit)  # validates
         if self.traffic_limit is not None:
             validation.traffic_limit(self.traffic_limit)
-        stream_plan(self.part_size, expected_size=self.expected_size)  # validates expected_size
+        stream_plan(self.part_size, expected_size=self.expected_size, min_part_size=ANY_MIN_PART_SIZE)  # validates expected_size
         if self.forbid_overwrite is not None and not isinstance(self.forbid_overwrite, bool):
             raise CosValidationError("forbid_overwrite", self.forbid_overwrite, "True, False or None")
         if self.checkpoint_dir is not None and (not isinstance(self.checkpoint_dir, (str, os.PathLike)) or not os.fspath(self.checkpoint_dir)):

@@ -33,6 +33,7 @@ from .errors import (
     ResumeError,
     SourceChangedError,
 )
+from .dialect import COS, Dialect
 from .limits import MAX_PART_NUMBER
 from .models import PartInfo, UploadInfo
 from .parts import PendingCompletion
@@ -70,6 +71,26 @@ class _Endpoint(Protocol):
     @property
     def base_url(self) -> str:
         """Base URL."""
+
+
+
+def client_dialect(client: HasEndpoint) -> Dialect:
+    """The client's dialect; COS for a client-like object whose endpoint names none (test doubles,
+    clients written before dialects)."""
+    dialect = getattr(client.endpoint, "dialect", COS)
+    return dialect if isinstance(dialect, Dialect) else COS
+
+
+def check_config(config: UploadConfig, client: HasEndpoint) -> UploadConfig:
+    """``config`` once its part size fits the client's service (COS 1 MB, OSS 100 KB, up to 5 GB): an
+    :class:`UploadConfig` is dialect-neutral and checked only against the loosest minimum.
+
+    Raises:
+        CosValidationError: ``part_size`` is outside the service's range (nothing sent).
+    """
+    if config.part_size is not None:
+        plan_parts(0, config.part_size, min_part_size=client_dialect(client).min_part_size)
+    return config
 
 
 def endpoint_url(client: HasEndpoint) -> str:
@@ -133,7 +154,7 @@ def wanted_session(
         bucket=client.bucket,
         key=key,
         upload_id=upload_id,
-        plan=plan_parts(source.size, part_size),
+        plan=plan_parts(source.size, part_size, min_part_size=client_dialect(client).min_part_size),
         options_digest=config.options_digest(key),
         encryption=config.encryption_mode,
         sse_c_key_md5=config.sse_c.key_md5 if config.sse_c is not None else None,

@@ -24,7 +24,7 @@ from ._scheduler import BoundedRunner
 from ._sources import AnySource, BodyOptions, FileSource, StreamSource
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .client import CosClient
-from ._decisions import endpoint_url
+from ._decisions import client_dialect, endpoint_url
 from .errors import CosError, CosServiceError
 from .parts import NO_SUCH_UPLOAD, Answer, Completion, complete, completed_by_earlier_attempt, head_if_matching, send_part, send_verified
 from .planner import StreamPlan, stream_plan
@@ -126,7 +126,9 @@ class Upload(decide.UploadBase[CosClient]):
     # -- streams --
 
     def _stream(self, source: StreamSource) -> UploadResult:
-        schedule = stream_plan(self.config.part_size, expected_size=self.config.expected_size)
+        schedule = stream_plan(
+            self.config.part_size, expected_size=self.config.expected_size, min_part_size=client_dialect(self.client).min_part_size
+        )
         first_size = schedule.part_size_of(1)
         first = source.read_part(first_size, md5=True)  # Content-MD5 if it turns out to be small
         if decide.stream_is_small(first.data, first_size, self.config):

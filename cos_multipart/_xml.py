@@ -39,13 +39,16 @@ def _parser() -> etree.XMLParser:
 
 @dataclass(frozen=True)
 class ErrorBody:
-    """The fields of an ``<Error>`` body (436/7730) [ref 4.1]; absent elements are ``""``."""
+    """The fields of an ``<Error>`` body (436/7730) [ref 4.1]; absent elements are ``""``. OSS adds
+    ``HostId`` and ``EC`` [oss-api 7.1]."""
 
     code: str = ""
     message: str = ""
     resource: str = ""
     request_id: str = ""
     trace_id: str = ""
+    host_id: str = ""
+    ec: str = ""
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,8 @@ def _error_body(root: etree._Element) -> ErrorBody:
         resource=_text(root, "Resource"),
         request_id=_text(root, "RequestId"),
         trace_id=_text(root, "TraceId"),
+        host_id=_text(root, "HostId"),
+        ec=_text(root, "EC"),
     )
 
 

@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Tuple,
 import requests
 
 from . import operations
+from .dialect import DialectLike, dialect_of
 from .credentials import CredentialsLike
 from .endpoint import Endpoint, validate_key
 from .errors import CosResponseError, CosServiceError, CosValidationError
@@ -81,8 +82,12 @@ class CosClient:
         sign_expires: Seconds each request signature stays valid.
         blocksize: Bytes per socket write of request bodies.
 
+        dialect: ``None`` or ``"cos"`` for Tencent COS; ``"oss"`` (or :data:`cos_multipart.dialect.OSS`) for
+            Aliyun OSS: ``x-oss-*`` headers, signature V4, ``<bucket>.oss-<region>.aliyuncs.com``, credentials
+            from ``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN`` (see docs/oss.md).
+
     Raises:
-        CosValidationError: Bad bucket, region, endpoint, timeout or pool size.
+        CosValidationError: Bad bucket, region, endpoint, timeout, pool size or dialect.
         CosCredentialsError: ``credentials`` is ``None`` and the environment has none.
     """
 
@@ -102,10 +107,13 @@ class CosClient:
         blocksize: int = DEFAULT_BLOCKSIZE,
         clock: Callable[[], float] = time.time,
         answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
+        dialect: DialectLike = None,
     ) -> None:
         self.bucket = bucket
         self.region = region
-        self.endpoint = Endpoint.build(bucket, region, endpoint)
+        #: The service spoken (:data:`cos_multipart.dialect.COS` unless ``dialect="oss"``).
+        self.dialect = dialect_of(dialect)
+        self.endpoint = Endpoint.build(bucket, region, endpoint, dialect=self.dialect)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise CosValidationError("retry", retry, "a RetryPolicy or None")
         self._clock = clock
@@ -435,6 +443,8 @@ class CosClient:
         """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds; carries the STS token."""
         if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
             raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
+        if not self.dialect.presigns:
+            raise CosValidationError("dialect", self.dialect.name, "a dialect with pre-signed URLs (COS; OSS V4 URLs are not yet offered here)")
         seconds = positive_int(expires, "expires")
         url = self.object_url(key)
         window = SignWindow.around(self._clock() + self._transport.clock_offset, seconds)

@@ -19,6 +19,9 @@ from .errors import CosCredentialsError
 ENV_SECRET_ID = ("COS_SECRET_ID", "TENCENTCLOUD_SECRET_ID")
 ENV_SECRET_KEY = ("COS_SECRET_KEY", "TENCENTCLOUD_SECRET_KEY")
 ENV_SECURITY_TOKEN = ("COS_SECURITY_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
+#: ``(id names, key names, token names)``: where one service's tools keep credentials in the environment.
+EnvNames = Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]
+COS_ENV: EnvNames = (ENV_SECRET_ID, ENV_SECRET_KEY, ENV_SECURITY_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -48,24 +51,28 @@ class Credentials:
     __str__ = __repr__
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Credentials":
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, *, names: EnvNames = COS_ENV) -> "Credentials":
         """Read credentials from ``COS_SECRET_ID``/``COS_SECRET_KEY``/``COS_SECURITY_TOKEN``.
 
         ``TENCENTCLOUD_SECRET_ID``, ``TENCENTCLOUD_SECRET_KEY`` and ``TENCENTCLOUD_SECURITY_TOKEN`` are
-        used when the ``COS_`` names are not set.
+        used when the ``COS_`` names are not set. ``names`` reads other variables instead (a dialect's,
+        e.g. ``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN``).
 
         Raises:
             CosCredentialsError: No secret id or secret key is set.
         """
         env = os.environ if environ is None else environ
-        secret_id = _first(env, ENV_SECRET_ID)
-        secret_key = _first(env, ENV_SECRET_KEY)
-        token = _first(env, ENV_SECURITY_TOKEN)
+        id_names, key_names, token_names = names
+        secret_id = _first(env, id_names)
+        secret_key = _first(env, key_names)
+        token = _first(env, token_names)
         if not secret_id or not secret_key:
-            raise CosCredentialsError(
-                "no credentials: set COS_SECRET_ID and COS_SECRET_KEY "
-                "(or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY)"
-            )
+            if names == COS_ENV:
+                raise CosCredentialsError(
+                    "no credentials: set COS_SECRET_ID and COS_SECRET_KEY "
+                    "(or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY)"
+                )
+            raise CosCredentialsError(f"no credentials: set {' or '.join(id_names)} and {' or '.join(key_names)}")
         return cls(secret_id, secret_key, token or None)
 
 
@@ -73,10 +80,10 @@ CredentialsProvider = Callable[[], Credentials]
 CredentialsLike = Union[Credentials, CredentialsProvider, None]
 
 
-def as_provider(credentials: CredentialsLike) -> CredentialsProvider:
+def as_provider(credentials: CredentialsLike, env_names: EnvNames = COS_ENV) -> CredentialsProvider:
     """Turn static credentials, a provider or ``None`` (the environment, read once) into a provider."""
     if credentials is None:
-        credentials = Credentials.from_env()
+        credentials = Credentials.from_env(names=env_names)
     if isinstance(credentials, Credentials):
         fixed = credentials
         return lambda: fixed

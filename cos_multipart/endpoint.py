@@ -7,22 +7,23 @@ Pure: nothing here opens a socket. :class:`Endpoint` turns an object key into th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
 
+from .dialect import COS, Dialect
 from .errors import CosValidationError
-from .limits import FORBIDDEN_KEY_CODEPOINTS, FORBIDDEN_KEY_PREFIXES, MAX_BUCKET_HOST_LENGTH, MAX_KEY_BYTES
+from .limits import FORBIDDEN_KEY_CODEPOINTS, FORBIDDEN_KEY_PREFIXES, MAX_KEY_BYTES
 from .signer import host_header, url_encode
 
 #: "<BucketName>-<APPID>: BucketName only [a-z0-9-], not starting or ending with -; APPID numeric"
-#: (436/13312) [ref 7.2]
-BUCKET_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+")
+#: (436/13312) [ref 7.2]; each dialect holds its own pattern.
+BUCKET_PATTERN = COS.bucket_pattern
 #: Used with fullmatch (a "$" anchor would accept a trailing newline).
 #: Region names are ``[a-z0-9-]+`` (ap-guangzhou, accelerate, ...) [ref 7.1]
 REGION_PATTERN = re.compile(r"[a-z0-9-]+")
 #: The default (virtual-hosted) host: "<BucketName-APPID>.cos.<Region>.myqcloud.com" [ref 7.1]
-DEFAULT_HOST_TEMPLATE = "{bucket}.cos.{region}.myqcloud.com"
+DEFAULT_HOST_TEMPLATE = COS.host_template
 DEFAULT_SCHEME = "https"
 _SCHEMES = ("http", "https")
 #: Characters of an endpoint host (a DNS name, IPv4, or a bracketed IPv6 literal) and an optional port.
@@ -31,19 +32,14 @@ _NETLOC_PATTERN = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1
 QueryParams = Sequence[Tuple[str, Optional[str]]]
 
 
-def validate_bucket(bucket: object) -> str:
-    """Check a ``<BucketName>-<APPID>`` name [ref 7.2]; return it.
+def validate_bucket(bucket: object, dialect: Dialect = COS) -> str:
+    """Check a ``<BucketName>-<APPID>`` name [ref 7.2] (or the ``dialect``'s rule); return it.
 
     Raises:
         CosValidationError: The name does not follow the bucket naming rules.
     """
-    if not isinstance(bucket, str) or not BUCKET_PATTERN.fullmatch(bucket):
-        raise CosValidationError(
-            "bucket",
-            bucket,
-            "<BucketName>-<APPID>: lowercase letters, digits and '-', not starting or ending with '-', "
-            "then '-' and the numeric APPID, e.g. 'examplebucket-1250000000'",
-        )
+    if not isinstance(bucket, str) or not dialect.bucket_pattern.fullmatch(bucket):
+        raise CosValidationError("bucket", bucket, dialect.bucket_rule)
     return bucket
 
 
@@ -115,9 +111,23 @@ class Endpoint:
 
     scheme: str
     netloc: str
+    #: The bucket and region requests are for, and the service's dialect: what the signer needs besides
+    #: the host (OSS V4 signs ``/bucket/key`` and a region scope). Not part of equality: an endpoint is
+    #: where requests go.
+    bucket: str = field(default="", compare=False)
+    region: str = field(default="", compare=False)
+    dialect: Dialect = field(default=COS, compare=False, repr=False)
 
     @classmethod
-    def build(cls, bucket: str, region: str, endpoint: Optional[str] = None, *, scheme: str = DEFAULT_SCHEME) -> "Endpoint":
+    def build(
+        cls,
+        bucket: str,
+        region: str,
+        endpoint: Optional[str] = None,
+        *,
+        scheme: str = DEFAULT_SCHEME,
+        dialect: Dialect = COS,
+    ) -> "Endpoint":
         """The endpoint of ``bucket`` in ``region``, or of a custom ``endpoint``.
 
         Args:
@@ -132,21 +142,22 @@ class Endpoint:
             CosValidationError: Bad bucket, region, scheme or endpoint, or the default host is over 60
                 characters (436/13312).
         """
-        validate_bucket(bucket)
+        validate_bucket(bucket, dialect)
         validate_region(region)
         if scheme not in _SCHEMES:
             raise CosValidationError("scheme", scheme, "'https' or 'http'")
         if endpoint is None:
-            host = DEFAULT_HOST_TEMPLATE.format(bucket=bucket, region=region)
-            if len(host) > MAX_BUCKET_HOST_LENGTH:
+            host = dialect.host_template.format(bucket=bucket, region=region)
+            limit = dialect.max_host_length
+            if limit is not None and len(host) > limit:
+                template = dialect.host_template.format(bucket="<bucket>", region="<region>")
                 raise CosValidationError(
                     "bucket",
                     bucket,
-                    f"the host '<bucket>.cos.<region>.myqcloud.com' must be at most {MAX_BUCKET_HOST_LENGTH} "
-                    f"characters (436/13312); '{host}' has {len(host)}",
+                    f"the host '{template}' must be at most {limit} characters (436/13312); '{host}' has {len(host)}",
                 )
-            return cls(scheme, host)
-        return cls.parse(endpoint)
+            return cls(scheme, host, bucket, region, dialect)
+        return replace(cls.parse(endpoint), bucket=bucket, region=region, dialect=dialect)
 
     @classmethod
     def parse(cls, endpoint: str) -> "Endpoint":

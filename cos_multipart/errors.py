@@ -185,6 +185,8 @@ class CosServiceError(CosError):
         method: HTTP method of the request.
         url: Request URL without the query string.
         retry_after: Seconds the answer's ``Retry-After`` asked to wait (429, 503), or ``None``.
+        ec: OSS's fine-grained error code (``x-oss-ec`` or ``<EC>``, e.g. ``"0042-00000213"``); ``""`` on COS.
+        host_id: OSS's ``<HostId>`` (the host the request used); ``""`` on COS.
     """
 
     def __init__(
@@ -199,8 +201,12 @@ class CosServiceError(CosError):
         method: str = "",
         url: str = "",
         retry_after: Optional[float] = None,
+        ec: str = "",
+        host_id: str = "",
     ) -> None:
         self.retry_after = retry_after
+        self.ec = ec
+        self.host_id = host_id
         self.status = status
         self.code = code
         self.message = message

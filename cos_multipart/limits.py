@@ -19,6 +19,13 @@ MIN_PART_NUMBER = 1
 MAX_PART_NUMBER = 10_000
 #: "every part is 1 MB - 5 GB, the last part may be smaller than 1 MB" (Upload Part, 436/7750) [ref 3.1]
 MIN_PART_SIZE = 1 * MB
+#: OSS: "The size of a part ranges from 100 KB to 5 GB ... each part except the last part must be larger
+#: than or equal to 100 KB ... verified only when you call CompleteMultipartUpload" (OSS UploadPart) [oss-api 3.2]
+OSS_MIN_PART_SIZE = 100 * KB
+#: The smallest minimum of any service: what dialect-neutral values (UploadConfig, checkpoints) can check.
+ANY_MIN_PART_SIZE = min(MIN_PART_SIZE, OSS_MIN_PART_SIZE)
+#: OSS: object names are 1-1023 bytes of UTF-8 [oss-api 4].
+OSS_MAX_KEY_BYTES = 1023
 MAX_PART_SIZE = 5 * GB
 #: "a single PUT Object uploads at most 5 GB" (436/7749) [ref 3.1]
 MAX_PUT_OBJECT_SIZE = 5 * GB

@@ -56,6 +56,10 @@ T = TypeVar("T")
 
 HEADER_REQUEST_ID = "x-cos-request-id"
 HEADER_TRACE_ID = "x-cos-trace-id"
+#: OSS's fine-grained error code and its base64 ``<Error>`` of bodiless answers, under their neutral names
+#: (``x-oss-ec``, ``x-oss-err``; see :meth:`~cos_multipart.dialect.Dialect.from_wire`) [oss-api 7].
+HEADER_EC = "x-cos-ec"
+HEADER_ERROR = "x-cos-err"
 #: "x-cos-hash-crc64ecma: unsigned 64-bit integer rendered in decimal" (436/40334) [ref 5.2]
 HEADER_CRC64 = "x-cos-hash-crc64ecma"
 HEADER_VERSION_ID = "x-cos-version-id"
@@ -98,8 +102,23 @@ def parse_crc64(value: Optional[str], *, status: int = 0, request_id: str = "") 
 
 
 def service_error(status: int, headers: Headers, body: bytes, *, method: str = "", url: str = "") -> CosServiceError:
-    """The :class:`CosServiceError` for an error answer; works without a body (HEAD) or with a non-XML one."""
-    return _service_error(status, headers, body, _xml.parse_error(body) or _xml.ErrorBody(), method=method, url=url)
+    """The :class:`CosServiceError` for an error answer; works without a body (HEAD) or with a non-XML one.
+
+    A bodiless answer may carry its ``<Error>`` base64-encoded in ``x-cos-err`` (OSS's ``x-oss-err`` under
+    its neutral name, sent with HEAD errors [oss-api 7.2]).
+    """
+    parsed = _xml.parse_error(body) or _xml.parse_error(_header_error(headers)) or _xml.ErrorBody()
+    return _service_error(status, headers, body, parsed, method=method, url=url)
+
+
+def _header_error(headers: Headers) -> bytes:
+    encoded = lower_headers(headers).get(HEADER_ERROR, "")
+    if not encoded:
+        return b""
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:  # not base64 (binascii.Error is a ValueError): no error body then
+        return b""
 
 
 def _service_error(
@@ -122,6 +141,8 @@ def _service_error(
         method=method,
         url=url,
         retry_after=retry_after_seconds(lowered.get("retry-after"), lowered.get("date")),
+        ec=lowered.get(HEADER_EC) or parsed.ec,
+        host_id=parsed.host_id,
     )
 
 

@@ -21,7 +21,7 @@ schedule and its numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Optional, Tuple
 
 from .errors import CosValidationError
@@ -77,7 +77,11 @@ class PartPlan:
 
 
 def plan_parts(
-    size: int, part_size: Optional[int] = None, *, max_object_size: int = MAX_OBJECT_SIZE
+    size: int,
+    part_size: Optional[int] = None,
+    *,
+    max_object_size: int = MAX_OBJECT_SIZE,
+    min_part_size: int = MIN_PART_SIZE,
 ) -> PartPlan:
     """Plan the parts of an object of ``size`` bytes.
 
@@ -85,6 +89,7 @@ def plan_parts(
         size: Object size in bytes (0 allowed).
         part_size: Bytes per part, or ``None`` for automatic sizing (8 MB, grown MB by MB when needed).
         max_object_size: Refuse objects larger than this (default: 10,000 x 5 GB, the COS maximum).
+        min_part_size: The service's smallest part (a dialect's ``min_part_size``; COS's 1 MB by default).
 
     Returns:
         The plan.
@@ -97,7 +102,7 @@ def plan_parts(
     if part_size is None:
         part_size = automatic_part_size(size)
     else:
-        _check_part_size(part_size)
+        _check_part_size(part_size, min_part_size)
         needed = _ceil_div(size, MAX_PART_NUMBER)
         if part_size < needed:
             raise CosValidationError(
@@ -169,9 +174,11 @@ class StreamPlan:
     part_size: int
     first_parts: int
     step: int
+    #: The service's smallest part (a dialect's ``min_part_size``), checked against ``part_size``.
+    min_part_size: int = field(default=MIN_PART_SIZE, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_part_size(self.part_size)
+        _check_part_size(self.part_size, self.min_part_size)
         for name in ("first_parts", "step"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PART_NUMBER:
@@ -253,7 +260,9 @@ class StreamPlan:
         return self.first_parts * self.part_size + self.step * grown
 
 
-def stream_plan(part_size: Optional[int] = None, *, expected_size: Optional[int] = None) -> StreamPlan:
+def stream_plan(
+    part_size: Optional[int] = None, *, expected_size: Optional[int] = None, min_part_size: int = MIN_PART_SIZE
+) -> StreamPlan:
     """Plan the parts of a stream of unknown length, growing the part size so that long streams fit.
 
     Without ``expected_size``, parts 1..1,000 are ``part_size`` (default 8 MB) and the size doubles every
@@ -303,10 +312,10 @@ def stream_plan(part_size: Optional[int] = None, *, expected_size: Optional[int]
             parts, or ``expected_size`` is not a whole number of bytes from 0 to 10,000 x 5 GB.
     """
     if part_size is not None:
-        _check_part_size(part_size)
+        _check_part_size(part_size, min_part_size)
     if expected_size is None:
         first_size = DEFAULT_PART_SIZE if part_size is None else part_size
-        return StreamPlan(part_size=first_size, first_parts=STREAM_GROWTH_PARTS, step=STREAM_GROWTH_PARTS)
+        return StreamPlan(part_size=first_size, first_parts=STREAM_GROWTH_PARTS, step=STREAM_GROWTH_PARTS, min_part_size=min_part_size)
     if isinstance(expected_size, bool) or not isinstance(expected_size, int) or expected_size < 0:
         raise CosValidationError("expected_size", expected_size, "a whole number of bytes, 0 or more, or None")
     if expected_size > MAX_OBJECT_SIZE:
@@ -321,7 +330,7 @@ def stream_plan(part_size: Optional[int] = None, *, expected_size: Optional[int]
     first_parts = max(expected_parts, STREAM_GROWTH_PARTS)
     remaining = MAX_PART_NUMBER - first_parts
     step = min(STREAM_GROWTH_PARTS, max(1, _ceil_div(remaining, STREAM_GROWTH_STEPS)))
-    return StreamPlan(part_size=part_size, first_parts=first_parts, step=step)
+    return StreamPlan(part_size=part_size, first_parts=first_parts, step=step, min_part_size=min_part_size)
 
 
 def _check_size(size: int, max_object_size: int) -> None:
@@ -336,11 +345,16 @@ def _check_size(size: int, max_object_size: int) -> None:
         )
 
 
-def _check_part_size(part_size: int) -> None:
+def _check_part_size(part_size: int, minimum: int = MIN_PART_SIZE) -> None:
+    rule = _PART_SIZE_RULE if minimum == MIN_PART_SIZE else _other_rule(minimum)
     if isinstance(part_size, bool) or not isinstance(part_size, int):
-        raise CosValidationError("part_size", part_size, _PART_SIZE_RULE)
-    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-        raise CosValidationError("part_size", part_size, _PART_SIZE_RULE)
+        raise CosValidationError("part_size", part_size, rule)
+    if not minimum <= part_size <= MAX_PART_SIZE:
+        raise CosValidationError("part_size", part_size, rule)
+
+
+def _other_rule(minimum: int) -> str:
+    return f"{minimum} ({minimum // 1024} KB) to {MAX_PART_SIZE} (5 GB) bytes per part (OSS UploadPart: 100 KB - 5 GB)"
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -24,7 +24,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 from .checksum import crc64_combine_all, etag_is_md5, normalize_etag
 from .errors import CosIntegrityError
 from .models import CompletedPart, PartInfo
-from .limits import MAX_PART_NUMBER
+from .limits import ANY_MIN_PART_SIZE, MAX_PART_NUMBER
 from .planner import PartPlan, plan_parts
 
 __all__ = [
@@ -382,7 +382,7 @@ class UploadSession:
             raise ValueError("field 'created' is not a finite number")
         if not 0 <= created < 1e11:
             raise ValueError("field 'created' is not a plausible time")
-        plan = plan_parts(_integer(document, "size"), _integer(document, "part_size"))
+        plan = plan_parts(_integer(document, "size"), _integer(document, "part_size"), min_part_size=ANY_MIN_PART_SIZE)
         session = cls(
             endpoint=_text(document, "endpoint"),
             bucket=_text(document, "bucket"),

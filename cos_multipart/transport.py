@@ -340,7 +340,7 @@ class Transport:
         answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
     ) -> None:
         self.endpoint = endpoint
-        self._provider = as_provider(credentials)
+        self._provider = as_provider(credentials, endpoint.dialect.credential_env)
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout
         self.answer_deadline = answer_deadline
@@ -425,7 +425,7 @@ class Transport:
 
         def handle(response: requests.Response) -> T:
             try:
-                return parse(response.status_code, response.headers, self._read_answer(response))
+                return parse(response.status_code, self.endpoint.dialect.from_wire(response.headers), self._read_answer(response))
             finally:
                 response.close()
 
@@ -440,8 +440,8 @@ class Transport:
         def handle(response: requests.Response) -> requests.Response:
             try:
                 if response.status_code >= 300:
-                    check(response.status_code, response.headers, self._read_answer(response))
-                check(response.status_code, response.headers, b"")
+                    check(response.status_code, self.endpoint.dialect.from_wire(response.headers), self._read_answer(response))
+                check(response.status_code, self.endpoint.dialect.from_wire(response.headers), b"")
             except BaseException:
                 response.close()
                 raise

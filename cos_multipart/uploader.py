@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
+from ._decisions import check_config
 from ._config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -72,7 +73,7 @@ class Uploader:
         self, client: CosClient, config: Optional[UploadConfig] = None, *, store: Optional[CheckpointStore] = None
     ) -> None:
         self.client = client
-        self.config = config if config is not None else UploadConfig()
+        self.config = check_config(config if config is not None else UploadConfig(), client)
         self.store = store if store is not None else CheckpointStore(self.config.checkpoint_dir)
 
     def upload(self, source: Source, key: str, *, progress: Optional[ProgressCallback] = None) -> UploadResult:

@@ -26,6 +26,7 @@ import io
 import os
 from typing import Any, AsyncIterable, Optional, Union
 
+from .._decisions import check_config
 from .._config import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, UploadResult, config_of
 from .._decisions import endpoint_url
 from .._sources import Source, StreamSource, open_source
@@ -71,7 +72,7 @@ class AsyncUploader:
         self, client: AsyncCosClient, config: Optional[UploadConfig] = None, *, store: Optional[CheckpointStore] = None
     ) -> None:
         self.client = client
-        self.config = config if config is not None else UploadConfig()
+        self.config = check_config(config if config is not None else UploadConfig(), client)
         self.store = store if store is not None else CheckpointStore(self.config.checkpoint_dir)
 
     async def upload(

@@ -39,6 +39,7 @@ import aiohttp
 
 from .. import operations
 from ..client import PRESIGN_METHODS
+from ..dialect import DialectLike, dialect_of
 from ..credentials import CredentialsLike
 from ..endpoint import Endpoint, validate_key
 from ..errors import CosValidationError
@@ -97,8 +98,12 @@ class AsyncCosClient:
         sign_expires: Seconds each request signature stays valid.
         clock: Unix time source.
 
+        dialect: ``None`` or ``"cos"`` for Tencent COS; ``"oss"`` (or :data:`cos_multipart.dialect.OSS`) for
+            Aliyun OSS: ``x-oss-*`` headers, signature V4, ``<bucket>.oss-<region>.aliyuncs.com``, credentials
+            from ``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN`` (see docs/oss.md).
+
     Raises:
-        CosValidationError: Bad bucket, region, endpoint, timeout or pool size.
+        CosValidationError: Bad bucket, region, endpoint, timeout, pool size or dialect.
         CosCredentialsError: ``credentials`` is ``None`` and the environment has none.
     """
 
@@ -116,10 +121,13 @@ class AsyncCosClient:
         verify: Union[bool, str, ssl.SSLContext] = True,
         sign_expires: int = DEFAULT_SIGN_EXPIRES,
         clock: Callable[[], float] = time.time,
+        dialect: DialectLike = None,
     ) -> None:
         self.bucket = bucket
         self.region = region
-        self.endpoint = Endpoint.build(bucket, region, endpoint)
+        #: The service spoken (:data:`cos_multipart.dialect.COS` unless ``dialect="oss"``).
+        self.dialect = dialect_of(dialect)
+        self.endpoint = Endpoint.build(bucket, region, endpoint, dialect=self.dialect)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise CosValidationError("retry", retry, "a RetryPolicy or None")
         self._clock = clock

@@ -212,7 +212,9 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
     # -- streams --
 
     async def _stream(self, stream: AsyncStream) -> UploadResult:
-        schedule = stream_plan(self.config.part_size, expected_size=self.config.expected_size)
+        schedule = stream_plan(
+            self.config.part_size, expected_size=self.config.expected_size, min_part_size=decide.client_dialect(self.client).min_part_size
+        )
         first_size = schedule.part_size_of(1)
         first = await stream.read_part(first_size, md5=True)  # Content-MD5 if it turns out to be small
         if decide.stream_is_small(first.data, first_size, self.config):

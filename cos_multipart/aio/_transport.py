@@ -148,7 +148,7 @@ class AsyncTransport:
         self.endpoint = endpoint
         self._fixed = credentials if isinstance(credentials, Credentials) else None
         self._signed_with: Optional[Credentials] = None
-        self._provider = as_provider(credentials)
+        self._provider = as_provider(credentials, endpoint.dialect.credential_env)
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout
         self.proxies = dict(proxies or {})
@@ -225,7 +225,7 @@ class AsyncTransport:
 
         async def handle(response: aiohttp.ClientResponse) -> T:
             try:
-                return parse(response.status, response.headers, await _read_answer(response))
+                return parse(response.status, self.endpoint.dialect.from_wire(response.headers), await _read_answer(response))
             finally:
                 response.release()
 
@@ -240,8 +240,8 @@ class AsyncTransport:
         async def handle(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
             try:
                 if response.status >= 300:
-                    check(response.status, response.headers, await _read_answer(response))
-                check(response.status, response.headers, b"")
+                    check(response.status, self.endpoint.dialect.from_wire(response.headers), await _read_answer(response))
+                check(response.status, self.endpoint.dialect.from_wire(response.headers), b"")
             except BaseException:
                 response.release()
                 raise
