@@ -6,7 +6,7 @@ import dataclasses
 import mimetypes
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from . import operations, sse, validation
 from .checkpoint import options_digest
@@ -126,9 +126,18 @@ class UploadConfig:
 
     def options_digest(self, key: str) -> str:
         """A digest of the stored object's options, without secrets (SSE-C: the key's MD5)."""
+        return options_digest(self._option_headers(key))
+
+    def option_digests(self, key: str) -> Tuple[Tuple[str, str], ...]:
+        """``(header name, digest of its value)`` of every object option, sorted (names a changed option later)."""
+        return tuple(
+            sorted((name.lower(), options_digest({name.lower(): value})[:16]) for name, value in self._option_headers(key).items())
+        )
+
+    def _option_headers(self, key: str) -> Dict[str, str]:
         headers = operations.object_headers(self.object_options(key))
         headers.pop(sse.HEADER_C_KEY, None)
-        return options_digest(headers)
+        return headers
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,7 @@ def wanted_session(
         upload_id=upload_id,
         plan=plan_parts(source.size, part_size, min_part_size=client_dialect(client).min_part_size),
         options_digest=config.options_digest(key),
+        option_digests=config.option_digests(key),
         encryption=config.encryption_mode,
         sse_c_key_md5=config.sse_c.key_md5 if config.sse_c is not None else None,
         source=source.path,

@@ -29,7 +29,7 @@ from .errors import CosCancelledError, CosResponseError, CosServiceError
 from .limits import MAX_PART_NUMBER
 from .models import PartInfo
 from .parts import NO_SUCH_UPLOAD
-from .session import PartReceipt, UploadSession
+from .session import PartReceipt, UploadSession, changed_options
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ def stale_reason(stored: UploadSession, wanted: UploadSession, *, part_size_give
     if stored.encryption != wanted.encryption or stored.sse_c_key_md5 != wanted.sse_c_key_md5:
         return "the encryption options changed"
     if stored.options_digest != wanted.options_digest:
-        return "the object options changed"
+        changed = changed_options(stored.option_digests, wanted.option_digests) if stored.option_digests else ()
+        return f"the object options changed ({', '.join(changed)})" if changed else "the object options changed"
     return None
 
 

@@ -200,6 +200,8 @@ class UploadSession:
         identity: The local file as it was when the upload started, or ``None``.
         parts: Verified parts, ordered by part number, one per number.
         created: When the upload was initiated (seconds since the epoch).
+        option_digests: ``(header name, digest of its value)`` of each object option, sorted: lets a stale
+            checkpoint say which option changed without storing the values.
         completing: Complete was (about to be) sent with these parts: a run that finds it so checks the object
             (HEAD: size and CRC-64) before uploading anything, since a kill after Complete leaves it done.
     """
@@ -217,6 +219,7 @@ class UploadSession:
     parts: Tuple[PartReceipt, ...] = ()
     created: float = field(default_factory=time.time)
     completing: bool = False
+    option_digests: Tuple[Tuple[str, str], ...] = ()
 
     # --- what is left, what fits ------------------------------------------------------------------------
 
@@ -354,6 +357,7 @@ class UploadSession:
             },
             "created": self.created,
             "completing": self.completing,
+            "options": dict(self.option_digests),
             "parts": [[p.part_number, p.etag, p.size, str(p.crc64)] for p in self.parts],
         }
 
@@ -396,6 +400,7 @@ class UploadSession:
             identity=_identity(document.get("file")),
             created=float(created),
             completing=_flag(document, "completing"),
+            option_digests=_option_digests(document.get("options", {})),
         )
         raw_parts = document.get("parts")
         if not isinstance(raw_parts, list) or len(raw_parts) > MAX_PART_NUMBER:
@@ -404,6 +409,23 @@ class UploadSession:
         if len({p.part_number for p in parts}) != len(parts):
             raise ValueError("a part number appears twice")
         return session.with_parts(parts)
+
+
+def _option_digests(raw: Any) -> Tuple[Tuple[str, str], ...]:
+    if not isinstance(raw, dict) or len(raw) > 64:
+        raise ValueError("field 'options' is not an object of at most 64 options")
+    for name, digest in raw.items():
+        if not (isinstance(name, str) and name.isprintable() and 0 < len(name) <= 128):
+            raise ValueError("an option name in 'options' is not a header name")
+        if not (isinstance(digest, str) and len(digest) <= 64 and all(c in "0123456789abcdef" for c in digest)):
+            raise ValueError(f"option {_short(name)} has no hexadecimal digest")
+    return tuple(sorted(raw.items()))
+
+
+def changed_options(before: Tuple[Tuple[str, str], ...], now: Tuple[Tuple[str, str], ...]) -> Tuple[str, ...]:
+    """The header names whose value differs between two sessions' ``option_digests`` (set, unset or changed)."""
+    old, new = dict(before), dict(now)
+    return tuple(sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name)))
 
 
 def _flag(document: Mapping[str, Any], name: str) -> bool:

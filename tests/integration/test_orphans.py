@@ -104,3 +104,15 @@ def test_attempts_are_recorded_on_the_answer(local_cos: LocalCOS, client: CosCli
     assert client.initiate_multipart_upload("plain").response.attempts == 1
     local_cos.faults.add(Fault.reset("InitiateMultipartUpload", count=1))
     assert client.initiate_multipart_upload("retried").response.attempts == 2
+
+
+def test_a_rerun_with_one_option_changed_names_it_and_says_the_old_upload_was_aborted(
+    driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, data = make_file(tmp_path, 4 * MB)
+    old = interrupted(driver, client, store, path, "opt")
+    with caplog.at_level("WARNING"):
+        driver.uploader(client, store, metadata={"owner": "team-b"}).upload(path, "opt")
+    (line,) = [r.getMessage() for r in caplog.records if "not resuming" in r.getMessage()]
+    assert "x-cos-meta-owner" in line and "was aborted" in line and old in line, line
+    assert stored(client, "opt") == data and list(client.list_multipart_uploads()) == []
