@@ -170,6 +170,8 @@ class FileSender:
         dry_run: Decide, but upload nothing (the outcome is a :class:`PlannedAction`).
         slots: The request slots (shared by every sender of a process on a worker).
         store: Checkpoint storage of the large files (default: ``config.checkpoint_dir``).
+        owns_slots: Stop ``slots`` when a run is interrupted (a local run's own slots); a worker's slots
+            serve its other tasks too and are never stopped.
     """
 
     def __init__(
@@ -181,8 +183,10 @@ class FileSender:
         dry_run: bool,
         slots: RequestSlots,
         store: Optional[CheckpointStore] = None,
+        owns_slots: bool = True,
     ) -> None:
         self.config = config
+        self.owns_slots = owns_slots
         self.sync = sync
         self.dry_run = dry_run
         self.slots = slots
@@ -195,8 +199,9 @@ class FileSender:
     ) -> None:
         """Handle every task, large files in :data:`LARGE_LANES` threads, small ones in ``small_lanes``.
 
-        ``finished`` is called once per file. An interruption (or an unexpected error) stops the slots:
-        requests not started are refused and the files in flight end as ``interrupted``.
+        ``finished`` is called once per file. An interruption (or an unexpected error) cancels the files
+        not started and, when the sender owns its slots, stops them: requests not started are refused and
+        the files in flight end as ``interrupted``.
         """
         threshold = self.config.multipart_threshold
         lanes = (
@@ -212,7 +217,8 @@ class FileSender:
                 for future in done:
                     future.result()
         except BaseException:
-            self.slots.stop()  # requests not started are refused, uploads in flight stop at their next bytes
+            if self.owns_slots:
+                self.slots.stop()  # requests not started are refused, uploads in flight stop at their next bytes
             for future in pending:
                 future.cancel()
             raise
