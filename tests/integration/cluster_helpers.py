@@ -106,3 +106,19 @@ def scheduler_state(dask_scheduler: Any, prefix: str = "cos-part") -> Dict[str, 
     texts.append(repr(dict(dask_scheduler.task_prefixes)))
     texts.append(repr(dask_scheduler.task_groups))
     return {"keys": keys, "text": "\n".join(texts), "pickled": b"".join(pickled)}
+
+
+def slot_peaks() -> List[int]:
+    """On a worker: the most requests each of its directory request pools ever had in flight."""
+    from cos_multipart import remote
+
+    return [slots.peak for slots in remote._slots.values()]  # noqa: SLF001 - the test looks inside
+
+
+def caller_only(caller_pid: int) -> Credentials:
+    """Credentials in the caller's process only: a worker (another process) has none."""
+    from cos_multipart.errors import CosCredentialsError
+
+    if os.getpid() != caller_pid:
+        raise CosCredentialsError("no credentials on this worker (test)")
+    return ENV_CREDENTIALS
