@@ -139,7 +139,8 @@ def measure(
     """Every client on the same trees (or those named in ``only``); returns files/s (small) and GiB/s (large)."""
     small_root, large_root = work / "small", work / "large"
     paths = make_tree(small_root, files, size)
-    make_tree(large_root, large_files, large_size, per_dir=4)
+    if only is None or "ours-large" in only:
+        make_tree(large_root, large_files, large_size, per_dir=4)
     results: Dict[str, Any] = {"files": files, "size": size, "concurrency": concurrency, "latency": latency,
                                "large_files": large_files, "large_size": large_size, "runs": {}}  # fmt: skip
     with ServerProcess(work / "data", latency=latency) as server:
