@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -39,6 +40,27 @@ def child_env() -> Dict[str, str]:
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
+
+
+#: Environment variables Dask workers (and this process) read the local server's test key from.
+CLUSTER_ENV = ("BENCH_COS_SECRET_ID", "BENCH_COS_SECRET_KEY")
+
+
+@contextmanager
+def cluster_credentials() -> Iterator[Dict[str, str]]:
+    """The local server's test key in :data:`CLUSTER_ENV` of this process for the block (restored after);
+    yields the variables, to pass to ``LocalCluster(env=...)``."""
+    env = dict(zip(CLUSTER_ENV, (TEST_CREDENTIALS.secret_id, TEST_CREDENTIALS.secret_key)))
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def pick_data_dir(needed: int, prefer_memory: bool) -> Path:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from cos_multipart import checksum
 from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION
 
-from .procs import LogEntry, ServerProcess, iter_alternating, pick_data_dir, run_child
+from .procs import CLUSTER_ENV, LogEntry, ServerProcess, cluster_credentials, iter_alternating, pick_data_dir, run_child
 from .settings import GIB, MIB, UPLOAD_CLIENTS, Settings, human
 from .stats import spread
 
@@ -535,10 +535,6 @@ def _resume_once(
 
 # --- (7) one object's parts over Dask workers -----------------------------------------------------------------
 
-#: Environment variables the cluster's workers (and this process) read the local server's test key from.
-_CLUSTER_ENV = ("BENCH_COS_SECRET_ID", "BENCH_COS_SECRET_KEY")
-
-
 def run_cluster(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     """Measurement 7: one object uploaded by 1..N Dask worker processes under a per-connection cap.
 
@@ -555,72 +551,61 @@ def run_cluster(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     from cos_multipart.checkpoint import CheckpointStore
     from cos_multipart.cluster import upload_file_on_cluster
     from cos_multipart.remote import ClientConfig, EnvCredentials
-    from cos_multipart.testing.server import TEST_CREDENTIALS
     from cos_multipart.uploader import UploadConfig, Uploader
 
-    env = dict(zip(_CLUSTER_ENV, (TEST_CREDENTIALS.secret_id, TEST_CREDENTIALS.secret_key)))
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
     cap = settings.cluster_bandwidth
     threads = settings.cluster_threads
     largest = max(settings.cluster_workers) * threads * settings.cluster_parts * settings.part_size
     data_dir = pick_data_dir(2 * largest, settings.server_in_memory)
     runs: List[Dict[str, Any]] = []
-    try:
-        with ServerProcess(data_dir, bandwidth=cap) as server:
-            target = ClientConfig(DEFAULT_BUCKET, DEFAULT_REGION, EnvCredentials(*_CLUSTER_ENV, None), endpoint=server.endpoint)
-            for workers in settings.cluster_workers:
-                connections = workers * threads
-                size = connections * settings.cluster_parts * settings.part_size
-                path = workdir / f"cluster-{workers}.bin"
-                crc = make_file(path, size)
-                config = UploadConfig(part_size=settings.part_size, multipart_threshold=0, concurrency=connections)
-                store = CheckpointStore(workdir / "checkpoints")
-                cluster = distributed.LocalCluster(
-                    n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None, env=env
-                )
-                try:
-                    with distributed.Client(cluster) as dask_client, server.client() as client:
-                        # Part of the cluster's start, not of the upload: the workers import the package.
-                        dask_client.run(importlib.import_module, "cos_multipart.remote")
-                        for run, name in iter_alternating(["cluster", "threads"], settings.cluster_runs):
-                            key = f"bench/cluster/{name}-{workers}-{run}"
-                            offset = server.log_offset()
-                            started = time.perf_counter()
-                            if name == "cluster":
-                                upload_file_on_cluster(dask_client, target, path, key, upload_config=config, store=store)
-                            else:
-                                Uploader(client, config, store=store).upload(path, key)
-                            wall = time.perf_counter() - started
-                            transfer = transfer_window(server.log_entries(offset))
-                            efficiency = size / wall / (connections * cap)
-                            result: Dict[str, Any] = {
-                                "client": name,
-                                "run": run,
-                                "workers": workers,
-                                "connections": connections,
-                                "size": size,
-                                "wall": wall,
-                                "transfer_seconds": transfer,
-                                "efficiency": efficiency,
-                                "transfer_efficiency": (size / transfer / (connections * cap)) if transfer else None,
-                                "verified": check_and_delete(server, name, key, size, crc),
-                            }
-                            runs.append(result)
-                            log(
-                                f"[cluster] {name:8s} workers {workers} ({connections} connections) run {run + 1}: "
-                                f"{size / MIB / wall:6.1f} MiB/s = {100 * efficiency:.0f} % of "
-                                f"{connections} x {cap / MIB:.0f} MiB/s, verified={result['verified']}"
-                            )
-                finally:
-                    cluster.close()
-                    path.unlink(missing_ok=True)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with cluster_credentials() as env, ServerProcess(data_dir, bandwidth=cap) as server:
+        target = ClientConfig(DEFAULT_BUCKET, DEFAULT_REGION, EnvCredentials(*CLUSTER_ENV, None), endpoint=server.endpoint)
+        for workers in settings.cluster_workers:
+            connections = workers * threads
+            size = connections * settings.cluster_parts * settings.part_size
+            path = workdir / f"cluster-{workers}.bin"
+            crc = make_file(path, size)
+            config = UploadConfig(part_size=settings.part_size, multipart_threshold=0, concurrency=connections)
+            store = CheckpointStore(workdir / "checkpoints")
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None, env=env
+            )
+            try:
+                with distributed.Client(cluster) as dask_client, server.client() as client:
+                    # Part of the cluster's start, not of the upload: the workers import the package.
+                    dask_client.run(importlib.import_module, "cos_multipart.remote")
+                    for run, name in iter_alternating(["cluster", "threads"], settings.cluster_runs):
+                        key = f"bench/cluster/{name}-{workers}-{run}"
+                        offset = server.log_offset()
+                        started = time.perf_counter()
+                        if name == "cluster":
+                            upload_file_on_cluster(dask_client, target, path, key, upload_config=config, store=store)
+                        else:
+                            Uploader(client, config, store=store).upload(path, key)
+                        wall = time.perf_counter() - started
+                        transfer = transfer_window(server.log_entries(offset))
+                        efficiency = size / wall / (connections * cap)
+                        result: Dict[str, Any] = {
+                            "client": name,
+                            "run": run,
+                            "workers": workers,
+                            "connections": connections,
+                            "size": size,
+                            "wall": wall,
+                            "transfer_seconds": transfer,
+                            "efficiency": efficiency,
+                            "transfer_efficiency": (size / transfer / (connections * cap)) if transfer else None,
+                            "verified": check_and_delete(server, name, key, size, crc),
+                        }
+                        runs.append(result)
+                        log(
+                            f"[cluster] {name:8s} workers {workers} ({connections} connections) run {run + 1}: "
+                            f"{size / MIB / wall:6.1f} MiB/s = {100 * efficiency:.0f} % of "
+                            f"{connections} x {cap / MIB:.0f} MiB/s, verified={result['verified']}"
+                        )
+            finally:
+                cluster.close()
+                path.unlink(missing_ok=True)
     summary = efficiency_summary(runs, ["cluster", "threads"], settings.cluster_workers)
     return {
         "bandwidth": cap,

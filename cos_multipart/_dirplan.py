@@ -161,3 +161,44 @@ def split_by_size(files: Sequence[LocalFile], threshold: int) -> Tuple[List[Loca
 def remote_index(summaries: Iterable[Tuple[str, int, Optional[int]]]) -> Mapping[str, Tuple[int, Optional[int]]]:
     """``key -> (size, crc64 or None)`` from a listing's ``(key, size, crc64)`` rows."""
     return {key: (size, crc) for key, size, crc in summaries}
+
+
+#: Most small files one cluster task uploads: a task costs about a millisecond of scheduler time and a
+#: round trip to the worker, a small file's PUT about as much, so batches keep the overhead a few percent.
+DEFAULT_FILES_PER_TASK = 64
+#: Most bytes of small files in one task, so a batch of large-ish small files does not hold the tail.
+DEFAULT_BYTES_PER_TASK = 64 * 1024 * 1024
+
+
+def files_per_task(small_files: int, threads: int, asked: Optional[int] = None) -> int:
+    """How many small files go in one task: ``asked``, else up to :data:`DEFAULT_FILES_PER_TASK`, fewer
+    when there are few files, so that every cluster thread gets at least two tasks (a slow worker does
+    not hold the tail)."""
+    if asked is not None:
+        return asked
+    return max(1, min(DEFAULT_FILES_PER_TASK, -(-small_files // (2 * max(1, threads)))))
+
+
+def file_batches(
+    sizes: Sequence[int], threshold: int, *, files: int, max_bytes: int = DEFAULT_BYTES_PER_TASK
+) -> List[Tuple[int, ...]]:
+    """Indices into ``sizes`` grouped into tasks: every file of ``threshold`` bytes or more alone (first,
+    largest first: they take longest), then the others in order, at most ``files`` files and ``max_bytes``
+    bytes to a batch (a batch holds at least one file)."""
+    if files < 1:
+        raise ValueError("files must be at least 1")
+    large = sorted((index for index, size in enumerate(sizes) if size >= threshold), key=lambda index: -sizes[index])
+    batches: List[Tuple[int, ...]] = [(index,) for index in large]
+    current: List[int] = []
+    current_bytes = 0
+    for index, size in enumerate(sizes):
+        if size >= threshold:
+            continue
+        if current and (len(current) >= files or current_bytes + size > max_bytes):
+            batches.append(tuple(current))
+            current, current_bytes = [], 0
+        current.append(index)
+        current_bytes += size
+    if current:
+        batches.append(tuple(current))
+    return batches

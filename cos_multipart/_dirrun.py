@@ -1,5 +1,10 @@
 """The I/O of a directory upload or sync: walk, list, compare, upload in two lanes over shared slots, delete.
 
+:class:`DirectoryRun` is the caller's side (walk, listing, sync inputs, deletions, report);
+:class:`FileSender` decides and uploads files. A local run gives the sender every file; a cluster run
+(:mod:`cos_multipart.cluster`) ships batches of :class:`FileTask` values to its workers, where each
+process's sender does the same with the same code.
+
 Small files (below the multipart threshold) run in a lane of ``concurrency`` workers, each a single PUT;
 large files in a lane of :data:`LARGE_LANES` workers, each a multipart upload whose parts run on its own
 scheduler. Both lanes send through one :class:`~cos_multipart._slots.RequestSlots` view of the client,
@@ -15,7 +20,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _dirplan
 from ._crccache import CrcCache
@@ -36,6 +41,7 @@ from .checksum import crc64
 from .client import CosClient
 from .errors import CosCancelledError, CosError, CosValidationError
 from .progress import ProgressEvent
+from ._config import UploadResult
 from .uploader import UploadConfig, Uploader
 
 logger = logging.getLogger(__name__)
@@ -110,8 +116,180 @@ class _Progress:
             self._callback(DirectoryProgress(self._files_done, self._files_total, done, self._bytes_total, self._failed))
 
 
+@dataclass(frozen=True)
+class FileTask:
+    """One file to handle: what the walk saw, its key, what the listing said of the key, the cached CRC-64.
+
+    A plain value (it pickles, holds no secret): a cluster ships batches of them to its workers.
+
+    Attributes:
+        item: The file as the walk found it.
+        key: Its object key.
+        remote: ``(size, crc64 or None)`` of the object the listing showed at ``key``, or ``None`` (not
+            listed, or no listing because this is no sync).
+        cached_crc: The file's CRC-64 from the caller's cache when its identity is unchanged, else ``None``.
+    """
+
+    item: LocalFile
+    key: str
+    remote: Optional[Tuple[int, Optional[int]]] = None
+    cached_crc: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What handling one file gave: its outcome, and the file's CRC-64 when it was learned on the way.
+
+    Attributes:
+        outcome: Uploaded, skipped, failed or planned.
+        crc64: The local file's CRC-64 computed for a sync decision or by the upload (for the caller's
+            cache, which stores it only when the file's identity is still the walk's), else ``None``.
+    """
+
+    outcome: Outcome
+    crc64: Optional[int] = None
+
+
+#: Called once per file handled, from the thread that handled it; ``None`` when it raised unexpectedly.
+Finished = Callable[[FileTask, Optional[FileResult]], None]
+#: Called with a file's path and its upload's progress events.
+Sent = Callable[[str, ProgressEvent], None]
+
+
+class FileSender:
+    """Decides and uploads files in two lanes over one pool of request slots.
+
+    The piece a local directory run and a cluster worker share: the local run gives it every file of the
+    tree, a worker the files of one task. Everything it sends goes through ``slots``, so at most
+    ``slots.limit`` requests are in flight across all the files (and, on a worker, all the tasks) using it.
+
+    Args:
+        client: The client to send with (a slot-gated view of it is used).
+        config: Upload settings of every file (``multipart_threshold`` splits the lanes).
+        sync: Decide per file whether the object already holds it (:meth:`handle`).
+        dry_run: Decide, but upload nothing (the outcome is a :class:`PlannedAction`).
+        slots: The request slots (shared by every sender of a process on a worker).
+        store: Checkpoint storage of the large files (default: ``config.checkpoint_dir``).
+        owns_slots: Stop ``slots`` when a run is interrupted (a local run's own slots); a worker's slots
+            serve its other tasks too and are never stopped.
+    """
+
+    def __init__(
+        self,
+        client: CosClient,
+        config: UploadConfig,
+        *,
+        sync: bool,
+        dry_run: bool,
+        slots: RequestSlots,
+        store: Optional[CheckpointStore] = None,
+        owns_slots: bool = True,
+    ) -> None:
+        self.config = config
+        self.owns_slots = owns_slots
+        self.sync = sync
+        self.dry_run = dry_run
+        self.slots = slots
+        client.ensure_pool_size(slots.limit)
+        self.client = slots.client_view(client)
+        self.uploader = Uploader(self.client, config, store=store)
+
+    def run(
+        self, tasks: Sequence[FileTask], finished: Finished, *, sent: Optional[Sent] = None, small_lanes: Optional[int] = None
+    ) -> None:
+        """Handle every task, large files in :data:`LARGE_LANES` threads, small ones in ``small_lanes``.
+
+        ``finished`` is called once per file. An interruption (or an unexpected error) cancels the files
+        not started and, when the sender owns its slots, stops them: requests not started are refused and
+        the files in flight end as ``interrupted``.
+        """
+        threshold = self.config.multipart_threshold
+        lanes = (
+            concurrent.futures.ThreadPoolExecutor(min(LARGE_LANES, self.config.concurrency), "cos-multipart-large"),
+            concurrent.futures.ThreadPoolExecutor(small_lanes or self.config.concurrency, "cos-multipart-small"),
+        )
+        futures = [lanes[0].submit(self._one, task, finished, sent) for task in tasks if task.item.size >= threshold]
+        futures += [lanes[1].submit(self._one, task, finished, sent) for task in tasks if task.item.size < threshold]
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = concurrent.futures.wait(pending, timeout=_POLL_SECONDS)
+                for future in done:
+                    future.result()
+        except BaseException:
+            if self.owns_slots:
+                self.slots.stop()  # requests not started are refused, uploads in flight stop at their next bytes
+            for future in pending:
+                future.cancel()
+            raise
+        finally:
+            for lane in lanes:
+                lane.shutdown(wait=True)
+
+    def _one(self, task: FileTask, finished: Finished, sent: Optional[Sent]) -> None:
+        result: Optional[FileResult] = None
+        try:
+            result = self.handle(task, sent)
+        finally:
+            finished(task, result)
+
+    def handle(self, task: FileTask, sent: Optional[Sent] = None) -> FileResult:
+        """Decide (sync) and upload one file; a COS or OS error is a :class:`FailedFile`, never raised."""
+        item, key = task.item, task.key
+        learned: Optional[int] = None
+        try:
+            reason = "upload"
+            if self.sync:
+                found, learned = self._reason(task)
+                if found is None:
+                    return FileResult(SkippedFile(item.path, key, _dirplan.SAME), learned)
+                reason = found
+            if self.dry_run:
+                return FileResult(PlannedAction("upload", item.path, key, item.size, reason), learned)
+            result = self._upload(item, key, sent)
+            return FileResult(UploadedFile(item.path, key, result.size, result.crc64, result.bytes_reused), result.crc64)
+        except (CosError, OSError) as error:
+            if self.slots.stopped.is_set():
+                return FileResult(FailedFile(item.path, key, "interrupted", "KeyboardInterrupt"), learned)
+            return FileResult(FailedFile(item.path, key, _one_line(error), type(error).__name__), learned)
+
+    def _upload(self, item: LocalFile, key: str, sent: Optional[Sent]) -> UploadResult:
+        def report(event: ProgressEvent) -> None:
+            if self.slots.stopped.is_set():
+                raise CosCancelledError("interrupted")
+            if sent is not None:
+                sent(item.path, event)
+
+        if item.size < self.config.multipart_threshold:
+            # One PUT: nothing to resume, so no checkpoint lock or lookup per file (given by path, a file is
+            # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file).
+            with open(item.path, "rb") as handle:
+                return self.uploader.upload(handle, key, progress=report)
+        return self.uploader.upload(item.path, key, progress=report)
+
+    def _reason(self, task: FileTask) -> Tuple[Optional[str], Optional[int]]:
+        """Why the file must be sent (``None``: the object holds it), and the CRC-64 computed to decide."""
+        item = task.item
+        size, remote_crc = task.remote if task.remote is not None else (None, None)
+        if size is None or size != item.size:
+            return _dirplan.sync_decision(item.size, None, size, None), None
+        if remote_crc is None:
+            found = self.client.find_object(task.key, sse_c=self.config.sse_c)
+            if found is None:
+                return "new", None
+            remote_crc = found.crc64
+        local_crc, learned = task.cached_crc, None
+        if local_crc is None and remote_crc is not None:
+            local_crc = learned = file_crc64(item.path)
+        return _dirplan.sync_decision(item.size, local_crc, size, remote_crc), learned
+
+
 class DirectoryRun:
-    """One call of :func:`~cos_multipart.directory.upload_directory` or ``sync_directory``."""
+    """One call of :func:`~cos_multipart.directory.upload_directory` or ``sync_directory``.
+
+    The walk, the listing, the sync inputs, the deletions and the report happen here, on the caller;
+    :meth:`_dispatch` handles the files (in local threads here; a cluster run sends them to its workers).
+    """
 
     def __init__(
         self,
@@ -131,9 +309,8 @@ class DirectoryRun:
         self.settings = settings
         self.cache = cache
         self.slots = RequestSlots(config.concurrency)
-        self.client = self.slots.client_view(client)
-        client.ensure_pool_size(config.concurrency)
-        self.uploader = Uploader(self.client, config, store=store)
+        self.sender = FileSender(client, config, sync=settings.sync, dry_run=settings.dry_run, slots=self.slots, store=store)
+        self.client = self.sender.client
         self.started = time.monotonic()
         self.outcomes: List[Outcome] = []
         self.delete_skipped = ""
@@ -153,8 +330,11 @@ class DirectoryRun:
                 self.outcomes.append(FailedFile(item.path, self.prefix + item.relative, _one_line(error), type(error).__name__))
         remote: Remote = self._listing() if self.settings.sync or self.settings.delete else {}
         progress = _Progress([item for item, _ in keyed], callback)
+        tasks = [
+            FileTask(item, key, remote.get(key), self.cache.get(item) if self.settings.sync else None) for item, key in keyed
+        ]
         try:
-            self._execute(keyed, remote, progress)
+            self._dispatch(tasks, progress)
         except KeyboardInterrupt as interrupt:
             setattr(interrupt, REPORT_ATTRIBUTE, self._report(()))
             raise
@@ -168,82 +348,17 @@ class DirectoryRun:
     def _listing(self) -> Remote:
         return _dirplan.remote_index((o.key, o.size, o.crc64) for o in self.client.list_objects(self.prefix or None))
 
-    def _execute(self, keyed: List[Tuple[LocalFile, str]], remote: Remote, progress: _Progress) -> None:
-        small, large = _dirplan.split_by_size([item for item, _ in keyed], self.config.multipart_threshold)
-        keys = {item.path: key for item, key in keyed}
-        lanes = (
-            concurrent.futures.ThreadPoolExecutor(min(LARGE_LANES, self.config.concurrency), "cos-multipart-large"),
-            concurrent.futures.ThreadPoolExecutor(self.config.concurrency, "cos-multipart-small"),
-        )
-        futures = [lanes[0].submit(self._one, item, keys[item.path], remote, progress) for item in large]
-        futures += [lanes[1].submit(self._one, item, keys[item.path], remote, progress) for item in small]
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = concurrent.futures.wait(pending, timeout=_POLL_SECONDS)
-                self.outcomes.extend(future.result() for future in done)
-        except BaseException:
-            self.slots.stop()  # requests not started are refused, uploads in flight stop at their next bytes
-            for future in pending:
-                future.cancel()
-            raise
-        finally:
-            for lane in lanes:
-                lane.shutdown(wait=True)
-            if self.slots.stopped.is_set():  # what finished while stopping still counts
-                self.outcomes.extend(f.result() for f in pending if f.done() and not f.cancelled())
+    def _dispatch(self, tasks: List[FileTask], progress: _Progress) -> None:
+        """Handle every file; each ends in :meth:`_finished`."""
+        self.sender.run(tasks, lambda task, result: self._finished(task, result, progress), sent=progress.sent)
 
-    def _one(self, item: LocalFile, key: str, remote: Remote, progress: _Progress) -> Outcome:
-        failed = True
-        try:
-            outcome = self._decide_and_upload(item, key, remote, progress)
-            failed = isinstance(outcome, FailedFile)
-            return outcome
-        except (CosError, OSError) as error:
-            if self.slots.stopped.is_set():
-                return FailedFile(item.path, key, "interrupted", "KeyboardInterrupt")
-            return FailedFile(item.path, key, _one_line(error), type(error).__name__)
-        finally:
-            progress.finished(item, failed=failed)
-
-    def _decide_and_upload(self, item: LocalFile, key: str, remote: Remote, progress: _Progress) -> Outcome:
-        reason = self._reason(item, key, remote) if self.settings.sync else "upload"
-        if reason is None:
-            return SkippedFile(item.path, key, _dirplan.SAME)
-        if self.settings.dry_run:
-            return PlannedAction("upload", item.path, key, item.size, reason)
-
-        def report(event: ProgressEvent) -> None:
-            if self.slots.stopped.is_set():
-                raise CosCancelledError("interrupted")
-            progress.sent(item.path, event)
-
-        if item.size < self.config.multipart_threshold:
-            # One PUT: nothing to resume, so no checkpoint lock or lookup per file (given by path, a file is
-            # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file).
-            with open(item.path, "rb") as handle:
-                result = self.uploader.upload(handle, key, progress=report)
-        else:
-            result = self.uploader.upload(item.path, key, progress=report)
-        if self.settings.sync and _unchanged(item):
-            self.cache.put(item, result.crc64)
-        return UploadedFile(item.path, key, result.size, result.crc64, result.bytes_reused)
-
-    def _reason(self, item: LocalFile, key: str, remote: Remote) -> Optional[str]:
-        size, remote_crc = remote.get(key, (None, None))
-        if size is None or size != item.size:
-            return _dirplan.sync_decision(item.size, None, size, None)
-        if remote_crc is None:
-            found = self.client.find_object(key, sse_c=self.config.sse_c)
-            if found is None:
-                return "new"
-            remote_crc = found.crc64
-        local_crc = self.cache.get(item)
-        if local_crc is None and remote_crc is not None:
-            local_crc = file_crc64(item.path)
-            if _unchanged(item):
-                self.cache.put(item, local_crc)
-        return _dirplan.sync_decision(item.size, local_crc, size, remote_crc)
+    def _finished(self, task: FileTask, result: Optional[FileResult], progress: _Progress) -> None:
+        """Record one file's outcome (from any thread), cache its CRC-64 if still valid, report progress."""
+        if result is not None:
+            self.outcomes.append(result.outcome)  # list.append is atomic: lanes call this concurrently
+            if self.settings.sync and result.crc64 is not None and _unchanged(task.item):
+                self.cache.put(task.item, result.crc64)
+        progress.finished(task.item, failed=result is None or isinstance(result.outcome, FailedFile))
 
     def _delete(self, remote: Remote, local_keys: List[str], walk_failed: bool) -> Tuple[str, ...]:
         doomed = _dirplan.deletions(sorted(remote), local_keys, self.prefix, self.settings.walk)

@@ -41,7 +41,12 @@ from .endpoint import validate_key
 from .errors import CosCredentialsError, CosIntegrityError, CosValidationError
 from .parts import Answer
 from .progress import ProgressCallback
-from .remote import ClientConfig, PartJob, SentPart, send_parts, without_parts
+from ._crccache import CrcCache
+from ._dirplan import file_batches, files_per_task
+from ._dirreport import DirectoryReport, FailedFile, ProgressFunction
+from ._dirrun import DirectoryRun, FileResult, FileTask, RunSettings, _one_line, _Progress
+from .directory import crc_cache, run_settings
+from .remote import ClientConfig, FilesJob, PartJob, SentPart, send_parts, upload_files, without_parts
 from .session import UploadSession
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +59,8 @@ __all__ = [
     "DEFAULT_TASK_RETRIES",
     "PluginCredentials",
     "install_credentials",
+    "sync_directory_on_cluster",
+    "upload_directory_on_cluster",
     "upload_file_on_cluster",
 ]
 
@@ -293,6 +300,188 @@ class _ClusterRun(MultipartRun):
         self._accept((receipt, Answer(receipt.etag, receipt.crc64, request_id), list(sent.request_ids)))
 
 
+def upload_directory_on_cluster(
+    dask_client: "Client",
+    config: ClientConfig,
+    local_dir: PathLike,
+    prefix: str = "",
+    *,
+    upload_config: Optional[UploadConfig] = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    hidden: bool = True,
+    dry_run: bool = False,
+    files_per_task: Optional[int] = None,
+    task_retries: int = DEFAULT_TASK_RETRIES,
+    progress: Optional[ProgressFunction] = None,
+) -> DirectoryReport:
+    """Upload every selected file under ``local_dir`` to ``prefix`` + its relative path, files spread over
+    the cluster's workers; one report at the end.
+
+    The walk and the plan run here; the files go to the workers as tasks (``cos-files-<hash>-<n>``): small
+    files in batches, each large file (``multipart_threshold`` or more) as a task of its own, uploaded there
+    in parts with the threaded uploader. Every worker reads the files at the paths this process found them
+    at (a shared file system) and builds its own client from ``config``.
+
+    Args:
+        dask_client: A :class:`distributed.Client` of the cluster.
+        config: How this process (listing, deletions) and every worker build a client.
+        local_dir: The directory, at a path every worker sees too.
+        prefix: Key prefix; a non-empty prefix without a trailing ``/`` gets one.
+        upload_config: Settings of every file; ``concurrency`` bounds the requests in flight **per worker
+            process** (across its tasks), ``checkpoint_dir`` is where the large files' checkpoints are as
+            each worker sees the path: put it on the shared file system so a rerun resumes wherever its
+            task lands. ``bandwidth_limit`` and SSE-C are refused, as for :func:`upload_file_on_cluster`.
+        include: Glob patterns on the relative path; a file must match one.
+        exclude: Glob patterns; a matching file is left out.
+        follow_symlinks: Follow links (loops are reported, never entered).
+        hidden: Include dot files and directories.
+        dry_run: Report what would be uploaded without sending anything.
+        files_per_task: Small files in one task (default: up to
+            :data:`~cos_multipart._dirplan.DEFAULT_FILES_PER_TASK`, fewer so every worker thread gets work).
+        task_retries: Dask ``retries=`` of each task (a task that raised, e.g. a worker without credentials).
+        progress: Called with a :class:`~cos_multipart.directory.DirectoryProgress` as tasks finish.
+
+    Returns:
+        The same :class:`~cos_multipart.directory.DirectoryReport` as
+        :func:`~cos_multipart.directory.upload_directory`; a file that failed (on its own, or with its whole
+        task after the retries) is in ``failed`` and did not stop the others.
+
+    Raises:
+        CosValidationError: Bad directory, prefix, pattern or settings (nothing sent).
+        KeyboardInterrupt: With the report so far as its ``directory_report`` attribute.
+    """
+    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=False, delete=False, dry_run=dry_run)
+    return _run_directory(dask_client, config, local_dir, prefix, upload_config, settings, crc_cache(False, False),
+                          files_per_task, task_retries, progress)  # fmt: skip
+
+
+def sync_directory_on_cluster(
+    dask_client: "Client",
+    config: ClientConfig,
+    local_dir: PathLike,
+    prefix: str = "",
+    *,
+    upload_config: Optional[UploadConfig] = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    hidden: bool = True,
+    checksum: bool = False,
+    delete: bool = False,
+    dry_run: bool = False,
+    cache: Union[bool, PathLike] = True,
+    files_per_task: Optional[int] = None,
+    task_retries: int = DEFAULT_TASK_RETRIES,
+    progress: Optional[ProgressFunction] = None,
+) -> DirectoryReport:
+    """Like :func:`upload_directory_on_cluster`, but skip files the bucket already holds, and optionally delete.
+
+    The listing, the CRC-64 cache and the deletions are this process's (as for
+    :func:`~cos_multipart.directory.sync_directory`); the decisions that need a file's bytes (its CRC-64
+    when the sizes are equal and the cache has none) or a HEAD are made on the workers, which send the
+    CRC-64 they computed back for this process's cache.
+
+    Args:
+        checksum: Re-read every local file instead of trusting the cache.
+        delete: Remove objects under ``prefix`` that have no local file (not when part of the tree could
+            not be read).
+        cache: ``True`` for the default cache file (on this machine), ``False`` for none, or a path.
+        Other arguments: as for :func:`upload_directory_on_cluster`.
+    """
+    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run)
+    return _run_directory(dask_client, config, local_dir, prefix, upload_config, settings, crc_cache(cache, checksum),
+                          files_per_task, task_retries, progress)  # fmt: skip
+
+
+def _run_directory(
+    dask_client: "Client",
+    config: ClientConfig,
+    local_dir: PathLike,
+    prefix: str,
+    upload_config: Optional[UploadConfig],
+    settings: RunSettings,
+    cache: CrcCache,
+    files_per_task: Optional[int],
+    task_retries: int,
+    progress: Optional[ProgressFunction],
+) -> DirectoryReport:
+    chosen = upload_config if upload_config is not None else UploadConfig()
+    _check_settings(chosen, files_per_task, task_retries, per_task_name="files_per_task")
+    if not isinstance(config, ClientConfig):
+        raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
+    with config.client(pool_size=2) as client:
+        run = _ClusterDirectoryRun(client, local_dir, prefix, chosen, settings, cache, None)
+        run.on_cluster(dask_client, config, files_per_task, task_retries)
+        return run.run(progress)
+
+
+class _ClusterDirectoryRun(DirectoryRun):
+    """The directory run with its files handled by Dask tasks instead of local threads.
+
+    Only :meth:`_dispatch` differs: the walk, the listing, the cache, the deletions and the report are the
+    local run's, and each worker handles its files with the local run's :class:`~cos_multipart._dirrun.FileSender`.
+    """
+
+    dask_client: Any
+    client_config: ClientConfig
+    files_per_task: Optional[int]
+    task_retries: int
+
+    def on_cluster(self, dask_client: "Client", config: ClientConfig, per_task: Optional[int], retries: int) -> None:
+        self.dask_client = dask_client
+        self.client_config = config
+        self.files_per_task = per_task
+        self.task_retries = retries
+
+    def _dispatch(self, tasks: List[FileTask], progress: _Progress) -> None:
+        if not tasks:
+            return
+        threshold = self.config.multipart_threshold
+        threads = _cluster_threads(self.dask_client)
+        small = sum(1 for task in tasks if task.item.size < threshold)
+        batches = file_batches([task.item.size for task in tasks], threshold, files=files_per_task(small, threads, self.files_per_task))
+        job = FilesJob(self.config, sync=self.settings.sync, dry_run=self.settings.dry_run, lanes=self._lanes())
+        name = files_task_prefix(self.client.endpoint.base_url, self.client.bucket, self.prefix, secrets.token_hex(8))
+        logger.debug("%d files in %d tasks over %d threads", len(tasks), len(batches), threads)
+        dask: Any = self.dask_client  # distributed's Client and Future are only partly annotated
+        as_completed: Any = distributed.as_completed
+        futures: Dict[Any, List[FileTask]] = {}
+        for number, batch in enumerate(batches):
+            chosen = [tasks[index] for index in batch]
+            future = dask.submit(upload_files, self.client_config, chosen, job, key=f"{name}-{number}",
+                                 retries=self.task_retries, pure=False)  # fmt: skip
+            futures[future] = chosen
+        try:
+            for future in as_completed(list(futures)):
+                self._collect(future, futures[future], progress)
+        finally:
+            # Stopping (Ctrl-C, a progress callback that raised): tasks not started never start; a task
+            # already running finishes its files (Dask cannot interrupt a running thread).
+            unfinished = [future for future in futures if not future.done()]
+            if unfinished:
+                dask.cancel(unfinished)
+            for future in futures:
+                future.release()
+
+    def _collect(self, future: Any, batch: List[FileTask], progress: _Progress) -> None:
+        try:
+            results: List[FileResult] = future.result()
+        except Exception as error:  # the task failed as a whole, after its retries: each of its files did
+            reason, kind = _one_line(error), type(error).__name__
+            results = [FileResult(FailedFile(task.item.path, task.key, reason, kind)) for task in batch]
+        for task, result in zip(batch, results):
+            self._finished(task, result, progress)
+
+    def _lanes(self) -> int:
+        """Small files one task uploads at once: the worker's ``concurrency`` shared by its threads."""
+        client: Any = self.dask_client
+        counts: Dict[str, int] = client.nthreads()
+        per_worker = max((int(count) for count in counts.values()), default=1)
+        return max(1, math.ceil(self.config.concurrency / max(1, per_worker)))
+
+
 def split_runs(numbers: Sequence[int], length: int) -> List[Tuple[int, ...]]:
     """``numbers`` cut into consecutive runs of at most ``length`` (each run reads one stretch of the file)."""
     if length < 1:
@@ -302,8 +491,17 @@ def split_runs(numbers: Sequence[int], length: int) -> List[Tuple[int, ...]]:
 
 def task_prefix(session: UploadSession, nonce: str) -> str:
     """``cos-part-<hash>``: the task names of one call (the bucket, key and upload id are hashed out of them)."""
-    text = "\0".join((session.endpoint, session.bucket, session.key, session.upload_id, nonce))
-    return "cos-part-" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return _hashed_name("cos-part-", session.endpoint, session.bucket, session.key, session.upload_id, nonce)
+
+
+def files_task_prefix(endpoint: str, bucket: str, prefix: str, nonce: str) -> str:
+    """``cos-files-<hash>``: the task names of one directory call (bucket and key prefix hashed out)."""
+    return _hashed_name("cos-files-", endpoint, bucket, prefix, nonce)
+
+
+def _hashed_name(kind: str, *parts: str) -> str:
+    text = "\0".join(parts)
+    return kind + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _run_length(pending: int, threads: int, asked: Optional[int]) -> int:
@@ -319,13 +517,15 @@ def _cluster_threads(dask_client: "Client") -> int:
     return max(1, sum(int(count) for count in counts.values()))
 
 
-def _check_settings(settings: UploadConfig, parts_per_task: Optional[int], task_retries: int) -> None:
+def _check_settings(
+    settings: UploadConfig, parts_per_task: Optional[int], task_retries: int, *, per_task_name: str = "parts_per_task"
+) -> None:
     if not isinstance(settings, UploadConfig):
         raise CosValidationError("upload_config", type(settings).__name__, "an UploadConfig")
     if parts_per_task is not None and (
         isinstance(parts_per_task, bool) or not isinstance(parts_per_task, int) or parts_per_task < 1
     ):
-        raise CosValidationError("parts_per_task", parts_per_task, "None or a positive integer")
+        raise CosValidationError(per_task_name, parts_per_task, "None or a positive integer")
     if isinstance(task_retries, bool) or not isinstance(task_retries, int) or not 0 <= task_retries <= 100:
         raise CosValidationError("task_retries", task_retries, "an integer 0..100")
     if settings.bandwidth_limit is not None:

@@ -54,6 +54,20 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+def run_settings(
+    include: Sequence[str], exclude: Sequence[str], follow_symlinks: bool, hidden: bool, *, sync: bool, delete: bool, dry_run: bool
+) -> RunSettings:
+    """The settings of one run from the public arguments (shared with the cluster's directory upload)."""
+    return RunSettings(WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden), sync, delete, dry_run)
+
+
+def crc_cache(cache: Union[bool, PathLike], checksum: bool) -> CrcCache:
+    """The sync's CRC-64 cache: ``True`` the default file, ``False`` none, or a path; ``checksum`` re-reads."""
+    if cache is True:
+        return CrcCache(trust=not checksum)
+    if cache is False:
+        return CrcCache(enabled=False)
+    return CrcCache(path=Path(cache), trust=not checksum)
 
 
 def upload_directory(
@@ -94,10 +108,7 @@ def upload_directory(
         CosValidationError: ``local_dir`` is not a directory, or a bad prefix or pattern (nothing sent).
         KeyboardInterrupt: With the report so far as its ``directory_report`` attribute.
     """
-    settings = RunSettings(
-        walk=WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden), sync=False, delete=False,
-        dry_run=dry_run,
-    )  # fmt: skip
+    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=False, delete=False, dry_run=dry_run)
     run = DirectoryRun(client, local_dir, prefix, config or UploadConfig(), settings, CrcCache(enabled=False), store)
     return run.run(progress)
 
@@ -134,16 +145,7 @@ def sync_directory(
         cache: ``True`` for the default cache file, ``False`` for none, or a path.
         Other arguments: as for :func:`upload_directory`; ``dry_run`` also covers ``delete``.
     """
-    settings = RunSettings(
-        walk=WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden), sync=True, delete=delete,
-        dry_run=dry_run,
-    )  # fmt: skip
-    if cache is True:
-        crc_cache = CrcCache(trust=not checksum)
-    elif cache is False:
-        crc_cache = CrcCache(enabled=False)
-    else:
-        crc_cache = CrcCache(path=Path(cache), trust=not checksum)
-    run = DirectoryRun(client, local_dir, prefix, config or UploadConfig(), settings, crc_cache, store)
+    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run)
+    run = DirectoryRun(client, local_dir, prefix, config or UploadConfig(), settings, crc_cache(cache, checksum), store)
     return run.run(progress)
 

@@ -12,6 +12,10 @@ the two apart:
 * :func:`send_parts` is what a worker runs: open the shared file itself, check it is the file the upload
   started from, send a run of parts with :func:`~cos_multipart.parts.upload_part`'s verified loop, and return
   their receipts. :func:`worker_client` keeps one client per configuration in each process.
+* :func:`upload_files` is a worker's share of a directory upload: a batch of files, each decided (sync)
+  and uploaded by the same code as a local directory run, through request slots shared by every task of
+  the process (at most ``concurrency`` requests at once per process); one result per file, never raising
+  for a file's own failure.
 
 The Dask driver (:mod:`cos_multipart.cluster`) is built on these; so can a Ray task or a ``torch.distributed``
 rank (see docs/cluster.md). Nothing here imports an engine.
@@ -26,6 +30,9 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
+from ._config import UploadConfig
+from ._dirrun import FileResult, FileSender, FileTask
+from ._slots import RequestSlots
 from ._sources import FileSource, open_source
 from .client import CosClient
 from .credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
@@ -43,9 +50,11 @@ __all__ = [
     "CredentialSource",
     "EnvCredentials",
     "FactoryCredentials",
+    "FilesJob",
     "PartJob",
     "SentPart",
     "send_parts",
+    "upload_files",
     "worker_client",
 ]
 
@@ -215,7 +224,28 @@ class SentPart:
     request_ids: Tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class FilesJob:
+    """How a worker uploads a batch of files of a directory upload.
+
+    Attributes:
+        upload_config: Every file's upload settings; ``concurrency`` bounds the requests in flight in the
+            worker process across all its tasks, ``checkpoint_dir`` is where the large files' checkpoints
+            are (as the worker sees the path).
+        sync: Skip files the object already holds (same size and CRC-64).
+        dry_run: Decide, send nothing.
+        lanes: Small files one task uploads at once (default ``upload_config.concurrency``); the process's
+            request slots bound the requests whatever the number of tasks.
+    """
+
+    upload_config: UploadConfig = UploadConfig()
+    sync: bool = False
+    dry_run: bool = False
+    lanes: Optional[int] = None
+
+
 _clients: Dict[bytes, CosClient] = {}
+_slots: Dict[bytes, RequestSlots] = {}
 _clients_lock = threading.Lock()
 
 
@@ -234,6 +264,54 @@ def worker_client(config: ClientConfig, *, pool_size: int = DEFAULT_POOL_SIZE) -
             client = config.client(pool_size=pool_size)
             _clients[token] = client
         return client
+
+
+def worker_slots(config: ClientConfig, limit: int) -> RequestSlots:
+    """This process's request slots for ``config``: every directory task of the process sends through them."""
+    token = pickle.dumps((config, limit))
+    with _clients_lock:
+        slots = _slots.get(token)
+        if slots is None:
+            slots = _slots[token] = RequestSlots(limit)
+        return slots
+
+
+def upload_files(config: ClientConfig, tasks: Sequence[FileTask], job: Optional[FilesJob] = None) -> List[FileResult]:
+    """Upload (or, for a sync, decide and upload) the files of ``tasks``, as a worker does.
+
+    Each file is read at its path here (a shared file system) and uploaded with
+    :class:`~cos_multipart.uploader.Uploader`: small files in one verified PUT, large ones in verified parts
+    with a checkpoint in ``job.upload_config.checkpoint_dir``, resumed when one is there. A file that fails
+    is a :class:`~cos_multipart.directory.FailedFile` result; the others go on.
+
+    Args:
+        config: How to build this machine's client.
+        tasks: The files, with their keys (and, for a sync, what the listing said).
+        job: Upload settings.
+
+    Returns:
+        One result per task, in the order of ``tasks``.
+
+    Raises:
+        CosCredentialsError: This machine has no credentials from ``config``'s source.
+    """
+    settings = job if job is not None else FilesJob()
+    limit = settings.upload_config.concurrency
+    client = worker_client(config, pool_size=limit)
+    sender = FileSender(
+        client, settings.upload_config, sync=settings.sync, dry_run=settings.dry_run, slots=worker_slots(config, limit),
+        owns_slots=False,
+    )  # fmt: skip
+    results: Dict[int, FileResult] = {}
+    position = {id(task): index for index, task in enumerate(tasks)}
+
+    def finished(task: FileTask, result: Optional[FileResult]) -> None:
+        if result is not None:
+            results[position[id(task)]] = result
+
+    logger.debug("handling %d files with %r", len(tasks), config)
+    sender.run(tasks, finished, small_lanes=settings.lanes)
+    return [results[index] for index in range(len(tasks))]
 
 
 def send_parts(

@@ -189,3 +189,5 @@ def test_directory_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture
     runs = results["runs"]
     assert {"ours", "sequential", "ours-large"} <= set(runs) and all(run["verified"] for run in runs.values())
     assert ("official-pool" in runs) == HAS_OFFICIAL and runs["ours"]["files_per_s"] > 0
+    if importlib.util.find_spec("distributed") is not None:
+        assert runs["cluster-1"]["files_per_s"] > 0 and runs["cluster-2"]["verified"]

@@ -9,9 +9,12 @@ import pytest
 
 from cos_multipart._crccache import CrcCache
 from cos_multipart._dirplan import (
+    DEFAULT_FILES_PER_TASK,
     LocalFile,
     WalkOptions,
     deletions,
+    file_batches,
+    files_per_task,
     normalise_prefix,
     object_key,
     split_by_size,
@@ -103,3 +106,20 @@ def test_crc_cache_trusts_identity_and_refuses_racy_entries(tmp_path: Path) -> N
     (tmp_path / "cache.json").write_text("{broken")
     assert CrcCache(tmp_path / "cache.json").get(old) is None
     assert oct((tmp_path / "cache.json").stat().st_mode & 0o777)
+
+
+def test_files_per_task_keeps_every_thread_busy() -> None:
+    assert files_per_task(10_000, 4) == DEFAULT_FILES_PER_TASK
+    assert files_per_task(40, 4) == 5  # two tasks per thread at least
+    assert files_per_task(1, 4) == 1 and files_per_task(0, 4) == 1
+    assert files_per_task(10_000, 4, asked=7) == 7
+
+
+def test_file_batches_large_alone_first_small_by_count_and_bytes() -> None:
+    sizes = [10, 500, 20, 30, 900, 40, 50]
+    assert file_batches(sizes, 100, files=2) == [(4,), (1,), (0, 2), (3, 5), (6,)]
+    assert file_batches(sizes, 100, files=10, max_bytes=60) == [(4,), (1,), (0, 2, 3), (5,), (6,)]
+    assert file_batches([99], 100, files=1, max_bytes=1) == [(0,)]  # a batch holds at least one file
+    assert file_batches([], 100, files=3) == []
+    covered = sorted(index for batch in file_batches(sizes, 100, files=3) for index in batch)
+    assert covered == list(range(len(sizes)))

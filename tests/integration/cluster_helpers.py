@@ -1,14 +1,34 @@
-"""Functions the cluster tests send to Dask workers (imported by name there, as ``cluster_helpers``)."""
+"""What the cluster tests share: the secrets the scans look for, and functions sent to Dask workers
+(imported by name there, as ``cluster_helpers``)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from cos_multipart.credentials import Credentials, RefreshingCredentials
+from cos_multipart.remote import ClientConfig, EnvCredentials
+from cos_multipart.testing import LocalCOS
+
+# Made for this run (in the test process): what the scans look for. The workers get them in their
+# environment, never in a task.
+SECRET_ID = "AKIDcluster" + secrets.token_hex(12)
+SECRET_KEY = "cluster-secret-" + secrets.token_hex(16)
+TOKEN = "cluster-token-" + secrets.token_hex(16)
+ENV_CREDENTIALS = Credentials(SECRET_ID, SECRET_KEY, TOKEN)
+ENV_NAMES = EnvCredentials("CLUSTER_TEST_SECRET_ID", "CLUSTER_TEST_SECRET_KEY", "CLUSTER_TEST_TOKEN")
+WORKER_ENV = {"CLUSTER_TEST_SECRET_ID": SECRET_ID, "CLUSTER_TEST_SECRET_KEY": SECRET_KEY, "CLUSTER_TEST_TOKEN": TOKEN}
+PLUGIN_CREDENTIALS = Credentials("AKIDplugin" + secrets.token_hex(12), "plugin-secret-" + secrets.token_hex(16))
+SECRETS = (SECRET_KEY, TOKEN, PLUGIN_CREDENTIALS.secret_key)
+
+
+def target(cos: LocalCOS, credentials: Any = ENV_NAMES) -> ClientConfig:
+    """The client configuration the caller and the workers build their clients of ``cos`` from."""
+    return ClientConfig(cos.bucket, cos.region, credentials, endpoint=cos.endpoint)
 
 
 def read_sts_file(path: str) -> Tuple[Credentials, float]:
@@ -67,14 +87,15 @@ def task_prefixes(dask_scheduler: Any) -> List[str]:
     return list(dask_scheduler.task_prefixes)
 
 
-def scheduler_state(dask_scheduler: Any) -> Dict[str, Any]:
-    """What the scheduler holds about the cos-part tasks: keys, reprs and the pickled task specs."""
+def scheduler_state(dask_scheduler: Any, prefix: str = "cos-part") -> Dict[str, Any]:
+    """What the scheduler holds about our tasks (names starting with ``prefix``): keys, reprs and the
+    pickled task specs."""
     import cloudpickle  # type: ignore[import-untyped]  # distributed's own dependency, without stubs
 
     keys, texts, pickled = [], [], []
     for key, task in dask_scheduler.tasks.items():
         name = str(key)
-        if not name.startswith("cos-part"):
+        if not name.startswith(prefix):
             continue
         keys.append(name)
         texts.append(repr(task))
@@ -85,3 +106,19 @@ def scheduler_state(dask_scheduler: Any) -> Dict[str, Any]:
     texts.append(repr(dict(dask_scheduler.task_prefixes)))
     texts.append(repr(dask_scheduler.task_groups))
     return {"keys": keys, "text": "\n".join(texts), "pickled": b"".join(pickled)}
+
+
+def slot_peaks() -> List[int]:
+    """On a worker: the most requests each of its directory request pools ever had in flight."""
+    from cos_multipart import remote
+
+    return [slots.peak for slots in remote._slots.values()]  # noqa: SLF001 - the test looks inside
+
+
+def caller_only(caller_pid: int) -> Credentials:
+    """Credentials in the caller's process only: a worker (another process) has none."""
+    from cos_multipart.errors import CosCredentialsError
+
+    if os.getpid() != caller_pid:
+        raise CosCredentialsError("no credentials on this worker (test)")
+    return ENV_CREDENTIALS

@@ -1,9 +1,10 @@
-"""Fixtures shared by the integration tests: a client of the local COS server and a checkpoint store."""
+"""Fixtures shared by the integration tests: a client of the local COS server and a checkpoint store; for
+the cluster tests, a Dask LocalCluster per module and a server that knows the cluster's credentials."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -12,6 +13,7 @@ from cos_multipart.client import CosClient
 from cos_multipart.testing import LocalCOS
 
 from uploads import DRIVERS, Driver
+import cluster_helpers
 
 
 @pytest.fixture()
@@ -29,3 +31,33 @@ def store(tmp_path: Path) -> CheckpointStore:
 def driver(request: pytest.FixtureRequest) -> Driver:
     """Each scenario that uses it runs with the threaded driver and with the asyncio driver."""
     return Driver(request.param)
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A real LocalCluster of 2 worker processes (2 threads each) with the test credentials in their
+    environment, and its client; closed after the module."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, env=cluster_helpers.WORKER_ENV,
+    )  # fmt: skip
+    client = distributed.Client(cluster)
+    try:
+        client.run(cluster_helpers.capture_logs)
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture()
+def cluster(dask_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The module's cluster with both workers up, and the caller's environment holding the credentials too."""
+    for name, value in cluster_helpers.WORKER_ENV.items():
+        monkeypatch.setenv(name, value)
+    dask_client.wait_for_workers(2, timeout=30)  # a worker killed by an earlier test is back
+    return dask_client
+
+
+@pytest.fixture()
+def cos(local_cos_factory: Callable[..., LocalCOS]) -> LocalCOS:
+    """A local server that accepts the cluster's environment and plugin credentials."""
+    return local_cos_factory(credentials=[cluster_helpers.ENV_CREDENTIALS, cluster_helpers.PLUGIN_CREDENTIALS])

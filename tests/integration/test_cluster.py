@@ -1,7 +1,7 @@
 """One object's parts sent by the worker processes of a real Dask LocalCluster, against the local server.
 
-The cluster (2 worker processes, 2 threads each) is started once for the module; every test gets its own
-server. Workers reach the server over loopback sockets and read the test's file from the same path (the
+The cluster (2 worker processes, 2 threads each; the ``dask_client`` fixture of conftest.py) is started once
+for the module; every test gets its own server. Workers reach the server over loopback sockets and read the test's file from the same path (the
 "shared file system" of one machine).
 """
 
@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -26,63 +26,14 @@ from cos_multipart.checkpoint import CheckpointStore  # noqa: E402
 from cos_multipart.cluster import install_credentials, upload_file_on_cluster  # noqa: E402
 from cos_multipart.limits import MB  # noqa: E402
 from cos_multipart.progress import ProgressEvent  # noqa: E402
-from cos_multipart.remote import ClientConfig, EnvCredentials, FactoryCredentials  # noqa: E402
+from cos_multipart.remote import FactoryCredentials  # noqa: E402
 from cos_multipart.testing import LocalCOS  # noqa: E402
 
 import cluster_helpers  # noqa: E402
+from cluster_helpers import ENV_CREDENTIALS, ENV_NAMES, PLUGIN_CREDENTIALS, SECRETS, target  # noqa: E402
 from uploads import make_file, stored  # noqa: E402
 
 pytestmark = pytest.mark.integration
-
-# Made for this run: what the scan looks for. The workers get them in their environment, never in a task.
-SECRET_ID = "AKIDcluster" + secrets.token_hex(12)
-SECRET_KEY = "cluster-secret-" + secrets.token_hex(16)
-TOKEN = "cluster-token-" + secrets.token_hex(16)
-ENV_CREDENTIALS = Credentials(SECRET_ID, SECRET_KEY, TOKEN)
-ENV_NAMES = EnvCredentials("CLUSTER_TEST_SECRET_ID", "CLUSTER_TEST_SECRET_KEY", "CLUSTER_TEST_TOKEN")
-WORKER_ENV = {"CLUSTER_TEST_SECRET_ID": SECRET_ID, "CLUSTER_TEST_SECRET_KEY": SECRET_KEY, "CLUSTER_TEST_TOKEN": TOKEN}
-PLUGIN_CREDENTIALS = Credentials("AKIDplugin" + secrets.token_hex(12), "plugin-secret-" + secrets.token_hex(16))
-SECRETS = (SECRET_KEY, TOKEN, PLUGIN_CREDENTIALS.secret_key)
-
-
-@pytest.fixture(scope="module")
-def dask_client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, env=WORKER_ENV,
-    )  # fmt: skip
-    client = distributed.Client(cluster)
-    try:
-        client.run(cluster_helpers.capture_logs)
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
-@pytest.fixture()
-def cluster(dask_client: Any) -> Any:
-    dask_client.wait_for_workers(2, timeout=30)  # a worker killed by an earlier test is back
-    return dask_client
-
-
-@pytest.fixture(autouse=True)
-def caller_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in WORKER_ENV.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture()
-def cos(local_cos_factory: Callable[..., LocalCOS]) -> LocalCOS:
-    return local_cos_factory(credentials=[ENV_CREDENTIALS, PLUGIN_CREDENTIALS])
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> CheckpointStore:
-    return CheckpointStore(tmp_path / "checkpoints")
-
-
-def target(cos: LocalCOS, credentials: Any = ENV_NAMES) -> ClientConfig:
-    return ClientConfig(cos.bucket, cos.region, credentials, endpoint=cos.endpoint)
 
 
 def parts_config(**options: Any) -> UploadConfig:
