@@ -531,6 +531,8 @@ class Transport:
     def _read_answer(self, response: requests.Response) -> bytes:
         """The answer's body, read in pieces and refused past ``MAX_XML_ANSWER_BYTES``, so a huge or endless
         answer costs at most that much memory (``response.content`` would hold all of it)."""
+        if response.request is not None and response.request.method == "HEAD":
+            return b""  # no body, and its Content-Length is the object's, not the answer's
         buffer = operations.AnswerBuffer(MAX_XML_ANSWER_BYTES, response.headers.get("Content-Length"))
         for chunk in response.iter_content(_ANSWER_CHUNK):
             buffer.add(chunk)

@@ -93,6 +93,8 @@ def _transport_error(
 
 async def _read_answer(response: aiohttp.ClientResponse) -> bytes:
     """The answer's body, read in pieces and refused past ``MAX_XML_ANSWER_BYTES`` (bounded memory)."""
+    if response.method == "HEAD":
+        return b""  # no body, and its Content-Length is the object's, not the answer's
     buffer = operations.AnswerBuffer(MAX_XML_ANSWER_BYTES, response.headers.get("Content-Length"))
     async for chunk in response.content.iter_chunked(_ANSWER_CHUNK):
         buffer.add(chunk)

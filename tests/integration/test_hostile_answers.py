@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 from typing import Dict
+
+from cos_multipart.testing import LocalCOS
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -258,3 +260,23 @@ def test_a_768_mib_answer_is_refused_and_memory_stays_bounded(announced: bool) -
     outcome, rss_mib = done.stdout.split()
     assert outcome == "CosResponseError", done.stderr
     assert int(rss_mib) < 100, f"max RSS {rss_mib} MiB"
+
+
+def test_head_of_an_object_larger_than_the_answer_cap_is_read(local_cos: "LocalCOS") -> None:
+    """HEAD announces the object's Content-Length (here past the 8 MiB answer cap) with no body: not refused,
+    by either client (the demo and forbid_overwrite HEAD large objects)."""
+    import asyncio
+
+    from cos_multipart.aio import AsyncCosClient
+    from cos_multipart.limits import MAX_XML_ANSWER_BYTES
+
+    size = MAX_XML_ANSWER_BYTES + 1
+    with local_cos.client() as client:
+        client.put_object("big", b"x" * size)
+        assert client.head_object("big").size == size
+
+    async def head() -> object:
+        async with AsyncCosClient(local_cos.bucket, local_cos.region, local_cos.credentials, endpoint=local_cos.endpoint) as aclient:
+            return (await aclient.head_object("big")).size
+
+    assert asyncio.run(head()) == size

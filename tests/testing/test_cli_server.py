@@ -144,7 +144,8 @@ def test_bad_size_argument(text: str, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_demo_uploads_verifies_and_cleans_up() -> None:
     out = io.StringIO()
-    options = _demo.DemoOptions(size=3 * MB + 5, part_size=MB, threads=2)
+    # Larger than the 8 MiB answer cap: the demo HEADs the object, whose Content-Length is not an answer to read.
+    options = _demo.DemoOptions(size=9 * MB + 5, part_size=MB, threads=2)
     assert _demo.run_demo(options, out) == 0
     text = out.getvalue()
     assert "4 part(s)" in text and "Summary" in text and "CRC64 matches" in text
