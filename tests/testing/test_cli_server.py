@@ -148,7 +148,7 @@ def test_demo_uploads_verifies_and_cleans_up() -> None:
     options = _demo.DemoOptions(size=9 * MB + 5, part_size=MB, threads=2)
     assert _demo.run_demo(options, out) == 0
     text = out.getvalue()
-    assert "4 part(s)" in text and "Summary" in text and "CRC64 matches" in text
+    assert "10 part(s)" in text and "Summary" in text and "CRC64 matches" in text
     assert re.search(r"upload\s+[\d.]+ s, \d+ MiB/s", text)
     source = Path(re.search(r"\((/\S+demo\.bin)\)", text).group(1))  # type: ignore[union-attr]
     assert not source.parent.exists()
