@@ -10,7 +10,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional, Set
 
 import pytest
 
@@ -54,6 +54,18 @@ CHILD = textwrap.dedent(
 )
 
 
+def settled_parts(client: CosClient, key: str, upload_id: str) -> Set[int]:
+    """The part numbers COS lists for ``upload_id`` once two listings 0.3 s apart agree (at most 5 s)."""
+    seen: Optional[Set[int]] = None
+    deadline = time.monotonic() + 5
+    while True:
+        now = {part.part_number for part in client.list_parts(key, upload_id)}
+        if now == seen or time.monotonic() > deadline:
+            return now
+        seen = now
+        time.sleep(0.3)
+
+
 def test_killed_process_resumes_with_only_the_missing_parts(
     driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
@@ -66,7 +78,9 @@ def test_killed_process_resumes_with_only_the_missing_parts(
     )  # fmt: skip
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()
     (_, checkpoint), = list(store)
-    on_server = {part.part_number for part in client.list_parts("killed.bin", checkpoint.upload_id)}
+    # The server may still be storing a part whose body the child had sent in full before it died: wait until
+    # two listings agree, so that part is counted as on the server (and its log entry as the child's).
+    on_server = settled_parts(client, "killed.bin", checkpoint.upload_id)
     assert len(on_server) >= 3
     sent_before = len(local_cos.log_entries("UploadPart"))
     result = driver.uploader(client, store).upload(path, "killed.bin")
