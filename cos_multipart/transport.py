@@ -16,6 +16,8 @@ alone), so a request blocked waiting for a slow answer fails at once instead of 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import os
 import random
@@ -65,15 +67,86 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 _ANSWER_CHUNK = 64 * 1024
 
 
+class _Deadlines:
+    """Every answer deadline of the process, watched by one long-lived thread.
+
+    A request arms its deadline when written and disarms it when its answer is read: thousands a minute
+    on a busy client. A thread per deadline (``threading.Timer``) started and ended a thread for each
+    request, and on CPython 3.11 a thread starting or ending while another thread runs
+    ``sys._current_frames()`` can deadlock the whole process (the runtime lock against the GIL, when a
+    garbage collection runs inside that call: python/cpython#106883). Dask's worker profiler calls it every
+    10 ms, so directory uploads on a cluster froze: every thread of a worker waiting for the GIL, answers
+    left unread in their sockets. Here arming a deadline starts no thread.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._heap: List[Tuple[float, int, "_Carrying"]] = []
+        self._order = itertools.count()
+        self._disarmed = 0
+        self._thread: Optional[threading.Thread] = None
+        self._pid = os.getpid()
+        #: Threads this watcher started (tests: one per process, whatever the number of requests).
+        self.threads_started = 0
+
+    def arm(self, entry: "_Carrying", seconds: float) -> None:
+        with self._condition:
+            if self._pid != os.getpid():  # a forked child has the heap but not the thread
+                self._heap, self._disarmed, self._thread, self._pid = [], 0, None, os.getpid()
+            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), entry))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._watch, name="answer-deadlines", daemon=True)
+                self._thread.start()
+                self.threads_started += 1
+            elif self._heap[0][2] is entry:
+                self._condition.notify()  # the earliest deadline now: the watcher sleeps too long
+
+    def disarm(self, entry: "_Carrying") -> None:
+        with self._condition:
+            if entry.state != _Carrying.ARMED:
+                return
+            entry.state = _Carrying.DISARMED
+            self._disarmed += 1
+            # Disarmed entries leave the heap as their time comes, or all at once when they are most of it
+            # (so a heap of finished requests neither grows with the request rate nor holds their connections).
+            if self._disarmed > 64 and 2 * self._disarmed > len(self._heap):
+                self._heap = [item for item in self._heap if item[2].state == _Carrying.ARMED]
+                heapq.heapify(self._heap)
+                self._disarmed = 0
+
+    def _watch(self) -> None:
+        with self._condition:
+            while True:
+                if not self._heap:
+                    self._condition.wait()
+                    continue
+                when, _, entry = self._heap[0]
+                if entry.state != _Carrying.ARMED:
+                    heapq.heappop(self._heap)
+                    self._disarmed = max(0, self._disarmed - 1)
+                    continue
+                left = when - time.monotonic()
+                if left > 0:
+                    self._condition.wait(left)
+                    continue
+                heapq.heappop(self._heap)
+                entry.state = _Carrying.EXPIRED
+                entry.expire()  # under the lock: a disarm cannot pass it (a socket shutdown does not block)
+
+
+_DEADLINES = _Deadlines()
+
+
 class _Carrying:
     """One request in flight: its ``cancel`` event, its answer deadline, and its connection (once known).
 
     The deadline is armed when the request (head and body) has been written, and disarmed when the transport
-    has read the whole answer; if it passes first, a timer shuts the connection down, so an answer trickling
-    in (which resets the read timeout with every byte) fails instead of running forever.
+    has read the whole answer; if it passes first, the process's deadline watcher shuts the connection down,
+    so an answer trickling in (which resets the read timeout with every byte) fails instead of running forever.
     """
 
-    __slots__ = ("cancel", "deadline", "send_timeout", "connection", "expired", "_timer")
+    IDLE, ARMED, DISARMED, EXPIRED = range(4)
+    __slots__ = ("cancel", "deadline", "send_timeout", "connection", "state")
 
     def __init__(
         self, cancel: Optional[threading.Event], deadline: Optional[float], send_timeout: Optional[float]
@@ -82,22 +155,22 @@ class _Carrying:
         self.deadline = deadline
         self.send_timeout = send_timeout
         self.connection: Any = None
-        self.expired = False
-        self._timer: Optional[threading.Timer] = None
+        self.state = _Carrying.IDLE
+
+    @property
+    def expired(self) -> bool:
+        return self.state == _Carrying.EXPIRED
 
     def arm(self) -> None:
-        if self.deadline is not None and self._timer is None:
-            self._timer = threading.Timer(self.deadline, self._expire)
-            self._timer.name = "answer-deadline"
-            self._timer.daemon = True
-            self._timer.start()
+        if self.deadline is not None and self.state == _Carrying.IDLE:
+            self.state = _Carrying.ARMED
+            _DEADLINES.arm(self, self.deadline)
 
     def disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        if self.state == _Carrying.ARMED:
+            _DEADLINES.disarm(self)
 
-    def _expire(self) -> None:
-        self.expired = True
+    def expire(self) -> None:
         sock = getattr(self.connection, "sock", None)
         if sock is not None:
             with contextlib.suppress(OSError):

@@ -506,3 +506,54 @@ def test_in_request_keeps_a_request_already_recorded() -> None:
     error = CosServiceError(500, "InternalError", method="PUT", url="http://a/k")
     assert error.in_request("GET", "http://b/other") is error and (error.method, error.url) == ("PUT", "http://a/k")
     assert "(PUT http://a/k)" in str(error)
+
+
+# --- answer deadlines ---------------------------------------------------------------------------------------
+
+
+def test_answer_deadlines_start_no_thread_per_request(recorder: Tuple[str, List[Dict[str, Any]]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread started (and ended) per request for its answer deadline froze Dask workers on CPython 3.11:
+    a thread starting or ending while the worker's profiler runs ``sys._current_frames()`` can deadlock the
+    process (python/cpython#106883). One watcher thread serves every deadline of the process."""
+    base, seen = recorder
+    started: List[str] = []
+    original = threading.Thread.start
+    me = threading.get_ident()
+
+    def start(thread: threading.Thread) -> None:
+        if threading.get_ident() == me:  # not the test server's threads
+            started.append(thread.name)
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    transport, _ = make_transport(endpoint=base, answer_deadline=30.0)
+    parse = functools.partial(ops.parse_upload_part, part_number=1, size=10)
+    for _ in range(40):
+        transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"x" * 10), parse)
+    transport.close()
+    assert len(seen) == 40
+    assert len(started) <= 1, started  # the watcher, if no earlier test of this process started it
+
+
+def test_the_deadline_watcher_expires_the_earliest_deadline_first() -> None:
+    from cos_multipart.transport import _Carrying
+
+    class Connection:
+        def __init__(self) -> None:
+            self.sock = self
+            self.shut = threading.Event()
+
+        def shutdown(self, how: int) -> None:
+            self.shut.set()
+
+    late, early, finished = (_Carrying(None, seconds, None) for seconds in (60.0, 0.2, 0.1))
+    for entry in (late, early, finished):
+        entry.connection = Connection()
+        entry.arm()
+    finished.disarm()  # its answer was read in time
+    assert early.connection.shut.wait(5)
+    assert early.expired and not late.expired and not finished.expired
+    time.sleep(0.2)
+    assert not finished.connection.shut.is_set() and not late.connection.shut.is_set()
+    late.disarm()
+    assert not late.expired
