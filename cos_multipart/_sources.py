@@ -256,11 +256,20 @@ class _FdStream(io.RawIOBase):
         want = min(len(buffer), self._end - self._position)
         if want <= 0:
             return 0
-        data = os.pread(self._fd, want, self._position)
-        if len(data) != want:
+        target = memoryview(buffer)[:want]
+        if _PREADV is not None:
+            got: int = _PREADV(self._fd, [target], self._position)  # straight into the part buffer: no 2nd copy
+        else:
+            data = os.pread(self._fd, want, self._position)
+            got = len(data)
+            target[:got] = data
+        if got != want:
             raise SourceChangedError(
-                f"{self._name} is shorter than when the upload started", path=self._name, expected=want, got=len(data)
+                f"{self._name} is shorter than when the upload started", path=self._name, expected=want, got=got
             )
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
+        self._position += got
+        return got
+
+
+#: ``os.preadv`` where the platform has it (Linux, BSDs): reads into a caller's buffer at an offset.
+_PREADV = getattr(os, "preadv", None)

@@ -1,0 +1,32 @@
+"""Sources: a small file is read into the single PUT's buffer once (preadv where the platform has it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cos_multipart import _sources
+from cos_multipart._sources import BodyOptions, FileSource, open_source
+from cos_multipart.checksum import crc64
+from cos_multipart.errors import SourceChangedError
+
+
+@pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "pread"])
+def test_a_small_file_is_read_whole_with_its_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preadv: bool) -> None:
+    if not preadv:
+        monkeypatch.setattr(_sources, "_PREADV", None)
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    source = open_source(path)
+    assert isinstance(source, FileSource)
+    try:
+        part = source.read_all(BodyOptions(md5=True))
+        assert bytes(part.data) == data and part.digest.crc64 == crc64(data) and part.digest.size == len(data)
+        os.truncate(path, 10)  # shorter than planned: a changed source, whichever call reads it
+        with pytest.raises(SourceChangedError):
+            source.read_all(BodyOptions(md5=True))
+    finally:
+        source.close()
