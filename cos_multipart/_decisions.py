@@ -157,6 +157,7 @@ def wanted_session(
         plan=plan_parts(source.size, part_size, min_part_size=client_dialect(client).min_part_size),
         options_digest=config.options_digest(key),
         option_digests=config.option_digests(key),
+        service=client_dialect(client).name,
         encryption=config.encryption_mode,
         sse_c_key_md5=config.sse_c.key_md5 if config.sse_c is not None else None,
         source=source.path,
@@ -309,7 +310,7 @@ def attach_kept(error: BaseException, session: UploadSession, parts_done: int, c
     """Set ``error.kept_upload`` (whatever the exception, KeyboardInterrupt and CancelledError included)."""
     kept = KeptUpload(
         bucket=session.bucket, key=session.key, upload_id=session.upload_id, parts_done=parts_done,
-        parts_total=session.plan.count, checkpoint=checkpoint, source=session.source,
+        parts_total=session.plan.count, checkpoint=checkpoint, source=session.source, service=session.service,
     )  # fmt: skip
     with contextlib.suppress(AttributeError, TypeError):
         setattr(error, KEPT_UPLOAD_ATTRIBUTE, kept)
@@ -363,7 +364,10 @@ class StreamCutter:
     def session(self, client: HasEndpoint, key: str, upload_id: str, parts: int, config: UploadConfig) -> UploadSession:
         """The session of the whole stream, once it ended (for Complete's checks)."""
         plan = GrowingPlan(self.schedule, self.size, parts)
-        return UploadSession(endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode)
+        return UploadSession(
+            endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode,
+            service=client_dialect(client).name,
+        )  # fmt: skip
 
 
 # --- the state every driver's upload holds -------------------------------------------------------------
