@@ -325,7 +325,7 @@ class DirectoryRun:
             )
         for item in files:
             try:
-                keyed.append((item, _dirplan.object_key(self.prefix, item.relative)))
+                keyed.append((item, _dirplan.object_key(self.prefix, item.relative, max_bytes=self.client.dialect.max_key_bytes)))
             except CosValidationError as error:
                 self.outcomes.append(FailedFile(item.path, self.prefix + item.relative, _one_line(error), type(error).__name__))
         remote: Remote = self._listing() if self.settings.sync or self.settings.delete else {}

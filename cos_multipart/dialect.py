@@ -126,6 +126,18 @@ class Dialect:
     def __hash__(self) -> int:
         return hash(self.name)
 
+    def check_key(self, key: str) -> str:
+        """Refuse a key longer than this service allows; return it. (The other key rules are the same for
+        every service and checked by the request builders, which allow the longest key of any service.)
+
+        Raises:
+            CosValidationError: The key is longer than :attr:`max_key_bytes` in UTF-8.
+        """
+        size = len(key.encode("utf-8", "surrogatepass"))
+        if size > self.max_key_bytes:
+            raise CosValidationError("key", key, f"at most {self.max_key_bytes} bytes in UTF-8 for {self.service}, got {size}")
+        return key
+
     @property
     def crc64_header(self) -> str:
         """The CRC-64 header on the wire (``x-cos-hash-crc64ecma`` / ``x-oss-hash-crc64ecma``)."""

@@ -125,3 +125,19 @@ def test_oss_client_reads_oss_environment(monkeypatch: pytest.MonkeyPatch) -> No
         assert client.endpoint.host == "examplebucket.oss-cn-hangzhou.aliyuncs.com"
         with pytest.raises(CosValidationError, match="pre-signed"):
             client.presign("k")
+
+
+def test_key_length_is_the_services_and_refused_before_signing() -> None:
+    cos = CosClient("examplebucket-1250000000", "ap-guangzhou", KEYS)
+    oss = CosClient("examplebucket", "cn-hangzhou", KEYS, dialect="oss")
+    assert oss.object_url("k" * 1023).endswith("k" * 1023)  # OSS names run to 1023 bytes
+    for client, longest in ((cos, 850), (oss, 1023)):
+        client.object_url("x" * longest)
+        with pytest.raises(CosValidationError) as info:
+            client.object_url("x" * (longest + 1))
+        assert info.value.field == "key" and f"at most {longest} bytes" in info.value.allowed
+    # The builders are dialect-neutral (they allow the longest key of any service); signing for COS refuses.
+    call = operations.prepare_upload_part("x" * 900, "upload-1", 1, b"data")
+    with pytest.raises(CosValidationError, match="at most 850 bytes in UTF-8 for COS"):
+        signed_headers(call, KEYS, cos.endpoint, T, 600)
+    assert "Authorization" in signed_headers(call, KEYS, oss.endpoint, T, 600)

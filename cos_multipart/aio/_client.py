@@ -313,7 +313,7 @@ class AsyncCosClient:
 
     def object_url(self, key: str) -> str:
         """The unsigned URL of ``key`` (percent-encoded path)."""
-        validate_key(key)
+        validate_key(key, max_bytes=self.dialect.max_key_bytes)
         return self.endpoint.url(key)
 
     async def presign(self, key: str, method: str = "GET", expires: int = DEFAULT_SIGN_EXPIRES) -> str:
