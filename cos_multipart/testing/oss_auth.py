@@ -36,7 +36,7 @@ TERMINATOR = "aliyun_v4_request"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 DATE_HEADER = "x-oss-date"
 CONTENT_SHA256_HEADER = "x-oss-content-sha256"
-SECURITY_TOKEN = "x-oss-security-token"
+SECURITY_TOKEN = "x-oss-security-token"  # noqa: S105 - a header name, not a secret
 SIGNATURE_PARAM = "x-oss-signature"
 #: "the request time differs from the server's by more than 15 minutes" -> RequestTimeTooSkewed [oss-api 1.7].
 MAX_SKEW_SECONDS = 15 * 60
