@@ -11,7 +11,7 @@ import calendar
 import dataclasses
 import hashlib
 import time
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import pytest
 
@@ -179,7 +179,7 @@ def _with_header(request: SignedRequest, name: str, value: str) -> SignedRequest
     return dataclasses.replace(request, headers={**request.headers, name: value})
 
 
-ALTERATIONS = {
+ALTERATIONS: Dict[str, Callable[[SignedRequest], SignedRequest]] = {
     "method": lambda r: dataclasses.replace(r, method="POST"),
     "bucket": lambda r: dataclasses.replace(r, bucket="otherbucket"),
     "key": lambda r: dataclasses.replace(r, key="multipart.datb"),
