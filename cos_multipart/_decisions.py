@@ -82,14 +82,18 @@ def client_dialect(client: HasEndpoint) -> Dialect:
 
 
 def check_config(config: UploadConfig, client: HasEndpoint) -> UploadConfig:
-    """``config`` once its part size fits the client's service (COS 1 MB, OSS 100 KB, up to 5 GB): an
-    :class:`UploadConfig` is dialect-neutral and checked only against the loosest minimum.
+    """``config`` once its part size and object options fit the client's service (COS 1 MB, OSS 100 KB, up
+    to 5 GB; OSS has no SSE-C, grants or KMS context): an :class:`UploadConfig` is dialect-neutral and
+    checked only against the loosest rules when made.
 
     Raises:
-        CosValidationError: ``part_size`` is outside the service's range (nothing sent).
+        CosValidationError: ``part_size`` is outside the service's range, or an option the service lacks is
+            set (nothing sent, nothing created).
     """
+    dialect = client_dialect(client)
     if config.part_size is not None:
-        plan_parts(0, config.part_size, min_part_size=client_dialect(client).min_part_size)
+        plan_parts(0, config.part_size, min_part_size=dialect.min_part_size)
+    dialect.to_wire(config.options.headers())
     return config
 
 

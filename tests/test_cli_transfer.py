@@ -15,7 +15,6 @@ from cos_multipart.cli import parse_size
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
-from cos_multipart.errors import CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS

@@ -123,8 +123,13 @@ def test_oss_client_reads_oss_environment(monkeypatch: pytest.MonkeyPatch) -> No
         creds = client.transport.credentials()
         assert (creds.secret_id, creds.token) == ("LTAIX", "tok")
         assert client.endpoint.host == "examplebucket.oss-cn-hangzhou.aliyuncs.com"
-        with pytest.raises(CosValidationError, match="pre-signed"):
-            client.presign("k")
+        url = client.presign("dir/k 1", expires=600)
+        assert url.startswith("https://examplebucket.oss-cn-hangzhou.aliyuncs.com/dir/k%201?")
+        assert "x-oss-signature-version=OSS4-HMAC-SHA256" in url and "x-oss-security-token=tok" in url
+        assert "secret" not in url
+        with pytest.raises(CosValidationError) as info:
+            client.presign("k", expires=8 * 86400)
+        assert info.value.field == "expires" and "7 days" in info.value.allowed
 
 
 def test_key_length_is_the_services_and_refused_before_signing() -> None:

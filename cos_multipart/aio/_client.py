@@ -47,7 +47,6 @@ from ..limits import DEFAULT_SIGN_EXPIRES
 from ..models import CompleteResult, HttpCall, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
 from ..options import ObjectOptions, Tagging, resolve
 from ..retry import RetryPolicy
-from ..signer import SignWindow, presign_url
 from ..sse import EncryptionLike
 from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 from ..validation import PartLike, positive_int
@@ -320,9 +319,11 @@ class AsyncCosClient:
         """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds; carries the STS token."""
         if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
             raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
-        window = SignWindow.around(self._clock() + self._transport.clock_offset, positive_int(expires, "expires"))
+        seconds = positive_int(expires, "expires")
+        self.object_url(key)  # validates the key
         credentials = await self._transport.credentials()
-        return presign_url(credentials, self.object_url(key), method=method.upper(), window=window)
+        now = self._clock() + self._transport.clock_offset
+        return self.dialect.presigner(credentials, self.endpoint, method.upper(), key, now, seconds)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
