@@ -210,13 +210,16 @@ class Service:
         return Reply(204)
 
     def list_objects(self, request: Request, body: Body) -> Reply:
-        """List Objects (GET Bucket, 436/7734): ``prefix``, ``delimiter``, ``marker``, ``max-keys``."""
+        """List Objects (GET Bucket, 436/7734): ``prefix``, ``delimiter``, ``marker``, ``max-keys``; in OSS mode
+        also version 2 (``list-type=2``) [oss-api 3]."""
         encode = _encoding_type(request)
         max_keys = protocol.integer(request.param("max-keys"), "max-keys", 1, 2**31)
+        version_2 = request.dialect.list_objects_v2 and request.param("list-type") == "2"
+        marker = oss_protocol.continuation_marker(request) if version_2 else request.param("marker") or ""
         page: Dict[str, Any] = {
             "prefix": request.param("prefix") or "",
             "delimiter": request.param("delimiter") or "",
-            "marker": request.param("marker") or "",
+            "marker": marker,
             "max_keys": bucket_protocol.MAX_KEYS if max_keys is None else min(max_keys, bucket_protocol.MAX_KEYS),
         }
         listing = bucket_protocol.list_objects_page(self.store.list_keys(request.bucket), **page)
@@ -226,6 +229,8 @@ class Service:
             if record is not None:  # deleted since the keys were read
                 storage_class = request.dialect.storage_class(protocol.storage_class_of(dict(record.headers)))
                 rows.append(bucket_protocol.ContentsRow(key, record.last_modified, record.etag, record.size, storage_class))
+        if version_2:
+            return xml_reply(oss_protocol.list_objects_v2_xml(request, listing, rows, encode=encode, max_keys=page["max_keys"]))
         xml = bucket_protocol.list_objects_xml(bucket=request.bucket, listing=listing, rows=rows, encode=encode, **page)
         return xml_reply(xml)
 

@@ -10,14 +10,19 @@ out here, not taken from :mod:`cos_multipart.dialect`: the server is an independ
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import secrets
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Sequence, Tuple
 from urllib.parse import quote
 
 from lxml import etree
 
+from .bucket_protocol import ContentsRow, KeyListing
 from .protocol import PartRow, ServiceError, UploadListing, _element, _serialize, iso_time
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._messages import Request
 
 SERVER_NAME = "AliyunOSS"
 REQUEST_ID_HEADER = "x-oss-request-id"
@@ -320,3 +325,54 @@ def location(bucket: str, region: str, key: str) -> str:
 def object_type(segments: int) -> str:
     """``x-oss-object-type``: ``Multipart`` for a completed upload, ``Normal`` for a PUT [oss-api 3.8]."""
     return "Multipart" if segments else "Normal"
+
+
+def continuation_marker(request: "Request") -> str:
+    """The key a List Objects V2 page starts after: the ``continuation-token`` (which this server makes as
+    the URL-safe base64 of the last key listed), else ``start-after``.
+
+    Raises:
+        ServiceError: 400 InvalidArgument for a token this server did not make.
+    """
+    token = request.param("continuation-token")
+    if not token:
+        return request.param("start-after") or ""
+    try:
+        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeError):
+        raise ServiceError(400, "InvalidArgument", "The continuation-token is not one this server made.") from None
+
+
+def list_objects_v2_xml(
+    request: "Request", listing: KeyListing, rows: Sequence[ContentsRow], *, encode: bool, max_keys: int
+) -> bytes:
+    """``<ListBucketResult>`` of List Objects V2 (``list-type=2``): ``KeyCount``, ``ContinuationToken``,
+    ``NextContinuationToken``, ``StartAfter`` [oss-api 3]."""
+    root = etree.Element("ListBucketResult")
+    _element(root, "Name", request.bucket)
+    _element(root, "Prefix", _key(request.param("prefix") or "", encode))
+    start_after = request.param("start-after")
+    if start_after:
+        _element(root, "StartAfter", _key(start_after, encode))
+    token = request.param("continuation-token")
+    if token:
+        _element(root, "ContinuationToken", token)
+    _element(root, "MaxKeys", str(max_keys))
+    _element(root, "Delimiter", _key(request.param("delimiter") or "", encode))
+    if encode:
+        _element(root, "EncodingType", "url")
+    _element(root, "IsTruncated", "true" if listing.truncated else "false")
+    if listing.truncated:
+        next_token = base64.urlsafe_b64encode(listing.next_marker.encode("utf-8")).decode("ascii")
+        _element(root, "NextContinuationToken", next_token)
+    _element(root, "KeyCount", str(len(rows) + len(listing.common_prefixes)))
+    for row in rows:
+        element = _element(root, "Contents")
+        _element(element, "Key", _key(row.key, encode))
+        _element(element, "LastModified", iso_time(row.last_modified))
+        _element(element, "ETag", f'"{row.etag}"')
+        _element(element, "Size", str(row.size))
+        _element(element, "StorageClass", row.storage_class)
+    for common in listing.common_prefixes:
+        _element(_element(root, "CommonPrefixes"), "Prefix", _key(common, encode))
+    return _serialize(root)

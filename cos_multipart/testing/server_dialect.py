@@ -63,6 +63,7 @@ class ServerDialect:
             answers when the object exists.
         complete_all: ``x-oss-complete-all: yes`` is understood (OSS).
         object_type_header: HEAD/GET say ``x-oss-object-type`` (OSS).
+        list_objects_v2: List Objects also answers version 2, ``list-type=2`` (OSS).
         locate: ``(Host, decoded path, default bucket, default region) -> (bucket, region, key)``.
         authenticate: Checks a request's signature; returns the credentials it was made with.
         inbound: A request's headers in the server's internal (COS) vocabulary.
@@ -92,6 +93,7 @@ class ServerDialect:
     complete_keepalive: bool
     complete_all: bool
     object_type_header: bool
+    list_objects_v2: bool
     locate: Callable[[str, str, str, str], Tuple[str, str, str]]
     authenticate: Callable[["Request", Keyring, float], Credentials]
     inbound: Callable[[Mapping[str, str]], Mapping[str, str]]
@@ -196,6 +198,7 @@ COS = ServerDialect(
     complete_keepalive=True,
     complete_all=False,
     object_type_header=False,
+    list_objects_v2=False,
     locate=_cos_locate,
     authenticate=_cos_authenticate,
     inbound=_identity_in,
@@ -226,6 +229,7 @@ OSS = ServerDialect(
     complete_keepalive=False,
     complete_all=True,
     object_type_header=True,
+    list_objects_v2=True,
     locate=oss_protocol.locate,
     authenticate=_oss_authenticate,
     inbound=oss_protocol.inbound,

@@ -130,3 +130,46 @@ def test_a_wrong_secret_is_rejected(server: LocalCOS) -> None:
         client.put_object(oss.PutObjectRequest(bucket=server.bucket, key="k", body=b"x"))
     error = excinfo.value.unwrap()
     assert (error.status_code, error.code, error.ec) == (403, "SignatureDoesNotMatch", "0002-00000201")
+
+
+def test_the_sdk_presigned_url_is_verified(server: LocalCOS) -> None:
+    import requests
+
+    client = sdk_client(server)
+    client.put_object(oss.PutObjectRequest(bucket=server.bucket, key="photos/my cat+1.jpg", body=b"meow"))
+    signed = client.presign(oss.GetObjectRequest(bucket=server.bucket, key="photos/my cat+1.jpg"))
+    assert "x-oss-signature=" in signed.url
+    assert requests.get(signed.url, timeout=10).content == b"meow"
+    tampered = signed.url.replace("my%20cat", "my%20dog")
+    assert requests.get(tampered, timeout=10).status_code == 403
+
+
+def test_the_sdk_with_temporary_credentials(server: LocalCOS) -> None:
+    from cos_multipart.credentials import Credentials
+
+    server.add_credentials(Credentials("STS.LOCALTEMPORARY", "temporary-secret", "CAIS+token/with=chars"))
+    config = oss.config.load_default()
+    config.credentials_provider = oss.credentials.StaticCredentialsProvider(
+        "STS.LOCALTEMPORARY", "temporary-secret", "CAIS+token/with=chars"
+    )
+    config.region, config.endpoint, config.retry_max_attempts = server.region, server.endpoint, 1
+    client = oss.Client(config)
+    client.put_object(oss.PutObjectRequest(bucket=server.bucket, key="sts.txt", body=b"hello", metadata={"owner": "a"}))
+    head = client.head_object(oss.HeadObjectRequest(bucket=server.bucket, key="sts.txt"))
+    assert head.metadata == {"owner": "a"} and int(head.hash_crc64) == crc64(b"hello")
+    listed = client.list_objects(oss.ListObjectsRequest(bucket=server.bucket))
+    assert [item.key for item in listed.contents] == ["sts.txt"]
+
+
+def test_the_sdk_paginates_list_objects_v2(server: LocalCOS) -> None:
+    client = sdk_client(server)
+    keys = ["a/1", "a/2", "b", "c d+e", "文件"]
+    for key in keys:
+        client.put_object(oss.PutObjectRequest(bucket=server.bucket, key=key, body=key.encode()))
+    paginator = client.list_objects_v2_paginator(limit=2)
+    pages = list(paginator.iter_page(oss.ListObjectsV2Request(bucket=server.bucket)))
+    assert [item.key for page in pages for item in page.contents] == keys and len(pages) == 3
+    assert [page.key_count for page in pages] == [2, 2, 1]
+    rolled = client.list_objects_v2(oss.ListObjectsV2Request(bucket=server.bucket, delimiter="/", start_after="a"))
+    assert [prefix.prefix for prefix in rolled.common_prefixes] == ["a/"]
+    assert [item.key for item in rolled.contents] == ["b", "c d+e", "文件"]

@@ -177,3 +177,27 @@ def test_the_uploader_retries_a_part_whose_crc_is_wrong(local_service: LocalServ
     result = upload_file(client, data, "retried.bin", part_size=100 * KB, multipart_threshold=100 * KB, resume=False)
     assert result.crc64 == crc64(data)
     assert len(server.log_entries("UploadPart")) == 4  # one part sent again
+
+
+def test_the_async_client_and_uploader_speak_oss(oss: Tuple[LocalCOS, CosClient], tmp_path: Path) -> None:
+    from cos_multipart.aio import AsyncCosClient, async_upload_file
+
+    server = oss[0]
+    data = os.urandom(320 * KB)
+
+    async def run() -> Any:
+        async with AsyncCosClient(server.bucket, server.region, credentials=server.credentials,
+                                  endpoint=server.endpoint, dialect="oss") as aclient:  # fmt: skip
+            upload = await aclient.initiate_multipart_upload("async/raw.bin")
+            part = await aclient.upload_part("async/raw.bin", upload.upload_id, 1, b"raw")
+            done = await aclient.complete_multipart_upload("async/raw.bin", upload.upload_id, completed(part))
+            assert done.crc64 == crc64(b"raw")
+            return await async_upload_file(aclient, data, "async/three.bin", part_size=110 * KB,
+                                           multipart_threshold=110 * KB, resume=False)  # fmt: skip
+
+    import asyncio
+
+    result = asyncio.run(run())
+    assert len(result.parts) == 3 and result.crc64 == crc64(data)
+    with oss[1].get_object("async/three.bin") as response:
+        assert response.content == data
