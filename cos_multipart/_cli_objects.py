@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 from ._dirrun import file_crc64
 from .checkpoint import CheckpointStore
+from .dialect import COS, Dialect
 from .errors import CosValidationError
 from .models import ObjectResult
 
@@ -142,27 +143,30 @@ def _sse_c(args: argparse.Namespace) -> Any:
     return sse_c_from_environment(f"--sse-c (the key in ${ENV_SSE_C_KEY})")
 
 
-def describe(result: ObjectResult) -> Dict[str, Any]:
-    """What ``stat`` shows of a HEAD answer."""
-    headers = result.response.headers
+def describe(result: ObjectResult, dialect: Dialect = COS) -> Dict[str, Any]:
+    """What ``stat`` shows of a HEAD answer of ``dialect``'s service (its headers read by their neutral
+    names; values in the service's own spelling: ``Standard`` and ``KMS`` on OSS)."""
+    headers = dialect.from_wire(result.response.headers)
+    standard = dialect.renamed_values.get(_STORAGE_CLASS_HEADER, {}).get("STANDARD", "STANDARD")
     return {
         "key": result.key,
         "size": result.size,
         "etag": result.etag,
         "crc64": result.crc64,
-        "storage_class": headers.get(_STORAGE_CLASS_HEADER, "STANDARD"),
+        "storage_class": headers.get(_STORAGE_CLASS_HEADER, standard),
         "content_type": headers.get("content-type"),
         "last_modified": headers.get("last-modified"),
-        "encryption": _encryption(headers),
+        "encryption": _encryption(headers, dialect),
         "metadata": {name[len(_META_PREFIX):]: value for name, value in headers.items() if name.startswith(_META_PREFIX)},
         "version_id": result.version_id,
     }
 
 
-def _encryption(headers: Any) -> Optional[str]:
+def _encryption(headers: Any, dialect: Dialect) -> Optional[str]:
     mode = headers.get(_SSE_HEADER)
     if mode:
-        return f"SSE-KMS ({mode})" if mode == "cos/kms" else f"SSE-COS ({mode})"
+        kms = dialect.renamed_values.get(_SSE_HEADER, {}).get("cos/kms", "cos/kms")  # "KMS" on OSS
+        return f"SSE-KMS ({mode})" if mode == kms else f"SSE-{dialect.service} ({mode})"
     algorithm = headers.get(f"{_SSE_HEADER}-customer-algorithm")
     return f"SSE-C ({algorithm})" if algorithm else None
 
@@ -175,7 +179,7 @@ def run_stat(args: argparse.Namespace) -> int:
     target = parse_target(args.target)
     key = target.key
     with make_client(args, target) as client:
-        info = describe(client.head_object(key, sse_c=_sse_c(args)))
+        info = describe(client.head_object(key, sse_c=_sse_c(args)), client.dialect)
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
         return 0

@@ -50,7 +50,7 @@ from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.server import AccessLogEntry
 from cos_multipart.uploader import UploadConfig
 
-from uploads import Driver, make_file, stored
+from uploads import Driver, make_file, stored, target
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
@@ -332,31 +332,6 @@ def outcome(call: Any) -> Tuple[Any, Optional[BaseException], float]:
 
 def run_cli(*argv: str) -> int:
     return cli.main(list(argv))
-
-
-@pytest.fixture()
-def cli_env(local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalCOS:
-    """Environment for in-process CLI runs against the server (checkpoints under ``tmp_path/cache``), in
-    the server's service's own variables (``OSS_*`` for an OSS server: its targets are ``oss://``)."""
-    names = {
-        "cos": ("COS_SECRET_ID", "COS_SECRET_KEY", "COS_SECURITY_TOKEN", "COS_ENDPOINT", "COS_REGION"),
-        "oss": ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN", "OSS_ENDPOINT", "OSS_REGION"),
-    }
-    for service, (secret_id, secret_key, token, endpoint, region) in names.items():
-        for name in (secret_id, secret_key, token, endpoint, region):
-            monkeypatch.delenv(name, raising=False)
-        if service == local_cos.dialect:
-            monkeypatch.setenv(secret_id, local_cos.credentials.secret_id)
-            monkeypatch.setenv(secret_key, local_cos.credentials.secret_key)
-            monkeypatch.setenv(endpoint, local_cos.endpoint)
-            if service == "oss":  # OSS signatures name the region, also with an endpoint
-                monkeypatch.setenv(region, local_cos.region)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return local_cos
-
-
-def target(local_cos: LocalCOS, key: str) -> str:
-    return f"{local_cos.dialect}://{local_cos.bucket}/{key}"
 
 
 # --- 1. resume re-verifies the parts it reuses ---------------------------------------------------------

@@ -49,6 +49,11 @@ def stored(client: CosClient, key: str, **options: Any) -> bytes:
         response.close()
 
 
+def target(server: Any, key: str) -> str:
+    """The command-line target of ``key`` on a local server, in its service's scheme (``cos://`` / ``oss://``)."""
+    return f"{server.dialect}://{server.bucket}/{key}"
+
+
 def supported(client: CosClient, options: ObjectOptions) -> bool:
     """Whether the client's service has every header ``options`` need (OSS has no SSE-C, grants, KMS context)."""
     try:

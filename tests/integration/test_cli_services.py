@@ -1,0 +1,49 @@
+"""The command line against the local server speaking each service: ``cos://`` and ``oss://`` targets, each
+with its own credentials and spelling, and what ``stat`` reports read from the service's own headers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cos_multipart import cli
+from cos_multipart.testing import LocalCOS
+
+from uploads import make_file, target
+
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
+
+
+def test_upload_then_stat_reads_the_services_own_headers(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, data = make_file(tmp_path, 3 * 1024 * 1024 + 5)
+    args = ("--part-size", "1MB", "--multipart-threshold", "0", "--meta", "owner=team-a", "--storage-class", "STANDARD_IA", "--sse", "kms")
+    assert cli.main(["upload", str(path), target(cli_env, "dir/obj.bin"), *args]) == cli.EXIT_OK
+    assert target(cli_env, "dir/obj.bin") in capsys.readouterr().out  # the line printed keeps the scheme
+    assert cli.main(["stat", target(cli_env, "dir/obj.bin"), "--json"]) == cli.EXIT_OK
+    info = json.loads(capsys.readouterr().out)
+    oss = cli_env.dialect == "oss"
+    assert info["size"] == len(data) and info["metadata"] == {"owner": "team-a"}
+    assert info["storage_class"] == ("IA" if oss else "STANDARD_IA")  # each service's own spelling
+    assert info["encryption"] == ("SSE-KMS (KMS)" if oss else "SSE-KMS (cos/kms)")
+    assert cli.main(["verify", str(path), target(cli_env, "dir/obj.bin")]) == cli.EXIT_OK
+    assert cli.main(["ls", target(cli_env, "dir/")]) == cli.EXIT_OK
+    assert target(cli_env, "dir/obj.bin") in capsys.readouterr().out
+
+
+def test_an_upload_kept_after_a_failure_names_the_services_scheme(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cos_multipart.testing import Fault
+
+    path, _ = make_file(tmp_path, 3 * 1024 * 1024)
+    cli_env.faults.add(Fault.error("UploadPart", status=403, code="AccessDenied", nth=2, count=None))
+    code = cli.main(["upload", str(path), target(cli_env, "kept.bin"), "--part-size", "1MB", "--multipart-threshold", "0", "--concurrency", "1"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_SERVICE
+    assert f"resume with: cos-multipart resume {path} {target(cli_env, 'kept.bin')}" in err
+    assert cli.main(["resume"]) == cli.EXIT_OK  # the checkpoint list shows the same scheme
+    assert target(cli_env, "kept.bin") in capsys.readouterr().out
