@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Set, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Type, TypeVar, Union
 
 import requests
 import urllib3
@@ -384,8 +384,10 @@ class Transport:
         retry: The retry policy (settings; each request starts from it).
         timeout: Seconds, or ``(connect, read)``.
         pool_size: Connections kept per host; set it to the number of threads using the client.
-        proxies: ``requests`` proxies mapping.
-        verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+        proxies: ``requests`` proxies mapping; the environment's (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``)
+            fill in what it leaves out, read once when the transport is made.
+        verify: TLS verification: ``True``, ``False`` or a CA bundle path (``True``: the bundle named by
+            ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set, read once when the transport is made).
         answer_deadline: Seconds an attempt may take, once its request is written, to deliver its whole
             answer (``None``: no limit); past it the connection is shut and the attempt fails as a timeout.
         blocksize: Bytes per socket write of a request body.
@@ -428,6 +430,12 @@ class Transport:
         self.clock_offset = 0.0
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        # The environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE) is read once, for the
+        # one endpoint this transport talks to. Left to requests, every attempt walked os.environ twice for
+        # proxies and read ~/.netrc, and a .netrc entry for the host replaced the signature with Basic auth.
+        settings = self.session.merge_environment_settings(endpoint.base_url, self.proxies, True, ca_bundle(verify, os.environ), None)
+        self._send_settings: Dict[str, Any] = dict(settings)
+        self.session.trust_env = False
         self._blocksize = blocksize
         self._pool_lock = threading.Lock()
         self._retired_adapters: List[BaseAdapter] = []
@@ -596,10 +604,8 @@ class Transport:
         if call.method in ("GET", "HEAD", "DELETE"):
             # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
             prepared.headers.pop("Content-Length", None)
-        verify = ca_bundle(self.verify, os.environ)  # honours SSL_CERT_FILE too, unlike requests alone
-        # Always streamed: the answer is read by _read_answer, capped, instead of whole by requests.
-        settings = self.session.merge_environment_settings(url, self.proxies, True, verify, None)
-        return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **settings)
+        # Always streamed (stream=True in the settings): the answer is read by _read_answer, capped.
+        return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **self._send_settings)
 
     def _read_answer(self, response: requests.Response) -> bytes:
         """The answer's body, read in pieces and refused past ``MAX_XML_ANSWER_BYTES``, so a huge or endless

@@ -276,3 +276,32 @@ def test_keys_with_reserved_characters(client: CosClient) -> None:
             assert response.content == key.encode()
     listed = {u.key for u in client.list_multipart_uploads()}
     assert listed == set()
+
+
+def test_a_netrc_entry_for_the_host_never_replaces_the_signature(
+    local_cos: LocalCOS, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-a-cos-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))  # requests would add Basic auth from it, over our Authorization
+    with local_cos.client() as client:
+        client.put_object("netrc", b"signed by us")
+        assert client.head_object("netrc").size == len(b"signed by us")
+    assert all(entry.status == 200 for entry in local_cos.log_entries())
+
+
+def test_proxies_from_the_environment_are_read_when_the_client_is_made(
+    local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with local_cos.client(retry=RetryPolicy.never()) as through_proxy:
+        monkeypatch.delenv("HTTP_PROXY")  # later changes do not reach a client already made
+        with pytest.raises(CosTransportError, match="127.0.0.1:1|refused|proxy|Proxy"):
+            through_proxy.head_object("k")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # bypassed for the endpoint's host
+    with local_cos.client(retry=RetryPolicy.never()) as direct:
+        direct.put_object("k", b"x")
