@@ -435,6 +435,9 @@ class Transport:
         # proxies and read ~/.netrc, and a .netrc entry for the host replaced the signature with Basic auth.
         settings = self.session.merge_environment_settings(endpoint.base_url, self.proxies, True, ca_bundle(verify, os.environ), None)
         self._send_settings: Dict[str, Any] = dict(settings)
+        if not endpoint.base_url.startswith("https:"):
+            # No certificate is checked over plain HTTP, and a bundle path makes requests stat it per request.
+            self._send_settings["verify"] = True
         self.session.trust_env = False
         self._blocksize = blocksize
         self._pool_lock = threading.Lock()
