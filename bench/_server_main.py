@@ -4,7 +4,8 @@ Prints one JSON line ``{"port": N, "ca_path": ...}`` once it listens, then serve
 :class:`bench.procs.ServerProcess`; it does not go through the ``cos-multipart serve`` command so that the
 benchmark only depends on :class:`cos_multipart.testing.LocalCOS`.
 
-Options: ``data_dir``, ``host``, ``tls``, ``bandwidth`` and ``latency`` (the server's own, see LocalCOS), and
+Options: ``data_dir``, ``host``, ``tls``, ``dialect``, ``bandwidth`` and ``latency`` (the server's own, see
+LocalCOS), and
 ``rtt``: a round trip emulated in this process (the kernel here has no ``netem``; see :mod:`bench.netshape`).
 With ``rtt`` each answer waits one RTT after its request was served (the body read), where a real link delivers
 the last byte half an RTT late and the answer half an RTT later; and each new connection waits one RTT (two
@@ -52,6 +53,8 @@ def main(argv: list[str]) -> int:
     tls = bool(options.get("tls"))
     if float(options.get("rtt") or 0.0) > 0:
         install_rtt(float(options["rtt"]), tls, stop)
+    # Only when asked: the keyword exists once the server speaks OSS.
+    dialect: Dict[str, Any] = {"dialect": options["dialect"]} if options.get("dialect") else {}
     with LocalCOS(
         host=str(options.get("host") or "127.0.0.1"),
         port=0,
@@ -59,9 +62,12 @@ def main(argv: list[str]) -> int:
         bandwidth=options.get("bandwidth"),
         latency=float(options.get("latency") or 0.0),
         tls=tls,
+        **dialect,
     ) as server:
         ca_path = str(server.ca_path) if server.ca_path is not None else None
-        print(json.dumps({"port": server.port, "data_dir": str(server.data_dir), "ca_path": ca_path}), flush=True)
+        started = {"port": server.port, "data_dir": str(server.data_dir), "ca_path": ca_path,
+                   "bucket": server.bucket, "region": server.region}  # fmt: skip
+        print(json.dumps(started), flush=True)
         stop.wait()
     return 0
 

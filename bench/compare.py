@@ -12,8 +12,9 @@ streaming PUT (HTTP and HTTPS).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from .netshape import LinkShape
 from .network import Network, Served
@@ -171,4 +172,54 @@ def run_floors(settings: Settings, workdir: Path, log: Log, network: Network) ->
     return {"size": size, "runs": settings.floors_runs, "raw": runs, "summary": summary, "cipher": sorted(ciphers)}
 
 
-__all__ = ["run_compare", "run_floors", "shapes_of", "cell_name"]
+#: The OSS row: (this package's client, the OSS SDK's client) pairs; CRC-64 is what both check per part there.
+OSS_PAIRINGS = (("ours-oss-default", "oss-official-default"), ("ours-oss", "oss-official"))
+
+
+def oss_unavailable() -> Optional[str]:
+    """Why the OSS row cannot run here, or ``None``."""
+    import inspect
+
+    from cos_multipart.testing import LocalCOS
+
+    if "dialect" not in inspect.signature(LocalCOS).parameters:
+        return "the local server has no OSS mode in this version"
+    if importlib.util.find_spec("alibabacloud_oss_v2") is None:
+        return "the official OSS SDK is not installed (pip install alibabacloud-oss-v2)"
+    return None
+
+
+def run_oss(settings: Settings, workdir: Path, log: Log, network: Network) -> Dict[str, Any]:
+    """This package with ``dialect="oss"`` against the OSS SDK's uploader, the server in OSS mode, HTTP, on
+    loopback and on the first shape with a round trip; clients alternating, each in a fresh process."""
+    reason = oss_unavailable()
+    if reason is not None:
+        log(f"[oss] skipped: {reason}")
+        return {"skipped": reason}
+    clients = [name for pair in OSS_PAIRINGS for name in pair]
+    shapes = [shape for shape in shapes_of(settings) if not shape.shaped][:1]
+    shapes += [shape for shape in shapes_of(settings) if shape.shaped][:1]
+    cells: List[Dict[str, Any]] = []
+    for shape in shapes:
+        size = settings.compare_size_shaped if shape.shaped else settings.compare_size_loopback
+        path = workdir / "oss.bin"
+        crc = make_file(path, size)
+        data_dir = pick_data_dir(2 * size, settings.server_in_memory)
+        try:
+            with network.serve(shape, data_dir, dialect="oss") as served:
+                runs: List[Dict[str, Any]] = []
+                for run, name in iter_alternating(clients, settings.compare_runs):
+                    spec = client_spec(name, served.server, path, f"bench/oss/{name}-{run}", settings, workdir, settings.threads)
+                    result = measure_upload(served.server, name, spec, size, crc, settings, served.prefix)
+                    result["run"] = run
+                    runs.append(result)
+                    log(f"[oss] {shape.name:14s} run {run + 1} {name:22s} {size / MIB / result['wall']:7.1f} MiB/s  "
+                        f"cpu {result['cpu']:.2f} s  verified={result['verified']}")  # fmt: skip
+        finally:
+            path.unlink(missing_ok=True)
+        cells.append({"shape": shape.name, "cap": shape.cap, "rtt": shape.rtt, "scheme": "http", "mode": served.mode,
+                      "size": size, "raw": runs, "summary": summarise(runs, size)})  # fmt: skip
+    return {"clients": clients, "part_size": settings.part_size, "threads": settings.threads, "runs": settings.compare_runs, "cells": cells}
+
+
+__all__ = ["run_compare", "run_floors", "run_oss", "shapes_of", "cell_name"]

@@ -67,22 +67,25 @@ class Network:
             self._link = None
 
     @contextmanager
-    def serve(self, shape: LinkShape, data_dir: Path, *, tls: bool = False, unshaped_in_namespace: bool = False) -> Iterator[Served]:
+    def serve(
+        self, shape: LinkShape, data_dir: Path, *, tls: bool = False, unshaped_in_namespace: bool = False,
+        dialect: Optional[str] = None,
+    ) -> Iterator[Served]:  # fmt: skip
         """A server for ``shape`` (HTTPS with ``tls``), removed (with ``data_dir``) at the end.
 
         ``unshaped_in_namespace``: clients in the namespace but no cap or RTT (for clients that need the
-        namespace's own ``/etc/hosts``, e.g. ``coscmd``).
+        namespace's own ``/etc/hosts``, e.g. ``coscmd``). ``dialect="oss"``: the server's OSS mode.
         """
         link = self.link() if (shape.shaped or unshaped_in_namespace) else None
         if link is not None:
             link.set_cap(shape.cap if shape.cap is not None else 10 * 1024**3)
-            with ServerProcess(data_dir, host=link.host_address, tls=tls, rtt=shape.rtt) as server:
+            with ServerProcess(data_dir, host=link.host_address, tls=tls, rtt=shape.rtt, dialect=dialect) as server:
                 yield Served(server, shape, link.prefix(), "kernel")
         elif shape.shaped:
-            with ServerProcess(data_dir, bandwidth=shape.cap, latency=shape.rtt, tls=tls) as server:
+            with ServerProcess(data_dir, bandwidth=shape.cap, latency=shape.rtt, tls=tls, dialect=dialect) as server:
                 yield Served(server, shape, [], "server")
         else:
-            with ServerProcess(data_dir, tls=tls) as server:
+            with ServerProcess(data_dir, tls=tls, dialect=dialect) as server:
                 yield Served(server, shape, [], "loopback")
 
 

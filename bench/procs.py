@@ -89,6 +89,7 @@ class ServerProcess:
         host: Address to listen on (the host end of a :class:`bench.netshape.KernelLink`, or loopback).
         tls: Serve HTTPS (a CA made for the run: :attr:`ca_path`).
         rtt: Round-trip time emulated by the server process (see :mod:`bench._server_main`).
+        dialect: ``"oss"`` for the server's OSS mode (its bucket and region are then read from the server).
     """
 
     def __init__(
@@ -100,8 +101,12 @@ class ServerProcess:
         host: str = "127.0.0.1",
         tls: bool = False,
         rtt: float = 0.0,
+        dialect: Optional[str] = None,
     ) -> None:
         self.data_dir = data_dir
+        self.dialect = dialect
+        self.bucket = DEFAULT_BUCKET
+        self.region = DEFAULT_REGION
         self.bandwidth = bandwidth
         self.latency = latency
         self.host = host
@@ -114,7 +119,7 @@ class ServerProcess:
 
     def __enter__(self) -> "ServerProcess":
         options = {"data_dir": str(self.data_dir), "bandwidth": self.bandwidth, "latency": self.latency,
-                   "host": self.host, "tls": self.tls, "rtt": self.rtt}  # fmt: skip
+                   "host": self.host, "tls": self.tls, "rtt": self.rtt, "dialect": self.dialect}  # fmt: skip
         self._process = subprocess.Popen(
             [sys.executable, "-m", "bench._server_main", json.dumps(options)],
             stdout=subprocess.PIPE,
@@ -131,6 +136,8 @@ class ServerProcess:
         started = json.loads(line)
         self.port = int(started["port"])
         self.ca_path = started.get("ca_path")
+        self.bucket = started.get("bucket", self.bucket)
+        self.region = started.get("region", self.region)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -196,9 +203,10 @@ class ServerProcess:
         """A :class:`cos_multipart.client.CosClient` for checks made outside the measurement."""
         from cos_multipart.client import CosClient
 
+        dialect: Dict[str, Any] = {"dialect": self.dialect} if self.dialect else {}
         return CosClient(
-            bucket=DEFAULT_BUCKET, region=DEFAULT_REGION, credentials=TEST_CREDENTIALS, endpoint=self.endpoint,
-            verify=self.ca_path or True,
+            bucket=self.bucket, region=self.region, credentials=TEST_CREDENTIALS, endpoint=self.endpoint,
+            verify=self.ca_path or True, **dialect,
         )  # fmt: skip
 
 

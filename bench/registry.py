@@ -34,6 +34,7 @@ SUITE_FUNCTIONS: Dict[str, Suite] = {
     "sign": _local(suites.run_sign),
     "resume": _local(suites.run_resume),
     "upload": _local(suites.run_upload),
+    "oss": compare.run_oss,
 }
 
 __all__ = ["SUITE_FUNCTIONS", "Suite"]

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .settings import MIB, human
 from .stats import ratio
-from .tables import section_compare, section_dirs, section_floors
+from .tables import PAIRINGS, section_compare, section_dirs, section_floors, section_oss
 from .targets import targets
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
@@ -132,7 +132,7 @@ def section_upload(data: Dict[str, Any], img: Optional[str]) -> List[str]:
             ]
         )
     lines = [
-        "## 11. One large file on loopback (extra)",
+        "## 12. One large file on loopback (extra)",
         "",
         f"{human(data['size'])} of random bytes, {human(data['part_size'])} parts, {data['threads']} threads for both SDKs "
         f"(and {data['threads']} PUTs for the parallel floor), {data['runs']} runs with the client order rotated each run; "
@@ -404,6 +404,24 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         _bars(right, names, [data["summary"][n]["cpu_per_gib"] for n in names], "client CPU s per GiB")
         right.set_title("Client CPU per GiB (user + sys)")
         save(figure, "bench-upload.png", "upload")
+    if "compare" in suites and suites["compare"].get("cells"):
+        data = suites["compare"]
+        cells = data["cells"]
+        figure, axis = plt.subplots(figsize=(12, 4.8))
+        width = 0.8 / len(PAIRINGS)
+        for index, (heading, ours, theirs) in enumerate(PAIRINGS):
+            values = [
+                ratio(median(c["summary"].get(ours, {}).get("throughput_mib_s")), median(c["summary"].get(theirs, {}).get("throughput_mib_s"))) or 0
+                for c in cells
+            ]
+            axis.bar([i + (index - 1) * width for i in range(len(cells))], values, width, label=heading.split(":")[0])
+        axis.axhline(1.0, color="grey", linestyle=":")
+        axis.axhline(1.5, color="grey", linestyle="--", linewidth=0.8, label="1.5x (target at defaults, 20 MiB/s 30 ms)")
+        axis.set_xticks(range(len(cells)), [f"{c['shape']}\n{c['scheme'].upper()}" for c in cells], fontsize=8)
+        axis.set_ylabel("this package / official SDK (throughput)")
+        axis.set_title("Throughput ratio per network and scheme (median)")
+        axis.legend(fontsize=8)
+        save(figure, "bench-compare.png", "compare")
     if "scaling" in suites:
         data = suites["scaling"]
         shapes = data["shapes"]
@@ -515,7 +533,7 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
     if NOTES.exists() and not results.get("smoke"):
         lines += [NOTES.read_text().rstrip(), ""]
     builders = {
-        "compare": section_compare,
+        "compare": lambda d: section_compare(d) + (["", f"![throughput ratios]({images['compare']})"] if "compare" in images else []),
         "floors": lambda d: section_floors(d, suites.get("compare")),
         "dirs": section_dirs,
         "upload": lambda d: section_upload(d, images.get("upload")),
@@ -526,6 +544,7 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
         "resume": section_resume,
         "cluster": section_cluster,
         "async": section_async,
+        "oss": section_oss,
     }
     for name, build in builders.items():
         if name in suites:

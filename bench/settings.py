@@ -13,7 +13,7 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 #: The measurements, in the order of the report.
-SUITES = ("compare", "floors", "scaling", "dirs", "async", "cluster", "memory", "crc", "sign", "resume")
+SUITES = ("compare", "floors", "scaling", "dirs", "async", "cluster", "memory", "crc", "sign", "resume", "oss")
 #: Measured only when asked for (``--only``): the old loopback table of one large file.
 EXTRA_SUITES = ("upload",)
 #: Network shapes: (name, per-connection cap in bytes/s or None for loopback, RTT in seconds).

@@ -193,3 +193,31 @@ def section_dirs(data: Dict[str, Any]) -> List[str]:
 
 
 __all__ = ["section_compare", "section_floors", "section_dirs", "PAIRINGS", "GIB"]
+
+
+def section_oss(data: Dict[str, Any]) -> List[str]:
+    lines = ["## 11. OSS: this package with dialect=\"oss\" against the OSS SDK's uploader", ""]
+    if "cells" not in data:
+        return lines + [f"Not run: {data.get('skipped', 'no results')}."]
+    lines += [
+        "The local server in OSS mode (`LocalCOS(dialect=\"oss\")`), HTTP. *Defaults*: `upload_file` with "
+        "`CosClient(dialect=\"oss\")` as a user calls it (8 MiB parts, 8 at once, MD5 + CRC-64) against the OSS SDK's "
+        "`client.uploader().upload_file` (6 MiB parts, 3 at once, CRC-64 checked); *same checks*: both "
+        f"{human(data['part_size'])} x {data['threads']}, CRC-64 per part on both sides (`verify_md5=False` here). "
+        f"Median (min-max) of {data['runs']} runs, clients alternating, each in a fresh process, objects HEAD-checked.",
+    ]
+    rows = []
+    for each in data["cells"]:
+        summary = each["summary"]
+        for (ours, theirs), heading in zip((("ours-oss-default", "oss-official-default"), ("ours-oss", "oss-official")),
+                                           ("defaults against defaults", "same checks: CRC-64 on both sides")):  # fmt: skip
+            mine, other = summary.get(ours), summary.get(theirs)
+            if not mine or not other:
+                continue
+            rows.append([each["shape"], heading, fmt(mine["throughput_mib_s"], 0), fmt(other["throughput_mib_s"], 0),
+                         fmt_ratio(ratio(median(mine["throughput_mib_s"]), median(other["throughput_mib_s"]))),
+                         fmt(mine["cpu_per_gib"], 2), fmt(other["cpu_per_gib"], 2),
+                         "yes" if mine["verified"] and other["verified"] else "**NO**"])  # fmt: skip
+    lines += [""] + table(["link", "pairing", "this package MiB/s", "OSS SDK MiB/s", "ratio", "client CPU s/GiB (this)",
+                           "client CPU s/GiB (OSS SDK)", "verified"], rows)  # fmt: skip
+    return lines

@@ -83,6 +83,17 @@ def test_the_directory_measurement_ran_every_client_on_both_shapes(smoke: Dict[s
     assert "coscmd" in dirs["skipped"]  # it needs the namespace, which the smoke preset never makes
 
 
+def test_the_oss_row_uploaded_with_both_sdks(smoke: Dict[str, Any]) -> None:
+    oss = smoke["results"]["suites"]["oss"]
+    if "skipped" in oss:
+        pytest.skip(oss["skipped"])
+    assert [cell["shape"] for cell in oss["cells"]] == ["loopback", "16MiB/s 5ms"]
+    for cell in oss["cells"]:
+        assert set(cell["summary"]) == {"ours-oss-default", "oss-official-default", "ours-oss", "oss-official"}
+        assert all(run["verified"] for run in cell["raw"])
+    assert "## 11. OSS" in smoke["markdown"]
+
+
 def test_the_cluster_measurement_uploaded_with_both_drivers(smoke: Dict[str, Any]) -> None:
     cluster = smoke["results"]["suites"]["cluster"]
     if "skipped" in cluster:
@@ -132,7 +143,7 @@ def test_report_has_every_section_and_the_target_table(smoke: Dict[str, Any]) ->
     assert "smoke-test sizes" in text
     assert "**NO**" not in text.split("## Targets")[1].split("## 1.")[1]  # every object verified
     if HAS_MATPLOTLIB:
-        assert {p.name for p in Path(smoke["img"]).glob("*.png")} == {"bench-scaling.png", "bench-memory.png", "bench-crc.png"}
+        assert {p.name for p in Path(smoke["img"]).glob("*.png")} == {"bench-compare.png", "bench-scaling.png", "bench-memory.png", "bench-crc.png"}
 
 
 def test_report_renders_again_from_the_saved_results(smoke: Dict[str, Any], tmp_path: Path) -> None:
