@@ -201,6 +201,10 @@ def summarise(runs: List[Dict[str, Any]], size: int) -> Dict[str, Dict[str, Any]
             "cpu_per_gib": spread(r["cpu"] / gib for r in mine if r["cpu"] is not None),
             "process_cpu_per_gib": spread(r["process_cpu"] / gib for r in mine),
             "server_cpu_per_gib": spread(r["server_cpu"] / gib for r in mine if r["server_cpu"] is not None),
+            # Client + server CPU over the wall time: 2.0 means both cores of this machine were busy.
+            "cores_busy": spread(
+                (r["cpu"] + r["server_cpu"]) / r["wall"] for r in mine if r["server_cpu"] is not None and r["cpu"] is not None and r["wall"]
+            ),
             "maxrss_mib": spread(r["maxrss_mib"] for r in mine),
             "verified": all(r["verified"] for r in mine),
             "backend": next((r["backend"] for r in mine if r["backend"]), None),
