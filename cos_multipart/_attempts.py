@@ -34,9 +34,12 @@ def signed_headers(
     ``sign_expires`` seconds; ``now`` is already clock-corrected).
 
     Raises:
-        CosValidationError: The call carries a header the endpoint's service does not have.
+        CosValidationError: The call carries a header the endpoint's service does not have, or its key is
+            longer than the service allows.
     """
     dialect = endpoint.dialect
+    if call.key:
+        dialect.check_key(call.key)
     wire = replace(call, headers=tuple(dialect.to_wire(dict(call.headers)).items()))
     return dialect.signer(wire, credentials, endpoint, now, sign_expires)
 

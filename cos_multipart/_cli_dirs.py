@@ -13,6 +13,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional
 
+from ._cli_target import Target, parse_target
 from ._dirreport import DirectoryProgress, DirectoryReport
 from .directory import sync_directory, upload_directory
 
@@ -62,11 +63,12 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     """Upload (or sync) the directory ``args.source``; prints the summary, returns the exit code."""
-    from ._cli_transfer import build_config, make_client, parse_target
+    from ._cli_transfer import build_config, make_client
     from .cli import EXIT_PARTIAL, is_tty
     from .errors import CosValidationError
 
-    bucket, prefix = parse_target(args.target, require_key=False)
+    target = parse_target(args.target, require_key=False)
+    prefix = target.key
     if not os.path.isdir(args.source):
         raise CosValidationError("DIR", args.source, "an existing directory")
     config = build_config(args)
@@ -74,24 +76,24 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
         config=config, include=args.include, exclude=args.exclude, follow_symlinks=args.follow_symlinks,
         hidden=not args.no_hidden, dry_run=args.dry_run,
     )  # fmt: skip
-    with make_client(args, bucket, workers=config.concurrency) as client, _tree_bar(not args.quiet and is_tty()) as bar:
+    with make_client(args, target, workers=config.concurrency) as client, _tree_bar(not args.quiet and is_tty()) as bar:
         if sync:
             cache: Any = False if args.no_cache else True
             report = sync_directory(client, args.source, prefix, checksum=args.checksum, delete=args.delete,
                                     cache=cache, progress=bar, **common)  # fmt: skip
         else:
             report = upload_directory(client, args.source, prefix, progress=bar, **common)
-    _print_report(report, bucket, quiet=args.quiet)
+    _print_report(report, target, quiet=args.quiet)
     if args.failures:
         _write_failures(args.failures, report)
     return EXIT_PARTIAL if report.failed else 0
 
 
-def _print_report(report: DirectoryReport, bucket: str, *, quiet: bool) -> None:
+def _print_report(report: DirectoryReport, target: Target, *, quiet: bool) -> None:
     from ._cli_transfer import human
 
     for action in report.planned:
-        where = f"cos://{bucket}/{action.key}"
+        where = target.url(action.key)
         if action.action == "upload":
             print(f"would upload {action.path} -> {where} ({human(action.size)}, {action.reason})")
         else:

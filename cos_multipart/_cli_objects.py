@@ -87,18 +87,20 @@ def _utc(value: Optional[datetime.datetime]) -> str:
 
 def run_ls(args: argparse.Namespace) -> int:
     """``cos-multipart ls cos://BUCKET[/PREFIX] [-r] [--json]``."""
-    from ._cli_transfer import human, make_client, parse_target
+    from ._cli_target import parse_target
+    from ._cli_transfer import human, make_client
 
     if args.uploads:
         return run_uploads(args)
-    bucket, prefix = parse_target(args.target, require_key=False)
+    target = parse_target(args.target, require_key=False)
+    prefix = target.key
     count = 0
-    with make_client(args, bucket) as client:
+    with make_client(args, target) as client:
         pages = client.list_object_pages(prefix=prefix or None, delimiter=None if args.recursive else "/")
         for page in pages:
             for folder in page.common_prefixes:
                 count += 1
-                print(json.dumps({"prefix": folder}, ensure_ascii=False) if args.json else f"{'DIR':>32}  cos://{bucket}/{folder}")
+                print(json.dumps({"prefix": folder}, ensure_ascii=False) if args.json else f"{'DIR':>32}  {target.url(folder)}")
             for item in page.objects:
                 count += 1
                 if args.json:
@@ -108,25 +110,27 @@ def run_ls(args: argparse.Namespace) -> int:
                                      ensure_ascii=False))  # fmt: skip
                 else:
                     size = str(item.size) if args.bytes else human(item.size)
-                    print(f"{_utc(item.last_modified)}  {size:>10}  cos://{bucket}/{item.key}")
+                    print(f"{_utc(item.last_modified)}  {size:>10}  {target.url(item.key)}")
     if not count and not args.quiet:
-        print(f"no objects in cos://{bucket}/{prefix}", file=sys.stderr)
+        print(f"no objects in {target.url()}", file=sys.stderr)
     return 0
 
 
 def run_uploads(args: argparse.Namespace) -> int:
     """``cos-multipart uploads cos://BUCKET[/PREFIX]``: in-progress multipart uploads."""
-    from ._cli_transfer import make_client, parse_target
+    from ._cli_target import parse_target
+    from ._cli_transfer import make_client
 
-    bucket, prefix = parse_target(args.target, require_key=False)
+    target = parse_target(args.target, require_key=False)
+    prefix = target.key
     local = {checkpoint.upload_id: checkpoint.source for _, checkpoint in CheckpointStore(args.checkpoint_dir)}
-    with make_client(args, bucket) as client:
+    with make_client(args, target) as client:
         uploads = list(client.list_multipart_uploads(prefix=prefix or None))
     for upload in uploads:
         note = f"  (resumable from local file {local[upload.upload_id]})" if upload.upload_id in local else ""
-        print(f"{_utc(upload.initiated)}  {upload.upload_id}  cos://{bucket}/{upload.key}{note}")
+        print(f"{_utc(upload.initiated)}  {upload.upload_id}  {target.url(upload.key)}{note}")
     if not uploads and not args.quiet:
-        print(f"no in-progress uploads in cos://{bucket}/{prefix}", file=sys.stderr)
+        print(f"no in-progress uploads in {target.url()}", file=sys.stderr)
     return 0
 
 
@@ -165,10 +169,12 @@ def _encryption(headers: Any) -> Optional[str]:
 
 def run_stat(args: argparse.Namespace) -> int:
     """``cos-multipart stat cos://BUCKET/KEY``."""
-    from ._cli_transfer import make_client, parse_target
+    from ._cli_target import parse_target
+    from ._cli_transfer import make_client
 
-    bucket, key = parse_target(args.target)
-    with make_client(args, bucket) as client:
+    target = parse_target(args.target)
+    key = target.key
+    with make_client(args, target) as client:
         info = describe(client.head_object(key, sse_c=_sse_c(args)))
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
@@ -184,19 +190,21 @@ def run_stat(args: argparse.Namespace) -> int:
 
 def run_rm(args: argparse.Namespace) -> int:
     """``cos-multipart rm cos://BUCKET/KEY`` or ``rm -r cos://BUCKET/PREFIX``."""
-    from ._cli_transfer import make_client, parse_target
+    from ._cli_target import parse_target
+    from ._cli_transfer import make_client
     from .cli import EXIT_PARTIAL
 
-    bucket, key = parse_target(args.target, require_key=not args.recursive)
-    with make_client(args, bucket) as client:
+    target = parse_target(args.target, require_key=not args.recursive)
+    key = target.key
+    with make_client(args, target) as client:
         keys = [item.key for item in client.list_objects(key or None)] if args.recursive else [key]
         if args.dry_run or not keys:
             for doomed in keys:
-                print(f"would delete cos://{bucket}/{doomed}")
+                print(f"would delete {target.url(doomed)}")
             if not keys and not args.quiet:
-                print(f"nothing under cos://{bucket}/{key}", file=sys.stderr)
+                print(f"nothing under {target.url()}", file=sys.stderr)
             return 0
-        if args.recursive and not args.yes and not _confirm(f"delete {len(keys)} objects under cos://{bucket}/{key}?"):
+        if args.recursive and not args.yes and not _confirm(f"delete {len(keys)} objects under {target.url()}?"):
             print("cos-multipart: nothing deleted", file=sys.stderr)
             return 2
         if not args.recursive:
@@ -206,7 +214,7 @@ def run_rm(args: argparse.Namespace) -> int:
             result = client.delete_objects(keys)
             deleted, failed = list(result.deleted), list(result.failed)
     for failure in failed:
-        print(f"cos-multipart: not deleted: cos://{bucket}/{failure.key}: {failure.code} {failure.message}", file=sys.stderr)
+        print(f"cos-multipart: not deleted: {target.url(failure.key)}: {failure.code} {failure.message}", file=sys.stderr)
     if not args.quiet:
         print(f"deleted {len(deleted)} object{'s' if len(deleted) != 1 else ''}")
     return EXIT_PARTIAL if failed else 0
@@ -221,10 +229,12 @@ def _confirm(question: str) -> bool:
 
 def run_presign(args: argparse.Namespace) -> int:
     """``cos-multipart presign cos://BUCKET/KEY [--method PUT] [--expires 600]``."""
-    from ._cli_transfer import make_client, parse_target
+    from ._cli_target import parse_target
+    from ._cli_transfer import make_client
 
-    bucket, key = parse_target(args.target)
-    with make_client(args, bucket) as client:
+    target = parse_target(args.target)
+    key = target.key
+    with make_client(args, target) as client:
         try:
             print(client.presign(key, method=args.method, expires=args.expires))
         except CosValidationError as error:
@@ -236,16 +246,18 @@ def run_presign(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """``cos-multipart verify PATH cos://BUCKET/KEY``: size and CRC-64, nothing downloaded."""
-    from ._cli_transfer import make_client, parse_target
+    from ._cli_target import parse_target
+    from ._cli_transfer import make_client
     from .cli import EXIT_INTEGRITY, EXIT_SERVICE
 
-    bucket, key = parse_target(args.target)
+    target = parse_target(args.target)
+    key = target.key
     if not os.path.isfile(args.source):
         raise CosValidationError("PATH", args.source, "an existing file")
     size = os.path.getsize(args.source)
-    with make_client(args, bucket) as client:
+    with make_client(args, target) as client:
         found = client.find_object(key, sse_c=_sse_c(args))
-    where = f"cos://{bucket}/{key}"
+    where = target.url()
     if found is None:
         print(f"{where} does not exist", file=sys.stderr)
         return EXIT_SERVICE

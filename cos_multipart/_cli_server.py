@@ -11,9 +11,17 @@ from typing import Any, List, Optional, Tuple
 from . import limits
 from .cli import parse_size
 from .credentials import Credentials
+from .dialect import dialect_of
 from .errors import CosCredentialsError, CosValidationError
 from .testing.faults import Fault
-from .testing.server import DEFAULT_BUCKET, DEFAULT_REGION, TEST_CREDENTIALS, LocalCOS
+from .testing.server import (
+    DEFAULT_BUCKET,
+    DEFAULT_REGION,
+    OSS_DEFAULT_BUCKET,
+    OSS_DEFAULT_REGION,
+    TEST_CREDENTIALS,
+    LocalCOS,
+)
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -28,10 +36,25 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=9000, help="port; 0 picks a free one (default 9000)")
     serve.add_argument("--data-dir", help="keep state here across restarts (default: a temporary directory)")
-    serve.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"default bucket (default {DEFAULT_BUCKET})")
-    serve.add_argument("--region", default=DEFAULT_REGION, help=f"region (default {DEFAULT_REGION})")
-    serve.add_argument("--secret-id", help="accepted SecretId (default: COS_SECRET_ID, else the test key)")
-    serve.add_argument("--secret-key", help="accepted SecretKey (default: COS_SECRET_KEY, else the test key)")
+    serve.add_argument(
+        "--dialect",
+        choices=("cos", "oss"),
+        default="cos",
+        help="the service to play: cos (Tencent COS, default) or oss (Aliyun OSS: signature V4, x-oss-* headers, "
+        "OSS errors and ETags, 100 KB parts)",
+    )
+    serve.add_argument(
+        "--bucket", help=f"default bucket (default {DEFAULT_BUCKET}; with --dialect oss {OSS_DEFAULT_BUCKET})"
+    )
+    serve.add_argument(
+        "--region", help=f"region (default {DEFAULT_REGION}; with --dialect oss {OSS_DEFAULT_REGION})"
+    )
+    serve.add_argument(
+        "--secret-id", help="accepted SecretId (default: COS_SECRET_ID or OSS_ACCESS_KEY_ID, else the test key)"
+    )
+    serve.add_argument(
+        "--secret-key", help="accepted SecretKey (default: COS_SECRET_KEY or OSS_ACCESS_KEY_SECRET, else the test key)"
+    )
     serve.add_argument("--anonymous", action="store_true", help="accept requests without checking signatures")
     serve.add_argument(
         "--fault",
@@ -78,22 +101,24 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     demo.set_defaults(handler=run_demo_command)
 
 
-def serve_credentials(secret_id: Optional[str], secret_key: Optional[str]) -> Tuple[Credentials, str]:
-    """The credentials ``serve`` accepts and where they came from: the flags, the environment, or the
-    documented test key."""
+def serve_credentials(
+    secret_id: Optional[str], secret_key: Optional[str], dialect: str = "cos"
+) -> Tuple[Credentials, str]:
+    """The credentials ``serve`` accepts and where they came from: the flags, the environment (the
+    ``dialect``'s variables: ``COS_SECRET_ID``... or ``OSS_ACCESS_KEY_ID``...), or the documented test key."""
     if secret_id or secret_key:
         if not (secret_id and secret_key):
             raise CosValidationError("--secret-id/--secret-key", "one of them", "both, or neither")
         return Credentials(secret_id, secret_key), "flags"
     try:
-        return Credentials.from_env(), "environment"
+        return Credentials.from_env(names=dialect_of(dialect).credential_env), "environment"
     except CosCredentialsError:
         return TEST_CREDENTIALS, "test"
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM."""
-    credentials, source = serve_credentials(args.secret_id, args.secret_key)
+    credentials, source = serve_credentials(args.secret_id, args.secret_key, args.dialect)
     faults = [Fault.parse(spec) for spec in args.fault]
     server = LocalCOS(
         host=args.host,
@@ -109,6 +134,7 @@ def run_serve(args: argparse.Namespace) -> int:
         log_stream=None if args.quiet else sys.stderr,
         tls=args.tls,
         tls_names=args.tls_name,
+        dialect=args.dialect,
     )
     stop = threading.Event()
     previous = _on_sigterm(stop)
@@ -121,18 +147,18 @@ def run_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         _restore_sigterm(previous)
-    print("local COS server stopped", flush=True)
+    print(f"local {server.rules.service} server stopped", flush=True)
     return 0
 
 
 def _print_banner(server: LocalCOS, source: str, *, persistent: bool, faults: List[Fault]) -> None:
     key_text = {
         "test": f"{server.credentials.secret_key}  (the documented test key)",
-        "environment": "<from COS_SECRET_KEY>",
+        "environment": "<from OSS_ACCESS_KEY_SECRET>" if server.dialect == "oss" else "<from COS_SECRET_KEY>",
         "flags": "<as given by --secret-key>",
     }[source]
     lines = [
-        f"Local COS server listening on {server.endpoint}",
+        f"Local {server.rules.service} server listening on {server.endpoint}",
         f"  bucket:     {server.bucket}  (Hosts naming no bucket use it; others are created on first use)",
         f"  region:     {server.region}",
         f"  secret id:  {server.credentials.secret_id}"

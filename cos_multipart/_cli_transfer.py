@@ -1,8 +1,10 @@
 """``cos-multipart upload | resume | abort``: the uploader from the command line (``upload -r``: see
 :mod:`cos_multipart._cli_dirs`).
 
-Credentials come from the environment (``COS_SECRET_ID``, ``COS_SECRET_KEY``, ``COS_SECURITY_TOKEN``), the
-region and endpoint from ``--region``/``--endpoint`` or ``COS_REGION``/``COS_ENDPOINT``, an SSE-C key from
+A ``cos://`` target speaks Tencent COS, an ``oss://`` target Aliyun OSS (:mod:`cos_multipart._cli_target`).
+Credentials come from the environment (``COS_SECRET_ID``, ``COS_SECRET_KEY``, ``COS_SECURITY_TOKEN``; for OSS
+``OSS_ACCESS_KEY_ID``, ``OSS_ACCESS_KEY_SECRET``, ``OSS_SESSION_TOKEN``), the region and endpoint from
+``--region``/``--endpoint`` or ``COS_REGION``/``COS_ENDPOINT`` (``OSS_REGION``/``OSS_ENDPOINT``), an SSE-C key from
 ``COS_SSE_C_KEY`` (never from the command line, where other users could read it). Errors reach
 :func:`cos_multipart.cli.main`, which prints them as one line and picks the exit code.
 """
@@ -14,10 +16,12 @@ import json
 import os
 import sys
 import logging
+import re
 import time
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional
 
+from ._cli_target import TARGET_FORM, Target, example, parse_target
 from .checkpoint import CheckpointStore
 from .cli import FLAGS as CONFIG_FLAGS
 from .cli import is_tty as _is_tty
@@ -38,12 +42,11 @@ from .uploader import (
 
 logger = logging.getLogger(__name__)
 
-SCHEME = "cos://"
-ENV_REGION = "COS_REGION"
-ENV_ENDPOINT = "COS_ENDPOINT"
 ENV_SSE_C_KEY = "COS_SSE_C_KEY"
-#: The region only names the default host; with an explicit endpoint it is not used, but must be valid.
+#: COS's region only names the default host; with an explicit endpoint it is not used, but must be valid.
 _REGION_WITH_ENDPOINT = "custom-endpoint"
+#: An OSS host names its region (``oss-cn-hangzhou.aliyuncs.com``, ``-internal`` too), which V4 signs.
+_OSS_HOST_REGION = re.compile(r"(?:^|\.)oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com$")
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -62,7 +65,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "interrupted upload of a file resumes when the same command is run again.",
     )
     upload.add_argument("source", metavar="PATH", help="file to upload, '-' for stdin, or a directory with -r")
-    upload.add_argument("target", metavar="cos://BUCKET/KEY", help="destination; a KEY ending in '/' gets PATH's name")
+    upload.add_argument("target", metavar="cos://BUCKET/KEY", help="destination (oss://BUCKET/KEY: Aliyun OSS); a KEY ending in '/' gets PATH's name")
     upload.add_argument("-r", "--recursive", action="store_true", help="upload the directory PATH under the prefix KEY")
     upload.set_defaults(handler=run_upload)
 
@@ -78,7 +81,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     resume.add_argument("target", metavar="cos://BUCKET/KEY", nargs="?", help="its destination")
     resume.add_argument(
         "--forget", action="store_true",
-        help="drop the checkpoint of PATH to cos://BUCKET/KEY instead (and abort its upload on COS)",
+        help="drop the checkpoint of PATH to cos://BUCKET/KEY instead (and abort its upload there)",
     )  # fmt: skip
     resume.set_defaults(handler=run_resume)
 
@@ -99,10 +102,13 @@ def connection_options() -> argparse.ArgumentParser:
     """``--region`` and ``--endpoint``."""
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("connection")
-    group.add_argument("--region", help=f"region, e.g. ap-guangzhou (default: ${ENV_REGION})")
+    group.add_argument(
+        "--region", help="region, e.g. ap-guangzhou (COS) or cn-hangzhou (OSS) (default: $COS_REGION / $OSS_REGION)"
+    )
     group.add_argument(
         "--endpoint",
-        help=f"base URL instead of the bucket's COS host, e.g. http://127.0.0.1:9000 (default: ${ENV_ENDPOINT})",
+        help="base URL instead of the bucket's default host, e.g. http://127.0.0.1:9000 "
+        "(default: $COS_ENDPOINT / $OSS_ENDPOINT)",
     )
     return parser
 
@@ -173,17 +179,6 @@ def transfer_options() -> argparse.ArgumentParser:
 
 
 # --- parsing helpers -----------------------------------------------------------------------------------
-
-
-def parse_target(text: str, *, require_key: bool = True) -> Tuple[str, str]:
-    """``cos://BUCKET/KEY`` -> ``(bucket, key)`` (the key may be empty when ``require_key`` is false)."""
-    allowed = f"{SCHEME}BUCKET/KEY, e.g. {SCHEME}examplebucket-1250000000/dir/file.bin"
-    if not text.startswith(SCHEME):
-        raise CosValidationError("target", text, allowed)
-    bucket, _, key = text[len(SCHEME) :].partition("/")
-    if not bucket or (require_key and not key):
-        raise CosValidationError("target", text, allowed)
-    return bucket, key
 
 
 def _pairs(values: List[str], option: str) -> Optional[Dict[str, str]]:
@@ -274,20 +269,37 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         raise CosValidationError(flag, error.value, error.allowed) from error
 
 
-def make_client(args: argparse.Namespace, bucket: str, *, workers: int = 1) -> CosClient:
-    """A client for ``bucket`` from ``--region``/``--endpoint`` (or the environment), pool sized to ``workers``."""
-    endpoint = args.endpoint or os.environ.get(ENV_ENDPOINT) or None
+def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -> CosClient:
+    """A client of the target's service for its bucket, from ``--region``/``--endpoint`` (or the service's
+    environment variables), pool sized to ``workers``."""
+    endpoint = args.endpoint or os.environ.get(target.endpoint_env) or None
     if endpoint is not None and "://" not in endpoint:
-        flag = "--endpoint" if args.endpoint else f"${ENV_ENDPOINT}"
+        flag = "--endpoint" if args.endpoint else f"${target.endpoint_env}"
         raise CosValidationError(flag, endpoint, f"a URL with its scheme: http://{endpoint} or https://{endpoint}")
-    region = args.region or os.environ.get(ENV_REGION)
+    region = args.region or os.environ.get(target.region_env) or _region_of_host(target, endpoint)
     if not region:
+        example_region = target.dialect.region_example
         if endpoint is None:
             raise CosValidationError(
-                "--region", None, f"a region such as ap-guangzhou (or ${ENV_REGION}), or --endpoint"
+                "--region", None, f"a region such as {example_region} (or ${target.region_env}), or --endpoint"
             )
+        if target.dialect.name == "oss":
+            # V4 signatures are scoped to the region: OSS refuses one signed for another (EC 0002-00000226).
+            raise CosValidationError(
+                "--region", None, f"the bucket's region, e.g. {example_region} (or ${target.region_env}): "
+                "OSS signatures name it, also with --endpoint",
+            )  # fmt: skip
         region = _REGION_WITH_ENDPOINT
-    return CosClient(bucket, region, endpoint=endpoint, pool_size=max(workers, 10))
+    return CosClient(target.bucket, region, endpoint=endpoint, pool_size=max(workers, 10), dialect=target.dialect)
+
+
+def _region_of_host(target: Target, endpoint: Optional[str]) -> Optional[str]:
+    """The region an OSS endpoint's host names, if it names one."""
+    if endpoint is None or target.dialect.name != "oss":
+        return None
+    host = endpoint.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
+    match = _OSS_HOST_REGION.search(host)
+    return match.group(1) if match else None
 
 
 # --- commands ------------------------------------------------------------------------------------------
@@ -318,10 +330,10 @@ def run_resume(args: argparse.Namespace) -> int:
     """``cos-multipart resume [PATH cos://BUCKET/KEY]``."""
     if args.source is None:
         if args.forget:
-            raise CosValidationError("--forget", "", f"PATH and {SCHEME}BUCKET/KEY of the checkpoint to drop")
+            raise CosValidationError("--forget", "", f"PATH and {TARGET_FORM} of the checkpoint to drop")
         return _list_checkpoints(CheckpointStore(args.checkpoint_dir), quiet=args.quiet)
     if args.target is None:
-        raise CosValidationError(f"{SCHEME}BUCKET/KEY", None, f"the destination after PATH, e.g. {SCHEME}examplebucket-1250000000/dir/file.bin")
+        raise CosValidationError("target", None, f"the destination after PATH, e.g. {example()}")
     if args.source == "-":
         raise CosValidationError("PATH", "-", "a file: stdin cannot be resumed")
     if args.forget:
@@ -331,31 +343,33 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def _forget(args: argparse.Namespace) -> int:
     """``resume --forget PATH cos://BUCKET/KEY``: abort the recorded upload and drop its checkpoint."""
-    bucket, key = parse_target(args.target)
-    with make_client(args, bucket) as client:
+    target = parse_target(args.target)
+    with make_client(args, target) as client:
         uploader = Uploader(client, UploadConfig(checkpoint_dir=args.checkpoint_dir))
-        session = uploader.checkpoint_for(args.source, key)
+        session = uploader.checkpoint_for(args.source, target.key)
         if session is None:
-            raise CosValidationError("PATH", args.source, f"a file with a checkpoint for {SCHEME}{bucket}/{key}: none found")
-        aborted = uploader.abort(key, session.upload_id)
+            raise CosValidationError("PATH", args.source, f"a file with a checkpoint for {target.url()}: none found")
+        aborted = uploader.abort(target.key, session.upload_id)
         uploader.store.delete(session)
     if not args.quiet:
-        state = "aborted on COS" if aborted else "already gone from COS"
-        print(f"dropped the checkpoint of {args.source} -> {SCHEME}{bucket}/{key} (upload {session.upload_id}, {state})")
+        service = target.dialect.service
+        state = f"aborted on {service}" if aborted else f"already gone from {service}"
+        print(f"dropped the checkpoint of {args.source} -> {target.url()} (upload {session.upload_id}, {state})")
     return 0
 
 
 def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
-    bucket, key = parse_target(args.target, require_key=False)
+    target = parse_target(args.target, require_key=False)
+    key = target.key
     _check_source(args.source)
     if not key or key.endswith("/"):
         if args.source == "-":
-            raise CosValidationError("target", args.target, f"{SCHEME}BUCKET/KEY with a key when reading stdin")
+            raise CosValidationError("target", args.target, f"{target.scheme}BUCKET/KEY with a key when reading stdin")
         key += os.path.basename(os.path.abspath(args.source))
     config = build_config(args)
     if args.expected_size is not None and args.source != "-":
         raise CosValidationError("--expected-size", args.expected_size, "only with '-' (stdin): a file's size is known")
-    with make_client(args, bucket, workers=config.concurrency) as client:
+    with make_client(args, target, workers=config.concurrency) as client:
         uploader = Uploader(client, config)
         source: Any = sys.stdin.buffer if args.source == "-" else args.source
         with _progress_bar(key, enabled=not args.quiet and _is_tty()) as progress:
@@ -364,16 +378,17 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
             else:
                 result = uploader.upload(source, key, progress=progress)
     if not args.quiet:
-        print(summary(args.source, result))
+        print(summary(args.source, result, scheme=target.scheme))
     return 0
 
 
 
 def run_abort(args: argparse.Namespace) -> int:
     """``cos-multipart abort cos://BUCKET/KEY [UPLOAD_ID]``."""
-    bucket, key = parse_target(args.target)
+    target = parse_target(args.target)
+    bucket, key = target.bucket, target.key
     store = CheckpointStore(args.checkpoint_dir)
-    with make_client(args, bucket) as client:
+    with make_client(args, target) as client:
         if args.upload_id is not None:
             client.abort_multipart_upload(key, args.upload_id)
             ids = [args.upload_id]
@@ -386,9 +401,9 @@ def run_abort(args: argparse.Namespace) -> int:
                 store.delete(checkpoint)
     if not args.quiet:
         if not ids:
-            print(f"no in-progress upload of {SCHEME}{bucket}/{key}")
+            print(f"no in-progress upload of {target.url()}")
         for upload_id in ids:
-            print(f"aborted {SCHEME}{bucket}/{key} upload {upload_id}")
+            print(f"aborted {target.url()} upload {upload_id}")
     return 0
 
 
@@ -398,14 +413,14 @@ def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
         plan = checkpoint.plan
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(checkpoint.created))
         print(
-            f"{checkpoint.source} -> {SCHEME}{checkpoint.bucket}/{checkpoint.key}  "
+            f"{checkpoint.source} -> {checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}  "
             f"{len(checkpoint.parts)}/{plan.count} parts  started {started}  upload {checkpoint.upload_id}  "
             f"endpoint {checkpoint.endpoint}  encryption {checkpoint.encryption}"
         )
     if found and not quiet:
         print(
-            "resume with: cos-multipart resume PATH cos://BUCKET/KEY (and the same object options as the first "
-            "time); drop one with: cos-multipart resume --forget PATH cos://BUCKET/KEY",
+            "resume with: cos-multipart resume PATH TARGET (and the same object options as the first "
+            "time); drop one with: cos-multipart resume --forget PATH TARGET",
             file=sys.stderr,
         )
     if not found and not quiet:
@@ -416,14 +431,14 @@ def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
 # --- output --------------------------------------------------------------------------------------------
 
 
-def summary(source: str, result: UploadResult) -> str:
+def summary(source: str, result: UploadResult, *, scheme: str = "cos://") -> str:
     """The one-line report of a finished upload: what was sent and how fast; reused bytes apart."""
     seconds = max(result.elapsed, 1e-9)
     parts = f"{len(result.parts)} part{'s' if len(result.parts) != 1 else ''}"
     how = parts if result.multipart else "one request"
     name = "stdin" if source == "-" else source
     text = (
-        f"uploaded {name} to {SCHEME}{result.bucket}/{result.key}: {human(result.size)} in {how}; "
+        f"uploaded {name} to {scheme}{result.bucket}/{result.key}: {human(result.size)} in {how}; "
         f"sent {human(result.bytes_sent)} in {result.elapsed:.2f} s ({human(result.bytes_sent / seconds)}/s)"
     )
     if result.parts_reused:

@@ -82,14 +82,18 @@ def client_dialect(client: HasEndpoint) -> Dialect:
 
 
 def check_config(config: UploadConfig, client: HasEndpoint) -> UploadConfig:
-    """``config`` once its part size fits the client's service (COS 1 MB, OSS 100 KB, up to 5 GB): an
-    :class:`UploadConfig` is dialect-neutral and checked only against the loosest minimum.
+    """``config`` once its part size and object options fit the client's service (COS 1 MB, OSS 100 KB, up
+    to 5 GB; OSS has no SSE-C, grants or KMS context): an :class:`UploadConfig` is dialect-neutral and
+    checked only against the loosest rules when made.
 
     Raises:
-        CosValidationError: ``part_size`` is outside the service's range (nothing sent).
+        CosValidationError: ``part_size`` is outside the service's range, or an option the service lacks is
+            set (nothing sent, nothing created).
     """
+    dialect = client_dialect(client)
     if config.part_size is not None:
-        plan_parts(0, config.part_size, min_part_size=client_dialect(client).min_part_size)
+        plan_parts(0, config.part_size, min_part_size=dialect.min_part_size)
+    dialect.to_wire(config.options.headers())
     return config
 
 
@@ -157,6 +161,7 @@ def wanted_session(
         plan=plan_parts(source.size, part_size, min_part_size=client_dialect(client).min_part_size),
         options_digest=config.options_digest(key),
         option_digests=config.option_digests(key),
+        service=client_dialect(client).name,
         encryption=config.encryption_mode,
         sse_c_key_md5=config.sse_c.key_md5 if config.sse_c is not None else None,
         source=source.path,
@@ -309,7 +314,7 @@ def attach_kept(error: BaseException, session: UploadSession, parts_done: int, c
     """Set ``error.kept_upload`` (whatever the exception, KeyboardInterrupt and CancelledError included)."""
     kept = KeptUpload(
         bucket=session.bucket, key=session.key, upload_id=session.upload_id, parts_done=parts_done,
-        parts_total=session.plan.count, checkpoint=checkpoint, source=session.source,
+        parts_total=session.plan.count, checkpoint=checkpoint, source=session.source, service=session.service,
     )  # fmt: skip
     with contextlib.suppress(AttributeError, TypeError):
         setattr(error, KEPT_UPLOAD_ATTRIBUTE, kept)
@@ -363,7 +368,10 @@ class StreamCutter:
     def session(self, client: HasEndpoint, key: str, upload_id: str, parts: int, config: UploadConfig) -> UploadSession:
         """The session of the whole stream, once it ended (for Complete's checks)."""
         plan = GrowingPlan(self.schedule, self.size, parts)
-        return UploadSession(endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode)
+        return UploadSession(
+            endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode,
+            service=client_dialect(client).name,
+        )  # fmt: skip
 
 
 # --- the state every driver's upload holds -------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .endpoint import validate_key
 from .errors import CosValidationError
+from .limits import MAX_KEY_BYTES
 
 #: What a sync decision says when a file is skipped.
 SAME = "same size and CRC-64"
@@ -109,13 +110,14 @@ def normalise_prefix(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
-def object_key(prefix: str, relative: str) -> str:
-    """The key of the file at ``relative`` under the normalised ``prefix``.
+def object_key(prefix: str, relative: str, *, max_bytes: int = MAX_KEY_BYTES) -> str:
+    """The key of the file at ``relative`` under the normalised ``prefix`` (at most ``max_bytes``: the
+    service's limit).
 
     Raises:
         CosValidationError: The key breaks a key rule (too long, a name that is not valid Unicode...).
     """
-    return validate_key(prefix + relative)
+    return validate_key(prefix + relative, max_bytes=max_bytes)
 
 
 def sync_decision(size: int, local_crc: Optional[int], remote_size: Optional[int], remote_crc: Optional[int]) -> Optional[str]:

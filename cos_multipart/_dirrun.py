@@ -24,6 +24,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 from . import _dirplan
 from ._crccache import CrcCache
+from ._decisions import client_dialect
 from ._dirplan import LocalFile, WalkOptions
 from ._dirreport import (
     DirectoryProgress,
@@ -325,7 +326,7 @@ class DirectoryRun:
             )
         for item in files:
             try:
-                keyed.append((item, _dirplan.object_key(self.prefix, item.relative)))
+                keyed.append((item, _dirplan.object_key(self.prefix, item.relative, max_bytes=client_dialect(self.client).max_key_bytes)))
             except CosValidationError as error:
                 self.outcomes.append(FailedFile(item.path, self.prefix + item.relative, _one_line(error), type(error).__name__))
         remote: Remote = self._listing() if self.settings.sync or self.settings.delete else {}

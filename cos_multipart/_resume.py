@@ -48,6 +48,8 @@ def stale_reason(stored: UploadSession, wanted: UploadSession, *, part_size_give
 
     A configuration without a part size accepts the stored one; one with a part size requires it.
     """
+    if stored.service != wanted.service:
+        return f"the upload was made with {stored.service.upper()}, this client speaks {wanted.service.upper()}"
     if stored.identity is None or wanted.identity is None:
         return "the checkpoint does not identify the local file"
     change = stored.identity.difference(wanted.identity)

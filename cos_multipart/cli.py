@@ -74,7 +74,7 @@ FLAGS = {
     "cache_control": "--cache-control",
     "content_disposition": "--content-disposition",
     "content_encoding": "--content-encoding",
-    "target": "cos://BUCKET/KEY",
+    "target": "TARGET (cos://BUCKET/KEY or oss://BUCKET/KEY)",
     "key": "KEY",
     "source": "PATH",
     "local_dir": "DIR",
@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
     parser = _Parser(
         prog="cos-multipart",
-        description="Fast, verified, resumable multipart uploads to Tencent Cloud COS.",
+        description="Fast, verified, resumable multipart uploads to Tencent Cloud COS (cos://BUCKET/KEY) and Aliyun "
+        "OSS (oss://BUCKET/KEY; credentials from OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET / OSS_SESSION_TOKEN).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -46,7 +46,6 @@ from .models import (
 )
 from .options import ObjectOptions, Tagging, resolve
 from .retry import RetryPolicy
-from .signer import SignWindow, presign_url
 from .sse import EncryptionLike
 from .transport import (
     DEFAULT_ANSWER_DEADLINE, DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout,
@@ -436,19 +435,17 @@ class CosClient:
 
     def object_url(self, key: str) -> str:
         """The unsigned URL of ``key`` (percent-encoded path)."""
-        validate_key(key)
+        validate_key(key, max_bytes=self.dialect.max_key_bytes)
         return self.endpoint.url(key)
 
     def presign(self, key: str, method: str = "GET", expires: int = DEFAULT_SIGN_EXPIRES) -> str:
         """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds; carries the STS token."""
         if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
             raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
-        if not self.dialect.presigns:
-            raise CosValidationError("dialect", self.dialect.name, "a dialect with pre-signed URLs (COS; OSS V4 URLs are not yet offered here)")
         seconds = positive_int(expires, "expires")
-        url = self.object_url(key)
-        window = SignWindow.around(self._clock() + self._transport.clock_offset, seconds)
-        return presign_url(self._transport.credentials(), url, method=method.upper(), window=window)
+        self.object_url(key)  # validates the key
+        now = self._clock() + self._transport.clock_offset
+        return self.dialect.presigner(self._transport.credentials(), self.endpoint, method.upper(), key, now, seconds)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 

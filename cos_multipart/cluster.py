@@ -37,6 +37,7 @@ from ._driver import MultipartRun, Upload, endpoint_url
 from ._sources import BodyOptions, FileSource, open_source
 from .checkpoint import CheckpointStore
 from .credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
+from .dialect import dialect_of
 from .endpoint import validate_key
 from .errors import CosCredentialsError, CosIntegrityError, CosValidationError
 from .parts import Answer
@@ -207,11 +208,11 @@ def upload_file_on_cluster(
             :meth:`~cos_multipart.uploader.Uploader.upload`; a resumable upload is kept and the exception
             carries :class:`~cos_multipart.errors.KeptUpload`.
     """
-    validate_key(key)
     settings = upload_config if upload_config is not None else UploadConfig()
     _check_settings(settings, parts_per_task, task_retries)
     if not isinstance(config, ClientConfig):
         raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
+    validate_key(key, max_bytes=dialect_of(config.dialect).max_key_bytes)
     if not isinstance(path, (str, os.PathLike)):
         raise CosValidationError("path", type(path).__name__, "the path of a file every worker can read")
     checkpoints = store if store is not None else CheckpointStore(settings.checkpoint_dir)

@@ -36,7 +36,7 @@ from .limits import (
     SIGN_SKEW_SECONDS,
 )
 from .models import HttpCall
-from .signer import SECURITY_TOKEN_HEADER, SignWindow, select_headers, sign
+from .signer import SECURITY_TOKEN_HEADER, SignWindow, presign_url, select_headers, sign
 
 if TYPE_CHECKING:  # pragma: no cover
     from .endpoint import Endpoint
@@ -46,6 +46,8 @@ NEUTRAL_PREFIX = "x-cos-"
 
 #: ``(call with wire headers, credentials, endpoint, now (clock-corrected), sign_expires) -> headers to send``.
 Signer = Callable[[HttpCall, Credentials, "Endpoint", float, int], Dict[str, str]]
+#: ``(credentials, endpoint, method, key, now (clock-corrected), expires seconds) -> pre-signed URL``.
+Presigner = Callable[[Credentials, "Endpoint", str, str, float, int], str]
 
 
 def sign_cos(call: HttpCall, credentials: Credentials, endpoint: "Endpoint", now: float, sign_expires: int) -> Dict[str, str]:
@@ -60,6 +62,27 @@ def sign_cos(call: HttpCall, credentials: Credentials, endpoint: "Endpoint", now
     params = {name: value for name, value in call.params}
     headers["Authorization"] = sign(credentials, window, call.method, "/" + call.key, params, to_sign)
     return headers
+
+
+def presign_cos(credentials: Credentials, endpoint: "Endpoint", method: str, key: str, now: float, expires: int) -> str:
+    """A COS pre-signed URL [ref 1.8]: the host and the STS token signed, valid from ``now`` for ``expires`` s."""
+    return presign_url(credentials, endpoint.url(key), method=method, window=SignWindow.around(now, expires))
+
+
+def presign_oss4(credentials: Credentials, endpoint: "Endpoint", method: str, key: str, now: float, expires: int) -> str:
+    """An OSS V4 pre-signed URL [oss-api 1.9]: ``x-oss-*`` query parameters, ``x-oss-signature`` last.
+
+    Raises:
+        CosValidationError: ``expires`` is over OSS's 7 days.
+    """
+    try:
+        query = oss_signer.presign_query(
+            credentials, method=method, bucket=endpoint.bucket or None, key=key, params=(), region=endpoint.region,
+            now=now, expires=expires,
+        )  # fmt: skip
+    except ValueError as error:
+        raise CosValidationError("expires", expires, f"1 to {oss_signer.MAX_PRESIGN_SECONDS} seconds (7 days) for OSS") from error
+    return f"{endpoint.url(key)}?{oss_signer.encode_query(query)}"
 
 
 def sign_oss4(call: HttpCall, credentials: Credentials, endpoint: "Endpoint", now: float, sign_expires: int) -> Dict[str, str]:
@@ -101,7 +124,7 @@ class Dialect:
         credential_env: Where credentials are read from the environment.
         signer: Signs one attempt (see :data:`Signer`).
         supports_sse_c: Customer-provided keys exist (COS) or not (OSS).
-        presigns: :meth:`CosClient.presign` makes URLs for it (COS only, so far).
+        presigner: Makes a pre-signed URL (see :data:`Presigner`).
     """
 
     name: str
@@ -115,9 +138,9 @@ class Dialect:
     region_example: str
     credential_env: EnvNames
     signer: Signer
+    presigner: Presigner
     supports_sse_c: bool
     max_host_length: Optional[int] = None
-    presigns: bool = True
     max_part_size: int = MAX_PART_SIZE
     max_parts: int = MAX_PART_NUMBER
     renamed_headers: Mapping[str, Optional[str]] = field(default_factory=dict)
@@ -125,6 +148,18 @@ class Dialect:
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+    def check_key(self, key: str) -> str:
+        """Refuse a key longer than this service allows; return it. (The other key rules are the same for
+        every service and checked by the request builders, which allow the longest key of any service.)
+
+        Raises:
+            CosValidationError: The key is longer than :attr:`max_key_bytes` in UTF-8.
+        """
+        size = len(key.encode("utf-8", "surrogatepass"))
+        if size > self.max_key_bytes:
+            raise CosValidationError("key", key, f"at most {self.max_key_bytes} bytes in UTF-8 for {self.service}, got {size}")
+        return key
 
     @property
     def crc64_header(self) -> str:
@@ -148,7 +183,8 @@ class Dialect:
         if lowered in self.renamed_headers:
             renamed = self.renamed_headers[lowered]
             if renamed is None:
-                raise CosValidationError(neutral, "(set)", f"a header {self.service} does not have: leave the option out")
+                option = _OPTION_OF_HEADER.get(lowered, neutral)
+                raise CosValidationError(option, "(set)", f"an option {self.service} does not have ({neutral}): leave it out")
             return renamed
         return self.header_prefix + neutral[len(NEUTRAL_PREFIX) :]
 
@@ -180,6 +216,22 @@ class Dialect:
         return {**aliases, **lowered}
 
 
+#: The option a user sets for each neutral header a service may lack: errors name what the user wrote.
+_OPTION_OF_HEADER: Mapping[str, str] = {
+    "x-cos-grant-read": "grant_read",
+    "x-cos-grant-read-acp": "grant_read_acp",
+    "x-cos-grant-write-acp": "grant_write_acp",
+    "x-cos-grant-full-control": "grant_full_control",
+    "x-cos-server-side-encryption-context": "encryption (SseKms context)",
+    "x-cos-server-side-encryption-customer-algorithm": "encryption (SseC)",
+    "x-cos-server-side-encryption-customer-key": "encryption (SseC)",
+    "x-cos-server-side-encryption-customer-key-md5": "encryption (SseC)",
+    "x-cos-psize-min": "psize_min",
+    "x-cos-psize-max": "psize_max",
+    "x-cos-pnum-min": "pnum_min",
+    "x-cos-pnum-max": "pnum_max",
+}
+
 _COS_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+")
 _OSS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
@@ -200,6 +252,7 @@ COS = Dialect(
     region_example="ap-guangzhou",
     credential_env=COS_ENV,
     signer=sign_cos,
+    presigner=presign_cos,
     supports_sse_c=True,
 )
 
@@ -216,8 +269,8 @@ OSS = Dialect(
     region_example="cn-hangzhou",
     credential_env=(("OSS_ACCESS_KEY_ID",), ("OSS_ACCESS_KEY_SECRET",), ("OSS_SESSION_TOKEN",)),
     signer=sign_oss4,
+    presigner=presign_oss4,
     supports_sse_c=False,
-    presigns=False,
     renamed_headers={
         # The object ACL has its own name on OSS (PutObject, Complete) [oss-api 3.1, 3.7].
         "x-cos-acl": "x-oss-object-acl",

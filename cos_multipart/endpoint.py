@@ -13,7 +13,10 @@ from urllib.parse import quote, urlsplit
 
 from .dialect import COS, Dialect
 from .errors import CosValidationError
-from .limits import FORBIDDEN_KEY_CODEPOINTS, FORBIDDEN_KEY_PREFIXES, MAX_KEY_BYTES
+from .limits import FORBIDDEN_KEY_CODEPOINTS, FORBIDDEN_KEY_PREFIXES, MAX_KEY_BYTES, OSS_MAX_KEY_BYTES
+
+#: Where each key-length limit is stated.
+_KEY_RULE = {MAX_KEY_BYTES: "436/13324", OSS_MAX_KEY_BYTES: "OSS object naming"}
 from .signer import host_header, url_encode
 
 #: "<BucketName>-<APPID>: BucketName only [a-z0-9-], not starting or ending with -; APPID numeric"
@@ -54,11 +57,12 @@ def validate_region(region: object) -> str:
     return region
 
 
-def validate_key(key: object) -> str:
+def validate_key(key: object, *, max_bytes: int = MAX_KEY_BYTES) -> str:
     """Check an object key against the key rules [ref 7.3]; return it.
 
-    The rules (436/13324): any UTF-8, at most 850 bytes encoded, must not start with ``/`` or ``\\``, must
-    not contain the ASCII control characters 24-27. Empty keys are refused (they address the bucket).
+    The rules (436/13324): any UTF-8, at most 850 bytes encoded (``max_bytes``: OSS allows 1023 [oss-api 4]),
+    must not start with ``/`` or ``\\``, must not contain the ASCII control characters 24-27. Empty keys are
+    refused (they address the bucket).
 
     Raises:
         CosValidationError: The key breaks one of the rules.
@@ -73,8 +77,8 @@ def validate_key(key: object) -> str:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError:
         raise CosValidationError("key", key, "valid Unicode text (lone surrogates cannot be UTF-8 encoded)") from None
-    if size > MAX_KEY_BYTES:
-        raise CosValidationError("key", key, f"at most {MAX_KEY_BYTES} bytes in UTF-8 (436/13324), got {size}")
+    if size > max_bytes:
+        raise CosValidationError("key", key, f"at most {max_bytes} bytes in UTF-8 ({_KEY_RULE.get(max_bytes, 'the service rule')}), got {size}")
     return key
 
 

@@ -360,6 +360,7 @@ class KeptUpload:
         parts_total: Parts of the plan.
         checkpoint: Path of the checkpoint file, or ``None``.
         source: The local file.
+        service: ``"cos"`` or ``"oss"``: the scheme of the target in :meth:`describe`.
     """
 
     bucket: str
@@ -369,10 +370,11 @@ class KeptUpload:
     parts_total: int
     checkpoint: Optional[str]
     source: Optional[str] = None
+    service: str = "cos"
 
     def describe(self) -> str:
         """One line: what was kept and the commands that resume or abort it."""
-        target = f"cos://{self.bucket}/{self.key}"
+        target = f"{self.service}://{self.bucket}/{self.key}"
         resume = f"cos-multipart resume {self.source} {target}" if self.source else "re-run the same upload"
         return (
             f"upload kept: {self.parts_done}/{self.parts_total} parts of {target} (upload id {self.upload_id}); "

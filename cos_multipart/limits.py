@@ -59,6 +59,9 @@ MAX_DELETE_KEYS = 1000
 
 #: "the object key is at most 850 bytes after UTF-8 encoding" (436/13324) [ref 7.3]
 MAX_KEY_BYTES = 850
+#: The longest key of any service: what the dialect-neutral request builders check; the client's dialect
+#: checks its own limit before signing.
+ANY_MAX_KEY_BYTES = max(MAX_KEY_BYTES, OSS_MAX_KEY_BYTES)
 #: "must not contain ASCII control characters 24, 25, 26, 27" (436/13324) [ref 7.3]
 FORBIDDEN_KEY_CODEPOINTS = frozenset({0x18, 0x19, 0x1A, 0x1B})
 #: "must not start with / or \\" (436/13324) [ref 7.3]

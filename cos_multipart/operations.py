@@ -23,6 +23,7 @@ from . import _xml, sse, validation
 from .endpoint import validate_key
 from .errors import CosResponseError, CosServiceError, CosValidationError
 from .limits import (
+    ANY_MAX_KEY_BYTES,
     MAX_DELETE_KEYS,
     MAX_LIST_KEYS,
     MAX_LIST_PARTS,
@@ -262,7 +263,7 @@ _NO_OPTIONS = ObjectOptions()
 
 def prepare_initiate(key: str, options: ObjectOptions = _NO_OPTIONS) -> HttpCall:
     """``POST /<key>?uploads`` (436/7746)."""
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     headers = object_headers(options)
     headers["Content-Length"] = "0"
     return _call("POST", key, [("uploads", None)], headers)
@@ -298,7 +299,7 @@ def prepare_upload_part(
     :func:`~cos_multipart.validation.body_length`). The transport rewinds a file to that position before
     a retry.
     """
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     validation.upload_id(upload_id)
     number = validation.part_number(part_number)
     size = validation.part_size(validation.body_length(body, content_length))
@@ -341,7 +342,7 @@ def prepare_complete(
 
     The body carries ``Content-MD5`` so a corrupted part list is refused by COS rather than merged.
     """
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     validation.upload_id(upload_id)
     completed = validation.completed_parts(parts)
     low, high = validation.size_guards(pnum_min, pnum_max, "pnum_min", "pnum_max")
@@ -387,7 +388,7 @@ def parse_complete(status: int, headers: Headers, body: bytes) -> CompleteResult
 
 def prepare_abort(key: str, upload_id: str) -> HttpCall:
     """``DELETE /<key>?uploadId=<id>`` (436/7740)."""
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     validation.upload_id(upload_id)
     return _call("DELETE", key, [("uploadId", upload_id)], {})
 
@@ -402,7 +403,7 @@ def prepare_list_parts(
     key: str, upload_id: str, *, part_number_marker: Optional[int] = None, max_parts: int = MAX_LIST_PARTS
 ) -> HttpCall:
     """``GET /<key>?uploadId=<id>`` for one page (436/7747); keys come back URL-encoded (``encoding-type=url``)."""
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     validation.upload_id(upload_id)
     params: List[Tuple[str, Optional[str]]] = [
         ("uploadId", upload_id),
@@ -543,7 +544,7 @@ def prepare_delete_objects(keys: Iterable[str], *, quiet: bool = True) -> HttpCa
     Raises:
         CosValidationError: No key, more than 1000, an invalid key, or a key twice.
     """
-    chosen = [validate_key(key) for key in keys]
+    chosen = [validate_key(key, max_bytes=ANY_MAX_KEY_BYTES) for key in keys]
     if not 1 <= len(chosen) <= MAX_DELETE_KEYS:
         raise CosValidationError("keys", len(chosen), f"1 to {MAX_DELETE_KEYS} keys per request (436/8289)")
     if len(set(chosen)) != len(chosen):
@@ -582,7 +583,7 @@ def prepare_put_object(
     options: ObjectOptions = _NO_OPTIONS,
 ) -> HttpCall:
     """``PUT /<key>`` (436/7749)."""
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     size = validation.object_size(validation.body_length(body, content_length))
     headers = object_headers(options)
     headers["Content-Length"] = str(size)
@@ -613,7 +614,7 @@ def parse_put_object(status: int, headers: Headers, body: bytes, *, key: str, si
 
 def prepare_head_object(key: str, *, sse_c: sse.EncryptionLike = None) -> HttpCall:
     """``HEAD /<key>``; SSE-C objects need the key (436/7745)."""
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     return _call("HEAD", key, [], sse_c_headers(sse_c))
 
 
@@ -625,7 +626,7 @@ def parse_head_object(status: int, headers: Headers, body: bytes, *, key: str) -
 
 def prepare_get_object(key: str, *, byte_range: Optional[Tuple[int, Optional[int]]] = None, sse_c: sse.EncryptionLike = None) -> HttpCall:
     """``GET /<key>`` with an optional ``Range: bytes=first-last``."""
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     headers = sse_c_headers(sse_c)
     range_header = validation.byte_range(byte_range)
     if range_header is not None:
@@ -641,7 +642,7 @@ def parse_get_object(status: int, headers: Headers, body: bytes = b"", *, key: s
 
 def prepare_delete_object(key: str) -> HttpCall:
     """``DELETE /<key>`` (436/7743)."""
-    validate_key(key)
+    validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     return _call("DELETE", key, [], {})
 
 

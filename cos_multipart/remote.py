@@ -35,7 +35,8 @@ from ._dirrun import FileResult, FileSender, FileTask
 from ._slots import RequestSlots
 from ._sources import FileSource, open_source
 from .client import CosClient
-from .credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
+from .credentials import COS_ENV, Credentials, CredentialsLike, CredentialsProvider, as_provider
+from .dialect import dialect_of
 from .endpoint import Endpoint
 from .errors import CosCredentialsError, CosValidationError, SourceChangedError
 from .parts import DEFAULT_PART_ATTEMPTS, send_part
@@ -153,6 +154,9 @@ class ClientConfig:
         verify: TLS verification: ``True``, ``False`` or a CA bundle path that exists on every machine.
         timeout: Seconds, or ``(connect, read)``.
         retry: The client's retry policy (``None``: the default).
+        dialect: ``"cos"`` (Tencent COS) or ``"oss"`` (Aliyun OSS). With ``"oss"`` and the default
+            :class:`EnvCredentials`, each machine reads OSS's variables (``OSS_ACCESS_KEY_ID``,
+            ``OSS_ACCESS_KEY_SECRET``, ``OSS_SESSION_TOKEN``) instead of COS's.
     """
 
     bucket: str
@@ -162,8 +166,14 @@ class ClientConfig:
     verify: Union[bool, str] = True
     timeout: Optional[Timeout] = DEFAULT_TIMEOUT
     retry: Optional[RetryPolicy] = None
+    dialect: str = "cos"
 
     def __post_init__(self) -> None:
+        spoken = dialect_of(self.dialect)  # a name travels in tasks; the Dialect holds a signer function
+        object.__setattr__(self, "dialect", spoken.name)
+        if self.credentials == EnvCredentials() and spoken.credential_env != COS_ENV:
+            (secret_id, *_), (secret_key, *_), (token, *_) = spoken.credential_env
+            object.__setattr__(self, "credentials", EnvCredentials(secret_id, secret_key, token))
         if isinstance(self.credentials, Credentials) or not isinstance(self.credentials, CredentialSource):
             raise CosValidationError(
                 "credentials",
@@ -171,7 +181,7 @@ class ClientConfig:
                 "a credential source (EnvCredentials, FactoryCredentials, or install_credentials(...)), "
                 "never the credentials themselves: they would travel in every task",
             )
-        Endpoint.build(self.bucket, self.region, self.endpoint)  # validates bucket, region and endpoint now
+        Endpoint.build(self.bucket, self.region, self.endpoint, dialect=spoken)  # validates bucket, region, endpoint
         validate_timeout(self.timeout)
         if not isinstance(self.verify, (bool, str)):
             raise CosValidationError("verify", type(self.verify).__name__, "True, False or a CA bundle path")
@@ -186,12 +196,13 @@ class ClientConfig:
         """
         return CosClient(
             self.bucket, self.region, self.credentials.provider(), endpoint=self.endpoint, retry=self.retry,
-            timeout=self.timeout, pool_size=pool_size, verify=self.verify,
+            timeout=self.timeout, pool_size=pool_size, verify=self.verify, dialect=self.dialect,
         )  # fmt: skip
 
     def __repr__(self) -> str:
         endpoint = f", endpoint={self.endpoint!r}" if self.endpoint is not None else ""
-        return f"ClientConfig(bucket={self.bucket!r}, region={self.region!r}, credentials={self.credentials!r}{endpoint})"
+        dialect = f", dialect={self.dialect!r}" if self.dialect != "cos" else ""
+        return f"ClientConfig(bucket={self.bucket!r}, region={self.region!r}, credentials={self.credentials!r}{endpoint}{dialect})"
 
 
 @dataclass(frozen=True)

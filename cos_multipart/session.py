@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 
+from .dialect import DIALECTS
 from .checksum import crc64_combine_all, etag_is_md5, normalize_etag
 from .errors import CosIntegrityError
 from .models import CompletedPart, PartInfo
@@ -204,6 +205,8 @@ class UploadSession:
             checkpoint say which option changed without storing the values.
         completing: Complete was (about to be) sent with these parts: a run that finds it so checks the object
             (HEAD: size and CRC-64) before uploading anything, since a kill after Complete leaves it done.
+        service: The dialect the upload was made in (``"cos"`` or ``"oss"``): an upload id means nothing to
+            the other service, even behind the same endpoint URL.
     """
 
     endpoint: str
@@ -220,6 +223,7 @@ class UploadSession:
     created: float = field(default_factory=time.time)
     completing: bool = False
     option_digests: Tuple[Tuple[str, str], ...] = ()
+    service: str = "cos"
 
     # --- what is left, what fits ------------------------------------------------------------------------
 
@@ -337,6 +341,7 @@ class UploadSession:
             "schema": SCHEMA,
             "version": VERSION,
             "endpoint": self.endpoint,
+            "service": self.service,
             "bucket": self.bucket,
             "key": self.key,
             "upload_id": self.upload_id,
@@ -401,6 +406,7 @@ class UploadSession:
             created=float(created),
             completing=_flag(document, "completing"),
             option_digests=_option_digests(document.get("options", {})),
+            service=_service(document),
         )
         raw_parts = document.get("parts")
         if not isinstance(raw_parts, list) or len(raw_parts) > MAX_PART_NUMBER:
@@ -409,6 +415,14 @@ class UploadSession:
         if len({p.part_number for p in parts}) != len(parts):
             raise ValueError("a part number appears twice")
         return session.with_parts(parts)
+
+
+def _service(document: Mapping[str, Any]) -> str:
+    # Checkpoints written before OSS existed name no service: they are COS's.
+    service = document.get("service", "cos")
+    if service not in DIALECTS:
+        raise ValueError(f"unknown service {_short(service)}, expected one of {', '.join(sorted(DIALECTS))}")
+    return str(service)
 
 
 def _option_digests(raw: Any) -> Tuple[Tuple[str, str], ...]:

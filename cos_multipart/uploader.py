@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-from ._decisions import check_config
+from ._decisions import check_config, client_dialect
 from ._config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -109,7 +109,7 @@ class Uploader:
         return self._run(path, key, progress, resume_only=True)
 
     def _run(self, source: Source, key: str, progress: Optional[ProgressCallback], *, resume_only: bool) -> UploadResult:
-        validate_key(key)
+        validate_key(key, max_bytes=client_dialect(self.client).max_key_bytes)
         opened = open_source(source)
         try:
             return Upload(self.client, self.config, self.store, opened, key, progress, resume_only=resume_only).run()
@@ -122,7 +122,7 @@ class Uploader:
 
     def checkpoint_for(self, path: PathLike, key: str) -> Optional[UploadSession]:
         """The stored session an upload of ``path`` to ``key`` would look at, if any."""
-        validate_key(key)
+        validate_key(key, max_bytes=client_dialect(self.client).max_key_bytes)
         return self.store.load(endpoint_url(self.client), self.client.bucket, key, path)
 
 

@@ -11,12 +11,10 @@ from typing import Any, List, Tuple
 import pytest
 
 from cos_multipart import cli
-from cos_multipart._cli_transfer import parse_target
 from cos_multipart.cli import parse_size
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
-from cos_multipart.errors import CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
@@ -308,14 +306,6 @@ def test_parse_size(text: str, value: int) -> None:
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_size(text)
-
-
-def test_parse_target() -> None:
-    assert parse_target("cos://b-1/a/b c.txt") == ("b-1", "a/b c.txt")
-    assert parse_target("cos://b-1", require_key=False) == ("b-1", "")
-    for bad in ("cos://b-1", "cos:///k", "b-1/k"):
-        with pytest.raises(CosValidationError):
-            parse_target(bad)
 
 
 def test_no_md5_checks_parts_by_crc_only(server: LocalCOS, client: CosClient, tmp_path: Path) -> None:

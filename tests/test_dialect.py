@@ -123,5 +123,26 @@ def test_oss_client_reads_oss_environment(monkeypatch: pytest.MonkeyPatch) -> No
         creds = client.transport.credentials()
         assert (creds.secret_id, creds.token) == ("LTAIX", "tok")
         assert client.endpoint.host == "examplebucket.oss-cn-hangzhou.aliyuncs.com"
-        with pytest.raises(CosValidationError, match="pre-signed"):
-            client.presign("k")
+        url = client.presign("dir/k 1", expires=600)
+        assert url.startswith("https://examplebucket.oss-cn-hangzhou.aliyuncs.com/dir/k%201?")
+        assert "x-oss-signature-version=OSS4-HMAC-SHA256" in url and "x-oss-security-token=tok" in url
+        assert "secret" not in url
+        with pytest.raises(CosValidationError) as info:
+            client.presign("k", expires=8 * 86400)
+        assert info.value.field == "expires" and "7 days" in info.value.allowed
+
+
+def test_key_length_is_the_services_and_refused_before_signing() -> None:
+    cos = CosClient("examplebucket-1250000000", "ap-guangzhou", KEYS)
+    oss = CosClient("examplebucket", "cn-hangzhou", KEYS, dialect="oss")
+    assert oss.object_url("k" * 1023).endswith("k" * 1023)  # OSS names run to 1023 bytes
+    for client, longest in ((cos, 850), (oss, 1023)):
+        client.object_url("x" * longest)
+        with pytest.raises(CosValidationError) as info:
+            client.object_url("x" * (longest + 1))
+        assert info.value.field == "key" and f"at most {longest} bytes" in info.value.allowed
+    # The builders are dialect-neutral (they allow the longest key of any service); signing for COS refuses.
+    call = operations.prepare_upload_part("x" * 900, "upload-1", 1, b"data")
+    with pytest.raises(CosValidationError, match="at most 850 bytes in UTF-8 for COS"):
+        signed_headers(call, KEYS, cos.endpoint, T, 600)
+    assert "Authorization" in signed_headers(call, KEYS, oss.endpoint, T, 600)

@@ -102,3 +102,17 @@ def test_plugin_credentials_pickle_by_name_and_hide_their_secret() -> None:
         source.provider()
     plugin = cluster._CredentialsPlugin("night-batch", Credentials("AKIDx", SECRET))
     assert SECRET not in repr(plugin)
+
+
+def test_an_oss_config_reads_oss_variables_and_pickles_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = ClientConfig("examplebucket", "cn-hangzhou", endpoint="http://127.0.0.1:9", dialect="OSS")
+    assert config.dialect == "oss" and config.credentials == EnvCredentials("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN")
+    assert pickle.loads(pickle.dumps(config)) == config and "dialect='oss'" in repr(config)
+    monkeypatch.setenv("OSS_ACCESS_KEY_ID", "LTAI-id")
+    monkeypatch.setenv("OSS_ACCESS_KEY_SECRET", "oss-secret")
+    with config.client() as client:
+        assert client.dialect.name == "oss" and client.transport.credentials().secret_id == "LTAI-id"
+    with pytest.raises(CosValidationError):
+        ClientConfig("examplebucket", "cn-hangzhou", dialect="s3")
+    with pytest.raises(CosValidationError):  # an OSS bucket name is no COS bucket
+        ClientConfig("examplebucket", "ap-guangzhou")

@@ -156,3 +156,20 @@ def test_growing_plan_of_a_stream() -> None:
     value = session(plan=plan, source=None, identity=None)
     with pytest.raises(ValueError):
         value.to_json()  # streams are never checkpointed
+
+
+def test_the_service_travels_with_the_session() -> None:
+    from cos_multipart._resume import stale_reason
+
+    oss = session(service="oss")
+    assert UploadSession.from_json(json.loads(json.dumps(oss.to_json()))).service == "oss"
+    # Checkpoints written before OSS existed name no service: they are COS's.
+    document = session().to_json()
+    del document["service"]
+    assert UploadSession.from_json(document).service == "cos"
+    with pytest.raises(ValueError, match="unknown service"):
+        UploadSession.from_json({**document, "service": "s3"})
+    # An upload id of one service means nothing to the other, even behind the same endpoint URL.
+    reason = stale_reason(session(), oss, part_size_given=False)
+    assert reason is not None and "COS" in reason and "OSS" in reason
+    assert stale_reason(oss, session(service="oss"), part_size_given=False) is None

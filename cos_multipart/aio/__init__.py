@@ -26,7 +26,7 @@ import io
 import os
 from typing import Any, AsyncIterable, Optional, Union
 
-from .._decisions import check_config
+from .._decisions import check_config, client_dialect
 from .._config import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, UploadResult, config_of
 from .._decisions import endpoint_url
 from .._sources import Source, StreamSource, open_source
@@ -108,7 +108,7 @@ class AsyncUploader:
     async def _run(
         self, source: AsyncSource, key: str, progress: Optional[AsyncProgressCallback], *, resume_only: bool
     ) -> UploadResult:
-        validate_key(key)
+        validate_key(key, max_bytes=client_dialect(self.client).max_key_bytes)
         threads = Threads(pool_workers(self.config.concurrency))
         try:
             if hasattr(source, "__aiter__"):
@@ -135,7 +135,7 @@ class AsyncUploader:
 
     def checkpoint_for(self, path: PathLike, key: str) -> Optional[UploadSession]:
         """The stored session an upload of ``path`` to ``key`` would look at, if any (reads one small file)."""
-        validate_key(key)
+        validate_key(key, max_bytes=client_dialect(self.client).max_key_bytes)
         return self.store.load(endpoint_url(self.client), self.client.bucket, key, path)
 
 

@@ -47,9 +47,8 @@ from ..limits import DEFAULT_SIGN_EXPIRES
 from ..models import CompleteResult, HttpCall, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
 from ..options import ObjectOptions, Tagging, resolve
 from ..retry import RetryPolicy
-from ..signer import SignWindow, presign_url
 from ..sse import EncryptionLike
-from ..transport import DEFAULT_TIMEOUT, Timeout, validate_timeout
+from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 from ..validation import PartLike, positive_int
 from ._transport import DEFAULT_POOL_SIZE, AsyncTransport
 
@@ -92,6 +91,10 @@ class AsyncCosClient:
         endpoint: As for :class:`~cos_multipart.client.CosClient`.
         retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`); backoff waits with ``asyncio.sleep``.
         timeout: Seconds, or ``(connect, read)`` (per socket operation); ``None`` waits forever.
+        answer_deadline: Seconds an attempt may take to deliver its whole answer once its request body has gone
+            out (180 by default; ``None``: no limit), as for :class:`~cos_multipart.client.CosClient`: a
+            trickling answer fails as a timeout, which the retry policy retries. Streamed GET bodies are not
+            covered.
         pool_size: Connections at most; the uploader raises it to its concurrency.
         proxies: ``{"http": url, "https": url}``.
         verify: TLS certificate verification: ``True``, ``False``, a CA bundle path, or an ``ssl.SSLContext``.
@@ -122,6 +125,7 @@ class AsyncCosClient:
         sign_expires: int = DEFAULT_SIGN_EXPIRES,
         clock: Callable[[], float] = time.time,
         dialect: DialectLike = None,
+        answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
     ) -> None:
         self.bucket = bucket
         self.region = region
@@ -136,6 +140,7 @@ class AsyncCosClient:
             credentials,
             retry=retry,
             timeout=validate_timeout(timeout),
+            answer_deadline=None if answer_deadline is None else validate_timeout(answer_deadline, "answer_deadline"),  # type: ignore[arg-type]
             pool_size=positive_int(pool_size, "pool_size"),
             proxies=proxies,
             verify=verify,
@@ -307,16 +312,18 @@ class AsyncCosClient:
 
     def object_url(self, key: str) -> str:
         """The unsigned URL of ``key`` (percent-encoded path)."""
-        validate_key(key)
+        validate_key(key, max_bytes=self.dialect.max_key_bytes)
         return self.endpoint.url(key)
 
     async def presign(self, key: str, method: str = "GET", expires: int = DEFAULT_SIGN_EXPIRES) -> str:
         """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds; carries the STS token."""
         if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
             raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
-        window = SignWindow.around(self._clock() + self._transport.clock_offset, positive_int(expires, "expires"))
+        seconds = positive_int(expires, "expires")
+        self.object_url(key)  # validates the key
         credentials = await self._transport.credentials()
-        return presign_url(credentials, self.object_url(key), method=method.upper(), window=window)
+        now = self._clock() + self._transport.clock_offset
+        return self.dialect.presigner(credentials, self.endpoint, method.upper(), key, now, seconds)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 

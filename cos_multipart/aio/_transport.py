@@ -13,6 +13,11 @@ blocks the event loop: a credentials provider other than fixed :class:`~cos_mult
 is called in a thread (a refreshing provider may fetch over the network), and may also return an awaitable.
 
 Cancellation is asyncio's: cancelling the task that awaits a call closes its connection and stops its retries.
+
+The answer deadline is the requests transport's: once an attempt's body has gone out (its last chunk handed
+to the connection), the whole answer must arrive within ``answer_deadline`` seconds. aiohttp's read timeout
+is per socket read, so an answer trickling a byte at a time never meets it; the deadline cancels the attempt
+instead, and the attempt fails as a timeout that the retry policy retries.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ..limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
 from ..models import HttpCall
 from ..retry import RetryPolicy
 from ..errors import CosTransportError
-from ..transport import DEFAULT_TIMEOUT, USER_AGENT, Timeout, _describe
+from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, USER_AGENT, Timeout, _describe
 
 T = TypeVar("T")
 Parser = Callable[[int, Mapping[str, str], bytes], T]
@@ -59,6 +64,66 @@ class AsyncBody(Protocol):
 
     def chunks(self) -> AsyncIterator[bytes]:
         """Its bytes from the start, in pieces."""
+
+
+class AnswerDeadlineExceeded(asyncio.TimeoutError):
+    """The whole answer did not arrive within the answer deadline (a timeout: retried per policy)."""
+
+    def __init__(self, deadline: Optional[float]) -> None:
+        super().__init__(f"no complete answer within {deadline:g} s of sending the request (answer_deadline)")
+
+
+class _AnswerDeadline:
+    """One attempt's answer deadline: armed when its body has gone out, it cancels the attempt's task when
+    it passes, and :meth:`swallow` turns that cancellation (and only that one) into a timeout."""
+
+    __slots__ = ("seconds", "expired", "_task", "_handle")
+
+    def __init__(self, seconds: Optional[float]) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._task = asyncio.current_task()
+        self._handle: Optional[asyncio.TimerHandle] = None
+
+    def arm(self) -> None:
+        """Start the clock (once; the body writer calls it after the last chunk, in aiohttp's own task)."""
+        if self.seconds is None or self._handle is not None or self._task is None:
+            return
+        self._handle = asyncio.get_running_loop().call_later(self.seconds, self._expire)
+
+    def _expire(self) -> None:
+        if self._task is not None and not self._task.done():
+            self.expired = True
+            self._task.cancel()
+
+    def disarm(self) -> None:
+        """Stop the clock (the answer was read, or the attempt ended otherwise)."""
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def swallow(self) -> bool:
+        """Whether a ``CancelledError`` is this deadline's alone (then it is taken back, and the attempt fails
+        as a timeout); a cancellation from the caller meanwhile is never swallowed."""
+        if not self.expired or self._task is None:
+            return False
+        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+: count the cancellations
+        if uncancel is None:
+            return True
+        return int(uncancel()) == 0
+
+
+async def _then(chunks: AsyncIterator[Any], written: Callable[[], None]) -> AsyncIterator[Any]:
+    """``chunks``, then ``written()``: aiohttp asks for the next chunk once it has written the previous one."""
+    async for chunk in chunks:
+        yield chunk
+    written()
+
+
+async def _slices(body: Union[bytes, memoryview]) -> AsyncIterator[memoryview]:
+    """A large in-memory body in ``FILE_CHUNK`` zero-copy slices."""
+    view = memoryview(body)
+    for offset in range(0, len(view), FILE_CHUNK):
+        yield view[offset : offset + FILE_CHUNK]
 
 
 #: How each aiohttp failure is judged, first match wins (the async twin of the requests transport's table).
@@ -125,6 +190,8 @@ class AsyncTransport:
             environment.
         retry: The retry policy.
         timeout: Seconds, or ``(connect, read)``.
+        answer_deadline: Seconds an attempt may take to deliver its whole answer once its body has gone out
+            (``None``: no limit).
         pool_size: Connections at most (aiohttp's connector limit); the uploader raises it to its concurrency.
         proxies: ``{"http": url, "https": url}``: the proxy for each scheme.
         verify: TLS verification: ``True``, ``False``, a CA bundle path, or an ``ssl.SSLContext``.
@@ -140,6 +207,7 @@ class AsyncTransport:
         *,
         retry: Optional[RetryPolicy] = None,
         timeout: Optional[Timeout] = DEFAULT_TIMEOUT,
+        answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
         pool_size: int = DEFAULT_POOL_SIZE,
         proxies: Optional[Mapping[str, str]] = None,
         verify: Union[bool, str, ssl.SSLContext] = True,
@@ -153,6 +221,7 @@ class AsyncTransport:
         self._provider = as_provider(credentials, endpoint.dialect.credential_env)
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout
+        self.answer_deadline = answer_deadline
         self.proxies = dict(proxies or {})
         self._ssl = ssl_option(verify)
         self.sign_expires = sign_expires
@@ -259,11 +328,23 @@ class AsyncTransport:
         started = time.monotonic()
         while True:
             date: Optional[str] = None
+            deadline = _AnswerDeadline(self.answer_deadline)
             body = _body_for_attempt(call.body, call.content_length, start)
+            if body is None or (isinstance(body, (bytes, memoryview)) and len(body) <= FILE_CHUNK):
+                deadline.arm()  # goes out in one write as the request starts: the clock starts now
+            else:  # the clock starts when the last piece has been written
+                body = _then(_slices(body) if isinstance(body, (bytes, memoryview)) else body, deadline.arm)
             try:
-                response = await self._attempt(call, url, body)
-                date = response.headers.get("Date")
-                return with_attempts(await handle(response), retries.policy.attempt)
+                try:
+                    response = await self._attempt(call, url, body)
+                    date = response.headers.get("Date")
+                    return with_attempts(await handle(response), retries.policy.attempt)
+                except asyncio.CancelledError:
+                    if not deadline.swallow():
+                        raise
+                    raise AnswerDeadlineExceeded(self.answer_deadline) from None
+                finally:
+                    deadline.disarm()
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:

@@ -18,7 +18,15 @@ The pytest fixtures ``local_cos`` and ``local_cos_factory`` come with ``pytest_p
 from __future__ import annotations
 
 from .faults import API_NAMES, Fault, FaultController, FaultPlan, FiredFault
-from .server import DEFAULT_BUCKET, DEFAULT_REGION, TEST_CREDENTIALS, AccessLogEntry, LocalCOS
+from .server import (
+    DEFAULT_BUCKET,
+    DEFAULT_REGION,
+    OSS_DEFAULT_BUCKET,
+    OSS_DEFAULT_REGION,
+    TEST_CREDENTIALS,
+    AccessLogEntry,
+    LocalCOS,
+)
 
 __all__ = [
     "LocalCOS",
@@ -31,4 +39,6 @@ __all__ = [
     "TEST_CREDENTIALS",
     "DEFAULT_BUCKET",
     "DEFAULT_REGION",
+    "OSS_DEFAULT_BUCKET",
+    "OSS_DEFAULT_REGION",
 ]

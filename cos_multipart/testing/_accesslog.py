@@ -7,6 +7,7 @@ entry (an answer reaches the client before its server thread logs it).
 
 from __future__ import annotations
 
+import re
 import collections
 import datetime
 import threading
@@ -20,8 +21,12 @@ from ..signer import SECURITY_TOKEN_HEADER
 from . import protocol
 
 #: Query parameters and headers whose values never reach a log.
-_SECRET_PARAMS = frozenset({"q-signature", "sign", SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER})
-_SECRET_HEADERS = frozenset({SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER})
+#: OSS mode: the V4 signature and the STS token, in the query or the headers [oss-api 1.8, 1.9].
+_OSS_SIGNATURE_PARAM = "x-oss-signature"
+_OSS_TOKEN = "x-oss-security-token"  # noqa: S105 - a header name, not a secret
+_SECRET_PARAMS = frozenset({"q-signature", "sign", SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER, _OSS_SIGNATURE_PARAM, _OSS_TOKEN})
+_SECRET_HEADERS = frozenset({SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER, _OSS_TOKEN})
+_OSS_V4_SIGNATURE = re.compile(r"(Signature=)[0-9A-Za-z]*")
 #: Entries kept in memory.
 MEMORY_ENTRIES = 10_000
 
@@ -138,6 +143,8 @@ def redact_headers(headers: Mapping[str, str]) -> Dict[str, str]:
     for name, value in headers.items():
         if name in _SECRET_HEADERS:
             value = REDACTED
+        elif name == "authorization" and value.startswith("OSS"):
+            value = _OSS_V4_SIGNATURE.sub(rf"\g<1>{REDACTED}", value)
         elif name == "authorization":
             value = "&".join(
                 f"q-signature={REDACTED}" if item.startswith("q-signature=") else item for item in value.split("&")

@@ -5,14 +5,13 @@ serve, let the faults alter the answer. Every error becomes an ``<Error>`` reply
 from __future__ import annotations
 
 import threading
-from typing import Callable, Tuple
-from urllib.parse import unquote
+from typing import Callable, Optional, Tuple
 
 from ._effects import altered, refusal
 from ._messages import Reply, Request, error_reply
 from ._routing import route
 from ._service import HANDLERS, Body, Service
-from .auth import AuthError, Keyring, ReceivedRequest, verify
+from .auth import AuthError, Keyring
 from .faults import CLEAN_PLAN, FaultController
 from .protocol import ServiceError
 
@@ -45,18 +44,25 @@ class Dispatcher:
         """
         api = ""
         plan = CLEAN_PLAN
+        invalid: Optional[ServiceError] = None
         try:
+            try:  # OSS mode: the x-oss-* headers in the server's vocabulary; a refused value answers after auth
+                request = request.in_internal_vocabulary()
+            except ServiceError as error:
+                invalid = error
             api = route(request)
             if not self._anonymous:
-                received = ReceivedRequest(request.method, unquote(request.raw_path), request.params, request.headers)
-                verify(received, self._keyring, self._clock())
+                request.dialect.authenticate(request, self._keyring, self._clock())
+            if invalid is not None:
+                raise invalid
             plan = self._faults.plan(api)
             if self._faults.latency > 0:
                 self._stopping.wait(self._faults.latency)
             refused = refusal(plan, request, body_pending)
             reply = refused if refused is not None else HANDLERS[api](self.service, request, body)
         except AuthError as error:
-            reply = error_reply(request, ServiceError(error.status, error.code, error.message))
+            denied = ServiceError(error.status, error.code, error.message, ec=error.ec, details=error.details)
+            reply = error_reply(request, denied, api)
         except ServiceError as error:
-            reply = error_reply(request, error)
+            reply = error_reply(request, error, api)
         return api, altered(reply, plan)

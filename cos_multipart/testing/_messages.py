@@ -7,12 +7,12 @@ reply's ETag and CRC-64 are fields, not headers, so that faults alter them in on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
-from . import protocol
 from .protocol import ServiceError
+from .server_dialect import COS, ServerDialect
 from .store import ObjectReader
 
 Headers = Tuple[Tuple[str, str], ...]
@@ -31,7 +31,10 @@ class Request:
         key: The object key (the decoded path without its leading ``/``).
         bucket: The bucket the Host names, or the server's default.
         region: The region the Host names, or the server's default.
-        request_id: The ``x-cos-request-id`` this request is answered with.
+        request_id: The request id this request is answered with.
+        dialect: The service the server plays.
+        wire_headers: The headers as received when ``headers`` are their translation into the server's
+            internal vocabulary (OSS mode); ``None`` when they are the same (COS).
     """
 
     method: str
@@ -43,6 +46,24 @@ class Request:
     bucket: str
     region: str
     request_id: str
+    dialect: ServerDialect = field(default=COS, repr=False)
+    wire_headers: Optional[Mapping[str, str]] = field(default=None, repr=False)
+
+    @property
+    def received_headers(self) -> Mapping[str, str]:
+        """The headers as received (what a signature covers, what the access log shows)."""
+        return self.wire_headers if self.wire_headers is not None else self.headers
+
+    def in_internal_vocabulary(self) -> "Request":
+        """This request with its headers in the server's internal vocabulary (itself in COS mode).
+
+        Raises:
+            ServiceError: A header value the service refuses (see :attr:`ServerDialect.inbound`).
+        """
+        if self.wire_headers is not None:
+            return self
+        translated = self.dialect.inbound(self.headers)
+        return self if translated is self.headers else replace(self, headers=translated, wire_headers=self.headers)
 
     def param(self, name: str) -> Optional[str]:
         """The value of query parameter ``name`` (exact name), or ``None``."""
@@ -129,19 +150,26 @@ def xml_reply(body: bytes, headers: Sequence[Tuple[str, str]] = ()) -> Reply:
     return Reply(200, tuple(headers), body, content_type="application/xml")
 
 
-def error_reply(request: Request, error: ServiceError) -> Reply:
-    """The ``<Error>`` answer to ``request`` [ref 4.1]."""
-    trace_id = protocol.new_trace_id()
-    headers = ((protocol.TRACE_ID_HEADER, trace_id),)
-    return Reply(error.status, headers, _error_xml(request, error, trace_id), content_type="application/xml", code=error.code)
+def error_reply(request: Request, error: ServiceError, api: str = "") -> Reply:
+    """The ``<Error>`` answer to ``request`` (to ``api``, when known) [ref 4.1, oss-api 7]."""
+    headers, body = request.dialect.error(request, error, api)
+    return Reply(error.status, headers, body, content_type="application/xml", code=error.code)
 
 
 def completed_body(request: Request, completed: Completed) -> bytes:
     """The body Complete ends with: its result, or an ``<Error>`` (in a 200, as COS can send)."""
     if completed.error is not None:
-        return _error_xml(request, completed.error, protocol.new_trace_id())
-    return protocol.complete_xml(completed.location, completed.bucket, completed.key, completed.etag)
+        return request.dialect.error(request, completed.error, "CompleteMultipartUpload")[1]
+    encode = request.param("encoding-type") == "url"
+    return request.dialect.bodies.complete(completed.location, completed.bucket, completed.key, completed.etag, encode)
 
 
-def _error_xml(request: Request, error: ServiceError, trace_id: str) -> bytes:
-    return protocol.error_xml(error.code, error.message, request.resource, request.request_id, trace_id)
+def settled(request: Request, reply: Reply) -> Reply:
+    """Complete's ``reply`` once the merge ran, for a service that answers only then (OSS): the result as a
+    plain body with its ETag, or the error with its own status."""
+    if reply.pending is None:
+        return reply
+    done = reply.pending()
+    if done.error is not None:
+        return replace(error_reply(request, done.error, "CompleteMultipartUpload"), delay=reply.delay, reset_after=reply.reset_after)
+    return replace(reply, pending=None, body=completed_body(request, done), etag=done.etag)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from . import protocol
 from ._messages import Request
 from .protocol import ServiceError
+from .server_dialect import COS, ServerDialect
 
 #: Query parameters that select a sub-resource, tried in this order.
 SELECTORS = ("uploads", "uploadId", "partNumber", "delete")
@@ -49,8 +50,10 @@ def parse_request(
     default_bucket: str,
     default_region: str,
     request_id: str,
+    dialect: ServerDialect = COS,
 ) -> Request:
-    """The :class:`Request` of a request line's method and target and its headers (first occurrence wins)."""
+    """The :class:`Request` of a request line's method and target and its headers (first occurrence wins);
+    ``dialect`` says where the bucket is named (the Host, or the path in OSS's path style)."""
     if target.startswith(("http://", "https://")):  # absolute form (through a proxy)
         parts = urlsplit(target)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -59,17 +62,18 @@ def parse_request(
     for name, value in header_items:
         headers.setdefault(name.lower(), value)
     raw_path = raw_path or "/"
-    bucket, region = protocol.bucket_from_host(headers.get("host", ""), default_bucket, default_region)
+    bucket, region, key = dialect.locate(headers.get("host", ""), unquote(raw_path), default_bucket, default_region)
     return Request(
         method=method,
         raw_path=raw_path,
         raw_query=raw_query,
         params=tuple(parse_qsl(raw_query, keep_blank_values=True)),
         headers=headers,
-        key=unquote(raw_path)[1:],
+        key=key,
         bucket=bucket,
         region=region,
         request_id=request_id,
+        dialect=dialect,
     )
 
 
@@ -101,7 +105,7 @@ def route(request: Request) -> str:
         if api is None:
             raise ServiceError(501, "NotImplemented", _NOT_IMPLEMENTED)
         return api
-    protocol.check_key(request.key)
+    protocol.check_key(request.key, request.dialect.max_key_bytes)
     if unsupported or UNSUPPORTED_HEADERS.intersection(request.headers):
         raise ServiceError(501, "NotImplemented", _NOT_IMPLEMENTED)
     api = _lookup(OBJECT_ROUTES, request)

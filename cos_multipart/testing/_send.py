@@ -17,11 +17,11 @@ from typing import Callable, List, Optional
 
 from ._body import Throttle
 from ._messages import Completed, ObjectBody, Reply
-from .protocol import CRC64_HEADER, REQUEST_ID_HEADER
+from .server_dialect import COS, ServerDialect
 
 #: Complete sends a whitespace chunk at least this often until it answers [ref 2.3].
 KEEPALIVE_SECONDS = 1.0
-SERVER_NAME = "tencent-cos"
+SERVER_NAME = COS.server_name
 
 
 class ConnectionReset(Exception):
@@ -37,22 +37,22 @@ def reset(connection: socket.socket, rfile: BufferedIOBase) -> None:
     raise ConnectionReset()
 
 
-def head(reply: Reply, *, request_id: str, date: str, close: bool) -> bytes:
-    """The status line and headers of ``reply``."""
+def head(reply: Reply, *, request_id: str, date: str, close: bool, dialect: ServerDialect = COS) -> bytes:
+    """The status line and headers of ``reply``, in the header vocabulary of ``dialect``."""
     reason = http.HTTPStatus(reply.status).phrase if reply.status in http.HTTPStatus._value2member_map_ else ""
     lines: List[str] = [
         f"HTTP/1.1 {reply.status} {reason}",
-        f"Server: {SERVER_NAME}",
+        f"Server: {dialect.server_name}",
         f"Date: {date}",
-        f"{REQUEST_ID_HEADER}: {request_id}",
+        f"{dialect.request_id_header}: {request_id}",
     ]
     if reply.content_type:
         lines.append(f"Content-Type: {reply.content_type}")
     if reply.etag is not None:
         lines.append(f'ETag: "{reply.etag}"')
     if reply.crc64 is not None:
-        lines.append(f"{CRC64_HEADER}: {reply.crc64}")
-    lines.extend(f"{name}: {value}" for name, value in reply.headers)
+        lines.append(f"{dialect.crc64_header}: {reply.crc64}")
+    lines.extend(f"{name}: {value}" for name, value in dialect.outbound(reply.headers))
     if reply.pending is not None:
         lines.append("Transfer-Encoding: chunked")
     elif reply.status not in (204, 304):

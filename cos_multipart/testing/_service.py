@@ -8,14 +8,14 @@ of sockets, faults or logs; :data:`HANDLERS` maps each API name to its method.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .. import limits
 from ..checksum import crc64_combine_all
-from . import bucket_protocol, protocol
+from . import bucket_protocol, oss_protocol, protocol
 from ._messages import Completed, ObjectBody, Reply, Request, xml_reply
 from .protocol import ServiceError
-from .store import BodySink, ObjectRecord, Store, UploadRecord
+from .store import BodySink, ObjectRecord, PartRecord, Store, UploadRecord
 
 
 _RESPONSE_OVERRIDES = {
@@ -55,7 +55,8 @@ class Service:
             headers=protocol.object_headers(request.headers),
             encryption=encryption,
         )
-        return xml_reply(protocol.initiate_xml(request.bucket, request.key, upload.upload_id), encryption.echo_headers())
+        result = request.dialect.bodies.initiate(request.bucket, request.key, upload.upload_id, _encodes(request))
+        return xml_reply(result, encryption.echo_headers())
 
     def upload_part(self, request: Request, body: Body) -> Reply:
         """Upload Part [ref 2.2]: streamed to disk, hashed as written."""
@@ -67,7 +68,7 @@ class Service:
         expected_md5 = protocol.content_md5(request.headers.get("content-md5"))
         with self.store.sink(request.bucket) as sink:
             body.receive(sink, length, rate=_traffic_rate(request))
-            _check_digest(bytes.fromhex(sink.hasher.md5_hex), expected_md5)
+            _check_digest(request, bytes.fromhex(sink.hasher.md5_hex), expected_md5)
             part = self.store.commit_part(upload, number, sink, self.store.etag_for(sink.hasher.md5_hex, upload.encryption))
         return Reply(200, tuple(upload.encryption.echo_headers()), etag=part.etag, crc64=part.crc64)
 
@@ -77,14 +78,23 @@ class Service:
         length = _declared_length(request, protocol.MAX_COMPLETE_BODY)
         expected_md5 = protocol.content_md5(request.headers.get("content-md5"))
         data = body.read_small(length)
-        _check_digest(hashlib.md5(data).digest(), expected_md5)
-        requested = protocol.parse_complete_body(data)
+        _check_digest(request, hashlib.md5(data).digest(), expected_md5)
+        parts = {part.number: part for part in self.store.list_parts(upload)}
+        requested = _complete_all(request, data, parts) if _completes_all(request) else protocol.parse_complete_body(data)
         pnum_min = protocol.integer(request.headers.get("x-cos-pnum-min"), "x-cos-pnum-min", 1, limits.MAX_PART_NUMBER)
         pnum_max = protocol.integer(request.headers.get("x-cos-pnum-max"), "x-cos-pnum-max", 1, limits.MAX_PART_NUMBER)
         forbid = _forbids_overwrite(request)
-        parts = {part.number: part for part in self.store.list_parts(upload)}
         stored = {number: (part.etag, part.size) for number, part in parts.items()}
-        selected = [parts[number] for number in protocol.check_complete(requested, stored, pnum_min=pnum_min, pnum_max=pnum_max)]
+        rules = request.dialect
+        numbers = protocol.check_complete(
+            requested,
+            stored,
+            pnum_min=pnum_min,
+            pnum_max=pnum_max,
+            min_part_size=rules.min_part_size,
+            consecutive=rules.consecutive_parts,
+        )
+        selected = [parts[number] for number in numbers]
         if forbid and self.store.has_object(request.bucket, request.key):
             raise protocol.file_exists()
         crc = crc64_combine_all([(part.crc64, part.size) for part in selected])
@@ -94,7 +104,7 @@ class Service:
                 record = self.store.complete(upload, selected, forbid_overwrite=forbid)
             except ServiceError as error:
                 return Completed(error=error)
-            return Completed(request.location, request.bucket, request.key, record.etag)
+            return Completed(request.dialect.location(request), request.bucket, request.key, record.etag)
 
         return Reply(200, tuple(upload.encryption.echo_headers()), content_type="application/xml", crc64=crc, pending=merge)
 
@@ -112,12 +122,12 @@ class Service:
         marker = protocol.integer(request.param("part-number-marker"), "part-number-marker", 0, 2**31) or 0
         remaining = [part for part in self.store.list_parts(upload) if part.number > marker]
         page = remaining[:max_parts]
-        body_xml = protocol.list_parts_xml(
+        body_xml = request.dialect.bodies.list_parts(
             bucket=request.bucket,
             key=request.key,
             upload_id=upload.upload_id,
-            storage_class=upload.storage_class,
-            parts=[protocol.PartRow(part.number, part.etag, part.size, part.last_modified) for part in page],
+            storage_class_name=request.dialect.storage_class(upload.storage_class),
+            parts=[protocol.PartRow(part.number, part.etag, part.size, part.last_modified, part.crc64) for part in page],
             marker=marker,
             max_parts=max_parts,
             truncated=len(remaining) > len(page),
@@ -142,7 +152,7 @@ class Service:
             for upload in self.store.list_uploads(request.bucket)
         ]
         listing = protocol.list_uploads_page(rows, **page)
-        return xml_reply(protocol.list_uploads_xml(bucket=request.bucket, listing=listing, encode=encode, **page))
+        return xml_reply(request.dialect.bodies.list_uploads(bucket=request.bucket, listing=listing, encode=encode, **page))
 
     def put_object(self, request: Request, body: Body) -> Reply:
         """PUT Object [ref 3.1]: streamed to disk, hashed as written."""
@@ -151,7 +161,7 @@ class Service:
         expected_md5 = protocol.content_md5(request.headers.get("content-md5"))
         with self.store.sink(request.bucket) as sink:
             body.receive(sink, length, rate=_traffic_rate(request))
-            _check_digest(bytes.fromhex(sink.hasher.md5_hex), expected_md5)
+            _check_digest(request, bytes.fromhex(sink.hasher.md5_hex), expected_md5)
             record = self.store.put_object(
                 request.bucket,
                 request.key,
@@ -200,13 +210,16 @@ class Service:
         return Reply(204)
 
     def list_objects(self, request: Request, body: Body) -> Reply:
-        """List Objects (GET Bucket, 436/7734): ``prefix``, ``delimiter``, ``marker``, ``max-keys``."""
+        """List Objects (GET Bucket, 436/7734): ``prefix``, ``delimiter``, ``marker``, ``max-keys``; in OSS mode
+        also version 2 (``list-type=2``) [oss-api 3]."""
         encode = _encoding_type(request)
         max_keys = protocol.integer(request.param("max-keys"), "max-keys", 1, 2**31)
+        version_2 = request.dialect.list_objects_v2 and request.param("list-type") == "2"
+        marker = oss_protocol.continuation_marker(request) if version_2 else request.param("marker") or ""
         page: Dict[str, Any] = {
             "prefix": request.param("prefix") or "",
             "delimiter": request.param("delimiter") or "",
-            "marker": request.param("marker") or "",
+            "marker": marker,
             "max_keys": bucket_protocol.MAX_KEYS if max_keys is None else min(max_keys, bucket_protocol.MAX_KEYS),
         }
         listing = bucket_protocol.list_objects_page(self.store.list_keys(request.bucket), **page)
@@ -214,8 +227,10 @@ class Service:
         for key in listing.keys:
             record = self.store.find_object(request.bucket, key)
             if record is not None:  # deleted since the keys were read
-                storage_class = protocol.storage_class_of(dict(record.headers))
+                storage_class = request.dialect.storage_class(protocol.storage_class_of(dict(record.headers)))
                 rows.append(bucket_protocol.ContentsRow(key, record.last_modified, record.etag, record.size, storage_class))
+        if version_2:
+            return xml_reply(oss_protocol.list_objects_v2_xml(request, listing, rows, encode=encode, max_keys=page["max_keys"]))
         xml = bucket_protocol.list_objects_xml(bucket=request.bucket, listing=listing, rows=rows, encode=encode, **page)
         return xml_reply(xml)
 
@@ -226,13 +241,13 @@ class Service:
         if expected_md5 is None:
             raise ServiceError(400, "InvalidRequest", "Missing required header for this request: Content-MD5.")
         data = body.read_small(length)
-        _check_digest(hashlib.md5(data).digest(), expected_md5)
+        _check_digest(request, hashlib.md5(data).digest(), expected_md5)
         quiet, keys = bucket_protocol.parse_delete_body(data)
         deleted: List[str] = []
         errors: List[Tuple[str, str, str]] = []
         for key in keys:
             try:
-                protocol.check_key(key)
+                protocol.check_key(key, request.dialect.max_key_bytes)
                 self.store.delete_object(request.bucket, key)
             except ServiceError as error:
                 errors.append((key, error.code, error.message))
@@ -289,9 +304,29 @@ def _declared_length(request: Request, maximum: int) -> int:
     return length
 
 
-def _check_digest(actual: bytes, expected: Optional[bytes]) -> None:
+def _check_digest(request: Request, actual: bytes, expected: Optional[bytes]) -> None:
     if expected is not None and actual != expected:
-        raise ServiceError(400, "BadDigest", _BAD_DIGEST)
+        raise ServiceError(400, request.dialect.digest_error, _BAD_DIGEST)
+
+
+def _encodes(request: Request) -> bool:
+    """``encoding-type=url`` asked for (Initiate: not validated, as COS ignores it there)."""
+    return request.param("encoding-type") == "url"
+
+
+def _completes_all(request: Request) -> bool:
+    return request.dialect.complete_all and request.headers.get(oss_protocol.COMPLETE_ALL_HEADER) is not None
+
+
+def _complete_all(request: Request, data: bytes, parts: Mapping[int, PartRecord]) -> List[Tuple[int, str]]:
+    """``x-oss-complete-all: yes``: every uploaded part, by number; the body must be empty [oss-api 3.3]."""
+    if request.headers.get(oss_protocol.COMPLETE_ALL_HEADER, "").strip() != "yes":
+        raise protocol.invalid_argument("x-oss-complete-all must be yes.")
+    if data:
+        raise ServiceError(400, "InvalidArgument", "With x-oss-complete-all the body must be empty.", ec="0042-00000216")
+    if not parts:
+        raise ServiceError(400, "InvalidPart", "The upload has no parts to complete.")
+    return [(number, parts[number].etag) for number in sorted(parts)]
 
 
 def _forbids_overwrite(request: Request) -> bool:
@@ -309,5 +344,7 @@ def _object_headers(record: ObjectRecord, request: Request) -> Tuple[Tuple[str, 
             headers.append((header, value))
     headers.append(("Last-Modified", protocol.http_date(record.last_modified)))
     headers.append(("Accept-Ranges", "bytes"))
+    if request.dialect.object_type_header:
+        headers.append(("x-cos-object-type", oss_protocol.object_type(len(record.segments))))
     headers.extend(record.encryption.echo_headers())
     return tuple(headers)

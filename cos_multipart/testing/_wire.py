@@ -22,9 +22,10 @@ from . import protocol
 from ._accesslog import AccessLog, AccessLogEntry, redact_headers, redact_query
 from ._body import BUFFER_SIZE, RequestBody, combined_rate
 from ._dispatch import Dispatcher
-from ._messages import Reply, Request, completed_body
+from ._messages import Reply, Request, completed_body, settled
 from ._routing import parse_request
 from ._send import SERVER_NAME, ConnectionReset, ReplySender, head
+from .server_dialect import COS, ServerDialect
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Site:
     bandwidth: Callable[[], Optional[float]]
     default_bucket: str
     default_region: str
+    dialect: ServerDialect = COS
 
 
 class WireServer(ThreadingHTTPServer):
@@ -171,7 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.headers.items(),
             default_bucket=site.default_bucket,
             default_region=site.default_region,
-            request_id=protocol.new_request_id(site.clock()),
+            request_id=site.dialect.new_request_id(site.clock()),
+            dialect=site.dialect,
         )
         body = _body_of(request, self.rfile, self._buffer, site)
         sender = ReplySender(self.connection, self.rfile, self.wfile, self._buffer, site.stopping)
@@ -220,10 +223,13 @@ class _Handler(BaseHTTPRequestHandler):
         body.drain()
         if reply.reset_after is not None and request.method != "GET":
             sender.reset()
+        if reply.pending is not None and not request.dialect.complete_keepalive:
+            reply = settled(request, reply)  # OSS answers Complete once the object exists
+            outcome.code = reply.code
         outcome.status = reply.status
         self.close_connection = self.close_connection or body.must_close
         date = protocol.http_date(site.clock())
-        sender.write(head(reply, request_id=request.request_id, date=date, close=self.close_connection))
+        sender.write(head(reply, request_id=request.request_id, date=date, close=self.close_connection, dialect=request.dialect))
         if reply.pending is not None:
             done = sender.completion(reply.pending, lambda result: completed_body(request, result))
             if done.error is not None:

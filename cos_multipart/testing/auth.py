@@ -29,18 +29,26 @@ EXPIRED_MESSAGE = "Request has expired"
 
 
 class AuthError(Exception):
-    """The request is not authenticated; always a 403 [ref 4.2].
+    """The request is not authenticated; a 403 (COS always) [ref 4.2].
 
     Attributes:
-        code: ``AccessDenied``, ``InvalidAccessKeyId``, ``SignatureDoesNotMatch`` or ``RequestTimeTooSkewed``.
+        code: ``AccessDenied``, ``InvalidAccessKeyId``, ``SignatureDoesNotMatch`` or ``RequestTimeTooSkewed``
+            (OSS also ``InvalidArgument`` for a malformed signature).
         message: The ``<Message>`` of the error body (never contains a secret).
+        status: The HTTP status.
+        ec: OSS's fine-grained error code, ``""`` when none is documented.
+        details: Extra ``(element, text)`` pairs of the error body (OSS: the canonical request and the
+            string to sign the server computed; neither contains a secret).
     """
 
-    status = 403
-
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, *, status: int = 403, ec: str = "", details: Tuple[Tuple[str, str], ...] = ()
+    ) -> None:
         self.code = code
         self.message = message
+        self.status = status
+        self.ec = ec
+        self.details = details
         super().__init__(f"{code}: {message}")
 
 
@@ -250,6 +258,11 @@ def _strip_port(host: str) -> str:
         return host[: end + 1] if end != -1 else host
     name, sep, port = host.rpartition(":")
     return name if sep and port.isdigit() else host
+
+
+def wire_text(value: str) -> str:
+    """A received header value as the UTF-8 text the client signed (``http.client`` decodes latin-1)."""
+    return _wire_text(value)
 
 
 def _wire_text(value: str) -> str:

@@ -53,12 +53,20 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 class ServiceError(Exception):
-    """An error the server answers with an ``<Error>`` body [ref 4.1]."""
+    """An error the server answers with an ``<Error>`` body [ref 4.1].
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    ``ec`` (OSS's fine-grained code, ``""``: looked up by code) and ``details`` (extra ``(element, text)``
+    pairs of an OSS body) are for the OSS mode; the COS body has neither.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, *, ec: str = "", details: Tuple[Tuple[str, str], ...] = ()
+    ) -> None:
         self.status = status
         self.code = code
         self.message = message
+        self.ec = ec
+        self.details = details
         super().__init__(f"{status} {code}: {message}")
 
 
@@ -147,11 +155,11 @@ def iso_time(timestamp: float) -> str:
 # --- request validation --------------------------------------------------------------------------------
 
 
-def check_key(key: str) -> None:
-    """Object key rules of 436/13324 [ref 7.3]."""
-    if len(key.encode("utf-8", "surrogatepass")) > limits.MAX_KEY_BYTES:
+def check_key(key: str, max_bytes: int = limits.MAX_KEY_BYTES) -> None:
+    """Object key rules of 436/13324 [ref 7.3] (OSS: ``max_bytes`` 1023 [oss-api 4])."""
+    if len(key.encode("utf-8", "surrogatepass")) > max_bytes:
         raise ServiceError(
-            400, "KeyTooLong", f"The object key is longer than {limits.MAX_KEY_BYTES} bytes after UTF-8 encoding."
+            400, "KeyTooLong", f"The object key is longer than {max_bytes} bytes after UTF-8 encoding."
         )
     if key.startswith(limits.FORBIDDEN_KEY_PREFIXES):
         raise ServiceError(400, "InvalidURI", "The object key must not start with / or \\.")
@@ -466,6 +474,8 @@ def check_complete(
     *,
     pnum_min: Optional[int] = None,
     pnum_max: Optional[int] = None,
+    min_part_size: int = limits.MIN_PART_SIZE,
+    consecutive: bool = True,
 ) -> List[int]:
     """Apply Complete's rules (436/7742) [ref 2.3]; return the part numbers to assemble, in order.
 
@@ -474,6 +484,8 @@ def check_complete(
         stored: Part number -> ``(etag without quotes, size)`` of the uploaded parts.
         pnum_min: ``x-cos-pnum-min``; fewer parts fail [ref 3.3].
         pnum_max: ``x-cos-pnum-max``; more parts fail [ref 3.3].
+        min_part_size: Smallest part but the last (COS 1 MB; OSS 100 KB [oss-api 3.3]).
+        consecutive: Whether the part numbers must follow each other (COS); OSS only needs them ascending.
     """
     numbers = [number for number, _ in requested]
     if any(later <= earlier for earlier, later in zip(numbers, numbers[1:])):
@@ -485,18 +497,18 @@ def check_complete(
     for number, etag in requested:
         if number not in stored:
             raise ServiceError(400, "InvalidPart", f"Part {number} has not been uploaded.")
-        if _bare_etag(etag) != stored[number][0]:
+        if _bare_etag(etag) != stored[number][0].lower():  # OSS stores upper-case ETags
             raise ServiceError(400, "InvalidPart", f"The ETag of part {number} does not match the uploaded part.")
     # "part numbers not consecutive -> 400 InvalidPart" (436/7742)
-    if numbers[-1] - numbers[0] != len(numbers) - 1:
+    if consecutive and numbers[-1] - numbers[0] != len(numbers) - 1:
         raise ServiceError(400, "InvalidPart", "The part numbers are not consecutive.")
-    # "a non-last part < 1 MB -> 400 EntityTooSmall" (436/7742)
+    # "a non-last part < 1 MB -> 400 EntityTooSmall" (436/7742); OSS: 100 KB (EC 0042-00000213)
     for number in numbers[:-1]:
-        if stored[number][1] < limits.MIN_PART_SIZE:
+        if stored[number][1] < min_part_size:
             raise ServiceError(
                 400,
                 "EntityTooSmall",
-                f"Part {number} is smaller than {limits.MIN_PART_SIZE} bytes and is not the last part.",
+                f"Part {number} is smaller than {min_part_size} bytes and is not the last part.",
             )
     return numbers
 
@@ -578,6 +590,7 @@ class PartRow:
     etag: str
     size: int
     last_modified: float
+    crc64: Optional[int] = None
 
 
 def list_parts_xml(

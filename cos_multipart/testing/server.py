@@ -30,7 +30,6 @@ from .. import limits
 from ..credentials import Credentials
 from ..errors import REDACTED, CosValidationError
 from ..signer import SignWindow, presign_url
-from . import protocol
 from ._accesslog import AccessLog, AccessLogEntry, redact_query
 from ._dispatch import Dispatcher
 from ._service import Service
@@ -38,14 +37,18 @@ from ._tls import ServerTLS, certificate_names, make_server_tls
 from ._wire import Site, WireServer
 from .auth import Keyring
 from .faults import Fault, FaultController
+from .server_dialect import COS, OSS, ServerDialect, server_dialect
 from .store import Store
 
 logger = logging.getLogger(__name__)
 
 #: Fixed credentials of the local server when none are given (documented in docs/local-server.md).
 TEST_CREDENTIALS = Credentials("AKIDLOCALCOSTESTKEY0000000000000000", "LocalCOSTestSecretKey000000000000")
-DEFAULT_BUCKET = "examplebucket-1250000000"
-DEFAULT_REGION = "ap-guangzhou"
+DEFAULT_BUCKET = COS.default_bucket
+DEFAULT_REGION = COS.default_region
+#: The default bucket and region in OSS mode (``LocalCOS(dialect="oss")``).
+OSS_DEFAULT_BUCKET = OSS.default_bucket
+OSS_DEFAULT_REGION = OSS.default_region
 
 CredentialsArg = Union[Credentials, Iterable[Credentials], None]
 
@@ -55,20 +58,24 @@ __all__ = [
     "TEST_CREDENTIALS",
     "DEFAULT_BUCKET",
     "DEFAULT_REGION",
+    "OSS_DEFAULT_BUCKET",
+    "OSS_DEFAULT_REGION",
     "redact_query",
 ]
 
 
 class LocalCOS:
-    """A local COS-compatible server; use as a context manager or call :meth:`start` / :meth:`stop`.
+    """A local COS-compatible server (or, with ``dialect="oss"``, an Aliyun OSS one); use as a context
+    manager or call :meth:`start` / :meth:`stop`.
 
     Args:
         host: Address to listen on (loopback by default).
         port: Port; 0 picks a free one (see :attr:`endpoint`).
         data_dir: Where buckets, parts, objects and the access log live; ``None`` for a temporary directory
             removed by :meth:`stop`. State in a given directory survives restarts.
-        bucket: The bucket of requests whose Host names none (an IP, ``localhost``, a custom domain).
-        region: The region of that bucket.
+        bucket: The bucket of requests whose Host names none (an IP, ``localhost``, a custom domain);
+            ``None``: :data:`DEFAULT_BUCKET` (COS) or :data:`OSS_DEFAULT_BUCKET` (OSS).
+        region: The region of that bucket; ``None``: ``ap-guangzhou`` (COS) or ``cn-hangzhou`` (OSS).
         credentials: The accepted key(s); temporary ones carry the token requests must present.
             ``None``: :data:`TEST_CREDENTIALS`.
         anonymous: Accept requests without checking signatures.
@@ -82,6 +89,8 @@ class LocalCOS:
             (:attr:`ca_path`); needs ``trustme`` (the ``tls`` extra).
         tls_names: Host names / addresses the certificate is made for (default: ``localhost``,
             ``127.0.0.1``, ``::1`` and ``host``).
+        dialect: ``"cos"`` (default) or ``"oss"``: the service the server plays (signatures, headers,
+            errors, ETags and part rules; see docs/local-server.md).
     """
 
     def __init__(
@@ -90,8 +99,8 @@ class LocalCOS:
         host: str = "127.0.0.1",
         port: int = 0,
         data_dir: Union[str, "os.PathLike[str]", None] = None,
-        bucket: str = DEFAULT_BUCKET,
-        region: str = DEFAULT_REGION,
+        bucket: Optional[str] = None,
+        region: Optional[str] = None,
         credentials: CredentialsArg = None,
         anonymous: bool = False,
         faults: Iterable[Fault] = (),
@@ -102,11 +111,14 @@ class LocalCOS:
         idle_timeout: float = 60.0,
         tls: bool = False,
         tls_names: Sequence[str] = (),
+        dialect: str = "cos",
     ) -> None:
-        if not protocol.is_bucket_name(bucket):
-            raise CosValidationError("bucket", bucket, "<name>-<appid>: lowercase letters, digits and '-'")
+        rules = server_dialect(dialect)
+        bucket = rules.default_bucket if bucket is None else bucket
+        region = rules.default_region if region is None else region
+        rules.check_bucket(bucket)
         if not region or not all(char.isalnum() or char == "-" for char in region):
-            raise CosValidationError("region", region, "letters, digits and '-', e.g. ap-guangzhou")
+            raise CosValidationError("region", region, f"letters, digits and '-', e.g. {rules.region_example}")
         if not 0 <= port <= 65535:
             raise CosValidationError("port", port, "0 (any free port) to 65535")
         if idle_timeout <= 0:
@@ -114,6 +126,7 @@ class LocalCOS:
         if tls and importlib.util.find_spec("trustme") is None:
             raise CosValidationError("tls", tls, "False, or install trustme: pip install 'cos-multipart[tls]'")
         accepted = _credential_list(credentials)
+        self.rules: ServerDialect = rules
         self.host = host
         self.bucket = bucket
         self.region = region
@@ -165,9 +178,15 @@ class LocalCOS:
 
     def __repr__(self) -> str:
         where = self.endpoint if self._running is not None else "stopped"
-        return f"LocalCOS({where}, bucket={self.bucket!r}, region={self.region!r})"
+        dialect = "" if self.rules is COS else f", dialect={self.dialect!r}"
+        return f"LocalCOS({where}, bucket={self.bucket!r}, region={self.region!r}{dialect})"
 
     # --- what users need -----------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        """``"cos"`` or ``"oss"``: the service this server plays; give it to a client as ``dialect=``."""
+        return self.rules.name
 
     @property
     def port(self) -> int:
@@ -216,13 +235,19 @@ class LocalCOS:
         return f"{self.endpoint}/{quote(key, safe='/-_.~')}"
 
     def presign(self, key: str, method: str = "GET", expires: int = limits.DEFAULT_SIGN_EXPIRES) -> str:
-        """A pre-signed URL for ``key`` made with :attr:`credentials`."""
+        """A pre-signed URL for ``key`` made with :attr:`credentials` (COS mode only).
+
+        Raises:
+            CosValidationError: In OSS mode.
+        """
+        if self.rules is not COS:
+            raise CosValidationError("presign", self.dialect, "a COS-mode server (OSS pre-signed URLs are not made here)")
         window = SignWindow.around(self.clock(), expires)
         return presign_url(self.credentials, self.url(key), method=method, window=window)
 
     def client(self, **overrides: Any) -> Any:
-        """A :class:`cos_multipart.client.CosClient` configured for this server (keyword overrides allowed);
-        over TLS it trusts :attr:`ca_path`."""
+        """A :class:`cos_multipart.client.CosClient` configured for this server, in its dialect (keyword
+        overrides allowed); over TLS it trusts :attr:`ca_path`."""
         from ..client import CosClient  # imported late: the server does not depend on the client
 
         options: Dict[str, Any] = {
@@ -231,6 +256,8 @@ class LocalCOS:
             "credentials": self.credentials,
             "endpoint": self.endpoint,
         }
+        if self.rules is not COS:
+            options["dialect"] = self.dialect
         if self._ca_path is not None:
             options["verify"] = str(self._ca_path)
         options.update(overrides)
@@ -244,7 +271,7 @@ class _Running:
         self.temporary = requested_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="local-cos-")) if requested_dir is None else requested_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.data_dir, clock=cos.clock)
+        self.store = Store(self.data_dir, clock=cos.clock, upper_etags=cos.rules.upper_etags)
         self.tls: Optional[ServerTLS] = make_server_tls(self.data_dir / "tls", cos.tls_names) if cos.tls else None
         self.log = AccessLog(self.data_dir / "access.log", log_stream)
         dispatcher = Dispatcher(
@@ -264,6 +291,7 @@ class _Running:
             bandwidth=lambda: cos.faults.bandwidth,
             default_bucket=cos.bucket,
             default_region=cos.region,
+            dialect=cos.rules,
         )
         try:
             self.wire = WireServer((cos.host, port), site, self.tls.context if self.tls is not None else None)

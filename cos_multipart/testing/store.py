@@ -241,11 +241,13 @@ class Store:
     Args:
         root: The data directory (created if missing).
         clock: Unix time source (timestamps, upload ids).
+        upper_etags: ETags in upper-case hex, as OSS writes them [oss-api 5.2].
     """
 
-    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, root: Path, clock: Callable[[], float] = time.time, *, upper_etags: bool = False) -> None:
         self.root = root
         self._clock = clock
+        self._upper = upper_etags
         self._lock = threading.Lock()
         self._upload_locks: Dict[str, threading.Lock] = {}
         self._objects_lock = threading.Lock()  # object records, their data and the readers' pins
@@ -321,9 +323,12 @@ class Store:
         """The ETag COS would answer: the MD5 without SSE or with SSE-COS, something else for SSE-KMS and
         SSE-C (here an HMAC of the MD5 under the server's secret) [ref 6.4]."""
         if encryption.etag_is_md5:
-            return md5_hex
+            return self._cased(md5_hex)
         mac = hmac.new(self._secret, f"{encryption.mode}:{md5_hex}".encode("ascii"), hashlib.sha256)
-        return mac.hexdigest()[:32]
+        return self._cased(mac.hexdigest()[:32])
+
+    def _cased(self, etag: str) -> str:
+        return etag.upper() if self._upper else etag
 
     # --- uploads -----------------------------------------------------------------------------------
 
@@ -473,7 +478,7 @@ class Store:
         digest = hashlib.md5(upload_id.encode("ascii"))
         for part in parts:
             digest.update(part.etag.encode("ascii"))
-        return f"{digest.hexdigest()}-{len(parts)}"
+        return f"{self._cased(digest.hexdigest())}-{len(parts)}"
 
     # --- objects -----------------------------------------------------------------------------------
 

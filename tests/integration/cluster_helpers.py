@@ -28,7 +28,7 @@ SECRETS = (SECRET_KEY, TOKEN, PLUGIN_CREDENTIALS.secret_key)
 
 def target(cos: LocalCOS, credentials: Any = ENV_NAMES) -> ClientConfig:
     """The client configuration the caller and the workers build their clients of ``cos`` from."""
-    return ClientConfig(cos.bucket, cos.region, credentials, endpoint=cos.endpoint)
+    return ClientConfig(cos.bucket, cos.region, credentials, endpoint=cos.endpoint, dialect=cos.dialect)
 
 
 def read_sts_file(path: str) -> Tuple[Credentials, float]:

@@ -16,6 +16,28 @@ from uploads import DRIVERS, Driver
 import cluster_helpers
 
 
+#: The services the local server speaks; tests marked ``both_dialects`` run against each.
+DIALECT_NAMES = ("cos", "oss")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "dialect" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_dialects"):
+        metafunc.parametrize("dialect", DIALECT_NAMES, indirect=True)
+
+
+@pytest.fixture()
+def dialect(request: pytest.FixtureRequest) -> str:
+    """The service the ``local_cos`` server speaks: COS, or each of COS and OSS for tests marked
+    ``both_dialects`` (one suite, both services)."""
+    return str(getattr(request, "param", "cos"))
+
+
+@pytest.fixture()
+def local_cos(local_cos_factory: Callable[..., LocalCOS], dialect: str) -> LocalCOS:
+    """A running local server speaking ``dialect``, with the test credentials and a fresh data directory."""
+    return local_cos_factory(dialect=dialect)
+
+
 @pytest.fixture()
 def client(local_cos: LocalCOS) -> Iterator[CosClient]:
     with local_cos.client() as made:
@@ -58,6 +80,8 @@ def cluster(dask_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture()
-def cos(local_cos_factory: Callable[..., LocalCOS]) -> LocalCOS:
-    """A local server that accepts the cluster's environment and plugin credentials."""
-    return local_cos_factory(credentials=[cluster_helpers.ENV_CREDENTIALS, cluster_helpers.PLUGIN_CREDENTIALS])
+def cos(local_cos_factory: Callable[..., LocalCOS], dialect: str) -> LocalCOS:
+    """A local server speaking ``dialect`` that accepts the cluster's environment and plugin credentials."""
+    return local_cos_factory(
+        credentials=[cluster_helpers.ENV_CREDENTIALS, cluster_helpers.PLUGIN_CREDENTIALS], dialect=dialect
+    )

@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from cos_multipart import CosClient, Credentials, RetryPolicy
 
@@ -37,6 +38,8 @@ class HostileServer:
 
     answer: Answer
     read_body: bool = True
+    #: Read request bodies at this many bytes/s (a slow link or a slow server), or at once (``None``).
+    body_rate: Optional[float] = None
     requests: List[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -52,6 +55,15 @@ class HostileServer:
 
     def client(self, retry: Optional[RetryPolicy] = None, **kwargs: object) -> CosClient:
         return CosClient(
+            "examplebucket-1250000000", "ap-guangzhou", Credentials(SECRET_ID, SECRET_KEY),
+            endpoint=self.endpoint, retry=retry or RetryPolicy.never(), **kwargs,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def async_client(self, retry: Optional[RetryPolicy] = None, **kwargs: object) -> Any:
+        """An :class:`~cos_multipart.aio.AsyncCosClient` of this server (made inside a running loop)."""
+        from cos_multipart.aio import AsyncCosClient
+
+        return AsyncCosClient(
             "examplebucket-1250000000", "ap-guangzhou", Credentials(SECRET_ID, SECRET_KEY),
             endpoint=self.endpoint, retry=retry or RetryPolicy.never(), **kwargs,  # type: ignore[arg-type]
         )  # fmt: skip
@@ -111,8 +123,23 @@ class HostileServer:
             headers[name.strip().lower()] = value.strip()
         body = b""
         if self.read_body and headers.get("content-length", "0").isdigit():
-            body = reader.read(int(headers.get("content-length", "0")))
+            body = self._read_body(reader, int(headers.get("content-length", "0")))
         return Request(method, target, headers, body)
+
+
+    def _read_body(self, reader: "io.BufferedIOBase", length: int) -> bytes:
+        if self.body_rate is None:
+            return reader.read(length)
+        pieces: List[bytes] = []
+        left = length
+        while left > 0:
+            piece = reader.read(min(64 * 1024, left))
+            if not piece:
+                break
+            pieces.append(piece)
+            left -= len(piece)
+            time.sleep(len(piece) / self.body_rate)
+        return b"".join(pieces)
 
 
 def reply(sock: socket.socket, status: str, body: bytes = b"", headers: Optional[Dict[str, str]] = None) -> None:

@@ -16,7 +16,7 @@ from cos_multipart.limits import MB
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 BODY = b"s" * MB
 

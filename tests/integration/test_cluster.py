@@ -33,7 +33,7 @@ import cluster_helpers  # noqa: E402
 from cluster_helpers import ENV_CREDENTIALS, ENV_NAMES, PLUGIN_CREDENTIALS, SECRETS, target  # noqa: E402
 from uploads import make_file, stored  # noqa: E402
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 
 def parts_config(**options: Any) -> UploadConfig:

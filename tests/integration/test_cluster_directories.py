@@ -31,7 +31,7 @@ import cluster_helpers  # noqa: E402
 from cluster_helpers import ENV_CREDENTIALS, ENV_NAMES, PLUGIN_CREDENTIALS, SECRETS, target  # noqa: E402
 from uploads import stored  # noqa: E402
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 BIG = "data/big.bin"
 BIG_SIZE = 4 * MB + 321

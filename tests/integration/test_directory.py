@@ -16,7 +16,7 @@ from cos_multipart.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.uploader import UploadConfig
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 
 def tree(root: Path) -> Dict[str, bytes]:

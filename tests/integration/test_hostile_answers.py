@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import hashlib
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import pytest
 from hostile import Answer, HostileServer, Request, reply
 
 from cos_multipart import CosServiceError, CosTransportError, FailureKind, RetryPolicy
+from cos_multipart.checksum import crc64
 from cos_multipart.errors import CosResponseError
 
 pytestmark = pytest.mark.integration
@@ -198,6 +201,65 @@ def test_a_trickling_answer_fails_at_the_answer_deadline_as_a_retried_timeout() 
     assert caught.value.kind is FailureKind.TIMEOUT and caught.value.attempts == 2
     assert "answer_deadline" in str(caught.value)
     assert len(server.requests) == 2 and 3.0 <= elapsed < 6.0
+
+
+def test_a_trickling_answer_fails_at_the_answer_deadline_with_asyncio_too() -> None:
+    async def scenario(server: HostileServer) -> float:
+        async with server.async_client(
+            RetryPolicy(max_attempts=2, backoff_base=0.01), timeout=(1, 1), answer_deadline=1.5
+        ) as client:
+            started = time.monotonic()
+            with pytest.raises(CosTransportError) as caught:
+                [part async for part in client.list_parts("k", "upload-1")]
+            assert caught.value.kind is FailureKind.TIMEOUT and caught.value.attempts == 2
+            assert "answer_deadline" in str(caught.value)
+            return time.monotonic() - started
+
+    with HostileServer(trickling(1000, b" ")) as server:
+        elapsed = asyncio.run(scenario(server))
+    assert len(server.requests) == 2 and 3.0 <= elapsed < 6.0
+
+
+def test_the_callers_cancel_is_never_taken_for_the_deadline() -> None:
+    async def scenario(server: HostileServer) -> None:
+        async with server.async_client(timeout=(1, 1), answer_deadline=0.5) as client:
+            async def listing() -> None:
+                async for _ in client.list_parts("k", "upload-1"):
+                    pass
+
+            task = asyncio.ensure_future(listing())
+            await asyncio.sleep(0.45)
+            task.cancel()  # just before the deadline: the caller's cancellation must win, not become a timeout
+            await asyncio.sleep(0.2)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    with HostileServer(trickling(1000, b" ")) as server:
+        asyncio.run(scenario(server))
+
+
+BIG = b"z" * (24 * 1024 * 1024)
+SLOW_READ = 8 * 1024 * 1024  # bytes/s
+
+
+def test_a_large_in_memory_body_over_a_slow_link_is_not_cut_by_the_deadline() -> None:
+    """The clock starts when the body has gone out, not when the request starts: 24 MiB read at 8 MiB/s
+    take 3 s, more than the 2 s deadline; the last piece is handed to the socket while the kernel's buffers
+    (a few MiB, under 1.3 s at this rate) still hold some, and the answer comes at once after the body."""
+
+    def answer(request: Request, sock: socket.socket) -> bool:
+        assert len(request.body) == len(BIG)
+        reply(sock, "200 OK", b"", {"ETag": f'"{hashlib.md5(BIG).hexdigest()}"', "x-cos-hash-crc64ecma": str(crc64(BIG))})
+        return True
+
+    async def scenario(server: HostileServer) -> None:
+        async with server.async_client(timeout=(5, 5), answer_deadline=2.0) as client:
+            started = time.monotonic()
+            await client.put_object("k", BIG)
+            assert time.monotonic() - started > 2.0
+
+    with HostileServer(answer, body_rate=SLOW_READ) as server:
+        asyncio.run(scenario(server))
 
 
 def test_a_streamed_get_body_is_not_cut_by_the_deadline() -> None:

@@ -15,7 +15,7 @@ from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 
 def interrupted(driver: Driver, client: CosClient, store: CheckpointStore, path: Path, key: str) -> str:

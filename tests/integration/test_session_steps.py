@@ -17,7 +17,7 @@ from cos_multipart.limits import MB
 
 from uploads import stored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 
 def test_parts_in_any_order_from_a_pickled_session_complete_verified(client: CosClient, tmp_path: Path) -> None:

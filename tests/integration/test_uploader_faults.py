@@ -19,7 +19,7 @@ from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)
 

@@ -23,7 +23,7 @@ from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 
 def stop_after(parts: int) -> Any:
@@ -41,8 +41,8 @@ CHILD = textwrap.dedent(
     from cos_multipart.credentials import Credentials
     from cos_multipart.uploader import upload_file
 
-    endpoint, bucket, region, secret_id, secret_key, path, directory = sys.argv[1:8]
-    client = CosClient(bucket, region, Credentials(secret_id, secret_key), endpoint=endpoint)
+    endpoint, bucket, region, secret_id, secret_key, path, directory, dialect = sys.argv[1:9]
+    client = CosClient(bucket, region, Credentials(secret_id, secret_key), endpoint=endpoint, dialect=dialect)
 
     def kill_after_three(event):
         if event.parts_done >= 3:
@@ -73,7 +73,7 @@ def test_killed_process_resumes_with_only_the_missing_parts(
     credentials = local_cos.credentials
     child = subprocess.run(
         [sys.executable, "-c", CHILD, local_cos.endpoint, local_cos.bucket, local_cos.region,
-         credentials.secret_id, credentials.secret_key, str(path), str(store.directory)],
+         credentials.secret_id, credentials.secret_key, str(path), str(store.directory), local_cos.dialect],
         capture_output=True, timeout=60,
     )  # fmt: skip
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()

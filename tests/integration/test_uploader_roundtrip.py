@@ -13,6 +13,7 @@ import pytest
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
+from cos_multipart.errors import CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.options import ObjectOptions
 from cos_multipart.progress import ProgressEvent
@@ -20,9 +21,9 @@ from cos_multipart.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import LocalCOS
 from cos_multipart.uploader import UploadConfig, UploadResult, upload_file
 
-from uploads import Driver, stored
+from uploads import Driver, stored, supported
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 SSE_C_KEY = "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY="
 
@@ -97,12 +98,22 @@ def test_seekable_file_object_from_its_position(driver: Driver, client: CosClien
 )
 @pytest.mark.parametrize("multipart", [True, False])
 def test_encryption_modes(
-    driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path, encryption: Any, multipart: bool
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, encryption: Any,
+    multipart: bool,
 ) -> None:
     data = os.urandom(2 * MB + 1)
     path = tmp_path / "data.bin"
     path.write_bytes(data)
     threshold = 0 if multipart else 8 * MB
+    if not supported(client, ObjectOptions(encryption=encryption)):  # OSS: no SSE-C, no KMS context
+        with pytest.raises(CosValidationError) as info:
+            driver.upload_file(
+                client, path, "enc", part_size=MB, multipart_threshold=threshold,
+                options=ObjectOptions(encryption=encryption), store=store,
+            )  # fmt: skip
+        assert info.value.field.startswith("encryption") and "OSS does not have" in info.value.allowed
+        assert not local_cos.log_entries() and not list(store)  # refused before any request or checkpoint
+        return
     result = driver.upload_file(
         client, path, "enc", part_size=MB, multipart_threshold=threshold, options=ObjectOptions(encryption=encryption),
         store=store,
@@ -114,6 +125,8 @@ def test_encryption_modes(
 def test_sse_c_key_never_written_to_the_checkpoint(
     driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
+    if not client.dialect.supports_sse_c:
+        pytest.skip("OSS has no SSE-C: test_encryption_modes checks that it is refused before anything is sent")
     data = os.urandom(3 * MB)
     path = tmp_path / "data.bin"
     path.write_bytes(data)
@@ -198,7 +211,8 @@ def test_traffic_limit_header_reaches_upload_part(
         client, path, "limited", part_size=MB, multipart_threshold=0, traffic_limit=838_860_800, store=store
     )
     parts = local_cos.log_entries("UploadPart")
-    assert parts and all(entry.headers.get("x-cos-traffic-limit") == "838860800" for entry in parts)
+    header = f"x-{local_cos.dialect}-traffic-limit"  # x-cos-traffic-limit / x-oss-traffic-limit
+    assert parts and all(entry.headers.get(header) == "838860800" for entry in parts)
 
 
 def test_each_byte_is_read_from_the_file_once(
@@ -233,3 +247,20 @@ def test_client_pool_grows_to_the_worker_count(local_cos: LocalCOS, store: Check
     spans = [(e.time, e.time + e.millis / 1000) for e in local_cos.log_entries("UploadPart")]
     overlapping = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
     assert overlapping >= 2
+
+
+def test_the_services_smallest_part_size_and_no_smaller(
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    smallest = client.dialect.min_part_size  # COS 1 MB, OSS 100 KB
+    path = tmp_path / "data.bin"
+    data = os.urandom(3 * smallest + 7)
+    path.write_bytes(data)
+    result = driver.upload_file(client, path, "smallest", part_size=smallest, multipart_threshold=0, concurrency=3, store=store)
+    assert [part.size for part in result.parts] == [smallest] * 3 + [7]
+    check(client, result, "smallest", data)
+    logged = len(local_cos.log_entries())
+    with pytest.raises(CosValidationError) as info:
+        driver.Uploader(client, UploadConfig(part_size=smallest - 1, multipart_threshold=0), store=store).upload(path, "smaller")
+    assert info.value.field == "part_size" and str(smallest) in info.value.allowed
+    assert len(local_cos.log_entries()) == logged  # refused before any request

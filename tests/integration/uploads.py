@@ -11,6 +11,7 @@ from typing import Any, Optional, Tuple
 
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
+from cos_multipart.errors import CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.options import ObjectOptions
 from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
@@ -48,6 +49,15 @@ def stored(client: CosClient, key: str, **options: Any) -> bytes:
         response.close()
 
 
+def supported(client: CosClient, options: ObjectOptions) -> bool:
+    """Whether the client's service has every header ``options`` need (OSS has no SSE-C, grants, KMS context)."""
+    try:
+        client.dialect.to_wire(options.headers())
+    except CosValidationError:
+        return False
+    return True
+
+
 # --- the two drivers behind one interface ------------------------------------------------------------
 
 
@@ -58,7 +68,7 @@ def async_client_like(client: CosClient) -> Any:
     transport = client.transport
     return AsyncCosClient(
         client.bucket, client.region, transport.credentials(), endpoint=client.endpoint.base_url,
-        retry=transport.retry, timeout=transport.timeout, pool_size=transport.pool_size,
+        retry=transport.retry, timeout=transport.timeout, pool_size=transport.pool_size, dialect=client.dialect,
     )  # fmt: skip
 
 

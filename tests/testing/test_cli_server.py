@@ -48,7 +48,7 @@ def parse(argv: List[str]) -> argparse.Namespace:
 
 
 def start_serve(args: List[str], env: Optional[Dict[str, str]] = None) -> "tuple[subprocess.Popen[str], List[str]]":
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("COS_", "TENCENTCLOUD_"))}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("COS_", "TENCENTCLOUD_", "OSS_"))}
     environment.update(env or {})
     process = subprocess.Popen(
         [sys.executable, "-c", PARSER_SCRIPT, "serve", "--port", "0", *args],
@@ -103,6 +103,23 @@ def test_serve_takes_credentials_from_the_environment_without_printing_the_key()
     assert requests.put(f"{endpoint}/k", data=b"x", auth=CosAuth(TEST_CREDENTIALS), timeout=10).status_code == 403
     code, out, err = stop(process)
     assert code == 0 and "environment-secret-key" not in out + err
+
+
+def test_serve_dialect_oss(tmp_path: Path) -> None:
+    from cos_multipart.oss_signer import sign_headers
+
+    env = {"OSS_ACCESS_KEY_ID": "LTAIfromenvironment", "OSS_ACCESS_KEY_SECRET": "oss-environment-secret"}
+    process, banner = start_serve(["--dialect", "oss", "--data-dir", str(tmp_path)], env=env)
+    text = "\n".join(banner)
+    endpoint = re.search(r"Local OSS server listening on (http://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
+    assert "examplebucket" in text and "cn-hangzhou" in text and "LTAIfromenvironment" in text
+    headers = sign_headers(Credentials(env["OSS_ACCESS_KEY_ID"], env["OSS_ACCESS_KEY_SECRET"]), method="PUT",
+                           bucket="examplebucket", key="hello.txt", params=(), headers={}, region="cn-hangzhou",
+                           now=time.time())  # fmt: skip
+    response = requests.put(f"{endpoint}/examplebucket/hello.txt", data=b"hi", headers=headers, timeout=10)
+    assert response.status_code == 200 and response.headers["x-oss-hash-crc64ecma"] == str(crc64(b"hi"))
+    code, out, err = stop(process)
+    assert code == 0 and "local OSS server stopped" in out and "oss-environment-secret" not in out + err
 
 
 def test_serve_tls_prints_the_ca_bundle_to_trust(tmp_path: Path) -> None:
