@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m bench run                         # everything, full sizes (about 20-25 minutes on 2 cores, as root)
+    python -m bench run                         # everything, full sizes (about 20 minutes on 2 cores, as root)
     python -m bench run --only upload,crc       # some measurements (merged into the existing results)
     python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds
     python -m bench report                      # re-render docs/benchmarks.md (bench/out/results.json, else

@@ -172,6 +172,39 @@ def run_floors(settings: Settings, workdir: Path, log: Log, network: Network) ->
     return {"size": size, "runs": settings.floors_runs, "raw": runs, "summary": summary, "cipher": sorted(ciphers)}
 
 
+def run_partsize(settings: Settings, workdir: Path, log: Log, network: Network) -> Dict[str, Any]:
+    """What bounds the link share on a link with a round trip: both SDKs (same checks) and N plain PUTs on the
+    first shape with an RTT, HTTP, ``threads`` connections, one file, for each of ``partsize_sizes``. Each part
+    costs a connection one round trip of idle time (the answer), so the share grows with the part size."""
+    shape = next((shape for shape in shapes_of(settings) if shape.shaped and shape.rtt > 0), None)
+    if shape is None:
+        return {"skipped": "no shape with a round trip"}
+    clients = available_clients(settings, ("ours", "official-md5"))
+    size = settings.partsize_file
+    path = workdir / "partsize.bin"
+    crc = make_file(path, size)
+    cells: List[Dict[str, Any]] = []
+    try:
+        for part_size in settings.partsize_sizes:
+            tuned = settings.but(part_size=part_size)
+            data_dir = pick_data_dir(2 * size, settings.server_in_memory)
+            with network.serve(shape, data_dir) as served:
+                runs: List[Dict[str, Any]] = []
+                names = clients + (["put-parallel"] if part_size == settings.partsize_sizes[0] else [])
+                for run, name in iter_alternating(names, settings.partsize_runs):
+                    spec = client_spec(name, served.server, path, f"bench/partsize/{name}-{part_size}-{run}", tuned, workdir, settings.threads)
+                    result = measure_upload(served.server, name, spec, size, crc, settings, served.prefix)
+                    result.update(run=run, part_size=part_size)
+                    runs.append(result)
+                    log(f"[partsize] {human(part_size):>7s} {name:14s} run {run + 1}: {size / MIB / result['wall']:6.1f} MiB/s "
+                        f"= {100 * size / result['wall'] / (settings.threads * (shape.cap or 1)):.0f} % of the link")  # fmt: skip
+            cells.append({"part_size": part_size, "mode": served.mode, "raw": runs, "summary": summarise(runs, size)})
+    finally:
+        path.unlink(missing_ok=True)
+    return {"shape": shape.name, "cap": shape.cap, "rtt": shape.rtt, "threads": settings.threads, "size": size,
+            "runs": settings.partsize_runs, "cells": cells}  # fmt: skip
+
+
 #: The OSS row: (this package's client, the OSS SDK's client) pairs; CRC-64 is what both check per part there.
 OSS_PAIRINGS = (("ours-oss-default", "oss-official-default"), ("ours-oss", "oss-official"))
 
@@ -222,4 +255,4 @@ def run_oss(settings: Settings, workdir: Path, log: Log, network: Network) -> Di
     return {"clients": clients, "part_size": settings.part_size, "threads": settings.threads, "runs": settings.compare_runs, "cells": cells}
 
 
-__all__ = ["run_compare", "run_floors", "run_oss", "shapes_of", "cell_name"]
+__all__ = ["run_compare", "run_floors", "run_oss", "run_partsize", "shapes_of", "cell_name"]

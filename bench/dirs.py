@@ -152,7 +152,9 @@ def _dir_cell(
                     spec = _coscmd_spec(served, root, prefix, settings, workdir, program)
                 else:
                     spec = _spec(name, served, root, prefix, settings, workdir)
+                server_cpu = served.server.cpu_seconds()
                 child = run_child(spec, timeout=settings.child_timeout, prefix=served.prefix).check()
+                server_cpu = served.server.cpu_seconds() - server_cpu
                 wall = float(child.output["wall"])
                 result = {
                     "client": name,
@@ -161,6 +163,7 @@ def _dir_cell(
                     "size": size,
                     "wall": wall,
                     "cpu": child.output.get("cpu"),
+                    "server_cpu": server_cpu,
                     "process_wall": child.process_wall,
                     "files_per_s": count / wall,
                     "gib_per_s": count * size / wall / GIB,
@@ -178,6 +181,10 @@ def _dir_cell(
             "files_per_s": spread(r["files_per_s"] for r in runs if r["client"] == name),
             "gib_per_s": spread(r["gib_per_s"] for r in runs if r["client"] == name),
             "cpu": spread(r["cpu"] for r in runs if r["client"] == name),
+            "cpu_ms_per_file": spread(1000 * r["cpu"] / r["files"] for r in runs if r["client"] == name and r["cpu"] is not None),
+            "server_cpu_ms_per_file": spread(1000 * r["server_cpu"] / r["files"] for r in runs if r["client"] == name),
+            # Client + server CPU over the wall time (the server's CPU is read around the whole child process).
+            "cores_busy": spread((r["cpu"] + r["server_cpu"]) / r["wall"] for r in runs if r["client"] == name and r["cpu"] is not None),
             "verified": all(r["verified"] for r in runs if r["client"] == name),
         }
         for name in dict.fromkeys(r["client"] for r in runs)

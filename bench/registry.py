@@ -25,6 +25,7 @@ def _local(function: Callable[[Settings, Path, Log], Dict[str, Any]]) -> Suite:
 SUITE_FUNCTIONS: Dict[str, Suite] = {
     "compare": compare.run_compare,
     "floors": compare.run_floors,
+    "partsize": compare.run_partsize,
     "scaling": suites.run_scaling,
     "dirs": dirs.run_dirs,
     "async": suites.run_async,

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .settings import MIB, human
 from .stats import ratio
-from .tables import PAIRINGS, section_compare, section_dirs, section_floors, section_oss
+from .tables import PAIRINGS, section_compare, section_dirs, section_floors, section_oss, section_partsize
 from .targets import targets
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
 
 LABELS = {
+    "ours": "this package (MD5 + CRC-64)",
+    "ours-default": "this package at its defaults",
+    "official-md5": "official SDK, EnableMD5=True",
+    "official-default": "official SDK at its defaults",
     "ours-fast": "cos-multipart (fastcrc)",
     "ours-crcmod": "cos-multipart (crcmod only)",
     "ours-no-md5": "cos-multipart, verify_md5=False (parts checked by CRC-64 only)",
@@ -40,7 +44,7 @@ SHORT = {
     "put-parallel": "floor:\nN PUTs",
     "md5": "floor:\nMD5 only",
 }
-COLORS = {"ours-fast": "#2b7bba", "ours-crcmod": "#7fb2dc", "ours-no-md5": "#b7d3ea", "official": "#d9822b", "put": "#999999", "put-parallel": "#777777", "md5": "#555555"}
+COLORS = {"ours": "#2b7bba", "official-md5": "#d9822b", "ours-fast": "#2b7bba", "ours-crcmod": "#7fb2dc", "ours-no-md5": "#b7d3ea", "official": "#d9822b", "put": "#999999", "put-parallel": "#777777", "md5": "#555555"}
 
 
 def label(name: str) -> str:
@@ -532,19 +536,20 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
     lines += section_targets(results) + [""]
     if NOTES.exists() and not results.get("smoke"):
         lines += [NOTES.read_text().rstrip(), ""]
-    builders = {
+    builders: Dict[str, Callable[[Dict[str, Any]], List[str]]] = {
         "compare": lambda d: section_compare(d) + (["", f"![throughput ratios]({images['compare']})"] if "compare" in images else []),
+        "partsize": section_partsize,
         "floors": lambda d: section_floors(d, suites.get("compare")),
-        "dirs": section_dirs,
-        "upload": lambda d: section_upload(d, images.get("upload")),
         "scaling": lambda d: section_scaling(d, images.get("scaling")),
+        "dirs": section_dirs,
+        "async": section_async,
+        "cluster": section_cluster,
         "memory": lambda d: section_memory(d, images.get("memory")),
         "crc": lambda d: section_crc(d, images.get("crc")),
         "sign": section_sign,
         "resume": section_resume,
-        "cluster": section_cluster,
-        "async": section_async,
         "oss": section_oss,
+        "upload": lambda d: section_upload(d, images.get("upload")),
     }
     for name, build in builders.items():
         if name in suites:
@@ -590,7 +595,7 @@ def section_commands(results: Dict[str, Any]) -> List[str]:
         "",
         "```sh",
         "pip install -e '.[bench]'          # matplotlib and cos-python-sdk-v5",
-        "python -m bench run                # everything, full sizes (~25 min on 2 cores; as root for the shaped links)",
+        "python -m bench run                # everything, full sizes (~20 min on 2 cores; as root for the shaped links)",
         "python -m bench run --only compare,floors --compare-runs 3",
         "python3 -m venv bench/out/coscmd-venv && bench/out/coscmd-venv/bin/pip install coscmd   # for the coscmd row",
         "python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds",

@@ -13,7 +13,7 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 #: The measurements, in the order of the report.
-SUITES = ("compare", "floors", "scaling", "dirs", "async", "cluster", "memory", "crc", "sign", "resume", "oss")
+SUITES = ("compare", "floors", "partsize", "scaling", "dirs", "async", "cluster", "memory", "crc", "sign", "resume", "oss")
 #: Measured only when asked for (``--only``): the old loopback table of one large file.
 EXTRA_SUITES = ("upload",)
 #: Network shapes: (name, per-connection cap in bytes/s or None for loopback, RTT in seconds).
@@ -28,6 +28,29 @@ class Settings:
     """Sizes, repetitions and network shapes of one run.
 
     Attributes:
+        shapes: Networks of the comparison: ``(name, per-connection cap in bytes/s or None, RTT in s)``.
+        schemes: ``http`` and/or ``https`` for the comparison.
+        kernel_shape: Shape links in the kernel (a network namespace; needs root), else by the server.
+        compare_size_loopback: File size of the comparison on loopback.
+        compare_size_shaped: File size of the comparison on capped links.
+        compare_runs: Repetitions per cell of the comparison, clients alternating.
+        compare_clients: Clients of the comparison (see ``bench.suites.CLIENT_JOBS``).
+        probe_seconds: Seconds of the one-PUT check of each shaped link.
+        partsize_sizes: Part sizes of the round-trip-per-part measurement.
+        partsize_file: File size of that measurement.
+        partsize_runs: Its repetitions.
+        floors_size: File size of the floors.
+        floors_runs: Repetitions of the floors.
+        dir_files: Small files of the directory measurement on loopback (or the unshaped veth).
+        dir_file_size: Bytes per small file.
+        dir_concurrency: Requests at once (threads of the official SDK's pool, coscmd's ``max_thread``).
+        dir_runs: Repetitions of the directory measurement.
+        dir_large_files: Files of the large-file tree.
+        dir_large_size: Bytes per large file.
+        dir_clients: Directory clients (``dir-ours``, ``dir-official-pool``, ``dir-official-loop``, ``coscmd``).
+        dir_shapes: Shaped links of the directory measurement (fewer files: ``dir_shaped_files``).
+        dir_shaped_files: Small files on those links.
+        async_parts_per_slot: Parts per slot in flight in the async measurement (the file grows with it).
         size: File size of the upload measurement (1).
         part_size: Part size of every multipart upload.
         threads: Parallel parts (both SDKs) in (1), (3) and (6).
@@ -78,6 +101,9 @@ class Settings:
         "ours-default", "official-default", "ours", "official-md5", "ours-no-md5", "official", "put-parallel",
     )  # fmt: skip
     probe_seconds: float = 3.0
+    partsize_sizes: Tuple[int, ...] = (8 * MIB, 16 * MIB, 32 * MIB)
+    partsize_file: int = 512 * MIB
+    partsize_runs: int = 2
     floors_size: int = 512 * MIB
     floors_runs: int = 3
     dir_files: int = 10_000
@@ -142,6 +168,9 @@ SMOKE = Settings(
     compare_size_shaped=6 * MIB,
     compare_runs=1,
     probe_seconds=0.2,
+    partsize_sizes=(1 * MIB, 2 * MIB),
+    partsize_file=8 * MIB,
+    partsize_runs=1,
     floors_size=4 * MIB,
     floors_runs=1,
     dir_files=30,

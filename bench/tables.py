@@ -189,9 +189,11 @@ def section_dirs(data: Dict[str, Any]) -> List[str]:
             rows.append([DIR_LABELS.get(name, name), "-" if large else fmt(s["files_per_s"], 0),
                          fmt(s["gib_per_s"], 3) if large else "-",
                          "-" if large else fmt_ratio(ratio(median(s["files_per_s"]), loop)), fmt(s["cpu"], 1),
-                         "yes" if s["verified"] else "**NO**"])  # fmt: skip
+                         "-" if large else fmt(s.get("cpu_ms_per_file"), 2), "-" if large else fmt(s.get("server_cpu_ms_per_file"), 2),
+                         fmt(s.get("cores_busy"), 2), "yes" if s["verified"] else "**NO**"])  # fmt: skip
         lines += ["", f"**{each['shape']}**, {each['files']:,} small files:", ""]
-        lines += table(["client", "files/s", "GiB/s", "vs official loop", "client CPU s", "verified"], rows)
+        lines += table(["client", "files/s", "GiB/s", "vs official loop", "client CPU s", "client CPU ms/file",
+                        "server CPU ms/file", "cores busy (client + server)", "verified"], rows)  # fmt: skip
     return lines
 
 
@@ -224,3 +226,33 @@ def section_oss(data: Dict[str, Any]) -> List[str]:
     lines += [""] + table(["link", "pairing", "this package MiB/s", "OSS SDK MiB/s", "ratio", "client CPU s/GiB (this)",
                            "client CPU s/GiB (OSS SDK)", "verified"], rows)  # fmt: skip
     return lines
+
+
+def section_partsize(data: Dict[str, Any]) -> List[str]:
+    lines = ["## 1b. What bounds the link share: the round trip per part", ""]
+    if "cells" not in data:
+        return lines + [f"Not run: {data.get('skipped', 'no results')}."]
+    allowed = data["threads"] * data["cap"] / MIB
+    lines += [
+        f"{data['shape']}, HTTP, {data['threads']} connections ({allowed:.0f} MiB/s allowed), a {human(data['size'])} file, "
+        f"same checks on both sides; median (min-max) of {data['runs']} runs. *Part transfers*: from the first part's "
+        "arrival to the last part's answer (server clock), without Initiate and Complete. Each part leaves its "
+        f"connection idle for one round trip while the answer comes back, so at most part / (part + cap x RTT) of "
+        "the link can be used; larger parts raise that ceiling.",
+        "",
+    ]
+    rows = []
+    for each in data["cells"]:
+        part = each["part_size"]
+        ceiling = part / (part + data["cap"] * data["rtt"])
+        for name, s in each["summary"].items():
+            tp, transfer = median(s["throughput_mib_s"]), median(s["transfer_mib_s"])
+            rows.append([human(part), LABELS_SHORT.get(name, name), fmt(s["throughput_mib_s"], 0),
+                         f"{100 * (tp or 0) / allowed:.0f} %", f"{100 * (transfer or 0) / allowed:.0f} %",
+                         "-" if name == "put-parallel" else f"{100 * ceiling:.0f} %", fmt(s.get("cores_busy"), 2)])  # fmt: skip
+    return lines + table(["part size", "client", "MiB/s", "link share end to end", "link share, part transfers",
+                          "ceiling from the RTT per part", "cores busy"], rows)  # fmt: skip
+
+
+LABELS_SHORT = {"ours": "this package (MD5 + CRC-64)", "official-md5": "official SDK (EnableMD5=True)",
+                "put-parallel": "plain PUTs, one per connection"}  # fmt: skip

@@ -100,10 +100,13 @@ def link_target(suites: Dict[str, Any]) -> List[Verdict]:
         floor = throughput(each, "put-parallel")
         fraction = ours / allowed if ours is not None else None
         busy = median(each["summary"].get("ours", {}).get("cores_busy"))
+        transfer = median(each["summary"].get("ours", {}).get("transfer_mib_s"))
         found.append(
             (
                 f">= 90 % of workers x cap at {threads} workers ({each['shape']}, {each['scheme'].upper()}; MD5 + CRC-64)",
-                f"{100 * (fraction or 0):.0f} % ({ours or 0:.0f} of {allowed:.0f} MiB/s); {threads} plain PUTs: "
+                f"{100 * (fraction or 0):.0f} % ({ours or 0:.0f} of {allowed:.0f} MiB/s"
+                + (f"; {100 * transfer / allowed:.0f} % during the part transfers" if transfer else "")
+                + f"); {threads} plain PUTs: "
                 f"{100 * (floor or 0) / allowed:.0f} %" + (f"; cores busy (client + server) {busy:.2f} of 2" if busy is not None else ""),
                 None if fraction is None else fraction >= 0.90,
             )
