@@ -423,8 +423,8 @@ def _dir_job(name: str) -> Callable[[Spec], Result]:
     def job(spec: Spec) -> Result:
         from . import _dirjobs
 
-        runner = _dirjobs.job_dir_ours if name == "dir-ours" else _dirjobs.job_dir_official
-        return runner(spec, _measure)
+        runners = {"dir-ours": _dirjobs.job_dir_ours, "dir-cluster": _dirjobs.job_dir_cluster}
+        return runners.get(name, _dirjobs.job_dir_official)(spec, _measure)
 
     return job
 
@@ -436,6 +436,7 @@ JOBS: Dict[str, Callable[[Spec], Result]] = {
     "dir-ours": _dir_job("dir-ours"),
     "dir-official-pool": _dir_job("dir-official-pool"),
     "dir-official-loop": _dir_job("dir-official-loop"),
+    "dir-cluster": _dir_job("dir-cluster"),
     "ours": job_ours,
     "ours-async": job_ours_async,
     "official": job_official,

@@ -4,7 +4,10 @@
   and part);
 * ``dir-official-pool``: the official SDK's ``put_object`` in a thread pool of the same size;
 * ``dir-official-loop``: the official SDK's ``put_object`` in a simple loop, one file after the other, as
-  its documentation shows it.
+  its documentation shows it;
+* ``dir-cluster``: :func:`cos_multipart.cluster.upload_directory_on_cluster` over a ``LocalCluster`` of
+  ``workers`` processes (2 threads each) started by this process (so in its network namespace); the cluster's
+  start is not timed, and the CPU of its worker processes is not counted (``cpu`` is then ``None``).
 
 The tree is walked inside the timing for every client (sorted, as :func:`os.walk` gives it).
 """
@@ -79,4 +82,34 @@ def job_dir_official(spec: Spec, measure: Measure) -> Result:
     return measure(run)
 
 
-__all__ = ["job_dir_ours", "job_dir_official", "tree_files"]
+def job_dir_cluster(spec: Spec, measure: Measure) -> Result:
+    import importlib
+
+    from cos_multipart import UploadConfig
+    from cos_multipart.cluster import upload_directory_on_cluster
+    from cos_multipart.remote import ClientConfig, EnvCredentials
+
+    # Through Any: distributed's LocalCluster and Client are not annotated.
+    distributed: Any = importlib.import_module("distributed")
+    target = ClientConfig(spec["bucket"], spec["region"], EnvCredentials("COS_SECRET_ID", "COS_SECRET_KEY", None),
+                          endpoint=spec["endpoint"])  # fmt: skip
+    config = UploadConfig(concurrency=int(spec["threads"]), checkpoint_dir=Path(spec["checkpoint_dir"]))
+    cluster = distributed.LocalCluster(n_workers=int(spec["workers"]), threads_per_worker=2, processes=True, dashboard_address=None)
+    try:
+        with distributed.Client(cluster) as dask_client:
+            dask_client.run(importlib.import_module, "cos_multipart.remote")  # the workers' imports: not timed
+
+            def run() -> Result:
+                report = upload_directory_on_cluster(dask_client, target, spec["root"], spec["prefix"], upload_config=config)
+                if report.failed:
+                    raise RuntimeError(f"{len(report.failed)} files failed, e.g. {report.failed[0]}")
+                return {"files": len(report.uploaded)}
+
+            result = measure(run)
+    finally:
+        cluster.close()
+    result["cpu"] = None  # the work ran in the worker processes
+    return result
+
+
+__all__ = ["job_dir_ours", "job_dir_official", "job_dir_cluster", "tree_files"]

@@ -1,4 +1,5 @@
-"""Directory upload: files/s for many small files, GiB/s for a tree of large ones (``python -m bench run --only dirs``).
+"""Directory upload: files/s for many small files, GiB/s for a tree of large ones (``python -m bench run --only dirs``,
+or ``python -m bench.dirs``).
 
 Each client uploads the same tree in a fresh child process (:mod:`bench._dirjobs`), clients alternating:
 
@@ -11,7 +12,12 @@ Each client uploads the same tree in a fresh child process (:mod:`bench._dirjobs
   It is looked up as ``bench/out/coscmd-venv/bin/coscmd`` (``python3 -m venv bench/out/coscmd-venv &&
   bench/out/coscmd-venv/bin/pip install coscmd``: a venv of its own, so that its pins cannot change the SDK the
   benchmark compares with), else on ``PATH``;
+* ``dir-cluster-N`` (with dask installed): :func:`cos_multipart.cluster.upload_directory_on_cluster` over a
+  ``LocalCluster`` of N worker processes (2 threads each), each worker allowed ``dir_concurrency`` requests
+  at once; the cluster's start is not timed;
 * ``dir-ours-large``: ``upload_directory`` on a tree of ``dir_large_files`` large files (parts in parallel).
+
+``python -m bench.dirs [--smoke] [--files N] [--workdir DIR]`` runs this measurement alone and prints its JSON.
 
 Every run is checked afterwards (object count and total size from a listing) and its objects deleted. The
 server runs in its own process; with a kernel link the clients reach it over the namespace's veth (no cap, no
@@ -67,8 +73,11 @@ def _check_and_clean(served: Served, prefix: str, files: int, size: int) -> bool
 
 def _spec(name: str, served: Served, root: Path, prefix: str, settings: Settings, workdir: Path) -> Dict[str, Any]:
     server = served.server
+    workers = {"workers": int(name.rsplit("-", 1)[1])} if name.startswith("dir-cluster-") else {}
+    job = "dir-ours" if name == "dir-ours-large" else "dir-cluster" if workers else name
     return {
-        "job": "dir-ours" if name == "dir-ours-large" else name,
+        **workers,
+        "job": job,
         "endpoint": server.endpoint,
         "domain": served.domain,
         "scheme": server.scheme,
@@ -180,7 +189,7 @@ def _dir_cell(
         name: {
             "files_per_s": spread(r["files_per_s"] for r in runs if r["client"] == name),
             "gib_per_s": spread(r["gib_per_s"] for r in runs if r["client"] == name),
-            "cpu": spread(r["cpu"] for r in runs if r["client"] == name),
+            "cpu": spread(r["cpu"] for r in runs if r["client"] == name and r["cpu"] is not None),
             "cpu_ms_per_file": spread(1000 * r["cpu"] / r["files"] for r in runs if r["client"] == name and r["cpu"] is not None),
             "server_cpu_ms_per_file": spread(1000 * r["server_cpu"] / r["files"] for r in runs if r["client"] == name),
             # Client + server CPU over the wall time (the server's CPU is read around the whole child process).
@@ -192,4 +201,37 @@ def _dir_cell(
     return {"shape": shape.name, "cap": shape.cap, "rtt": shape.rtt, "files": files, "raw": runs, "summary": summary}
 
 
-__all__ = ["run_dirs", "make_tree", "coscmd_path"]
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m bench.dirs``: the directory measurement alone; prints its results as JSON."""
+    import argparse
+    import json
+    import sys
+    import tempfile
+
+    from .settings import FULL, SMOKE
+    from .suites import default_log
+
+    parser = argparse.ArgumentParser(prog="python -m bench.dirs", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, the server's own shaping (no namespace)")
+    parser.add_argument("--files", type=int, help="small files on loopback (default 10000)")
+    parser.add_argument("--workdir", type=Path, help="where the trees go (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    settings = SMOKE if args.smoke else FULL
+    if args.files:
+        settings = settings.but(dir_files=args.files)
+    network = Network(default_log, kernel=settings.kernel_shape)
+    with tempfile.TemporaryDirectory(dir=args.workdir) as work:
+        try:
+            results = run_dirs(settings, Path(work), default_log, network)
+        finally:
+            network.close()
+    json.dump(results, sys.stdout, indent=1)
+    print()
+    return 0 if all(s["verified"] for cell in results["cells"] for s in cell["summary"].values()) else 1
+
+
+__all__ = ["run_dirs", "make_tree", "coscmd_path", "main"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

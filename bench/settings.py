@@ -112,7 +112,7 @@ class Settings:
     dir_runs: int = 2
     dir_large_files: int = 8
     dir_large_size: int = 128 * MIB
-    dir_clients: Tuple[str, ...] = ("dir-ours", "dir-official-pool", "dir-official-loop", "coscmd")
+    dir_clients: Tuple[str, ...] = ("dir-ours", "dir-official-pool", "dir-official-loop", "coscmd", "dir-cluster-1", "dir-cluster-2")
     dir_shapes: Tuple[ShapeSpec, ...] = (("20MiB/s 30ms", 20.0 * MIB, 0.030),)
     dir_shaped_files: int = 1000
     size: int = 1 * GIB
@@ -178,6 +178,7 @@ SMOKE = Settings(
     dir_runs=1,
     dir_large_files=2,
     dir_large_size=3 * MIB,
+    dir_clients=("dir-ours", "dir-official-pool", "dir-official-loop", "coscmd", "dir-cluster-2"),
     dir_shapes=(("16MiB/s 5ms", 16.0 * MIB, 0.005),),
     dir_shaped_files=10,
     size=6 * MIB,

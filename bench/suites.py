@@ -69,6 +69,7 @@ def available_clients(settings: Settings, names: Sequence[str]) -> List[str]:
         name for name in names
         if not (skip_official and name.startswith(("official", "dir-official", "coscmd")))
         and not (name == "ours-no-md5" and not fastcrc_available())
+        and not (name.startswith("dir-cluster") and importlib.util.find_spec("distributed") is None)
     ]  # fmt: skip
 
 

@@ -165,6 +165,8 @@ DIR_LABELS = {
     "dir-official-loop": "official SDK: `put_object` in a simple loop",
     "coscmd": "`coscmd upload -r`",
     "dir-ours-large": "this package: `upload_directory`, large files",
+    "dir-cluster-1": "this package: `upload_directory_on_cluster`, 1 Dask worker (2 threads)",
+    "dir-cluster-2": "this package: `upload_directory_on_cluster`, 2 Dask workers (2 threads each)",
 }
 
 

@@ -77,6 +77,7 @@ def test_the_directory_measurement_ran_every_client_on_both_shapes(smoke: Dict[s
     dirs = smoke["results"]["suites"]["dirs"]
     assert [cell["shape"] for cell in dirs["cells"]] == ["loopback", "16MiB/s 5ms"]
     names = {"dir-ours"} | ({"dir-official-pool", "dir-official-loop"} if HAS_OFFICIAL else set())
+    names |= {"dir-cluster-2"} if importlib.util.find_spec("distributed") is not None else set()
     assert names | {"dir-ours-large"} <= set(dirs["cells"][0]["summary"])
     assert names <= set(dirs["cells"][1]["summary"])
     assert all(run["verified"] and run["files_per_s"] > 0 for cell in dirs["cells"] for run in cell["raw"])
