@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m bench run                         # everything, full sizes (about 10-15 minutes on 2 cores)
+    python -m bench run                         # everything, full sizes (about 20 minutes on 2 cores, as root)
     python -m bench run --only upload,crc       # some measurements (merged into the existing results)
     python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds
     python -m bench report                      # re-render docs/benchmarks.md (bench/out/results.json, else
@@ -24,8 +24,10 @@ from typing import Any, Dict, List, Optional
 
 from . import machine
 from .report import render
-from .settings import FULL, SMOKE, SUITES, Settings, parse_size
-from .suites import SUITE_FUNCTIONS, default_log
+from .network import Network
+from .registry import SUITE_FUNCTIONS
+from .settings import EXTRA_SUITES, FULL, SMOKE, SUITES, Settings, parse_size
+from .suites import default_log
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = ROOT / "bench" / "out" / "results.json"
@@ -56,9 +58,9 @@ def _shapes(text: str) -> tuple[tuple[float, int], ...]:
 
 def _suites(text: str) -> tuple[str, ...]:
     names = tuple(item.strip() for item in text.split(",") if item.strip())
-    unknown = [name for name in names if name not in SUITES]
+    unknown = [name for name in names if name not in SUITES + EXTRA_SUITES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+        raise argparse.ArgumentTypeError(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(SUITES + EXTRA_SUITES)}")
     return names
 
 
@@ -73,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", parents=[paths], help="run measurements and render the report")
     run.add_argument("--smoke", action="store_true", help="tiny sizes: checks the code paths in seconds")
     run.add_argument("--only", type=_suites, help=f"comma-separated subset of {','.join(SUITES)}")
-    run.add_argument("--size", type=parse_size, help="file size of the upload measurement (default 1GiB)")
+    run.add_argument("--no-netns", action="store_true", help="never make the network namespace: the server shapes the links")
+    run.add_argument("--compare-runs", type=int, help="repetitions per cell of the comparison (default 3)")
+    run.add_argument("--compare-size", type=parse_size, help="file size of the comparison on loopback (default 512MiB)")
+    run.add_argument("--compare-shaped-size", type=parse_size, help="file size of the comparison on capped links (default 256MiB)")
+    run.add_argument("--dir-files", type=int, help="small files of the directory measurement (default 10000)")
+    run.add_argument("--dir-runs", type=int, help="repetitions of the directory measurement (default 2)")
+    run.add_argument("--size", type=parse_size, help="file size of the (extra) upload measurement (default 1GiB)")
     run.add_argument("--part-size", type=parse_size, help="part size (default 8MiB)")
     run.add_argument("--threads", type=int, help="parallel parts (default 8)")
     run.add_argument("--runs", type=int, help="repetitions of the upload measurement (default 5)")
@@ -109,6 +117,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
     settings = SMOKE if args.smoke else FULL
     overrides: Dict[str, Any] = {}
     for option, name in (
+        ("compare_runs", "compare_runs"),
+        ("compare_size", "compare_size_loopback"),
+        ("compare_shaped_size", "compare_size_shaped"),
+        ("dir_files", "dir_files"),
+        ("dir_runs", "dir_runs"),
         ("size", "size"),
         ("part_size", "part_size"),
         ("threads", "threads"),
@@ -135,6 +148,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         overrides["skip_official"] = True
     if args.server_on_disk:
         overrides["server_in_memory"] = False
+    if args.no_netns:
+        overrides["kernel_shape"] = False
     return settings.but(**overrides)
 
 
@@ -153,11 +168,12 @@ def command_run(args: argparse.Namespace, argv: List[str]) -> int:
     command = "python -m bench " + " ".join(shlex.quote(arg) for arg in argv)
     workdir = Path(tempfile.mkdtemp(prefix="cos-bench-", dir=args.workdir))
     started = time.time()
+    network = Network(default_log, kernel=settings.kernel_shape)
     try:
         for name in settings.suites:
             default_log(f"== {name}")
             suite_started = time.time()
-            data = SUITE_FUNCTIONS[name](settings, workdir, default_log)
+            data = SUITE_FUNCTIONS[name](settings, workdir, default_log, network)
             data["command"] = command
             data["settings"] = settings.as_dict()
             data["machine"] = machine.describe()
@@ -166,6 +182,7 @@ def command_run(args: argparse.Namespace, argv: List[str]) -> int:
             results["suites"][name] = data
             _save(args.results, results)
     finally:
+        network.close()
         shutil.rmtree(workdir, ignore_errors=True)
     results["machine"] = machine.describe()
     results["command"] = command if not args.only else results.get("command", command)

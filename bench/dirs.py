@@ -1,45 +1,49 @@
-"""Directory upload: files/s for many small files, GiB/s for a tree of large ones.
+"""Directory upload: files/s for many small files, GiB/s for a tree of large ones (``python -m bench run --only dirs``,
+or ``python -m bench.dirs``).
 
-``python -m bench.dirs [--smoke] [--files 10000] [--size 4096] [--concurrency 16] [--latency 0.0]
-[--cluster-workers 1,2] [--only ours,cluster-1,cluster-2]``
+Each client uploads the same tree in a fresh child process (:mod:`bench._dirjobs`), clients alternating:
 
-The server runs in its own process (:class:`bench.procs.ServerProcess`); the clients run here, one after
-the other, on the same tree:
+* ``dir-ours``: :func:`cos_multipart.directory.upload_directory`, ``dir_concurrency`` requests at once;
+* ``dir-official-pool``: the official SDK's ``put_object`` in a thread pool of the same size;
+* ``dir-official-loop``: the official SDK's ``put_object`` in a simple loop (what its documentation shows);
+* ``coscmd``: ``coscmd upload -r`` (Tencent's command line, built on the official SDK), ``max_thread`` =
+  ``dir_concurrency``. It only speaks virtual-host style (``<bucket>.<endpoint>``), so it runs in the
+  benchmark's namespace, whose own ``/etc/hosts`` names the server; without a namespace it is skipped.
+  It is looked up as ``bench/out/coscmd-venv/bin/coscmd`` (``python3 -m venv bench/out/coscmd-venv &&
+  bench/out/coscmd-venv/bin/pip install coscmd``: a venv of its own, so that its pins cannot change the SDK the
+  benchmark compares with), else on ``PATH``;
+* ``dir-cluster-N`` (with dask installed): :func:`cos_multipart.cluster.upload_directory_on_cluster` over a
+  ``LocalCluster`` of N worker processes (2 threads each), each worker allowed ``dir_concurrency`` requests
+  at once; the cluster's start is not timed;
+* ``dir-ours-large``: ``upload_directory`` on a tree of ``dir_large_files`` large files (parts in parallel).
 
-* ``ours``: :func:`cos_multipart.directory.upload_directory` (one pool of request slots);
-* ``official-pool``: the official SDK's ``put_object`` in a thread pool of the same size;
-* ``sequential``: this package's ``put_object`` in a simple loop, one file after the other;
-* ``ours-large``: :func:`upload_directory` on a tree of large files (parts in parallel);
-* ``cluster-N`` (with dask installed): :func:`cos_multipart.cluster.upload_directory_on_cluster` on the
-  small-file tree over a ``LocalCluster`` of N worker processes (``--cluster-workers``, default 1 and 2; 2
-  threads each), each worker allowed ``--concurrency`` requests at once; the cluster's start is not timed.
+``python -m bench.dirs [--smoke] [--files N] [--workdir DIR]`` runs this measurement alone and prints its JSON.
 
-Every run is checked afterwards (object count and total size from a listing) and its objects deleted.
-Prints one JSON document; ``--latency`` adds a per-request delay on the server, as against a remote COS.
+Every run is checked afterwards (object count and total size from a listing) and its objects deleted. The
+server runs in its own process; with a kernel link the clients reach it over the namespace's veth (no cap, no
+added round trip), else over loopback.
 """
 
 from __future__ import annotations
 
-import argparse
-import concurrent.futures
-import functools
-import importlib.util
-import json
 import os
-import sys
-import tempfile
-import time
+import shutil
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
-from cos_multipart import UploadConfig
-from cos_multipart.client import CosClient
-from cos_multipart.directory import upload_directory
 from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION, TEST_CREDENTIALS
 
-from .procs import CLUSTER_ENV, ServerProcess, cluster_credentials
+from .netshape import LinkShape
+from .network import Network, Served
+from .procs import iter_alternating, pick_data_dir, run_child
+from .settings import GIB, Settings, human
+from .stats import spread
+from .suites import available_clients
 
-MIB = 1024 * 1024
+Log = Callable[[str], None]
+ROOT = Path(__file__).resolve().parent.parent
+#: The host name coscmd is given (``<bucket>.<COSCMD_DOMAIN>`` is mapped to the server in the namespace).
+COSCMD_DOMAIN = "cosbench.test"
 
 
 def make_tree(root: Path, files: int, size: int, *, per_dir: int = 100) -> List[Path]:
@@ -53,145 +57,181 @@ def make_tree(root: Path, files: int, size: int, *, per_dir: int = 100) -> List[
     return paths
 
 
-def _client(server: ServerProcess, pool: int) -> CosClient:
-    return CosClient(DEFAULT_BUCKET, DEFAULT_REGION, TEST_CREDENTIALS, endpoint=server.endpoint, pool_size=max(pool, 10))
+def coscmd_path() -> Optional[str]:
+    local = ROOT / "bench" / "out" / "coscmd-venv" / "bin" / "coscmd"
+    return str(local) if local.exists() else shutil.which("coscmd")
 
 
-def _check_and_clean(server: ServerProcess, prefix: str, files: int, size: int) -> bool:
-    with _client(server, 10) as client:
-        listed = list(client.list_objects(prefix))
+def _check_and_clean(served: Served, prefix: str, files: int, size: int) -> bool:
+    with served.server.client() as client:
+        listed = list(client.list_objects(prefix.rstrip("/") + "/"))
         ok = len(listed) == files and sum(o.size for o in listed) == files * size
-        client.delete_objects([o.key for o in listed])
+        if listed:
+            client.delete_objects([o.key for o in listed])
     return ok
 
 
-def run_ours(server: ServerProcess, root: Path, prefix: str, concurrency: int, checkpoints: Path) -> float:
-    config = UploadConfig(concurrency=concurrency, checkpoint_dir=checkpoints)
-    with _client(server, concurrency) as client:
-        started = time.perf_counter()
-        report = upload_directory(client, root, prefix, config=config)
-        elapsed = time.perf_counter() - started
-    if report.failed:
-        raise RuntimeError(f"{len(report.failed)} files failed: {report.failed[0]}")
-    return elapsed
+def _spec(name: str, served: Served, root: Path, prefix: str, settings: Settings, workdir: Path) -> Dict[str, Any]:
+    server = served.server
+    workers = {"workers": int(name.rsplit("-", 1)[1])} if name.startswith("dir-cluster-") else {}
+    job = "dir-ours" if name == "dir-ours-large" else "dir-cluster" if workers else name
+    return {
+        **workers,
+        "job": job,
+        "endpoint": server.endpoint,
+        "domain": served.domain,
+        "scheme": server.scheme,
+        "ca": server.ca_path,
+        "bucket": DEFAULT_BUCKET,
+        "region": DEFAULT_REGION,
+        "root": str(root),
+        "prefix": prefix,
+        "threads": settings.dir_concurrency,
+        "checkpoint_dir": str(workdir / "dir-checkpoints"),
+    }
 
 
-def run_cluster(server: ServerProcess, root: Path, prefix: str, workers: int, concurrency: int, checkpoints: Path) -> Optional[float]:
-    """Seconds :func:`upload_directory_on_cluster` takes over ``workers`` worker processes, or ``None``
-    without dask."""
-    if importlib.util.find_spec("distributed") is None:
-        return None
-    # Through Any: distributed's LocalCluster and Client are not annotated.
-    distributed: Any = importlib.import_module("distributed")
-    from cos_multipart.cluster import upload_directory_on_cluster
-    from cos_multipart.remote import ClientConfig, EnvCredentials
-
-    target = ClientConfig(DEFAULT_BUCKET, DEFAULT_REGION, EnvCredentials(*CLUSTER_ENV, None), endpoint=server.endpoint)
-    config = UploadConfig(concurrency=concurrency, checkpoint_dir=checkpoints)
-    with cluster_credentials() as env:
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=2, processes=True, dashboard_address=None, env=env)
-        try:
-            with distributed.Client(cluster) as dask_client:
-                dask_client.run(importlib.import_module, "cos_multipart.remote")  # the workers' imports: not timed
-                started = time.perf_counter()
-                report = upload_directory_on_cluster(dask_client, target, root, prefix, upload_config=config)
-                elapsed = time.perf_counter() - started
-        finally:
-            cluster.close()
-    if report.failed:
-        raise RuntimeError(f"{len(report.failed)} files failed: {report.failed[0]}")
-    return elapsed
+def _coscmd_spec(served: Served, root: Path, prefix: str, settings: Settings, workdir: Path, program: str) -> Dict[str, Any]:
+    config = workdir / "coscmd.conf"
+    # The local server's documented test key (docs/local-server.md), in a file removed after the suite.
+    config.write_text(
+        "[common]\n"
+        f"secret_id = {TEST_CREDENTIALS.secret_id}\nsecret_key = {TEST_CREDENTIALS.secret_key}\n"
+        f"bucket = {DEFAULT_BUCKET}\nregion = {DEFAULT_REGION}\nmax_thread = {settings.dir_concurrency}\n"
+        f"part_size = 8\nschema = {served.server.scheme}\nendpoint = {COSCMD_DOMAIN}:{served.server.port}\n"
+        "retry = 0\n"
+    )
+    command = [program, "-c", str(config), "-l", str(workdir / "coscmd.log"), "-s", "upload", "-r", str(root), prefix + "/"]
+    return {"job": "command", "command": command}
 
 
-def run_sequential(server: ServerProcess, paths: List[Path], root: Path, prefix: str) -> float:
-    with _client(server, 1) as client:
-        started = time.perf_counter()
-        for path in paths:
-            client.put_object(f"{prefix}/{path.relative_to(root).as_posix()}", path.read_bytes())
-        return time.perf_counter() - started
+def run_dirs(settings: Settings, workdir: Path, log: Log, network: Network) -> Dict[str, Any]:
+    """Every directory client on the same small-file tree, alternating, on loopback (with the large-file tree)
+    and on each shape of ``dir_shapes`` (fewer files: a simple loop pays the round trip per file)."""
+    clients = available_clients(settings, settings.dir_clients)
+    skipped: Dict[str, str] = {}
+    program = coscmd_path()
+    in_namespace = network.link() is not None
+    if "coscmd" in clients and (program is None or not in_namespace):
+        clients.remove("coscmd")
+        skipped["coscmd"] = (
+            "not installed (bench/out/coscmd-venv or PATH)" if program is None else
+            "no network namespace here: coscmd only addresses <bucket>.<endpoint> host names, which only the "
+            "namespace's own /etc/hosts can point at the local server"
+        )  # fmt: skip
+    cells = [_dir_cell(settings, workdir, log, network, clients, program, LinkShape("veth" if in_namespace else "loopback", None, 0.0),
+                       settings.dir_files, large=True)]  # fmt: skip
+    for name, cap, rtt in settings.dir_shapes:
+        cells.append(_dir_cell(settings, workdir, log, network, clients, program, LinkShape(name, cap, rtt), settings.dir_shaped_files, large=False))
+    return {
+        "file_size": settings.dir_file_size,
+        "large_files": settings.dir_large_files,
+        "large_size": settings.dir_large_size,
+        "concurrency": settings.dir_concurrency,
+        "runs": settings.dir_runs,
+        "network": network.mode,
+        "skipped": skipped,
+        "cells": cells,
+    }
 
 
-def run_official_pool(server: ServerProcess, paths: List[Path], root: Path, prefix: str, concurrency: int) -> Optional[float]:
-    if importlib.util.find_spec("qcloud_cos") is None:
-        return None
-    import qcloud_cos  # type: ignore[import-untyped]
-
-    config = qcloud_cos.CosConfig(
-        Region=DEFAULT_REGION, SecretId=TEST_CREDENTIALS.secret_id, SecretKey=TEST_CREDENTIALS.secret_key,
-        Domain=f"127.0.0.1:{server.port}", Scheme="http", PoolConnections=concurrency, PoolMaxSize=concurrency,
-    )  # fmt: skip
-    client = qcloud_cos.CosS3Client(config)
-
-    def put(path: Path) -> None:
-        with open(path, "rb") as handle:
-            client.put_object(Bucket=DEFAULT_BUCKET, Key=f"{prefix}/{path.relative_to(root).as_posix()}", Body=handle)
-
-    started = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(put, paths))
-    return time.perf_counter() - started
-
-
-def measure(
-    files: int, size: int, large_files: int, large_size: int, concurrency: int, latency: float, work: Path,
-    *, cluster_workers: Tuple[int, ...] = (1, 2), only: Optional[List[str]] = None,
-) -> Dict[str, Any]:
-    """Every client on the same trees (or those named in ``only``); returns files/s (small) and GiB/s (large)."""
-    small_root, large_root = work / "small", work / "large"
-    paths = make_tree(small_root, files, size)
-    if only is None or "ours-large" in only:
-        make_tree(large_root, large_files, large_size, per_dir=4)
-    results: Dict[str, Any] = {"files": files, "size": size, "concurrency": concurrency, "latency": latency,
-                               "large_files": large_files, "large_size": large_size, "runs": {}}  # fmt: skip
-    with ServerProcess(work / "data", latency=latency) as server:
-        runs: Dict[str, Callable[[], Optional[float]]] = {
-            "ours": lambda: run_ours(server, small_root, "ours", concurrency, work / "ckpt"),
-            "official-pool": lambda: run_official_pool(server, paths, small_root, "official-pool", concurrency),
-            "sequential": lambda: run_sequential(server, paths, small_root, "sequential"),
+def _dir_cell(
+    settings: Settings, workdir: Path, log: Log, network: Network, clients: List[str], program: Optional[str],
+    shape: LinkShape, files: int, *, large: bool,
+) -> Dict[str, Any]:  # fmt: skip
+    small_root, large_root = workdir / "dirs-small", workdir / "dirs-large"
+    log(f"[dirs] {shape.name}: writing {files:,} files of {human(settings.dir_file_size)}")
+    make_tree(small_root, files, settings.dir_file_size)
+    if large:
+        make_tree(large_root, settings.dir_large_files, settings.dir_large_size, per_dir=4)
+    runs: List[Dict[str, Any]] = []
+    data_dir = pick_data_dir(2 * settings.dir_large_files * settings.dir_large_size + (1 << 30), settings.server_in_memory)
+    try:
+        with network.serve(shape, data_dir, unshaped_in_namespace=True) as served:
+            link = network.link()
+            if link is not None:
+                link.set_hosts({f"{DEFAULT_BUCKET}.{COSCMD_DOMAIN}": served.server.host})
+            plan = [(run, name, small_root, files, settings.dir_file_size) for run, name in iter_alternating(clients, settings.dir_runs)]
+            if large:
+                plan += [(run, "dir-ours-large", large_root, settings.dir_large_files, settings.dir_large_size) for run in range(settings.dir_runs)]
+            for run, name, root, count, size in plan:
+                prefix = f"bench-dirs/{name}-{run}"
+                if name == "coscmd":
+                    assert program is not None
+                    spec = _coscmd_spec(served, root, prefix, settings, workdir, program)
+                else:
+                    spec = _spec(name, served, root, prefix, settings, workdir)
+                server_cpu = served.server.cpu_seconds()
+                child = run_child(spec, timeout=settings.child_timeout, prefix=served.prefix).check()
+                server_cpu = served.server.cpu_seconds() - server_cpu
+                wall = float(child.output["wall"])
+                result = {
+                    "client": name,
+                    "run": run,
+                    "files": count,
+                    "size": size,
+                    "wall": wall,
+                    "cpu": child.output.get("cpu"),
+                    "server_cpu": server_cpu,
+                    "process_wall": child.process_wall,
+                    "files_per_s": count / wall,
+                    "gib_per_s": count * size / wall / GIB,
+                    "verified": _check_and_clean(served, prefix, count, size),
+                }
+                runs.append(result)
+                log(f"[dirs] {shape.name} {name:18s} run {run + 1}: {count / wall:8.1f} files/s, "
+                    f"{count * size / wall / GIB:.3f} GiB/s, verified={result['verified']}")  # fmt: skip
+    finally:
+        shutil.rmtree(small_root, ignore_errors=True)
+        shutil.rmtree(large_root, ignore_errors=True)
+        shutil.rmtree(workdir / "dir-checkpoints", ignore_errors=True)
+    summary = {
+        name: {
+            "files_per_s": spread(r["files_per_s"] for r in runs if r["client"] == name),
+            "gib_per_s": spread(r["gib_per_s"] for r in runs if r["client"] == name),
+            "cpu": spread(r["cpu"] for r in runs if r["client"] == name and r["cpu"] is not None),
+            "cpu_ms_per_file": spread(1000 * r["cpu"] / r["files"] for r in runs if r["client"] == name and r["cpu"] is not None),
+            "server_cpu_ms_per_file": spread(1000 * r["server_cpu"] / r["files"] for r in runs if r["client"] == name),
+            # Client + server CPU over the wall time (the server's CPU is read around the whole child process).
+            "cores_busy": spread((r["cpu"] + r["server_cpu"]) / r["wall"] for r in runs if r["client"] == name and r["cpu"] is not None),
+            "verified": all(r["verified"] for r in runs if r["client"] == name),
         }
-        for workers in cluster_workers:
-            runs[f"cluster-{workers}"] = functools.partial(
-                run_cluster, server, small_root, f"cluster-{workers}", workers, concurrency, work / "ckpt"
-            )
-        for name, run in runs.items():
-            if only is not None and name not in only:
-                continue
-            elapsed = run()
-            if elapsed is None:
-                continue
-            verified = _check_and_clean(server, name, files, size)
-            results["runs"][name] = {"seconds": round(elapsed, 3), "files_per_s": round(files / elapsed, 1), "verified": verified}
-        if only is None or "ours-large" in only:
-            elapsed = run_ours(server, large_root, "large", concurrency, work / "ckpt")
-            verified = _check_and_clean(server, "large", large_files, large_size)
-            total = large_files * large_size
-            results["runs"]["ours-large"] = {"seconds": round(elapsed, 3), "gib_per_s": round(total / elapsed / 1024**3, 3), "verified": verified}
-    return results
+        for name in dict.fromkeys(r["client"] for r in runs)
+    }
+    return {"shape": shape.name, "cap": shape.cap, "rtt": shape.rtt, "files": files, "raw": runs, "summary": summary}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m bench.dirs``: the directory measurement alone; prints its results as JSON."""
+    import argparse
+    import json
+    import sys
+    import tempfile
+
+    from .settings import FULL, SMOKE
+    from .suites import default_log
+
     parser = argparse.ArgumentParser(prog="python -m bench.dirs", description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the benchmark runs")
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--size", type=int, default=4096)
-    parser.add_argument("--large-files", type=int, default=8)
-    parser.add_argument("--large-size", type=int, default=128 * MIB)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds the server adds to every request")
-    parser.add_argument("--workdir", type=Path, help="where the trees and the server's data go (default: a temporary directory)")
-    parser.add_argument("--cluster-workers", default="1,2", help="worker processes of the cluster runs, comma-separated ('' for none)")
-    parser.add_argument("--only", help="comma-separated runs to measure (ours, official-pool, sequential, cluster-N, ours-large)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, the server's own shaping (no namespace)")
+    parser.add_argument("--files", type=int, help="small files on loopback (default 10000)")
+    parser.add_argument("--workdir", type=Path, help="where the trees go (default: a temporary directory)")
     args = parser.parse_args(argv)
-    if args.smoke:
-        args.files, args.large_files, args.large_size, args.concurrency = 40, 2, 3 * MIB, 4
-    workers = tuple(int(count) for count in args.cluster_workers.split(",") if count.strip())
-    only = [name.strip() for name in args.only.split(",")] if args.only else None
+    settings = SMOKE if args.smoke else FULL
+    if args.files:
+        settings = settings.but(dir_files=args.files)
+    network = Network(default_log, kernel=settings.kernel_shape)
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:
-        results = measure(args.files, args.size, args.large_files, args.large_size, args.concurrency, args.latency, Path(work),
-                          cluster_workers=workers, only=only)  # fmt: skip
-    print(json.dumps(results, indent=2))
-    return 0 if all(run["verified"] for run in results["runs"].values()) else 1
+        try:
+            results = run_dirs(settings, Path(work), default_log, network)
+        finally:
+            network.close()
+    json.dump(results, sys.stdout, indent=1)
+    print()
+    return 0 if all(s["verified"] for cell in results["cells"] for s in cell["summary"].values()) else 1
+
+
+__all__ = ["run_dirs", "make_tree", "coscmd_path", "main"]
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    raise SystemExit(main())

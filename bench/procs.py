@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION, TEST_CREDENTIALS
 
@@ -84,20 +84,42 @@ class ServerProcess:
 
     Args:
         data_dir: Where the server keeps parts and objects (removed on exit).
-        bandwidth: Per-connection body transfer cap, bytes/s.
-        latency: Seconds added to every request.
+        bandwidth: Per-connection body transfer cap of the server itself, bytes/s.
+        latency: Seconds the server adds before serving every request.
+        host: Address to listen on (the host end of a :class:`bench.netshape.KernelLink`, or loopback).
+        tls: Serve HTTPS (a CA made for the run: :attr:`ca_path`).
+        rtt: Round-trip time emulated by the server process (see :mod:`bench._server_main`).
+        dialect: ``"oss"`` for the server's OSS mode (its bucket and region are then read from the server).
     """
 
-    def __init__(self, data_dir: Path, *, bandwidth: Optional[float] = None, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        bandwidth: Optional[float] = None,
+        latency: float = 0.0,
+        host: str = "127.0.0.1",
+        tls: bool = False,
+        rtt: float = 0.0,
+        dialect: Optional[str] = None,
+    ) -> None:
         self.data_dir = data_dir
+        self.dialect = dialect
+        self.bucket = DEFAULT_BUCKET
+        self.region = DEFAULT_REGION
         self.bandwidth = bandwidth
         self.latency = latency
+        self.host = host
+        self.tls = tls
+        self.rtt = rtt
         self.port = 0
+        self.ca_path: Optional[str] = None
         self._process: Optional["subprocess.Popen[str]"] = None
         self._stderr = tempfile.TemporaryFile(mode="w+")
 
     def __enter__(self) -> "ServerProcess":
-        options = {"data_dir": str(self.data_dir), "bandwidth": self.bandwidth, "latency": self.latency}
+        options = {"data_dir": str(self.data_dir), "bandwidth": self.bandwidth, "latency": self.latency,
+                   "host": self.host, "tls": self.tls, "rtt": self.rtt, "dialect": self.dialect}  # fmt: skip
         self._process = subprocess.Popen(
             [sys.executable, "-m", "bench._server_main", json.dumps(options)],
             stdout=subprocess.PIPE,
@@ -111,7 +133,11 @@ class ServerProcess:
             self._process.wait(10)
             self._stderr.seek(0)
             raise RuntimeError(f"the local COS server did not start: {self._stderr.read()[-2000:]}")
-        self.port = int(json.loads(line)["port"])
+        started = json.loads(line)
+        self.port = int(started["port"])
+        self.ca_path = started.get("ca_path")
+        self.bucket = started.get("bucket", self.bucket)
+        self.region = started.get("region", self.region)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -132,8 +158,12 @@ class ServerProcess:
         return self._process.pid
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def access_log(self) -> Path:
@@ -173,7 +203,11 @@ class ServerProcess:
         """A :class:`cos_multipart.client.CosClient` for checks made outside the measurement."""
         from cos_multipart.client import CosClient
 
-        return CosClient(bucket=DEFAULT_BUCKET, region=DEFAULT_REGION, credentials=TEST_CREDENTIALS, endpoint=self.endpoint)
+        dialect: Dict[str, Any] = {"dialect": self.dialect} if self.dialect else {}
+        return CosClient(
+            bucket=self.bucket, region=self.region, credentials=TEST_CREDENTIALS, endpoint=self.endpoint,
+            verify=self.ca_path or True, **dialect,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -247,6 +281,7 @@ def run_child(
     timeout: float = DEFAULT_CHILD_TIMEOUT,
     kill_when: Optional[Callable[[], bool]] = None,
     poll: float = 0.01,
+    prefix: Sequence[str] = (),
 ) -> ChildResult:
     """Run ``bench._child`` with ``spec`` in a fresh process and wait for it with ``os.wait4``.
 
@@ -255,11 +290,13 @@ def run_child(
         timeout: Kill the child after this many seconds.
         kill_when: Polled every ``poll`` seconds while the child runs; SIGKILL the child when it returns
             True (a crash in the middle of an upload).
+        prefix: A command the child runs under, e.g. ``ip netns exec <ns>``; it execs the child, so the pid
+            waited for (and killed) is the child's own.
     """
     with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench._child", json.dumps(spec)],
+            [*prefix, sys.executable, "-m", "bench._child", json.dumps(spec)],
             stdout=out,
             stderr=err,
             text=True,

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .settings import MIB, human
 from .stats import ratio
+from .tables import PAIRINGS, section_compare, section_dirs, section_floors, section_oss, section_partsize
+from .targets import targets
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
 
 LABELS = {
+    "ours": "this package (MD5 + CRC-64)",
+    "ours-default": "this package at its defaults",
+    "official-md5": "official SDK, EnableMD5=True",
+    "official-default": "official SDK at its defaults",
     "ours-fast": "cos-multipart (fastcrc)",
     "ours-crcmod": "cos-multipart (crcmod only)",
     "ours-no-md5": "cos-multipart, verify_md5=False (parts checked by CRC-64 only)",
@@ -38,7 +44,7 @@ SHORT = {
     "put-parallel": "floor:\nN PUTs",
     "md5": "floor:\nMD5 only",
 }
-COLORS = {"ours-fast": "#2b7bba", "ours-crcmod": "#7fb2dc", "ours-no-md5": "#b7d3ea", "official": "#d9822b", "put": "#999999", "put-parallel": "#777777", "md5": "#555555"}
+COLORS = {"ours": "#2b7bba", "official-md5": "#d9822b", "ours-fast": "#2b7bba", "ours-crcmod": "#7fb2dc", "ours-no-md5": "#b7d3ea", "official": "#d9822b", "put": "#999999", "put-parallel": "#777777", "md5": "#555555"}
 
 
 def label(name: str) -> str:
@@ -98,63 +104,6 @@ def section_machine(results: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def targets(results: Dict[str, Any]) -> List[Tuple[str, str, Optional[bool]]]:
-    """``(target, measured, met)`` for each target of the issue that this run measured."""
-    suites = results["suites"]
-    found: List[Tuple[str, str, Optional[bool]]] = []
-    upload = suites.get("upload", {}).get("summary", {})
-    if "ours-fast" in upload and "official" in upload:
-        end_to_end = ratio(median(upload["ours-fast"]["throughput_mib_s"]), median(upload["official"]["throughput_mib_s"]))
-        transfer = ratio(median(upload["ours-fast"]["transfer_mib_s"]), median(upload["official"]["transfer_mib_s"]))
-        met = end_to_end is not None and end_to_end >= 1.5
-        found.append(
-            (
-                "throughput >= 1.5x the official SDK (same server, part size, threads)",
-                f"{fmt_ratio(end_to_end)} end to end, {fmt_ratio(transfer)} during the part transfers",
-                met,
-            )
-        )
-    if "ours-fast" in upload and "md5" in upload:
-        cpu = ratio(median(upload["ours-fast"]["cpu_per_gib"]), median(upload["md5"]["cpu_per_gib"]))
-        found.append(("client CPU per GB <= 1.5x the floor (MD5 of the bytes), fast backend", f"{fmt_ratio(cpu)} the MD5 floor", cpu is not None and cpu <= 1.5))
-    memory = suites.get("memory")
-    if memory:
-        mine = [r for r in memory["raw"] if r["client"].startswith("ours")]
-        if mine:
-            peak = max(r["maxrss_mib"] for r in mine)
-            smallest = min(mine, key=lambda r: r["size"])
-            largest = max(mine, key=lambda r: r["size"])
-            growth = largest["maxrss_mib"] - smallest["maxrss_mib"]
-            found.append(
-                (
-                    f"peak RSS < 64 MB + concurrency x part size ({memory['target_mib']:.0f} MiB), independent of file size",
-                    f"{peak:.0f} MiB at most; {growth:+.1f} MiB from {human(smallest['size'])} to {human(largest['size'])}",
-                    peak < memory["target_mib"] and growth < 16,
-                )
-            )
-    scaling = suites.get("scaling")
-    if scaling:
-        ours = scaling["clients"][0]
-        for shape in scaling["shapes"]:
-            mine = shape["summary"][ours]
-            worst = min((median(v["efficiency"]) or 0.0, int(w)) for w, v in mine.items())
-            lowest = min((median(v["transfer_efficiency"]) or 0.0, int(w)) for w, v in mine.items())
-            found.append(
-                (
-                    f"scaling efficiency >= 85 % up to {max(scaling['workers'])} workers "
-                    f"({shape['bandwidth'] / MIB:.0f} MiB/s per connection, {scaling['latency'] * 1000:.0f} ms); judged on the part transfers",
-                    f"lowest {100 * lowest[0]:.0f} % during the part transfers (at {lowest[1]} workers); "
-                    f"lowest {100 * worst[0]:.0f} % end to end (at {worst[1]})",
-                    lowest[0] >= 0.85,
-                )
-            )
-    crc = suites.get("crc")
-    if crc:
-        cold = crc["combine"]["cold_seconds"]
-        found.append((f"CRC-64 combine for {crc['combine']['parts']:,} parts < 0.1 s", f"{cold * 1000:.1f} ms (cold), {crc['combine']['warm_seconds'] * 1000:.1f} ms (warm)", cold < 0.1))
-    return found
-
-
 def section_targets(results: Dict[str, Any]) -> List[str]:
     rows = []
     for target, measured, met in targets(results):
@@ -162,7 +111,7 @@ def section_targets(results: Dict[str, Any]) -> List[str]:
         rows.append([target, measured, verdict])
     if not rows:
         return []
-    return ["## Targets", ""] + table(["target (issue 5)", "measured", ""], rows)
+    return ["## Targets", ""] + table(["target (issue 15)", "measured", ""], rows)
 
 
 def section_upload(data: Dict[str, Any], img: Optional[str]) -> List[str]:
@@ -187,7 +136,7 @@ def section_upload(data: Dict[str, Any], img: Optional[str]) -> List[str]:
             ]
         )
     lines = [
-        "## 1. One large file",
+        "## 12. One large file on loopback (extra)",
         "",
         f"{human(data['size'])} of random bytes, {human(data['part_size'])} parts, {data['threads']} threads for both SDKs "
         f"(and {data['threads']} PUTs for the parallel floor), {data['runs']} runs with the client order rotated each run; "
@@ -231,9 +180,11 @@ def section_upload(data: Dict[str, Any], img: Optional[str]) -> List[str]:
 def section_scaling(data: Dict[str, Any], img: Optional[str]) -> List[str]:
     clients = data["clients"]
     lines = [
-        "## 2. Concurrency scaling under a per-connection cap",
+        "## 3. Concurrency scaling under a per-connection cap",
         "",
-        f"The server caps every connection's body transfer and adds {data['latency'] * 1000:.0f} ms to every request. "
+        f"Every connection capped ({'by the kernel; the server process emulates a' if data.get('network') == 'kernel' else 'by the server, which adds a'} "
+        f"{data['latency'] * 1000:.0f} ms round trip); both SDKs with the same checks (this package's MD5 + CRC-64, the "
+        "official `EnableMD5=True`). "
         f"Efficiency = throughput / (workers x cap); median (min-max) of {data['runs']} run(s). *Part transfers*: "
         "from the first part's arrival to the last part's answer (server clock); *end to end*: the whole upload "
         "call, including Initiate and Complete (the local server renames the parts into the object: "
@@ -271,11 +222,11 @@ def section_scaling(data: Dict[str, Any], img: Optional[str]) -> List[str]:
 
 def section_cluster(data: Dict[str, Any]) -> List[str]:
     if "summary" not in data:
-        return ["## 7. One object over Dask workers", "", f"Not run: {data.get('skipped', 'no results')}."]
+        return ["## 6. Drivers: one object over Dask workers", "", f"Not run: {data.get('skipped', 'no results')}."]
     cap = data["bandwidth"]
     threads = data["threads"]
     lines = [
-        "## 7. One object over Dask workers",
+        "## 6. Drivers: one object over Dask workers",
         "",
         f"One file uploaded by `upload_file_on_cluster` on a `LocalCluster` of N worker processes with {threads} "
         f"threads each (so N x {threads} connections), the server capping every connection at {cap / MIB:.0f} MiB/s; "
@@ -318,7 +269,7 @@ def section_memory(data: Dict[str, Any], img: Optional[str]) -> List[str]:
             row.append(f"{match[0]['maxrss_mib']:.0f}" + ("" if match[0]["verified"] else " (NOT verified)") if match else "-")
         rows.append(row)
     lines = [
-        "## 3. Memory against file size",
+        "## 7. Memory against file size",
         "",
         f"Peak RSS of the client process (its `VmHWM`, MiB), {data['threads']} threads, {human(data['part_size'])} parts. "
         f"Target for cos-multipart: below 64 MiB + {data['threads']} x {human(data['part_size'])} = {data['target_mib']:.0f} MiB "
@@ -342,7 +293,7 @@ def section_crc(data: Dict[str, Any], img: Optional[str]) -> List[str]:
         rows.append([name, f"{one:,.0f}" if one else "-", f"{two:,.0f}" if two else "-", fmt_ratio(ratio(two, one))])
     combine = data["combine"]
     lines = [
-        "## 4. CRC-64 backends and combine",
+        "## 8. CRC-64 backends and combine",
         "",
         f"Throughput over a {human(data['buffer'])} buffer hashed in {human(data['chunk'])} calls (the uploader hashes "
         "what it reads, 1 MiB at a time); with 2 threads each thread hashes its own copy and the figure is the sum. "
@@ -372,7 +323,7 @@ def section_sign(data: Dict[str, Any]) -> List[str]:
     ]
     same = data.get("same_authorization")
     lines = [
-        "## 5. Signing",
+        "## 9. Signing",
         "",
         f"Microseconds per `Authorization` header for an Upload Part request (`PUT` with partNumber, uploadId, "
         f"Content-Length, Content-Type and one `x-cos-meta-*` header); median (min-max) of 5 timings of "
@@ -409,7 +360,7 @@ def section_resume(data: Dict[str, Any]) -> List[str]:
         )
     parts = -(-data["size"] // data["part_size"])
     lines = [
-        "## 6. Resume after an interruption at 50 %",
+        "## 10. Resume after an interruption at 50 %",
         "",
         f"A {human(data['size'])} upload ({parts} parts of {human(data['part_size'])}, {data['threads']} threads) is "
         f"killed with SIGKILL as soon as the server has stored {parts // 2} parts (a crash: parts in flight are lost), "
@@ -457,6 +408,24 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         _bars(right, names, [data["summary"][n]["cpu_per_gib"] for n in names], "client CPU s per GiB")
         right.set_title("Client CPU per GiB (user + sys)")
         save(figure, "bench-upload.png", "upload")
+    if "compare" in suites and suites["compare"].get("cells"):
+        data = suites["compare"]
+        cells = data["cells"]
+        figure, axis = plt.subplots(figsize=(12, 4.8))
+        width = 0.8 / len(PAIRINGS)
+        for index, (heading, ours, theirs) in enumerate(PAIRINGS):
+            values = [
+                ratio(median(c["summary"].get(ours, {}).get("throughput_mib_s")), median(c["summary"].get(theirs, {}).get("throughput_mib_s"))) or 0
+                for c in cells
+            ]
+            axis.bar([i + (index - 1) * width for i in range(len(cells))], values, width, label=heading.split(":")[0])
+        axis.axhline(1.0, color="grey", linestyle=":")
+        axis.axhline(1.5, color="grey", linestyle="--", linewidth=0.8, label="1.5x (target at defaults, 20 MiB/s 30 ms)")
+        axis.set_xticks(range(len(cells)), [f"{c['shape']}\n{c['scheme'].upper()}" for c in cells], fontsize=8)
+        axis.set_ylabel("this package / official SDK (throughput)")
+        axis.set_title("Throughput ratio per network and scheme (median)")
+        axis.legend(fontsize=8)
+        save(figure, "bench-compare.png", "compare")
     if "scaling" in suites:
         data = suites["scaling"]
         shapes = data["shapes"]
@@ -530,27 +499,32 @@ def _relative(path: Path, docs: Path) -> str:
 
 INTRO = """# Benchmarks
 
-cos-multipart against the official Tencent COS Python SDK (`cos-python-sdk-v5`, `CosS3Client.upload_file`),
-both uploading to the bundled local COS server (`cos_multipart.testing.LocalCOS`) over loopback, with the same
-part size and thread count, in one run on one machine. Generated by `python -m bench run` from `bench/`;
-the raw results behind this page are `bench/results.json` (`python -m bench report` re-renders it).
+cos-multipart against the official Tencent COS Python SDK (`cos-python-sdk-v5`) and `coscmd`, all uploading to
+the bundled local COS server (`cos_multipart.testing.LocalCOS`) in one run on one machine: on loopback and on
+links capped per connection with a round trip (20 MiB/s + 30 ms, 100 MiB/s + 5 ms), over HTTP and HTTPS, each
+SDK at its defaults and both tuned alike, with the same checks and without. Generated by `python -m bench run`
+from `bench/`; the raw results behind this page are `bench/results.json` (`python -m bench report` re-renders it).
 
 How it is measured:
 
 * The server runs in a process of its own; every upload runs in a **fresh child process**; clients alternate
-  (the order rotates each run). A client's CPU time and peak RSS are therefore that client's only.
-* Both SDKs get the same part size, the same number of threads and a connection pool of that size (at
-  least 10 for the official SDK, its default), and both use one PUT only when the file fits in one part.
-  cos-multipart runs with its defaults otherwise (`upload_file`): MD5 and CRC-64 of every part checked,
-  whole-object CRC-64 checked, checkpoint written for resume. The official SDK runs with its defaults
-  (`EnableMD5=False`: it hashes nothing and checks no CRC).
-* The floors are what moving the bytes costs with no SDK: plain `requests` PUTs of the file (one, or one
-  per thread for slices of it; 1 MiB socket writes, signed with `CosAuth`, no hashing) and MD5 of the file
-  alone (one thread, 1 MiB reads).
-* The server computes MD5 and CRC-64 of every byte and writes it to its store, as COS would, and it shares
-  the **2 cores** with the client: on this machine the server is a large part of the cost (see *server CPU*),
-  so client-side savings show up in throughput only partly.
-* Test files are random bytes in a temporary directory (in the page cache: no disk reads are measured).
+  (the order rotates each run); medians with (min-max). A client's CPU time and peak RSS are that client's only.
+* **Links.** As root, the clients run in a network namespace joined to the host by a veth pair made for the
+  run (`bench/netshape.py`); the server listens on the host end only. The kernel caps every TCP connection
+  (an HTB class per connection, picked by a classic-BPF classifier on the source port; the cap is a TCP
+  payload rate), so the cap costs no process any CPU. This kernel has no `netem` and no `fq`, so the round trip
+  is emulated by the server process: each answer leaves one RTT after its request body was read, and each new
+  connection waits one RTT (two with TLS) before it is served. TCP's slow start over a long RTT is not
+  reproduced. `lo` and the host's interfaces are never shaped. Without root (the smoke test) the server's own
+  cap and latency stand in.
+* **Checks.** *This package* computes MD5 and CRC-64 of every part and checks both against the answers
+  (`verify_md5=False`: CRC-64 only), checks the object's CRC-64 and writes a checkpoint. *The official SDK*
+  with `EnableMD5=True` computes each part's MD5 and sends it as Content-MD5 (the server checks it); at its
+  default it hashes and checks nothing.
+* **Floors** are what the bytes cost with no SDK: MD5, CRC-64, TLS encryption, one streaming PUT.
+* The server computes MD5 and CRC-64 of every byte and stores it (tmpfs), as COS would, and it shares the
+  **2 cores** with the client: on loopback every CPU second the client spends is taken from the server.
+* Test files are random bytes in the page cache (no disk reads are measured).
 """
 
 
@@ -562,15 +536,20 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
     lines += section_targets(results) + [""]
     if NOTES.exists() and not results.get("smoke"):
         lines += [NOTES.read_text().rstrip(), ""]
-    builders = {
-        "upload": lambda d: section_upload(d, images.get("upload")),
+    builders: Dict[str, Callable[[Dict[str, Any]], List[str]]] = {
+        "compare": lambda d: section_compare(d) + (["", f"![throughput ratios]({images['compare']})"] if "compare" in images else []),
+        "partsize": section_partsize,
+        "floors": lambda d: section_floors(d, suites.get("compare")),
         "scaling": lambda d: section_scaling(d, images.get("scaling")),
+        "dirs": section_dirs,
+        "async": section_async,
+        "cluster": section_cluster,
         "memory": lambda d: section_memory(d, images.get("memory")),
         "crc": lambda d: section_crc(d, images.get("crc")),
         "sign": section_sign,
         "resume": section_resume,
-        "cluster": section_cluster,
-        "async": section_async,
+        "oss": section_oss,
+        "upload": lambda d: section_upload(d, images.get("upload")),
     }
     for name, build in builders.items():
         if name in suites:
@@ -584,26 +563,27 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
 
 
 def section_async(data: Dict[str, Any]) -> List[str]:
+    mode = {"kernel": "the kernel caps", "server": "the server caps"}.get(data.get("network", ""), "the server caps")
     lines = [
-        "## 8. The asyncio driver against the threaded one",
+        "## 5. Drivers: threads against asyncio",
         "",
-        f"A {human(data['size'])} file in {human(data['part_size'])} parts; the server caps each connection at "
-        f"{data['bandwidth'] / MIB:.0f} MiB/s and adds {data['latency'] * 1000:.0f} ms to every request, so many "
-        "parts must be in flight to fill the pipe. *Threads*: `upload_file` with `concurrency` = parts in flight "
-        "(one thread each); *asyncio*: `cos_multipart.aio.async_upload_file`, the same `concurrency` as tasks. "
-        f"Client CPU per GiB (user + sys, all threads) and peak RSS of the client process; median (min-max) of "
-        f"{data['runs']} run(s), drivers alternating; every object checked (size and CRC-64) after its upload.",
+        f"{human(data['part_size'])} parts, {data.get('parts_per_slot', 4)} per slot in flight (so the file grows with the "
+        f"depth); {mode} each connection at {data['bandwidth'] / MIB:.0f} MiB/s with a {data['latency'] * 1000:.0f} ms round "
+        "trip, so many parts must be in flight to fill the pipe. *Threads*: `upload_file` with `concurrency` = parts "
+        "in flight (one thread each); *asyncio*: `cos_multipart.aio.async_upload_file`, the same `concurrency` as tasks. "
+        "*Link share*: throughput / (in flight x cap). Client CPU per GiB (user + sys, all threads) and peak RSS of the "
+        f"client process; median (min-max) of {data['runs']} run(s), drivers alternating; every object checked.",
         "",
     ]
     header = ["in flight"]
     for name in data["drivers"]:
-        header += [f"{name}: MiB/s", "CPU s/GiB", "peak RSS MiB"]
+        header += [f"{name}: MiB/s", "link share", "CPU s/GiB", "peak RSS MiB"]
     rows = []
     for in_flight in data["in_flight"]:
         row = [str(in_flight)]
         for name in data["drivers"]:
             s = data["summary"][name][str(in_flight)]
-            row += [fmt(s["throughput_mib_s"], 1), fmt(s["cpu_s_per_gib"], 2), fmt(s["maxrss_mib"], 0)]
+            row += [fmt(s["throughput_mib_s"], 1), fmt(s.get("efficiency"), 0, 100) + " %", fmt(s["cpu_s_per_gib"], 2), fmt(s["maxrss_mib"], 0)]
         rows.append(row)
     return lines + table(header, rows)
 
@@ -615,8 +595,9 @@ def section_commands(results: Dict[str, Any]) -> List[str]:
         "",
         "```sh",
         "pip install -e '.[bench]'          # matplotlib and cos-python-sdk-v5",
-        "python -m bench run                # all seven, full sizes (~11-16 min on 2 cores)",
-        "python -m bench run --only upload --size 256MiB --runs 3",
+        "python -m bench run                # everything, full sizes (~20 min on 2 cores; as root for the shaped links)",
+        "python -m bench run --only compare,floors --compare-runs 3",
+        "python3 -m venv bench/out/coscmd-venv && bench/out/coscmd-venv/bin/pip install coscmd   # for the coscmd row",
         "python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds",
         "python -m bench report             # re-render from bench/out/results.json (else bench/results.json)",
         "```",

@@ -12,8 +12,12 @@ KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 
-#: The measurements, in the order of the issue.
-SUITES = ("upload", "scaling", "memory", "crc", "sign", "resume", "cluster", "async")
+#: The measurements, in the order of the report.
+SUITES = ("compare", "floors", "partsize", "scaling", "dirs", "async", "cluster", "memory", "crc", "sign", "resume", "oss")
+#: Measured only when asked for (``--only``): the old loopback table of one large file.
+EXTRA_SUITES = ("upload",)
+#: Network shapes: (name, per-connection cap in bytes/s or None for loopback, RTT in seconds).
+ShapeSpec = Tuple[str, Optional[float], float]
 #: The clients of the upload measurement. ``put`` / ``put-parallel`` / ``md5`` are the floors;
 #: ``ours-no-md5`` is this package with ``verify_md5=False`` (parts checked by CRC-64 only).
 UPLOAD_CLIENTS = ("ours-fast", "ours-crcmod", "ours-no-md5", "official", "put", "put-parallel", "md5")
@@ -24,6 +28,29 @@ class Settings:
     """Sizes, repetitions and network shapes of one run.
 
     Attributes:
+        shapes: Networks of the comparison: ``(name, per-connection cap in bytes/s or None, RTT in s)``.
+        schemes: ``http`` and/or ``https`` for the comparison.
+        kernel_shape: Shape links in the kernel (a network namespace; needs root), else by the server.
+        compare_size_loopback: File size of the comparison on loopback.
+        compare_size_shaped: File size of the comparison on capped links.
+        compare_runs: Repetitions per cell of the comparison, clients alternating.
+        compare_clients: Clients of the comparison (see ``bench.suites.CLIENT_JOBS``).
+        probe_seconds: Seconds of the one-PUT check of each shaped link.
+        partsize_sizes: Part sizes of the round-trip-per-part measurement.
+        partsize_file: File size of that measurement.
+        partsize_runs: Its repetitions.
+        floors_size: File size of the floors.
+        floors_runs: Repetitions of the floors.
+        dir_files: Small files of the directory measurement on loopback (or the unshaped veth).
+        dir_file_size: Bytes per small file.
+        dir_concurrency: Requests at once (threads of the official SDK's pool, coscmd's ``max_thread``).
+        dir_runs: Repetitions of the directory measurement.
+        dir_large_files: Files of the large-file tree.
+        dir_large_size: Bytes per large file.
+        dir_clients: Directory clients (``dir-ours``, ``dir-official-pool``, ``dir-official-loop``, ``coscmd``).
+        dir_shapes: Shaped links of the directory measurement (fewer files: ``dir_shaped_files``).
+        dir_shaped_files: Small files on those links.
+        async_parts_per_slot: Parts per slot in flight in the async measurement (the file grows with it).
         size: File size of the upload measurement (1).
         part_size: Part size of every multipart upload.
         threads: Parallel parts (both SDKs) in (1), (3) and (6).
@@ -60,22 +87,50 @@ class Settings:
         skip_official: Do not run the official SDK even if it is installed.
     """
 
+    shapes: Tuple[ShapeSpec, ...] = (
+        ("loopback", None, 0.0),
+        ("20MiB/s 30ms", 20.0 * MIB, 0.030),
+        ("100MiB/s 5ms", 100.0 * MIB, 0.005),
+    )
+    schemes: Tuple[str, ...] = ("http", "https")
+    kernel_shape: bool = True
+    compare_size_loopback: int = 512 * MIB
+    compare_size_shaped: int = 256 * MIB
+    compare_runs: int = 3
+    compare_clients: Tuple[str, ...] = (
+        "ours-default", "official-default", "ours", "official-md5", "ours-no-md5", "official", "put-parallel",
+    )  # fmt: skip
+    probe_seconds: float = 3.0
+    partsize_sizes: Tuple[int, ...] = (8 * MIB, 16 * MIB, 32 * MIB)
+    partsize_file: int = 512 * MIB
+    partsize_runs: int = 2
+    floors_size: int = 512 * MIB
+    floors_runs: int = 3
+    dir_files: int = 10_000
+    dir_file_size: int = 4096
+    dir_concurrency: int = 16
+    dir_runs: int = 2
+    dir_large_files: int = 8
+    dir_large_size: int = 128 * MIB
+    dir_clients: Tuple[str, ...] = ("dir-ours", "dir-official-pool", "dir-official-loop", "coscmd", "dir-cluster-1", "dir-cluster-2")
+    dir_shapes: Tuple[ShapeSpec, ...] = (("20MiB/s 30ms", 20.0 * MIB, 0.030),)
+    dir_shaped_files: int = 1000
     size: int = 1 * GIB
     part_size: int = 8 * MIB
     threads: int = 8
     runs: int = 5
-    scaling_workers: Tuple[int, ...] = (1, 2, 4, 8, 16)
-    scaling_shapes: Tuple[Tuple[float, int], ...] = ((20 * MIB, 6), (5 * MIB, 3))
+    scaling_workers: Tuple[int, ...] = (1, 4, 8, 16)
+    scaling_shapes: Tuple[Tuple[float, int], ...] = ((20 * MIB, 3), (100 * MIB, 3))
     scaling_latency: float = 0.020
-    scaling_runs: int = 3
-    memory_sizes: Tuple[int, ...] = (256 * MIB, 1 * GIB, 4 * GIB)
+    scaling_runs: int = 2
+    memory_sizes: Tuple[int, ...] = (256 * MIB, 1 * GIB, 2 * GIB)
     crc_buffer: int = 64 * MIB
     crc_chunk: int = 1 * MIB
     crc_repeats: int = 3
     crc_min_seconds: float = 0.5
     combine_parts: int = 10_000
     sign_iterations: int = 20_000
-    resume_size: int = 1 * GIB
+    resume_size: int = 512 * MIB
     resume_runs: int = 3
     resume_bandwidth: Optional[float] = None
     cluster_workers: Tuple[int, ...] = (1, 2)
@@ -84,10 +139,11 @@ class Settings:
     cluster_bandwidth: float = 8 * MIB
     cluster_runs: int = 3
     async_size: int = 512 * MIB
+    async_parts_per_slot: int = 4
     async_part_size: int = 1 * MIB
     async_in_flight: Tuple[int, ...] = (8, 64, 256)
     async_bandwidth: float = 2 * MIB
-    async_latency: float = 0.050
+    async_latency: float = 0.030
     async_runs: int = 2
     server_in_memory: bool = True
     child_timeout: float = 900.0
@@ -102,8 +158,29 @@ class Settings:
 
 
 FULL = Settings()
+#: Shapes of the smoke preset: small caps the server applies itself (no root, no namespace needed).
+SMOKE_SHAPES: Tuple[ShapeSpec, ...] = (("loopback", None, 0.0), ("16MiB/s 5ms", 16.0 * MIB, 0.005))
 #: A few seconds: proves the code paths work (CI's smoke test), measures nothing worth reading.
 SMOKE = Settings(
+    shapes=SMOKE_SHAPES,
+    kernel_shape=False,
+    compare_size_loopback=6 * MIB,
+    compare_size_shaped=6 * MIB,
+    compare_runs=1,
+    probe_seconds=0.2,
+    partsize_sizes=(1 * MIB, 2 * MIB),
+    partsize_file=8 * MIB,
+    partsize_runs=1,
+    floors_size=4 * MIB,
+    floors_runs=1,
+    dir_files=30,
+    dir_concurrency=4,
+    dir_runs=1,
+    dir_large_files=2,
+    dir_large_size=3 * MIB,
+    dir_clients=("dir-ours", "dir-official-pool", "dir-official-loop", "coscmd", "dir-cluster-2"),
+    dir_shapes=(("16MiB/s 5ms", 16.0 * MIB, 0.005),),
+    dir_shaped_files=10,
     size=6 * MIB,
     part_size=1 * MIB,
     threads=2,
@@ -128,6 +205,7 @@ SMOKE = Settings(
     cluster_bandwidth=16 * MIB,
     cluster_runs=1,
     async_size=8 * MIB,
+    async_parts_per_slot=1,
     async_in_flight=(2, 8),
     async_bandwidth=16 * MIB,
     async_latency=0.005,

@@ -1,4 +1,5 @@
-"""The six measurements of issue 5. Each ``run_*`` returns a JSON-ready dict (raw runs and summaries).
+"""Measurements of one object (upload, scaling, memory, CRC-64, signing, resume, cluster, async). Each
+``run_*`` returns a JSON-ready dict (raw runs and summaries); :mod:`bench.registry` lists them all.
 
 Every upload runs in a fresh child process (:func:`bench.procs.run_child`) against a server in its own
 process, and every uploaded object is checked afterwards (size and CRC-64 from HEAD) and deleted, so a
@@ -20,6 +21,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from cos_multipart import checksum
 from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION
 
+from .netshape import LinkShape
+from .network import Network
 from .procs import CLUSTER_ENV, LogEntry, ServerProcess, cluster_credentials, iter_alternating, pick_data_dir, run_child
 from .settings import GIB, MIB, UPLOAD_CLIENTS, Settings, human
 from .stats import spread
@@ -59,6 +62,17 @@ def comparison_clients(settings: Settings) -> List[str]:
     return [ours] + (["official"] if "official" in available else [])
 
 
+def available_clients(settings: Settings, names: Sequence[str]) -> List[str]:
+    """``names`` less those that cannot run here (the official SDK or fastcrc not installed)."""
+    skip_official = settings.skip_official or not official_available()
+    return [
+        name for name in names
+        if not (skip_official and name.startswith(("official", "dir-official", "coscmd")))
+        and not (name == "ours-no-md5" and not fastcrc_available())
+        and not (name.startswith("dir-cluster") and importlib.util.find_spec("distributed") is None)
+    ]  # fmt: skip
+
+
 def upload_clients(settings: Settings) -> List[str]:
     """The clients of measurement (1) that can run here."""
     clients = list(UPLOAD_CLIENTS)
@@ -70,29 +84,44 @@ def upload_clients(settings: Settings) -> List[str]:
     return clients
 
 
+#: Child jobs of the client names (see :mod:`bench._child`). ``*-default``: as a user calls each SDK, its own
+#: part size, threads and pool; the others get the measurement's part size, threads and a pool of that size.
+CLIENT_JOBS: Dict[str, Dict[str, Any]] = {
+    "ours-fast": {"job": "ours", "crc": "fastcrc"},
+    "ours": {"job": "ours"},
+    "ours-crcmod": {"job": "ours", "crc": "crcmod"},
+    "ours-no-md5": {"job": "ours", "crc": "fastcrc", "md5": False},
+    "ours-default": {"job": "ours", "defaults": True},
+    "official": {"job": "official"},
+    "official-md5": {"job": "official", "md5": True},
+    "official-default": {"job": "official", "defaults": True},
+    "ours-oss": {"job": "ours", "md5": False},
+    "ours-oss-default": {"job": "ours", "defaults": True},
+    "oss-official": {"job": "oss-official"},
+    "oss-official-default": {"job": "oss-official", "defaults": True},
+    "put": {"job": "put", "threads": 1},
+    "put-parallel": {"job": "put"},
+    "md5": {"job": "md5"},
+}
+
+
 def client_spec(name: str, server: ServerProcess, path: Path, key: str, settings: Settings, workdir: Path, threads: int) -> Dict[str, Any]:
-    """The child spec of a client name (see :mod:`bench._child`)."""
+    """The child spec of a client name (see :data:`CLIENT_JOBS` and :mod:`bench._child`)."""
     common: Dict[str, Any] = {
         "endpoint": server.endpoint,
-        "domain": f"127.0.0.1:{server.port}",
-        "bucket": DEFAULT_BUCKET,
-        "region": DEFAULT_REGION,
+        "domain": f"{server.host}:{server.port}",
+        "scheme": server.scheme,
+        "ca": server.ca_path,
+        "bucket": server.bucket,
+        "region": server.region,
+        "dialect": server.dialect,
         "path": str(path),
         "key": key,
         "part_size": settings.part_size,
         "threads": threads,
         "checkpoint_dir": str(workdir / "checkpoints"),
     }
-    jobs: Dict[str, Dict[str, Any]] = {
-        "ours-fast": {"job": "ours", "crc": "fastcrc"},
-        "ours-crcmod": {"job": "ours", "crc": "crcmod"},
-        "ours-no-md5": {"job": "ours", "crc": "fastcrc", "md5": False},
-        "official": {"job": "official"},
-        "put": {"job": "put", "threads": 1},
-        "put-parallel": {"job": "put"},
-        "md5": {"job": "md5"},
-    }
-    return {**common, **jobs[name]}
+    return {**common, **CLIENT_JOBS[name]}
 
 
 # --- Checks after each upload --------------------------------------------------------------------------
@@ -100,7 +129,7 @@ def client_spec(name: str, server: ServerProcess, path: Path, key: str, settings
 
 def check_and_delete(server: ServerProcess, name: str, key: str, size: int, crc: int, objects: int = 1) -> bool:
     """HEAD the uploaded object(s): size (and CRC-64 for a single object) must match; then delete them."""
-    if name == "md5":
+    if name in ("md5", "crc64", "md5+crc64", "tls"):
         return True
     keys = [key] if name not in ("put", "put-parallel") else [f"{key}.{i}" for i in range(objects)]
     ok = True
@@ -130,11 +159,13 @@ def measure_upload(
     size: int,
     crc: int,
     settings: Settings,
+    prefix: Sequence[str] = (),
 ) -> Dict[str, Any]:
-    """One upload in a fresh child: the child's numbers, the server's CPU meanwhile, and the check."""
+    """One upload in a fresh child (run under ``prefix``, e.g. in the shaped namespace): the child's numbers,
+    the server's CPU meanwhile, and the check."""
     offset = server.log_offset()
     server_cpu = server.cpu_seconds()
-    child = run_child(spec, timeout=settings.child_timeout).check()
+    child = run_child(spec, timeout=settings.child_timeout, prefix=prefix).check()
     server_cpu = server.cpu_seconds() - server_cpu
     entries = server.log_entries(offset)
     output = child.output
@@ -153,6 +184,7 @@ def measure_upload(
         "transfer_seconds": transfer_window(entries),
         "requests": len([e for e in entries if e.api]),
         "backend": output.get("backend"),
+        "cipher": output.get("cipher"),
         "verified": check_and_delete(server, name, spec["key"], size, crc, objects),
     }
 
@@ -170,6 +202,10 @@ def summarise(runs: List[Dict[str, Any]], size: int) -> Dict[str, Dict[str, Any]
             "cpu_per_gib": spread(r["cpu"] / gib for r in mine if r["cpu"] is not None),
             "process_cpu_per_gib": spread(r["process_cpu"] / gib for r in mine),
             "server_cpu_per_gib": spread(r["server_cpu"] / gib for r in mine if r["server_cpu"] is not None),
+            # Client + server CPU over the wall time: 2.0 means both cores of this machine were busy.
+            "cores_busy": spread(
+                (r["cpu"] + r["server_cpu"]) / r["wall"] for r in mine if r["server_cpu"] is not None and r["cpu"] is not None and r["wall"]
+            ),
             "maxrss_mib": spread(r["maxrss_mib"] for r in mine),
             "verified": all(r["verified"] for r in mine),
             "backend": next((r["backend"] for r in mine if r["backend"]), None),
@@ -217,11 +253,16 @@ def run_upload(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
 # --- (2) concurrency scaling under a per-connection cap ----------------------------------------------------
 
 
-def run_scaling(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
-    """Measurement 2: throughput for 1..16 workers under per-connection caps with added latency."""
-    clients = comparison_clients(settings)
-    shapes = [_scaling_shape(settings, workdir, log, clients, cap, per_worker) for cap, per_worker in settings.scaling_shapes]
+def run_scaling(settings: Settings, workdir: Path, log: Log, network: Network) -> Dict[str, Any]:
+    """Throughput for 1..16 workers under per-connection caps with a round trip (the kernel-shaped link when
+    there is one); both SDKs with the same checks (MD5 of every part)."""
+    clients = available_clients(settings, ("ours", "official-md5"))
+    shapes = [
+        _scaling_shape(settings, workdir, log, clients, cap, per_worker, network)
+        for cap, per_worker in settings.scaling_shapes
+    ]
     return {
+        "network": network.mode,
         "latency": settings.scaling_latency,
         "part_size": settings.part_size,
         "workers": list(settings.scaling_workers),
@@ -251,11 +292,15 @@ def efficiency_summary(
     return summary
 
 
-def _scaling_shape(settings: Settings, workdir: Path, log: Log, clients: List[str], cap: float, per_worker: int) -> Dict[str, Any]:
+def _scaling_shape(
+    settings: Settings, workdir: Path, log: Log, clients: List[str], cap: float, per_worker: int, network: Network
+) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
     largest = max(settings.scaling_workers) * per_worker * settings.part_size
     data_dir = pick_data_dir(2 * largest, settings.server_in_memory)
-    with ServerProcess(data_dir, bandwidth=cap, latency=settings.scaling_latency) as server:
+    shape = LinkShape(f"{cap / MIB:.0f}MiB/s {settings.scaling_latency * 1000:.0f}ms", cap, settings.scaling_latency)
+    with network.serve(shape, data_dir) as served:
+        server = served.server
         for workers in settings.scaling_workers:
             size = workers * per_worker * settings.part_size
             path = workdir / f"scaling-{workers}.bin"
@@ -264,7 +309,7 @@ def _scaling_shape(settings: Settings, workdir: Path, log: Log, clients: List[st
                 for run, name in iter_alternating(clients, settings.scaling_runs):
                     key = f"bench/scaling/{name}-{cap:.0f}-{workers}-{run}"
                     spec = client_spec(name, server, path, key, settings, workdir, workers)
-                    result = measure_upload(server, name, spec, size, crc, settings)
+                    result = measure_upload(server, name, spec, size, crc, settings, served.prefix)
                     total_cap = workers * cap
                     transfer = result["transfer_seconds"]
                     result.update(
@@ -625,30 +670,35 @@ def run_cluster(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
 ASYNC_DRIVERS = {"threads": "ours", "asyncio": "ours-async"}
 
 
-def run_async(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
-    """Measurement 8: asyncio against threads with many parts in flight, each connection capped and slowed."""
-    size = settings.async_size
+def run_async(settings: Settings, workdir: Path, log: Log, network: Network) -> Dict[str, Any]:
+    """Asyncio against threads with many parts in flight, each connection capped, with a round trip (the
+    kernel-shaped link when there is one). The file is ``in flight x async_parts_per_slot`` parts."""
     runs: List[Dict[str, Any]] = []
-    data_dir = pick_data_dir(2 * size, settings.server_in_memory)
-    path = workdir / "async.bin"
-    crc = make_file(path, size)
+    largest = max(settings.async_in_flight) * settings.async_parts_per_slot * settings.async_part_size
+    data_dir = pick_data_dir(2 * largest, settings.server_in_memory)
     tuned = settings.but(part_size=settings.async_part_size)
-    try:
-        with ServerProcess(data_dir, bandwidth=settings.async_bandwidth, latency=settings.async_latency) as server:
-            for in_flight in settings.async_in_flight:
+    shape = LinkShape("async", settings.async_bandwidth, settings.async_latency)
+    with network.serve(shape, data_dir) as served:
+        server = served.server
+        for in_flight in settings.async_in_flight:
+            size = in_flight * settings.async_parts_per_slot * settings.async_part_size
+            path = workdir / f"async-{in_flight}.bin"
+            crc = make_file(path, size)
+            try:
                 for run, name in iter_alternating(list(ASYNC_DRIVERS), settings.async_runs):
                     key = f"bench/async/{name}-{in_flight}-{run}"
                     spec = client_spec("ours-fast" if fastcrc_available() else "ours-crcmod", server, path, key, tuned, workdir, in_flight)
                     spec["job"] = ASYNC_DRIVERS[name]
-                    result = measure_upload(server, name, spec, size, crc, settings)
-                    result.update(run=run, in_flight=in_flight)
+                    result = measure_upload(server, name, spec, size, crc, settings, served.prefix)
+                    result.update(run=run, in_flight=in_flight, size=size)
                     runs.append(result)
                     log(
-                        f"[async] {name:8s} {in_flight:3d} in flight run {run + 1}: {size / MIB / result['wall']:7.1f} MiB/s, "
+                        f"[async] {name:8s} {in_flight:3d} in flight run {run + 1}: {size / MIB / result['wall']:7.1f} MiB/s "
+                        f"({100 * size / result['wall'] / (in_flight * settings.async_bandwidth):.0f} % of cap), "
                         f"CPU {result['cpu']:.2f} s, peak RSS {result['maxrss_mib']:.0f} MiB"
                     )
-    finally:
-        path.unlink(missing_ok=True)
+            finally:
+                path.unlink(missing_ok=True)
     summary: Dict[str, Dict[str, Any]] = {}
     for name in ASYNC_DRIVERS:
         summary[name] = {}
@@ -656,12 +706,14 @@ def run_async(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
             mine = [r for r in runs if r["client"] == name and r["in_flight"] == in_flight]
             summary[name][str(in_flight)] = {
                 "throughput_mib_s": spread(r["size"] / MIB / r["wall"] for r in mine),
+                "efficiency": spread(r["size"] / r["wall"] / (in_flight * settings.async_bandwidth) for r in mine),
                 "cpu_s_per_gib": spread(r["cpu"] / (r["size"] / GIB) for r in mine),
                 "maxrss_mib": spread(r["maxrss_mib"] for r in mine),
                 "verified": all(r["verified"] for r in mine),
             }
     return {
-        "size": size,
+        "network": network.mode,
+        "parts_per_slot": settings.async_parts_per_slot,
         "part_size": settings.async_part_size,
         "in_flight": list(settings.async_in_flight),
         "bandwidth": settings.async_bandwidth,
@@ -673,18 +725,5 @@ def run_async(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     }
 
 
-SUITE_FUNCTIONS: Dict[str, Callable[[Settings, Path, Log], Dict[str, Any]]] = {
-    "upload": run_upload,
-    "scaling": run_scaling,
-    "memory": run_memory,
-    "crc": run_crc,
-    "sign": run_sign,
-    "resume": run_resume,
-    "cluster": run_cluster,
-    "async": run_async,
-}
-
-
 def default_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
