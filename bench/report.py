@@ -13,8 +13,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .settings import MIB, human
 from .stats import ratio
-from .tables import PAIRINGS, section_compare, section_dirs, section_floors, section_oss, section_partsize
-from .targets import targets
+from .tables import PAIRINGS, fmt, section_compare, section_dirs, section_floors, section_oss, section_partsize
+from .targets import fmt_ratio, targets
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
 
@@ -51,18 +51,6 @@ def label(name: str) -> str:
     return LABELS.get(name, name)
 
 
-def fmt(summary: Optional[Dict[str, float]], digits: int = 1, scale: float = 1.0) -> str:
-    """``median (min-max)``, or ``-``."""
-    if not summary:
-        return "-"
-    median, low, high = summary["median"] * scale, summary["min"] * scale, summary["max"] * scale
-    if summary.get("n", 1) == 1 or low == high:
-        return f"{median:.{digits}f}"
-    return f"{median:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
-
-
-def fmt_ratio(value: Optional[float], digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}x"
 
 
 def median(summary: Optional[Dict[str, float]]) -> Optional[float]:

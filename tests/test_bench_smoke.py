@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import cli, report, targets  # noqa: E402
+from bench import cli, tables, targets  # noqa: E402
 from bench._child import _slices  # noqa: E402
 from bench.netshape import BASE_PORT, PORTS, KernelLink, classifier_bytecode, kernel_support  # noqa: E402
 from bench.procs import LogEntry, iter_alternating  # noqa: E402
@@ -278,8 +278,8 @@ def test_spread_ratio_and_formatting() -> None:
     assert spread([3.0, None, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
     assert spread([None]) == {}
     assert ratio(3.0, 2.0) == 1.5 and ratio(1.0, 0.0) is None and ratio(None, 1.0) is None
-    assert report.fmt(spread([0.5, 0.25, 1.0]), 0, 100) == "50 (25-100)"
-    assert report.fmt({}) == "-"
+    assert tables.fmt(spread([0.5, 0.25, 1.0]), 0, 100) == "50 (25-100)"
+    assert tables.fmt({}) == "-"
 
 
 def test_floor_put_slices_cover_the_file_exactly() -> None:
