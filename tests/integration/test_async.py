@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, List, Tuple
+from typing import Any, AsyncIterator, Iterator, List, Tuple
 
 import aiohttp
 import pytest
@@ -32,7 +34,7 @@ from cos_multipart.errors import (
 from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.retry import RetryPolicy
-from cos_multipart.testing import LocalCOS
+from cos_multipart.testing import TEST_CREDENTIALS, LocalCOS
 from cos_multipart.uploader import UploadConfig
 
 from uploads import Driver, async_client_like, make_file, stored
@@ -140,22 +142,54 @@ def test_an_upload_interrupted_by_one_driver_resumes_with_the_other(
 # --- the event loop is never blocked ---------------------------------------------------------------------
 
 
-def test_no_call_blocks_the_event_loop(local_cos: LocalCOS, store: CheckpointStore, tmp_path: Path, caplog: Any) -> None:
+@pytest.fixture()
+def server_process(dialect: str, tmp_path: Path) -> Iterator[Tuple[str, str, str]]:
+    """``cos-multipart serve`` in a process of its own: ``(endpoint, bucket, region)``. An in-process server
+    shares the GIL with the loop, so its own work would show as the loop being blocked."""
+    command = [sys.executable, "-m", "cos_multipart", "serve", "--port", "0", "--dialect", dialect,
+               "--data-dir", str(tmp_path / "server")]  # fmt: skip
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("COS_", "OSS_"))}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert child.stdout is not None
+        banner = {}
+        for line in child.stdout:
+            if " listening on " in line:
+                banner["endpoint"] = line.rsplit(" ", 1)[1].strip()
+            elif line.strip().startswith(("bucket:", "region:")):
+                name, _, value = line.strip().partition(":")
+                banner[name] = value.split()[0]
+            if len(banner) == 3:
+                break
+        assert len(banner) == 3, f"the server did not start: {banner}"
+        yield banner["endpoint"], banner["bucket"], banner["region"]
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def test_no_call_blocks_the_event_loop(
+    server_process: Tuple[str, str, str], dialect: str, store: CheckpointStore, tmp_path: Path, caplog: Any
+) -> None:
     # Parts of 96 MB: reading one on the loop, zero-filling its buffer or hashing it (MD5 ~760 MB/s) takes about
     # 200 ms, so any of that done on the loop shows. 150 ms leaves room for this shared machine's scheduling
-    # stalls (a bare ticker task was seen to take 60-170 ms in debug mode while other processes ran).
+    # stalls (a bare ticker task was seen to take 60-170 ms in debug mode while other processes ran). The server
+    # runs in its own process (see server_process).
     path, data = make_file(tmp_path, 192 * MB + 3)
     config = UploadConfig(part_size=96 * MB, multipart_threshold=0, concurrency=2, bandwidth_limit=4000 * MB)
+    endpoint, bucket, region = server_process
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         loop.slow_callback_duration = 0.15  # asyncio's debug mode logs "Executing <...> took 0.0xx seconds"
-        async with async_client(local_cos) as aclient:
+        async with AsyncCosClient(bucket, region, TEST_CREDENTIALS, endpoint=endpoint, dialect=dialect) as aclient:
             uploader = AsyncUploader(aclient, config, store=store)
             await uploader.upload(path, "file")
             await uploader.upload(data, "buffer")
             await uploader.upload(chunks_of(data), "iterator")
             await AsyncUploader(aclient, UploadConfig(multipart_threshold=MB), store=store).upload(data[:MB - 1], "single")
+            head = await aclient.head_object("iterator")
+            assert head.size == len(data) and head.crc64 == crc64(data)
 
     with caplog.at_level(logging.WARNING, logger="asyncio"):
         asyncio.run(scenario(), debug=True)
