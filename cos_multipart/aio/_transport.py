@@ -119,9 +119,8 @@ async def _then(chunks: AsyncIterator[Any], written: Callable[[], None]) -> Asyn
     written()
 
 
-async def _slices(body: Union[bytes, memoryview]) -> AsyncIterator[memoryview]:
+async def _slices(view: memoryview) -> AsyncIterator[memoryview]:
     """A large in-memory body in ``FILE_CHUNK`` zero-copy slices."""
-    view = memoryview(body)
     for offset in range(0, len(view), FILE_CHUNK):
         yield view[offset : offset + FILE_CHUNK]
 
@@ -329,11 +328,12 @@ class AsyncTransport:
         while True:
             date: Optional[str] = None
             deadline = _AnswerDeadline(self.answer_deadline)
-            body = _body_for_attempt(call.body, call.content_length, start)
-            if body is None or (isinstance(body, (bytes, memoryview)) and len(body) <= FILE_CHUNK):
+            source = _body_for_attempt(call.body, call.content_length, start)  # may record its own failure
+            body: Any = source
+            if source is None or (isinstance(source, (bytes, memoryview)) and len(source) <= FILE_CHUNK):
                 deadline.arm()  # goes out in one write as the request starts: the clock starts now
             else:  # the clock starts when the last piece has been written
-                body = _then(_slices(body) if isinstance(body, (bytes, memoryview)) else body, deadline.arm)
+                body = _then(_slices(source) if isinstance(source, memoryview) else source, deadline.arm)
             try:
                 try:
                     response = await self._attempt(call, url, body)
@@ -348,7 +348,7 @@ class AsyncTransport:
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
-                own: Optional[BaseException] = getattr(body, "failure", None) or getattr(call.body, "failure", None)
+                own: Optional[BaseException] = getattr(source, "failure", None) or getattr(call.body, "failure", None)
                 if own is not None and not isinstance(own, OSError):
                     raise own from None  # the body's own error (a changed file, a callback), not a network one
                 failure = _transport_error(own or error, call.method, safe_url, retries.policy.attempt, self._secrets)

@@ -415,3 +415,17 @@ def test_the_async_example_runs() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("file:") and "verified" in lines[0] and lines[1].startswith("stream:")
     assert lines[2].startswith("cancel:")
+
+
+def test_a_file_body_shorter_than_its_length_is_a_body_failure_not_retried(local_cos: LocalCOS, tmp_path: Path) -> None:
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"x" * (3 * MB))
+
+    async def scenario() -> None:
+        async with async_client(local_cos, retry=FAST_RETRY) as aclient:
+            with path.open("rb") as handle, pytest.raises(CosTransportError) as caught:
+                await aclient.put_object("short", handle, content_length=3 * MB + 10)
+            assert caught.value.kind is FailureKind.BODY and caught.value.attempts == 1
+            assert "before its Content-Length" in str(caught.value)
+
+    asyncio.run(scenario())
