@@ -443,7 +443,7 @@ class CosClient:
         if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
             raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
         seconds = positive_int(expires, "expires")
-        self.object_url(key)  # validates the key
+        validate_key(key, max_bytes=self.dialect.max_key_bytes)
         now = self._clock() + self._transport.clock_offset
         return self.dialect.presigner(self._transport.credentials(), self.endpoint, method.upper(), key, now, seconds)
 
