@@ -8,8 +8,10 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from cos_multipart._cli_target import Target
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
+from cos_multipart.dialect import DIALECTS
 from cos_multipart.testing import LocalCOS
 
 from uploads import DRIVERS, Driver
@@ -42,19 +44,16 @@ def local_cos(local_cos_factory: Callable[..., LocalCOS], dialect: str) -> Local
 def cli_env(local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalCOS:
     """Environment for in-process CLI runs against the server (checkpoints under ``tmp_path/cache``), in
     the server's service's own variables (``OSS_*`` for an OSS server: its targets are ``oss://``)."""
-    names = {
-        "cos": ("COS_SECRET_ID", "COS_SECRET_KEY", "COS_SECURITY_TOKEN", "COS_ENDPOINT", "COS_REGION"),
-        "oss": ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN", "OSS_ENDPOINT", "OSS_REGION"),
-    }
-    for service, (secret_id, secret_key, token, endpoint, region) in names.items():
-        for name in (secret_id, secret_key, token, endpoint, region):
+    for dialect in DIALECTS.values():  # the variables each service's targets read (_cli_target, Dialect)
+        place = Target(dialect, "", "")
+        (ids, keys, tokens), spoken = dialect.credential_env, dialect.name == local_cos.dialect
+        for name in (*ids, *keys, *tokens, place.endpoint_env, place.region_env):
             monkeypatch.delenv(name, raising=False)
-        if service == local_cos.dialect:
-            monkeypatch.setenv(secret_id, local_cos.credentials.secret_id)
-            monkeypatch.setenv(secret_key, local_cos.credentials.secret_key)
-            monkeypatch.setenv(endpoint, local_cos.endpoint)
-            if service == "oss":  # OSS signatures name the region, also with an endpoint
-                monkeypatch.setenv(region, local_cos.region)
+        if spoken:
+            monkeypatch.setenv(ids[0], local_cos.credentials.secret_id)
+            monkeypatch.setenv(keys[0], local_cos.credentials.secret_key)
+            monkeypatch.setenv(place.endpoint_env, local_cos.endpoint)
+            monkeypatch.setenv(place.region_env, local_cos.region)  # OSS signatures name it, also with an endpoint
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return local_cos
 
