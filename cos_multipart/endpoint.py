@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
 
-from .dialect import COS, Dialect
+from .dialect import COS, DIALECTS, Dialect
 from .errors import CosValidationError
 from .limits import FORBIDDEN_KEY_CODEPOINTS, FORBIDDEN_KEY_PREFIXES, MAX_KEY_BYTES, OSS_MAX_KEY_BYTES
 
@@ -213,3 +213,30 @@ class Endpoint:
 def strip_query(url: str) -> str:
     """``url`` without its query string and fragment: what errors and logs may show."""
     return url.split("?", 1)[0].split("#", 1)[0]
+
+
+#: OSS's endpoint kinds and the bucket host of each [oss-api 8.1]; acceleration must be enabled on the bucket.
+OSS_HOSTS = {
+    "public": "{bucket}.oss-{region}.aliyuncs.com",
+    "internal": "{bucket}.oss-{region}-internal.aliyuncs.com",
+    "dualstack": "{bucket}.{region}.oss.aliyuncs.com",
+    "accelerate": "{bucket}.oss-accelerate.aliyuncs.com",
+    "accelerate-overseas": "{bucket}.oss-accelerate-overseas.aliyuncs.com",
+}
+
+
+def oss_endpoint(bucket: str, region: str, kind: str = "public", *, scheme: str = DEFAULT_SCHEME) -> str:
+    """The base URL of an OSS bucket's endpoint of ``kind`` (``public``, ``internal`` for ECS/VPC in the same
+    region, ``dualstack``, ``accelerate``, ``accelerate-overseas``), to pass as ``endpoint=`` to a client
+    with ``dialect="oss"`` (the region still names the signature's scope).
+
+    Raises:
+        CosValidationError: Bad bucket (OSS's rule), region, kind or scheme.
+    """
+    validate_bucket(bucket, DIALECTS["oss"])
+    validate_region(region)
+    if kind not in OSS_HOSTS:
+        raise CosValidationError("kind", kind, f"one of {', '.join(OSS_HOSTS)}")
+    if scheme not in _SCHEMES:
+        raise CosValidationError("scheme", scheme, "'https' or 'http'")
+    return f"{scheme}://{OSS_HOSTS[kind].format(bucket=bucket, region=region)}"

@@ -131,3 +131,24 @@ def test_url_and_query() -> None:
 
 def test_strip_query() -> None:
     assert strip_query("https://h/k?q-signature=abc&x-cos-security-token=T#f") == "https://h/k"
+
+
+def test_oss_endpoint_kinds() -> None:
+    from cos_multipart.endpoint import oss_endpoint
+
+    assert oss_endpoint("examplebucket", "cn-hangzhou") == "https://examplebucket.oss-cn-hangzhou.aliyuncs.com"
+    assert oss_endpoint("examplebucket", "cn-hangzhou", "internal") == "https://examplebucket.oss-cn-hangzhou-internal.aliyuncs.com"
+    assert oss_endpoint("examplebucket", "cn-hangzhou", "dualstack", scheme="http") == "http://examplebucket.cn-hangzhou.oss.aliyuncs.com"
+    assert oss_endpoint("examplebucket", "cn-hangzhou", "accelerate") == "https://examplebucket.oss-accelerate.aliyuncs.com"
+    for bad in ({"bucket": "Bad_Bucket"}, {"kind": "vpc"}, {"scheme": "ftp"}):
+        arguments = {"bucket": "examplebucket", "region": "cn-hangzhou", "kind": "public", "scheme": "https", **bad}
+        with pytest.raises(CosValidationError) as caught:
+            oss_endpoint(arguments["bucket"], arguments["region"], arguments["kind"], scheme=arguments["scheme"])
+        assert caught.value.field == next(iter(bad))
+    # A client on the internal endpoint signs for the bucket's region and sends virtual-host style.
+    from cos_multipart.client import CosClient
+    from cos_multipart.credentials import Credentials
+
+    with CosClient("examplebucket", "cn-hangzhou", Credentials("LTAIid", "secret"), dialect="oss",
+                   endpoint=oss_endpoint("examplebucket", "cn-hangzhou", "internal")) as client:  # fmt: skip
+        assert client.object_url("k") == "https://examplebucket.oss-cn-hangzhou-internal.aliyuncs.com/k"
