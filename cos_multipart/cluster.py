@@ -47,6 +47,7 @@ from ._dirplan import file_batches, files_per_task
 from ._dirreport import DirectoryReport, FailedFile, ProgressFunction
 from ._dirrun import DirectoryRun, FileResult, FileTask, RunSettings, _one_line, _Progress
 from .directory import crc_cache, run_settings
+from . import remote
 from .remote import ClientConfig, FilesJob, PartJob, SentPart, send_parts, upload_files, without_parts
 from .session import UploadSession
 
@@ -119,6 +120,9 @@ class PluginCredentials:
 
     def __repr__(self) -> str:
         return f"PluginCredentials({self.name!r})"
+
+
+remote._accept_source(PluginCredentials)  # noqa: SLF001 - it names installed credentials, holds no secret
 
 
 class _CredentialsPlugin(distributed.WorkerPlugin):

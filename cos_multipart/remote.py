@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle  # nosec B403: only pickles our own configuration values, to key a per-process cache
+import pickle  # nosec B403: only pickles our own configuration values, to key a per-process cache and to check them
+import pickletools
+import sys
 import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
@@ -42,7 +44,7 @@ from .errors import CosCredentialsError, CosValidationError, SourceChangedError
 from .parts import DEFAULT_PART_ATTEMPTS, send_part
 from .retry import RetryPolicy
 from .session import FileIdentity, PartReceipt, UploadSession
-from .transport import DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
+from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -113,14 +115,21 @@ class EnvCredentials:
 class FactoryCredentials:
     """Credentials built on each machine by calling ``factory()``: the way to give workers STS credentials.
 
-    ``factory`` must pickle (a module-level function, or a :func:`functools.partial` of one) and must not
-    carry a secret in itself or its arguments: they travel with every task. It returns what
+    ``factory`` travels with every task, so it must carry nothing but its name: a function (or class) defined
+    at the top level of an importable module (not ``__main__``, which Dask pickles by value with the globals
+    it uses), which pickles as ``module.qualified_name`` and nothing else. Refused: :func:`functools.partial`
+    (its arguments travel), lambdas and nested functions (closures and defaults travel by value), bound
+    methods (their object travels), callable instances (their state travels). A factory that needs settings
+    reads them on the machine it runs on (environment variables, a file). It returns what
     :class:`~cos_multipart.client.CosClient` accepts as credentials; return a
     :class:`~cos_multipart.credentials.RefreshingCredentials` that fetches temporary credentials (from an
     instance role, a vault, a file an agent rotates) and each worker refreshes its own before they expire.
 
     Attributes:
         factory: Called once per process to build the provider.
+
+    Raises:
+        CosValidationError: ``factory`` is not referenced by name alone (the message says what would travel).
     """
 
     factory: Callable[[], CredentialsLike]
@@ -130,13 +139,13 @@ class FactoryCredentials:
             raise CosValidationError("FactoryCredentials.factory", type(self.factory).__name__, "a callable")
         if isinstance(self.factory, Credentials):
             raise CosValidationError("FactoryCredentials.factory", "Credentials", "a callable that builds credentials")
+        _check_named_only(self.factory)
 
     def provider(self) -> CredentialsProvider:
         """The provider ``factory`` builds on this machine."""
         return as_provider(self.factory())
 
     def __repr__(self) -> str:
-        # Only the function's name: a partial's arguments are not shown (whatever they are, they stay out of logs).
         return f"FactoryCredentials({_callable_name(self.factory)})"
 
 
@@ -157,6 +166,9 @@ class ClientConfig:
         dialect: ``"cos"`` (Tencent COS) or ``"oss"`` (Aliyun OSS). With ``"oss"`` and the default
             :class:`EnvCredentials`, each machine reads OSS's variables (``OSS_ACCESS_KEY_ID``,
             ``OSS_ACCESS_KEY_SECRET``, ``OSS_SESSION_TOKEN``) instead of COS's.
+        answer_deadline: Seconds an attempt may take to deliver its whole answer once its request is written
+            (``None``: no limit), as :class:`~cos_multipart.client.CosClient`'s: an answer trickled byte by
+            byte resets the read timeout, this ends it (a timeout the retry policy retries).
     """
 
     bucket: str
@@ -167,6 +179,7 @@ class ClientConfig:
     timeout: Optional[Timeout] = DEFAULT_TIMEOUT
     retry: Optional[RetryPolicy] = None
     dialect: str = "cos"
+    answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE
 
     def __post_init__(self) -> None:
         spoken = dialect_of(self.dialect)  # a name travels in tasks; the Dialect holds a signer function
@@ -181,12 +194,21 @@ class ClientConfig:
                 "a credential source (EnvCredentials, FactoryCredentials, or install_credentials(...)), "
                 "never the credentials themselves: they would travel in every task",
             )
+        if type(self.credentials) not in _NAMING_SOURCES:
+            # Another source class may hold anything in its state, and that state travels with every task.
+            raise CosValidationError(
+                "credentials",
+                type(self.credentials).__name__,
+                "EnvCredentials, FactoryCredentials or install_credentials(...)'s value: sources that only name "
+                "where credentials come from (another source's state would travel in every task)",
+            )
         Endpoint.build(self.bucket, self.region, self.endpoint, dialect=spoken)  # validates bucket, region, endpoint
         validate_timeout(self.timeout)
         if not isinstance(self.verify, (bool, str)):
             raise CosValidationError("verify", type(self.verify).__name__, "True, False or a CA bundle path")
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise CosValidationError("retry", type(self.retry).__name__, "a RetryPolicy or None")
+        object.__setattr__(self, "answer_deadline", validate_timeout(self.answer_deadline, "answer_deadline"))
 
     def client(self, *, pool_size: int = DEFAULT_POOL_SIZE) -> CosClient:
         """A new client on this machine, with credentials from :attr:`credentials`.
@@ -197,12 +219,24 @@ class ClientConfig:
         return CosClient(
             self.bucket, self.region, self.credentials.provider(), endpoint=self.endpoint, retry=self.retry,
             timeout=self.timeout, pool_size=pool_size, verify=self.verify, dialect=self.dialect,
+            answer_deadline=self.answer_deadline,
         )  # fmt: skip
 
     def __repr__(self) -> str:
         endpoint = f", endpoint={self.endpoint!r}" if self.endpoint is not None else ""
         dialect = f", dialect={self.dialect!r}" if self.dialect != "cos" else ""
         return f"ClientConfig(bucket={self.bucket!r}, region={self.region!r}, credentials={self.credentials!r}{endpoint}{dialect})"
+
+
+#: The credential sources a :class:`ClientConfig` takes: each holds only where credentials come from.
+#: (``cos_multipart.cluster`` adds its ``PluginCredentials``: this module imports no engine.)
+_NAMING_SOURCES: List[type] = [EnvCredentials, FactoryCredentials]
+
+
+def _accept_source(kind: type) -> None:
+    """Let :class:`ClientConfig` take ``kind`` as a credential source (one that holds no secret)."""
+    if kind not in _NAMING_SOURCES:
+        _NAMING_SOURCES.append(kind)
 
 
 @dataclass(frozen=True)
@@ -389,6 +423,67 @@ def _check_same_file(path: str, started: FileIdentity, here: FileIdentity) -> No
 
 def _callable_name(function: Callable[..., object]) -> str:
     inner = getattr(function, "func", function)  # functools.partial
-    module = getattr(inner, "__module__", None) or "?"
+    if not hasattr(inner, "__qualname__"):
+        inner = type(inner)  # a callable instance: its class, never its state
+    module = getattr(inner, "__module__", None)
     name = getattr(inner, "__qualname__", None) or type(inner).__name__
-    return f"{module}.{name}"
+    return f"{module}.{name}" if module else name
+
+
+# What a factory may pickle to: a reference by name (the module and qualified name, as strings, then a global
+# lookup) and pickle's framing. Anything else (REDUCE, BUILD, tuples, numbers...) is a value travelling along.
+_NAME_ONLY_OPCODES = frozenset({
+    "PROTO", "FRAME", "STOP", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "GLOBAL", "STACK_GLOBAL",
+    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
+})  # fmt: skip
+_FACTORY_RULE = (
+    "a function or class defined at the top level of an importable module (not __main__), referenced by name "
+    "alone: partials, lambdas, nested functions, bound methods and callable instances would carry their "
+    "arguments, closures, defaults or state into every task; read settings on the worker instead"
+)
+
+
+def _check_named_only(factory: Callable[..., object]) -> None:
+    """Refuse a factory whose pickled form carries anything besides its name (it would travel in every task).
+
+    The standard pickler is the judge: Dask uses it first, and falls back to cloudpickle (which pickles
+    functions by value, closures, defaults and referenced globals included) for what it cannot pickle and for
+    ``__main__``. So a factory is accepted only when the standard pickler writes a bare global reference to a
+    module other than ``__main__`` that cloudpickle is not told to pickle by value.
+    """
+    field = "FactoryCredentials.factory"
+    shape = _factory_shape(factory)
+    try:
+        pickled = pickle.dumps(factory, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - any refusal of the pickler: not importable by name
+        raise CosValidationError(field, shape, _FACTORY_RULE) from None
+    names: List[str] = []
+    for opcode, argument, _ in pickletools.genops(pickled):
+        if opcode.name not in _NAME_ONLY_OPCODES:
+            raise CosValidationError(field, shape, _FACTORY_RULE)
+        if isinstance(argument, str):
+            names.append(argument)
+    module = names[0].split(" ")[0] if names else ""
+    if module == "__main__" or module in _pickled_by_value():
+        raise CosValidationError(field, shape, _FACTORY_RULE)
+
+
+def _pickled_by_value() -> Tuple[str, ...]:
+    """Modules cloudpickle was told to pickle by value (``register_pickle_by_value``), if it is loaded."""
+    cloudpickle = sys.modules.get("cloudpickle")
+    listing = getattr(cloudpickle, "list_registry_pickle_by_value", None)
+    return tuple(listing()) if callable(listing) else ()
+
+
+def _factory_shape(factory: Callable[..., object]) -> str:
+    """What ``factory`` is, in words that name no argument, default or state (an error text may show it)."""
+    inner = getattr(factory, "func", None)
+    if inner is not None and callable(inner):
+        return f"functools.partial of {_callable_name(inner)}"
+    bound_to = getattr(factory, "__self__", None)
+    if bound_to is not None and not isinstance(bound_to, type) and type(bound_to).__name__ != "module":
+        return f"method {_callable_name(factory)} bound to a {type(bound_to).__name__}"
+    name = _callable_name(factory)
+    if not hasattr(factory, "__qualname__"):
+        return f"an instance of {name}"
+    return name

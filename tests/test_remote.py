@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 import pickle
 import subprocess
 import sys
 
 import pytest
 
+from typing import Any, Callable
+
 from cos_multipart import CosCredentialsError, CosValidationError, Credentials, SseC, UploadConfig
+from cos_multipart.credentials import as_provider
 from cos_multipart.options import ObjectOptions
 from cos_multipart.planner import plan_parts
 from cos_multipart.remote import ClientConfig, EnvCredentials, FactoryCredentials, worker_client
@@ -18,14 +22,61 @@ from cos_multipart.session import UploadSession
 SECRET = "remote-test-secret-key-0000"
 
 
-def fetch(secret: str) -> Credentials:
+TOKEN = "remote-test-sts-token-0000"
+
+
+def fetch(secret: str = SECRET) -> Credentials:
     return Credentials("AKIDremote", secret)
 
 
+def fetch_from_environment() -> Credentials:
+    return Credentials("AKIDremote", os.environ["REMOTE_TEST_KEY"])
+
+
+class Vault:
+    """A provider object holding a secret: its methods and its instances must not travel."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def credentials(self) -> Credentials:
+        return Credentials("AKIDremote", self.secret, TOKEN)
+
+    def __call__(self) -> Credentials:
+        return self.credentials()
+
+
+class FromEnvironment:
+    """A provider class: the factory builds one on each machine."""
+
+    def __call__(self) -> Credentials:
+        return fetch_from_environment()
+
+
+def closure_over(secret: str) -> Callable[[], Credentials]:
+    def build() -> Credentials:
+        return Credentials("AKIDremote", secret, TOKEN)
+
+    return build
+
+
+class Holder:
+    """A credential source of the user's own: its state would travel with every task."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def provider(self) -> Any:
+        return as_provider(Credentials("AKIDremote", self.secret))
+
+
 def test_a_config_pickles_and_its_repr_names_sources_never_values() -> None:
-    config = ClientConfig("examplebucket-1250000000", "ap-guangzhou", FactoryCredentials(functools.partial(fetch, SECRET)))
-    assert repr(pickle.loads(pickle.dumps(config))) == repr(config)  # a partial compares by identity
-    assert SECRET not in repr(config) and "test_remote.fetch" in repr(config)
+    config = ClientConfig("examplebucket-1250000000", "ap-guangzhou", FactoryCredentials(fetch_from_environment))
+    assert pickle.loads(pickle.dumps(config)) == config
+    assert repr(config) == (
+        "ClientConfig(bucket='examplebucket-1250000000', region='ap-guangzhou', "
+        "credentials=FactoryCredentials(test_remote.fetch_from_environment))"
+    )
     env = ClientConfig("examplebucket-1250000000", "ap-guangzhou", EnvCredentials("MY_ID", "MY_KEY", None))
     assert pickle.loads(pickle.dumps(env)) == env
     assert repr(env) == (
@@ -116,3 +167,76 @@ def test_an_oss_config_reads_oss_variables_and_pickles_by_name(monkeypatch: pyte
         ClientConfig("examplebucket", "cn-hangzhou", dialect="s3")
     with pytest.raises(CosValidationError):  # an OSS bucket name is no COS bucket
         ClientConfig("examplebucket", "ap-guangzhou")
+
+
+@pytest.mark.parametrize(
+    ("factory", "shown"),
+    [
+        (functools.partial(Credentials, "AKIDremote", SECRET, token=TOKEN), "functools.partial of cos_multipart.credentials.Credentials"),
+        (functools.partial(fetch, SECRET), "functools.partial of test_remote.fetch"),
+        (lambda secret=SECRET: Credentials("AKIDremote", secret, TOKEN), "test_remote.<lambda>"),
+        (closure_over(SECRET), "test_remote.closure_over.<locals>.build"),
+        (Vault(SECRET).credentials, "method test_remote.Vault.credentials bound to a Vault"),
+        (Vault(SECRET), "an instance of test_remote.Vault"),
+        (SECRET.strip, "method str.strip bound to a str"),
+    ],
+    ids=["partial-of-Credentials", "partial-of-a-function", "lambda-with-default", "closure", "bound-method",
+         "callable-instance", "method-of-the-secret"],
+)  # fmt: skip
+def test_a_factory_that_would_carry_a_value_into_tasks_is_refused(factory: Any, shown: str) -> None:
+    # Before this check a partial was accepted and pickled its arguments (the secret key, the token) into
+    # every task the scheduler held.
+    with pytest.raises(CosValidationError, match="referenced by name") as raised:
+        FactoryCredentials(factory)
+    assert raised.value.field == "FactoryCredentials.factory" and raised.value.value == shown
+    assert SECRET not in str(raised.value) and TOKEN not in str(raised.value)
+
+
+def test_a_factory_of_main_is_refused_since_dask_pickles_it_by_value() -> None:
+    # Dask pickles __main__'s functions by value (cloudpickle), with the globals they use: a secret of the
+    # script would travel. Run in a child process, where the function really is __main__'s.
+    code = (
+        "from cos_multipart import Credentials, CosValidationError\n"
+        "from cos_multipart.remote import FactoryCredentials\n"
+        f"KEY = {SECRET!r}\n"
+        "def factory():\n"
+        "    return Credentials('AKIDmain', KEY)\n"
+        "try:\n"
+        "    FactoryCredentials(factory)\n"
+        "except CosValidationError as error:\n"
+        "    print('refused', KEY in str(error))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "refused False", result.stderr
+
+
+def test_a_factory_by_name_is_accepted_functions_and_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REMOTE_TEST_KEY", SECRET)
+    factories: Any = (fetch_from_environment, fetch, FromEnvironment)  # a function, one with a default, a class
+    for factory in factories:
+        source = FactoryCredentials(factory)
+        assert pickle.loads(pickle.dumps(source)) == source
+        assert SECRET.encode() not in pickle.dumps(ClientConfig("examplebucket-1250000000", "ap-guangzhou", source))
+        assert source.provider()().secret_key == SECRET
+
+
+def test_a_credential_source_of_another_class_is_refused() -> None:
+    holder = Holder(SECRET)
+    with pytest.raises(CosValidationError, match="sources that only name where credentials come from") as raised:
+        ClientConfig("examplebucket-1250000000", "ap-guangzhou", holder)
+    assert raised.value.field == "credentials" and raised.value.value == "Holder" and SECRET not in str(raised.value)
+
+
+def test_answer_deadline_is_picklable_validated_and_given_to_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COS_SECRET_ID", "AKIDremote")
+    monkeypatch.setenv("COS_SECRET_KEY", SECRET)
+    config = ClientConfig("examplebucket-1250000000", "ap-guangzhou", endpoint="http://127.0.0.1:1", answer_deadline=7)
+    assert config.answer_deadline == 7.0 and pickle.loads(pickle.dumps(config)) == config
+    with config.client() as client:
+        assert client.transport.answer_deadline == 7.0
+    assert ClientConfig("examplebucket-1250000000", "ap-guangzhou").answer_deadline == 180.0
+    assert ClientConfig("examplebucket-1250000000", "ap-guangzhou", answer_deadline=None).answer_deadline is None
+    for bad in (0, -1, float("inf"), "10", True, (1.0, 2.0)):
+        with pytest.raises(CosValidationError, match="answer_deadline") as raised:
+            ClientConfig("examplebucket-1250000000", "ap-guangzhou", answer_deadline=bad)  # type: ignore[arg-type]
+        assert raised.value.field == "answer_deadline"

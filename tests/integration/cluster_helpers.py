@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -21,7 +22,12 @@ SECRET_KEY = "cluster-secret-" + secrets.token_hex(16)
 TOKEN = "cluster-token-" + secrets.token_hex(16)
 ENV_CREDENTIALS = Credentials(SECRET_ID, SECRET_KEY, TOKEN)
 ENV_NAMES = EnvCredentials("CLUSTER_TEST_SECRET_ID", "CLUSTER_TEST_SECRET_KEY", "CLUSTER_TEST_TOKEN")
-WORKER_ENV = {"CLUSTER_TEST_SECRET_ID": SECRET_ID, "CLUSTER_TEST_SECRET_KEY": SECRET_KEY, "CLUSTER_TEST_TOKEN": TOKEN}
+WORKER_ENV = {
+    "CLUSTER_TEST_SECRET_ID": SECRET_ID, "CLUSTER_TEST_SECRET_KEY": SECRET_KEY, "CLUSTER_TEST_TOKEN": TOKEN,
+    # Settings of the credential factories below: a factory travels by name only, so it reads them here.
+    "CLUSTER_TEST_CALLER_PID": str(os.getpid()),
+    "CLUSTER_TEST_STS_FILE": os.path.join(tempfile.gettempdir(), f"cluster-test-sts-{os.getpid()}.json"),
+}  # fmt: skip
 PLUGIN_CREDENTIALS = Credentials("AKIDplugin" + secrets.token_hex(12), "plugin-secret-" + secrets.token_hex(16))
 SECRETS = (SECRET_KEY, TOKEN, PLUGIN_CREDENTIALS.secret_key)
 
@@ -38,9 +44,17 @@ def read_sts_file(path: str) -> Tuple[Credentials, float]:
     return credentials, float(document["expires_at"])
 
 
-def sts_provider(path: str) -> RefreshingCredentials:
-    """A refreshing provider over :func:`read_sts_file`, built on each machine (no margin: refresh at expiry)."""
+def sts_provider() -> RefreshingCredentials:
+    """A refreshing provider over :func:`read_sts_file` of the file ``CLUSTER_TEST_STS_FILE`` names, built on
+    each machine (no margin: refresh at expiry)."""
+    path = os.environ["CLUSTER_TEST_STS_FILE"]
     return RefreshingCredentials(lambda: read_sts_file(path), refresh_margin=0.0)
+
+
+def env_factory() -> Credentials:
+    """The cluster's credentials, read from this machine's environment by a factory that travels by name."""
+    return Credentials(os.environ["CLUSTER_TEST_SECRET_ID"], os.environ["CLUSTER_TEST_SECRET_KEY"],
+                       os.environ["CLUSTER_TEST_TOKEN"])  # fmt: skip
 
 
 def write_sts_file(path: Path, credentials: Credentials, expires_at: float) -> None:
@@ -115,10 +129,15 @@ def slot_peaks() -> List[int]:
     return [slots.peak for slots in remote._slots.values()]  # noqa: SLF001 - the test looks inside
 
 
-def caller_only(caller_pid: int) -> Credentials:
-    """Credentials in the caller's process only: a worker (another process) has none."""
+def caller_only() -> Credentials:
+    """Credentials in the caller's process only (``CLUSTER_TEST_CALLER_PID``): a worker has none."""
     from cos_multipart.errors import CosCredentialsError
 
-    if os.getpid() != caller_pid:
+    if os.getpid() != int(os.environ["CLUSTER_TEST_CALLER_PID"]):
         raise CosCredentialsError("no credentials on this worker (test)")
     return ENV_CREDENTIALS
+
+
+def ignore(_: Any) -> int:
+    """A task that takes a value (the scan's control: a task that does carry a secret) and does nothing."""
+    return 0

@@ -22,15 +22,18 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from cos_multipart import CosCancelledError, Credentials, UploadConfig, Uploader, crc64, kept_upload_of  # noqa: E402
+from cos_multipart import CosTransportError, CosValidationError, RetryPolicy  # noqa: E402
+from cos_multipart.errors import FailureKind  # noqa: E402
 from cos_multipart.checkpoint import CheckpointStore  # noqa: E402
 from cos_multipart.cluster import install_credentials, upload_file_on_cluster  # noqa: E402
 from cos_multipart.limits import MB  # noqa: E402
 from cos_multipart.progress import ProgressEvent  # noqa: E402
-from cos_multipart.remote import FactoryCredentials  # noqa: E402
+from cos_multipart.remote import ClientConfig, FactoryCredentials  # noqa: E402
 from cos_multipart.testing import LocalCOS  # noqa: E402
 
 import cluster_helpers  # noqa: E402
-from cluster_helpers import ENV_CREDENTIALS, ENV_NAMES, PLUGIN_CREDENTIALS, SECRETS, target  # noqa: E402
+from cluster_helpers import ENV_CREDENTIALS, ENV_NAMES, PLUGIN_CREDENTIALS, SECRET_ID, SECRET_KEY, SECRETS, TOKEN, target  # noqa: E402
+from hostile import CorruptingProxy  # noqa: E402
 from uploads import make_file, stored  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
@@ -159,7 +162,7 @@ def test_sts_credentials_that_expire_mid_upload_are_refreshed_on_the_workers(
     second = Credentials("AKIDstssecond" + secrets.token_hex(8), "sts-second-" + secrets.token_hex(8), "tok2-" + secrets.token_hex(8))
     cos = local_cos_factory(credentials=[first], bandwidth=2 * MB)  # 4 connections: 24 MB take 3 s
     path, data = make_file(tmp_path, 24 * MB)
-    sts_file = tmp_path / "sts.json"
+    sts_file = Path(os.environ["CLUSTER_TEST_STS_FILE"])  # where sts_provider reads, on every machine
     expires = time.time() + 1.0
     cluster_helpers.write_sts_file(sts_file, first, expires)
     revoker: List[threading.Thread] = []
@@ -178,7 +181,7 @@ def test_sts_credentials_that_expire_mid_upload_are_refreshed_on_the_workers(
         revoker.append(threading.Thread(target=revoke_later, args=(max(time.time(), expires) + 1.5,)))
         revoker[0].start()
 
-    config = target(cos, FactoryCredentials(functools.partial(cluster_helpers.sts_provider, str(sts_file))))
+    config = target(cos, FactoryCredentials(cluster_helpers.sts_provider))
     try:
         result = upload_file_on_cluster(cluster, config, path, "k", upload_config=parts_config(), parts_per_task=1,
                                         progress=rotate, store=store)  # fmt: skip
@@ -206,7 +209,7 @@ def test_no_secret_in_task_keys_task_state_or_logs(
         if not seen and event.parts_done >= 1:
             seen.update(cluster.run_on_scheduler(cluster_helpers.scheduler_state))
 
-    for credentials in (ENV_NAMES, plugin):
+    for credentials in (ENV_NAMES, plugin, FactoryCredentials(cluster_helpers.env_factory)):
         seen.clear()
         upload_file_on_cluster(cluster, target(cos, credentials), path, key, upload_config=parts_config(),
                                parts_per_task=1, progress=scan_while_running, store=store)  # fmt: skip
@@ -244,3 +247,52 @@ def test_a_worker_that_sees_another_file_refuses_to_send(
     assert kept_upload_of(raised.value) is None  # a changed source is aborted, as with threads
     with cos.client() as client:
         assert not list(client.list_multipart_uploads())
+
+
+def test_a_factory_that_carries_the_secret_never_reaches_the_scheduler(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    # Issue 20 item 4: a partial of Credentials was accepted, its repr looked clean, and the secret key and
+    # token were pickled into every part task the scheduler held.
+    path, _ = make_file(tmp_path, 3 * MB)
+    leaky = functools.partial(Credentials, SECRET_ID, SECRET_KEY, token=TOKEN)
+    # The scan's control: a task that does carry the partial shows the secret in the scheduler's task specs.
+    control = cluster.submit(cluster_helpers.ignore, leaky, key="cos-part-control-" + secrets.token_hex(4))
+    control.result()
+    held = cluster.run_on_scheduler(cluster_helpers.scheduler_state)
+    assert SECRET_KEY.encode() in held["pickled"] and TOKEN.encode() in held["pickled"]
+    del control
+    seen: Dict[str, Any] = {}
+
+    def scan(event: ProgressEvent) -> None:
+        if not seen:
+            seen.update(cluster.run_on_scheduler(cluster_helpers.scheduler_state, prefix="cos-part-"))
+
+    with pytest.raises(CosValidationError, match="referenced by name") as refused:
+        upload_file_on_cluster(cluster, target(cos, FactoryCredentials(leaky)), path, "leak.bin",
+                               upload_config=parts_config(), parts_per_task=1, progress=scan, store=store)  # fmt: skip
+    assert SECRET_KEY not in str(refused.value) and TOKEN not in str(refused.value)
+    assert not cos.log_entries(), "refused before anything was sent"
+    for secret in (SECRET_KEY, TOKEN):  # whatever a scan during a run saw (none ran: nothing was submitted)
+        assert secret.encode() not in seen.get("pickled", b"")
+
+
+def test_answer_deadline_ends_a_trickled_part_answer_on_the_workers(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    # The answers to Upload Part come one byte every 0.2 s: each byte resets the read timeout (60 s here),
+    # so only the workers' answer deadline ends them; the error says which bound ended the attempt.
+    path, _ = make_file(tmp_path, 2 * MB)
+    proxy = CorruptingProxy(cos.port, flips=0, trickle=("partNumber=",))
+    try:
+        config = ClientConfig(cos.bucket, cos.region, ENV_NAMES, endpoint=proxy.endpoint, dialect=cos.dialect,
+                              timeout=(10.0, 60.0), retry=RetryPolicy(max_attempts=2, backoff_base=0.01),
+                              answer_deadline=1.0)  # fmt: skip
+        with pytest.raises(CosTransportError) as raised:
+            upload_file_on_cluster(cluster, config, path, "slow.bin", upload_config=parts_config(), parts_per_task=1,
+                                   task_retries=0, store=store)  # fmt: skip
+    finally:
+        proxy.close()
+    assert raised.value.kind is FailureKind.TIMEOUT and raised.value.attempts == 2
+    assert "answer_deadline" in str(raised.value)
+    assert proxy.trickled >= 2 and cos.log_entries("UploadPart"), "the parts reached the server, the answers crawled"

@@ -7,7 +7,6 @@ for the module; every test gets its own server and tree. The workers read the tr
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import signal
@@ -111,7 +110,7 @@ def test_a_file_that_fails_is_reported_and_the_others_are_uploaded(
 
 def test_a_task_that_fails_as_a_whole_fails_its_files_only(cluster: Any, cos: LocalCOS, tmp_path: Path) -> None:
     tree(tmp_path / "src", small=3)
-    nowhere = target(cos, FactoryCredentials(functools.partial(cluster_helpers.caller_only, os.getpid())))
+    nowhere = target(cos, FactoryCredentials(cluster_helpers.caller_only))
     report = upload_directory_on_cluster(cluster, nowhere, tmp_path / "src", upload_config=settings(tmp_path),
                                          task_retries=0)  # fmt: skip
     assert not report.uploaded and len(report.failed) == 3 + 5  # each worker refused: no credentials there

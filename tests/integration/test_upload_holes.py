@@ -26,7 +26,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -50,6 +49,7 @@ from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.server import AccessLogEntry
 from cos_multipart.uploader import UploadConfig
 
+from hostile import CorruptingProxy
 from uploads import Driver, make_file, stored, target
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
@@ -130,137 +130,6 @@ def rchar() -> int:
             if line.startswith("rchar:"):
                 return int(line.split()[1])
     raise AssertionError("no rchar in /proc/self/io")  # pragma: no cover
-
-
-class CorruptingProxy:
-    """A loopback HTTP/1.1 proxy in front of the server that damages request bodies in transit.
-
-    It parses each request's head (Content-Length bodies only, which is all this client sends), records
-    ``(method, target, headers)``, and flips one bit of body byte ``offset`` in the first ``flips``
-    requests whose method is in ``methods`` (``flips=None``: all of them). Responses pass through untouched.
-    """
-
-    def __init__(
-        self, upstream_port: int, *, methods: Tuple[str, ...] = ("PUT",), flips: Optional[int] = 1, offset: int = 100
-    ) -> None:
-        self._upstream = upstream_port
-        self._methods = methods
-        self._flips_left = flips
-        self._offset = offset
-        self._lock = threading.Lock()
-        self._sockets: List[socket.socket] = []
-        self._threads: List[threading.Thread] = []
-        self.requests: List[Tuple[str, str, Dict[str, str]]] = []
-        self.flipped = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._start(self._accept_loop)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _start(self, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, name="holes-proxy", daemon=True)
-        with self._lock:
-            self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                downstream, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self._upstream))
-            except OSError:  # the server is gone: refuse this client too
-                downstream.close()
-                continue
-            with self._lock:
-                self._sockets += [downstream, upstream]
-            self._start(self._pump_responses, upstream, downstream)
-            self._start(self._pump_requests, downstream, upstream)
-
-    @staticmethod
-    def _pump_responses(upstream: socket.socket, downstream: socket.socket) -> None:
-        try:
-            while True:
-                data = upstream.recv(65536)
-                if not data:
-                    break
-                downstream.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with_shutdown(downstream)
-
-    def _should_flip(self, method: str) -> bool:
-        with self._lock:
-            if method not in self._methods or self._flips_left == 0:
-                return False
-            if self._flips_left is not None:
-                self._flips_left -= 1
-            self.flipped += 1
-            return True
-
-    def _pump_requests(self, downstream: socket.socket, upstream: socket.socket) -> None:
-        buffer = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = downstream.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target = lines[0].split(" ")[:2]
-                headers = {}
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                with self._lock:
-                    self.requests.append((method, target, headers))
-                upstream.sendall(head + b"\r\n\r\n")
-                remaining = int(headers.get("content-length", "0"))
-                flip = remaining > self._offset and self._should_flip(method)
-                position = 0
-                while remaining > 0:
-                    if not buffer:
-                        buffer = downstream.recv(65536)
-                        if not buffer:
-                            return
-                    chunk, buffer = buffer[:remaining], buffer[remaining:]
-                    if flip and position <= self._offset < position + len(chunk):
-                        damaged = bytearray(chunk)
-                        damaged[self._offset - position] ^= 0x01
-                        chunk = bytes(damaged)
-                    upstream.sendall(chunk)
-                    position += len(chunk)
-                    remaining -= len(chunk)
-        except OSError:
-            pass
-        finally:
-            with_shutdown(upstream)
-
-    def close(self) -> None:
-        with_shutdown(self._listener)  # wakes the blocked accept() (closing alone does not, on Linux)
-        self._listener.close()
-        with self._lock:
-            sockets, threads = list(self._sockets), list(self._threads)
-        for sock in sockets:
-            with_shutdown(sock)
-            sock.close()
-        for thread in threads:
-            thread.join(timeout=5)
-
-
-def with_shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 @pytest.fixture()
