@@ -337,9 +337,9 @@ class CosClient:
         call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c)
         return self._transport.open(call, functools.partial(operations.parse_get_object, key=key))
 
-    def delete_object(self, key: str) -> ResponseInfo:
-        """Delete an object (DELETE Object)."""
-        return self._transport.send(operations.prepare_delete_object(key), operations.parse_delete_object)
+    def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:
+        """Delete an object (DELETE Object); with ``version_id``, that version of it (versioned buckets)."""
+        return self._transport.send(operations.prepare_delete_object(key, version_id), operations.parse_delete_object)
 
     def find_object(self, key: str, *, sse_c: EncryptionLike = None) -> Optional[ObjectResult]:
         """HEAD ``key``: its size, ETag, CRC-64 and headers, or ``None`` when no object has that key."""

@@ -273,6 +273,7 @@ class CosIntegrityError(CosError):
         remote: The value COS reported.
         part_number: The part concerned, or ``None`` for the whole object.
         request_id: ``x-cos-request-id`` of the response that carried the remote value.
+        outcome: What became of a completed object that did not match (deleted, or why not), or ``""``.
     """
 
     def __init__(
@@ -283,16 +284,20 @@ class CosIntegrityError(CosError):
         *,
         part_number: Optional[int] = None,
         request_id: str = "",
+        outcome: str = "",
     ) -> None:
         self.what = what
         self.local = local
         self.remote = remote
         self.part_number = part_number
         self.request_id = request_id
+        self.outcome = outcome
         scope = f"part {part_number}" if part_number is not None else "object"
         text = f"{what} mismatch for {scope}: local {local!r}, remote {remote!r}"
         if request_id:
             text += f" [request id {request_id}]"
+        if outcome:
+            text += f"; {outcome}"
         super().__init__(text)
 
 

@@ -640,10 +640,12 @@ def parse_get_object(status: int, headers: Headers, body: bytes = b"", *, key: s
     return _object_result(status, headers, key)
 
 
-def prepare_delete_object(key: str) -> HttpCall:
-    """``DELETE /<key>`` (436/7743)."""
+def prepare_delete_object(key: str, version_id: Optional[str] = None) -> HttpCall:
+    """``DELETE /<key>`` (436/7743); ``?versionId=`` removes that version for good (versioned buckets)."""
     validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
-    return _call("DELETE", key, [], {})
+    if version_id is not None and (not isinstance(version_id, str) or not version_id or not version_id.isprintable()):
+        raise CosValidationError("version_id", version_id, "a version id as the service answered it, or None")
+    return _call("DELETE", key, [("versionId", version_id)] if version_id is not None else [], {})
 
 
 def parse_delete_object(status: int, headers: Headers, body: bytes) -> ResponseInfo:

@@ -44,6 +44,10 @@ __all__ = [
 DEFAULT_PART_ATTEMPTS = 3
 #: COS error code of an unknown or finished upload id (436/7730).
 NO_SUCH_UPLOAD = "NoSuchUpload"
+#: What an error says when Complete made an object that is not the local bytes and it was deleted.
+MISMATCH_DELETED = "the completed object did not match and was deleted"
+#: What it says when the service answered no CRC-64 for the object (nothing known wrong: nothing deleted).
+UNVERIFIED = "the service answered no CRC-64 for the completed object: it was left at the key, unverified"
 
 Body = TypeVar("Body", bound=PartBody)
 
@@ -281,13 +285,25 @@ class PendingCompletion:
     def accept(self, result: CompleteResult) -> Completion:
         """The verified completion, once COS's CRC-64 for the object equals the combined one.
 
+        Call :meth:`wrong` first: an object known to be wrong is deleted by the driver, then :meth:`mismatch`.
+
         Raises:
-            CosIntegrityError: The object exists on COS but is not the local bytes.
+            CosIntegrityError: The object exists on COS but is not known to be the local bytes (no CRC-64).
         """
         if result.crc64 != self.crc64:
-            logger.error("object %s was completed but its CRC-64 does not match the local data", result.key)
-            raise CosIntegrityError("crc64", self.crc64, result.crc64, request_id=result.request_id)
+            logger.error("object %s was completed but COS answered no CRC-64 for it: left unverified", result.key)
+            raise CosIntegrityError("crc64", self.crc64, result.crc64, request_id=result.request_id, outcome=UNVERIFIED)
         return Completion(result, self.parts, self.crc64)
+
+    def wrong(self, result: CompleteResult) -> bool:
+        """Whether Complete made an object whose CRC-64 COS answered and is not the local bytes' (to delete)."""
+        return result.crc64 is not None and result.crc64 != self.crc64
+
+    def mismatch(self, result: CompleteResult, failure: Optional[BaseException]) -> CosIntegrityError:
+        """The error of a :meth:`wrong` object the driver tried to delete (``failure``: why it could not)."""
+        outcome = deletion_outcome(result.version_id, failure)
+        logger.error("object %s was completed but its CRC-64 does not match the local data: %s", result.key, outcome)
+        return CosIntegrityError("crc64", self.crc64, result.crc64, request_id=result.request_id, outcome=outcome)
 
     def matches(self, head: ObjectResult) -> bool:
         """Whether a HEAD shows the object this completion makes (a retried Complete that answered
@@ -313,8 +329,9 @@ def complete(
         sse_c: The SSE-C key, to read the object back when a retried Complete answers NoSuchUpload.
 
     Raises:
-        CosIntegrityError: The receipts do not cover the plan, or COS's CRC-64 differs from the combined one
-            (the object then exists on COS but is not the local bytes).
+        CosIntegrityError: The receipts do not cover the plan, or COS's CRC-64 differs from the combined one:
+            the object Complete made is then deleted (the version it made, when the bucket gave a version id),
+            and the error's ``outcome`` says so, or why it could not be.
         CosServiceError: Complete failed.
     """
     pending = PendingCompletion.of(session, receipts)
@@ -330,7 +347,38 @@ def complete(
             raise
         logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", session.key)
         result = completed_by_earlier_attempt(session, head)
+    if pending.wrong(result):
+        # Not left behind as the current version: nobody may read bytes that are not the local ones.
+        raise pending.mismatch(result, delete_wrong_object(client, session.key, result))
     return pending.accept(result)
+
+
+def deletion_outcome(version_id: Optional[str], failure: Optional[BaseException]) -> str:
+    """The words of a wrong completed object's fate: deleted (which version; what is current now) or why not."""
+    if failure is not None:
+        version = f" version {version_id}" if version_id else ""
+        return (
+            f"the completed object did not match and could NOT be deleted ({one_line(failure)}): "
+            f"delete the key{version} before anyone reads it"
+        )
+    if version_id:
+        return f"{MISMATCH_DELETED} (version {version_id}; the version it replaced, if any, is current again)"
+    return f"{MISMATCH_DELETED} (no version id: an object it replaced is not kept unless the bucket keeps versions)"
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: text`` of ``error`` on one line (library errors hold no secret)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
+
+
+def delete_wrong_object(client: CosClient, key: str, result: CompleteResult) -> Optional[BaseException]:
+    """Delete the object (its version, when the bucket gave one) Complete made wrong; the failure, if any."""
+    try:
+        client.delete_object(key, version_id=result.version_id)
+    except (CosError, OSError) as error:
+        return error
+    return None
 
 
 def completed_by_earlier_attempt(session: UploadSession, head: ObjectResult) -> CompleteResult:

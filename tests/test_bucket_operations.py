@@ -84,6 +84,15 @@ def test_prepare_delete_objects_has_md5_and_quiet() -> None:
     assert b"<Quiet>true</Quiet>" in call.body and b"<Key>b &amp; &lt;c&gt;</Key>" in call.body  # type: ignore[operator]
 
 
+def test_prepare_delete_object_of_one_version() -> None:
+    assert ops.prepare_delete_object("k").params == ()
+    call = ops.prepare_delete_object("k", "MTg0NDUxNTc1NjIzMTQ1MDAwODg")
+    assert (call.method, call.key, call.params) == ("DELETE", "k", (("versionId", "MTg0NDUxNTc1NjIzMTQ1MDAwODg"),))
+    for bad in ("", "v\n1", 7):
+        with pytest.raises(CosValidationError, match="version_id"):
+            ops.prepare_delete_object("k", bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("keys", [[], ["k"] * 2, [f"k{i}" for i in range(1001)], ["/abs"]])
 def test_prepare_delete_objects_refuses(keys: List[str]) -> None:
     with pytest.raises(CosValidationError):

@@ -304,9 +304,10 @@ class AsyncCosClient:
         call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c)
         return await self._transport.open(call, functools.partial(operations.parse_get_object, key=key))
 
-    async def delete_object(self, key: str) -> ResponseInfo:
-        """Delete an object (DELETE Object)."""
-        return await self._transport.send(operations.prepare_delete_object(key), operations.parse_delete_object)
+    async def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:
+        """Delete an object (DELETE Object); with ``version_id``, that version of it (versioned buckets)."""
+        call = operations.prepare_delete_object(key, version_id)
+        return await self._transport.send(call, operations.parse_delete_object)
 
     # --- URLs --------------------------------------------------------------------------------------------
 

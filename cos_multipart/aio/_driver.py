@@ -257,6 +257,13 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
         pending = await self.threads.run(PendingCompletion.of, session, receipts)
         with decide.refusing_existing(self.client.bucket, self.key):
             result = await self._completed(session, pending)
+        if pending.wrong(result):  # not left behind as the current version (parts.complete does the same)
+            failure: Optional[BaseException] = None
+            try:
+                await self.client.delete_object(self.key, version_id=result.version_id)
+            except (CosError, OSError) as error:
+                failure = error
+            raise pending.mismatch(result, failure)
         completion = pending.accept(result)
         self.request_ids.append(completion.result.request_id)
         return completion

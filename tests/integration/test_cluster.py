@@ -22,7 +22,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from cos_multipart import CosCancelledError, Credentials, UploadConfig, Uploader, crc64, kept_upload_of  # noqa: E402
-from cos_multipart import CosTransportError, CosValidationError, RetryPolicy  # noqa: E402
+from cos_multipart import CosIntegrityError, CosTransportError, CosValidationError, RetryPolicy  # noqa: E402
 from cos_multipart.errors import FailureKind  # noqa: E402
 from cos_multipart.checkpoint import CheckpointStore  # noqa: E402
 from cos_multipart.cluster import install_credentials, upload_file_on_cluster  # noqa: E402
@@ -296,3 +296,26 @@ def test_answer_deadline_ends_a_trickled_part_answer_on_the_workers(
     assert raised.value.kind is FailureKind.TIMEOUT and raised.value.attempts == 2
     assert "answer_deadline" in str(raised.value)
     assert proxy.trickled >= 2 and cos.log_entries("UploadPart"), "the parts reached the server, the answers crawled"
+
+
+def test_a_part_forged_between_a_worker_and_cos_leaves_no_wrong_object(
+    cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    # Issue 20 item 6 on the cluster: a worker's part damaged on the way, its CRC-64 answer forged (plain
+    # HTTP, verify_md5=False). Complete (on the caller) finds it; the object it made must not stay at the key.
+    with cos.client() as client:
+        client.put_object("obj", os.urandom(10_000))
+    path, _ = make_file(tmp_path, 3 * MB + 5)
+    proxy = CorruptingProxy(cos.port, flips=1, offset=1000, forge_crc=True)
+    try:
+        config = ClientConfig(cos.bucket, cos.region, ENV_NAMES, endpoint=proxy.endpoint, dialect=cos.dialect)
+        with pytest.raises(CosIntegrityError) as raised:
+            upload_file_on_cluster(cluster, config, path, "obj", upload_config=parts_config(verify_md5=False),
+                                   parts_per_task=1, store=store)  # fmt: skip
+    finally:
+        proxy.close()
+    assert proxy.flipped == 1 and proxy.forged == 1
+    assert raised.value.part_number is None and "the completed object did not match and was deleted" in str(raised.value)
+    with cos.client() as client:
+        assert client.find_object("obj") is None and not list(client.list_multipart_uploads())
+    assert not list(store)
