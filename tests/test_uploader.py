@@ -167,6 +167,11 @@ class FakeCos:
         data = self.objects[key]
         return ObjectResult(key, '"h"', crc64(data), len(data), None, ResponseInfo(200, "head"))
 
+    def delete_object(self, key: str, **options: Any) -> ResponseInfo:
+        reply = self._call("delete_object", key=key, **options)
+        self.objects.pop(key, None)
+        return ResponseInfo(204, reply["request_id"])
+
 
 # --- fixtures ----------------------------------------------------------------------------------------
 
@@ -472,6 +477,7 @@ def test_whole_object_crc_mismatch_is_not_success(cos: FakeCos, store: Checkpoin
     with pytest.raises(CosIntegrityError) as info:
         uploader(cos, store).upload(path, "k")
     assert info.value.part_number is None and info.value.local == crc64(data)
+    assert "k" not in cos.objects and "did not match and was deleted" in str(info.value)  # not left behind
 
 
 def test_single_put_is_verified_too(cos: FakeCos, store: CheckpointStore, tmp_path: Path) -> None:
