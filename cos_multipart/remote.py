@@ -464,7 +464,8 @@ def _check_named_only(factory: Callable[..., object]) -> None:
         if isinstance(argument, str):
             names.append(argument)
     module = names[0].split(" ")[0] if names else ""
-    if module == "__main__" or module in _pickled_by_value():
+    by_value = ("__main__", *_pickled_by_value())  # a registered package covers its submodules too
+    if any(module == name or module.startswith(name + ".") for name in by_value):
         raise CosValidationError(field, shape, _FACTORY_RULE)
 
 

@@ -240,3 +240,15 @@ def test_answer_deadline_is_picklable_validated_and_given_to_the_client(monkeypa
         with pytest.raises(CosValidationError, match="answer_deadline") as raised:
             ClientConfig("examplebucket-1250000000", "ap-guangzhou", answer_deadline=bad)  # type: ignore[arg-type]
         assert raised.value.field == "answer_deadline"
+
+
+def test_a_factory_of_a_module_cloudpickle_sends_by_value_is_refused() -> None:
+    cloudpickle = pytest.importorskip("cloudpickle")
+    module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(module)  # Dask would then send the function's code and globals
+    try:
+        with pytest.raises(CosValidationError, match="referenced by name"):
+            FactoryCredentials(fetch_from_environment)
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+    assert FactoryCredentials(fetch_from_environment).factory is fetch_from_environment
