@@ -53,7 +53,7 @@ def test_upload_to_a_bucket_the_server_does_not_hold_is_refused(
     path, _ = make_file(tmp_path, 100, "x")
     code = cli.main(["upload", str(path), url(cli_env, MISSING, "oops.txt")])
     out, err = capsys.readouterr()
-    assert code != cli.EXIT_OK and "uploaded" not in out
+    assert code == cli.EXIT_SERVICE and "uploaded" not in out, err
     assert "NoSuchBucket" in err
     assert keys_in(cli_env, cli_env.bucket) == []
     assert cli.main(["stat", url(cli_env, "totally-different-1", "oops.txt")]) != cli.EXIT_OK
