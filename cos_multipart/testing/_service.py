@@ -242,7 +242,7 @@ class Service:
             ServiceError: 404 NoSuchBucket, as COS and OSS answer [ref 4.2].
         """
         if api != CREATE_BUCKET and not self.store.has_bucket(request.bucket):
-            raise protocol.no_such_bucket()
+            raise protocol.no_such_bucket(request.bucket)
 
     def put_bucket(self, request: Request, body: Body) -> Reply:
         """PUT Bucket (COS 436/7738; OSS PutBucket): ``PUT /`` on the bucket's host, an optional

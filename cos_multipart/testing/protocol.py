@@ -80,9 +80,10 @@ def no_such_upload() -> ServiceError:
     return ServiceError(404, "NoSuchUpload", "The specified upload does not exist.")
 
 
-def no_such_bucket() -> ServiceError:
-    """404 NoSuchBucket: "bucket missing" [ref 4.2] (OSS: the same code [oss-api 3])."""
-    return ServiceError(404, "NoSuchBucket", "The specified bucket does not exist.")
+def no_such_bucket(bucket: str) -> ServiceError:
+    """404 NoSuchBucket: "bucket missing" [ref 4.2]; OSS's body names it in ``<BucketName>`` (COS's in
+    ``<Resource>``)."""
+    return ServiceError(404, "NoSuchBucket", "The specified bucket does not exist.", details=(("BucketName", bucket),))
 
 
 def bucket_exists() -> ServiceError:
