@@ -121,9 +121,11 @@ class LocalCOS:
         rules = server_dialect(dialect)
         bucket = rules.default_bucket if bucket is None else bucket
         region = rules.default_region if region is None else region
+        rules.check_bucket(bucket)
         extra = tuple(buckets) if not isinstance(buckets, str) else (buckets,)
-        for name in (bucket, *extra):
-            rules.check_bucket(name)
+        for name in extra:
+            if not isinstance(name, str) or not rules.bucket_pattern.fullmatch(name):
+                raise CosValidationError("buckets", name, rules.bucket_rule)
         if not region or not all(char.isalnum() or char == "-" for char in region):
             raise CosValidationError("region", region, f"letters, digits and '-', e.g. {rules.region_example}")
         if not 0 <= port <= 65535:

@@ -11,7 +11,7 @@ import pytest
 
 from cos_multipart import cli
 from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.errors import CosServiceError
+from cos_multipart.errors import CosServiceError, CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.models import HttpCall
 from cos_multipart.operations import parse_abort
@@ -60,7 +60,7 @@ def test_upload_to_a_bucket_the_server_does_not_hold_is_refused(
     assert "404" in capsys.readouterr().err  # a HEAD answer has no body to name the code
     # Multipart too: refused at Initiate, nothing left behind anywhere.
     big, _ = make_file(tmp_path, 3 * MB, "big")
-    assert cli.main(["upload", str(big), url(cli_env, MISSING, "big"), "--part-size", "1MB", "--multipart-threshold", "0"]) != cli.EXIT_OK
+    assert cli.main(["upload", str(big), url(cli_env, MISSING, "big"), "--part-size", "1MB", "--multipart-threshold", "0"]) == cli.EXIT_SERVICE
     with cli_env.client() as client:
         assert list(client.list_multipart_uploads()) == []
     assert cli_env.log_entries("UploadPart") == []
@@ -118,3 +118,6 @@ def test_put_bucket_and_the_buckets_held(local_cos_factory: LocalCOSFactory, dia
     restarted = local_cos_factory(dialect=dialect, data_dir=tmp_path / "data")
     assert restarted.buckets == tuple(sorted((server.bucket, OTHER, third)))  # held across restarts
     assert status_of(restarted, third, "k") is None
+    with pytest.raises(CosValidationError) as bad:
+        LocalCOS(dialect=dialect, buckets=["Bad_Name"])
+    assert (bad.value.field, bad.value.value) == ("buckets", "Bad_Name")
