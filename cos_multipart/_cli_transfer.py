@@ -109,8 +109,8 @@ def connection_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--endpoint",
-        help="base URL instead of the bucket's default host, e.g. http://127.0.0.1:9000 "
-        "(default: $COS_ENDPOINT / $OSS_ENDPOINT)",
+        help="where to connect instead of the bucket's default host, e.g. http://127.0.0.1:9000; requests still "
+        "name the target's bucket in their Host (default: $COS_ENDPOINT / $OSS_ENDPOINT)",
     )
     return parser
 
