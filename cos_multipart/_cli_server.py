@@ -44,7 +44,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "OSS errors and ETags, 100 KB parts)",
     )
     serve.add_argument(
-        "--bucket", help=f"default bucket (default {DEFAULT_BUCKET}; with --dialect oss {OSS_DEFAULT_BUCKET})"
+        "--bucket",
+        action="append",
+        help=f"a bucket to hold; repeat for more: the first is the default (of requests whose Host names none; "
+        f"default {DEFAULT_BUCKET}; with --dialect oss {OSS_DEFAULT_BUCKET}); others answer 404 NoSuchBucket until made",
     )
     serve.add_argument(
         "--region", help=f"region (default {DEFAULT_REGION}; with --dialect oss {OSS_DEFAULT_REGION})"
@@ -124,7 +127,8 @@ def run_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
-        bucket=args.bucket,
+        bucket=args.bucket[0] if args.bucket else None,
+        buckets=args.bucket[1:] if args.bucket else (),
         region=args.region,
         credentials=credentials,
         anonymous=args.anonymous,
@@ -159,7 +163,8 @@ def _print_banner(server: LocalCOS, source: str, *, persistent: bool, faults: Li
     }[source]
     lines = [
         f"Local {server.rules.service} server listening on {server.endpoint}",
-        f"  bucket:     {server.bucket}  (Hosts naming no bucket use it; others are created on first use)",
+        f"  bucket:     {server.bucket}  (Hosts naming no bucket use it)",
+        f"  buckets:    {', '.join(server.buckets)}  (others: 404 NoSuchBucket until made with PUT Bucket)",
         f"  region:     {server.region}",
         f"  secret id:  {server.credentials.secret_id}"
         + ("  (signatures not checked: --anonymous)" if server.anonymous else ""),

@@ -47,6 +47,8 @@ ENV_SSE_C_KEY = "COS_SSE_C_KEY"
 _REGION_WITH_ENDPOINT = "custom-endpoint"
 #: An OSS host names its region (``oss-cn-hangzhou.aliyuncs.com``, ``-internal`` too), which V4 signs.
 _OSS_HOST_REGION = re.compile(r"(?:^|\.)oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com$")
+#: A COS host names its region too (``cos.ap-beijing.myqcloud.com``): the Host sent names the bucket with it.
+_COS_HOST_REGION = re.compile(r"(?:^|\.)cos\.([a-z0-9-]+)\.myqcloud\.com$")
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -107,8 +109,8 @@ def connection_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--endpoint",
-        help="base URL instead of the bucket's default host, e.g. http://127.0.0.1:9000 "
-        "(default: $COS_ENDPOINT / $OSS_ENDPOINT)",
+        help="where to connect instead of the bucket's default host, e.g. http://127.0.0.1:9000; requests still "
+        "name the target's bucket in their Host (default: $COS_ENDPOINT / $OSS_ENDPOINT)",
     )
     return parser
 
@@ -294,11 +296,11 @@ def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -
 
 
 def _region_of_host(target: Target, endpoint: Optional[str]) -> Optional[str]:
-    """The region an OSS endpoint's host names, if it names one."""
-    if endpoint is None or target.dialect.name != "oss":
+    """The region an endpoint's host names, if it names one."""
+    if endpoint is None:
         return None
     host = endpoint.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
-    match = _OSS_HOST_REGION.search(host)
+    match = (_OSS_HOST_REGION if target.dialect.name == "oss" else _COS_HOST_REGION).search(host)
     return match.group(1) if match else None
 
 

@@ -67,8 +67,10 @@ class CosClient:
         region: e.g. ``"ap-guangzhou"``.
         credentials: :class:`~cos_multipart.credentials.Credentials`, a callable returning them (called for
             every request signed), or ``None`` to read ``COS_SECRET_ID``/``COS_SECRET_KEY`` now.
-        endpoint: ``None`` for ``https://<bucket>.cos.<region>.myqcloud.com``; or a base URL such as
-            ``"http://127.0.0.1:9000"`` (the local server) or a custom domain, with or without scheme.
+        endpoint: ``None`` for ``https://<bucket>.cos.<region>.myqcloud.com``; or where to connect, a base
+            URL with its scheme such as ``"http://127.0.0.1:9000"`` (the local server). Requests still name
+            the bucket: unless the endpoint's host starts with ``<bucket>.``, they carry the bucket's
+            default host as their (signed) ``Host`` header, as the official SDKs do for an IP endpoint.
         retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`).
         timeout: Seconds, or ``(connect, read)``; ``None`` waits forever. The read timeout is the longest
             pause allowed while reading an answer or writing a request body.

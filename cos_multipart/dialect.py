@@ -58,6 +58,8 @@ def sign_cos(call: HttpCall, credentials: Credentials, endpoint: "Endpoint", now
         headers[SECURITY_TOKEN_HEADER] = credentials.token
     to_sign = select_headers(headers)
     to_sign["host"] = endpoint.host
+    if endpoint.bucket_host:  # the endpoint's host names no bucket: the Host sent names it (and is signed)
+        headers["Host"] = endpoint.host
     window = SignWindow.around(now, sign_expires, SIGN_SKEW_SECONDS)
     params = {name: value for name, value in call.params}
     headers["Authorization"] = sign(credentials, window, call.method, "/" + call.key, params, to_sign)
@@ -87,7 +89,8 @@ def presign_oss4(credentials: Credentials, endpoint: "Endpoint", method: str, ke
 
 def sign_oss4(call: HttpCall, credentials: Credentials, endpoint: "Endpoint", now: float, sign_expires: int) -> Dict[str, str]:
     """OSS V4 [oss-api 1]: ``x-oss-date`` is ``now``; OSS allows 15 minutes either way, so ``sign_expires``
-    has no counterpart in the header form. The canonical URI is the logical ``/bucket/key``."""
+    has no counterpart in the header form. The canonical URI is the logical ``/bucket/key``; the ``Host``
+    sent is signed too (``AdditionalHeaders=host``), so a request cannot be replayed to another bucket's host."""
     del sign_expires  # header-form V4 signatures carry a time, not a window
     return oss_signer.sign_headers(
         credentials,
@@ -95,9 +98,10 @@ def sign_oss4(call: HttpCall, credentials: Credentials, endpoint: "Endpoint", no
         bucket=endpoint.bucket or None,
         key=call.key or None,
         params=call.params,
-        headers=dict(call.headers),
+        headers={**dict(call.headers), "Host": endpoint.host},
         region=endpoint.region,
         now=now,
+        additional=("host",),
     )
 
 

@@ -105,12 +105,13 @@ def encode_query(params: QueryParams) -> str:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """The scheme and host requests for one bucket go to.
+    """The scheme and host requests for one bucket go to, and the ``Host`` they name it with.
 
     Attributes:
         scheme: ``"https"`` (default) or ``"http"``.
-        netloc: Host and optional port as it appears in the URL.
-        host: The ``Host`` header value, which is also the signed ``host`` (no default port).
+        netloc: Host and optional port as it appears in the URL: where to connect.
+        host: The ``Host`` header value, which is also the signed ``host`` (no default port): the URL's host,
+            or :attr:`bucket_host` when the endpoint's host does not name the bucket.
     """
 
     scheme: str
@@ -121,6 +122,10 @@ class Endpoint:
     bucket: str = field(default="", compare=False)
     region: str = field(default="", compare=False)
     dialect: Dialect = field(default=COS, compare=False, repr=False)
+    #: The ``Host`` sent instead of the URL's when a custom endpoint does not name the bucket (an IP address,
+    #: ``localhost``, a region endpoint): the bucket's virtual-hosted name in the dialect's template
+    #: (``<bucket>.cos.<region>.myqcloud.com``), as the official SDKs send to an IP. ``""``: the URL's host.
+    bucket_host: str = field(default="", compare=False)
 
     @classmethod
     def build(
@@ -137,9 +142,11 @@ class Endpoint:
         Args:
             bucket: ``<BucketName>-<APPID>``.
             region: Region name.
-            endpoint: ``None`` for ``<bucket>.cos.<region>.myqcloud.com``; otherwise a base URL such as
-                ``"http://127.0.0.1:9000"`` or a custom domain with or without scheme (``https`` assumed),
-                without a path.
+            endpoint: ``None`` for ``<bucket>.cos.<region>.myqcloud.com``; otherwise where to connect: a base
+                URL with its scheme, without a path, such as ``"http://127.0.0.1:9000"`` or
+                ``"https://examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"``. Requests still name
+                the bucket: when the endpoint's host does not start with ``<bucket>.``, they carry the
+                bucket's default host as their ``Host`` header (see :attr:`bucket_host`).
             scheme: Scheme of the default host.
 
         Raises:
@@ -161,26 +168,29 @@ class Endpoint:
                     f"the host '{template}' must be at most {limit} characters (436/13312); '{host}' has {len(host)}",
                 )
             return cls(scheme, host, bucket, region, dialect)
-        return replace(cls.parse(endpoint), bucket=bucket, region=region, dialect=dialect)
+        parsed = cls.parse(endpoint)
+        bucket_host = "" if names_bucket(parsed.netloc, bucket) else dialect.host_template.format(bucket=bucket, region=region)
+        return replace(parsed, bucket=bucket, region=region, dialect=dialect, bucket_host=bucket_host)
 
     @classmethod
     def parse(cls, endpoint: str) -> "Endpoint":
-        """An endpoint from ``scheme://host[:port]`` or ``host[:port]`` (``https`` assumed).
+        """An endpoint from ``scheme://host[:port]``.
 
         Raises:
-            CosValidationError: Unknown scheme, a path, query, credentials, or a malformed host.
+            CosValidationError: No scheme or an unknown one, a path, query, credentials, or a malformed host.
         """
         text = endpoint.strip(" ") if isinstance(endpoint, str) else ""
         if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
             text = ""  # urlsplit would silently drop a tab or newline anywhere in it (bpo-43882): refuse instead
-        if "://" not in text:
-            text = f"{DEFAULT_SCHEME}://{text}"
+        if text and "://" not in text:
+            # Assuming https made a plain-http server fail later with a TLS error: say what is missing now.
+            raise CosValidationError("endpoint", endpoint, f"a URL with its scheme: http://{text} or https://{text}")
         try:
             parts = urlsplit(text)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
             parts = None
-        allowed = "scheme://host[:port] or host[:port], scheme http or https, no path, e.g. 'http://127.0.0.1:9000'"
+        allowed = "scheme://host[:port], scheme http or https, no path, e.g. 'http://127.0.0.1:9000'"
         if (
             parts is None
             or parts.scheme not in _SCHEMES
@@ -200,14 +210,21 @@ class Endpoint:
 
     @property
     def host(self) -> str:
-        """The ``Host`` header sent and signed (``signer.host_header`` of the base URL)."""
-        return host_header(self.base_url)
+        """The ``Host`` header sent and signed: :attr:`bucket_host`, else ``signer.host_header`` of the base URL."""
+        return self.bucket_host or host_header(self.base_url)
 
     def url(self, key: str, params: QueryParams = ()) -> str:
         """The URL for ``key`` (``""`` for the bucket itself) with the encoded query ``params``."""
         path = encode_key_path(key) if key else "/"
         query = encode_query(params)
         return f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}"
+
+
+def names_bucket(netloc: str, bucket: str) -> bool:
+    """Whether an endpoint's host names ``bucket`` itself: it is ``bucket`` or starts with ``bucket.``
+    (``examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com``, an OSS internal or accelerate host)."""
+    name, bucket = urlsplit(f"//{netloc}").hostname or "", bucket.lower()
+    return bool(bucket) and (name == bucket or name.startswith(bucket + "."))
 
 
 def strip_query(url: str) -> str:

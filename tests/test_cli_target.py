@@ -80,6 +80,19 @@ def test_oss_with_a_custom_endpoint_needs_a_region(monkeypatch: pytest.MonkeyPat
         assert client.endpoint.region == "cn-beijing" and client.endpoint.base_url == "http://127.0.0.1:9000"
 
 
+@pytest.mark.parametrize("scheme", ["cos", "oss"])
+def test_the_target_bucket_is_named_in_the_host_with_an_endpoint(scheme: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With --endpoint the target's bucket used to reach the server only as its default: it is the Host now.
+    for name, value in [("COS_SECRET_ID", "AKIDx"), ("COS_SECRET_KEY", "k"), ("OSS_ACCESS_KEY_ID", "LTAIx"), ("OSS_ACCESS_KEY_SECRET", "k")]:
+        monkeypatch.setenv(name, value)
+    region = "ap-beijing" if scheme == "cos" else "cn-beijing"
+    service = f"cos.{region}.myqcloud.com" if scheme == "cos" else f"oss-{region}.aliyuncs.com"
+    for endpoint in (f"https://{service}", "http://127.0.0.1:9000"):  # a region endpoint names the region
+        extra = {"region": region} if endpoint.startswith("http:") else {}
+        with make_client(_args(endpoint=endpoint, **extra), parse_target(f"{scheme}://wrongbucket-999/k")) as client:
+            assert client.endpoint.base_url == endpoint and client.endpoint.host == f"wrongbucket-999.{service}"
+
+
 def test_oss_bucket_rule_applies_to_oss_targets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OSS_ACCESS_KEY_ID", "LTAI-test-id")
     monkeypatch.setenv("OSS_ACCESS_KEY_SECRET", "oss-secret-value")

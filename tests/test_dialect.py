@@ -11,7 +11,7 @@ from cos_multipart import operations
 from cos_multipart._attempts import signed_headers
 from cos_multipart.client import CosClient
 from cos_multipart.credentials import Credentials
-from cos_multipart.dialect import COS, OSS, dialect_of
+from cos_multipart.dialect import COS, OSS, Dialect, dialect_of
 from cos_multipart.endpoint import Endpoint
 from cos_multipart.errors import CosServiceError, CosValidationError
 from cos_multipart.options import ObjectOptions
@@ -51,7 +51,21 @@ def test_oss_upload_part_is_signed_v4_with_x_oss_headers() -> None:
     headers = signed_headers(call, KEYS, OSS_ENDPOINT, T, 900)
     assert headers["x-oss-traffic-limit"] == "819200" and "x-cos-traffic-limit" not in headers
     assert headers["x-oss-date"] == "20240115T083000Z" and headers["x-oss-content-sha256"] == "UNSIGNED-PAYLOAD"
-    assert headers["Authorization"].startswith("OSS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240115/cn-hangzhou/oss/aliyun_v4_request,Signature=")
+    assert headers["Authorization"].startswith(
+        "OSS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240115/cn-hangzhou/oss/aliyun_v4_request,AdditionalHeaders=host,Signature="
+    )
+    assert headers["Host"] == "examplebucket.oss-cn-hangzhou.aliyuncs.com"
+
+
+@pytest.mark.parametrize("dialect", [COS, OSS])
+def test_a_custom_endpoint_request_sends_and_signs_the_bucket_host(dialect: Dialect) -> None:
+    # An IP endpoint used to be sent (and signed) as the Host: the server could only guess the bucket.
+    bucket = "examplebucket" if dialect is OSS else "examplebucket-1250000000"
+    endpoint = Endpoint.build(bucket, "cn-hangzhou", "http://127.0.0.1:9000", dialect=dialect)
+    headers = signed_headers(operations.prepare_abort("k", "U"), KEYS, endpoint, T, 900)
+    assert headers["Host"] == dialect.host_template.format(bucket=bucket, region="cn-hangzhou")
+    signed = "q-header-list=host" if dialect is COS else "AdditionalHeaders=host"
+    assert signed in headers["Authorization"]
 
 
 def test_oss_sts_token_header() -> None:

@@ -6,6 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from cos_multipart.dialect import DIALECTS
 from cos_multipart.endpoint import Endpoint, encode_key_path, encode_query, strip_query, validate_bucket, validate_key, validate_region
 from cos_multipart.errors import CosValidationError
 
@@ -53,20 +54,47 @@ def test_http_scheme_for_default_host() -> None:
         Endpoint.build("b-1", "ap-guangzhou", scheme="ftp")
 
 
+VIRTUAL = "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
+
+
 @pytest.mark.parametrize(
     "given, base, host",
     [
-        ("http://127.0.0.1:9000", "http://127.0.0.1:9000", "127.0.0.1:9000"),
-        ("http://127.0.0.1:80/", "http://127.0.0.1:80", "127.0.0.1"),
-        ("cdn.example.com", "https://cdn.example.com", "cdn.example.com"),
-        ("https://cdn.example.com:8443", "https://cdn.example.com:8443", "cdn.example.com:8443"),
-        ("http://[::1]:9000", "http://[::1]:9000", "[::1]:9000"),
+        # An endpoint that does not name the bucket is where to connect; the Host names the bucket.
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000", VIRTUAL),
+        ("http://127.0.0.1:80/", "http://127.0.0.1:80", VIRTUAL),
+        ("https://cdn.example.com:8443", "https://cdn.example.com:8443", VIRTUAL),
+        ("http://[::1]:9000", "http://[::1]:9000", VIRTUAL),
+        ("https://cos.ap-guangzhou.myqcloud.com", "https://cos.ap-guangzhou.myqcloud.com", VIRTUAL),
+        # One whose host starts with the bucket names it: its own host is sent.
+        (f"https://{VIRTUAL}", f"https://{VIRTUAL}", VIRTUAL),
+        ("http://ExampleBucket-1250000000.localhost:9000", "http://ExampleBucket-1250000000.localhost:9000",
+         "examplebucket-1250000000.localhost:9000"),
+        ("http://examplebucket-1250000000:9000", "http://examplebucket-1250000000:9000", "examplebucket-1250000000:9000"),
+        ("http://examplebucket-1250000000x.localhost", "http://examplebucket-1250000000x.localhost", VIRTUAL),
     ],
 )
-def test_endpoint_override_host_matches_signed_host(given: str, base: str, host: str) -> None:
+def test_endpoint_is_where_to_connect_and_the_host_names_the_bucket(given: str, base: str, host: str) -> None:
     endpoint = Endpoint.build("examplebucket-1250000000", "ap-guangzhou", given)
     assert endpoint.base_url == base
     assert endpoint.host == host
+    assert endpoint.bucket_host == ("" if host != VIRTUAL or given.endswith(VIRTUAL) else VIRTUAL)
+
+
+def test_oss_endpoint_host_names_the_bucket() -> None:
+    oss = DIALECTS["oss"]
+    assert Endpoint.build("examplebucket", "cn-beijing", "http://127.0.0.1:9000", dialect=oss).host == "examplebucket.oss-cn-beijing.aliyuncs.com"
+    internal = Endpoint.build("examplebucket", "cn-beijing", "https://examplebucket.oss-cn-beijing-internal.aliyuncs.com", dialect=oss)
+    assert (internal.host, internal.bucket_host) == ("examplebucket.oss-cn-beijing-internal.aliyuncs.com", "")
+
+
+@pytest.mark.parametrize("given", ["127.0.0.1:9000", "cdn.example.com", "localhost"])
+def test_endpoint_without_scheme_is_refused(given: str) -> None:
+    # It used to mean https, so a plain-http server failed later with a TLS error.
+    with pytest.raises(CosValidationError) as info:
+        Endpoint.build("examplebucket-1250000000", "ap-guangzhou", given)
+    assert info.value.field == "endpoint" and info.value.value == given
+    assert f"http://{given}" in info.value.allowed and f"https://{given}" in info.value.allowed
 
 
 @pytest.mark.parametrize(
@@ -152,3 +180,22 @@ def test_oss_endpoint_kinds() -> None:
     with CosClient("examplebucket", "cn-hangzhou", Credentials("LTAIid", "secret"), dialect="oss",
                    endpoint=oss_endpoint("examplebucket", "cn-hangzhou", "internal")) as client:  # fmt: skip
         assert client.object_url("k") == "https://examplebucket.oss-cn-hangzhou-internal.aliyuncs.com/k"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_clients_refuse_an_endpoint_without_scheme(asynchronous: bool) -> None:
+    # CosClient assumed https (then failed with a TLS error against a plain-http server); the CLI refused it.
+    from cos_multipart.client import CosClient
+    from cos_multipart.credentials import Credentials
+
+    if asynchronous:
+        pytest.importorskip("aiohttp")
+        from cos_multipart.aio import AsyncCosClient
+
+        make = AsyncCosClient
+    else:
+        make = CosClient  # type: ignore[assignment]
+    with pytest.raises(CosValidationError) as info:
+        make("examplebucket-1250000000", "ap-guangzhou", Credentials("id", "secret"), endpoint="127.0.0.1:9000")
+    assert (info.value.field, info.value.value) == ("endpoint", "127.0.0.1:9000")
+    assert "http://127.0.0.1:9000 or https://127.0.0.1:9000" in str(info.value)

@@ -51,6 +51,7 @@ class Dispatcher:
             except ServiceError as error:
                 invalid = error
             api = route(request)
+            self.service.check_bucket(request, api)  # before the signature, as the services answer
             if not self._anonymous:
                 request.dialect.authenticate(request, self._keyring, self._clock())
             if invalid is not None:

@@ -35,7 +35,10 @@ BUCKET_ROUTES: Dict[Tuple[str, str], str] = {
     ("GET", "uploads"): "ListMultipartUploads",
     ("GET", ""): "ListObjects",
     ("POST", "delete"): "DeleteMultipleObjects",
+    ("PUT", ""): "PutBucket",
 }
+#: The API that makes its bucket: the only one served for a bucket the server does not hold.
+CREATE_BUCKET = "PutBucket"
 #: Sub-resources and headers of APIs this server does not implement.
 UNSUPPORTED_PARAMS = frozenset({"acl", "tagging", "restore", "select", "append", "versionId", "versions", "cors", "lifecycle", "policy", "website", "logging", "referer", "inventory", "location"})
 UNSUPPORTED_HEADERS = frozenset({"x-cos-copy-source"})

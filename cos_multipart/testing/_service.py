@@ -14,6 +14,7 @@ from .. import limits
 from ..checksum import crc64_combine_all
 from . import bucket_protocol, oss_protocol, protocol
 from ._messages import Completed, ObjectBody, Reply, Request, xml_reply
+from ._routing import CREATE_BUCKET
 from .protocol import ServiceError
 from .store import BodySink, ObjectRecord, PartRecord, Store, UploadRecord
 
@@ -234,6 +235,25 @@ class Service:
         xml = bucket_protocol.list_objects_xml(bucket=request.bucket, listing=listing, rows=rows, encode=encode, **page)
         return xml_reply(xml)
 
+    def check_bucket(self, request: Request, api: str) -> None:
+        """Refuse a request for a bucket this server does not hold (any API but PUT Bucket).
+
+        Raises:
+            ServiceError: 404 NoSuchBucket, as COS and OSS answer [ref 4.2].
+        """
+        if api != CREATE_BUCKET and not self.store.has_bucket(request.bucket):
+            raise protocol.no_such_bucket(request.bucket)
+
+    def put_bucket(self, request: Request, body: Body) -> Reply:
+        """PUT Bucket (COS 436/7738; OSS PutBucket): ``PUT /`` on the bucket's host, an optional
+        ``<CreateBucketConfiguration>`` body (read, not applied); 409 BucketAlreadyExists when it is held."""
+        length = request.headers.get("content-length")
+        if length is not None:
+            body.read_small(_declared_length(request, protocol.MAX_COMPLETE_BODY))
+        if not self.store.create_bucket(request.bucket):
+            raise protocol.bucket_exists()
+        return Reply(200)
+
     def delete_objects(self, request: Request, body: Body) -> Reply:
         """Delete Multiple Objects (436/8289): Content-MD5 required; a missing key counts as deleted."""
         length = _declared_length(request, protocol.MAX_COMPLETE_BODY)
@@ -270,6 +290,7 @@ HANDLERS: Dict[str, Callable[[Service, Request, Body], Reply]] = {
     "DeleteObject": Service.delete_object,
     "ListObjects": Service.list_objects,
     "DeleteMultipleObjects": Service.delete_objects,
+    "PutBucket": Service.put_bucket,
 }
 
 

@@ -33,6 +33,7 @@ API_NAMES = frozenset(
         "DeleteObject",
         "ListObjects",
         "DeleteMultipleObjects",
+        "PutBucket",
     }
 )
 

@@ -80,6 +80,18 @@ def no_such_upload() -> ServiceError:
     return ServiceError(404, "NoSuchUpload", "The specified upload does not exist.")
 
 
+def no_such_bucket(bucket: str) -> ServiceError:
+    """404 NoSuchBucket: "bucket missing" [ref 4.2]; OSS's body names it in ``<BucketName>`` (COS's in
+    ``<Resource>``)."""
+    return ServiceError(404, "NoSuchBucket", "The specified bucket does not exist.", details=(("BucketName", bucket),))
+
+
+def bucket_exists() -> ServiceError:
+    """409 BucketAlreadyExists: PUT Bucket of a bucket that exists and is the requester's (COS 436/7738; OSS
+    answers the same code)."""
+    return ServiceError(409, "BucketAlreadyExists", "The requested bucket name is not available.")
+
+
 def file_exists() -> ServiceError:
     """409 FileAlreadyExists: ``x-cos-forbid-overwrite: true`` and the key holds an object (undocumented code)."""
     return ServiceError(409, "FileAlreadyExists", "An object with the same key already exists.")

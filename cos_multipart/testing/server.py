@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
 from urllib.parse import quote
 
 from .. import limits
@@ -73,8 +73,12 @@ class LocalCOS:
         port: Port; 0 picks a free one (see :attr:`endpoint`).
         data_dir: Where buckets, parts, objects and the access log live; ``None`` for a temporary directory
             removed by :meth:`stop`. State in a given directory survives restarts.
-        bucket: The bucket of requests whose Host names none (an IP, ``localhost``, a custom domain);
-            ``None``: :data:`DEFAULT_BUCKET` (COS) or :data:`OSS_DEFAULT_BUCKET` (OSS).
+        bucket: The default bucket: held from the start, and the bucket of requests whose Host names none
+            (an IP, ``localhost``, a custom domain); ``None``: :data:`DEFAULT_BUCKET` (COS) or
+            :data:`OSS_DEFAULT_BUCKET` (OSS).
+        buckets: More buckets held from the start. Requests for a bucket the server does not hold are
+            answered 404 NoSuchBucket; PUT Bucket (or :meth:`create_bucket`) makes one. Buckets in
+            ``data_dir`` from an earlier run are held too.
         region: The region of that bucket; ``None``: ``ap-guangzhou`` (COS) or ``cn-hangzhou`` (OSS).
         credentials: The accepted key(s); temporary ones carry the token requests must present.
             ``None``: :data:`TEST_CREDENTIALS`.
@@ -100,6 +104,7 @@ class LocalCOS:
         port: int = 0,
         data_dir: Union[str, "os.PathLike[str]", None] = None,
         bucket: Optional[str] = None,
+        buckets: Iterable[str] = (),
         region: Optional[str] = None,
         credentials: CredentialsArg = None,
         anonymous: bool = False,
@@ -117,6 +122,10 @@ class LocalCOS:
         bucket = rules.default_bucket if bucket is None else bucket
         region = rules.default_region if region is None else region
         rules.check_bucket(bucket)
+        extra = tuple(buckets) if not isinstance(buckets, str) else (buckets,)
+        for name in extra:
+            if not isinstance(name, str) or not rules.bucket_pattern.fullmatch(name):
+                raise CosValidationError("buckets", name, rules.bucket_rule)
         if not region or not all(char.isalnum() or char == "-" for char in region):
             raise CosValidationError("region", region, f"letters, digits and '-', e.g. {rules.region_example}")
         if not 0 <= port <= 65535:
@@ -128,7 +137,9 @@ class LocalCOS:
         accepted = _credential_list(credentials)
         self.rules: ServerDialect = rules
         self.host = host
+        #: The default bucket (see ``bucket``).
         self.bucket = bucket
+        self._initial_buckets = tuple(dict.fromkeys((bucket, *extra)))
         self.region = region
         self.credentials = accepted[0]
         self.keyring = Keyring(accepted)
@@ -182,6 +193,27 @@ class LocalCOS:
         return f"LocalCOS({where}, bucket={self.bucket!r}, region={self.region!r}{dialect})"
 
     # --- what users need -----------------------------------------------------------------------------
+
+    @property
+    def buckets(self) -> Tuple[str, ...]:
+        """Every bucket the server holds, sorted: the default one, ``buckets``, those made with PUT Bucket
+        or :meth:`create_bucket`, and (once started) those in ``data_dir`` from earlier runs."""
+        held = set(self._initial_buckets)
+        if self._running is not None:
+            held.update(self._running.store.buckets())
+        return tuple(sorted(held))
+
+    def create_bucket(self, bucket: str) -> None:
+        """Hold ``bucket`` from now on (as PUT Bucket does); nothing happens if it is held already.
+
+        Raises:
+            CosValidationError: ``bucket`` breaks the service's naming rule.
+            RuntimeError: The server has not been started.
+        """
+        self.rules.check_bucket(bucket)
+        if self._running is None:
+            raise RuntimeError("the server has not been started")
+        self._running.store.create_bucket(bucket)
 
     @property
     def dialect(self) -> str:
@@ -272,6 +304,8 @@ class _Running:
         self.data_dir = Path(tempfile.mkdtemp(prefix="local-cos-")) if requested_dir is None else requested_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir, clock=cos.clock, upper_etags=cos.rules.upper_etags)
+        for bucket in cos._initial_buckets:
+            self.store.create_bucket(bucket)
         self.tls: Optional[ServerTLS] = make_server_tls(self.data_dir / "tls", cos.tls_names) if cos.tls else None
         self.log = AccessLog(self.data_dir / "access.log", log_stream)
         dispatcher = Dispatcher(

@@ -330,6 +330,26 @@ class Store:
     def _cased(self, etag: str) -> str:
         return etag.upper() if self._upper else etag
 
+    # --- buckets -----------------------------------------------------------------------------------
+
+    def create_bucket(self, bucket: str) -> bool:
+        """Hold ``bucket`` from now on (its directories made); ``False`` when it was already held."""
+        path = self.root / "buckets" / bucket
+        with self._lock:  # two PUT Buckets at once: one creates it, the other is told it exists
+            if path.is_dir():
+                return False
+            for sub in ("uploads", "objects", "tmp"):  # tmp last, as _bucket_dir expects
+                (path / sub).mkdir(parents=True, exist_ok=True)
+        return True
+
+    def has_bucket(self, bucket: str) -> bool:
+        """Whether ``bucket`` is held (made by :meth:`create_bucket` now or in an earlier run)."""
+        return (self.root / "buckets" / bucket).is_dir()
+
+    def buckets(self) -> List[str]:
+        """The buckets held, sorted."""
+        return sorted(path.name for path in (self.root / "buckets").iterdir() if path.is_dir())
+
     # --- uploads -----------------------------------------------------------------------------------
 
     def create_upload(

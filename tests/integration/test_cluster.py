@@ -53,6 +53,22 @@ def stop_after(parts: int) -> Callable[[ProgressEvent], None]:
     return progress
 
 
+def test_the_workers_reach_the_bucket_the_config_names(cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path) -> None:
+    # Through the server's address every worker sends the bucket's host: the object is in that bucket only.
+    from cos_multipart.remote import ClientConfig
+
+    other = "second-1250000000"
+    cos.create_bucket(other)
+    path, data = make_file(tmp_path, 3 * MB + 5)
+    config = ClientConfig(other, cos.region, ENV_NAMES, endpoint=cos.endpoint, dialect=cos.dialect)
+    upload_file_on_cluster(cluster, config, path, "obj.bin", upload_config=parts_config(part_size=MB, multipart_threshold=0), store=store)
+    with cos.client(bucket=other) as client:
+        assert stored(client, "obj.bin") == data
+    with cos.client() as client:
+        assert client.find_object("obj.bin") is None
+    assert len(cos.log_entries("UploadPart")) == 4
+
+
 @pytest.mark.parametrize(
     ("size", "part_size"),
     [(3 * MB + 17, MB), (4 * MB, MB), (7 * MB + 123, 2 * MB), (300_000, MB)],

@@ -122,3 +122,23 @@ def test_list_delete_and_head_calls(local_cos: LocalCOS) -> None:
     deleted = client.delete_objects(Bucket=bucket, Delete={"Object": [{"Key": "dir/a"}, {"Key": "文件 x+y"}], "Quiet": "false"})
     assert sorted(d["Key"] for d in deleted["Deleted"]) == ["dir/a", "文件 x+y"]
     assert [c["Key"] for c in client.list_objects(Bucket=bucket)["Contents"]] == ["dir/b", "dir/sub/c"]
+
+
+def test_ip_mode_names_the_bucket_in_the_host(local_cos: LocalCOS) -> None:
+    # The SDK's IP= mode connects to the address and sends Host <bucket>.cos.<region>.myqcloud.com, as this
+    # package's client does with an endpoint: the server stores into that bucket, and knows the ones it holds.
+    other = "second-1250000000"
+    local_cos.create_bucket(other)
+    client = qcloud_cos.CosS3Client(qcloud_cos.CosConfig(
+        Region=local_cos.region, SecretId=local_cos.credentials.secret_id, SecretKey=local_cos.credentials.secret_key,
+        IP="127.0.0.1", Port=local_cos.port, Scheme="http"))  # fmt: skip
+    client.put_object(Bucket=other, Key="k", Body=b"in second")
+    assert client.get_object(Bucket=other, Key="k")["Body"].get_raw_stream().read() == b"in second"
+    with pytest.raises(qcloud_cos.CosServiceError) as excinfo:
+        client.get_object(Bucket=local_cos.bucket, Key="k")
+    assert excinfo.value.get_error_code() == "NoSuchKey"
+    with pytest.raises(qcloud_cos.CosServiceError) as excinfo:
+        client.put_object(Bucket="wrongbucket-999", Key="k", Body=b"x")
+    assert (excinfo.value.get_status_code(), excinfo.value.get_error_code()) == (404, "NoSuchBucket")
+    with local_cos.client(bucket=other) as ours:  # and this package's client reads what the SDK wrote
+        assert ours.get_object("k").content == b"in second"

@@ -76,13 +76,19 @@ def stop(process: "subprocess.Popen[str]") -> "tuple[int, str, str]":
 
 def test_serve_prints_what_to_use_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     process, banner = start_serve(["--data-dir", str(tmp_path), "--bucket", "mybucket-1300000000",
-                                   "--region", "ap-beijing"])
+                                   "--region", "ap-beijing", "--bucket", "second-1300000000"])
     text = "\n".join(banner)
     endpoint = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
     assert "mybucket-1300000000" in text and "ap-beijing" in text
     assert TEST_CREDENTIALS.secret_id in text and "documented test key" in text
     response = requests.put(f"{endpoint}/hello.txt", data=b"hi", auth=CosAuth(TEST_CREDENTIALS), timeout=10)
     assert response.status_code == 200
+    auth = CosAuth(TEST_CREDENTIALS)
+    second = {"Host": "second-1300000000.cos.ap-beijing.myqcloud.com"}
+    assert requests.put(f"{endpoint}/k", data=b"2", headers=second, auth=auth, timeout=10).status_code == 200
+    missing = {"Host": "third-1300000000.cos.ap-beijing.myqcloud.com"}
+    assert requests.put(f"{endpoint}/k", data=b"3", headers=missing, auth=auth, timeout=10).status_code == 404
+    assert "buckets:    mybucket-1300000000, second-1300000000" in text
     code, out, err = stop(process)
     assert code == 0 and "stopped" in out
     assert re.search(r" PUT /hello\.txt - 200 2 0 .* PutObject ", err)  # access log on stderr

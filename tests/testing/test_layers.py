@@ -80,7 +80,7 @@ def test_routes(method: str, target: str, api: str) -> None:
     "method, target, headers, status, code",
     [
         ("GET", "/?acl", {}, 501, "NotImplemented"),
-        ("PUT", "/", {}, 501, "NotImplemented"),
+        ("PUT", "/?policy", {}, 501, "NotImplemented"),
         ("GET", "/k?acl", {}, 501, "NotImplemented"),
         ("PUT", "/k", {"x-cos-copy-source": "b/k"}, 501, "NotImplemented"),
         ("POST", "/k", {}, 405, "MethodNotAllowed"),

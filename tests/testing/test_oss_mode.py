@@ -32,9 +32,9 @@ def server(local_cos_factory: LocalCOSFactory) -> LocalCOS:
 
 
 def send(server: LocalCOS, method: str, key: str, *, params: Tuple[Tuple[str, str], ...] = (), headers: Optional[Dict[str, str]] = None,
-         data: bytes = b"", path_style: bool = True, host: Optional[str] = None) -> requests.Response:
+         data: bytes = b"", path_style: bool = True, host: Optional[str] = None, bucket: Optional[str] = None) -> requests.Response:
     sent = dict(headers or {})
-    signed = sign_headers(server.credentials, method=method, bucket=server.bucket, key=key or None, params=params,
+    signed = sign_headers(server.credentials, method=method, bucket=bucket or server.bucket, key=key or None, params=params,
                           headers=sent, region=server.region, now=time.time())  # fmt: skip
     if host is not None:
         signed["Host"] = host
@@ -141,6 +141,17 @@ def test_head_errors_have_no_body_but_x_oss_err(server: LocalCOS) -> None:
     response = send(server, "HEAD", "missing")
     assert response.status_code == 404 and response.content == b""
     assert error_of(base64.b64decode(response.headers["x-oss-err"]))["Code"] == "NoSuchKey"
+
+
+def test_a_bucket_not_held_is_no_such_bucket_and_put_bucket_makes_it(server: LocalCOS) -> None:
+    host = "other-bucket.oss-cn-hangzhou.aliyuncs.com"
+    missing = send(server, "PUT", "k", data=b"x", path_style=False, host=host, bucket="other-bucket")
+    fields = error_of(missing.content)
+    assert (missing.status_code, fields["Code"], fields["BucketName"]) == (404, "NoSuchBucket", "other-bucket")
+    assert send(server, "PUT", "", path_style=False, host=host, bucket="other-bucket").status_code == 200  # PutBucket
+    again = send(server, "PUT", "", path_style=False, host=host, bucket="other-bucket")
+    assert (again.status_code, error_of(again.content)["Code"]) == (409, "BucketAlreadyExists")
+    assert "other-bucket" in server.buckets
 
 
 def test_signature_mismatch_shows_what_the_server_signed(server: LocalCOS) -> None:

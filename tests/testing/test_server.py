@@ -198,6 +198,15 @@ def test_keys_with_unicode_spaces_and_reserved_characters(raw: Raw, key: str) ->
 
 def test_buckets_come_from_the_host_header(raw: Raw) -> None:
     other = "other-1250000000.cos.ap-beijing.myqcloud.com"
+    # A bucket the server does not hold: 404 NoSuchBucket for every API (it used to be made on first use).
+    refused = raw.request("PUT", "k", data=b"in other", headers={"Host": other})
+    assert (refused.status_code, error_code(refused)) == (404, "NoSuchBucket")
+    assert error_code(raw.request("GET", "", headers={"Host": other})) == "NoSuchBucket"
+    assert not (raw.cos.data_dir / "buckets" / "other-1250000000").exists()
+    assert raw.request("PUT", "", headers={"Host": other}).status_code == 200  # PUT Bucket
+    again = raw.request("PUT", "", headers={"Host": other})
+    assert (again.status_code, error_code(again)) == (409, "BucketAlreadyExists")
+    assert raw.cos.buckets == (raw.cos.bucket, "other-1250000000")
     assert raw.request("PUT", "k", data=b"in other", headers={"Host": other}).status_code == 200
     assert error_code(raw.request("GET", "k")) == "NoSuchKey"
     got = raw.request("GET", "k", headers={"Host": other})
