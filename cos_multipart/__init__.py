@@ -26,6 +26,8 @@ from .errors import (
     ObjectExistsError,
     ResumeError,
     SourceChangedError,
+    SourceNotFoundError,
+    UploadGoneError,
     UploadLockedError,
     kept_upload_of,
 )
@@ -114,6 +116,8 @@ __all__ = [
     "CosIntegrityError",
     "CosCancelledError",
     "SourceChangedError",
+    "SourceNotFoundError",
+    "UploadGoneError",
     "FailureKind",
     "UploadLockedError",
     "ObjectExistsError",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Optional, Union, cast
 
 from ._partreader import BufferPartReader, FilePartReader, PartDigest, StreamPart, hash_buffer, read_stream_part
-from .errors import CosValidationError, SourceChangedError
+from .errors import CosValidationError, SourceChangedError, SourceNotFoundError
 from .progress import ProgressTracker
 from .ratelimit import TokenBucket
 from .session import FileIdentity
@@ -181,6 +181,7 @@ def open_source(source: Source) -> AnySource:
 
     Raises:
         CosValidationError: Not a path, bytes-like object or binary stream; a path that is not a regular file.
+        SourceNotFoundError: No file at that path (a ``CosValidationError`` and a ``FileNotFoundError``).
         OSError: The file cannot be opened.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -200,7 +201,10 @@ def open_source(source: Source) -> AnySource:
 
 def _open_path(text: str) -> AnySource:
     path = os.path.abspath(text)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise SourceNotFoundError(text) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

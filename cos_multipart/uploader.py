@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-from ._decisions import check_config, client_dialect
+from ._decisions import check_config, check_progress, check_store, check_upload_key, client_dialect
 from ._config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -72,6 +72,9 @@ class Uploader:
     def __init__(
         self, client: CosClient, config: Optional[UploadConfig] = None, *, store: Optional[CheckpointStore] = None
     ) -> None:
+        if config is not None and not isinstance(config, UploadConfig):
+            raise CosValidationError("config", type(config).__name__, "None or an UploadConfig")
+        check_store(store)
         self.client = client
         self.config = check_config(config if config is not None else UploadConfig(), client)
         self.store = store if store is not None else CheckpointStore(self.config.checkpoint_dir)
@@ -109,7 +112,8 @@ class Uploader:
         return self._run(path, key, progress, resume_only=True)
 
     def _run(self, source: Source, key: str, progress: Optional[ProgressCallback], *, resume_only: bool) -> UploadResult:
-        validate_key(key, max_bytes=client_dialect(self.client).max_key_bytes)
+        check_upload_key(key, self.client)
+        check_progress(progress)
         opened = open_source(source)
         try:
             return Upload(self.client, self.config, self.store, opened, key, progress, resume_only=resume_only).run()
