@@ -345,13 +345,13 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
         resumed = await self._resume(self.stored) if self.stored is not None else None
         if resumed is None and up.resume_only:
             raise decide.nothing_to_resume(self.source, up.key)
-        planned = decide.planned_session(self.client, self.config, self.source, up.key) if resumed is None else None
-        await up.refuse_existing()
         if resumed is not None:
+            await up.refuse_existing()
             await self._record(resumed)
             return resumed, len(resumed.parts)
-        assert planned is not None
-        session = decide.initiated(planned, await up.initiate())  # planned (and refused) before Initiate
+        planned = decide.planned_session(self.client, self.config, self.source, up.key)  # refused before Initiate
+        await up.refuse_existing()
+        session = decide.initiated(planned, await up.initiate())
         if decide.checkpoints(self.config, session):
             # Written before any part is sent, so that a crash never leaves an upload nobody knows about.
             await self._record(session)
