@@ -89,7 +89,7 @@ def test_an_async_iterator_is_refused_by_the_threaded_uploader_with_a_pointer(
         yield b"x"
 
     with pytest.raises(CosValidationError) as excinfo:
-        Uploader(client, store=store).upload(chunks(), "k")  # type: ignore[arg-type]
+        Uploader(client, store=store).upload(chunks(), "k")
     assert "cos_multipart.aio" in str(excinfo.value)
 
 

@@ -5,7 +5,7 @@ of Complete whose object is there complete is still accepted (HEAD)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, List
 
 import pytest
 
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 def abort_from_elsewhere(server: LocalCOS, key: str) -> Callable[[ProgressEvent], None]:
     """A progress callback that, once the server has logged a part, aborts the upload with a second client
     (another shell running ``cos-multipart abort``)."""
-    done = []
+    done: List[str] = []
 
     def progress(event: ProgressEvent) -> None:
         if done or event.parts_done < 1 or not server.log_entries("UploadPart"):
