@@ -211,6 +211,8 @@ def upload_file_on_cluster(
     """
     settings = upload_config if upload_config is not None else UploadConfig()
     _check_settings(settings, parts_per_task, task_retries)
+    if not isinstance(dask_client, distributed.Client):  # else it fails only once parts are to be sent
+        raise CosValidationError("dask_client", type(dask_client).__name__, "a distributed.Client of the cluster")
     if not isinstance(config, ClientConfig):
         raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
     validate_key(key, max_bytes=dialect_of(config.dialect).max_key_bytes)

@@ -70,6 +70,17 @@ def test_a_bad_progress_or_key_is_refused_before_any_request(
     nothing_happened(cos, store)
 
 
+def test_something_else_than_a_dask_client_is_refused_before_any_request(
+    cos: LocalCOS, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, _ = make_file(tmp_path, 3 * MB)
+    config = UploadConfig(part_size=MB, multipart_threshold=0)
+    with pytest.raises(CosValidationError) as excinfo:
+        upload_file_on_cluster(object(), target(cos), path, "k", upload_config=config, store=store)  # type: ignore[arg-type]
+    assert excinfo.value.field == "dask_client" and excinfo.value.value == "object"
+    nothing_happened(cos, store)
+
+
 def test_an_upload_aborted_elsewhere_while_on_the_cluster_is_gone_and_keeps_nothing(
     cluster: Any, cos: LocalCOS, store: CheckpointStore, tmp_path: Path
 ) -> None:
