@@ -83,18 +83,23 @@ class Uploader:
         """Upload ``source`` to ``key`` and verify it; an interrupted upload of the same file resumes.
 
         Args:
-            source: A path, ``bytes``-like data, a binary file object (read from its current position) or a
-                non-seekable binary stream (read to its end).
+            source: A path, ``bytes``-like data, a binary file object (read from its current position), a
+                non-seekable binary stream (read to its end), or an iterator of bytes-like chunks (a generator:
+                read like a stream, one part buffer at a time).
             key: Object key.
             progress: Called with a :class:`~cos_multipart.progress.ProgressEvent` as bytes go out.
 
         Raises:
-            CosValidationError: Bad key, source or options (nothing sent).
+            CosValidationError: Bad key (a key ending in ``/`` included), source, ``progress`` or options;
+                a part size that cannot carry the file (nothing sent).
+            SourceNotFoundError: No file at the path (a ``CosValidationError`` and a ``FileNotFoundError``).
             UploadLockedError: Another process is uploading the same file to the same key.
             ObjectExistsError: ``forbid_overwrite`` and the key exists (nothing uploaded).
             CosIntegrityError: COS's checksums disagree with the local bytes after the allowed re-sends.
             CosServiceError / CosTransportError: The request that failed, after retries.
             SourceChangedError: The file changed while it was uploaded (nothing completed).
+            UploadGoneError: The multipart upload was aborted elsewhere while it ran (``NoSuchUpload``);
+                its checkpoint is dropped and nothing is kept.
         """
         return self._run(source, key, progress, resume_only=False)
 
