@@ -85,8 +85,9 @@ class AsyncUploader:
 
         Args:
             source: A path, ``bytes``-like data, a binary file object (read in threads from its current
-                position), a non-seekable binary stream, an iterator of bytes-like chunks (read in threads), or an async iterator of bytes-like chunks (an aiohttp
-                request's ``content.iter_chunked(...)``, for example).
+                position), a non-seekable binary stream, an iterator of bytes-like chunks (read in threads),
+                or an async iterator of bytes-like chunks (an aiohttp request's ``content.iter_chunked(...)``,
+                for example).
             key: Object key.
             progress: Called on the loop with a :class:`~cos_multipart.progress.ProgressEvent` as bytes go
                 out; if it returns an awaitable, that is awaited before the upload goes on.
