@@ -17,7 +17,7 @@ from cos_multipart.session import UploadSession
 from cos_multipart.planner import plan_parts
 
 
-def test_a_missing_source_is_both_kinds_of_error_and_pickles(tmp_path: object) -> None:
+def test_a_missing_source_is_both_kinds_of_error_and_pickles() -> None:
     with pytest.raises(SourceNotFoundError) as excinfo:
         open_source("/no/such/dir/file.bin")
     error = excinfo.value
