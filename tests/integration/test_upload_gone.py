@@ -85,12 +85,16 @@ def test_complete_answered_no_such_upload_without_the_object_is_gone(
 def test_complete_answered_no_such_upload_with_the_object_complete_is_accepted(
     driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
-    # The first Complete is served but its answer is lost; the retry is answered NoSuchUpload: HEAD shows the
-    # object, complete and equal: the upload succeeded (not "gone").
+    # As when a retried Complete's first attempt had succeeded: Complete answers NoSuchUpload, but HEAD shows
+    # the object complete, with the plan's size and the parts' combined CRC-64: the upload succeeded.
     path, data = make_file(tmp_path, 3 * MB)
-    local_cos.faults.add(Fault.reset("CompleteMultipartUpload", count=1))
+    client.put_object("done.bin", data)
+    local_cos.faults.add(Fault.error("CompleteMultipartUpload", status=404, code="NoSuchUpload", count=None))
+    seen = len(local_cos.log_entries())
     result = driver.uploader(client, store).upload(path, "done.bin")
-    assert stored(client, "done.bin") == data and result.size == len(data)
+    apis = [entry.api for entry in local_cos.log_entries()[seen:]]
+    assert apis[-2:] == ["CompleteMultipartUpload", "HeadObject"], apis
+    assert stored(client, "done.bin") == data and result.size == len(data) and result.multipart
     assert list(store) == []
 
 
