@@ -4,6 +4,7 @@ of Complete whose object is there complete is still accepted (HEAD)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, List
 
@@ -21,19 +22,33 @@ from uploads import Driver, make_file, stored, target
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
+#: Small parts, one at a time: the abort lands between parts.
+PARTS = ("--part-size", "1MB", "--multipart-threshold", "0", "--concurrency", "1")
 
-def abort_from_elsewhere(server: LocalCOS, key: str) -> Callable[[ProgressEvent], None]:
-    """A progress callback that, once the server has logged a part, aborts the upload with a second client
-    (another shell running ``cos-multipart abort``)."""
+
+def aborter(server: LocalCOS, key: str) -> Callable[[], None]:
+    """Once the server has logged a part of ``key``'s upload: abort that upload with a second client (another
+    shell running ``cos-multipart abort``); later calls do nothing."""
     done: List[str] = []
 
-    def progress(event: ProgressEvent) -> None:
-        if done or event.parts_done < 1 or not server.log_entries("UploadPart"):
+    def abort() -> None:
+        if done or not server.log_entries("UploadPart"):
             return
         with server.client() as other:
             (upload,) = [u for u in other.list_multipart_uploads() if u.key == key]
             other.abort_multipart_upload(key, upload.upload_id)
         done.append(upload.upload_id)
+
+    return abort
+
+
+def abort_from_elsewhere(server: LocalCOS, key: str) -> Callable[[ProgressEvent], None]:
+    """A progress callback that aborts the upload from elsewhere (:func:`aborter`) once a part is confirmed."""
+    abort = aborter(server, key)
+
+    def progress(event: ProgressEvent) -> None:
+        if event.parts_done >= 1:
+            abort()
 
     return progress
 
@@ -113,5 +128,30 @@ def test_the_cli_says_an_upload_aborted_elsewhere_in_one_line_and_exits_3(
     cli_env.faults.clear()
     assert cli.main(["resume"]) == cli.EXIT_OK  # no checkpoint is listed
     assert "gone.bin" not in capsys.readouterr().out
+    with cli_env.client() as client:
+        assert list(client.list_multipart_uploads()) == []
+
+
+def test_the_cli_upload_aborted_from_another_shell_exits_3_and_keeps_no_checkpoint(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real abort, made by a second client as soon as the running command has its first part confirmed.
+    from cos_multipart.progress import ProgressTracker
+
+    path, _ = make_file(tmp_path, 6 * MB)
+    abort = aborter(cli_env, "shell.bin")
+    real_part_done = ProgressTracker.part_done
+
+    def part_done(self: ProgressTracker, *args: Any, **kwargs: Any) -> None:
+        real_part_done(self, *args, **kwargs)  # the part is confirmed and recorded, then the other shell aborts
+        abort()
+
+    monkeypatch.setattr(ProgressTracker, "part_done", part_done)
+    code = cli.main(["upload", str(path), target(cli_env, "shell.bin"), *PARTS])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    (line,) = [line for line in err.splitlines() if line.strip()]
+    assert "was aborted elsewhere (NoSuchUpload); nothing kept" in line and target(cli_env, "shell.bin") in line
+    assert not [name for _, _, names in os.walk(tmp_path / "cache") for name in names if name.endswith(".json")]
     with cli_env.client() as client:
         assert list(client.list_multipart_uploads()) == []
