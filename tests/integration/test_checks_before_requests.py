@@ -110,3 +110,17 @@ def test_the_cli_refuses_a_part_size_too_small_before_initiate(
     with cli_env.client() as client:
         assert list(client.list_multipart_uploads()) == []
     assert not [name for _, _, names in os.walk(tmp_path / "cache") for name in names if name.endswith(".json")]
+
+
+@pytest.mark.parametrize(("argument", "value"), [("store", "/tmp/checkpoints"), ("config", {"part_size": MB})])
+def test_a_store_or_config_of_another_type_is_refused_before_any_request(
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, argument: str, value: Any
+) -> None:
+    path, _ = make_file(tmp_path, 3 * MB)
+    with pytest.raises(CosValidationError) as excinfo:
+        if argument == "store":
+            driver.Uploader(client, store=value).upload(path, "k")
+        else:
+            driver.Uploader(client, value, store=store).upload(path, "k")
+    assert excinfo.value.field == argument and excinfo.value.value == type(value).__name__
+    nothing_happened(local_cos, client, store)
