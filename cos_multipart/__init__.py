@@ -26,6 +26,8 @@ from .errors import (
     ObjectExistsError,
     ResumeError,
     SourceChangedError,
+    SourceNotFoundError,
+    UploadGoneError,
     UploadLockedError,
     kept_upload_of,
 )
@@ -50,6 +52,7 @@ from .signer import SignWindow, presign_url, sign
 from .sse import SseC, SseCos, SseKms
 from .uploader import UploadConfig, Uploader, UploadResult, upload_file
 from .directory import DirectoryReport, sync_directory, upload_directory
+from .verify import VerifyOutcome, VerifyResult, verify
 
 __all__ = [
     "__version__",
@@ -63,6 +66,10 @@ __all__ = [
     "upload_directory",
     "sync_directory",
     "DirectoryReport",
+    # comparing a file with an object
+    "verify",
+    "VerifyResult",
+    "VerifyOutcome",
     "PartPlan",
     "plan_parts",
     "StreamPlan",
@@ -114,6 +121,8 @@ __all__ = [
     "CosIntegrityError",
     "CosCancelledError",
     "SourceChangedError",
+    "SourceNotFoundError",
+    "UploadGoneError",
     "FailureKind",
     "UploadLockedError",
     "ObjectExistsError",

@@ -14,7 +14,6 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from ._dirrun import file_crc64
 from .checkpoint import CheckpointStore
 from .dialect import COS, Dialect
 from .errors import CosValidationError
@@ -253,27 +252,27 @@ def run_verify(args: argparse.Namespace) -> int:
     from ._cli_target import parse_target
     from ._cli_transfer import make_client
     from .cli import EXIT_INTEGRITY, EXIT_SERVICE
+    from .verify import verify
 
     target = parse_target(args.target)
     key = target.key
     if not os.path.isfile(args.source):
         raise CosValidationError("PATH", args.source, "an existing file")
-    size = os.path.getsize(args.source)
     with make_client(args, target) as client:
-        found = client.find_object(key, sse_c=_sse_c(args))
+        found = verify(client, args.source, key, sse_c=_sse_c(args))  # the library's comparison
+    size, local = found.local_size, found.local_crc64
     where = target.url()
-    if found is None:
+    if found.outcome == "missing":
         print(f"{where} does not exist", file=sys.stderr)
         return EXIT_SERVICE
-    if found.size != size:
-        print(f"differ: {args.source} is {size} bytes, {where} is {found.size} bytes")
+    if found.outcome == "size":
+        print(f"differ: {args.source} is {size} bytes, {where} is {found.remote_size} bytes")
         return EXIT_INTEGRITY
-    if found.crc64 is None:
+    if found.outcome == "no-crc64":
         print(f"cannot verify: COS sent no CRC-64 for {where}", file=sys.stderr)
         return EXIT_INTEGRITY
-    local = file_crc64(args.source)
-    if local != found.crc64:
-        print(f"differ: {args.source} has CRC-64 {local}, {where} has {found.crc64} (same size {size})")
+    if found.outcome == "crc64":
+        print(f"differ: {args.source} has CRC-64 {local}, {where} has {found.remote_crc64} (same size {size})")
         return EXIT_INTEGRITY
     if not args.quiet:
         print(f"equal: {args.source} and {where} ({size} bytes, CRC-64 {local})")

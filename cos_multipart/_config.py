@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 from . import operations, sse, validation
 from .checkpoint import options_digest
 from .errors import CosValidationError
-from .limits import ANY_MIN_PART_SIZE, MAX_PUT_OBJECT_SIZE
+from .limits import ANY_MIN_PART_SIZE, MAX_PART_SIZE, MAX_PUT_OBJECT_SIZE, MIN_PART_SIZE
 from .options import ObjectOptions
 from .parts import DEFAULT_PART_ATTEMPTS
 from .planner import DEFAULT_PART_SIZE, plan_parts, stream_plan
@@ -25,6 +25,11 @@ MAX_CONCURRENCY = 256
 #: Objects smaller than this go up in one PUT Object request, with Content-MD5 (the same verification).
 DEFAULT_MULTIPART_THRESHOLD: int = DEFAULT_PART_SIZE
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: What a dialect-neutral ``part_size`` may be, in words (each service's minimum; the same 5 GB maximum).
+PART_SIZE_RULE = (
+    f"an integer number of bytes per part up to {MAX_PART_SIZE} (5 GB), at least {MIN_PART_SIZE} (1 MB) on COS "
+    f"('every part is 1 MB - 5 GB', 436/7750) or {ANY_MIN_PART_SIZE} (100 KB) on OSS"
+)
 
 
 
@@ -75,8 +80,11 @@ class UploadConfig:
     def __post_init__(self) -> None:
         if self.part_size is not None:
             # A config is dialect-neutral: the loosest minimum here (OSS's 100 KB), the client's dialect's
-            # (COS 1 MB) when the upload is planned, before Initiate.
-            plan_parts(0, self.part_size, min_part_size=ANY_MIN_PART_SIZE)
+            # (COS 1 MB) when the upload is planned, before Initiate. The message names both services' rules.
+            try:
+                plan_parts(0, self.part_size, min_part_size=ANY_MIN_PART_SIZE)
+            except CosValidationError:
+                raise CosValidationError("part_size", self.part_size, PART_SIZE_RULE) from None
         validation.integer_in("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         validation.integer_in("multipart_threshold", self.multipart_threshold, 0, MAX_PUT_OBJECT_SIZE)
         validation.integer_in("part_attempts", self.part_attempts, 1, 100)

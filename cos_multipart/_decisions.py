@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
@@ -32,11 +33,13 @@ from .errors import (
     ObjectExistsError,
     ResumeError,
     SourceChangedError,
+    UploadGoneError,
 )
 from .dialect import COS, Dialect
 from .limits import MAX_PART_NUMBER
 from .models import PartInfo, UploadInfo
-from .parts import PendingCompletion
+from .endpoint import validate_key
+from .parts import NO_SUCH_UPLOAD, PendingCompletion
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .planner import StreamPlan, plan_parts
 from .progress import ProgressTracker
@@ -97,6 +100,47 @@ def check_config(config: UploadConfig, client: HasEndpoint) -> UploadConfig:
     return config
 
 
+def check_upload_key(key: object, client: HasEndpoint) -> str:
+    """``key`` once it is a key an upload may write: the service's key rules, and no trailing ``/``.
+
+    A key ending in ``/`` names a folder: uploading a file there would make an object called ``backups/``
+    that listings show as a folder. The command line appends the file's name to a target ending in ``/``;
+    the library does not guess, the caller gives the whole key.
+
+    Raises:
+        CosValidationError: ``key`` breaks a rule (nothing sent).
+    """
+    checked = validate_key(key, max_bytes=client_dialect(client).max_key_bytes)
+    if checked.endswith("/"):
+        raise CosValidationError(
+            "key", checked, "an object key that does not end in '/' (that would make an object named like a folder; "
+            "the command line appends the file name to a target ending in '/', the library does not: give the "
+            "whole key, e.g. 'backups/data.bin')",
+        )  # fmt: skip
+    return checked
+
+
+def check_progress(progress: object, *, awaitable: bool = False) -> None:
+    """Refuse a ``progress`` that cannot be called, before any request (it is first called after Initiate).
+
+    Raises:
+        CosValidationError: ``progress`` is neither ``None`` nor callable.
+    """
+    if progress is not None and not callable(progress):
+        returns = ", returning None or an awaitable" if awaitable else ""
+        raise CosValidationError("progress", progress, f"None or a callable taking a ProgressEvent{returns}")
+
+
+def check_store(store: object) -> None:
+    """Refuse a ``store`` that is not a :class:`~cos_multipart.checkpoint.CheckpointStore` (or ``None``).
+
+    Raises:
+        CosValidationError: ``store`` is something else.
+    """
+    if store is not None and not isinstance(store, CheckpointStore):
+        raise CosValidationError("store", type(store).__name__, "None or a cos_multipart.CheckpointStore")
+
+
 def endpoint_url(client: HasEndpoint) -> str:
     """The base URL the client talks to (checkpoints are only valid for the same service)."""
     return client.endpoint.base_url
@@ -142,6 +186,36 @@ def content_md5(digest: PartDigest) -> str:
 
 
 # --- sessions and resume -------------------------------------------------------------------------------
+
+
+def planned_session(
+    client: HasEndpoint, config: UploadConfig, source: Union[FileSource, BufferSource], key: str
+) -> UploadSession:
+    """The session a new upload of ``source`` will run, made (plan and all) before Initiate: a part size that
+    cannot carry the file is refused while nothing exists on COS. Its ``upload_id`` is empty until
+    :func:`initiated` sets it.
+
+    Raises:
+        CosValidationError: ``part_size`` does not fit this file on this service (nothing sent).
+    """
+    return wanted_session(client, config, source, key, "", config.part_size)
+
+
+def initiated(planned: UploadSession, upload_id: str) -> UploadSession:
+    """``planned`` with the upload id Initiate answered."""
+    return dataclasses.replace(planned, upload_id=upload_id, created=time.time())
+
+
+def check_plan(client: HasEndpoint, config: UploadConfig, source: AnySource, key: str) -> None:
+    """Plan a file or buffer source before anything else happens (lock, checkpoint, any request): a part size
+    that cannot carry it, or a file larger than the service allows, is refused first. Streams are planned by
+    :func:`~cos_multipart.planner.stream_plan` before their first read.
+
+    Raises:
+        CosValidationError: ``part_size`` does not fit this source on this service (nothing sent).
+    """
+    if not isinstance(source, StreamSource):
+        planned_session(client, config, source, key)
 
 
 def wanted_session(
@@ -300,12 +374,41 @@ def object_completed(error: BaseException) -> bool:
     return isinstance(error, CosIntegrityError) and error.part_number is None and error.what == "crc64"
 
 
+def gone_error(error: BaseException, session: UploadSession) -> Optional[UploadGoneError]:
+    """``error`` as :class:`UploadGoneError` when it says the running upload is gone (a part or Complete answered
+    404 ``NoSuchUpload``; Complete's own check that an earlier attempt made the object came first), else ``None``.
+
+    A gone upload is not kept: its checkpoint could only make a resume fail.
+    """
+    return stream_gone_error(error, session.bucket, session.key, session.upload_id, session.service)
+
+
+def stream_gone_error(error: BaseException, bucket: str, key: str, upload_id: str, service: str) -> Optional[UploadGoneError]:
+    """:func:`gone_error` of an upload known by its target and id (a stream's, whose session is made at its end)."""
+    if isinstance(error, UploadGoneError):
+        return error
+    if isinstance(error, CosServiceError) and upload_is_gone(error):
+        return UploadGoneError(error, bucket=bucket, key=key, upload_id=upload_id, service=service)
+    return None
+
+
+def upload_is_gone(error: BaseException) -> bool:
+    """Whether ``error`` is COS's 404 ``NoSuchUpload`` to a request of the running upload."""
+    return isinstance(error, CosServiceError) and error.code == NO_SUCH_UPLOAD
+
+
+def upload_gone(error: UploadGoneError) -> None:
+    """Note that the running upload is gone (the error raised says so to the user: no warning line too)."""
+    logger.debug("upload %s is gone (%s): checkpoint dropped, nothing kept", error.upload_id, error.code)
+
+
 def keeps_upload(error: BaseException, config: UploadConfig, *, recorded: bool) -> bool:
     """Whether a failed upload is kept for a resume (it has a checkpoint) rather than aborted."""
     return (
         recorded
         and not config.abort_on_failure
         and not isinstance(error, (SourceChangedError, ObjectExistsError))
+        and not upload_is_gone(error)
         and not object_completed(error)
     )
 

@@ -25,7 +25,7 @@ from ._sources import AnySource, BodyOptions, FileSource, StreamSource
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .client import CosClient
 from ._decisions import client_dialect, endpoint_url
-from .errors import CosError, CosServiceError
+from .errors import CosError, CosServiceError, UploadGoneError
 from .parts import NO_SUCH_UPLOAD, Answer, Completion, complete, completed_by_earlier_attempt, head_if_matching, send_part, send_verified
 from .planner import StreamPlan, stream_plan
 from .progress import ProgressCallback, ProgressTracker
@@ -73,6 +73,7 @@ class Upload(decide.UploadBase[CosClient]):
     def run(self) -> UploadResult:
         source = self.source
         way = decide.path_without_checkpoint(source, self.config, self.key, resume_only=self.resume_only)
+        decide.check_plan(self.client, self.config, source, self.key)  # before the lock and any request
         if isinstance(source, StreamSource):
             return self._stream(source)
         if way == decide.SINGLE_PUT:
@@ -194,7 +195,9 @@ class MultipartRun(decide.MultipartBase[Upload]):
                 self.source.check_unchanged()
             completion = self._complete(session)
         except BaseException as error:
-            self._fail(session, error)
+            gone = self._fail(session, error)
+            if gone is not None:
+                raise gone from error
             raise
         if self.recorder is not None:
             up.store.delete(session)
@@ -245,8 +248,9 @@ class MultipartRun(decide.MultipartBase[Upload]):
                 return resumed, len(resumed.parts)
         if up.resume_only:
             raise decide.nothing_to_resume(self.source, up.key)
+        planned = decide.planned_session(self.client, self.config, self.source, up.key)  # refused before Initiate
         up.refuse_existing()
-        session = decide.wanted_session(self.client, self.config, self.source, up.key, up.initiate(), self.config.part_size)
+        session = decide.initiated(planned, up.initiate())
         if decide.checkpoints(self.config, session):
             # Written before any part is sent, so that a crash never leaves an upload nobody knows about.
             self.recorder = CheckpointRecorder(up.store, session)
@@ -313,21 +317,29 @@ class MultipartRun(decide.MultipartBase[Upload]):
         up.request_ids.append(completion.result.request_id)
         return completion
 
-    def _fail(self, session: UploadSession, error: BaseException) -> None:
-        """Keep the upload for a resume (and say so on the error), or abort it so nothing is left behind."""
+    def _fail(self, session: UploadSession, error: BaseException) -> Optional[UploadGoneError]:
+        """Keep the upload for a resume (and say so on the error), or abort it so nothing is left behind.
+
+        Returns the :class:`UploadGoneError` to raise instead of ``error`` when the upload is gone from COS
+        (its checkpoint is dropped: a resume of it could only fail).
+        """
         up = self.upload
+        gone = decide.gone_error(error, session)
         # A checkpoint never written names nothing: abort instead of orphaning the upload.
         if self.recorder is not None and decide.keeps_upload(error, self.config, recorded=self.recorder.written):
             self.recorder.flush()
             decide.attach_kept(error, session, len(self.done), str(up.store.path_of(session)))
-            return
+            return None
         if not decide.object_completed(error):
-            try:
+            try:  # a gone upload too: a false NoSuchUpload must not leave it orphaned
                 abort_quietly(self.client, session.key, session.upload_id)
             except (CosError, OSError) as abort_error:
                 decide.abort_failed(session.upload_id, abort_error)
         if self.recorder is not None:
             up.store.delete(session)
+        if gone is not None:
+            decide.upload_gone(gone)
+        return gone
 
 
 class StreamRun:
@@ -363,6 +375,9 @@ class StreamRun:
             exists = decide.exists_error(error, up.client.bucket, up.key)
             if exists is not None:
                 raise exists from error
+            gone = decide.stream_gone_error(error, up.client.bucket, up.key, upload_id, client_dialect(up.client).name)
+            if gone is not None:
+                raise gone from error
             raise
         up.request_ids.append(completion.result.request_id)
         up.progress.flush()

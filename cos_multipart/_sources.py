@@ -15,19 +15,22 @@ import os
 import stat
 import threading
 from dataclasses import dataclass
-from typing import IO, Optional, Union, cast
+from typing import IO, Any, Iterable, Iterator, Optional, Union, cast
 
 from ._partreader import BufferPartReader, FilePartReader, PartDigest, StreamPart, hash_buffer, read_stream_part
-from .errors import CosValidationError, SourceChangedError
+from .errors import CosValidationError, SourceChangedError, SourceNotFoundError
 from .progress import ProgressTracker
 from .ratelimit import TokenBucket
 from .session import FileIdentity
 
 BytesLike = Union[bytes, bytearray, memoryview]
-Source = Union[str, "os.PathLike[str]", IO[bytes], BytesLike]
+#: What an upload reads: a path, a bytes-like buffer, a binary file object or stream, or an iterator (a
+#: generator, a list...) of bytes-like chunks.
+Source = Union[str, "os.PathLike[str]", IO[bytes], BytesLike, Iterable[BytesLike]]
 PartBody = Union[FilePartReader, BufferPartReader]
 
-_ALLOWED = "a path, bytes, a binary file object or a binary stream"
+_ALLOWED = "a path, bytes, a binary file object or stream, or an iterator of bytes-like chunks"
+_CHUNKS = "an iterator of bytes-like chunks (bytes, bytearray or memoryview)"
 
 
 @dataclass
@@ -181,14 +184,22 @@ def open_source(source: Source) -> AnySource:
 
     Raises:
         CosValidationError: Not a path, bytes-like object or binary stream; a path that is not a regular file.
+        SourceNotFoundError: No file at that path (a ``CosValidationError`` and a ``FileNotFoundError``).
         OSError: The file cannot be opened.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         return BufferSource(source)
     if isinstance(source, (str, os.PathLike)):
         return _open_path(os.fspath(source))
-    if isinstance(cast(object, source), io.TextIOBase) or not callable(getattr(source, "read", None)):
+    if isinstance(cast(object, source), io.TextIOBase):
         raise CosValidationError("source", type(source).__name__, _ALLOWED)
+    if not callable(getattr(source, "read", None)):
+        if hasattr(source, "__iter__") and not isinstance(source, (str, dict)):
+            # Read part by part like a pipe: at most one part and one chunk in memory.
+            return StreamSource(cast(IO[bytes], ChunkReader(cast(Iterable[Any], source))), None)
+        hint = " (an async iterator needs the asyncio uploader, cos_multipart.aio)" if hasattr(source, "__aiter__") else ""
+        raise CosValidationError("source", type(source).__name__, _ALLOWED + hint)
+    source = cast(IO[bytes], source)
     fd = _regular_fileno(source)
     if fd is not None:
         # A real file: read it with pread from its current position, like a path (but not resumable).
@@ -198,9 +209,51 @@ def open_source(source: Source) -> AnySource:
     return StreamSource(source, _remaining_size(source))
 
 
+class ChunkReader(io.RawIOBase):
+    """A binary stream over an iterator of bytes-like chunks (a generator, a list...), read sequentially.
+
+    Holds at most the current chunk: the uploader copies from it into a part buffer. Empty chunks are skipped
+    (only the iterator's end ends the stream); anything but a bytes-like chunk is a
+    :class:`CosValidationError` naming its type.
+    """
+
+    def __init__(self, chunks: Iterable[Any]) -> None:
+        super().__init__()
+        self._chunks: Iterator[Any] = iter(chunks)
+        self._left = memoryview(b"")
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
+        while not self._left:
+            if self._ended or not self._next():
+                return 0
+        take = min(len(buffer), len(self._left))
+        memoryview(buffer).cast("B")[:take] = self._left[:take]
+        self._left = self._left[take:]
+        return take
+
+    def _next(self) -> bool:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._ended = True
+            return False
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            name = type(chunk).__name__
+            raise CosValidationError("source", f"an iterator yielding {name}", f"{_CHUNKS}; a chunk was a {name}")
+        self._left = memoryview(chunk).cast("B")
+        return True
+
+
 def _open_path(text: str) -> AnySource:
     path = os.path.abspath(text)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise SourceNotFoundError(text) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -44,7 +44,7 @@ from .models import (
     ResponseInfo,
     UploadInfo,
 )
-from .options import ObjectOptions, Tagging, resolve
+from .options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from .retry import RetryPolicy
 from .sse import EncryptionLike
 from .transport import (
@@ -141,8 +141,8 @@ class CosClient:
         options: Optional[ObjectOptions] = None,
         content_type: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
-        acl: Optional[str] = None,
-        storage_class: Optional[str] = None,
+        acl: Optional[Acl] = None,
+        storage_class: Optional[StorageClass] = None,
         tagging: Tagging = None,
         encryption: EncryptionLike = None,
         cache_control: Optional[str] = None,
@@ -292,8 +292,8 @@ class CosClient:
         options: Optional[ObjectOptions] = None,
         content_type: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
-        acl: Optional[str] = None,
-        storage_class: Optional[str] = None,
+        acl: Optional[Acl] = None,
+        storage_class: Optional[StorageClass] = None,
         tagging: Tagging = None,
         encryption: EncryptionLike = None,
         cache_control: Optional[str] = None,

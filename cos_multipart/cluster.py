@@ -33,6 +33,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("cos_multipart.cluster needs the dask extra: pip install 'cos-multipart[dask]'") from error
 
 from ._config import UploadConfig, UploadResult
+from ._decisions import check_config, check_plan, check_progress, check_store, check_upload_key
 from ._driver import MultipartRun, Upload, endpoint_url
 from ._sources import BodyOptions, FileSource, open_source
 from .checkpoint import CheckpointStore
@@ -214,17 +215,26 @@ def upload_file_on_cluster(
     """
     settings = upload_config if upload_config is not None else UploadConfig()
     _check_settings(settings, parts_per_task, task_retries)
+    if not isinstance(dask_client, distributed.Client):  # else it fails only once parts are to be sent
+        raise CosValidationError("dask_client", type(dask_client).__name__, "a distributed.Client of the cluster")
     if not isinstance(config, ClientConfig):
         raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
     validate_key(key, max_bytes=dialect_of(config.dialect).max_key_bytes)
     if not isinstance(path, (str, os.PathLike)):
         raise CosValidationError("path", type(path).__name__, "the path of a file every worker can read")
+    check_progress(progress)
+    check_store(store)
     checkpoints = store if store is not None else CheckpointStore(settings.checkpoint_dir)
     source = open_source(path)
     try:
         if not isinstance(source, FileSource) or source.path is None:
             raise CosValidationError("path", os.fspath(path), "a regular file with a known size")
         with config.client(pool_size=2) as client:
+            # Every check before the first request: the service's part-size range and options, the key, the
+            # plan of this file (a part size too small for it is refused here, not after Initiate).
+            check_config(settings, client)
+            check_upload_key(key, client)
+            check_plan(client, settings, source, key)
             upload = Upload(client, settings, checkpoints, source, key, progress, resume_only=False)
             # The threaded driver's own steps: the same lock, the same checkpoint, the same small-file PUT.
             with upload._locked(source.path):

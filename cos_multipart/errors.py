@@ -4,10 +4,12 @@
 
     CosError
     ├── CosValidationError (also ValueError)   bad input, caught before any request is sent
+    │   └── SourceNotFoundError                 the source file does not exist (also FileNotFoundError)
     ├── CosCredentialsError                    no usable credentials
     ├── CosTransportError                      connection failure or timeout after all retries
     │   └── CosTLSError                        the server's certificate or host name was refused (not retried)
     ├── CosServiceError                        COS answered with an error (status, code, request id, ...)
+    │   └── UploadGoneError                     the running multipart upload was aborted elsewhere (NoSuchUpload)
     ├── CosResponseError                       COS answered something this package cannot interpret
     ├── CosIntegrityError                      local and remote checksums disagree
     ├── CosCancelledError                      the operation was cancelled (Ctrl-C, another part failed)
@@ -26,6 +28,7 @@ replaced by ``REDACTED`` before they reach a message.
 from __future__ import annotations
 
 import enum
+import errno
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
@@ -93,6 +96,29 @@ class CosValidationError(CosError, ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"invalid {field}={_short_repr(value)}: {allowed}")
+
+
+class SourceNotFoundError(CosValidationError, FileNotFoundError):
+    """The file given as an upload's source does not exist (nothing was sent).
+
+    A :class:`CosValidationError` (so ``except CosError`` catches it) and a :class:`FileNotFoundError` (so
+    ``except OSError`` and ``errno`` checks work as for ``open``).
+
+    Attributes:
+        filename: The path as given.
+    """
+
+    def __init__(self, path: str, field: str = "source") -> None:
+        super().__init__(field, path, "no such file or directory; give the path of an existing regular file")
+        self.errno = errno.ENOENT
+        self.strerror = "No such file or directory"
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # the validation message, not OSError's "[Errno 2] ..."
+
+    def __reduce__(self) -> Any:
+        return (SourceNotFoundError, (self.filename, self.field))
 
 
 class CosCredentialsError(CosError):
@@ -245,6 +271,42 @@ class CosServiceError(CosError):
         return self.code == "RequestTimeTooSkewed" or (
             self.code == "AccessDenied" and "request has expired" in self.message.lower()
         )
+
+
+class UploadGoneError(CosServiceError):
+    """The multipart upload being run is gone: a part or Complete was answered 404 ``NoSuchUpload`` (someone
+    aborted it from elsewhere, or a lifecycle rule removed it) and the object is not there complete.
+
+    Nothing is kept: the checkpoint is deleted (a resume of it could only fail) and the error carries no
+    :class:`KeptUpload`. Upload the file again to start a new upload.
+
+    Attributes:
+        bucket: Bucket.
+        key: Object key.
+        upload_id: The upload that is gone.
+        service: ``"cos"`` or ``"oss"`` (the scheme of the target in the message).
+        (and :class:`CosServiceError`'s, from the answer that said so)
+    """
+
+    def __init__(
+        self, answer: CosServiceError, *, bucket: str, key: str, upload_id: str, service: str = "cos"
+    ) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.upload_id = upload_id
+        self.service = service
+        super().__init__(
+            answer.status, answer.code, answer.message, request_id=answer.request_id, trace_id=answer.trace_id,
+            resource=answer.resource, method=answer.method, url=answer.url, retry_after=answer.retry_after,
+            ec=answer.ec, host_id=answer.host_id,
+        )  # fmt: skip
+
+    def _text(self) -> str:
+        text = (
+            f"upload {self.upload_id} of {self.service}://{self.bucket}/{self.key} was aborted elsewhere "
+            f"({self.code or self.status}); nothing kept"
+        )
+        return text + (f" [request id {self.request_id}]" if self.request_id else "")
 
 
 class CosResponseError(CosError):

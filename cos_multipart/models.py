@@ -7,6 +7,7 @@ unsigned int (``None`` when COS sent none); ``etag`` fields keep the quotes COS 
 from __future__ import annotations
 
 import datetime
+import types
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
 
@@ -140,6 +141,11 @@ class ObjectResult:
     def request_id(self) -> str:
         """``x-cos-request-id`` of the response."""
         return self.response.request_id
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The response headers, lowercase names (``response.headers``), as a read-only mapping."""
+        return types.MappingProxyType(dict(self.response.headers))
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Literal, Mapping, Optional, Tuple, Union
 
 from . import sse as _sse
 from . import validation
 from ._frozen import FrozenMapping, freeze
 from .errors import CosValidationError
+
+#: The object ACLs (436/30752; ``limits.OBJECT_ACLS``), as a type: ``acl="publc"`` fails type checking (and
+#: still raises ``CosValidationError`` when run).
+Acl = Literal["default", "private", "public-read", "authenticated-read", "bucket-owner-read", "bucket-owner-full-control"]
+#: The storage classes (436/7746; ``limits.STORAGE_CLASSES``) as a type, upper or lower case (COS reads them
+#: case-insensitively; other spellings are accepted when run, but not by the type checker).
+StorageClass = Literal[
+    "STANDARD", "STANDARD_IA", "ARCHIVE", "DEEP_ARCHIVE", "INTELLIGENT_TIERING", "MAZ_STANDARD", "MAZ_STANDARD_IA",
+    "MAZ_INTELLIGENT_TIERING",
+    "standard", "standard_ia", "archive", "deep_archive", "intelligent_tiering", "maz_standard", "maz_standard_ia",
+    "maz_intelligent_tiering",
+]  # fmt: skip
 
 HEADER_STORAGE_CLASS = "x-cos-storage-class"
 HEADER_ACL = "x-cos-acl"
@@ -24,7 +36,7 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 Tagging = Union[Mapping[str, str], str, None]
 
-__all__ = ["ObjectOptions", "FrozenMapping", "OPTION_NAMES", "resolve", "DEFAULT_CONTENT_TYPE"]
+__all__ = ["Acl", "ObjectOptions", "FrozenMapping", "OPTION_NAMES", "StorageClass", "resolve", "DEFAULT_CONTENT_TYPE"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,8 @@ class ObjectOptions:
 
     content_type: Optional[str] = None
     metadata: Optional[Mapping[str, str]] = None
-    acl: Optional[str] = None
-    storage_class: Optional[str] = None
+    acl: Optional[Acl] = None
+    storage_class: Optional[StorageClass] = None
     tagging: Tagging = None
     encryption: _sse.EncryptionLike = None
     cache_control: Optional[str] = None

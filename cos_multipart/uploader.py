@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-from ._decisions import check_config, client_dialect
+from ._decisions import check_config, check_progress, check_store, check_upload_key, client_dialect
 from ._config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -72,6 +72,9 @@ class Uploader:
     def __init__(
         self, client: CosClient, config: Optional[UploadConfig] = None, *, store: Optional[CheckpointStore] = None
     ) -> None:
+        if config is not None and not isinstance(config, UploadConfig):
+            raise CosValidationError("config", type(config).__name__, "None or an UploadConfig")
+        check_store(store)
         self.client = client
         self.config = check_config(config if config is not None else UploadConfig(), client)
         self.store = store if store is not None else CheckpointStore(self.config.checkpoint_dir)
@@ -80,18 +83,23 @@ class Uploader:
         """Upload ``source`` to ``key`` and verify it; an interrupted upload of the same file resumes.
 
         Args:
-            source: A path, ``bytes``-like data, a binary file object (read from its current position) or a
-                non-seekable binary stream (read to its end).
+            source: A path, ``bytes``-like data, a binary file object (read from its current position), a
+                non-seekable binary stream (read to its end), or an iterator of bytes-like chunks (a generator:
+                read like a stream, one part buffer at a time).
             key: Object key.
             progress: Called with a :class:`~cos_multipart.progress.ProgressEvent` as bytes go out.
 
         Raises:
-            CosValidationError: Bad key, source or options (nothing sent).
+            CosValidationError: Bad key (a key ending in ``/`` included), source, ``progress`` or options;
+                a part size that cannot carry the file (nothing sent).
+            SourceNotFoundError: No file at the path (a ``CosValidationError`` and a ``FileNotFoundError``).
             UploadLockedError: Another process is uploading the same file to the same key.
             ObjectExistsError: ``forbid_overwrite`` and the key exists (nothing uploaded).
             CosIntegrityError: COS's checksums disagree with the local bytes after the allowed re-sends.
             CosServiceError / CosTransportError: The request that failed, after retries.
             SourceChangedError: The file changed while it was uploaded (nothing completed).
+            UploadGoneError: The multipart upload was aborted elsewhere while it ran (``NoSuchUpload``);
+                its checkpoint is dropped and nothing is kept.
         """
         return self._run(source, key, progress, resume_only=False)
 
@@ -109,7 +117,8 @@ class Uploader:
         return self._run(path, key, progress, resume_only=True)
 
     def _run(self, source: Source, key: str, progress: Optional[ProgressCallback], *, resume_only: bool) -> UploadResult:
-        validate_key(key, max_bytes=client_dialect(self.client).max_key_bytes)
+        check_upload_key(key, self.client)
+        check_progress(progress)
         opened = open_source(source)
         try:
             return Upload(self.client, self.config, self.store, opened, key, progress, resume_only=resume_only).run()

@@ -76,8 +76,8 @@ def _bad_calls(client: CosClient) -> List[Tuple[str, Callable[[], Any]]]:
         ("upload_id", lambda: client.upload_part("k", "", 1, b"x")),
         ("key", lambda: client.upload_part("/k", UPLOAD, 1, b"x")),
         ("body", lambda: client.upload_part("k", UPLOAD, 1, "text")),
-        ("storage_class", lambda: client.initiate_multipart_upload("k", storage_class="GLACIER")),
-        ("acl", lambda: client.initiate_multipart_upload("k", acl="public-read-write")),
+        ("storage_class", lambda: client.initiate_multipart_upload("k", storage_class="GLACIER")),  # type: ignore[arg-type]
+        ("acl", lambda: client.initiate_multipart_upload("k", acl="public-read-write")),  # type: ignore[arg-type]
         ("grant_read", lambda: client.initiate_multipart_upload("k", grant_read="100000000001")),
         ("metadata name", lambda: client.initiate_multipart_upload("k", metadata={"bad_name": "v"})),
         ("metadata", lambda: client.initiate_multipart_upload("k", metadata={f"m{i}": "v" * 1000 for i in range(5)})),

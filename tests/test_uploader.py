@@ -344,12 +344,12 @@ def test_file_object_and_streams(cos: FakeCos, store: CheckpointStore, tmp_path:
             return len(chunk)
 
     events: List[ProgressEvent] = []
-    result = uploader(cos, store).upload(Pipe(data), "pipe", progress=events.append)  # type: ignore[arg-type]
+    result = uploader(cos, store).upload(Pipe(data), "pipe", progress=events.append)
     assert_ok(result, cos, "pipe", data)
     assert events[0].total_bytes is None and events[-1].total_bytes == len(data)
     assert events[-1].bytes_done == len(data)
     before = len(cos.calls)
-    small = uploader(cos, store, multipart_threshold=MB).upload(Pipe(b"tiny"), "tiny")  # type: ignore[arg-type]
+    small = uploader(cos, store, multipart_threshold=MB).upload(Pipe(b"tiny"), "tiny")
     assert small.upload_id is None and cos.names()[before:] == ["put_object"] and cos.objects["tiny"] == b"tiny"
     assert list(store) == []  # streams and file objects never write checkpoints
 

@@ -240,3 +240,14 @@ def test_byte_range_and_positive_int() -> None:
     assert v.positive_int(3, "n", 5) == 3
     refused(v.positive_int, 6, "n", 5, field="n")
     refused(v.positive_int, 0, "n", field="n")
+
+
+@pytest.mark.parametrize("part_size", [6 * GB, True, 50 * 1024, "8MB"])
+def test_a_config_part_size_error_names_each_services_rule(part_size: Any) -> None:
+    # An UploadConfig does not know its service yet: the message gives COS's and OSS's rules, not one of them.
+    from cos_multipart import UploadConfig
+
+    error = refused(UploadConfig, part_size=part_size, field="part_size")
+    assert error.value == part_size
+    assert "1048576 (1 MB) on COS" in error.allowed and "102400 (100 KB) on OSS" in error.allowed
+    assert "5368709120 (5 GB)" in error.allowed and "OSS UploadPart" not in error.allowed

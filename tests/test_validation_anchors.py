@@ -26,8 +26,8 @@ FIELDS: List[Tuple[str, Callable[[str], Any], str]] = [
     ("tag key", lambda v: ObjectOptions(tagging={v: "x"}), "team"),
     ("tag value", lambda v: ObjectOptions(tagging={"team": v}), "media"),
     ("tag string", lambda v: ObjectOptions(tagging="team=" + v), "media"),
-    ("acl", lambda v: ObjectOptions(acl=v), "private"),
-    ("storage_class", lambda v: ObjectOptions(storage_class=v), "standard_ia"),
+    ("acl", lambda v: ObjectOptions(acl=v), "private"),  # type: ignore[arg-type]
+    ("storage_class", lambda v: ObjectOptions(storage_class=v), "standard_ia"),  # type: ignore[arg-type]
     ("content_type", lambda v: ObjectOptions(content_type=v), "video/mp4"),
     ("cache_control", lambda v: ObjectOptions(cache_control=v), "no-cache"),
     ("content_disposition", lambda v: ObjectOptions(content_disposition=v), "attachment"),

@@ -26,7 +26,7 @@ import io
 import os
 from typing import Any, AsyncIterable, Optional, Union
 
-from .._decisions import check_config, client_dialect
+from .._decisions import check_config, check_progress, check_store, check_upload_key, client_dialect
 from .._config import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, UploadResult, config_of
 from .._decisions import endpoint_url
 from .._sources import Source, StreamSource, open_source
@@ -71,6 +71,9 @@ class AsyncUploader:
     def __init__(
         self, client: AsyncCosClient, config: Optional[UploadConfig] = None, *, store: Optional[CheckpointStore] = None
     ) -> None:
+        if config is not None and not isinstance(config, UploadConfig):
+            raise CosValidationError("config", type(config).__name__, "None or an UploadConfig")
+        check_store(store)
         self.client = client
         self.config = check_config(config if config is not None else UploadConfig(), client)
         self.store = store if store is not None else CheckpointStore(self.config.checkpoint_dir)
@@ -82,8 +85,9 @@ class AsyncUploader:
 
         Args:
             source: A path, ``bytes``-like data, a binary file object (read in threads from its current
-                position), a non-seekable binary stream, or an async iterator of bytes-like chunks (an aiohttp
-                request's ``content.iter_chunked(...)``, for example).
+                position), a non-seekable binary stream, an iterator of bytes-like chunks (read in threads),
+                or an async iterator of bytes-like chunks (an aiohttp request's ``content.iter_chunked(...)``,
+                for example).
             key: Object key.
             progress: Called on the loop with a :class:`~cos_multipart.progress.ProgressEvent` as bytes go
                 out; if it returns an awaitable, that is awaited before the upload goes on.
@@ -108,7 +112,8 @@ class AsyncUploader:
     async def _run(
         self, source: AsyncSource, key: str, progress: Optional[AsyncProgressCallback], *, resume_only: bool
     ) -> UploadResult:
-        validate_key(key, max_bytes=client_dialect(self.client).max_key_bytes)
+        check_upload_key(key, self.client)
+        check_progress(progress, awaitable=True)
         threads = Threads(pool_workers(self.config.concurrency))
         try:
             if hasattr(source, "__aiter__"):

@@ -45,7 +45,7 @@ from ..endpoint import Endpoint, validate_key
 from ..errors import CosValidationError
 from ..limits import DEFAULT_SIGN_EXPIRES
 from ..models import CompleteResult, HttpCall, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
-from ..options import ObjectOptions, Tagging, resolve
+from ..options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from ..retry import RetryPolicy
 from ..sse import EncryptionLike
 from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, Timeout, validate_timeout
@@ -157,8 +157,8 @@ class AsyncCosClient:
         options: Optional[ObjectOptions] = None,
         content_type: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
-        acl: Optional[str] = None,
-        storage_class: Optional[str] = None,
+        acl: Optional[Acl] = None,
+        storage_class: Optional[StorageClass] = None,
         tagging: Tagging = None,
         encryption: EncryptionLike = None,
         cache_control: Optional[str] = None,
@@ -269,8 +269,8 @@ class AsyncCosClient:
         options: Optional[ObjectOptions] = None,
         content_type: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
-        acl: Optional[str] = None,
-        storage_class: Optional[str] = None,
+        acl: Optional[Acl] = None,
+        storage_class: Optional[StorageClass] = None,
         tagging: Tagging = None,
         encryption: EncryptionLike = None,
         cache_control: Optional[str] = None,

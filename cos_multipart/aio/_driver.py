@@ -32,7 +32,7 @@ from .._lock import CheckpointLock
 from .._partreader import BufferPartReader, StreamPart
 from .._sources import AnySource, BodyOptions, FileSource, PartBody, StreamSource
 from ..checkpoint import CheckpointRecorder, CheckpointStore
-from ..errors import CosError, CosServiceError
+from ..errors import CosError, CosServiceError, UploadGoneError
 from ..limits import MAX_PART_NUMBER
 from ..models import CompleteResult, ObjectResult, PartInfo, PartResult
 from ..parts import NO_SUCH_UPLOAD, Answer, Completion, PartVerifier, PendingCompletion, completed_by_earlier_attempt
@@ -138,6 +138,7 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
     async def run(self) -> UploadResult:
         source = self.source
         way = decide.path_without_checkpoint(source, self.config, self.key, resume_only=self.resume_only)
+        decide.check_plan(self.client, self.config, source, self.key)  # before the lock and any request
         if self.stream is not None:
             return await self._stream(self.stream)
         if isinstance(source, StreamSource):  # a stream is always given as self.stream (see AsyncUploader)
@@ -327,7 +328,9 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
                 await up.threads.run(self.recorder.mark_completing)
             completion = await up.complete(session, self.receipts())
         except BaseException as error:
-            await self._fail(session, error)
+            gone = await self._fail(session, error)
+            if gone is not None:
+                raise gone from error
             raise
         if self.recorder is not None:
             await up.threads.run(up.store.delete, session)
@@ -349,11 +352,13 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
         resumed = await self._resume(self.stored) if self.stored is not None else None
         if resumed is None and up.resume_only:
             raise decide.nothing_to_resume(self.source, up.key)
-        await up.refuse_existing()
         if resumed is not None:
+            await up.refuse_existing()
             await self._record(resumed)
             return resumed, len(resumed.parts)
-        session = decide.wanted_session(self.client, self.config, self.source, up.key, await up.initiate(), self.config.part_size)
+        planned = decide.planned_session(self.client, self.config, self.source, up.key)  # refused before Initiate
+        await up.refuse_existing()
+        session = decide.initiated(planned, await up.initiate())
         if decide.checkpoints(self.config, session):
             # Written before any part is sent, so that a crash never leaves an upload nobody knows about.
             await self._record(session)
@@ -458,17 +463,22 @@ class MultipartTasks(decide.MultipartBase[AsyncUpload]):
         self.upload.progress.part_done(receipt.part_number, receipt.size)
         await self.upload.settle()
 
-    async def _fail(self, session: UploadSession, error: BaseException) -> None:
-        """Keep the upload for a resume (and say so on the error), or abort it so nothing is left behind."""
+    async def _fail(self, session: UploadSession, error: BaseException) -> Optional[UploadGoneError]:
+        """Keep the upload for a resume (and say so on the error), or abort it so nothing is left behind;
+        returns the :class:`UploadGoneError` to raise when the upload is gone from COS (checkpoint dropped)."""
         up = self.upload
         up.stop.set()
+        gone = decide.gone_error(error, session)
         if self.recorder is not None and decide.keeps_upload(error, self.config, recorded=self.recorder.written):
             await up.threads.run(self.recorder.flush)
             decide.attach_kept(error, session, len(self.done), str(up.store.path_of(session)))
-            return
-        await up.abort(session.upload_id, error)
+            return None
+        await up.abort(session.upload_id, error)  # a gone upload too: a false NoSuchUpload must not orphan it
         if self.recorder is not None:
             await up.threads.run(up.store.delete, session)
+        if gone is not None:
+            decide.upload_gone(gone)
+        return gone
 
 
 async def _aiter(numbers: Tuple[int, ...]) -> AsyncIterator[int]:
@@ -502,6 +512,9 @@ class StreamTasks:
         except BaseException as error:
             up.stop.set()
             await up.abort(upload_id, error)
+            gone = decide.stream_gone_error(error, up.client.bucket, up.key, upload_id, decide.client_dialect(up.client).name)
+            if gone is not None:
+                raise gone from error
             raise
         up.progress.flush()
         await up.settle()

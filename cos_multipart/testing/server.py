@@ -23,7 +23,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
+import enum
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple, Union
 from urllib.parse import quote
 
 from .. import limits
@@ -39,6 +40,21 @@ from .auth import Keyring
 from .faults import Fault, FaultController
 from .server_dialect import COS, OSS, ServerDialect, server_dialect
 from .store import Store
+
+if TYPE_CHECKING:  # types only: the server does not depend on the client at run time
+    from ..client import CosClient
+    from ..credentials import CredentialsLike
+    from ..retry import RetryPolicy
+    from ..transport import Timeout
+
+
+class _Unset(enum.Enum):
+    """An argument of :meth:`LocalCOS.client` left out (where ``None`` is a value of its own)."""
+
+    UNSET = "unset"
+
+
+_UNSET = _Unset.UNSET
 
 logger = logging.getLogger(__name__)
 
@@ -277,22 +293,53 @@ class LocalCOS:
         window = SignWindow.around(self.clock(), expires)
         return presign_url(self.credentials, self.url(key), method=method, window=window)
 
-    def client(self, **overrides: Any) -> Any:
-        """A :class:`cos_multipart.client.CosClient` configured for this server, in its dialect (keyword
-        overrides allowed); over TLS it trusts :attr:`ca_path`."""
+    def client(
+        self,
+        *,
+        bucket: Optional[str] = None,
+        region: Optional[str] = None,
+        credentials: "Union[CredentialsLike, _Unset]" = _UNSET,
+        endpoint: Optional[str] = None,
+        retry: "Optional[RetryPolicy]" = None,
+        timeout: "Union[Timeout, None, _Unset]" = _UNSET,
+        pool_size: Optional[int] = None,
+        proxies: Optional[Mapping[str, str]] = None,
+        verify: Optional[Union[bool, str]] = None,
+        sign_expires: Optional[int] = None,
+        blocksize: Optional[int] = None,
+        clock: Optional[Callable[[], float]] = None,
+        answer_deadline: "Union[float, None, _Unset]" = _UNSET,
+    ) -> "CosClient":
+        """A :class:`cos_multipart.client.CosClient` configured for this server, in its dialect; over TLS it
+        trusts :attr:`ca_path`.
+
+        Every argument is :class:`~cos_multipart.client.CosClient`'s, overriding what the server would give
+        (its bucket, region, credentials, endpoint, CA bundle); one left out keeps the server's or the client's
+        default (``credentials=None`` and ``timeout=None`` are passed on: no credentials given, no timeout).
+        """
         from ..client import CosClient  # imported late: the server does not depend on the client
 
         options: Dict[str, Any] = {
-            "bucket": self.bucket,
-            "region": self.region,
-            "credentials": self.credentials,
-            "endpoint": self.endpoint,
+            "bucket": self.bucket if bucket is None else bucket,
+            "region": self.region if region is None else region,
+            "credentials": self.credentials if credentials is _UNSET else credentials,
+            "endpoint": self.endpoint if endpoint is None else endpoint,
         }
         if self.rules is not COS:
             options["dialect"] = self.dialect
-        if self._ca_path is not None:
+        if verify is not None:
+            options["verify"] = verify
+        elif self._ca_path is not None:
             options["verify"] = str(self._ca_path)
-        options.update(overrides)
+        given: Dict[str, Any] = {
+            "retry": retry, "pool_size": pool_size, "proxies": proxies, "sign_expires": sign_expires,
+            "blocksize": blocksize, "clock": clock,
+        }  # fmt: skip
+        options.update((name, value) for name, value in given.items() if value is not None)
+        if timeout is not _UNSET:
+            options["timeout"] = timeout
+        if answer_deadline is not _UNSET:
+            options["answer_deadline"] = answer_deadline
         return CosClient(**options)
 
 
