@@ -18,7 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Callable, FrozenSet, List, Optional, Tuple, Union
+from typing import FrozenSet, List, Optional, Tuple, Union
 
 from ._dirplan import LocalFile, WalkIssue, WalkOptions
 
@@ -30,10 +30,6 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 #: Errors of opening with ``O_NOFOLLOW`` (and ``O_DIRECTORY``) something that is now a link or no directory.
 SWAPPED = {errno.ELOOP, errno.ENOTDIR, getattr(errno, "EMLINK", errno.ELOOP)}
-
-#: Called with a directory's relative path after its parent was listed and before it is opened (tests
-#: use it to swap the directory for a link at the worst moment; ``None`` in normal use).
-before_entering: Optional[Callable[[str], None]] = None
 
 
 class _OpenDir:
@@ -66,8 +62,6 @@ def walk(root: str, options: WalkOptions) -> Tuple[List[LocalFile], List[WalkIss
     try:
         while stack:
             parent, name, path, relative_dir, ancestors, seen = stack.pop()
-            if before_entering is not None:
-                before_entering(relative_dir)
             try:
                 fd = os.open(name, _dir_flags(options.follow_symlinks), dir_fd=parent.fd)
             except OSError as error:
@@ -151,6 +145,9 @@ def _visit(
         return None
     except OSError as error:
         issues.append(WalkIssue(path, relative, f"cannot read: {error.strerror}", failed=True))
+        return None
+    if stat.S_ISLNK(info.st_mode):  # listed as a file or directory, a link by the time it was looked at
+        issues.append(WalkIssue(path, relative, "symbolic link (not followed; see --follow-symlinks)"))
         return None
     if stat.S_ISDIR(info.st_mode):
         identity = (info.st_dev, info.st_ino)
