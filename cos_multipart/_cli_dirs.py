@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional
 
 from ._cli_target import Target, parse_target
+from ._cli_text import shown
 from ._dirreport import DirectoryProgress, DirectoryReport
 from .directory import sync_directory, upload_directory
 
@@ -123,13 +124,13 @@ def _print_report(report: DirectoryReport, target: Target, *, quiet: bool, max_d
     from ._cli_transfer import human
 
     for action in report.planned:
-        where = target.url(action.key)
+        where = shown(target.url(action.key))
         if action.action == "upload":
-            print(f"would upload {action.path} -> {where} ({human(action.size)}, {action.reason})")
+            print(f"would upload {shown(action.path)} -> {where} ({human(action.size)}, {action.reason})")
         else:
             print(f"would delete {where} ({action.reason})")
     for failure in report.failed[:_SHOWN_FAILURES]:
-        print(f"cos-multipart: failed: {failure.path or failure.key}: {failure.error}", file=sys.stderr)
+        print(f"cos-multipart: failed: {shown(failure.path or failure.key)}: {shown(failure.error)}", file=sys.stderr)
     if len(report.failed) > _SHOWN_FAILURES:
         print(f"cos-multipart: ... and {len(report.failed) - _SHOWN_FAILURES} more failures (see --failures FILE)", file=sys.stderr)
     if report.deletions_over_limit:

@@ -8,6 +8,7 @@ at that path locally.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -298,3 +299,24 @@ def test_a_file_written_since_the_walk_is_uploaded_as_it_is_now(
     report = sync_directory(client, src, "p", config=config(tmp_path), cache=False)
     [uploaded] = report.uploaded
     assert uploaded.size == 2 * MB + 7 and stored(client, "p/a.bin") == b"x" * (2 * MB + 7)
+
+
+def test_names_with_control_characters_are_escaped_for_people_and_exact_in_json(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "src"
+    evil = "evil\x1b[2J.txt"  # a terminal escape: COS refuses it in a key, so the file fails
+    fake = "fake\x07\ncos-multipart: all good.txt"  # a bell and a forged line: a valid key
+    write(src, {evil: b"x", fake: b"y"})
+    failures = tmp_path / "failures.jsonl"
+    assert cli.main(["upload", "-r", "--failures", str(failures), str(src), target(cli_env, "p/")]) == cli.EXIT_PARTIAL
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "evil\\x1b[2J.txt" in err
+    assert json.loads(failures.read_text())["path"].endswith(evil)  # JSON keeps the name exact
+    assert cli.main(["sync", "--delete", "--dry-run", str(src), target(cli_env, "q/")]) == cli.EXIT_PARTIAL
+    assert cli.main(["ls", "-r", target(cli_env, "p/")]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "\x07" not in out and not any(line.startswith("cos-multipart: all good") for line in out.splitlines())
+    assert out.count("fake\\x07\\ncos-multipart: all good.txt") == 3  # dry run: path and target; the listing
+    assert cli.main(["ls", "-r", "--json", target(cli_env, "p/")]) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["key"] == "p/" + fake
