@@ -415,7 +415,7 @@ def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
         plan = checkpoint.plan
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(checkpoint.created))
         print(
-            f"{shown(checkpoint.source)} -> {shown(f'{checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}')}  "
+            f"{shown(str(checkpoint.source))} -> {shown(f'{checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}')}  "
             f"{len(checkpoint.parts)}/{plan.count} parts  started {started}  upload {checkpoint.upload_id}  "
             f"endpoint {checkpoint.endpoint}  encryption {checkpoint.encryption}"
         )
