@@ -160,7 +160,8 @@ def deletions(
       says nothing;
     * keys at or under a path in ``kept``: local entries that exist but were skipped (links not followed,
       sockets, FIFOs, devices, loops, entries that vanished or could not be read), relative paths;
-    * folder markers (keys ending in ``/``).
+    * folder markers (keys ending in ``/``), and keys whose relative path has an empty, ``.`` or ``..``
+      name (``a//b``, ``./a``): no local path is written so, so their absence says nothing.
     """
     wanted = set(local_keys)
     protected = set(kept)
@@ -170,6 +171,8 @@ def deletions(
             continue
         relative = key[len(prefix) :]
         names = relative.split("/")
+        if any(name in ("", ".", "..") for name in names):
+            continue  # no walk gives such a path ('a//b', './a', '../a'): not a key of the tree, not judged
         if any("/".join(names[:depth]) in protected for depth in range(1, len(names) + 1)):
             continue
         if options.covers(relative):

@@ -53,7 +53,10 @@ def walk(root: str, options: WalkOptions) -> Tuple[List[LocalFile], List[WalkIss
     """The files under ``root`` that ``options`` select, and what was left out with a reason."""
     files: List[LocalFile] = []
     issues: List[WalkIssue] = []
-    top_fd = os.open(root, os.O_RDONLY | _DIRECTORY)  # the directory the caller named: followed if a link
+    try:
+        top_fd = os.open(root, os.O_RDONLY | _DIRECTORY)  # the directory the caller named: followed if a link
+    except OSError as error:
+        return files, [WalkIssue(root, "", f"cannot list the directory: {error.strerror}", failed=True)]
     top = os.fstat(top_fd)
     # (parent, name, path, relative, ancestors, identity seen in the parent's listing)
     Pending = Tuple[_OpenDir, str, str, str, FrozenSet[_Identity], _Identity]

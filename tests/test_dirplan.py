@@ -73,6 +73,10 @@ def test_sync_decision(local_crc: object, remote_size: object, remote_crc: objec
 def test_deletions_keep_filtered_keys_markers_and_other_prefixes() -> None:
     remote = ["p/a", "p/b.tmp", "p/dir/", "p/gone", "q/x"]
     assert deletions(remote, ["p/a"], "p/", WalkOptions(exclude=("*.tmp",))) == ["p/gone"]
+    odd = ["p/cache//x", "p/./cache/x", "p/../x", "p//"]  # keys no walk could give: never judged
+    assert deletions(odd, [], "p/", WalkOptions(exclude=("cache/",))) == []
+    protected = ["p/link", "p/link/x", "p/linked", "p/fifo", "p/fifo/y"]
+    assert deletions(protected, [], "p/", WalkOptions(), kept=["link", "fifo"]) == ["p/linked"]
 
 
 def test_split_by_size() -> None:

@@ -133,6 +133,8 @@ def test_max_delete_refuses_the_whole_plan_and_dry_run_shows_it(client: CosClien
         assert keys(client, "p/") == ["p/0.bin", "p/1.bin", "p/2.bin"]
     done = sync_directory(client, tmp_path / "src", "p", config=config(tmp_path), delete=True, max_delete=3, cache=False)
     assert done.ok and len(done.deleted) == 3 and keys(client, "p/") == []
+    nothing = sync_directory(client, tmp_path / "src", "p", config=config(tmp_path), delete=True, max_delete=0, cache=False)
+    assert nothing.ok and nothing.deletions_over_limit == 0  # a limit of 0 with nothing to delete is no refusal
 
 
 def test_cli_bucket_wide_and_max_delete(cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
