@@ -270,8 +270,10 @@ class FileSender:
         The file is opened as the walk found it (:func:`~cos_multipart._walk.open_in_tree`: no link
         followed on the way unless the walk followed links) and must be the same file (device and inode)
         the walk saw; a swapped one is refused. Its bytes are read between two checks of its identity
-        (size, mtime, ctime, inode): a file that changed since the walk or while it was read is read again
-        once, and fails as "changed while being read" the second time, never reported as uploaded.
+        (size, mtime, ctime, inode): a file that changed since the walk, or a small file that changed while
+        it was read, is read again once, and fails as "changed while being read" the second time, never
+        reported as uploaded. A large file that changes during its upload fails (SourceChangedError, from
+        the check before Complete) without a second upload.
         """
         item, key = task.item, task.key
         learned: Optional[int] = None
@@ -327,12 +329,7 @@ class FileSender:
             reason = found
         if self.dry_run:
             return PlannedAction("upload", current.path, key, current.size, reason), learned
-        try:
-            result = self._upload(current, fd, key, sent)
-        except SourceChangedError:
-            if self.slots.stopped.is_set():
-                raise
-            return None, None
+        result = self._upload(current, fd, key, sent)
         if result is None:
             return None, None
         return UploadedFile(current.path, key, result.size, result.crc64, result.bytes_reused), result.crc64
@@ -352,12 +349,16 @@ class FileSender:
             # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file). The bytes
             # are read, then the file's identity is checked again before anything is sent.
             source = FileSource(fd, 0, item.size)
-            part = source.read_all(BodyOptions(md5=True))
+            try:
+                part = source.read_all(BodyOptions(md5=True))
+            except SourceChangedError:  # shorter than its size: being written
+                return None
             if _changed(fd, item):
                 return None
             return Upload(self.client, config, store, source, key, report, resume_only=False)._single_put(part)
         # A large file keeps its path for its checkpoint, but its bytes come from this descriptor; the
-        # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise).
+        # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise, and the
+        # file fails: it is not sent a second time in this run).
         source = FileSource(fd, 0, item.size, path=os.path.abspath(item.path))
         return Upload(self.client, config, store, source, key, report, resume_only=False).run()
 

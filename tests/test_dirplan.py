@@ -194,6 +194,14 @@ def test_delete_never_removes_an_excluded_or_existing_path(
             except (FileExistsError, NotADirectoryError, IsADirectoryError):
                 continue  # a name already taken by another kind of entry
         files, issues = walk(str(root), options)
+        if not follow:  # one rule: the walk takes exactly the regular files the filters cover
+            regular = [
+                os.path.relpath(os.path.join(directory, name), root).replace(os.sep, "/")
+                for directory, _, names in os.walk(root)
+                for name in names
+                if os.path.isfile(os.path.join(directory, name)) and not os.path.islink(os.path.join(directory, name))
+            ]
+            assert sorted(item.relative for item in files) == sorted(path for path in regular if options.covers(path))
         local_keys = ["p/" + item.relative for item in files]
         # The bucket: every local path (as the tree would be uploaded, followed or not) and more.
         remote = {"p/" + "/".join(names) for names, _ in entries} | {"p/" + "/".join(names) for names in extra}
