@@ -134,9 +134,9 @@ def _print_report(report: DirectoryReport, target: Target, *, quiet: bool, max_d
     if len(report.failed) > _SHOWN_FAILURES:
         print(f"cos-multipart: ... and {len(report.failed) - _SHOWN_FAILURES} more failures (see --failures FILE)", file=sys.stderr)
     if report.deletions_over_limit:
+        outcome = "a real run would delete none of them" if report.dry_run else "so nothing was deleted"
         print(f"cos-multipart: --max-delete: {report.deletions_over_limit} objects would be deleted, more than "
-              f"--max-delete {max_delete}, so nothing was deleted{' (dry run)' if report.dry_run else ''}",
-              file=sys.stderr)  # fmt: skip
+              f"--max-delete {max_delete}: {outcome}", file=sys.stderr)  # fmt: skip
     elif report.delete_skipped:
         print(f"cos-multipart: --delete: {report.delete_skipped}", file=sys.stderr)
     if quiet:

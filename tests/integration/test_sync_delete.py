@@ -154,6 +154,7 @@ def test_cli_bucket_wide_and_max_delete(cli_env: LocalCOS, tmp_path: Path, capsy
         assert cli.main(["sync", "--delete", "--max-delete", "2", "--dry-run", str(src), target(cli_env, "p/")]) == EXIT_DELETE_LIMIT
         captured = capsys.readouterr()
         assert captured.out.count("would delete") == 3 and "3 objects would be deleted, more than --max-delete 2" in captured.err
+        assert "a real run would delete none of them" in captured.err
         assert cli.main(["sync", "--delete", "--max-delete", "2", str(src), target(cli_env, "p/")]) == EXIT_DELETE_LIMIT
         assert "nothing was deleted" in capsys.readouterr().err
         assert keys(client, "p/") == ["p/a.txt", "p/old0", "p/old1", "p/old2"]
