@@ -90,9 +90,10 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     prefix = target.key
     if not os.path.isdir(args.source):
         raise CosValidationError("DIR", args.source, "an existing directory")
-    if sync and not args.delete and (args.max_delete is not None or args.delete_bucket_wide):
-        raise CosValidationError("--max-delete" if args.max_delete is not None else "--delete-bucket-wide", True,
-                                 "only with --delete")  # fmt: skip
+    if sync and not args.delete and args.max_delete is not None:
+        raise CosValidationError("--max-delete", args.max_delete, "a bound of --delete: give it with --delete")
+    if sync and not args.delete and args.delete_bucket_wide:
+        raise CosValidationError("--delete-bucket-wide", args.target, "a permission for --delete: give it with --delete")
     if sync and args.delete and not prefix.strip("/") and not args.delete_bucket_wide:
         raise CosValidationError(
             "--delete", target.url(""),

@@ -149,7 +149,7 @@ def test_cli_bucket_wide_and_max_delete(cli_env: LocalCOS, tmp_path: Path, capsy
         assert "--delete-bucket-wide" in capsys.readouterr().err
         assert cli.main(["sync", "--delete", "--dry-run", str(src), bucket.rstrip("/")]) == cli.EXIT_USAGE
         assert cli.main(["sync", "--max-delete", "1", str(src), target(cli_env, "p/")]) == cli.EXIT_USAGE
-        assert "only with --delete" in capsys.readouterr().err
+        assert "--max-delete 1: a bound of --delete: give it with --delete" in capsys.readouterr().err
         assert len(cli_env.log_entries()) == sent  # nothing sent
         assert cli.main(["sync", "--delete", "--max-delete", "2", "--dry-run", str(src), target(cli_env, "p/")]) == EXIT_DELETE_LIMIT
         captured = capsys.readouterr()
