@@ -257,3 +257,24 @@ def test_a_directory_swapped_for_a_link_after_the_walk_is_not_read_by_the_worker
     assert failure.key == "f/mv4/d100/id_rsa" and "symbolic link" in failure.error
     with cos.client() as client:
         assert client.find_object("f/mv4/d100/id_rsa") is None
+
+
+@pytest.mark.parametrize("writes, outcome", [(1, "uploaded"), (2, "failed")])
+def test_a_file_written_while_a_worker_reads_it_is_read_again_or_fails(
+    cluster: Any, cos: LocalCOS, tmp_path: Path, writes: int, outcome: str
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "log.txt").write_bytes(b"first")
+    cluster.run(cluster_helpers.write_during_reads, str(src / "log.txt"), writes)
+    try:
+        report = sync_directory_on_cluster(cluster, target(cos), src, "w/", upload_config=settings(tmp_path), cache=False)
+    finally:
+        cluster.run(cluster_helpers.stop_writing_during_reads)
+    with cos.client() as client:
+        if outcome == "uploaded":  # the second read saw a stable file: its bytes, never the first read's
+            assert [u.key for u in report.uploaded] == ["w/log.txt"] and stored(client, "w/log.txt") == b"first+more"
+        else:
+            [failure] = report.failed
+            assert failure.kind == "SourceChangedError" and "changed while being read" in failure.error
+            assert not report.uploaded and client.find_object("w/log.txt") is None
