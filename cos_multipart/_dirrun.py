@@ -494,7 +494,10 @@ class DirectoryRun:
         progress.finished(task.item, failed=result is None or isinstance(result.outcome, FailedFile))
 
     def _delete(self, remote: Remote, local_keys: List[str], kept: List[str], walk_failed: bool) -> Tuple[str, ...]:
-        doomed = _dirplan.deletions(sorted(remote), local_keys, self.prefix, self.settings.walk, kept)
+        planned = _dirplan.deletions(sorted(remote), local_keys, self.prefix, self.settings.walk, kept)
+        # The last word is the file system's: anything at the path now (created since the walk, a name
+        # that differs only in case or Unicode form on a file system that folds them, a directory) keeps it.
+        doomed = [key for key in planned if not _exists_under(self.root, key[len(self.prefix) :])]
         if walk_failed and doomed:
             self.delete_skipped = "part of the directory could not be read, so nothing was deleted"
             return ()
@@ -530,6 +533,11 @@ class DirectoryRun:
             delete_skipped=self.delete_skipped,
             deletions_over_limit=self.over_limit,
         )
+
+
+def _exists_under(root: str, relative: str) -> bool:
+    """Whether anything (a file, a directory, a link, even a dangling one) is at ``relative`` under ``root``."""
+    return os.path.lexists(os.path.join(root, *relative.split("/")))
 
 
 def _unchanged(item: LocalFile) -> bool:

@@ -323,3 +323,21 @@ def test_names_with_control_characters_are_escaped_for_people_and_exact_in_json(
     assert out.count("fake\\x07\\ncos-multipart: all good.txt") == 3  # dry run: path and target; the listing
     assert cli.main(["ls", "-r", "--json", target(cli_env, "p/")]) == cli.EXIT_OK
     assert json.loads(capsys.readouterr().out)["key"] == "p/" + fake
+
+
+def test_a_file_created_after_the_walk_keeps_its_object(client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    write(src, {"a.txt": b"a"})
+    for key in ("p/late.txt", "p/docs", "p/gone.txt"):
+        client.put_object(key, b"old")
+    real_walk = _walk.walk
+
+    def walk_then_create(root: str, options: WalkOptions) -> Tuple[List[LocalFile], List[WalkIssue]]:
+        found = real_walk(root, options)
+        (src / "late.txt").write_bytes(b"written after the walk")  # the walk did not see it
+        (src / "docs").mkdir()
+        return found
+
+    monkeypatch.setattr(_dirrun, "walk", walk_then_create)
+    report = sync_directory(client, src, "p", config=config(tmp_path), delete=True, cache=False)
+    assert report.deleted == ("p/gone.txt",) and keys(client, "p/") == ["p/a.txt", "p/docs", "p/late.txt"]
