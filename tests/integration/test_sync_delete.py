@@ -341,3 +341,21 @@ def test_a_file_created_after_the_walk_keeps_its_object(client: CosClient, tmp_p
     monkeypatch.setattr(_dirrun, "walk", walk_then_create)
     report = sync_directory(client, src, "p", config=config(tmp_path), delete=True, cache=False)
     assert report.deleted == ("p/gone.txt",) and keys(client, "p/") == ["p/a.txt", "p/docs", "p/late.txt"]
+
+
+def test_cli_sync_delete_with_directory_excludes_loses_nothing(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "src"
+    write(src, CACHE_TREE)
+    assert cli.main(["upload", "-r", str(src), target(cli_env, "p/")]) == cli.EXIT_OK
+    with cli_env.client() as client:
+        client.put_object("p/gone.txt", b"no local file")
+        before = keys(client, "p/")
+        patterns = [arg for pattern in ("cache/", "*/cache/", "cach?/", "[c]ache/", "*/") for arg in ("--exclude", pattern)]
+        assert cli.main(["sync", "--delete", "--dry-run", *patterns, str(src), target(cli_env, "p/")]) == cli.EXIT_OK
+        out = capsys.readouterr().out
+        assert out.count("would delete") == 1 and f"would delete {target(cli_env, 'p/gone.txt')}" in out
+        assert keys(client, "p/") == before  # the dry run deleted nothing
+        assert cli.main(["sync", "--delete", *patterns, str(src), target(cli_env, "p/")]) == cli.EXIT_OK
+        assert keys(client, "p/") == sorted(set(before) - {"p/gone.txt"})
