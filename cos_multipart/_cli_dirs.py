@@ -14,11 +14,25 @@ from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional
 
 from ._cli_target import Target, parse_target
+from ._cli_text import shown
 from ._dirreport import DirectoryProgress, DirectoryReport
 from .directory import sync_directory, upload_directory
 
 #: Failures printed on stderr before "... and N more" (all of them go to --failures).
 _SHOWN_FAILURES = 10
+#: Exit code of a sync whose deletions --max-delete refused (nothing was deleted).
+EXIT_DELETE_LIMIT = 9
+
+
+def _count(text: str) -> int:
+    """A ``--max-delete`` value: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: a number of objects, 0 or more")
+    return value
 
 
 def tree_options() -> argparse.ArgumentParser:
@@ -51,7 +65,12 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     sync.add_argument("source", metavar="DIR")
     sync.add_argument("target", metavar="cos://BUCKET/PREFIX/")
     sync.add_argument("--checksum", action="store_true", help="re-read every local file (do not trust the CRC-64 cache)")
-    sync.add_argument("--delete", action="store_true", help="delete objects under PREFIX that have no local file")
+    sync.add_argument("--delete", action="store_true",
+                      help="delete objects under PREFIX that have no local file (never excluded paths or skipped entries)")
+    sync.add_argument("--max-delete", type=_count, metavar="N",
+                      help=f"with --delete: delete nothing (exit {EXIT_DELETE_LIMIT}) when more than N objects would go (default: no limit)")
+    sync.add_argument("--delete-bucket-wide", action="store_true",
+                      help="allow --delete with no PREFIX (cos://BUCKET): any object of the bucket without a local file")
     sync.add_argument("--no-cache", action="store_true", help="keep no CRC-64 cache")
     sync.set_defaults(handler=run_sync)
 
@@ -71,6 +90,16 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     prefix = target.key
     if not os.path.isdir(args.source):
         raise CosValidationError("DIR", args.source, "an existing directory")
+    if sync and not args.delete and args.max_delete is not None:
+        raise CosValidationError("--max-delete", args.max_delete, "a bound of --delete: give it with --delete")
+    if sync and not args.delete and args.delete_bucket_wide:
+        raise CosValidationError("--delete-bucket-wide", args.target, "a permission for --delete: give it with --delete")
+    if sync and args.delete and not prefix.strip("/") and not args.delete_bucket_wide:
+        raise CosValidationError(
+            "--delete", target.url(""),
+            "a target with a PREFIX (cos://BUCKET/PREFIX/); to delete anywhere in the bucket every object that "
+            "has no local file, add --delete-bucket-wide",
+        )  # fmt: skip
     config = build_config(args)
     common = dict(
         config=config, include=args.include, exclude=args.exclude, follow_symlinks=args.follow_symlinks,
@@ -80,29 +109,36 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
         if sync:
             cache: Any = False if args.no_cache else True
             report = sync_directory(client, args.source, prefix, checksum=args.checksum, delete=args.delete,
+                                    max_delete=args.max_delete, delete_bucket_wide=args.delete_bucket_wide,
                                     cache=cache, progress=bar, **common)  # fmt: skip
         else:
             report = upload_directory(client, args.source, prefix, progress=bar, **common)
-    _print_report(report, target, quiet=args.quiet)
+    _print_report(report, target, quiet=args.quiet, max_delete=getattr(args, "max_delete", None))
     if args.failures:
         _write_failures(args.failures, report)
-    return EXIT_PARTIAL if report.failed else 0
+    if report.failed:
+        return EXIT_PARTIAL
+    return EXIT_DELETE_LIMIT if report.deletions_over_limit else 0
 
 
-def _print_report(report: DirectoryReport, target: Target, *, quiet: bool) -> None:
+def _print_report(report: DirectoryReport, target: Target, *, quiet: bool, max_delete: Optional[int] = None) -> None:
     from ._cli_transfer import human
 
     for action in report.planned:
-        where = target.url(action.key)
+        where = shown(target.url(action.key))
         if action.action == "upload":
-            print(f"would upload {action.path} -> {where} ({human(action.size)}, {action.reason})")
+            print(f"would upload {shown(action.path)} -> {where} ({human(action.size)}, {action.reason})")
         else:
             print(f"would delete {where} ({action.reason})")
     for failure in report.failed[:_SHOWN_FAILURES]:
-        print(f"cos-multipart: failed: {failure.path or failure.key}: {failure.error}", file=sys.stderr)
+        print(f"cos-multipart: failed: {shown(failure.path or failure.key)}: {shown(failure.error)}", file=sys.stderr)
     if len(report.failed) > _SHOWN_FAILURES:
         print(f"cos-multipart: ... and {len(report.failed) - _SHOWN_FAILURES} more failures (see --failures FILE)", file=sys.stderr)
-    if report.delete_skipped:
+    if report.deletions_over_limit:
+        outcome = "a real run would delete none of them" if report.dry_run else "so nothing was deleted"
+        print(f"cos-multipart: --max-delete: {report.deletions_over_limit} objects would be deleted, more than "
+              f"--max-delete {max_delete}: {outcome}", file=sys.stderr)  # fmt: skip
+    elif report.delete_skipped:
         print(f"cos-multipart: --delete: {report.delete_skipped}", file=sys.stderr)
     if quiet:
         return

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
+from ._cli_text import shown
 from .checkpoint import CheckpointStore
 from .dialect import COS, Dialect
 from .errors import CosValidationError
@@ -100,7 +101,7 @@ def run_ls(args: argparse.Namespace) -> int:
         for page in pages:
             for folder in page.common_prefixes:
                 count += 1
-                print(json.dumps({"prefix": folder}, ensure_ascii=False) if args.json else f"{'DIR':>32}  {target.url(folder)}")
+                print(json.dumps({"prefix": folder}, ensure_ascii=False) if args.json else f"{'DIR':>32}  {shown(target.url(folder))}")
             for item in page.objects:
                 count += 1
                 if args.json:
@@ -110,7 +111,7 @@ def run_ls(args: argparse.Namespace) -> int:
                                      ensure_ascii=False))  # fmt: skip
                 else:
                     size = str(item.size) if args.bytes else human(item.size)
-                    print(f"{_utc(item.last_modified)}  {size:>10}  {target.url(item.key)}")
+                    print(f"{_utc(item.last_modified)}  {size:>10}  {shown(target.url(item.key))}")
     if not count and not args.quiet:
         print(f"no objects in {target.url()}", file=sys.stderr)
     return 0
@@ -128,7 +129,7 @@ def run_uploads(args: argparse.Namespace) -> int:
         uploads = list(client.list_multipart_uploads(prefix=prefix or None))
     for upload in uploads:
         note = f"  (resumable from local file {local[upload.upload_id]})" if upload.upload_id in local else ""
-        print(f"{_utc(upload.initiated)}  {upload.upload_id}  {target.url(upload.key)}{note}")
+        print(f"{_utc(upload.initiated)}  {upload.upload_id}  {shown(target.url(upload.key))}{note}")
     if not uploads and not args.quiet:
         print(f"no in-progress uploads in {target.url()}", file=sys.stderr)
     return 0

@@ -410,12 +410,14 @@ def run_abort(args: argparse.Namespace) -> int:
 
 
 def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
+    from ._cli_text import shown
+
     found = list(store)
     for _, checkpoint in found:
         plan = checkpoint.plan
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(checkpoint.created))
         print(
-            f"{checkpoint.source} -> {checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}  "
+            f"{shown(str(checkpoint.source))} -> {shown(f'{checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}')}  "
             f"{len(checkpoint.parts)}/{plan.count} parts  started {started}  upload {checkpoint.upload_id}  "
             f"endpoint {checkpoint.endpoint}  encryption {checkpoint.encryption}"
         )

@@ -63,6 +63,16 @@ class WalkOptions:
             return False
         return not any(fnmatch.fnmatchcase(relative_dir + "/", pattern) for pattern in self.exclude)
 
+    def covers(self, relative: str) -> bool:
+        """Whether a file at ``relative`` would be considered by the walk: every directory above it is
+        entered (:meth:`enters`) and the file is selected (:meth:`selects`).
+
+        The one rule for what the filters leave out, for the walk (which asks it a directory at a time)
+        and for ``delete`` alike: a key whose relative path is not covered is never deleted.
+        """
+        names = relative.split("/")
+        return all(self.enters("/".join(names[:depth])) for depth in range(1, len(names))) and self.selects(relative)
+
 
 @dataclass(frozen=True)
 class LocalFile:
@@ -137,20 +147,48 @@ def sync_decision(size: int, local_crc: Optional[int], remote_size: Optional[int
     return None if local_crc == remote_crc else "content differs (CRC-64)"
 
 
-def deletions(remote_keys: Iterable[str], local_keys: Iterable[str], prefix: str, options: WalkOptions) -> List[str]:
+def deletions(
+    remote_keys: Iterable[str], local_keys: Iterable[str], prefix: str, options: WalkOptions, kept: Iterable[str] = ()
+) -> List[str]:
     """Keys under ``prefix`` with no local file, in order: what ``--delete`` removes.
 
-    Keys whose relative path the filters leave out are kept (their files were not considered, so their
-    absence locally says nothing), and so are folder markers (keys ending in ``/``).
+    Kept (never returned):
+
+    * keys of local files (``local_keys``);
+    * keys whose relative path the filters leave out (:meth:`WalkOptions.covers`: an excluded file, or any
+      path under a directory the walk does not enter): their files were not considered, so their absence
+      says nothing;
+    * keys at or under a path in ``kept``: local entries that exist but were skipped (links not followed,
+      sockets, FIFOs, devices, loops, entries that vanished or could not be read), relative paths;
+    * folder markers (keys ending in ``/``), and keys whose relative path has an empty, ``.`` or ``..``
+      name (``a//b``, ``./a``): no local path is written so, so their absence says nothing.
     """
     wanted = set(local_keys)
+    protected = set(kept)
     chosen = []
     for key in remote_keys:
         if key in wanted or not key.startswith(prefix) or key.endswith("/"):
             continue
-        if options.selects(key[len(prefix) :]):
+        relative = key[len(prefix) :]
+        names = relative.split("/")
+        if any(name in ("", ".", "..") for name in names):
+            continue  # no walk gives such a path ('a//b', './a', '../a'): not a key of the tree, not judged
+        if any("/".join(names[:depth]) in protected for depth in range(1, len(names) + 1)):
+            continue
+        if options.covers(relative):
             chosen.append(key)
     return chosen
+
+
+def check_max_delete(max_delete: Optional[int]) -> Optional[int]:
+    """``max_delete`` as given: ``None`` (no limit) or a count of objects, 0 or more.
+
+    Raises:
+        CosValidationError: Anything else.
+    """
+    if max_delete is not None and (isinstance(max_delete, bool) or not isinstance(max_delete, int) or max_delete < 0):
+        raise CosValidationError("max_delete", max_delete, "None (no limit) or a number of objects, 0 or more")
+    return max_delete
 
 
 def split_by_size(files: Sequence[LocalFile], threshold: int) -> Tuple[List[LocalFile], List[LocalFile]]:

@@ -77,7 +77,10 @@ class DirectoryReport:
         bytes_reused: Bytes of interrupted uploads an earlier run had sent (resumed, not sent again).
         elapsed: Seconds.
         dry_run: Nothing was uploaded or deleted.
-        delete_skipped: Why ``delete`` deleted nothing, when the walk could not read part of the tree.
+        delete_skipped: Why ``delete`` deleted nothing: the walk could not read part of the tree, or more
+            objects than ``max_delete`` would have been deleted.
+        deletions_over_limit: When ``max_delete`` refused the deletions: how many the plan had (none was
+            deleted; with ``dry_run`` they are in ``planned``); else 0.
     """
 
     uploaded: Tuple[UploadedFile, ...] = ()
@@ -90,11 +93,12 @@ class DirectoryReport:
     elapsed: float = 0.0
     dry_run: bool = False
     delete_skipped: str = ""
+    deletions_over_limit: int = 0
 
     @property
     def ok(self) -> bool:
-        """Nothing failed."""
-        return not self.failed
+        """Nothing failed, and ``delete`` (when asked) was not refused."""
+        return not self.failed and not self.delete_skipped
 
 
 ProgressFunction = Callable[[DirectoryProgress], None]

@@ -15,14 +15,16 @@ memory (a small file is read into memory before its PUT: at most ``concurrency``
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _dirplan
+from . import _dirplan, _walk
 from ._crccache import CrcCache
 from ._decisions import client_dialect
 from ._dirplan import LocalFile, WalkOptions
@@ -40,7 +42,9 @@ from ._walk import walk
 from .checkpoint import CheckpointStore
 from .checksum import crc64
 from .client import CosClient
-from .errors import CosCancelledError, CosError, CosValidationError
+from ._driver import Upload
+from ._sources import BodyOptions, FileSource
+from .errors import CosCancelledError, CosError, CosValidationError, SourceChangedError
 from .progress import ProgressEvent
 from ._config import UploadResult
 from .uploader import UploadConfig, Uploader
@@ -62,25 +66,46 @@ Remote = Mapping[str, Tuple[int, Optional[int]]]
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a run does: which files, compare or not, delete or not, for real or not."""
+    """What a run does: which files, compare or not, delete or not, for real or not.
+
+    Attributes:
+        max_delete: With ``delete``: the most objects one run may delete (``None``: no limit); a plan that
+            would delete more deletes nothing.
+        delete_bucket_wide: With ``delete`` and an empty prefix: deleting anywhere in the bucket is meant.
+    """
 
     walk: WalkOptions
     sync: bool
     delete: bool
     dry_run: bool
+    max_delete: Optional[int] = None
+    delete_bucket_wide: bool = False
+
+    def __post_init__(self) -> None:
+        _dirplan.check_max_delete(self.max_delete)
+        if not isinstance(self.delete_bucket_wide, bool):
+            raise CosValidationError("delete_bucket_wide", self.delete_bucket_wide, "True or False")
 
 
 def file_crc64(path: str) -> int:
     """The CRC-64 of the file at ``path``, read in 1 MiB chunks."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        return fd_crc64(fd)
+    finally:
+        os.close(fd)
+
+
+def fd_crc64(fd: int) -> int:
+    """The CRC-64 of the open file ``fd`` from its start, read in 1 MiB chunks with ``pread``."""
     crc = 0
-    buffer = bytearray(_READ_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                return crc
-            crc = crc64(view[:count], crc)
+    offset = 0
+    while True:
+        chunk = os.pread(fd, _READ_SIZE, offset)
+        if not chunk:
+            return crc
+        crc = crc64(chunk, crc)
+        offset += len(chunk)
 
 
 def _one_line(error: BaseException) -> str:
@@ -129,12 +154,17 @@ class FileTask:
         remote: ``(size, crc64 or None)`` of the object the listing showed at ``key``, or ``None`` (not
             listed, or no listing because this is no sync).
         cached_crc: The file's CRC-64 from the caller's cache when its identity is unchanged, else ``None``.
+        root: The directory walked (the file is opened from it, one name at a time: :func:`open_in_tree`);
+            ``""``: open ``item.path`` as it is.
+        follow_symlinks: Whether the walk followed links (then so does opening the file).
     """
 
     item: LocalFile
     key: str
     remote: Optional[Tuple[int, Optional[int]]] = None
     cached_crc: Optional[int] = None
+    root: str = ""
+    follow_symlinks: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,42 +265,105 @@ class FileSender:
             finished(task, result)
 
     def handle(self, task: FileTask, sent: Optional[Sent] = None) -> FileResult:
-        """Decide (sync) and upload one file; a COS or OS error is a :class:`FailedFile`, never raised."""
+        """Decide (sync) and upload one file; a COS or OS error is a :class:`FailedFile`, never raised.
+
+        The file is opened as the walk found it (:func:`~cos_multipart._walk.open_in_tree`: no link
+        followed on the way unless the walk followed links) and must be the same file (device and inode)
+        the walk saw; a swapped one is refused. Its bytes are read between two checks of its identity
+        (size, mtime, ctime, inode): a file that changed since the walk, or a small file that changed while
+        it was read, is read again once, and fails as "changed while being read" the second time, never
+        reported as uploaded. A large file that changes during its upload fails (SourceChangedError, from
+        the check before Complete) without a second upload.
+        """
         item, key = task.item, task.key
         learned: Optional[int] = None
         try:
-            reason = "upload"
-            if self.sync:
-                found, learned = self._reason(task)
-                if found is None:
-                    return FileResult(SkippedFile(item.path, key, _dirplan.SAME), learned)
-                reason = found
-            if self.dry_run:
-                return FileResult(PlannedAction("upload", item.path, key, item.size, reason), learned)
-            result = self._upload(item, key, sent)
-            return FileResult(UploadedFile(item.path, key, result.size, result.crc64, result.bytes_reused), result.crc64)
+            for attempt in range(2):
+                try:
+                    fd = self._open(task)
+                except OSError as error:
+                    if error.errno in _walk.SWAPPED:
+                        return FileResult(FailedFile(item.path, key, _REPLACED_BY_LINK, "OSError"))
+                    raise
+                try:
+                    info = os.fstat(fd)
+                    if not stat.S_ISREG(info.st_mode) or not self._same_file(item, info):
+                        return FileResult(FailedFile(item.path, key, _REPLACED, "SourceChangedError"))
+                    current = _with_identity(item, info)
+                    if attempt == 0 and _state(info) != _item_state(item):
+                        continue  # written since the walk: read it afresh, once
+                    result, learned = self._handle_open(task, current, fd, sent)
+                    if result is not None:
+                        return FileResult(result, learned)
+                finally:
+                    os.close(fd)
+            return FileResult(FailedFile(item.path, key, _CHANGED, "SourceChangedError"))
         except (CosError, OSError) as error:
             if self.slots.stopped.is_set():
                 return FileResult(FailedFile(item.path, key, "interrupted", "KeyboardInterrupt"), learned)
             return FileResult(FailedFile(item.path, key, _one_line(error), type(error).__name__), learned)
 
-    def _upload(self, item: LocalFile, key: str, sent: Optional[Sent]) -> UploadResult:
+    def _open(self, task: FileTask) -> int:
+        if task.root:
+            return _walk.open_in_tree(task.root, task.item.relative, follow_symlinks=task.follow_symlinks)
+        return _walk.open_in_tree(os.path.dirname(task.item.path) or ".", os.path.basename(task.item.path), follow_symlinks=True)
+
+    def _same_file(self, item: LocalFile, info: os.stat_result) -> bool:
+        """Whether ``info`` is of the file the walk saw (the device only on the walk's machine: a share
+        mounted on a worker has other device numbers)."""
+        return info.st_ino == item.inode and (not self.owns_slots or info.st_dev == item.device)
+
+    def _handle_open(
+        self, task: FileTask, current: LocalFile, fd: int, sent: Optional[Sent]
+    ) -> Tuple[Optional[Outcome], Optional[int]]:
+        """One attempt on the open file ``fd`` whose identity is ``current``: the outcome, or ``None`` when
+        the file changed while it was read; and the CRC-64 learned."""
+        key = task.key
+        reason, learned = "upload", None
+        if self.sync:
+            found, learned = self._reason(task, current, fd)
+            if _changed(fd, current):
+                return None, None
+            if found is None:
+                return SkippedFile(current.path, key, _dirplan.SAME), learned
+            reason = found
+        if self.dry_run:
+            return PlannedAction("upload", current.path, key, current.size, reason), learned
+        result = self._upload(current, fd, key, sent)
+        if result is None:
+            return None, None
+        return UploadedFile(current.path, key, result.size, result.crc64, result.bytes_reused), result.crc64
+
+    def _upload(self, item: LocalFile, fd: int, key: str, sent: Optional[Sent]) -> Optional[UploadResult]:
+        """Upload the open file; ``None`` when a small file changed while it was read (nothing sent)."""
+
         def report(event: ProgressEvent) -> None:
             if self.slots.stopped.is_set():
                 raise CosCancelledError("interrupted")
             if sent is not None:
                 sent(item.path, event)
 
-        if item.size < self.config.multipart_threshold:
+        config, store = self.uploader.config, self.uploader.store
+        if item.size < config.multipart_threshold:
             # One PUT: nothing to resume, so no checkpoint lock or lookup per file (given by path, a file is
-            # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file).
-            with open(item.path, "rb") as handle:
-                return self.uploader.upload(handle, key, progress=report)
-        return self.uploader.upload(item.path, key, progress=report)
+            # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file). The bytes
+            # are read, then the file's identity is checked again before anything is sent.
+            source = FileSource(fd, 0, item.size)
+            try:
+                part = source.read_all(BodyOptions(md5=True))
+            except SourceChangedError:  # shorter than its size: being written
+                return None
+            if _changed(fd, item):
+                return None
+            return Upload(self.client, config, store, source, key, report, resume_only=False)._single_put(part)
+        # A large file keeps its path for its checkpoint, but its bytes come from this descriptor; the
+        # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise, and the
+        # file fails: it is not sent a second time in this run).
+        source = FileSource(fd, 0, item.size, path=os.path.abspath(item.path))
+        return Upload(self.client, config, store, source, key, report, resume_only=False).run()
 
-    def _reason(self, task: FileTask) -> Tuple[Optional[str], Optional[int]]:
+    def _reason(self, task: FileTask, item: LocalFile, fd: int) -> Tuple[Optional[str], Optional[int]]:
         """Why the file must be sent (``None``: the object holds it), and the CRC-64 computed to decide."""
-        item = task.item
         size, remote_crc = task.remote if task.remote is not None else (None, None)
         if size is None or size != item.size:
             return _dirplan.sync_decision(item.size, None, size, None), None
@@ -279,10 +372,39 @@ class FileSender:
             if found is None:
                 return "new", None
             remote_crc = found.crc64
-        local_crc, learned = task.cached_crc, None
+        local_crc, learned = (task.cached_crc if _item_state(item) == _item_state(task.item) else None), None
         if local_crc is None and remote_crc is not None:
-            local_crc = learned = file_crc64(item.path)
+            local_crc = learned = fd_crc64(fd)
         return _dirplan.sync_decision(item.size, local_crc, size, remote_crc), learned
+
+
+#: Why a file that changed on both reads was not uploaded.
+_CHANGED = "changed while being read (twice); not uploaded: run again once it is written"
+#: Why a file whose path now holds another file was not uploaded.
+_REPLACED = "replaced by another file since the walk; not uploaded (run again to upload the new one)"
+#: Why a file whose path now leads through a symbolic link was not uploaded.
+_REPLACED_BY_LINK = "replaced by a symbolic link (or a directory above it was) since the walk; not followed"
+
+
+def _with_identity(item: LocalFile, info: os.stat_result) -> LocalFile:
+    return dataclasses.replace(
+        item, size=info.st_size, mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns, inode=info.st_ino, device=info.st_dev
+    )
+
+
+def _state(info: os.stat_result) -> Tuple[int, int, int, int]:
+    """Size, mtime, ctime and inode: what changes when a file is written or replaced (the device is left
+    out: it differs between machines mounting one share)."""
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+def _item_state(item: LocalFile) -> Tuple[int, int, int, int]:
+    return (item.size, item.mtime_ns, item.ctime_ns, item.inode)
+
+
+def _changed(fd: int, item: LocalFile) -> bool:
+    """Whether the open file no longer has ``item``'s size, mtime, ctime and inode."""
+    return _state(os.fstat(fd)) != _item_state(item)
 
 
 class DirectoryRun:
@@ -306,6 +428,12 @@ class DirectoryRun:
         if not os.path.isdir(self.root):
             raise CosValidationError("local_dir", self.root, "an existing directory")
         self.prefix = _dirplan.normalise_prefix(prefix)
+        if settings.delete and not self.prefix and not settings.delete_bucket_wide:
+            raise CosValidationError(
+                "delete_bucket_wide", False,
+                "True to let delete remove any object of the bucket that has no local file (the prefix is "
+                "empty: the whole bucket); or give a prefix",
+            )  # fmt: skip
         self.config = config
         self.settings = settings
         self.cache = cache
@@ -315,6 +443,7 @@ class DirectoryRun:
         self.started = time.monotonic()
         self.outcomes: List[Outcome] = []
         self.delete_skipped = ""
+        self.over_limit = 0
 
     def run(self, callback: Optional[ProgressFunction]) -> DirectoryReport:
         files, issues = walk(self.root, self.settings.walk)
@@ -332,8 +461,10 @@ class DirectoryRun:
         remote: Remote = self._listing() if self.settings.sync or self.settings.delete else {}
         progress = _Progress([item for item, _ in keyed], callback)
         tasks = [
-            FileTask(item, key, remote.get(key), self.cache.get(item) if self.settings.sync else None) for item, key in keyed
-        ]
+            FileTask(item, key, remote.get(key), self.cache.get(item) if self.settings.sync else None, self.root,
+                     self.settings.walk.follow_symlinks)
+            for item, key in keyed
+        ]  # fmt: skip
         try:
             self._dispatch(tasks, progress)
         except KeyboardInterrupt as interrupt:
@@ -343,7 +474,8 @@ class DirectoryRun:
             self.cache.save()
         deleted: Tuple[str, ...] = ()
         if self.settings.delete:
-            deleted = self._delete(remote, [key for _, key in keyed], any(issue.failed for issue in issues))
+            kept = [issue.relative for issue in issues]  # entries that exist (or did) but were skipped
+            deleted = self._delete(remote, [key for _, key in keyed], kept, any(issue.failed for issue in issues))
         return self._report(deleted)
 
     def _listing(self) -> Remote:
@@ -361,13 +493,24 @@ class DirectoryRun:
                 self.cache.put(task.item, result.crc64)
         progress.finished(task.item, failed=result is None or isinstance(result.outcome, FailedFile))
 
-    def _delete(self, remote: Remote, local_keys: List[str], walk_failed: bool) -> Tuple[str, ...]:
-        doomed = _dirplan.deletions(sorted(remote), local_keys, self.prefix, self.settings.walk)
+    def _delete(self, remote: Remote, local_keys: List[str], kept: List[str], walk_failed: bool) -> Tuple[str, ...]:
+        planned = _dirplan.deletions(sorted(remote), local_keys, self.prefix, self.settings.walk, kept)
+        # The last word is the file system's: anything at the path now (created since the walk, a name
+        # that differs only in case or Unicode form on a file system that folds them, a directory) keeps it.
+        doomed = [key for key in planned if not _exists_under(self.root, key[len(self.prefix) :])]
         if walk_failed and doomed:
             self.delete_skipped = "part of the directory could not be read, so nothing was deleted"
             return ()
+        limit = self.settings.max_delete
+        if limit is not None and len(doomed) > limit:
+            self.over_limit = len(doomed)
+            self.delete_skipped = (
+                f"{len(doomed)} objects would be deleted, more than max_delete={limit}, so nothing was deleted"
+            )
         if self.settings.dry_run:
             self.outcomes.extend(PlannedAction("delete", "", key, remote[key][0], "no local file") for key in doomed)
+            return ()
+        if self.over_limit:
             return ()
         if not doomed:
             return ()
@@ -388,7 +531,13 @@ class DirectoryRun:
             elapsed=time.monotonic() - self.started,
             dry_run=self.settings.dry_run,
             delete_skipped=self.delete_skipped,
+            deletions_over_limit=self.over_limit,
         )
+
+
+def _exists_under(root: str, relative: str) -> bool:
+    """Whether anything (a file, a directory, a link, even a dangling one) is at ``relative`` under ``root``."""
+    return os.path.lexists(os.path.join(root, *relative.split("/")))
 
 
 def _unchanged(item: LocalFile) -> bool:

@@ -164,7 +164,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _report_kept(error: BaseException) -> None:
     kept = kept_upload_of(error)
     if kept is not None:
-        print(f"cos-multipart: {kept.describe()}", file=sys.stderr)
+        from ._cli_text import shown
+
+        print(f"cos-multipart: {shown(kept.describe())}", file=sys.stderr)
 
 
 def parse_size(text: str) -> int:

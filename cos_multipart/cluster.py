@@ -385,6 +385,8 @@ def sync_directory_on_cluster(
     hidden: bool = True,
     checksum: bool = False,
     delete: bool = False,
+    max_delete: Optional[int] = None,
+    delete_bucket_wide: bool = False,
     dry_run: bool = False,
     cache: Union[bool, PathLike] = True,
     files_per_task: Optional[int] = None,
@@ -400,12 +402,17 @@ def sync_directory_on_cluster(
 
     Args:
         checksum: Re-read every local file instead of trusting the cache.
-        delete: Remove objects under ``prefix`` that have no local file (not when part of the tree could
-            not be read).
+        delete: Remove objects under ``prefix`` that have no local file, exactly as
+            :func:`~cos_multipart.directory.sync_directory` does (the same kept keys; not when part of
+            the tree could not be read).
+        max_delete: With ``delete``: the most objects this run may delete (``None``: no limit); a plan with
+            more deletes nothing.
+        delete_bucket_wide: Required with ``delete`` when ``prefix`` is empty (the whole bucket).
         cache: ``True`` for the default cache file (on this machine), ``False`` for none, or a path.
         Other arguments: as for :func:`upload_directory_on_cluster`.
     """
-    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run)
+    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run,
+                            max_delete=max_delete, delete_bucket_wide=delete_bucket_wide)  # fmt: skip
     return _run_directory(dask_client, config, local_dir, prefix, upload_config, settings, crc_cache(cache, checksum),
                           files_per_task, task_retries, progress)  # fmt: skip
 

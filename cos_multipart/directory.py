@@ -55,10 +55,20 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def run_settings(
-    include: Sequence[str], exclude: Sequence[str], follow_symlinks: bool, hidden: bool, *, sync: bool, delete: bool, dry_run: bool
+    include: Sequence[str],
+    exclude: Sequence[str],
+    follow_symlinks: bool,
+    hidden: bool,
+    *,
+    sync: bool,
+    delete: bool,
+    dry_run: bool,
+    max_delete: Optional[int] = None,
+    delete_bucket_wide: bool = False,
 ) -> RunSettings:
     """The settings of one run from the public arguments (shared with the cluster's directory upload)."""
-    return RunSettings(WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden), sync, delete, dry_run)
+    walk = WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden)
+    return RunSettings(walk, sync, delete, dry_run, max_delete, delete_bucket_wide)
 
 
 def crc_cache(cache: Union[bool, PathLike], checksum: bool) -> CrcCache:
@@ -125,6 +135,8 @@ def sync_directory(
     hidden: bool = True,
     checksum: bool = False,
     delete: bool = False,
+    max_delete: Optional[int] = None,
+    delete_bucket_wide: bool = False,
     dry_run: bool = False,
     cache: Union[bool, PathLike] = True,
     progress: Optional[ProgressFunction] = None,
@@ -139,13 +151,21 @@ def sync_directory(
 
     Args:
         checksum: Re-read every local file instead of trusting the cache (the cache is refreshed).
-        delete: Remove objects under ``prefix`` that have no local file (keys the filters leave out, and
-            folder markers ending in ``/``, are kept); nothing is deleted when part of the tree could not
-            be read.
+        delete: Remove objects under ``prefix`` that have no local file. Kept: keys the filters leave out
+            (an excluded path, or any path under a directory the walk does not enter), keys at or under a
+            local entry that exists but was skipped (a link not followed, a socket, a FIFO...), folder
+            markers ending in ``/``; nothing is deleted when part of the tree could not be read. See
+            docs/directories.md.
+        max_delete: With ``delete``: the most objects this run may delete (default ``None``: no limit).
+            When the plan has more, nothing is deleted, ``report.delete_skipped`` says why and
+            ``report.deletions_over_limit`` how many (``report.ok`` is false).
+        delete_bucket_wide: Required with ``delete`` when ``prefix`` is empty (the whole bucket is the
+            target); otherwise that call is refused before any request.
         cache: ``True`` for the default cache file, ``False`` for none, or a path.
         Other arguments: as for :func:`upload_directory`; ``dry_run`` also covers ``delete``.
     """
-    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run)
+    settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run,
+                            max_delete=max_delete, delete_bucket_wide=delete_bucket_wide)  # fmt: skip
     run = DirectoryRun(client, local_dir, prefix, config or UploadConfig(), settings, crc_cache(cache, checksum), store)
     return run.run(progress)
 

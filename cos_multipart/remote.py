@@ -324,7 +324,9 @@ def worker_slots(config: ClientConfig, limit: int) -> RequestSlots:
 def upload_files(config: ClientConfig, tasks: Sequence[FileTask], job: Optional[FilesJob] = None) -> List[FileResult]:
     """Upload (or, for a sync, decide and upload) the files of ``tasks``, as a worker does.
 
-    Each file is read at its path here (a shared file system) and uploaded with
+    Each file is opened here under the caller's tree (a shared file system), one name at a time without
+    following a link the caller's walk did not follow, and must be the file that walk saw (its inode; a file
+    written since is read afresh, one written while read twice fails); it is uploaded with
     :class:`~cos_multipart.uploader.Uploader`: small files in one verified PUT, large ones in verified parts
     with a checkpoint in ``job.upload_config.checkpoint_dir``, resumed when one is there. A file that fails
     is a :class:`~cos_multipart.directory.FailedFile` result; the others go on.

@@ -22,6 +22,7 @@ from cos_multipart._dirplan import LocalFile, WalkIssue, WalkOptions  # noqa: E4
 from cos_multipart.client import CosClient  # noqa: E402
 from cos_multipart.cluster import install_credentials, sync_directory_on_cluster, upload_directory_on_cluster  # noqa: E402
 from cos_multipart.directory import DirectoryProgress, DirectoryReport  # noqa: E402
+from cos_multipart.errors import CosValidationError  # noqa: E402
 from cos_multipart.limits import MB  # noqa: E402
 from cos_multipart.remote import FactoryCredentials  # noqa: E402
 from cos_multipart.testing import Fault, LocalCOS  # noqa: E402
@@ -192,3 +193,87 @@ def test_no_secret_in_task_keys_task_state_or_logs(
     assert "handling" in texts[1], "the workers' cos_multipart logs were captured"
     for secret in SECRETS:
         assert all(secret not in text for text in texts)
+
+
+def test_sync_delete_on_the_cluster_keeps_excluded_and_skipped_paths(cluster: Any, cos: LocalCOS, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    files = {"keep.txt": b"k", "cache/a.bin": b"a", "cache/b/c.bin": b"c", "x/cache/d.bin": b"d", "x/e.txt": b"e"}
+    for relative, data in files.items():
+        (src / relative).parent.mkdir(parents=True, exist_ok=True)
+        (src / relative).write_bytes(data)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "y.txt").write_bytes(b"y")
+    (src / "dir-link").symlink_to(tmp_path / "elsewhere")
+    os.mkfifo(src / "fifo")
+    config = target(cos)
+    assert upload_directory_on_cluster(cluster, config, src, "p", upload_config=settings(tmp_path), follow_symlinks=True).ok
+    with cos.client() as client:
+        client.put_object("p/fifo", b"old")
+        everything = sorted(summary.key for summary in client.list_objects("p/"))
+        assert "p/dir-link/y.txt" in everything
+        for pattern in ("cache/", "*/cache/", "cach?/", "[c]ache/", "*/"):
+            client.put_object("p/gone.txt", b"no local file")
+            report = sync_directory_on_cluster(cluster, config, src, "p", upload_config=settings(tmp_path), exclude=[pattern],
+                                               delete=True, cache=False)  # fmt: skip
+            assert report.deleted == ("p/gone.txt",), pattern
+            assert sorted(summary.key for summary in client.list_objects("p/")) == everything, pattern
+        sent = len(cos.log_entries())
+        with pytest.raises(CosValidationError) as excinfo:
+            sync_directory_on_cluster(cluster, config, src, "", upload_config=settings(tmp_path), delete=True, cache=False)
+        assert excinfo.value.field == "delete_bucket_wide" and len(cos.log_entries()) == sent
+        (src / "keep.txt").unlink()
+        (src / "x" / "e.txt").unlink()
+        over = sync_directory_on_cluster(cluster, config, src, "p", upload_config=settings(tmp_path), delete=True,
+                                         max_delete=1, cache=False)  # fmt: skip
+        assert over.deleted == () and over.deletions_over_limit == 2 and not over.ok
+        done = sync_directory_on_cluster(cluster, config, src, "p", upload_config=settings(tmp_path), delete=True,
+                                         max_delete=2, cache=False)  # fmt: skip
+        assert done.deleted == ("p/keep.txt", "p/x/e.txt")
+
+
+def test_a_directory_swapped_for_a_link_after_the_walk_is_not_read_by_the_workers(
+    cluster: Any, cos: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "src"
+    (src / "mv4" / "d100").mkdir(parents=True)
+    (src / "mv4" / "d100" / "id_rsa").write_bytes(b"harmless")
+    (src / "ok.txt").write_bytes(b"ok")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "id_rsa").write_bytes(b"PRIVATE KEY")
+    real_walk = _walk.walk
+
+    def walk_then_swap(root: str, options: WalkOptions) -> Tuple[List[LocalFile], List[WalkIssue]]:
+        found = real_walk(root, options)
+        (src / "mv4" / "d100" / "id_rsa").unlink()
+        (src / "mv4" / "d100").rmdir()
+        (src / "mv4" / "d100").symlink_to(tmp_path / "outside")  # after the plan, before the worker reads
+        return found
+
+    monkeypatch.setattr(_dirrun, "walk", walk_then_swap)
+    report = upload_directory_on_cluster(cluster, target(cos), src, "f/", upload_config=settings(tmp_path))
+    assert [u.key for u in report.uploaded] == ["f/ok.txt"]
+    [failure] = report.failed
+    assert failure.key == "f/mv4/d100/id_rsa" and "symbolic link" in failure.error
+    with cos.client() as client:
+        assert client.find_object("f/mv4/d100/id_rsa") is None
+
+
+@pytest.mark.parametrize("writes, outcome", [(1, "uploaded"), (2, "failed")])
+def test_a_file_written_while_a_worker_reads_it_is_read_again_or_fails(
+    cluster: Any, cos: LocalCOS, tmp_path: Path, writes: int, outcome: str
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "log.txt").write_bytes(b"first")
+    cluster.run(cluster_helpers.write_during_reads, str(src / "log.txt"), writes)
+    try:
+        report = sync_directory_on_cluster(cluster, target(cos), src, "w/", upload_config=settings(tmp_path), cache=False)
+    finally:
+        cluster.run(cluster_helpers.stop_writing_during_reads)
+    with cos.client() as client:
+        if outcome == "uploaded":  # the second read saw a stable file: its bytes, never the first read's
+            assert [u.key for u in report.uploaded] == ["w/log.txt"] and stored(client, "w/log.txt") == b"first+more"
+        else:
+            [failure] = report.failed
+            assert failure.kind == "SourceChangedError" and "changed while being read" in failure.error
+            assert not report.uploaded and client.find_object("w/log.txt") is None

@@ -93,16 +93,16 @@ def test_interrupted_sync_resumes_and_skips_what_is_done(
     second = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 1), cache=cache)
     assert [f.key for f in second.uploaded] == ["s/big.bin"] and second.uploaded[0].bytes_reused == MB
     assert second.bytes_sent == len(files["big.bin"]) - MB and len(second.skipped) == len(files) - 1
-    reads: List[str] = []
-    real = _dirrun.file_crc64
-    def counting(path: str) -> int:
-        reads.append(path)
-        return real(path)
+    reads: List[int] = []  # inodes of the files whose CRC-64 was computed
+    real = _dirrun.fd_crc64
+    def counting(fd: int) -> int:
+        reads.append(os.fstat(fd).st_ino)
+        return real(fd)
 
-    monkeypatch.setattr(_dirrun, "file_crc64", counting)
+    monkeypatch.setattr(_dirrun, "fd_crc64", counting)
     (tmp_path / "src" / "a.txt").write_bytes(b"ALPHA")  # same size, new content, new ctime
     third = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 2), cache=cache)
-    assert [f.key for f in third.uploaded] == ["s/a.txt"] and reads == [str(tmp_path / "src" / "a.txt")]
+    assert [f.key for f in third.uploaded] == ["s/a.txt"] and reads == [(tmp_path / "src" / "a.txt").stat().st_ino]
     fourth = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 2), cache=cache, checksum=True)
     assert not fourth.uploaded and len(reads) > 1 + len(files) - 2  # --checksum re-read the non-empty files
 
