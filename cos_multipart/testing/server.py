@@ -29,7 +29,7 @@ from urllib.parse import quote
 from .. import limits
 from ..credentials import Credentials
 from ..errors import REDACTED, CosValidationError
-from ..signer import SignWindow, presign_url
+from ..signer import SignWindow, presign_expires, presign_url
 from ._accesslog import AccessLog, AccessLogEntry, redact_query
 from ._dispatch import Dispatcher
 from ._service import Service
@@ -263,14 +263,15 @@ class LocalCOS:
         return f"{self.endpoint}/{quote(key, safe='/-_.~')}"
 
     def presign(self, key: str, method: str = "GET", expires: int = limits.DEFAULT_SIGN_EXPIRES) -> str:
-        """A pre-signed URL for ``key`` made with :attr:`credentials` (COS mode only).
+        """A pre-signed URL for ``key`` made with :attr:`credentials` (COS mode only), valid ``expires``
+        seconds (1 to 604800, as the client's).
 
         Raises:
-            CosValidationError: In OSS mode.
+            CosValidationError: In OSS mode; ``expires`` out of range.
         """
         if self.rules is not COS:
             raise CosValidationError("presign", self.dialect, "a COS-mode server (OSS pre-signed URLs are not made here)")
-        window = SignWindow.around(self.clock(), expires)
+        window = SignWindow.around(self.clock(), presign_expires(expires))
         return presign_url(self.credentials, self.url(key), method=method, window=window)
 
     def client(self, **overrides: Any) -> Any:

@@ -13,12 +13,13 @@ from typing import Callable, Dict, List, Tuple
 from urllib.parse import quote
 
 import pytest
+import requests
 
 from cos_multipart.signer import SignWindow, sign
 from cos_multipart.testing import LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 
-from .conftest import Raw
+from .conftest import Raw, error_code
 
 
 def _signed_head(cos: LocalCOS, method: str, path: str, headers: List[Tuple[str, str]]) -> bytes:
@@ -267,3 +268,31 @@ def test_serve_request_timeout_none_disables_the_deadline() -> None:
 
     assert parse(["serve", "--request-timeout", "none"]).request_timeout is None
     assert parse(["serve"]).request_timeout == 600.0 and parse(["serve"]).max_connections == 256
+
+
+# --- pre-signed URLs with parameters added after signing -------------------------------------------------
+
+ADDED = "&response-content-type=text%2Fhtml&response-content-disposition=attachment%3B%20filename%3Dx.html"
+
+
+def test_cos_serves_a_presigned_get_with_unsigned_response_parameters(local_cos: LocalCOS) -> None:
+    # COS documents appending response-content-disposition to a pre-signed URL (SDK guides 436/40944,
+    # 436/31544): parameters outside q-url-param-list are not signed and take effect
+    with local_cos.client() as client:
+        client.put_object("page.txt", b"<b>hi</b>")
+        url = client.presign("page.txt")
+    answer = requests.get(url + ADDED, timeout=10)
+    assert answer.status_code == 200 and answer.content == b"<b>hi</b>"
+    assert answer.headers["Content-Type"] == "text/html"
+    assert answer.headers["Content-Disposition"] == "attachment; filename=x.html"
+    tampered = url.replace("page.txt", "other.txt")  # what is signed still binds
+    assert error_code(requests.get(tampered, timeout=10)) == "SignatureDoesNotMatch"
+
+
+def test_oss_refuses_a_presigned_get_with_unsigned_response_parameters(local_cos_factory: LocalCOSFactory) -> None:
+    cos = local_cos_factory(dialect="oss")
+    with cos.client() as client:
+        client.put_object("page.txt", b"<b>hi</b>")
+        url = client.presign("page.txt")
+    assert requests.get(url, timeout=10).content == b"<b>hi</b>"
+    assert error_code(requests.get(url + ADDED, timeout=10)) == "SignatureDoesNotMatch"
