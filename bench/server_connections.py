@@ -7,8 +7,9 @@ process's resident memory (``VmRSS``) and thread count (``/proc/<pid>/status``) 
 connections open, and after they closed and the server's connection threads ended. Nothing is timed: the
 numbers are counts and sizes. Linux only (``/proc``).
 
-Options after ``N`` go to ``LocalCOS`` as ``name=value`` (e.g. ``max_connections=256``); the defaults are
-the server's own.
+Options after ``N`` go to ``LocalCOS`` as ``name=value`` (e.g. ``max_connections=256``), except
+``body=BYTES``, the size of each PUT body (default 4096; 1048576 fills the connection's transfer buffer);
+the defaults are the server's own.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def status(pid: int) -> Tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
 
 
-def _request(port: int, index: int) -> bytes:
-    body = b"x" * 4096
+def _request(port: int, index: int, size: int) -> bytes:
+    body = b"x" * size
     head = (
         f"PUT /conn-{index % 16} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
@@ -59,7 +60,7 @@ def _answered(sock: socket.socket) -> bool:
     return data.startswith(b"HTTP/1.1 200")
 
 
-def measure(count: int, options: Dict[str, Any]) -> Dict[str, Any]:
+def measure(count: int, options: Dict[str, Any], body: int = 4096) -> Dict[str, Any]:
     """Open ``count`` connections to a fresh server started with ``options``; the numbers (see module doc)."""
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", _CHILD, json.dumps(options)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -73,7 +74,7 @@ def measure(count: int, options: Dict[str, Any]) -> Dict[str, Any]:
         for index in range(count):
             sock = socket.create_connection(("127.0.0.1", port), timeout=120)
             sockets.append(sock)
-            sock.sendall(_request(port, index))
+            sock.sendall(_request(port, index, body))
         for sock in sockets:
             try:
                 answered += _answered(sock)
@@ -92,6 +93,7 @@ def measure(count: int, options: Dict[str, Any]) -> Dict[str, Any]:
         rss_closed, threads_closed = status(child.pid)
         return {
             "connections": count,
+            "body_bytes": body,
             "answered": answered,
             "options": options,
             "rss_start_mib": round(rss_start / 1024, 1),
@@ -109,10 +111,14 @@ def measure(count: int, options: Dict[str, Any]) -> Dict[str, Any]:
 def main(argv: List[str]) -> int:
     count = int(argv[0]) if argv else 2000
     options: Dict[str, Any] = {}
+    body = 4096
     for item in argv[1:]:
         name, _, value = item.partition("=")
-        options[name] = json.loads(value)
-    print(json.dumps(measure(count, options)))
+        if name == "body":
+            body = int(value)
+        else:
+            options[name] = json.loads(value)
+    print(json.dumps(measure(count, options, body)))
     return 0
 
 
