@@ -14,9 +14,9 @@ from .credentials import Credentials
 from .dialect import dialect_of
 from .errors import CosCredentialsError, CosValidationError
 from .testing.faults import Fault
-from .testing._wire import DEFAULT_MAX_CONNECTIONS
 from .testing.server import (
     DEFAULT_BUCKET,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_REGION,
     OSS_DEFAULT_BUCKET,

@@ -60,6 +60,8 @@ __all__ = [
     "TEST_CREDENTIALS",
     "DEFAULT_BUCKET",
     "DEFAULT_REGION",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_REQUEST_TIMEOUT",
     "OSS_DEFAULT_BUCKET",
     "OSS_DEFAULT_REGION",
     "redact_query",
@@ -239,6 +241,11 @@ class LocalCOS:
     def open_connections(self) -> int:
         """Connections open now (at most :attr:`max_connections`)."""
         return self._running.wire.open_connections if self._running is not None else 0
+
+    @property
+    def requests_in_progress(self) -> int:
+        """Requests being served now: their head was read, their access-log entry is not written yet."""
+        return self._log.in_flight if self._log is not None and self._running is not None else 0
 
     @property
     def idle_connections_closed(self) -> int:
