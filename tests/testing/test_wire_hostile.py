@@ -298,3 +298,16 @@ def test_oss_refuses_a_presigned_get_with_unsigned_response_parameters(local_cos
         url = client.presign("page.txt")
     assert requests.get(url, timeout=10).content == b"<b>hi</b>"
     assert error_code(requests.get(url + ADDED, timeout=10)) == "SignatureDoesNotMatch"
+
+
+def test_more_connections_than_the_default_bound_never_mean_more_threads(local_cos: LocalCOS) -> None:
+    # 300 clients that connect and say nothing: before the bound, 300 threads (and buffers) at once
+    opened = [socket.create_connection(("127.0.0.1", local_cos.port), timeout=20) for _ in range(300)]
+    try:
+        _wait_for(lambda: local_cos.connections_accepted == 300, "every connection accepted in turn")
+        serving = [t for t in threading.enumerate() if t.name == "local-cos-connection" and t.is_alive()]
+        assert len(serving) <= 256
+        assert local_cos.open_connections <= 256 and local_cos.idle_connections_closed >= 44
+    finally:
+        for sock in opened:
+            sock.close()
