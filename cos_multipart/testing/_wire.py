@@ -423,16 +423,18 @@ class _TimedReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> Optional[int]:
-        deadline = self._deadline
-        if deadline is not None:
-            left = deadline - time.monotonic()
+        shortened = False
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the request was not received within its deadline")
-            self._connection.settimeout(min(self._idle_timeout, left))
+            if left < self._idle_timeout:  # (else the idle timeout ends the read first: no system call)
+                self._connection.settimeout(left)
+                shortened = True
         try:
             count = self._raw.readinto(buffer)
         finally:
-            if deadline is not None:
+            if shortened:
                 self._connection.settimeout(self._idle_timeout)  # answers are written under the idle timeout
         if count and not self._started:
             self._started = True
