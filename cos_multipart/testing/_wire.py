@@ -255,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.set_idle(self.connection, True)
         try:
             super().handle_one_request()
+        except (ConnectionResetError, BrokenPipeError) as error:  # the client left: nothing unexpected
+            logger.debug("local COS server: connection lost: %s", error)
+            self.close_connection = True
         finally:
             self.server.set_idle(self.connection, False)
 

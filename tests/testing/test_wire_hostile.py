@@ -311,3 +311,14 @@ def test_more_connections_than_the_default_bound_never_mean_more_threads(local_c
     finally:
         for sock in opened:
             sock.close()
+
+
+def test_a_client_resetting_its_connection_is_not_an_error(local_cos: LocalCOS, caplog: pytest.LogCaptureFixture) -> None:
+    import struct
+
+    with socket.create_connection(("127.0.0.1", local_cos.port), timeout=20) as sock:
+        sock.sendall(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # half a request, then a TCP reset
+        _wait_for(lambda: local_cos.connections_accepted == 1, "accepted")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    _wait_for(lambda: local_cos.open_connections == 0, "the connection's thread ended")
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []
