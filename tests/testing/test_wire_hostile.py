@@ -7,6 +7,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import threading
 import time
 from typing import Callable, Dict, List, Tuple
@@ -36,7 +37,7 @@ def _read_until_closed(sock: socket.socket) -> bytes:
     while True:
         try:
             chunk = sock.recv(65536)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             break
         if not chunk:
             break
@@ -107,11 +108,19 @@ def _trickle(sock: socket.socket, data: bytes, pause: float = 0.05) -> int:
     return len(data)
 
 
-def test_a_trickled_body_is_cut_off_at_the_request_deadline(local_cos_factory: LocalCOSFactory) -> None:
+def _connect(cos: LocalCOS) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", cos.port), timeout=30)
+    if cos.ca_path is None:
+        return sock
+    return ssl.create_default_context(cafile=str(cos.ca_path)).wrap_socket(sock, server_hostname="127.0.0.1")
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_a_trickled_body_is_cut_off_at_the_request_deadline(local_cos_factory: LocalCOSFactory, tls: bool) -> None:
     # each byte comes well within the idle timeout: only the whole-request deadline can end this
-    cos = local_cos_factory(idle_timeout=30, request_timeout=1.0)
+    cos = local_cos_factory(idle_timeout=30, request_timeout=1.0, tls=tls)
     body = b"x" * 2000
-    with socket.create_connection(("127.0.0.1", cos.port), timeout=30) as sock:
+    with _connect(cos) as sock:
         sock.sendall(_signed_head(cos, "PUT", "/trickled", [("Content-Length", str(len(body)))]))
         sent = _trickle(sock, body)
         reply = _read_until_closed(sock)
