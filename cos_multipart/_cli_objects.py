@@ -243,7 +243,7 @@ def run_presign(args: argparse.Namespace) -> int:
             print(client.presign(key, method=args.method, expires=args.expires))
         except CosValidationError as error:
             if error.field == "expires":
-                raise CosValidationError("--expires", args.expires, "a number of seconds >= 1") from error
+                raise CosValidationError("--expires", args.expires, error.allowed) from error
             raise
     return 0
 

@@ -16,6 +16,8 @@ from .errors import CosCredentialsError, CosValidationError
 from .testing.faults import Fault
 from .testing.server import (
     DEFAULT_BUCKET,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_REGION,
     OSS_DEFAULT_BUCKET,
     OSS_DEFAULT_REGION,
@@ -70,6 +72,22 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     serve.add_argument("--bandwidth", type=float, help="per-connection cap on body transfer, bytes/s")
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help=f"connections open at once, at most (default {DEFAULT_MAX_CONNECTIONS}); more wait in the listen "
+        "queue, and an idle keep-alive connection is closed to make room",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=_seconds_or_none,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        metavar="SECONDS",
+        help=f"seconds from a request's first byte to its body's last (default {DEFAULT_REQUEST_TIMEOUT:g}; "
+        "'none' for no deadline): a client trickling its request is cut off there",
+    )
+    serve.add_argument(
         "--tls",
         action="store_true",
         help="serve HTTPS with a certificate made for this run; the banner prints the CA file to trust "
@@ -119,10 +137,25 @@ def serve_credentials(
         return TEST_CREDENTIALS, "test"
 
 
+def _seconds_or_none(text: str) -> Optional[float]:
+    """``--request-timeout``: a positive number of seconds, or ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a positive number of seconds, or 'none'")
+    return seconds
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM."""
     credentials, source = serve_credentials(args.secret_id, args.secret_key, args.dialect)
     faults = [Fault.parse(spec) for spec in args.fault]
+    if args.max_connections < 1:
+        raise CosValidationError("--max-connections", args.max_connections, "an integer >= 1")
     server = LocalCOS(
         host=args.host,
         port=args.port,
@@ -136,6 +169,8 @@ def run_serve(args: argparse.Namespace) -> int:
         bandwidth=args.bandwidth,
         latency=args.latency,
         log_stream=None if args.quiet else sys.stderr,
+        request_timeout=args.request_timeout,
+        max_connections=args.max_connections,
         tls=args.tls,
         tls_names=args.tls_name,
         dialect=args.dialect,

@@ -46,6 +46,7 @@ from .models import (
 )
 from .options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from .retry import RetryPolicy
+from .signer import presign_expires
 from .sse import EncryptionLike
 from .transport import (
     DEFAULT_ANSWER_DEADLINE, DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout,
@@ -441,10 +442,11 @@ class CosClient:
         return self.endpoint.url(key)
 
     def presign(self, key: str, method: str = "GET", expires: int = DEFAULT_SIGN_EXPIRES) -> str:
-        """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds; carries the STS token."""
+        """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds (1 to 604800: 7 days, see
+        :data:`~cos_multipart.limits.MAX_PRESIGN_EXPIRES`); carries the STS token."""
         if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
             raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
-        seconds = positive_int(expires, "expires")
+        seconds = presign_expires(expires)
         validate_key(key, max_bytes=self.dialect.max_key_bytes)
         now = self._clock() + self._transport.clock_offset
         return self.dialect.presigner(self._transport.credentials(), self.endpoint, method.upper(), key, now, seconds)

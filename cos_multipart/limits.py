@@ -136,5 +136,10 @@ SSE_C_KEY_BYTES = 32
 SIGN_SKEW_SECONDS = 60
 #: Default validity of a header signature (seconds) [ref 1.9: SDKs use 900 s .. 10000 s].
 DEFAULT_SIGN_EXPIRES = 3600
+#: Longest validity of a pre-signed URL made here (seconds): 7 days, for COS and OSS alike. COS documents
+#: no maximum [ref 1.9] and asks that "the validity period of the generated URL must be set to the shortest
+#: period required" (Download via Pre-Signed URL, 436/14116); OSS V4 refuses more than 604800 s [oss-api 1.9].
+#: A COS URL of 10**12 s would work for ever once leaked: this package takes OSS's bound for both.
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 #: "local time differs from server time by more than 15 minutes" (RequestTimeTooSkewed, 436/7730)
 MAX_CLOCK_SKEW_SECONDS = 15 * 60

@@ -24,7 +24,8 @@ from typing import Any, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .credentials import Credentials
-from .limits import DEFAULT_SIGN_EXPIRES, SIGN_SKEW_SECONDS
+from .errors import CosValidationError
+from .limits import DEFAULT_SIGN_EXPIRES, MAX_PRESIGN_EXPIRES, SIGN_SKEW_SECONDS
 
 #: The header carrying an STS token (doc 436/7728) [ref 1.8].
 SECURITY_TOKEN_HEADER = "x-cos-security-token"  # noqa: S105 - a header name, not a secret
@@ -209,6 +210,22 @@ def host_header(url: str) -> str:
     return host if port is None or port == default else f"{host}:{port}"
 
 
+#: What ``expires`` of a pre-signed URL may be, in the words of an error message.
+PRESIGN_EXPIRES_ALLOWED = f"an integer from 1 to {MAX_PRESIGN_EXPIRES} seconds (7 days)"
+
+
+def presign_expires(expires: object, field: str = "expires") -> int:
+    """``expires`` of a pre-signed URL, checked: whole seconds from 1 to :data:`~cos_multipart.limits.MAX_PRESIGN_EXPIRES`
+    (7 days; COS documents no maximum, OSS's is 7 days: see ``limits``).
+
+    Raises:
+        CosValidationError: Naming ``field``, the value and the range.
+    """
+    if isinstance(expires, bool) or not isinstance(expires, int) or not 1 <= expires <= MAX_PRESIGN_EXPIRES:
+        raise CosValidationError(field, expires, PRESIGN_EXPIRES_ALLOWED)
+    return expires
+
+
 def presign_url(
     credentials: Credentials,
     url: str,
@@ -226,9 +243,16 @@ def presign_url(
         credentials: Who signs.
         url: The full URL with the percent-encoded path, e.g. from :meth:`CosClient.object_url`.
         method: The HTTP method the URL will be used with.
-        window: The validity window.
+        window: The validity window: at most 7 days after it starts, plus the skew allowance of
+            :meth:`SignWindow.around` (:data:`~cos_multipart.limits.MAX_PRESIGN_EXPIRES`).
         headers: Extra headers the user of the URL must send exactly (they are signed).
+
+    Raises:
+        CosValidationError: ``window`` is longer than that.
     """
+    if window.end - window.start > MAX_PRESIGN_EXPIRES + SIGN_SKEW_SECONDS:
+        allowed = f"at most {MAX_PRESIGN_EXPIRES + SIGN_SKEW_SECONDS} seconds (7 days and the {SIGN_SKEW_SECONDS} s skew allowance)"
+        raise CosValidationError("window", window.key_time, allowed)
     parts = urlsplit(url)
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     if credentials.token:

@@ -247,3 +247,86 @@ def test_secrets_are_not_in_reprs() -> None:
     creds = Credentials("AKIDvisible", "SECRETKEYVALUE", token="TOKENVALUE")
     for text in (repr(creds), str(creds), repr(CosAuth(creds))):
         assert "SECRETKEYVALUE" not in text and "TOKENVALUE" not in text
+
+
+# --- the validity of pre-signed URLs is bounded: 7 days (COS documents none, OSS's is 7 days) -------------
+
+SEVEN_DAYS = 7 * 24 * 3600
+
+
+@pytest.mark.parametrize("expires", [10**12, SEVEN_DAYS + 1, 0, -5, 1.5, True, "3600"])
+def test_presign_expires_out_of_range_is_refused(expires: object) -> None:
+    from cos_multipart.errors import CosValidationError
+    from cos_multipart.signer import presign_expires
+
+    with pytest.raises(CosValidationError) as caught:
+        presign_expires(expires)
+    assert caught.value.field == "expires" and caught.value.value == expires
+    assert caught.value.allowed == "an integer from 1 to 604800 seconds (7 days)"
+
+
+def test_presign_expires_within_range() -> None:
+    from cos_multipart.limits import MAX_PRESIGN_EXPIRES
+    from cos_multipart.signer import presign_expires
+
+    assert MAX_PRESIGN_EXPIRES == SEVEN_DAYS
+    assert [presign_expires(value) for value in (1, 3600, SEVEN_DAYS)] == [1, 3600, SEVEN_DAYS]
+
+
+def test_presign_url_refuses_a_window_longer_than_seven_days() -> None:
+    from cos_multipart.errors import CosValidationError
+
+    url = f"https://{BEIJING}/exampleobject"
+    assert "q-sign-time" in presign_url(DOC, url, window=SignWindow.around(1_700_000_000, SEVEN_DAYS))
+    with pytest.raises(CosValidationError) as caught:
+        presign_url(DOC, url, window=SignWindow(1_700_000_000, 1_700_000_000 + 10**12))
+    assert caught.value.field == "window" and "7 days" in caught.value.allowed
+
+
+@pytest.mark.parametrize("dialect", ["cos", "oss"])
+def test_client_presign_refuses_expires_over_seven_days_for_both_services(dialect: str) -> None:
+    import asyncio
+
+    from cos_multipart.aio import AsyncCosClient
+    from cos_multipart.client import CosClient
+    from cos_multipart.errors import CosValidationError
+
+    bucket, region = ("examplebucket-1250000000", "ap-guangzhou") if dialect == "cos" else ("examplebucket", "cn-hangzhou")
+    creds = Credentials("AKIDpresign", "presign-secret")
+    with CosClient(bucket, region, credentials=creds, dialect=dialect) as client:
+        assert client.presign("k", expires=SEVEN_DAYS).startswith("https://")
+        for expires in (10**12, SEVEN_DAYS + 1):
+            with pytest.raises(CosValidationError) as caught:
+                client.presign("k", expires=expires)
+            assert (caught.value.field, caught.value.value) == ("expires", expires)
+            assert "1 to 604800 seconds (7 days)" in str(caught.value)
+
+    async def run_async() -> None:
+        async with AsyncCosClient(bucket, region, credentials=creds, dialect=dialect) as aclient:
+            assert (await aclient.presign("k", expires=SEVEN_DAYS)).startswith("https://")
+            with pytest.raises(CosValidationError) as caught:
+                await aclient.presign("k", expires=10**12)
+            assert (caught.value.field, caught.value.value) == ("expires", 10**12)
+
+    asyncio.run(run_async())
+
+
+def test_cli_presign_names_the_flag_and_the_range(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cos_multipart import cli
+
+    monkeypatch.setenv("COS_SECRET_ID", "AKIDpresign")
+    monkeypatch.setenv("COS_SECRET_KEY", "presign-secret")
+    monkeypatch.delenv("COS_SECURITY_TOKEN", raising=False)
+    monkeypatch.setenv("COS_REGION", "ap-guangzhou")
+    assert cli.main(["presign", "cos://examplebucket-1250000000/k", "--expires", str(10**12)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--expires" in err and str(10**12) in err and "604800" in err
+
+
+def test_local_server_presign_is_bounded_too() -> None:
+    from cos_multipart.errors import CosValidationError
+    from cos_multipart.testing import LocalCOS
+
+    with pytest.raises(CosValidationError) as caught:
+        LocalCOS().presign("k", expires=10**12)
+    assert caught.value.field == "expires"

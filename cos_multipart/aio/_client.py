@@ -47,6 +47,7 @@ from ..limits import DEFAULT_SIGN_EXPIRES
 from ..models import CompleteResult, HttpCall, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
 from ..options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from ..retry import RetryPolicy
+from ..signer import presign_expires
 from ..sse import EncryptionLike
 from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 from ..validation import PartLike, positive_int
@@ -317,10 +318,11 @@ class AsyncCosClient:
         return self.endpoint.url(key)
 
     async def presign(self, key: str, method: str = "GET", expires: int = DEFAULT_SIGN_EXPIRES) -> str:
-        """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds; carries the STS token."""
+        """A pre-signed URL for ``method`` on ``key``, valid ``expires`` seconds (1 to 604800: 7 days, see
+        :data:`~cos_multipart.limits.MAX_PRESIGN_EXPIRES`); carries the STS token."""
         if not isinstance(method, str) or method.upper() not in PRESIGN_METHODS:
             raise CosValidationError("method", method, f"one of {', '.join(sorted(PRESIGN_METHODS))}")
-        seconds = positive_int(expires, "expires")
+        seconds = presign_expires(expires)
         validate_key(key, max_bytes=self.dialect.max_key_bytes)
         credentials = await self._transport.credentials()
         now = self._clock() + self._transport.clock_offset

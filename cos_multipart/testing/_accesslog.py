@@ -92,6 +92,12 @@ class AccessLog:
         self._settled = threading.Condition(threading.Lock())
         self._in_flight = 0
 
+    @property
+    def in_flight(self) -> int:
+        """Requests being served now (begun, not yet recorded)."""
+        with self._settled:
+            return self._in_flight
+
     def begin(self) -> None:
         """Count a request being served (:meth:`record` ends it)."""
         with self._settled:

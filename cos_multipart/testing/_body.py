@@ -21,11 +21,15 @@ DRAIN_LIMIT = 64 * 1024 * 1024
 
 
 class Throttle:
-    """Paces a body transfer at ``rate`` bytes/s (``None``: unlimited); waits end when ``stopping`` is set."""
+    """Paces a body transfer at ``rate`` bytes/s (``None``: unlimited); waits end when ``stopping`` is set.
+    ``paced`` is told how long each wait was."""
 
-    def __init__(self, rate: Optional[float], stopping: threading.Event) -> None:
+    def __init__(
+        self, rate: Optional[float], stopping: threading.Event, paced: Optional[Callable[[float], None]] = None
+    ) -> None:
         self.rate = rate
         self._stopping = stopping
+        self._paced = paced
         self._start = time.monotonic()
         self._done = 0
 
@@ -43,6 +47,8 @@ class Throttle:
         ahead = self._done / self.rate - (time.monotonic() - self._start)
         if ahead > 0:
             self._stopping.wait(ahead)
+            if self._paced is not None:
+                self._paced(ahead)
 
 
 def combined_rate(*rates: Optional[float]) -> Optional[float]:
@@ -61,6 +67,7 @@ class RequestBody:
         chunked: The request declared ``Transfer-Encoding: chunked`` (never read: the connection closes).
         bandwidth: The server's per-connection cap now (bytes/s, or ``None``).
         stopping: Set when the server stops (ends paced waits).
+        paced: Told how long each paced wait took (the request deadline does not count it).
     """
 
     def __init__(
@@ -72,6 +79,7 @@ class RequestBody:
         chunked: bool,
         bandwidth: Callable[[], Optional[float]],
         stopping: threading.Event,
+        paced: Optional[Callable[[float], None]] = None,
     ) -> None:
         self._rfile = rfile
         self._buffer = buffer
@@ -82,6 +90,7 @@ class RequestBody:
         self.must_close = chunked
         self._bandwidth = bandwidth
         self._stopping = stopping
+        self._paced = paced
 
     def receive(self, sink: Optional[BodySink], length: int, *, rate: Optional[float]) -> None:
         """Stream ``length`` body bytes into ``sink`` (``None``: discard) through the buffer, paced at the
@@ -97,13 +106,13 @@ class RequestBody:
         self._pump(None, length, None)
 
     def _pump(self, sink: Optional[BodySink], length: int, rate: Optional[float]) -> None:
-        throttle = Throttle(rate, self._stopping)
+        throttle = Throttle(rate, self._stopping, self._paced)
         remaining = min(length, self.remaining)
         while remaining:
             want = min(throttle.chunk(), remaining)
             try:
                 count = self._rfile.readinto(self._buffer[:want])
-            except TimeoutError:
+            except TimeoutError:  # a stall past the idle timeout, or the request's deadline
                 self._broken()
                 raise ServiceError(400, "RequestTimeout", "The request body was not received within the timeout.") from None
             if not count:
@@ -120,12 +129,16 @@ class RequestBody:
         """Read ``length`` bytes into memory (a small body, e.g. Complete's XML).
 
         Raises:
-            ServiceError: 400 IncompleteBody.
+            ServiceError: 400 IncompleteBody, 400 RequestTimeout.
         """
         chunks = []
         remaining = length
         while remaining:
-            chunk = self._rfile.read(min(remaining, BUFFER_SIZE))
+            try:
+                chunk = self._rfile.read(min(remaining, BUFFER_SIZE))
+            except TimeoutError:
+                self._broken()
+                raise ServiceError(400, "RequestTimeout", "The request body was not received within the timeout.") from None
             if not chunk:
                 self._broken()
                 raise ServiceError(400, "IncompleteBody", "The request body is shorter than its Content-Length.")

@@ -9,6 +9,12 @@ The server rebuilds the HttpString from exactly the names the client listed in `
 * the STS token signed or unsigned, in the header or the query string [ref 1.8];
 * ``q-key-time`` different from ``q-sign-time``: SignKey from the key time, StringToSign from the sign
   time [ref 1.1].
+
+Query parameters the list does not name are outside the signature and still take effect, as on COS: its
+SDK guides tell users to append ``response-content-disposition=attachment`` to a pre-signed URL they
+obtained (436/40944, 436/42388, 436/31544), and SDKs append an unsigned ``x-cos-security-token`` [ref 1.8].
+So whoever holds a pre-signed GET may choose its ``response-*`` headers (OSS V4 signs every parameter and
+refuses them: ``oss_auth``).
 """
 
 from __future__ import annotations

@@ -30,12 +30,12 @@ from urllib.parse import quote
 from .. import limits
 from ..credentials import Credentials
 from ..errors import REDACTED, CosValidationError
-from ..signer import SignWindow, presign_url
+from ..signer import SignWindow, presign_expires, presign_url
 from ._accesslog import AccessLog, AccessLogEntry, redact_query
 from ._dispatch import Dispatcher
 from ._service import Service
 from ._tls import ServerTLS, certificate_names, make_server_tls
-from ._wire import Site, WireServer
+from ._wire import DEFAULT_MAX_CONNECTIONS, Site, WireServer
 from .auth import Keyring
 from .faults import Fault, FaultController
 from .server_dialect import COS, OSS, ServerDialect, server_dialect
@@ -62,6 +62,8 @@ logger = logging.getLogger(__name__)
 TEST_CREDENTIALS = Credentials("AKIDLOCALCOSTESTKEY0000000000000000", "LocalCOSTestSecretKey000000000000")
 DEFAULT_BUCKET = COS.default_bucket
 DEFAULT_REGION = COS.default_region
+#: Seconds a request may take from its first byte to its body's last (``LocalCOS(request_timeout=)``).
+DEFAULT_REQUEST_TIMEOUT = 600.0
 #: The default bucket and region in OSS mode (``LocalCOS(dialect="oss")``).
 OSS_DEFAULT_BUCKET = OSS.default_bucket
 OSS_DEFAULT_REGION = OSS.default_region
@@ -74,6 +76,8 @@ __all__ = [
     "TEST_CREDENTIALS",
     "DEFAULT_BUCKET",
     "DEFAULT_REGION",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_REQUEST_TIMEOUT",
     "OSS_DEFAULT_BUCKET",
     "OSS_DEFAULT_REGION",
     "redact_query",
@@ -105,6 +109,12 @@ class LocalCOS:
         clock: Unix time source of the server (signature windows, dates); pass one to simulate skew.
         log_stream: Also write access log lines here (e.g. ``sys.stderr``).
         idle_timeout: Seconds an idle keep-alive connection or a stalled body read is kept.
+        request_timeout: Seconds from a request's first byte to its body's last (headers and body, however
+            steadily they trickle in; time the server spends pacing a body at ``bandwidth`` does not
+            count); past it the request is answered 400 RequestTimeout (or, in its headers, the connection
+            is closed). ``None``: no deadline beyond ``idle_timeout``.
+        max_connections: Connections open at once, at most; more wait in the listen queue until one closes
+            (an idle keep-alive connection is closed to make room).
         tls: Serve HTTPS with a certificate made for the run, signed by a CA made for the run
             (:attr:`ca_path`); needs ``trustme`` (the ``tls`` extra).
         tls_names: Host names / addresses the certificate is made for (default: ``localhost``,
@@ -130,6 +140,8 @@ class LocalCOS:
         clock: Callable[[], float] = time.time,
         log_stream: Optional[TextIO] = None,
         idle_timeout: float = 60.0,
+        request_timeout: Optional[float] = DEFAULT_REQUEST_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         tls: bool = False,
         tls_names: Sequence[str] = (),
         dialect: str = "cos",
@@ -148,6 +160,12 @@ class LocalCOS:
             raise CosValidationError("port", port, "0 (any free port) to 65535")
         if idle_timeout <= 0:
             raise CosValidationError("idle_timeout", idle_timeout, "a positive number of seconds")
+        if request_timeout is not None and (
+            isinstance(request_timeout, bool) or not isinstance(request_timeout, (int, float)) or not request_timeout > 0
+        ):
+            raise CosValidationError("request_timeout", request_timeout, "a positive number of seconds, or None")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise CosValidationError("max_connections", max_connections, "an integer >= 1")
         if tls and importlib.util.find_spec("trustme") is None:
             raise CosValidationError("tls", tls, "False, or install trustme: pip install 'cos-multipart[tls]'")
         accepted = _credential_list(credentials)
@@ -163,6 +181,8 @@ class LocalCOS:
         self.faults = FaultController(faults, bandwidth=bandwidth, latency=latency)
         self.clock = clock
         self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
         self.tls = tls
         self.tls_names = certificate_names(host, tls_names)
         self.stopping = threading.Event()
@@ -265,6 +285,21 @@ class LocalCOS:
         """TCP connections accepted so far (TLS handshakes that failed included)."""
         return self._running.wire.connections_accepted if self._running is not None else 0
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (at most :attr:`max_connections`)."""
+        return self._running.wire.open_connections if self._running is not None else 0
+
+    @property
+    def requests_in_progress(self) -> int:
+        """Requests being served now: their head was read, their access-log entry is not written yet."""
+        return self._log.in_flight if self._log is not None and self._running is not None else 0
+
+    @property
+    def idle_connections_closed(self) -> int:
+        """Idle keep-alive connections closed so far to make room for new ones (see ``max_connections``)."""
+        return self._running.wire.idle_connections_closed if self._running is not None else 0
+
     def log_entries(self, api: Optional[str] = None, *, settle: float = 2.0) -> List[AccessLogEntry]:
         """The most recent served requests (up to 10,000), optionally of one API, oldest first.
 
@@ -283,14 +318,15 @@ class LocalCOS:
         return f"{self.endpoint}/{quote(key, safe='/-_.~')}"
 
     def presign(self, key: str, method: str = "GET", expires: int = limits.DEFAULT_SIGN_EXPIRES) -> str:
-        """A pre-signed URL for ``key`` made with :attr:`credentials` (COS mode only).
+        """A pre-signed URL for ``key`` made with :attr:`credentials` (COS mode only), valid ``expires``
+        seconds (1 to 604800, as the client's).
 
         Raises:
-            CosValidationError: In OSS mode.
+            CosValidationError: In OSS mode; ``expires`` out of range.
         """
         if self.rules is not COS:
             raise CosValidationError("presign", self.dialect, "a COS-mode server (OSS pre-signed URLs are not made here)")
-        window = SignWindow.around(self.clock(), expires)
+        window = SignWindow.around(self.clock(), presign_expires(expires))
         return presign_url(self.credentials, self.url(key), method=method, window=window)
 
     def client(
@@ -368,6 +404,7 @@ class _Running:
             log=self.log,
             clock=cos.clock,
             idle_timeout=cos.idle_timeout,
+            request_timeout=cos.request_timeout,
             stopping=cos.stopping,
             bandwidth=lambda: cos.faults.bandwidth,
             default_bucket=cos.bucket,
@@ -375,7 +412,9 @@ class _Running:
             dialect=cos.rules,
         )
         try:
-            self.wire = WireServer((cos.host, port), site, self.tls.context if self.tls is not None else None)
+            self.wire = WireServer(
+                (cos.host, port), site, self.tls.context if self.tls is not None else None, cos.max_connections
+            )
         except BaseException:  # e.g. the port is taken: leave nothing behind
             self._release()
             raise
