@@ -2,8 +2,9 @@
 
 The bar is what COS has acknowledged (``bytes_confirmed``): a byte handed to the socket may still wait for
 its answer behind a slow server, or be sent again after a retry. What was sent beyond that is shown beside
-it (``sent 5.0 MiB`` for a file, ``3.0 MiB in flight`` for a directory), with the parts or files done. Sizes and speeds are binary and labelled so (KiB, MiB,
-GiB, as in the summary line): tqdm's own scaling would print 1024-based values as ``M`` and ``MB/s``.
+it (``sent 5.0 MiB`` for a file, ``3.0 MiB in flight`` for a directory), with the parts or files done. Sizes
+and speeds are binary and labelled so (KiB, MiB, GiB, as in the summary line): tqdm's own scaling would print
+1024-based values as ``M`` and ``MB/s``.
 
 A bar is redrawn a few times a second even when no event comes (tqdm draws only on updates): the last
 event before a long wait for an answer is shown, and the clock keeps moving. When a command is interrupted
@@ -49,7 +50,7 @@ class _Bar:
             total=None, desc=label or None, bar_format=_FORMAT if label else _FORMAT_NO_NAME, postfix=[self.fields],
             file=sys.stderr,
         )  # fmt: skip
-        self.started = self.drawn = time.monotonic()
+        self.started = time.monotonic()
         self.first: Optional[int] = None
         self._closed = threading.Event()
         self._redraw = threading.Thread(target=self._redraw_while_open, name="cos-multipart-bar", daemon=True)
@@ -72,10 +73,7 @@ class _Bar:
         self.fields["done"] = f"{human(confirmed)}/{human(total)}" if total is not None else human(confirmed)
         self.fields["more"] = f" {more}" if more else ""
         if confirmed != bar.n:
-            bar.update(confirmed - bar.n)  # drawn at most every bar.mininterval, and by the redraw thread
-        elif now - self.drawn >= bar.mininterval:
-            bar.refresh()  # bytes sent but none acknowledged yet: the text beside the bar moves
-            self.drawn = now
+            bar.update(confirmed - bar.n)  # drawn at most every bar.mininterval; the text alone by the redraw thread
 
     def close(self) -> None:
         self._closed.set()
