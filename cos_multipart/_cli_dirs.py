@@ -10,12 +10,13 @@ import argparse
 import json
 import os
 import sys
-from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional
+from typing import Any, List, Optional
 
+from ._cli_bar import tree_bar
 from ._cli_target import Target, parse_target
 from ._cli_text import shown
-from ._dirreport import DirectoryProgress, DirectoryReport
+from ._dirreport import DirectoryReport
+from ._dirrun import REPORT_ATTRIBUTE
 from .directory import sync_directory, upload_directory
 
 #: Failures printed on stderr before "... and N more" (all of them go to --failures).
@@ -105,15 +106,27 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
         config=config, include=args.include, exclude=args.exclude, follow_symlinks=args.follow_symlinks,
         hidden=not args.no_hidden, dry_run=args.dry_run,
     )  # fmt: skip
-    with make_client(args, target, workers=config.concurrency) as client, _tree_bar(not args.quiet and is_tty()) as bar:
-        if sync:
-            cache: Any = False if args.no_cache else True
-            report = sync_directory(client, args.source, prefix, checksum=args.checksum, delete=args.delete,
-                                    max_delete=args.max_delete, delete_bucket_wide=args.delete_bucket_wide,
-                                    cache=cache, progress=bar, **common)  # fmt: skip
-        else:
-            report = upload_directory(client, args.source, prefix, progress=bar, **common)
-    _print_report(report, target, quiet=args.quiet, max_delete=getattr(args, "max_delete", None))
+    label = os.path.basename(os.path.normpath(args.source))
+    max_delete = getattr(args, "max_delete", None)
+    try:
+        with make_client(args, target, workers=config.concurrency) as client, tree_bar(label, enabled=not args.quiet and is_tty()) as bar:
+            if sync:
+                cache: Any = False if args.no_cache else True
+                report = sync_directory(client, args.source, prefix, checksum=args.checksum, delete=args.delete,
+                                        max_delete=args.max_delete, delete_bucket_wide=args.delete_bucket_wide,
+                                        cache=cache, progress=bar, **common)  # fmt: skip
+            else:
+                report = upload_directory(client, args.source, prefix, progress=bar, **common)
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C or SIGTERM: say what finished, what was kept and what was not started, then let cli.main
+        # name the signal and pick the exit code.
+        stopped: Optional[DirectoryReport] = getattr(interrupt, REPORT_ATTRIBUTE, None)
+        if stopped is not None:
+            _print_report(stopped, target, quiet=args.quiet, max_delete=max_delete, delete=sync and args.delete)
+            if args.failures:
+                _write_failures(args.failures, stopped)
+        raise
+    _print_report(report, target, quiet=args.quiet, max_delete=max_delete)
     if args.failures:
         _write_failures(args.failures, report)
     if report.failed:
@@ -121,8 +134,11 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     return EXIT_DELETE_LIMIT if report.deletions_over_limit else 0
 
 
-def _print_report(report: DirectoryReport, target: Target, *, quiet: bool, max_delete: Optional[int] = None) -> None:
+def _print_report(
+    report: DirectoryReport, target: Target, *, quiet: bool, max_delete: Optional[int] = None, delete: bool = False
+) -> None:
     from ._cli_transfer import human
+    from .cli import kept_line
 
     for action in report.planned:
         where = shown(target.url(action.key))
@@ -130,23 +146,39 @@ def _print_report(report: DirectoryReport, target: Target, *, quiet: bool, max_d
             print(f"would upload {shown(action.path)} -> {where} ({human(action.size)}, {action.reason})")
         else:
             print(f"would delete {where} ({action.reason})")
-    for failure in report.failed[:_SHOWN_FAILURES]:
+    failures = [failure for failure in report.failed if not failure.interrupted]
+    for failure in failures[:_SHOWN_FAILURES]:
         print(f"cos-multipart: failed: {shown(failure.path or failure.key)}: {shown(failure.error)}", file=sys.stderr)
-    if len(report.failed) > _SHOWN_FAILURES:
-        print(f"cos-multipart: ... and {len(report.failed) - _SHOWN_FAILURES} more failures (see --failures FILE)", file=sys.stderr)
+    if len(failures) > _SHOWN_FAILURES:
+        print(f"cos-multipart: ... and {len(failures) - _SHOWN_FAILURES} more failures (see --failures FILE)", file=sys.stderr)
+    kept = report.kept
+    for upload in kept[:_SHOWN_FAILURES]:
+        print(kept_line(upload), file=sys.stderr)
+    if len(kept) > _SHOWN_FAILURES:
+        print(f"cos-multipart: ... and {len(kept) - _SHOWN_FAILURES} more uploads kept (cos-multipart resume lists them)", file=sys.stderr)
     if report.deletions_over_limit:
         outcome = "a real run would delete none of them" if report.dry_run else "so nothing was deleted"
         print(f"cos-multipart: --max-delete: {report.deletions_over_limit} objects would be deleted, more than "
               f"--max-delete {max_delete}: {outcome}", file=sys.stderr)  # fmt: skip
     elif report.delete_skipped:
         print(f"cos-multipart: --delete: {report.delete_skipped}", file=sys.stderr)
+    if report.interrupted:
+        if delete:
+            print("cos-multipart: --delete: nothing was deleted (deletions come after every file is done)", file=sys.stderr)
+        if kept or report.not_started or any(f.interrupted for f in report.failed):
+            print(
+                "cos-multipart: run the same command again to finish: kept uploads resume where they stopped "
+                "(sync also skips the files already uploaded)",
+                file=sys.stderr,
+            )
     if quiet:
         return
     print(summary(report))
 
 
 def summary(report: DirectoryReport) -> str:
-    """One line: files uploaded, skipped, failed, deleted; bytes sent and time; reused bytes apart."""
+    """One line: files uploaded, skipped, failed, deleted; bytes sent and time; reused bytes apart. After an
+    interruption: ``interrupted: ...`` with the files stopped (kept for a resume or not) and not started."""
     from ._cli_transfer import human
 
     seconds = max(report.elapsed, 1e-9)
@@ -154,9 +186,16 @@ def summary(report: DirectoryReport) -> str:
         uploads = sum(1 for a in report.planned if a.action == "upload")
         deletes = sum(1 for a in report.planned if a.action == "delete")
         return f"dry run: {uploads} to upload, {len(report.skipped)} skipped, {deletes} to delete, {len(report.failed)} failed"
+    stopped = [failure for failure in report.failed if failure.interrupted]
+    counts = f"{len(report.uploaded)} uploaded, {len(report.skipped)} skipped, {len(report.failed) - len(stopped)} failed"
+    if report.interrupted:
+        kept = sum(1 for failure in stopped if failure.kept is not None)
+        counts = (
+            f"interrupted: {counts}, {len(stopped)} stopped ({kept} kept for a resume, {len(stopped) - kept} to "
+            f"send again), {len(report.not_started)} not started"
+        )
     text = (
-        f"{len(report.uploaded)} uploaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
-        f"{f', {len(report.deleted)} deleted' if report.deleted else ''}: {human(report.bytes_sent)} sent in "
+        f"{counts}{f', {len(report.deleted)} deleted' if report.deleted else ''}: {human(report.bytes_sent)} sent in "
         f"{report.elapsed:.2f} s ({human(report.bytes_sent / seconds)}/s, {len(report.uploaded) / seconds:.0f} files/s)"
     )
     if report.bytes_reused:
@@ -168,30 +207,3 @@ def _write_failures(path: str, report: DirectoryReport) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for failure in report.failed:
             handle.write(json.dumps({"path": failure.path, "key": failure.key, "error": failure.error}, ensure_ascii=False) + "\n")
-
-
-@contextmanager
-def _tree_bar(enabled: bool) -> Iterator[Optional[Any]]:
-    """One bar for the whole tree: bytes, with ``12/340 files`` beside them."""
-    if not enabled:
-        yield None
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        yield None
-        return
-    bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
-    shown = [0]
-
-    def update(event: DirectoryProgress) -> None:
-        if bar.total != event.bytes_total:
-            bar.total = event.bytes_total
-        bar.set_postfix_str(f"{event.files_done}/{event.files_total} files", refresh=False)
-        bar.update(event.bytes_done - shown[0])
-        shown[0] = event.bytes_done
-
-    try:
-        yield update
-    finally:
-        bar.close()

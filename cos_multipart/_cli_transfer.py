@@ -18,9 +18,10 @@ import sys
 import logging
 import re
 import time
-from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
+from ._cli_bar import file_bar
+from ._cli_bar import human as human  # other commands format sizes through this module
 from ._cli_target import TARGET_FORM, Target, example, parse_target
 from .checkpoint import CheckpointStore
 from .cli import FLAGS as CONFIG_FLAGS
@@ -28,7 +29,6 @@ from .cli import is_tty as _is_tty
 from .cli import parse_bit_rate, parse_size
 from .client import CosClient
 from .errors import REDACTED, CosValidationError
-from .progress import ProgressEvent
 from .sse import SseC, SseCos, SseKms
 from .options import ObjectOptions
 from .uploader import (
@@ -374,7 +374,8 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     with make_client(args, target, workers=config.concurrency) as client:
         uploader = Uploader(client, config)
         source: Any = sys.stdin.buffer if args.source == "-" else args.source
-        with _progress_bar(key, enabled=not args.quiet and _is_tty()) as progress:
+        label = "stdin" if args.source == "-" else args.source
+        with file_bar(label, enabled=not args.quiet and _is_tty()) as progress:
             if resume_only:
                 result = uploader.resume(source, key, progress=progress)
             else:
@@ -448,43 +449,3 @@ def summary(source: str, result: UploadResult, *, scheme: str = "cos://") -> str
     if result.parts_reused:
         text += f"; {result.parts_reused} parts ({human(result.bytes_reused)}) reused from the interrupted upload"
     return f"{text}; crc64 {result.crc64} verified"
-
-
-def human(count: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GiB"  # pragma: no cover
-
-
-@contextmanager
-def _progress_bar(key: str, *, enabled: bool) -> Iterator[Optional[Any]]:
-    if not enabled:
-        yield None
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the bar is optional (pip install cos-multipart[cli])
-        yield None
-        return
-    bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc=os.path.basename(key), file=sys.stderr)
-    shown = [0]
-
-    def update(event: ProgressEvent) -> None:
-        if event.total_bytes is not None and bar.total != event.total_bytes:
-            bar.total = event.total_bytes
-        if event.parts_reused and shown[0] == 0 and event.bytes_done:
-            bar.set_postfix_str(f"{event.parts_reused} parts reused", refresh=False)
-        bar.update(event.bytes_done - shown[0])
-        shown[0] = event.bytes_done
-
-    try:
-        yield update
-        if bar.total == 0:  # tqdm draws no percentage for a total of 0: say it is done
-            bar.bar_format = "{desc}: 100% 0 B (empty file)"
-        elif bar.total is not None and bar.n < bar.total:
-            bar.update(bar.total - bar.n)
-    finally:
-        bar.close()

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
+
+from .errors import KeptUpload
+
+#: The ``kind`` of a :class:`FailedFile` stopped by an interruption (Ctrl-C, SIGTERM) rather than an error.
+INTERRUPTED = "KeyboardInterrupt"
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,19 @@ class SkippedFile:
 @dataclass(frozen=True)
 class FailedFile:
     """A file that could not be uploaded (or an object that could not be deleted): ``error`` is one line,
-    ``kind`` the exception's class name."""
+    ``kind`` the exception's class name (:data:`INTERRUPTED` for a file stopped by an interruption),
+    ``kept`` the multipart upload kept for a resume (its parts are stored, and billed), if any."""
 
     path: str
     key: str
     error: str
     kind: str = ""
+    kept: Optional[KeptUpload] = None
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by an interruption, not failed: the same run again finishes it."""
+        return self.kind == INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,11 @@ class PlannedAction:
 class DirectoryProgress:
     """One progress report for the whole tree: files handled (uploaded, skipped or failed) and bytes.
 
-    ``bytes_done`` counts the bytes of handled files plus those in flight; skipped and failed files count as
-    handled, so the total is reached when the run ends.
+    ``bytes_done`` counts the bytes of handled files plus those sent of the files in flight;
+    ``bytes_confirmed`` the bytes of handled files plus those COS has acknowledged of the files in flight (see
+    :attr:`~cos_multipart.progress.ProgressEvent.bytes_confirmed`). Skipped and failed files count as handled,
+    so the total is reached when the run ends; files stopped by an interruption do not (the numbers stay
+    where they were).
     """
 
     files_done: int
@@ -61,6 +76,7 @@ class DirectoryProgress:
     bytes_done: int
     bytes_total: int
     files_failed: int = 0
+    bytes_confirmed: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,9 @@ class DirectoryReport:
             objects than ``max_delete`` would have been deleted.
         deletions_over_limit: When ``max_delete`` refused the deletions: how many the plan had (none was
             deleted; with ``dry_run`` they are in ``planned``); else 0.
+        interrupted: The run was interrupted (the report a ``KeyboardInterrupt`` carries): files stopped
+            part way are in ``failed`` with :attr:`FailedFile.interrupted` set, nothing was deleted.
+        not_started: With ``interrupted``: the files the run never started.
     """
 
     uploaded: Tuple[UploadedFile, ...] = ()
@@ -94,11 +113,18 @@ class DirectoryReport:
     dry_run: bool = False
     delete_skipped: str = ""
     deletions_over_limit: int = 0
+    interrupted: bool = False
+    not_started: Tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         """Nothing failed, and ``delete`` (when asked) was not refused."""
         return not self.failed and not self.delete_skipped
+
+    @property
+    def kept(self) -> Tuple[KeptUpload, ...]:
+        """The multipart uploads kept for a resume by files that failed or were interrupted."""
+        return tuple(f.kept for f in self.failed if f.kept is not None)
 
 
 ProgressFunction = Callable[[DirectoryProgress], None]

@@ -29,6 +29,7 @@ from ._crccache import CrcCache
 from ._decisions import client_dialect
 from ._dirplan import LocalFile, WalkOptions
 from ._dirreport import (
+    INTERRUPTED,
     DirectoryProgress,
     DirectoryReport,
     FailedFile,
@@ -44,7 +45,7 @@ from .checksum import crc64
 from .client import CosClient
 from ._driver import Upload
 from ._sources import BodyOptions, FileSource
-from .errors import CosCancelledError, CosError, CosValidationError, SourceChangedError
+from .errors import CosCancelledError, CosError, CosValidationError, SourceChangedError, kept_upload_of
 from .progress import ProgressEvent
 from ._config import UploadResult
 from .uploader import UploadConfig, Uploader
@@ -121,15 +122,17 @@ class _Progress:
         self._files_total = len(files)
         self._bytes_total = sum(item.size for item in files)
         self._files_done = self._failed = self._bytes_done = 0
-        self._in_flight: Dict[str, int] = {}
+        self._in_flight: Dict[str, Tuple[int, int]] = {}  # path: (bytes sent, bytes confirmed)
 
     def sent(self, path: str, event: ProgressEvent) -> None:
         with self._lock:
-            self._in_flight[path] = event.bytes_done
+            self._in_flight[path] = (event.bytes_done, event.bytes_confirmed)
             self._report()
 
-    def finished(self, item: LocalFile, *, failed: bool) -> None:
+    def finished(self, item: LocalFile, *, failed: bool, interrupted: bool = False) -> None:
         with self._lock:
+            if interrupted:
+                return  # stopped, not done: the numbers stay where they were (a bar at 100 % would lie)
             self._in_flight.pop(item.path, None)
             self._files_done += 1
             self._failed += failed
@@ -138,8 +141,11 @@ class _Progress:
 
     def _report(self) -> None:
         if self._callback is not None:
-            done = min(self._bytes_done + sum(self._in_flight.values()), self._bytes_total)
-            self._callback(DirectoryProgress(self._files_done, self._files_total, done, self._bytes_total, self._failed))
+            done = min(self._bytes_done + sum(sent for sent, _ in self._in_flight.values()), self._bytes_total)
+            confirmed = min(self._bytes_done + sum(ok for _, ok in self._in_flight.values()), done)
+            self._callback(
+                DirectoryProgress(self._files_done, self._files_total, done, self._bytes_total, self._failed, confirmed)
+            )
 
 
 @dataclass(frozen=True)
@@ -248,10 +254,10 @@ class FileSender:
                 for future in done:
                     future.result()
         except BaseException:
-            if self.owns_slots:
-                self.slots.stop()  # requests not started are refused, uploads in flight stop at their next bytes
             for future in pending:
-                future.cancel()
+                future.cancel()  # first: a lane freed by the stop below must not start another file
+            if self.owns_slots:
+                self.slots.stop()  # requests not started are refused, requests in flight are cancelled
             raise
         finally:
             for lane in lanes:
@@ -299,9 +305,10 @@ class FileSender:
                     os.close(fd)
             return FileResult(FailedFile(item.path, key, _CHANGED, "SourceChangedError"))
         except (CosError, OSError) as error:
+            kept = kept_upload_of(error)
             if self.slots.stopped.is_set():
-                return FileResult(FailedFile(item.path, key, "interrupted", "KeyboardInterrupt"), learned)
-            return FileResult(FailedFile(item.path, key, _one_line(error), type(error).__name__), learned)
+                return FileResult(FailedFile(item.path, key, "interrupted", INTERRUPTED, kept), learned)
+            return FileResult(FailedFile(item.path, key, _one_line(error), type(error).__name__, kept), learned)
 
     def _open(self, task: FileTask) -> int:
         if task.root:
@@ -468,7 +475,10 @@ class DirectoryRun:
         try:
             self._dispatch(tasks, progress)
         except KeyboardInterrupt as interrupt:
-            setattr(interrupt, REPORT_ATTRIBUTE, self._report(()))
+            handled = {outcome.path for outcome in list(self.outcomes)}
+            not_started = tuple(task.item.path for task in tasks if task.item.path not in handled)
+            report = dataclasses.replace(self._report(()), interrupted=True, not_started=not_started)
+            setattr(interrupt, REPORT_ATTRIBUTE, report)
             raise
         finally:
             self.cache.save()
@@ -491,7 +501,9 @@ class DirectoryRun:
             self.outcomes.append(result.outcome)  # list.append is atomic: lanes call this concurrently
             if self.settings.sync and result.crc64 is not None and _unchanged(task.item):
                 self.cache.put(task.item, result.crc64)
-        progress.finished(task.item, failed=result is None or isinstance(result.outcome, FailedFile))
+        failed = result is None or isinstance(result.outcome, FailedFile)
+        interrupted = result is not None and isinstance(result.outcome, FailedFile) and result.outcome.interrupted
+        progress.finished(task.item, failed=failed, interrupted=interrupted)
 
     def _delete(self, remote: Remote, local_keys: List[str], kept: List[str], walk_failed: bool) -> Tuple[str, ...]:
         planned = _dirplan.deletions(sorted(remote), local_keys, self.prefix, self.settings.walk, kept)

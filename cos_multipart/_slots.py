@@ -7,7 +7,10 @@ and parts, and also covers Initiate, Complete, List Parts and HEAD, not only the
 a part is read from its file while it is sent, so the bytes in flight are bounded by the slots.
 
 A request waiting for a slot gives up with :class:`~cos_multipart.errors.CosCancelledError` once the
-pool is stopped (Ctrl-C), instead of starting.
+pool is stopped (Ctrl-C), instead of starting. Requests in flight are stopped too, as a single upload's
+Ctrl-C stops its own: their ``cancel`` scope (the upload's, or the pool's for requests sent without one) is
+set, so they are not retried, and their connections are shut down, so one waiting for a slow answer ends
+at once instead of after the read timeout.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import copy
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional, cast
+from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 from .client import CosClient
 from .errors import CosCancelledError
@@ -45,29 +48,47 @@ class RequestSlots:
         self._in_flight = 0
         self.peak = 0
         self.stopped = threading.Event()
+        #: The cancel scopes of the requests in flight: scope -> (its transport, how many requests).
+        self._scopes: Dict[threading.Event, Tuple[Transport, int]] = {}
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        """Hold one slot for the duration of the block (waits for a free one)."""
+    def held(self, scope: Optional[threading.Event] = None, transport: Optional[Transport] = None) -> Iterator[None]:
+        """Hold one slot for the duration of the block (waits for a free one); a request of ``scope`` sent
+        on ``transport`` is stopped by :meth:`stop`."""
         while not self._free.acquire(timeout=_WAIT_SECONDS):
             if self.stopped.is_set():
                 raise CosCancelledError("stopped before this request was sent")
-        if self.stopped.is_set():
-            self._free.release()
-            raise CosCancelledError("stopped before this request was sent")
         with self._lock:
+            if self.stopped.is_set():
+                self._free.release()
+                raise CosCancelledError("stopped before this request was sent")
             self._in_flight += 1
             self.peak = max(self.peak, self._in_flight)
+            if scope is not None and transport is not None:
+                self._scopes[scope] = (transport, self._scopes.get(scope, (transport, 0))[1] + 1)
         try:
             yield
         finally:
             with self._lock:
                 self._in_flight -= 1
+                if scope is not None and scope in self._scopes:
+                    owner, count = self._scopes[scope]
+                    if count > 1:
+                        self._scopes[scope] = (owner, count - 1)
+                    else:
+                        del self._scopes[scope]
             self._free.release()
 
     def stop(self) -> None:
-        """Refuse every request not yet started (those in flight finish or fail as usual)."""
-        self.stopped.set()
+        """Refuse every request not yet started and stop those in flight: their cancel scopes are set (no
+        retry, their uploads stop) and their connections shut down (no wait for a slow answer)."""
+        with self._lock:  # a request either registered before this or sees the flag set
+            self.stopped.set()
+            scopes: List[Tuple[threading.Event, Transport]] = [(scope, owner) for scope, (owner, _) in self._scopes.items()]
+        for scope, _ in scopes:
+            scope.set()  # first: a request whose connection is shut down is then not retried
+        for scope, owner in scopes:
+            owner.abort_connections(scope)
 
     def client_view(self, client: CosClient) -> CosClient:
         """A client sharing ``client``'s connections, credentials and retry policy whose every request
@@ -85,8 +106,9 @@ class _GatedTransport:
         self._slots = slots
 
     def send(self, call: HttpCall, parse: Any, *, cancel: Optional[threading.Event] = None) -> Any:
-        with self._slots.held():
-            return self._transport.send(call, parse, cancel=cancel)
+        scope = cancel if cancel is not None else self._slots.stopped  # a request of no upload: the pool's scope
+        with self._slots.held(scope, self._transport):
+            return self._transport.send(call, parse, cancel=scope)
 
     def open(self, call: HttpCall, check: Any) -> Any:
         with self._slots.held():

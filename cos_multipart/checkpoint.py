@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -57,6 +58,9 @@ Checkpoint = UploadSession
 VerifiedPart = PartReceipt
 #: Largest checkpoint file read: 10,000 parts take about 1 MB of JSON.
 MAX_CHECKPOINT_BYTES = 8 * MB
+#: The file name of a checkpoint (:func:`checkpoint_name`). Other files share the directory (the sync's
+#: ``crc64-cache.json``, lock files, temporary files): listing the directory reads only these.
+CHECKPOINT_FILE_NAME = re.compile(r"[0-9a-f]{40}\.json")
 #: Checkpoint versions read only to abort the upload they name (their file identity is not comparable).
 _OLD_VERSIONS = (1,)
 
@@ -191,11 +195,16 @@ class CheckpointStore:
             logger.warning("could not remove checkpoint %s: %s", path, error.strerror or error)
 
     def __iter__(self) -> Iterator[Tuple[Path, Checkpoint]]:
-        """Every readable checkpoint in the directory, with its path."""
+        """Every readable checkpoint in the directory, with its path.
+
+        Only files named as checkpoints are read (a damaged one is skipped with a warning); anything else
+        in the directory (the CRC-64 cache of ``sync``, locks, temporary files) is not a checkpoint and is
+        passed over in silence.
+        """
         if not self.directory.is_dir():
             return
         for path in sorted(self.directory.glob("*.json")):
-            if path.name.startswith(".tmp-"):
+            if not CHECKPOINT_FILE_NAME.fullmatch(path.name):
                 continue
             checkpoint = self._read(path)
             if checkpoint is not None:

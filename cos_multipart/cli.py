@@ -8,8 +8,13 @@ Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also:
 3 COS answered an error (also: the key exists and --forbid-overwrite is set); 4 integrity check failed;
 5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
-130 interrupted (Ctrl-C). When a failure keeps a multipart upload for a resume, one
-line on stderr says so, with the commands that resume or abort it.
+130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
+resume, one line on stderr says so, with the commands that resume or abort it.
+
+SIGINT and SIGTERM stop a command the same way (:class:`Interrupted`, a ``KeyboardInterrupt``): parts in
+flight stop, checkpoints are written, the progress bar stops where it was, and what finished, what was kept
+and what was not started is printed. A second signal while stopping is ignored (the stop takes a few seconds
+at most; ``kill -9`` ends it at once, keeping what the checkpoint holds).
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import argparse
 import importlib
 import logging
 import re
+import signal
 import sys
+import threading
 import traceback
-from typing import List, NoReturn, Optional, Sequence
+from types import FrameType
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -33,6 +41,7 @@ from .errors import (
     CosServiceError,
     CosTransportError,
     CosValidationError,
+    KeptUpload,
     ObjectExistsError,
     ResumeError,
     SourceChangedError,
@@ -51,6 +60,13 @@ EXIT_SOURCE_CHANGED = 6
 EXIT_LOCKED = 7
 EXIT_PARTIAL = 8
 EXIT_INTERRUPTED = 130
+#: 128 + SIGTERM, what a shell reports for a process SIGTERM killed: scripts that test for it keep working.
+EXIT_TERMINATED = 143
+#: The signals that stop a command in order (checkpoints kept, summary printed), and their exit codes.
+STOP_SIGNALS: Dict[int, int] = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+_SIGNAL_NAMES: Dict[int, str] = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+#: Set by the first stop signal: a second one is ignored while the command stops.
+STOPPING = threading.Event()
 
 _COMMAND_MODULES = (
     "cos_multipart._cli_server",
@@ -95,6 +111,49 @@ _UNITS = {
 }  # fmt: skip
 
 
+class Interrupted(KeyboardInterrupt):
+    """The command was asked to stop by a signal: Ctrl-C (SIGINT) or SIGTERM.
+
+    A ``KeyboardInterrupt``, so every path that handles Ctrl-C (the uploader keeps its upload and writes the
+    checkpoint, a directory run attaches its report so far) handles SIGTERM the same way.
+
+    Attributes:
+        signum: The signal received.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(_SIGNAL_NAMES.get(signum, f"signal {signum}"))
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """130 for SIGINT, 143 for SIGTERM."""
+        return STOP_SIGNALS.get(self.signum, EXIT_INTERRUPTED)
+
+
+def _on_stop_signal(signum: int, frame: Optional[FrameType]) -> None:
+    if STOPPING.is_set():
+        return  # already stopping: do not break off the checkpoint writes and the summary halfway
+    STOPPING.set()
+    raise Interrupted(signum)
+
+
+def _install_stop_handlers() -> Dict[int, Any]:
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` in the main thread; returns the handlers replaced."""
+    STOPPING.clear()
+    previous: Dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous  # signals are delivered to the main thread only; a caller in a thread keeps its own
+    for signum in STOP_SIGNALS:
+        previous[signum] = signal.signal(signum, _on_stop_signal)
+    return previous
+
+
+def _restore_handlers(previous: Dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line, like every other error (not the whole usage text)."""
 
@@ -122,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def exit_code_for(error: BaseException) -> int:
     """The exit code that reports ``error``."""
+    if isinstance(error, Interrupted):
+        return error.exit_code
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(error, (CosValidationError, CosCredentialsError, ResumeError)):
@@ -146,27 +207,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     _configure_logging(verbose=args.verbose, quiet=args.quiet)
+    previous = _install_stop_handlers()
     try:
         code: int = args.handler(args)
         return code
     except KeyboardInterrupt as error:
-        print("cos-multipart: interrupted", file=sys.stderr)
         _report_kept(error)
-        return EXIT_INTERRUPTED
+        how = _SIGNAL_NAMES.get(error.signum, str(error)) if isinstance(error, Interrupted) else _SIGNAL_NAMES[signal.SIGINT]
+        code = exit_code_for(error)
+        print(f"cos-multipart: interrupted by {how} (exit {code})", file=sys.stderr)
+        return code
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
         print(f"cos-multipart: error: {describe_error(error)}", file=sys.stderr)
         _report_kept(error)
         return exit_code_for(error)
+    finally:
+        _restore_handlers(previous)
 
 
 def _report_kept(error: BaseException) -> None:
     kept = kept_upload_of(error)
     if kept is not None:
-        from ._cli_text import shown
+        print(kept_line(kept), file=sys.stderr)
 
-        print(f"cos-multipart: {shown(kept.describe())}", file=sys.stderr)
+
+def kept_line(kept: KeptUpload) -> str:
+    """The line that names an upload kept for a resume, with the commands that resume or abort it (every
+    command prints kept uploads through this one function; control characters in names escaped)."""
+    from ._cli_text import shown
+
+    return f"cos-multipart: {shown(kept.describe())}"
 
 
 def parse_size(text: str) -> int:
@@ -240,9 +312,46 @@ def _one_line(error: BaseException) -> str:
     return " ".join(line.strip() for line in lines)
 
 
+class LogHandler(logging.Handler):
+    """Log records as the command's own lines on stderr: ``cos-multipart: warning: ...`` (the logger's name
+    only with ``--verbose``), written through a progress bar on the screen (cleared, the line printed, the
+    bar drawn again) instead of over it. stderr is looked up at each record (tests replace it)."""
+
+    def __init__(self, *, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = " ".join(line.strip() for line in record.getMessage().splitlines()) or record.levelname.lower()
+        where = f"{record.name}: " if self.verbose else ""
+        line = f"cos-multipart: {record.levelname.lower()}: {where}{text}"
+        if self.verbose and record.exc_info:
+            line += "\n" + logging.Formatter().formatException(record.exc_info)
+        return line
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            write_line(self.format(record))
+        except Exception:  # a log line must never break an upload
+            self.handleError(record)
+
+
+def write_line(line: str) -> None:
+    """Print ``line`` on stderr, through the progress bar when one is drawn there."""
+    tqdm = sys.modules.get("tqdm")  # only loaded when a bar was made: no bar, nothing to clear
+    if tqdm is not None:
+        tqdm.tqdm.write(line, file=sys.stderr)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
 def _configure_logging(*, verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, LogHandler)]:
+        root.removeHandler(handler)  # an earlier main() of the same process
+    root.addHandler(LogHandler(verbose=verbose))
+    root.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,11 @@
 """Byte-level upload progress that users can trust: thread-safe, monotonic, never past the total.
 
 Workers report bytes as they hand them to the socket (``sent``), the uploader reports parts as COS confirms
-them (``part_done``). A retried part rewinds its own in-flight bytes internally, but what the callback sees is
-the largest value reported so far, so it never goes backwards; it is capped one byte short of the total until
-COS has confirmed every byte, so "100 %" means done, not "sent and maybe retrying".
+them (``part_done``). Each event carries both: ``bytes_done`` moves as bytes leave (smooth, but a byte sent is
+not yet a byte stored: behind a slow server most of it may still wait for an answer), ``bytes_confirmed`` only
+as COS acknowledges whole parts. A retried part rewinds its own in-flight bytes internally, but what the
+callback sees is the largest value reported so far, so it never goes backwards; it is capped one byte short of
+the total until COS has confirmed every byte, so "100 %" means done, not "sent and maybe retrying".
 
 The callback receives a :class:`ProgressEvent`; it is called from worker threads, one call at a time, in
 order, and never while the tracker's lock is held: a worker that finds another thread inside the callback
@@ -33,6 +35,9 @@ class ProgressEvent:
         parts_total: Number of parts, or ``None`` for a stream.
         parts_reused: Parts found already uploaded when resuming (not sent again).
         bytes_reused: Bytes of those parts.
+        bytes_confirmed: Bytes COS has acknowledged: parts answered and verified, reused parts included
+            (never decreases, at most ``bytes_done``). ``bytes_done - bytes_confirmed`` were handed to the
+            socket and are waiting for an answer (or, after a retry, being sent again).
     """
 
     bytes_done: int
@@ -41,6 +46,7 @@ class ProgressEvent:
     parts_total: Optional[int]
     parts_reused: int = 0
     bytes_reused: int = 0
+    bytes_confirmed: int = 0
 
     @property
     def fraction(self) -> Optional[float]:
@@ -174,6 +180,7 @@ class ProgressTracker:
             parts_total=self._parts_total,
             parts_reused=self._parts_reused,
             bytes_reused=self._bytes_reused,
+            bytes_confirmed=min(self._confirmed, self._shown),
         )
 
     def _emit(self, force: bool = False) -> None:

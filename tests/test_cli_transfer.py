@@ -13,6 +13,9 @@ import pytest
 from cos_multipart import cli
 from cos_multipart.cli import parse_size
 from cos_multipart.checkpoint import CheckpointStore
+from cos_multipart._crccache import CACHE_FILE, CrcCache
+from cos_multipart._dirplan import WalkOptions
+from cos_multipart._walk import walk
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
 from cos_multipart.limits import MB
@@ -202,9 +205,64 @@ def test_progress_bar_only_on_a_terminal(
     monkeypatch.setattr("cos_multipart._cli_transfer._is_tty", lambda: True)
     assert run("upload", str(path), target(server, "bar"), "--multipart-threshold", "0") == 0
     err = capsys.readouterr().err
-    assert "100%" in err and "2.00M" in err
+    # Binary values labelled as binary (tqdm's scaling said 2.00M and MB/s), named by the local file, not the key.
+    assert "100%" in err and "2.0 MiB/2.0 MiB" in err
+    assert "2.00M" not in err and "MB/s" not in err
+    assert all(line.startswith("data.bin:") for line in err.replace("\n", "\r").split("\r") if "%|" in line)
     assert run("upload", str(path), target(server, "bar2"), "--multipart-threshold", "0", "--quiet") == 0
     assert capsys.readouterr() == ("", "")
+
+
+def test_warnings_are_the_commands_own_lines_written_through_the_bar(
+    server: LocalCOS, client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """A warning while the bar is drawn (here: the upload to resume is gone) gets a line of its own, as
+    ``cos-multipart: warning: ...`` without the Python logger's name, and the bar is drawn again below it."""
+    path, data = make_file(tmp_path, 3 * MB)
+    upload_id = interrupt(server, client, path, "w.bin", 1)
+    client.abort_multipart_upload("w.bin", upload_id)
+    monkeypatch.setattr("cos_multipart._cli_transfer._is_tty", lambda: True)
+    assert run("upload", str(path), target(server, "w.bin"), "--part-size", "1MB", "--multipart-threshold", "0") == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.split("\n") if "is gone from" in line]
+    assert len(lines) == 1, err
+    before, _, message = lines[0].rpartition("\r")  # the bar, cleared, then the warning from the line's start
+    assert message.startswith(f"cos-multipart: warning: upload {upload_id} of w.bin is gone from"), err
+    assert "cos_multipart." not in err and "WARNING" not in err
+    after = err.partition(lines[0])[2]
+    assert "%|" in before and before.endswith(" ") and "%|" in after  # the bar, cleared, drawn again below
+    assert stored(client, "w.bin") == data
+
+
+def test_the_sync_crc_cache_is_not_taken_for_a_broken_checkpoint(
+    server: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """``sync`` keeps its CRC-64 cache in the checkpoint directory: resume, uploads and abort list that
+    directory and must not warn about the cache as a checkpoint they cannot read."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_bytes(b"a" * 1000)
+    assert run("sync", str(tree), target(server, "site/")) == 0
+    cache = CrcCache()
+    (item,) = walk(str(tree), WalkOptions())[0]
+    cache.put(item, 1, now=item.mtime_ns / 1e9 + 60)  # what a sync of an older file stores
+    cache.save()
+    assert (CheckpointStore().directory / CACHE_FILE).is_file()
+    path, _ = make_file(tmp_path, 3 * MB)
+    upload_id = interrupt(server, client, path, "r.bin", 1)
+    capsys.readouterr()
+    caplog.clear()
+    assert run("resume") == 0
+    assert upload_id in capsys.readouterr().out  # the real checkpoint is still listed
+    assert run("uploads", target(server, "")) == 0
+    assert f"resumable from local file {path}" in capsys.readouterr().out
+    assert run("abort", target(server, "r.bin")) == 0
+    err = capsys.readouterr().err
+    assert "ignoring checkpoint" not in err and "crc64-cache" not in err
+    assert not [r for r in caplog.records if "ignoring checkpoint" in r.getMessage()], caplog.text
+    assert (CheckpointStore().directory / CACHE_FILE).is_file()  # the cache itself is left alone
 
 
 # --- resume, abort, ls ---------------------------------------------------------------------------------

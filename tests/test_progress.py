@@ -50,6 +50,28 @@ def test_retry_never_goes_backwards_and_never_past_total() -> None:
     assert sum(1 for e in events if e.bytes_done == 300) == 1
 
 
+def test_confirmed_bytes_are_apart_from_bytes_sent() -> None:
+    """61 % sent with no part acknowledged must not look like 61 % stored: the event says how much COS has."""
+    events, tracker = recorder()
+    tracker.start()
+    tracker.sent(1, 100)
+    tracker.sent(2, 83)
+    assert (events[-1].bytes_done, events[-1].bytes_confirmed, events[-1].parts_done) == (183, 0, 0)
+    tracker.part_done(2, 100)
+    assert (events[-1].bytes_done, events[-1].bytes_confirmed) == (200, 100)
+    tracker.rewind(1)  # a retry: what was sent of part 1 is sent again, what COS has stays
+    tracker.sent(1, 10)
+    assert (events[-1].bytes_done, events[-1].bytes_confirmed) == (200, 100)
+    tracker.part_done(1, 100)
+    tracker.sent(3, 100)
+    tracker.part_done(3, 100)
+    assert (events[-1].bytes_done, events[-1].bytes_confirmed) == (300, 300)
+    for before, after in zip(events, events[1:]):
+        assert before.bytes_confirmed <= after.bytes_confirmed <= after.bytes_done
+    # Old callers build events without the new field: it defaults to nothing confirmed.
+    assert ProgressEvent(5, 10, 0, 1).bytes_confirmed == 0
+
+
 def test_retried_bytes_do_not_double_count() -> None:
     events, tracker = recorder()
     tracker.sent(1, 100)
@@ -63,7 +85,7 @@ def test_reused_parts_are_reported() -> None:
     events, tracker = recorder()
     tracker.reused(2, 200)
     tracker.start()
-    assert events[-1] == ProgressEvent(200, 300, 2, 3, parts_reused=2, bytes_reused=200)
+    assert events[-1] == ProgressEvent(200, 300, 2, 3, parts_reused=2, bytes_reused=200, bytes_confirmed=200)
     assert tracker.event.fraction == pytest.approx(2 / 3)
 
 
@@ -74,7 +96,7 @@ def test_stream_with_unknown_total() -> None:
     tracker.part_done(1, 10)
     assert events[-1].total_bytes is None and events[-1].fraction is None
     tracker.finish(10, 1)
-    assert events[-1] == ProgressEvent(10, 10, 1, 1)
+    assert events[-1] == ProgressEvent(10, 10, 1, 1, bytes_confirmed=10)
 
 
 def test_empty_object() -> None:
