@@ -45,7 +45,7 @@ from .models import (
     UploadInfo,
 )
 from .options import ObjectOptions, Tagging, resolve
-from .retry import RetryPolicy
+from .retry import RetryPolicy, policy_with
 from .sse import EncryptionLike
 from .transport import (
     DEFAULT_ANSWER_DEADLINE, DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout,
@@ -69,7 +69,13 @@ class CosClient:
             every request signed), or ``None`` to read ``COS_SECRET_ID``/``COS_SECRET_KEY`` now.
         endpoint: ``None`` for ``https://<bucket>.cos.<region>.myqcloud.com``; or a base URL such as
             ``"http://127.0.0.1:9000"`` (the local server) or a custom domain, with or without scheme.
-        retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`).
+        retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`; by default a request is retried for up
+            to 60 s after its first failure, see docs/client.md).
+        retry_time: Seconds a request may go on retrying after its first failure (the policy's
+            ``retry_time``; 0 disables retries); ``None`` keeps ``retry``'s.
+        max_attempts: Tries per request in all (the policy's ``max_attempts``); ``None`` keeps ``retry``'s.
+        sleep: How backoff waits are slept (tests inject one with ``monotonic``).
+        monotonic: The clock ``retry_time`` is counted on.
         timeout: Seconds, or ``(connect, read)``; ``None`` waits forever. The read timeout is the longest
             pause allowed while reading an answer or writing a request body.
         answer_deadline: Seconds an attempt may take to deliver its whole answer once its request is written
@@ -77,7 +83,8 @@ class CosClient:
             this ends it, as a timeout that the retry policy retries. Streamed GET bodies are not covered.
         pool_size: HTTP connections kept; use the number of threads that share the client.
         proxies: ``requests``-style proxies, e.g. ``{"https": "http://proxy:3128"}``.
-        verify: TLS certificate verification: ``True``, ``False``, or a CA bundle path.
+        verify: TLS certificate verification: ``True`` (the CA bundle named by ``REQUESTS_CA_BUNDLE``,
+            ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE``, else certifi's), ``False``, or a CA bundle path.
         sign_expires: Seconds each request signature stays valid.
         blocksize: Bytes per socket write of request bodies.
 
@@ -107,14 +114,17 @@ class CosClient:
         clock: Callable[[], float] = time.time,
         answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
         dialect: DialectLike = None,
+        retry_time: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bucket = bucket
         self.region = region
         #: The service spoken (:data:`cos_multipart.dialect.COS` unless ``dialect="oss"``).
         self.dialect = dialect_of(dialect)
         self.endpoint = Endpoint.build(bucket, region, endpoint, dialect=self.dialect)
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise CosValidationError("retry", retry, "a RetryPolicy or None")
+        retry = policy_with(retry, retry_time=retry_time, max_attempts=max_attempts)
         self._clock = clock
         self._transport = Transport(
             self.endpoint,
@@ -128,6 +138,8 @@ class CosClient:
             sign_expires=positive_int(sign_expires, "sign_expires"),
             clock=clock,
             answer_deadline=None if answer_deadline is None else validate_timeout(answer_deadline, "answer_deadline"),  # type: ignore[arg-type]
+            sleep=sleep,
+            monotonic=monotonic,
         )
 
     # --- multipart ---------------------------------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import random
 
 import pytest
 
 from cos_multipart.errors import CosResponseError, CosServiceError, CosTransportError, CosValidationError, FailureKind
-from cos_multipart.retry import REASON_CLOCK, RetryPolicy, clock_offset
+from cos_multipart.retry import DEFAULT_RETRY_TIME, REASON_CLOCK, RetryPolicy, clock_offset, policy_with
 
 
 def service(status: int, code: str = "", message: str = "") -> CosServiceError:
@@ -78,11 +78,12 @@ def test_attempts_are_bounded_and_history_kept() -> None:
     assert policy.history == () and policy.attempt == 1  # the original is untouched
 
 
-def test_full_jitter_backoff_from_seeded_random() -> None:
-    policy = RetryPolicy(max_attempts=6, backoff_base=0.5, backoff_cap=3.0)
+@pytest.mark.parametrize("jitter, low", [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)])
+def test_exponential_backoff_with_jitter_from_seeded_random(jitter: float, low: float) -> None:
+    policy = RetryPolicy(max_attempts=6, backoff_base=0.5, backoff_cap=3.0, jitter=jitter)
     expected_rng = random.Random(7)
     ceilings = [0.5, 1.0, 2.0, 3.0, 3.0]
-    expected = [expected_rng.uniform(0, ceiling) for ceiling in ceilings]
+    expected = [ceiling - expected_rng.uniform(0, ceiling * jitter) for ceiling in ceilings]
     rng = random.Random(7)
     delays = []
     current = policy
@@ -92,14 +93,68 @@ def test_full_jitter_backoff_from_seeded_random() -> None:
         delays.append(following.delay)
         current = following
     assert delays == expected
-    assert all(0 <= delay <= ceiling for delay, ceiling in zip(delays, ceilings))
+    assert all(ceiling * low <= delay <= ceiling for delay, ceiling in zip(delays, ceilings))
 
 
-def test_max_elapsed_stops_retries() -> None:
-    policy = RetryPolicy(max_attempts=10, backoff_base=1, backoff_cap=1, max_elapsed=5)
-    assert policy.next(service(503), elapsed=3.0, rng=random.Random(0)) is not None
-    assert policy.next(service(503), elapsed=4.9, rng=random.Random(0)) is None  # 4.9 + 0.84 > 5
-    assert policy.next(service(503), elapsed=6.0, rng=random.Random(0)) is None
+def waited_out(policy: RetryPolicy, error: BaseException, seed: int) -> Tuple[float, int]:
+    """Seconds of failures (instant ones) the policy keeps retrying through, and the attempts made."""
+    rng = random.Random(seed)
+    elapsed, current = 0.0, policy
+    while True:
+        following = current.next(error, elapsed=elapsed, rng=rng)
+        if following is None:
+            return elapsed, current.attempt
+        elapsed += following.delay
+        current = following
+
+
+@pytest.mark.parametrize("error", [service(503, "SlowDown"), transport(FailureKind.CONNECTION), service(429)])
+@pytest.mark.parametrize("seed", range(20))
+def test_defaults_wait_out_a_minute_of_refusals_or_slowdown(error: BaseException, seed: int) -> None:
+    # Issue 19 item 7: the old defaults (4 attempts, 0.25 s base) gave up after about a second.
+    elapsed, attempts = waited_out(RetryPolicy(), error, seed)
+    assert elapsed == pytest.approx(DEFAULT_RETRY_TIME)  # the last wait ends with the budget: >= 30 s survived
+    assert 8 <= attempts <= 20  # spread out: about one try per 5-10 s once the waits have grown
+
+
+def test_retry_time_is_the_budget_and_the_last_wait_ends_with_it() -> None:
+    policy = RetryPolicy(backoff_base=1, backoff_cap=1, jitter=0, retry_time=5)
+    following = policy.next(service(503), elapsed=3.0, rng=random.Random(0))
+    assert following is not None and following.delay == 1.0
+    last = policy.next(service(503), elapsed=4.5, rng=random.Random(0))
+    assert last is not None and last.delay == pytest.approx(0.5)  # shortened to end with the budget
+    assert policy.next(service(503), elapsed=5.0, rng=random.Random(0)) is None
+    assert RetryPolicy(retry_time=0).next(service(503), elapsed=0.0, rng=random.Random(0)) is None
+    assert waited_out(RetryPolicy(retry_time=300, max_attempts=3), service(503), 1)[1] == 3  # whichever first
+
+
+def test_retry_after_is_honoured_up_to_the_budget() -> None:
+    policy = RetryPolicy(backoff_cap=10, retry_time=60)
+    asked = CosServiceError(503, "SlowDown", retry_after=25.0)
+    following = policy.next(asked, elapsed=0.0, rng=random.Random(0))
+    assert following is not None and following.delay == 25.0  # longer than the cap: the server's word wins
+    assert policy.next(asked, elapsed=40.0, rng=random.Random(0)) is None  # 25 s more would pass the budget
+    short = CosServiceError(503, "SlowDown", retry_after=0.0)
+    following = RetryPolicy(backoff_base=2, jitter=0).next(short, elapsed=0.0, rng=random.Random(0))
+    assert following is not None and following.delay == 2.0  # never shorter than the backoff
+
+
+def test_client_options_apply_to_the_policy() -> None:
+    assert policy_with(None) is None
+    base = RetryPolicy(backoff_base=0.01)
+    assert policy_with(base) is base
+    made = policy_with(base, retry_time=120, max_attempts=7)
+    assert made is not None and (made.retry_time, made.max_attempts, made.backoff_base) == (120, 7, 0.01)
+    default = policy_with(None, retry_time=5)
+    assert default == RetryPolicy(retry_time=5)
+    with pytest.raises(CosValidationError) as caught:
+        policy_with(None, max_attempts=0)
+    assert caught.value.field == "max_attempts"
+    with pytest.raises(CosValidationError) as caught:
+        policy_with(None, retry_time=-1)
+    assert caught.value.field == "retry_time"
+    with pytest.raises(CosValidationError):
+        policy_with("3 tries")  # type: ignore[arg-type]
 
 
 def test_clock_error_retried_once_immediately_even_without_retries() -> None:
@@ -118,7 +173,19 @@ def test_switches() -> None:
     assert RetryPolicy(statuses=frozenset()).classify(service(502)) is None
 
 
-@pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"max_attempts": True}, {"backoff_base": -1}, {"max_elapsed": "1"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"max_attempts": True},
+        {"backoff_base": -1},
+        {"retry_time": "1"},
+        {"retry_time": float("inf")},
+        {"retry_time": float("nan")},
+        {"jitter": 1.5},
+        {"jitter": -0.1},
+    ],
+)
 def test_bad_settings(kwargs: Dict[str, Any]) -> None:
     with pytest.raises(CosValidationError):
         RetryPolicy(**kwargs)
