@@ -40,7 +40,7 @@ from .dialect import dialect_of
 from .endpoint import Endpoint
 from .errors import CosCredentialsError, CosValidationError, SourceChangedError
 from .parts import DEFAULT_PART_ATTEMPTS, send_part
-from .retry import RetryPolicy
+from .retry import RetryPolicy, policy_with
 from .session import FileIdentity, PartReceipt, UploadSession
 from .transport import DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 
@@ -154,6 +154,8 @@ class ClientConfig:
         verify: TLS verification: ``True``, ``False`` or a CA bundle path that exists on every machine.
         timeout: Seconds, or ``(connect, read)``.
         retry: The client's retry policy (``None``: the default).
+        retry_time: Seconds each request may go on retrying after its first failure (``None``: ``retry``'s).
+        max_attempts: Tries per request in all (``None``: ``retry``'s).
         dialect: ``"cos"`` (Tencent COS) or ``"oss"`` (Aliyun OSS). With ``"oss"`` and the default
             :class:`EnvCredentials`, each machine reads OSS's variables (``OSS_ACCESS_KEY_ID``,
             ``OSS_ACCESS_KEY_SECRET``, ``OSS_SESSION_TOKEN``) instead of COS's.
@@ -167,6 +169,8 @@ class ClientConfig:
     timeout: Optional[Timeout] = DEFAULT_TIMEOUT
     retry: Optional[RetryPolicy] = None
     dialect: str = "cos"
+    retry_time: Optional[float] = None
+    max_attempts: Optional[int] = None
 
     def __post_init__(self) -> None:
         spoken = dialect_of(self.dialect)  # a name travels in tasks; the Dialect holds a signer function
@@ -187,6 +191,7 @@ class ClientConfig:
             raise CosValidationError("verify", type(self.verify).__name__, "True, False or a CA bundle path")
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise CosValidationError("retry", type(self.retry).__name__, "a RetryPolicy or None")
+        policy_with(self.retry, retry_time=self.retry_time, max_attempts=self.max_attempts)  # validates them
 
     def client(self, *, pool_size: int = DEFAULT_POOL_SIZE) -> CosClient:
         """A new client on this machine, with credentials from :attr:`credentials`.
@@ -197,6 +202,7 @@ class ClientConfig:
         return CosClient(
             self.bucket, self.region, self.credentials.provider(), endpoint=self.endpoint, retry=self.retry,
             timeout=self.timeout, pool_size=pool_size, verify=self.verify, dialect=self.dialect,
+            retry_time=self.retry_time, max_attempts=self.max_attempts,
         )  # fmt: skip
 
     def __repr__(self) -> str:

@@ -103,7 +103,7 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         attempts = self.max_attempts
         if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1):
-            raise CosValidationError("max_attempts", attempts, "None (as many as retry_time allows) or an integer >= 1")
+            raise CosValidationError("max_attempts", attempts, "an integer >= 1 (tries in all, the first included)")
         for name in ("retry_time", "backoff_base", "backoff_cap"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:

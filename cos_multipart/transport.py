@@ -395,7 +395,7 @@ class Transport:
         blocksize: Bytes per socket write of a request body.
         sign_expires: Validity of each request signature, seconds.
         clock: Unix time source (tests).
-        sleep: Sleep function (tests).
+        sleep: Sleep function (tests; it replaces the wait a ``cancel`` event ends early).
         rng: Random source of the backoff jitter (tests).
         monotonic: The clock the retry policy's ``retry_time`` is counted on (tests: with ``sleep``).
     """
@@ -584,9 +584,9 @@ class Transport:
             delay = retries.delay_after(failure, date)
             if delay is None:
                 raise failure
-            if cancel is not None:
+            if cancel is not None and self._sleep is time.sleep:
                 cancel.wait(delay)  # ends early when cancelled; checked at the top of the loop
-            elif delay > 0:
+            elif delay > 0:  # an injected sleep (tests) is called instead, and the cancellation checked after
                 self._sleep(delay)
 
     def _secrets(self) -> Tuple[Optional[str], ...]:
