@@ -57,8 +57,9 @@ DEFAULT_BLOCKSIZE = 1024 * 1024
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
 #: Seconds from a request written to its whole answer read. The read timeout alone is reset by every byte,
 #: so an answer trickling at 1 byte/s never hit it. Longer than the read timeout (a silent server meets that
-#: first), and short enough that a retry still fits the retry policy's 300 s ``max_elapsed``. Complete's
-#: keep-alive spaces do not extend it: a merge taking longer fails as a timeout and is retried.
+#: first); the retry policy's ``retry_time`` counts from the first failure, so an attempt that met it is
+#: still retried. Complete's keep-alive spaces do not extend it: a merge taking longer fails as a timeout
+#: and is retried.
 DEFAULT_ANSWER_DEADLINE = 180.0
 DEFAULT_POOL_SIZE = 10
 USER_AGENT = f"cos-multipart/{__version__}"

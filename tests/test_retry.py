@@ -196,3 +196,16 @@ def test_clock_offset() -> None:
     assert clock_offset("Thu, 16 May 2019 06:45:51 GMT", 1557989151.0 + 1200) == pytest.approx(-1200)
     assert clock_offset(None, 0) is None
     assert clock_offset("not a date", 0) is None
+
+
+def test_what_a_retry_line_calls_a_request() -> None:
+    from cos_multipart._attempts import call_label, host_port
+    from cos_multipart.models import HttpCall
+
+    assert call_label(HttpCall("PUT", "big.bin", (("partNumber", "7"), ("uploadId", "u")))) == "part 7"
+    assert call_label(HttpCall("POST", "big.bin", (("uploads", None),))) == "starting the upload of big.bin"
+    assert call_label(HttpCall("POST", "big.bin", (("uploadId", "u"),))) == "completing the upload of big.bin"
+    assert call_label(HttpCall("DELETE", "big.bin", (("uploadId", "u"),))) == "aborting the upload of big.bin"
+    assert call_label(HttpCall("HEAD", "k")) == "HEAD k" and call_label(HttpCall("GET", "")) == "GET /"
+    assert host_port("https://b.cos.ap-guangzhou.myqcloud.com/k") == "b.cos.ap-guangzhou.myqcloud.com:443"
+    assert host_port("http://127.0.0.1/k") == "127.0.0.1:80" and host_port("http://[::1]:9000/") == "[::1]:9000"

@@ -243,3 +243,41 @@ def test_cli_retry_flags(
     service = cli_env.dialect.upper()
     pattern = re.compile(rf"{service} busy \(503 SlowDown\): retrying PUT flags\.bin in \d+(\.\d)? s")
     assert len([line for line in waits(caplog) if pattern.fullmatch(line)]) == 2
+
+
+def failure_of(transport: str, server: LocalCOS, **options: Any) -> CosTransportError:
+    """The transport error one ``put_object`` gets from ``server`` (or from ``options``' endpoint), tried once."""
+    options.setdefault("max_attempts", 1)
+    with pytest.raises(CosTransportError) as caught:
+        if transport == "threads":
+            with server.client(**options) as client:
+                client.put_object("k", b"x" * 1000)
+        else:
+
+            async def run() -> None:
+                async with AsyncCosClient(
+                    server.bucket, server.region, server.credentials, dialect=server.dialect,
+                    **{"endpoint": server.endpoint, **options},
+                ) as client:  # fmt: skip
+                    await client.put_object("k", b"x" * 1000)
+
+            asyncio.run(run())
+    return caught.value
+
+
+@pytest.mark.parametrize("transport", ["threads", "asyncio"])
+def test_transport_failures_say_what_failed_in_plain_words(local_cos: LocalCOS, transport: str) -> None:
+    where = f"127.0.0.1:{local_cos.port}"
+    resets = local_cos.faults.add(Fault.reset("PutObject", count=None))  # aiohttp itself resends once
+    reset = failure_of(transport, local_cos)
+    assert reset.kind is FailureKind.CONNECTION and reset.__cause__ is not None
+    assert re.match(rf"(connection to {where} reset|{where} closed the connection without answering) \(PUT ", str(reset)), str(reset)
+    local_cos.faults.remove(resets)
+    local_cos.faults.add(Fault.delay(5.0, "PutObject"))
+    slow = failure_of(transport, local_cos, timeout=(5.0, 0.2))
+    assert slow.kind is FailureKind.TIMEOUT
+    assert str(slow).startswith(f"no answer from {where} within the read timeout (PUT "), str(slow)
+    unknown = failure_of(transport, local_cos, endpoint="http://no-such-host.invalid:9")
+    assert str(unknown).startswith("cannot resolve no-such-host.invalid:9 (name resolution failed: "), str(unknown)
+    for error in (reset, slow, unknown):
+        assert "Pool" not in str(error) and "Max retries" not in str(error) and error.__cause__ is not None
