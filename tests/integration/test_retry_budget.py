@@ -23,7 +23,7 @@ from cos_multipart import CosServiceError, CosTransportError, FailureKind
 from cos_multipart.aio import AsyncCosClient, AsyncUploader
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.limits import MB
-from cos_multipart.retry import DEFAULT_RETRY_TIME
+from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 from cos_multipart.uploader import UploadConfig, upload_file
@@ -33,6 +33,8 @@ from uploads import make_file, stored
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 LOGGER = "cos_multipart.transport"
+#: The default retry_time (cos_multipart.retry.DEFAULT_RETRY_TIME), spelled out.
+DEFAULT_RETRY_TIME = 60.0
 #: What an outage lasts in these tests: longer than the 30 s the issue asks to survive.
 OUTAGE = 45.0
 
@@ -247,7 +249,7 @@ def test_cli_retry_flags(
 
 def failure_of(transport: str, server: LocalCOS, **options: Any) -> CosTransportError:
     """The transport error one ``put_object`` gets from ``server`` (or from ``options``' endpoint), tried once."""
-    options.setdefault("max_attempts", 1)
+    options.setdefault("retry", RetryPolicy.never())
     with pytest.raises(CosTransportError) as caught:
         if transport == "threads":
             with server.client(**options) as client:
