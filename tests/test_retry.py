@@ -214,3 +214,23 @@ def test_what_a_retry_line_calls_a_request() -> None:
     assert call_label(HttpCall("HEAD", "k")) == "HEAD k" and call_label(HttpCall("GET", "")) == "GET /"
     assert host_port("https://b.cos.ap-guangzhou.myqcloud.com/k") == "b.cos.ap-guangzhou.myqcloud.com:443"
     assert host_port("http://127.0.0.1/k") == "127.0.0.1:80" and host_port("http://[::1]:9000/") == "[::1]:9000"
+
+
+def test_the_cluster_client_config_carries_the_retry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from cos_multipart.remote import ClientConfig
+
+    monkeypatch.setenv("COS_SECRET_ID", "AKIDexample")
+    monkeypatch.setenv("COS_SECRET_KEY", "example-secret")
+    config = ClientConfig(
+        "examplebucket-1250000000", "ap-guangzhou", endpoint="http://127.0.0.1:9",
+        retry=RetryPolicy(backoff_base=0.1), retry_time=120.0, max_attempts=5,
+    )  # fmt: skip
+    travelled = pickle.loads(pickle.dumps(config))  # what a worker gets
+    with travelled.client() as client:
+        policy = client.transport.retry
+    assert (policy.retry_time, policy.max_attempts, policy.backoff_base) == (120.0, 5, 0.1)
+    with pytest.raises(CosValidationError) as caught:
+        ClientConfig("examplebucket-1250000000", "ap-guangzhou", max_attempts=0)
+    assert caught.value.field == "max_attempts"

@@ -283,3 +283,23 @@ def test_transport_failures_say_what_failed_in_plain_words(local_cos: LocalCOS, 
     assert str(unknown).startswith("cannot resolve no-such-host.invalid:9 (name resolution failed: "), str(unknown)
     for error in (reset, slow, unknown):
         assert "Pool" not in str(error) and "Max retries" not in str(error) and error.__cause__ is not None
+
+
+def test_cli_prints_one_line_per_wait_on_stderr(cli_env: LocalCOS, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from uploads import target
+
+    path, _ = make_file(tmp_path, 1000)
+    cli_env.faults.add(Fault.error("PutObject", status=503, nth=1, count=2))  # two SlowDowns, then served
+    done = subprocess.run(
+        [sys.executable, "-m", "cos_multipart", "upload", str(path), target(cli_env, "waits.bin")],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    service = cli_env.dialect.upper()
+    lines = [line for line in done.stderr.splitlines() if "retrying" in line]
+    assert len(lines) == 2 and all(f"{service} busy (503 SlowDown): retrying PUT waits.bin in " in line for line in lines)
+    assert len(cli_env.log_entries("PutObject")) == 3
