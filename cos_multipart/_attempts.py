@@ -153,6 +153,9 @@ def call_label(call: HttpCall) -> str:
 
 
 def _seconds(delay: float) -> str:
+    """A wait as a person reads it: "4 s", "2.4 s", "12 s", "20 ms"."""
+    if delay < 0.05:
+        return f"{delay * 1000:.0f} ms"
     return f"{delay:.1f} s" if delay < 9.95 and round(delay) != delay else f"{delay:.0f} s"
 
 

@@ -204,7 +204,9 @@ def test_clock_offset() -> None:
 
 
 def test_what_a_retry_line_calls_a_request() -> None:
-    from cos_multipart._attempts import call_label, host_port
+    from cos_multipart._attempts import _seconds, call_label, host_port
+
+    assert [_seconds(d) for d in (4.0, 2.44, 12.3, 9.96, 0.02)] == ["4 s", "2.4 s", "12 s", "10 s", "20 ms"]
     from cos_multipart.models import HttpCall
 
     assert call_label(HttpCall("PUT", "big.bin", (("partNumber", "7"), ("uploadId", "u")))) == "part 7"
