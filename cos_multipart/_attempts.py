@@ -9,15 +9,20 @@ correction and what is logged are here, once. Pure: no HTTP library, no sleeping
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import logging
 import random
+import socket
 import threading
+import time
 from dataclasses import replace
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Type, TypeVar, cast
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, TypeVar, cast
+from urllib.parse import urlsplit
 
+from ._tls import tls_failure
 from .credentials import Credentials
 from .endpoint import Endpoint
-from .errors import FailureKind
+from .errors import CosServiceError, CosTLSError, CosTransportError, FailureKind, quotes_secret, redact
 from .models import HttpCall, ResponseInfo
 from .retry import REASON_CLOCK, RetryPolicy, clock_offset
 
@@ -49,39 +54,59 @@ class Retries:
 
     Args:
         policy: The transport's policy (each request starts from it).
-        method: For the log line.
+        call: The request (its method, key and query name it in the log lines).
         url: For the log line, without its query string.
         rng: The backoff jitter's random source (shared by a transport's requests).
         rng_lock: Guards ``rng`` when threads share it.
         fix_clock: Learns the clock offset from a ``Date`` header; ``False`` when it cannot.
         describe: One line about a failure, without secrets.
+        service: The service's name for the log lines ("COS", "OSS").
+        monotonic: The clock the policy's ``retry_time`` is counted on (tests inject one with their sleep).
     """
 
     def __init__(
         self,
         policy: RetryPolicy,
-        method: str,
+        call: HttpCall,
         url: str,
         rng: random.Random,
         rng_lock: threading.Lock,
         fix_clock: Callable[[Optional[str]], bool],
         describe: Callable[[BaseException], str],
+        *,
+        service: str = "COS",
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
-        self._method = method
+        self._call = call
+        self._method = call.method
         self._url = url
         self._rng = rng
         self._rng_lock = rng_lock
         self._fix_clock = fix_clock
         self._describe = describe
+        self._service = service
+        self._monotonic = monotonic
+        self.started = monotonic()
+        self._first_failure: Optional[float] = None
 
-    def delay_after(self, failure: BaseException, date: Optional[str], elapsed: float) -> Optional[float]:
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the first attempt started (for the error's "over how long")."""
+        return max(0.0, self._monotonic() - self.started)
+
+    def delay_after(self, failure: BaseException, date: Optional[str]) -> Optional[float]:
         """Seconds to wait before the next attempt after ``failure``, or ``None`` to raise it.
 
-        ``date`` is the answer's ``Date`` header (clock errors are retried once it corrects the clock).
+        ``date`` is the answer's ``Date`` header (clock errors are retried once it corrects the clock). The
+        policy's ``retry_time`` is counted from the first failure. A wait is announced by one WARNING line
+        ("COS busy (503 SlowDown): retrying part 7 in 4 s"), the only one a user sees while it lasts.
         """
+        now = self._monotonic()
+        if self._first_failure is None:
+            self._first_failure = now
         with self._rng_lock:
-            following = self.policy.next(failure, elapsed=elapsed, rng=self._rng)
+            following = self.policy.next(failure, elapsed=now - self._first_failure, rng=self._rng)
         if following is None or (following.history[-1].reason == REASON_CLOCK and not self._fix_clock(date)):
             return None
         event = following.history[-1]
@@ -93,8 +118,164 @@ class Retries:
             self._describe(failure.__cause__ or failure),
             event.delay,
         )
+        if event.reason != REASON_CLOCK:
+            logger.warning("%s: retrying %s in %s", self._trouble(failure), call_label(self._call), _seconds(event.delay))
         self.policy = following
         return event.delay
+
+    def _trouble(self, failure: BaseException) -> str:
+        """What went wrong, in the user's words: "COS busy (503 SlowDown)", "OSS unreachable (...)"."""
+        if isinstance(failure, CosServiceError):
+            what = f"{failure.status} {failure.code}".strip() if failure.code else f"HTTP {failure.status}"
+            busy = failure.status in (429, 503) or failure.code in ("SlowDown", "ServiceUnavailable")
+            return f"{self._service} {'busy' if busy else 'error'} ({what})"
+        if isinstance(failure, CosTransportError):
+            plain = str(failure).split(f" ({failure.method} {failure.url},", 1)[0]
+            verb = "did not answer" if failure.kind is FailureKind.TIMEOUT else "unreachable"
+            return f"{self._service} {verb} ({plain})"
+        return f"{self._service} request failed"
+
+
+def call_label(call: HttpCall) -> str:
+    """What a request is, for a user reading a retry line: "part 7", "starting the upload of k", "PUT k"."""
+    params = dict(call.params)
+    number = params.get("partNumber")
+    if number is not None:
+        return f"part {number}"
+    key = call.key or "/"
+    if "uploads" in params and call.method == "POST":
+        return f"starting the upload of {key}"
+    if "uploadId" in params:
+        action = {"POST": "completing", "DELETE": "aborting", "GET": "listing the parts of"}.get(call.method)
+        if action is not None:
+            return f"{action} the upload of {key}"
+    return f"{call.method} {key}"
+
+
+def _seconds(delay: float) -> str:
+    """A wait as a person reads it: "4 s", "2.4 s", "12 s", "20 ms"."""
+    if delay < 0.05:
+        return f"{delay * 1000:.0f} ms"
+    return f"{delay:.1f} s" if delay < 9.95 and round(delay) != delay else f"{delay:.0f} s"
+
+
+def host_port(url: str) -> str:
+    """``host:port`` of ``url`` (the scheme's port when it names none)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or parts.netloc or url
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    return f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _linked(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception it wraps (in ``args``, ``reason``, ``os_error``, causes), breadth first."""
+    seen: Set[int] = set()
+    pending: List[BaseException] = [error]
+    while pending and len(seen) < 32:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend(item for item in current.args if isinstance(item, BaseException))
+        for name in ("reason", "os_error", "certificate_error", "__cause__", "__context__"):
+            linked = getattr(current, name, None)
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+
+
+class AnswerDeadlineMixin:
+    """Marks the transports' "whole answer not in time" exceptions (each subclasses its library's timeout)."""
+
+    deadline: Optional[float] = None
+
+
+def plain_failure(
+    error: BaseException,
+    kind: FailureKind,
+    url: str,
+    connect_timeouts: Tuple[Type[BaseException], ...] = (),
+    secrets: Tuple[Optional[str], ...] = (),
+) -> str:
+    """What failed, in plain words and with the ``host:port`` it failed on, whatever the HTTP library:
+    "connection refused by 127.0.0.1:9000", "cannot resolve cos.example.com:443 (name resolution failed:
+    ...)", "connection to ...:443 reset", "no answer from ...:443 within the read timeout".
+
+    ``connect_timeouts`` are the library's exceptions for "could not connect in time". Failures of other
+    kinds (the body, TLS, anything else) keep the library's text, redacted and on one line.
+    """
+    where = host_port(url)
+    chain = list(_linked(error))
+    if kind is FailureKind.TIMEOUT:
+        deadline = next((item for item in chain if isinstance(item, AnswerDeadlineMixin)), None)
+        if deadline is not None:
+            return f"no complete answer from {where} within {deadline.deadline:g} s of sending the request (answer_deadline)"
+        if any(isinstance(item, connect_timeouts) for item in chain):
+            return f"connecting to {where} timed out"
+        return f"no answer from {where} within the read timeout"
+    if kind is FailureKind.CONNECTION:
+        for item in chain:
+            if isinstance(item, socket.gaierror):
+                reason = item.strerror or str(item)
+                return f"cannot resolve {where} (name resolution failed: {reason})"
+            if isinstance(item, ConnectionRefusedError):
+                return f"connection refused by {where}"
+            if isinstance(item, (ConnectionResetError, BrokenPipeError)):
+                return f"connection to {where} reset"
+            if isinstance(item, ConnectionAbortedError):
+                return f"connection to {where} aborted"
+            if isinstance(item, http.client.RemoteDisconnected):
+                return f"{where} closed the connection without answering"
+            if isinstance(item, http.client.IncompleteRead):
+                return f"the answer from {where} broke off"
+        name = type(error).__name__
+        if "Payload" in name or "ChunkedEncoding" in name:
+            return f"the answer from {where} broke off"
+        if "Disconnected" in name:
+            return f"{where} closed the connection without answering"
+        return f"connection to {where} failed ({_library_text(chain[-1], secrets)})"
+    return _library_text(error, secrets)
+
+
+def _library_text(error: BaseException, secrets: Tuple[Optional[str], ...]) -> str:
+    """One line about ``error`` without query strings, header values or secrets."""
+    text = " ".join(redact(str(error), secrets).split()) or type(error).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(error).__name__}: {text}"
+
+
+def transport_error(
+    error: BaseException,
+    kind: FailureKind,
+    method: str,
+    url: str,
+    attempts: int,
+    *,
+    elapsed: float = 0.0,
+    connect_timeouts: Tuple[Type[BaseException], ...] = (),
+    secrets: Tuple[Optional[str], ...] = (),
+) -> CosTransportError:
+    """The :class:`CosTransportError` (a :class:`CosTLSError` for TLS) for ``error`` of the HTTP library,
+    kept as its ``__cause__`` unless its text quotes a secret."""
+    failure: CosTransportError
+    if kind is FailureKind.TLS:
+        host, reason, certificate = tls_failure(error, url)
+        failure = CosTLSError(host, reason, certificate=certificate, method=method, url=url, attempts=attempts)
+    else:
+        message = plain_failure(error, kind, url, connect_timeouts, secrets)
+        failure = CosTransportError(message, method=method, url=url, attempts=attempts, kind=kind, elapsed=elapsed)
+    if not quotes_secret(str(error), secrets):
+        failure.__cause__ = error
+    else:
+        # The library's own exception quotes something secret: a traceback must not print it as the cause.
+        failure.__suppress_context__ = True
+    return failure
 
 
 def corrected_offset(date: Optional[str], local_now: float) -> Optional[float]:

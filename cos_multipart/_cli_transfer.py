@@ -29,6 +29,7 @@ from .cli import is_tty as _is_tty
 from .cli import parse_bit_rate, parse_size
 from .client import CosClient
 from .errors import REDACTED, CosValidationError
+from .retry import DEFAULT_RETRY_TIME
 from .sse import SseC, SseCos, SseKms
 from .options import ObjectOptions
 from .uploader import (
@@ -112,7 +113,32 @@ def connection_options() -> argparse.ArgumentParser:
         help="where to connect instead of the bucket's default host, e.g. http://127.0.0.1:9000; requests still "
         "name the target's bucket in their Host (default: $COS_ENDPOINT / $OSS_ENDPOINT)",
     )
+    group.add_argument(
+        "--retry-time", type=float, metavar="SECONDS",
+        help=f"keep retrying a failed request (refused, timed out, 503 SlowDown...) for up to SECONDS after its "
+        f"first failure, waiting longer each time (default {DEFAULT_RETRY_TIME:g}; 0: no retries)",
+    )  # fmt: skip
+    group.add_argument(
+        "--max-attempts", type=int, metavar="N", help="tries per request in all, at most (default: as many as --retry-time allows)"
+    )
+    group.add_argument(
+        "--ca-bundle", metavar="PATH",
+        help="trust the server certificates this CA bundle (PEM) signs, for an https endpoint with a private CA "
+        "(default: $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE or $SSL_CERT_FILE, else the public CAs)",
+    )  # fmt: skip
     return parser
+
+
+def connection_settings(args: argparse.Namespace) -> Dict[str, Any]:
+    """The client options ``--retry-time``, ``--max-attempts`` and ``--ca-bundle`` ask for (none if absent)."""
+    settings: Dict[str, Any] = {}
+    if getattr(args, "retry_time", None) is not None:
+        settings["retry_time"] = args.retry_time
+    if getattr(args, "max_attempts", None) is not None:
+        settings["max_attempts"] = args.max_attempts
+    if getattr(args, "ca_bundle", None):
+        settings["verify"] = args.ca_bundle
+    return settings
 
 
 def transfer_options() -> argparse.ArgumentParser:
@@ -292,7 +318,9 @@ def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -
                 "OSS signatures name it, also with --endpoint",
             )  # fmt: skip
         region = _REGION_WITH_ENDPOINT
-    return CosClient(target.bucket, region, endpoint=endpoint, pool_size=max(workers, 10), dialect=target.dialect)
+    return CosClient(
+        target.bucket, region, endpoint=endpoint, pool_size=max(workers, 10), dialect=target.dialect, **connection_settings(args)
+    )
 
 
 def _region_of_host(target: Target, endpoint: Optional[str]) -> Optional[str]:

@@ -99,6 +99,9 @@ FLAGS = {
     "exclude": "--exclude",
     "expires": "--expires",
     "method": "--method",
+    "retry_time": "--retry-time",
+    "max_attempts": "--max-attempts",
+    "verify": "--ca-bundle",
 }
 #: Internal documentation ids ("(436/7750)", "[ref 3.1]") mean nothing to a user of the command line.
 _DOC_IDS = re.compile(r"\s*\(\d{3}/\d{3,6}\)|,?\s*\b\d{3}/\d{3,6}\b|\s*\[ref [0-9.]+\]")
@@ -275,7 +278,9 @@ def describe_error(error: BaseException) -> str:
             return _DOC_IDS.sub("", f"missing {flag}: {error.allowed}")
         shown = error.value if isinstance(error.value, (int, float)) else repr(error.value)
         return _DOC_IDS.sub("", f"{flag} {shown}: {error.allowed}")
-    if isinstance(error, CosTransportError) and not isinstance(error, CosTLSError):
+    if isinstance(error, CosTLSError):
+        return error.explain("pass --ca-bundle PATH")  # the library's advice names its verify= argument
+    if isinstance(error, CosTransportError):
         return _transport_line(error)
     if isinstance(error, FileNotFoundError):
         return f"no such file: {error.filename}"
@@ -288,6 +293,7 @@ def _transport_line(error: CosTransportError) -> str:
     host = urlsplit(error.url).netloc or "the endpoint"
     text = str(error).lower()
     tries = f" after {error.attempts} attempts" if error.attempts > 1 else ""
+    tries += f" over {error.elapsed:.0f} s (see --retry-time)" if tries and error.elapsed >= 1 else ""
     if "name or service not known" in text or "nodename nor servname" in text or "resolution" in text or "getaddrinfo" in text:
         what = f"cannot resolve the host name {host}{tries}: check the bucket, --region or --endpoint, and your DNS"
     elif error.kind is FailureKind.TIMEOUT:

@@ -45,7 +45,7 @@ from .models import (
     UploadInfo,
 )
 from .options import Acl, ObjectOptions, StorageClass, Tagging, resolve
-from .retry import RetryPolicy
+from .retry import RetryPolicy, policy_with
 from .signer import presign_expires
 from .sse import EncryptionLike
 from .transport import (
@@ -72,7 +72,13 @@ class CosClient:
             URL with its scheme such as ``"http://127.0.0.1:9000"`` (the local server). Requests still name
             the bucket: unless the endpoint's host starts with ``<bucket>.``, they carry the bucket's
             default host as their (signed) ``Host`` header, as the official SDKs do for an IP endpoint.
-        retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`).
+        retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`; by default a request is retried for up
+            to 60 s after its first failure, see docs/client.md).
+        retry_time: Seconds a request may go on retrying after its first failure (the policy's
+            ``retry_time``; 0 disables retries); ``None`` keeps ``retry``'s.
+        max_attempts: Tries per request in all (the policy's ``max_attempts``); ``None`` keeps ``retry``'s.
+        sleep: How backoff waits are slept (tests inject one with ``monotonic``).
+        monotonic: The clock ``retry_time`` is counted on.
         timeout: Seconds, or ``(connect, read)``; ``None`` waits forever. The read timeout is the longest
             pause allowed while reading an answer or writing a request body.
         answer_deadline: Seconds an attempt may take to deliver its whole answer once its request is written
@@ -80,7 +86,8 @@ class CosClient:
             this ends it, as a timeout that the retry policy retries. Streamed GET bodies are not covered.
         pool_size: HTTP connections kept; use the number of threads that share the client.
         proxies: ``requests``-style proxies, e.g. ``{"https": "http://proxy:3128"}``.
-        verify: TLS certificate verification: ``True``, ``False``, or a CA bundle path.
+        verify: TLS certificate verification: ``True`` (the CA bundle named by ``REQUESTS_CA_BUNDLE``,
+            ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE``, else certifi's), ``False``, or a CA bundle path.
         sign_expires: Seconds each request signature stays valid.
         blocksize: Bytes per socket write of request bodies.
 
@@ -110,14 +117,17 @@ class CosClient:
         clock: Callable[[], float] = time.time,
         answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
         dialect: DialectLike = None,
+        retry_time: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bucket = bucket
         self.region = region
         #: The service spoken (:data:`cos_multipart.dialect.COS` unless ``dialect="oss"``).
         self.dialect = dialect_of(dialect)
         self.endpoint = Endpoint.build(bucket, region, endpoint, dialect=self.dialect)
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise CosValidationError("retry", retry, "a RetryPolicy or None")
+        retry = policy_with(retry, retry_time=retry_time, max_attempts=max_attempts)
         self._clock = clock
         self._transport = Transport(
             self.endpoint,
@@ -131,6 +141,8 @@ class CosClient:
             sign_expires=positive_int(sign_expires, "sign_expires"),
             clock=clock,
             answer_deadline=None if answer_deadline is None else validate_timeout(answer_deadline, "answer_deadline"),  # type: ignore[arg-type]
+            sleep=sleep,
+            monotonic=monotonic,
         )
 
     # --- multipart ---------------------------------------------------------------------------------------

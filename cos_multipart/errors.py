@@ -152,16 +152,30 @@ class CosTransportError(CosError):
         url: Request URL without the query string (the query may carry a signature).
         attempts: How many times the request was tried.
         kind: How it failed (:class:`FailureKind`); the retry policy decides from it.
+        elapsed: Seconds from the first attempt's start to this failure (0 when unknown).
+
+    The message says in plain words what failed (connection refused, reset, timed out, the host name not
+    resolved), to which ``host:port``, after how many attempts over how long; the HTTP library's own
+    exception, if any, is the ``__cause__``.
     """
 
     def __init__(
-        self, message: str, *, method: str = "", url: str = "", attempts: int = 1, kind: FailureKind = FailureKind.OTHER
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        attempts: int = 1,
+        kind: FailureKind = FailureKind.OTHER,
+        elapsed: float = 0.0,
     ) -> None:
         self.method = method
         self.url = url
         self.attempts = attempts
         self.kind = kind
-        where = f" ({method} {url}, {attempts} attempt{'s' if attempts != 1 else ''})" if method else ""
+        self.elapsed = elapsed
+        over = f" over {elapsed:.1f} s" if attempts > 1 and elapsed > 0 else ""
+        where = f" ({method} {url}, {attempts} attempt{'s' if attempts != 1 else ''}{over})" if method else ""
         super().__init__(f"{message}{where}")
 
 
@@ -188,14 +202,17 @@ class CosTLSError(CosTransportError):
         self.host = host
         self.reason = reason
         self.certificate = certificate
-        if certificate:
-            message = (
-                f"TLS certificate verification failed for {host}: {reason}; if the server's certificate comes "
-                "from a private CA, pass verify=<CA bundle path> or set REQUESTS_CA_BUNDLE (or SSL_CERT_FILE)"
+        super().__init__(self.explain(), method=method, url=url, attempts=attempts, kind=FailureKind.TLS)
+
+    def explain(self, trust: str = "pass verify=<CA bundle path>") -> str:
+        """What failed and what to do, ``trust`` saying how to name a CA bundle where the reader is (the
+        library's argument by default; the command line says its flag)."""
+        if self.certificate:
+            return (
+                f"TLS certificate verification failed for {self.host}: {self.reason}; if the server's certificate "
+                f"comes from a private CA, {trust} or set SSL_CERT_FILE (or REQUESTS_CA_BUNDLE) to its CA bundle"
             )
-        else:
-            message = f"TLS handshake with {host} failed: {reason} (does the endpoint speak HTTPS?)"
-        super().__init__(message, method=method, url=url, attempts=attempts, kind=FailureKind.TLS)
+        return f"TLS handshake with {self.host} failed: {self.reason} (does the endpoint speak HTTPS?)"
 
 
 class CosServiceError(CosError):

@@ -42,7 +42,7 @@ from .dialect import dialect_of
 from .endpoint import Endpoint
 from .errors import CosCredentialsError, CosValidationError, SourceChangedError
 from .parts import DEFAULT_PART_ATTEMPTS, send_part
-from .retry import RetryPolicy
+from .retry import RetryPolicy, policy_with
 from .session import FileIdentity, PartReceipt, UploadSession
 from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 
@@ -163,6 +163,8 @@ class ClientConfig:
         verify: TLS verification: ``True``, ``False`` or a CA bundle path that exists on every machine.
         timeout: Seconds, or ``(connect, read)``.
         retry: The client's retry policy (``None``: the default).
+        retry_time: Seconds each request may go on retrying after its first failure (``None``: ``retry``'s).
+        max_attempts: Tries per request in all (``None``: ``retry``'s).
         dialect: ``"cos"`` (Tencent COS) or ``"oss"`` (Aliyun OSS). With ``"oss"`` and the default
             :class:`EnvCredentials`, each machine reads OSS's variables (``OSS_ACCESS_KEY_ID``,
             ``OSS_ACCESS_KEY_SECRET``, ``OSS_SESSION_TOKEN``) instead of COS's.
@@ -180,6 +182,8 @@ class ClientConfig:
     retry: Optional[RetryPolicy] = None
     dialect: str = "cos"
     answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE
+    retry_time: Optional[float] = None
+    max_attempts: Optional[int] = None
 
     def __post_init__(self) -> None:
         spoken = dialect_of(self.dialect)  # a name travels in tasks; the Dialect holds a signer function
@@ -209,6 +213,7 @@ class ClientConfig:
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise CosValidationError("retry", type(self.retry).__name__, "a RetryPolicy or None")
         object.__setattr__(self, "answer_deadline", validate_timeout(self.answer_deadline, "answer_deadline"))
+        policy_with(self.retry, retry_time=self.retry_time, max_attempts=self.max_attempts)  # validates them
 
     def client(self, *, pool_size: int = DEFAULT_POOL_SIZE) -> CosClient:
         """A new client on this machine, with credentials from :attr:`credentials`.
@@ -220,6 +225,7 @@ class ClientConfig:
             self.bucket, self.region, self.credentials.provider(), endpoint=self.endpoint, retry=self.retry,
             timeout=self.timeout, pool_size=pool_size, verify=self.verify, dialect=self.dialect,
             answer_deadline=self.answer_deadline,
+            retry_time=self.retry_time, max_attempts=self.max_attempts,
         )  # fmt: skip
 
     def __repr__(self) -> str:

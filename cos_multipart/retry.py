@@ -7,17 +7,26 @@ argument, so backoff is testable. The policy knows no HTTP library: a transport 
 :class:`~cos_multipart.errors.CosTransportError` failures whose :class:`~cos_multipart.errors.FailureKind`
 it has mapped from its own exceptions. What is retried follows the COS SDKs [ref 4.3]: connection failures,
 timeouts, 500/502/503/504 (InternalError, SlowDown, ServiceUnavailable), 429 Too Many Requests, 400
-RequestTimeout. Other 4xx never are. A ``Retry-After`` on the answer (seconds or an HTTP-date) sets the wait
-when it is longer than the jitter, capped at ``backoff_cap``. Clock errors (``RequestTimeTooSkewed``, ``AccessDenied`` "Request has expired" [ref 1.9]) are
-retried once, immediately, after the transport has corrected its clock offset from the ``Date`` header.
+RequestTimeout. Other 4xx never are.
+
+How long: a *time budget* (``retry_time``, 60 s by default) counted from a request's first failure, so a
+server restarting (connection refused) or shedding load (503 SlowDown) for tens of seconds is waited out,
+while a request that keeps failing still ends: no retry starts once the budget is spent, and the last wait
+is shortened to end with it. The waits grow exponentially with jitter; a ``Retry-After`` on the answer
+(seconds or an HTTP-date) is honoured when it fits in what is left of the budget (a server asking for more
+than that gets the failure at once rather than a retry it said would fail). ``max_attempts`` may also
+bound the number of tries. Clock errors (``RequestTimeTooSkewed``, ``AccessDenied`` "Request has expired"
+[ref 1.9]) are retried once, immediately, after the transport has corrected its clock offset from the
+``Date`` header.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 from dataclasses import dataclass, field, replace
-from typing import FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 from .errors import CosServiceError, CosTransportError, CosValidationError, FailureKind
 
@@ -43,16 +52,32 @@ class RetryEvent:
     delay: float
 
 
+#: Seconds a request may go on retrying after its first failure (``RetryPolicy.retry_time``): longer than a
+#: server restart or a load balancer's failover (tens of seconds), short enough that a dead endpoint is
+#: reported within a minute.
+DEFAULT_RETRY_TIME = 60.0
+#: The first wait's ceiling and the largest wait, seconds (``RetryPolicy.backoff_base``/``backoff_cap``).
+DEFAULT_BACKOFF_BASE = 0.5
+DEFAULT_BACKOFF_CAP = 10.0
+#: The random share of each wait (``RetryPolicy.jitter``): 0.5 waits between half and all of the ceiling, so
+#: clients retrying together spread out, and the waits still add up (the budget, not the count, ends them).
+DEFAULT_JITTER = 0.5
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Retry settings plus the state of one request's retries (like urllib3's ``Retry``).
 
     Args:
-        max_attempts: Tries in all, the first included (1 disables retries).
-        backoff_base: Seconds; the wait before retry ``n`` is uniform in
-            ``[0, min(backoff_cap, backoff_base * 2 ** (n - 1))]`` ("full jitter").
-        backoff_cap: Largest wait, seconds.
-        max_elapsed: No retry is scheduled that would start later than this many seconds after the first try.
+        max_attempts: Tries in all, the first included (1 disables retries); ``None``: as many as
+            ``retry_time`` allows.
+        retry_time: The time budget, seconds counted from the request's first failure: no retry starts
+            later, and the last wait is shortened to end with it (0 disables retries).
+        backoff_base: Seconds; the ceiling of the wait before retry ``n`` is
+            ``min(backoff_cap, backoff_base * 2 ** (n - 1))``.
+        backoff_cap: Largest ceiling, seconds (a ``Retry-After`` may ask for longer, within ``retry_time``).
+        jitter: The random share of each wait, 0..1: the wait is uniform in
+            ``[ceiling * (1 - jitter), ceiling]`` (0: no randomness; 1: "full jitter").
         statuses: HTTP statuses retried.
         codes: COS error codes retried.
         retry_connection_errors: Retry when the connection failed or broke.
@@ -62,10 +87,11 @@ class RetryPolicy:
         history: Retries scheduled so far (state).
     """
 
-    max_attempts: int = 4
-    backoff_base: float = 0.25
-    backoff_cap: float = 8.0
-    max_elapsed: float = 300.0
+    max_attempts: Optional[int] = None
+    retry_time: float = DEFAULT_RETRY_TIME
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_cap: float = DEFAULT_BACKOFF_CAP
+    jitter: float = DEFAULT_JITTER
     statuses: FrozenSet[int] = RETRY_STATUSES
     codes: FrozenSet[str] = RETRY_CODES
     retry_connection_errors: bool = True
@@ -75,12 +101,16 @@ class RetryPolicy:
     history: Tuple[RetryEvent, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise CosValidationError("max_attempts", self.max_attempts, "an integer >= 1")
-        for name in ("backoff_base", "backoff_cap", "max_elapsed"):
+        attempts = self.max_attempts
+        if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1):
+            raise CosValidationError("max_attempts", attempts, "an integer >= 1 (tries in all, the first included)")
+        for name in ("retry_time", "backoff_base", "backoff_cap"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise CosValidationError(name, value, "a number of seconds >= 0")
+        jitter = self.jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter <= 1:
+            raise CosValidationError("jitter", jitter, "a fraction from 0 (no randomness) to 1 (full jitter)")
 
     @classmethod
     def never(cls) -> "RetryPolicy":
@@ -107,16 +137,17 @@ class RetryPolicy:
         return None
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        """The full-jitter wait before retry number ``attempt`` (1 for the first retry)."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** min(attempt - 1, 62)))
-        return rng.uniform(0.0, ceiling)
+        """The jittered wait before retry number ``attempt`` (1 for the first retry), before the budget."""
+        ceiling = float(min(self.backoff_cap, self.backoff_base * (2 ** min(attempt - 1, 62))))
+        return ceiling - rng.uniform(0.0, ceiling * self.jitter)
 
     def next(self, error: BaseException, *, elapsed: float, rng: random.Random) -> Optional["RetryPolicy"]:
         """The policy for the next attempt after ``error``, or ``None`` to give up.
 
         Args:
             error: What the last attempt raised.
-            elapsed: Seconds since the first attempt started.
+            elapsed: Seconds since the request's first failure (what ``retry_time`` is counted against;
+                0 at the first failure).
             rng: Random source for the jitter.
 
         Returns:
@@ -132,16 +163,19 @@ class RetryPolicy:
             delay = 0.0
         else:
             retries = sum(1 for event in self.history if event.reason != REASON_CLOCK)
-            if retries + 1 >= self.max_attempts:
+            if self.max_attempts is not None and retries + 1 >= self.max_attempts:
                 return None
-            delay = self.backoff(retries + 1, rng)
+            left = self.retry_time - max(0.0, elapsed)
+            if left <= 0:
+                return None
+            delay = min(self.backoff(retries + 1, rng), left)  # the last wait ends with the budget
             asked = error.retry_after if isinstance(error, CosServiceError) else None
             if asked is not None:
-                # The server's wait wins over the jitter, within the cap: a Retry-After of an hour must not
-                # park a part upload for an hour (max_elapsed then decides whether to try at all).
-                delay = max(delay, min(asked, self.backoff_cap))
-            if elapsed + delay > self.max_elapsed:
-                return None
+                if asked > left:
+                    # The server says a retry before then fails too, and the budget ends first: fail now
+                    # rather than wait for nothing (a Retry-After of an hour must not park a part for an hour).
+                    return None
+                delay = max(delay, asked)
         event = RetryEvent(self.attempt, reason, delay)
         return replace(self, attempt=self.attempt + 1, history=self.history + (event,))
 
@@ -186,3 +220,24 @@ def _http_date(text: str) -> Optional[float]:
     if moment is None or moment.tzinfo is None:
         return None
     return moment.timestamp()
+
+
+def policy_with(
+    retry: Optional[RetryPolicy], *, retry_time: Optional[float] = None, max_attempts: Optional[int] = None
+) -> Optional[RetryPolicy]:
+    """A client's ``retry`` policy (the default when ``None``) with its ``retry_time`` and ``max_attempts``
+    options applied; ``None`` when there is nothing to apply.
+
+    Raises:
+        CosValidationError: ``retry`` is not a policy, or an option is out of range (named by the option).
+    """
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise CosValidationError("retry", retry, "a RetryPolicy or None")
+    changes: Dict[str, object] = {}
+    if retry_time is not None:
+        changes["retry_time"] = retry_time
+    if max_attempts is not None:
+        changes["max_attempts"] = max_attempts
+    if not changes:
+        return retry
+    return replace(retry if retry is not None else RetryPolicy(), **changes)  # type: ignore[arg-type]

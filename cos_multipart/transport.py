@@ -31,14 +31,15 @@ import requests
 import urllib3
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from . import __version__
-from ._attempts import Retries, corrected_offset, signed_headers, with_attempts
+from ._attempts import AnswerDeadlineMixin, Retries, corrected_offset, signed_headers, transport_error, with_attempts
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
-from ._tls import ca_bundle, tls_failure
-from .errors import CosCancelledError, CosError, CosServiceError, CosTLSError, CosTransportError, CosValidationError, FailureKind, quotes_secret, redact
+from ._tls import checked_ca_bundle
+from .errors import CosCancelledError, CosError, CosServiceError, CosTransportError, CosValidationError, FailureKind, redact
 from . import operations
 from .limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
 from .models import HttpCall
@@ -56,8 +57,9 @@ DEFAULT_BLOCKSIZE = 1024 * 1024
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
 #: Seconds from a request written to its whole answer read. The read timeout alone is reset by every byte,
 #: so an answer trickling at 1 byte/s never hit it. Longer than the read timeout (a silent server meets that
-#: first), and short enough that a retry still fits the retry policy's 300 s ``max_elapsed``. Complete's
-#: keep-alive spaces do not extend it: a merge taking longer fails as a timeout and is retried.
+#: first); the retry policy's ``retry_time`` counts from the first failure, so an attempt that met it is
+#: still retried. Complete's keep-alive spaces do not extend it: a merge taking longer fails as a timeout
+#: and is retried.
 DEFAULT_ANSWER_DEADLINE = 180.0
 DEFAULT_POOL_SIZE = 10
 USER_AGENT = f"cos-multipart/{__version__}"
@@ -387,14 +389,16 @@ class Transport:
         proxies: ``requests`` proxies mapping; the environment's (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``)
             fill in what it leaves out, read once when the transport is made.
         verify: TLS verification: ``True``, ``False`` or a CA bundle path (``True``: the bundle named by
-            ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set, read once when the transport is made).
+            ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set, read once when the
+            transport is made; see :mod:`cos_multipart._tls`).
         answer_deadline: Seconds an attempt may take, once its request is written, to deliver its whole
             answer (``None``: no limit); past it the connection is shut and the attempt fails as a timeout.
         blocksize: Bytes per socket write of a request body.
         sign_expires: Validity of each request signature, seconds.
         clock: Unix time source (tests).
-        sleep: Sleep function (tests).
+        sleep: Sleep function (tests; it replaces the wait a ``cancel`` event ends early).
         rng: Random source of the backoff jitter (tests).
+        monotonic: The clock the retry policy's ``retry_time`` is counted on (tests: with ``sleep``).
     """
 
     def __init__(
@@ -413,6 +417,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         rng: Optional[random.Random] = None,
         answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
         self._provider = as_provider(credentials, endpoint.dialect.credential_env)
@@ -424,6 +429,7 @@ class Transport:
         self.sign_expires = sign_expires
         self._clock = clock
         self._sleep = sleep
+        self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         #: Seconds added to the local clock when signing; learnt from the server's Date on a clock error.
@@ -433,10 +439,13 @@ class Transport:
         # The environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE) is read once, for the
         # one endpoint this transport talks to. Left to requests, every attempt walked os.environ twice for
         # proxies and read ~/.netrc, and a .netrc entry for the host replaced the signature with Basic auth.
-        settings = self.session.merge_environment_settings(endpoint.base_url, self.proxies, True, ca_bundle(verify, os.environ), None)
+        https = endpoint.base_url.startswith("https:")
+        # Over plain HTTP no certificate is checked (nor a bundle path required to exist), and a bundle path
+        # makes requests stat it per request.
+        trusted = checked_ca_bundle(verify, os.environ) if https else True
+        settings = self.session.merge_environment_settings(endpoint.base_url, self.proxies, True, trusted, None)
         self._send_settings: Dict[str, Any] = dict(settings)
-        if not endpoint.base_url.startswith("https:"):
-            # No certificate is checked over plain HTTP, and a bundle path makes requests stat it per request.
+        if not https:
             self._send_settings["verify"] = True
         self.session.trust_env = False
         self._blocksize = blocksize
@@ -542,10 +551,12 @@ class Transport:
     ) -> T:
         url = self.endpoint.url(call.key, call.params)
         safe_url = strip_query(url)
-        retries = Retries(self.retry, call.method, safe_url, self._rng, self._rng_lock, self._fix_clock, _describe)
+        retries = Retries(
+            self.retry, call, safe_url, self._rng, self._rng_lock, self._fix_clock, _describe,
+            service=self.endpoint.dialect.name.upper(), monotonic=self._monotonic,
+        )  # fmt: skip
         length = call.content_length
         start = _body_position(call.body)
-        started = time.monotonic()
         while True:
             if cancel is not None and cancel.is_set():
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled")
@@ -565,16 +576,18 @@ class Transport:
                 # versions where requests lets it through; it becomes a redacted, never retried failure.
                 # A connection shut by the deadline fails as a reset or a short read: say what it was.
                 cause: BaseException = AnswerDeadlineExceeded(self.answer_deadline) if entry is not None and entry.expired else error
-                failure = _transport_error(cause, call.method, safe_url, retries.policy.attempt, self._secrets())
+                failure = _transport_error(
+                    cause, call.method, safe_url, retries.policy.attempt, self._secrets(), elapsed=retries.elapsed
+                )
             if cancel is not None and cancel.is_set():
                 # The failure is most likely the cancellation itself (abort_connections): not retried.
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled") from failure
-            delay = retries.delay_after(failure, date, time.monotonic() - started)
+            delay = retries.delay_after(failure, date)
             if delay is None:
                 raise failure
-            if cancel is not None:
+            if cancel is not None and self._sleep is time.sleep:
                 cancel.wait(delay)  # ends early when cancelled; checked at the top of the loop
-            elif delay > 0:
+            elif delay > 0:  # an injected sleep (tests) is called instead, and the cancellation checked after
                 self._sleep(delay)
 
     def _secrets(self) -> Tuple[Optional[str], ...]:
@@ -631,10 +644,11 @@ class Transport:
         return f"Transport(endpoint={self.endpoint.base_url!r})"
 
 
-class AnswerDeadlineExceeded(requests.exceptions.ReadTimeout):
+class AnswerDeadlineExceeded(requests.exceptions.ReadTimeout, AnswerDeadlineMixin):
     """The whole answer did not arrive within the answer deadline (a timeout: retried per policy)."""
 
     def __init__(self, deadline: Optional[float]) -> None:
+        self.deadline = deadline
         super().__init__(f"no complete answer within {deadline:g} s of sending the request (answer_deadline)")
 
 
@@ -690,21 +704,18 @@ def _timed_out(error: BaseException, depth: int = 0) -> bool:
 
 
 def _transport_error(
-    error: BaseException, method: str, url: str, attempt: int, secrets: Tuple[Optional[str], ...] = ()
+    error: BaseException,
+    method: str,
+    url: str,
+    attempt: int,
+    secrets: Tuple[Optional[str], ...] = (),
+    *,
+    elapsed: float = 0.0,
 ) -> CosTransportError:
-    kind = failure_kind(error)
-    failure: CosTransportError
-    if kind is FailureKind.TLS:
-        host, reason, certificate = tls_failure(error, url)
-        failure = CosTLSError(host, reason, certificate=certificate, method=method, url=url, attempts=attempt)
-    else:
-        failure = CosTransportError(_describe(error, secrets), method=method, url=url, attempts=attempt, kind=kind)
-    if not quotes_secret(str(error), secrets):
-        failure.__cause__ = error
-    else:
-        # The library's own exception quotes something secret: a traceback must not print it as the cause.
-        failure.__suppress_context__ = True
-    return failure
+    return transport_error(
+        error, failure_kind(error), method, url, attempt, elapsed=elapsed, secrets=secrets,
+        connect_timeouts=(requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError),
+    )  # fmt: skip
 
 
 def _describe(error: BaseException, secrets: Tuple[Optional[str], ...] = ()) -> str:

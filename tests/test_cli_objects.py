@@ -127,7 +127,7 @@ def test_new_user_trial_errors_are_one_line_in_flags(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
-    assert run("stat", "--endpoint", f"http://127.0.0.1:{free}", target(cli_server, "x")) == cli.EXIT_TRANSPORT
+    assert run("stat", "--max-attempts", "2", "--endpoint", f"http://127.0.0.1:{free}", target(cli_server, "x")) == cli.EXIT_TRANSPORT
     err = capsys.readouterr().err
     assert "refused" in err and "--endpoint" in err and "HTTPConnectionPool" not in err
 

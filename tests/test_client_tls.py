@@ -75,6 +75,8 @@ def test_cos_tls_error_message() -> None:
     assert isinstance(error, CosTransportError) and error.attempts == 1
     assert str(error) == (
         "TLS certificate verification failed for h.example: unable to get local issuer certificate; if the "
-        "server's certificate comes from a private CA, pass verify=<CA bundle path> or set REQUESTS_CA_BUNDLE "
-        "(or SSL_CERT_FILE) (PUT https://h.example/k, 1 attempt)"
+        "server's certificate comes from a private CA, pass verify=<CA bundle path> or set SSL_CERT_FILE "
+        "(or REQUESTS_CA_BUNDLE) to its CA bundle (PUT https://h.example/k, 1 attempt)"
     )
+    cli = error.explain("pass --ca-bundle PATH")  # what the command line says instead of a library argument
+    assert "--ca-bundle PATH" in cli and "verify=" not in cli

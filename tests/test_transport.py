@@ -373,9 +373,9 @@ PARSE_PART = functools.partial(ops.parse_upload_part, part_number=1, size=4)
 @responses.activate
 def test_cancel_ends_a_backoff_wait_at_once() -> None:
     responses.add(responses.PUT, f"{BASE}/k", status=503, body=b"<Error><Code>SlowDown</Code></Error>")
-    # A long first backoff: uniform in [0, 60] s, ~50 s with this seed.
+    # A long first backoff: 30..60 s. The real sleep: an injected one (tests) replaces the cancellable wait.
     transport, slept = make_transport(
-        retry=RetryPolicy(max_attempts=5, backoff_base=60.0, backoff_cap=60.0), rng=random.Random(0)
+        retry=RetryPolicy(max_attempts=5, backoff_base=60.0, backoff_cap=60.0), rng=random.Random(0), sleep=time.sleep
     )
     cancel = threading.Event()
     threading.Timer(0.2, cancel.set).start()
@@ -383,7 +383,7 @@ def test_cancel_ends_a_backoff_wait_at_once() -> None:
     with pytest.raises(CosCancelledError):
         transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"data"), PARSE_PART, cancel=cancel)
     assert time.monotonic() - started < 5.0
-    assert len(responses.calls) == 1 and slept == []  # no second attempt, no uncancellable sleep
+    assert len(responses.calls) == 1 and slept == []  # no second attempt
 
 
 def test_cancelled_before_sending_sends_nothing() -> None:

@@ -27,13 +27,14 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import functools
 import ssl
 import time
 from types import TracebackType
-from typing import AsyncIterator, Callable, Iterable, Mapping, Optional, Tuple, Type, Union
+from typing import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Optional, Tuple, Type, Union
 
 import aiohttp
 
@@ -46,7 +47,7 @@ from ..errors import CosValidationError
 from ..limits import DEFAULT_SIGN_EXPIRES
 from ..models import CompleteResult, HttpCall, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
 from ..options import Acl, ObjectOptions, StorageClass, Tagging, resolve
-from ..retry import RetryPolicy
+from ..retry import RetryPolicy, policy_with
 from ..signer import presign_expires
 from ..sse import EncryptionLike
 from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, Timeout, validate_timeout
@@ -91,6 +92,10 @@ class AsyncCosClient:
             an awaitable); or ``None`` to read ``COS_SECRET_ID``/``COS_SECRET_KEY`` now.
         endpoint: As for :class:`~cos_multipart.client.CosClient`.
         retry: Retry policy (:class:`~cos_multipart.retry.RetryPolicy`); backoff waits with ``asyncio.sleep``.
+        retry_time: As for :class:`~cos_multipart.client.CosClient`: seconds a request may go on retrying.
+        max_attempts: As for :class:`~cos_multipart.client.CosClient`: tries per request in all.
+        sleep: How backoff waits are slept (an ``async`` function; tests inject one with ``monotonic``).
+        monotonic: The clock ``retry_time`` is counted on.
         timeout: Seconds, or ``(connect, read)`` (per socket operation); ``None`` waits forever.
         answer_deadline: Seconds an attempt may take to deliver its whole answer once its request body has gone
             out (180 by default; ``None``: no limit), as for :class:`~cos_multipart.client.CosClient`: a
@@ -98,7 +103,9 @@ class AsyncCosClient:
             covered.
         pool_size: Connections at most; the uploader raises it to its concurrency.
         proxies: ``{"http": url, "https": url}``.
-        verify: TLS certificate verification: ``True``, ``False``, a CA bundle path, or an ``ssl.SSLContext``.
+        verify: TLS certificate verification: ``True`` (the CA bundle named by ``REQUESTS_CA_BUNDLE``,
+            ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE``, else the system's), ``False``, a CA bundle path, or an
+            ``ssl.SSLContext``.
         sign_expires: Seconds each request signature stays valid.
         clock: Unix time source.
 
@@ -127,14 +134,17 @@ class AsyncCosClient:
         clock: Callable[[], float] = time.time,
         dialect: DialectLike = None,
         answer_deadline: Optional[float] = DEFAULT_ANSWER_DEADLINE,
+        retry_time: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bucket = bucket
         self.region = region
         #: The service spoken (:data:`cos_multipart.dialect.COS` unless ``dialect="oss"``).
         self.dialect = dialect_of(dialect)
         self.endpoint = Endpoint.build(bucket, region, endpoint, dialect=self.dialect)
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise CosValidationError("retry", retry, "a RetryPolicy or None")
+        retry = policy_with(retry, retry_time=retry_time, max_attempts=max_attempts)
         self._clock = clock
         self._transport = AsyncTransport(
             self.endpoint,
@@ -147,6 +157,8 @@ class AsyncCosClient:
             verify=verify,
             sign_expires=positive_int(sign_expires, "sign_expires"),
             clock=clock,
+            sleep=sleep,
+            monotonic=monotonic,
         )
 
     # --- multipart ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import random
 import ssl
 import threading
@@ -33,11 +34,12 @@ from typing import Any, AsyncIterator, Awaitable, Callable, List, Mapping, Optio
 import aiohttp
 from yarl import URL
 
-from .._attempts import Retries, corrected_offset, kind_in, signed_headers, with_attempts
+from .._attempts import AnswerDeadlineMixin, Retries, corrected_offset, kind_in, signed_headers, transport_error, with_attempts
+from .._tls import checked_ca_bundle
 from ..credentials import Credentials, CredentialsLike, as_provider
 from ..endpoint import Endpoint, strip_query
 from .. import operations
-from ..errors import CosServiceError, FailureKind, quotes_secret
+from ..errors import CosServiceError, FailureKind
 from ..limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
 from ..models import HttpCall
 from ..retry import RetryPolicy
@@ -66,10 +68,11 @@ class AsyncBody(Protocol):
         """Its bytes from the start, in pieces."""
 
 
-class AnswerDeadlineExceeded(asyncio.TimeoutError):
+class AnswerDeadlineExceeded(asyncio.TimeoutError, AnswerDeadlineMixin):
     """The whole answer did not arrive within the answer deadline (a timeout: retried per policy)."""
 
     def __init__(self, deadline: Optional[float]) -> None:
+        self.deadline = deadline
         super().__init__(f"no complete answer within {deadline:g} s of sending the request (answer_deadline)")
 
 
@@ -137,22 +140,32 @@ _FAILURE_KINDS: Tuple[Tuple[Type[BaseException], FailureKind], ...] = (
 )
 
 
+#: "Could not connect in time" (aiohttp 3.10+; older versions do not tell it from a read timeout).
+_CONNECT_TIMEOUTS: Tuple[Type[BaseException], ...] = tuple(
+    cls for cls in (getattr(aiohttp, "ConnectionTimeoutError", None),) if isinstance(cls, type)
+)
+
+
 def failure_kind(error: BaseException) -> FailureKind:
     """The :class:`~cos_multipart.errors.FailureKind` of an exception raised while sending a request."""
     return kind_in(_FAILURE_KINDS, error)
 
 
 def _transport_error(
-    error: BaseException, method: str, url: str, attempt: int, secrets: Tuple[Optional[str], ...] = ()
+    error: BaseException,
+    method: str,
+    url: str,
+    attempt: int,
+    secrets: Tuple[Optional[str], ...] = (),
+    *,
+    elapsed: float = 0.0,
 ) -> CosTransportError:
-    failure = CosTransportError(
-        _describe(error, secrets), method=method, url=url, attempts=attempt, kind=failure_kind(error)
-    )
-    if not quotes_secret(str(error), secrets):
-        failure.__cause__ = error
-    else:  # the library's own text quotes a secret: a traceback must not print it as the cause
-        failure.__suppress_context__ = True
-    return failure
+    """The error for ``error`` in plain words (a :class:`~cos_multipart.errors.CosTLSError` for TLS), as the
+    requests transport says it; aiohttp's exception is its ``__cause__``."""
+    return transport_error(
+        error, failure_kind(error), method, url, attempt, elapsed=elapsed, secrets=secrets,
+        connect_timeouts=_CONNECT_TIMEOUTS,
+    )  # fmt: skip
 
 
 async def _read_answer(response: aiohttp.ClientResponse) -> bytes:
@@ -173,11 +186,23 @@ def client_timeout(timeout: Optional[Timeout]) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
 
-def ssl_option(verify: Union[bool, str, ssl.SSLContext]) -> Union[bool, ssl.SSLContext]:
-    """aiohttp's ``ssl`` argument for ``verify``: ``True``, ``False``, a CA bundle path, or a context."""
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return verify
+def ssl_option(
+    verify: Union[bool, str, ssl.SSLContext], environ: Optional[Mapping[str, str]] = None
+) -> Union[bool, ssl.SSLContext]:
+    """aiohttp's ``ssl`` argument for ``verify``: ``True`` (the CA bundle the environment names, as for the
+    requests transport: :func:`cos_multipart._tls.ca_bundle`), ``False``, a CA bundle path, or a context.
+
+    Raises:
+        CosValidationError: The bundle path does not exist (named by argument or variable).
+    """
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    chosen = checked_ca_bundle(verify, os.environ if environ is None else environ)
+    if isinstance(chosen, str):
+        if os.path.isdir(chosen):
+            return ssl.create_default_context(capath=chosen)
+        return ssl.create_default_context(cafile=chosen)
+    return chosen
 
 
 class AsyncTransport:
@@ -197,6 +222,8 @@ class AsyncTransport:
         sign_expires: Validity of each request signature, seconds.
         clock: Unix time source.
         rng: Random source of the backoff jitter.
+        sleep: How backoff waits are slept (tests: with ``monotonic``).
+        monotonic: The clock the retry policy's ``retry_time`` is counted on.
     """
 
     def __init__(
@@ -213,6 +240,8 @@ class AsyncTransport:
         sign_expires: int = DEFAULT_SIGN_EXPIRES,
         clock: Callable[[], float] = time.time,
         rng: Optional[random.Random] = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
         self._fixed = credentials if isinstance(credentials, Credentials) else None
@@ -222,7 +251,10 @@ class AsyncTransport:
         self.timeout = timeout
         self.answer_deadline = answer_deadline
         self.proxies = dict(proxies or {})
-        self._ssl = ssl_option(verify)
+        # Over plain HTTP no certificate is checked, nor a bundle path required to exist.
+        self._ssl = ssl_option(verify) if endpoint.base_url.startswith("https:") else True
+        self._sleep = sleep
+        self._monotonic = monotonic
         self.sign_expires = sign_expires
         self._clock = clock
         self._rng = rng or random.Random()
@@ -322,9 +354,11 @@ class AsyncTransport:
     async def _run(self, call: HttpCall, handle: Callable[[aiohttp.ClientResponse], Awaitable[T]]) -> T:
         url = self.endpoint.url(call.key, call.params)
         safe_url = strip_query(url)
-        retries = Retries(self.retry, call.method, safe_url, self._rng, self._rng_lock, self._fix_clock, _describe)
+        retries = Retries(
+            self.retry, call, safe_url, self._rng, self._rng_lock, self._fix_clock, _describe,
+            service=self.endpoint.dialect.name.upper(), monotonic=self._monotonic,
+        )  # fmt: skip
         start = _body_position(call.body)
-        started = time.monotonic()
         while True:
             date: Optional[str] = None
             deadline = _AnswerDeadline(self.answer_deadline)
@@ -351,12 +385,14 @@ class AsyncTransport:
                 own: Optional[BaseException] = getattr(source, "failure", None) or getattr(call.body, "failure", None)
                 if own is not None and not isinstance(own, OSError):
                     raise own from None  # the body's own error (a changed file, a callback), not a network one
-                failure = _transport_error(own or error, call.method, safe_url, retries.policy.attempt, self._secrets)
-            delay = retries.delay_after(failure, date, time.monotonic() - started)
+                failure = _transport_error(
+                    own or error, call.method, safe_url, retries.policy.attempt, self._secrets, elapsed=retries.elapsed
+                )
+            delay = retries.delay_after(failure, date)
             if delay is None:
                 raise failure
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
 
     @property
     def _secrets(self) -> Tuple[Optional[str], ...]:

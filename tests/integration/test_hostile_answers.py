@@ -64,13 +64,15 @@ def test_429_without_retry_after_is_retried_like_503() -> None:
     assert len(server.requests) == 2
 
 
-def test_retry_after_is_capped_by_backoff_cap_and_max_elapsed() -> None:
+def test_retry_after_is_honoured_within_retry_time() -> None:
     import random
 
-    error = CosServiceError(429, "TooManyRequests", retry_after=3600.0)
-    capped = RetryPolicy(backoff_base=0.001, backoff_cap=2.0).next(error, elapsed=0.0, rng=random.Random(1))
-    assert capped is not None and capped.delay == 2.0
-    assert RetryPolicy(backoff_cap=8.0, max_elapsed=5.0).next(error, elapsed=0.0, rng=random.Random(1)) is None
+    error = CosServiceError(429, "TooManyRequests", retry_after=30.0)
+    honoured = RetryPolicy(backoff_base=0.001, backoff_cap=2.0).next(error, elapsed=0.0, rng=random.Random(1))
+    assert honoured is not None and honoured.delay == 30.0  # beyond backoff_cap, within retry_time (60 s)
+    assert RetryPolicy(retry_time=20.0).next(error, elapsed=0.0, rng=random.Random(1)) is None  # beyond it: fail now
+    hour = CosServiceError(429, "TooManyRequests", retry_after=3600.0)
+    assert RetryPolicy().next(hour, elapsed=0.0, rng=random.Random(1)) is None
 
 
 def test_retry_after_forms() -> None:
