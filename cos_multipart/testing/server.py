@@ -337,6 +337,10 @@ class LocalCOS:
         credentials: "Union[CredentialsLike, _Unset]" = _UNSET,
         endpoint: Optional[str] = None,
         retry: "Optional[RetryPolicy]" = None,
+        retry_time: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        sleep: Optional[Callable[[float], None]] = None,
+        monotonic: Optional[Callable[[], float]] = None,
         timeout: "Union[Timeout, None, _Unset]" = _UNSET,
         pool_size: Optional[int] = None,
         proxies: Optional[Mapping[str, str]] = None,
@@ -369,7 +373,8 @@ class LocalCOS:
             options["verify"] = str(self._ca_path)
         given: Dict[str, Any] = {
             "retry": retry, "pool_size": pool_size, "proxies": proxies, "sign_expires": sign_expires,
-            "blocksize": blocksize, "clock": clock,
+            "blocksize": blocksize, "clock": clock, "retry_time": retry_time, "max_attempts": max_attempts,
+            "sleep": sleep, "monotonic": monotonic,
         }  # fmt: skip
         options.update((name, value) for name, value in given.items() if value is not None)
         if timeout is not _UNSET:
