@@ -9,7 +9,6 @@ correction and what is logged are here, once. Pure: no HTTP library, no sleeping
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import logging
 import random
 import socket
@@ -195,19 +194,27 @@ class AnswerDeadlineMixin:
     deadline: Optional[float] = None
 
 
+#: What a transport's ``named`` exceptions mean (see :func:`plain_failure`); ``{where}`` is ``host:port``.
+CLOSED_WITHOUT_ANSWER = "{where} closed the connection without answering"
+ANSWER_BROKE_OFF = "the answer from {where} broke off"
+
+
 def plain_failure(
     error: BaseException,
     kind: FailureKind,
     url: str,
     connect_timeouts: Tuple[Type[BaseException], ...] = (),
     secrets: Tuple[Optional[str], ...] = (),
+    named: "Tuple[Tuple[Type[BaseException], str], ...]" = (),
 ) -> str:
     """What failed, in plain words and with the ``host:port`` it failed on, whatever the HTTP library:
     "connection refused by 127.0.0.1:9000", "cannot resolve cos.example.com:443 (name resolution failed:
     ...)", "connection to ...:443 reset", "no answer from ...:443 within the read timeout".
 
-    ``connect_timeouts`` are the library's exceptions for "could not connect in time". Failures of other
-    kinds (the body, TLS, anything else) keep the library's text, redacted and on one line.
+    ``connect_timeouts`` are the library's exceptions for "could not connect in time"; ``named`` pairs more of
+    its exceptions with what they mean (:data:`CLOSED_WITHOUT_ANSWER`, :data:`ANSWER_BROKE_OFF`), so this
+    module imports no HTTP library. Failures of other kinds (the body, TLS, anything else) keep the library's
+    text, redacted and on one line.
     """
     where = host_port(url)
     chain = list(_linked(error))
@@ -229,15 +236,9 @@ def plain_failure(
                 return f"connection to {where} reset"
             if isinstance(item, ConnectionAbortedError):
                 return f"connection to {where} aborted"
-            if isinstance(item, http.client.RemoteDisconnected):
-                return f"{where} closed the connection without answering"
-            if isinstance(item, http.client.IncompleteRead):
-                return f"the answer from {where} broke off"
-        name = type(error).__name__
-        if "Payload" in name or "ChunkedEncoding" in name:
-            return f"the answer from {where} broke off"
-        if "Disconnected" in name:
-            return f"{where} closed the connection without answering"
+            phrase = next((phrase for cls, phrase in named if isinstance(item, cls)), None)
+            if phrase is not None:
+                return phrase.format(where=where)
         return f"connection to {where} failed ({_library_text(chain[-1], secrets)})"
     return _library_text(error, secrets)
 
@@ -260,6 +261,7 @@ def transport_error(
     elapsed: float = 0.0,
     connect_timeouts: Tuple[Type[BaseException], ...] = (),
     secrets: Tuple[Optional[str], ...] = (),
+    named: "Tuple[Tuple[Type[BaseException], str], ...]" = (),
 ) -> CosTransportError:
     """The :class:`CosTransportError` (a :class:`CosTLSError` for TLS) for ``error`` of the HTTP library,
     kept as its ``__cause__`` unless its text quotes a secret."""
@@ -268,7 +270,7 @@ def transport_error(
         host, reason, certificate = tls_failure(error, url)
         failure = CosTLSError(host, reason, certificate=certificate, method=method, url=url, attempts=attempts)
     else:
-        message = plain_failure(error, kind, url, connect_timeouts, secrets)
+        message = plain_failure(error, kind, url, connect_timeouts, secrets, named)
         failure = CosTransportError(message, method=method, url=url, attempts=attempts, kind=kind, elapsed=elapsed)
     if not quotes_secret(str(error), secrets):
         failure.__cause__ = error

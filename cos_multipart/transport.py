@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import http.client
 import itertools
 import logging
 import os
@@ -35,7 +36,7 @@ import urllib3.exceptions
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from . import __version__
-from ._attempts import AnswerDeadlineMixin, Retries, corrected_offset, signed_headers, transport_error, with_attempts
+from ._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER, AnswerDeadlineMixin, Retries, corrected_offset, signed_headers, transport_error, with_attempts
 from .credentials import Credentials, CredentialsLike, as_provider
 from .endpoint import Endpoint, strip_query
 from ._tls import checked_ca_bundle
@@ -703,6 +704,14 @@ def _timed_out(error: BaseException, depth: int = 0) -> bool:
     return depth < 4 and any(isinstance(arg, BaseException) and _timed_out(arg, depth + 1) for arg in error.args)
 
 
+#: requests' and http.client's exceptions that say what happened to a connection, in plain words.
+_NAMED_FAILURES = (
+    (http.client.RemoteDisconnected, CLOSED_WITHOUT_ANSWER),
+    (http.client.IncompleteRead, ANSWER_BROKE_OFF),
+    (requests.exceptions.ChunkedEncodingError, ANSWER_BROKE_OFF),
+)
+
+
 def _transport_error(
     error: BaseException,
     method: str,
@@ -715,6 +724,7 @@ def _transport_error(
     return transport_error(
         error, failure_kind(error), method, url, attempt, elapsed=elapsed, secrets=secrets,
         connect_timeouts=(requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError),
+        named=_NAMED_FAILURES,
     )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, List, Mapping, Optio
 import aiohttp
 from yarl import URL
 
-from .._attempts import AnswerDeadlineMixin, Retries, corrected_offset, kind_in, signed_headers, transport_error, with_attempts
+from .._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER, AnswerDeadlineMixin, Retries, corrected_offset, kind_in, signed_headers, transport_error, with_attempts
 from .._tls import checked_ca_bundle
 from ..credentials import Credentials, CredentialsLike, as_provider
 from ..endpoint import Endpoint, strip_query
@@ -151,6 +151,13 @@ def failure_kind(error: BaseException) -> FailureKind:
     return kind_in(_FAILURE_KINDS, error)
 
 
+#: aiohttp's exceptions that say what happened to a connection, in plain words.
+_NAMED_FAILURES = (
+    (aiohttp.ServerDisconnectedError, CLOSED_WITHOUT_ANSWER),
+    (aiohttp.ClientPayloadError, ANSWER_BROKE_OFF),
+)
+
+
 def _transport_error(
     error: BaseException,
     method: str,
@@ -164,7 +171,7 @@ def _transport_error(
     requests transport says it; aiohttp's exception is its ``__cause__``."""
     return transport_error(
         error, failure_kind(error), method, url, attempt, elapsed=elapsed, secrets=secrets,
-        connect_timeouts=_CONNECT_TIMEOUTS,
+        connect_timeouts=_CONNECT_TIMEOUTS, named=_NAMED_FAILURES,
     )  # fmt: skip
 
 
