@@ -71,6 +71,10 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     prefix = target.key
     if not os.path.isdir(args.source):
         raise CosValidationError("DIR", args.source, "an existing directory")
+    if args.expected_size is not None:
+        from ._cli_commands import refuse_option
+
+        refuse_option("--expected-size", args.expected_size, "only for stdin ('-'): a directory's file sizes are known")
     config = build_config(args)
     common = dict(
         config=config, include=args.include, exclude=args.exclude, follow_symlinks=args.follow_symlinks,

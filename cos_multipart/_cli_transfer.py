@@ -83,6 +83,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "--forget", action="store_true",
         help="drop the checkpoint of PATH to cos://BUCKET/KEY instead (and abort its upload there)",
     )  # fmt: skip
+    resume.add_argument(
+        "--dry-run", action="store_true",
+        help="say what would be resumed (or, with --forget, dropped and aborted) without doing it",
+    )  # fmt: skip
     resume.set_defaults(handler=run_resume)
 
     abort = subparsers.add_parser(
@@ -95,6 +99,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     abort.add_argument("target", metavar="cos://BUCKET/KEY")
     abort.add_argument("upload_id", metavar="UPLOAD_ID", nargs="?", help="the upload to abort (default: all of KEY)")
     abort.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
+    abort.add_argument("--dry-run", action="store_true", help="list the uploads that would be aborted, abort none")
     abort.set_defaults(handler=run_abort)
 
 
@@ -311,6 +316,10 @@ def run_upload(args: argparse.Namespace) -> int:
         from ._cli_dirs import run_tree
 
         return run_tree(args, sync=False)
+    from ._cli_commands import refuse_given
+    from ._cli_dirs import tree_options
+
+    refuse_given(args, [tree_options()], "only with -r (a directory upload); PATH is one file", allowed=("dry_run",))
     return _transfer(args, resume_only=False)
 
 
@@ -328,16 +337,29 @@ def _check_source(path: str) -> None:
 
 def run_resume(args: argparse.Namespace) -> int:
     """``cos-multipart resume [PATH cos://BUCKET/KEY]``."""
+    from ._cli_commands import refuse_given, refuse_option
+
     if args.source is None:
         if args.forget:
             raise CosValidationError("--forget", "", f"PATH and {TARGET_FORM} of the checkpoint to drop")
+        refuse_given(
+            args, [connection_options(), transfer_options()], "resume without PATH only lists the checkpoints "
+            "(give PATH and TARGET to resume one)", allowed=("checkpoint_dir",),
+        )  # fmt: skip
+        if args.dry_run:
+            refuse_option("--dry-run", True, "resume without PATH only lists the checkpoints (it changes nothing)")
         return _list_checkpoints(CheckpointStore(args.checkpoint_dir), quiet=args.quiet)
     if args.target is None:
         raise CosValidationError("target", None, f"the destination after PATH, e.g. {example()}")
     if args.source == "-":
         raise CosValidationError("PATH", "-", "a file: stdin cannot be resumed")
     if args.forget:
+        refuse_given(args, [transfer_options()], "does not apply to resume --forget (it uploads nothing)", allowed=("checkpoint_dir",))
         return _forget(args)
+    if args.no_resume:
+        refuse_option("--no-resume", True, "resume only continues a recorded upload; to start afresh: upload --no-resume")
+    if args.expected_size is not None:
+        refuse_option("--expected-size", args.expected_size, "only for stdin ('-'), which cannot be resumed")
     return _transfer(args, resume_only=True)
 
 
@@ -349,6 +371,9 @@ def _forget(args: argparse.Namespace) -> int:
         session = uploader.checkpoint_for(args.source, target.key)
         if session is None:
             raise CosValidationError("PATH", args.source, f"a file with a checkpoint for {target.url()}: none found")
+        if args.dry_run:
+            print(f"would drop the checkpoint of {os.path.abspath(args.source)} -> {target.url()} and abort its upload {session.upload_id}")
+            return 0
         aborted = uploader.abort(target.key, session.upload_id)
         uploader.store.delete(session)
     if not args.quiet:
@@ -370,6 +395,8 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     if args.expected_size is not None and args.source != "-":
         raise CosValidationError("--expected-size", args.expected_size, "only with '-' (stdin): a file's size is known")
     with make_client(args, target, workers=config.concurrency) as client:
+        if args.dry_run:
+            return _plan_transfer(args, target.url(key), key, config, client, resume_only=resume_only)
         uploader = Uploader(client, config)
         source: Any = sys.stdin.buffer if args.source == "-" else args.source
         with _progress_bar(key, enabled=not args.quiet and _is_tty()) as progress:
@@ -382,6 +409,84 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     return 0
 
 
+def _plan_transfer(
+    args: argparse.Namespace, where: str, key: str, config: UploadConfig, client: CosClient, *, resume_only: bool
+) -> int:
+    """``upload PATH TARGET --dry-run`` (and ``resume``): say what the run would do, sending only reads (HEAD of
+    the key, List Parts of a recorded upload); no checkpoint, lock or upload is made. Returns the exit code."""
+    from ._decisions import check_config, refuse_lost, refuse_stale, stale_reason
+    from ._sources import FileSource, open_source
+    from .cli import EXIT_SERVICE
+    from .errors import CosServiceError
+
+    check_config(config, client)  # the service's own limits (OSS's 100 KB parts), as the real run checks them
+    existing = _existing(client, key, config)
+    if config.forbid_overwrite and existing is not None and existing.startswith("replaces"):
+        print(f"would refuse: {where} already holds an object and --forbid-overwrite is set (nothing would be sent)")
+        return EXIT_SERVICE
+    if args.source == "-":
+        print(f"would upload stdin -> {where} (its size is known only once read: nothing is read in a dry run; {existing})")
+        return 0
+    name = os.path.abspath(args.source)
+    uploader = Uploader(client, config)
+    stored = uploader.checkpoint_for(args.source, key)
+    source = open_source(args.source)
+    try:
+        if not isinstance(source, FileSource):  # _check_source let only a path through
+            raise CosValidationError("PATH", args.source, "an existing file (or '-' for stdin)")
+        reason = stale_reason(client, config, source, key, stored) if stored is not None else None
+        if stored is not None and reason is not None:
+            refuse_stale(stored, source, key, reason, resume_only=resume_only)
+        gone = False
+        if stored is not None and reason is None:
+            try:
+                list(client.list_parts(key, stored.upload_id))
+            except CosServiceError as error:
+                if error.status != 404:
+                    raise
+                refuse_lost(stored, source, key, resume_only=resume_only)
+                gone = True
+        if resume_only and stored is None:
+            from ._decisions import nothing_to_resume
+
+            raise nothing_to_resume(source, key)
+        size = source.size
+    finally:
+        source.close()
+    if stored is not None and reason is None and not gone:
+        plan = stored.plan
+        done = len(stored.parts)
+        print(
+            f"would resume {name} -> {where} (upload {stored.upload_id}: {done}/{plan.count} parts recorded, "
+            f"{plan.count - done} to send, each recorded part re-read and checked first; {existing})"
+        )
+        return 0
+    if stored is not None:
+        why = "COS no longer has it" if gone else reason
+        print(f"would not resume upload {stored.upload_id} ({why}): it would be aborted and a new upload started")
+    if stored is None and size < config.multipart_threshold:
+        how = "in one request"
+    else:
+        from .planner import plan_parts
+
+        plan = plan_parts(size, config.part_size, min_part_size=client.dialect.min_part_size)
+        how = f"in {plan.count} part{'s' if plan.count != 1 else ''} of {human(plan.part_size)}"
+    print(f"would upload {name} -> {where} ({human(size)} {how}; {existing})")
+    return 0
+
+
+def _existing(client: CosClient, key: str, config: UploadConfig) -> str:
+    """What the key holds now, in words (one HEAD): the object a run would replace, or none."""
+    from .errors import CosServiceError
+
+    try:
+        found = client.find_object(key, sse_c=config.sse_c)
+    except CosServiceError as error:
+        return f"the key's current state is unknown: HEAD answered {error.status}"
+    if found is None:
+        return "a new object"
+    return f"replaces the existing object of {human(found.size)}"
+
 
 def run_abort(args: argparse.Namespace) -> int:
     """``cos-multipart abort cos://BUCKET/KEY [UPLOAD_ID]``."""
@@ -390,12 +495,13 @@ def run_abort(args: argparse.Namespace) -> int:
     store = CheckpointStore(args.checkpoint_dir)
     with make_client(args, target) as client:
         if args.upload_id is not None:
-            client.abort_multipart_upload(key, args.upload_id)
             ids = [args.upload_id]
         else:
             ids = [u.upload_id for u in client.list_multipart_uploads(prefix=key) if u.key == key]
-            for upload_id in ids:
-                client.abort_multipart_upload(key, upload_id)
+        if args.dry_run:
+            return _plan_abort(client, target, ids, store, given_id=args.upload_id is not None)
+        for upload_id in ids:
+            client.abort_multipart_upload(key, upload_id)
         for _, checkpoint in store:
             if checkpoint.bucket == bucket and checkpoint.key == key and checkpoint.upload_id in ids:
                 store.delete(checkpoint)
@@ -404,6 +510,26 @@ def run_abort(args: argparse.Namespace) -> int:
             print(f"no in-progress upload of {target.url()}")
         for upload_id in ids:
             print(f"aborted {target.url()} upload {upload_id}")
+    return 0
+
+
+def _plan_abort(client: CosClient, target: Target, ids: List[str], store: CheckpointStore, *, given_id: bool) -> int:
+    """``abort --dry-run``: the uploads that would be aborted (an id given is looked up: List Multipart
+    Uploads, a read) and the checkpoints that would be removed."""
+    from .cli import EXIT_SERVICE
+
+    if given_id:
+        known = {u.upload_id for u in client.list_multipart_uploads(prefix=target.key) if u.key == target.key}
+        if ids[0] not in known:
+            print(f"would fail: {target.url()} has no in-progress upload {ids[0]} (NoSuchUpload)", file=sys.stderr)
+            return EXIT_SERVICE
+    if not ids:
+        print(f"no in-progress upload of {target.url()}")
+    for upload_id in ids:
+        print(f"would abort {target.url()} upload {upload_id}")
+    for path, checkpoint in store:
+        if checkpoint.bucket == target.bucket and checkpoint.key == target.key and checkpoint.upload_id in ids:
+            print(f"would remove the checkpoint {path} (of {checkpoint.source})")
     return 0
 
 

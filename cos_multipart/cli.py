@@ -151,20 +151,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return code
     except KeyboardInterrupt as error:
         print("cos-multipart: interrupted", file=sys.stderr)
-        _report_kept(error)
+        _report_kept(error, args)
         return EXIT_INTERRUPTED
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
         print(f"cos-multipart: error: {describe_error(error)}", file=sys.stderr)
-        _report_kept(error)
+        _report_kept(error, args)
         return exit_code_for(error)
 
 
-def _report_kept(error: BaseException) -> None:
+def _report_kept(error: BaseException, args: Optional[argparse.Namespace] = None) -> None:
     kept = kept_upload_of(error)
     if kept is not None:
-        print(f"cos-multipart: {kept.describe()}", file=sys.stderr)
+        from ._cli_commands import kept_line
+
+        print(f"cos-multipart: {kept_line(args, kept)}", file=sys.stderr)
 
 
 def parse_size(text: str) -> int:
@@ -197,6 +199,8 @@ def describe_error(error: BaseException) -> str:
     """One line for the user: flags instead of Python argument names, what failed and what to check."""
     if isinstance(error, CosValidationError):
         flag = FLAGS.get(error.field, error.field)
+        if error.value == error.field:  # a switch that does not apply: nothing to show but its name
+            return _DOC_IDS.sub("", f"{flag}: {error.allowed}")
         if error.value is None or error.value == "":
             return _DOC_IDS.sub("", f"missing {flag}: {error.allowed}")
         shown = error.value if isinstance(error.value, (int, float)) else repr(error.value)

@@ -1,0 +1,259 @@
+"""Trust at the edges of the command line, against the local server speaking each service (issue 19: items 1,
+3, 9 and 11): ``--dry-run`` writes nothing for any command, an option that does not apply is refused, a target
+means the same everywhere, ``rm`` of a missing key says so, and the printed resume/abort commands can be pasted.
+
+"Writes nothing" is proven by the server's access log: no PUT, POST or DELETE after the dry runs began.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Set
+
+import pytest
+
+from cos_multipart import cli
+from cos_multipart.client import CosClient
+from cos_multipart.testing import Fault, LocalCOS
+
+from uploads import make_file, stored, target
+
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
+
+_SH = shutil.which("sh") or "/bin/sh"  # a POSIX shell, as a user pastes into
+_WRITING = {"PUT", "POST", "DELETE"}
+_SMALL_PARTS = ("--part-size", "1MB", "--multipart-threshold", "0", "--concurrency", "1")
+
+
+def run(*argv: str) -> int:
+    return cli.main(list(argv))
+
+
+def writes_since(server: LocalCOS, seen: int) -> List[str]:
+    """The writing requests the server served after its first ``seen`` log entries."""
+    return [f"{e.method} {e.path} ({e.api})" for e in server.log_entries()[seen:] if e.method in _WRITING]
+
+
+def _shell_env() -> Dict[str, str]:
+    """The environment of a pasted command: ``cos-multipart`` found on PATH beside this Python (the installed
+    script), the credentials and region as the test set them."""
+    script = Path(sys.executable).parent / "cos-multipart"
+    if not script.exists():
+        pytest.skip("the cos-multipart script is not installed beside this Python")
+    return dict(os.environ, PATH=f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def keys_of(client: CosClient) -> Set[str]:
+    return {item.key for item in client.list_objects()}
+
+
+def keep_an_upload(server: LocalCOS, path: Path, key: str, *extra: str) -> None:
+    """Run an upload of ``path`` that fails at its second part and is kept for a resume."""
+    fault = server.faults.add(Fault.error("UploadPart", status=403, code="AccessDenied", nth=2, count=None))
+    try:
+        assert run("upload", str(path), target(server, key), *_SMALL_PARTS, *extra) == cli.EXIT_SERVICE
+    finally:
+        server.faults.remove(fault)
+
+
+# --- item 1: --dry-run for every command that writes or deletes ----------------------------------------------
+
+
+def test_dry_run_of_every_writing_command_sends_no_write(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with cli_env.client() as client:
+        client.put_object("precious.txt", b"v1")
+        client.put_object("tree/old.txt", b"old")
+        big, _ = make_file(tmp_path, 3 * 1024 * 1024 + 7, "big.bin")
+        keep_an_upload(cli_env, big, "big.bin")
+        capsys.readouterr()
+        (tmp_path / "p.txt").write_bytes(b"v2")
+        tree = tmp_path / "tree"
+        tree.mkdir()
+        (tree / "new.txt").write_bytes(b"new")
+        before = keys_of(client)
+        uploads_before = [u.upload_id for u in client.list_multipart_uploads()]
+        seen = len(cli_env.log_entries())
+
+        assert run("upload", str(tmp_path / "p.txt"), target(cli_env, "precious.txt"), "--dry-run") == cli.EXIT_OK
+        out = capsys.readouterr().out
+        assert "would upload" in out and "replaces the existing object of 2 B" in out and "uploaded" not in out
+        assert run("upload", str(big), target(cli_env, "big.bin"), "--dry-run", *_SMALL_PARTS) == cli.EXIT_OK
+        assert "would resume" in capsys.readouterr().out
+        assert run("upload", str(big), target(cli_env, "fresh.bin"), "--dry-run", *_SMALL_PARTS) == cli.EXIT_OK
+        assert "in 4 parts of 1.0 MiB; a new object" in capsys.readouterr().out
+        assert run("resume", str(big), target(cli_env, "big.bin"), "--dry-run", *_SMALL_PARTS) == cli.EXIT_OK
+        assert "1/4 parts recorded, 3 to send" in capsys.readouterr().out
+        assert run("resume", "--forget", "--dry-run", str(big), target(cli_env, "big.bin")) == cli.EXIT_OK
+        assert "would drop the checkpoint" in capsys.readouterr().out
+        assert run("upload", "-r", "--dry-run", str(tree), target(cli_env, "tree/")) == cli.EXIT_OK
+        assert "would upload" in capsys.readouterr().out
+        assert run("sync", "--dry-run", "--delete", str(tree), target(cli_env, "tree")) == cli.EXIT_OK
+        assert "would delete" in capsys.readouterr().out
+        assert run("rm", "--dry-run", target(cli_env, "precious.txt")) == cli.EXIT_OK
+        assert "would delete" in capsys.readouterr().out
+        assert run("rm", "-r", "--yes", "--dry-run", target(cli_env, "tree")) == cli.EXIT_OK
+        assert run("abort", "--dry-run", target(cli_env, "big.bin")) == cli.EXIT_OK
+        out = capsys.readouterr().out
+        assert f"would abort {target(cli_env, 'big.bin')} upload {uploads_before[0]}" in out
+        assert "would remove the checkpoint" in out
+
+        assert writes_since(cli_env, seen) == []
+        assert stored(client, "precious.txt") == b"v1"
+        assert keys_of(client) == before
+        assert [u.upload_id for u in client.list_multipart_uploads()] == uploads_before
+
+
+def test_dry_run_with_forbid_overwrite_says_it_would_refuse(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with cli_env.client() as client:
+        client.put_object("precious.txt", b"v1")
+    (tmp_path / "p.txt").write_bytes(b"v2")
+    seen = len(cli_env.log_entries())
+    code = run("upload", str(tmp_path / "p.txt"), target(cli_env, "precious.txt"), "--dry-run", "--forbid-overwrite")
+    assert code == cli.EXIT_SERVICE and "would refuse" in capsys.readouterr().out
+    assert writes_since(cli_env, seen) == []
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["upload", "{file}", "{t}/k", "--include", "*.txt"], "--include"),
+        (["upload", "{file}", "{t}/k", "--exclude", "*.txt"], "--exclude"),
+        (["upload", "{file}", "{t}/k", "--follow-symlinks"], "--follow-symlinks"),
+        (["upload", "-r", "{dir}", "{t}/d/", "--expected-size", "1MB"], "--expected-size"),
+        (["resume", "{file}", "{t}/k", "--no-resume"], "--no-resume"),
+        (["resume", "--part-size", "8MB"], "--part-size"),
+        (["resume", "--forget", "{file}", "{t}/k", "--acl", "private"], "--acl"),
+        (["rm", "{t}/k", "--yes"], "--yes"),
+        (["rm", "{t}/k", "--raw-prefix"], "--raw-prefix"),
+        (["ls", "{t}/", "--checkpoint-dir", "x"], "--checkpoint-dir"),
+        (["ls", "{t}/", "--uploads", "--json"], "--json"),
+    ],
+)
+def test_an_option_that_does_not_apply_is_refused_by_name(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: List[str], flag: str
+) -> None:
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"v2")
+    with cli_env.client() as client:
+        client.put_object("k", b"v1")
+    seen = len(cli_env.log_entries())
+    words = [w.format(file=path, dir=tmp_path, t=f"{cli_env.dialect}://{cli_env.bucket}") for w in argv]
+    assert run(*words) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"error: {flag}" in err and "False" not in err and "True" not in err
+    assert cli_env.log_entries()[seen:] == []  # refused before any request
+    with cli_env.client() as client:
+        assert stored(client, "k") == b"v1"
+
+
+# --- item 3: one meaning for a target -----------------------------------------------------------------------
+
+
+def _folder_tree(client: CosClient) -> None:
+    for key in ("t", "t/a", "t/sub/b", "tree/c", "tt", "u"):
+        client.put_object(key, key.encode())
+
+
+def test_rm_r_means_the_folder_and_the_named_object_never_a_string_prefix(
+    cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with cli_env.client() as client:
+        _folder_tree(client)
+        assert run("rm", "-r", "--yes", target(cli_env, "t/")) == cli.EXIT_OK
+        assert "deleted 2 objects" in capsys.readouterr().out
+        assert keys_of(client) == {"t", "tree/c", "tt", "u"}
+        _folder_tree(client)
+        assert run("rm", "-r", "--yes", target(cli_env, "t")) == cli.EXIT_OK
+        assert "deleted 3 objects" in capsys.readouterr().out
+        assert keys_of(client) == {"tree/c", "tt", "u"}
+        _folder_tree(client)
+        assert run("rm", "-r", "--yes", "--raw-prefix", target(cli_env, "t")) == cli.EXIT_OK
+        assert keys_of(client) == {"u"}
+
+
+def test_ls_and_uploads_cover_what_rm_covers(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    with cli_env.client() as client:
+        _folder_tree(client)
+        for key in ("t", "t/x", "tree/y", "tt"):
+            client.initiate_multipart_upload(key)
+    assert run("ls", "-r", target(cli_env, "t")) == cli.EXIT_OK
+    listed = [line.split()[-1] for line in capsys.readouterr().out.splitlines()]
+    assert listed == [target(cli_env, k) for k in ("t", "t/a", "t/sub/b")]
+    assert run("ls", target(cli_env, "t")) == cli.EXIT_OK
+    listed = [line.split()[-1] for line in capsys.readouterr().out.splitlines()]
+    assert listed == [target(cli_env, k) for k in ("t", "t/sub/", "t/a")]
+    assert run("ls", "-r", "--raw-prefix", target(cli_env, "t")) == cli.EXIT_OK
+    assert len(capsys.readouterr().out.splitlines()) == 5
+    assert run("uploads", target(cli_env, "t/")) == cli.EXIT_OK
+    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()] == [target(cli_env, "t/x")]
+    assert run("uploads", target(cli_env, "t")) == cli.EXIT_OK
+    assert sorted(line.split()[-1] for line in capsys.readouterr().out.splitlines()) == [
+        target(cli_env, "t"), target(cli_env, "t/x")
+    ]
+
+
+def test_rm_of_a_missing_key_says_not_found(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("rm", target(cli_env, "never-was.txt")) == cli.EXIT_SERVICE
+    captured = capsys.readouterr()
+    assert "deleted" not in captured.out and f"not found: {target(cli_env, 'never-was.txt')}" in captured.err
+    assert not [e for e in cli_env.log_entries() if e.method == "DELETE"]
+
+
+# --- item 9: the printed resume and abort commands can be pasted ----------------------------------------------
+
+
+def test_printed_resume_and_abort_commands_work_pasted_from_another_directory(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "my dir"
+    folder.mkdir()
+    path, data = make_file(folder, 3 * 1024 * 1024 + 3, "my file (1).bin")
+    endpoint = cli_env.endpoint
+    place = "OSS" if cli_env.dialect == "oss" else "COS"
+    monkeypatch.delenv(f"{place}_ENDPOINT")  # given on the command line only: the printed command must carry it
+    monkeypatch.chdir(folder)
+    checkpoints = "it's checkpoints"
+    keep_an_upload(
+        cli_env, Path(path.name), "dir/my file (1).bin", "--endpoint", endpoint, "--checkpoint-dir", checkpoints,
+        "--meta", "owner=a b",
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    resume = err.split("resume with: ", 1)[1].split("; abort with: ", 1)[0]
+    abort = err.split("; abort with: ", 1)[1].strip()
+    assert f"--endpoint {endpoint}" in resume and "--checkpoint-dir" in resume and str(folder) in resume
+    assert "--endpoint" in abort and "--meta" not in abort
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = _shell_env()
+    done = subprocess.run([_SH, "-c", resume], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "reused" in done.stdout
+    with cli_env.client() as client:
+        assert stored(client, "dir/my file (1).bin") == data
+        info = client.head_object("dir/my file (1).bin")
+        assert client.dialect.from_wire(info.response.headers).get("x-cos-meta-owner") == "a b"
+
+
+def test_printed_abort_command_works_pasted(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = make_file(tmp_path, 3 * 1024 * 1024, "a b.bin")
+    monkeypatch.chdir(tmp_path)
+    keep_an_upload(cli_env, Path(path.name), "k k", "--checkpoint-dir", "cp")
+    err = capsys.readouterr().err
+    abort = err.split("; abort with: ", 1)[1].strip()
+    env = _shell_env()
+    done = subprocess.run([_SH, "-c", abort], cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "aborted" in done.stdout
+    with cli_env.client() as client:
+        assert list(client.list_multipart_uploads()) == []
+    assert list((tmp_path / "cp").glob("*.json")) == []
