@@ -75,7 +75,7 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
         from ._cli_commands import refuse_option
 
         refuse_option("--expected-size", args.expected_size, "only for stdin ('-'): a directory's file sizes are known")
-    config = build_config(args)
+    config = build_config(args, target.dialect)
     common = dict(
         config=config, include=args.include, exclude=args.exclude, follow_symlinks=args.follow_symlinks,
         hidden=not args.no_hidden, dry_run=args.dry_run,

@@ -175,6 +175,25 @@ def _sse_c(args: argparse.Namespace) -> Any:
     return sse_c_from_environment(f"--sse-c (the key in ${ENV_SSE_C_KEY})")
 
 
+def _head(client: Any, target: Any, args: argparse.Namespace) -> Optional[ObjectResult]:
+    """HEAD the target's key (``None``: no such object); a 400 without ``--sse-c`` is explained: the service
+    answers a HEAD of an SSE-C object that lacks its key with a bare 400 (a HEAD answer has no body)."""
+    from .errors import CosServiceError
+
+    try:
+        found: Optional[ObjectResult] = client.find_object(target.key, sse_c=_sse_c(args))
+        return found
+    except CosServiceError as error:
+        if error.status != 400 or args.sse_c or target.dialect.name != "cos":  # OSS has no SSE-C (see oss.md)
+            raise
+        from ._cli_transfer import ENV_SSE_C_KEY
+
+        raise CosValidationError(
+            "--sse-c", None, f"{target.url()} answered HEAD with 400 Bad Request: it is SSE-C encrypted, and reading "
+            f"even its size needs its key: pass --sse-c with the key in ${ENV_SSE_C_KEY}",
+        ) from error  # fmt: skip
+
+
 def describe(result: ObjectResult, dialect: Dialect = COS) -> Dict[str, Any]:
     """What ``stat`` shows of a HEAD answer of ``dialect``'s service (its headers read by their neutral
     names; values in the service's own spelling: ``Standard`` and ``KMS`` on OSS)."""
@@ -208,10 +227,16 @@ def run_stat(args: argparse.Namespace) -> int:
     from ._cli_target import parse_target
     from ._cli_transfer import make_client
 
+    from .cli import EXIT_SERVICE
+
     target = parse_target(args.target)
     key = target.key
     with make_client(args, target) as client:
-        info = describe(client.head_object(key, sse_c=_sse_c(args)), client.dialect)
+        found = _head(client, target, args)
+    if found is None:
+        print(f"cos-multipart: {target.url()} does not exist", file=sys.stderr)
+        return EXIT_SERVICE
+    info = describe(found, target.dialect)
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
         return 0
@@ -293,8 +318,8 @@ def run_presign(args: argparse.Namespace) -> int:
         try:
             print(client.presign(key, method=args.method, expires=args.expires))
         except CosValidationError as error:
-            if error.field == "expires":
-                raise CosValidationError("--expires", args.expires, "a number of seconds >= 1") from error
+            if error.field == "expires":  # the service's own range (OSS: at most 7 days)
+                raise CosValidationError("--expires", args.expires, error.allowed) from error
             raise
     return 0
 
@@ -311,7 +336,7 @@ def run_verify(args: argparse.Namespace) -> int:
         raise CosValidationError("PATH", args.source, "an existing file")
     size = os.path.getsize(args.source)
     with make_client(args, target) as client:
-        found = client.find_object(key, sse_c=_sse_c(args))
+        found = _head(client, target, args)
     where = target.url()
     if found is None:
         print(f"{where} does not exist", file=sys.stderr)

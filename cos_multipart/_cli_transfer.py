@@ -17,6 +17,7 @@ import os
 import sys
 import logging
 import re
+import shlex
 import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
@@ -226,15 +227,19 @@ def sse_c_from_environment(flag: str) -> SseC:
     """The SSE-C key of ``$COS_SSE_C_KEY`` (never read from the command line, where others could see it)."""
     key = os.environ.get(ENV_SSE_C_KEY)
     if not key:
-        raise CosValidationError(ENV_SSE_C_KEY, REDACTED, f"the base64 of a 32-byte key in the environment for {flag}")
+        raise CosValidationError(  # the value is the name itself: "$COS_SSE_C_KEY: not set: ..."
+            f"${ENV_SSE_C_KEY}", f"${ENV_SSE_C_KEY}", f"not set: {flag} reads the SSE-C key from it (the base64 of a 32-byte "
+            f"key: export {ENV_SSE_C_KEY}=...; never on the command line)",
+        )  # fmt: skip
     try:
         return SseC(key)
     except CosValidationError as error:
         raise CosValidationError(ENV_SSE_C_KEY, REDACTED, error.allowed) from error
 
 
-def build_config(args: argparse.Namespace) -> UploadConfig:
-    """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag)."""
+def build_config(args: argparse.Namespace, dialect: Optional[Any] = None) -> UploadConfig:
+    """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag); with
+    ``dialect`` (the target's service), the part size is checked against that service's own range."""
     metadata = _pairs(args.meta, "--meta")
     tagging = _pairs(args.tag, "--tag")
     encryption = _encryption(args)
@@ -250,6 +255,10 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             content_disposition=args.content_disposition,
             content_encoding=args.content_encoding,
         )
+        if dialect is not None and args.part_size is not None:
+            from .planner import plan_parts
+
+            plan_parts(0, args.part_size, min_part_size=dialect.min_part_size)  # COS's 1 MB, not OSS's 100 KB
         return UploadConfig(
             part_size=args.part_size,
             concurrency=args.concurrency,
@@ -331,6 +340,11 @@ def _check_source(path: str) -> None:
         raise CosValidationError("PATH", path, "a file; it is a directory: upload it with -r (upload -r DIR cos://BUCKET/PREFIX/)")
     if not os.path.exists(path):
         raise CosValidationError("PATH", path, "an existing file (or '-' for stdin): no such file")
+    if not os.path.isfile(path):  # a FIFO or a device: opening it may block, and it has no size to plan by
+        raise CosValidationError(
+            "PATH", path, f"a regular file; this is a pipe or a device: upload what it carries from stdin instead: "
+            f"cos-multipart upload - cos://BUCKET/KEY < {shlex.quote(path)}",
+        )  # fmt: skip
     if not os.access(path, os.R_OK):
         raise CosValidationError("PATH", path, "a file you can read: permission denied")
 
@@ -391,7 +405,7 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
         if args.source == "-":
             raise CosValidationError("target", args.target, f"{target.scheme}BUCKET/KEY with a key when reading stdin")
         key += os.path.basename(os.path.abspath(args.source))
-    config = build_config(args)
+    config = build_config(args, target.dialect)
     if args.expected_size is not None and args.source != "-":
         raise CosValidationError("--expected-size", args.expected_size, "only with '-' (stdin): a file's size is known")
     with make_client(args, target, workers=config.concurrency) as client:

@@ -15,7 +15,9 @@ line on stderr says so, with the commands that resume or abort it.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import logging
 import re
 import sys
@@ -83,9 +85,15 @@ FLAGS = {
     "exclude": "--exclude",
     "expires": "--expires",
     "method": "--method",
+    "checkpoint_dir": "--checkpoint-dir",
 }
 #: Internal documentation ids ("(436/7750)", "[ref 3.1]") mean nothing to a user of the command line.
 _DOC_IDS = re.compile(r"\s*\(\d{3}/\d{3,6}\)|,?\s*\b\d{3}/\d{3,6}\b|\s*\[ref [0-9.]+\]")
+#: What to do when a disk the command writes to is full (the checkpoint directory, as a rule).
+_FULL_DISK_HINT = (
+    "free some space, or keep checkpoints elsewhere with --checkpoint-dir DIR, or keep none with --no-resume "
+    "(the upload then cannot be resumed)"
+)
 _BIT_UNITS = {"": 1, "BIT": 1, "KBIT": 1024, "MBIT": 1024**2, "GBIT": 1024**3}
 _UNITS = {
     "": 1, "B": 1,
@@ -156,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
-        print(f"cos-multipart: error: {describe_error(error)}", file=sys.stderr)
+        print(f"cos-multipart: error: {describe_error(error, getattr(args, 'target', None))}", file=sys.stderr)
         _report_kept(error, args)
         return exit_code_for(error)
 
@@ -195,8 +203,13 @@ def parse_bit_rate(text: str) -> int:
     return rate
 
 
-def describe_error(error: BaseException) -> str:
-    """One line for the user: flags instead of Python argument names, what failed and what to check."""
+def describe_error(error: BaseException, target: Optional[str] = None) -> str:
+    """One line for the user: flags instead of Python argument names, what failed and what to check
+    (``target``: the command's target as typed, whose scheme names the service in the line)."""
+    if isinstance(error, ObjectExistsError):  # the library's words name its argument and COS's scheme
+        scheme = target.partition("://")[0].lower() if target and "://" in target else "cos"
+        text = str(error).replace("forbid_overwrite", "--forbid-overwrite")
+        return text.replace(f"cos://{error.bucket}/", f"{scheme}://{error.bucket}/", 1)
     if isinstance(error, CosValidationError):
         flag = FLAGS.get(error.field, error.field)
         if error.value == error.field:  # a switch that does not apply: nothing to show but its name
@@ -204,9 +217,14 @@ def describe_error(error: BaseException) -> str:
         if error.value is None or error.value == "":
             return _DOC_IDS.sub("", f"missing {flag}: {error.allowed}")
         shown = error.value if isinstance(error.value, (int, float)) else repr(error.value)
+        if error.field == "checkpoint_dir" and os.strerror(errno.ENOSPC) in error.allowed:
+            return f"the checkpoint directory {error.value} is full (no space left on the device): {_FULL_DISK_HINT}"
         return _DOC_IDS.sub("", f"{flag} {shown}: {error.allowed}")
     if isinstance(error, CosTransportError) and not isinstance(error, CosTLSError):
         return _transport_line(error)
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}: {_FULL_DISK_HINT}"
     if isinstance(error, FileNotFoundError):
         return f"no such file: {error.filename}"
     if isinstance(error, PermissionError):
