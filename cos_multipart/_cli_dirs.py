@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional
 
-from ._cli_target import Target, parse_target
+from ._cli_target import Target, parse_target, scope_of
 from ._dirreport import DirectoryProgress, DirectoryReport
 from .directory import sync_directory, upload_directory
 
@@ -68,7 +68,7 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     from .errors import CosValidationError
 
     target = parse_target(args.target, require_key=False)
-    prefix = target.key
+    prefix = scope_of(target).prefix  # the folder, as rm -r, ls and uploads mean it: "t" and "t/" are "t/"
     if not os.path.isdir(args.source):
         raise CosValidationError("DIR", args.source, "an existing directory")
     if args.expected_size is not None:

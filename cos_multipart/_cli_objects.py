@@ -230,7 +230,6 @@ def run_stat(args: argparse.Namespace) -> int:
     from .cli import EXIT_SERVICE
 
     target = parse_target(args.target)
-    key = target.key
     with make_client(args, target) as client:
         found = _head(client, target, args)
     if found is None:
@@ -331,7 +330,6 @@ def run_verify(args: argparse.Namespace) -> int:
     from .cli import EXIT_INTEGRITY, EXIT_SERVICE
 
     target = parse_target(args.target)
-    key = target.key
     if not os.path.isfile(args.source):
         raise CosValidationError("PATH", args.source, "an existing file")
     size = os.path.getsize(args.source)

@@ -7,20 +7,23 @@ means the same everywhere, ``rm`` of a missing key says so, and the printed resu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, Iterator, List, Set
 
 import pytest
 
 from cos_multipart import cli
+from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
+from cos_multipart.errors import CosValidationError
 from cos_multipart.testing import Fault, LocalCOS
 
-from uploads import make_file, stored, target
+from uploads import Driver, make_file, stored, target
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
@@ -257,3 +260,146 @@ def test_printed_abort_command_works_pasted(
     with cli_env.client() as client:
         assert list(client.list_multipart_uploads()) == []
     assert list((tmp_path / "cp").glob("*.json")) == []
+
+
+# --- item 11: each message in the user's terms --------------------------------------------------------------
+
+
+def test_part_size_is_checked_by_the_targets_service(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 3000)
+    assert run("upload", str(path), target(cli_env, "k"), "--part-size", "6GB") == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--part-size 6442450944" in err
+    if cli_env.dialect == "oss":
+        assert "102400 (100 KB)" in err
+    else:  # COS's 1 MB rule, not OSS's 100 KB one
+        assert "1048576 (1 MB)" in err and "OSS" not in err and "100 KB" not in err
+    assert run("upload", str(path), target(cli_env, "k"), "--part-size", "200KB") == (
+        cli.EXIT_OK if cli_env.dialect == "oss" else cli.EXIT_USAGE
+    )
+    assert cli_env.log_entries("InitiateMultipartUpload") == []
+
+
+def test_forbid_overwrite_is_named_by_its_flag_and_the_targets_scheme(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 3000)
+    with cli_env.client() as client:
+        client.put_object("k", b"v1")
+    assert run("upload", str(path), target(cli_env, "k"), "--forbid-overwrite") == cli.EXIT_SERVICE
+    err = capsys.readouterr().err
+    assert f"{target(cli_env, 'k')} already exists and --forbid-overwrite is set" in err
+    assert "forbid_overwrite" not in err
+
+
+def test_resume_no_resume_and_rm_without_terminal_name_the_flag(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = make_file(tmp_path, 3000)
+    assert run("resume", str(path), target(cli_env, "k"), "--no-resume") == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "error: --no-resume: " in err and "upload --no-resume" in err and "False" not in err
+    with cli_env.client() as client:
+        client.put_object("d/a", b"a")
+        assert run("rm", "-r", target(cli_env, "d/")) == cli.EXIT_USAGE  # stdin is not a terminal under pytest
+        err = capsys.readouterr().err
+        assert "--yes" in err and "False" not in err and "no terminal" in err
+        assert keys_of(client) == {"d/a"}
+
+
+def test_sse_c_without_its_variable_says_it_is_not_set(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COS_SSE_C_KEY", raising=False)
+    path, _ = make_file(tmp_path, 3000)
+    assert run("upload", str(path), target(cli_env, "k"), "--sse", "c") == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "$COS_SSE_C_KEY: not set" in err and "redacted" not in err
+    assert cli_env.log_entries() == []
+
+
+def test_stat_of_a_missing_key_says_it_does_not_exist(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("stat", target(cli_env, "missing.bin")) == cli.EXIT_SERVICE
+    err = capsys.readouterr().err
+    assert f"{target(cli_env, 'missing.bin')} does not exist" in err and "404" not in err
+
+
+def test_presign_expires_names_the_allowed_range(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run("presign", target(cli_env, "k"), "--expires", "604801")
+    if cli_env.dialect == "oss":
+        assert code == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert "--expires 604801: 1 to 604800 seconds (7 days)" in err and ">= 1" not in err
+    else:
+        assert code == cli.EXIT_OK
+    assert run("presign", target(cli_env, "k"), "--expires", "0") == cli.EXIT_USAGE
+    assert "--expires 0" in capsys.readouterr().err
+
+
+def test_a_fifo_is_refused_with_advice_for_the_command_line(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # a writer, as a user's pipe has one: opening does not block
+    try:
+        assert run("upload", str(fifo), target(cli_env, "k")) == cli.EXIT_USAGE
+    finally:
+        os.close(writer)
+    err = capsys.readouterr().err
+    assert "cos-multipart upload - " in err and "file object" not in err
+    assert cli_env.log_entries() == []
+
+
+@pytest.fixture()
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB tmpfs, filled to the last block (needs root and a mount namespace that allows it)."""
+    where = tmp_path / "full"
+    where.mkdir()
+    mounted = subprocess.run(
+        [shutil.which("mount") or "/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        with open(where / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 4096)
+        yield where
+    finally:
+        subprocess.run([shutil.which("umount") or "/bin/umount", str(where)], check=False)
+
+
+def test_a_full_checkpoint_disk_is_named_before_any_request_and_no_resume_needs_none(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], full_disk: Path
+) -> None:
+    path, data = make_file(tmp_path, 3 * 1024 * 1024)
+    checkpoints = full_disk / "checkpoints"
+    argv = ["upload", str(path), target(cli_env, "k"), *_SMALL_PARTS, "--checkpoint-dir", str(checkpoints)]
+    assert run(*argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"the checkpoint directory {checkpoints} is full" in err and "--checkpoint-dir" in err
+    assert "Errno" not in err
+    assert cli_env.log_entries() == []  # refused before any request
+    assert [p.name for p in checkpoints.iterdir()] == []  # no lock file left behind
+    assert run(*argv, "--no-resume") == cli.EXIT_OK
+    with cli_env.client() as client:
+        assert stored(client, "k") == data
+    assert [p.name for p in checkpoints.iterdir()] == []
+
+
+def test_each_driver_uploads_without_resume_on_a_full_checkpoint_disk(
+    local_cos: LocalCOS, tmp_path: Path, full_disk: Path, driver: Driver
+) -> None:
+    path, data = make_file(tmp_path, 3 * 1024 * 1024)
+    store = CheckpointStore(full_disk / "checkpoints")
+    with local_cos.client() as client:
+        with pytest.raises(CosValidationError) as caught:  # with resume: refused before any request
+            driver.uploader(client, store).upload(path, "k")
+        assert caught.value.field == "checkpoint_dir" and local_cos.log_entries() == []
+        driver.uploader(client, store, resume=False).upload(path, "k")
+        assert stored(client, "k") == data
+    assert list(store.directory.iterdir()) == []  # no lock file, no checkpoint
