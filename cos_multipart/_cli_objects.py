@@ -276,8 +276,10 @@ def run_rm(args: argparse.Namespace) -> int:
             deleted, failed = [target.key], []
         else:
             scope = scope_of(target, raw_prefix=args.raw_prefix)
-            keys = [item.key for item in _named_object(client, scope.exact).objects]
-            keys += [item.key for item in client.list_objects(scope.prefix or None)]
+            listed = [item.key for item in _named_object(client, scope.exact).objects]
+            listed += [item.key for item in client.list_objects(scope.prefix or None)]
+            # Only what the scope covers, each once, whatever the listing answered (a key outside it is never sent).
+            keys = list(dict.fromkeys(key for key in listed if scope.covers(key)))
             where = target.url(scope.prefix) + (f" (and {target.url()})" if scope.exact else "")
             if args.dry_run or not keys:
                 for doomed in keys:

@@ -499,7 +499,8 @@ def _existing(client: CosClient, key: str, config: UploadConfig) -> str:
         return f"the key's current state is unknown: HEAD answered {error.status}"
     if found is None:
         return "a new object"
-    return f"replaces the existing object of {human(found.size)}"
+    size = f" of {human(found.size)}" if found.size is not None else ""
+    return f"replaces the existing object{size}"
 
 
 def run_abort(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Set
+from typing import Any, Dict, Iterator, List, Set
 
 import pytest
 
@@ -90,6 +90,8 @@ def test_dry_run_of_every_writing_command_sends_no_write(
         assert "would resume" in capsys.readouterr().out
         assert run("upload", str(big), target(cli_env, "fresh.bin"), "--dry-run", *_SMALL_PARTS) == cli.EXIT_OK
         assert "in 4 parts of 1.0 MiB; a new object" in capsys.readouterr().out
+        assert run("upload", "-", target(cli_env, "precious.txt"), "--dry-run") == cli.EXIT_OK
+        assert "would upload stdin" in capsys.readouterr().out  # nothing read from stdin
         assert run("resume", str(big), target(cli_env, "big.bin"), "--dry-run", *_SMALL_PARTS) == cli.EXIT_OK
         assert "1/4 parts recorded, 3 to send" in capsys.readouterr().out
         assert run("resume", "--forget", "--dry-run", str(big), target(cli_env, "big.bin")) == cli.EXIT_OK
@@ -403,3 +405,46 @@ def test_each_driver_uploads_without_resume_on_a_full_checkpoint_disk(
         driver.uploader(client, store, resume=False).upload(path, "k")
         assert stored(client, "k") == data
     assert list(store.directory.iterdir()) == []  # no lock file, no checkpoint
+
+
+def test_rm_r_sends_only_keys_of_the_scope_whatever_a_hostile_listing_answers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
+
+    listing = "".join(
+        f"<Contents><Key>{key}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag>"
+        f"<Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        for key in ("t", "t/a", "t/a", "tree/c", "tt")
+    )  # out of order, repeated and out of the prefix asked for: what a broken or hostile service might send
+    body = (
+        "<?xml version='1.0' encoding='utf-8'?><ListBucketResult><Name>examplebucket-1250000000</Name><Prefix></Prefix>"
+        f"<Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>{listing}</ListBucketResult>"
+    ).encode()
+    deletes: List[bytes] = []
+
+    def answer(request: Request, sock: Any) -> bool:
+        if request.method == "GET":
+            reply(sock, "200 OK", body, {"Content-Type": "application/xml"})
+        elif request.method == "POST":
+            deletes.append(request.body)
+            reply(sock, "200 OK", b"<?xml version='1.0'?><DeleteResult></DeleteResult>", {"Content-Type": "application/xml"})
+        else:
+            reply(sock, "405 Method Not Allowed")
+        return True
+
+    server = HostileServer(answer)
+    try:
+        for name in ("COS_REGION", "COS_SECURITY_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("COS_SECRET_ID", SECRET_ID)
+        monkeypatch.setenv("COS_SECRET_KEY", SECRET_KEY)
+        monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+        assert run("rm", "-r", "--yes", "cos://examplebucket-1250000000/t/") == cli.EXIT_OK
+        assert len(deletes) == 1 and b"<Key>t/a</Key>" in deletes[0]
+        assert deletes[0].count(b"<Key>") == 1  # not t, tree/c or tt; t/a once
+        assert run("rm", "cos://examplebucket-1250000000/t/a/b") == cli.EXIT_SERVICE  # listed keys are not it
+        assert not [r for r in server.requests if r.method == "DELETE"]
+        assert "not found" in capsys.readouterr().err
+    finally:
+        server.close()
