@@ -4,8 +4,9 @@ Commands live in their own modules, each exposing ``register(subparsers, parents
 sub-parsers with ``set_defaults(handler=...)``; a handler takes the parsed arguments and returns an exit
 code. Errors are printed as one line (the traceback only with ``--verbose``).
 
-Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume);
-3 COS answered an error (also: the key exists and --forbid-overwrite is set); 4 integrity check failed;
+Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume, an option
+that does not apply to the command); 3 COS answered an error (also: the key exists and --forbid-overwrite is
+set; the object does not exist for stat, verify and rm); 4 integrity check failed;
 5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
 130 interrupted (Ctrl-C). When a failure keeps a multipart upload for a resume, one
