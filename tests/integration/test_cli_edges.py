@@ -448,3 +448,24 @@ def test_rm_r_sends_only_keys_of_the_scope_whatever_a_hostile_listing_answers(
         assert "not found" in capsys.readouterr().err
     finally:
         server.close()
+
+
+def test_the_cluster_uploads_without_resume_on_a_full_checkpoint_disk(
+    cluster: Any, cos: LocalCOS, tmp_path: Path, full_disk: Path
+) -> None:
+    pytest.importorskip("distributed")
+    import cluster_helpers
+    from cos_multipart import UploadConfig
+    from cos_multipart.cluster import upload_file_on_cluster
+
+    path, data = make_file(tmp_path, 3 * 1024 * 1024 + 5)
+    store = CheckpointStore(full_disk / "checkpoints")
+    config = UploadConfig(part_size=1024 * 1024, multipart_threshold=0)
+    with pytest.raises(CosValidationError) as caught:  # with resume: refused before any request
+        upload_file_on_cluster(cluster, cluster_helpers.target(cos), path, "k", upload_config=config, store=store)
+    assert caught.value.field == "checkpoint_dir" and cos.log_entries() == []
+    config = UploadConfig(part_size=1024 * 1024, multipart_threshold=0, resume=False)
+    upload_file_on_cluster(cluster, cluster_helpers.target(cos), path, "k", upload_config=config, store=store)
+    with cos.client() as client:
+        assert stored(client, "k") == data
+    assert list(store.directory.iterdir()) == []
