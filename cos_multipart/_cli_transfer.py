@@ -259,6 +259,8 @@ def build_config(args: argparse.Namespace, dialect: Optional[Any] = None) -> Upl
             from .planner import plan_parts
 
             plan_parts(0, args.part_size, min_part_size=dialect.min_part_size)  # COS's 1 MB, not OSS's 100 KB
+        if dialect is not None:
+            dialect.to_wire(options.headers())  # an option the service lacks (OSS: SSE-C), named by its flag below
         return UploadConfig(
             part_size=args.part_size,
             concurrency=args.concurrency,
@@ -277,6 +279,8 @@ def build_config(args: argparse.Namespace, dialect: Optional[Any] = None) -> Upl
             options=options,
         )
     except CosValidationError as error:
+        if error.field.startswith("encryption"):
+            raise CosValidationError("--sse", args.sse, error.allowed) from error
         flag = CONFIG_FLAGS.get(error.field)
         if flag is None:
             raise

@@ -469,3 +469,18 @@ def test_the_cluster_uploads_without_resume_on_a_full_checkpoint_disk(
     with cos.client() as client:
         assert stored(client, "k") == data
     assert list(store.directory.iterdir()) == []
+
+
+def test_an_encryption_the_service_lacks_is_named_by_its_flag(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COS_SSE_C_KEY", "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY=")
+    path, _ = make_file(tmp_path, 3000)
+    code = run("upload", str(path), target(cli_env, "k"), "--sse", "c")
+    if cli_env.dialect == "oss":  # OSS has no SSE-C
+        assert code == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert "error: --sse 'c': " in err and "SseC" not in err and "(set)" not in err
+        assert cli_env.log_entries() == []
+    else:
+        assert code == cli.EXIT_OK
