@@ -28,6 +28,7 @@ from .cli import FLAGS as CONFIG_FLAGS
 from .cli import is_tty as _is_tty
 from .cli import parse_bit_rate, parse_size
 from .client import CosClient
+from .dialect import Dialect
 from .errors import REDACTED, CosValidationError
 from .progress import ProgressEvent
 from .sse import SseC, SseCos, SseKms
@@ -237,7 +238,7 @@ def sse_c_from_environment(flag: str) -> SseC:
         raise CosValidationError(ENV_SSE_C_KEY, REDACTED, error.allowed) from error
 
 
-def build_config(args: argparse.Namespace, dialect: Optional[Any] = None) -> UploadConfig:
+def build_config(args: argparse.Namespace, dialect: Optional[Dialect] = None) -> UploadConfig:
     """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag); with
     ``dialect`` (the target's service), the part size is checked against that service's own range."""
     metadata = _pairs(args.meta, "--meta")
