@@ -13,7 +13,7 @@ import sys
 from typing import Any, List, Optional
 
 from ._cli_bar import tree_bar
-from ._cli_target import Target, parse_target
+from ._cli_target import Target, parse_target, scope_of
 from ._cli_text import shown
 from ._dirreport import DirectoryReport
 from ._dirrun import REPORT_ATTRIBUTE
@@ -88,7 +88,7 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     from .errors import CosValidationError
 
     target = parse_target(args.target, require_key=False)
-    prefix = target.key
+    prefix = scope_of(target).prefix  # the folder, as rm -r, ls and uploads mean it: "t" and "t/" are "t/"
     if not os.path.isdir(args.source):
         raise CosValidationError("DIR", args.source, "an existing directory")
     if sync and not args.delete and args.max_delete is not None:
@@ -101,7 +101,11 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
             "a target with a PREFIX (cos://BUCKET/PREFIX/); to delete anywhere in the bucket every object that "
             "has no local file, add --delete-bucket-wide",
         )  # fmt: skip
-    config = build_config(args)
+    if args.expected_size is not None:
+        from ._cli_commands import refuse_option
+
+        refuse_option("--expected-size", args.expected_size, "only for stdin ('-'): a directory's file sizes are known")
+    config = build_config(args, target.dialect)
     common = dict(
         config=config, include=args.include, exclude=args.exclude, follow_symlinks=args.follow_symlinks,
         hidden=not args.no_hidden, dry_run=args.dry_run,
@@ -122,11 +126,11 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
         # name the signal and pick the exit code.
         stopped: Optional[DirectoryReport] = getattr(interrupt, REPORT_ATTRIBUTE, None)
         if stopped is not None:
-            _print_report(stopped, target, quiet=args.quiet, max_delete=max_delete, delete=sync and args.delete)
+            _print_report(stopped, target, args, max_delete=max_delete, delete=sync and args.delete)
             if args.failures:
                 _write_failures(args.failures, stopped)
         raise
-    _print_report(report, target, quiet=args.quiet, max_delete=max_delete)
+    _print_report(report, target, args, max_delete=max_delete)
     if args.failures:
         _write_failures(args.failures, report)
     if report.failed:
@@ -135,7 +139,12 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
 
 
 def _print_report(
-    report: DirectoryReport, target: Target, *, quiet: bool, max_delete: Optional[int] = None, delete: bool = False
+    report: DirectoryReport,
+    target: Target,
+    args: argparse.Namespace,
+    *,
+    max_delete: Optional[int] = None,
+    delete: bool = False,
 ) -> None:
     from ._cli_transfer import human
     from .cli import kept_line
@@ -153,7 +162,7 @@ def _print_report(
         print(f"cos-multipart: ... and {len(failures) - _SHOWN_FAILURES} more failures (see --failures FILE)", file=sys.stderr)
     kept = report.kept
     for upload in kept[:_SHOWN_FAILURES]:
-        print(kept_line(upload), file=sys.stderr)
+        print(kept_line(upload, args), file=sys.stderr)
     if len(kept) > _SHOWN_FAILURES:
         print(f"cos-multipart: ... and {len(kept) - _SHOWN_FAILURES} more uploads kept (cos-multipart resume lists them)", file=sys.stderr)
     if report.deletions_over_limit:
@@ -171,7 +180,7 @@ def _print_report(
                 "(sync also skips the files already uploaded)",
                 file=sys.stderr,
             )
-    if quiet:
+    if args.quiet:
         return
     print(summary(report))
 

@@ -12,17 +12,22 @@ import datetime
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional
 
 from ._cli_text import shown
 from .checkpoint import CheckpointStore
 from .dialect import COS, Dialect
 from .errors import CosValidationError
-from .models import ObjectResult
+from .models import ObjectResult, ObjectsPage
 
 _META_PREFIX = "x-cos-meta-"
 _SSE_HEADER = "x-cos-server-side-encryption"
 _STORAGE_CLASS_HEADER = "x-cos-storage-class"
+_RAW_PREFIX_HELP = (
+    "treat KEY as a raw string prefix: cos://B/t then also covers tree/ and tt (default: the folder t/ and the "
+    "object t)"
+)
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -40,6 +45,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     ls.add_argument("--bytes", action="store_true", help="exact sizes in bytes")
     ls.add_argument("--uploads", action="store_true", help="list in-progress multipart uploads instead (see 'uploads')")
     ls.add_argument("--checkpoint-dir", help="with --uploads: the checkpoint directory")
+    ls.add_argument("--raw-prefix", action="store_true", help=_RAW_PREFIX_HELP)
     ls.set_defaults(handler=run_ls)
 
     uploads = add("uploads", "list in-progress multipart uploads",
@@ -47,6 +53,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
                   "that a local file's checkpoint can resume (times in UTC).")
     uploads.add_argument("target", metavar="cos://BUCKET[/PREFIX]")
     uploads.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
+    uploads.add_argument("--raw-prefix", action="store_true", help=_RAW_PREFIX_HELP)
     uploads.set_defaults(handler=run_uploads)
 
     stat = add("stat", "show an object's size, ETag, CRC-64, storage class, metadata and encryption",
@@ -56,13 +63,15 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     stat.add_argument("--sse-c", action="store_true", help="the object uses SSE-C: send the key in $COS_SSE_C_KEY")
     stat.set_defaults(handler=run_stat)
 
-    rm = add("rm", "delete an object, or everything under a prefix with -r",
-             "Delete cos://BUCKET/KEY, or with -r every object under cos://BUCKET/PREFIX (Delete Multiple Objects, "
-             "1000 a request) after a confirmation unless --yes.")
+    rm = add("rm", "delete an object, or everything in a folder with -r",
+             "Delete cos://BUCKET/KEY (exit 3 and nothing deleted when it does not exist), or with -r every object in "
+             "the folder cos://BUCKET/DIR/ (and the object DIR itself when the target names it without the '/'; "
+             "never DIR2/ or DIRX) through Delete Multiple Objects, 1000 a request, after a confirmation unless --yes.")
     rm.add_argument("target", metavar="cos://BUCKET/KEY")
-    rm.add_argument("-r", "--recursive", action="store_true", help="every object whose key starts with the given one")
-    rm.add_argument("--dry-run", action="store_true", help="list what would be deleted")
-    rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    rm.add_argument("-r", "--recursive", action="store_true", help="the folder KEY/ and everything below it")
+    rm.add_argument("--raw-prefix", action="store_true", help="with -r: " + _RAW_PREFIX_HELP)
+    rm.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    rm.add_argument("-y", "--yes", action="store_true", help="with -r: do not ask for confirmation")
     rm.set_defaults(handler=run_rm)
 
     presign = add("presign", "print a pre-signed URL (GET or PUT) for an object",
@@ -91,14 +100,25 @@ def run_ls(args: argparse.Namespace) -> int:
     from ._cli_target import parse_target
     from ._cli_transfer import human, make_client
 
+    from ._cli_commands import refuse_option
+    from ._cli_target import scope_of
+
     if args.uploads:
+        for flag, value in (("--recursive", args.recursive), ("--json", args.json), ("--bytes", args.bytes)):
+            if value:
+                refuse_option(flag, True, "does not apply to ls --uploads (see 'uploads')")
         return run_uploads(args)
+    if args.checkpoint_dir is not None:
+        refuse_option("--checkpoint-dir", args.checkpoint_dir, "only with --uploads")
+    if args.json and args.bytes:
+        refuse_option("--bytes", True, "does not apply with --json (its sizes are always in bytes)")
     target = parse_target(args.target, require_key=False)
-    prefix = target.key
+    scope = scope_of(target, raw_prefix=args.raw_prefix)
     count = 0
     with make_client(args, target) as client:
-        pages = client.list_object_pages(prefix=prefix or None, delimiter=None if args.recursive else "/")
-        for page in pages:
+        named = _named_object(client, scope.exact)
+        pages = client.list_object_pages(prefix=scope.prefix or None, delimiter=None if args.recursive else "/")
+        for page in [named, *pages]:
             for folder in page.common_prefixes:
                 count += 1
                 print(json.dumps({"prefix": folder}, ensure_ascii=False) if args.json else f"{'DIR':>32}  {shown(target.url(folder))}")
@@ -117,16 +137,29 @@ def run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _named_object(client: Any, key: Optional[str]) -> ObjectsPage:
+    """A page holding the object ``key`` when it exists (the target named it), else an empty page.
+
+    A listing, not a HEAD: an SSE-C object answers a HEAD without its key with 400, a listing names it. ``key``
+    sorts first among the keys it prefixes, so one entry is enough.
+    """
+    if key is None:
+        return ObjectsPage((), (), False)
+    page = client.list_objects_page(prefix=key, max_keys=1)
+    return ObjectsPage(tuple(item for item in page.objects if item.key == key), (), False)
+
+
 def run_uploads(args: argparse.Namespace) -> int:
     """``cos-multipart uploads cos://BUCKET[/PREFIX]``: in-progress multipart uploads."""
-    from ._cli_target import parse_target
+    from ._cli_target import parse_target, scope_of
     from ._cli_transfer import make_client
 
     target = parse_target(args.target, require_key=False)
-    prefix = target.key
+    scope = scope_of(target, raw_prefix=args.raw_prefix)
+    listed = scope.exact or scope.prefix  # the named key prefixes its folder too; the rest is filtered out
     local = {checkpoint.upload_id: checkpoint.source for _, checkpoint in CheckpointStore(args.checkpoint_dir)}
     with make_client(args, target) as client:
-        uploads = list(client.list_multipart_uploads(prefix=prefix or None))
+        uploads = [u for u in client.list_multipart_uploads(prefix=listed or None) if scope.covers(u.key)]
     for upload in uploads:
         note = f"  (resumable from local file {local[upload.upload_id]})" if upload.upload_id in local else ""
         print(f"{_utc(upload.initiated)}  {upload.upload_id}  {shown(target.url(upload.key))}{note}")
@@ -141,6 +174,32 @@ def _sse_c(args: argparse.Namespace) -> Any:
     from ._cli_transfer import ENV_SSE_C_KEY, sse_c_from_environment
 
     return sse_c_from_environment(f"--sse-c (the key in ${ENV_SSE_C_KEY})")
+
+
+def _head(client: Any, target: Any, args: argparse.Namespace) -> Optional[ObjectResult]:
+    """HEAD the target's key (``None``: no such object), a 400 for an SSE-C object explained."""
+    with _sse_c_explained(target, args):
+        found: Optional[ObjectResult] = client.find_object(target.key, sse_c=_sse_c(args))
+    return found
+
+
+@contextmanager
+def _sse_c_explained(target: Any, args: argparse.Namespace) -> Iterator[None]:
+    """A 400 without ``--sse-c`` explained: the service answers a HEAD of an SSE-C object that lacks its key
+    with a bare 400 (a HEAD answer has no body)."""
+    from .errors import CosServiceError
+
+    try:
+        yield
+    except CosServiceError as error:
+        if error.status != 400 or args.sse_c or target.dialect.name != "cos":  # OSS has no SSE-C (see oss.md)
+            raise
+        from ._cli_transfer import ENV_SSE_C_KEY
+
+        raise CosValidationError(
+            "--sse-c", None, f"{target.url()} answered HEAD with 400 Bad Request: it is SSE-C encrypted, and reading "
+            f"even its size needs its key: pass --sse-c with the key in ${ENV_SSE_C_KEY}",
+        ) from error  # fmt: skip
 
 
 def describe(result: ObjectResult, dialect: Dialect = COS) -> Dict[str, Any]:
@@ -176,10 +235,15 @@ def run_stat(args: argparse.Namespace) -> int:
     from ._cli_target import parse_target
     from ._cli_transfer import make_client
 
+    from .cli import EXIT_SERVICE
+
     target = parse_target(args.target)
-    key = target.key
     with make_client(args, target) as client:
-        info = describe(client.head_object(key, sse_c=_sse_c(args)), client.dialect)
+        found = _head(client, target, args)
+    if found is None:
+        print(f"cos-multipart: {target.url()} does not exist", file=sys.stderr)
+        return EXIT_SERVICE
+    info = describe(found, target.dialect)
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
         return 0
@@ -193,28 +257,47 @@ def run_stat(args: argparse.Namespace) -> int:
 
 
 def run_rm(args: argparse.Namespace) -> int:
-    """``cos-multipart rm cos://BUCKET/KEY`` or ``rm -r cos://BUCKET/PREFIX``."""
-    from ._cli_target import parse_target
-    from ._cli_transfer import make_client
-    from .cli import EXIT_PARTIAL
+    """``cos-multipart rm cos://BUCKET/KEY`` or ``rm -r cos://BUCKET/DIR``: the target's scope (see
+    :func:`cos_multipart._cli_target.scope_of`), looked up before anything is deleted."""
+    from ._cli_commands import refuse_option
+    from ._cli_target import parse_target, scope_of
+    from ._cli_transfer import human, make_client
+    from .cli import EXIT_PARTIAL, EXIT_SERVICE
 
+    if not args.recursive:
+        if args.raw_prefix:
+            refuse_option("--raw-prefix", True, "only with -r (without -r, rm deletes exactly the key given)")
+        if args.yes:
+            refuse_option("--yes", True, "only with -r (deleting one key asks no question)")
     target = parse_target(args.target, require_key=not args.recursive)
-    key = target.key
     with make_client(args, target) as client:
-        keys = [item.key for item in client.list_objects(key or None)] if args.recursive else [key]
-        if args.dry_run or not keys:
-            for doomed in keys:
-                print(f"would delete {target.url(doomed)}")
-            if not keys and not args.quiet:
-                print(f"nothing under {target.url()}", file=sys.stderr)
-            return 0
-        if args.recursive and not args.yes and not _confirm(f"delete {len(keys)} objects under {target.url()}?"):
-            print("cos-multipart: nothing deleted", file=sys.stderr)
-            return 2
         if not args.recursive:
-            client.delete_object(key)
-            deleted, failed = [key], []
+            # COS answers 204 whether or not the key existed: look first, so "deleted" is true.
+            named = _named_object(client, target.key).objects
+            if not named:
+                print(f"cos-multipart: not found: {target.url()} (nothing deleted)", file=sys.stderr)
+                return EXIT_SERVICE
+            if args.dry_run:
+                print(f"would delete {target.url()} ({human(named[0].size)})")
+                return 0
+            client.delete_object(target.key)
+            deleted, failed = [target.key], []
         else:
+            scope = scope_of(target, raw_prefix=args.raw_prefix)
+            listed = [item.key for item in _named_object(client, scope.exact).objects]
+            listed += [item.key for item in client.list_objects(scope.prefix or None)]
+            # Only what the scope covers, each once, whatever the listing answered (a key outside it is never sent).
+            keys = list(dict.fromkeys(key for key in listed if scope.covers(key)))
+            where = target.url(scope.prefix) + (f" (and {target.url()})" if scope.exact else "")
+            if args.dry_run or not keys:
+                for doomed in keys:
+                    print(f"would delete {target.url(doomed)}")
+                if not keys and not args.quiet:
+                    print(f"nothing under {where}", file=sys.stderr)
+                return 0
+            if not args.yes and not _confirm(f"delete {len(keys)} objects under {where}?", len(keys)):
+                print("cos-multipart: nothing deleted", file=sys.stderr)
+                return 2
             result = client.delete_objects(keys)
             deleted, failed = list(result.deleted), list(result.failed)
     for failure in failed:
@@ -224,9 +307,11 @@ def run_rm(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else 0
 
 
-def _confirm(question: str) -> bool:
+def _confirm(question: str, count: int) -> bool:
     if not sys.stdin.isatty():
-        raise CosValidationError("--yes", False, "--yes to delete without a terminal to confirm on")
+        raise CosValidationError(
+            "--yes", None, f"no terminal to confirm the deletion of {count} objects on: add --yes (or try --dry-run first)"
+        )
     print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
@@ -242,7 +327,7 @@ def run_presign(args: argparse.Namespace) -> int:
         try:
             print(client.presign(key, method=args.method, expires=args.expires))
         except CosValidationError as error:
-            if error.field == "expires":
+            if error.field == "expires":  # the service's own range (OSS: at most 7 days)
                 raise CosValidationError("--expires", args.expires, error.allowed) from error
             raise
     return 0
@@ -256,11 +341,11 @@ def run_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     target = parse_target(args.target)
-    key = target.key
     if not os.path.isfile(args.source):
         raise CosValidationError("PATH", args.source, "an existing file")
     with make_client(args, target) as client:
-        found = verify(client, args.source, key, sse_c=_sse_c(args))  # the library's comparison
+        with _sse_c_explained(target, args):
+            found = verify(client, args.source, target.key, sse_c=_sse_c(args))  # the library's comparison
     size, local = found.local_size, found.local_crc64
     where = target.url()
     if found.outcome == "missing":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import threading
@@ -69,7 +70,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         help="inject a fault, e.g. error:api=UploadPart,nth=2,status=503 or "
         "error:api=UploadPart,rate=0.1,seed=1 or reset:api=UploadPart,after_bytes=65536 (repeatable)",
     )
-    serve.add_argument("--bandwidth", type=float, help="per-connection cap on body transfer, bytes/s")
+    serve.add_argument(
+        "--bandwidth", type=parse_size, metavar="BYTES_PER_S",
+        help="per-connection cap on body transfer in bytes/s, with the client flags' units: 1048576, 512KB, 1MB",
+    )  # fmt: skip
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     serve.add_argument(
         "--max-connections",
@@ -117,7 +121,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "--concurrency", "--threads", dest="threads", type=int, default=4,
         help="parallel part uploads, 1..256 (default 4; --threads is the old name)",
     )  # fmt: skip
-    demo.add_argument("--bandwidth", type=float, help="simulate a network: per-connection cap in bytes/s")
+    demo.add_argument(
+        "--bandwidth", type=parse_size, metavar="BYTES_PER_S",
+        help="simulate a network: per-connection cap in bytes/s (1048576, 512KB, 1MB)",
+    )  # fmt: skip
     demo.add_argument("--latency", type=float, default=0.0, help="simulate a network: seconds per request")
     demo.set_defaults(handler=run_demo_command)
 
@@ -176,6 +183,15 @@ def run_serve(args: argparse.Namespace) -> int:
         dialect=args.dialect,
     )
     stop = threading.Event()
+    try:
+        server.start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise CosValidationError(
+            "--port", args.port, f"a free port: {args.port} on {args.host} is in use (another server?); "
+            "choose another with --port N, or --port 0 for any free one",
+        ) from None  # fmt: skip
     previous = _on_sigterm(stop)
     try:
         with server:

@@ -78,3 +78,40 @@ def parse_target(text: str, *, require_key: bool = True) -> Target:
     if not bucket or (require_key and not key):
         raise CosValidationError("target", text, f"{dialect.name}://BUCKET/KEY, e.g. {example(dialect)}")
     return Target(dialect, bucket, key)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a target covers for a command that reaches more than one key (``ls``, ``rm -r``, ``uploads``;
+    ``upload -r`` and ``sync`` write under :attr:`prefix`). Decided by :func:`scope_of` alone.
+
+    Attributes:
+        prefix: Every key starting with it is covered (``"t/"`` for ``cos://B/t`` and ``cos://B/t/``; ``""``
+            for the whole bucket; the typed text itself with ``--raw-prefix``).
+        exact: A key the target names itself and that is covered too (``"t"`` for ``cos://B/t``), or ``None``.
+    """
+
+    prefix: str
+    exact: Optional[str] = None
+
+    def covers(self, key: str) -> bool:
+        """Whether ``key`` is within the scope (``tree/`` and ``tt`` are not within ``cos://B/t``)."""
+        return key == self.exact or key.startswith(self.prefix)
+
+
+def folder_of(key: str) -> str:
+    """The folder a key names as a prefix: ``"t"`` and ``"t/"`` -> ``"t/"``; ``""`` (the bucket) stays ``""``."""
+    return key if not key or key.endswith("/") else key + "/"
+
+
+def scope_of(target: Target, *, raw_prefix: bool = False) -> Scope:
+    """The one rule for what a target covers below it.
+
+    ``cos://B/t`` and ``cos://B/t/`` both mean the folder ``t/`` and everything below it; ``cos://B/t`` also
+    names the object ``t`` itself (if there is one), ``cos://B/t/`` does not. ``tree/`` and ``tt`` are never
+    covered: a raw string prefix needs ``raw_prefix`` (the ``--raw-prefix`` flag), whose name says so.
+    """
+    if raw_prefix:
+        return Scope(target.key)
+    exact = target.key if target.key and not target.key.endswith("/") else None
+    return Scope(folder_of(target.key), exact)

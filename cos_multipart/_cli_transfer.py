@@ -17,6 +17,7 @@ import os
 import sys
 import logging
 import re
+import shlex
 import time
 from typing import Any, Dict, List, Optional
 
@@ -28,6 +29,7 @@ from .cli import FLAGS as CONFIG_FLAGS
 from .cli import is_tty as _is_tty
 from .cli import parse_bit_rate, parse_size
 from .client import CosClient
+from .dialect import Dialect
 from .errors import REDACTED, CosValidationError
 from .retry import DEFAULT_RETRY_TIME
 from .sse import SseC, SseCos, SseKms
@@ -86,6 +88,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "--forget", action="store_true",
         help="drop the checkpoint of PATH to cos://BUCKET/KEY instead (and abort its upload there)",
     )  # fmt: skip
+    resume.add_argument(
+        "--dry-run", action="store_true",
+        help="say what would be resumed (or, with --forget, dropped and aborted) without doing it",
+    )  # fmt: skip
     resume.set_defaults(handler=run_resume)
 
     abort = subparsers.add_parser(
@@ -98,6 +104,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     abort.add_argument("target", metavar="cos://BUCKET/KEY")
     abort.add_argument("upload_id", metavar="UPLOAD_ID", nargs="?", help="the upload to abort (default: all of KEY)")
     abort.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
+    abort.add_argument("--dry-run", action="store_true", help="list the uploads that would be aborted, abort none")
     abort.set_defaults(handler=run_abort)
 
 
@@ -249,15 +256,19 @@ def sse_c_from_environment(flag: str) -> SseC:
     """The SSE-C key of ``$COS_SSE_C_KEY`` (never read from the command line, where others could see it)."""
     key = os.environ.get(ENV_SSE_C_KEY)
     if not key:
-        raise CosValidationError(ENV_SSE_C_KEY, REDACTED, f"the base64 of a 32-byte key in the environment for {flag}")
+        raise CosValidationError(  # the value is the name itself: "$COS_SSE_C_KEY: not set: ..."
+            f"${ENV_SSE_C_KEY}", f"${ENV_SSE_C_KEY}", f"not set: {flag} reads the SSE-C key from it (the base64 of a 32-byte "
+            f"key: export {ENV_SSE_C_KEY}=...; never on the command line)",
+        )  # fmt: skip
     try:
         return SseC(key)
     except CosValidationError as error:
         raise CosValidationError(ENV_SSE_C_KEY, REDACTED, error.allowed) from error
 
 
-def build_config(args: argparse.Namespace) -> UploadConfig:
-    """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag)."""
+def build_config(args: argparse.Namespace, dialect: Optional[Dialect] = None) -> UploadConfig:
+    """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag); with
+    ``dialect`` (the target's service), the part size is checked against that service's own range."""
     metadata = _pairs(args.meta, "--meta")
     tagging = _pairs(args.tag, "--tag")
     encryption = _encryption(args)
@@ -273,6 +284,12 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             content_disposition=args.content_disposition,
             content_encoding=args.content_encoding,
         )
+        if dialect is not None and args.part_size is not None:
+            from .planner import plan_parts
+
+            plan_parts(0, args.part_size, min_part_size=dialect.min_part_size)  # COS's 1 MB, not OSS's 100 KB
+        if dialect is not None:
+            dialect.to_wire(options.headers())  # an option the service lacks (OSS: SSE-C), named by its flag below
         return UploadConfig(
             part_size=args.part_size,
             concurrency=args.concurrency,
@@ -291,6 +308,8 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             options=options,
         )
     except CosValidationError as error:
+        if error.field.startswith("encryption"):
+            raise CosValidationError("--sse", args.sse, error.allowed) from error
         flag = CONFIG_FLAGS.get(error.field)
         if flag is None:
             raise
@@ -341,6 +360,10 @@ def run_upload(args: argparse.Namespace) -> int:
         from ._cli_dirs import run_tree
 
         return run_tree(args, sync=False)
+    from ._cli_commands import refuse_given
+    from ._cli_dirs import tree_options
+
+    refuse_given(args, [tree_options()], "only with -r (a directory upload); PATH is one file", allowed=("dry_run",))
     return _transfer(args, resume_only=False)
 
 
@@ -352,22 +375,40 @@ def _check_source(path: str) -> None:
         raise CosValidationError("PATH", path, "a file; it is a directory: upload it with -r (upload -r DIR cos://BUCKET/PREFIX/)")
     if not os.path.exists(path):
         raise CosValidationError("PATH", path, "an existing file (or '-' for stdin): no such file")
+    if not os.path.isfile(path):  # a FIFO or a device: opening it may block, and it has no size to plan by
+        raise CosValidationError(
+            "PATH", path, f"a regular file; this is a pipe or a device: upload what it carries from stdin instead: "
+            f"cos-multipart upload - cos://BUCKET/KEY < {shlex.quote(path)}",
+        )  # fmt: skip
     if not os.access(path, os.R_OK):
         raise CosValidationError("PATH", path, "a file you can read: permission denied")
 
 
 def run_resume(args: argparse.Namespace) -> int:
     """``cos-multipart resume [PATH cos://BUCKET/KEY]``."""
+    from ._cli_commands import refuse_given, refuse_option
+
     if args.source is None:
         if args.forget:
             raise CosValidationError("--forget", "", f"PATH and {TARGET_FORM} of the checkpoint to drop")
+        refuse_given(
+            args, [connection_options(), transfer_options()], "resume without PATH only lists the checkpoints "
+            "(give PATH and TARGET to resume one)", allowed=("checkpoint_dir",),
+        )  # fmt: skip
+        if args.dry_run:
+            refuse_option("--dry-run", True, "resume without PATH only lists the checkpoints (it changes nothing)")
         return _list_checkpoints(CheckpointStore(args.checkpoint_dir), quiet=args.quiet)
     if args.target is None:
         raise CosValidationError("target", None, f"the destination after PATH, e.g. {example()}")
     if args.source == "-":
         raise CosValidationError("PATH", "-", "a file: stdin cannot be resumed")
     if args.forget:
+        refuse_given(args, [transfer_options()], "does not apply to resume --forget (it uploads nothing)", allowed=("checkpoint_dir",))
         return _forget(args)
+    if args.no_resume:
+        refuse_option("--no-resume", True, "resume only continues a recorded upload; to start afresh: upload --no-resume")
+    if args.expected_size is not None:
+        refuse_option("--expected-size", args.expected_size, "only for stdin ('-'), which cannot be resumed")
     return _transfer(args, resume_only=True)
 
 
@@ -379,6 +420,9 @@ def _forget(args: argparse.Namespace) -> int:
         session = uploader.checkpoint_for(args.source, target.key)
         if session is None:
             raise CosValidationError("PATH", args.source, f"a file with a checkpoint for {target.url()}: none found")
+        if args.dry_run:
+            print(f"would drop the checkpoint of {os.path.abspath(args.source)} -> {target.url()} and abort its upload {session.upload_id}")
+            return 0
         aborted = uploader.abort(target.key, session.upload_id)
         uploader.store.delete(session)
     if not args.quiet:
@@ -396,10 +440,12 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
         if args.source == "-":
             raise CosValidationError("target", args.target, f"{target.scheme}BUCKET/KEY with a key when reading stdin")
         key += os.path.basename(os.path.abspath(args.source))
-    config = build_config(args)
+    config = build_config(args, target.dialect)
     if args.expected_size is not None and args.source != "-":
         raise CosValidationError("--expected-size", args.expected_size, "only with '-' (stdin): a file's size is known")
     with make_client(args, target, workers=config.concurrency) as client:
+        if args.dry_run:
+            return _plan_transfer(args, target.url(key), key, config, client, resume_only=resume_only)
         uploader = Uploader(client, config)
         source: Any = sys.stdin.buffer if args.source == "-" else args.source
         label = "stdin" if args.source == "-" else args.source
@@ -413,6 +459,85 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     return 0
 
 
+def _plan_transfer(
+    args: argparse.Namespace, where: str, key: str, config: UploadConfig, client: CosClient, *, resume_only: bool
+) -> int:
+    """``upload PATH TARGET --dry-run`` (and ``resume``): say what the run would do, sending only reads (HEAD of
+    the key, List Parts of a recorded upload); no checkpoint, lock or upload is made. Returns the exit code."""
+    from ._decisions import check_config, refuse_lost, refuse_stale, stale_reason
+    from ._sources import FileSource, open_source
+    from .cli import EXIT_SERVICE
+    from .errors import CosServiceError
+
+    check_config(config, client)  # the service's own limits (OSS's 100 KB parts), as the real run checks them
+    existing = _existing(client, key, config)
+    if config.forbid_overwrite and existing is not None and existing.startswith("replaces"):
+        print(f"would refuse: {where} already holds an object and --forbid-overwrite is set (nothing would be sent)")
+        return EXIT_SERVICE
+    if args.source == "-":
+        print(f"would upload stdin -> {where} (its size is known only once read: nothing is read in a dry run; {existing})")
+        return 0
+    name = os.path.abspath(args.source)
+    uploader = Uploader(client, config)
+    stored = uploader.checkpoint_for(args.source, key)
+    source = open_source(args.source)
+    try:
+        if not isinstance(source, FileSource):  # _check_source let only a path through
+            raise CosValidationError("PATH", args.source, "an existing file (or '-' for stdin)")
+        reason = stale_reason(client, config, source, key, stored) if stored is not None else None
+        if stored is not None and reason is not None:
+            refuse_stale(stored, source, key, reason, resume_only=resume_only)
+        gone = False
+        if stored is not None and reason is None:
+            try:
+                list(client.list_parts(key, stored.upload_id))
+            except CosServiceError as error:
+                if error.status != 404:
+                    raise
+                refuse_lost(stored, source, key, resume_only=resume_only)
+                gone = True
+        if resume_only and stored is None:
+            from ._decisions import nothing_to_resume
+
+            raise nothing_to_resume(source, key)
+        size = source.size
+    finally:
+        source.close()
+    if stored is not None and reason is None and not gone:
+        plan = stored.plan
+        done = len(stored.parts)
+        print(
+            f"would resume {name} -> {where} (upload {stored.upload_id}: {done}/{plan.count} parts recorded, "
+            f"{plan.count - done} to send, each recorded part re-read and checked first; {existing})"
+        )
+        return 0
+    if stored is not None:
+        why = "COS no longer has it" if gone else reason
+        print(f"would not resume upload {stored.upload_id} ({why}): it would be aborted and a new upload started")
+    if stored is None and size < config.multipart_threshold:
+        how = "in one request"
+    else:
+        from .planner import plan_parts
+
+        plan = plan_parts(size, config.part_size, min_part_size=client.dialect.min_part_size)
+        how = f"in {plan.count} part{'s' if plan.count != 1 else ''} of {human(plan.part_size)}"
+    print(f"would upload {name} -> {where} ({human(size)} {how}; {existing})")
+    return 0
+
+
+def _existing(client: CosClient, key: str, config: UploadConfig) -> str:
+    """What the key holds now, in words (one HEAD): the object a run would replace, or none."""
+    from .errors import CosServiceError
+
+    try:
+        found = client.find_object(key, sse_c=config.sse_c)
+    except CosServiceError as error:
+        return f"the key's current state is unknown: HEAD answered {error.status}"
+    if found is None:
+        return "a new object"
+    size = f" of {human(found.size)}" if found.size is not None else ""
+    return f"replaces the existing object{size}"
+
 
 def run_abort(args: argparse.Namespace) -> int:
     """``cos-multipart abort cos://BUCKET/KEY [UPLOAD_ID]``."""
@@ -421,12 +546,13 @@ def run_abort(args: argparse.Namespace) -> int:
     store = CheckpointStore(args.checkpoint_dir)
     with make_client(args, target) as client:
         if args.upload_id is not None:
-            client.abort_multipart_upload(key, args.upload_id)
             ids = [args.upload_id]
         else:
             ids = [u.upload_id for u in client.list_multipart_uploads(prefix=key) if u.key == key]
-            for upload_id in ids:
-                client.abort_multipart_upload(key, upload_id)
+        if args.dry_run:
+            return _plan_abort(client, target, ids, store, given_id=args.upload_id is not None)
+        for upload_id in ids:
+            client.abort_multipart_upload(key, upload_id)
         for _, checkpoint in store:
             if checkpoint.bucket == bucket and checkpoint.key == key and checkpoint.upload_id in ids:
                 store.delete(checkpoint)
@@ -435,6 +561,26 @@ def run_abort(args: argparse.Namespace) -> int:
             print(f"no in-progress upload of {target.url()}")
         for upload_id in ids:
             print(f"aborted {target.url()} upload {upload_id}")
+    return 0
+
+
+def _plan_abort(client: CosClient, target: Target, ids: List[str], store: CheckpointStore, *, given_id: bool) -> int:
+    """``abort --dry-run``: the uploads that would be aborted (an id given is looked up: List Multipart
+    Uploads, a read) and the checkpoints that would be removed."""
+    from .cli import EXIT_SERVICE
+
+    if given_id:
+        known = {u.upload_id for u in client.list_multipart_uploads(prefix=target.key) if u.key == target.key}
+        if ids[0] not in known:
+            print(f"would fail: {target.url()} has no in-progress upload {ids[0]} (NoSuchUpload)", file=sys.stderr)
+            return EXIT_SERVICE
+    if not ids:
+        print(f"no in-progress upload of {target.url()}")
+    for upload_id in ids:
+        print(f"would abort {target.url()} upload {upload_id}")
+    for path, checkpoint in store:
+        if checkpoint.bucket == target.bucket and checkpoint.key == target.key and checkpoint.upload_id in ids:
+            print(f"would remove the checkpoint {path} (of {checkpoint.source})")
     return 0
 
 

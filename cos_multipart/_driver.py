@@ -89,12 +89,16 @@ class Upload(decide.UploadBase[CosClient]):
     @contextlib.contextmanager
     def _locked(self, path: str) -> Iterator[None]:
         target = self.store.path_for(endpoint_url(self.client), self.client.bucket, self.key, path)
-        self.store.check_usable(target)  # before any request: a store that fails later would orphan an upload
-        lock = CheckpointLock.acquire(target)
+        if not self.config.resume:  # nothing is recorded: a full or read-only checkpoint disk must not matter
+            lock = CheckpointLock.acquire_if_writable(target)
+        else:
+            self.store.check_usable(target)  # before any request: a store that fails later would orphan an upload
+            lock = CheckpointLock.acquire(target)
         try:
             yield
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
 
     # -- single PUT --
 

@@ -170,6 +170,20 @@ class CheckpointLock:
             logger.debug("lock file %s was replaced while it was being locked; opening it again", path)
         raise UploadLockedError(str(path))
 
+    @classmethod
+    def acquire_if_writable(cls, checkpoint_path: Path) -> Optional[CheckpointLock]:
+        """:meth:`acquire`, or ``None`` when the lock file cannot be made (no directory, a read-only or full
+        disk): for an upload that records no checkpoint and so must not need the checkpoint disk.
+
+        Raises:
+            UploadLockedError, CosValidationError: As :meth:`acquire` (someone holds it; a hostile path).
+        """
+        try:
+            return cls.acquire(checkpoint_path)
+        except OSError as error:
+            logger.debug("no lock for %s (the upload keeps no checkpoint): %s", checkpoint_path, error)
+            return None
+
     @property
     def locked(self) -> bool:
         """True until :meth:`release`."""
@@ -273,9 +287,12 @@ def _names(*, path: Path, fd: int) -> bool:
 def _write_holder(fd: int) -> None:
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     line = f"{os.getpid()} {_this_host()} {started}\n".encode("utf-8", "replace")
-    os.ftruncate(fd, 0)
-    os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, line)
+    try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, line)
+    except OSError as error:  # a full disk: the OS lock is what protects; the line only names the holder
+        logger.debug("could not write the holder into lock file fd %d: %s", fd, error)
 
 
 def _read_holder(fd: int) -> bytes:

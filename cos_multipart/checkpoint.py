@@ -76,6 +76,11 @@ def options_digest(options: Mapping[str, Any]) -> str:
 # --- Storage -----------------------------------------------------------------------------------------
 
 
+#: Bytes :meth:`CheckpointStore.check_usable` writes to find a full disk before an upload starts (about a
+#: checkpoint of a few dozen parts).
+_PROBE_BYTES = 4096
+
+
 def default_checkpoint_dir() -> Path:
     """``$XDG_CACHE_HOME/cos-multipart``, else ``~/.cache/cos-multipart``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -122,8 +127,11 @@ class CheckpointStore:
             ) from None
         try:
             fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=self.directory)
-            os.close(fd)
-            os.unlink(probe)
+            try:
+                os.write(fd, bytes(_PROBE_BYTES))  # an empty file needs no block: a full disk shows only on write
+            finally:
+                os.close(fd)
+                os.unlink(probe)
         except OSError as error:
             raise CosValidationError(
                 "checkpoint_dir", directory, f"a directory this process can write ({error.strerror or error})"

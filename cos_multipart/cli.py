@@ -4,8 +4,9 @@ Commands live in their own modules, each exposing ``register(subparsers, parents
 sub-parsers with ``set_defaults(handler=...)``; a handler takes the parsed arguments and returns an exit
 code. Errors are printed as one line (the traceback only with ``--verbose``).
 
-Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume);
-3 COS answered an error (also: the key exists and --forbid-overwrite is set); 4 integrity check failed;
+Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume, an option
+that does not apply to the command); 3 COS answered an error (also: the key exists and --forbid-overwrite is
+set; the object does not exist for stat, verify and rm); 4 integrity check failed;
 5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
 130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
@@ -20,7 +21,9 @@ at most; ``kill -9`` ends it at once, keeping what the checkpoint holds).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import logging
 import re
 import signal
@@ -102,9 +105,15 @@ FLAGS = {
     "retry_time": "--retry-time",
     "max_attempts": "--max-attempts",
     "verify": "--ca-bundle",
+    "checkpoint_dir": "--checkpoint-dir",
 }
 #: Internal documentation ids ("(436/7750)", "[ref 3.1]") mean nothing to a user of the command line.
 _DOC_IDS = re.compile(r"\s*\(\d{3}/\d{3,6}\)|,?\s*\b\d{3}/\d{3,6}\b|\s*\[ref [0-9.]+\]")
+#: What to do when a disk the command writes to is full (the checkpoint directory, as a rule).
+_FULL_DISK_HINT = (
+    "free some space, or keep checkpoints elsewhere with --checkpoint-dir DIR, or keep none with --no-resume "
+    "(the upload then cannot be resumed)"
+)
 _BIT_UNITS = {"": 1, "BIT": 1, "KBIT": 1024, "MBIT": 1024**2, "GBIT": 1024**3}
 _UNITS = {
     "": 1, "B": 1,
@@ -215,7 +224,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code: int = args.handler(args)
         return code
     except KeyboardInterrupt as error:
-        _report_kept(error)
+        _report_kept(error, args)
         how = _SIGNAL_NAMES.get(error.signum, str(error)) if isinstance(error, Interrupted) else _SIGNAL_NAMES[signal.SIGINT]
         code = exit_code_for(error)
         print(f"cos-multipart: interrupted by {how} (exit {code})", file=sys.stderr)
@@ -223,25 +232,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
-        print(f"cos-multipart: error: {describe_error(error)}", file=sys.stderr)
-        _report_kept(error)
+        print(f"cos-multipart: error: {describe_error(error, getattr(args, 'target', None))}", file=sys.stderr)
+        _report_kept(error, args)
         return exit_code_for(error)
     finally:
         _restore_handlers(previous)
 
 
-def _report_kept(error: BaseException) -> None:
+def _report_kept(error: BaseException, args: Optional[argparse.Namespace] = None) -> None:
     kept = kept_upload_of(error)
     if kept is not None:
-        print(kept_line(kept), file=sys.stderr)
+        print(kept_line(kept, args), file=sys.stderr)
 
 
-def kept_line(kept: KeptUpload) -> str:
-    """The line that names an upload kept for a resume, with the commands that resume or abort it (every
-    command prints kept uploads through this one function; control characters in names escaped)."""
+def kept_line(kept: KeptUpload, args: Optional[argparse.Namespace] = None) -> str:
+    """The line that names an upload kept for a resume, with the commands that resume or abort it, ready to
+    paste into a shell (every command prints kept uploads through this one function; control characters in
+    names escaped)."""
+    from ._cli_commands import kept_line as with_commands
     from ._cli_text import shown
 
-    return f"cos-multipart: {shown(kept.describe())}"
+    return f"cos-multipart: {shown(with_commands(args, kept))}"
 
 
 def parse_size(text: str) -> int:
@@ -270,18 +281,30 @@ def parse_bit_rate(text: str) -> int:
     return rate
 
 
-def describe_error(error: BaseException) -> str:
-    """One line for the user: flags instead of Python argument names, what failed and what to check."""
+def describe_error(error: BaseException, target: Optional[str] = None) -> str:
+    """One line for the user: flags instead of Python argument names, what failed and what to check
+    (``target``: the command's target as typed, whose scheme names the service in the line)."""
+    if isinstance(error, ObjectExistsError):  # the library's words name its argument and COS's scheme
+        scheme = target.partition("://")[0].lower() if target and "://" in target else "cos"
+        text = str(error).replace("forbid_overwrite", "--forbid-overwrite")
+        return text.replace(f"cos://{error.bucket}/", f"{scheme}://{error.bucket}/", 1)
     if isinstance(error, CosValidationError):
         flag = FLAGS.get(error.field, error.field)
+        if error.value == error.field:  # a switch that does not apply: nothing to show but its name
+            return _DOC_IDS.sub("", f"{flag}: {error.allowed}")
         if error.value is None or error.value == "":
             return _DOC_IDS.sub("", f"missing {flag}: {error.allowed}")
         shown = error.value if isinstance(error.value, (int, float)) else repr(error.value)
+        if error.field == "checkpoint_dir" and os.strerror(errno.ENOSPC) in error.allowed:
+            return f"the checkpoint directory {error.value} is full (no space left on the device): {_FULL_DISK_HINT}"
         return _DOC_IDS.sub("", f"{flag} {shown}: {error.allowed}")
     if isinstance(error, CosTLSError):
         return error.explain("pass --ca-bundle PATH")  # the library's advice names its verify= argument
     if isinstance(error, CosTransportError):
         return _transport_line(error)
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}: {_FULL_DISK_HINT}"
     if isinstance(error, FileNotFoundError):
         return f"no such file: {error.filename}"
     if isinstance(error, PermissionError):

@@ -163,3 +163,21 @@ def test_resume_forget_drops_the_checkpoint(
     assert run("resume", "--forget", str(path), target(cli_server, "f.bin")) == 0
     assert upload_id in capsys.readouterr().out and list(cli_client.list_multipart_uploads()) == []
     assert run("resume", "--forget", str(path), target(cli_server, "f.bin")) == cli.EXIT_USAGE
+
+
+def test_stat_and_verify_of_an_sse_c_object_without_its_key_say_so(
+    cli_server: LocalCOS, cli_client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cos_multipart.sse import SseC
+
+    cli_client.put_object("secret.bin", b"abc", encryption=SseC(SSE_C_KEY))
+    assert run("stat", target(cli_server, "secret.bin")) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "SSE-C encrypted" in err and "--sse-c" in err and "$COS_SSE_C_KEY" in err
+    path, _ = make_file(tmp_path, 3)
+    assert run("verify", str(path), target(cli_server, "secret.bin")) == cli.EXIT_USAGE
+    assert "SSE-C encrypted" in capsys.readouterr().err
+    monkeypatch.setenv("COS_SSE_C_KEY", SSE_C_KEY)
+    assert run("stat", "--sse-c", target(cli_server, "secret.bin")) == cli.EXIT_OK
+    assert "SSE-C" in capsys.readouterr().out

@@ -128,3 +128,30 @@ def test_kept_upload_line_uses_the_service_scheme() -> None:
     line = kept.describe()
     assert "resume /f oss://examplebucket/k" in line and "abort oss://examplebucket/k UPID" in line
     assert "cos://" in KeptUpload("b-1", "k", "U", 0, 1, None).describe()
+
+
+def test_resume_and_abort_commands_are_quoted_absolute_and_repeat_the_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shlex
+
+    from cos_multipart._cli_commands import abort_command, kept_line, resume_command
+
+    monkeypatch.chdir(tmp_path)
+    args = cli.build_parser().parse_args([
+        "upload", "rel name.bin", "oss://b/k", "--endpoint", "http://h:1", "--region", "cn-hangzhou",
+        "--checkpoint-dir", "cp", "--part-size", "1MB", "--no-resume", "--meta", "a=b c", "--sse", "cos",
+    ])  # fmt: skip
+    kept = KeptUpload("b", "dir/my file (1).bin", "UP", 1, 3, None, source="rel name.bin", service="oss")
+    resume = resume_command(args, kept)
+    assert resume is not None and shlex.split(resume) == [
+        "cos-multipart", "resume", str(tmp_path / "rel name.bin"), "oss://b/dir/my file (1).bin",
+        "--region", "cn-hangzhou", "--endpoint", "http://h:1", "--part-size", "1048576",
+        "--checkpoint-dir", str(tmp_path / "cp"), "--meta", "a=b c", "--sse", "cos",
+    ]  # fmt: skip
+    assert shlex.split(abort_command(args, kept)) == [
+        "cos-multipart", "abort", "oss://b/dir/my file (1).bin", "UP",
+        "--region", "cn-hangzhou", "--endpoint", "http://h:1", "--checkpoint-dir", str(tmp_path / "cp"),
+    ]  # fmt: skip
+    assert f"resume with: {resume}; abort with: " in kept_line(args, kept)
+    assert "re-run the same upload" in kept_line(None, KeptUpload("b", "k", "U", 0, 1, None))

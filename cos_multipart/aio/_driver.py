@@ -157,9 +157,12 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
                 return await self._single_put(await self.threads.run(source.read_all, BodyOptions(md5=True)))
             return await MultipartTasks(self, source, stored).run()
         finally:
-            await self.threads.run(lock.release)
+            if lock is not None:
+                await self.threads.run(lock.release)
 
-    def _lock(self, target: Path) -> CheckpointLock:
+    def _lock(self, target: Path) -> Optional[CheckpointLock]:
+        if not self.config.resume:  # nothing is recorded: a full or read-only checkpoint disk must not matter
+            return CheckpointLock.acquire_if_writable(target)
         self.store.check_usable(target)  # before any request: a store that fails later would orphan an upload
         return CheckpointLock.acquire(target)
 
