@@ -76,10 +76,11 @@ def driver(request: pytest.FixtureRequest) -> Driver:
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
     """A real LocalCluster of 2 worker processes (2 threads each) with the test credentials in their
-    environment, and its client; closed after the module."""
+    environment, and its client; closed after the module. Its HTTP server takes a free port (``":0"``): test
+    workers run clusters side by side, and ``None`` still means the default 8787."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, env=cluster_helpers.WORKER_ENV,
+        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0", env=cluster_helpers.WORKER_ENV,
     )  # fmt: skip
     client = distributed.Client(cluster)
     try:
