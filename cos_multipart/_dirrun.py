@@ -41,7 +41,7 @@ from ._dirreport import (
 from ._slots import RequestSlots
 from ._walk import walk
 from .checkpoint import CheckpointStore
-from .checksum import crc64
+from .checksum import fd_crc64
 from .client import CosClient
 from ._driver import Upload
 from ._sources import BodyOptions, FileSource
@@ -54,8 +54,6 @@ logger = logging.getLogger(__name__)
 
 #: Large files uploaded at once: two, so one file's Initiate/Complete overlaps the other's parts.
 LARGE_LANES = 2
-#: Bytes read at a time when computing a local CRC-64.
-_READ_SIZE = 1024 * 1024
 #: How often the coordinator wakes while waiting (bounds the latency of Ctrl-C).
 _POLL_SECONDS = 0.2
 #: The attribute a KeyboardInterrupt carries the report so far in.
@@ -86,27 +84,6 @@ class RunSettings:
         _dirplan.check_max_delete(self.max_delete)
         if not isinstance(self.delete_bucket_wide, bool):
             raise CosValidationError("delete_bucket_wide", self.delete_bucket_wide, "True or False")
-
-
-def file_crc64(path: str) -> int:
-    """The CRC-64 of the file at ``path``, read in 1 MiB chunks."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    try:
-        return fd_crc64(fd)
-    finally:
-        os.close(fd)
-
-
-def fd_crc64(fd: int) -> int:
-    """The CRC-64 of the open file ``fd`` from its start, read in 1 MiB chunks with ``pread``."""
-    crc = 0
-    offset = 0
-    while True:
-        chunk = os.pread(fd, _READ_SIZE, offset)
-        if not chunk:
-            return crc
-        crc = crc64(chunk, crc)
-        offset += len(chunk)
 
 
 def _one_line(error: BaseException) -> str:

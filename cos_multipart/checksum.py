@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import os
 import sys
 from functools import lru_cache
 from typing import Callable, List, Optional, Sequence, Tuple, Union
@@ -195,6 +196,43 @@ class PartHasher:
     def md5_base64(self) -> str:
         """Base64 MD5 of the bytes so far, as ``Content-MD5`` wants it."""
         return base64.b64encode(self._md5.digest()).decode("ascii")
+
+
+#: Bytes per read when a whole file is hashed (sync's CRC-64 of a local file, verify).
+FILE_READ_SIZE = 1024 * 1024
+
+
+def fd_crc64(fd: int) -> int:
+    """The CRC-64 of the open file ``fd`` from its start (``pread``: its offset is left alone), read into one
+    reused buffer of :data:`FILE_READ_SIZE` bytes, so memory does not grow with the file."""
+    buffer = bytearray(FILE_READ_SIZE)
+    view = memoryview(buffer)
+    crc = offset = 0
+    while True:
+        count = os.preadv(fd, [buffer], offset) if _PREADV else _pread_into(fd, buffer, offset)
+        if not count:
+            return crc
+        crc = crc64(view[:count], crc)
+        offset += count
+
+
+def file_crc64(path: str) -> int:
+    """The CRC-64 of the file at ``path`` (see :func:`fd_crc64`)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        return fd_crc64(fd)
+    finally:
+        os.close(fd)
+
+
+_PREADV = hasattr(os, "preadv")
+
+
+def _pread_into(fd: int, buffer: bytearray, offset: int) -> int:
+    """``preadv`` where the platform lacks it: one read, copied into ``buffer``."""
+    chunk = os.pread(fd, len(buffer), offset)
+    buffer[: len(chunk)] = chunk
+    return len(chunk)
 
 
 def md5_base64(data: Buffer) -> str:

@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Optional, Union
 
-from .checksum import crc64
+from .checksum import file_crc64
 from .errors import CosValidationError, SourceNotFoundError
 from .sse import SseC
 
@@ -36,8 +36,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: file was not read); ``"crc64"`` (same size, other bytes); ``"no-crc64"`` (the service sent no CRC-64 for the
 #: object, e.g. one written by a tool that does not compute it: nothing can be concluded).
 VerifyOutcome = Literal["equal", "missing", "size", "crc64", "no-crc64"]
-
-_READ_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -138,17 +136,5 @@ def verify(client: "CosClient", path: PathLike, key: str, *, sse_c: Optional[Sse
     remote_crc = found.crc64 if found is not None else None
     local_crc = None
     if remote_size == info.st_size and remote_crc is not None:
-        local_crc = _file_crc64(text)
+        local_crc = file_crc64(text)
     return VerifyResult(text, client.bucket, key, info.st_size, remote_size, local_crc, remote_crc)
-
-
-def _file_crc64(path: str) -> int:
-    crc = 0
-    buffer = bytearray(_READ_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                return crc
-            crc = crc64(view[:count], crc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -108,3 +109,19 @@ def test_etag_helpers() -> None:
     assert etag_is_md5('"39270a968a357d24207e9911162507eb"')
     assert not etag_is_md5('"aa259a62513358f69e98e72e59856d88-3"')
     assert not etag_is_md5('"zz270a968a357d24207e9911162507eb"')
+
+
+def test_file_crc64_reads_a_file_larger_than_its_buffer_once_whatever_its_offset(tmp_path: Path) -> None:
+    data = os.urandom(checksum.FILE_READ_SIZE * 2 + 12_345)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    assert checksum.file_crc64(str(path)) == crc64(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.lseek(fd, 100, os.SEEK_SET)
+        assert checksum.fd_crc64(fd) == crc64(data)  # from the start, by pread
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 100  # the descriptor's offset is left alone
+    finally:
+        os.close(fd)
+    (tmp_path / "empty").write_bytes(b"")
+    assert checksum.file_crc64(str(tmp_path / "empty")) == 0

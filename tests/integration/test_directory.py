@@ -8,7 +8,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from cos_multipart import _crccache, _dirrun
+from cos_multipart import _crccache, _dirrun, checksum
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
 from cos_multipart.directory import DirectoryProgress, sync_directory, upload_directory
@@ -94,7 +94,7 @@ def test_interrupted_sync_resumes_and_skips_what_is_done(
     assert [f.key for f in second.uploaded] == ["s/big.bin"] and second.uploaded[0].bytes_reused == MB
     assert second.bytes_sent == len(files["big.bin"]) - MB and len(second.skipped) == len(files) - 1
     reads: List[int] = []  # inodes of the files whose CRC-64 was computed
-    real = _dirrun.fd_crc64
+    real = checksum.fd_crc64
     def counting(fd: int) -> int:
         reads.append(os.fstat(fd).st_ino)
         return real(fd)
