@@ -270,7 +270,7 @@ def run_abort_all(args: argparse.Namespace) -> int:
 
     if not args.all:
         for flag, value in (("--older-than", args.older_than), ("--yes", args.yes)):
-            if value:
+            if value is not None and value is not False:  # "--older-than 0" is given too
                 refuse_option(flag, value, "only with --all (abort every upload under a prefix)")
     if args.upload_id is not None:
         refuse_option("--all", True, "aborts every upload under the prefix: give no UPLOAD_ID with it")

@@ -278,6 +278,7 @@ def test_abort_all_refuses_what_does_not_apply(cli_env: LocalCOS, capsys: pytest
     seen = len(cli_env.log_entries())
     assert run("abort", target(cli_env, "t/k"), "some-id", "--all") == 2
     assert run("abort", target(cli_env, "t/k"), "--older-than", "7d") == 2
+    assert run("abort", target(cli_env, "t/k"), "--older-than", "0") == 2
     assert run("abort", target(cli_env, "t/k"), "--yes") == 2
     err = capsys.readouterr().err
     assert "--all" in err and "--older-than" in err and "--yes" in err
@@ -322,5 +323,48 @@ def test_abort_all_never_aborts_keys_a_hostile_listing_names_outside_the_prefix(
         assert run("abort", "cos://examplebucket-1250000000/t/", "--all", "--yes", "--older-than", "1d") == 0
         assert len(deletes) == 1 and deletes[0].startswith("/t/a?") and "uploadId=u1" in deletes[0]
         assert "aborted cos://examplebucket-1250000000/t/a upload u1" in capsys.readouterr().out
+    finally:
+        server.close()
+
+
+def test_check_of_an_object_without_crc64_compares_by_size_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
+
+    body = (
+        b"<?xml version='1.0' encoding='utf-8'?><ListBucketResult><Name>examplebucket-1250000000</Name><Prefix>p/</Prefix>"
+        b"<Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>p/a.txt</Key>"
+        b"<LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag><Size>7</Size>"
+        b"<StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>"
+    )  # an object written by a tool that computes no CRC-64: neither the listing nor HEAD names one
+
+    def answer(request: Request, sock: Any) -> bool:
+        if request.method == "GET":
+            reply(sock, "200 OK", body, {"Content-Type": "application/xml"})
+        elif request.method == "HEAD":
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: "e"\r\nx-cos-request-id: hostile\r\n\r\n')
+        else:
+            reply(sock, "405 Method Not Allowed")
+        return True
+
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"1234567")
+    server = HostileServer(answer)
+    try:
+        for name in ("COS_REGION", "COS_SECURITY_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("COS_SECRET_ID", SECRET_ID)
+        monkeypatch.setenv("COS_SECRET_KEY", SECRET_KEY)
+        monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        assert run("check", str(root), "cos://examplebucket-1250000000/p/") == 0
+        out = capsys.readouterr().out
+        assert "equal by size only (remote has no CRC-64): a.txt" in out
+        assert "1 equal (1 by size only: the service has no CRC-64 for them)" in out
+        assert run("check", str(root), "cos://examplebucket-1250000000/p/", "--json") == 0
+        statuses, summary = checked(capsys.readouterr().out)
+        assert statuses == {"p/a.txt": "equal"} and summary["size_only"] == 1
     finally:
         server.close()
