@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Set, Tuple
 
 from ._cli_target import Target, parse_target, scope_of
 from ._cli_text import shown
-from .check import CheckedPath, CheckReport, UsageReport, check_directory, disk_usage
+from .check import DEFAULT_CHECK_CONCURRENCY, MAX_CHECK_CONCURRENCY, CheckedPath, CheckReport, UsageReport, check_directory, disk_usage
 from .checkpoint import CheckpointStore
 from .errors import CosServiceError, CosValidationError
 
@@ -67,6 +67,8 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     check.add_argument("--json", action="store_true", help="JSON Lines: one object per path, then a summary object")
     check.add_argument("--checksum", action="store_true", help="re-read every local file (do not trust the CRC-64 cache)")
     check.add_argument("--no-cache", action="store_true", help="keep no CRC-64 cache")
+    check.add_argument("--concurrency", type=int, default=DEFAULT_CHECK_CONCURRENCY, metavar="N",
+                       help=f"files compared at once (a HEAD or a file read each), 1..{MAX_CHECK_CONCURRENCY} (default {DEFAULT_CHECK_CONCURRENCY})")
     group = check.add_argument_group("directories (as sync)")
     group.add_argument("--include", action="append", default=[], metavar="GLOB",
                        help="check only paths matching GLOB (relative, '/' separators, '*' crosses '/'; repeatable)")
@@ -102,11 +104,11 @@ def run_check(args: argparse.Namespace) -> int:
         raise CosValidationError("DIR", args.source, "an existing directory")
     if args.no_cache and args.checksum:
         raise CosValidationError("--checksum", "--checksum", "does not apply with --no-cache (every file is read anyway)")
-    with make_client(args, target) as client:
+    with make_client(args, target, workers=args.concurrency) as client:
         report = check_directory(
             client, args.source, prefix, include=args.include, exclude=args.exclude,
             follow_symlinks=args.follow_symlinks, hidden=not args.no_hidden, one_way=args.one_way,
-            checksum=args.checksum, cache=not args.no_cache,
+            checksum=args.checksum, cache=not args.no_cache, concurrency=args.concurrency,
         )  # fmt: skip
     if args.json:
         for item in report.paths:
@@ -282,11 +284,13 @@ def run_abort_all(args: argparse.Namespace) -> int:
     where = target.url(scope.prefix) + (f" (and {target.url()})" if scope.exact else "")
     with make_client(args, target) as client:
         chosen: List[Tuple[str, str]] = []
+        listed_once: Set[Tuple[str, str]] = set()
         too_recent = 0
         # Only what the scope covers, each once, whatever the listing answered (a key outside it is never sent).
         for upload in client.list_multipart_uploads(prefix=listed or None):
-            if not scope.covers(upload.key) or (upload.key, upload.upload_id) in chosen:
+            if not scope.covers(upload.key) or (upload.key, upload.upload_id) in listed_once:
                 continue
+            listed_once.add((upload.key, upload.upload_id))
             if args.older_than is not None:
                 age = (now - upload.initiated).total_seconds() if upload.initiated is not None else None
                 if age is None or age < args.older_than:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
@@ -56,6 +57,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 CheckStatus = Literal["equal", "differ", "only_local", "only_remote", "skipped", "error"]
 #: Statuses that make a check fail (:attr:`CheckReport.ok` false).
 _NOT_EQUAL = frozenset({"differ", "only_local", "only_remote", "error"})
+#: Files compared at once by default (each a HEAD, or a read of the file), and at most.
+DEFAULT_CHECK_CONCURRENCY = 8
+MAX_CHECK_CONCURRENCY = 256
 #: Why a file was not compared: its bytes changed while they were read.
 _CHANGED = "changed while being read; not compared (run again once it is written)"
 
@@ -150,6 +154,7 @@ def check_directory(
     one_way: bool = False,
     checksum: bool = False,
     cache: Union[bool, PathLike] = True,
+    concurrency: int = DEFAULT_CHECK_CONCURRENCY,
 ) -> CheckReport:
     """Compare the files under ``local_dir`` with the objects under ``prefix``: size and CRC-64, nothing
     downloaded, nothing written to the bucket.
@@ -171,6 +176,7 @@ def check_directory(
         one_way: Check only the local files: objects without a local file are not reported.
         checksum: Re-read every local file instead of trusting the CRC-64 cache (the cache is refreshed).
         cache: ``True`` for the default cache file (the one ``sync`` uses), ``False`` for none, or a path.
+        concurrency: Files compared at once (a HEAD or a file read each), 1..256.
 
     Returns:
         A :class:`CheckReport`; ``report.ok`` is the verdict.
@@ -186,27 +192,33 @@ def check_directory(
         raise CosValidationError("local_dir", root, "an existing directory")
     if not isinstance(one_way, bool):
         raise CosValidationError("one_way", one_way, "True or False")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CHECK_CONCURRENCY:
+        raise CosValidationError("concurrency", concurrency, f"a whole number from 1 to {MAX_CHECK_CONCURRENCY}")
     normalised = _dirplan.normalise_prefix(prefix)
     options = WalkOptions(tuple(include), tuple(exclude), follow_symlinks, hidden)
     crcs = crc_cache(cache, checksum)
     files, issues = _walk.walk(root, options)
     remote = _listing(client, normalised)
     results: List[CheckedPath] = []
-    local_keys: List[str] = []
     for issue in issues:
         status: CheckStatus = "error" if issue.failed else "skipped"
         results.append(CheckedPath(issue.relative, normalised + issue.relative, status, reason=issue.reason))
     max_bytes = client_dialect(client).max_key_bytes
+    keyed: List[Tuple[LocalFile, str]] = []
+    for item in files:
+        try:
+            keyed.append((item, _dirplan.object_key(normalised, item.relative, max_bytes=max_bytes)))
+        except CosValidationError as error:
+            results.append(CheckedPath(item.relative, normalised + item.relative, "error", item.size, reason=str(error)))
+    local_keys = [key for _, key in keyed]
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cos-check")
     try:
-        for item in files:
-            try:
-                key = _dirplan.object_key(normalised, item.relative, max_bytes=max_bytes)
-            except CosValidationError as error:
-                results.append(CheckedPath(item.relative, normalised + item.relative, "error", item.size, reason=str(error)))
-                continue
-            local_keys.append(key)
-            results.append(_check_file(client, root, item, key, remote.get(key), crcs, follow_symlinks))
+        futures = [
+            pool.submit(_check_file, client, root, item, key, remote.get(key), crcs, follow_symlinks) for item, key in keyed
+        ]
+        results.extend(future.result() for future in futures)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a stop waits only for the HEADs and reads under way
         crcs.save()
     if not one_way:
         kept = [issue.relative for issue in issues]

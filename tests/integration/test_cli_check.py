@@ -187,6 +187,8 @@ def test_check_refuses_a_missing_directory_before_any_request(
     seen = len(cli_env.log_entries())
     assert run("check", str(tmp_path / "nope"), target(cli_env, "p/")) == 2
     assert "DIR" in capsys.readouterr().err
+    assert run("check", str(tmp_path), target(cli_env, "p/"), "--concurrency", "0") == 2
+    assert "--concurrency 0: a whole number from 1 to 256" in capsys.readouterr().err
     assert cli_env.log_entries()[seen:] == []
 
 
