@@ -33,7 +33,7 @@ def test_a_report_is_ok_only_when_nothing_differs_or_failed() -> None:
     skipped = CheckedPath("l", "p/l", "skipped", reason="symbolic link")
     assert CheckReport("p/", (equal, skipped)).ok
     for status in ("differ", "only_local", "only_remote", "error"):
-        assert not CheckReport("p/", (equal, CheckedPath("b", "p/b", status))).ok  # type: ignore[arg-type]
+        assert not CheckReport("p/", (equal, CheckedPath("b", "p/b", status))).ok
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("2W", 1209600), ("1.5h", 5400)])
