@@ -327,9 +327,11 @@ def run_abort_all(args: argparse.Namespace) -> int:
             aborted.add((key, upload_id))
             if not args.quiet:
                 print(f"aborted {shown(target.url(key))} upload {upload_id}")
-    for _, checkpoint in store:
+    for path, checkpoint in store:
         if _names(checkpoint, target, aborted):
             store.delete(checkpoint)
+            if not args.quiet:
+                print(f"removed the checkpoint {shown(str(path))} (of {shown(str(checkpoint.source))})")
     return EXIT_PARTIAL if failed else 0
 
 
@@ -337,7 +339,7 @@ def _names(checkpoint: Any, target: Target, uploads: Set[Tuple[str, str]]) -> bo
     """Whether ``checkpoint`` records one of ``uploads`` of the target's bucket and service."""
     return bool(
         checkpoint.bucket == target.bucket
-        and getattr(checkpoint, "service", "cos") == target.dialect.name
+        and checkpoint.service == target.dialect.name
         and (checkpoint.key, checkpoint.upload_id) in uploads
     )
 

@@ -269,7 +269,8 @@ def test_abort_all_aborts_the_scope_only_after_a_dry_run_and_drops_checkpoints(
     assert writes_since(cli_env, seen) == []  # dry run, --older-than and the refusal sent only listings
 
     assert run("abort", target(cli_env, "t/"), "--all", "--older-than", "0s", "--yes") == 0
-    assert capsys.readouterr().out.count("aborted ") == 2
+    out = capsys.readouterr().out
+    assert out.count("aborted ") == 2 and "removed the checkpoint" in out and "big.bin" in out
     with cli_env.client() as client:
         assert [key for key, _ in _uploads(client)] == ["tree/keep", "tt"]
         assert len(before) == 4
