@@ -233,6 +233,12 @@ def test_ls_summarize_ends_with_the_totals(cli_env: LocalCOS, capsys: pytest.Cap
     summary = json_lines(capsys.readouterr().out)[-1]
     conforms(summary, LS_SUMMARY_SCHEMA)
     assert (summary["type"], summary["objects"], summary["bytes"], summary["folders"]) == ("summary", 2, 30, 0)
+    seen = len(cli_env.log_entries())
+    assert run("ls", "--uploads", "--summarize", target(cli_env, "t/")) == 2
+    assert run("du", "--json", "--bytes", target(cli_env, "t/")) == 2
+    err = capsys.readouterr().err
+    assert "--summarize: does not apply to ls --uploads" in err and "--bytes: does not apply with --json" in err
+    assert cli_env.log_entries()[seen:] == []
 
 
 def _uploads(client: CosClient) -> List[Tuple[str, str]]:
