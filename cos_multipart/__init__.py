@@ -53,6 +53,7 @@ from .sse import SseC, SseCos, SseKms
 from .uploader import UploadConfig, Uploader, UploadResult, upload_file
 from .directory import DirectoryReport, sync_directory, upload_directory
 from .verify import VerifyOutcome, VerifyResult, verify
+from .check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
 
 __all__ = [
     "__version__",
@@ -70,6 +71,14 @@ __all__ = [
     "verify",
     "VerifyResult",
     "VerifyOutcome",
+    # comparing a directory with a prefix, and what a prefix holds
+    "check_directory",
+    "CheckReport",
+    "CheckedPath",
+    "CheckStatus",
+    "disk_usage",
+    "UsageReport",
+    "ClassUsage",
     "PartPlan",
     "plan_parts",
     "StreamPlan",

@@ -46,6 +46,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     ls.add_argument("--uploads", action="store_true", help="list in-progress multipart uploads instead (see 'uploads')")
     ls.add_argument("--checkpoint-dir", help="with --uploads: the checkpoint directory")
     ls.add_argument("--raw-prefix", action="store_true", help=_RAW_PREFIX_HELP)
+    ls.add_argument("--summarize", action="store_true", help="end with the objects and bytes listed (see 'du' for a prefix's whole usage)")
     ls.set_defaults(handler=run_ls)
 
     uploads = add("uploads", "list in-progress multipart uploads",
@@ -104,7 +105,7 @@ def run_ls(args: argparse.Namespace) -> int:
     from ._cli_target import scope_of
 
     if args.uploads:
-        for flag, value in (("--recursive", args.recursive), ("--json", args.json), ("--bytes", args.bytes)):
+        for flag, value in (("--recursive", args.recursive), ("--json", args.json), ("--bytes", args.bytes), ("--summarize", args.summarize)):
             if value:
                 refuse_option(flag, True, "does not apply to ls --uploads (see 'uploads')")
         return run_uploads(args)
@@ -114,7 +115,7 @@ def run_ls(args: argparse.Namespace) -> int:
         refuse_option("--bytes", True, "does not apply with --json (its sizes are always in bytes)")
     target = parse_target(args.target, require_key=False)
     scope = scope_of(target, raw_prefix=args.raw_prefix)
-    count = 0
+    count = objects = total = 0
     with make_client(args, target) as client:
         named = _named_object(client, scope.exact)
         pages = client.list_object_pages(prefix=scope.prefix or None, delimiter=None if args.recursive else "/")
@@ -123,7 +124,7 @@ def run_ls(args: argparse.Namespace) -> int:
                 count += 1
                 print(json.dumps({"prefix": folder}, ensure_ascii=False) if args.json else f"{'DIR':>32}  {shown(target.url(folder))}")
             for item in page.objects:
-                count += 1
+                count, objects, total = count + 1, objects + 1, total + item.size
                 if args.json:
                     print(json.dumps({"key": item.key, "size": item.size, "etag": item.etag, "crc64": item.crc64,
                                       "storage_class": item.storage_class,
@@ -134,6 +135,10 @@ def run_ls(args: argparse.Namespace) -> int:
                     print(f"{_utc(item.last_modified)}  {size:>10}  {shown(target.url(item.key))}")
     if not count and not args.quiet:
         print(f"no objects in {target.url()}", file=sys.stderr)
+    if args.summarize:
+        from ._cli_check import summarize_line
+
+        print(summarize_line(objects, count - objects, total, as_json=args.json))
     return 0
 
 

@@ -105,6 +105,11 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     abort.add_argument("upload_id", metavar="UPLOAD_ID", nargs="?", help="the upload to abort (default: all of KEY)")
     abort.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     abort.add_argument("--dry-run", action="store_true", help="list the uploads that would be aborted, abort none")
+    from ._cli_check import older_than_help, parse_duration
+
+    abort.add_argument("--all", action="store_true", help="every in-progress upload under the folder cos://BUCKET/PREFIX/ (and of the key it names)")
+    abort.add_argument("--older-than", type=parse_duration, metavar="DURATION", help=older_than_help())
+    abort.add_argument("-y", "--yes", action="store_true", help="with --all: do not ask for confirmation")
     abort.set_defaults(handler=run_abort)
 
 
@@ -540,7 +545,11 @@ def _existing(client: CosClient, key: str, config: UploadConfig) -> str:
 
 
 def run_abort(args: argparse.Namespace) -> int:
-    """``cos-multipart abort cos://BUCKET/KEY [UPLOAD_ID]``."""
+    """``cos-multipart abort cos://BUCKET/KEY [UPLOAD_ID]`` (``--all``: every upload under a prefix)."""
+    if args.all or args.older_than is not None or args.yes:
+        from ._cli_check import run_abort_all
+
+        return run_abort_all(args)
     target = parse_target(args.target)
     bucket, key = target.bucket, target.key
     store = CheckpointStore(args.checkpoint_dir)

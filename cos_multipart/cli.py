@@ -76,6 +76,7 @@ _COMMAND_MODULES = (
     "cos_multipart._cli_transfer",
     "cos_multipart._cli_dirs",
     "cos_multipart._cli_objects",
+    "cos_multipart._cli_check",
 )
 #: Python argument names that reach the command line in errors, and the flag or operand the user typed.
 FLAGS = {
