@@ -33,6 +33,8 @@ def given(args: argparse.Namespace, parsers: Iterable[argparse.ArgumentParser]) 
         for action in parser._actions:  # argparse offers no public list of a parser's actions
             if not action.option_strings or not hasattr(args, action.dest):
                 continue
+            if action.dest in getattr(args, "filled_in", {}):  # from the profile or a default, not typed
+                continue
             if getattr(args, action.dest) != action.default:
                 found.append(action)
     return found

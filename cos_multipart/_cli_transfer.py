@@ -27,7 +27,7 @@ from ._cli_target import TARGET_FORM, Target, example, parse_target
 from .checkpoint import CheckpointStore
 from .cli import FLAGS as CONFIG_FLAGS
 from .cli import is_tty as _is_tty
-from .cli import parse_bit_rate, parse_size
+from .cli import parse_bit_rate, parse_duration, parse_size
 from .client import CosClient
 from .dialect import Dialect
 from .errors import REDACTED, CosValidationError
@@ -121,9 +121,15 @@ def connection_options() -> argparse.ArgumentParser:
         "name the target's bucket in their Host (default: $COS_ENDPOINT / $OSS_ENDPOINT)",
     )
     group.add_argument(
-        "--retry-time", type=float, metavar="SECONDS",
-        help=f"keep retrying a failed request (refused, timed out, 503 SlowDown...) for up to SECONDS after its "
-        f"first failure, waiting longer each time (default {DEFAULT_RETRY_TIME:g}; 0: no retries)",
+        "--retry-time", type=parse_duration, metavar="DURATION",
+        help=f"keep retrying a failed request (refused, timed out, 503 SlowDown...) for up to DURATION after its "
+        f"first failure, waiting longer each time: 90, 90s, 2m (default {DEFAULT_RETRY_TIME:g}s; 0: no retries)",
+    )  # fmt: skip
+    group.add_argument(
+        "--timeout", type=parse_duration, metavar="DURATION",
+        help="connect and read timeout of each request, e.g. 30s, 2m (default: 10s to connect, 120s of silence "
+        "while reading): a request that cannot connect or hears nothing for that long fails (and is retried "
+        "within --retry-time)",
     )  # fmt: skip
     group.add_argument(
         "--max-attempts", type=int, metavar="N", help="tries per request in all, at most (default: as many as --retry-time allows)"
@@ -145,6 +151,8 @@ def connection_settings(args: argparse.Namespace) -> Dict[str, Any]:
         settings["max_attempts"] = args.max_attempts
     if getattr(args, "ca_bundle", None):
         settings["verify"] = args.ca_bundle
+    if getattr(args, "timeout", None) is not None:
+        settings["timeout"] = args.timeout
     return settings
 
 
@@ -156,7 +164,6 @@ def transfer_options() -> argparse.ArgumentParser:
     parts.add_argument(
         "--concurrency",
         type=int,
-        default=DEFAULT_CONCURRENCY,
         help=f"requests in parallel, 1..{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY}); with -r and sync, "
         "across all files and parts",
     )
@@ -319,11 +326,13 @@ def build_config(args: argparse.Namespace, dialect: Optional[Dialect] = None) ->
 def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -> CosClient:
     """A client of the target's service for its bucket, from ``--region``/``--endpoint`` (or the service's
     environment variables), pool sized to ``workers``."""
-    endpoint = args.endpoint or os.environ.get(target.endpoint_env) or None
+    from ._cli_config import credentials, place
+
+    endpoint = args.endpoint or os.environ.get(target.endpoint_env) or place(args, "endpoint")[0] or None
     if endpoint is not None and "://" not in endpoint:
-        flag = "--endpoint" if args.endpoint else f"${target.endpoint_env}"
+        flag = "--endpoint" if args.endpoint else f"${target.endpoint_env}" if os.environ.get(target.endpoint_env) else place(args, "endpoint")[1]
         raise CosValidationError(flag, endpoint, f"a URL with its scheme: http://{endpoint} or https://{endpoint}")
-    region = args.region or os.environ.get(target.region_env) or _region_of_host(target, endpoint)
+    region = args.region or os.environ.get(target.region_env) or place(args, "region")[0] or _region_of_host(target, endpoint)
     if not region:
         example_region = target.dialect.region_example
         if endpoint is None:
@@ -338,7 +347,8 @@ def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -
             )  # fmt: skip
         region = _REGION_WITH_ENDPOINT
     return CosClient(
-        target.bucket, region, endpoint=endpoint, pool_size=max(workers, 10), dialect=target.dialect, **connection_settings(args)
+        target.bucket, region, endpoint=endpoint, pool_size=max(workers, 10), dialect=target.dialect,
+        credentials=credentials(args, target.dialect.credential_env), **connection_settings(args),
     )
 
 
