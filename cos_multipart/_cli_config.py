@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import _profiles
-from ._profiles import DEFAULT_PROFILE, ENV_PROFILE, KEYS, SECRET_KEYS, Profiles
+from ._profiles import DEFAULT_PROFILE, ENV_PROFILE, KEYS, SECRET_KEYS
 from .cli import parse_duration, parse_size
 from .credentials import Credentials
 from .errors import CosCredentialsError, CosValidationError
@@ -377,8 +377,7 @@ def run_show(args: argparse.Namespace) -> int:
     from .retry import DEFAULT_RETRY_TIME
     from .transport import DEFAULT_TIMEOUT
 
-    apply_profile(args)
-    chosen = _chosen(args)
+    chosen = _chosen(args)  # main() applied the profile: the command has --retry-time
     service = args.service or chosen.values.get("service") or "cos"
     place_of = Target(DIALECTS[service], "", "")
     rows: List[Tuple[str, str, str]] = [

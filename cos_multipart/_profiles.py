@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
-from .errors import CosValidationError
+from .credentials import check_credential_text
+from .errors import REDACTED, CosValidationError
 
 #: Where the profile to use is named when ``--profile`` is not given.
 ENV_PROFILE = "COS_MULTIPART_PROFILE"
@@ -111,7 +112,9 @@ def check_value(key: str, value: str, *, parsers: Mapping[str, Callable[[str], o
         raise CosValidationError("KEY", key, f"one of: {', '.join(KEYS)}")
     text = value.strip()
     if not text:
-        raise CosValidationError(key, value, f"a value: {KEYS[key].what}")
+        raise CosValidationError(key, REDACTED if key in SECRET_KEYS else value, f"a value: {KEYS[key].what}")
+    if key in ("secret_id", "secret_key", "token"):
+        check_credential_text(key, text)  # printable ASCII without spaces; its message never quotes the value
     if key == "service" and text.lower() not in SERVICES:
         raise CosValidationError(key, value, "cos or oss")
     if key.endswith("_env") and not _ENV_NAME.fullmatch(text):

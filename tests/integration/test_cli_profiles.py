@@ -171,3 +171,23 @@ def test_presign_expires_takes_a_unit(cli_env: LocalCOS, capsys: pytest.CaptureF
     assert stopped.value.code == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "--expires" in err and "'1.5'" in err and "15m" in err
+
+
+def test_the_resume_command_printed_names_the_profile_and_works_when_run(
+    cli_env: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    _profile_instead_of_environment(cli_env, monkeypatch)
+    assert cli.main(["config", "set", "--profile", "prod", "part_size", "1MB"]) == cli.EXIT_OK
+    path, data = make_file(tmp_path, 3 * MB)
+    cli_env.faults.add(Fault.error("UploadPart", status=403, code="AccessDenied", nth=2, count=1))
+    capsys.readouterr()
+    argv = ["upload", str(path), target(cli_env, "kept.bin"), "--profile", "prod", "--multipart-threshold", "0", "--concurrency", "1"]
+    assert cli.main(argv) == cli.EXIT_SERVICE
+    err = capsys.readouterr().err
+    resume = err.split("resume with: ", 1)[1].split("; abort with:", 1)[0]
+    words = shlex.split(resume)
+    assert words[:2] == ["cos-multipart", "resume"] and "--profile" in words and "--part-size" not in words
+    assert cli.main(words[1:]) == cli.EXIT_OK  # the profile gives the endpoint, credentials and part size again
+    assert _stored(cli_env, "kept.bin") == data
