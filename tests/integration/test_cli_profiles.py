@@ -191,3 +191,33 @@ def test_the_resume_command_printed_names_the_profile_and_works_when_run(
     assert words[:2] == ["cos-multipart", "resume"] and "--profile" in words and "--part-size" not in words
     assert cli.main(words[1:]) == cli.EXIT_OK  # the profile gives the endpoint, credentials and part size again
     assert _stored(cli_env, "kept.bin") == data
+
+
+def test_the_profile_checkpoint_dir_serves_ls_uploads_and_is_not_refused_by_ls(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The profile's checkpoint directory is where an upload keeps its checkpoint and where ``ls --uploads``
+    looks; plain ``ls`` refuses a typed --checkpoint-dir, not the profile's."""
+    checkpoints = tmp_path / "profile-checkpoints"
+    assert cli.main(["config", "set", "checkpoint_dir", str(checkpoints)]) == cli.EXIT_OK
+    path, _ = make_file(tmp_path, 3 * MB)
+    cli_env.faults.add(Fault.error("UploadPart", status=403, code="AccessDenied", nth=2, count=1))
+    argv = ["upload", str(path), target(cli_env, "c.bin"), "--part-size", "1MB", "--multipart-threshold", "0", "--concurrency", "1"]
+    assert cli.main(argv) == cli.EXIT_SERVICE
+    assert len(list(checkpoints.iterdir())) == 1  # kept in the profile's directory
+    capsys.readouterr()
+    assert cli.main(["ls", target(cli_env, "")]) == cli.EXIT_OK
+    assert cli.main(["ls", "--uploads", target(cli_env, "")]) == cli.EXIT_OK
+    assert str(path) in capsys.readouterr().out  # the local file of the upload, read from the profile's checkpoints
+    assert cli.main(["ls", target(cli_env, ""), "--checkpoint-dir", str(checkpoints)]) == cli.EXIT_USAGE
+
+
+def test_sync_takes_the_profile_settings(
+    cli_env: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _profile_instead_of_environment(cli_env, monkeypatch)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_bytes(b"a" * 100)
+    assert cli.main(["sync", str(tree), target(cli_env, "s/"), "--profile", "prod"]) == cli.EXIT_OK
+    assert _stored(cli_env, "s/a.txt") == b"a" * 100
