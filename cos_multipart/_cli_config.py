@@ -69,6 +69,13 @@ def _concurrency(text: str) -> int:
     return value
 
 
+def _duration(text: str) -> float:
+    seconds = float(_checked(parse_duration)(text))
+    if seconds < 0:
+        raise ValueError(">= 0")
+    return seconds
+
+
 def _positive_duration(text: str) -> float:
     seconds = float(_checked(parse_duration)(text))
     if not seconds > 0:
@@ -80,7 +87,7 @@ def _positive_duration(text: str) -> float:
 PARSERS: Dict[str, Callable[[str], Any]] = {
     "part_size": _checked(parse_size),
     "concurrency": _concurrency,
-    "retry_time": _checked(parse_duration),
+    "retry_time": _duration,
     "timeout": _positive_duration,
     "checkpoint_dir": os.path.expanduser,
     "ca_bundle": os.path.expanduser,

@@ -152,6 +152,8 @@ def connection_settings(args: argparse.Namespace) -> Dict[str, Any]:
     if getattr(args, "ca_bundle", None):
         settings["verify"] = args.ca_bundle
     if getattr(args, "timeout", None) is not None:
+        if not args.timeout > 0:  # the library's words would offer a (connect, read) pair the flag cannot take
+            raise CosValidationError("--timeout", args.timeout, "a duration > 0, e.g. 30s or 2m")
         settings["timeout"] = args.timeout
     return settings
 

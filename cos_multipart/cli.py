@@ -125,7 +125,8 @@ _UNITS = {
 }  # fmt: skip
 #: Seconds per unit of a duration (``parse_duration``); no unit means seconds.
 _DURATION_UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s|m|h|d)?\s*", re.IGNORECASE)
+#: A sign is read (not refused here): the option's own check names its range (``--retry-time -1``: ">= 0").
+_DURATION = re.compile(r"\s*([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*(ms|s|m|h|d)?\s*", re.IGNORECASE)
 DURATION_FORMS = "seconds (90, 0.5) or a number with a unit: 500ms, 90s, 15m, 1h, 7d"
 
 

@@ -42,13 +42,13 @@ def _show(capsys: pytest.CaptureFixture[str], *argv: str) -> Dict[str, Tuple[str
 @pytest.mark.parametrize(
     "text, seconds",
     [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("1h", 3600.0), ("7d", 604800.0), ("0.5", 0.5), ("500ms", 0.5),
-     (" 2M ", 120.0), ("1.5h", 5400.0), (".5s", 0.5), ("0", 0.0)],
+     (" 2M ", 120.0), ("1.5h", 5400.0), (".5s", 0.5), ("0", 0.0), ("-1", -1.0)],
 )  # fmt: skip
 def test_parse_duration_reads_a_number_with_an_optional_unit(text: str, seconds: float) -> None:
     assert cli.parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "h", "1x", "-5", "1h30m", "1 hour", "inf", "nan", "1e3", "5 s s"])
+@pytest.mark.parametrize("text", ["", "h", "1x", "--5", "1h30m", "1 hour", "inf", "nan", "1e3", "5 s s"])
 def test_parse_duration_refuses_anything_else_naming_the_value_and_the_forms(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as refused:
         cli.parse_duration(text)
@@ -132,14 +132,14 @@ def test_set_list_unset_and_the_file_is_written_0600_atomically(tmp_path: Path, 
 @pytest.mark.parametrize(
     "key, value, words",
     [("colour", "x", "one of: service, region"), ("part_size", "lots", "bytes per part"), ("concurrency", "0", "1..256"),
-     ("retry_time", "2 minutes", "a duration"), ("timeout", "0", "a duration"), ("service", "s3", "cos or oss"),
+     ("retry_time", "2 minutes", "a duration"), ("retry_time", "-1m", "a duration"), ("timeout", "0", "a duration"), ("service", "s3", "cos or oss"),
      ("endpoint", "cos.example.com", "https://cos.example.com"), ("secret_key_env", "MY-KEY", "variable name")],
 )  # fmt: skip
 def test_set_refuses_a_bad_key_or_value_before_writing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: str, words: str
 ) -> None:
     capsys.readouterr()
-    assert cli.main(["config", "set", key, value]) == cli.EXIT_USAGE
+    assert cli.main(["config", "set", "--", key, value]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert words in err and repr(key if key == "colour" else value) in err
     assert not _config(tmp_path).exists()
@@ -324,3 +324,9 @@ def test_import_refuses_what_is_not_a_coscmd_config(tmp_path: Path, capsys: pyte
     assert cli.main(["config", "import", str(source)]) == cli.EXIT_USAGE
     assert cli.main(["config", "import", str(tmp_path / "missing")]) == cli.EXIT_USAGE
     assert not _config(tmp_path).exists()
+
+
+def test_timeout_must_be_more_than_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert cli.main(["stat", "cos://b-1250000000/k", "--timeout", "0s", "--region", "ap-beijing"]) == cli.EXIT_USAGE
+    assert "--timeout 0.0: a duration > 0, e.g. 30s or 2m" in capsys.readouterr().err
