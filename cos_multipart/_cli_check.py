@@ -12,7 +12,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import sys
 from typing import Any, Dict, List, Set, Tuple
 
@@ -35,20 +34,6 @@ _WORDS = {
     "skipped": "skipped",
     "error": "not compared",
 }
-#: ``--older-than`` units, in seconds. (A private parser: ``cli.parse_duration``, if another change adds
-#: one, should replace it.)
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-
-
-def parse_duration(text: str) -> float:
-    """``"7d"`` -> 604800.0: a number of seconds with an optional unit (s, m, h, d, w)."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90, 30m, 12h, 7d, 2w)")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
-
-
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     """Add ``check`` and ``du``."""
     from ._cli_transfer import connection_options
@@ -274,6 +259,8 @@ def run_abort_all(args: argparse.Namespace) -> int:
         for flag, value in (("--older-than", args.older_than), ("--yes", args.yes)):
             if value is not None and value is not False:  # "--older-than 0" is given too
                 refuse_option(flag, value, "only with --all (abort every upload under a prefix)")
+    if args.older_than is not None and args.older_than < 0:
+        raise CosValidationError("--older-than", args.older_than, "a duration of 0 or more (90, 30m, 12h, 7d, 2w)")
     if args.upload_id is not None:
         refuse_option("--all", True, "aborts every upload under the prefix: give no UPLOAD_ID with it")
     target = parse_target(args.target, require_key=False)

@@ -33,6 +33,8 @@ def given(args: argparse.Namespace, parsers: Iterable[argparse.ArgumentParser]) 
         for action in parser._actions:  # argparse offers no public list of a parser's actions
             if not action.option_strings or not hasattr(args, action.dest):
                 continue
+            if action.dest in getattr(args, "filled_in", {}):  # from the profile or a default, not typed
+                continue
             if getattr(args, action.dest) != action.default:
                 found.append(action)
     return found
@@ -83,7 +85,8 @@ def repeated_options(args: Optional[argparse.Namespace], dests: Optional[Sequenc
         return []
     from ._cli_transfer import connection_options, transfer_options
 
-    words: List[str] = []
+    # The profile typed is repeated: what it filled in (endpoint, part size...) is not (see given()).
+    words: List[str] = ["--profile", args.profile] if getattr(args, "profile", None) else []
     for action in given(args, [connection_options(), transfer_options()]):
         if action.dest in _NOT_REPEATED or (dests is not None and action.dest not in dests):
             continue

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
 
 from ._cli_text import shown
+from .cli import parse_whole_duration
 from .checkpoint import CheckpointStore
 from .dialect import COS, Dialect
 from .errors import CosValidationError
@@ -80,7 +81,10 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
                   "with temporary (STS) credentials the token is in the URL.")
     presign.add_argument("target", metavar="cos://BUCKET/KEY")
     presign.add_argument("--method", default="GET", type=str.upper, choices=("GET", "PUT", "HEAD", "DELETE"))
-    presign.add_argument("--expires", type=int, default=3600, metavar="SECONDS", help="validity (default 3600)")
+    presign.add_argument(
+        "--expires", type=parse_whole_duration, default=3600, metavar="DURATION",
+        help="validity in whole seconds: 600, 90s, 15m, 1h, 7d (default 1h)",
+    )  # fmt: skip
     presign.set_defaults(handler=run_presign)
 
     verify = add("verify", "check that an object equals a local file (size and CRC-64, nothing downloaded)",
@@ -109,7 +113,7 @@ def run_ls(args: argparse.Namespace) -> int:
             if value:
                 refuse_option(flag, True, "does not apply to ls --uploads (see 'uploads')")
         return run_uploads(args)
-    if args.checkpoint_dir is not None:
+    if args.checkpoint_dir is not None and "checkpoint_dir" not in getattr(args, "filled_in", {}):
         refuse_option("--checkpoint-dir", args.checkpoint_dir, "only with --uploads")
     if args.json and args.bytes:
         refuse_option("--bytes", True, "does not apply with --json (its sizes are always in bytes)")

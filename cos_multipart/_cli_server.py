@@ -10,7 +10,7 @@ import threading
 from typing import Any, List, Optional, Tuple
 
 from . import limits
-from .cli import parse_size
+from .cli import parse_duration, parse_size
 from .credentials import Credentials
 from .dialect import dialect_of
 from .errors import CosCredentialsError, CosValidationError
@@ -74,7 +74,9 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "--bandwidth", type=parse_size, metavar="BYTES_PER_S",
         help="per-connection cap on body transfer in bytes/s, with the client flags' units: 1048576, 512KB, 1MB",
     )  # fmt: skip
-    serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    serve.add_argument(
+        "--latency", type=parse_duration, default=0.0, metavar="DURATION", help="added to every request: 0.05, 50ms, 1s"
+    )
     serve.add_argument(
         "--max-connections",
         type=int,
@@ -87,8 +89,8 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "--request-timeout",
         type=_seconds_or_none,
         default=DEFAULT_REQUEST_TIMEOUT,
-        metavar="SECONDS",
-        help=f"seconds from a request's first byte to its body's last (default {DEFAULT_REQUEST_TIMEOUT:g}; "
+        metavar="DURATION",
+        help=f"time from a request's first byte to its body's last: 90, 90s, 10m (default {DEFAULT_REQUEST_TIMEOUT:g}s; "
         "'none' for no deadline): a client trickling its request is cut off there",
     )
     serve.add_argument(
@@ -125,7 +127,9 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "--bandwidth", type=parse_size, metavar="BYTES_PER_S",
         help="simulate a network: per-connection cap in bytes/s (1048576, 512KB, 1MB)",
     )  # fmt: skip
-    demo.add_argument("--latency", type=float, default=0.0, help="simulate a network: seconds per request")
+    demo.add_argument(
+        "--latency", type=parse_duration, default=0.0, metavar="DURATION", help="simulate a network: added to every request: 50ms"
+    )
     demo.set_defaults(handler=run_demo_command)
 
 
@@ -145,15 +149,15 @@ def serve_credentials(
 
 
 def _seconds_or_none(text: str) -> Optional[float]:
-    """``--request-timeout``: a positive number of seconds, or ``none``."""
+    """``--request-timeout``: a positive duration (``90``, ``10m``: :func:`~cos_multipart.cli.parse_duration`), or ``none``."""
     if text.strip().lower() == "none":
         return None
     try:
-        seconds = float(text)
-    except ValueError:
+        seconds = parse_duration(text)
+    except argparse.ArgumentTypeError:
         seconds = 0.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: a positive number of seconds, or 'none'")
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a positive duration (90, 90s, 10m, 1h), or 'none'")
     return seconds
 
 

@@ -27,7 +27,7 @@ from ._cli_target import TARGET_FORM, Target, example, parse_target
 from .checkpoint import CheckpointStore
 from .cli import FLAGS as CONFIG_FLAGS
 from .cli import is_tty as _is_tty
-from .cli import parse_bit_rate, parse_size
+from .cli import parse_bit_rate, parse_duration, parse_size
 from .client import CosClient
 from .dialect import Dialect
 from .errors import REDACTED, CosValidationError
@@ -105,7 +105,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     abort.add_argument("upload_id", metavar="UPLOAD_ID", nargs="?", help="the upload to abort (default: all of KEY)")
     abort.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     abort.add_argument("--dry-run", action="store_true", help="list the uploads that would be aborted, abort none")
-    from ._cli_check import older_than_help, parse_duration
+    from ._cli_check import older_than_help
 
     abort.add_argument("--all", action="store_true", help="every in-progress upload under the folder cos://BUCKET/PREFIX/ (and of the key it names)")
     abort.add_argument("--older-than", type=parse_duration, metavar="DURATION", help=older_than_help())
@@ -126,9 +126,15 @@ def connection_options() -> argparse.ArgumentParser:
         "name the target's bucket in their Host (default: $COS_ENDPOINT / $OSS_ENDPOINT)",
     )
     group.add_argument(
-        "--retry-time", type=float, metavar="SECONDS",
-        help=f"keep retrying a failed request (refused, timed out, 503 SlowDown...) for up to SECONDS after its "
-        f"first failure, waiting longer each time (default {DEFAULT_RETRY_TIME:g}; 0: no retries)",
+        "--retry-time", type=parse_duration, metavar="DURATION",
+        help=f"keep retrying a failed request (refused, timed out, 503 SlowDown...) for up to DURATION after its "
+        f"first failure, waiting longer each time: 90, 90s, 2m (default {DEFAULT_RETRY_TIME:g}s; 0: no retries)",
+    )  # fmt: skip
+    group.add_argument(
+        "--timeout", type=parse_duration, metavar="DURATION",
+        help="connect and read timeout of each request, e.g. 30s, 2m (default: 10s to connect, 120s of silence "
+        "while reading): a request that cannot connect or hears nothing for that long fails (and is retried "
+        "within --retry-time)",
     )  # fmt: skip
     group.add_argument(
         "--max-attempts", type=int, metavar="N", help="tries per request in all, at most (default: as many as --retry-time allows)"
@@ -150,6 +156,10 @@ def connection_settings(args: argparse.Namespace) -> Dict[str, Any]:
         settings["max_attempts"] = args.max_attempts
     if getattr(args, "ca_bundle", None):
         settings["verify"] = args.ca_bundle
+    if getattr(args, "timeout", None) is not None:
+        if not args.timeout > 0:  # the library's words would offer a (connect, read) pair the flag cannot take
+            raise CosValidationError("--timeout", args.timeout, "a duration > 0, e.g. 30s or 2m")
+        settings["timeout"] = args.timeout
     return settings
 
 
@@ -161,7 +171,6 @@ def transfer_options() -> argparse.ArgumentParser:
     parts.add_argument(
         "--concurrency",
         type=int,
-        default=DEFAULT_CONCURRENCY,
         help=f"requests in parallel, 1..{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY}); with -r and sync, "
         "across all files and parts",
     )
@@ -324,11 +333,13 @@ def build_config(args: argparse.Namespace, dialect: Optional[Dialect] = None) ->
 def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -> CosClient:
     """A client of the target's service for its bucket, from ``--region``/``--endpoint`` (or the service's
     environment variables), pool sized to ``workers``."""
-    endpoint = args.endpoint or os.environ.get(target.endpoint_env) or None
+    from ._cli_config import credentials, place
+
+    endpoint = args.endpoint or os.environ.get(target.endpoint_env) or place(args, "endpoint")[0] or None
     if endpoint is not None and "://" not in endpoint:
-        flag = "--endpoint" if args.endpoint else f"${target.endpoint_env}"
+        flag = "--endpoint" if args.endpoint else f"${target.endpoint_env}" if os.environ.get(target.endpoint_env) else place(args, "endpoint")[1]
         raise CosValidationError(flag, endpoint, f"a URL with its scheme: http://{endpoint} or https://{endpoint}")
-    region = args.region or os.environ.get(target.region_env) or _region_of_host(target, endpoint)
+    region = args.region or os.environ.get(target.region_env) or place(args, "region")[0] or _region_of_host(target, endpoint)
     if not region:
         example_region = target.dialect.region_example
         if endpoint is None:
@@ -343,7 +354,8 @@ def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -
             )  # fmt: skip
         region = _REGION_WITH_ENDPOINT
     return CosClient(
-        target.bucket, region, endpoint=endpoint, pool_size=max(workers, 10), dialect=target.dialect, **connection_settings(args)
+        target.bucket, region, endpoint=endpoint, pool_size=max(workers, 10), dialect=target.dialect,
+        credentials=credentials(args, target.dialect.credential_env), **connection_settings(args),
     )
 
 

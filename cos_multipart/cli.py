@@ -77,6 +77,7 @@ _COMMAND_MODULES = (
     "cos_multipart._cli_dirs",
     "cos_multipart._cli_objects",
     "cos_multipart._cli_check",
+    "cos_multipart._cli_config",
 )
 #: Python argument names that reach the command line in errors, and the flag or operand the user typed.
 FLAGS = {
@@ -107,6 +108,7 @@ FLAGS = {
     "max_attempts": "--max-attempts",
     "verify": "--ca-bundle",
     "checkpoint_dir": "--checkpoint-dir",
+    "timeout": "--timeout",
 }
 #: Internal documentation ids ("(436/7750)", "[ref 3.1]") mean nothing to a user of the command line.
 _DOC_IDS = re.compile(r"\s*\(\d{3}/\d{3,6}\)|,?\s*\b\d{3}/\d{3,6}\b|\s*\[ref [0-9.]+\]")
@@ -122,6 +124,11 @@ _UNITS = {
     "M": MB, "MB": MB, "MIB": MB,
     "G": GB, "GB": GB, "GIB": GB,
 }  # fmt: skip
+#: Seconds per unit of a duration (``parse_duration``); no unit means seconds.
+_DURATION_UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+#: A sign is read (not refused here): the option's own check names its range (``--retry-time -1``: ">= 0").
+_DURATION = re.compile(r"\s*([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*(ms|s|m|h|d|w)?\s*", re.IGNORECASE)
+DURATION_FORMS = "seconds (90, 0.5) or a number with a unit: 500ms, 90s, 15m, 1h, 7d, 2w"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -179,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
+    common.add_argument(
+        "--profile", metavar="NAME", help="settings of the profile NAME in the config file (default: "
+        "$COS_MULTIPART_PROFILE, else the profile 'default' if there is one; see: cos-multipart config)",
+    )  # fmt: skip
     parser = _Parser(
         prog="cos-multipart",
         description="Fast, verified, resumable multipart uploads to Tencent Cloud COS (cos://BUCKET/KEY) and Aliyun "
@@ -222,6 +233,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _configure_logging(verbose=args.verbose, quiet=args.quiet)
     previous = _install_stop_handlers()
     try:
+        from ._cli_config import apply_profile
+
+        apply_profile(args)  # flag > environment > profile > default (cos-multipart config show prints it)
         code: int = args.handler(args)
         return code
     except KeyboardInterrupt as error:
@@ -268,6 +282,26 @@ def parse_size(text: str) -> int:
     if size < 0:
         raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
     return size
+
+
+def parse_duration(text: str) -> float:
+    """``"15m"`` -> 900.0 seconds: a number with an optional unit (ms, s, m, h, d, w; none means seconds).
+
+    Raises:
+        argparse.ArgumentTypeError: Anything else (argparse names the flag before the message).
+    """
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r}; allowed: {DURATION_FORMS}")
+    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]
+
+
+def parse_whole_duration(text: str) -> int:
+    """``"1h"`` -> 3600: :func:`parse_duration` for a whole number of seconds (``1.5m`` is 90; ``1.5`` is refused)."""
+    seconds = parse_duration(text)
+    if seconds != int(seconds):
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}; allowed: {DURATION_FORMS}")
+    return int(seconds)
 
 
 def parse_bit_rate(text: str) -> int:

@@ -12,6 +12,13 @@ from cos_multipart.client import CosClient  # noqa: E402
 from cos_multipart.testing import LocalCOS  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _no_user_profiles(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    """No test reads the machine's own profiles (``~/.config/cos-multipart``) or a profile named outside it."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("COS_MULTIPART_PROFILE", raising=False)
+
+
 @pytest.fixture()
 def cli_server(local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> LocalCOS:
     """The local server, with the command line's environment pointing at it (credentials, endpoint, cache)."""

