@@ -264,6 +264,26 @@ def test_printed_abort_command_works_pasted(
     assert list((tmp_path / "cp").glob("*.json")) == []
 
 
+def test_printed_resume_command_of_a_name_with_control_characters_works_pasted(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The printed line escapes control characters for the eye ("a\nb"); inside '...' that would name another
+    # file (a backslash and an n). The command writes them in $'...' so the shell reads the name back exact.
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash: $'...' quoting needs bash, zsh, ksh or a POSIX.1-2024 shell")
+    path, data = make_file(tmp_path, 3 * 1024 * 1024 + 5, "a\nb\x1b[31m it's\\n.bin")
+    keep_an_upload(cli_env, path, "ctl.bin", "--checkpoint-dir", str(tmp_path / "cp"))
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and all(line.startswith("cos-multipart: ") for line in err.splitlines()), err
+    resume = err.split("resume with: ", 1)[1].split("; abort with: ", 1)[0]
+    done = subprocess.run([bash, "-c", resume], cwd="/", env=_shell_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "reused" in done.stdout
+    with cli_env.client() as client:
+        assert stored(client, "ctl.bin") == data
+
+
 # --- item 11: each message in the user's terms --------------------------------------------------------------
 
 
