@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 from . import _dirplan, _walk
 from ._crccache import CrcCache
-from ._decisions import client_dialect
+from ._decisions import client_dialect, overwrite_refusal
 from ._dirplan import LocalFile, WalkOptions
 from ._dirreport import (
     INTERRUPTED,
@@ -45,7 +45,7 @@ from .checksum import fd_crc64
 from .client import CosClient
 from ._driver import Upload
 from ._sources import BodyOptions, FileSource
-from .errors import CosCancelledError, CosError, CosValidationError, SourceChangedError, kept_upload_of
+from .errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
 from .progress import ProgressEvent
 from ._config import UploadResult
 from .uploader import UploadConfig, Uploader
@@ -292,6 +292,18 @@ class FileSender:
             return _walk.open_in_tree(task.root, task.item.relative, follow_symlinks=task.follow_symlinks)
         return _walk.open_in_tree(os.path.dirname(task.item.path) or ".", os.path.basename(task.item.path), follow_symlinks=True)
 
+    def _overwrite_refusal(self, key: str) -> Optional[BaseException]:
+        """With ``forbid_overwrite``, in a dry run: what the real run's HEAD of ``key`` would refuse with (a
+        reading request), or ``None``."""
+        if not self.config.forbid_overwrite:
+            return None
+        head_error: Optional[CosServiceError] = None
+        try:
+            self.client.head_object(key, sse_c=self.config.sse_c)
+        except CosServiceError as error:
+            head_error = error
+        return overwrite_refusal(head_error, self.client.bucket, key, client_dialect(self.client).name)
+
     def _same_file(self, item: LocalFile, info: os.stat_result) -> bool:
         """Whether ``info`` is of the file the walk saw (the device only on the walk's machine: a share
         mounted on a worker has other device numbers)."""
@@ -312,6 +324,9 @@ class FileSender:
                 return SkippedFile(current.path, key, _dirplan.SAME), learned
             reason = found
         if self.dry_run:
+            refusal = self._overwrite_refusal(key)
+            if refusal is not None:  # the real run would fail this file: the plan says so, with its words
+                return FailedFile(current.path, key, _one_line(refusal), type(refusal).__name__), learned
             return PlannedAction("upload", current.path, key, current.size, reason), learned
         result = self._upload(current, fd, key, sent)
         if result is None:

@@ -316,6 +316,32 @@ def test_forbid_overwrite_is_named_by_its_flag_and_the_targets_scheme(
     assert "forbid_overwrite" not in err
 
 
+@pytest.mark.parametrize("command", ["upload -r", "sync"])
+def test_forbid_overwrite_of_a_directory_names_the_flag_and_the_scheme_and_its_dry_run_agrees(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_bytes(b"new a")
+    (tree / "b.txt").write_bytes(b"b")
+    with cli_env.client() as client:
+        client.put_object("d/a.txt", b"old a")
+    seen = len(cli_env.log_entries())
+    argv = [*command.split(), str(tree), target(cli_env, "d/"), "--forbid-overwrite"]
+    # The dry run says what the real run does: a.txt refused (it exists), b.txt uploaded; nothing written.
+    assert run(*argv, "--dry-run") == cli.EXIT_PARTIAL
+    planned = capsys.readouterr()
+    assert writes_since(cli_env, seen) == []
+    assert run(*argv) == cli.EXIT_PARTIAL
+    real = capsys.readouterr()
+    for err in (planned.err, real.err):
+        assert f"{target(cli_env, 'd/a.txt')} already exists and --forbid-overwrite is set" in err, err
+        assert "and forbid_overwrite" not in err and "b.txt" not in err
+    assert f"would upload {tree / 'b.txt'} -> {target(cli_env, 'd/b.txt')}" in planned.out
+    with cli_env.client() as client:
+        assert stored(client, "d/a.txt") == b"old a" and stored(client, "d/b.txt") == b"b"
+
+
 def test_resume_no_resume_and_rm_without_terminal_name_the_flag(
     cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
