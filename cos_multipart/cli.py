@@ -35,6 +35,7 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__
+from ._cli_text import shown
 from .errors import (
     CosCredentialsError,
     CosTLSError,
@@ -232,7 +233,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
-        print(f"cos-multipart: error: {describe_error(error, getattr(args, 'target', None))}", file=sys.stderr)
+        print(f"cos-multipart: error: {shown(describe_error(error, getattr(args, 'target', None)))}", file=sys.stderr)
         _report_kept(error, args)
         return exit_code_for(error)
     finally:
@@ -250,7 +251,6 @@ def kept_line(kept: KeptUpload, args: Optional[argparse.Namespace] = None) -> st
     paste into a shell (every command prints kept uploads through this one function; control characters in
     names escaped)."""
     from ._cli_commands import kept_line as with_commands
-    from ._cli_text import shown
 
     return f"cos-multipart: {shown(with_commands(args, kept))}"
 
@@ -351,7 +351,7 @@ class LogHandler(logging.Handler):
         self.verbose = verbose
 
     def format(self, record: logging.LogRecord) -> str:
-        text = " ".join(line.strip() for line in record.getMessage().splitlines()) or record.levelname.lower()
+        text = shown(" ".join(line.strip() for line in record.getMessage().splitlines())) or record.levelname.lower()
         where = f"{record.name}: " if self.verbose else ""
         line = f"cos-multipart: {record.levelname.lower()}: {where}{text}"
         if self.verbose and record.exc_info:
