@@ -9,7 +9,7 @@ that does not apply to the command); 3 COS answered an error (also: the key exis
 set; the object does not exist for stat, verify and rm); 4 integrity check failed;
 5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
-130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
+9 ``sync --max-delete N``: more than N objects would have been deleted, so none was; 130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
 resume, one line on stderr says so, with the commands that resume or abort it.
 
 SIGINT and SIGTERM stop a command the same way (:class:`Interrupted`, a ``KeyboardInterrupt``): parts in
