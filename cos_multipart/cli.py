@@ -298,6 +298,10 @@ def describe_error(error: BaseException, target: Optional[str] = None) -> str:
         if error.field == "checkpoint_dir" and os.strerror(errno.ENOSPC) in error.allowed:
             return f"the checkpoint directory {error.value} is full (no space left on the device): {_FULL_DISK_HINT}"
         return _DOC_IDS.sub("", f"{flag} {shown}: {error.allowed}")
+    if isinstance(error, CosServiceError) and error.code == "NoSuchBucket" and target and "://" in target:
+        # The request line shows the endpoint's URL, which names no bucket: say which one the service lacks.
+        bucket = target.partition("://")[2].partition("/")[0]
+        return f"no bucket {bucket} at {urlsplit(error.url).netloc or 'the endpoint'}: check the bucket name and --endpoint / --region ({error})"
     if isinstance(error, CosTLSError):
         return error.explain("pass --ca-bundle PATH")  # the library's advice names its verify= argument
     if isinstance(error, CosTransportError):
