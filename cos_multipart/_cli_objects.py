@@ -330,7 +330,7 @@ def run_presign(args: argparse.Namespace) -> int:
             if error.field == "expires":  # the service's own range (OSS: at most 7 days)
                 raise CosValidationError("--expires", args.expires, error.allowed) from error
             raise
-        if client.endpoint.bucket_host:  # the URL's host names no bucket: only the signed Host does
+        if client.endpoint.bucket_host and not args.quiet:  # the URL's host names no bucket: the signed Host does
             print(
                 f"cos-multipart: note: the endpoint does not name the bucket: send this URL with the header "
                 f"'Host: {client.endpoint.host}' (curl -H 'Host: {client.endpoint.host}' URL); without it "
