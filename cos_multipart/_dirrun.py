@@ -47,6 +47,7 @@ from ._driver import Upload
 from ._sources import BodyOptions, FileSource
 from .errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
 from .progress import ProgressEvent
+from .ratelimit import TokenBucket
 from ._config import UploadResult
 from .uploader import UploadConfig, Uploader
 
@@ -207,6 +208,9 @@ class FileSender:
         client.ensure_pool_size(slots.limit)
         self.client = slots.client_view(client)
         self.uploader = Uploader(self.client, config, store=store)
+        # One cap over every file of the run, as over the parts of one file: an upload made its own, so N
+        # files in parallel went N times as fast as --bandwidth-limit said.
+        self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
 
     def run(
         self, tasks: Sequence[FileTask], finished: Finished, *, sent: Optional[Sent] = None, small_lanes: Optional[int] = None
@@ -342,7 +346,7 @@ class FileSender:
             if sent is not None:
                 sent(item.path, event)
 
-        config, store = self.uploader.config, self.uploader.store
+        config = self.uploader.config
         if item.size < config.multipart_threshold:
             # One PUT: nothing to resume, so no checkpoint lock or lookup per file (given by path, a file is
             # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file). The bytes
@@ -354,12 +358,17 @@ class FileSender:
                 return None
             if _changed(fd, item):
                 return None
-            return Upload(self.client, config, store, source, key, report, resume_only=False)._single_put(part)
+            return self._upload_of(source, key, report)._single_put(part)
         # A large file keeps its path for its checkpoint, but its bytes come from this descriptor; the
         # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise, and the
         # file fails: it is not sent a second time in this run).
         source = FileSource(fd, 0, item.size, path=os.path.abspath(item.path))
-        return Upload(self.client, config, store, source, key, report, resume_only=False).run()
+        return self._upload_of(source, key, report).run()
+
+    def _upload_of(self, source: FileSource, key: str, report: Callable[[ProgressEvent], None]) -> Upload:
+        upload = Upload(self.client, self.uploader.config, self.uploader.store, source, key, report, resume_only=False)
+        upload.limiter = self.limiter
+        return upload
 
     def _reason(self, task: FileTask, item: LocalFile, fd: int) -> Tuple[Optional[str], Optional[int]]:
         """Why the file must be sent (``None``: the object holds it), and the CRC-64 computed to decide."""
