@@ -162,9 +162,9 @@ def run_uploads(args: argparse.Namespace) -> int:
         uploads = [u for u in client.list_multipart_uploads(prefix=listed or None) if scope.covers(u.key)]
     for upload in uploads:
         note = f"  (resumable from local file {local[upload.upload_id]})" if upload.upload_id in local else ""
-        print(f"{_utc(upload.initiated)}  {upload.upload_id}  {shown(target.url(upload.key))}{note}")
+        print(shown(f"{_utc(upload.initiated)}  {upload.upload_id}  {target.url(upload.key)}{note}"))
     if not uploads and not args.quiet:
-        print(f"no in-progress uploads in {target.url()}", file=sys.stderr)
+        print(shown(f"no in-progress uploads in {target.url()}"), file=sys.stderr)
     return 0
 
 

@@ -277,6 +277,9 @@ def test_printed_resume_command_of_a_name_with_control_characters_works_pasted(
     err = capsys.readouterr().err
     assert "\x1b" not in err and all(line.startswith("cos-multipart: ") for line in err.splitlines()), err
     resume = err.split("resume with: ", 1)[1].split("; abort with: ", 1)[0]
+    assert run("uploads", target(cli_env, ""), "--checkpoint-dir", str(tmp_path / "cp")) == cli.EXIT_OK
+    listed = capsys.readouterr().out
+    assert "(resumable from local file " in listed and "\x1b" not in listed and listed.count("\n") == 1, listed
     done = subprocess.run([bash, "-c", resume], cwd="/", env=_shell_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "reused" in done.stdout
