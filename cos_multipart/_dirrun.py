@@ -101,17 +101,27 @@ class _Progress:
         self._bytes_total = sum(item.size for item in files)
         self._files_done = self._failed = self._bytes_done = 0
         self._in_flight: Dict[str, Tuple[int, int]] = {}  # path: (bytes sent, bytes confirmed)
+        self._new: Dict[str, int] = {}  # path: bytes this run sent and COS acknowledged (reused parts left out)
+        self._new_unfinished = 0  # the same, of files that failed
 
     def sent(self, path: str, event: ProgressEvent) -> None:
         with self._lock:
             self._in_flight[path] = (event.bytes_done, event.bytes_confirmed)
+            self._new[path] = max(0, event.bytes_confirmed - event.bytes_reused)
             self._report()
+
+    def unfinished_sent(self) -> int:
+        """Bytes this run sent (and COS acknowledged) of files that did not finish: failed, kept, stopped."""
+        with self._lock:
+            return self._new_unfinished + sum(self._new.values())
 
     def finished(self, item: LocalFile, *, failed: bool, interrupted: bool = False) -> None:
         with self._lock:
             if interrupted:
                 return  # stopped, not done: the numbers stay where they were (a bar at 100 % would lie)
             self._in_flight.pop(item.path, None)
+            new = self._new.pop(item.path, 0)
+            self._new_unfinished += new if failed else 0
             self._files_done += 1
             self._failed += failed
             self._bytes_done += item.size
@@ -478,7 +488,7 @@ class DirectoryRun:
         except KeyboardInterrupt as interrupt:
             handled = {outcome.path for outcome in list(self.outcomes)}
             not_started = tuple(task.item.path for task in tasks if task.item.path not in handled)
-            report = dataclasses.replace(self._report(()), interrupted=True, not_started=not_started)
+            report = dataclasses.replace(self._report((), progress.unfinished_sent()), interrupted=True, not_started=not_started)
             setattr(interrupt, REPORT_ATTRIBUTE, report)
             raise
         finally:
@@ -487,7 +497,7 @@ class DirectoryRun:
         if self.settings.delete:
             kept = [issue.relative for issue in issues]  # entries that exist (or did) but were skipped
             deleted = self._delete(remote, [key for _, key in keyed], kept, any(issue.failed for issue in issues))
-        return self._report(deleted)
+        return self._report(deleted, progress.unfinished_sent())
 
     def _listing(self) -> Remote:
         return _dirplan.remote_index((o.key, o.size, o.crc64) for o in self.client.list_objects(self.prefix or None))
@@ -531,7 +541,7 @@ class DirectoryRun:
         self.outcomes.extend(FailedFile("", f.key, f"not deleted: {f.code} {f.message}".strip(), f.code) for f in result.failed)
         return result.deleted
 
-    def _report(self, deleted: Tuple[str, ...]) -> DirectoryReport:
+    def _report(self, deleted: Tuple[str, ...], unfinished_sent: int = 0) -> DirectoryReport:
         uploaded = tuple(o for o in self.outcomes if isinstance(o, UploadedFile))
         return DirectoryReport(
             uploaded=tuple(sorted(uploaded, key=lambda o: o.key)),
@@ -539,7 +549,7 @@ class DirectoryRun:
             failed=tuple(sorted((o for o in self.outcomes if isinstance(o, FailedFile)), key=lambda o: o.key)),
             deleted=deleted,
             planned=tuple(sorted((o for o in self.outcomes if isinstance(o, PlannedAction)), key=lambda o: (o.action, o.key))),
-            bytes_sent=sum(o.size - o.bytes_reused for o in uploaded),
+            bytes_sent=sum(o.size - o.bytes_reused for o in uploaded) + unfinished_sent,
             bytes_reused=sum(o.bytes_reused for o in uploaded),
             elapsed=time.monotonic() - self.started,
             dry_run=self.settings.dry_run,

@@ -89,6 +89,9 @@ def test_interrupted_sync_resumes_and_skips_what_is_done(
     cache = tmp_path / "crc.json"
     first = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 1), cache=cache)
     assert [f.key for f in first.failed] == ["s/big.bin"] and len(first.uploaded) == len(files) - 1
+    # What this run sent counts the acknowledged part of the file that failed (and was kept) too: an
+    # interrupted or failed run said "0 B sent" after sending most of a large file.
+    assert first.bytes_sent == sum(len(data) for name, data in files.items() if name != "big.bin") + MB
     monkeypatch.setattr(_crccache, "RACY_SECONDS", -60.0)  # fresh files may be cached in this test
     second = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 1), cache=cache)
     assert [f.key for f in second.uploaded] == ["s/big.bin"] and second.uploaded[0].bytes_reused == MB
