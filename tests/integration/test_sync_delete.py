@@ -358,6 +358,24 @@ def test_one_file_commands_escape_control_characters_in_the_names_they_print(
     assert "fake\\x07\\ncos-multipart: all good.txt already exists" in captured.err
 
 
+def test_keys_with_control_characters_are_deleted_not_crashed_on(
+    cli_env: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Delete Multiple Objects carries keys in XML, which cannot hold most control characters: rm -r and
+    # sync --delete ended in a ValueError traceback (exit 1), deleting nothing of the batch.
+    ctl = ["p/gone\x07\n.txt", "p/cr\r.txt"]
+    for key in ("p/gone.txt", *ctl, "q/x\x01"):
+        client.put_object(key, b"old")
+    write(tmp_path / "src", {"a.txt": b"a"})
+    assert cli.main(["sync", "--delete", str(tmp_path / "src"), target(cli_env, "p/")]) == cli.EXIT_OK
+    assert keys(client, "p/") == ["p/a.txt"]
+    result = client.delete_objects(["q/x\x01"])
+    assert result.deleted == ("q/x\x01",) and not result.failed and keys(client, "q/") == []
+    client.put_object("r/x\x02", b"old")
+    assert cli.main(["rm", "-r", "--yes", target(cli_env, "r/")]) == cli.EXIT_OK
+    assert keys(client, "r/") == [] and "deleted 1 object" in capsys.readouterr().out
+
+
 def test_a_file_created_after_the_walk_keeps_its_object(client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "src"
     write(src, {"a.txt": b"a"})
