@@ -145,6 +145,12 @@ def _named_object(client: Any, key: Optional[str]) -> ObjectsPage:
     """
     if key is None:
         return ObjectsPage((), (), False)
+    cut = next((i for i, char in enumerate(key) if ord(char) < 0x20 or ord(char) == 0x7F), None)
+    if cut is not None:  # a listing's prefix cannot carry a control character: list from the text before it
+        for item in client.list_objects(key[:cut] or None):
+            if item.key >= key:
+                return ObjectsPage((item,) if item.key == key else (), (), False)
+        return ObjectsPage((), (), False)
     page = client.list_objects_page(prefix=key, max_keys=1)
     return ObjectsPage(tuple(item for item in page.objects if item.key == key), (), False)
 

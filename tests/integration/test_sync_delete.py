@@ -374,6 +374,11 @@ def test_keys_with_control_characters_are_deleted_not_crashed_on(
     client.put_object("r/x\x02", b"old")
     assert cli.main(["rm", "-r", "--yes", target(cli_env, "r/")]) == cli.EXIT_OK
     assert keys(client, "r/") == [] and "deleted 1 object" in capsys.readouterr().out
+    for key in ("s/y\x03z", "s/y\x03zz", "s/y"):
+        client.put_object(key, b"old")
+    assert cli.main(["rm", target(cli_env, "s/y\x03")]) == cli.EXIT_SERVICE  # looked up, not found
+    assert cli.main(["rm", target(cli_env, "s/y\x03z")]) == cli.EXIT_OK  # rm looks first: a listing
+    assert keys(client, "s/") == ["s/y", "s/y\x03zz"] and "not found: " in capsys.readouterr().err
 
 
 def test_a_file_created_after_the_walk_keeps_its_object(client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
