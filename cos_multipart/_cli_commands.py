@@ -15,6 +15,7 @@ import os
 import shlex
 from typing import Any, Iterable, List, Optional, Sequence
 
+from ._cli_text import shown
 from .errors import CosValidationError, KeptUpload
 
 #: The program name printed in commands.
@@ -94,9 +95,32 @@ def repeated_options(args: Optional[argparse.Namespace], dests: Optional[Sequenc
     return words
 
 
+#: How ``$'...'`` writes the control characters it has short escapes for.
+_ANSI_C_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", "'": "\\'"}
+
+
+def _quoted(word: str) -> str:
+    if shown(word) == word:
+        return shlex.quote(word)
+    # A control character cannot be written inside '...' without the character itself, which would move the
+    # cursor or break the line, and the printed line escapes it for the eye (a\nb), which '...' would read
+    # as a backslash and an n: a file that does not exist. $'...' (bash, zsh, ksh, busybox sh; POSIX.1-2024)
+    # writes it as an escape the shell turns back into the byte: octal, 3 digits, read the same everywhere.
+    escaped: List[str] = []
+    for char in word:
+        if char in _ANSI_C_SHORT:
+            escaped.append(_ANSI_C_SHORT[char])
+        elif shown(char) != char:
+            escaped.extend(f"\\{byte:03o}" for byte in char.encode("utf-8", "surrogateescape"))
+        else:
+            escaped.append(char)
+    return "$'" + "".join(escaped) + "'"
+
+
 def command_line(words: Sequence[str]) -> str:
-    """``words`` as one POSIX shell line, each word quoted where it needs to be."""
-    return " ".join(shlex.quote(word) for word in words)
+    """``words`` as one POSIX shell line, each word quoted where it needs to be (``$'...'`` for a word with
+    a control character, so the line shows none and the shell reads the name back exact)."""
+    return " ".join(_quoted(word) for word in words)
 
 
 def _target(kept: KeptUpload) -> str:

@@ -157,7 +157,8 @@ def _print_report(
             print(f"would delete {where} ({action.reason})")
     failures = [failure for failure in report.failed if not failure.interrupted]
     for failure in failures[:_SHOWN_FAILURES]:
-        print(f"cos-multipart: failed: {shown(failure.path or failure.key)}: {shown(failure.error)}", file=sys.stderr)
+        text = failure.error.replace("forbid_overwrite", "--forbid-overwrite") if failure.kind == "ObjectExistsError" else failure.error
+        print(f"cos-multipart: failed: {shown(failure.path or failure.key)}: {shown(text)}", file=sys.stderr)
     if len(failures) > _SHOWN_FAILURES:
         print(f"cos-multipart: ... and {len(failures) - _SHOWN_FAILURES} more failures (see --failures FILE)", file=sys.stderr)
     kept = report.kept

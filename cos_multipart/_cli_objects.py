@@ -154,6 +154,12 @@ def _named_object(client: Any, key: Optional[str]) -> ObjectsPage:
     """
     if key is None:
         return ObjectsPage((), (), False)
+    cut = next((i for i, char in enumerate(key) if ord(char) < 0x20 or ord(char) == 0x7F), None)
+    if cut is not None:  # a listing's prefix cannot carry a control character: list from the text before it
+        for item in client.list_objects(key[:cut] or None):
+            if item.key >= key:
+                return ObjectsPage((item,) if item.key == key else (), (), False)
+        return ObjectsPage((), (), False)
     page = client.list_objects_page(prefix=key, max_keys=1)
     return ObjectsPage(tuple(item for item in page.objects if item.key == key), (), False)
 
@@ -171,9 +177,9 @@ def run_uploads(args: argparse.Namespace) -> int:
         uploads = [u for u in client.list_multipart_uploads(prefix=listed or None) if scope.covers(u.key)]
     for upload in uploads:
         note = f"  (resumable from local file {local[upload.upload_id]})" if upload.upload_id in local else ""
-        print(f"{_utc(upload.initiated)}  {upload.upload_id}  {shown(target.url(upload.key))}{note}")
+        print(shown(f"{_utc(upload.initiated)}  {upload.upload_id}  {target.url(upload.key)}{note}"))
     if not uploads and not args.quiet:
-        print(f"no in-progress uploads in {target.url()}", file=sys.stderr)
+        print(shown(f"no in-progress uploads in {target.url()}"), file=sys.stderr)
     return 0
 
 
@@ -250,7 +256,7 @@ def run_stat(args: argparse.Namespace) -> int:
     with make_client(args, target) as client:
         found = _head(client, target, args)
     if found is None:
-        print(f"cos-multipart: {target.url()} does not exist", file=sys.stderr)
+        print(f"cos-multipart: {shown(target.url())} does not exist", file=sys.stderr)
         return EXIT_SERVICE
     info = describe(found, target.dialect)
     if args.json:
@@ -259,9 +265,9 @@ def run_stat(args: argparse.Namespace) -> int:
     for name, value in info.items():
         if name == "metadata":
             for meta, text in sorted(value.items()):
-                print(f"{'meta ' + meta:>16}: {text}")
+                print(f"{shown('meta ' + meta):>16}: {shown(text)}")
         elif value is not None:
-            print(f"{name.replace('_', ' '):>16}: {value}")
+            print(f"{name.replace('_', ' '):>16}: {shown(str(value))}")
     return 0
 
 
@@ -284,10 +290,10 @@ def run_rm(args: argparse.Namespace) -> int:
             # COS answers 204 whether or not the key existed: look first, so "deleted" is true.
             named = _named_object(client, target.key).objects
             if not named:
-                print(f"cos-multipart: not found: {target.url()} (nothing deleted)", file=sys.stderr)
+                print(f"cos-multipart: not found: {shown(target.url())} (nothing deleted)", file=sys.stderr)
                 return EXIT_SERVICE
             if args.dry_run:
-                print(f"would delete {target.url()} ({human(named[0].size)})")
+                print(f"would delete {shown(target.url())} ({human(named[0].size)})")
                 return 0
             client.delete_object(target.key)
             deleted, failed = [target.key], []
@@ -300,17 +306,17 @@ def run_rm(args: argparse.Namespace) -> int:
             where = target.url(scope.prefix) + (f" (and {target.url()})" if scope.exact else "")
             if args.dry_run or not keys:
                 for doomed in keys:
-                    print(f"would delete {target.url(doomed)}")
+                    print(f"would delete {shown(target.url(doomed))}")
                 if not keys and not args.quiet:
-                    print(f"nothing under {where}", file=sys.stderr)
+                    print(f"nothing under {shown(where)}", file=sys.stderr)
                 return 0
-            if not args.yes and not _confirm(f"delete {len(keys)} objects under {where}?", len(keys)):
+            if not args.yes and not _confirm(f"delete {len(keys)} objects under {shown(where)}?", len(keys)):
                 print("cos-multipart: nothing deleted", file=sys.stderr)
                 return 2
             result = client.delete_objects(keys)
             deleted, failed = list(result.deleted), list(result.failed)
     for failure in failed:
-        print(f"cos-multipart: not deleted: {target.url(failure.key)}: {failure.code} {failure.message}", file=sys.stderr)
+        print(f"cos-multipart: not deleted: {shown(target.url(failure.key))}: {shown(f'{failure.code} {failure.message}')}", file=sys.stderr)
     if not args.quiet:
         print(f"deleted {len(deleted)} object{'s' if len(deleted) != 1 else ''}")
     return EXIT_PARTIAL if failed else 0
@@ -339,6 +345,13 @@ def run_presign(args: argparse.Namespace) -> int:
             if error.field == "expires":  # the service's own range (OSS: at most 7 days)
                 raise CosValidationError("--expires", args.expires, error.allowed) from error
             raise
+        if client.endpoint.bucket_host and not args.quiet:  # the URL's host names no bucket: the signed Host does
+            print(
+                f"cos-multipart: note: the endpoint does not name the bucket: send this URL with the header "
+                f"'Host: {client.endpoint.host}' (curl -H 'Host: {client.endpoint.host}' URL); without it "
+                f"the service cannot tell which bucket is meant and refuses it",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -361,14 +374,14 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"{where} does not exist", file=sys.stderr)
         return EXIT_SERVICE
     if found.outcome == "size":
-        print(f"differ: {args.source} is {size} bytes, {where} is {found.remote_size} bytes")
+        print(shown(f"differ: {args.source} is {size} bytes, {where} is {found.remote_size} bytes"))
         return EXIT_INTEGRITY
     if found.outcome == "no-crc64":
         print(f"cannot verify: COS sent no CRC-64 for {where}", file=sys.stderr)
         return EXIT_INTEGRITY
     if found.outcome == "crc64":
-        print(f"differ: {args.source} has CRC-64 {local}, {where} has {found.remote_crc64} (same size {size})")
+        print(shown(f"differ: {args.source} has CRC-64 {local}, {where} has {found.remote_crc64} (same size {size})"))
         return EXIT_INTEGRITY
     if not args.quiet:
-        print(f"equal: {args.source} and {where} ({size} bytes, CRC-64 {local})")
+        print(shown(f"equal: {args.source} and {where} ({size} bytes, CRC-64 {local})"))
     return 0

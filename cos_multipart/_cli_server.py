@@ -228,7 +228,7 @@ def _print_banner(server: LocalCOS, source: str, *, persistent: bool, faults: Li
         f"  access log: {server.access_log}",
     ]
     if server.ca_path is not None:
-        lines.append(f"  CA bundle:  {server.ca_path}  (trust it: verify=... or REQUESTS_CA_BUNDLE=...)")
+        lines.append(f"  CA bundle:  {server.ca_path}  (trust it: --ca-bundle PATH, or REQUESTS_CA_BUNDLE=PATH)")
         lines.append(f"  TLS names:  {', '.join(server.tls_names)}")
     lines.extend(f"  fault:      {fault}" for fault in faults)
     lines.append("Press Ctrl-C to stop.")

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional
 from ._cli_bar import file_bar
 from ._cli_bar import human as human  # other commands format sizes through this module
 from ._cli_target import TARGET_FORM, Target, example, parse_target
+from ._cli_text import shown
 from .checkpoint import CheckpointStore
 from .cli import FLAGS as CONFIG_FLAGS
 from .cli import is_tty as _is_tty
@@ -438,14 +439,14 @@ def _forget(args: argparse.Namespace) -> int:
         if session is None:
             raise CosValidationError("PATH", args.source, f"a file with a checkpoint for {target.url()}: none found")
         if args.dry_run:
-            print(f"would drop the checkpoint of {os.path.abspath(args.source)} -> {target.url()} and abort its upload {session.upload_id}")
+            print(shown(f"would drop the checkpoint of {os.path.abspath(args.source)} -> {target.url()} and abort its upload {session.upload_id}"))
             return 0
         aborted = uploader.abort(target.key, session.upload_id)
         uploader.store.delete(session)
     if not args.quiet:
         service = target.dialect.service
         state = f"aborted on {service}" if aborted else f"already gone from {service}"
-        print(f"dropped the checkpoint of {args.source} -> {target.url()} (upload {session.upload_id}, {state})")
+        print(shown(f"dropped the checkpoint of {args.source} -> {target.url()} (upload {session.upload_id}, {state})"))
     return 0
 
 
@@ -472,7 +473,7 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
             else:
                 result = uploader.upload(source, key, progress=progress)
     if not args.quiet:
-        print(summary(args.source, result, scheme=target.scheme))
+        print(shown(summary(args.source, result, scheme=target.scheme)))
     return 0
 
 
@@ -489,10 +490,10 @@ def _plan_transfer(
     check_config(config, client)  # the service's own limits (OSS's 100 KB parts), as the real run checks them
     existing = _existing(client, key, config)
     if config.forbid_overwrite and existing is not None and existing.startswith("replaces"):
-        print(f"would refuse: {where} already holds an object and --forbid-overwrite is set (nothing would be sent)")
+        print(shown(f"would refuse: {where} already holds an object and --forbid-overwrite is set (nothing would be sent)"))
         return EXIT_SERVICE
     if args.source == "-":
-        print(f"would upload stdin -> {where} (its size is known only once read: nothing is read in a dry run; {existing})")
+        print(shown(f"would upload stdin -> {where} (its size is known only once read: nothing is read in a dry run; {existing})"))
         return 0
     name = os.path.abspath(args.source)
     uploader = Uploader(client, config)
@@ -523,14 +524,14 @@ def _plan_transfer(
     if stored is not None and reason is None and not gone:
         plan = stored.plan
         done = len(stored.parts)
-        print(
+        print(shown(
             f"would resume {name} -> {where} (upload {stored.upload_id}: {done}/{plan.count} parts recorded, "
             f"{plan.count - done} to send, each recorded part re-read and checked first; {existing})"
-        )
+        ))
         return 0
     if stored is not None:
         why = "COS no longer has it" if gone else reason
-        print(f"would not resume upload {stored.upload_id} ({why}): it would be aborted and a new upload started")
+        print(shown(f"would not resume upload {stored.upload_id} ({why}): it would be aborted and a new upload started"))
     if stored is None and size < config.multipart_threshold:
         how = "in one request"
     else:
@@ -538,7 +539,7 @@ def _plan_transfer(
 
         plan = plan_parts(size, config.part_size, min_part_size=client.dialect.min_part_size)
         how = f"in {plan.count} part{'s' if plan.count != 1 else ''} of {human(plan.part_size)}"
-    print(f"would upload {name} -> {where} ({human(size)} {how}; {existing})")
+    print(shown(f"would upload {name} -> {where} ({human(size)} {how}; {existing})"))
     return 0
 
 
@@ -579,9 +580,9 @@ def run_abort(args: argparse.Namespace) -> int:
                 store.delete(checkpoint)
     if not args.quiet:
         if not ids:
-            print(f"no in-progress upload of {target.url()}")
+            print(shown(f"no in-progress upload of {target.url()}"))
         for upload_id in ids:
-            print(f"aborted {target.url()} upload {upload_id}")
+            print(shown(f"aborted {target.url()} upload {upload_id}"))
     return 0
 
 
@@ -593,20 +594,19 @@ def _plan_abort(client: CosClient, target: Target, ids: List[str], store: Checkp
     if given_id:
         known = {u.upload_id for u in client.list_multipart_uploads(prefix=target.key) if u.key == target.key}
         if ids[0] not in known:
-            print(f"would fail: {target.url()} has no in-progress upload {ids[0]} (NoSuchUpload)", file=sys.stderr)
+            print(shown(f"would fail: {target.url()} has no in-progress upload {ids[0]} (NoSuchUpload)"), file=sys.stderr)
             return EXIT_SERVICE
     if not ids:
-        print(f"no in-progress upload of {target.url()}")
+        print(shown(f"no in-progress upload of {target.url()}"))
     for upload_id in ids:
-        print(f"would abort {target.url()} upload {upload_id}")
+        print(shown(f"would abort {target.url()} upload {upload_id}"))
     for path, checkpoint in store:
         if checkpoint.bucket == target.bucket and checkpoint.key == target.key and checkpoint.upload_id in ids:
-            print(f"would remove the checkpoint {path} (of {checkpoint.source})")
+            print(shown(f"would remove the checkpoint {path} (of {checkpoint.source})"))
     return 0
 
 
 def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
-    from ._cli_text import shown
 
     found = list(store)
     for _, checkpoint in found:

@@ -337,32 +337,34 @@ def checkpoints(config: UploadConfig, session: UploadSession) -> bool:
 # --- overwriting ----------------------------------------------------------------------------------------
 
 
-def overwrite_refusal(head_error: Optional[CosServiceError], bucket: str, key: str) -> Optional[BaseException]:
+def overwrite_refusal(
+    head_error: Optional[CosServiceError], bucket: str, key: str, service: str = "cos"
+) -> Optional[BaseException]:
     """With ``forbid_overwrite``: what the HEAD of ``key`` means (``head_error`` is ``None`` when it exists).
 
     Returns ``None`` when the key is free (404), else the exception to raise.
     """
     if head_error is None:
-        return ObjectExistsError(bucket, key)
+        return ObjectExistsError(bucket, key, service=service)
     return None if head_error.status == 404 else head_error
 
 
 @contextlib.contextmanager
-def refusing_existing(bucket: str, key: str) -> Iterator[None]:
+def refusing_existing(bucket: str, key: str, service: str = "cos") -> Iterator[None]:
     """Inside: COS's 409 ``FileAlreadyExists`` is raised as :class:`ObjectExistsError` (sync or async code)."""
     try:
         yield
     except CosServiceError as error:
-        exists = exists_error(error, bucket, key)
+        exists = exists_error(error, bucket, key, service)
         if exists is not None:
             raise exists from error
         raise
 
 
-def exists_error(error: BaseException, bucket: str, key: str) -> Optional[ObjectExistsError]:
+def exists_error(error: BaseException, bucket: str, key: str, service: str = "cos") -> Optional[ObjectExistsError]:
     """COS's 409 ``FileAlreadyExists`` (Complete or PUT with forbid-overwrite) as :class:`ObjectExistsError`."""
     if isinstance(error, CosServiceError) and error.status == 409 and error.code == FILE_ALREADY_EXISTS:
-        return ObjectExistsError(bucket, key)
+        return ObjectExistsError(bucket, key, service=service)
     return None
 
 

@@ -89,7 +89,8 @@ class DirectoryReport:
         failed: Files that failed (the others went on), and objects that could not be deleted.
         deleted: Keys removed by ``delete``.
         planned: With ``dry_run``: every upload and delete that would have been done.
-        bytes_sent: Bytes sent by this run.
+        bytes_sent: Bytes sent by this run: the files uploaded (less their reused parts) and the parts COS
+            acknowledged of files that did not finish (failed, kept for a resume, stopped).
         bytes_reused: Bytes of interrupted uploads an earlier run had sent (resumed, not sent again).
         elapsed: Seconds.
         dry_run: Nothing was uploaded or deleted.

@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 from . import _dirplan, _walk
 from ._crccache import CrcCache
-from ._decisions import client_dialect
+from ._decisions import client_dialect, overwrite_refusal
 from ._dirplan import LocalFile, WalkOptions
 from ._dirreport import (
     INTERRUPTED,
@@ -45,8 +45,9 @@ from .checksum import fd_crc64
 from .client import CosClient
 from ._driver import Upload
 from ._sources import BodyOptions, FileSource
-from .errors import CosCancelledError, CosError, CosValidationError, SourceChangedError, kept_upload_of
+from .errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
 from .progress import ProgressEvent
+from .ratelimit import TokenBucket
 from ._config import UploadResult
 from .uploader import UploadConfig, Uploader
 
@@ -100,17 +101,27 @@ class _Progress:
         self._bytes_total = sum(item.size for item in files)
         self._files_done = self._failed = self._bytes_done = 0
         self._in_flight: Dict[str, Tuple[int, int]] = {}  # path: (bytes sent, bytes confirmed)
+        self._new: Dict[str, int] = {}  # path: bytes this run sent and COS acknowledged (reused parts left out)
+        self._new_unfinished = 0  # the same, of files that failed
 
     def sent(self, path: str, event: ProgressEvent) -> None:
         with self._lock:
             self._in_flight[path] = (event.bytes_done, event.bytes_confirmed)
+            self._new[path] = max(0, event.bytes_confirmed - event.bytes_reused)
             self._report()
+
+    def unfinished_sent(self) -> int:
+        """Bytes this run sent (and COS acknowledged) of files that did not finish: failed, kept, stopped."""
+        with self._lock:
+            return self._new_unfinished + sum(self._new.values())
 
     def finished(self, item: LocalFile, *, failed: bool, interrupted: bool = False) -> None:
         with self._lock:
             if interrupted:
                 return  # stopped, not done: the numbers stay where they were (a bar at 100 % would lie)
             self._in_flight.pop(item.path, None)
+            new = self._new.pop(item.path, 0)
+            self._new_unfinished += new if failed else 0
             self._files_done += 1
             self._failed += failed
             self._bytes_done += item.size
@@ -207,6 +218,9 @@ class FileSender:
         client.ensure_pool_size(slots.limit)
         self.client = slots.client_view(client)
         self.uploader = Uploader(self.client, config, store=store)
+        # One cap over every file of the run, as over the parts of one file: an upload made its own, so N
+        # files in parallel went N times as fast as --bandwidth-limit said.
+        self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
 
     def run(
         self, tasks: Sequence[FileTask], finished: Finished, *, sent: Optional[Sent] = None, small_lanes: Optional[int] = None
@@ -292,6 +306,18 @@ class FileSender:
             return _walk.open_in_tree(task.root, task.item.relative, follow_symlinks=task.follow_symlinks)
         return _walk.open_in_tree(os.path.dirname(task.item.path) or ".", os.path.basename(task.item.path), follow_symlinks=True)
 
+    def _overwrite_refusal(self, key: str) -> Optional[BaseException]:
+        """With ``forbid_overwrite``, in a dry run: what the real run's HEAD of ``key`` would refuse with (a
+        reading request), or ``None``."""
+        if not self.config.forbid_overwrite:
+            return None
+        head_error: Optional[CosServiceError] = None
+        try:
+            self.client.head_object(key, sse_c=self.config.sse_c)
+        except CosServiceError as error:
+            head_error = error
+        return overwrite_refusal(head_error, self.client.bucket, key, client_dialect(self.client).name)
+
     def _same_file(self, item: LocalFile, info: os.stat_result) -> bool:
         """Whether ``info`` is of the file the walk saw (the device only on the walk's machine: a share
         mounted on a worker has other device numbers)."""
@@ -312,6 +338,9 @@ class FileSender:
                 return SkippedFile(current.path, key, _dirplan.SAME), learned
             reason = found
         if self.dry_run:
+            refusal = self._overwrite_refusal(key)
+            if refusal is not None:  # the real run would fail this file: the plan says so, with its words
+                return FailedFile(current.path, key, _one_line(refusal), type(refusal).__name__), learned
             return PlannedAction("upload", current.path, key, current.size, reason), learned
         result = self._upload(current, fd, key, sent)
         if result is None:
@@ -327,7 +356,7 @@ class FileSender:
             if sent is not None:
                 sent(item.path, event)
 
-        config, store = self.uploader.config, self.uploader.store
+        config = self.uploader.config
         if item.size < config.multipart_threshold:
             # One PUT: nothing to resume, so no checkpoint lock or lookup per file (given by path, a file is
             # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file). The bytes
@@ -339,12 +368,17 @@ class FileSender:
                 return None
             if _changed(fd, item):
                 return None
-            return Upload(self.client, config, store, source, key, report, resume_only=False)._single_put(part)
+            return self._upload_of(source, key, report)._single_put(part)
         # A large file keeps its path for its checkpoint, but its bytes come from this descriptor; the
         # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise, and the
         # file fails: it is not sent a second time in this run).
         source = FileSource(fd, 0, item.size, path=os.path.abspath(item.path))
-        return Upload(self.client, config, store, source, key, report, resume_only=False).run()
+        return self._upload_of(source, key, report).run()
+
+    def _upload_of(self, source: FileSource, key: str, report: Callable[[ProgressEvent], None]) -> Upload:
+        upload = Upload(self.client, self.uploader.config, self.uploader.store, source, key, report, resume_only=False)
+        upload.limiter = self.limiter
+        return upload
 
     def _reason(self, task: FileTask, item: LocalFile, fd: int) -> Tuple[Optional[str], Optional[int]]:
         """Why the file must be sent (``None``: the object holds it), and the CRC-64 computed to decide."""
@@ -454,7 +488,7 @@ class DirectoryRun:
         except KeyboardInterrupt as interrupt:
             handled = {outcome.path for outcome in list(self.outcomes)}
             not_started = tuple(task.item.path for task in tasks if task.item.path not in handled)
-            report = dataclasses.replace(self._report(()), interrupted=True, not_started=not_started)
+            report = dataclasses.replace(self._report((), progress.unfinished_sent()), interrupted=True, not_started=not_started)
             setattr(interrupt, REPORT_ATTRIBUTE, report)
             raise
         finally:
@@ -463,7 +497,7 @@ class DirectoryRun:
         if self.settings.delete:
             kept = [issue.relative for issue in issues]  # entries that exist (or did) but were skipped
             deleted = self._delete(remote, [key for _, key in keyed], kept, any(issue.failed for issue in issues))
-        return self._report(deleted)
+        return self._report(deleted, progress.unfinished_sent())
 
     def _listing(self) -> Remote:
         return _dirplan.remote_index((o.key, o.size, o.crc64) for o in self.client.list_objects(self.prefix or None))
@@ -507,7 +541,7 @@ class DirectoryRun:
         self.outcomes.extend(FailedFile("", f.key, f"not deleted: {f.code} {f.message}".strip(), f.code) for f in result.failed)
         return result.deleted
 
-    def _report(self, deleted: Tuple[str, ...]) -> DirectoryReport:
+    def _report(self, deleted: Tuple[str, ...], unfinished_sent: int = 0) -> DirectoryReport:
         uploaded = tuple(o for o in self.outcomes if isinstance(o, UploadedFile))
         return DirectoryReport(
             uploaded=tuple(sorted(uploaded, key=lambda o: o.key)),
@@ -515,7 +549,7 @@ class DirectoryRun:
             failed=tuple(sorted((o for o in self.outcomes if isinstance(o, FailedFile)), key=lambda o: o.key)),
             deleted=deleted,
             planned=tuple(sorted((o for o in self.outcomes if isinstance(o, PlannedAction)), key=lambda o: (o.action, o.key))),
-            bytes_sent=sum(o.size - o.bytes_reused for o in uploaded),
+            bytes_sent=sum(o.size - o.bytes_reused for o in uploaded) + unfinished_sent,
             bytes_reused=sum(o.bytes_reused for o in uploaded),
             elapsed=time.monotonic() - self.started,
             dry_run=self.settings.dry_run,

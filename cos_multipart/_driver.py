@@ -121,7 +121,7 @@ class Upload(decide.UploadBase[CosClient]):
             )  # fmt: skip
             return Answer(result.etag, result.crc64, result.request_id, result.version_id)
 
-        with decide.refusing_existing(self.client.bucket, self.key):
+        with decide.refusing_existing(self.client.bucket, self.key, decide.client_dialect(self.client).name):
             receipt, answer, ids = send_verified(
                 1, make_body, send, check_md5=self.config.check_md5, attempts=self.config.part_attempts,
                 on_retry=self.progress.rewind,
@@ -170,7 +170,7 @@ class Upload(decide.UploadBase[CosClient]):
             self.client.head_object(self.key, sse_c=self.config.sse_c)
         except CosServiceError as error:
             head_error = error
-        refusal = decide.overwrite_refusal(head_error, self.client.bucket, self.key)
+        refusal = decide.overwrite_refusal(head_error, self.client.bucket, self.key, decide.client_dialect(self.client).name)
         if refusal is not None:
             raise refusal
 
@@ -314,7 +314,7 @@ class MultipartRun(decide.MultipartBase[Upload]):
         receipts = self.receipts()
         if self.recorder is not None:
             self.recorder.mark_completing()  # a kill from here on leaves an object the next run can recognise
-        with decide.refusing_existing(self.client.bucket, up.key):
+        with decide.refusing_existing(self.client.bucket, up.key, decide.client_dialect(self.client).name):
             completion = complete(
                 self.client, session, receipts, forbid_overwrite=self.config.forbid_overwrite, sse_c=self.config.sse_c
             )
@@ -376,7 +376,7 @@ class StreamRun:
                     abort_quietly(up.client, up.key, upload_id)
                 except (CosError, OSError) as abort_error:
                     decide.abort_failed(upload_id, abort_error)
-            exists = decide.exists_error(error, up.client.bucket, up.key)
+            exists = decide.exists_error(error, up.client.bucket, up.key, decide.client_dialect(up.client).name)
             if exists is not None:
                 raise exists from error
             gone = decide.stream_gone_error(error, up.client.bucket, up.key, upload_id, client_dialect(up.client).name)

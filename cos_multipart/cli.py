@@ -9,7 +9,7 @@ that does not apply to the command); 3 COS answered an error (also: the key exis
 set; the object does not exist for stat, verify and rm); 4 integrity check failed;
 5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
-130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
+9 ``sync --max-delete N``: more than N objects would have been deleted, so none was; 130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
 resume, one line on stderr says so, with the commands that resume or abort it.
 
 SIGINT and SIGTERM stop a command the same way (:class:`Interrupted`, a ``KeyboardInterrupt``): parts in
@@ -35,6 +35,7 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__
+from ._cli_text import shown
 from .errors import (
     CosCredentialsError,
     CosTLSError,
@@ -247,7 +248,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
-        print(f"cos-multipart: error: {describe_error(error, getattr(args, 'target', None))}", file=sys.stderr)
+        print(f"cos-multipart: error: {shown(describe_error(error, getattr(args, 'target', None)))}", file=sys.stderr)
         _report_kept(error, args)
         return exit_code_for(error)
     finally:
@@ -265,7 +266,6 @@ def kept_line(kept: KeptUpload, args: Optional[argparse.Namespace] = None) -> st
     paste into a shell (every command prints kept uploads through this one function; control characters in
     names escaped)."""
     from ._cli_commands import kept_line as with_commands
-    from ._cli_text import shown
 
     return f"cos-multipart: {shown(with_commands(args, kept))}"
 
@@ -333,6 +333,10 @@ def describe_error(error: BaseException, target: Optional[str] = None) -> str:
         if error.field == "checkpoint_dir" and os.strerror(errno.ENOSPC) in error.allowed:
             return f"the checkpoint directory {error.value} is full (no space left on the device): {_FULL_DISK_HINT}"
         return _DOC_IDS.sub("", f"{flag} {shown}: {error.allowed}")
+    if isinstance(error, CosServiceError) and error.code == "NoSuchBucket" and target and "://" in target:
+        # The request line shows the endpoint's URL, which names no bucket: say which one the service lacks.
+        bucket = target.partition("://")[2].partition("/")[0]
+        return f"no bucket {bucket} at {urlsplit(error.url).netloc or 'the endpoint'}: check the bucket name and --endpoint / --region ({error})"
     if isinstance(error, CosTLSError):
         return error.explain("pass --ca-bundle PATH")  # the library's advice names its verify= argument
     if isinstance(error, CosTransportError):
@@ -386,7 +390,7 @@ class LogHandler(logging.Handler):
         self.verbose = verbose
 
     def format(self, record: logging.LogRecord) -> str:
-        text = " ".join(line.strip() for line in record.getMessage().splitlines()) or record.levelname.lower()
+        text = shown(" ".join(line.strip() for line in record.getMessage().splitlines())) or record.levelname.lower()
         where = f"{record.name}: " if self.verbose else ""
         line = f"cos-multipart: {record.levelname.lower()}: {where}{text}"
         if self.verbose and record.exc_info:

@@ -430,11 +430,19 @@ class CosClient:
 
         Every key is validated before the first request. ``quiet`` asks COS to report failures only (then
         ``deleted`` lists the keys of the batches that reported none). A key COS refuses is in ``failed``;
-        a request that fails raises as usual, after the batches before it were deleted.
+        a request that fails raises as usual, after the batches before it were deleted. A key with a control
+        character is deleted by its own DELETE Object: the XML body cannot carry it (XML 1.0 has no way to
+        write most of them, and a parser reads a carriage return as a line feed).
         """
         chosen = list(keys)
-        batches = [chosen[i : i + MAX_DELETE_KEYS] for i in range(0, len(chosen), MAX_DELETE_KEYS)]
+        alone = [key for key in chosen if isinstance(key, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in key)]
+        apart = set(alone)
+        together = [key for key in chosen if not (isinstance(key, str) and key in apart)]
+        batches = [together[i : i + MAX_DELETE_KEYS] for i in range(0, len(together), MAX_DELETE_KEYS)]
         calls = [operations.prepare_delete_objects(batch, quiet=quiet) for batch in batches]
+        single_calls = [operations.prepare_delete_object(key, None) for key in alone]
+        if alone and len(set(chosen)) != len(chosen):
+            raise CosValidationError("keys", next(k for k in chosen if chosen.count(k) > 1), "each key once")
         deleted: List[str] = []
         failed: List[DeleteFailure] = []
         ids: List[str] = []
@@ -444,6 +452,15 @@ class CosClient:
             deleted.extend(result.deleted if not quiet else [key for key in batch if key not in refused])
             failed.extend(result.failed)
             ids.extend(result.request_ids)
+        for key, call in zip(alone, single_calls):
+            try:
+                info = self._transport.send(call, operations.parse_delete_object)
+            except CosServiceError as error:
+                failed.append(DeleteFailure(key, error.code, error.message))
+                ids.append(error.request_id)
+                continue
+            deleted.append(key)
+            ids.append(info.request_id)
         return DeleteResult(tuple(deleted), tuple(failed), tuple(ids))
 
     # --- URLs --------------------------------------------------------------------------------------------

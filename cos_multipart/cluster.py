@@ -408,12 +408,14 @@ def sync_directory_on_cluster(
         max_delete: With ``delete``: the most objects this run may delete (``None``: no limit); a plan with
             more deletes nothing.
         delete_bucket_wide: Required with ``delete`` when ``prefix`` is empty (the whole bucket).
-        cache: ``True`` for the default cache file (on this machine), ``False`` for none, or a path.
+        cache: ``True`` for ``crc64-cache.json`` in ``upload_config.checkpoint_dir`` (else the default
+            directory; on this machine), ``False`` for none, or a path.
         Other arguments: as for :func:`upload_directory_on_cluster`.
     """
     settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run,
                             max_delete=max_delete, delete_bucket_wide=delete_bucket_wide)  # fmt: skip
-    return _run_directory(dask_client, config, local_dir, prefix, upload_config, settings, crc_cache(cache, checksum),
+    directory = upload_config.checkpoint_dir if upload_config is not None else None
+    return _run_directory(dask_client, config, local_dir, prefix, upload_config, settings, crc_cache(cache, checksum, directory),
                           files_per_task, task_retries, progress)  # fmt: skip
 
 

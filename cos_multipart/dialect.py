@@ -67,8 +67,14 @@ def sign_cos(call: HttpCall, credentials: Credentials, endpoint: "Endpoint", now
 
 
 def presign_cos(credentials: Credentials, endpoint: "Endpoint", method: str, key: str, now: float, expires: int) -> str:
-    """A COS pre-signed URL [ref 1.8]: the host and the STS token signed, valid from ``now`` for ``expires`` s."""
-    return presign_url(credentials, endpoint.url(key), method=method, window=SignWindow.around(now, expires))
+    """A COS pre-signed URL [ref 1.8]: the host and the STS token signed, valid from ``now`` for ``expires`` s.
+
+    The signed host is the one requests send (:attr:`Endpoint.host`): when the endpoint's host names no bucket,
+    the bucket's own host, so the URL must be sent with that ``Host`` header; signed for the endpoint's host it
+    reached whatever bucket that host serves (a PUT stored the object in another bucket).
+    """
+    headers = {"Host": endpoint.host} if endpoint.bucket_host else None
+    return presign_url(credentials, endpoint.url(key), method=method, window=SignWindow.around(now, expires), headers=headers)
 
 
 def presign_oss4(credentials: Credentials, endpoint: "Endpoint", method: str, key: str, now: float, expires: int) -> str:

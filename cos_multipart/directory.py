@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from ._crccache import CrcCache
+from ._crccache import CACHE_FILE, CrcCache
 from ._dirplan import WalkOptions
 from ._dirreport import (
     DirectoryProgress,
@@ -71,10 +71,13 @@ def run_settings(
     return RunSettings(walk, sync, delete, dry_run, max_delete, delete_bucket_wide)
 
 
-def crc_cache(cache: Union[bool, PathLike], checksum: bool) -> CrcCache:
-    """The sync's CRC-64 cache: ``True`` the default file, ``False`` none, or a path; ``checksum`` re-reads."""
+def crc_cache(cache: Union[bool, PathLike], checksum: bool, directory: Optional[PathLike] = None) -> CrcCache:
+    """The sync's CRC-64 cache: ``True`` the default file (in the checkpoint ``directory`` when one is given),
+    ``False`` none, or a path; ``checksum`` re-reads."""
     if cache is True:
-        return CrcCache(trust=not checksum)
+        # Beside the checkpoints the run was told to keep elsewhere (a full or read-only home), not in the default
+        # directory: every other file of the run goes there.
+        return CrcCache(Path(directory) / CACHE_FILE if directory is not None else None, trust=not checksum)
     if cache is False:
         return CrcCache(enabled=False)
     return CrcCache(path=Path(cache), trust=not checksum)
@@ -161,11 +164,14 @@ def sync_directory(
             ``report.deletions_over_limit`` how many (``report.ok`` is false).
         delete_bucket_wide: Required with ``delete`` when ``prefix`` is empty (the whole bucket is the
             target); otherwise that call is refused before any request.
-        cache: ``True`` for the default cache file, ``False`` for none, or a path.
+        cache: ``True`` for ``crc64-cache.json`` in the checkpoint directory (``store``'s, else
+            ``config.checkpoint_dir``, else the default), ``False`` for none, or a path.
         Other arguments: as for :func:`upload_directory`; ``dry_run`` also covers ``delete``.
     """
     settings = run_settings(include, exclude, follow_symlinks, hidden, sync=True, delete=delete, dry_run=dry_run,
                             max_delete=max_delete, delete_bucket_wide=delete_bucket_wide)  # fmt: skip
-    run = DirectoryRun(client, local_dir, prefix, config or UploadConfig(), settings, crc_cache(cache, checksum), store)
+    config = config or UploadConfig()
+    directory = store.directory if store is not None else config.checkpoint_dir
+    run = DirectoryRun(client, local_dir, prefix, config, settings, crc_cache(cache, checksum, directory), store)
     return run.run(progress)
 

@@ -408,12 +408,14 @@ class ObjectExistsError(CosError):
     Attributes:
         bucket: Bucket.
         key: Object key.
+        service: ``"cos"`` or ``"oss"`` (the scheme of the target in the message).
     """
 
-    def __init__(self, bucket: str, key: str, detail: str = "") -> None:
+    def __init__(self, bucket: str, key: str, detail: str = "", *, service: str = "cos") -> None:
         self.bucket = bucket
         self.key = key
-        super().__init__(detail or f"cos://{bucket}/{key} already exists and forbid_overwrite is set; nothing was uploaded")
+        self.service = service
+        super().__init__(detail or f"{service}://{bucket}/{key} already exists and forbid_overwrite is set; nothing was uploaded")
 
 
 class ResumeError(CosError):

@@ -43,9 +43,14 @@ def test_stat_rm_and_presign(cli_server: LocalCOS, cli_client: CosClient, capsys
     assert info["storage_class"] == "STANDARD_IA"
     assert run("stat", target(cli_server, "s.txt")) == 0 and "crc64: " in capsys.readouterr().out
     assert run("presign", target(cli_server, "s.txt"), "--expires", "60") == 0
-    assert requests.get(capsys.readouterr().out.strip(), timeout=10).content == b"hello"
+    captured = capsys.readouterr()
+    # The endpoint (an IP) names no bucket: the signed Host does, and the note says which to send.
+    host = {"Host": captured.err.split("'Host: ", 1)[1].split("'", 1)[0]}
+    assert host["Host"].startswith(f"{cli_server.bucket}.cos.")
+    assert requests.get(captured.out.strip(), headers=host, timeout=10).content == b"hello"
+    assert requests.get(captured.out.strip(), timeout=10).status_code == 403  # never another bucket's object
     assert run("presign", "--method", "PUT", target(cli_server, "up.txt")) == 0
-    assert requests.put(capsys.readouterr().out.strip(), data=b"put", timeout=10).status_code == 200
+    assert requests.put(capsys.readouterr().out.strip(), data=b"put", headers=host, timeout=10).status_code == 200
     assert run("rm", target(cli_server, "s.txt")) == 0 and cli_client.find_object("s.txt") is None
     assert run("stat", target(cli_server, "s.txt")) == cli.EXIT_SERVICE
 

@@ -265,6 +265,26 @@ def test_the_sync_crc_cache_is_not_taken_for_a_broken_checkpoint(
     assert (CheckpointStore().directory / CACHE_FILE).is_file()  # the cache itself is left alone
 
 
+def test_the_sync_crc_cache_is_the_one_in_the_checkpoint_dir_given(
+    server: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--checkpoint-dir`` (a home that is full or read-only) moves every file the run keeps, the CRC-64
+    cache too: it was read and written in the default directory whatever the flag said."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_bytes(b"a" * 1000)
+    elsewhere = tmp_path / "elsewhere"
+    assert run("sync", str(tree), target(server, "site/"), "--checkpoint-dir", str(elsewhere)) == 0
+    cache = CrcCache(elsewhere / CACHE_FILE)
+    (item,) = walk(str(tree), WalkOptions())[0]
+    cache.put(item, 1, now=item.mtime_ns / 1e9 + 60)  # a CRC-64 the object does not have: trusted, it re-uploads
+    cache.save()
+    capsys.readouterr()
+    assert run("sync", str(tree), target(server, "site/"), "--checkpoint-dir", str(elsewhere)) == 0
+    assert capsys.readouterr().out.startswith("1 uploaded, 0 skipped")  # the cache given was the one read
+    assert not (CheckpointStore().directory / CACHE_FILE).exists()
+
+
 # --- resume, abort, ls ---------------------------------------------------------------------------------
 
 

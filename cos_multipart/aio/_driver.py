@@ -204,7 +204,7 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
             )  # fmt: skip
             return _answer(result)
 
-        with decide.refusing_existing(self.client.bucket, self.key):
+        with decide.refusing_existing(self.client.bucket, self.key, decide.client_dialect(self.client).name):
             receipt, answer, ids = await self.send_verified(
                 1, lambda: self.part(lambda: BufferPartReader(part.data, part.digest, 1), size, 1), send,
                 check_md5=self.config.check_md5,
@@ -251,7 +251,7 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
             await self.client.head_object(self.key, sse_c=self.config.sse_c)
         except CosServiceError as error:
             head_error = error
-        refusal = decide.overwrite_refusal(head_error, self.client.bucket, self.key)
+        refusal = decide.overwrite_refusal(head_error, self.client.bucket, self.key, decide.client_dialect(self.client).name)
         if refusal is not None:
             raise refusal
 
@@ -259,7 +259,7 @@ class AsyncUpload(decide.UploadBase[AsyncCosClient]):
         """Complete with Complete's checks (:class:`PendingCompletion`); a 409 is :class:`ObjectExistsError`."""
         # Combining the CRC-64s builds a GF(2) operator per new part length: milliseconds of pure Python.
         pending = await self.threads.run(PendingCompletion.of, session, receipts)
-        with decide.refusing_existing(self.client.bucket, self.key):
+        with decide.refusing_existing(self.client.bucket, self.key, decide.client_dialect(self.client).name):
             result = await self._completed(session, pending)
         if pending.wrong(result):  # not left behind as the current version (parts.complete does the same)
             failure: Optional[BaseException] = None

@@ -55,6 +55,10 @@ def test_upload_to_a_bucket_the_server_does_not_hold_is_refused(
     out, err = capsys.readouterr()
     assert code == cli.EXIT_SERVICE and "uploaded" not in out, err
     assert "NoSuchBucket" in err
+    # The request line shows the endpoint's URL, which names no bucket: the message names the one missing.
+    assert f"error: no bucket {MISSING} at 127.0.0.1:{cli_env.port}" in err
+    assert cli.main(["ls", url(cli_env, MISSING, "")]) == cli.EXIT_SERVICE
+    assert f"error: no bucket {MISSING} at " in capsys.readouterr().err
     assert keys_in(cli_env, cli_env.bucket) == []
     assert cli.main(["stat", url(cli_env, "totally-different-1", "oops.txt")]) != cli.EXIT_OK
     assert "does not exist" in capsys.readouterr().err  # a HEAD answer has no body to name NoSuchBucket

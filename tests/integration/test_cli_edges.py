@@ -264,6 +264,29 @@ def test_printed_abort_command_works_pasted(
     assert list((tmp_path / "cp").glob("*.json")) == []
 
 
+def test_printed_resume_command_of_a_name_with_control_characters_works_pasted(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The printed line escapes control characters for the eye ("a\nb"); inside '...' that would name another
+    # file (a backslash and an n). The command writes them in $'...' so the shell reads the name back exact.
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash: $'...' quoting needs bash, zsh, ksh or a POSIX.1-2024 shell")
+    path, data = make_file(tmp_path, 3 * 1024 * 1024 + 5, "a\nb\x1b[31m it's\\n.bin")
+    keep_an_upload(cli_env, path, "ctl.bin", "--checkpoint-dir", str(tmp_path / "cp"))
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and all(line.startswith("cos-multipart: ") for line in err.splitlines()), err
+    resume = err.split("resume with: ", 1)[1].split("; abort with: ", 1)[0]
+    assert run("uploads", target(cli_env, ""), "--checkpoint-dir", str(tmp_path / "cp")) == cli.EXIT_OK
+    listed = capsys.readouterr().out
+    assert "(resumable from local file " in listed and "\x1b" not in listed and listed.count("\n") == 1, listed
+    done = subprocess.run([bash, "-c", resume], cwd="/", env=_shell_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "reused" in done.stdout
+    with cli_env.client() as client:
+        assert stored(client, "ctl.bin") == data
+
+
 # --- item 11: each message in the user's terms --------------------------------------------------------------
 
 
@@ -294,6 +317,32 @@ def test_forbid_overwrite_is_named_by_its_flag_and_the_targets_scheme(
     err = capsys.readouterr().err
     assert f"{target(cli_env, 'k')} already exists and --forbid-overwrite is set" in err
     assert "forbid_overwrite" not in err
+
+
+@pytest.mark.parametrize("command", ["upload -r", "sync"])
+def test_forbid_overwrite_of_a_directory_names_the_flag_and_the_scheme_and_its_dry_run_agrees(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_bytes(b"new a")
+    (tree / "b.txt").write_bytes(b"b")
+    with cli_env.client() as client:
+        client.put_object("d/a.txt", b"old a")
+    seen = len(cli_env.log_entries())
+    argv = [*command.split(), str(tree), target(cli_env, "d/"), "--forbid-overwrite"]
+    # The dry run says what the real run does: a.txt refused (it exists), b.txt uploaded; nothing written.
+    assert run(*argv, "--dry-run") == cli.EXIT_PARTIAL
+    planned = capsys.readouterr()
+    assert writes_since(cli_env, seen) == []
+    assert run(*argv) == cli.EXIT_PARTIAL
+    real = capsys.readouterr()
+    for err in (planned.err, real.err):
+        assert f"{target(cli_env, 'd/a.txt')} already exists and --forbid-overwrite is set" in err, err
+        assert "and forbid_overwrite" not in err and "b.txt" not in err
+    assert f"would upload {tree / 'b.txt'} -> {target(cli_env, 'd/b.txt')}" in planned.out
+    with cli_env.client() as client:
+        assert stored(client, "d/a.txt") == b"old a" and stored(client, "d/b.txt") == b"b"
 
 
 def test_resume_no_resume_and_rm_without_terminal_name_the_flag(

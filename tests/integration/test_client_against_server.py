@@ -166,23 +166,40 @@ def test_sts_credentials_and_presigned_urls(local_cos_factory: LocalCOSFactory) 
         client.put_object("shared/a b.txt", b"shared bytes")
         url = client.presign("shared/a b.txt", expires=60)
         assert "x-cos-security-token=session-token" in url
-        assert requests.get(url, timeout=10).content == b"shared bytes"
+        host = {"Host": client.endpoint.host}  # the endpoint (an IP) names no bucket: the signed Host does
+        assert requests.get(url, headers=host, timeout=10).content == b"shared bytes"
         put_url = client.presign("shared/upload.bin", method="PUT")
-        assert requests.put(put_url, data=b"anonymous upload", timeout=10).status_code == 200
+        assert requests.put(put_url, data=b"anonymous upload", headers=host, timeout=10).status_code == 200
         assert client.head_object("shared/upload.bin").size == len(b"anonymous upload")
         tampered = url.replace("a%20b.txt", "other.txt")
-        assert requests.get(tampered, timeout=10).status_code == 403
+        assert requests.get(tampered, headers=host, timeout=10).status_code == 403
     with cos.client(credentials=Credentials(sts.secret_id, sts.secret_key), retry=RetryPolicy.never()) as client:
         assert service_error(client.head_object, "shared/a b.txt").status == 403  # token missing
     assert any("x-cos-security-token=<redacted>" in entry.query for entry in cos.log_entries())
     assert "session-token" not in cos.access_log.read_text()
 
 
+def test_a_presigned_url_for_another_bucket_never_reaches_the_endpoints_default_bucket(
+    local_cos_factory: LocalCOSFactory,
+) -> None:
+    # The URL goes to an IP endpoint, whose Host names no bucket: signed for that host, a PUT for "other"
+    # stored the object in the server's default bucket. Signed for the bucket's own host, it is refused
+    # unless sent with that Host, which reaches the right bucket.
+    cos = local_cos_factory(buckets=["examplebucket-1250000000", "other-1250000000"])
+    with cos.client(bucket="other-1250000000") as other, cos.client() as default:
+        url = other.presign("up.txt", method="PUT")
+        assert requests.put(url, data=b"misplaced?", timeout=10).status_code == 403
+        assert default.find_object("up.txt") is None
+        answer = requests.put(url, data=b"placed", headers={"Host": other.endpoint.host}, timeout=10)
+        assert answer.status_code == 200
+        assert other.get_object("up.txt").content == b"placed" and default.find_object("up.txt") is None
+
+
 def test_expired_presigned_url(client: CosClient) -> None:
     client.put_object("k", b"x")
     url = client.presign("k", expires=1)
     time.sleep(1.1)
-    response = requests.get(url, timeout=10)
+    response = requests.get(url, headers={"Host": client.endpoint.host}, timeout=10)
     assert response.status_code == 403 and "Request has expired" in response.text
 
 

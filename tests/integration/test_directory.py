@@ -89,6 +89,9 @@ def test_interrupted_sync_resumes_and_skips_what_is_done(
     cache = tmp_path / "crc.json"
     first = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 1), cache=cache)
     assert [f.key for f in first.failed] == ["s/big.bin"] and len(first.uploaded) == len(files) - 1
+    # What this run sent counts the acknowledged part of the file that failed (and was kept) too: an
+    # interrupted or failed run said "0 B sent" after sending most of a large file.
+    assert first.bytes_sent == sum(len(data) for name, data in files.items() if name != "big.bin") + MB
     monkeypatch.setattr(_crccache, "RACY_SECONDS", -60.0)  # fresh files may be cached in this test
     second = sync_directory(client, tmp_path / "src", "s/", config=config(tmp_path, 1), cache=cache)
     assert [f.key for f in second.uploaded] == ["s/big.bin"] and second.uploaded[0].bytes_reused == MB
@@ -129,3 +132,32 @@ def test_symlinks_followed_on_request(client: CosClient, tmp_path: Path) -> None
     assert not skipped.uploaded and {s.key for s in skipped.skipped} == {"link.txt", "loop"}
     followed = upload_directory(client, tmp_path / "src", "f", config=config(tmp_path), follow_symlinks=True)
     assert [u.key for u in followed.uploaded] == ["f/link.txt"] and "loop" in followed.skipped[0].reason
+
+
+def test_bandwidth_limit_caps_the_whole_run_not_each_file(
+    client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --bandwidth-limit is a cap over all parts (docs/cli.md): each file made its own token bucket, so files
+    # sent in parallel went as many times as fast. Every byte of the run must come from one bucket.
+    from cos_multipart import _decisions, ratelimit
+
+    taken: List[Tuple[int, int]] = []
+
+    class Recording(ratelimit.TokenBucket):
+        def reserve(self, amount: int) -> float:
+            taken.append((id(self), amount))
+            return 0.0  # never wait: the test counts, it does not time
+
+    monkeypatch.setattr(_decisions, "TokenBucket", Recording)
+    monkeypatch.setattr(_dirrun, "TokenBucket", Recording, raising=False)
+    root = tmp_path / "src"
+    root.mkdir()
+    sizes = {"a.bin": 2 * MB + 1, "b.bin": 3 * MB, "small.txt": 100}
+    for name, size in sizes.items():
+        (root / name).write_bytes(os.urandom(size))
+    settings = UploadConfig(concurrency=4, part_size=MB, multipart_threshold=MB, bandwidth_limit=100 * MB,
+                            checkpoint_dir=tmp_path / "ckpt")  # fmt: skip
+    report = upload_directory(client, root, "bw", config=settings)
+    assert report.ok and len(report.uploaded) == 3
+    assert len({bucket for bucket, _ in taken}) == 1
+    assert sum(amount for _, amount in taken) == sum(sizes.values())

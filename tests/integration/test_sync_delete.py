@@ -325,6 +325,62 @@ def test_names_with_control_characters_are_escaped_for_people_and_exact_in_json(
     assert json.loads(capsys.readouterr().out)["key"] == "p/" + fake
 
 
+def test_stat_and_rm_escape_control_characters_in_the_names_they_print(
+    cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = "p/fake\x07\ncos-multipart: all good.txt"  # a bell and a forged line: a valid key
+    with cli_env.client() as client:
+        client.put_object(fake, b"y", metadata={"note": "ok"})
+    assert cli.main(["stat", target(cli_env, fake)]) == cli.EXIT_OK
+    assert cli.main(["rm", "-r", "--dry-run", target(cli_env, "p/")]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "\x07" not in out and not any(line.startswith("cos-multipart: all good") for line in out.splitlines()), out
+    assert out.count("fake\\x07\\ncos-multipart: all good.txt") == 2  # stat's key; rm's would-delete line
+    assert cli.main(["stat", "--json", target(cli_env, fake)]) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["key"] == fake  # JSON keeps the name exact
+
+
+def test_one_file_commands_escape_control_characters_in_the_names_they_print(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "fake\x07\ncos-multipart: all good.txt"
+    path = tmp_path / name
+    path.write_bytes(b"y")
+    key = target(cli_env, "p/" + name)
+    assert cli.main(["upload", str(path), target(cli_env, "p/")]) == cli.EXIT_OK
+    assert cli.main(["upload", str(path), key, "--dry-run"]) == cli.EXIT_OK
+    assert cli.main(["verify", str(path), key]) == cli.EXIT_OK
+    assert cli.main(["upload", str(path), key, "--forbid-overwrite"]) == cli.EXIT_SERVICE
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err):
+        assert "\x07" not in text and not any(line.startswith("cos-multipart: all good") for line in text.splitlines())
+    assert captured.out.count("fake\\x07\\ncos-multipart: all good.txt") == 6  # uploaded, would upload, equal: path and key each
+    assert "fake\\x07\\ncos-multipart: all good.txt already exists" in captured.err
+
+
+def test_keys_with_control_characters_are_deleted_not_crashed_on(
+    cli_env: LocalCOS, client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Delete Multiple Objects carries keys in XML, which cannot hold most control characters: rm -r and
+    # sync --delete ended in a ValueError traceback (exit 1), deleting nothing of the batch.
+    ctl = ["p/gone\x07\n.txt", "p/cr\r.txt"]
+    for key in ("p/gone.txt", *ctl, "q/x\x01"):
+        client.put_object(key, b"old")
+    write(tmp_path / "src", {"a.txt": b"a"})
+    assert cli.main(["sync", "--delete", str(tmp_path / "src"), target(cli_env, "p/")]) == cli.EXIT_OK
+    assert keys(client, "p/") == ["p/a.txt"]
+    result = client.delete_objects(["q/x\x01"])
+    assert result.deleted == ("q/x\x01",) and not result.failed and keys(client, "q/") == []
+    client.put_object("r/x\x02", b"old")
+    assert cli.main(["rm", "-r", "--yes", target(cli_env, "r/")]) == cli.EXIT_OK
+    assert keys(client, "r/") == [] and "deleted 1 object" in capsys.readouterr().out
+    for key in ("s/y\x03z", "s/y\x03zz", "s/y"):
+        client.put_object(key, b"old")
+    assert cli.main(["rm", target(cli_env, "s/y\x03")]) == cli.EXIT_SERVICE  # looked up, not found
+    assert cli.main(["rm", target(cli_env, "s/y\x03z")]) == cli.EXIT_OK  # rm looks first: a listing
+    assert keys(client, "s/") == ["s/y", "s/y\x03zz"] and "not found: " in capsys.readouterr().err
+
+
 def test_a_file_created_after_the_walk_keeps_its_object(client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "src"
     write(src, {"a.txt": b"a"})

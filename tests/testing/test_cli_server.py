@@ -135,6 +135,7 @@ def test_serve_tls_prints_the_ca_bundle_to_trust(tmp_path: Path) -> None:
     endpoint = re.search(r"listening on (https://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
     ca_path = re.search(r"CA bundle: +(\S+)", text).group(1)  # type: ignore[union-attr]
     assert Path(ca_path).is_file() and "TLS names:  localhost, 127.0.0.1, ::1" in text
+    assert "--ca-bundle" in text and "verify=" not in text  # the command line's terms, not the library's
     auth = CosAuth(TEST_CREDENTIALS)
     assert requests.put(f"{endpoint}/k", data=b"x", auth=auth, timeout=10, verify=ca_path).status_code == 200
     with pytest.raises(requests.exceptions.SSLError):
