@@ -492,7 +492,8 @@ class DirectoryRun:
             setattr(interrupt, REPORT_ATTRIBUTE, report)
             raise
         finally:
-            self.cache.save()
+            if not self.settings.dry_run:  # a dry run writes nothing, the local CRC-64 cache included
+                self.cache.save()
         deleted: Tuple[str, ...] = ()
         if self.settings.delete:
             kept = [issue.relative for issue in issues]  # entries that exist (or did) but were skipped

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Set
 
 import pytest
 
-from cos_multipart import cli
+from cos_multipart import _crccache, cli
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
 from cos_multipart.errors import CosValidationError
@@ -50,6 +50,11 @@ def _shell_env() -> Dict[str, str]:
     return dict(os.environ, PATH=f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
+def local_files(root: Path) -> Dict[str, bytes]:
+    """Every file under ``root`` (checkpoints, locks, caches, the test's own files) with its content."""
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
 def keys_of(client: CosClient) -> Set[str]:
     return {item.key for item in client.list_objects()}
 
@@ -67,8 +72,9 @@ def keep_an_upload(server: LocalCOS, path: Path, key: str, *extra: str) -> None:
 
 
 def test_dry_run_of_every_writing_command_sends_no_write(
-    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_crccache, "RACY_SECONDS", -60.0)  # fresh files may be cached: a real run would save them
     with cli_env.client() as client:
         client.put_object("precious.txt", b"v1")
         client.put_object("tree/old.txt", b"old")
@@ -79,9 +85,12 @@ def test_dry_run_of_every_writing_command_sends_no_write(
         tree = tmp_path / "tree"
         tree.mkdir()
         (tree / "new.txt").write_bytes(b"new")
+        client.put_object("tree/same.txt", b"same")  # sync computes the local CRC-64 to compare: cacheable
+        (tree / "same.txt").write_bytes(b"same")
         before = keys_of(client)
         uploads_before = [u.upload_id for u in client.list_multipart_uploads()]
         seen = len(cli_env.log_entries())
+        local_before = local_files(tmp_path)
 
         assert run("upload", str(tmp_path / "p.txt"), target(cli_env, "precious.txt"), "--dry-run") == cli.EXIT_OK
         out = capsys.readouterr().out
@@ -109,6 +118,8 @@ def test_dry_run_of_every_writing_command_sends_no_write(
         assert "would remove the checkpoint" in out
 
         assert writes_since(cli_env, seen) == []
+        # Nothing written locally either: no checkpoint, lock, probe or CRC-64 cache file made or changed.
+        assert local_files(tmp_path) == local_before
         assert stored(client, "precious.txt") == b"v1"
         assert keys_of(client) == before
         assert [u.upload_id for u in client.list_multipart_uploads()] == uploads_before
