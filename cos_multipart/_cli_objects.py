@@ -325,7 +325,7 @@ def run_rm(args: argparse.Namespace) -> int:
 def _confirm(question: str, count: int) -> bool:
     if not sys.stdin.isatty():
         raise CosValidationError(
-            "--yes", None, f"no terminal to confirm the deletion of {count} objects on: add --yes (or try --dry-run first)"
+            "--yes", None, f"no terminal to confirm the deletion of {count} objects: add --yes (or try --dry-run first)"
         )
     print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -385,8 +385,9 @@ def run_upload(args: argparse.Namespace) -> int:
     return _transfer(args, resume_only=False)
 
 
-def _check_source(path: str) -> None:
-    """Refuse, before any request or progress bar, what cannot be uploaded as one file."""
+def _check_source(path: str, target: str = "cos://BUCKET/KEY") -> None:
+    """Refuse, before any request or progress bar, what cannot be uploaded as one file (``target``: as typed, for
+    the command the advice suggests)."""
     if path == "-":
         return
     if os.path.isdir(path):
@@ -396,7 +397,7 @@ def _check_source(path: str) -> None:
     if not os.path.isfile(path):  # a FIFO or a device: opening it may block, and it has no size to plan by
         raise CosValidationError(
             "PATH", path, f"a regular file; this is a pipe or a device: upload what it carries from stdin instead: "
-            f"cos-multipart upload - cos://BUCKET/KEY < {shlex.quote(path)}",
+            f"cos-multipart upload - {shlex.quote(target)} < {shlex.quote(path)}",
         )  # fmt: skip
     if not os.access(path, os.R_OK):
         raise CosValidationError("PATH", path, "a file you can read: permission denied")
@@ -453,7 +454,7 @@ def _forget(args: argparse.Namespace) -> int:
 def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     target = parse_target(args.target, require_key=False)
     key = target.key
-    _check_source(args.source)
+    _check_source(args.source, args.target)
     if not key or key.endswith("/"):
         if args.source == "-":
             raise CosValidationError("target", args.target, f"{target.scheme}BUCKET/KEY with a key when reading stdin")

@@ -410,6 +410,7 @@ def test_a_fifo_is_refused_with_advice_for_the_command_line(
         os.close(writer)
     err = capsys.readouterr().err
     assert "cos-multipart upload - " in err and "file object" not in err
+    assert f"cos-multipart upload - {target(cli_env, 'k')} < " in err  # the command to paste names the target
     assert cli_env.log_entries() == []
 
 
