@@ -9,7 +9,7 @@ that does not apply to the command); 3 COS answered an error (also: the key exis
 set; the object does not exist for stat, verify and rm); 4 integrity check failed;
 5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
-9 ``sync --max-delete N``: more than N objects would have been deleted, so none was; 130 interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
+9 ``sync --max-delete N``: more than N objects would have been deleted, so none was; 130 interrupted by Ctrl-C (SIGINT); 141 the reader of the output went away (``| head``); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
 resume, one line on stderr says so, with the commands that resume or abort it.
 
 SIGINT and SIGTERM stop a command the same way (:class:`Interrupted`, a ``KeyboardInterrupt``): parts in
@@ -64,6 +64,8 @@ EXIT_SOURCE_CHANGED = 6
 EXIT_LOCKED = 7
 EXIT_PARTIAL = 8
 EXIT_INTERRUPTED = 130
+#: The reader of the output closed it (``| head``): 128 + SIGPIPE, what a shell reports for its own tools.
+EXIT_PIPE_CLOSED = 141
 #: 128 + SIGTERM, what a shell reports for a process SIGTERM killed: scripts that test for it keep working.
 EXIT_TERMINATED = 143
 #: The signals that stop a command in order (checkpoints kept, summary printed), and their exit codes.
@@ -245,6 +247,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = exit_code_for(error)
         print(f"cos-multipart: interrupted by {how} (exit {code})", file=sys.stderr)
         return code
+    except BrokenPipeError:
+        # The reader of our output went away (`cos-multipart ls ... | head`): stop quietly, as the shell's own
+        # tools do when SIGPIPE ends them (the transports turn a broken connection into a CosTransportError, so
+        # what arrives here is stdout or stderr). Later writes, and the flush at exit, go nowhere.
+        _silence_stdout()
+        return EXIT_PIPE_CLOSED
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
@@ -253,6 +261,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return exit_code_for(error)
     finally:
         _restore_handlers(previous)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured): nothing to flush at exit
+        pass
 
 
 def _report_kept(error: BaseException, args: Optional[argparse.Namespace] = None) -> None:

@@ -4,6 +4,9 @@ with its own credentials and spelling, and what ``stat`` reports read from the s
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,22 @@ def test_an_upload_kept_after_a_failure_names_the_services_scheme(
     assert f"resume with: cos-multipart resume {path} {target(cli_env, 'kept.bin')}" in err
     assert cli.main(["resume"]) == cli.EXIT_OK  # the checkpoint list shows the same scheme
     assert target(cli_env, "kept.bin") in capsys.readouterr().out
+
+
+def test_output_to_a_closed_pipe_stops_quietly_with_exit_141(cli_env: LocalCOS) -> None:
+    # `cos-multipart ls ... | head -1`: the reader is gone. The read end is closed before the command starts, so
+    # its first line meets a closed pipe (EPIPE) whatever the timing; it used to print "error: [Errno 32] Broken
+    # pipe" and exit 1 (and Python's "Exception ignored" at exit).
+    with cli_env.client() as client:
+        client.put_object("a.txt", b"a")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "cos_multipart", "ls", target(cli_env, "")], stdout=write_end,
+            stderr=subprocess.PIPE, timeout=60, env=dict(os.environ),
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert child.returncode == cli.EXIT_PIPE_CLOSED == 141, child.stderr.decode()
+    assert child.stderr.decode() == ""
