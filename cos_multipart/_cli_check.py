@@ -284,6 +284,8 @@ def run_abort_all(args: argparse.Namespace) -> int:
                     too_recent += 1
                     continue
             chosen.append((upload.key, upload.upload_id))
+        if args.json:
+            return _abort_all_json(args, client, target, store, chosen, too_recent, where)
         if too_recent and not args.quiet:
             print(f"cos-multipart: {too_recent} upload{'s' if too_recent != 1 else ''} under {shown(where)} not older "
                   f"than --older-than (or of unknown age): kept", file=sys.stderr)  # fmt: skip
@@ -320,6 +322,43 @@ def run_abort_all(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(f"removed the checkpoint {shown(str(path))} (of {shown(str(checkpoint.source))})")
     return EXIT_PARTIAL if failed else 0
+
+
+def _abort_all_json(
+    args: argparse.Namespace, client: Any, target: Target, store: CheckpointStore, chosen: List[Tuple[str, str]],
+    too_recent: int, where: str,
+) -> int:
+    """``abort --all --json``: the same run as the text one, said as JSON Lines (docs/cli.md)."""
+    from ._cli_json import abort_summary, checkpoint_line, emit_all, print_error, upload_line
+    from .cli import EXIT_PARTIAL
+
+    lines: List[Dict[str, Any]] = []
+    if args.dry_run or not chosen:
+        if args.dry_run:
+            lines = [upload_line("would_abort", key, upload_id) for key, upload_id in chosen]
+            lines += [checkpoint_line("would_remove_checkpoint", path, source) for path, source in _checkpoints_of(store, target, set(chosen))]
+        emit_all(lines, abort_summary(lines, dry_run=args.dry_run, too_recent=too_recent))
+        return 0
+    if not args.yes and not _confirm(f"abort {len(chosen)} uploads under {shown(where)}?", len(chosen)):
+        print_error(2, "nothing aborted")
+        return 2
+    aborted: Set[Tuple[str, str]] = set()
+    for key, upload_id in chosen:
+        try:
+            client.abort_multipart_upload(key, upload_id)
+        except CosServiceError as error:
+            if error.status != 404:  # NoSuchUpload: gone already, which is what was asked
+                lines.append(upload_line("not_aborted", key, upload_id, error.code or str(error.status)))
+                continue
+        aborted.add((key, upload_id))
+        lines.append(upload_line("aborted", key, upload_id))
+    for path, checkpoint in store:
+        if _names(checkpoint, target, aborted):
+            store.delete(checkpoint)
+            lines.append(checkpoint_line("checkpoint_removed", path, checkpoint.source))
+    summary = abort_summary(lines, dry_run=False, too_recent=too_recent)
+    emit_all(lines, summary)
+    return EXIT_PARTIAL if summary["not_aborted"] else 0
 
 
 def _names(checkpoint: Any, target: Target, uploads: Set[Tuple[str, str]]) -> bool:

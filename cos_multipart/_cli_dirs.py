@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ._cli_bar import tree_bar
 from ._cli_target import Target, parse_target, scope_of
@@ -113,7 +113,8 @@ def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     label = os.path.basename(os.path.normpath(args.source))
     max_delete = getattr(args, "max_delete", None)
     try:
-        with make_client(args, target, workers=config.concurrency) as client, tree_bar(label, enabled=not args.quiet and is_tty()) as bar:
+        bar_shown = not args.quiet and not args.json and is_tty()
+        with make_client(args, target, workers=config.concurrency) as client, tree_bar(label, enabled=bar_shown) as bar:
             if sync:
                 cache: Any = False if args.no_cache else True
                 report = sync_directory(client, args.source, prefix, checksum=args.checksum, delete=args.delete,
@@ -149,6 +150,8 @@ def _print_report(
     from ._cli_transfer import human
     from .cli import kept_line
 
+    if args.json:
+        return _print_report_json(report, args)
     for action in report.planned:
         where = shown(target.url(action.key))
         if action.action == "upload":
@@ -184,6 +187,42 @@ def _print_report(
     if args.quiet:
         return
     print(summary(report))
+
+
+def _file_object(kind: str, key: str, **fields: Any) -> Dict[str, Any]:
+    """One line of ``upload -r --json`` / ``sync --json``: every field present, ``null`` when it does not apply."""
+    line: Dict[str, Any] = {"type": kind, "path": None, "key": key, "size": None, "crc64": None, "bytes_reused": 0,
+                            "reason": None, "error": None, "kept": None}  # fmt: skip
+    line.update(fields)
+    return line
+
+
+def _print_report_json(report: DirectoryReport, args: argparse.Namespace) -> None:
+    """``upload -r --json`` and ``sync --json``: one object per file outcome, then the summary (docs/cli.md)."""
+    from ._cli_json import emit, kept_object
+
+    for action in report.planned:
+        kind = "would_upload" if action.action == "upload" else "would_delete"
+        emit(_file_object(kind, action.key, path=action.path or None, size=action.size, reason=action.reason or None))
+    for done in report.uploaded:
+        emit(_file_object("uploaded", done.key, path=done.path, size=done.size, crc64=done.crc64, bytes_reused=done.bytes_reused))
+    for skipped in report.skipped:
+        emit(_file_object("skipped", skipped.key, path=skipped.path, reason=skipped.reason))
+    for key in report.deleted:
+        emit(_file_object("deleted", key))
+    for failure in report.failed:
+        text = failure.error.replace("forbid_overwrite", "--forbid-overwrite") if failure.kind == "ObjectExistsError" else failure.error
+        kind = "stopped" if failure.interrupted else "failed"
+        emit(_file_object(kind, failure.key, path=failure.path or None, error=text, kept=kept_object(failure.kept, args)))
+    emit({
+        "type": "summary", "dry_run": report.dry_run, "uploaded": len(report.uploaded), "skipped": len(report.skipped),
+        "failed": sum(1 for f in report.failed if not f.interrupted), "stopped": sum(1 for f in report.failed if f.interrupted),
+        "deleted": len(report.deleted), "would_upload": sum(1 for a in report.planned if a.action == "upload"),
+        "would_delete": sum(1 for a in report.planned if a.action == "delete"), "not_started": len(report.not_started),
+        "bytes_sent": report.bytes_sent, "bytes_reused": report.bytes_reused, "seconds": round(report.elapsed, 3),
+        "interrupted": report.interrupted, "deletions_over_limit": report.deletions_over_limit,
+        "delete_skipped": report.delete_skipped or None,
+    })  # fmt: skip
 
 
 def summary(report: DirectoryReport) -> str:

@@ -56,6 +56,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     uploads.add_argument("target", metavar="cos://BUCKET[/PREFIX]")
     uploads.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     uploads.add_argument("--raw-prefix", action="store_true", help=_RAW_PREFIX_HELP)
+    uploads.add_argument("--json", action="store_true", help="JSON Lines: one object per upload, then a summary object")
     uploads.set_defaults(handler=run_uploads)
 
     stat = add("stat", "show an object's size, ETag, CRC-64, storage class, metadata and encryption",
@@ -74,6 +75,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     rm.add_argument("--raw-prefix", action="store_true", help="with -r: " + _RAW_PREFIX_HELP)
     rm.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     rm.add_argument("-y", "--yes", action="store_true", help="with -r: do not ask for confirmation")
+    rm.add_argument("--json", action="store_true", help="JSON Lines: one object per key deleted or not, then a summary object")
     rm.set_defaults(handler=run_rm)
 
     presign = add("presign", "print a pre-signed URL (GET or PUT) for an object",
@@ -93,6 +95,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     verify.add_argument("source", metavar="PATH")
     verify.add_argument("target", metavar="cos://BUCKET/KEY")
     verify.add_argument("--sse-c", action="store_true", help="the object uses SSE-C: send the key in $COS_SSE_C_KEY")
+    verify.add_argument("--json", action="store_true", help="print one JSON object (outcome, sizes, CRC-64s)")
     verify.set_defaults(handler=run_verify)  # fmt: skip
 
 
@@ -175,6 +178,14 @@ def run_uploads(args: argparse.Namespace) -> int:
     local = {checkpoint.upload_id: checkpoint.source for _, checkpoint in CheckpointStore(args.checkpoint_dir)}
     with make_client(args, target) as client:
         uploads = [u for u in client.list_multipart_uploads(prefix=listed or None) if scope.covers(u.key)]
+    if args.json:
+        from ._cli_json import emit, iso_time
+
+        for upload in uploads:
+            emit({"type": "upload", "key": upload.key, "upload_id": upload.upload_id,
+                  "initiated": iso_time(upload.initiated), "source": local.get(upload.upload_id)})  # fmt: skip
+        emit({"type": "summary", "uploads": len(uploads)})
+        return 0
     for upload in uploads:
         note = f"  (resumable from local file {local[upload.upload_id]})" if upload.upload_id in local else ""
         print(shown(f"{_utc(upload.initiated)}  {upload.upload_id}  {target.url(upload.key)}{note}"))
@@ -290,20 +301,28 @@ def run_rm(args: argparse.Namespace) -> int:
             # COS answers 204 whether or not the key existed: look first, so "deleted" is true.
             named = _named_object(client, target.key).objects
             if not named:
+                if args.json:
+                    _json_error(EXIT_SERVICE, f"not found: {target.url()} (nothing deleted)")
+                    return EXIT_SERVICE
                 print(f"cos-multipart: not found: {shown(target.url())} (nothing deleted)", file=sys.stderr)
                 return EXIT_SERVICE
             if args.dry_run:
+                if args.json:
+                    return _rm_json_dry_run({target.key: named[0].size})
                 print(f"would delete {shown(target.url())} ({human(named[0].size)})")
                 return 0
             client.delete_object(target.key)
             deleted, failed = [target.key], []
         else:
             scope = scope_of(target, raw_prefix=args.raw_prefix)
-            listed = [item.key for item in _named_object(client, scope.exact).objects]
-            listed += [item.key for item in client.list_objects(scope.prefix or None)]
+            items = [*_named_object(client, scope.exact).objects, *client.list_objects(scope.prefix or None)]
+            listed = [item.key for item in items]
             # Only what the scope covers, each once, whatever the listing answered (a key outside it is never sent).
             keys = list(dict.fromkeys(key for key in listed if scope.covers(key)))
             where = target.url(scope.prefix) + (f" (and {target.url()})" if scope.exact else "")
+            if args.json and (args.dry_run or not keys):
+                sizes = {item.key: item.size for item in items}
+                return _rm_json_dry_run({key: sizes[key] for key in keys}, dry_run=args.dry_run)
             if args.dry_run or not keys:
                 for doomed in keys:
                     print(f"would delete {shown(target.url(doomed))}")
@@ -311,15 +330,48 @@ def run_rm(args: argparse.Namespace) -> int:
                     print(f"nothing under {shown(where)}", file=sys.stderr)
                 return 0
             if not args.yes and not _confirm(f"delete {len(keys)} objects under {shown(where)}?", len(keys)):
+                if args.json:
+                    _json_error(2, "nothing deleted")
+                    return 2
                 print("cos-multipart: nothing deleted", file=sys.stderr)
                 return 2
             result = client.delete_objects(keys)
             deleted, failed = list(result.deleted), list(result.failed)
+    if args.json:
+        from ._cli_json import emit
+
+        for key in deleted:
+            emit({"type": "deleted", "key": key, "code": None, "message": None})
+        for failure in failed:
+            emit({"type": "not_deleted", "key": failure.key, "code": failure.code, "message": failure.message})
+        emit(_rm_summary(deleted=len(deleted), not_deleted=len(failed), would_delete=0, dry_run=False))
+        return EXIT_PARTIAL if failed else 0
     for failure in failed:
         print(f"cos-multipart: not deleted: {shown(target.url(failure.key))}: {shown(f'{failure.code} {failure.message}')}", file=sys.stderr)
     if not args.quiet:
         print(f"deleted {len(deleted)} object{'s' if len(deleted) != 1 else ''}")
     return EXIT_PARTIAL if failed else 0
+
+
+def _rm_summary(*, deleted: int, not_deleted: int, would_delete: int, dry_run: bool) -> Dict[str, Any]:
+    """The last object of ``rm --json``."""
+    return {"type": "summary", "deleted": deleted, "not_deleted": not_deleted, "would_delete": would_delete, "dry_run": dry_run}
+
+
+def _rm_json_dry_run(sizes: Dict[str, int], *, dry_run: bool = True) -> int:
+    """``rm --json --dry-run`` (or nothing to delete): one ``would_delete`` object per key, then the summary."""
+    from ._cli_json import emit
+
+    for key, size in sizes.items():
+        emit({"type": "would_delete", "key": key, "size": size})
+    emit(_rm_summary(deleted=0, not_deleted=0, would_delete=len(sizes), dry_run=dry_run))
+    return 0
+
+
+def _json_error(exit_code: int, message: str) -> None:
+    from ._cli_json import print_error
+
+    print_error(exit_code, message)
 
 
 def _confirm(question: str, count: int) -> bool:
@@ -370,6 +422,8 @@ def run_verify(args: argparse.Namespace) -> int:
             found = verify(client, args.source, target.key, sse_c=_sse_c(args))  # the library's comparison
     size, local = found.local_size, found.local_crc64
     where = target.url()
+    if args.json:
+        return _verify_json(args, found, where)
     if found.outcome == "missing":
         print(f"{where} does not exist", file=sys.stderr)
         return EXIT_SERVICE
@@ -385,3 +439,19 @@ def run_verify(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(shown(f"equal: {args.source} and {where} ({size} bytes, CRC-64 {local})"))
     return 0
+
+
+#: ``verify --json``'s exit code for each outcome (the text output's).
+_VERIFY_EXIT = {"equal": 0, "missing": 3, "size": 4, "no-crc64": 4, "crc64": 4}
+
+
+def _verify_json(args: argparse.Namespace, found: Any, where: str) -> int:
+    """``verify --json``: one object, the outcome's exit code."""
+    from ._cli_json import emit
+
+    emit({
+        "type": "verify", "path": args.source, "target": where, "outcome": found.outcome,
+        "local_size": found.local_size, "remote_size": found.remote_size,
+        "local_crc64": found.local_crc64, "remote_crc64": found.remote_crc64,
+    })  # fmt: skip
+    return _VERIFY_EXIT[found.outcome]

@@ -111,6 +111,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     abort.add_argument("--all", action="store_true", help="every in-progress upload under the folder cos://BUCKET/PREFIX/ (and of the key it names)")
     abort.add_argument("--older-than", type=parse_duration, metavar="DURATION", help=older_than_help())
     abort.add_argument("-y", "--yes", action="store_true", help="with --all: do not ask for confirmation")
+    abort.add_argument("--json", action="store_true", help="JSON Lines: one object per upload and checkpoint, then a summary object")
     abort.set_defaults(handler=run_abort)
 
 
@@ -191,6 +192,10 @@ def transfer_options() -> argparse.ArgumentParser:
     parts.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     parts.add_argument("--no-resume", action="store_true", help="start a new upload; keep no checkpoint")
     parts.add_argument("--abort-on-failure", action="store_true", help="abort the upload when it fails (no resume)")
+    parts.add_argument(
+        "--json", action="store_true",
+        help="print the result as JSON (one object; with -r and sync, one per file, then a summary) and no progress bar",
+    )  # fmt: skip
     parts.add_argument(
         "--no-md5", action="store_true", help="check parts by CRC-64 only, not also their ETag by MD5 (less CPU)"
     )
@@ -462,18 +467,26 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     config = build_config(args, target.dialect)
     if args.expected_size is not None and args.source != "-":
         raise CosValidationError("--expected-size", args.expected_size, "only with '-' (stdin): a file's size is known")
+    if args.json and args.dry_run:
+        from ._cli_commands import refuse_option
+
+        refuse_option("--json", True, "not with --dry-run for one file (its plan is text; upload -r and sync plan in JSON)")
     with make_client(args, target, workers=config.concurrency) as client:
         if args.dry_run:
             return _plan_transfer(args, target.url(key), key, config, client, resume_only=resume_only)
         uploader = Uploader(client, config)
         source: Any = sys.stdin.buffer if args.source == "-" else args.source
         label = "stdin" if args.source == "-" else args.source
-        with file_bar(label, enabled=not args.quiet and _is_tty()) as progress:
+        with file_bar(label, enabled=not args.quiet and not args.json and _is_tty()) as progress:
             if resume_only:
                 result = uploader.resume(source, key, progress=progress)
             else:
                 result = uploader.upload(source, key, progress=progress)
-    if not args.quiet:
+    if args.json:
+        from ._cli_json import emit
+
+        emit(upload_object(args.source, result, target))
+    elif not args.quiet:
         print(shown(summary(args.source, result, scheme=target.scheme)))
     return 0
 
@@ -573,12 +586,21 @@ def run_abort(args: argparse.Namespace) -> int:
         else:
             ids = [u.upload_id for u in client.list_multipart_uploads(prefix=key) if u.key == key]
         if args.dry_run:
-            return _plan_abort(client, target, ids, store, given_id=args.upload_id is not None)
+            return _plan_abort(client, target, ids, store, given_id=args.upload_id is not None, as_json=args.json)
         for upload_id in ids:
             client.abort_multipart_upload(key, upload_id)
-        for _, checkpoint in store:
+        removed = []
+        for path, checkpoint in store:
             if checkpoint.bucket == bucket and checkpoint.key == key and checkpoint.upload_id in ids:
                 store.delete(checkpoint)
+                removed.append((path, checkpoint.source))
+    if args.json:
+        from ._cli_json import abort_summary, checkpoint_line, emit_all, upload_line
+
+        lines = [upload_line("aborted", key, upload_id) for upload_id in ids]
+        lines += [checkpoint_line("checkpoint_removed", path, source) for path, source in removed]
+        emit_all(lines, abort_summary(lines, dry_run=False))
+        return 0
     if not args.quiet:
         if not ids:
             print(shown(f"no in-progress upload of {target.url()}"))
@@ -587,7 +609,9 @@ def run_abort(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_abort(client: CosClient, target: Target, ids: List[str], store: CheckpointStore, *, given_id: bool) -> int:
+def _plan_abort(
+    client: CosClient, target: Target, ids: List[str], store: CheckpointStore, *, given_id: bool, as_json: bool = False
+) -> int:
     """``abort --dry-run``: the uploads that would be aborted (an id given is looked up: List Multipart
     Uploads, a read) and the checkpoints that would be removed."""
     from .cli import EXIT_SERVICE
@@ -595,8 +619,23 @@ def _plan_abort(client: CosClient, target: Target, ids: List[str], store: Checkp
     if given_id:
         known = {u.upload_id for u in client.list_multipart_uploads(prefix=target.key) if u.key == target.key}
         if ids[0] not in known:
+            if as_json:
+                from ._cli_json import print_error
+
+                print_error(EXIT_SERVICE, f"would fail: {target.url()} has no in-progress upload {ids[0]} (NoSuchUpload)")
+                return EXIT_SERVICE
             print(shown(f"would fail: {target.url()} has no in-progress upload {ids[0]} (NoSuchUpload)"), file=sys.stderr)
             return EXIT_SERVICE
+    if as_json:
+        from ._cli_json import abort_summary, checkpoint_line, emit_all, upload_line
+
+        lines = [upload_line("would_abort", target.key, upload_id) for upload_id in ids]
+        lines += [
+            checkpoint_line("would_remove_checkpoint", path, checkpoint.source) for path, checkpoint in store
+            if checkpoint.bucket == target.bucket and checkpoint.key == target.key and checkpoint.upload_id in ids
+        ]  # fmt: skip
+        emit_all(lines, abort_summary(lines, dry_run=True))
+        return 0
     if not ids:
         print(shown(f"no in-progress upload of {target.url()}"))
     for upload_id in ids:
@@ -630,6 +669,16 @@ def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
 
 
 # --- output --------------------------------------------------------------------------------------------
+
+
+def upload_object(source: str, result: UploadResult, target: Target) -> Dict[str, Any]:
+    """``upload --json`` and ``resume --json``: the finished upload (names exact)."""
+    return {
+        "type": "uploaded", "source": source, "key": result.key, "target": target.url(result.key),
+        "size": result.size, "parts": len(result.parts), "crc64": result.crc64, "etag": result.etag,
+        "multipart": result.multipart, "upload_id": result.upload_id, "bytes_sent": result.bytes_sent,
+        "bytes_reused": result.bytes_reused, "seconds": round(result.elapsed, 3),
+    }  # fmt: skip
 
 
 def summary(source: str, result: UploadResult, *, scheme: str = "cos://") -> str:

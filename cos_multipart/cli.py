@@ -242,9 +242,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code: int = args.handler(args)
         return code
     except KeyboardInterrupt as error:
-        _report_kept(error, args)
         how = _SIGNAL_NAMES.get(error.signum, str(error)) if isinstance(error, Interrupted) else _SIGNAL_NAMES[signal.SIGINT]
         code = exit_code_for(error)
+        if getattr(args, "json", False):
+            return _json_error(code, f"interrupted by {how}", error, args)
+        _report_kept(error, args)
         print(f"cos-multipart: interrupted by {how} (exit {code})", file=sys.stderr)
         return code
     except BrokenPipeError:
@@ -256,11 +258,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (CosError, OSError) as error:
         if args.verbose:
             traceback.print_exc()
+        if getattr(args, "json", False):  # the same message, as one JSON object (docs/cli.md, "Errors")
+            return _json_error(exit_code_for(error), describe_error(error, getattr(args, "target", None)), error, args)
         print(f"cos-multipart: error: {shown(describe_error(error, getattr(args, 'target', None)))}", file=sys.stderr)
         _report_kept(error, args)
         return exit_code_for(error)
     finally:
         _restore_handlers(previous)
+
+
+def _json_error(code: int, message: str, error: BaseException, args: argparse.Namespace) -> int:
+    """``--json``: the error as one object on stderr (the upload kept, if any, in it); returns ``code``."""
+    from ._cli_json import print_error
+
+    print_error(code, message, kept_upload_of(error), args)
+    return code
 
 
 def _silence_stdout() -> None:
