@@ -112,7 +112,7 @@ def run_ls(args: argparse.Namespace) -> int:
     from ._cli_target import scope_of
 
     if args.uploads:
-        for flag, value in (("--recursive", args.recursive), ("--json", args.json), ("--bytes", args.bytes), ("--summarize", args.summarize)):
+        for flag, value in (("--recursive", args.recursive), ("--bytes", args.bytes), ("--summarize", args.summarize)):
             if value:
                 refuse_option(flag, True, "does not apply to ls --uploads (see 'uploads')")
         return run_uploads(args)

@@ -112,6 +112,7 @@ FLAGS = {
     "verify": "--ca-bundle",
     "checkpoint_dir": "--checkpoint-dir",
     "timeout": "--timeout",
+    "json": "--json",
 }
 #: Internal documentation ids ("(436/7750)", "[ref 3.1]") mean nothing to a user of the command line.
 _DOC_IDS = re.compile(r"\s*\(\d{3}/\d{3,6}\)|,?\s*\b\d{3}/\d{3,6}\b|\s*\[ref [0-9.]+\]")

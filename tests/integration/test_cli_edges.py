@@ -150,7 +150,6 @@ def test_dry_run_with_forbid_overwrite_says_it_would_refuse(
         (["rm", "{t}/k", "--yes"], "--yes"),
         (["rm", "{t}/k", "--raw-prefix"], "--raw-prefix"),
         (["ls", "{t}/", "--checkpoint-dir", "x"], "--checkpoint-dir"),
-        (["ls", "{t}/", "--uploads", "--json"], "--json"),
     ],
 )
 def test_an_option_that_does_not_apply_is_refused_by_name(

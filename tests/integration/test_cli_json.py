@@ -197,6 +197,8 @@ def test_uploads_json_names_each_upload_and_its_local_source_and_a_kept_upload_i
     assert found == {("upload", "u/plain", plain, None), ("upload", "u/kept.bin", kept["upload_id"], str(big))}
     assert all("T" in str(u["initiated"]) for u in uploads)
     assert summary == {"type": "summary", "uploads": 2}
+    assert run("ls", "--uploads", "--json", target(cli_env, "u/")) == 0  # the same listing, the same lines
+    assert sorted(map(str, json_lines(capsys.readouterr().out))) == sorted(map(str, [*uploads, summary]))
     assert run("uploads", "--json", target(cli_env, "none/")) == 0
     out, err = capsys.readouterr()
     assert json_lines(out) == [{"type": "summary", "uploads": 0}] and err == ""
@@ -382,3 +384,13 @@ def test_upload_r_and_sync_json_one_line_per_file_and_failures_still_written(
         ("uploaded", by_type["failed"]["key"]), ("skipped", by_type["uploaded"]["key"]), ("deleted", "t/gone.txt"),
     }  # fmt: skip
     assert (summary["uploaded"], summary["skipped"], summary["deleted"], summary["failed"]) == (1, 1, 1, 0)
+
+
+def test_json_where_there_is_no_json_output_is_refused_by_name(
+    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small, _ = make_file(tmp_path, 10)
+    for argv in (["resume", "--json"], ["resume", "--forget", "--json", str(small), target(cli_env, "k")]):
+        assert run(*argv) == cli.EXIT_USAGE
+        out, err = capsys.readouterr()
+        assert out == "" and "--json" in error_of(err, cli.EXIT_USAGE)["message"]
