@@ -467,10 +467,6 @@ def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
     config = build_config(args, target.dialect)
     if args.expected_size is not None and args.source != "-":
         raise CosValidationError("--expected-size", args.expected_size, "only with '-' (stdin): a file's size is known")
-    if args.json and args.dry_run:
-        from ._cli_commands import refuse_option
-
-        refuse_option("--json", True, "not with --dry-run for one file (its plan is text; upload -r and sync plan in JSON)")
     with make_client(args, target, workers=config.concurrency) as client:
         if args.dry_run:
             return _plan_transfer(args, target.url(key), key, config, client, resume_only=resume_only)
@@ -504,10 +500,12 @@ def _plan_transfer(
     check_config(config, client)  # the service's own limits (OSS's 100 KB parts), as the real run checks them
     existing = _existing(client, key, config)
     if config.forbid_overwrite and existing is not None and existing.startswith("replaces"):
-        print(shown(f"would refuse: {where} already holds an object and --forbid-overwrite is set (nothing would be sent)"))
+        _say_plan(args, f"would refuse: {where} already holds an object and --forbid-overwrite is set (nothing would be sent)",
+                  "would_refuse", key, where, existing)  # fmt: skip
         return EXIT_SERVICE
     if args.source == "-":
-        print(shown(f"would upload stdin -> {where} (its size is known only once read: nothing is read in a dry run; {existing})"))
+        _say_plan(args, f"would upload stdin -> {where} (its size is known only once read: nothing is read in a dry run; {existing})",
+                  "would_upload", key, where, existing)  # fmt: skip
         return 0
     name = os.path.abspath(args.source)
     uploader = Uploader(client, config)
@@ -538,14 +536,21 @@ def _plan_transfer(
     if stored is not None and reason is None and not gone:
         plan = stored.plan
         done = len(stored.parts)
-        print(shown(
-            f"would resume {name} -> {where} (upload {stored.upload_id}: {done}/{plan.count} parts recorded, "
-            f"{plan.count - done} to send, each recorded part re-read and checked first; {existing})"
-        ))
+        _say_plan(
+            args, f"would resume {name} -> {where} (upload {stored.upload_id}: {done}/{plan.count} parts recorded, "
+            f"{plan.count - done} to send, each recorded part re-read and checked first; {existing})",
+            "would_resume", key, where, existing, size=size, parts=plan.count, part_size=plan.part_size,
+            parts_recorded=done, upload_id=stored.upload_id,
+        )  # fmt: skip
         return 0
+    restart = None
     if stored is not None:
         why = "COS no longer has it" if gone else reason
-        print(shown(f"would not resume upload {stored.upload_id} ({why}): it would be aborted and a new upload started"))
+        restart = f"would not resume upload {stored.upload_id} ({why}): it would be aborted and a new upload started"
+        if not args.json:
+            print(shown(restart))
+    parts: Optional[int] = None
+    part_size: Optional[int] = None
     if stored is None and size < config.multipart_threshold:
         how = "in one request"
     else:
@@ -553,8 +558,25 @@ def _plan_transfer(
 
         plan = plan_parts(size, config.part_size, min_part_size=client.dialect.min_part_size)
         how = f"in {plan.count} part{'s' if plan.count != 1 else ''} of {human(plan.part_size)}"
-    print(shown(f"would upload {name} -> {where} ({human(size)} {how}; {existing})"))
+        parts, part_size = plan.count, plan.part_size
+    _say_plan(args, f"would upload {name} -> {where} ({human(size)} {how}; {existing})", "would_upload", key, where,
+              existing, size=size, parts=parts, part_size=part_size, restart=restart)  # fmt: skip
     return 0
+
+
+def _say_plan(args: argparse.Namespace, text: str, kind: str, key: str, where: str, existing: str, **fields: Any) -> None:
+    """One file's dry run: the text line, or with ``--json`` one object (docs/cli.md; absent fields are null,
+    ``parts`` null: one request)."""
+    if not args.json:
+        print(shown(text))
+        return
+    from ._cli_json import emit
+
+    source = args.source if args.source == "-" else os.path.abspath(args.source)
+    line: Dict[str, Any] = {"type": kind, "source": source, "key": key, "target": where, "size": None, "parts": None,
+                            "part_size": None, "parts_recorded": None, "upload_id": None, "restart": None, "existing": existing}  # fmt: skip
+    line.update(fields)
+    emit(line)
 
 
 def _existing(client: CosClient, key: str, config: UploadConfig) -> str:

@@ -276,16 +276,44 @@ def test_upload_and_resume_json_print_one_object_and_no_bar(
     del data
 
 
-def test_upload_json_with_dry_run_of_one_file_is_refused_before_any_request(
+#: docs/cli.md, "upload --dry-run --json" (one file).
+PLAN_SCHEMA: Dict[str, Any] = {
+    "type": str, "source": str, "key": str, "target": str, "size": _OPTIONAL_INT, "parts": _OPTIONAL_INT,
+    "part_size": _OPTIONAL_INT, "parts_recorded": _OPTIONAL_INT, "upload_id": _OPTIONAL_STR, "restart": _OPTIONAL_STR,
+    "existing": str,
+}  # fmt: skip
+
+
+def plan_of(text: str, kind: str) -> Dict[str, Any]:
+    (plan,) = json_lines(text)
+    conforms(plan, PLAN_SCHEMA)
+    assert plan["type"] == kind
+    return plan
+
+
+def test_upload_and_resume_dry_run_json_say_the_plan_and_write_nothing(
     cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     small, _ = make_file(tmp_path, 10)
-    seen = len(cli_env.log_entries())
-    assert run("upload", "--json", "--dry-run", str(small), target(cli_env, "k")) == cli.EXIT_USAGE
-    out, err = capsys.readouterr()
-    error = error_of(err, cli.EXIT_USAGE)
-    assert out == "" and "--json" in error["message"] and "--dry-run" in error["message"]
-    assert len(cli_env.log_entries()) == seen
+    big, _ = make_file(tmp_path, 3 * 1024 * 1024 + 7, "big.bin")
+    fault = cli_env.faults.add(Fault.error("UploadPart", status=403, code="AccessDenied", nth=2, count=None))
+    try:
+        assert run("upload", str(big), target(cli_env, "p/big.bin"), *_SMALL_PARTS) == cli.EXIT_SERVICE
+    finally:
+        cli_env.faults.remove(fault)
+    capsys.readouterr()
+    seen = [e for e in cli_env.log_entries() if e.method in ("PUT", "POST", "DELETE")]
+    assert run("upload", "--json", "--dry-run", str(small), target(cli_env, "p/small")) == 0
+    plan = plan_of(capsys.readouterr().out, "would_upload")
+    assert (plan["size"], plan["parts"], plan["source"], plan["target"]) == (10, None, str(small), target(cli_env, "p/small"))
+    for command in ("upload", "resume"):
+        assert run(command, "--json", "--dry-run", str(big), target(cli_env, "p/big.bin"), *_SMALL_PARTS) == 0
+        out, err = capsys.readouterr()
+        plan = plan_of(out, "would_resume")
+        assert (plan["parts"], plan["parts_recorded"], plan["part_size"]) == (4, 1, 1024 * 1024) and err == ""
+    assert run("upload", "--json", "--dry-run", "--no-resume", str(big), target(cli_env, "p/new.bin"), *_SMALL_PARTS) == 0
+    assert plan_of(capsys.readouterr().out, "would_upload")["parts"] == 4
+    assert [e for e in cli_env.log_entries() if e.method in ("PUT", "POST", "DELETE")] == seen
 
 
 def test_abort_json_dry_run_then_abort_one_line_per_upload_and_checkpoint(
