@@ -218,3 +218,39 @@ def test_a_file_stopped_by_a_signal_keeps_its_upload_and_says_how_to_resume(
     bar = last_bar(terminal)
     assert re.match(rf"local name\.bin:\s+{25 * done}%", bar), bar
     assert f"{f'{done}.0 MiB' if done else '0 B'}/4.0 MiB" in bar and "sent " in bar and f"{done}/4 parts" in bar, bar
+
+
+@pytest.mark.both_dialects
+def test_json_runs_stopped_by_sigterm_say_it_in_json_with_no_bar(child_env: LocalCOS, tmp_path: Path) -> None:
+    """``--json``: no bar on the terminal, stdout JSON only (a directory's lines and its summary), and the
+    stop as one error object on stderr naming the upload kept (issue 24)."""
+    import json
+
+    server = child_env
+    path = tmp_path / "one.bin"
+    path.write_bytes(os.urandom(3 * MB))
+    child = Child(["upload", "--json", str(path), target(server, "j/one.bin"), "--part-size", "1MB",
+                   "--multipart-threshold", "0", "--concurrency", "2"])  # fmt: skip
+    wait_for(lambda: len(checkpoints(tmp_path)) == 1 and server.faults.requests_seen("UploadPart") >= 2, child, "parts sent")
+    child.process.send_signal(signal.SIGTERM)
+    returncode, out, terminal = child.finish()
+    assert returncode == 143 and out == "", (out, terminal)
+    (error,) = [json.loads(line) for line in terminal.splitlines()]  # nothing else: no bar, no text line
+    assert error["type"] == "error" and error["exit_code"] == 143 and error["message"] == "interrupted by SIGTERM"
+    assert error["kept"]["upload_id"] == checkpoints(tmp_path)["j/one.bin"] and error["kept"]["source"] == str(path)
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "big.bin").write_bytes(os.urandom(3 * MB))
+    seen = server.faults.requests_seen("UploadPart")
+    child = Child(["sync", "--json", str(tree), target(server, "t/"), "--part-size", "1MB", "--multipart-threshold", "1MB"])
+    wait_for(lambda: "t/big.bin" in checkpoints(tmp_path) and server.faults.requests_seen("UploadPart") >= seen + 2,
+             child, "parts sent")  # fmt: skip
+    child.process.send_signal(signal.SIGTERM)
+    returncode, out, terminal = child.finish()
+    assert returncode == 143, (out, terminal)
+    *files, summary = [json.loads(line) for line in out.splitlines()]
+    assert [(f["type"], f["key"]) for f in files] == [("stopped", "t/big.bin")] and files[0]["kept"] is not None
+    assert summary["type"] == "summary" and summary["interrupted"] and summary["stopped"] == 1
+    (error,) = [json.loads(line) for line in terminal.splitlines()]
+    assert error["exit_code"] == 143 and error["message"] == "interrupted by SIGTERM"
