@@ -357,9 +357,17 @@ def test_abort_json_dry_run_then_abort_one_line_per_upload_and_checkpoint(
     assert [c["type"] for c in checkpoints] == ["checkpoint_removed"] and not summary["dry_run"]
     assert summary["aborted"] == 1 and summary["checkpoint_removed"] == 1
 
-    assert run("abort", "--json", "--all", "--yes", target(cli_env, "a/")) == 0
-    uploads, checkpoints, summary = lines_of(capsys.readouterr().out)
-    assert [(u["type"], u["upload_id"]) for u in uploads] == [("aborted", other)] and checkpoints == []
+    with cli_env.client() as client:
+        third = client.initiate_multipart_upload("a/third").upload_id
+    fault = cli_env.faults.add(Fault.error("AbortMultipartUpload", status=403, code="AccessDenied", nth=1, count=1))
+    try:  # the first abort refused (a/other, in key order), the second done
+        assert run("abort", "--json", "--all", "--yes", target(cli_env, "a/")) == cli.EXIT_PARTIAL
+    finally:
+        cli_env.faults.remove(fault)
+    out, err = capsys.readouterr()
+    uploads, checkpoints, summary = lines_of(out)
+    assert [(u["type"], u["upload_id"], u["code"]) for u in uploads] == [("not_aborted", other, "AccessDenied"), ("aborted", third, None)]
+    assert (summary["aborted"], summary["not_aborted"], checkpoints, err) == (1, 1, [], "")
 
     assert run("abort", "--json", "--dry-run", target(cli_env, "a/big.bin"), "no-such-id") == cli.EXIT_SERVICE
     out, err = capsys.readouterr()
