@@ -235,14 +235,22 @@ def test_no_call_blocks_the_event_loop(
             head = await aclient.head_object("iterator")
             assert head.size == len(data) and head.crc64 == crc64(data)
 
-    loop = _MeasuredLoop()
-    try:
-        loop.run_until_complete(scenario())
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()
-    assert len(loop.steps) > 100  # the measurement ran
-    slow = sorted(step for step in loop.steps if step > 0.1)
+    # What the correction cannot see: the loop waiting for the GIL while the thread holding it stands in the
+    # run queue (the upload's own hashing threads on a loaded machine), or a page fault. Seen once in a full
+    # parallel-suite run; work done on the loop shows in every run, so a second run is allowed and both must
+    # be slow to fail.
+    slow: List[float] = []
+    for _ in range(2):
+        loop = _MeasuredLoop()
+        try:
+            loop.run_until_complete(scenario())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+        assert len(loop.steps) > 100  # the measurement ran
+        slow = sorted(step for step in loop.steps if step > 0.1)
+        if not slow:
+            break
     assert not slow, f"{len(slow)} steps held the loop for {slow[-5:]} s"
 
 
