@@ -12,12 +12,13 @@ man in the middle on plain HTTP) or trickle the answers to chosen requests.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from cos_multipart import CosClient, Credentials, RetryPolicy
 from cos_multipart.checksum import crc64
@@ -152,6 +153,52 @@ def reply(sock: socket.socket, status: str, body: bytes = b"", headers: Optional
     head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "x-cos-request-id: hostile"]
     head += [f"{name}: {value}" for name, value in (headers or {}).items()]
     sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+#: The bucket the command-line tests against a hostile server name (their targets are ``cos://BUCKET/...``).
+BUCKET = "examplebucket-1250000000"
+
+
+def object_listing(keys: Iterable[str], *, prefix: str = "", size: int = 1) -> bytes:
+    """A List Objects answer naming ``keys`` as given (out of order, repeated or outside the prefix asked for:
+    what a broken or hostile service might send), each of ``size`` bytes, with no CRC-64."""
+    contents = "".join(
+        f"<Contents><Key>{key}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag>"
+        f"<Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        for key in keys
+    )
+    return (
+        f"<?xml version='1.0' encoding='utf-8'?><ListBucketResult><Name>{BUCKET}</Name><Prefix>{prefix}</Prefix>"
+        f"<Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
+    ).encode()
+
+
+def uploads_listing(uploads: Iterable[Tuple[str, str]]) -> bytes:
+    """A List Multipart Uploads answer naming ``(key, upload id)`` pairs as given, all initiated in 2020."""
+    listed = "".join(
+        f"<Upload><Key>{key}</Key><UploadId>{upload_id}</UploadId><Initiated>2020-01-01T00:00:00.000Z</Initiated></Upload>"
+        for key, upload_id in uploads
+    )
+    return (
+        f"<?xml version='1.0' encoding='utf-8'?><ListMultipartUploadsResult><Bucket>{BUCKET}</Bucket>"
+        f"<IsTruncated>false</IsTruncated>{listed}</ListMultipartUploadsResult>"
+    ).encode()
+
+
+@contextlib.contextmanager
+def cli_against(answer: Callable[[Request, socket.socket], bool], monkeypatch: Any) -> Iterator[HostileServer]:
+    """A :class:`HostileServer` answering with ``answer``, and the environment of an in-process command line
+    pointed at it (``COS_ENDPOINT``, the hostile credentials, no region or token); closed afterwards."""
+    server = HostileServer(answer)
+    try:
+        for name in ("COS_REGION", "COS_SECURITY_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("COS_SECRET_ID", SECRET_ID)
+        monkeypatch.setenv("COS_SECRET_KEY", SECRET_KEY)
+        monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+        yield server
+    finally:
+        server.close()
 
 
 class _Link:

@@ -6,7 +6,6 @@ server's access log; a hostile listing that names keys outside the prefix aborts
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -21,6 +20,7 @@ from cos_multipart.checkpoint import CheckpointStore, default_checkpoint_dir
 from cos_multipart.client import CosClient
 from cos_multipart.testing import Fault, LocalCOS
 
+from json_schema import conforms, json_lines
 from uploads import make_file, target
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
@@ -49,18 +49,6 @@ _STATUSES = {"equal", "differ", "only_local", "only_remote", "skipped", "error"}
 
 def run(*argv: str) -> int:
     return cli.main(list(argv))
-
-
-def conforms(value: Dict[str, Any], schema: Dict[str, Any]) -> None:
-    """Exactly the schema's fields, each of its type (``bool`` is not an ``int`` here)."""
-    assert set(value) == set(schema), value
-    for name, kind in schema.items():
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        assert isinstance(value[name], kinds) and not (isinstance(value[name], bool) and bool not in kinds), (name, value)
-
-
-def json_lines(text: str) -> List[Dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def checked(text: str) -> Tuple[Dict[str, str], Dict[str, Any]]:
@@ -300,16 +288,10 @@ def test_abort_all_refuses_what_does_not_apply(cli_env: LocalCOS, capsys: pytest
 def test_abort_all_never_aborts_keys_a_hostile_listing_names_outside_the_prefix(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
+    from hostile import Request, cli_against, reply, uploads_listing
 
-    listing = "".join(
-        f"<Upload><Key>{key}</Key><UploadId>{upload_id}</UploadId><Initiated>2020-01-01T00:00:00.000Z</Initiated></Upload>"
-        for key, upload_id in (("t/a", "u1"), ("tree/c", "u2"), ("tt", "u3"), ("t/a", "u1"), ("other", "u4"))
-    )  # out of the prefix asked for, and repeated: what a broken or hostile service might send
-    body = (
-        "<?xml version='1.0' encoding='utf-8'?><ListMultipartUploadsResult><Bucket>examplebucket-1250000000</Bucket>"
-        f"<IsTruncated>false</IsTruncated>{listing}</ListMultipartUploadsResult>"
-    ).encode()
+    # Out of the prefix asked for, and repeated: what a broken or hostile service might send.
+    body = uploads_listing([("t/a", "u1"), ("tree/c", "u2"), ("tt", "u3"), ("t/a", "u1"), ("other", "u4")])
     deletes: List[str] = []
 
     def answer(request: Request, sock: Any) -> bool:
@@ -322,31 +304,19 @@ def test_abort_all_never_aborts_keys_a_hostile_listing_names_outside_the_prefix(
             reply(sock, "405 Method Not Allowed")
         return True
 
-    server = HostileServer(answer)
-    try:
-        for name in ("COS_REGION", "COS_SECURITY_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("COS_SECRET_ID", SECRET_ID)
-        monkeypatch.setenv("COS_SECRET_KEY", SECRET_KEY)
-        monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+    with cli_against(answer, monkeypatch):
         assert run("abort", "cos://examplebucket-1250000000/t/", "--all", "--yes", "--older-than", "1d") == 0
         assert len(deletes) == 1 and deletes[0].startswith("/t/a?") and "uploadId=u1" in deletes[0]
         assert "aborted cos://examplebucket-1250000000/t/a upload u1" in capsys.readouterr().out
-    finally:
-        server.close()
 
 
 def test_check_of_an_object_without_crc64_compares_by_size_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
+    from hostile import Request, cli_against, object_listing, reply
 
-    body = (
-        b"<?xml version='1.0' encoding='utf-8'?><ListBucketResult><Name>examplebucket-1250000000</Name><Prefix>p/</Prefix>"
-        b"<Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>p/a.txt</Key>"
-        b"<LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag><Size>7</Size>"
-        b"<StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>"
-    )  # an object written by a tool that computes no CRC-64: neither the listing nor HEAD names one
+    # An object written by a tool that computes no CRC-64: neither the listing nor HEAD names one.
+    body = object_listing(["p/a.txt"], prefix="p/", size=7)
 
     def answer(request: Request, sock: Any) -> bool:
         if request.method == "GET":
@@ -360,13 +330,7 @@ def test_check_of_an_object_without_crc64_compares_by_size_and_says_so(
     root = tmp_path / "d"
     root.mkdir()
     (root / "a.txt").write_bytes(b"1234567")
-    server = HostileServer(answer)
-    try:
-        for name in ("COS_REGION", "COS_SECURITY_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("COS_SECRET_ID", SECRET_ID)
-        monkeypatch.setenv("COS_SECRET_KEY", SECRET_KEY)
-        monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+    with cli_against(answer, monkeypatch):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
         assert run("check", str(root), "cos://examplebucket-1250000000/p/") == 0
         out = capsys.readouterr().out
@@ -375,5 +339,3 @@ def test_check_of_an_object_without_crc64_compares_by_size_and_says_so(
         assert run("check", str(root), "cos://examplebucket-1250000000/p/", "--json") == 0
         statuses, summary = checked(capsys.readouterr().out)
         assert statuses == {"p/a.txt": "equal"} and summary["size_only"] == 1
-    finally:
-        server.close()

@@ -468,17 +468,10 @@ def test_each_driver_uploads_without_resume_on_a_full_checkpoint_disk(
 def test_rm_r_sends_only_keys_of_the_scope_whatever_a_hostile_listing_answers(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
+    from hostile import Request, cli_against, object_listing, reply
 
-    listing = "".join(
-        f"<Contents><Key>{key}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag>"
-        f"<Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>"
-        for key in ("t", "t/a", "t/a", "tree/c", "tt")
-    )  # out of order, repeated and out of the prefix asked for: what a broken or hostile service might send
-    body = (
-        "<?xml version='1.0' encoding='utf-8'?><ListBucketResult><Name>examplebucket-1250000000</Name><Prefix></Prefix>"
-        f"<Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>{listing}</ListBucketResult>"
-    ).encode()
+    # Out of order, repeated and out of the prefix asked for: what a broken or hostile service might send.
+    body = object_listing(("t", "t/a", "t/a", "tree/c", "tt"))
     deletes: List[bytes] = []
 
     def answer(request: Request, sock: Any) -> bool:
@@ -491,21 +484,13 @@ def test_rm_r_sends_only_keys_of_the_scope_whatever_a_hostile_listing_answers(
             reply(sock, "405 Method Not Allowed")
         return True
 
-    server = HostileServer(answer)
-    try:
-        for name in ("COS_REGION", "COS_SECURITY_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("COS_SECRET_ID", SECRET_ID)
-        monkeypatch.setenv("COS_SECRET_KEY", SECRET_KEY)
-        monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+    with cli_against(answer, monkeypatch) as server:
         assert run("rm", "-r", "--yes", "cos://examplebucket-1250000000/t/") == cli.EXIT_OK
         assert len(deletes) == 1 and b"<Key>t/a</Key>" in deletes[0]
         assert deletes[0].count(b"<Key>") == 1  # not t, tree/c or tt; t/a once
         assert run("rm", "cos://examplebucket-1250000000/t/a/b") == cli.EXIT_SERVICE  # listed keys are not it
         assert not [r for r in server.requests if r.method == "DELETE"]
         assert "not found" in capsys.readouterr().err
-    finally:
-        server.close()
 
 
 def test_the_cluster_uploads_without_resume_on_a_full_checkpoint_disk(

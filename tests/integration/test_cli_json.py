@@ -14,6 +14,7 @@ import pytest
 from cos_multipart import cli
 from cos_multipart.testing import Fault, LocalCOS
 
+from json_schema import conforms, json_lines
 from uploads import make_file, target
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
@@ -39,19 +40,6 @@ ERROR_SCHEMA: Dict[str, Any] = {"type": str, "exit_code": int, "message": str, "
 
 def run(*argv: str) -> int:
     return cli.main(list(argv))
-
-
-def conforms(value: Dict[str, Any], schema: Dict[str, Any]) -> None:
-    """Exactly the schema's fields, each of its type (``bool`` is not an ``int`` here)."""
-    assert set(value) == set(schema), value
-    for name, kind in schema.items():
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        assert isinstance(value[name], kinds) and not (isinstance(value[name], bool) and bool not in kinds), (name, value)
-
-
-def json_lines(text: str) -> List[Dict[str, Any]]:
-    """Every line of ``text`` is one JSON object (nothing else may be on the stream)."""
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def error_of(text: str, code: int) -> Dict[str, Any]:
@@ -124,17 +112,9 @@ def test_rm_json_of_a_missing_key_is_an_error_object_on_stderr(
 
 
 def test_rm_json_names_each_key_not_deleted(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
+    from hostile import Request, cli_against, object_listing, reply
 
-    listing = "".join(
-        f"<Contents><Key>{key}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag>"
-        f"<Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>"
-        for key in ("t/a", "t/b")
-    )
-    body = (
-        "<?xml version='1.0' encoding='utf-8'?><ListBucketResult><Name>examplebucket-1250000000</Name><Prefix></Prefix>"
-        f"<Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>{listing}</ListBucketResult>"
-    ).encode()
+    body = object_listing(("t/a", "t/b"))
     result = (
         b"<?xml version='1.0'?><DeleteResult><Deleted><Key>t/a</Key></Deleted>"
         b"<Error><Key>t/b</Key><Code>AccessDenied</Code><Message>not yours</Message></Error></DeleteResult>"
@@ -149,13 +129,7 @@ def test_rm_json_names_each_key_not_deleted(monkeypatch: pytest.MonkeyPatch, cap
             reply(sock, "405 Method Not Allowed")
         return True
 
-    server = HostileServer(answer)
-    try:
-        for name in ("COS_REGION", "COS_SECURITY_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("COS_SECRET_ID", SECRET_ID)
-        monkeypatch.setenv("COS_SECRET_KEY", SECRET_KEY)
-        monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+    with cli_against(answer, monkeypatch):
         assert run("rm", "-r", "--yes", "--json", "cos://examplebucket-1250000000/t/") == cli.EXIT_PARTIAL
         out, err = capsys.readouterr()
         *items, summary = json_lines(out)
@@ -167,8 +141,6 @@ def test_rm_json_names_each_key_not_deleted(monkeypatch: pytest.MonkeyPatch, cap
         ]
         assert summary == {"type": "summary", "deleted": 1, "not_deleted": 1, "would_delete": 0, "dry_run": False}
         assert err == ""
-    finally:
-        server.close()
 
 
 def test_uploads_json_names_each_upload_and_its_local_source_and_a_kept_upload_is_in_the_error(
