@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any, Dict, List, Set, Tuple
 
+from ._cli_commands import confirm
 from ._cli_target import Target, parse_target, scope_of
 from ._cli_text import shown
 from .check import DEFAULT_CHECK_CONCURRENCY, MAX_CHECK_CONCURRENCY, CheckedPath, CheckReport, UsageReport, check_directory, disk_usage
@@ -300,7 +301,7 @@ def run_abort_all(args: argparse.Namespace) -> int:
             for path, source in doomed:
                 print(f"would remove the checkpoint {shown(str(path))} (of {shown(source)})")
             return 0
-        if not args.yes and not _confirm(f"abort {len(chosen)} uploads under {shown(where)}?", len(chosen)):
+        if not args.yes and not confirm(f"abort {len(chosen)} uploads under {shown(where)}?", f"aborting {len(chosen)} uploads"):
             print("cos-multipart: nothing aborted", file=sys.stderr)
             return 2
         aborted: Set[Tuple[str, str]] = set()
@@ -339,7 +340,7 @@ def _abort_all_json(
             lines += [checkpoint_line("would_remove_checkpoint", path, source) for path, source in _checkpoints_of(store, target, set(chosen))]
         emit_all(lines, abort_summary(lines, dry_run=args.dry_run, too_recent=too_recent))
         return 0
-    if not args.yes and not _confirm(f"abort {len(chosen)} uploads under {shown(where)}?", len(chosen)):
+    if not args.yes and not confirm(f"abort {len(chosen)} uploads under {shown(where)}?", f"aborting {len(chosen)} uploads"):
         print_error(2, "nothing aborted")
         return 2
     aborted: Set[Tuple[str, str]] = set()
@@ -372,15 +373,6 @@ def _names(checkpoint: Any, target: Target, uploads: Set[Tuple[str, str]]) -> bo
 
 def _checkpoints_of(store: CheckpointStore, target: Target, uploads: Set[Tuple[str, str]]) -> List[Tuple[Any, str]]:
     return [(path, str(checkpoint.source)) for path, checkpoint in store if _names(checkpoint, target, uploads)]
-
-
-def _confirm(question: str, count: int) -> bool:
-    if not sys.stdin.isatty():
-        raise CosValidationError(
-            "--yes", None, f"no terminal to confirm aborting {count} uploads on: add --yes (or try --dry-run first)"
-        )
-    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def older_than_help() -> str:

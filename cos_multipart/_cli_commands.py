@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import sys
 from typing import Any, Iterable, List, Optional, Sequence
 
 from ._cli_text import shown
@@ -65,6 +66,19 @@ def refuse_option(flag: str, value: Any, why: str) -> None:
     # A switch has no value to show: the value is the flag itself (cli.describe_error prints "FLAG: why").
     shown = flag if isinstance(value, bool) or value is None or value == [] else value
     raise CosValidationError(flag, shown, why)
+
+
+def confirm(question: str, what: str) -> bool:
+    """Ask ``question`` on the terminal (``[y/N]``, on stderr) before something that deletes ``what`` (e.g. "the
+    deletion of 12 objects").
+
+    Raises:
+        CosValidationError: Naming ``--yes`` when there is no terminal to ask on.
+    """
+    if not sys.stdin.isatty():
+        raise CosValidationError("--yes", None, f"no terminal to confirm {what}: add --yes (or try --dry-run first)")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _words(action: argparse.Action, value: Any) -> List[str]:

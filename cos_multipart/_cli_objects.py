@@ -15,6 +15,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
 
+from ._cli_commands import confirm
 from ._cli_text import shown
 from .cli import parse_whole_duration
 from .checkpoint import CheckpointStore
@@ -329,7 +330,7 @@ def run_rm(args: argparse.Namespace) -> int:
                 if not keys and not args.quiet:
                     print(f"nothing under {shown(where)}", file=sys.stderr)
                 return 0
-            if not args.yes and not _confirm(f"delete {len(keys)} objects under {shown(where)}?", len(keys)):
+            if not args.yes and not confirm(f"delete {len(keys)} objects under {shown(where)}?", f"the deletion of {len(keys)} objects"):
                 if args.json:
                     _json_error(2, "nothing deleted")
                     return 2
@@ -372,15 +373,6 @@ def _json_error(exit_code: int, message: str) -> None:
     from ._cli_json import print_error
 
     print_error(exit_code, message)
-
-
-def _confirm(question: str, count: int) -> bool:
-    if not sys.stdin.isatty():
-        raise CosValidationError(
-            "--yes", None, f"no terminal to confirm the deletion of {count} objects: add --yes (or try --dry-run first)"
-        )
-    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def run_presign(args: argparse.Namespace) -> int:

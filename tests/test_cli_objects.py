@@ -64,7 +64,7 @@ def test_rm_recursive_dry_run_confirmation_and_yes(
     assert run("rm", "-r", "--dry-run", target(cli_server, "r/")) == 0
     assert capsys.readouterr().out.count("would delete") == 3 and len(list(cli_client.list_objects())) == 4
     assert run("rm", "-r", target(cli_server, "r/")) == cli.EXIT_USAGE  # no terminal to confirm on, no --yes
-    assert "--yes" in capsys.readouterr().err
+    assert "no terminal to confirm the deletion of 3 objects: add --yes (or try --dry-run first)" in capsys.readouterr().err
     assert run("rm", "-r", "--yes", target(cli_server, "r/")) == 0
     assert "deleted 3 objects" in capsys.readouterr().out and [o.key for o in cli_client.list_objects()] == ["keep"]
 

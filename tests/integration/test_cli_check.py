@@ -259,7 +259,7 @@ def test_abort_all_aborts_the_scope_only_after_a_dry_run_and_drops_checkpoints(
     assert run("abort", target(cli_env, "t"), "--all", "--older-than", "7d", "--yes") == 0  # all are new
     assert "no in-progress upload under" in capsys.readouterr().out
     assert run("abort", target(cli_env, "t"), "--all") == 2  # no terminal, no --yes: refused
-    assert "--yes" in capsys.readouterr().err
+    assert "no terminal to confirm aborting 2 uploads: add --yes (or try --dry-run first)" in capsys.readouterr().err
     assert writes_since(cli_env, seen) == []  # dry run, --older-than and the refusal sent only listings
 
     assert run("abort", target(cli_env, "t/"), "--all", "--older-than", "0s", "--yes") == 0
