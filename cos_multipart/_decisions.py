@@ -489,7 +489,15 @@ class UploadBase(Generic[ClientT]):
     cap; and the :class:`~cos_multipart._config.UploadResult` it ends with."""
 
     def __init__(
-        self, client: ClientT, config: UploadConfig, store: CheckpointStore, source: AnySource, key: str, *, resume_only: bool
+        self,
+        client: ClientT,
+        config: UploadConfig,
+        store: CheckpointStore,
+        source: AnySource,
+        key: str,
+        *,
+        resume_only: bool,
+        limiter: Optional[TokenBucket] = None,
     ) -> None:
         self.client = client
         self.config = config
@@ -498,7 +506,8 @@ class UploadBase(Generic[ClientT]):
         self.key = key
         self.resume_only = resume_only
         self.started = time.monotonic()
-        self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
+        # One cap per upload unless the caller shares one over several (a directory run: the cap is the run's).
+        self.limiter = limiter or (TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None)
         self.request_ids: List[str] = []
         self.progress = ProgressTracker(source.size, None)
 

@@ -368,7 +368,7 @@ class FileSender:
                 return None
             if _changed(fd, item):
                 return None
-            return self._upload_of(source, key, report)._single_put(part)
+            return self._upload_of(source, key, report).single_put(part)
         # A large file keeps its path for its checkpoint, but its bytes come from this descriptor; the
         # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise, and the
         # file fails: it is not sent a second time in this run).
@@ -376,9 +376,9 @@ class FileSender:
         return self._upload_of(source, key, report).run()
 
     def _upload_of(self, source: FileSource, key: str, report: Callable[[ProgressEvent], None]) -> Upload:
-        upload = Upload(self.client, self.uploader.config, self.uploader.store, source, key, report, resume_only=False)
-        upload.limiter = self.limiter
-        return upload
+        return Upload(
+            self.client, self.uploader.config, self.uploader.store, source, key, report, resume_only=False, limiter=self.limiter
+        )
 
     def _reason(self, task: FileTask, item: LocalFile, fd: int) -> Tuple[Optional[str], Optional[int]]:
         """Why the file must be sent (``None``: the object holds it), and the CRC-64 computed to decide."""

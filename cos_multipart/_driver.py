@@ -29,6 +29,7 @@ from .errors import CosError, CosServiceError, UploadGoneError
 from .parts import NO_SUCH_UPLOAD, Answer, Completion, complete, completed_by_earlier_attempt, head_if_matching, send_part, send_verified
 from .planner import StreamPlan, stream_plan
 from .progress import ProgressCallback, ProgressTracker
+from .ratelimit import TokenBucket
 from .session import PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,9 @@ class Upload(decide.UploadBase[CosClient]):
         callback: Optional[ProgressCallback],
         *,
         resume_only: bool,
+        limiter: Optional[TokenBucket] = None,
     ) -> None:
-        super().__init__(client, config, store, source, key, resume_only=resume_only)
+        super().__init__(client, config, store, source, key, resume_only=resume_only, limiter=limiter)
         self.callback = callback
         self.cancel = threading.Event()
         self.progress = ProgressTracker(source.size, None, callback)
@@ -77,13 +79,13 @@ class Upload(decide.UploadBase[CosClient]):
         if isinstance(source, StreamSource):
             return self._stream(source)
         if way == decide.SINGLE_PUT:
-            return self._single_put(source.read_all(BodyOptions(md5=True)))
+            return self.single_put(source.read_all(BodyOptions(md5=True)))
         if source.path is None:
             return MultipartRun(self, source, None).run()
         with self._locked(source.path):
             stored = self.store.load(endpoint_url(self.client), self.client.bucket, self.key, source.path)
             if decide.path_with_checkpoint(source, self.config, stored, resume_only=self.resume_only) == decide.SINGLE_PUT:
-                return self._single_put(source.read_all(BodyOptions(md5=True)))
+                return self.single_put(source.read_all(BodyOptions(md5=True)))
             return MultipartRun(self, source, stored).run()
 
     @contextlib.contextmanager
@@ -102,7 +104,7 @@ class Upload(decide.UploadBase[CosClient]):
 
     # -- single PUT --
 
-    def _single_put(self, part: StreamPart) -> UploadResult:
+    def single_put(self, part: StreamPart) -> UploadResult:
         """One PUT with Content-MD5: COS refuses a body damaged in transit before it replaces anything."""
         size = len(part.data)
         self.progress = ProgressTracker(size, 1, self.callback)
@@ -138,7 +140,7 @@ class Upload(decide.UploadBase[CosClient]):
         first = source.read_part(first_size, md5=True)  # Content-MD5 if it turns out to be small
         if decide.stream_is_small(first.data, first_size, self.config):
             source.check_length(len(first.data))
-            return self._single_put(first)
+            return self.single_put(first)
         return StreamRun(self, source, schedule, first).run()
 
     # -- shared --

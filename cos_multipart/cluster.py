@@ -240,7 +240,7 @@ def upload_file_on_cluster(
             with upload._locked(source.path):
                 stored = checkpoints.load(endpoint_url(client), client.bucket, key, source.path)
                 if stored is None and source.size < settings.multipart_threshold:
-                    return upload._single_put(source.read_all(BodyOptions(md5=True)))
+                    return upload.single_put(source.read_all(BodyOptions(md5=True)))
                 run = _ClusterRun(upload, source, stored, dask_client, config, parts_per_task, task_retries)
                 return run.run()
     finally:
