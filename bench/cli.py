@@ -1,4 +1,4 @@
-"""``python -m bench run|report``: run measurements, write the JSON results, render the report.
+"""``python -m bench run|report|ab``: run measurements, write the JSON results, render the report.
 
 Examples::
 
@@ -7,6 +7,7 @@ Examples::
     python -m bench run --smoke --docs /tmp/b.md --img /tmp/img --results /tmp/r.json   # seconds
     python -m bench report                      # re-render docs/benchmarks.md (bench/out/results.json, else
                                                 # bench/results.json: the run behind the committed report)
+    python -m bench ab --old /tmp/old --new .   # two source trees alternating on the upload paths
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import machine
+from . import ab, machine
 from .report import render
 from .network import Network
 from .registry import SUITE_FUNCTIONS
@@ -110,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", parents=[paths], help="render the report from existing results")
     report.set_defaults(handler=command_report)
+
+    compare_trees = commands.add_parser(
+        "ab", help="two source trees of the project (old, new) alternating on the upload paths; report to stdout",
+        description=ab.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    ab.add_arguments(compare_trees)
+    compare_trees.set_defaults(handler=lambda args, argv: ab.command_ab(args, argv, default_log))
     return parser
 
 

@@ -90,6 +90,8 @@ class ServerProcess:
         tls: Serve HTTPS (a CA made for the run: :attr:`ca_path`).
         rtt: Round-trip time emulated by the server process (see :mod:`bench._server_main`).
         dialect: ``"oss"`` for the server's OSS mode (its bucket and region are then read from the server).
+        launcher: The command the JSON options are appended to (default ``python -m bench._server_main``).
+        env: The server's environment (default :func:`child_env`).
     """
 
     def __init__(
@@ -102,8 +104,12 @@ class ServerProcess:
         tls: bool = False,
         rtt: float = 0.0,
         dialect: Optional[str] = None,
+        launcher: Optional[Sequence[str]] = None,
+        env: Optional[Dict[str, str]] = None,
     ) -> None:
         self.data_dir = data_dir
+        self.launcher = list(launcher) if launcher is not None else [sys.executable, "-m", "bench._server_main"]
+        self.env = env
         self.dialect = dialect
         self.bucket = DEFAULT_BUCKET
         self.region = DEFAULT_REGION
@@ -121,11 +127,11 @@ class ServerProcess:
         options = {"data_dir": str(self.data_dir), "bandwidth": self.bandwidth, "latency": self.latency,
                    "host": self.host, "tls": self.tls, "rtt": self.rtt, "dialect": self.dialect}  # fmt: skip
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench._server_main", json.dumps(options)],
+            [*self.launcher, json.dumps(options)],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
-            env=child_env(),
+            env=self.env if self.env is not None else child_env(),
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
@@ -282,6 +288,9 @@ def run_child(
     kill_when: Optional[Callable[[], bool]] = None,
     poll: float = 0.01,
     prefix: Sequence[str] = (),
+    command: Optional[Sequence[str]] = None,
+    env: Optional[Dict[str, str]] = None,
+    stdin: Optional[int] = None,
 ) -> ChildResult:
     """Run ``bench._child`` with ``spec`` in a fresh process and wait for it with ``os.wait4``.
 
@@ -292,15 +301,19 @@ def run_child(
             True (a crash in the middle of an upload).
         prefix: A command the child runs under, e.g. ``ip netns exec <ns>``; it execs the child, so the pid
             waited for (and killed) is the child's own.
+        command: The program the JSON spec is appended to (default ``python -m bench._child``).
+        env: The child's environment (default :func:`child_env`).
+        stdin: A file descriptor the child reads as its standard input (default: this process's).
     """
     with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "bench._child", json.dumps(spec)],
+            [*prefix, *(command if command is not None else (sys.executable, "-m", "bench._child")), json.dumps(spec)],
+            stdin=stdin,
             stdout=out,
             stderr=err,
             text=True,
-            env=child_env(),
+            env=env if env is not None else child_env(),
         )
         killed = threading.Event()
         done = threading.Event()
