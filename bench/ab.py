@@ -283,9 +283,18 @@ def summarize(runs: Sequence[Dict[str, Any]], paths: Sequence[str]) -> Dict[str,
         entry["ratio"] = {
             name: ratio(entry["new"][name].get("median"), entry["old"][name].get("median")) for name in RATIO_FIELDS
         }
+        entry["overlap"] = {name: _overlap(entry["old"][name], entry["new"][name]) for name in RATIO_FIELDS}
         entry["verified"] = all(run["verified"] for run in runs if run["path"] == path)
         summary[path] = entry
     return summary
+
+
+def _overlap(old: Dict[str, float], new: Dict[str, float]) -> Optional[bool]:
+    """Whether the two trees' ranges (min-max over the rounds) overlap: then the difference is within the noise
+    of this run. ``None`` when either is missing."""
+    if not old or not new:
+        return None
+    return bool(old["min"] <= new["max"] and new["min"] <= old["max"])
 
 
 def _fmt(summary: Dict[str, float], digits: int) -> str:
@@ -297,8 +306,11 @@ def _fmt(summary: Dict[str, float], digits: int) -> str:
     return f"{middle:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
-def _ratio(value: Optional[float]) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _ratio(value: Optional[float], overlap: Optional[bool] = None) -> str:
+    if value is None:
+        return "-"
+    # "*": the ranges of the rounds do not overlap, the difference is larger than this run's noise.
+    return f"{value:.3f}" + ("*" if overlap is False else "")
 
 
 def render(results: Dict[str, Any]) -> str:
@@ -334,12 +346,15 @@ def render(results: Dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for path in results["paths"]:
-        ratios = summary[path]["ratio"]
+        ratios, overlap = summary[path]["ratio"], summary[path].get("overlap", {})
         lines.append(
-            f"| {path} | {_ratio(ratios['mib_s'])} | {_ratio(ratios['cpu_s_per_gib'])} | {_ratio(ratios['peak_rss_mib'])} | "
-            f"{_ratio(ratios['workers_peak_rss_mib'])} |"
+            "| " + " | ".join([path, *(_ratio(ratios[name], overlap.get(name)) for name in RATIO_FIELDS)]) + " |"
         )
-    lines += ["", "MiB/s higher is better; CPU s/GiB and RSS lower are better; medians (min-max) of the rounds."]
+    lines += [
+        "",
+        "MiB/s higher is better; CPU s/GiB and RSS lower are better; medians (min-max) of the rounds; "
+        "*: the two trees' ranges do not overlap (a difference beyond this run's noise).",
+    ]
     return "\n".join(lines)
 
 

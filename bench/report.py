@@ -1,6 +1,7 @@
 """Render results (the JSON ``python -m bench run`` writes) as ``docs/benchmarks.md`` and PNG plots.
 
-The prose that interprets a particular run lives in ``bench/notes.md`` and is inserted as it is; everything
+The prose that interprets a particular run lives in ``bench/notes.md`` and is inserted as it is (so is
+``bench/ab.md``, how to compare two checkouts, at the end); everything
 else (tables, ratios, target verdicts) is computed here from the numbers, so re-running the benchmark
 re-renders a consistent document.
 """
@@ -17,6 +18,8 @@ from .tables import PAIRINGS, fmt, section_compare, section_dirs, section_floors
 from .targets import fmt_ratio, targets
 
 NOTES = Path(__file__).resolve().parent / "notes.md"
+#: How to compare two checkouts with ``python -m bench ab`` (not from the results: inserted as it is, last).
+AB_NOTES = Path(__file__).resolve().parent / "ab.md"
 
 LABELS = {
     "ours": "this package (MD5 + CRC-64)",
@@ -546,6 +549,8 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
     if not images:
         lines += ["(No plots: matplotlib is not installed; `pip install -e '.[bench]'`.)", ""]
     lines += section_commands(results)
+    if AB_NOTES.exists():
+        lines += ["", AB_NOTES.read_text().rstrip()]
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text("\n".join(lines).rstrip() + "\n")
 
