@@ -291,8 +291,8 @@ def summarize(runs: Sequence[Dict[str, Any]], paths: Sequence[str]) -> Dict[str,
 
 def _overlap(old: Dict[str, float], new: Dict[str, float]) -> Optional[bool]:
     """Whether the two trees' ranges (min-max over the rounds) overlap: then the difference is within the noise
-    of this run. ``None`` when either is missing."""
-    if not old or not new:
+    of this run. ``None`` when either is missing or is one round only (one value has no range)."""
+    if not old or not new or min(old.get("n", 1), new.get("n", 1)) < 2:
         return None
     return bool(old["min"] <= new["max"] and new["min"] <= old["max"])
 
