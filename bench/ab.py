@@ -327,8 +327,9 @@ def render(results: Dict[str, Any]) -> str:
         + ("loopback" if not settings.get("bandwidth") else f"server cap {human(settings['bandwidth'])}/s per connection"),
         f"{results['when']}, {results['seconds']:.0f} s",
         "",
-        "| path | tree | MiB/s | client CPU s/GiB | set-up CPU s | peak RSS MiB | workers peak RSS MiB | server CPU s/GiB | verified |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| path | tree | MiB/s | client CPU s/GiB | set-up CPU s | peak RSS MiB | ru_maxrss MiB | workers peak RSS MiB "
+        "| server CPU s/GiB | verified |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     summary = results["summary"]
     for path in results["paths"]:
@@ -336,7 +337,7 @@ def render(results: Dict[str, Any]) -> str:
             numbers = summary[path][tree]
             lines.append(
                 f"| {path} | {tree} | {_fmt(numbers['mib_s'], 1)} | {_fmt(numbers['cpu_s_per_gib'], 2)} | "
-                f"{_fmt(numbers['setup_cpu'], 2)} | {_fmt(numbers['peak_rss_mib'], 0)} | "
+                f"{_fmt(numbers['setup_cpu'], 2)} | {_fmt(numbers['peak_rss_mib'], 0)} | {_fmt(numbers['ru_maxrss_mib'], 0)} | "
                 f"{_fmt(numbers['workers_peak_rss_mib'], 0)} | {_fmt(numbers['server_cpu_s_per_gib'], 2)} | "
                 f"{'yes' if summary[path]['verified'] else 'NO'} |"
             )

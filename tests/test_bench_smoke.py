@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 from bench import ab, cli, tables, targets  # noqa: E402
 from bench._child import _slices  # noqa: E402
 from bench.netshape import BASE_PORT, PORTS, KernelLink, classifier_bytecode, kernel_support  # noqa: E402
-from bench.procs import LogEntry, iter_alternating  # noqa: E402
+from bench.procs import ChildResult, LogEntry, iter_alternating  # noqa: E402
 from bench.settings import SUITES, parse_size  # noqa: E402
 from bench.stats import ratio, spread  # noqa: E402
 from bench.suites import transfer_window  # noqa: E402
@@ -324,7 +324,7 @@ def test_ab_measures_every_path_with_both_trees_alternating(ab_run: Dict[str, An
 
 def test_ab_prints_every_field_and_a_ratio_row_per_path(ab_run: Dict[str, Any]) -> None:
     text = ab_run["stdout"]
-    for field in ("MiB/s", "client CPU s/GiB", "set-up CPU s", "peak RSS MiB", "workers peak RSS MiB", "server CPU s/GiB",
+    for field in ("MiB/s", "client CPU s/GiB", "set-up CPU s", "peak RSS MiB", "ru_maxrss MiB", "workers peak RSS MiB", "server CPU s/GiB",
                   "MiB/s new/old", "CPU s/GiB new/old", "peak RSS new/old"):  # fmt: skip
         assert f"| {field} |" in text
     for path in ab_run["results"]["paths"]:
@@ -351,3 +351,13 @@ def test_ab_summary_ratios_are_new_over_old_medians() -> None:
     assert summary["ratio"]["workers_peak_rss_mib"] is None and summary["verified"]
     # The throughput ranges overlap (noise); the CPU ranges do not, and the printed ratio says so.
     assert summary["overlap"] == {"mib_s": True, "cpu_s_per_gib": False, "peak_rss_mib": True, "workers_peak_rss_mib": None}
+
+
+def test_ab_stops_when_a_child_imported_the_package_from_outside_its_tree(tmp_path: Path) -> None:
+    """An installed copy that shadows the tree would be measured instead of it: the run must stop."""
+    tree = tmp_path / "tree"
+    settings = ab.AbSettings(old=tree, new=ROOT)
+    output = {"module_file": str(ROOT / "cos_multipart" / "__init__.py"), "wall": 1.0, "cpu": 1.0, "peak_rss_mib": 50.0}
+    child = ChildResult(output=output, returncode=0, process_wall=1.0, process_cpu=1.0, maxrss_mib=50.0)
+    with pytest.raises(RuntimeError, match="imported cos_multipart from .* not from .*tree"):
+        ab._record(settings, None, child, 0.0, "old", "threads", "key", 1, 0)  # type: ignore[arg-type]  # never reached
