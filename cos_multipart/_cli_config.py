@@ -485,7 +485,8 @@ def run_show(args: argparse.Namespace) -> int:
     rows += _credential_rows(chosen, DIALECTS[service].credential_env)
     if args.json:
         _emit({"type": "settings", "settings": {
-            key.replace(" ", "_"): {"value": None if value == "(not set)" else value, "source": source} for key, value, source in rows
+            # "(not set)", "(none)", "(the bucket's default host)"...: words for the eye; a script reads null
+            key.replace(" ", "_"): {"value": None if value.startswith("(") else value, "source": source} for key, value, source in rows
         }})  # fmt: skip
         return 0
     width = max(len(row[0]) for row in rows)

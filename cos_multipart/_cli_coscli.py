@@ -28,7 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union
 
 from .errors import CosValidationError
 
@@ -68,7 +68,7 @@ class _Reader:
             self.lines.append(_Line(number, len(raw) - len(raw.lstrip(" ")), stripped))
         self.index = 0
 
-    def refuse(self, number: int, what: str) -> None:
+    def refuse(self, number: int, what: str) -> NoReturn:
         raise CosValidationError(
             str(self.path), f"line {number}", f"COSCLI's cos.yaml in the YAML subset cos-multipart reads "
             f"(key: value, key: then an indented block, - items, plain or quoted scalars): {what}",
@@ -102,7 +102,6 @@ class _Reader:
             match = _KEY.fullmatch(line.text)
             if match is None:
                 self.refuse(line.number, f"not a 'key: value' line: {line.text[:40]!r}")
-                raise AssertionError  # refuse() raised
             key, rest = match.group(1), match.group(2)
             if key in found:
                 self.refuse(line.number, f"the key {key!r} twice")
@@ -162,7 +161,6 @@ class _Reader:
             match = re.match(r"'((?:[^']|'')*)'\s*(#.*)?$", text)
             if match is None:
                 self.refuse(number, "a single-quoted value that does not end on its line")
-                raise AssertionError
             return match.group(1).replace("''", "'")
         if text.startswith(_UNSUPPORTED_START):
             self.refuse(number, f"a value starting with {text[0]!r} (flow collections, block scalars, anchors, tags)")

@@ -14,6 +14,7 @@ import pytest
 
 from cos_multipart import cli
 
+BASH = shutil.which("bash") or "bash"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
@@ -37,7 +38,7 @@ def _complete(script: Path, line: str, cwd: Path, config_home: Path) -> List[str
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "XDG_CONFIG_HOME": str(config_home), "LINE": line}
-    done = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([BASH, "--norc", "--noprofile", "-c", program], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     return done.stdout.splitlines()
@@ -90,5 +91,5 @@ def test_every_flag_and_command_of_the_parser_is_in_each_script(capsys: pytest.C
 def test_the_bash_script_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "c.bash"
     script.write_text(_script("bash", capsys))
-    done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([BASH, "-n", str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -157,3 +157,26 @@ def test_a_bad_value_in_the_file_is_named_with_its_profile_before_anything_is_wr
     source.write_text(COSCLI.replace("secretkey: coscli-secret-value", "secretkey: has space"))
     assert cli.main(["config", "import", "--with-secrets", str(source)]) == cli.EXIT_USAGE
     assert "has space" not in capsys.readouterr().err and not _config(tmp_path).exists()
+
+
+def test_config_list_and_show_json_mask_the_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("COS_SECRET_ID", "COS_SECRET_KEY", "COS_SECURITY_TOKEN", "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "COS_REGION", "COS_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    source = tmp_path / ".cos.yaml"
+    source.write_text(COSCLI)
+    assert cli.main(["config", "import", "-q", "--with-secrets", str(source)]) == cli.EXIT_OK
+    capsys.readouterr()
+    assert cli.main(["config", "list", "--json"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    *profiles, summary = [json.loads(line) for line in out.splitlines()]
+    assert summary == {"type": "summary", "profiles": 2, "path": str(_config(tmp_path))}
+    assert profiles[0]["settings"]["secret_key"] == "********" and profiles[0]["settings"]["secret_id"] == "AKID********"
+    assert cli.main(["config", "show", "--json", "--profile", "bucket1"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    settings = json.loads(out)["settings"]
+    assert settings["secret_key"] == {"value": "********", "source": "profile bucket1, stored in the file"}
+    assert settings["region"] == {"value": "ap-shanghai", "source": "profile bucket1"}
+    assert settings["endpoint"]["value"] is None and settings["token"]["value"] is None
+    assert "coscli-secret-value" not in out and "AKIDcoscliimported" not in out

@@ -34,7 +34,6 @@ from test_cli_json import (
     UPLOADED_SCHEMA,
     UPLOADS_SUMMARY_SCHEMA,
     VERIFY_SCHEMA,
-    PLAN_SCHEMA,
 )
 from uploads import make_file, target
 
