@@ -175,6 +175,8 @@ def _bash(root: Command) -> str:
         "    COMPREPLY=()",
         '    if [[ "$positionals" == *targets* ]] && [[ "cos://" == "$cur"* || "oss://" == "$cur"* ]]; then',
         '        _cos_multipart_reply "cos:// oss://" "$cur"',
+        "    fi",
+        '    if [ "${#COMPREPLY[@]}" -gt 0 ]; then',
         "        compopt -o nospace 2>/dev/null || true  # the bucket comes right after the scheme",
         "    fi",
         '    if [[ "$positionals" == *files* ]] && [[ "$cur" != *:* ]]; then',

@@ -144,6 +144,11 @@ def apply_profile(args: argparse.Namespace) -> None:
     """Fill the options no flag gave from the chosen profile, then the built-in defaults (commands that
     talk to a service only: the others have no ``--retry-time``)."""
     if not hasattr(args, "retry_time"):
+        if getattr(args, "profile", None) and not getattr(args, "names_profile", False):
+            from ._cli_commands import refuse_option
+
+            # serve, demo, completion, config list/path: they read no setting of a profile (never ignored)
+            refuse_option("--profile", args.profile, f"does not apply to {_command_of(args)}: it uses no setting of a profile")
         return
     chosen = choose(args, _service_of(args))
     filled: Dict[str, str] = {}
@@ -160,6 +165,11 @@ def apply_profile(args: argparse.Namespace) -> None:
         filled["concurrency"] = "default"
     args.filled_in = filled
     args.chosen_profile = chosen
+
+
+def _command_of(args: argparse.Namespace) -> str:
+    action = getattr(args, "config_command", None)
+    return f"{args.command} {action}" if action else str(args.command)
 
 
 def convert(chosen: Chosen, key: str) -> Any:
@@ -248,12 +258,12 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     set_.add_argument("key", metavar="KEY")
     set_.add_argument("value", metavar="VALUE", help="the value, with its unit (8MB, 2m); '-': read it from stdin")
     set_.add_argument("--json", action="store_true", help=_JSON_HELP)
-    set_.set_defaults(handler=run_set)
+    set_.set_defaults(handler=run_set, names_profile=True)
 
     unset = actions.add_parser("unset", parents=parents, help="remove KEY from a profile")
     unset.add_argument("key", metavar="KEY")
     unset.add_argument("--json", action="store_true", help=_JSON_HELP)
-    unset.set_defaults(handler=run_unset)
+    unset.set_defaults(handler=run_unset, names_profile=True)
 
     list_ = actions.add_parser("list", parents=parents, help="the profiles and their settings (secrets masked)")
     list_.add_argument("--json", action="store_true", help="JSON Lines: one object per profile (secrets masked), then a summary object")
@@ -287,7 +297,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     import_.add_argument("file", metavar="FILE", nargs="?", help="the config to read (default ~/.cos.conf, else ~/.cos.yaml)")
     import_.add_argument("--with-secrets", action="store_true", help="also copy the credentials into the file")
     import_.add_argument("--json", action="store_true", help=_JSON_HELP)
-    import_.set_defaults(handler=run_import)
+    import_.set_defaults(handler=run_import, names_profile=True)
 
 
 def _target_name(args: argparse.Namespace, default: str = DEFAULT_PROFILE) -> str:

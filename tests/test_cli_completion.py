@@ -93,3 +93,11 @@ def test_the_bash_script_parses(tmp_path: Path, capsys: pytest.CaptureFixture[st
     script.write_text(_script("bash", capsys))
     done = subprocess.run([BASH, "-n", str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("argv", [["completion", "bash"], ["config", "path"], ["config", "list"], ["demo", "--size", "0"]])
+def test_profile_is_refused_by_commands_that_read_none(argv: List[str], capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert cli.main([*argv, "--profile", "prod"]) == cli.EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("cos-multipart: error: --profile 'prod': does not apply to ") and argv[0] in err
