@@ -180,3 +180,22 @@ def test_config_list_and_show_json_mask_the_secrets(
     assert settings["region"] == {"value": "ap-shanghai", "source": "profile bucket1"}
     assert settings["endpoint"]["value"] is None and settings["token"]["value"] is None
     assert "coscli-secret-value" not in out and "AKIDcoscliimported" not in out
+
+
+def test_the_reader_takes_four_space_indentation_as_newer_yaml_writers_use(tmp_path: Path) -> None:
+    text = """cos:
+    base:
+        secretid: ""
+        protocol: https
+    buckets:
+        - name: b-1250000000
+          alias: b1
+          region: ap-nanjing
+          ofs: false
+"""
+    assert read(text, tmp_path / "x.yaml") == {
+        "cos": {
+            "base": {"secretid": "", "protocol": "https"},
+            "buckets": [{"name": "b-1250000000", "alias": "b1", "region": "ap-nanjing", "ofs": "false"}],
+        }
+    }
