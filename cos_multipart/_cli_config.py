@@ -24,6 +24,7 @@ from .cli import parse_duration, parse_size
 from .credentials import Credentials
 from .errors import CosCredentialsError, CosValidationError
 
+_JSON_HELP = "print one JSON object (secrets masked)"
 #: The options a profile fills when no flag gave them (region and endpoint: see :func:`place`).
 FILLED = ("part_size", "concurrency", "checkpoint_dir", "retry_time", "timeout", "ca_bundle")
 
@@ -143,6 +144,11 @@ def apply_profile(args: argparse.Namespace) -> None:
     """Fill the options no flag gave from the chosen profile, then the built-in defaults (commands that
     talk to a service only: the others have no ``--retry-time``)."""
     if not hasattr(args, "retry_time"):
+        if getattr(args, "profile", None) and not getattr(args, "names_profile", False):
+            from ._cli_commands import refuse_option
+
+            # serve, demo, completion, config list/path: they read no setting of a profile (never ignored)
+            refuse_option("--profile", args.profile, f"does not apply to {_command_of(args)}: it uses no setting of a profile")
         return
     chosen = choose(args, _service_of(args))
     filled: Dict[str, str] = {}
@@ -159,6 +165,11 @@ def apply_profile(args: argparse.Namespace) -> None:
         filled["concurrency"] = "default"
     args.filled_in = filled
     args.chosen_profile = chosen
+
+
+def _command_of(args: argparse.Namespace) -> str:
+    action = getattr(args, "config_command", None)
+    return f"{args.command} {action}" if action else str(args.command)
 
 
 def convert(chosen: Chosen, key: str) -> Any:
@@ -246,16 +257,20 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     set_.add_argument("key", metavar="KEY")
     set_.add_argument("value", metavar="VALUE", help="the value, with its unit (8MB, 2m); '-': read it from stdin")
-    set_.set_defaults(handler=run_set)
+    set_.add_argument("--json", action="store_true", help=_JSON_HELP)
+    set_.set_defaults(handler=run_set, names_profile=True)
 
     unset = actions.add_parser("unset", parents=parents, help="remove KEY from a profile")
     unset.add_argument("key", metavar="KEY")
-    unset.set_defaults(handler=run_unset)
+    unset.add_argument("--json", action="store_true", help=_JSON_HELP)
+    unset.set_defaults(handler=run_unset, names_profile=True)
 
     list_ = actions.add_parser("list", parents=parents, help="the profiles and their settings (secrets masked)")
+    list_.add_argument("--json", action="store_true", help="JSON Lines: one object per profile (secrets masked), then a summary object")
     list_.set_defaults(handler=run_list)
 
     path = actions.add_parser("path", parents=parents, help="print the config file's path")
+    path.add_argument("--json", action="store_true", help=_JSON_HELP)
     path.set_defaults(handler=run_path)
 
     show = actions.add_parser(
@@ -268,18 +283,21 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     show.add_argument("--part-size", type=parse_size, help="as the transfer flag")
     show.add_argument("--concurrency", type=int, help="as the transfer flag")
     show.add_argument("--checkpoint-dir", help="as the transfer flag")
+    show.add_argument("--json", action="store_true", help="print one JSON object: each setting's value and source (secrets masked)")
     show.set_defaults(handler=run_show)
 
     import_ = actions.add_parser(
-        "import", parents=parents, help="make a profile from coscmd's ~/.cos.conf",
-        description="Copy the region, endpoint, threads and part size of a coscmd config (INI; default "
-        "~/.cos.conf) into the profile (--profile NAME, default 'coscmd'). Its secret_id, secret_key and token "
-        "are copied only with --with-secrets (better: keep them in the environment). COSCLI's ~/.cos.yaml is "
-        "YAML, which Python cannot read without a dependency: not supported.",
+        "import", parents=parents, help="make profiles from COSCLI's ~/.cos.yaml or coscmd's ~/.cos.conf",
+        description="Make profiles from another tool's config. COSCLI's cos.yaml (a file whose first line is "
+        "'cos:'): one profile per bucket entry, named by its alias (else the bucket name), with its region and "
+        "endpoint. coscmd's INI (~/.cos.conf): one profile (--profile NAME, default 'coscmd') with the region, "
+        "endpoint, threads and part size. Credentials are copied only with --with-secrets (better: keep them "
+        "in the environment). FILE: default ~/.cos.conf if it exists, else ~/.cos.yaml.",
     )  # fmt: skip
-    import_.add_argument("file", metavar="FILE", nargs="?", default="~/.cos.conf")
+    import_.add_argument("file", metavar="FILE", nargs="?", help="the config to read (default ~/.cos.conf, else ~/.cos.yaml)")
     import_.add_argument("--with-secrets", action="store_true", help="also copy the credentials into the file")
-    import_.set_defaults(handler=run_import)
+    import_.add_argument("--json", action="store_true", help=_JSON_HELP)
+    import_.set_defaults(handler=run_import, names_profile=True)
 
 
 def _target_name(args: argparse.Namespace, default: str = DEFAULT_PROFILE) -> str:
@@ -312,7 +330,9 @@ def run_set(args: argparse.Namespace) -> int:
     stored = _profiles.check_value(args.key, value, parsers=PARSERS)
     profiles.setdefault(name, {})[args.key] = stored
     _profiles.save(path, profiles)
-    if not args.quiet:
+    if args.json:
+        _emit({"type": "set", "profile": name, "key": args.key, "value": _profiles.mask(args.key, stored), "path": str(path)})
+    elif not args.quiet:
         print(f"{name}.{args.key} = {_profiles.mask(args.key, stored)} (in {path})")
     return 0
 
@@ -326,7 +346,9 @@ def run_unset(args: argparse.Namespace) -> int:
         raise CosValidationError("KEY", args.key, f"a key of profile {name} in {path}: {', '.join(profiles.get(name, {})) or 'it has none'}")
     del profiles[name][args.key]
     _profiles.save(path, profiles)
-    if not args.quiet:
+    if args.json:
+        _emit({"type": "unset", "profile": name, "key": args.key, "path": str(path)})
+    elif not args.quiet:
         print(f"removed {name}.{args.key} (from {path})")
     return 0
 
@@ -335,6 +357,11 @@ def run_list(args: argparse.Namespace) -> int:
     """``config list``: every profile and its settings, secrets masked."""
     path = _profiles.config_path()
     profiles = _profiles.load(path)
+    if args.json:
+        for name, values in profiles.items():
+            _emit({"type": "profile", "name": name, "settings": {key: _profiles.mask(key, value) for key, value in values.items()}})
+        _emit({"type": "summary", "profiles": len(profiles), "path": str(path)})
+        return 0
     if not profiles and not args.quiet:
         print(f"no profiles in {path}: make one with cos-multipart config set --profile NAME KEY VALUE", file=sys.stderr)
     for name, values in profiles.items():
@@ -346,30 +373,75 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_path(args: argparse.Namespace) -> int:
     """``config path``."""
+    if args.json:
+        found = _profiles.config_path()
+        _emit({"type": "path", "path": str(found), "exists": found.exists()})
+        return 0
     print(_profiles.config_path())
     return 0
 
 
+def _emit(value: Dict[str, Any]) -> None:
+    from ._cli_json import emit
+
+    emit(value)
+
+
 def run_import(args: argparse.Namespace) -> int:
-    """``config import [FILE]``: a profile from a coscmd config."""
-    source = Path(os.path.expanduser(args.file))
-    name = _target_name(args, default="coscmd")
+    """``config import [FILE]``: profiles from COSCLI's cos.yaml (one per bucket) or coscmd's cos.conf (one)."""
+    from . import _cli_coscli
+
+    if args.file is not None:
+        source = Path(os.path.expanduser(args.file))
+    else:
+        coscmd = Path(os.path.expanduser("~/.cos.conf"))
+        source = coscmd if coscmd.exists() else Path(os.path.expanduser("~/.cos.yaml"))
     try:
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CosValidationError("FILE", str(source), "an existing coscmd config (coscmd config writes ~/.cos.conf)") from None
-    imported, left = _profiles.coscmd_profile(text, source, with_secrets=args.with_secrets)
-    for key, value in imported.items():
-        _profiles.check_value(key, value, parsers=PARSERS)
+        raise CosValidationError(
+            "FILE", str(source), "an existing config: COSCLI's (coscli config init writes ~/.cos.yaml) or "
+            "coscmd's (coscmd config writes ~/.cos.conf)",
+        ) from None  # fmt: skip
+    imported: Dict[str, Dict[str, str]]
+    if _cli_coscli.looks_like(text):
+        kind = "coscli"
+        imported, left = _cli_coscli.profiles(text, source, with_secrets=args.with_secrets)
+        if args.profile is not None:
+            if len(imported) != 1:
+                raise CosValidationError(
+                    "--profile", args.profile, f"one profile, but {source} has {len(imported)} buckets: without "
+                    "--profile each becomes a profile named by its alias (else its bucket name)",
+                )  # fmt: skip
+            imported = {_profiles.check_name(args.profile): next(iter(imported.values()))}
+    else:
+        kind = "coscmd"
+        single, left = _profiles.coscmd_profile(text, source, with_secrets=args.with_secrets)
+        imported = {_target_name(args, default="coscmd"): single}
+    for name, values in imported.items():
+        for key, value in values.items():
+            try:
+                _profiles.check_value(key, value, parsers=PARSERS)
+            except CosValidationError as error:  # name where the value came from, never a secret's text
+                raise CosValidationError(f"{key} of {name} imported from {source}", error.value, error.allowed) from None
     path = _profiles.config_path()
     profiles = _profiles.load(path)
-    profiles.setdefault(name, {}).update(imported)
+    for name, values in imported.items():
+        profiles.setdefault(name, {}).update(values)
     _profiles.save(path, profiles)
+    if args.json:
+        _emit({
+            "type": "imported", "source": str(source), "format": kind, "path": str(path),
+            "profiles": {name: {key: _profiles.mask(key, value) for key, value in values.items()} for name, values in imported.items()},
+            "left_out": left,
+        })  # fmt: skip
+        return 0
     if not args.quiet:
-        print(f"profile {name} in {path}: {', '.join(imported)} from {source}")
+        for name, values in imported.items():
+            print(f"profile {name} in {path}: {', '.join(values)} from {source}")
         if left:
             print(
-                f"not copied: {', '.join(left)} (keep them in the environment: COS_SECRET_ID, COS_SECRET_KEY; "
+                f"not copied: {', '.join(left)} (keep credentials in the environment: COS_SECRET_ID, COS_SECRET_KEY; "
                 "or run again with --with-secrets)", file=sys.stderr,
             )  # fmt: skip
     return 0
@@ -421,6 +493,12 @@ def run_show(args: argparse.Namespace) -> int:
         else:
             rows.append((key, str(defaults[key]), "default"))
     rows += _credential_rows(chosen, DIALECTS[service].credential_env)
+    if args.json:
+        _emit({"type": "settings", "settings": {
+            # "(not set)", "(none)", "(the bucket's default host)"...: words for the eye; a script reads null
+            key.replace(" ", "_"): {"value": None if value.startswith("(") else value, "source": source} for key, value, source in rows
+        }})  # fmt: skip
+        return 0
     width = max(len(row[0]) for row in rows)
     value_width = max(len(row[1]) for row in rows)
     for key, value, source in rows:

@@ -78,3 +78,25 @@ def emit_all(lines: Any, summary: Dict[str, Any]) -> None:
     for line in lines:
         emit(line)
     emit(summary)
+
+
+def checkpoint_object(path: Any, checkpoint: Any) -> Dict[str, Any]:
+    """One interrupted upload of ``resume --json`` (no PATH): a checkpoint and what it records."""
+    started = datetime.datetime.fromtimestamp(checkpoint.created, datetime.timezone.utc) if checkpoint.created else None
+    return {
+        "type": "checkpoint",
+        "path": str(path),
+        "source": None if checkpoint.source is None else str(checkpoint.source),
+        "target": f"{checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}",
+        "service": checkpoint.service,
+        "bucket": checkpoint.bucket,
+        "key": checkpoint.key,
+        "upload_id": checkpoint.upload_id,
+        "parts_done": len(checkpoint.parts),
+        "parts_total": checkpoint.plan.count,
+        "part_size": checkpoint.plan.part_size,
+        "size": checkpoint.plan.size,
+        "started": iso_time(started),
+        "endpoint": checkpoint.endpoint,
+        "encryption": checkpoint.encryption,
+    }

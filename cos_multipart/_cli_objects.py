@@ -88,6 +88,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         "--expires", type=parse_whole_duration, default=3600, metavar="DURATION",
         help="validity in whole seconds: 600, 90s, 15m, 1h, 7d (default 1h)",
     )  # fmt: skip
+    presign.add_argument("--json", action="store_true", help="print one JSON object (the URL, its expiry and the Host header it needs)")
     presign.set_defaults(handler=run_presign)
 
     verify = add("verify", "check that an object equals a local file (size and CRC-64, nothing downloaded)",
@@ -384,11 +385,20 @@ def run_presign(args: argparse.Namespace) -> int:
     key = target.key
     with make_client(args, target) as client:
         try:
-            print(client.presign(key, method=args.method, expires=args.expires))
+            url = client.presign(key, method=args.method, expires=args.expires)
         except CosValidationError as error:
             if error.field == "expires":  # the service's own range (OSS: at most 7 days)
                 raise CosValidationError("--expires", args.expires, error.allowed) from error
             raise
+        if args.json:
+            from ._cli_json import emit
+
+            emit({
+                "type": "presigned", "target": target.url(), "method": args.method, "url": url,
+                "expires": args.expires, "host": client.endpoint.host if client.endpoint.bucket_host else None,
+            })  # fmt: skip
+            return 0
+        print(url)
         if client.endpoint.bucket_host and not args.quiet:  # the URL's host names no bucket: the signed Host does
             print(
                 f"cos-multipart: note: the endpoint does not name the bucket: send this URL with the header "

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 import threading
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import limits
 from .cli import parse_duration, parse_size
@@ -107,6 +108,11 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         help="with --tls: a host name or address the certificate is made for, instead of localhost, "
         "127.0.0.1, ::1 and --host (repeatable)",
     )
+    serve.add_argument(
+        "--json", action="store_true",
+        help="say the start as one JSON object on stdout (endpoint, buckets, region, credentials to use...), and the "
+        "stop as another",
+    )  # fmt: skip
     serve.set_defaults(handler=run_serve)
 
     demo = subparsers.add_parser(
@@ -199,15 +205,54 @@ def run_serve(args: argparse.Namespace) -> int:
     previous = _on_sigterm(stop)
     try:
         with server:
-            _print_banner(server, source, persistent=args.data_dir is not None, faults=faults)
+            if args.json:
+                _emit(listening_object(server, source, persistent=args.data_dir is not None, faults=faults))
+            else:
+                _print_banner(server, source, persistent=args.data_dir is not None, faults=faults)
             while not stop.wait(0.5):
                 pass
     except KeyboardInterrupt:
         pass
     finally:
         _restore_sigterm(previous)
-    print(f"local {server.rules.service} server stopped", flush=True)
+    if args.json:
+        _emit({"type": "stopped", "endpoint": server.endpoint})
+    else:
+        print(f"local {server.rules.service} server stopped", flush=True)
     return 0
+
+
+def _emit(value: Dict[str, Any]) -> None:
+    from ._cli_json import emit
+
+    emit(value)
+
+
+def listening_object(server: LocalCOS, source: str, *, persistent: bool, faults: List[Fault]) -> Dict[str, Any]:
+    """``serve --json``: what a script needs to use the server (docs/cli.md). The secret key is printed only
+    when it is the server's own documented test key, which is public and signs nothing but requests to this
+    server; a key from the environment or ``--secret-key`` is the user's and is never printed."""
+    return {
+        "type": "listening",
+        "service": server.dialect,
+        "endpoint": server.endpoint,
+        "host": server.host,
+        "port": server.port,
+        "bucket": server.bucket,
+        "buckets": list(server.buckets),
+        "region": server.region,
+        "secret_id": server.credentials.secret_id,
+        "secret_key": server.credentials.secret_key if source == "test" else None,
+        "credentials": source,
+        "anonymous": server.anonymous,
+        "data_dir": str(server.data_dir),
+        "temporary": not persistent,
+        "access_log": str(server.access_log),
+        "ca_bundle": None if server.ca_path is None else str(server.ca_path),
+        "tls_names": list(server.tls_names) if server.ca_path is not None else [],
+        "faults": [str(fault) for fault in faults],
+        "pid": os.getpid(),
+    }
 
 
 def _print_banner(server: LocalCOS, source: str, *, persistent: bool, faults: List[Fault]) -> None:

@@ -417,17 +417,17 @@ def run_resume(args: argparse.Namespace) -> int:
             raise CosValidationError("--forget", "", f"PATH and {TARGET_FORM} of the checkpoint to drop")
         refuse_given(
             args, [connection_options(), transfer_options()], "resume without PATH only lists the checkpoints "
-            "(give PATH and TARGET to resume one)", allowed=("checkpoint_dir",),
+            "(give PATH and TARGET to resume one)", allowed=("checkpoint_dir", "json"),
         )  # fmt: skip
         if args.dry_run:
             refuse_option("--dry-run", True, "resume without PATH only lists the checkpoints (it changes nothing)")
-        return _list_checkpoints(CheckpointStore(args.checkpoint_dir), quiet=args.quiet)
+        return _list_checkpoints(CheckpointStore(args.checkpoint_dir), quiet=args.quiet, as_json=args.json)
     if args.target is None:
         raise CosValidationError("target", None, f"the destination after PATH, e.g. {example()}")
     if args.source == "-":
         raise CosValidationError("PATH", "-", "a file: stdin cannot be resumed")
     if args.forget:
-        refuse_given(args, [transfer_options()], "does not apply to resume --forget (it uploads nothing)", allowed=("checkpoint_dir",))
+        refuse_given(args, [transfer_options()], "does not apply to resume --forget (it uploads nothing)", allowed=("checkpoint_dir", "json"))
         return _forget(args)
     if args.no_resume:
         refuse_option("--no-resume", True, "resume only continues a recorded upload; to start afresh: upload --no-resume")
@@ -445,15 +445,27 @@ def _forget(args: argparse.Namespace) -> int:
         if session is None:
             raise CosValidationError("PATH", args.source, f"a file with a checkpoint for {target.url()}: none found")
         if args.dry_run:
+            if args.json:
+                _say_forget(args, "would_forget", target.url(), session.upload_id, None)
+                return 0
             print(shown(f"would drop the checkpoint of {os.path.abspath(args.source)} -> {target.url()} and abort its upload {session.upload_id}"))
             return 0
         aborted = uploader.abort(target.key, session.upload_id)
         uploader.store.delete(session)
-    if not args.quiet:
+    if args.json:
+        _say_forget(args, "forgotten", target.url(), session.upload_id, aborted)
+    elif not args.quiet:
         service = target.dialect.service
         state = f"aborted on {service}" if aborted else f"already gone from {service}"
         print(shown(f"dropped the checkpoint of {args.source} -> {target.url()} (upload {session.upload_id}, {state})"))
     return 0
+
+
+def _say_forget(args: argparse.Namespace, kind: str, where: str, upload_id: str, aborted: Optional[bool]) -> None:
+    """``resume --forget --json``: one object (docs/cli.md; ``aborted`` null in a dry run)."""
+    from ._cli_json import emit
+
+    emit({"type": kind, "source": os.path.abspath(args.source), "target": where, "upload_id": upload_id, "aborted": aborted})
 
 
 def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
@@ -668,9 +680,15 @@ def _plan_abort(
     return 0
 
 
-def _list_checkpoints(store: CheckpointStore, *, quiet: bool) -> int:
-
+def _list_checkpoints(store: CheckpointStore, *, quiet: bool, as_json: bool = False) -> int:
+    """``resume`` without PATH: the interrupted uploads recorded (``--json``: one object each, then a summary)."""
     found = list(store)
+    if as_json:
+        from ._cli_json import checkpoint_object, emit_all
+
+        emit_all([checkpoint_object(path, checkpoint) for path, checkpoint in found],
+                 {"type": "summary", "checkpoints": len(found), "directory": str(store.directory)})  # fmt: skip
+        return 0
     for _, checkpoint in found:
         plan = checkpoint.plan
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(checkpoint.created))

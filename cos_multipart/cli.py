@@ -81,6 +81,7 @@ _COMMAND_MODULES = (
     "cos_multipart._cli_objects",
     "cos_multipart._cli_check",
     "cos_multipart._cli_config",
+    "cos_multipart._cli_completion",
 )
 #: Python argument names that reach the command line in errors, and the flag or operand the user typed.
 FLAGS = {

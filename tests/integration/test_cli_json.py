@@ -393,12 +393,3 @@ def test_upload_r_and_sync_json_one_line_per_file_and_failures_still_written(
     }  # fmt: skip
     assert (summary["uploaded"], summary["skipped"], summary["deleted"], summary["failed"]) == (1, 1, 1, 0)
 
-
-def test_json_where_there_is_no_json_output_is_refused_by_name(
-    cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    small, _ = make_file(tmp_path, 10)
-    for argv in (["resume", "--json"], ["resume", "--forget", "--json", str(small), target(cli_env, "k")]):
-        assert run(*argv) == cli.EXIT_USAGE
-        out, err = capsys.readouterr()
-        assert out == "" and "--json" in error_of(err, cli.EXIT_USAGE)["message"]
