@@ -253,3 +253,28 @@ def test_the_async_client_takes_a_transport_and_has_every_sync_method(client: Co
     assert sorted(deleted.deleted) == sorted(keys) and deleted.failed == () and left == []
     assert calls == ["HEAD", "HEAD", "GET", "GET", "GET", "GET", "POST", "DELETE", "GET", "PUT"]  # the PUT not sent:
     assert not any(entry.method == "PUT" and entry.path.endswith("/never") for entry in local_cos.log_entries())
+
+
+def test_request_slots_wrap_the_transport_without_touching_the_client(client: CosClient, local_cos: LocalCOS) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cos_multipart._slots import RequestSlots
+
+    client.put_object("k", b"data")
+    original = client.transport
+    slots = RequestSlots(1)
+    view = slots.client_view(client)
+    assert client.transport is original and view.transport is not original
+    assert isinstance(view.transport, HttpTransport) and view.endpoint == client.endpoint
+    with ThreadPoolExecutor(4) as pool:
+        sizes = list(pool.map(lambda _: view.head_object("k").size, range(8)))
+    with view.get_object("k") as body:
+        assert body.read() == b"data"
+    assert sizes == [4] * 8 and slots.peak == 1
+    view.close()  # the view's wrapper leaves the shared transport open
+    assert client.head_object("k").size == 4
+    before = len(local_cos.log_entries())
+    slots.stop()
+    with pytest.raises(CosCancelledError):
+        view.head_object("k")
+    assert len(local_cos.log_entries()) == before
