@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 import pytest
+from hostile import HostileServer
+from hostile import Request as HostileRequest
 from uploads import async_client_like
 
 from cos_multipart import HttpTransport, ObjectStream, upload_file
+from cos_multipart._slots import RequestSlots
 from cos_multipart._transports import Parser
 from cos_multipart.aio import AsyncHttpTransport, AsyncObjectStream, AsyncTransport
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
 from cos_multipart.credentials import Credentials
 from cos_multipart.endpoint import Endpoint
-from cos_multipart.errors import CosCancelledError, CosServiceError, CosValidationError
+from cos_multipart.errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.models import HttpCall, ObjectResult
 from cos_multipart.testing import LocalCOS
@@ -256,10 +261,6 @@ def test_the_async_client_takes_a_transport_and_has_every_sync_method(client: Co
 
 
 def test_request_slots_wrap_the_transport_without_touching_the_client(client: CosClient, local_cos: LocalCOS) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cos_multipart._slots import RequestSlots
-
     client.put_object("k", b"data")
     original = client.transport
     slots = RequestSlots(1)
@@ -278,3 +279,29 @@ def test_request_slots_wrap_the_transport_without_touching_the_client(client: Co
     with pytest.raises(CosCancelledError):
         view.head_object("k")
     assert len(local_cos.log_entries()) == before
+
+
+def test_a_body_that_breaks_off_raises_a_transport_error_on_both_clients() -> None:
+    def answer(request: HostileRequest, sock: socket.socket) -> bool:
+        head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: \"e\"\r\nx-cos-request-id: hostile\r\n\r\n"
+        sock.sendall(head.encode("latin-1") + b"0123456789")  # 10 of the 1000 bytes announced, then the end
+        sock.shutdown(socket.SHUT_RDWR)
+        return False
+
+    with HostileServer(answer) as server, server.client() as client:
+        body = client.get_object("k")
+        assert body.result.size == 1000
+        with pytest.raises(CosTransportError) as caught, body:
+            body.read()
+        assert caught.value.method == "GET" and "127.0.0.1" in str(caught.value)
+
+        async def scenario() -> CosTransportError:
+            async with server.async_client() as aclient:
+                streamed = await aclient.get_object("k")
+                with pytest.raises(CosTransportError) as failed:
+                    async with streamed:
+                        async for _ in streamed:
+                            pass
+                return failed.value
+
+        assert asyncio.run(scenario()).method == "GET"
