@@ -10,6 +10,8 @@ __version__ = "0.4.0"
 from .checkpoint import Checkpoint, CheckpointStore, VerifiedPart
 from .checksum import crc64, crc64_combine
 from .client import CosClient
+from ._streams import ObjectStream
+from ._transports import HttpTransport
 from .credentials import Credentials, RefreshingCredentials
 from .errors import (
     CosCancelledError,
@@ -95,6 +97,8 @@ __all__ = [
     "Completion",
     # client
     "CosClient",
+    "HttpTransport",
+    "ObjectStream",
     "ObjectOptions",
     "RetryPolicy",
     "SseCos",

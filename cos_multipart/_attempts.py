@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, TypeVar, cast
 from urllib.parse import urlsplit
 
+from ._streams import _Head
 from ._tls import tls_failure
 from .credentials import Credentials
 from .endpoint import Endpoint
@@ -298,6 +299,9 @@ def with_attempts(result: T, attempts: int) -> T:
     if attempts <= 1:
         return result
     value: Any = result
+    if isinstance(value, _Head):  # a streamed body: its parsed head says how many attempts it took
+        value._result = with_attempts(value.result, attempts)  # noqa: SLF001 - made by this package's transports
+        return result
     if isinstance(value, ResponseInfo):
         return cast(T, dataclasses.replace(value, attempts=attempts))
     info = getattr(value, "response", None)

@@ -130,14 +130,11 @@ def write_test_file(path: Path, size: int) -> int:
 
 
 def _read_back(client: Any) -> "tuple[int, int]":
-    response = client.get_object(DEMO_KEY)
     crc = size = 0
-    try:
-        for chunk in response.iter_content(limits.MB):
+    with client.get_object(DEMO_KEY) as body:
+        for chunk in body.iter_chunks(limits.MB):
             crc = crc64(chunk, crc)
             size += len(chunk)
-    finally:
-        response.close()
     return crc, size
 
 

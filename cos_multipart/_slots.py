@@ -2,7 +2,10 @@
 
 A directory upload runs many uploads at the same time (single PUTs of small files, parts of large ones).
 Each keeps its own driver and scheduler; what they share is a view of one client whose transport takes a
-slot for every request it sends and gives it back when the answer is read. So the bound holds across files
+slot for every request it sends and gives it back when the answer is read. The view is the client's own
+:meth:`~cos_multipart.client.CosClient.with_transport` given a wrapper of its transport
+(:meth:`RequestSlots.wrap`, an :class:`~cos_multipart._transports.HttpTransport`): nothing private of the
+client is copied or replaced. So the bound holds across files
 and parts, and also covers Initiate, Complete, List Parts and HEAD, not only the bodies. Memory follows:
 a part is read from its file while it is sent, so the bytes in flight are bounded by the slots.
 
@@ -15,15 +18,21 @@ at once instead of after the read timeout.
 
 from __future__ import annotations
 
-import copy
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
+from typing import Dict, Iterator, List, Optional, Tuple, TypeVar
 
+from ._streams import ObjectStream
+from ._transports import HttpTransport, Parser
 from .client import CosClient
+from .credentials import Credentials
+from .endpoint import Endpoint
 from .errors import CosCancelledError
-from .models import HttpCall
-from .transport import Transport
+from .models import HttpCall, ObjectResult
+
+__all__ = ["RequestSlots"]
+
+T = TypeVar("T")
 
 #: How often a request waiting for a slot looks at the stop flag.
 _WAIT_SECONDS = 0.1
@@ -49,10 +58,10 @@ class RequestSlots:
         self.peak = 0
         self.stopped = threading.Event()
         #: The cancel scopes of the requests in flight: scope -> (its transport, how many requests).
-        self._scopes: Dict[threading.Event, Tuple[Transport, int]] = {}
+        self._scopes: Dict[threading.Event, Tuple[HttpTransport, int]] = {}
 
     @contextmanager
-    def held(self, scope: Optional[threading.Event] = None, transport: Optional[Transport] = None) -> Iterator[None]:
+    def held(self, scope: Optional[threading.Event] = None, transport: Optional[HttpTransport] = None) -> Iterator[None]:
         """Hold one slot for the duration of the block (waits for a free one); a request of ``scope`` sent
         on ``transport`` is stopped by :meth:`stop`."""
         while not self._free.acquire(timeout=_WAIT_SECONDS):
@@ -84,38 +93,62 @@ class RequestSlots:
         retry, their uploads stop) and their connections shut down (no wait for a slow answer)."""
         with self._lock:  # a request either registered before this or sees the flag set
             self.stopped.set()
-            scopes: List[Tuple[threading.Event, Transport]] = [(scope, owner) for scope, (owner, _) in self._scopes.items()]
+            scopes: List[Tuple[threading.Event, HttpTransport]] = [(scope, owner) for scope, (owner, _) in self._scopes.items()]
         for scope, _ in scopes:
             scope.set()  # first: a request whose connection is shut down is then not retried
         for scope, owner in scopes:
             owner.abort_connections(scope)
 
+    def wrap(self, transport: HttpTransport) -> HttpTransport:
+        """``transport`` with every request sent inside a slot; closing the wrapper leaves ``transport`` open."""
+        return _GatedTransport(transport, self)
+
     def client_view(self, client: CosClient) -> CosClient:
         """A client sharing ``client``'s connections, credentials and retry policy whose every request
         takes a slot; closing the view does not close ``client``."""
-        view = copy.copy(client)
-        view._transport = cast(Transport, _GatedTransport(client.transport, self))  # noqa: SLF001 - same package
-        return view
+        return client.with_transport(self.wrap(client.transport))
 
 
 class _GatedTransport:
-    """The transport's interface, each request sent inside a slot; everything else is the transport's."""
+    """An :class:`~cos_multipart._transports.HttpTransport` sending each request of another inside a slot."""
 
-    def __init__(self, transport: Transport, slots: RequestSlots) -> None:
+    def __init__(self, transport: HttpTransport, slots: RequestSlots) -> None:
         self._transport = transport
         self._slots = slots
 
-    def send(self, call: HttpCall, parse: Any, *, cancel: Optional[threading.Event] = None) -> Any:
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._transport.endpoint
+
+    @property
+    def clock_offset(self) -> float:
+        return self._transport.clock_offset
+
+    @property
+    def pool_size(self) -> int:
+        return self._transport.pool_size
+
+    def ensure_pool_size(self, size: int) -> None:
+        self._transport.ensure_pool_size(size)
+
+    def credentials(self) -> Credentials:
+        return self._transport.credentials()
+
+    def send(self, call: HttpCall, parse: Parser[T], *, cancel: Optional[threading.Event] = None) -> T:
         scope = cancel if cancel is not None else self._slots.stopped  # a request of no upload: the pool's scope
         with self._slots.held(scope, self._transport):
             return self._transport.send(call, parse, cancel=scope)
 
-    def open(self, call: HttpCall, check: Any) -> Any:
-        with self._slots.held():
-            return self._transport.open(call, check)
+    def stream(
+        self, call: HttpCall, parse: Parser[ObjectResult], *, cancel: Optional[threading.Event] = None
+    ) -> ObjectStream:
+        """The slot is held until the answer's head is in (the caller reads the body at its own pace)."""
+        scope = cancel if cancel is not None else self._slots.stopped
+        with self._slots.held(scope, self._transport):
+            return self._transport.stream(call, parse, cancel=scope)
+
+    def abort_connections(self, cancel: Optional[threading.Event] = None) -> int:
+        return self._transport.abort_connections(cancel)
 
     def close(self) -> None:
         """The shared transport belongs to the client the view was made from."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)

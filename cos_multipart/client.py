@@ -1,8 +1,12 @@
 """``CosClient``: one method per COS API the multipart workflow needs, validated, signed, retried, typed.
 
 Every method is the same four steps: validate and build the request (:mod:`cos_multipart.operations`,
-pure), send it (:mod:`cos_multipart.transport`), and parse the answer into a typed result. Invalid
-arguments raise :class:`~cos_multipart.errors.CosValidationError` before anything is sent.
+pure), send it (:mod:`cos_multipart.transport`, or any :class:`~cos_multipart._transports.HttpTransport`
+given as ``transport=``), and parse the answer into a typed result. Invalid arguments raise
+:class:`~cos_multipart.errors.CosValidationError` before anything is sent. Each method is a one-line
+delegation to the table of operations (:mod:`cos_multipart._api`), which
+:class:`~cos_multipart.aio.AsyncCosClient` delegates to as well: the two cannot drift
+(``tests/test_client_parity.py``).
 
 Example::
 
@@ -16,24 +20,23 @@ Example::
 
 from __future__ import annotations
 
-import functools
-import itertools
+import copy
 import threading
 import time
 from types import TracebackType
-from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
 
-import requests
-
-from . import operations
+from . import _api
+from ._api import MAX_LIST_PAGES
+from ._streams import ObjectStream
+from ._transports import HttpTransport
 from .dialect import DialectLike, dialect_of
 from .credentials import CredentialsLike
 from .endpoint import Endpoint, validate_key
-from .errors import CosResponseError, CosServiceError, CosValidationError
-from .limits import DEFAULT_SIGN_EXPIRES, MAX_DELETE_KEYS, MAX_LIST_KEYS
+from .errors import CosServiceError, CosValidationError
+from .limits import DEFAULT_SIGN_EXPIRES, MAX_LIST_KEYS
 from .models import (
     CompleteResult,
-    DeleteFailure,
     DeleteResult,
     InitiateResult,
     ObjectResult,
@@ -53,9 +56,9 @@ from .transport import (
 )
 from .validation import PartLike, positive_int
 
-#: Pages a listing follows before it gives up (10 million keys at 1000 a page): a server whose markers keep
-#: advancing without end cannot hold a caller forever.
-MAX_LIST_PAGES = 10_000
+__all__ = ["MAX_LIST_PAGES", "PRESIGN_METHODS", "CosClient"]
+
+T = TypeVar("T")
 #: Methods a pre-signed URL may be made for.
 PRESIGN_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
@@ -94,9 +97,14 @@ class CosClient:
         dialect: ``None`` or ``"cos"`` for Tencent COS; ``"oss"`` (or :data:`cos_multipart.dialect.OSS`) for
             Aliyun OSS: ``x-oss-*`` headers, signature V4, ``<bucket>.oss-<region>.aliyuncs.com``, credentials
             from ``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN`` (see docs/oss.md).
+        transport: Send requests through this :class:`~cos_multipart._transports.HttpTransport` (for the
+            same endpoint) instead of a :class:`~cos_multipart.transport.Transport` made from the arguments
+            above; it carries its own credentials and connection settings, so those arguments are then left
+            out. Typically a wrapper of another client's ``transport`` (see :meth:`with_transport`).
 
     Raises:
-        CosValidationError: Bad bucket, region, endpoint, timeout, pool size or dialect.
+        CosValidationError: Bad bucket, region, endpoint, timeout, pool size or dialect; a ``transport`` for
+            another endpoint, or given with a connection argument.
         CosCredentialsError: ``credentials`` is ``None`` and the environment has none.
     """
 
@@ -121,14 +129,27 @@ class CosClient:
         max_attempts: Optional[int] = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        transport: Optional[HttpTransport] = None,
     ) -> None:
         self.bucket = bucket
         self.region = region
         #: The service spoken (:data:`cos_multipart.dialect.COS` unless ``dialect="oss"``).
         self.dialect = dialect_of(dialect)
         self.endpoint = Endpoint.build(bucket, region, endpoint, dialect=self.dialect)
-        retry = policy_with(retry, retry_time=retry_time, max_attempts=max_attempts)
         self._clock = clock
+        self._transport: HttpTransport
+        if transport is not None:
+            given = {
+                "credentials": credentials is not None, "retry": retry is not None, "timeout": timeout != DEFAULT_TIMEOUT,
+                "pool_size": pool_size != DEFAULT_POOL_SIZE, "proxies": proxies is not None, "verify": verify is not True,
+                "sign_expires": sign_expires != DEFAULT_SIGN_EXPIRES, "blocksize": blocksize != DEFAULT_BLOCKSIZE,
+                "answer_deadline": answer_deadline != DEFAULT_ANSWER_DEADLINE, "retry_time": retry_time is not None,
+                "max_attempts": max_attempts is not None, "sleep": sleep is not time.sleep,
+                "monotonic": monotonic is not time.monotonic,
+            }  # fmt: skip
+            self._transport = checked_transport(transport, self.endpoint, given, HttpTransport)
+            return
+        retry = policy_with(retry, retry_time=retry_time, max_attempts=max_attempts)
         self._transport = Transport(
             self.endpoint,
             credentials,
@@ -144,6 +165,18 @@ class CosClient:
             sleep=sleep,
             monotonic=monotonic,
         )
+
+    # --- the two steps every method takes --------------------------------------------------------------
+
+    def _send(self, request: "_api.Request[T]", cancel: Optional[threading.Event] = None) -> T:
+        return self._transport.send(request.call, request.parse, cancel=cancel)
+
+    def _items(self, pager: "_api.Pager[Any, T]") -> Iterator[T]:
+        while True:
+            request = pager.request()
+            if request is None:
+                return
+            yield from pager.receive(self._send(request))
 
     # --- multipart ---------------------------------------------------------------------------------------
 
@@ -180,9 +213,7 @@ class CosClient:
         Raises:
             CosValidationError: An invalid option, or ``options`` and a keyword option both given.
         """
-        chosen = resolve(options, locals())
-        call = operations.prepare_initiate(key, chosen)
-        return self._transport.send(call, operations.parse_initiate)
+        return self._send(_api.initiate(key, resolve(options, locals())))
 
     def upload_part(
         self,
@@ -218,14 +249,11 @@ class CosClient:
                 with :meth:`abort_connections` (``cancel=`` the same event) a request waiting for its
                 answer stops at once too, and requests of other events are left alone.
         """
-        call = operations.prepare_upload_part(
+        request = _api.upload_part(
             key, upload_id, part_number, body, content_length=content_length, content_md5=content_md5,
             traffic_limit=traffic_limit, sse_c=sse_c, psize_min=psize_min, psize_max=psize_max,
         )  # fmt: skip
-        parse = functools.partial(
-            operations.parse_upload_part, part_number=part_number, size=call.content_length
-        )
-        return self._transport.send(call, parse, cancel=cancel)
+        return self._send(request, cancel)
 
     def complete_multipart_upload(
         self,
@@ -251,45 +279,20 @@ class CosClient:
         Raises:
             CosServiceError: Also for a 200 answer whose body is an ``<Error>``.
         """
-        call = operations.prepare_complete(
-            key, upload_id, parts, forbid_overwrite=forbid_overwrite, pnum_min=pnum_min, pnum_max=pnum_max
-        )
-        return self._transport.send(call, operations.parse_complete)
+        request = _api.complete(key, upload_id, parts, forbid_overwrite=forbid_overwrite, pnum_min=pnum_min, pnum_max=pnum_max)
+        return self._send(request)
 
     def abort_multipart_upload(self, key: str, upload_id: str) -> ResponseInfo:
         """Discard an upload and its parts (436/7740)."""
-        return self._transport.send(operations.prepare_abort(key, upload_id), operations.parse_abort)
+        return self._send(_api.abort(key, upload_id))
 
     def list_parts(self, key: str, upload_id: str) -> Iterator[PartInfo]:
         """Every uploaded part of an upload, ascending, fetching pages of 1000 as needed (436/7747)."""
-        operations.prepare_list_parts(key, upload_id)  # validate now, not at the first next()
-        return self._iter_parts(key, upload_id)
-
-    def _iter_parts(self, key: str, upload_id: str) -> Iterator[PartInfo]:
-        marker: Optional[int] = None
-        for pages in itertools.count(1):
-            call = operations.prepare_list_parts(key, upload_id, part_number_marker=marker)
-            page = self._transport.send(call, operations.parse_list_parts)
-            yield from page.parts
-            marker = operations.next_parts_marker(page, marker, pages)
-            if marker is None:
-                return
+        return self._items(_api.PartsPager(key, upload_id))  # validated now, not at the first next()
 
     def list_multipart_uploads(self, *, prefix: Optional[str] = None) -> Iterator[UploadInfo]:
         """Every upload in progress (optionally under ``prefix``), fetching pages as needed (436/7736)."""
-        operations.prepare_list_uploads(prefix=prefix)
-        return self._iter_uploads(prefix)
-
-    def _iter_uploads(self, prefix: Optional[str]) -> Iterator[UploadInfo]:
-        markers: Tuple[Optional[str], Optional[str]] = (None, None)
-        for pages in itertools.count(1):
-            call = operations.prepare_list_uploads(prefix=prefix, key_marker=markers[0], upload_id_marker=markers[1])
-            page = self._transport.send(call, operations.parse_list_uploads)
-            yield from page.uploads
-            following = operations.next_uploads_markers(page, markers, pages)
-            if following is None:
-                return
-            markers = following
+        return self._items(_api.UploadsPager(prefix))
 
     # --- simple objects ----------------------------------------------------------------------------------
 
@@ -326,44 +329,50 @@ class CosClient:
         ``forbid_overwrite=True`` refuses to replace an existing object; ``cancel`` works as for
         :meth:`upload_part`.
         """
-        chosen = resolve(options, locals())
-        call = operations.prepare_put_object(
-            key, body, content_length=content_length, content_md5=content_md5, traffic_limit=traffic_limit,
-            forbid_overwrite=forbid_overwrite, options=chosen,
+        request = _api.put_object(
+            key, body, resolve(options, locals()), content_length=content_length, content_md5=content_md5,
+            traffic_limit=traffic_limit, forbid_overwrite=forbid_overwrite,
         )  # fmt: skip
-        parse = functools.partial(operations.parse_put_object, key=key, size=call.content_length)
-        return self._transport.send(call, parse, cancel=cancel)
+        return self._send(request, cancel)
 
     def head_object(self, key: str, *, sse_c: EncryptionLike = None) -> ObjectResult:
         """An object's ETag, CRC64, size and headers (HEAD Object)."""
-        call = operations.prepare_head_object(key, sse_c=sse_c)
-        return self._transport.send(call, functools.partial(operations.parse_head_object, key=key))
+        return self._send(_api.head_object(key, sse_c))
 
     def get_object(
-        self, key: str, *, byte_range: Optional[Tuple[int, Optional[int]]] = None, sse_c: EncryptionLike = None
-    ) -> requests.Response:
-        """Open an object for reading; the caller reads (``iter_content``) and closes the response.
+        self,
+        key: str,
+        *,
+        byte_range: Optional[Tuple[int, Optional[int]]] = None,
+        sse_c: EncryptionLike = None,
+        cancel: Optional[threading.Event] = None,
+    ) -> ObjectStream:
+        """Open an object for reading: its head parsed, its body streamed as the caller reads it.
 
         Args:
             key: Object key.
             byte_range: ``(first, last)`` inclusive, or ``(first, None)``.
             sse_c: The object's SSE-C key.
+            cancel: As for :meth:`upload_part` (until the answer's head has arrived).
+
+        Returns:
+            An :class:`~cos_multipart._streams.ObjectStream`: ``result`` (size, ETag, CRC-64, version,
+            headers), ``read()``, ``iter_chunks()``, iteration; close it (``with`` does).
         """
-        call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c)
-        return self._transport.open(call, functools.partial(operations.parse_get_object, key=key))
+        request = _api.get_object(key, byte_range, sse_c)
+        return self._transport.stream(request.call, request.parse, cancel=cancel)
 
     def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:
         """Delete an object (DELETE Object); with ``version_id``, that version of it (versioned buckets)."""
-        return self._transport.send(operations.prepare_delete_object(key, version_id), operations.parse_delete_object)
+        return self._send(_api.delete_object(key, version_id))
 
     def find_object(self, key: str, *, sse_c: EncryptionLike = None) -> Optional[ObjectResult]:
         """HEAD ``key``: its size, ETag, CRC-64 and headers, or ``None`` when no object has that key."""
         try:
             return self.head_object(key, sse_c=sse_c)
         except CosServiceError as error:
-            if error.status == 404:
-                return None
-            raise
+            _api.absent(error)  # raises unless the answer was 404
+        return None
 
     # --- listing and batch delete ------------------------------------------------------------------------
 
@@ -376,8 +385,7 @@ class CosClient:
         max_keys: int = MAX_LIST_KEYS,
     ) -> ObjectsPage:
         """One page of List Objects (GET Bucket, 436/7734); arguments as for :meth:`list_object_pages`."""
-        call = operations.prepare_list_objects(prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys)
-        return self._transport.send(call, operations.parse_list_objects)
+        return self._send(_api.list_objects_page(prefix, delimiter, marker, max_keys))
 
     def list_object_pages(
         self,
@@ -400,30 +408,13 @@ class CosClient:
         Raises:
             CosResponseError: A truncated page whose marker does not move forward, or too many pages.
         """
-        operations.prepare_list_objects(prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys)
-        positive_int(max_pages, "max_pages")
-        return self._iter_object_pages(prefix, delimiter, marker, max_keys, max_pages)
-
-    def _iter_object_pages(
-        self, prefix: Optional[str], delimiter: Optional[str], marker: Optional[str], max_keys: int, max_pages: int
-    ) -> Iterator[ObjectsPage]:
-        for _ in range(max_pages):
-            page = self.list_objects_page(prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys)
-            yield page
-            if not page.is_truncated:
-                return
-            following = page.next_marker or _last_entry(page)
-            if not following or (marker is not None and following <= marker):
-                raise CosResponseError(f"List Objects is truncated but its marker does not advance ({marker!r} -> {following!r})")
-            marker = following
-        raise CosResponseError(f"List Objects returned more than {max_pages} pages (max_pages); stopped")
+        return self._items(_api.ObjectPagesPager(prefix, delimiter, marker, max_keys, max_pages))
 
     def list_objects(
         self, prefix: Optional[str] = None, *, marker: Optional[str] = None, max_pages: int = MAX_LIST_PAGES
     ) -> Iterator[ObjectSummary]:
         """Every object whose key starts with ``prefix``, ascending, fetching pages of 1000 as needed."""
-        pages = self.list_object_pages(prefix=prefix, marker=marker, max_pages=max_pages)
-        return (summary for page in pages for summary in page.objects)
+        return self._items(_api.ObjectsPager(prefix, None, marker, MAX_LIST_KEYS, max_pages))
 
     def delete_objects(self, keys: Iterable[str], *, quiet: bool = True) -> DeleteResult:
         """Delete ``keys`` with Delete Multiple Objects, 1000 per request (436/8289).
@@ -434,34 +425,15 @@ class CosClient:
         character is deleted by its own DELETE Object: the XML body cannot carry it (XML 1.0 has no way to
         write most of them, and a parser reads a carriage return as a line feed).
         """
-        chosen = list(keys)
-        alone = [key for key in chosen if isinstance(key, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in key)]
-        apart = set(alone)
-        together = [key for key in chosen if not (isinstance(key, str) and key in apart)]
-        batches = [together[i : i + MAX_DELETE_KEYS] for i in range(0, len(together), MAX_DELETE_KEYS)]
-        calls = [operations.prepare_delete_objects(batch, quiet=quiet) for batch in batches]
-        single_calls = [operations.prepare_delete_object(key, None) for key in alone]
-        if alone and len(set(chosen)) != len(chosen):
-            raise CosValidationError("keys", next(k for k in chosen if chosen.count(k) > 1), "each key once")
-        deleted: List[str] = []
-        failed: List[DeleteFailure] = []
-        ids: List[str] = []
-        for batch, call in zip(batches, calls):
-            result = self._transport.send(call, operations.parse_delete_objects)
-            refused = {failure.key for failure in result.failed}
-            deleted.extend(result.deleted if not quiet else [key for key in batch if key not in refused])
-            failed.extend(result.failed)
-            ids.extend(result.request_ids)
-        for key, call in zip(alone, single_calls):
+        plan = _api.DeletePlan(keys, quiet)
+        for batch, request in plan.batches:
+            plan.took_batch(batch, self._send(request))
+        for key, single in plan.singles:
             try:
-                info = self._transport.send(call, operations.parse_delete_object)
+                plan.took_single(key, self._send(single))
             except CosServiceError as error:
-                failed.append(DeleteFailure(key, error.code, error.message))
-                ids.append(error.request_id)
-                continue
-            deleted.append(key)
-            ids.append(info.request_id)
-        return DeleteResult(tuple(deleted), tuple(failed), tuple(ids))
+                plan.took_single(key, error)
+        return plan.result()
 
     # --- URLs --------------------------------------------------------------------------------------------
 
@@ -483,9 +455,23 @@ class CosClient:
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     @property
-    def transport(self) -> Transport:
-        """The transport (session, retry policy, clock offset)."""
+    def transport(self) -> HttpTransport:
+        """The transport (a :class:`~cos_multipart.transport.Transport` unless one was given)."""
         return self._transport
+
+    def with_transport(self, transport: HttpTransport) -> "CosClient":
+        """A client of the same bucket, endpoint, dialect and clock sending through ``transport``.
+
+        ``transport`` is usually a wrapper of this client's :attr:`transport` (one that counts requests,
+        or holds a slot around each); closing the new client closes ``transport``, so a wrapper that
+        shares this client's connections makes its ``close`` a no-op.
+
+        Raises:
+            CosValidationError: ``transport`` is not a transport, or is one for another endpoint.
+        """
+        view = copy.copy(self)
+        view._transport = checked_transport(transport, self.endpoint, {}, HttpTransport)
+        return view
 
     def ensure_pool_size(self, size: int) -> None:
         """Keep at least ``size`` pooled connections, so ``size`` threads can share this client in parallel."""
@@ -518,7 +504,19 @@ class CosClient:
         return f"CosClient(bucket={self.bucket!r}, region={self.region!r}, endpoint={self.endpoint.base_url!r})"
 
 
-def _last_entry(page: ObjectsPage) -> str:
-    """The marker of the next page when COS sent no ``<NextMarker>``: the greatest key or prefix listed."""
-    candidates = [o.key for o in page.objects[-1:]] + list(page.common_prefixes[-1:])
-    return max(candidates) if candidates else ""
+TransportT = TypeVar("TransportT")
+
+
+def checked_transport(transport: TransportT, endpoint: Endpoint, given: Mapping[str, bool], kind: Any) -> TransportT:
+    """``transport``, once it is one (``kind``), talks to ``endpoint``, and comes with no connection argument
+    (``given``: argument name -> whether it was set) that it would silently ignore."""
+    if not isinstance(transport, kind):
+        raise CosValidationError("transport", type(transport).__name__, f"an object with the members of {kind.__name__}")
+    for name, set_too in given.items():
+        if set_too:
+            raise CosValidationError(name, "given", "left out with transport= (the transport has its own)")
+    if transport.endpoint != endpoint:
+        raise CosValidationError(
+            "transport", transport.endpoint.base_url, f"a transport for {endpoint.base_url} (the client's endpoint)"
+        )
+    return transport

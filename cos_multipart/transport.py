@@ -43,7 +43,8 @@ from ._tls import checked_ca_bundle
 from .errors import CosCancelledError, CosError, CosServiceError, CosTransportError, CosValidationError, FailureKind, redact
 from . import operations
 from .limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
-from .models import HttpCall
+from ._streams import ObjectStream
+from .models import HttpCall, ObjectResult
 from .retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -542,6 +543,37 @@ class Transport:
             return response  # the deadline covers the head only: the caller streams the body at its pace
 
         return self._run(call, handle)
+
+    def stream(
+        self, call: HttpCall, parse: Parser[ObjectResult], *, cancel: Optional[threading.Event] = None
+    ) -> ObjectStream:
+        """Send ``call`` and return its body unread, with ``parse(status, headers, b"")`` of its head.
+
+        Error answers are read and given to ``parse`` (which raises), and retried per policy as for
+        :meth:`send`. The body is read over the answer's connection as the caller asks; a failure while
+        reading it raises :class:`CosTransportError` (not retried: the caller knows how much it has).
+        """
+        safe_url = strip_query(self.endpoint.url(call.key, call.params))
+
+        def handle(response: requests.Response) -> ObjectStream:
+            try:
+                headers = self.endpoint.dialect.from_wire(response.headers)
+                if response.status_code >= 300:
+                    parse(response.status_code, headers, self._read_answer(response))
+                result = parse(response.status_code, headers, b"")
+            except BaseException:
+                response.close()
+                raise
+
+            def read(size: int) -> bytes:
+                try:
+                    return bytes(response.raw.read(size))
+                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                    raise _transport_error(error, call.method, safe_url, 1, self._secrets()) from error
+
+            return ObjectStream(result, response.headers, read, response.close)  # the deadline covers the head only
+
+        return self._run(call, handle, cancel=cancel)
 
     def _run(
         self,

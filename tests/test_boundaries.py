@@ -13,9 +13,9 @@ from cos_multipart import signer
 
 PACKAGE = Path(cos_multipart.__file__).parent
 HTTP_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client"}
-#: The modules allowed to: the transport, its requests auth adapter, and client.py for get_object's
-#: streamed requests.Response. The local test server (testing/) is a separate, opt-in HTTP stack.
-ALLOWED = {"transport.py", "_requests_auth.py", "client.py"}
+#: The modules allowed to: the transport and its requests auth adapter (get_object streams through our own
+#: ObjectStream). The local test server (testing/) is a separate, opt-in HTTP stack.
+ALLOWED = {"transport.py", "_requests_auth.py"}
 
 
 def imported(path: Path) -> Set[str]:
@@ -31,6 +31,11 @@ def imported(path: Path) -> Set[str]:
 @pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py") if p.name not in ALLOWED), ids=lambda p: p.name)
 def test_no_http_library_outside_the_transport(path: Path) -> None:
     found = {name for name in imported(path) if name.split(".")[0] in HTTP_LIBRARIES or name in HTTP_LIBRARIES}
+    assert found == set()
+
+
+def test_the_async_client_leaves_aiohttp_to_its_transport() -> None:
+    found = {name for name in imported(PACKAGE / "aio" / "_client.py") if name.split(".")[0] in HTTP_LIBRARIES}
     assert found == set()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
-from typing import Any, Iterator, List
+import threading
+from typing import Any, Iterator, List, Optional
 
 import pytest
 
@@ -13,7 +15,8 @@ from cos_multipart import operations as ops
 from cos_multipart.client import CosClient
 from cos_multipart.credentials import Credentials
 from cos_multipart.errors import CosResponseError, CosValidationError
-from cos_multipart.models import ObjectsPage, ObjectSummary
+from cos_multipart.endpoint import Endpoint
+from cos_multipart.models import HttpCall, ObjectsPage, ObjectSummary
 
 LISTING = b"""<?xml version='1.0' encoding='utf-8' ?>
 <ListBucketResult>
@@ -111,17 +114,48 @@ def test_parse_delete_objects() -> None:
     assert _xml.parse_delete_result(b"<DeleteResult/>") == ((), ())
 
 
-class FakeClient(CosClient):
-    """A client whose List Objects pages come from a list (paging rules tested without a socket)."""
+class PagesTransport:
+    """A transport whose List Objects answers come from a list (paging rules tested without a socket): the
+    client's own loop runs, only the network is replaced, through ``with_transport``."""
 
-    def __init__(self, pages: List[ObjectsPage]) -> None:
-        super().__init__("examplebucket-1250000000", "ap-guangzhou", Credentials("AKIDx", "secret"))
+    def __init__(self, endpoint: Endpoint, pages: List[ObjectsPage]) -> None:
+        self.endpoint = endpoint
+        self.clock_offset = 0.0
+        self.pool_size = 1
         self.pages: Iterator[ObjectsPage] = iter(pages)
         self.markers: List[Any] = []
 
-    def list_objects_page(self, **kwargs: Any) -> ObjectsPage:
-        self.markers.append(kwargs["marker"])
+    def ensure_pool_size(self, size: int) -> None:
+        """Nothing to grow."""
+
+    def credentials(self) -> Credentials:
+        return Credentials("AKIDx", "secret")
+
+    def send(self, call: HttpCall, parse: Any, *, cancel: Optional[threading.Event] = None) -> Any:
+        self.markers.append(dict(call.params).get("marker"))
         return next(self.pages)
+
+    def stream(self, call: HttpCall, parse: Any, *, cancel: Optional[threading.Event] = None) -> Any:
+        raise AssertionError("not a listing")
+
+    def abort_connections(self, cancel: Optional[threading.Event] = None) -> int:
+        return 0
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class FakeClient:
+    """A real client over a :class:`PagesTransport`."""
+
+    def __init__(self, pages: List[ObjectsPage]) -> None:
+        real = CosClient("examplebucket-1250000000", "ap-guangzhou", Credentials("AKIDx", "secret"))
+        self.transport = PagesTransport(real.endpoint, pages)
+        self.client = real.with_transport(self.transport)
+        self.markers = self.transport.markers
+
+    def list_objects(self, **kwargs: Any) -> Iterator[ObjectSummary]:
+        return self.client.list_objects(**kwargs)
 
 
 def summary(key: str) -> ObjectSummary:
@@ -153,3 +187,41 @@ def test_paging_is_bounded() -> None:
         list(client.list_objects(max_pages=3))
     with pytest.raises(CosValidationError):
         client.list_objects(max_pages=0)
+
+
+class AsyncPagesTransport(PagesTransport):
+    """:class:`PagesTransport` for the asyncio client: the same pages through the same pager."""
+
+    async def credentials(self) -> Credentials:  # type: ignore[override]
+        return Credentials("AKIDx", "secret")
+
+    async def send(self, call: HttpCall, parse: Any, *, cancel: Optional[Any] = None) -> Any:
+        return PagesTransport.send(self, call, parse)
+
+    async def stream(self, call: HttpCall, parse: Any, *, cancel: Optional[Any] = None) -> Any:
+        raise AssertionError("not a listing")
+
+    async def close(self) -> None:  # type: ignore[override]
+        """Nothing to release."""
+
+
+def test_the_async_client_pages_by_the_same_rules() -> None:
+    from cos_multipart.aio import AsyncCosClient
+
+    def client(pages: List[ObjectsPage]) -> Any:
+        real = AsyncCosClient("examplebucket-1250000000", "ap-guangzhou", Credentials("AKIDx", "secret"))
+        transport = AsyncPagesTransport(real.endpoint, pages)
+        return real.with_transport(transport), transport
+
+    async def keys(pages: List[ObjectsPage], **kwargs: Any) -> Any:
+        made, transport = client(pages)
+        return [o.key async for o in made.list_objects(**kwargs)], transport.markers
+
+    pages = [ObjectsPage((summary("a"),), (), True, "a"), ObjectsPage((summary("b"),), (), True, ""), ObjectsPage((summary("c"),), (), False)]
+    assert asyncio.run(keys(pages)) == (["a", "b", "c"], [None, "a", "b"])
+    with pytest.raises(CosResponseError, match="does not advance"):
+        asyncio.run(keys([ObjectsPage((summary("b"),), (), True, "b"), ObjectsPage((summary("a"),), (), True, "a")]))
+    with pytest.raises(CosResponseError, match="more than 3 pages"):
+        asyncio.run(keys([ObjectsPage((summary(f"k{i}"),), (), True, f"k{i}") for i in range(5)], max_pages=3))
+    with pytest.raises(CosValidationError):
+        client([])[0].list_objects(max_pages=0)

@@ -11,6 +11,7 @@ import pytest
 import requests
 import responses
 
+from cos_multipart import ObjectStream
 from cos_multipart.client import CosClient
 from cos_multipart.credentials import Credentials
 from cos_multipart.errors import CosResponseError, CosServiceError, CosValidationError
@@ -170,8 +171,8 @@ def test_head_get_delete_put() -> None:
             client.head_object("k", sse_c=SSE)
         assert (info.value.status, info.value.request_id, info.value.trace_id) == (404, "r404", "t404")
         with client.get_object("k", byte_range=(0, 9), sse_c=SSE) as response:
-            assert isinstance(response, requests.Response)
-            assert b"".join(response.iter_content(4)) == b"0123456789"
+            assert isinstance(response, ObjectStream) and response.status == 206
+            assert b"".join(response.iter_chunks(4)) == b"0123456789"
         assert mock.calls[1].request.headers["Range"] == "bytes=0-9"
         assert client.delete_object("k").status == 204
         stream = io.BytesIO(b"xxabc")

@@ -40,10 +40,14 @@ from ._bodies import AsyncProgressCallback, Callbacks, IterStream, SyncStream, T
 from ._client import AsyncCosClient
 from ._driver import AsyncUpload, abort_quietly, pool_workers
 from ._transport import AsyncBody, AsyncTransport
+from .._streams import AsyncObjectStream
+from .._transports import AsyncHttpTransport
 
 __all__ = [
     "AsyncBody",
     "AsyncCosClient",
+    "AsyncHttpTransport",
+    "AsyncObjectStream",
     "AsyncProgressCallback",
     "AsyncSource",
     "AsyncTransport",

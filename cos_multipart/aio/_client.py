@@ -1,19 +1,21 @@
 """``AsyncCosClient``: :class:`~cos_multipart.client.CosClient` for asyncio, on the same rules.
 
-Every method is the sync client's four steps with an ``await`` in the middle: validate and build the request
-(:mod:`cos_multipart.operations`, the same pure builders), send it (:class:`AsyncTransport`), and parse the
-answer with the same parser into the same typed result. Invalid arguments raise the same
-:class:`~cos_multipart.errors.CosValidationError` before anything is sent, and failures raise the same
-exceptions.
+Every method is the sync client's, with the same parameters and the same typed result, made from the same
+table of operations (:mod:`cos_multipart._api`) with an ``await`` in the middle: validate and build the
+request (the same pure builders), send it (an :class:`~cos_multipart._transports.AsyncHttpTransport`,
+:class:`AsyncTransport` by default), and parse the answer with the same parser. Invalid arguments raise the
+same :class:`~cos_multipart.errors.CosValidationError` before anything is sent, and failures raise the same
+exceptions. ``tests/test_client_parity.py`` fails if the two drift.
 
 What differs, and why:
 
-* ``list_parts`` and ``list_multipart_uploads`` return async iterators (``async for``);
-* ``get_object`` returns an unread :class:`aiohttp.ClientResponse` (``await response.read()``, then
-  ``response.release()``), as the sync one returns a streamed ``requests.Response``;
-* ``presign`` is a coroutine (a credentials provider is called in a thread);
-* there is no ``cancel`` argument and no ``abort_connections``: cancelling the task that awaits a call stops
-  it and closes its connection;
+* the listings (``list_parts``, ``list_multipart_uploads``, ``list_objects``, ``list_object_pages``)
+  return async iterators (``async for``);
+* ``get_object`` returns an :class:`~cos_multipart._streams.AsyncObjectStream` (``async for``,
+  ``await read()``, ``async with``) where the sync one returns an :class:`~cos_multipart.ObjectStream`;
+* ``presign`` and ``close`` are coroutines (a credentials provider is called in a thread);
+* ``cancel`` is an :class:`asyncio.Event` (no further attempt once set), and there is no
+  ``abort_connections``: cancelling the task that awaits a call stops it and closes its connection;
 * bodies may also be a rewindable async body (an object with ``__len__`` and ``chunks()``, see
   :class:`~cos_multipart.aio._transport.AsyncBody`), sent again from its start on a retry.
 
@@ -28,24 +30,34 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import itertools
-import functools
+import copy
 import ssl
 import time
 from types import TracebackType
-from typing import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Optional, Tuple, Type, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Optional, Tuple, Type, TypeVar, Union
 
-import aiohttp
-
-from .. import operations
-from ..client import PRESIGN_METHODS
+from .. import _api
+from .._api import MAX_LIST_PAGES
+from .._streams import AsyncObjectStream
+from .._transports import AsyncHttpTransport
+from ..client import PRESIGN_METHODS, checked_transport
 from ..dialect import DialectLike, dialect_of
 from ..credentials import CredentialsLike
 from ..endpoint import Endpoint, validate_key
-from ..errors import CosValidationError
-from ..limits import DEFAULT_SIGN_EXPIRES
-from ..models import CompleteResult, HttpCall, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo, UploadInfo
+from ..errors import CosServiceError, CosValidationError
+from ..limits import DEFAULT_SIGN_EXPIRES, MAX_LIST_KEYS
+from ..models import (
+    CompleteResult,
+    DeleteResult,
+    InitiateResult,
+    ObjectResult,
+    ObjectsPage,
+    ObjectSummary,
+    PartInfo,
+    PartResult,
+    ResponseInfo,
+    UploadInfo,
+)
 from ..options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from ..retry import RetryPolicy, policy_with
 from ..signer import presign_expires
@@ -54,31 +66,9 @@ from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, Timeout, valid
 from ..validation import PartLike, positive_int
 from ._transport import DEFAULT_POOL_SIZE, AsyncTransport
 
+__all__ = ["AsyncCosClient"]
 
-class _Sized:
-    """Stands for an async body in the builders' validation, which measures bodies by ``len``."""
-
-    def __init__(self, length: int) -> None:
-        self._length = length
-
-    def __len__(self) -> int:
-        return self._length
-
-    def read(self, size: int = -1) -> bytes:  # never called: validation only measures
-        raise NotImplementedError
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        raise NotImplementedError
-
-    def tell(self) -> int:
-        return 0
-
-
-def _with_body(build: Callable[[object], HttpCall], body: object) -> HttpCall:
-    """Build the call with ``body``; an async body is validated through a stand-in of its length."""
-    if hasattr(body, "chunks") and hasattr(body, "__len__"):
-        return dataclasses.replace(build(_Sized(len(body))), body=body)
-    return build(body)
+T = TypeVar("T")
 
 
 class AsyncCosClient:
@@ -112,9 +102,13 @@ class AsyncCosClient:
         dialect: ``None`` or ``"cos"`` for Tencent COS; ``"oss"`` (or :data:`cos_multipart.dialect.OSS`) for
             Aliyun OSS: ``x-oss-*`` headers, signature V4, ``<bucket>.oss-<region>.aliyuncs.com``, credentials
             from ``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN`` (see docs/oss.md).
+        transport: Send requests through this :class:`~cos_multipart._transports.AsyncHttpTransport` (for
+            the same endpoint), as for :class:`~cos_multipart.client.CosClient`; the connection arguments
+            are then left out.
 
     Raises:
-        CosValidationError: Bad bucket, region, endpoint, timeout, pool size or dialect.
+        CosValidationError: Bad bucket, region, endpoint, timeout, pool size or dialect; a ``transport`` for
+            another endpoint, or given with a connection argument.
         CosCredentialsError: ``credentials`` is ``None`` and the environment has none.
     """
 
@@ -138,14 +132,27 @@ class AsyncCosClient:
         max_attempts: Optional[int] = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        transport: Optional[AsyncHttpTransport] = None,
     ) -> None:
         self.bucket = bucket
         self.region = region
         #: The service spoken (:data:`cos_multipart.dialect.COS` unless ``dialect="oss"``).
         self.dialect = dialect_of(dialect)
         self.endpoint = Endpoint.build(bucket, region, endpoint, dialect=self.dialect)
-        retry = policy_with(retry, retry_time=retry_time, max_attempts=max_attempts)
         self._clock = clock
+        self._transport: AsyncHttpTransport
+        if transport is not None:
+            given = {
+                "credentials": credentials is not None, "retry": retry is not None, "timeout": timeout != DEFAULT_TIMEOUT,
+                "pool_size": pool_size != DEFAULT_POOL_SIZE, "proxies": proxies is not None, "verify": verify is not True,
+                "sign_expires": sign_expires != DEFAULT_SIGN_EXPIRES,
+                "answer_deadline": answer_deadline != DEFAULT_ANSWER_DEADLINE, "retry_time": retry_time is not None,
+                "max_attempts": max_attempts is not None, "sleep": sleep is not asyncio.sleep,
+                "monotonic": monotonic is not time.monotonic,
+            }  # fmt: skip
+            self._transport = checked_transport(transport, self.endpoint, given, AsyncHttpTransport)
+            return
+        retry = policy_with(retry, retry_time=retry_time, max_attempts=max_attempts)
         self._transport = AsyncTransport(
             self.endpoint,
             credentials,
@@ -160,6 +167,19 @@ class AsyncCosClient:
             sleep=sleep,
             monotonic=monotonic,
         )
+
+    # --- the two steps every method takes --------------------------------------------------------------
+
+    async def _send(self, request: "_api.Request[T]", cancel: Optional[asyncio.Event] = None) -> T:
+        return await self._transport.send(request.call, request.parse, cancel=cancel)
+
+    async def _items(self, pager: "_api.Pager[Any, T]") -> AsyncIterator[T]:
+        while True:
+            request = pager.request()
+            if request is None:
+                return
+            for item in pager.receive(await self._send(request)):
+                yield item
 
     # --- multipart ---------------------------------------------------------------------------------------
 
@@ -184,8 +204,7 @@ class AsyncCosClient:
         grant_full_control: Optional[str] = None,
     ) -> InitiateResult:
         """Start a multipart upload (436/7746); options as for :meth:`CosClient.initiate_multipart_upload`."""
-        call = operations.prepare_initiate(key, resolve(options, locals()))
-        return await self._transport.send(call, operations.parse_initiate)
+        return await self._send(_api.initiate(key, resolve(options, locals())))
 
     async def upload_part(
         self,
@@ -200,20 +219,19 @@ class AsyncCosClient:
         sse_c: EncryptionLike = None,
         psize_min: Optional[int] = None,
         psize_max: Optional[int] = None,
+        cancel: Optional[asyncio.Event] = None,
     ) -> PartResult:
         """Upload one part (436/7750); arguments as for :meth:`CosClient.upload_part`.
 
         ``body`` is bytes-like, a seekable binary file (read in a thread, rewound before a retry) or an async
-        body (``__len__`` and ``chunks()``, iterated afresh for each attempt).
+        body (``__len__`` and ``chunks()``, iterated afresh for each attempt). Once ``cancel`` is set no
+        further attempt is made (:class:`~cos_multipart.errors.CosCancelledError`).
         """
-        build = functools.partial(
-            operations.prepare_upload_part, key, upload_id, part_number, content_length=content_length,
-            content_md5=content_md5, traffic_limit=traffic_limit, sse_c=sse_c, psize_min=psize_min,
-            psize_max=psize_max,
+        request = _api.upload_part(
+            key, upload_id, part_number, body, content_length=content_length, content_md5=content_md5,
+            traffic_limit=traffic_limit, sse_c=sse_c, psize_min=psize_min, psize_max=psize_max, async_bodies=True,
         )  # fmt: skip
-        call = _with_body(lambda given: build(given), body)
-        parse = functools.partial(operations.parse_upload_part, part_number=part_number, size=call.content_length)
-        return await self._transport.send(call, parse)
+        return await self._send(request, cancel)
 
     async def complete_multipart_upload(
         self,
@@ -226,47 +244,20 @@ class AsyncCosClient:
         pnum_max: Optional[int] = None,
     ) -> CompleteResult:
         """Assemble the parts into the object (436/7742); as :meth:`CosClient.complete_multipart_upload`."""
-        call = operations.prepare_complete(
-            key, upload_id, parts, forbid_overwrite=forbid_overwrite, pnum_min=pnum_min, pnum_max=pnum_max
-        )
-        return await self._transport.send(call, operations.parse_complete)
+        request = _api.complete(key, upload_id, parts, forbid_overwrite=forbid_overwrite, pnum_min=pnum_min, pnum_max=pnum_max)
+        return await self._send(request)
 
     async def abort_multipart_upload(self, key: str, upload_id: str) -> ResponseInfo:
         """Discard an upload and its parts (436/7740)."""
-        return await self._transport.send(operations.prepare_abort(key, upload_id), operations.parse_abort)
+        return await self._send(_api.abort(key, upload_id))
 
     def list_parts(self, key: str, upload_id: str) -> AsyncIterator[PartInfo]:
         """Every uploaded part, ascending, fetching pages of 1000 as needed (436/7747): ``async for``."""
-        operations.prepare_list_parts(key, upload_id)  # validate now, not at the first iteration
-        return self._iter_parts(key, upload_id)
-
-    async def _iter_parts(self, key: str, upload_id: str) -> AsyncIterator[PartInfo]:
-        marker: Optional[int] = None
-        for pages in itertools.count(1):
-            call = operations.prepare_list_parts(key, upload_id, part_number_marker=marker)
-            page = await self._transport.send(call, operations.parse_list_parts)
-            for part in page.parts:
-                yield part
-            marker = operations.next_parts_marker(page, marker, pages)
-            if marker is None:
-                return
+        return self._items(_api.PartsPager(key, upload_id))  # validated now, not at the first iteration
 
     def list_multipart_uploads(self, *, prefix: Optional[str] = None) -> AsyncIterator[UploadInfo]:
         """Every upload in progress (optionally under ``prefix``), fetching pages as needed: ``async for``."""
-        operations.prepare_list_uploads(prefix=prefix)
-        return self._iter_uploads(prefix)
-
-    async def _iter_uploads(self, prefix: Optional[str]) -> AsyncIterator[UploadInfo]:
-        markers: Tuple[Optional[str], Optional[str]] = (None, None)
-        for pages in itertools.count(1):
-            call = operations.prepare_list_uploads(prefix=prefix, key_marker=markers[0], upload_id_marker=markers[1])
-            page = await self._transport.send(call, operations.parse_list_uploads)
-            for upload in page.uploads:
-                yield upload
-            following = operations.next_uploads_markers(page, markers, pages)
-            if following is None:
-                return
-            markers = following
+        return self._items(_api.UploadsPager(prefix))
 
     # --- simple objects ----------------------------------------------------------------------------------
 
@@ -294,33 +285,90 @@ class AsyncCosClient:
         grant_read_acp: Optional[str] = None,
         grant_write_acp: Optional[str] = None,
         grant_full_control: Optional[str] = None,
+        cancel: Optional[asyncio.Event] = None,
     ) -> ObjectResult:
         """Upload an object of at most 5 GB in one request (436/7749); as :meth:`CosClient.put_object`."""
-        chosen = resolve(options, locals())
-        build = functools.partial(
-            operations.prepare_put_object, key, content_length=content_length, content_md5=content_md5,
-            traffic_limit=traffic_limit, forbid_overwrite=forbid_overwrite, options=chosen,
+        request = _api.put_object(
+            key, body, resolve(options, locals()), content_length=content_length, content_md5=content_md5,
+            traffic_limit=traffic_limit, forbid_overwrite=forbid_overwrite, async_bodies=True,
         )  # fmt: skip
-        call = _with_body(lambda given: build(given), body)
-        parse = functools.partial(operations.parse_put_object, key=key, size=call.content_length)
-        return await self._transport.send(call, parse)
+        return await self._send(request, cancel)
 
     async def head_object(self, key: str, *, sse_c: EncryptionLike = None) -> ObjectResult:
         """An object's ETag, CRC64, size and headers (HEAD Object)."""
-        call = operations.prepare_head_object(key, sse_c=sse_c)
-        return await self._transport.send(call, functools.partial(operations.parse_head_object, key=key))
+        return await self._send(_api.head_object(key, sse_c))
 
     async def get_object(
-        self, key: str, *, byte_range: Optional[Tuple[int, Optional[int]]] = None, sse_c: EncryptionLike = None
-    ) -> aiohttp.ClientResponse:
-        """Open an object for reading; the caller reads (``await response.read()``) and releases it."""
-        call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c)
-        return await self._transport.open(call, functools.partial(operations.parse_get_object, key=key))
+        self,
+        key: str,
+        *,
+        byte_range: Optional[Tuple[int, Optional[int]]] = None,
+        sse_c: EncryptionLike = None,
+        cancel: Optional[asyncio.Event] = None,
+    ) -> AsyncObjectStream:
+        """Open an object for reading, as :meth:`CosClient.get_object`: an
+        :class:`~cos_multipart._streams.AsyncObjectStream` (``async for``, ``await read()``, ``async with``)."""
+        request = _api.get_object(key, byte_range, sse_c)
+        return await self._transport.stream(request.call, request.parse, cancel=cancel)
 
     async def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:
         """Delete an object (DELETE Object); with ``version_id``, that version of it (versioned buckets)."""
-        call = operations.prepare_delete_object(key, version_id)
-        return await self._transport.send(call, operations.parse_delete_object)
+        return await self._send(_api.delete_object(key, version_id))
+
+    async def find_object(self, key: str, *, sse_c: EncryptionLike = None) -> Optional[ObjectResult]:
+        """HEAD ``key``: its size, ETag, CRC-64 and headers, or ``None`` when no object has that key."""
+        try:
+            return await self.head_object(key, sse_c=sse_c)
+        except CosServiceError as error:
+            _api.absent(error)  # raises unless the answer was 404
+        return None
+
+    # --- listing and batch delete ------------------------------------------------------------------------
+
+    async def list_objects_page(
+        self,
+        *,
+        prefix: Optional[str] = None,
+        delimiter: Optional[str] = None,
+        marker: Optional[str] = None,
+        max_keys: int = MAX_LIST_KEYS,
+    ) -> ObjectsPage:
+        """One page of List Objects (GET Bucket, 436/7734); as :meth:`CosClient.list_objects_page`."""
+        return await self._send(_api.list_objects_page(prefix, delimiter, marker, max_keys))
+
+    def list_object_pages(
+        self,
+        *,
+        prefix: Optional[str] = None,
+        delimiter: Optional[str] = None,
+        marker: Optional[str] = None,
+        max_keys: int = MAX_LIST_KEYS,
+        max_pages: int = MAX_LIST_PAGES,
+    ) -> AsyncIterator[ObjectsPage]:
+        """Every page of List Objects, fetched as the caller iterates (``async for``); arguments and errors
+        as for :meth:`CosClient.list_object_pages`."""
+        return self._items(_api.ObjectPagesPager(prefix, delimiter, marker, max_keys, max_pages))
+
+    def list_objects(
+        self, prefix: Optional[str] = None, *, marker: Optional[str] = None, max_pages: int = MAX_LIST_PAGES
+    ) -> AsyncIterator[ObjectSummary]:
+        """Every object whose key starts with ``prefix``, ascending, fetching pages of 1000 as needed
+        (``async for``)."""
+        return self._items(_api.ObjectsPager(prefix, None, marker, MAX_LIST_KEYS, max_pages))
+
+    async def delete_objects(self, keys: Iterable[str], *, quiet: bool = True) -> DeleteResult:
+        """Delete ``keys`` with Delete Multiple Objects, 1000 per request (436/8289), as
+        :meth:`CosClient.delete_objects` (every key validated before the first request)."""
+        plan = _api.DeletePlan(keys, quiet)
+        for batch, request in plan.batches:
+            plan.took_batch(batch, await self._send(request))
+        for key, single in plan.singles:
+            try:
+                info = await self._send(single)
+                plan.took_single(key, info)
+            except CosServiceError as error:
+                plan.took_single(key, error)
+        return plan.result()
 
     # --- URLs --------------------------------------------------------------------------------------------
 
@@ -343,9 +391,16 @@ class AsyncCosClient:
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     @property
-    def transport(self) -> AsyncTransport:
-        """The transport (connections, retry policy, clock offset)."""
+    def transport(self) -> AsyncHttpTransport:
+        """The transport (an :class:`~cos_multipart.aio.AsyncTransport` unless one was given)."""
         return self._transport
+
+    def with_transport(self, transport: AsyncHttpTransport) -> "AsyncCosClient":
+        """A client of the same bucket, endpoint, dialect and clock sending through ``transport``, as
+        :meth:`CosClient.with_transport <cos_multipart.client.CosClient.with_transport>`."""
+        view = copy.copy(self)
+        view._transport = checked_transport(transport, self.endpoint, {}, AsyncHttpTransport)
+        return view
 
     def ensure_pool_size(self, size: int) -> None:
         """Allow at least ``size`` connections, so ``size`` tasks can share this client in parallel."""

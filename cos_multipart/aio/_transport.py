@@ -39,9 +39,10 @@ from .._tls import checked_ca_bundle
 from ..credentials import Credentials, CredentialsLike, as_provider
 from ..endpoint import Endpoint, strip_query
 from .. import operations
-from ..errors import CosServiceError, FailureKind
+from .._streams import AsyncObjectStream
+from ..errors import CosCancelledError, CosServiceError, FailureKind
 from ..limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
-from ..models import HttpCall
+from ..models import HttpCall, ObjectResult
 from ..retry import RetryPolicy
 from ..errors import CosTransportError
 from ..transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, USER_AGENT, Timeout, _describe
@@ -323,13 +324,17 @@ class AsyncTransport:
         for session in sessions:
             await session.close()
 
-    async def send(self, call: HttpCall, parse: Parser[T]) -> T:
+    async def send(self, call: HttpCall, parse: Parser[T], *, cancel: Optional[asyncio.Event] = None) -> T:
         """Send ``call`` and return ``parse(status, headers, body)`` of its answer, retrying per policy.
+
+        When ``cancel`` is set no further attempt is made (:class:`CosCancelledError`); the attempt in
+        flight is stopped by cancelling its task.
 
         Raises:
             CosServiceError: COS answered an error (after retries when retryable).
             CosTransportError: Connection failure or timeout after retries.
             CosResponseError: The answer could not be read (not retried).
+            CosCancelledError: ``cancel`` was set.
         """
 
         async def handle(response: aiohttp.ClientResponse) -> T:
@@ -338,7 +343,34 @@ class AsyncTransport:
             finally:
                 response.release()
 
-        return await self._run(call, handle)
+        return await self._run(call, handle, cancel)
+
+    async def stream(
+        self, call: HttpCall, parse: Parser[ObjectResult], *, cancel: Optional[asyncio.Event] = None
+    ) -> AsyncObjectStream:
+        """Send ``call`` and return its body unread, with ``parse(status, headers, b"")`` of its head, as
+        :meth:`cos_multipart.transport.Transport.stream` does."""
+        safe_url = strip_query(self.endpoint.url(call.key, call.params))
+
+        async def handle(response: aiohttp.ClientResponse) -> AsyncObjectStream:
+            try:
+                headers = self.endpoint.dialect.from_wire(response.headers)
+                if response.status >= 300:
+                    parse(response.status, headers, await _read_answer(response))
+                result = parse(response.status, headers, b"")
+            except BaseException:
+                response.release()
+                raise
+
+            async def read(size: int) -> bytes:
+                try:
+                    return await response.content.read(size)
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+                    raise _transport_error(error, call.method, safe_url, 1, self._secrets) from error
+
+            return AsyncObjectStream(result, response.headers, read, response.release)
+
+        return await self._run(call, handle, cancel)
 
     async def open(self, call: HttpCall, check: Parser[Any]) -> aiohttp.ClientResponse:
         """Send ``call`` and return the unread response once ``check(status, headers, b"")`` accepts it.
@@ -358,7 +390,12 @@ class AsyncTransport:
 
         return await self._run(call, handle)
 
-    async def _run(self, call: HttpCall, handle: Callable[[aiohttp.ClientResponse], Awaitable[T]]) -> T:
+    async def _run(
+        self,
+        call: HttpCall,
+        handle: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        cancel: Optional[asyncio.Event] = None,
+    ) -> T:
         url = self.endpoint.url(call.key, call.params)
         safe_url = strip_query(url)
         retries = Retries(
@@ -367,6 +404,8 @@ class AsyncTransport:
         )  # fmt: skip
         start = _body_position(call.body)
         while True:
+            if cancel is not None and cancel.is_set():
+                raise CosCancelledError(f"{call.method} {safe_url} cancelled")
             date: Optional[str] = None
             deadline = _AnswerDeadline(self.answer_deadline)
             source = _body_for_attempt(call.body, call.content_length, start)  # may record its own failure
@@ -395,6 +434,8 @@ class AsyncTransport:
                 failure = _transport_error(
                     own or error, call.method, safe_url, retries.policy.attempt, self._secrets, elapsed=retries.elapsed
                 )
+            if cancel is not None and cancel.is_set():
+                raise CosCancelledError(f"{call.method} {safe_url} cancelled") from failure
             delay = retries.delay_after(failure, date)
             if delay is None:
                 raise failure

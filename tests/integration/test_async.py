@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from cos_multipart.aio import AsyncCosClient, AsyncUploader, async_upload_file
-from cos_multipart.aio._transport import failure_kind
+from cos_multipart.aio._transport import AsyncTransport, failure_kind
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
@@ -35,6 +35,7 @@ from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.testing import TEST_CREDENTIALS, LocalCOS
+from cos_multipart.transport import Transport
 from cos_multipart.uploader import UploadConfig
 
 from uploads import Driver, async_client_like, make_file, stored
@@ -90,6 +91,7 @@ def test_cancelling_the_task_stops_at_once_and_leaves_nothing_running(
                 raised = error
             stopped = time.monotonic() - cancelled_at
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            assert isinstance(aclient.transport, AsyncTransport)
             return stopped, raised, aclient.transport.connections_in_use, [repr(t) for t in others]
 
     stopped, raised, connections, tasks = asyncio.run(scenario())
@@ -451,6 +453,7 @@ def test_aiohttp_failures_map_to_the_neutral_kinds() -> None:
 def test_the_harness_async_client_mirrors_the_sync_one(client: CosClient) -> None:
     mirrored = async_client_like(client)
     assert (mirrored.bucket, mirrored.endpoint.base_url) == (client.bucket, client.endpoint.base_url)
+    assert isinstance(mirrored.transport, AsyncTransport) and isinstance(client.transport, Transport)
     assert mirrored.transport.retry == client.transport.retry
 
 

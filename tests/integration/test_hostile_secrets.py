@@ -14,6 +14,7 @@ import pytest
 from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
 
 from cos_multipart import CosCredentialsError, CosTransportError, Credentials
+from cos_multipart.transport import Transport
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,7 @@ def test_an_http_library_error_quoting_the_token_is_redacted() -> None:
     object.__setattr__(credentials, "token", TOKEN + "\n")
     with HostileServer(answer_ok) as server:
         client = server.client()
+        assert isinstance(client.transport, Transport)
         client.transport._provider = lambda: credentials  # noqa: SLF001 - the seam a provider plugs into
         with pytest.raises(CosTransportError) as caught:
             client.head_object("k")

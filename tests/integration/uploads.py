@@ -14,6 +14,7 @@ from cos_multipart.client import CosClient
 from cos_multipart.errors import CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.options import ObjectOptions
+from cos_multipart.transport import Transport
 from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
 
 
@@ -71,6 +72,7 @@ def async_client_like(client: CosClient) -> Any:
     from cos_multipart.aio import AsyncCosClient
 
     transport = client.transport
+    assert isinstance(transport, Transport)
     return AsyncCosClient(
         client.bucket, client.region, transport.credentials(), endpoint=client.endpoint.base_url,
         retry=transport.retry, timeout=transport.timeout, pool_size=transport.pool_size, dialect=client.dialect,
