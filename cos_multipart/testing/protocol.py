@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote
 
 from lxml import etree
 
-from .. import limits
+from . import _limits as limits
 
 #: Header names of server-side encryption [ref 6.1].
 SSE_HEADER = "x-cos-server-side-encryption"
