@@ -212,11 +212,21 @@ class BodySink:
         self.hasher = BodyHasher()
         self._file: Optional[IO[bytes]] = open(path, "xb")
         self.committed = False
+        self._damage = False
+
+    def damage_next_byte(self) -> None:
+        """Change one bit of the next byte written (the ``corrupt`` fault): what is hashed is what is stored."""
+        self._damage = True
 
     def write(self, data: memoryview) -> None:
         """Hash and store the next bytes."""
         if self._file is None:
             raise ValueError("the body sink is closed")
+        if self._damage and len(data):
+            damaged = bytearray(data)
+            damaged[0] ^= 0x01
+            data = memoryview(damaged)
+            self._damage = False
         self.hasher.update(data)
         self._file.write(data)
 

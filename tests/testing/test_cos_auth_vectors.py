@@ -19,6 +19,7 @@ import requests
 
 from cos_multipart.credentials import Credentials
 from cos_multipart.testing import LocalCOS
+from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 from cos_multipart.testing.auth import (
     AuthError,
     Keyring,
@@ -224,8 +225,8 @@ def _http_sign(cos: LocalCOS, key: str, headers: Dict[str, str], **options: obje
 
 
 @pytest.fixture
-def doc_keyed(local_cos_factory) -> LocalCOS:  # type: ignore[no-untyped-def]
-    return local_cos_factory(credentials=DOC)  # type: ignore[no-any-return]
+def doc_keyed(local_cos_factory: LocalCOSFactory) -> LocalCOS:
+    return local_cos_factory(credentials=DOC)
 
 
 def test_over_http_a_correct_hand_signature_is_accepted(doc_keyed: LocalCOS) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import List, Optional
 
 import pytest
+import requests
 
-from cos_multipart.testing import _hashing
+from cos_multipart import upload_file
+from cos_multipart.testing import Fault, FaultController, LocalCOS, _hashing
 from cos_multipart.testing._messages import Reply
 from cos_multipart.testing._routing import parse_request
 from cos_multipart.testing._service import HANDLERS, Service
@@ -155,3 +157,44 @@ def test_the_objects_crc_is_the_crc_over_its_stored_bytes(tmp_path: Path, seed: 
     service = Service(Store(tmp_path))
     reply = upload(service, parts, parts)
     assert reply.crc64 == _hashing.crc64(stored_bytes(service.store)) == _hashing.crc64(b"".join(parts))
+
+
+# --- the corrupt fault: over HTTP --------------------------------------------------------------------------
+
+
+def test_corrupt_fault_parses_and_plans() -> None:
+    assert Fault.parse("corrupt:api=UploadPart,nth=2") == Fault.corrupt("UploadPart", nth=2)
+    controller = FaultController([Fault.corrupt("PutObject")])
+    assert controller.plan("PutObject").corrupt and not controller.plan("PutObject").corrupt
+
+
+def test_a_part_damaged_on_the_way_is_reported_by_its_crc_and_the_objects(local_cos: LocalCOS) -> None:
+    generator = random.Random(9)
+    sent = [generator.randbytes(MB), generator.randbytes(1000)]
+    local_cos.faults.add(Fault.corrupt("UploadPart", nth=1))
+    with local_cos.client() as client:
+        upload_id = client.initiate_multipart_upload("k").upload_id
+        receipts = [client.upload_part("k", upload_id, number, part) for number, part in enumerate(sent, 1)]
+        damaged = bytes([sent[0][0] ^ 0x01]) + sent[0][1:]
+        assert receipts[0].crc64 == _hashing.crc64(damaged) != _hashing.crc64(sent[0])
+        assert receipts[0].etag.strip('"') == hashlib.md5(damaged).hexdigest()
+        assert receipts[1].crc64 == _hashing.crc64(sent[1])
+        done = client.complete_multipart_upload("k", upload_id, [(r.part_number, r.etag) for r in receipts])
+        assert done.crc64 == _hashing.crc64(damaged + sent[1]) != _hashing.crc64(b"".join(sent))
+    assert requests.get(local_cos.presign("k"), timeout=30).content == damaged + sent[1]
+    assert [fired.kind for fired in local_cos.faults.fired] == ["corrupt"]
+
+
+def test_the_uploader_resends_a_part_damaged_on_the_way(local_cos: LocalCOS, tmp_path: Path) -> None:
+    data = random.Random(4).randbytes(3 * MB + 5)
+    path = tmp_path / "source"
+    path.write_bytes(data)
+    local_cos.faults.add(Fault.corrupt("UploadPart", nth=2))
+    with local_cos.client() as client:
+        result = upload_file(
+            client, path, "k", part_size=MB, multipart_threshold=MB, concurrency=1, checkpoint_dir=tmp_path / "ck"
+        )
+        assert result.crc64 == _hashing.crc64(data)
+        assert client.head_object("k").crc64 == _hashing.crc64(data)
+    assert [fired.kind for fired in local_cos.faults.fired] == ["corrupt"]
+    assert len(local_cos.log_entries("UploadPart")) == 5  # 4 parts, the damaged one twice
