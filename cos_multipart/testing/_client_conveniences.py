@@ -10,7 +10,7 @@ exception and why). ``server.py`` imports this module only inside the two method
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any, Callable, Dict
 
 from ..credentials import Credentials
 
@@ -18,9 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..client import CosClient
 
 
-def presign(credentials: Credentials, url: str, *, method: str, expires: int, now: float) -> str:
-    """``url`` pre-signed with ``credentials`` for ``method``, valid ``expires`` seconds from ``now`` (with the
-    client's start-in-the-past allowance), checked as the client checks ``expires`` (1 to 604800).
+def presign(credentials: Credentials, url: Callable[[], str], *, method: str, expires: int, now: float) -> str:
+    """The URL ``url()`` gives, pre-signed with ``credentials`` for ``method``, valid ``expires`` seconds from
+    ``now`` (with the client's start-in-the-past allowance). ``expires`` is checked first, as the client
+    checks it (1 to 604800), so a bad value is named even when the server is not running.
 
     Raises:
         CosValidationError: ``expires`` out of range.
@@ -28,7 +29,7 @@ def presign(credentials: Credentials, url: str, *, method: str, expires: int, no
     from ..signer import SignWindow, presign_expires, presign_url
 
     window = SignWindow.around(now, presign_expires(expires))
-    return presign_url(credentials, url, method=method, window=window)
+    return presign_url(credentials, url(), method=method, window=window)
 
 
 def make_client(options: Dict[str, Any]) -> "CosClient":

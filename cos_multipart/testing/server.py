@@ -327,7 +327,7 @@ class LocalCOS:
             raise CosValidationError("presign", self.dialect, "a COS-mode server (OSS pre-signed URLs are not made here)")
         from ._client_conveniences import presign  # acts as a client: kept out of the server's modules
 
-        return presign(self.credentials, self.url(key), method=method, expires=expires, now=self.clock())
+        return presign(self.credentials, lambda: self.url(key), method=method, expires=expires, now=self.clock())
 
     def client(
         self,
