@@ -2,7 +2,8 @@
 
 ``LocalCOS.presign()`` makes a pre-signed URL and ``LocalCOS.client()`` a configured
 :class:`~cos_multipart.CosClient`: both are conveniences for the user of the server, on the client's side of
-the wire, so they use the client's public API (:func:`cos_multipart.presign_url`, :class:`CosClient`). They
+the wire, so they use the client's public API (``cos_multipart.presign_url``, ``cos_multipart.CosClient``,
+imported from the package itself, never from the client's modules). They
 live here, apart, because nothing that CHECKS a rule may use the client's code (the server is an
 independent oracle: see ``tests/testing/test_oracle_independence.py``, which lists this module as the
 exception and why). ``server.py`` imports this module only inside the two methods.
@@ -13,27 +14,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict
 
 from ..credentials import Credentials
+from ..errors import CosValidationError
+from ._limits import MAX_PRESIGN_SECONDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..client import CosClient
+    from .. import CosClient
 
 
 def presign(credentials: Credentials, url: Callable[[], str], *, method: str, expires: int, now: float) -> str:
     """The URL ``url()`` gives, pre-signed with ``credentials`` for ``method``, valid ``expires`` seconds from
-    ``now`` (with the client's start-in-the-past allowance). ``expires`` is checked first, as the client
-    checks it (1 to 604800), so a bad value is named even when the server is not running.
+    ``now`` (with the client's start-in-the-past allowance). ``expires`` is checked first (1 to 604800, the
+    bound the client applies too), so a bad value is named even when the server is not running.
 
     Raises:
         CosValidationError: ``expires`` out of range.
     """
-    from ..signer import SignWindow, presign_expires, presign_url
+    from .. import SignWindow, presign_url  # the client's public API
 
-    window = SignWindow.around(now, presign_expires(expires))
-    return presign_url(credentials, url(), method=method, window=window)
+    if isinstance(expires, bool) or not isinstance(expires, int) or not 1 <= expires <= MAX_PRESIGN_SECONDS:
+        raise CosValidationError("expires", expires, f"an integer from 1 to {MAX_PRESIGN_SECONDS} seconds (7 days)")
+    return presign_url(credentials, url(), method=method, window=SignWindow.around(now, expires))
 
 
 def make_client(options: Dict[str, Any]) -> "CosClient":
     """``CosClient(**options)``, imported here so that running the server never imports the client."""
-    from ..client import CosClient
+    from .. import CosClient  # the client's public API
 
     return CosClient(**options)

@@ -106,3 +106,6 @@ MAX_CLOCK_SKEW_SECONDS = 15 * 60
 #: Validity of a URL made by ``LocalCOS.presign`` when none is asked for: an hour, as the Go SDK's
 #: default [ref 1.9] (a convenience of the server's, not a rule it checks).
 DEFAULT_PRESIGN_SECONDS = 3600
+#: Longest validity ``LocalCOS.presign`` makes: 7 days, OSS V4's bound ("x-oss-expires 1..604800")
+#: [oss-api 1.9], which the client applies to COS URLs too (COS documents none [ref 1.9]).
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600

@@ -9,8 +9,9 @@ parsed here (``ast``, no import) and its imports from the client package are hel
   and exceptions of the public API that the server must accept or raise, none of which holds a rule;
 * no module but the listed conveniences imports one of :data:`FORBIDDEN` (not even for type hints);
 * the convenience modules (:data:`CONVENIENCES`, each with why) act as a CLIENT of the server and may use
-  the public API; a rule-checking module may reach them only from inside a function (never at import
-  time), so the server's import graph holds none of the client's rule code.
+  the public API, taken from the package itself (``cos_multipart.__all__``); a rule-checking module may
+  reach them only from inside a function (never at import time), so the server's import graph holds none
+  of the client's rule code.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
+import cos_multipart
 import cos_multipart.testing
 from cos_multipart import limits as client_limits
 from cos_multipart.testing import _limits as server_limits
@@ -157,6 +159,23 @@ def test_no_rule_checking_module_imports_the_clients_rule_code() -> None:
         checked += 1
         problems += violations(path.read_text(encoding="utf-8"), name, is_package=path.name == "__init__.py")
     assert checked >= 20  # auth, oss_auth, store, _service, protocol, ... : the walk found the server
+    assert not problems, "\n".join(problems)
+
+
+def test_the_conveniences_use_only_the_public_api() -> None:
+    """Even the modules that act as a client take the client's names from the package itself (its
+    ``__all__``), never from the modules that hold the rules: nothing under testing/ imports the signer."""
+    public = set(cos_multipart.__all__)
+    problems = []
+    for name, path in server_modules():
+        if name.rsplit(".", 1)[-1] not in CONVENIENCES:
+            continue
+        for item in imports_of(path.read_text(encoding="utf-8"), name):
+            if item.module == CLIENT_PACKAGE:
+                problems += [f"{name}:{item.line} {imported} is not public" for imported in item.names if imported not in public]
+            else:
+                problems += [f"{name}:{item.line} imports {item.module}" for client in _client_modules(item)
+                             if client not in ALLOWED_AT_RUN_TIME]  # fmt: skip
     assert not problems, "\n".join(problems)
 
 
