@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,6 +51,8 @@ AUTH_FIELDS = (
     "q-url-param-list",
     "q-signature",
 )
+#: Unix seconds in a key time: ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses).
+_SECONDS = re.compile("[0-9]{1,20}")
 #: The bytes UrlEncode leaves as they are: RFC 3986's unreserved set [ref 1.2].
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 #: Each byte as UrlEncode writes it: itself, or ``%`` and two UPPER-case hex digits [ref 1.2].
@@ -268,7 +271,7 @@ def verify(request: ReceivedRequest, keyring: Keyring, now: float) -> Credential
 
 def _window(value: str, name: str) -> Window:
     start, sep, end = value.partition(";")
-    if sep and start.isdigit() and end.isdigit() and int(start) < int(end):
+    if sep and _SECONDS.fullmatch(start) and _SECONDS.fullmatch(end) and int(start) < int(end):
         return Window(int(start), int(end), value)
     raise AuthError("AccessDenied", f"{name} must be '<start>;<end>' with start < end.")
 

@@ -249,3 +249,11 @@ def test_over_http_a_wrong_rule_is_answered_signature_does_not_match(
     assert response.status_code == 403
     assert "<Code>SignatureDoesNotMatch</Code>" in response.text
     assert doc_keyed.log_entries("PutObject")[-1].code == "SignatureDoesNotMatch"
+
+
+@pytest.mark.parametrize("key_time", ["1700000000", "1700003600;1700000000", "17²;1800000000", "a;b", ";"])
+def test_a_malformed_key_time_is_access_denied(key_time: str) -> None:
+    auth = faulty_sign("GET", "/k", {}, {"host": HOST}).replace(f"q-key-time={WINDOW}", f"q-key-time={key_time}")
+    with pytest.raises(AuthError) as excinfo:
+        verify(received("GET", "/k", {}, {"host": HOST}, auth), KEYRING, NOW)
+    assert (excinfo.value.status, excinfo.value.code) == (403, "AccessDenied")
