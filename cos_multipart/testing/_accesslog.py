@@ -17,8 +17,8 @@ from typing import Deque, Dict, List, Mapping, Optional, TextIO
 from urllib.parse import unquote_plus
 
 from ..errors import REDACTED
-from ..signer import SECURITY_TOKEN_HEADER
 from . import protocol
+from .auth import SECURITY_TOKEN_HEADER
 
 #: Query parameters and headers whose values never reach a log.
 #: OSS mode: the V4 signature and the STS token, in the query or the headers [oss-api 1.8, 1.9].

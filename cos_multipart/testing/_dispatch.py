@@ -14,6 +14,7 @@ from ._service import HANDLERS, Body, Service
 from .auth import AuthError, Keyring
 from .faults import CLEAN_PLAN, FaultController
 from .protocol import ServiceError
+from .store import BodySink
 
 
 class Dispatcher:
@@ -60,6 +61,8 @@ class Dispatcher:
             if self._faults.latency > 0:
                 self._stopping.wait(self._faults.latency)
             refused = refusal(plan, request, body_pending)
+            if refused is None and plan.corrupt:
+                body = _Corrupting(body)
             reply = refused if refused is not None else HANDLERS[api](self.service, request, body)
         except AuthError as error:
             denied = ServiceError(error.status, error.code, error.message, ec=error.ec, details=error.details)
@@ -67,3 +70,17 @@ class Dispatcher:
         except ServiceError as error:
             reply = error_reply(request, error, api)
         return api, altered(reply, plan)
+
+
+class _Corrupting:
+    """A body whose first streamed byte reaches the store with one bit changed (the ``corrupt`` fault)."""
+
+    def __init__(self, body: Body) -> None:
+        self._body = body
+
+    def receive(self, sink: BodySink, length: int, *, rate: Optional[float]) -> None:
+        sink.damage_next_byte()
+        self._body.receive(sink, length, rate=rate)
+
+    def read_small(self, length: int) -> bytes:
+        return self._body.read_small(length)

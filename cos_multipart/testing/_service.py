@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
-from .. import limits
-from ..checksum import crc64_combine_all
+from . import _limits as limits
 from . import bucket_protocol, oss_protocol, protocol
+from ._hashing import crc64_of_parts
 from ._messages import Completed, ObjectBody, Reply, Request, xml_reply
 from ._routing import CREATE_BUCKET
 from .protocol import ServiceError
@@ -98,7 +98,7 @@ class Service:
         selected = [parts[number] for number in numbers]
         if forbid and self.store.has_object(request.bucket, request.key):
             raise protocol.file_exists()
-        crc = crc64_combine_all([(part.crc64, part.size) for part in selected])
+        crc = crc64_of_parts((part.crc64, part.size) for part in selected)
 
         def merge() -> Completed:
             try:

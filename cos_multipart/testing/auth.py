@@ -1,8 +1,14 @@
 """Verification of COS request signatures, header and pre-signed forms [ref 1.11], as pure functions.
 
+Written from the reference (doc 436/7778, ``cos-api.md`` section 1), not from the client's
+:mod:`cos_multipart.signer`: the server is an independent oracle, so a rule the client gets wrong (a header
+left out of its list, a key encoded the wrong way, the wrong key time) is refused here instead of being
+mirrored. ``tests/testing/test_cos_auth_vectors.py`` holds these functions to the documented vectors.
+
 The server rebuilds the HttpString from exactly the names the client listed in ``q-header-list`` and
-``q-url-param-list`` (in the order listed, values taken from the request), signs it with the SecretKey the
-``q-ak`` maps to, and compares in constant time. Quirks of real clients that must pass:
+``q-url-param-list`` (values taken from the request, the pairs sorted by name as the reference says,
+whatever order the lists are in), signs it with the SecretKey the ``q-ak`` maps to, and compares in
+constant time. Quirks of real clients that must pass:
 
 * ``host`` signed without the port while the ``Host`` header carries it (the Python SDK) [ref 1.4];
 * lists with names in any case (``uploadId`` in older doc samples) [ref 1.3];
@@ -21,17 +27,98 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from functools import lru_cache
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from ..credentials import Credentials
-from ..limits import MAX_CLOCK_SKEW_SECONDS
-from ..signer import AUTH_FIELDS, SECURITY_TOKEN_HEADER, SignWindow, sign_key, string_to_sign, url_encode
+from ._limits import MAX_CLOCK_SKEW_SECONDS
 
 #: "Request has expired" is the message clients match on to correct their clock [ref 1.9].
 EXPIRED_MESSAGE = "Request has expired"
+#: The header (or query parameter) carrying an STS token (doc 436/7728) [ref 1.8].
+SECURITY_TOKEN_HEADER = "x-cos-security-token"  # noqa: S105 - a header name, not a secret
+#: The seven fields of a signature, in the order COS documents them [ref 1.1].
+AUTH_FIELDS = (
+    "q-sign-algorithm",
+    "q-ak",
+    "q-sign-time",
+    "q-key-time",
+    "q-header-list",
+    "q-url-param-list",
+    "q-signature",
+)
+#: Unix seconds in a key time: ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses).
+_SECONDS = re.compile("[0-9]{1,20}")
+#: The bytes UrlEncode leaves as they are: RFC 3986's unreserved set [ref 1.2].
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+#: Each byte as UrlEncode writes it: itself, or ``%`` and two UPPER-case hex digits [ref 1.2].
+_ENCODED = tuple(chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in range(256))
+
+
+class Window(NamedTuple):
+    """``q-sign-time`` or ``q-key-time``: ``start;end`` in Unix seconds, and the text as received (what
+    is hashed: the server signs the client's text, not a re-formatting of the numbers)."""
+
+    start: int
+    end: int
+    text: str
+
+
+@lru_cache(maxsize=4096)
+def url_encode(text: str) -> str:
+    """COS's UrlEncode [ref 1.2]: the UTF-8 bytes of ``text``, each byte outside ``A-Z a-z 0-9 - _ . ~``
+    written ``%XX`` with upper-case hex (space is ``%20``, never ``+``; ``/`` is ``%2F``).
+
+    Cached: names, hosts and most values repeat from one request to the next.
+    """
+    return "".join(_ENCODED[byte] for byte in text.encode("utf-8", "surrogatepass"))
+
+
+def canonical(pairs: Iterable[Tuple[str, str]]) -> Tuple[str, str]:
+    """The HeaderList / UrlParamList and HttpHeaders / HttpParameters of ``(name, value)`` pairs [ref 1.3,
+    1.4]: each name UrlEncoded then lower-cased, each value UrlEncoded, the pairs sorted by encoded name;
+    returns (``"n1;n2"``, ``"n1=v1&n2=v2"``)."""
+    encoded = _sorted_encoded((url_encode(name).lower(), value) for name, value in pairs)
+    return ";".join(name for name, _ in encoded), "&".join(f"{name}={value}" for name, value in encoded)
+
+
+def _sorted_encoded(pairs: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    """``(encoded name, value)`` pairs with their values encoded, sorted by name [ref 1.3 step 3]."""
+    return sorted((name, url_encode(value)) for name, value in pairs)
+
+
+def http_string(method: str, path: str, params: Iterable[Tuple[str, str]], headers: Iterable[Tuple[str, str]]) -> str:
+    """``lower(Method) \\n UriPathname \\n HttpParameters \\n HttpHeaders \\n`` [ref 1.1] of raw names and values;
+    ``path`` decoded [ref 1.5]."""
+    return f"{method.lower()}\n{path}\n{canonical(params)[1]}\n{canonical(headers)[1]}\n"
+
+
+def _listed_http_string(
+    method: str, path: str, params: Iterable[Tuple[str, str]], headers: Iterable[Tuple[str, str]]
+) -> str:
+    """The HttpString of names as the lists carry them (already encoded and lower-cased) and raw values."""
+    lines = ["&".join(f"{name}={value}" for name, value in _sorted_encoded(pairs)) for pairs in (params, headers)]
+    return f"{method.lower()}\n{path}\n{lines[0]}\n{lines[1]}\n"
+
+
+def sign_key(secret_key: str, key_time: str) -> str:
+    """``SignKey = hex(HMAC-SHA1(SecretKey, KeyTime))``, lower-case hex [ref 1.1]."""
+    return hmac.new(secret_key.encode("utf-8"), key_time.encode("utf-8"), hashlib.sha1).hexdigest()
+
+
+def string_to_sign(sign_time: str, http: str) -> str:
+    """``"sha1" \\n KeyTime \\n hex(SHA1(HttpString)) \\n`` [ref 1.1]."""
+    return f"sha1\n{sign_time}\n{hashlib.sha1(http.encode('utf-8')).hexdigest()}\n"
+
+
+def signature(secret_key: str, key_time: str, sign_time: str, http: str) -> str:
+    """``hex(HMAC-SHA1(SignKey, StringToSign))``: the key is SignKey's 40-character hex TEXT [ref 1.1]."""
+    key = sign_key(secret_key, key_time).encode("ascii")
+    return hmac.new(key, string_to_sign(sign_time, http).encode("utf-8"), hashlib.sha1).hexdigest()
 
 
 class AuthError(Exception):
@@ -173,7 +260,7 @@ def verify(request: ReceivedRequest, keyring: Keyring, now: float) -> Credential
     _check_token(request, credentials)
     expected = fields["q-signature"].strip().lower().encode("ascii", "replace")
     for http in _http_strings(request, fields["q-header-list"], fields["q-url-param-list"]):
-        computed = _signature(credentials.secret_key, key_window, sign_window, http)
+        computed = signature(credentials.secret_key, key_window.text, sign_window.text, http)
         if hmac.compare_digest(computed.encode("ascii"), expected):
             return credentials
     raise AuthError(
@@ -182,17 +269,14 @@ def verify(request: ReceivedRequest, keyring: Keyring, now: float) -> Credential
     )
 
 
-def _window(value: str, name: str) -> SignWindow:
+def _window(value: str, name: str) -> Window:
     start, sep, end = value.partition(";")
-    try:
-        if not sep:
-            raise ValueError(value)
-        return SignWindow(int(start), int(end))
-    except ValueError:
-        raise AuthError("AccessDenied", f"{name} must be '<start>;<end>' with start < end.") from None
+    if sep and _SECONDS.fullmatch(start) and _SECONDS.fullmatch(end) and int(start) < int(end):
+        return Window(int(start), int(end), value)
+    raise AuthError("AccessDenied", f"{name} must be '<start>;<end>' with start < end.")
 
 
-def _check_time(window: SignWindow, now: float) -> None:
+def _check_time(window: Window, now: float) -> None:
     if now > window.end:
         raise AuthError("AccessDenied", EXPIRED_MESSAGE)
     # Clients start the window a little in the past [ref 1.9]; one that starts far in the future comes
@@ -219,14 +303,19 @@ def _names(value: str) -> List[str]:
 
 
 def _http_strings(request: ReceivedRequest, header_list: str, param_list: str) -> List[str]:
-    """The HttpStrings the client may have signed: one, or two when ``host`` is signed and has a port."""
-    params = _canonical(_names(param_list), _param_values(request, _names(param_list)))
+    """The HttpStrings the client may have signed: one, or two when ``host`` is signed and has a port.
+
+    Built from the names the lists give, with the request's values, by the documented rule (names encoded,
+    lower-cased and SORTED, values encoded) whatever order the lists are in: a client that signs its
+    headers in another order does not match.
+    """
+    param_names = _names(param_list)
+    params = list(zip(param_names, _param_values(request, param_names)))
     names = _names(header_list)
-    strings = []
-    for values in _header_variants(request, names):
-        headers = _canonical(names, values)
-        strings.append(f"{request.method.lower()}\n{request.path}\n{params}\n{headers}\n")
-    return strings
+    return [
+        _listed_http_string(request.method, request.path, params, zip(names, values))
+        for values in _header_variants(request, names)
+    ]
 
 
 def _param_values(request: ReceivedRequest, names: Sequence[str]) -> List[str]:
@@ -277,12 +366,3 @@ def _wire_text(value: str) -> str:
         return value.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return value
-
-
-def _canonical(names: Sequence[str], values: Sequence[str]) -> str:
-    return "&".join(f"{name}={url_encode(value)}" for name, value in zip(names, values))
-
-
-def _signature(secret_key: str, key_window: SignWindow, sign_window: SignWindow, http: str) -> str:
-    key = sign_key(secret_key, key_window).encode("ascii")
-    return hmac.new(key, string_to_sign(sign_window, http).encode("utf-8"), hashlib.sha1).hexdigest()

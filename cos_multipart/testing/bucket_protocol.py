@@ -12,7 +12,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from lxml import etree
 
-from .. import limits
+from . import _limits as limits
 from .protocol import ServiceError, _element, _identity, _serialize, _text, app_id, iso_time
 
 #: "max-keys: default 1000, at most 1000" (GET Bucket, 436/7734); larger values are clamped, as COS does.

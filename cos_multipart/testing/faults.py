@@ -38,8 +38,8 @@ API_NAMES = frozenset(
 )
 
 #: What a fault does: answer an error; reset the connection part way through the body; delay the response;
-#: return a wrong ETag; return a wrong x-cos-hash-crc64ecma.
-FAULT_KINDS = ("error", "reset", "delay", "wrong_etag", "wrong_crc64")
+#: return a wrong ETag; return a wrong x-cos-hash-crc64ecma; store the body with one bit changed.
+FAULT_KINDS = ("error", "reset", "delay", "wrong_etag", "wrong_crc64", "corrupt")
 
 #: The error code a status implies when a fault names only the status [ref 4.2].
 DEFAULT_CODES = {
@@ -65,7 +65,7 @@ class Fault:
     """One fault: what happens, to which API, and on which requests.
 
     Use the constructors (:meth:`error`, :meth:`reset`, :meth:`delay`, :meth:`wrong_etag`,
-    :meth:`wrong_crc64`) or :meth:`parse` for the command line.
+    :meth:`wrong_crc64`, :meth:`corrupt`) or :meth:`parse` for the command line.
 
     Attributes:
         kind: One of :data:`FAULT_KINDS`.
@@ -188,6 +188,14 @@ class Fault:
         return cls("wrong_crc64", api, nth=nth, count=count)
 
     @classmethod
+    def corrupt(cls, api: Optional[str] = "UploadPart", *, nth: int = 1, count: Optional[int] = 1) -> "Fault":
+        """Store the request body with one bit of its first byte changed, as a network that damages data
+        without TCP noticing would deliver it (Upload Part and PUT Object; other requests are served as
+        they are). The server answers the ETag and CRC-64 of the bytes it stored, so a client that checks
+        them sees the damage; one that does not finds it in the object's CRC-64 at Complete."""
+        return cls("corrupt", api, nth=nth, count=count)
+
+    @classmethod
     def parse(cls, spec: str) -> "Fault":
         """Parse the command-line form ``kind[:name=value,...]``.
 
@@ -247,6 +255,7 @@ class FaultPlan:
     delay: float = 0.0
     wrong_etag: bool = False
     wrong_crc64: bool = False
+    corrupt: bool = False
 
     @property
     def is_clean(self) -> bool:
@@ -389,4 +398,6 @@ def _merge(plan: FaultPlan, fault: Fault) -> FaultPlan:
         return replace(plan, delay=plan.delay + fault.seconds)
     if fault.kind == "wrong_etag":
         return replace(plan, wrong_etag=True)
+    if fault.kind == "corrupt":
+        return replace(plan, corrupt=True)
     return replace(plan, wrong_crc64=True)

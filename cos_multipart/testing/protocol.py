@@ -1,7 +1,7 @@
 """The pure side of the local server: COS errors, request validation, XML bodies, ranges and hosts.
 
 Nothing here touches a socket or a file, so every rule is tested with plain values. Each rule quotes the
-documentation line it enforces (from :mod:`cos_multipart.limits` or the reference section in brackets).
+documentation line it enforces (from the server's own :mod:`._limits` or the reference section in brackets).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote
 
 from lxml import etree
 
-from .. import limits
+from . import _limits as limits
 
 #: Header names of server-side encryption [ref 6.1].
 SSE_HEADER = "x-cos-server-side-encryption"

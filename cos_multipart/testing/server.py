@@ -27,10 +27,9 @@ import enum
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple, Union
 from urllib.parse import quote
 
-from .. import limits
+from . import _limits as limits
 from ..credentials import Credentials
 from ..errors import REDACTED, CosValidationError
-from ..signer import SignWindow, presign_expires, presign_url
 from ._accesslog import AccessLog, AccessLogEntry, redact_query
 from ._dispatch import Dispatcher
 from ._service import Service
@@ -317,7 +316,7 @@ class LocalCOS:
         """The URL of object ``key`` in the default bucket."""
         return f"{self.endpoint}/{quote(key, safe='/-_.~')}"
 
-    def presign(self, key: str, method: str = "GET", expires: int = limits.DEFAULT_SIGN_EXPIRES) -> str:
+    def presign(self, key: str, method: str = "GET", expires: int = limits.DEFAULT_PRESIGN_SECONDS) -> str:
         """A pre-signed URL for ``key`` made with :attr:`credentials` (COS mode only), valid ``expires``
         seconds (1 to 604800, as the client's).
 
@@ -326,8 +325,9 @@ class LocalCOS:
         """
         if self.rules is not COS:
             raise CosValidationError("presign", self.dialect, "a COS-mode server (OSS pre-signed URLs are not made here)")
-        window = SignWindow.around(self.clock(), presign_expires(expires))
-        return presign_url(self.credentials, self.url(key), method=method, window=window)
+        from ._client_conveniences import presign  # acts as a client: kept out of the server's modules
+
+        return presign(self.credentials, lambda: self.url(key), method=method, expires=expires, now=self.clock())
 
     def client(
         self,
@@ -357,7 +357,7 @@ class LocalCOS:
         (its bucket, region, credentials, endpoint, CA bundle); one left out keeps the server's or the client's
         default (``credentials=None`` and ``timeout=None`` are passed on: no credentials given, no timeout).
         """
-        from ..client import CosClient  # imported late: the server does not depend on the client
+        from ._client_conveniences import make_client  # acts as a client: kept out of the server's modules
 
         options: Dict[str, Any] = {
             "bucket": self.bucket if bucket is None else bucket,
@@ -381,7 +381,7 @@ class LocalCOS:
             options["timeout"] = timeout
         if answer_deadline is not _UNSET:
             options["answer_deadline"] = answer_deadline
-        return CosClient(**options)
+        return make_client(options)
 
 
 class _Running:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Dict, Mapping, Pattern, Sequence, Tuple
 from urllib.parse import unquote
 
-from .. import limits
+from . import _limits as limits
 from ..credentials import Credentials
 from ..errors import CosValidationError
 from . import oss_protocol, protocol

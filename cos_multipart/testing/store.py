@@ -15,8 +15,9 @@ Complete does not copy a byte: the upload's directory is renamed into ``objects/
 become the object's segments, listed in order in the object's JSON; reads stream them one after another.
 A replaced or deleted object's data is moved to ``tmp/`` and removed once no reader holds it.
 
-Bodies are streamed to disk in bounded buffers and hashed (MD5 and CRC-64 in one pass) as they are written,
-so memory stays flat whatever the size. Data is stored as received: SSE is simulated (modes, ETags and
+Bodies are streamed to disk in bounded buffers and hashed (MD5 and CRC-64 in one pass, the server's own
+:mod:`._hashing`) as they are written, so the hashes are of the very bytes stored and memory stays flat
+whatever the size. Data is stored as received: SSE is simulated (modes, ETags and
 echo headers), not applied to the bytes. One server (one :class:`Store`) per data directory.
 """
 
@@ -37,7 +38,7 @@ from io import FileIO
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from ..checksum import PartHasher, crc64_combine_all
+from ._hashing import BodyHasher, crc64_of_parts
 from .protocol import Encryption, ServiceError, file_exists, is_upload_id, new_upload_id, no_such_upload
 
 #: Name suffix of a multipart object's directory of segments under ``objects/``.
@@ -208,14 +209,24 @@ class BodySink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.hasher = PartHasher()
+        self.hasher = BodyHasher()
         self._file: Optional[IO[bytes]] = open(path, "xb")
         self.committed = False
+        self._damage = False
+
+    def damage_next_byte(self) -> None:
+        """Change one bit of the next byte written (the ``corrupt`` fault): what is hashed is what is stored."""
+        self._damage = True
 
     def write(self, data: memoryview) -> None:
         """Hash and store the next bytes."""
         if self._file is None:
             raise ValueError("the body sink is closed")
+        if self._damage and len(data):
+            damaged = bytearray(data)
+            damaged[0] ^= 0x01
+            data = memoryview(damaged)
+            self._damage = False
         self.hasher.update(data)
         self._file.write(data)
 
@@ -448,7 +459,8 @@ class Store:
         The upload's directory is renamed into the bucket's objects and the parts' files become the
         object's segments, in order; then the object's record is written, and only then is the key's
         previous version removed, and what the upload left besides the segments. The whole-object CRC-64 is
-        combined from the stored part CRCs.
+        combined (:func:`._hashing.crc64_of_parts`) from the CRCs this server computed over each part's bytes
+        as it wrote them: the CRC of the bytes stored, without reading them again.
 
         Raises:
             ServiceError: 404 NoSuchUpload; 400 InvalidPart when one of ``parts`` was replaced since it was
@@ -467,7 +479,7 @@ class Store:
                 bucket=upload.bucket,
                 key=upload.key,
                 etag=self._multipart_etag(upload.upload_id, parts),
-                crc64=crc64_combine_all([(part.crc64, part.size) for part in parts]),
+                crc64=crc64_of_parts((part.crc64, part.size) for part in parts),
                 size=sum(part.size for part in parts),
                 last_modified=self._clock(),
                 headers=upload.headers,
