@@ -33,7 +33,7 @@ from cos_multipart.errors import (
 from cos_multipart.limits import MB
 from cos_multipart.progress import ProgressEvent
 from cos_multipart.retry import RetryPolicy
-from cos_multipart.testing import LocalCOS
+from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.uploader import UploadConfig
 
 from loop_guard import run_watched
@@ -64,15 +64,23 @@ async def chunks_of(data: bytes, size: int = 65_537) -> AsyncIterator[bytes]:
 # --- cancellation ----------------------------------------------------------------------------------------
 
 
+#: How long the server holds the answers of the parts in flight when the task is cancelled: far longer than any
+#: cancellation takes, so "the task ended while they were still held" shows it did not wait for them.
+HOLD_SECONDS = 60.0
+
+
 @pytest.mark.parametrize("abort_on_failure", [False, True], ids=["keep", "abort"])
 def test_cancelling_the_task_stops_at_once_and_leaves_nothing_running(
     local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path, abort_on_failure: bool
 ) -> None:
+    # Decided by events, not seconds: parts 1 and 2 are answered, the answers of parts 3 and 4 are held by the
+    # server; the cancelled task must end while they are still held (not waiting for an answer), with no
+    # connection, task or thread left, and nothing logged for them.
     path, data = make_file(tmp_path, 12 * MB)
-    local_cos.faults.set_bandwidth(6 * MB)  # a slow network: parts take a while
-    config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=4, abort_on_failure=abort_on_failure)
+    local_cos.faults.add(Fault.delay(HOLD_SECONDS, "UploadPart", nth=3, count=2))
+    config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=2, abort_on_failure=abort_on_failure)
 
-    async def scenario() -> Tuple[float, BaseException, int, List[str]]:
+    async def scenario() -> Tuple[BaseException, int, List[str], int, int]:
         async with async_client(local_cos) as aclient:
             two_parts = asyncio.Event()
 
@@ -82,40 +90,37 @@ def test_cancelling_the_task_stops_at_once_and_leaves_nothing_running(
 
             task = asyncio.ensure_future(AsyncUploader(aclient, config, store=store).upload(path, "k", progress=progress))
             await two_parts.wait()
-            cancelled_at = time.monotonic()
+            # Polling: the server's records decide. Parts 1 and 2 logged, the answers of two more held.
+            while len(local_cos.faults.fired) < 2 or len(local_cos.log_entries("UploadPart", settle=0)) < 2:
+                await asyncio.sleep(0.01)
             task.cancel()
             try:
                 await task
             except BaseException as error:  # the test judges it
                 raised = error
-            stopped = time.monotonic() - cancelled_at
+            held = local_cos.requests_in_progress  # read before anything else can end a hold
+            answered = len(local_cos.log_entries("UploadPart", settle=0))
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            return stopped, raised, aclient.transport.connections_in_use, [repr(t) for t in others]
+            return raised, aclient.transport.connections_in_use, [repr(t) for t in others], held, answered
 
-    stopped, raised, connections, tasks = asyncio.run(scenario())
+    raised, connections, tasks, held, answered = asyncio.run(scenario())
     assert isinstance(raised, asyncio.CancelledError), repr(raised)
-    assert stopped < 1.0, f"took {stopped:.2f} s to stop"
+    assert held == 2 and answered == 2, "the task waited for the answers of the parts in flight"
     assert connections == 0 and tasks == [] and our_threads() == []
     uploads = list(client.list_multipart_uploads())
     if abort_on_failure:
         assert kept_upload_of(raised) is None and uploads == [] and list(store) == []
         return
     kept = kept_upload_of(raised)
-    assert kept is not None and kept.parts_done >= 2 and kept.parts_total == 12
+    assert kept is not None and kept.parts_done == 2 and kept.parts_total == 12
     (_, checkpoint), = list(store)
-    assert kept.upload_id == checkpoint.upload_id == uploads[0].upload_id and len(checkpoint.parts) >= 2
-    local_cos.faults.set_bandwidth(None)
-    # The server may still be reading a cancelled part's body when the client has long moved on (as COS may):
-    # a resume racing it sees that part replaced during Complete. Let the server finish what it was given.
-    deadline = time.monotonic() + 30
-    while local_cos.requests_in_progress and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert kept.upload_id == checkpoint.upload_id == uploads[0].upload_id and len(checkpoint.parts) == 2
 
     async def resume() -> Any:
         async with async_client(local_cos) as aclient:
             return await AsyncUploader(aclient, config, store=store).resume(path, "k")
 
-    result = asyncio.run(resume())
+    result = asyncio.run(resume())  # the held parts were stored before their answers were held: no race
     assert result.parts_reused >= 2 and stored(client, "k") == data
 
 
