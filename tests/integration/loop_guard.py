@@ -102,19 +102,19 @@ def _no_timeout(arguments: Dict[str, Any]) -> bool:
 
 #: Python functions that wait for another thread, each with when a call would wait (read from its arguments
 #: and its object's state at the call, so a call that returns at once is not counted).
-_WAITING_PYTHON: Dict[Any, Callable[[Dict[str, Any]], bool]] = {
-    threading.Thread.start.__code__: lambda a: True,  # waits until the new thread runs
-    threading.Thread.join.__code__: lambda a: a["self"].is_alive() and _no_timeout(a),
-    threading.Event.wait.__code__: lambda a: not a["self"].is_set() and _no_timeout(a),
-    threading.Condition.wait.__code__: _no_timeout,
-    threading.Barrier.wait.__code__: lambda a: True,
-    threading.Semaphore.acquire.__code__: lambda a: a.get("blocking", True) and _no_timeout(a),
-    queue.Queue.get.__code__: lambda a: a.get("block", True) and _no_timeout(a) and a["self"].empty(),
-    queue.Queue.put.__code__: lambda a: a.get("block", True) and _no_timeout(a) and a["self"].full(),
-    concurrent.futures.Future.result.__code__: lambda a: not a["self"].done() and _no_timeout(a),
-    concurrent.futures.Future.exception.__code__: lambda a: not a["self"].done() and _no_timeout(a),
-    concurrent.futures.wait.__code__: lambda a: _no_timeout(a) and not all(f.done() for f in a["fs"]),
-    concurrent.futures.ThreadPoolExecutor.shutdown.__code__: lambda a: a.get("wait", True),
+_WAITING_PYTHON: Dict[Any, Tuple[str, Callable[[Dict[str, Any]], bool]]] = {
+    threading.Thread.start.__code__: ("Thread.start", lambda a: True),  # waits until the new thread runs
+    threading.Thread.join.__code__: ("Thread.join", lambda a: a["self"].is_alive() and _no_timeout(a)),
+    threading.Event.wait.__code__: ("Event.wait", lambda a: not a["self"].is_set() and _no_timeout(a)),
+    threading.Condition.wait.__code__: ("Condition.wait", _no_timeout),
+    threading.Barrier.wait.__code__: ("Barrier.wait", lambda a: True),
+    threading.Semaphore.acquire.__code__: ("Semaphore.acquire", lambda a: a.get("blocking", True) and _no_timeout(a)),
+    queue.Queue.get.__code__: ("Queue.get", lambda a: a.get("block", True) and _no_timeout(a) and a["self"].empty()),
+    queue.Queue.put.__code__: ("Queue.put", lambda a: a.get("block", True) and _no_timeout(a) and a["self"].full()),
+    concurrent.futures.Future.result.__code__: ("Future.result", lambda a: not a["self"].done() and _no_timeout(a)),
+    concurrent.futures.Future.exception.__code__: ("Future.exception", lambda a: not a["self"].done() and _no_timeout(a)),
+    concurrent.futures.wait.__code__: ("futures.wait", lambda a: _no_timeout(a) and not all(f.done() for f in a["fs"])),
+    concurrent.futures.ThreadPoolExecutor.shutdown.__code__: ("ThreadPoolExecutor.shutdown", lambda a: a.get("wait", True)),
 }
 
 
@@ -133,9 +133,9 @@ class LoopGuard:
                 self._found(name, frame)
         elif event == "call":
             self.calls += 1
-            check = _WAITING_PYTHON.get(frame.f_code)
-            if check is not None and _waits(frame, check):
-                self._found(getattr(frame.f_code, "co_qualname", frame.f_code.co_name), frame.f_back)
+            waiting = _WAITING_PYTHON.get(frame.f_code)
+            if waiting is not None and _waits(frame, waiting[1]):
+                self._found(waiting[0], frame.f_back)
 
     def _found(self, name: str, frame: Optional[types.FrameType]) -> None:
         where, callers = "?", []
