@@ -172,7 +172,11 @@ def test_a_slow_callback_does_not_stall_other_workers() -> None:
     assert inside.wait(30)
     # Another worker must not wait for the callback: its calls end while the first callback is still held
     # (decided by which ends first, not by a timer: a tracker that waits ends only after the release).
-    other = threading.Thread(target=lambda: (tracker.sent(2, 20), tracker.sent(2, 5)))
+    def other_worker() -> None:
+        tracker.sent(2, 20)
+        tracker.sent(2, 5)
+
+    other = threading.Thread(target=other_worker)
     other.start()
     other.join(60)
     assert not other.is_alive() and first.is_alive(), "a worker waited for another worker's callback"

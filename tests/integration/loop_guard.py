@@ -138,7 +138,8 @@ class LoopGuard:
                 self._found(waiting[0], frame.f_back)
 
     def _found(self, name: str, frame: Optional[types.FrameType]) -> None:
-        where, callers = "?", []
+        where = "?"
+        callers: List[str] = []
         if frame is not None:
             where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         while frame is not None and len(callers) < 12:
