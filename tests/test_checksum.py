@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -79,13 +78,12 @@ def test_combine_all_over_parts_of_different_sizes() -> None:
 
 
 def test_combine_of_ten_thousand_equal_parts_is_fast() -> None:
-    # Not a timing assertion on a shared machine: a generous bound that only a per-part operator build
-    # (the uncached approach, ~5 ms a part) would break.
+    # Decided by work counted, not time: equal parts share one zeros operator, built once (a per-part build,
+    # ~5 ms a part, would count 10,000 builds, or none through the cache).
     checksum._zeros_operator.cache_clear()
-    started = time.perf_counter()
     crc64_combine_all([(i * 2654435761 % (1 << 64), 8 << 20) for i in range(10_000)])
-    assert time.perf_counter() - started < 5.0
-    assert checksum._zeros_operator.cache_info().misses == 1
+    info = checksum._zeros_operator.cache_info()
+    assert info.misses == 1
 
 
 def test_part_hasher_computes_md5_and_crc_in_one_pass() -> None:

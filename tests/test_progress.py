@@ -155,7 +155,6 @@ def test_many_threads_with_retries() -> None:
 def test_a_slow_callback_does_not_stall_other_workers() -> None:
     """Workers report and go back to their sockets; the thread inside the callback reports the newest event."""
     import threading
-    import time as _time
 
     inside = threading.Event()
     release = threading.Event()
@@ -165,16 +164,22 @@ def test_a_slow_callback_does_not_stall_other_workers() -> None:
         seen.append(event.bytes_done)
         if len(seen) == 1:
             inside.set()
-            release.wait(5)
+            release.wait(120)  # held until the test releases it (the bound only ends a broken run)
 
     tracker = ProgressTracker(100, 2, slow)
     first = threading.Thread(target=tracker.sent, args=(1, 10))
     first.start()
-    assert inside.wait(5)
-    started = _time.monotonic()
-    tracker.sent(2, 20)  # another worker: must not wait for the callback
-    tracker.sent(2, 5)
-    assert _time.monotonic() - started < 0.5
+    assert inside.wait(30)
+    # Another worker must not wait for the callback: its calls end while the first callback is still held
+    # (decided by which ends first, not by a timer: a tracker that waits ends only after the release).
+    def other_worker() -> None:
+        tracker.sent(2, 20)
+        tracker.sent(2, 5)
+
+    other = threading.Thread(target=other_worker)
+    other.start()
+    other.join(60)
+    assert not other.is_alive() and first.is_alive(), "a worker waited for another worker's callback"
     release.set()
     first.join(5)
     tracker.flush()

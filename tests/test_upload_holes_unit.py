@@ -1,6 +1,6 @@
 """Pure parts of the issue-8 holes: exit codes and the new configuration and error names (no server).
 
-The integration side is tests/integration/test_upload_holes.py. Names the issue-8 rewrite adds are
+The integration side is tests/integration/holes/. Names the issue-8 rewrite adds are
 imported inside the tests so this module collects before it lands.
 """
 

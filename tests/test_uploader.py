@@ -23,7 +23,7 @@ import pytest
 
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.checksum import crc64
-from cos_multipart.errors import CosIntegrityError, CosServiceError, CosValidationError
+from cos_multipart.errors import CosCancelledError, CosIntegrityError, CosServiceError, CosValidationError
 from cos_multipart.limits import MB
 from cos_multipart.models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo
 from cos_multipart.progress import ProgressEvent
@@ -684,21 +684,38 @@ def test_keyboard_interrupt_stops_fast_keeps_checkpoint_and_threads(
     cos: FakeCos, store: CheckpointStore, tmp_path: Path
 ) -> None:
     path, data = make_file(tmp_path, 12 * MB)
-    fired: List[float] = []
+    # Decided by events: parts 3 and up are held by the fake until the uploader cuts its connections (as
+    # abort_connections does to real sockets); a stop that waited for their answers would get them only after
+    # 60 s, and they would be stored.
+    cut = threading.Event()
+    fake_abort = cos.abort_connections
+
+    def abort_connections(cancel: Any = None) -> int:
+        cut.set()
+        return fake_abort(cancel)
+
+    def hold(name: str, details: Dict[str, Any]) -> None:
+        if name == "upload_part" and details["part_number"] > 2 and cut.wait(60):
+            raise CosCancelledError("the connection was cut")
+
+    cos.abort_connections = abort_connections  # type: ignore[method-assign]
+    cos.hook = hold
+    fired: List[bool] = []
 
     def on_progress(event: ProgressEvent) -> None:
         if event.parts_done >= 2 and not fired:
-            fired.append(time.monotonic())
+            fired.append(True)
             _thread.interrupt_main()
 
-    # a bandwidth cap makes parts slow, so several are in flight when Ctrl-C arrives
     with pytest.raises(KeyboardInterrupt):
-        uploader(cos, store, bandwidth_limit=8 * MB).upload(path, "k", progress=on_progress)
-    stopped = time.monotonic()
-    assert stopped - fired[0] < 2.0
+        uploader(cos, store).upload(path, "k", progress=on_progress)
+    assert cut.is_set(), "the stop did not cut the connections of the parts in flight"
+    (upload_id, stored_parts), = cos.uploads.items()
+    assert sorted(stored_parts) == [1, 2], "the stop waited for the answers of the parts in flight"
     assert not [t for t in threading.enumerate() if t.name.startswith("cos-multipart")]
     (_, checkpoint), = list(store)
-    assert len(checkpoint.parts) >= 2 and "abort" not in cos.names()
+    assert len(checkpoint.parts) == 2 and "abort" not in cos.names()
+    cos.hook = None
     cos.calls.clear()
     result = uploader(cos, store).upload(path, "k")
     assert_ok(result, cos, "k", data)

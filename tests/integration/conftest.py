@@ -12,7 +12,7 @@ from cos_multipart._cli_target import Target
 from cos_multipart.checkpoint import CheckpointStore
 from cos_multipart.client import CosClient
 from cos_multipart.dialect import DIALECTS
-from cos_multipart.testing import LocalCOS
+from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import DRIVERS, Driver
 import cluster_helpers
@@ -106,3 +106,16 @@ def cos(local_cos_factory: Callable[..., LocalCOS], dialect: str) -> LocalCOS:
     return local_cos_factory(
         credentials=[cluster_helpers.ENV_CREDENTIALS, cluster_helpers.PLUGIN_CREDENTIALS], dialect=dialect
     )
+
+
+#: Longer than any test: the parts' answers never come while the command runs (the server's stop ends it).
+INTERRUPT_HELD = 600.0
+
+
+@pytest.fixture()
+def child_env(cli_env: LocalCOS, tmp_path: Path) -> Iterator[LocalCOS]:
+    """For the Ctrl-C tests (``test_cli_interrupt*.py``): the server, the CLI's environment (inherited by the
+    child), Upload Part answers held back."""
+    cli_env.faults.add(Fault.delay(INTERRUPT_HELD, "UploadPart", count=None))
+    yield cli_env
+    cli_env.faults.clear()

@@ -202,7 +202,8 @@ def test_a_trickling_answer_fails_at_the_answer_deadline_as_a_retried_timeout() 
         elapsed = time.monotonic() - started
     assert caught.value.kind is FailureKind.TIMEOUT and caught.value.attempts == 2
     assert "answer_deadline" in str(caught.value)
-    assert len(server.requests) == 2 and 3.0 <= elapsed < 6.0
+    assert len(server.requests) == 2 and elapsed >= 3.0  # both attempts ran to their deadline (a lower bound:
+    # load only adds to it); a deadline that never fires would let the 200 s trickle end as a success instead
 
 
 def test_a_trickling_answer_fails_at_the_answer_deadline_with_asyncio_too() -> None:
@@ -219,7 +220,8 @@ def test_a_trickling_answer_fails_at_the_answer_deadline_with_asyncio_too() -> N
 
     with HostileServer(trickling(1000, b" ")) as server:
         elapsed = asyncio.run(scenario(server))
-    assert len(server.requests) == 2 and 3.0 <= elapsed < 6.0
+    assert len(server.requests) == 2 and elapsed >= 3.0  # both attempts ran to their deadline (a lower bound:
+    # load only adds to it); a deadline that never fires would let the 200 s trickle end as a success instead
 
 
 def test_the_callers_cancel_is_never_taken_for_the_deadline() -> None:
@@ -276,13 +278,14 @@ def test_a_request_body_the_server_stops_reading_fails_at_the_read_timeout() -> 
         time.sleep(30)
         return False
 
-    with HostileServer(never_read, read_body=False) as server, server.client(timeout=(5, 1)) as client:
+    with HostileServer(never_read, read_body=False) as server, server.client(timeout=(60, 1)) as client:
         started = time.monotonic()
         with pytest.raises(CosTransportError) as caught:
             client.upload_part("k", "upload-1", 1, bytes(64 * 1024 * 1024))
         elapsed = time.monotonic() - started
-    # One block (1 MiB) written per read timeout (1 s), not per connect timeout (5 s).
-    assert caught.value.kind is FailureKind.TIMEOUT and elapsed < 4.0
+    # One block (1 MiB) written per read timeout (1 s), not per connect timeout (60 s, so far from the 1 s that
+    # a loaded machine cannot bring one near the other).
+    assert caught.value.kind is FailureKind.TIMEOUT and elapsed < 30.0
 
 
 # --- answers too large to hold --------------------------------------------------------------------------

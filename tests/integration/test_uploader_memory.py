@@ -65,26 +65,26 @@ def test_file_upload_peak_is_independent_of_size(driver: Driver, remote_client: 
     config = UploadConfig(part_size=4 * MB, multipart_threshold=0, concurrency=4)
     uploader = driver.Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
     peaks: Dict[int, int] = {}
-    for size in (16 * MB, 64 * MB):
+    for size in (16 * MB, 32 * MB):
         path = tmp_path / f"{size}.bin"
         with open(path, "wb") as handle:
             for _ in range(size // MB):
                 handle.write(os.urandom(MB))
         peaks[size] = peak_while(functools.partial(uploader.upload, path, f"mem/{size}"))
         path.unlink()
-    print(f"file upload peak: 16 MB file {peaks[16 * MB] / MB:.1f} MB, 64 MB file {peaks[64 * MB] / MB:.1f} MB")
+    print(f"file upload peak: 16 MB file {peaks[16 * MB] / MB:.1f} MB, 32 MB file {peaks[32 * MB] / MB:.1f} MB")
     # Parts are streamed from the file in 1 MB blocks: at most two blocks per worker are alive (the one on
     # the socket and the next), so both peaks stay under the same bound, far below either file's size. How
     # many blocks overlap depends on timing, so the two peaks are not compared with each other.
     bound = config.concurrency * 2 * MB + 4 * MB
-    assert peaks[16 * MB] < bound and peaks[64 * MB] < bound
+    assert peaks[16 * MB] < bound and peaks[32 * MB] < bound
 
 
 def test_stream_upload_peak_is_bounded_by_parts_in_flight(driver: Driver, remote_client: CosClient, tmp_path: Path) -> None:
     config = UploadConfig(part_size=MB, multipart_threshold=0, concurrency=2)
     uploader = driver.Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
     peaks: Dict[int, int] = {}
-    for size in (16 * MB, 64 * MB):
+    for size in (16 * MB, 32 * MB):
 
         class Source(io.RawIOBase):
             left = size
@@ -100,7 +100,7 @@ def test_stream_upload_peak_is_bounded_by_parts_in_flight(driver: Driver, remote
 
         stream: Any = Source()
         peaks[size] = peak_while(functools.partial(uploader.upload, stream, f"mem-stream/{size}"))
-    print(f"stream upload peak: 16 MB {peaks[16 * MB] / MB:.1f} MB, 64 MB {peaks[64 * MB] / MB:.1f} MB")
+    print(f"stream upload peak: 16 MB {peaks[16 * MB] / MB:.1f} MB, 32 MB {peaks[32 * MB] / MB:.1f} MB")
     # (concurrency + 1) part buffers plus blocks on the sockets, whatever the stream's length
     bound = (config.concurrency + 1) * MB + 3 * MB
-    assert peaks[16 * MB] < bound and peaks[64 * MB] < bound
+    assert peaks[16 * MB] < bound and peaks[32 * MB] < bound

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
 import signal
 import subprocess
 import sys
@@ -131,25 +130,59 @@ def test_no_resume_starts_afresh_and_aborts_the_old_upload(
     assert list(client.list_multipart_uploads()) == [] and list(store) == []
 
 
+#: How long the server holds the answers of the parts in flight at Ctrl-C: far longer than stopping takes, so
+#: "stopped while they were still held" shows the upload did not wait for them.
+HOLD_SECONDS = 60.0
+
+
+def ctrl_c_once_parts_are_held(local_cos: LocalCOS, two_done: threading.Event, held: int) -> threading.Thread:
+    """A real SIGINT to the main thread, as Ctrl-C sends (it also wakes an event loop asleep in select(), which
+    ``_thread.interrupt_main`` cannot), once two parts are done and the server stored ``held`` more parts
+    whose answers it holds."""
+
+    def ready(lister: CosClient) -> bool:
+        if not two_done.is_set() or len(local_cos.faults.fired) < held:
+            return False
+        uploads = list(lister.list_multipart_uploads())
+        return len(uploads) == 1 and len(list(lister.list_parts(uploads[0].key, uploads[0].upload_id))) >= 2 + held
+
+    def send() -> None:
+        deadline = time.monotonic() + 60  # only ends a broken run: the server's state decides when
+        with local_cos.client() as lister:
+            while not ready(lister) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    sender = threading.Thread(target=send, name="test-ctrl-c")
+    sender.start()
+    return sender
+
+
+def two_parts_done(event: threading.Event) -> Any:
+    def progress(update: ProgressEvent) -> None:
+        if update.parts_done >= 2:
+            event.set()
+
+    return progress
+
+
 def test_ctrl_c_stops_fast_keeps_the_checkpoint_and_leaves_no_thread(
     driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
 ) -> None:
+    # Decided by events: parts 1 and 2 are answered, the server holds the answers of the others, Ctrl-C
+    # arrives; the upload must stop while they are still held (nothing logged for them), keep its checkpoint.
     path, data = make_file(tmp_path, 12 * MB)
-    local_cos.faults.set_bandwidth(6 * MB)  # a slow network: parts take a while
-    fired: List[float] = []
-
-    def press_ctrl_c(event: ProgressEvent) -> None:
-        if event.parts_done >= 2 and not fired:
-            fired.append(time.monotonic())
-            _thread.interrupt_main()
-
+    local_cos.faults.add(Fault.delay(HOLD_SECONDS, "UploadPart", nth=3, count=None))
+    two_done = threading.Event()
+    sender = ctrl_c_once_parts_are_held(local_cos, two_done, held=2)
     with pytest.raises(KeyboardInterrupt):
-        driver.uploader(client, store, concurrency=4).upload(path, "k", progress=press_ctrl_c)
-    assert time.monotonic() - fired[0] < 2.0
+        driver.uploader(client, store, concurrency=4).upload(path, "k", progress=two_parts_done(two_done))
+    sender.join()
+    assert len(local_cos.log_entries("UploadPart", settle=0)) == 2, "the stop waited for the held answers"
     assert not [t.name for t in threading.enumerate() if t.name.startswith("cos-multipart")]
     (_, checkpoint), = list(store)
-    assert len(checkpoint.parts) >= 2 and not local_cos.log_entries("AbortMultipartUpload")
-    local_cos.faults.set_bandwidth(None)
+    assert len(checkpoint.parts) == 2 and not local_cos.log_entries("AbortMultipartUpload", settle=0)
+    local_cos.faults.clear()
     result = driver.uploader(client, store).upload(path, "k")
     assert result.parts_reused >= 2 and stored(client, "k") == data
 
@@ -159,19 +192,14 @@ def test_ctrl_c_while_parts_wait_for_slow_answers_stops_at_once(
 ) -> None:
     # COS has the bytes but is slow to answer: the workers are blocked reading the response, not sending.
     path, data = make_file(tmp_path, 4 * MB)
-    local_cos.faults.add(Fault.delay(30, "UploadPart", nth=3, count=None))
-    fired: List[float] = []
-
-    def press_ctrl_c(event: ProgressEvent) -> None:
-        if event.parts_done >= 2 and not fired:
-            fired.append(time.monotonic())
-            # Once the other parts are waiting: a real SIGINT to the main thread, as Ctrl-C sends (it wakes an
-            # event loop asleep in select(), which _thread.interrupt_main cannot).
-            threading.Timer(0.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
-
+    local_cos.faults.add(Fault.delay(HOLD_SECONDS, "UploadPart", nth=3, count=None))
+    two_done = threading.Event()
+    sender = ctrl_c_once_parts_are_held(local_cos, two_done, held=2)
     with pytest.raises(KeyboardInterrupt):
-        driver.uploader(client, store, concurrency=2).upload(path, "k", progress=press_ctrl_c)
-    assert time.monotonic() - fired[0] < 0.5 + 2.0  # not the 30 s delay, nor the 120 s read timeout
+        driver.uploader(client, store, concurrency=2).upload(path, "k", progress=two_parts_done(two_done))
+    sender.join()
+    # Not the held answers, nor the 120 s read timeout: the stop came while parts 3 and 4 were still held.
+    assert len(local_cos.log_entries("UploadPart", settle=0)) == 2, "the stop waited for the held answers"
     assert not [t.name for t in threading.enumerate() if t.name.startswith("cos-multipart")]
     (_, checkpoint), = list(store)
     assert len(checkpoint.parts) == 2

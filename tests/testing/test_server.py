@@ -531,7 +531,8 @@ def test_delay_latency_and_bandwidth(raw: Raw) -> None:
     raw.cos.faults.set_latency(0.2)
     started = time.monotonic()
     raw.request("HEAD", "k")
-    assert 0.2 <= time.monotonic() - started < 0.5
+    # The latency alone: the one-shot delay fired for the first HEAD only (counted, not timed: load only adds).
+    assert time.monotonic() - started >= 0.2 and [fired.kind for fired in raw.cos.faults.fired] == ["delay"]
     raw.cos.faults.set_latency(0)
     raw.cos.faults.set_bandwidth(400 * 1024)
     started = time.monotonic()
@@ -645,7 +646,7 @@ def test_keep_alive_and_clean_stop(local_cos_factory: LocalCOSFactory) -> None:
     time.sleep(0.05)
     started = time.monotonic()
     cos.stop()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # not the idle connection's 60 s timeout (a margin load cannot eat)
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftover == []
     connection.close()
@@ -713,7 +714,7 @@ def test_stalled_body_is_request_timeout(local_cos_factory: LocalCOSFactory) -> 
     started = time.monotonic()
     reply = _exchange(cos, request, close_write=False)
     assert reply.startswith(b"HTTP/1.1 400") and b"<Code>RequestTimeout</Code>" in reply
-    assert 0.3 <= time.monotonic() - started < 5
+    assert 0.3 <= time.monotonic() - started < 30  # the 0.3 s idle timeout, not the request timeout
     assert cos.log_entries("PutObject")[-1].code == "RequestTimeout"
 
 
