@@ -35,15 +35,16 @@ from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Un
 from ._config import UploadConfig
 from ._dirrun import FileResult, FileSender, FileTask
 from ._slots import RequestSlots
-from ._sources import FileSource, open_source
+from ._partreader import PartDigest
+from ._sources import BodyOptions, FileSource, open_source
 from .client import CosClient
 from .credentials import COS_ENV, Credentials, CredentialsLike, CredentialsProvider, as_provider
 from .dialect import dialect_of
 from .endpoint import Endpoint
 from .errors import CosCredentialsError, CosValidationError, SourceChangedError
-from .parts import DEFAULT_PART_ATTEMPTS, send_part
+from .parts import DEFAULT_PART_ATTEMPTS, Answer
 from .retry import RetryPolicy, policy_with
-from .session import FileIdentity, PartReceipt, UploadSession
+from .session import FileIdentity, UploadSession
 from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 
 logger = logging.getLogger(__name__)
@@ -252,7 +253,8 @@ class PartJob:
     Attributes:
         traffic_limit: ``x-cos-traffic-limit`` per part request, bit/s.
         verify_md5: Also check ETags against the MD5 of the bytes sent (where the ETag is an MD5).
-        part_attempts: Sends of a part whose checksums disagree.
+        part_attempts: Kept for callers that set it; a worker sends each part once (the caller's upload
+            machine judges the answer and asks again).
         pool_size: Connections the worker's client keeps (its threads share it).
     """
 
@@ -264,15 +266,27 @@ class PartJob:
 
 @dataclass(frozen=True)
 class SentPart:
-    """A part a worker sent and verified: its receipt and the request ids that made it.
+    """ONE attempt at a part on a worker: the digest of the bytes it sent and the service's answer (the caller's
+    upload machine judges them, and asks again on a mismatch).
 
     Attributes:
-        receipt: Number, ETag, size and CRC-64, to record in the caller's checkpoint.
-        request_ids: ``x-cos-request-id`` of every attempt.
+        number: The part number.
+        digest: CRC-64 (and MD5 when asked) of the bytes sent.
+        answer: ETag, CRC-64 and request id the service answered.
     """
 
-    receipt: PartReceipt
-    request_ids: Tuple[str, ...]
+    number: int
+    digest: PartDigest
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class SentParts:
+    """What one task did: the file's identity on this worker (the caller checks it is the file the upload
+    started from) and one :class:`SentPart` per part, in order."""
+
+    identity: FileIdentity
+    parts: Tuple[SentPart, ...]
 
 
 @dataclass(frozen=True)
@@ -368,26 +382,22 @@ def upload_files(config: ClientConfig, tasks: Sequence[FileTask], job: Optional[
 
 
 def send_parts(
-    config: ClientConfig, session: UploadSession, numbers: Sequence[int], job: Optional[PartJob] = None
-) -> List[SentPart]:
-    """Send parts ``numbers`` of ``session`` from the file at ``session.source``, as a worker does.
+    config: ClientConfig, session: UploadSession, parts: Sequence[Tuple[int, int, int]], job: Optional[PartJob] = None
+) -> SentParts:
+    """Send once each part ``(number, offset, length)`` of ``session`` from the file at ``session.source``.
 
-    The file is opened here (it must be at the same path on every machine: a shared file system), and it must
-    still be the file the upload started from (size and modification time; device numbers differ between
-    machines mounting the same share, so they are not compared).
+    The file is opened here (it must be at the same path on every machine: a shared file system); its identity
+    here is reported with the answers, and the caller decides whether it is still the file the upload started
+    from. Nothing is judged here: a part whose checksums disagree is asked for again by the caller.
 
     Args:
         config: How to build this machine's client.
         session: The upload (its receipts are not needed: pass it without them to keep tasks small).
-        numbers: Part numbers to send, in order.
+        parts: ``(number, offset, length)`` of the parts to send, in order.
         job: Transfer settings.
 
-    Returns:
-        One :class:`SentPart` per number, in order.
-
     Raises:
-        SourceChangedError: The file here is not the one the upload started from.
-        CosIntegrityError: A part's checksums disagreed on every attempt.
+        SourceChangedError: The path is no longer a regular file.
         CosServiceError / CosTransportError: A request failed after the client's retries.
     """
     settings = job if job is not None else PartJob()
@@ -398,16 +408,16 @@ def send_parts(
     try:
         if not isinstance(source, FileSource):
             raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
-        _check_same_file(session.source, session.identity, source.identity)
-        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
+        logger.debug("sending parts %s of upload %s with %r", _span([p[0] for p in parts]), session.upload_id, config)
+        options = BodyOptions(settings.verify_md5 and session.etag_is_md5)
         sent: List[SentPart] = []
-        for number in numbers:
-            receipt, _, request_ids = send_part(
-                client, session, number, source, traffic_limit=settings.traffic_limit,
-                verify_md5=settings.verify_md5, attempts=settings.part_attempts,
-            )  # fmt: skip
-            sent.append(SentPart(receipt, tuple(request_ids)))
-        return sent
+        for number, offset, length in parts:
+            body = source.body(number, offset, length, options)
+            result = client.upload_part(
+                session.key, session.upload_id, number, body, content_length=length, traffic_limit=settings.traffic_limit
+            )
+            sent.append(SentPart(number, body.digest(), Answer(result.etag, result.crc64, result.request_id)))
+        return SentParts(source.identity, tuple(sent))
     finally:
         source.close()
 
@@ -421,12 +431,6 @@ def _span(numbers: Sequence[int]) -> str:
     if not numbers:
         return "none"
     return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}..{numbers[-1]}"
-
-
-def _check_same_file(path: str, started: FileIdentity, here: FileIdentity) -> None:
-    if (started.size, started.mtime_ns) != (here.size, here.mtime_ns):
-        change = started.difference(here) or "it was modified"
-        raise SourceChangedError(f"{path} on this machine is not the file the upload started from ({change})", path=path)
 
 
 def _callable_name(function: Callable[..., object]) -> str:
