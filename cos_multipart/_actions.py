@@ -16,7 +16,7 @@ from .models import CompletedPart
 from .session import PartReceipt, UploadSession
 
 __all__ = [
-    "Abort", "Action", "CheckUnchanged", "CheckpointWritten", "Complete", "DeleteObject", "DigestParts", "Done", "DropCheckpoint",
+    "Abort", "Action", "CheckUnchanged", "CheckpointWritten", "CombineCrc64", "Complete", "DeleteObject", "DigestParts", "Done", "DropCheckpoint",
     "Failed", "FlushCheckpoint", "Head", "Initiate", "ListParts", "ListUploads", "LoadCheckpoint", "Lock",
     "MarkCompleting", "PartDone", "ProgressFinish", "ProgressFlush", "ProgressRewind", "ProgressStart", "PutObject",
     "ReadAll", "ReadStreamPart", "RecordPart", "SendPart", "StartCheckpoint", "StopParts", "Unlock",
@@ -105,6 +105,14 @@ class DigestParts:
     reuses). -> ``Tuple[PartDigest, ...]`` in the same order"""
 
     parts: Tuple[Tuple[int, int, int, bool], ...]
+
+
+@dataclass(frozen=True)
+class CombineCrc64:
+    """The CRC-64 of the object ``(crc64, size)`` parts make, in order (pure, but milliseconds of Python per new
+    part length: an executor runs it off its event loop). -> ``int``"""
+
+    parts: Tuple[Tuple[int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -250,7 +258,7 @@ class Failed:
 
 Action = Union[
     Lock, Unlock, LoadCheckpoint, StartCheckpoint, RecordPart, MarkCompleting, FlushCheckpoint, DropCheckpoint,
-    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CheckUnchanged, Head, Initiate, ListUploads, ListParts, SendPart,
+    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CombineCrc64, CheckUnchanged, Head, Initiate, ListUploads, ListParts, SendPart,
     PutObject, StopParts, Complete, DeleteObject, Abort, ProgressStart, ProgressRewind, PartDone, ProgressFinish,
     ProgressFlush, Done, Failed,
 ]  # fmt: skip

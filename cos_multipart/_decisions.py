@@ -215,7 +215,7 @@ def planned_session(
 
 
 def initiated(planned: UploadSession, upload_id: str, created: Optional[float] = None) -> UploadSession:
-    """``planned`` with the upload id Initiate answered (at ``created``, Unix time; default now)."""
+    """``planned`` with the upload id Initiate answered (at ``created``, Unix time; default: now)."""
     return dataclasses.replace(planned, upload_id=upload_id, created=time.time() if created is None else created)
 
 
@@ -253,6 +253,7 @@ def wanted_session(
         sse_c_key_md5=config.sse_c.key_md5 if config.sse_c is not None else None,
         source=source.path,
         identity=getattr(source, "identity", None),
+        created=0.0,  # not read: :func:`initiated` sets it from Initiate's answer (no clock read here)
     )
 
 
@@ -501,5 +502,5 @@ class StreamCutter:
         plan = GrowingPlan(self.schedule, self.size, parts)
         return UploadSession(
             endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode,
-            service=client_dialect(client).name,
+            service=client_dialect(client).name, created=0.0,
         )  # fmt: skip

@@ -10,7 +10,6 @@ one place where an action becomes a client call.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import logging
 import threading
 import time
@@ -18,7 +17,7 @@ from itertools import islice
 from typing import Any, Dict, List, Optional, Tuple
 
 from ._actions import (
-    Abort, Complete, DeleteObject, Done, Failed, Head, Initiate, ListParts, ListUploads, PutObject, SendPart,
+    Abort, Complete, DeleteObject, Head, Initiate, ListParts, ListUploads, PutObject, SendPart,
     StopParts,
 )  # fmt: skip
 from ._config import UploadConfig, UploadResult
@@ -122,48 +121,27 @@ class Upload:
 
     def execute(self, machine: UploadMachine) -> UploadResult:
         """Run ``machine`` to its end: its result, or its failure raised."""
-        last: Any = None
         try:
-            while last is None:
+            while machine.end is None:
                 try:
-                    last = self._turn(machine)
+                    self._turn(machine)
                 except BaseException as error:  # Ctrl-C in this thread: the machine stops and keeps or aborts
                     machine.interrupt(error)
         finally:
             pool, self._pool = self._pool, None
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(last, Failed):
-            raise last.error
-        result: UploadResult = last.result
-        return dataclasses.replace(result, elapsed=time.monotonic() - self.started)
+        return machine.result(time.monotonic() - self.started)
 
-    def _turn(self, machine: UploadMachine) -> Any:
-        """Start what the machine asks (until it asks for nothing more: an answer may free a part's slot),
-        then hand back what finished; the last action once the machine ended."""
-        asked = False
-        while True:
-            actions = machine.next_actions()
-            if not actions:
-                break
-            asked = True
-            parts = []
-            for action in actions:
-                if isinstance(action, (Done, Failed)):
-                    return action
-                if isinstance(action, SendPart):
-                    parts.append(action)
-                else:
-                    machine.receive(action, self._outcome(action))
-            if parts:
-                self.start_parts(parts)
-        if not self.parts_running():
-            if not asked:
-                raise RuntimeError("the upload machine asked for nothing while nothing runs")
-            return None
+    def _turn(self, machine: UploadMachine) -> None:
+        """Do what the machine asks where this loops, start its parts, hand back the parts that finished."""
+        for action in machine.steps():
+            machine.receive(action, self._outcome(action))
+        parts = machine.parts_to_start()
+        if parts:
+            self.start_parts(parts)
         for action, outcome in self.finished_parts():
             machine.receive(action, outcome)
-        return None
 
     # -- where parts run (a cluster sends them elsewhere) --
 
@@ -178,6 +156,8 @@ class Upload:
 
     def finished_parts(self) -> List[Tuple[SendPart, object]]:
         """Parts that finished (waiting a little for one): each with its outcome, failures first."""
+        if not self._running:
+            return []
         finished, _ = concurrent.futures.wait(self._running, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
         outcomes: List[Tuple[SendPart, object]] = []
         for future in sorted(finished, key=lambda f: f.exception() is None):  # failures first: they are the news

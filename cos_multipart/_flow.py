@@ -16,7 +16,7 @@ from typing import Any, Generator, List, Optional, Tuple, Union
 from . import _decisions as decide
 from . import _resume
 from ._actions import (
-    Abort, CheckpointWritten, CheckUnchanged, Complete, DeleteObject, DigestParts, DropCheckpoint, FlushCheckpoint, Head, Initiate,
+    Abort, CheckpointWritten, CheckUnchanged, CombineCrc64, Complete, DeleteObject, DigestParts, DropCheckpoint, FlushCheckpoint, Head, Initiate,
     ListParts, ListUploads, LoadCheckpoint, Lock, MarkCompleting, PartDone, ProgressFinish, ProgressFlush,
     ProgressRewind, ProgressStart, PutObject, ReadAll, ReadStreamPart, StartCheckpoint, Unlock,
 )  # fmt: skip
@@ -107,10 +107,16 @@ def upload_flow(start: UploadStart) -> Flow:
     try:
         stored = yield LoadCheckpoint(source.path)
         if decide.path_with_checkpoint(source, config, stored, resume_only=start.resume_only) == decide.SINGLE_PUT:
-            return (yield from _single_put(run, (yield ReadAll())))
-        return (yield from _multipart(run, stored))
-    finally:
+            result = yield from _single_put(run, (yield ReadAll()))
+        else:
+            result = yield from _multipart(run, stored)
+    except GeneratorExit:  # the machine was dropped unfinished: nothing more can be asked
+        raise
+    except BaseException:
         yield Unlock()
+        raise
+    yield Unlock()
+    return result
 
 
 def single_put_flow(start: UploadStart, part: StreamPart) -> Flow:
@@ -207,7 +213,9 @@ def _complete(run: _Run, session: UploadSession, receipts: List[PartReceipt], *,
     object is deleted); a NoSuchUpload answer is accepted when HEAD shows the object is the one sent."""
     if mark:
         yield MarkCompleting()  # a kill from here on leaves an object the next run can recognise
-    pending = PendingCompletion.of(session, receipts)
+    parts = session.check_complete(receipts)  # count, order, sizes
+    combined = yield CombineCrc64(tuple((part.crc64, part.size) for part in parts))
+    pending = PendingCompletion(parts, combined, session.plan.size)
     with decide.refusing_existing(run.target.bucket, run.key, run.service):
         try:
             result: CompleteResult = yield Complete(
@@ -268,6 +276,8 @@ def _multipart(run: _Run, stored: Optional[UploadSession]) -> Flow:
             yield CheckUnchanged()
         receipts = sorted((*session.parts, *window.done.values()), key=lambda p: p.part_number)
         completion = yield from _complete(run, session, receipts, mark=chosen.checkpoint is not None)
+    except GeneratorExit:  # the machine was dropped unfinished: nothing more can be asked
+        raise
     except BaseException as error:
         gone = yield from _fail(run, chosen, len(session.parts) + len(window.done), error)
         if gone is not None:
@@ -416,6 +426,8 @@ def _stream(run: _Run) -> Flow:
         session = cutter.session(run.target, run.key, upload_id, len(receipts), config)
         yield ProgressFinish(session.plan.size, len(receipts))
         completion = yield from _complete(run, session, receipts, mark=False)
+    except GeneratorExit:  # the machine was dropped unfinished: nothing more can be asked
+        raise
     except BaseException as error:
         if not decide.object_completed(error):
             yield from _abort_quietly(upload_id)

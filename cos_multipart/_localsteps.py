@@ -9,7 +9,7 @@ import threading
 from typing import Callable, List, Optional, Union
 
 from ._actions import (
-    CheckpointWritten, CheckUnchanged, DigestParts, DropCheckpoint, FlushCheckpoint, LoadCheckpoint, Lock, MarkCompleting, PartDone,
+    CheckpointWritten, CheckUnchanged, CombineCrc64, DigestParts, DropCheckpoint, FlushCheckpoint, LoadCheckpoint, Lock, MarkCompleting, PartDone,
     ProgressFinish, ProgressFlush, ProgressRewind, ProgressStart, ReadAll, ReadStreamPart, RecordPart,
     StartCheckpoint, Unlock,
 )  # fmt: skip
@@ -18,6 +18,7 @@ from ._outcomes import SourceFacts, Target
 from ._partreader import PartDigest
 from ._sources import AnySource, BodyOptions, FileSource, StreamSource
 from .checkpoint import CheckpointRecorder, CheckpointStore
+from .checksum import crc64_combine_all
 from .errors import CosCancelledError
 from .progress import ProgressTracker
 
@@ -26,11 +27,11 @@ __all__ = ["LOCAL_ACTIONS", "PROGRESS_ACTIONS", "LocalSteps", "facts_of"]
 PROGRESS_ACTIONS = (ProgressStart, ProgressRewind, PartDone, ProgressFinish, ProgressFlush)
 LOCAL_ACTIONS = (
     Lock, Unlock, LoadCheckpoint, StartCheckpoint, RecordPart, MarkCompleting, FlushCheckpoint, DropCheckpoint,
-    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CheckUnchanged, *PROGRESS_ACTIONS,
+    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CombineCrc64, CheckUnchanged, *PROGRESS_ACTIONS,
 )  # fmt: skip
 LocalAction = Union[
     Lock, Unlock, LoadCheckpoint, StartCheckpoint, RecordPart, MarkCompleting, FlushCheckpoint, DropCheckpoint,
-    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CheckUnchanged, ProgressStart, ProgressRewind, PartDone, ProgressFinish,
+    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CombineCrc64, CheckUnchanged, ProgressStart, ProgressRewind, PartDone, ProgressFinish,
     ProgressFlush,
 ]  # fmt: skip
 
@@ -84,6 +85,8 @@ class LocalSteps:
         if isinstance(action, PROGRESS_ACTIONS):
             self._progress(action)
             return None
+        if isinstance(action, CombineCrc64):
+            return crc64_combine_all(action.parts)
         if not isinstance(action, (ReadAll, ReadStreamPart, DigestParts, CheckUnchanged)):
             return self._checkpoint(action)
         return self._read(action)

@@ -10,9 +10,11 @@ action. The sequence itself is :mod:`cos_multipart._flow`; the parts phase is :m
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+import dataclasses
+from typing import Any, Iterator, List, Optional
 
-from ._actions import Done, Failed
+from ._actions import Done, Failed, SendPart
+from ._config import UploadResult
 from ._flow import Flow, UploadStart, single_put_flow, upload_flow
 from ._partreader import StreamPart
 from ._window import PartWindow
@@ -32,6 +34,9 @@ class UploadMachine:
         self._waiting: Optional[object] = None
         self._window: Optional[PartWindow] = None
         self._ended = False
+        self._to_start: List[SendPart] = []
+        #: The last action (:class:`Done` or :class:`Failed`) once :meth:`steps` met it.
+        self.end: Optional[Any] = None
         self._advance(None, None)
 
     @classmethod
@@ -56,6 +61,48 @@ class UploadMachine:
             self._close_window()
         ready, self._ready = self._ready, []
         return ready
+
+    def steps(self) -> Iterator[Any]:
+        """The actions to do one by one where the executor loops, until the machine asks for nothing more
+        (an outcome given meanwhile may free a part's slot: asked again at once); part sends are kept for
+        :meth:`parts_to_start`, the last action for :attr:`end`.
+
+        Raises:
+            RuntimeError: The machine asks for nothing while nothing is in flight (a defect, never a wait).
+        """
+        asked = False
+        while self.end is None:
+            actions = self.next_actions()
+            if not actions:
+                break
+            asked = True
+            for action in actions:
+                if isinstance(action, (Done, Failed)):
+                    self.end = action
+                    return
+                if isinstance(action, SendPart):
+                    self._to_start.append(action)
+                else:
+                    yield action
+        if not asked and not self._to_start and not self.parts_in_flight():
+            raise RuntimeError("the upload machine asks for nothing while nothing is in flight")
+
+    def parts_to_start(self) -> List[SendPart]:
+        """The part sends :meth:`steps` set aside, to start now (on the executor's workers)."""
+        parts, self._to_start = self._to_start, []
+        return parts
+
+    def parts_in_flight(self) -> bool:
+        """Whether a part send was handed out and not answered yet."""
+        return self._window is not None and self._window.sending()
+
+    def result(self, elapsed: float) -> UploadResult:
+        """The verified result, timed ``elapsed`` seconds by the executor; or the failure, raised."""
+        if isinstance(self.end, Failed):
+            raise self.end.error
+        if not isinstance(self.end, Done):
+            raise RuntimeError("the upload has not ended")
+        return dataclasses.replace(self.end.result, elapsed=elapsed)
 
     def receive(self, action: object, outcome: object) -> None:
         """What ``action`` (an action handed out and not answered yet) came to: its value, or its exception."""

@@ -8,11 +8,13 @@ is compared with the recorded receipts (:meth:`UploadSession.reconcile`):
   read again and their CRC-64 equals the recorded one (unless ``verify_reused`` is off): a file edited in place
   with its size and mtime put back is caught here, and the part is uploaded again;
 * a part COS holds but the checkpoint missed (sent in the last second before a crash) is reused when its ETag
-  is the MD5 of the local bytes (hashed here; the CRC-64 comes from the same pass);
+  is the MD5 of the local bytes (the CRC-64 comes from the same pass);
 * anything else is uploaded again.
 
-What reading costs: one sequential read of the reused bytes with the CRC-64 backend (MD5 only for unrecorded
-parts); with ``fastcrc`` that runs at the speed the page cache or the disk delivers.
+Pure: :func:`reads_for` says which local bytes to hash, an executor hashes them (the upload machine's
+``DigestParts`` action), :func:`judge_reuse` decides. What reading costs: one sequential read of the reused
+bytes with the CRC-64 backend (MD5 only for unrecorded parts); with ``fastcrc`` that runs at the speed the
+page cache or the disk delivers.
 """
 
 from __future__ import annotations

@@ -104,6 +104,10 @@ class PartWindow:
             return False
         return self.error is not None or (not self._pending and (self._stream is None or self._stream.ended))
 
+    def sending(self) -> bool:
+        """Whether a part send is in flight."""
+        return any(isinstance(action, SendPart) for action in self._outstanding.values())
+
     def receipts(self) -> List[PartReceipt]:
         """The verified parts, in part order."""
         return [self.done[number] for number in sorted(self.done)]

@@ -52,7 +52,7 @@ from ._dirreport import DirectoryReport, FailedFile, ProgressFunction
 from ._dirrun import DirectoryRun, FileResult, FileTask, RunSettings, _one_line, _Progress
 from .directory import crc_cache, run_settings
 from . import remote
-from .remote import ClientConfig, FilesJob, PartJob, SentParts, send_parts, upload_files, without_parts
+from .remote import ClientConfig, FilesJob, PartAttempts, PartJob, send_part_attempts, upload_files, without_parts
 from .session import UploadSession
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -251,7 +251,7 @@ class _ClusterUpload(Upload):
     """The threaded executor with its parts sent by Dask tasks instead of local threads.
 
     The machine hands out every pending part at once (``window=0``); they go out in runs of consecutive parts
-    (:func:`~cos_multipart.remote.send_parts`, one attempt each), and each answer goes back to the machine,
+    (:func:`~cos_multipart.remote.send_part_attempts`, one attempt each), and each answer goes back to the machine,
     which judges it (and asks again on a mismatch, or stops when the worker read another file).
     """
 
@@ -291,7 +291,7 @@ class _ClusterUpload(Upload):
         for run in runs:
             ranges = [(action.number, action.offset, action.length) for action in run]
             future = dask.submit(
-                send_parts, self.client_config, shipped, ranges, job,
+                send_part_attempts, self.client_config, shipped, ranges, job,
                 key=f"{prefix}-{run[0].number}-{run[0].attempt}", retries=self.task_retries, pure=False,
             )  # fmt: skip
             self.tasks[future] = list(run)
@@ -338,7 +338,7 @@ def _outcomes_of(future: Any, run: List[SendPart]) -> List[Tuple[SendPart, objec
     if future.status == "error":
         error = future.exception()
         return [(action, error) for action in run]
-    sent: SentParts = future.result()
+    sent: PartAttempts = future.result()
     by_number = {part.number: part for part in sent.parts}
     return [
         (action, Sent(by_number[action.number].digest, by_number[action.number].answer, sent.identity)) for action in run

@@ -42,9 +42,10 @@ from .credentials import COS_ENV, Credentials, CredentialsLike, CredentialsProvi
 from .dialect import dialect_of
 from .endpoint import Endpoint
 from .errors import CosCredentialsError, CosValidationError, SourceChangedError
-from .parts import DEFAULT_PART_ATTEMPTS, Answer
+from ._decisions import worker_file_change
+from .parts import DEFAULT_PART_ATTEMPTS, Answer, send_part
 from .retry import RetryPolicy, policy_with
-from .session import FileIdentity, UploadSession
+from .session import FileIdentity, PartReceipt, UploadSession
 from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,10 @@ __all__ = [
     "FactoryCredentials",
     "FilesJob",
     "PartJob",
+    "PartAttempt",
+    "PartAttempts",
     "SentPart",
+    "send_part_attempts",
     "send_parts",
     "upload_files",
     "worker_client",
@@ -253,8 +257,8 @@ class PartJob:
     Attributes:
         traffic_limit: ``x-cos-traffic-limit`` per part request, bit/s.
         verify_md5: Also check ETags against the MD5 of the bytes sent (where the ETag is an MD5).
-        part_attempts: Kept for callers that set it; a worker sends each part once (the caller's upload
-            machine judges the answer and asks again).
+        part_attempts: Sends of a part whose checksums disagree (:func:`send_parts`; the cluster's
+            :func:`send_part_attempts` sends once: the caller's upload machine judges and asks again).
         pool_size: Connections the worker's client keeps (its threads share it).
     """
 
@@ -266,6 +270,19 @@ class PartJob:
 
 @dataclass(frozen=True)
 class SentPart:
+    """A part a worker sent and verified: its receipt and the request ids that made it.
+
+    Attributes:
+        receipt: Number, ETag, size and CRC-64, to record in the caller's checkpoint.
+        request_ids: ``x-cos-request-id`` of every attempt.
+    """
+
+    receipt: PartReceipt
+    request_ids: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartAttempt:
     """ONE attempt at a part on a worker: the digest of the bytes it sent and the service's answer (the caller's
     upload machine judges them, and asks again on a mismatch).
 
@@ -281,12 +298,12 @@ class SentPart:
 
 
 @dataclass(frozen=True)
-class SentParts:
+class PartAttempts:
     """What one task did: the file's identity on this worker (the caller checks it is the file the upload
-    started from) and one :class:`SentPart` per part, in order."""
+    started from) and one :class:`PartAttempt` per part, in order."""
 
     identity: FileIdentity
-    parts: Tuple[SentPart, ...]
+    parts: Tuple[PartAttempt, ...]
 
 
 @dataclass(frozen=True)
@@ -382,8 +399,55 @@ def upload_files(config: ClientConfig, tasks: Sequence[FileTask], job: Optional[
 
 
 def send_parts(
+    config: ClientConfig, session: UploadSession, numbers: Sequence[int], job: Optional[PartJob] = None
+) -> List[SentPart]:
+    """Send parts ``numbers`` of ``session`` from the file at ``session.source``, as a worker does.
+
+    The file is opened here (it must be at the same path on every machine: a shared file system), and it must
+    still be the file the upload started from (size and modification time; device numbers differ between
+    machines mounting the same share, so they are not compared).
+
+    Args:
+        config: How to build this machine's client.
+        session: The upload (its receipts are not needed: pass it without them to keep tasks small).
+        numbers: Part numbers to send, in order.
+        job: Transfer settings.
+
+    Returns:
+        One :class:`SentPart` per number, in order.
+
+    Raises:
+        SourceChangedError: The file here is not the one the upload started from.
+        CosIntegrityError: A part's checksums disagreed on every attempt.
+        CosServiceError / CosTransportError: A request failed after the client's retries.
+    """
+    settings = job if job is not None else PartJob()
+    if session.source is None or session.identity is None:
+        raise CosValidationError("session.source", session.source, "the path of a file, recorded with its identity")
+    client = worker_client(config, pool_size=settings.pool_size)
+    source = open_source(session.source)
+    try:
+        if not isinstance(source, FileSource):
+            raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
+        changed = worker_file_change(session, source.identity)  # the rule the upload machine applies too
+        if changed is not None:
+            raise changed
+        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
+        sent: List[SentPart] = []
+        for number in numbers:
+            receipt, _, request_ids = send_part(
+                client, session, number, source, traffic_limit=settings.traffic_limit,
+                verify_md5=settings.verify_md5, attempts=settings.part_attempts,
+            )  # fmt: skip
+            sent.append(SentPart(receipt, tuple(request_ids)))
+        return sent
+    finally:
+        source.close()
+
+
+def send_part_attempts(
     config: ClientConfig, session: UploadSession, parts: Sequence[Tuple[int, int, int]], job: Optional[PartJob] = None
-) -> SentParts:
+) -> PartAttempts:
     """Send once each part ``(number, offset, length)`` of ``session`` from the file at ``session.source``.
 
     The file is opened here (it must be at the same path on every machine: a shared file system); its identity
@@ -410,14 +474,14 @@ def send_parts(
             raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
         logger.debug("sending parts %s of upload %s with %r", _span([p[0] for p in parts]), session.upload_id, config)
         options = BodyOptions(settings.verify_md5 and session.etag_is_md5)
-        sent: List[SentPart] = []
+        sent: List[PartAttempt] = []
         for number, offset, length in parts:
             body = source.body(number, offset, length, options)
             result = client.upload_part(
                 session.key, session.upload_id, number, body, content_length=length, traffic_limit=settings.traffic_limit
             )
-            sent.append(SentPart(number, body.digest(), Answer(result.etag, result.crc64, result.request_id)))
-        return SentParts(source.identity, tuple(sent))
+            sent.append(PartAttempt(number, body.digest(), Answer(result.etag, result.crc64, result.request_id)))
+        return PartAttempts(source.identity, tuple(sent))
     finally:
         source.close()
 

@@ -8,14 +8,14 @@ import pytest
 
 from cos_multipart import UploadConfig
 from cos_multipart._actions import (
-    Abort, CheckpointWritten, CheckUnchanged, Complete, DeleteObject, DigestParts, Done, DropCheckpoint, Failed, FlushCheckpoint, Head,
-    Initiate, ListParts, ListUploads, LoadCheckpoint, Lock, MarkCompleting, PartDone, ProgressFlush, ProgressRewind,
-    ProgressStart, PutObject, ReadAll, RecordPart, SendPart, StartCheckpoint, StopParts, Unlock,
+    Abort, CheckpointWritten, CheckUnchanged, CombineCrc64, Complete, DeleteObject, DigestParts, Done, DropCheckpoint, Failed, FlushCheckpoint, Head,
+    Initiate, ListParts, ListUploads, LoadCheckpoint, MarkCompleting, ProgressRewind,
+    ProgressStart, PutObject, ReadAll, ReadStreamPart, RecordPart, SendPart, StartCheckpoint, StopParts,
 )  # fmt: skip
 from cos_multipart._machine import UploadMachine, UploadStart
 from cos_multipart._outcomes import Initiated, Sent, SourceFacts, Target
 from cos_multipart._partreader import PartDigest, StreamPart
-from cos_multipart.checksum import crc64
+from cos_multipart.checksum import crc64, crc64_combine_all
 from cos_multipart.dialect import COS
 from cos_multipart.errors import CosIntegrityError, CosServiceError, ObjectExistsError, ResumeError
 from cos_multipart.models import CompleteResult, ObjectResult, PartInfo, ResponseInfo
@@ -31,10 +31,10 @@ def facts(size: int = 4 * MB) -> SourceFacts:
     return SourceFacts("file", size, "/data/f", FileIdentity(size, 1, 1, 7, 8), "/data/f")
 
 
-def start(size: int = 4 * MB, **config: Any) -> UploadStart:
+def start(size: int = 4 * MB, window: Optional[int] = None, **config: Any) -> UploadStart:
     settings: Dict[str, Any] = dict(part_size=MB, multipart_threshold=MB, concurrency=2)
     settings.update(config)
-    return UploadStart(TARGET, UploadConfig(**settings), "k", facts(size))
+    return UploadStart(TARGET, UploadConfig(**settings), "k", facts(size), window=window)
 
 
 def crc_of(number: int) -> int:
@@ -105,6 +105,8 @@ def happy(action: Any, overrides: Optional[Overrides] = None) -> object:
         return "/ckpt/f.json"
     if isinstance(action, CheckpointWritten):
         return True
+    if isinstance(action, CombineCrc64):
+        return crc64_combine_all(action.parts)
     if isinstance(action, SendPart):
         return sent(action.number)
     if isinstance(action, Complete):
@@ -118,7 +120,7 @@ def test_a_new_upload_initiates_records_sends_and_completes() -> None:
     assert isinstance(last, Done) and last.result.upload_id == "u1" and len(last.result.parts) == 4
     kinds = script.kinds()
     assert kinds[:5] == ["Lock", "LoadCheckpoint", "Initiate", "StartCheckpoint", "ProgressStart"]
-    assert kinds[-6:] == ["CheckUnchanged", "MarkCompleting", "Complete", "DropCheckpoint", "ProgressFlush", "Unlock"]
+    assert kinds[-7:] == ["CheckUnchanged", "MarkCompleting", "CombineCrc64", "Complete", "DropCheckpoint", "ProgressFlush", "Unlock"]
     assert kinds.count("SendPart") == 4 and kinds.count("RecordPart") == 4 and kinds.count("PartDone") == 4
 
 
@@ -313,8 +315,178 @@ def test_a_gone_upload_is_not_kept() -> None:
     assert "FlushCheckpoint" not in script.kinds() and "DropCheckpoint" in script.kinds()
 
 
-def test_unused_names_are_real_actions() -> None:
-    assert {CheckUnchanged, FlushCheckpoint, Lock, MarkCompleting, PartDone, ProgressFlush, ProgressRewind,
-            ProgressStart, ReadAll, Unlock}  # fmt: skip
+def test_an_outcome_for_an_action_not_handed_out_is_refused() -> None:
     with pytest.raises(ValueError):
         UploadMachine.upload(start()).receive(Head(), None)
+
+
+def test_a_small_file_by_path_is_read_under_its_lock_and_put() -> None:
+    data = b"y" * 10
+    part = StreamPart(memoryview(data), PartDigest(10, crc64(data), "0" * 32))
+    small = UploadStart(TARGET, UploadConfig(multipart_threshold=MB), "k", facts(10))
+    answers: Overrides = {ReadAll: lambda _: part, PutObject: lambda _: Sent(part.digest, Answer('"' + "0" * 32 + '"', crc64(data), "r"))}
+    script = Script(UploadMachine.upload(small), lambda a: happy(a, answers))
+    assert isinstance(script.run(), Done)
+    assert script.kinds() == ["Lock", "LoadCheckpoint", "ReadAll", "ProgressStart", "PutObject", "PartDone", "ProgressFlush", "Unlock"]
+    assert not {CheckUnchanged, FlushCheckpoint, MarkCompleting, ProgressRewind} & set(map(type, script.asked))
+
+
+def stream_start(concurrency: int = 2, size: Optional[int] = None) -> UploadStart:
+    def check_length(total: int) -> None:
+        if size is not None and total != size:
+            raise ValueError(f"stream ended after {total}")
+
+    facts = SourceFacts("stream", size, name="the stream", check_length=check_length)
+    config = UploadConfig(part_size=MB, multipart_threshold=MB, concurrency=concurrency)
+    return UploadStart(TARGET, config, "k", facts)
+
+
+def stream_part(length: int) -> StreamPart:
+    data = b"s" * length
+    return StreamPart(memoryview(data), PartDigest(length, crc64(data), None))
+
+
+def test_a_stream_is_read_only_when_a_slot_is_free_and_holds_at_most_concurrency_parts() -> None:
+    machine = UploadMachine.upload(stream_start(concurrency=2))
+    reads = 0
+    in_flight: List[SendPart] = []
+    peak = 0
+    last = None
+    while last is None:
+        actions = machine.next_actions()
+        for action in actions:
+            if isinstance(action, (Done, Failed)):
+                last = action
+            elif isinstance(action, ReadStreamPart):
+                reads += 1
+                assert len(in_flight) < 2, "a part is read only when a slot is free"
+                machine.receive(action, stream_part(action.size if reads < 6 else 10))  # part 6 ends the stream
+            elif isinstance(action, SendPart):
+                assert action.data is not None  # a stream's part carries its bytes
+                in_flight.append(action)
+            elif isinstance(action, Initiate):
+                machine.receive(action, Initiated("u1", "ri", 1, 100.0, 101.0))
+            elif isinstance(action, CombineCrc64):
+                machine.receive(action, crc64_combine_all(action.parts))
+            elif isinstance(action, Complete):
+                machine.receive(action, CompleteResult("", TARGET.bucket, "k", '"o"', _stream_crc(in_flight), None, ResponseInfo(200, "rc")))
+            else:
+                machine.receive(action, None)
+        peak = max(peak, len(in_flight))
+        if in_flight and last is None and not actions:
+            answer = in_flight.pop(0)
+            data = answer.data
+            assert data is not None
+            machine.receive(answer, Sent(data.digest, Answer('"e"', data.digest.crc64, "r")))
+            _SENT.append((answer.number, data.digest.crc64, len(data.data)))
+    assert isinstance(last, Done) and len(last.result.parts) == 6 and last.result.size == 5 * MB + 10
+    assert peak <= 2
+
+
+_SENT: List[Any] = []
+
+
+def _stream_crc(_: Any) -> int:
+    ordered = sorted(_SENT)
+    return crc64_combine_all([(crc, length) for _, crc, length in ordered])
+
+
+def test_a_short_stream_goes_up_in_one_put() -> None:
+    machine = UploadMachine.upload(stream_start())
+    (read,) = machine.next_actions()
+    assert isinstance(read, ReadStreamPart) and read.md5
+    part = stream_part(100)
+    machine.receive(read, part)
+    (put,) = machine.next_actions()
+    assert isinstance(put, ProgressStart)
+    machine.receive(put, None)
+    (send,) = machine.next_actions()
+    assert isinstance(send, PutObject) and send.part is part
+
+
+def test_a_stream_longer_than_stated_fails_and_aborts() -> None:
+    machine = UploadMachine.upload(stream_start(size=3 * MB))
+    reads = iter([MB, MB, MB, 5])
+    script = Script(machine, lambda a: stream_part(next(reads)) if isinstance(a, ReadStreamPart) else happy(a))
+    last = script.run()
+    assert isinstance(last, Failed) and "stream ended after" in str(last.error)
+    assert Abort("u1") in script.asked and "Complete" not in script.kinds()
+
+
+def test_a_stale_checkpoint_is_aborted_and_a_new_upload_starts() -> None:
+    from dataclasses import replace
+
+    stale = replace(stored_session(2), identity=FileIdentity(4 * MB, 99, 99, 7, 8))  # the file changed since
+    script = Script(UploadMachine.upload(start()), lambda a: happy(a, {LoadCheckpoint: lambda _: stale}))
+    assert isinstance(script.run(), Done)
+    kinds = script.kinds()
+    assert Abort("old") in script.asked and "ListParts" not in kinds
+    assert kinds.index("DropCheckpoint") < kinds.index("Initiate")
+
+
+def test_a_checkpoint_never_written_means_abort_not_keep() -> None:
+    def boom(action: SendPart) -> object:
+        return service_error(500, "InternalError")
+
+    script = Script(UploadMachine.upload(start()), lambda a: happy(a, {SendPart: boom, CheckpointWritten: lambda _: False}))
+    last = script.run()
+    assert isinstance(last, Failed) and getattr(last.error, "kept_upload", None) is None and Abort("u1") in script.asked
+
+
+def test_a_worker_that_read_another_file_fails_the_upload() -> None:
+    from cos_multipart.errors import SourceChangedError
+
+    other = FileIdentity(4 * MB, 2, 2, 9, 9)
+
+    def elsewhere(action: SendPart) -> Sent:
+        answer = sent(action.number)
+        return Sent(answer.digest, answer.answer, other)
+
+    script = Script(UploadMachine.upload(start(window=0)), lambda a: happy(a, {SendPart: elsewhere}))
+    last = script.run()
+    assert isinstance(last, Failed) and isinstance(last.error, SourceChangedError)
+    assert Abort("u1") in script.asked  # a changed source is not kept
+
+
+def test_window_zero_hands_out_every_part_at_once() -> None:
+    machine = UploadMachine.upload(start(window=0))
+    sends: List[SendPart] = []
+    while not sends:
+        for action in machine.next_actions():
+            if isinstance(action, SendPart):
+                sends.append(action)
+            else:
+                machine.receive(action, happy(action))
+    assert [a.number for a in sends] == [1, 2, 3, 4]
+
+
+def test_steps_hand_out_the_parts_whose_slots_the_inline_actions_freed() -> None:
+    # Parts 1 and 2 answer together; their recording and reporting (done where the executor loops) free both
+    # slots: one drain of steps() must end with parts 3 and 4 to start, not only part 3.
+    machine = UploadMachine.upload(start(concurrency=2))
+    for action in machine.steps():
+        machine.receive(action, happy(action))
+    first = machine.parts_to_start()
+    assert [a.number for a in first] == [1, 2]
+    for action in first:
+        machine.receive(action, sent(action.number))
+    for action in machine.steps():
+        machine.receive(action, happy(action))
+    assert [a.number for a in machine.parts_to_start()] == [3, 4]
+    assert machine.parts_in_flight() and machine.end is None
+
+
+def test_a_machine_that_asks_nothing_with_nothing_in_flight_is_a_defect() -> None:
+    machine = UploadMachine.upload(start())
+    (lock,) = machine.next_actions()
+    with pytest.raises(RuntimeError):
+        list(machine.steps())  # the Lock was handed out and never answered: nothing can happen
+    machine.receive(lock, None)
+
+
+def test_the_result_raises_the_failure() -> None:
+    machine = UploadMachine.upload(start(forbid_overwrite=True))
+    for action in machine.steps():
+        machine.receive(action, happy(action, {Head: lambda _: head_of(1)}))
+    with pytest.raises(ObjectExistsError):
+        machine.result(0.0)

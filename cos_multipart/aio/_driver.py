@@ -15,7 +15,6 @@ upload is kept (or aborted with ``abort_on_failure``), and ``CancelledError`` is
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import threading
@@ -23,7 +22,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from .._actions import (
-    Abort, Complete, DeleteObject, Done, Failed, Head, Initiate, ListParts, ListUploads, PutObject, ReadStreamPart,
+    Abort, Complete, DeleteObject, Head, Initiate, ListParts, ListUploads, PutObject, ReadStreamPart,
     SendPart, StopParts,
 )  # fmt: skip
 from .._config import UploadConfig, UploadResult
@@ -110,39 +109,24 @@ class AsyncUpload:
 
     async def execute(self, machine: UploadMachine) -> UploadResult:
         """Run ``machine`` to its end: its result, or its failure raised."""
-        last: Any = None
-        while last is None:
+        while machine.end is None:
             try:
-                last = await self._turn(machine)
+                await self._turn(machine)
             except BaseException as error:  # the awaiting task was cancelled: the machine stops, keeps or aborts
                 self.stop.set()
                 machine.interrupt(error)
-        if isinstance(last, Failed):
-            raise last.error
-        result: UploadResult = last.result
-        return dataclasses.replace(result, elapsed=time.monotonic() - self.started)
+        return machine.result(time.monotonic() - self.started)
 
-    async def _turn(self, machine: UploadMachine) -> Any:
-        """Start what the machine asks (until it asks for nothing more: an answer may free a part's slot),
-        then hand back what finished; the last action once the machine ended."""
-        asked = False
-        while True:
-            actions = machine.next_actions()
-            if not actions:
-                break
-            asked = True
-            for action in actions:
-                if isinstance(action, (Done, Failed)):
-                    return action
-                if isinstance(action, SendPart):
-                    self.client.ensure_pool_size(self.config.concurrency)
-                    self._parts[asyncio.ensure_future(self.request(action))] = action
-                else:
-                    machine.receive(action, await self._outcome(action))
+    async def _turn(self, machine: UploadMachine) -> None:
+        """Do what the machine asks on the loop or in the thread pool, start its parts as tasks, hand back the
+        parts that finished."""
+        for action in machine.steps():
+            machine.receive(action, await self._outcome(action))
+        for part in machine.parts_to_start():
+            self.client.ensure_pool_size(self.config.concurrency)
+            self._parts[asyncio.ensure_future(self.request(part))] = part
         if not self._parts:
-            if not asked:
-                raise RuntimeError("the upload machine asked for nothing while nothing runs")
-            return None
+            return
         finished, _ = await asyncio.wait(self._parts, return_when=asyncio.FIRST_COMPLETED)
         for task in sorted(finished, key=lambda t: t.cancelled() or t.exception() is None):  # failures first
             action = self._parts.pop(task)
@@ -151,7 +135,6 @@ class AsyncUpload:
             else:
                 error = task.exception()
                 machine.receive(action, error if error is not None else task.result())
-        return None
 
     async def _outcome(self, action: Any) -> object:
         try:
