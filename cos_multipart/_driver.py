@@ -150,10 +150,6 @@ class Upload:
         for action in parts:
             self._running[self._workers().submit(self.request, action)] = action
 
-    def parts_running(self) -> bool:
-        """Whether a part is in flight."""
-        return bool(self._running)
-
     def finished_parts(self) -> List[Tuple[SendPart, object]]:
         """Parts that finished (waiting a little for one): each with its outcome, failures first."""
         if not self._running:
