@@ -23,6 +23,7 @@ rank (see docs/cluster.md). Nothing here imports an engine.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle  # nosec B403: only pickles our own configuration values, to key a per-process cache and to check them
@@ -30,7 +31,7 @@ import pickletools
 import sys
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 from ._config import UploadConfig
 from ._dirrun import FileResult, FileSender, FileTask
@@ -422,17 +423,10 @@ def send_parts(
         CosServiceError / CosTransportError: A request failed after the client's retries.
     """
     settings = job if job is not None else PartJob()
-    if session.source is None or session.identity is None:
-        raise CosValidationError("session.source", session.source, "the path of a file, recorded with its identity")
-    client = worker_client(config, pool_size=settings.pool_size)
-    source = open_source(session.source)
-    try:
-        if not isinstance(source, FileSource):
-            raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
+    with _shared_file(config, session, settings, numbers) as (client, source):
         changed = worker_file_change(session, source.identity)  # the rule the upload machine applies too
         if changed is not None:
             raise changed
-        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
         sent: List[SentPart] = []
         for number in numbers:
             receipt, _, request_ids = send_part(
@@ -441,6 +435,22 @@ def send_parts(
             )  # fmt: skip
             sent.append(SentPart(receipt, tuple(request_ids)))
         return sent
+
+
+@contextlib.contextmanager
+def _shared_file(
+    config: ClientConfig, session: UploadSession, settings: PartJob, numbers: Sequence[int]
+) -> Iterator[Tuple[CosClient, FileSource]]:
+    """This worker's client and the upload's file opened at its path here (closed after)."""
+    if session.source is None or session.identity is None:
+        raise CosValidationError("session.source", session.source, "the path of a file, recorded with its identity")
+    client = worker_client(config, pool_size=settings.pool_size)
+    source = open_source(session.source)
+    try:
+        if not isinstance(source, FileSource):
+            raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
+        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
+        yield client, source
     finally:
         source.close()
 
@@ -465,14 +475,7 @@ def send_part_attempts(
         CosServiceError / CosTransportError: A request failed after the client's retries.
     """
     settings = job if job is not None else PartJob()
-    if session.source is None or session.identity is None:
-        raise CosValidationError("session.source", session.source, "the path of a file, recorded with its identity")
-    client = worker_client(config, pool_size=settings.pool_size)
-    source = open_source(session.source)
-    try:
-        if not isinstance(source, FileSource):
-            raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
-        logger.debug("sending parts %s of upload %s with %r", _span([p[0] for p in parts]), session.upload_id, config)
+    with _shared_file(config, session, settings, [part[0] for part in parts]) as (client, source):
         options = BodyOptions(settings.verify_md5 and session.etag_is_md5)
         sent: List[PartAttempt] = []
         for number, offset, length in parts:
@@ -482,8 +485,6 @@ def send_part_attempts(
             )
             sent.append(PartAttempt(number, body.digest(), Answer(result.etag, result.crc64, result.request_id)))
         return PartAttempts(source.identity, tuple(sent))
-    finally:
-        source.close()
 
 
 def without_parts(session: UploadSession) -> UploadSession:
