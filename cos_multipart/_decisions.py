@@ -9,7 +9,6 @@ every choice it makes about *what* to do is a function here, so the two cannot d
 * on failure: keep the upload for a resume (with the :class:`~cos_multipart.errors.KeptUpload` the error
   carries) or abort it;
 * how a stream is cut into numbered parts and where it ends (:class:`StreamCutter`);
-* the state of one upload call and its :class:`~cos_multipart._config.UploadResult` (:class:`UploadBase`).
 """
 
 from __future__ import annotations
@@ -19,10 +18,11 @@ import contextlib
 import dataclasses
 import logging
 import time
-from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
+from typing import Callable, cast, Iterable, Iterator, List, Optional, Protocol, Union
 
-from ._config import UploadConfig, UploadResult
+from ._config import UploadConfig
 from ._partreader import PartDigest
+from ._outcomes import SourceFacts
 from ._sources import AnySource, BufferSource, FileSource, StreamSource
 from .errors import (
     KEPT_UPLOAD_ATTRIBUTE,
@@ -40,11 +40,9 @@ from .limits import MAX_PART_NUMBER
 from .models import PartInfo, UploadInfo
 from .endpoint import validate_key
 from .parts import NO_SUCH_UPLOAD, PendingCompletion
-from .checkpoint import CheckpointRecorder, CheckpointStore
+from .checkpoint import CheckpointStore
 from .planner import StreamPlan, plan_parts
-from .progress import ProgressTracker
-from .ratelimit import TokenBucket
-from .session import GrowingPlan, PartReceipt, UploadSession
+from .session import FileIdentity, GrowingPlan, UploadSession
 from . import _resume
 
 logger = logging.getLogger(__name__)
@@ -75,6 +73,21 @@ class _Endpoint(Protocol):
     def base_url(self) -> str:
         """Base URL."""
 
+
+
+Described = Union[FileSource, BufferSource, SourceFacts]
+
+
+def is_stream(source: object) -> bool:
+    """Whether ``source`` (a source or the machine's :class:`SourceFacts`) is a stream."""
+    return isinstance(source, StreamSource) or (isinstance(source, SourceFacts) and source.kind == "stream")
+
+
+def known_size(source: Described) -> int:
+    """The size of a file or buffer (a stream's may be unknown: it is never planned as one)."""
+    if source.size is None:
+        raise TypeError("a stream has no plan of equal parts")
+    return source.size
 
 
 def client_dialect(client: HasEndpoint) -> Dialect:
@@ -149,28 +162,28 @@ def endpoint_url(client: HasEndpoint) -> str:
 # --- which path -------------------------------------------------------------------------------------------
 
 
-def path_without_checkpoint(source: AnySource, config: UploadConfig, key: str, *, resume_only: bool) -> Optional[str]:
+def path_without_checkpoint(source: Union[AnySource, SourceFacts], config: UploadConfig, key: str, *, resume_only: bool) -> Optional[str]:
     """The path of a source that has no checkpoint (not a file given by path), or ``None`` for a path.
 
     Raises:
         ResumeError: ``resume_only`` and the source is not a file given by path.
     """
-    if isinstance(source, StreamSource):
+    if is_stream(source):
         if resume_only:
             raise ResumeError("the stream", key, "only a file given by path can be resumed")
         return STREAM
     if source.path is None:
         if resume_only:
             raise ResumeError("the source", key, "only a file given by path can be resumed")
-        return SINGLE_PUT if source.size < config.multipart_threshold else MULTIPART
+        return SINGLE_PUT if known_size(cast(Described, source)) < config.multipart_threshold else MULTIPART
     return None
 
 
 def path_with_checkpoint(
-    source: Union[FileSource, BufferSource], config: UploadConfig, stored: Optional[UploadSession], *, resume_only: bool
+    source: Described, config: UploadConfig, stored: Optional[UploadSession], *, resume_only: bool
 ) -> str:
     """The path of a file given by path, once its checkpoint (``stored``) was looked up under its lock."""
-    if stored is None and not resume_only and source.size < config.multipart_threshold:
+    if stored is None and not resume_only and known_size(source) < config.multipart_threshold:
         return SINGLE_PUT
     return MULTIPART
 
@@ -189,7 +202,7 @@ def content_md5(digest: PartDigest) -> str:
 
 
 def planned_session(
-    client: HasEndpoint, config: UploadConfig, source: Union[FileSource, BufferSource], key: str
+    client: HasEndpoint, config: UploadConfig, source: Described, key: str
 ) -> UploadSession:
     """The session a new upload of ``source`` will run, made (plan and all) before Initiate: a part size that
     cannot carry the file is refused while nothing exists on COS. Its ``upload_id`` is empty until
@@ -201,12 +214,12 @@ def planned_session(
     return wanted_session(client, config, source, key, "", config.part_size)
 
 
-def initiated(planned: UploadSession, upload_id: str) -> UploadSession:
-    """``planned`` with the upload id Initiate answered."""
-    return dataclasses.replace(planned, upload_id=upload_id, created=time.time())
+def initiated(planned: UploadSession, upload_id: str, created: Optional[float] = None) -> UploadSession:
+    """``planned`` with the upload id Initiate answered (at ``created``, Unix time; default: now)."""
+    return dataclasses.replace(planned, upload_id=upload_id, created=time.time() if created is None else created)
 
 
-def check_plan(client: HasEndpoint, config: UploadConfig, source: AnySource, key: str) -> None:
+def check_plan(client: HasEndpoint, config: UploadConfig, source: Union[AnySource, SourceFacts], key: str) -> None:
     """Plan a file or buffer source before anything else happens (lock, checkpoint, any request): a part size
     that cannot carry it, or a file larger than the service allows, is refused first. Streams are planned by
     :func:`~cos_multipart.planner.stream_plan` before their first read.
@@ -214,14 +227,14 @@ def check_plan(client: HasEndpoint, config: UploadConfig, source: AnySource, key
     Raises:
         CosValidationError: ``part_size`` does not fit this source on this service (nothing sent).
     """
-    if not isinstance(source, StreamSource):
-        planned_session(client, config, source, key)
+    if not is_stream(source):
+        planned_session(client, config, cast(Described, source), key)
 
 
 def wanted_session(
     client: HasEndpoint,
     config: UploadConfig,
-    source: Union[FileSource, BufferSource],
+    source: Described,
     key: str,
     upload_id: str,
     part_size: Optional[int],
@@ -232,19 +245,20 @@ def wanted_session(
         bucket=client.bucket,
         key=key,
         upload_id=upload_id,
-        plan=plan_parts(source.size, part_size, min_part_size=client_dialect(client).min_part_size),
+        plan=plan_parts(known_size(source), part_size, min_part_size=client_dialect(client).min_part_size),
         options_digest=config.options_digest(key),
         option_digests=config.option_digests(key),
         service=client_dialect(client).name,
         encryption=config.encryption_mode,
         sse_c_key_md5=config.sse_c.key_md5 if config.sse_c is not None else None,
         source=source.path,
-        identity=source.identity if isinstance(source, FileSource) else None,
+        identity=getattr(source, "identity", None),
+        created=0.0,  # not read: :func:`initiated` sets it from Initiate's answer (no clock read here)
     )
 
 
 def stale_reason(
-    client: HasEndpoint, config: UploadConfig, source: FileSource, key: str, stored: UploadSession
+    client: HasEndpoint, config: UploadConfig, source: Described, key: str, stored: UploadSession
 ) -> Optional[str]:
     """Why ``stored`` cannot be resumed with today's file and configuration, or ``None``."""
     if not config.resume:
@@ -258,14 +272,14 @@ def stale_reason(
     return _resume.stale_reason(stored, wanted, part_size_given=config.part_size is not None)
 
 
-def refuse_stale(stored: UploadSession, source: FileSource, key: str, reason: str, *, resume_only: bool) -> None:
+def refuse_stale(stored: UploadSession, source: Described, key: str, reason: str, *, resume_only: bool) -> None:
     """A stale checkpoint: raise :class:`ResumeError` for a resume (nothing is changed); an upload goes on, aborts
     the old upload and then calls :func:`stale_abandoned`."""
     if resume_only:
         raise ResumeError(source.name, key, reason)
 
 
-def stale_abandoned(stored: UploadSession, source: FileSource, reason: str, *, aborted: bool) -> None:
+def stale_abandoned(stored: UploadSession, source: Described, reason: str, *, aborted: bool) -> None:
     """Say in one line why the stored upload was not resumed and what became of it."""
     logger.warning(
         "not resuming upload %s of %s: %s; the old upload %s and a new upload starts", stored.upload_id,
@@ -273,7 +287,7 @@ def stale_abandoned(stored: UploadSession, source: FileSource, reason: str, *, a
     )  # fmt: skip
 
 
-def refuse_lost(stored: UploadSession, source: FileSource, key: str, *, resume_only: bool) -> None:
+def refuse_lost(stored: UploadSession, source: Described, key: str, *, resume_only: bool) -> None:
     """COS no longer has the stored upload: raise :class:`ResumeError` for a resume, else say so once."""
     if resume_only:  # a refused resume changes nothing; an upload will start afresh and say so
         raise ResumeError(source.name, key, f"COS no longer has upload {stored.upload_id}; an upload starts a new one")
@@ -297,6 +311,19 @@ def extra_initiated(uploads: Iterable[UploadInfo], key: str, kept: str, since: f
         if initiated.timestamp() >= since - INITIATE_WINDOW_SLACK:
             found.append(upload.upload_id)
     return found
+
+
+def worker_file_change(session: UploadSession, here: FileIdentity) -> Optional[SourceChangedError]:
+    """Why the file another machine read (its identity ``here``) is not the one the upload started from.
+
+    Size and modification time only: device numbers differ between machines mounting the same share.
+    """
+    started = session.identity
+    if started is None or (started.size, started.mtime_ns) == (here.size, here.mtime_ns):
+        return None
+    change = started.difference(here) or "it was modified"
+    path = session.source or ""
+    return SourceChangedError(f"{path} on a worker is not the file the upload started from ({change})", path=path)
 
 
 def lost_but_aborted(stored: UploadSession, *, aborted: bool) -> None:
@@ -324,7 +351,7 @@ def recorded_listing(stored: UploadSession) -> List[PartInfo]:
     return [PartInfo(part.part_number, part.etag, part.size) for part in stored.parts]
 
 
-def nothing_to_resume(source: Union[FileSource, BufferSource], key: str) -> ResumeError:
+def nothing_to_resume(source: Described, key: str) -> ResumeError:
     """The error of a resume that found no checkpoint."""
     return ResumeError(source.path or "", key, "no checkpoint records an interrupted upload of this file to this key")
 
@@ -475,96 +502,5 @@ class StreamCutter:
         plan = GrowingPlan(self.schedule, self.size, parts)
         return UploadSession(
             endpoint_url(client), client.bucket, key, upload_id, plan, encryption=config.encryption_mode,
-            service=client_dialect(client).name,
+            service=client_dialect(client).name, created=0.0,
         )  # fmt: skip
-
-
-# --- the state every driver's upload holds -------------------------------------------------------------
-
-ClientT = TypeVar("ClientT", bound=HasEndpoint)
-
-
-class UploadBase(Generic[ClientT]):
-    """What one upload call holds whatever its driver: target, configuration, timing, request ids, bandwidth
-    cap; and the :class:`~cos_multipart._config.UploadResult` it ends with."""
-
-    def __init__(
-        self,
-        client: ClientT,
-        config: UploadConfig,
-        store: CheckpointStore,
-        source: AnySource,
-        key: str,
-        *,
-        resume_only: bool,
-        limiter: Optional[TokenBucket] = None,
-    ) -> None:
-        self.client = client
-        self.config = config
-        self.store = store
-        self.source = source
-        self.key = key
-        self.resume_only = resume_only
-        self.started = time.monotonic()
-        # One cap per upload unless the caller shares one over several (a directory run: the cap is the run's).
-        self.limiter = limiter or (TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None)
-        self.request_ids: List[str] = []
-        self.progress = ProgressTracker(source.size, None)
-
-    def single_put_result(self, receipt: PartReceipt, version_id: Optional[str], request_ids: List[str]) -> UploadResult:
-        """Record a verified single PUT (its request ids, its progress) and make its result."""
-        self.request_ids.extend(request_ids)
-        self.progress.part_done(1, receipt.size)
-        self.progress.flush()
-        return self.result(None, receipt.etag, (receipt,), receipt.crc64, version_id=version_id)
-
-    def result(
-        self,
-        upload_id: Optional[str],
-        etag: str,
-        parts: Tuple[PartReceipt, ...],
-        crc64: int,
-        *,
-        reused: int = 0,
-        reverified: int = 0,
-        version_id: Optional[str] = None,
-        reused_bytes: int = 0,
-    ) -> UploadResult:
-        """The verified result, timed from when this upload started."""
-        return UploadResult(
-            bucket=self.client.bucket,
-            key=self.key,
-            upload_id=upload_id,
-            etag=etag,
-            crc64=crc64,
-            size=sum(p.size for p in parts),
-            parts=parts,
-            elapsed=time.monotonic() - self.started,
-            request_ids=tuple(self.request_ids),
-            parts_reused=reused,
-            bytes_reverified=reverified,
-            version_id=version_id,
-            bytes_reused=reused_bytes,
-        )
-
-
-UploadT = TypeVar("UploadT", bound="UploadBase[Any]")
-
-
-class MultipartBase(Generic[UploadT]):
-    """What a multipart upload of a file or a buffer holds whatever its driver: the upload call, the source,
-    the stored session it may resume, the checkpoint recorder, the receipts so far and the bytes re-read."""
-
-    def __init__(self, upload: UploadT, source: Union[FileSource, BufferSource], stored: Optional[UploadSession]) -> None:
-        self.upload = upload
-        self.config = upload.config
-        self.client = upload.client
-        self.stored = stored
-        self.source = source
-        self.recorder: Optional[CheckpointRecorder] = None
-        self.done: Dict[int, PartReceipt] = {}
-        self.reverified = 0
-
-    def receipts(self) -> List[PartReceipt]:
-        """The receipts so far, in part order (what Complete sends)."""
-        return [self.done[number] for number in sorted(self.done)]

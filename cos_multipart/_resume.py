@@ -8,28 +8,27 @@ is compared with the recorded receipts (:meth:`UploadSession.reconcile`):
   read again and their CRC-64 equals the recorded one (unless ``verify_reused`` is off): a file edited in place
   with its size and mtime put back is caught here, and the part is uploaded again;
 * a part COS holds but the checkpoint missed (sent in the last second before a crash) is reused when its ETag
-  is the MD5 of the local bytes (hashed here; the CRC-64 comes from the same pass);
+  is the MD5 of the local bytes (the CRC-64 comes from the same pass);
 * anything else is uploaded again.
 
-What reading costs: one sequential read of the reused bytes with the CRC-64 backend (MD5 only for unrecorded
-parts); with ``fastcrc`` that runs at the speed the page cache or the disk delivers.
+Pure: :func:`reads_for` says which local bytes to hash, an executor hashes them (the upload machine's
+``DigestParts`` action), :func:`judge_reuse` decides. What reading costs: one sequential read of the reused
+bytes with the CRC-64 backend (MD5 only for unrecorded parts); with ``fastcrc`` that runs at the speed the
+page cache or the disk delivers.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
-from ._sources import FileSource
+from ._partreader import PartDigest
 from .checksum import normalize_etag
-from .client import CosClient
-from .errors import CosCancelledError, CosResponseError, CosServiceError
+from .errors import CosResponseError
 from .limits import MAX_PART_NUMBER
 from .models import PartInfo
-from .parts import NO_SUCH_UPLOAD
-from .session import PartReceipt, UploadSession, changed_options
+from .session import PartReceipt, Reconciliation, UploadSession, changed_options
 
 logger = logging.getLogger(__name__)
 
@@ -65,24 +64,6 @@ def stale_reason(stored: UploadSession, wanted: UploadSession, *, part_size_give
     return None
 
 
-def resume(
-    client: CosClient,
-    stored: UploadSession,
-    source: FileSource,
-    *,
-    verify_reused: bool,
-    cancel: Optional[threading.Event] = None,
-) -> Optional[Resumed]:
-    """The parts of ``stored`` that can be reused, or ``None`` when COS no longer knows the upload."""
-    try:
-        listed = bounded_parts(client.list_parts(stored.key, stored.upload_id))
-    except CosServiceError as error:
-        if error.code != NO_SUCH_UPLOAD:
-            raise
-        return None
-    return reuse(stored, listed, source, verify_reused=verify_reused, cancel=cancel)
-
-
 def bounded_parts(parts: Iterable[PartInfo]) -> List[PartInfo]:
     """The parts of a List Parts answer, refusing one that lists more than an upload can hold.
 
@@ -97,45 +78,34 @@ def bounded_parts(parts: Iterable[PartInfo]) -> List[PartInfo]:
     return listed
 
 
-def reuse(
-    stored: UploadSession,
-    listed: Iterable[PartInfo],
-    source: FileSource,
-    *,
-    verify_reused: bool,
-    cancel: Optional[threading.Event] = None,
-) -> Resumed:
-    """Which parts COS lists (``listed``) can be reused for ``stored``, reading the local bytes as needed.
+def reads_for(stored: UploadSession, found: Reconciliation, *, verify_reused: bool) -> Tuple[Tuple[int, int, int, bool], ...]:
+    """The local bytes to hash before reusing ``found``: ``(number, offset, length, md5)`` of each recorded part
+    kept (unless ``verify_reused`` is off; CRC-64 only) and of each unrecorded part (MD5 too: its ETag)."""
+    kept = [(receipt.part_number, False) for receipt in found.kept] if verify_reused else []
+    wanted = kept + [(info.part_number, True) for info in found.unrecorded]
+    return tuple((number, *stored.part_range(number), md5) for number, md5 in wanted)
 
-    Blocking file reads: an asyncio driver runs this in a thread.
-    """
-    found = stored.reconcile(listed)
+
+def judge_reuse(
+    stored: UploadSession, found: Reconciliation, digests: Sequence[PartDigest], *, verify_reused: bool, name: str
+) -> Resumed:
+    """Which parts of ``found`` are reused, given the ``digests`` of :func:`reads_for` (in its order): a recorded
+    part whose local CRC-64 differs is sent again; an unrecorded one is reused when its ETag is the local MD5."""
     reused: List[PartReceipt] = []
     rejected: List[int] = []
-    read = 0
+    read = sum(digest.size for digest in digests)
+    checked = iter(digests)
     for receipt in found.kept:
-        _check_cancel(cancel)
-        if verify_reused:
-            offset, length = stored.part_range(receipt.part_number)
-            read += length
-            if source.digest(receipt.part_number, offset, length, md5=False).crc64 != receipt.crc64:
-                logger.warning("part %d of %s differs from the uploaded one: sending it again", receipt.part_number, source.name)
-                rejected.append(receipt.part_number)
-                continue
+        if verify_reused and next(checked).crc64 != receipt.crc64:
+            logger.warning("part %d of %s differs from the uploaded one: sending it again", receipt.part_number, name)
+            rejected.append(receipt.part_number)
+            continue
         reused.append(receipt)
     for info in found.unrecorded:
-        _check_cancel(cancel)
-        offset, length = stored.part_range(info.part_number)
-        read += length
-        digest = source.digest(info.part_number, offset, length, md5=True)
+        digest = next(checked)
         if digest.md5_hex == normalize_etag(info.etag):
-            reused.append(PartReceipt(info.part_number, info.etag, length, digest.crc64))
+            reused.append(PartReceipt(info.part_number, info.etag, digest.size, digest.crc64))
     logger.debug(
         "resuming upload %s: %d of %d parts reused, %d bytes re-read", stored.upload_id, len(reused), stored.plan.count, read
     )
     return Resumed(stored.with_parts(reused), read, tuple(rejected))
-
-
-def _check_cancel(cancel: Optional[threading.Event]) -> None:
-    if cancel is not None and cancel.is_set():
-        raise CosCancelledError("resume cancelled")

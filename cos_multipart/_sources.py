@@ -120,6 +120,8 @@ class BufferSource:
         self.view = memoryview(data).cast("B")
         self.size = len(self.view)
         self.path: Optional[str] = None
+        #: For messages.
+        self.name = "the buffer"
 
     def body(self, number: int, offset: int, length: int, options: BodyOptions) -> BufferPartReader:
         """Part ``number`` as a view of the buffer, with its checksums."""

@@ -25,7 +25,7 @@ import math
 import os
 import secrets
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 try:
     import distributed
@@ -33,15 +33,18 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("cos_multipart.cluster needs the dask extra: pip install 'cos-multipart[dask]'") from error
 
 from ._config import UploadConfig, UploadResult
-from ._decisions import check_config, check_plan, check_progress, check_store, check_upload_key
-from ._driver import MultipartRun, Upload, endpoint_url
-from ._sources import BodyOptions, FileSource, open_source
+from ._actions import SendPart, StopParts
+from ._decisions import check_config, check_plan, check_progress, check_store, check_upload_key, wanted_session
+from ._driver import POLL_SECONDS, Upload, target_of
+from ._localsteps import facts_of
+from ._machine import UploadMachine
+from ._outcomes import Sent
+from ._sources import FileSource, open_source
 from .checkpoint import CheckpointStore
 from .credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
 from .dialect import dialect_of
 from .endpoint import validate_key
-from .errors import CosCredentialsError, CosIntegrityError, CosValidationError
-from .parts import Answer
+from .errors import CosCancelledError, CosCredentialsError, CosValidationError
 from .progress import ProgressCallback
 from ._crccache import CrcCache
 from ._dirplan import file_batches, files_per_task
@@ -49,13 +52,14 @@ from ._dirreport import DirectoryReport, FailedFile, ProgressFunction
 from ._dirrun import DirectoryRun, FileResult, FileTask, RunSettings, _one_line, _Progress
 from .directory import crc_cache, run_settings
 from . import remote
-from .remote import ClientConfig, FilesJob, PartJob, SentPart, send_parts, upload_files, without_parts
+from .remote import ClientConfig, FilesJob, PartAttempts, PartJob, send_part_attempts, upload_files, without_parts
 from .session import UploadSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_PARTS_PER_TASK",
@@ -235,84 +239,107 @@ def upload_file_on_cluster(
             check_config(settings, client)
             check_upload_key(key, client)
             check_plan(client, settings, source, key)
-            upload = Upload(client, settings, checkpoints, source, key, progress, resume_only=False)
-            # The threaded driver's own steps: the same lock, the same checkpoint, the same small-file PUT.
-            with upload._locked(source.path):
-                stored = checkpoints.load(endpoint_url(client), client.bucket, key, source.path)
-                if stored is None and source.size < settings.multipart_threshold:
-                    return upload.single_put(source.read_all(BodyOptions(md5=True)))
-                run = _ClusterRun(upload, source, stored, dask_client, config, parts_per_task, task_retries)
-                return run.run()
+            upload = _ClusterUpload(
+                client, settings, checkpoints, source, key, progress, dask_client, config, parts_per_task, task_retries
+            )  # fmt: skip
+            return upload.run()
     finally:
         source.close()
 
 
-class _ClusterRun(MultipartRun):
-    """The threaded multipart run with its parts sent by Dask tasks instead of local threads.
+class _ClusterUpload(Upload):
+    """The threaded executor with its parts sent by Dask tasks instead of local threads.
 
-    Only :meth:`_send` differs: resume, initiate, checkpoint, progress, keep-or-abort and complete are the
-    threaded driver's, so both drivers read and write the same checkpoints and decide the same way.
+    The machine hands out every pending part at once (``window=0``); they go out in runs of consecutive parts
+    (:func:`~cos_multipart.remote.send_part_attempts`, one attempt each), and each answer goes back to the machine,
+    which judges it (and asks again on a mismatch, or stops when the worker read another file).
     """
 
     def __init__(
         self,
-        upload: Upload,
+        client: Any,
+        settings: UploadConfig,
+        store: CheckpointStore,
         source: FileSource,
-        stored: Optional[UploadSession],
+        key: str,
+        progress: Optional[ProgressCallback],
         dask_client: "Client",
         config: ClientConfig,
         parts_per_task: Optional[int],
         task_retries: int,
     ) -> None:
-        super().__init__(upload, source, stored)
+        super().__init__(client, settings, store, source, key, progress, resume_only=False)
         self.dask_client = dask_client
         self.client_config = config
         self.parts_per_task = parts_per_task
         self.task_retries = task_retries
+        self.nonce = secrets.token_hex(8)
+        self.tasks: Dict[Any, List[SendPart]] = {}
 
-    def _send(self, session: UploadSession) -> None:
-        pending = session.pending()
-        if not pending:
-            return
+    def run(self) -> UploadResult:
+        return self.execute(UploadMachine.upload(self.start(window=0)))
+
+    def start_parts(self, parts: List[SendPart]) -> None:
         threads = _cluster_threads(self.dask_client)
-        runs = split_runs(pending, _run_length(len(pending), threads, self.parts_per_task))
-        job = PartJob(
-            traffic_limit=self.config.traffic_limit, verify_md5=self.config.verify_md5,
-            part_attempts=self.config.part_attempts, pool_size=max(2, threads),
-        )  # fmt: skip
-        shipped = without_parts(session)
-        prefix = task_prefix(session, secrets.token_hex(8))
-        logger.debug("upload %s: %d parts in %d tasks over %d threads", session.upload_id, len(pending), len(runs), threads)
-        # distributed's Client and Future are only partly annotated: used through Any here.
-        dask: Any = self.dask_client
-        as_completed: Any = distributed.as_completed
-        futures: List[Any] = [
-            dask.submit(
-                send_parts, self.client_config, shipped, run, job,
-                key=f"{prefix}-{run[0]}", retries=self.task_retries, pure=False,
+        ordered = sorted(parts, key=lambda action: action.number)
+        runs = split_runs(ordered, _run_length(len(ordered), threads, self.parts_per_task))
+        job = PartJob(traffic_limit=self.config.traffic_limit, verify_md5=self.config.verify_md5, pool_size=max(2, threads))
+        shipped = self._shipped(ordered[0].upload_id)
+        prefix = task_prefix(shipped, self.nonce)
+        logger.debug("upload %s: %d parts in %d tasks over %d threads", shipped.upload_id, len(ordered), len(runs), threads)
+        dask: Any = self.dask_client  # distributed's Client and Future are only partly annotated
+        for run in runs:
+            ranges = [(action.number, action.offset, action.length) for action in run]
+            future = dask.submit(
+                send_part_attempts, self.client_config, shipped, ranges, job,
+                key=f"{prefix}-{run[0].number}-{run[0].attempt}", retries=self.task_retries, pure=False,
             )  # fmt: skip
-            for run in runs
-        ]
-        try:
-            for future in as_completed(futures):
-                for sent in future.result():
-                    self._take(session, sent)
-        finally:
-            # Stopping (an error, a progress callback that raised, Ctrl-C): tasks not started never start;
-            # a task already sending finishes its run and its parts are found by List Parts on resume.
-            unfinished = [future for future in futures if not future.done()]
+            self.tasks[future] = list(run)
+
+    def finished_parts(self) -> List[Tuple[SendPart, object]]:
+        finished = [future for future in self.tasks if future.done()]
+        if not finished:
+            wait: Any = distributed.wait
+            try:
+                wait(list(self.tasks), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except Exception as error:  # noqa: BLE001 - nothing finished yet, or a task was cancelled: looked at below
+                logger.debug("waiting for part tasks: %s", type(error).__name__)
+            finished = [future for future in self.tasks if future.done()]
+        outcomes: List[Tuple[SendPart, object]] = []
+        for future in finished:
+            run = self.tasks.pop(future)
+            outcomes.extend(_outcomes_of(future, run))
+            future.release()
+        return outcomes
+
+    def request(self, action: Any) -> object:
+        if isinstance(action, StopParts):
+            # Tasks not started never start; a task already sending finishes its run (List Parts finds it).
+            dask: Any = self.dask_client
+            unfinished = [future for future in self.tasks if not future.done()]
             if unfinished:
                 dask.cancel(unfinished)
-            for future in futures:
-                future.release()
+        return super().request(action)
 
-    def _take(self, session: UploadSession, sent: SentPart) -> None:
-        receipt = sent.receipt
-        problem = session.receipt_problem(receipt)
-        if problem is not None:
-            raise CosIntegrityError("parts", "a receipt that fits the plan", problem, part_number=receipt.part_number)
-        request_id = sent.request_ids[-1] if sent.request_ids else ""
-        self._accept((receipt, Answer(receipt.etag, receipt.crc64, request_id), list(sent.request_ids)))
+    def _shipped(self, upload_id: str) -> UploadSession:
+        """The session a worker needs (target, upload id, file and its identity, encryption), without parts."""
+        facts = facts_of(self.source)
+        session = wanted_session(target_of(self.client), self.config, facts, self.key, upload_id, None)
+        return without_parts(session)
+
+
+def _outcomes_of(future: Any, run: List[SendPart]) -> List[Tuple[SendPart, object]]:
+    """Each part of a finished task with its outcome (the task's failure for each, if it failed)."""
+    if future.status == "cancelled":
+        return [(action, CosCancelledError("the part's task was cancelled")) for action in run]
+    if future.status == "error":
+        error = future.exception()
+        return [(action, error) for action in run]
+    sent: PartAttempts = future.result()
+    by_number = {part.number: part for part in sent.parts}
+    return [
+        (action, Sent(by_number[action.number].digest, by_number[action.number].answer, sent.identity)) for action in run
+    ]
 
 
 def upload_directory_on_cluster(
@@ -506,7 +533,7 @@ class _ClusterDirectoryRun(DirectoryRun):
         return max(1, math.ceil(self.config.concurrency / max(1, per_worker)))
 
 
-def split_runs(numbers: Sequence[int], length: int) -> List[Tuple[int, ...]]:
+def split_runs(numbers: Sequence[T], length: int) -> List[Tuple[T, ...]]:
     """``numbers`` cut into consecutive runs of at most ``length`` (each run reads one stretch of the file)."""
     if length < 1:
         raise ValueError("length must be at least 1")

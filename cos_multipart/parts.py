@@ -1,7 +1,9 @@
 """Send one part and prove it arrived intact; complete an upload and prove the object is the local bytes.
 
-These are the engine-neutral steps every driver runs (the threaded :class:`~cos_multipart.uploader.Uploader`
-today; an asyncio task or a cluster worker the same way):
+The rules (:class:`PartVerifier`: one answer judged against the bytes sent; :class:`PendingCompletion`:
+Complete's checks) are what the upload machine (:mod:`cos_multipart._machine`) applies for every executor.
+The functions are the public steps over a sync client, for callers who run their own loop (and
+:func:`cos_multipart.remote.send_parts` on a worker):
 
 * :func:`upload_part` sends one part of an :class:`~cos_multipart.session.UploadSession` from a source and
   returns a :class:`~cos_multipart.session.PartReceipt` once COS's CRC-64 (and the ETag, when it is an MD5)
@@ -9,7 +11,7 @@ today; an asyncio task or a cluster worker the same way):
 * :func:`complete` checks the receipts against the plan (count, order, sizes), sends Complete, and compares
   the object's CRC-64 COS answers with the receipts' CRC-64 combined in order.
 
-:func:`send_verified` is the one attempt-and-verify loop, shared by parts and the single PUT of small objects.
+:func:`send_verified` is their attempt-and-verify loop around :class:`PartVerifier`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ rank (see docs/cluster.md). Nothing here imports an engine.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle  # nosec B403: only pickles our own configuration values, to key a per-process cache and to check them
@@ -30,18 +31,20 @@ import pickletools
 import sys
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 from ._config import UploadConfig
 from ._dirrun import FileResult, FileSender, FileTask
 from ._slots import RequestSlots
-from ._sources import FileSource, open_source
+from ._partreader import PartDigest
+from ._sources import BodyOptions, FileSource, open_source
 from .client import CosClient
 from .credentials import COS_ENV, Credentials, CredentialsLike, CredentialsProvider, as_provider
 from .dialect import dialect_of
 from .endpoint import Endpoint
 from .errors import CosCredentialsError, CosValidationError, SourceChangedError
-from .parts import DEFAULT_PART_ATTEMPTS, send_part
+from ._decisions import worker_file_change
+from .parts import DEFAULT_PART_ATTEMPTS, Answer, send_part
 from .retry import RetryPolicy, policy_with
 from .session import FileIdentity, PartReceipt, UploadSession
 from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
@@ -55,7 +58,10 @@ __all__ = [
     "FactoryCredentials",
     "FilesJob",
     "PartJob",
+    "PartAttempt",
+    "PartAttempts",
     "SentPart",
+    "send_part_attempts",
     "send_parts",
     "upload_files",
     "worker_client",
@@ -252,7 +258,8 @@ class PartJob:
     Attributes:
         traffic_limit: ``x-cos-traffic-limit`` per part request, bit/s.
         verify_md5: Also check ETags against the MD5 of the bytes sent (where the ETag is an MD5).
-        part_attempts: Sends of a part whose checksums disagree.
+        part_attempts: Sends of a part whose checksums disagree (:func:`send_parts`; the cluster's
+            :func:`send_part_attempts` sends once: the caller's upload machine judges and asks again).
         pool_size: Connections the worker's client keeps (its threads share it).
     """
 
@@ -273,6 +280,31 @@ class SentPart:
 
     receipt: PartReceipt
     request_ids: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartAttempt:
+    """ONE attempt at a part on a worker: the digest of the bytes it sent and the service's answer (the caller's
+    upload machine judges them, and asks again on a mismatch).
+
+    Attributes:
+        number: The part number.
+        digest: CRC-64 (and MD5 when asked) of the bytes sent.
+        answer: ETag, CRC-64 and request id the service answered.
+    """
+
+    number: int
+    digest: PartDigest
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class PartAttempts:
+    """What one task did: the file's identity on this worker (the caller checks it is the file the upload
+    started from) and one :class:`PartAttempt` per part, in order."""
+
+    identity: FileIdentity
+    parts: Tuple[PartAttempt, ...]
 
 
 @dataclass(frozen=True)
@@ -391,15 +423,10 @@ def send_parts(
         CosServiceError / CosTransportError: A request failed after the client's retries.
     """
     settings = job if job is not None else PartJob()
-    if session.source is None or session.identity is None:
-        raise CosValidationError("session.source", session.source, "the path of a file, recorded with its identity")
-    client = worker_client(config, pool_size=settings.pool_size)
-    source = open_source(session.source)
-    try:
-        if not isinstance(source, FileSource):
-            raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
-        _check_same_file(session.source, session.identity, source.identity)
-        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
+    with _shared_file(config, session, settings, numbers) as (client, source):
+        changed = worker_file_change(session, source.identity)  # the rule the upload machine applies too
+        if changed is not None:
+            raise changed
         sent: List[SentPart] = []
         for number in numbers:
             receipt, _, request_ids = send_part(
@@ -408,8 +435,56 @@ def send_parts(
             )  # fmt: skip
             sent.append(SentPart(receipt, tuple(request_ids)))
         return sent
+
+
+@contextlib.contextmanager
+def _shared_file(
+    config: ClientConfig, session: UploadSession, settings: PartJob, numbers: Sequence[int]
+) -> Iterator[Tuple[CosClient, FileSource]]:
+    """This worker's client and the upload's file opened at its path here (closed after)."""
+    if session.source is None or session.identity is None:
+        raise CosValidationError("session.source", session.source, "the path of a file, recorded with its identity")
+    client = worker_client(config, pool_size=settings.pool_size)
+    source = open_source(session.source)
+    try:
+        if not isinstance(source, FileSource):
+            raise SourceChangedError(f"{session.source} is no longer a regular file", path=session.source)
+        logger.debug("sending parts %s of upload %s with %r", _span(numbers), session.upload_id, config)
+        yield client, source
     finally:
         source.close()
+
+
+def send_part_attempts(
+    config: ClientConfig, session: UploadSession, parts: Sequence[Tuple[int, int, int]], job: Optional[PartJob] = None
+) -> PartAttempts:
+    """Send once each part ``(number, offset, length)`` of ``session`` from the file at ``session.source``.
+
+    The file is opened here (it must be at the same path on every machine: a shared file system); its identity
+    here is reported with the answers, and the caller decides whether it is still the file the upload started
+    from. Nothing is judged here: a part whose checksums disagree is asked for again by the caller.
+
+    Args:
+        config: How to build this machine's client.
+        session: The upload (its receipts are not needed: pass it without them to keep tasks small).
+        parts: ``(number, offset, length)`` of the parts to send, in order.
+        job: Transfer settings.
+
+    Raises:
+        SourceChangedError: The path is no longer a regular file.
+        CosServiceError / CosTransportError: A request failed after the client's retries.
+    """
+    settings = job if job is not None else PartJob()
+    with _shared_file(config, session, settings, [part[0] for part in parts]) as (client, source):
+        options = BodyOptions(settings.verify_md5 and session.etag_is_md5)
+        sent: List[PartAttempt] = []
+        for number, offset, length in parts:
+            body = source.body(number, offset, length, options)
+            result = client.upload_part(
+                session.key, session.upload_id, number, body, content_length=length, traffic_limit=settings.traffic_limit
+            )
+            sent.append(PartAttempt(number, body.digest(), Answer(result.etag, result.crc64, result.request_id)))
+        return PartAttempts(source.identity, tuple(sent))
 
 
 def without_parts(session: UploadSession) -> UploadSession:
@@ -421,12 +496,6 @@ def _span(numbers: Sequence[int]) -> str:
     if not numbers:
         return "none"
     return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}..{numbers[-1]}"
-
-
-def _check_same_file(path: str, started: FileIdentity, here: FileIdentity) -> None:
-    if (started.size, started.mtime_ns) != (here.size, here.mtime_ns):
-        change = started.difference(here) or "it was modified"
-        raise SourceChangedError(f"{path} on this machine is not the file the upload started from ({change})", path=path)
 
 
 def _callable_name(function: Callable[..., object]) -> str:

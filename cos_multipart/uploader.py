@@ -9,9 +9,10 @@ The driver decides nothing about integrity itself; it runs the session core:
   (size, mtime, ctime, inode, no bytes past the end) after its last read and before Complete;
 * resume (:mod:`cos_multipart._resume`): a stored :class:`~cos_multipart.session.UploadSession` reconciled
   with List Parts, reused parts re-read and their CRC-64 compared (``verify_reused``), stale uploads aborted;
-* parts (:mod:`cos_multipart.parts`): one attempt-and-verify loop for parts and the single PUT, and Complete
+* parts (:mod:`cos_multipart.parts`): the attempt-and-verify rules for parts and the single PUT, and Complete
   checked against the receipts (count, order, sizes, combined CRC-64);
-* a bounded scheduler (:mod:`cos_multipart._scheduler`) that knows nothing of COS.
+* the upload machine (:mod:`cos_multipart._machine`) that holds the sequence, run by the threaded executor
+  (:mod:`cos_multipart._driver`) with a bounded pool of threads.
 
 Failure: the first part that fails (after the client's retries and the integrity re-sends) stops the upload;
 requests of this upload blocked on slow answers are freed at once (other uploads sharing the client are not

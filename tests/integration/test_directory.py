@@ -139,7 +139,7 @@ def test_bandwidth_limit_caps_the_whole_run_not_each_file(
 ) -> None:
     # --bandwidth-limit is a cap over all parts (docs/cli.md): each file made its own token bucket, so files
     # sent in parallel went as many times as fast. Every byte of the run must come from one bucket.
-    from cos_multipart import _decisions, ratelimit
+    from cos_multipart import _driver, ratelimit
 
     taken: List[Tuple[int, int]] = []
 
@@ -148,7 +148,7 @@ def test_bandwidth_limit_caps_the_whole_run_not_each_file(
             taken.append((id(self), amount))
             return 0.0  # never wait: the test counts, it does not time
 
-    monkeypatch.setattr(_decisions, "TokenBucket", Recording)
+    monkeypatch.setattr(_driver, "TokenBucket", Recording)
     monkeypatch.setattr(_dirrun, "TokenBucket", Recording, raising=False)
     root = tmp_path / "src"
     root.mkdir()
