@@ -417,6 +417,7 @@ def _stream(run: _Run) -> Flow:
     cutter = decide.StreamCutter(schedule, check_length)
     limit = run.start.limit or config.concurrency
     window = PartWindow.of_stream(upload_id, cutter, first, attempts=config.part_attempts, check_md5=config.check_md5, limit=limit)
+    del first  # the window holds it until it is sent: this frame lives as long as the upload
     try:
         try:
             yield window

@@ -104,3 +104,30 @@ def test_stream_upload_peak_is_bounded_by_parts_in_flight(driver: Driver, remote
     # (concurrency + 1) part buffers plus blocks on the sockets, whatever the stream's length
     bound = (config.concurrency + 1) * MB + 3 * MB
     assert peaks[16 * MB] < bound and peaks[32 * MB] < bound
+
+
+def test_a_stream_upload_holds_no_part_it_has_sent(driver: Driver, remote_client: CosClient, tmp_path: Path) -> None:
+    """Parts large against the slack, one in flight: a part kept after it was sent (the first one, held by the
+    sequence's frame for the whole upload, once was) shows as a whole part over the bound."""
+    part = 4 * MB
+    config = UploadConfig(part_size=part, multipart_threshold=0, concurrency=1)
+    uploader = driver.Uploader(remote_client, config, store=CheckpointStore(tmp_path / "cp"))
+
+    class Source(io.RawIOBase):
+        left = 6 * part
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            count = min(len(buffer), self.left, 256 * 1024)
+            buffer[:count] = b"\x5a" * count
+            self.left -= count
+            return count
+
+    stream: Any = Source()
+    peak = peak_while(functools.partial(uploader.upload, stream, "mem-stream/one-in-flight"))
+    # The part in flight and the one being read, plus blocks on the socket: less than a third part.
+    # (concurrency + 1) parts (the one in flight, the one being read) plus blocks on the socket; a part kept
+    # after it was sent adds a whole part (seen with asyncio: 13.8 MB against 9.8 MB once fixed).
+    assert peak < 2 * part + 3 * MB, f"peak {peak / MB:.1f} MB"
