@@ -5,7 +5,7 @@ The public API is what ``__all__`` lists; everything else may change without not
 
 from __future__ import annotations
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 from .checkpoint import Checkpoint, CheckpointStore, VerifiedPart
 from .checksum import crc64, crc64_combine
