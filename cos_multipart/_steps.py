@@ -32,7 +32,7 @@ from .session import PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["complete", "send_part", "upload_part"]
+__all__ = ["complete", "part_step", "upload_part"]
 
 
 def upload_part(
@@ -72,31 +72,30 @@ def upload_part(
         CosIntegrityError: The checksums disagreed on every attempt.
         CosServiceError / CosTransportError: A request failed after the client's retries.
     """
-    receipt, _ = send_part(
-        client, session, part_number, source, sse_c=sse_c, traffic_limit=traffic_limit,
-        verify_md5=verify_md5, attempts=attempts, options=options,
+    receipt, _ = part_step(
+        client, session, part_number, source, _config(sse_c, traffic_limit), verify_md5=verify_md5, attempts=attempts,
+        options=options,
     )  # fmt: skip
     return receipt
 
 
-def send_part(
+def part_step(
     client: CosClient,
     session: UploadSession,
-    part_number: int,
+    number: int,
     source: PartSource,
+    config: UploadConfig,
     *,
-    sse_c: Optional[sse.SseC] = None,
-    traffic_limit: Optional[int] = None,
-    verify_md5: bool = True,
-    attempts: int = DEFAULT_PART_ATTEMPTS,
+    verify_md5: bool,
+    attempts: int,
     options: Optional[BodyOptions] = None,
 ) -> Tuple[PartReceipt, List[str]]:
-    """:func:`upload_part` that also returns the request id of every attempt (for a worker's report)."""
+    """:func:`upload_part` with its request settings in ``config`` (traffic limit, SSE-C key); also returns the
+    request id of every attempt (for a worker's report)."""
     if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
         raise CosValidationError("attempts", attempts, "an integer of at least 1")
-    given = options if options is not None else BodyOptions()
-    flow = part_flow(session, part_number, attempts=attempts, check_md5=verify_md5 and session.etag_is_md5)
-    steps = _Steps(client, session.key, _config(sse_c, traffic_limit), source, given)
+    flow = part_flow(session, number, attempts=attempts, check_md5=verify_md5 and session.etag_is_md5)
+    steps = _Steps(client, session.key, config, source, options if options is not None else BodyOptions())
     receipt, request_ids = steps.run(UploadMachine.step(flow))
     return receipt, request_ids
 

@@ -47,7 +47,7 @@ from ._decisions import worker_file_change
 from ._actions import SendPart
 from ._driver import client_call
 from ._outcomes import Sent
-from ._steps import send_part
+from ._steps import part_step
 from .parts import DEFAULT_PART_ATTEMPTS, Answer
 from .retry import RetryPolicy, policy_with
 from .session import FileIdentity, PartReceipt, UploadSession
@@ -431,11 +431,12 @@ def send_parts(
         changed = worker_file_change(session, source.identity)  # the rule the upload machine applies too
         if changed is not None:
             raise changed
+        request_config = UploadConfig(traffic_limit=settings.traffic_limit)
         sent: List[SentPart] = []
         for number in numbers:
-            receipt, request_ids = send_part(
-                client, session, number, source, traffic_limit=settings.traffic_limit,
-                verify_md5=settings.verify_md5, attempts=settings.part_attempts,
+            receipt, request_ids = part_step(
+                client, session, number, source, request_config, verify_md5=settings.verify_md5,
+                attempts=settings.part_attempts,
             )  # fmt: skip
             sent.append(SentPart(receipt, tuple(request_ids)))
         return sent

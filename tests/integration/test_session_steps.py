@@ -59,6 +59,13 @@ def test_parts_in_any_order_from_a_pickled_session_complete_verified(client: Cos
 # --- each decision of a step, through the public function ------------------------------------------------
 
 
+def opened(path: Path) -> FileSource:
+    source = open_source(path)
+    if not isinstance(source, FileSource):
+        raise TypeError(source)
+    return source
+
+
 def sent_parts(client: CosClient, tmp_path: Path, key: str) -> Tuple[bytes, UploadSession, List[PartReceipt]]:
     """A file of three parts, each sent with upload_part: its bytes, the session and the receipts."""
     data = os.urandom(2 * MB + 5)
@@ -66,7 +73,7 @@ def sent_parts(client: CosClient, tmp_path: Path, key: str) -> Tuple[bytes, Uplo
     path.write_bytes(data)
     upload = client.initiate_multipart_upload(key)
     session = UploadSession(client.endpoint.base_url, client.bucket, key, upload.upload_id, plan_parts(len(data), MB))
-    source = open_source(path)
+    source = opened(path)
     try:
         receipts = [upload_part(client, session, number, source) for number in session.pending()]
     finally:
@@ -145,7 +152,7 @@ def test_upload_part_sends_a_part_again_when_its_answer_disagrees(
     path.write_bytes(data)
     upload = client.initiate_multipart_upload("part.bin")
     session = UploadSession(client.endpoint.base_url, client.bucket, "part.bin", upload.upload_id, plan_parts(len(data), MB))
-    source = open_source(path)
+    source = opened(path)
     try:
         local_cos.faults.add(Fault.wrong_crc64("UploadPart"))  # the first answer only
         receipt = upload_part(client, session, 1, source)
