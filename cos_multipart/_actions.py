@@ -244,7 +244,7 @@ class ProgressFlush:
 @dataclass(frozen=True)
 class Done:
     """The upload is verified: ``result`` (its ``elapsed`` is the executor's to measure); or a step run on its
-    own (:meth:`~cos_multipart._machine.UploadMachine.step`) returned ``result``."""
+    own (:meth:`~cos_multipart._machine.UploadMachine.piece`) returned ``result``."""
 
     result: Any
 

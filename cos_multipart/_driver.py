@@ -3,8 +3,9 @@
 :class:`Upload` asks the :class:`~cos_multipart._machine.UploadMachine` what to do, sends each part on a
 bounded thread pool (read, hashed and sent in one pass by :mod:`cos_multipart._partreader`'s bodies), does
 every other action where it loops, and hands each outcome back. It decides nothing: the path, resume, the
-attempt-and-verify rules, Complete's checks and keep-or-abort are the machine's. :meth:`Upload.request` is the
-one place where an action becomes a client call.
+attempt-and-verify rules, Complete's checks and keep-or-abort are the machine's. :func:`client_call` is the
+one place where an action becomes a sync client call, for this executor, the public session steps
+(:mod:`cos_multipart._steps`) and the cluster's worker steps (:mod:`cos_multipart.remote`).
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ class Upload:
         except BaseException as error:  # the machine decides what it means, Ctrl-C included
             return error
 
-    # -- the one place where an action becomes a client call --
+    # -- requests: client_call, stopping the parts this executor runs --
 
     def request(self, action: Any) -> object:
         """Send the request ``action`` stands for (or stop the parts in flight); its outcome."""

@@ -25,7 +25,7 @@ __all__ = ["UploadMachine", "UploadStart"]
 class UploadMachine:
     """One upload as a state machine (see the module docstring).
 
-    Build it with :meth:`upload` or :meth:`single_put`.
+    Build it with :meth:`upload` or :meth:`single_put` (or :meth:`piece`: a piece of the sequence alone).
     """
 
     def __init__(self, flow: Generator[Any, Any, Any]) -> None:
@@ -50,7 +50,7 @@ class UploadMachine:
         return cls(single_put_flow(start, part))
 
     @classmethod
-    def step(cls, flow: Generator[Any, Any, Any]) -> "UploadMachine":
+    def piece(cls, flow: Generator[Any, Any, Any]) -> "UploadMachine":
         """A piece of the sequence run on its own (:func:`~cos_multipart._flow.complete_flow`,
         :func:`~cos_multipart._flow.part_flow`: the public session steps); :meth:`value` is what it returns."""
         return cls(flow)
@@ -110,15 +110,15 @@ class UploadMachine:
             raise RuntimeError("the upload has not ended")
         result = self.end.result
         if not isinstance(result, UploadResult):
-            raise TypeError(f"the machine ran a step, not an upload: it returned {type(result).__name__}")
+            raise TypeError(f"the machine ran a piece, not an upload: it returned {type(result).__name__}")
         return dataclasses.replace(result, elapsed=elapsed)
 
     def value(self) -> object:
-        """What a step's flow returned (see :meth:`step`); or its failure, raised."""
+        """What a piece's flow returned (see :meth:`piece`); or its failure, raised."""
         if isinstance(self.end, Failed):
             raise self.end.error
         if not isinstance(self.end, Done):
-            raise RuntimeError("the step has not ended")
+            raise RuntimeError("the piece has not ended")
         return self.end.result
 
     def receive(self, action: object, outcome: object) -> None:

@@ -1,6 +1,6 @@
 """The public session steps: a part sent and verified, an upload completed and verified, over a sync client.
 
-Each step is a tiny run of the upload machine (:meth:`~cos_multipart._machine.UploadMachine.step`) over a piece
+Each step is a tiny run of the upload machine (:meth:`~cos_multipart._machine.UploadMachine.piece`) over a piece
 of its own sequence: :func:`~cos_multipart._flow.part_flow` (one part through the parts phase's
 attempt-and-verify rules) and :func:`~cos_multipart._flow.complete_flow` (Complete's checks: NoSuchUpload ->
 HEAD -> accept when it matches; a wrong object deleted). The actions are done one at a time where the caller
@@ -96,7 +96,7 @@ def part_step(
         raise CosValidationError("attempts", attempts, "an integer of at least 1")
     flow = part_flow(session, number, attempts=attempts, check_md5=verify_md5 and session.etag_is_md5)
     steps = _Steps(client, session.key, config, source, options if options is not None else BodyOptions())
-    receipt, request_ids = steps.run(UploadMachine.step(flow))
+    receipt, request_ids = steps.run(UploadMachine.piece(flow))
     return receipt, request_ids
 
 
@@ -130,7 +130,7 @@ def complete(
     """
     flow = complete_flow(session, receipts, forbid_overwrite)
     steps = _Steps(client, session.key, _config(sse_c, None), None, BodyOptions())
-    completion: Completion = steps.run(UploadMachine.step(flow))
+    completion: Completion = steps.run(UploadMachine.piece(flow))
     return completion
 
 
