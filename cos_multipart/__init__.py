@@ -44,7 +44,8 @@ from .models import (
     UploadInfo,
 )
 from .options import ObjectOptions
-from .parts import Completion, complete, upload_part
+from .parts import Completion
+from ._steps import complete, upload_part
 from .planner import PartPlan, StreamPlan, plan_parts, stream_plan
 from .progress import ProgressEvent
 from .retry import RetryPolicy

@@ -8,9 +8,8 @@ No action carries a secret: the executor holds the client and the SSE-C key, the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
-from ._config import UploadResult
 from ._partreader import StreamPart
 from .models import CompletedPart
 from .session import PartReceipt, UploadSession
@@ -244,9 +243,10 @@ class ProgressFlush:
 
 @dataclass(frozen=True)
 class Done:
-    """The upload is verified: ``result`` (its ``elapsed`` is the executor's to measure)."""
+    """The upload is verified: ``result`` (its ``elapsed`` is the executor's to measure); or a step run on its
+    own (:meth:`~cos_multipart._machine.UploadMachine.piece`) returned ``result``."""
 
-    result: UploadResult
+    result: Any
 
 
 @dataclass(frozen=True)

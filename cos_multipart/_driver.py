@@ -3,8 +3,9 @@
 :class:`Upload` asks the :class:`~cos_multipart._machine.UploadMachine` what to do, sends each part on a
 bounded thread pool (read, hashed and sent in one pass by :mod:`cos_multipart._partreader`'s bodies), does
 every other action where it loops, and hands each outcome back. It decides nothing: the path, resume, the
-attempt-and-verify rules, Complete's checks and keep-or-abort are the machine's. :meth:`Upload.request` is the
-one place where an action becomes a client call.
+attempt-and-verify rules, Complete's checks and keep-or-abort are the machine's. :func:`client_call` is the
+one place where an action becomes a sync client call, for this executor, the public session steps
+(:mod:`cos_multipart._steps`) and the cluster's worker steps (:mod:`cos_multipart.remote`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import threading
 import time
 from itertools import islice
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._actions import (
     Abort, Complete, DeleteObject, Head, Initiate, ListParts, ListUploads, PutObject, SendPart,
@@ -31,13 +32,13 @@ from .checkpoint import CheckpointStore
 from .client import CosClient
 from .errors import CosServiceError
 from .limits import MAX_PART_NUMBER
-from .parts import NO_SUCH_UPLOAD, Answer
+from .parts import NO_SUCH_UPLOAD, Answer, PartSource
 from .progress import ProgressCallback, ProgressTracker
 from .ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Upload", "abort_quietly", "endpoint_url", "target_of"]
+__all__ = ["Upload", "abort_quietly", "client_call", "endpoint_url", "target_of"]
 
 #: How often the loop wakes while parts are in flight (bounds the latency of Ctrl-C, which only it receives).
 POLL_SECONDS = 0.2
@@ -175,55 +176,82 @@ class Upload:
         except BaseException as error:  # the machine decides what it means, Ctrl-C included
             return error
 
-    # -- the one place where an action becomes a client call --
+    # -- requests: client_call, stopping the parts this executor runs --
 
     def request(self, action: Any) -> object:
-        """Send the request ``action`` stands for; its outcome."""
-        client, config, key = self.client, self.config, self.key
-        if isinstance(action, SendPart):
-            body = self._body(action)
-            result = client.upload_part(
-                key, action.upload_id, action.number, body, content_length=action.length,
-                traffic_limit=config.traffic_limit, sse_c=config.sse_c, cancel=self.cancel,
-            )  # fmt: skip
-            return Sent(body.digest(), Answer(result.etag, result.crc64, result.request_id))
-        if isinstance(action, PutObject):
-            part = action.part
-            reader = BufferPartReader(part.data, part.digest, 1, progress=self.progress, limiter=self.limiter, cancel=self.cancel)
-            put = client.put_object(
-                key, reader, content_length=len(part.data), content_md5=action.content_md5,
-                traffic_limit=config.traffic_limit, forbid_overwrite=config.forbid_overwrite, cancel=self.cancel,
-                options=config.object_options(key),
-            )  # fmt: skip
-            return Sent(reader.digest(), Answer(put.etag, put.crc64, put.request_id, put.version_id))
-        if isinstance(action, Head):
-            return client.head_object(key, sse_c=config.sse_c)
-        if isinstance(action, Initiate):
-            started = time.time() + client.transport.clock_offset
-            made = client.initiate_multipart_upload(key, options=config.object_options(key))
-            return Initiated(made.upload_id, made.request_id, made.response.attempts, started, time.time())
-        if isinstance(action, ListUploads):
-            return list(client.list_multipart_uploads(prefix=key))
-        if isinstance(action, ListParts):
-            return list(islice(client.list_parts(key, action.upload_id), MAX_PART_NUMBER + 1))
-        if isinstance(action, Complete):
-            return client.complete_multipart_upload(key, action.upload_id, list(action.parts), forbid_overwrite=action.forbid_overwrite)
-        if isinstance(action, DeleteObject):
-            return client.delete_object(key, version_id=action.version_id)
-        if isinstance(action, Abort):
-            return client.abort_multipart_upload(key, action.upload_id)
+        """Send the request ``action`` stands for (or stop the parts in flight); its outcome."""
         if isinstance(action, StopParts):
             self.cancel.set()  # first: a request whose event is set is not retried
-            return client.abort_connections(cancel=self.cancel)
-        raise TypeError(f"no request for {action!r}")
+            return self.client.abort_connections(cancel=self.cancel)
+        options = BodyOptions(False, self.progress, self.limiter, self.cancel)
+        return client_call(self.client, self.key, self.config, action, source=self.source, options=options)
 
-    def _body(self, action: SendPart) -> PartBody:
-        """Part ``action.number``'s body: read, hashed and paced while it is sent."""
-        if action.data is not None:
-            part = action.data
-            return BufferPartReader(part.data, part.digest, action.number, progress=self.progress, limiter=self.limiter, cancel=self.cancel)
-        source = self.source
-        if isinstance(source, StreamSource):
-            raise TypeError("a stream's parts carry their bytes")
-        options = BodyOptions(action.md5, self.progress, self.limiter, self.cancel)
-        return source.body(action.number, action.offset, action.length, options)
+
+def _part_body(source: Optional[Union[PartSource, StreamSource]], action: SendPart, options: BodyOptions) -> PartBody:
+    """Part ``action.number``'s body: the bytes it carries (a stream's part), else ``action.length`` bytes at
+    ``action.offset`` of ``source``; read, hashed (MD5 when ``action.md5``) and paced (``options``) while sent."""
+    if action.data is not None:
+        part = action.data
+        return BufferPartReader(part.data, part.digest, action.number, progress=options.progress, limiter=options.limiter, cancel=options.cancel)
+    if source is None:
+        raise TypeError(f"no source to read part {action.number} from")
+    if isinstance(source, StreamSource):
+        raise TypeError("a stream's parts carry their bytes")
+    return source.body(action.number, action.offset, action.length, BodyOptions(action.md5, options.progress, options.limiter, options.cancel))
+
+
+def client_call(
+    client: CosClient,
+    key: str,
+    config: UploadConfig,
+    action: Any,
+    *,
+    source: Optional[Union[PartSource, StreamSource]],
+    options: BodyOptions,
+) -> object:
+    """The one place where a request action becomes a sync client call: for :class:`Upload` and for the public
+    session steps (:mod:`cos_multipart._steps`). Its outcome.
+
+    Args:
+        client: The client.
+        key: The object key.
+        config: The traffic limit and SSE-C key of every request; the object's options and forbid-overwrite
+            of Initiate and the single PUT.
+        source: Where a part's bytes are read (a stream's parts carry theirs).
+        options: Progress, bandwidth cap and cancellation of the bodies; its ``cancel`` is carried by every
+            request that sends a body (set: it stops and is not retried).
+    """
+    cancel = options.cancel
+    if isinstance(action, SendPart):
+        sent = _part_body(source, action, options)
+        result = client.upload_part(
+            key, action.upload_id, action.number, sent, content_length=action.length,
+            traffic_limit=config.traffic_limit, sse_c=config.sse_c, cancel=cancel,
+        )  # fmt: skip
+        return Sent(sent.digest(), Answer(result.etag, result.crc64, result.request_id))
+    if isinstance(action, PutObject):
+        part = action.part
+        reader = BufferPartReader(part.data, part.digest, 1, progress=options.progress, limiter=options.limiter, cancel=cancel)
+        put = client.put_object(
+            key, reader, content_length=len(part.data), content_md5=action.content_md5,
+            traffic_limit=config.traffic_limit, forbid_overwrite=config.forbid_overwrite, cancel=cancel,
+            options=config.object_options(key),
+        )  # fmt: skip
+        return Sent(reader.digest(), Answer(put.etag, put.crc64, put.request_id, put.version_id))
+    if isinstance(action, Head):
+        return client.head_object(key, sse_c=config.sse_c)
+    if isinstance(action, Initiate):
+        started = time.time() + client.transport.clock_offset
+        made = client.initiate_multipart_upload(key, options=config.object_options(key))
+        return Initiated(made.upload_id, made.request_id, made.response.attempts, started, time.time())
+    if isinstance(action, ListUploads):
+        return list(client.list_multipart_uploads(prefix=key))
+    if isinstance(action, ListParts):
+        return list(islice(client.list_parts(key, action.upload_id), MAX_PART_NUMBER + 1))
+    if isinstance(action, Complete):
+        return client.complete_multipart_upload(key, action.upload_id, list(action.parts), forbid_overwrite=action.forbid_overwrite)
+    if isinstance(action, DeleteObject):
+        return client.delete_object(key, version_id=action.version_id)
+    if isinstance(action, Abort):
+        return client.abort_multipart_upload(key, action.upload_id)
+    raise TypeError(f"no request for {action!r}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Generator, List, Optional, Tuple, Union
+from typing import Any, Generator, Iterable, List, Optional, Tuple, Union
 
 from . import _decisions as decide
 from . import _resume
@@ -32,7 +32,7 @@ from .session import PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Flow", "UploadStart", "single_put_flow", "upload_flow"]
+__all__ = ["Flow", "UploadStart", "complete_flow", "part_flow", "single_put_flow", "upload_flow"]
 
 #: What the sequence yields: an action (its outcome comes back) or the parts phase.
 Step = Union[object, PartWindow]
@@ -199,7 +199,7 @@ def _abort_quietly(upload_id: str, *, strict: bool = False) -> Generator[object,
     return False
 
 
-def _head_matching(run: _Run, pending: PendingCompletion) -> Generator[object, Any, Optional[ObjectResult]]:
+def _head_matching(pending: PendingCompletion) -> Generator[object, Any, Optional[ObjectResult]]:
     """HEAD the key; the answer when the object is the one ``pending`` makes, else ``None``."""
     try:
         head: ObjectResult = yield Head()
@@ -209,26 +209,38 @@ def _head_matching(run: _Run, pending: PendingCompletion) -> Generator[object, A
 
 
 def _complete(run: _Run, session: UploadSession, receipts: List[PartReceipt], *, mark: bool) -> Generator[object, Any, Completion]:
-    """Complete, checked: the receipts against the plan, the object's CRC-64 against theirs combined (a wrong
-    object is deleted); a NoSuchUpload answer is accepted when HEAD shows the object is the one sent."""
+    """:func:`complete_flow` within an upload: marked in the checkpoint first (``mark``), COS's 409
+    ``FileAlreadyExists`` raised as ``ObjectExistsError``, its request id kept."""
     if mark:
         yield MarkCompleting()  # a kill from here on leaves an object the next run can recognise
+    with decide.refusing_existing(run.target.bucket, run.key, run.service):
+        completion = yield from complete_flow(session, receipts, run.config.forbid_overwrite)
+    run.request_ids.append(completion.result.request_id)
+    return completion
+
+
+def complete_flow(
+    session: UploadSession, receipts: Iterable[PartReceipt], forbid_overwrite: Optional[bool]
+) -> Generator[object, Any, Completion]:
+    """Complete, checked: the receipts against the plan, the object's CRC-64 against theirs combined (a wrong
+    object is deleted); a NoSuchUpload answer is accepted when HEAD shows the object is the one sent.
+
+    The whole of Complete's decisions, for an upload (:func:`_complete`) and for the public step
+    :func:`cos_multipart.complete` alike.
+    """
     parts = session.check_complete(receipts)  # count, order, sizes
     combined = yield CombineCrc64(tuple((part.crc64, part.size) for part in parts))
     pending = PendingCompletion(parts, combined, session.plan.size)
-    with decide.refusing_existing(run.target.bucket, run.key, run.service):
-        try:
-            result: CompleteResult = yield Complete(
-                session.upload_id, tuple(session.completed_parts(pending.parts)), run.config.forbid_overwrite
-            )
-        except CosServiceError as error:
-            if error.code != NO_SUCH_UPLOAD:
-                raise
-            head = yield from _head_matching(run, pending)
-            if head is None:
-                raise
-            logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", run.key)
-            result = completed_by_earlier_attempt(session, head)
+    try:
+        result: CompleteResult = yield Complete(session.upload_id, tuple(session.completed_parts(pending.parts)), forbid_overwrite)
+    except CosServiceError as error:
+        if error.code != NO_SUCH_UPLOAD:
+            raise
+        head = yield from _head_matching(pending)
+        if head is None:
+            raise
+        logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", session.key)
+        result = completed_by_earlier_attempt(session, head)
     if pending.wrong(result):
         # Not left behind as the current version: nobody may read bytes that are not the local ones.
         failure: Optional[BaseException] = None
@@ -237,9 +249,17 @@ def _complete(run: _Run, session: UploadSession, receipts: List[PartReceipt], *,
         except (CosError, OSError) as error:
             failure = error
         raise pending.mismatch(result, failure)
-    completion = pending.accept(result)
-    run.request_ids.append(completion.result.request_id)
-    return completion
+    return pending.accept(result)
+
+
+def part_flow(
+    session: UploadSession, number: int, *, attempts: int, check_md5: bool
+) -> Generator[object, Any, Tuple[PartReceipt, List[str]]]:
+    """Part ``number`` of ``session`` alone, sent until verified by the parts phase's own rules (a one-part
+    :class:`~cos_multipart._window.PartWindow`, nothing recorded): its receipt and every request id."""
+    window = PartWindow.of_session(session, [number], attempts=attempts, check_md5=check_md5, limit=1, record=False)
+    yield window
+    return window.done[number], window.request_ids
 
 
 # --- multipart upload of a file or buffer -----------------------------------------------------------------
@@ -303,7 +323,7 @@ def _finished_earlier(run: _Run, stored: Optional[UploadSession]) -> Generator[o
     pending = decide.earlier_completion(stored, decide.stale_reason(run.target, run.config, source, run.key, stored))
     if pending is None:
         return None
-    head = yield from _head_matching(run, pending)
+    head = yield from _head_matching(pending)
     if head is None:
         return None
     local = yield from _reuse(run, stored, decide.recorded_listing(stored))

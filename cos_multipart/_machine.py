@@ -11,11 +11,11 @@ action. The sequence itself is :mod:`cos_multipart._flow`; the parts phase is :m
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator, List, Optional
+from typing import Any, Generator, Iterator, List, Optional
 
 from ._actions import Done, Failed, SendPart
 from ._config import UploadResult
-from ._flow import Flow, UploadStart, single_put_flow, upload_flow
+from ._flow import UploadStart, single_put_flow, upload_flow
 from ._partreader import StreamPart
 from ._window import PartWindow
 
@@ -25,10 +25,10 @@ __all__ = ["UploadMachine", "UploadStart"]
 class UploadMachine:
     """One upload as a state machine (see the module docstring).
 
-    Build it with :meth:`upload` or :meth:`single_put`.
+    Build it with :meth:`upload` or :meth:`single_put` (or :meth:`piece`: a piece of the sequence alone).
     """
 
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Generator[Any, Any, Any]) -> None:
         self._flow = flow
         self._ready: List[Any] = []
         self._waiting: Optional[object] = None
@@ -48,6 +48,12 @@ class UploadMachine:
     def single_put(cls, start: UploadStart, part: StreamPart) -> "UploadMachine":
         """The single verified PUT of ``part``, already read."""
         return cls(single_put_flow(start, part))
+
+    @classmethod
+    def piece(cls, flow: Generator[Any, Any, Any]) -> "UploadMachine":
+        """A piece of the sequence run on its own (:func:`~cos_multipart._flow.complete_flow`,
+        :func:`~cos_multipart._flow.part_flow`: the public session steps); :meth:`value` is what it returns."""
+        return cls(flow)
 
     @property
     def ended(self) -> bool:
@@ -102,7 +108,18 @@ class UploadMachine:
             raise self.end.error
         if not isinstance(self.end, Done):
             raise RuntimeError("the upload has not ended")
-        return dataclasses.replace(self.end.result, elapsed=elapsed)
+        result = self.end.result
+        if not isinstance(result, UploadResult):
+            raise TypeError(f"the machine ran a piece, not an upload: it returned {type(result).__name__}")
+        return dataclasses.replace(result, elapsed=elapsed)
+
+    def value(self) -> object:
+        """What a piece's flow returned (see :meth:`piece`); or its failure, raised."""
+        if isinstance(self.end, Failed):
+            raise self.end.error
+        if not isinstance(self.end, Done):
+            raise RuntimeError("the piece has not ended")
+        return self.end.result
 
     def receive(self, action: object, outcome: object) -> None:
         """What ``action`` (an action handed out and not answered yet) came to: its value, or its exception."""

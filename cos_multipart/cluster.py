@@ -4,9 +4,9 @@
 tasks: the caller takes the checkpoint lock, resumes or initiates the upload exactly as
 :class:`~cos_multipart.uploader.Uploader` does (same checkpoint file, same stale / gone / keep-or-abort
 decisions), then submits runs of parts as tasks; each worker opens the file itself (a path every worker can
-see) and sends its parts with the verified loop of :mod:`cos_multipart.parts`; receipts come back as tasks
-finish and go into the caller's checkpoint; the caller completes, checking count, order, sizes and the
-combined CRC-64. An upload interrupted here resumes with the threaded uploader and the other way round.
+see) and sends each part once (:func:`~cos_multipart.remote.send_part_attempts`); the answers come back as
+tasks finish and the caller's upload machine judges them (sending a part again on a mismatch), records the
+verified parts in the checkpoint and completes, checking count, order, sizes and the combined CRC-64. An upload interrupted here resumes with the threaded uploader and the other way round.
 
 Secrets: tasks carry a :class:`~cos_multipart.remote.ClientConfig` (where credentials come from, never what
 they are), the session (no secret) and part numbers. Task keys are ``cos-part-<hash>-<n>`` (the object key is

@@ -1,31 +1,21 @@
-"""Send one part and prove it arrived intact; complete an upload and prove the object is the local bytes.
+"""The rules that prove a part arrived intact and that a completed object is the local bytes (no I/O).
 
-The rules (:class:`PartVerifier`: one answer judged against the bytes sent; :class:`PendingCompletion`:
-Complete's checks) are what the upload machine (:mod:`cos_multipart._machine`) applies for every executor.
-The functions are the public steps over a sync client, for callers who run their own loop (and
-:func:`cos_multipart.remote.send_parts` on a worker):
-
-* :func:`upload_part` sends one part of an :class:`~cos_multipart.session.UploadSession` from a source and
-  returns a :class:`~cos_multipart.session.PartReceipt` once COS's CRC-64 (and the ETag, when it is an MD5)
-  equals what was computed from the bytes sent. A disagreement sends the part again, up to ``attempts`` times.
-* :func:`complete` checks the receipts against the plan (count, order, sizes), sends Complete, and compares
-  the object's CRC-64 COS answers with the receipts' CRC-64 combined in order.
-
-:func:`send_verified` is their attempt-and-verify loop around :class:`PartVerifier`.
+:class:`PartVerifier` judges one answer against the digest of the bytes sent; :class:`PendingCompletion` is
+Complete's checks. The upload machine (:mod:`cos_multipart._machine`) applies them for every executor, and
+for the public session steps :func:`cos_multipart.upload_part` and :func:`cos_multipart.complete`
+(:mod:`cos_multipart._steps`), which are runs of the machine's own pieces.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, List, Optional, Protocol, Tuple, TypeVar
+from typing import Callable, Iterable, Iterator, List, Optional, Protocol, Tuple
 
-from . import sse
 from ._partreader import PartDigest
 from ._sources import BodyOptions, PartBody
 from .checksum import normalize_etag
-from .client import CosClient
-from .errors import CosError, CosIntegrityError, CosServiceError
+from .errors import CosIntegrityError
 from .models import CompleteResult, ObjectResult
 from .session import PartReceipt, UploadSession
 
@@ -37,9 +27,6 @@ __all__ = [
     "PartSource",
     "PartVerifier",
     "PendingCompletion",
-    "complete",
-    "send_verified",
-    "upload_part",
 ]
 
 #: Times a part (or a single PUT) is sent when COS's checksum disagrees with the local one.
@@ -50,9 +37,6 @@ NO_SUCH_UPLOAD = "NoSuchUpload"
 MISMATCH_DELETED = "the completed object did not match and was deleted"
 #: What it says when the service answered no CRC-64 for the object (nothing known wrong: nothing deleted).
 UNVERIFIED = "the service answered no CRC-64 for the completed object: it was left at the key, unverified"
-
-Body = TypeVar("Body", bound=PartBody)
-
 
 class PartSource(Protocol):
     """Anything that can serve ``length`` bytes at ``offset`` of the upload as a hashed request body."""
@@ -132,38 +116,6 @@ class PartVerifier:
         return None
 
 
-def send_verified(
-    number: int,
-    make_body: Callable[[], Body],
-    send: Callable[[Body], Answer],
-    *,
-    check_md5: bool,
-    attempts: int = DEFAULT_PART_ATTEMPTS,
-    on_retry: Optional[Callable[[int], None]] = None,
-) -> Tuple[PartReceipt, Answer, List[str]]:
-    """Send a body until COS's checksums equal the local ones; return the receipt, the answer and request ids.
-
-    Args:
-        number: Part number (1 for a single PUT).
-        make_body: A fresh body for each attempt (hashed while it is sent).
-        send: Sends one body, returns COS's answer (the client's own retries happen inside).
-        check_md5: Compare the ETag with the MD5 of the bytes sent.
-        attempts: Sends at most.
-        on_retry: Called with ``number`` before each re-send (progress rewinds).
-
-    Raises:
-        CosIntegrityError: The checksums disagreed on every attempt.
-    """
-    verifier = PartVerifier(number, check_md5=check_md5, attempts=attempts, on_retry=on_retry)
-    for _ in verifier:
-        body = make_body()
-        answer = send(body)  # before the digest: the body is hashed while it is sent
-        receipt = verifier.judge(body.digest(), answer)
-        if receipt is not None:
-            return verifier.outcome(receipt)
-    raise AssertionError("unreachable: the verifier raises after its last attempt")  # pragma: no cover
-
-
 def mismatch(number: int, digest: PartDigest, answer: Answer, *, check_md5: bool) -> Optional[CosIntegrityError]:
     """How COS's answer disagrees with the local checksums, or ``None``."""
     if answer.crc64 != digest.crc64:
@@ -171,78 +123,6 @@ def mismatch(number: int, digest: PartDigest, answer: Answer, *, check_md5: bool
     if check_md5 and digest.md5_hex is not None and normalize_etag(answer.etag) != digest.md5_hex:
         return CosIntegrityError("etag", digest.md5_hex, answer.etag, part_number=number, request_id=answer.request_id)
     return None
-
-
-def upload_part(
-    client: CosClient,
-    session: UploadSession,
-    part_number: int,
-    source: PartSource,
-    *,
-    sse_c: Optional[sse.SseC] = None,
-    traffic_limit: Optional[int] = None,
-    verify_md5: bool = True,
-    attempts: int = DEFAULT_PART_ATTEMPTS,
-    options: Optional[BodyOptions] = None,
-) -> PartReceipt:
-    """Upload part ``part_number`` of ``session`` from ``source`` and verify it.
-
-    Args:
-        client: A client for the session's bucket.
-        session: The upload (its plan gives the part's offset and length).
-        part_number: 1..count of the plan.
-        source: Serves the part's bytes (a :class:`~cos_multipart._sources.FileSource` or
-            :class:`~cos_multipart._sources.BufferSource`).
-        sse_c: The SSE-C key when the upload was initiated with SSE-C (sessions never hold it).
-        traffic_limit: ``x-cos-traffic-limit`` in bit/s.
-        verify_md5: Also check the ETag against the MD5 when the ETag is an MD5.
-        attempts: Sends at most when the checksums disagree.
-        options: Progress, bandwidth cap and cancellation of the body.
-
-    Returns:
-        The receipt, to record in the session and give to :func:`complete`.
-    """
-    receipt, _, _ = send_part(
-        client, session, part_number, source, sse_c=sse_c, traffic_limit=traffic_limit,
-        verify_md5=verify_md5, attempts=attempts, options=options,
-    )  # fmt: skip
-    return receipt
-
-
-def send_part(
-    client: CosClient,
-    session: UploadSession,
-    part_number: int,
-    source: PartSource,
-    *,
-    sse_c: Optional[sse.SseC] = None,
-    traffic_limit: Optional[int] = None,
-    verify_md5: bool = True,
-    attempts: int = DEFAULT_PART_ATTEMPTS,
-    options: Optional[BodyOptions] = None,
-) -> Tuple[PartReceipt, Answer, List[str]]:
-    """:func:`upload_part` that also returns the last answer and every request id (for drivers)."""
-    offset, length = session.part_range(part_number)
-    check_md5 = verify_md5 and session.etag_is_md5
-    body_options = options if options is not None else BodyOptions()
-    body_options = BodyOptions(check_md5, body_options.progress, body_options.limiter, body_options.cancel)
-
-    def send(body: PartBody) -> Answer:
-        result = client.upload_part(
-            session.key, session.upload_id, part_number, body, content_length=length,
-            traffic_limit=traffic_limit, sse_c=sse_c, cancel=body_options.cancel,
-        )  # fmt: skip
-        return Answer(result.etag, result.crc64, result.request_id)
-
-    progress = body_options.progress
-    return send_verified(
-        part_number,
-        lambda: source.body(part_number, offset, length, body_options),
-        send,
-        check_md5=check_md5,
-        attempts=attempts,
-        on_retry=progress.rewind if progress is not None else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -313,48 +193,6 @@ class PendingCompletion:
         return head.crc64 == self.crc64 and head.size == self.size
 
 
-def complete(
-    client: CosClient,
-    session: UploadSession,
-    receipts: Iterable[PartReceipt],
-    *,
-    forbid_overwrite: Optional[bool] = None,
-    sse_c: Optional[sse.SseC] = None,
-) -> Completion:
-    """Complete ``session`` with ``receipts`` and verify the object's CRC-64.
-
-    Args:
-        client: A client for the session's bucket.
-        session: The upload.
-        receipts: One per part of the plan, in order.
-        forbid_overwrite: Send ``x-cos-forbid-overwrite``.
-        sse_c: The SSE-C key, to read the object back when a retried Complete answers NoSuchUpload.
-
-    Raises:
-        CosIntegrityError: The receipts do not cover the plan, or COS's CRC-64 differs from the combined one:
-            the object Complete made is then deleted (the version it made, when the bucket gave a version id),
-            and the error's ``outcome`` says so, or why it could not be.
-        CosServiceError: Complete failed.
-    """
-    pending = PendingCompletion.of(session, receipts)
-    try:
-        result = client.complete_multipart_upload(
-            session.key, session.upload_id, session.completed_parts(pending.parts), forbid_overwrite=forbid_overwrite
-        )
-    except CosServiceError as error:
-        if error.code != NO_SUCH_UPLOAD:
-            raise
-        head = head_if_matching(client, session.key, pending, sse_c=sse_c)
-        if head is None:
-            raise
-        logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", session.key)
-        result = completed_by_earlier_attempt(session, head)
-    if pending.wrong(result):
-        # Not left behind as the current version: nobody may read bytes that are not the local ones.
-        raise pending.mismatch(result, delete_wrong_object(client, session.key, result))
-    return pending.accept(result)
-
-
 def deletion_outcome(version_id: Optional[str], failure: Optional[BaseException]) -> str:
     """The words of a wrong completed object's fate: deleted (which version; what is current now) or why not."""
     if failure is not None:
@@ -374,26 +212,6 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
 
 
-def delete_wrong_object(client: CosClient, key: str, result: CompleteResult) -> Optional[BaseException]:
-    """Delete the object (its version, when the bucket gave one) Complete made wrong; the failure, if any."""
-    try:
-        client.delete_object(key, version_id=result.version_id)
-    except (CosError, OSError) as error:
-        return error
-    return None
-
-
 def completed_by_earlier_attempt(session: UploadSession, head: ObjectResult) -> CompleteResult:
     """Complete's result, rebuilt from the HEAD of an object an earlier attempt completed."""
     return CompleteResult("", session.bucket, session.key, head.etag, head.crc64, head.version_id, head.response)
-
-
-def head_if_matching(
-    client: CosClient, key: str, pending: PendingCompletion, *, sse_c: Optional[sse.SseC] = None
-) -> Optional[ObjectResult]:
-    """HEAD ``key``; the answer when the object is the one ``pending`` makes, else ``None``."""
-    try:
-        head = client.head_object(key, sse_c=sse_c)
-    except CosError:
-        return None
-    return head if pending.matches(head) else None

@@ -10,8 +10,8 @@ the two apart:
   names a function each machine calls to build its own provider (an STS provider that refreshes itself on
   every worker). Its ``repr`` is what a scheduler, a dashboard or a log shows: no secret can be in it.
 * :func:`send_parts` is what a worker runs: open the shared file itself, check it is the file the upload
-  started from, send a run of parts with :func:`~cos_multipart.parts.upload_part`'s verified loop, and return
-  their receipts. :func:`worker_client` keeps one client per configuration in each process.
+  started from, send a run of parts, each a run of :func:`~cos_multipart.upload_part` (the upload machine's
+  own attempt-and-verify rules), and return their receipts. :func:`worker_client` keeps one client per configuration in each process.
 * :func:`upload_files` is a worker's share of a directory upload: a batch of files, each decided (sync)
   and uploaded by the same code as a local directory run, through request slots shared by every task of
   the process (at most ``concurrency`` requests at once per process); one result per file, never raising
@@ -44,7 +44,11 @@ from .dialect import dialect_of
 from .endpoint import Endpoint
 from .errors import CosCredentialsError, CosValidationError, SourceChangedError
 from ._decisions import worker_file_change
-from .parts import DEFAULT_PART_ATTEMPTS, Answer, send_part
+from ._actions import SendPart
+from ._driver import client_call
+from ._outcomes import Sent
+from ._steps import part_step
+from .parts import DEFAULT_PART_ATTEMPTS, Answer
 from .retry import RetryPolicy, policy_with
 from .session import FileIdentity, PartReceipt, UploadSession
 from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
@@ -427,11 +431,12 @@ def send_parts(
         changed = worker_file_change(session, source.identity)  # the rule the upload machine applies too
         if changed is not None:
             raise changed
+        request_config = UploadConfig(traffic_limit=settings.traffic_limit)
         sent: List[SentPart] = []
         for number in numbers:
-            receipt, _, request_ids = send_part(
-                client, session, number, source, traffic_limit=settings.traffic_limit,
-                verify_md5=settings.verify_md5, attempts=settings.part_attempts,
+            receipt, request_ids = part_step(
+                client, session, number, source, request_config, verify_md5=settings.verify_md5,
+                attempts=settings.part_attempts,
             )  # fmt: skip
             sent.append(SentPart(receipt, tuple(request_ids)))
         return sent
@@ -476,14 +481,16 @@ def send_part_attempts(
     """
     settings = job if job is not None else PartJob()
     with _shared_file(config, session, settings, [part[0] for part in parts]) as (client, source):
-        options = BodyOptions(settings.verify_md5 and session.etag_is_md5)
+        md5 = settings.verify_md5 and session.etag_is_md5
+        request_config = UploadConfig(traffic_limit=settings.traffic_limit)
         sent: List[PartAttempt] = []
         for number, offset, length in parts:
-            body = source.body(number, offset, length, options)
-            result = client.upload_part(
-                session.key, session.upload_id, number, body, content_length=length, traffic_limit=settings.traffic_limit
-            )
-            sent.append(PartAttempt(number, body.digest(), Answer(result.etag, result.crc64, result.request_id)))
+            # The threaded executor's own request: one attempt, judged by the caller's machine.
+            part = SendPart(session.upload_id, number, offset, length, md5)
+            outcome = client_call(client, session.key, request_config, part, source=source, options=BodyOptions())
+            if not isinstance(outcome, Sent):  # pragma: no cover - a SendPart is answered with Sent
+                raise TypeError(f"SendPart answered {type(outcome).__name__}")
+            sent.append(PartAttempt(number, outcome.digest, outcome.answer))
         return PartAttempts(source.identity, tuple(sent))
 
 

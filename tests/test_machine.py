@@ -490,3 +490,60 @@ def test_the_result_raises_the_failure() -> None:
         machine.receive(action, happy(action, {Head: lambda _: head_of(1)}))
     with pytest.raises(ObjectExistsError):
         machine.result(0.0)
+
+
+# --- pieces of the sequence run alone (the public session steps) -------------------------------------------
+
+
+def piece_session() -> UploadSession:
+    from cos_multipart.planner import plan_parts
+
+    return UploadSession(TARGET.base_url, TARGET.bucket, "k", "u1", plan_parts(4 * MB, MB))
+
+
+def test_a_part_piece_sends_again_on_a_mismatch_and_returns_the_receipt_and_every_request_id() -> None:
+    from cos_multipart._flow import part_flow
+
+    machine = UploadMachine.piece(part_flow(piece_session(), 2, attempts=3, check_md5=False))
+    answers = iter([sent(2, crc=1), sent(2)])
+    script = Script(machine, lambda action: next(answers) if isinstance(action, SendPart) else None)
+    last = script.run()
+    assert script.kinds() == ["SendPart", "ProgressRewind", "SendPart", "PartDone"]
+    assert [action.attempt for action in script.asked if isinstance(action, SendPart)] == [1, 2]
+    assert isinstance(last, Done) and last.result == (_receipt(2), ["r2", "r2"])
+
+
+def test_a_complete_piece_accepts_no_such_upload_when_head_matches_and_marks_no_checkpoint() -> None:
+    from cos_multipart._flow import complete_flow
+    from cos_multipart.parts import Completion
+
+    receipts = [_receipt(n) for n in range(1, 5)]
+
+    def answer(action: Any) -> object:
+        if isinstance(action, Complete):
+            return service_error(404, "NoSuchUpload")
+        if isinstance(action, Head):
+            return head_of(combined())
+        return happy(action)
+
+    machine = UploadMachine.piece(complete_flow(piece_session(), receipts, None))
+    script = Script(machine, answer)
+    last = script.run()
+    assert script.kinds() == ["CombineCrc64", "Complete", "Head"]
+    assert isinstance(last, Done) and isinstance(last.result, Completion) and last.result.crc64 == combined()
+
+
+def test_a_complete_piece_deletes_a_wrong_object_and_its_value_raises_the_failure() -> None:
+    from cos_multipart._flow import complete_flow
+
+    receipts = [_receipt(n) for n in range(1, 5)]
+    machine = UploadMachine.piece(complete_flow(piece_session(), receipts, None))
+    asked: List[str] = []
+    for action in machine.steps():  # as an executor does: steps() keeps the last action as machine.end
+        asked.append(type(action).__name__)
+        machine.receive(action, completed(crc=5) if isinstance(action, Complete) else happy(action))
+    assert asked == ["CombineCrc64", "Complete", "DeleteObject"] and isinstance(machine.end, Failed)
+    with pytest.raises(CosIntegrityError, match="was deleted"):
+        machine.value()
+    with pytest.raises(CosIntegrityError):
+        machine.result(0.0)

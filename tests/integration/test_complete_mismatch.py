@@ -23,7 +23,7 @@ from cos_multipart.checksum import crc64
 from cos_multipart.client import CosClient
 from cos_multipart.errors import CosIntegrityError
 from cos_multipart.limits import MB
-from cos_multipart.parts import complete
+from cos_multipart import complete
 from cos_multipart.planner import plan_parts
 from cos_multipart.retry import RetryPolicy
 from cos_multipart.session import PartReceipt, UploadSession
