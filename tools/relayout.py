@@ -324,7 +324,7 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
             "modules not in " + str(layout_path) + " (give each a line under [modules], then run again):\n  "
             + "\n  ".join(missing)
         )
-    unknown = sorted({new.split(".")[0] for new in layout.modules.values() if new.startswith("_")} - set(layout.packages))
+    unknown = sorted({new.split(".")[0] for new in layout.modules.values() if "." in new} - set(layout.packages) - {"aio"})
     if unknown:
         raise RelayoutError(f"sub-packages used in [modules] but not listed in [packages]: {', '.join(unknown)}")
     current = state(layout, root)
