@@ -245,21 +245,25 @@ class Rewriter:
                     head = target
                 statements.append((head, names))
             original_head = "." * node.level + (node.module or "")
-            if len(statements) == 1 and statements[0][0] == original_head:
+            unchanged_names = [_alias_text(alias) for alias in node.names]
+            if len(statements) == 1 and statements[0] == (original_head, unchanged_names):
                 continue  # nothing moves for this statement (absolute names are left to the dotted pass)
-            edits.append((node.lineno, node.end_lineno or node.lineno, self._render(lines, node, statements)))
+            rendered = self._render(lines, node, statements, unchanged_names)
+            edits.append((node.lineno, node.end_lineno or node.lineno, rendered))
         for start, end, replacement in sorted(edits, reverse=True):
             lines[start - 1 : end] = [replacement]
         return self.renamer.text("".join(lines))
 
     @staticmethod
-    def _render(lines: List[str], node: ast.ImportFrom, statements: List[Tuple[str, List[str]]]) -> str:
+    def _render(
+        lines: List[str], node: ast.ImportFrom, statements: List[Tuple[str, List[str]]], names: List[str]
+    ) -> str:
         first = lines[node.lineno - 1]
         last = lines[(node.end_lineno or node.lineno) - 1]
         indent = first[: node.col_offset]
         before = first[: node.col_offset]
         after = last[node.end_col_offset or len(last.rstrip("\n")) :]
-        if len(statements) == 1:
+        if len(statements) == 1 and statements[0][1] == names:
             # One source: change only the module after "from", keep names, parentheses and comments as written.
             segment = "".join(lines[node.lineno - 1 : node.end_lineno or node.lineno])
             pattern = re.compile(r"(from\s+)" + re.escape("." * node.level + (node.module or "")) + r"(\s+import\b)")
