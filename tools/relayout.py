@@ -143,15 +143,32 @@ class Renamer:
     def module(self, name: str) -> str:
         return self.moves.get(name, name)
 
-    def text(self, text: str) -> str:
-        """Every dotted ``cos_multipart.<old>`` and ``cos_multipart/<old>.py`` in a text."""
+    def text(self, text: str, public: bool = False) -> str:
+        """Every dotted ``cos_multipart.<old>`` and ``cos_multipart/<old>.py`` in a text.
+
+        With ``public`` (docs, README, examples: what users read and copy), a public name reached through a
+        module that moves is written as the package's own (``cos_multipart.errors.kept_upload_of`` ->
+        ``cos_multipart.kept_upload_of``; ``from cos_multipart.uploader import upload_file`` -> ``from
+        cos_multipart import upload_file``). Tests and the package keep the defining module: a monkeypatch
+        target must name the module that looks the name up.
+        """
 
         def dotted(match: "re.Match[str]") -> str:
             old, dot = match.group(1), match.group(2)
             short = old[len(ROOT_PACKAGE) + 1 :]
             if not dot and short in self.public_names:
                 return match.group(0)  # cos_multipart.verify: the public function, not the module
+            if public and dot:
+                name = re.match(r"\w+", text[match.end() :])
+                if name and name.group(0) in self.public_names:
+                    return ROOT_PACKAGE + "."
             return self.moves[old] + dot
+
+        def public_import(match: "re.Match[str]") -> str:
+            names = [n.strip() for n in match.group(3).split(",")]
+            if match.group(2) in self.moves and all(n.split(" as ")[0].strip() in self.public_names for n in names):
+                return f"{match.group(1)}from {ROOT_PACKAGE} import {match.group(3)}"
+            return match.group(0)
 
         def path(match: "re.Match[str]") -> str:
             new = self.moves[match.group(1).replace("/", ".")].replace(".", "/")
@@ -159,6 +176,8 @@ class Renamer:
 
         if not self.moves:
             return text
+        if public:
+            text = re.sub(r"(?m)^(\s*)from (cos_multipart\.[\w.]+) import ([\w ,]+)$", public_import, text)
         return self._paths.sub(path, self._dotted.sub(dotted, text))
 
 
@@ -219,7 +238,9 @@ class Rewriter:
                 groups.setdefault(self.renamer.module(source), []).append(_alias_text(alias))
         return list(groups.items())
 
-    def rewrite(self, text: str, old_module: Optional[str], new_module: Optional[str], is_package: bool) -> str:
+    def rewrite(
+        self, text: str, old_module: Optional[str], new_module: Optional[str], is_package: bool, public: bool = False
+    ) -> str:
         tree = ast.parse(text)
         lines = text.splitlines(keepends=True)
         edits: List[Tuple[int, int, str]] = []
@@ -233,6 +254,8 @@ class Rewriter:
                 new_package = _package_of(new_module, is_package)
             elif node.module and (node.module == ROOT_PACKAGE or node.module.startswith(ROOT_PACKAGE + ".")):
                 source, new_package = node.module, []
+                if public and node.module in self.renamer.moves:
+                    continue  # the text pass writes it from the package when every name is public
             else:
                 continue
             groups = self._targets(source, node.names)
@@ -252,7 +275,7 @@ class Rewriter:
             edits.append((node.lineno, node.end_lineno or node.lineno, rendered))
         for start, end, replacement in sorted(edits, reverse=True):
             lines[start - 1 : end] = [replacement]
-        return self.renamer.text("".join(lines))
+        return self.renamer.text("".join(lines), public=public)
 
     @staticmethod
     def _render(
@@ -320,6 +343,22 @@ def text_files(root: Path) -> Iterable[Path]:
                 yield path
 
 
+def private_references(root: Path, layout: Layout) -> List[str]:
+    """Lines of docs, README and examples that name a module inside a private sub-package."""
+    pattern = re.compile(
+        re.escape(ROOT_PACKAGE) + r"[./](?:" + "|".join(re.escape(p) for p in layout.packages) + r")[./][\w./]*"
+    )
+    found: List[str] = []
+    paths = [*text_files(root), *sorted((root / "examples").rglob("*.py"))]
+    for path in paths:
+        if path.suffix == ".toml":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in pattern.finditer(line):
+                found.append(f"{path.relative_to(root)}:{number}: {match.group(0)}")
+    return found
+
+
 def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
     layout = read_layout(layout_path)
     missing = missing_from(layout, root)
@@ -357,7 +396,8 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
         text = path.read_text(encoding="utf-8")
         named = old_of_file.get(path)
         if named is None:
-            new_text = rewriter.rewrite(text, None, None, False)
+            public = path.relative_to(root).parts[0] == "examples"
+            new_text = rewriter.rewrite(text, None, None, False, public=public)
         else:
             old_name, is_package = named
             new_text = rewriter.rewrite(text, old_name, renamer.module(old_name), is_package)
@@ -366,7 +406,7 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
             rewritten += 1
     for path in text_files(root):
         text = path.read_text(encoding="utf-8")
-        new_text = renamer.text(text)
+        new_text = renamer.text(text, public=path.suffix == ".md")
         if new_text != text:
             path.write_text(new_text, encoding="utf-8")
             rewritten += 1
@@ -386,6 +426,10 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
         moved += 1
     _git(root, "add", "-u")
     print(f"moved {moved} modules into {len(layout.packages)} sub-packages; rewrote {rewritten} files")
+    private = private_references(root, layout)
+    if private:
+        print("what users read still names private modules (export the name, or reword):")
+        print("\n".join(f"  {line}" for line in private))
     print("next: pip install -e . (the console script's entry point moved), ruff, mypy, pytest; then commit")
     return 0
 
