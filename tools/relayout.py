@@ -104,14 +104,15 @@ def module_file(root: Path, dotted: str) -> Path:
     return base.joinpath(*parts[:-1]) / f"{parts[-1]}.py"
 
 
-def flat_modules(root: Path) -> Set[str]:
-    """Every module the mapping must name: the package's top-level files and folders, and aio's files."""
+def flat_modules(root: Path, packages: Iterable[str] = ()) -> Set[str]:
+    """Every module the mapping must name: the package's top-level files and folders (but the sub-packages
+    of the layout), and aio's files."""
     base = root / ROOT_PACKAGE
     found: Set[str] = set()
     for path in base.iterdir():
         if path.is_file() and path.suffix == ".py":
             found.add(path.stem)
-        elif path.is_dir() and path.name not in UNMOVED_FOLDERS and (path / "__init__.py").exists():
+        elif path.is_dir() and path.name not in {*UNMOVED_FOLDERS, *packages} and (path / "__init__.py").exists():
             found.add(path.name)
     aio = base / "aio"
     if aio.is_dir():
@@ -314,7 +315,7 @@ def public_names(root: Path) -> Set[str]:
 
 
 def missing_from(layout: Layout, root: Path) -> List[str]:
-    return sorted(flat_modules(root) - set(layout.modules))
+    return sorted(flat_modules(root, layout.packages) - set(layout.modules))
 
 
 def state(layout: Layout, root: Path) -> str:
