@@ -142,7 +142,13 @@ class Renamer:
         self._paths = re.compile(r"(?<![\w/])(" + "|".join(re.escape(p) for p in paths) + r")(\.py|/__init__\.py)\b")
 
     def module(self, name: str) -> str:
-        return self.moves.get(name, name)
+        """The new name of a module, or of a module inside a moved folder (a sub-package moves whole)."""
+        if name in self.moves:
+            return self.moves[name]
+        for old in sorted(self.moves, key=len, reverse=True):
+            if name.startswith(old + "."):
+                return self.moves[old] + name[len(old) :]
+        return name
 
     def text(self, text: str, public: bool = False) -> str:
         """Every dotted ``cos_multipart.<old>`` and ``cos_multipart/<old>.py`` in a text.
@@ -230,8 +236,8 @@ class Rewriter:
         for alias in names:
             sub = f"{source}.{alias.name}"
             public = source == ROOT_PACKAGE and alias.name in self.renamer.public_names
-            if alias.name != "*" and not public and self._is_module(sub) and sub in self.renamer.moves:
-                new = self.renamer.moves[sub]
+            if alias.name != "*" and not public and self._is_module(sub) and self.renamer.module(sub) != sub:
+                new = self.renamer.module(sub)
                 package, _, leaf = new.rpartition(".")
                 text = leaf if leaf == alias.name and not alias.asname else f"{leaf} as {alias.asname or alias.name}"
                 groups.setdefault(package, []).append(text)
@@ -422,6 +428,8 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
         if old == new:
             continue
         source, target = module_file(root, old), module_file(root, new)
+        if source.name == "__init__.py":  # a folder of the flat package moves whole, as a package
+            source, target = source.parent, root / ROOT_PACKAGE / Path(*new.split("."))
         target.parent.mkdir(parents=True, exist_ok=True)
         _git(root, "mv", str(source.relative_to(root)), str(target.relative_to(root)))
         moved += 1
