@@ -235,3 +235,14 @@ def test_pure_layers_do_no_io_and_http_stays_behind_the_transports(name: str) ->
     if layered not in ENGINE_ALLOWED:
         problems += [f"imports the cluster engine {lib}" for lib in sorted(roots & {"distributed", "dask"})]
     assert problems == []
+
+
+@pytest.mark.parametrize("name", sorted([*(n for n in TOP if n != "__main__"), "testing"]), ids=lambda n: n or "__init__")
+def test_every_public_module_says_what_it_exports(name: str) -> None:
+    # Everything at the top of the package is public (the rest is under a private folder): each says which of
+    # its names are the API with __all__.
+    old = {new: old for old, new in MAPPING.items()}.get(name, name)
+    path = PACKAGE.joinpath(*old.split(".")) if old else PACKAGE
+    tree = parsed(path / "__init__.py" if (path / "__init__.py").exists() else path.with_suffix(".py"))
+    assigned = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    assert "__all__" in assigned
