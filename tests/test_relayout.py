@@ -53,7 +53,8 @@ FILES: Dict[str, str] = {
     f"{P}/aio/_driver.py": "from ..session import size\n\n\ndef run() -> int:\n    return size()\n",
     "tests/test_it.py": (
         f"import {P}.limits\nfrom {P} import cli, verify\nfrom {P}.aio import _driver\n"
-        f"from {P}.session import size\n\n\n"
+        f"from {P}.session import size\n\n"
+        f'CODE = """\nfrom {P} import session, verify\nprint(session)\n"""\n\n\n'
         "def test_it(monkeypatch, caplog) -> None:\n"
         f'    monkeypatch.setattr("{P}.session.size", lambda: 1)\n'
         f'    caplog.set_level(10, logger="{P}.session")\n'
@@ -84,7 +85,8 @@ EXPECTED: Dict[str, str] = {
     f"{P}/_core/aio_driver.py": "from .session import size\n\n\ndef run() -> int:\n    return size()\n",
     "tests/test_it.py": (
         f"import {P}._protocol.limits\nfrom {P}._cli import main as cli\nfrom {P} import verify\n"
-        f"from {P}._core import aio_driver as _driver\nfrom {P}._core.session import size\n\n\n"
+        f"from {P}._core import aio_driver as _driver\nfrom {P}._core.session import size\n\n"
+        f'CODE = """\nfrom {P}._core import session\nfrom {P} import verify\nprint(session)\n"""\n\n\n'
         "def test_it(monkeypatch, caplog) -> None:\n"
         f'    monkeypatch.setattr("{P}._core.session.size", lambda: 1)\n'
         f'    caplog.set_level(10, logger="{P}._core.session")\n'

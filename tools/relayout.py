@@ -282,7 +282,29 @@ class Rewriter:
             edits.append((node.lineno, node.end_lineno or node.lineno, rendered))
         for start, end, replacement in sorted(edits, reverse=True):
             lines[start - 1 : end] = [replacement]
-        return self.renamer.text("".join(lines), public=public)
+        return self.renamer.text(self.imports_in_strings("".join(lines)), public=public)
+
+    def imports_in_strings(self, text: str) -> str:
+        """``from cos_multipart import <module>`` lines the ast pass did not see: code in strings (``python -c``).
+
+        Import statements were rewritten before, so what still has this form imports public names or modules
+        that stay; only a moved module is rewritten.
+        """
+
+        def one(match: "re.Match[str]") -> str:
+            indent, source, names = match.group(1), match.group(2), match.group(3)
+            aliases = []
+            for text_name in names.split(","):
+                name, _, asname = text_name.strip().partition(" as ")
+                aliases.append(ast.alias(name=name.strip(), asname=asname.strip() or None))
+            subs = [f"{source}.{alias.name}" for alias in aliases]
+            if not any(self._is_module(sub) and self.renamer.module(sub) != sub for sub in subs):
+                return match.group(0)  # no module among the names: the dotted pass renames the source, if it moves
+            groups = self._targets(source, aliases)
+            return "\n".join(f"{indent}from {head} import {', '.join(parts)}" for head, parts in groups)
+
+        pattern = r"(?m)^([ \t]*)from (" + re.escape(ROOT_PACKAGE) + r"(?:\.\w+)*) import ([\w ,]+?)[ \t]*$"
+        return re.sub(pattern, one, text)
 
     @staticmethod
     def _render(
@@ -413,7 +435,7 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
             rewritten += 1
     for path in text_files(root):
         text = path.read_text(encoding="utf-8")
-        new_text = renamer.text(text, public=path.suffix == ".md")
+        new_text = renamer.text(rewriter.imports_in_strings(text), public=path.suffix == ".md")
         if new_text != text:
             path.write_text(new_text, encoding="utf-8")
             rewritten += 1
