@@ -171,3 +171,12 @@ def test_refuses_a_half_moved_tree(flat: Path) -> None:
     git(flat, "commit", "-qm", "one by hand")
     refused = relayout(flat)
     assert refused.returncode == 1 and "half moved" in refused.stderr
+
+
+def test_refuses_a_mapping_that_names_a_module_removed_since(flat: Path) -> None:
+    git(flat, "rm", "-q", f"{P}/verify.py")
+    (flat / P / "__init__.py").write_text('"""Top."""\n__all__ = []\n', encoding="utf-8")
+    git(flat, "commit", "-qam", "verify removed")
+    refused = relayout(flat)
+    assert refused.returncode == 1 and "verify" in refused.stderr and "delete their lines" in refused.stderr
+    assert git(flat, "status", "--porcelain") == ""

@@ -399,6 +399,16 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
     unknown = sorted({new.split(".")[0] for new in layout.modules.values() if "." in new} - set(layout.packages) - {"aio"})
     if unknown:
         raise RelayoutError(f"sub-packages used in [modules] but not listed in [packages]: {', '.join(unknown)}")
+    gone = sorted(
+        old
+        for old, new in layout.modules.items()
+        if not module_file(root, old).exists() and not module_file(root, new).exists()
+    )
+    if gone:
+        raise RelayoutError(
+            "modules in " + str(layout_path) + " that exist in neither place (removed since: delete their lines):\n  "
+            + "\n  ".join(gone)
+        )
     current = state(layout, root)
     if check_only:
         print(f"mapping covers every module; the tree is {current}")
