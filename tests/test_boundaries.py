@@ -1,14 +1,37 @@
-"""Compatibility at the sans-I/O boundary: CosAuth moved beside the transport and is still found at its old home.
-
-Which modules may import an HTTP library is checked with the other import rules in tests/test_layers.py.
-"""
+"""The sans-I/O boundary: only the transport and its auth adapter import an HTTP library."""
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Set
 
 import pytest
 
 import cos_multipart
 from cos_multipart import signer
+
+PACKAGE = Path(cos_multipart.__file__).parent
+HTTP_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client"}
+#: The modules allowed to: the transport, its requests auth adapter, and client.py for get_object's
+#: streamed requests.Response. The local test server (testing/) is a separate, opt-in HTTP stack.
+ALLOWED = {"transport.py", "_requests_auth.py", "client.py"}
+
+
+def imported(path: Path) -> Set[str]:
+    names: Set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py") if p.name not in ALLOWED), ids=lambda p: p.name)
+def test_no_http_library_outside_the_transport(path: Path) -> None:
+    found = {name for name in imported(path) if name.split(".")[0] in HTTP_LIBRARIES or name in HTTP_LIBRARIES}
+    assert found == set()
 
 
 def test_cos_auth_is_still_reachable_from_its_old_home() -> None:

@@ -173,10 +173,11 @@ def test_refuses_a_half_moved_tree(flat: Path) -> None:
     assert refused.returncode == 1 and "half moved" in refused.stderr
 
 
-def test_refuses_a_mapping_that_names_a_module_removed_since(flat: Path) -> None:
+def test_skips_a_mapping_line_of_a_module_this_tree_does_not_have(flat: Path) -> None:
+    # The mapping is written for the merged tree; a module removed since (or not merged yet) is named, not fatal.
     git(flat, "rm", "-q", f"{P}/verify.py")
     (flat / P / "__init__.py").write_text('"""Top."""\n__all__ = []\n', encoding="utf-8")
     git(flat, "commit", "-qam", "verify removed")
-    refused = relayout(flat)
-    assert refused.returncode == 1 and "verify" in refused.stderr and "delete their lines" in refused.stderr
-    assert git(flat, "status", "--porcelain") == ""
+    done = relayout(flat)
+    assert done.returncode == 0 and "not in this tree (skipped): verify" in done.stdout
+    assert (flat / P / "_core" / "session.py").exists()

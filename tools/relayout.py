@@ -405,10 +405,9 @@ def relayout(root: Path, layout_path: Path, check_only: bool = False) -> int:
         if not module_file(root, old).exists() and not module_file(root, new).exists()
     )
     if gone:
-        raise RelayoutError(
-            "modules in " + str(layout_path) + " that exist in neither place (removed since: delete their lines):\n  "
-            + "\n  ".join(gone)
-        )
+        # A line for a module this tree does not have (removed since, or on a branch not merged yet): skipped.
+        print("in the mapping but not in this tree (skipped): " + ", ".join(gone))
+        layout = Layout(packages=layout.packages, modules={k: v for k, v in layout.modules.items() if k not in gone})
     current = state(layout, root)
     if check_only:
         print(f"mapping covers every module; the tree is {current}")
