@@ -22,7 +22,8 @@ What it does, in order:
      targets, logger names given to ``caplog``, ``importlib.import_module`` strings, ``python -m`` forms, the
      ``[project.scripts]`` entry point, names in docs), except a public name of ``cos_multipart.__all__``
      used as an attribute (``cos_multipart.verify`` is the function, not the module);
-   * ``cos_multipart/<old>.py`` paths in docs.
+   * ``cos_multipart/<old>.py`` paths in docs, and paths joined from literals in Python
+     (``PACKAGE / "aio" / "_client.py"``).
 
 Logger names follow the module path (``logging.getLogger(__name__)``); the tests and docs that name a logger
 are rewritten with the rest, and the parent logger ``cos_multipart`` is unchanged.
@@ -140,6 +141,19 @@ class Renamer:
         self._dotted = re.compile(r"(?<![\w.])(" + "|".join(re.escape(o) for o in olds) + r")(?![\w])(\.?)")
         paths = sorted((o.replace(".", "/") for o in olds), key=len, reverse=True)
         self._paths = re.compile(r"(?<![\w/])(" + "|".join(re.escape(p) for p in paths) + r")(\.py|/__init__\.py)\b")
+
+    def joined_paths(self, text: str) -> str:
+        """Paths built from string literals in Python, ``PACKAGE / "aio" / "_client.py"``, of a module that moves."""
+
+        def one(match: "re.Match[str]") -> str:
+            parts = re.findall(r'"([\w.]+)"', match.group(0))
+            full = ".".join([ROOT_PACKAGE, *parts])[: -len(".py")]
+            if full not in self.moves:
+                return match.group(0)
+            new = self.moves[full][len(ROOT_PACKAGE) + 1 :].split(".")
+            return " / ".join(f'"{part}"' for part in [*new[:-1], new[-1] + ".py"])
+
+        return re.sub(r'"\w+"(?:\s*/\s*"\w+")*\s*/\s*"\w+\.py"', one, text)
 
     def module(self, name: str) -> str:
         """The new name of a module, or of a module inside a moved folder (a sub-package moves whole)."""
@@ -282,7 +296,7 @@ class Rewriter:
             edits.append((node.lineno, node.end_lineno or node.lineno, rendered))
         for start, end, replacement in sorted(edits, reverse=True):
             lines[start - 1 : end] = [replacement]
-        return self.renamer.text(self.imports_in_strings("".join(lines)), public=public)
+        return self.renamer.text(self.renamer.joined_paths(self.imports_in_strings("".join(lines))), public=public)
 
     def imports_in_strings(self, text: str) -> str:
         """``from cos_multipart import <module>`` lines the ast pass did not see: code in strings (``python -c``).
