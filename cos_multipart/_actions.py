@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple, Union
 
-from ._partreader import StreamPart
+from ._partvalues import StreamPart
 from .models import CompletedPart
 from .session import PartReceipt, UploadSession
 

@@ -21,7 +21,7 @@ import time
 from typing import Callable, cast, Iterable, Iterator, List, Optional, Protocol, Union
 
 from ._config import UploadConfig
-from ._partreader import PartDigest
+from ._partvalues import PartDigest
 from ._outcomes import SourceFacts
 from ._sources import AnySource, BufferSource, FileSource, StreamSource
 from .errors import (

@@ -26,7 +26,8 @@ from ._decisions import client_dialect, endpoint_url
 from ._localsteps import LOCAL_ACTIONS, LocalSteps, facts_of
 from ._machine import UploadMachine, UploadStart
 from ._outcomes import Initiated, Sent, Target
-from ._partreader import BufferPartReader, StreamPart
+from ._partreader import BufferPartReader
+from ._partvalues import StreamPart
 from ._sources import AnySource, BodyOptions, PartBody, StreamSource
 from .checkpoint import CheckpointStore
 from .client import CosClient

@@ -22,7 +22,7 @@ from ._actions import (
 )  # fmt: skip
 from ._config import UploadConfig, UploadResult
 from ._outcomes import Initiated, Sent, SourceFacts, Target
-from ._partreader import StreamPart
+from ._partvalues import StreamPart
 from ._window import PartWindow
 from .errors import CosError, CosServiceError, UploadGoneError
 from .models import CompleteResult, ObjectResult, PartInfo, UploadInfo

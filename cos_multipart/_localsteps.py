@@ -15,7 +15,7 @@ from ._actions import (
 )  # fmt: skip
 from ._lock import CheckpointLock
 from ._outcomes import SourceFacts, Target
-from ._partreader import PartDigest
+from ._partvalues import PartDigest
 from ._sources import AnySource, BodyOptions, FileSource, StreamSource
 from .checkpoint import CheckpointRecorder, CheckpointStore
 from .checksum import crc64_combine_all

@@ -16,7 +16,7 @@ from typing import Any, Generator, Iterator, List, Optional
 from ._actions import Done, Failed, SendPart
 from ._config import UploadResult
 from ._flow import UploadStart, single_put_flow, upload_flow
-from ._partreader import StreamPart
+from ._partvalues import StreamPart
 from ._window import PartWindow
 
 __all__ = ["UploadMachine", "UploadStart"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ._partreader import PartDigest
+from ._partvalues import PartDigest
 from .dialect import Dialect
 from .parts import Answer
 from .session import FileIdentity

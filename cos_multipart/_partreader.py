@@ -20,9 +20,9 @@ import io
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from typing import IO, Optional, Union
 
+from ._partvalues import PartDigest, StreamPart
 from .checksum import crc64
 from .errors import CosCancelledError, SourceChangedError
 from .progress import ProgressTracker
@@ -38,21 +38,6 @@ _STREAM_CHUNK = 1024 * 1024
 
 class PartCancelled(CosCancelledError):
     """The upload was cancelled while this part was being sent (raised from ``read``)."""
-
-
-@dataclass(frozen=True)
-class PartDigest:
-    """Checksums of one part's bytes.
-
-    Attributes:
-        size: Bytes hashed.
-        crc64: CRC-64 (the value of ``x-cos-hash-crc64ecma``).
-        md5_hex: Lowercase hex MD5, or ``None`` when MD5 was not needed (ETag is not an MD5 with SSE-KMS/C).
-    """
-
-    size: int
-    crc64: int
-    md5_hex: Optional[str]
 
 
 class _Hasher:
@@ -266,14 +251,6 @@ def hash_buffer(data: Union[bytes, memoryview], *, md5: bool = True) -> PartDige
     hasher = _Hasher(md5)
     hasher.update(data)
     return hasher.digest()
-
-
-@dataclass(frozen=True)
-class StreamPart:
-    """A part read from a stream: its bytes and their checksums."""
-
-    data: memoryview
-    digest: PartDigest
 
 
 def read_stream_part(stream: IO[bytes], part_size: int, *, md5: bool = True) -> StreamPart:

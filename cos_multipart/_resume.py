@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from ._partreader import PartDigest
+from ._partvalues import PartDigest
 from .checksum import normalize_etag
 from .errors import CosResponseError
 from .limits import MAX_PART_NUMBER

@@ -17,7 +17,8 @@ import threading
 from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator, Optional, Union, cast
 
-from ._partreader import BufferPartReader, FilePartReader, PartDigest, StreamPart, hash_buffer, read_stream_part
+from ._partreader import BufferPartReader, FilePartReader, hash_buffer, read_stream_part
+from ._partvalues import PartDigest, StreamPart
 from .errors import CosValidationError, SourceChangedError, SourceNotFoundError
 from .progress import ProgressTracker
 from .ratelimit import TokenBucket

@@ -20,7 +20,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Union
 from ._actions import PartDone, ProgressRewind, ReadStreamPart, RecordPart, SendPart, StopParts
 from ._decisions import StreamCutter, worker_file_change
 from ._outcomes import Sent
-from ._partreader import StreamPart
+from ._partvalues import StreamPart
 from .errors import CosIntegrityError
 from .parts import PartVerifier
 from .session import PartReceipt, UploadSession

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, List, Optional, Protocol, Tuple
 
-from ._partreader import PartDigest
+from ._partvalues import PartDigest
 from ._sources import BodyOptions, PartBody
 from .checksum import normalize_etag
 from .errors import CosIntegrityError

@@ -36,7 +36,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence,
 from ._config import UploadConfig
 from ._dirrun import FileResult, FileSender, FileTask
 from ._slots import RequestSlots
-from ._partreader import PartDigest
+from ._partvalues import PartDigest
 from ._sources import BodyOptions, FileSource, open_source
 from .client import CosClient
 from .credentials import COS_ENV, Credentials, CredentialsLike, CredentialsProvider, as_provider

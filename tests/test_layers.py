@@ -53,9 +53,9 @@ HTTP_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client"}
 #: The HTTP library stays behind one seam: the transports and the requests auth adapter. The local server has
 #: an HTTP stack of its own.
 HTTP_ALLOWED = {"_io.transport", "_io._requests_auth", "_io.aio_transport"}
-#: Clients that still import their HTTP library (get_object returned its streamed response); issue 21 gives
-#: them a neutral stream. Delete a line when its import goes (test_known_exceptions_are_still_needed says so).
-KNOWN_HTTP = {"_io.client", "_io.aio_client"}
+#: Modules outside the seam that still import an HTTP library, with the reason (none today: the clients
+#: return a neutral stream). Delete a line when its import goes (test_known_exceptions_are_still_needed says so).
+KNOWN_HTTP: Set[str] = set()
 #: Only the cluster driver imports the cluster engine.
 ENGINE_ALLOWED = {"cluster"}
 
@@ -63,35 +63,18 @@ ENGINE_ALLOWED = {"cluster"}
 #: them (the core takes no client, the local server keeps its own rules); delete a line when its import goes
 #: (test_known_exceptions_are_still_needed says which), never add one without a reason in docs/layout.md.
 KNOWN_EXCEPTIONS: Set[Tuple[str, str]] = {
-    # The core still holds I/O objects: the config carries the checkpoint store and the bandwidth cap, the
-    # decisions open sources and readers, parts and resume take a client and call it (issue 21: the machine).
+    # The core still names I/O types: the config carries the checkpoint store and the bandwidth cap; the
+    # decisions tell sources apart by type and write the kept upload's checkpoint path; the parts' protocol
+    # names the source's body type.
     ("_core._config", "_io.checkpoint"),
     ("_core._config", "_io.ratelimit"),
-    ("_core._decisions", "_io._partreader"),
     ("_core._decisions", "_io._sources"),
     ("_core._decisions", "_io.checkpoint"),
-    ("_core._decisions", "_io.ratelimit"),
-    ("_core._resume", "_io._sources"),
-    ("_core._resume", "_io.client"),
-    ("_core.parts", "_io._partreader"),
     ("_core.parts", "_io._sources"),
-    ("_core.parts", "_io.client"),
     # The transport reads __version__ from the package for its User-Agent.
     ("_io.transport", ""),
     # signer.CosAuth, the auth adapter's old home, is answered lazily from the transport side (module __getattr__).
     ("_protocol.signer", "_io._requests_auth"),
-    # The local server still shares the client's numbers, signer and CRC-64 (issue 21: an independent oracle).
-    ("testing._accesslog", "_protocol.signer"),
-    ("testing._service", "_protocol.checksum"),
-    ("testing._service", "_protocol.limits"),
-    ("testing.auth", "_protocol.limits"),
-    ("testing.auth", "_protocol.signer"),
-    ("testing.bucket_protocol", "_protocol.limits"),
-    ("testing.protocol", "_protocol.limits"),
-    ("testing.server", "_protocol.limits"),
-    ("testing.server", "_protocol.signer"),
-    ("testing.server_dialect", "_protocol.limits"),
-    ("testing.store", "_protocol.checksum"),
 }
 
 

@@ -14,7 +14,7 @@ from cos_multipart._actions import (
 )  # fmt: skip
 from cos_multipart._machine import UploadMachine, UploadStart
 from cos_multipart._outcomes import Initiated, Sent, SourceFacts, Target
-from cos_multipart._partreader import PartDigest, StreamPart
+from cos_multipart._partvalues import PartDigest, StreamPart
 from cos_multipart.checksum import crc64, crc64_combine_all
 from cos_multipart.dialect import COS
 from cos_multipart.errors import CosIntegrityError, CosServiceError, ObjectExistsError, ResumeError

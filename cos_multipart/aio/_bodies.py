@@ -25,7 +25,8 @@ import threading
 from collections import deque
 from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Deque, Optional, TypeVar, Union
 
-from .._partreader import FilePartReader, PartDigest, StreamPart, _Hasher
+from .._partreader import FilePartReader, _Hasher
+from .._partvalues import PartDigest, StreamPart
 from .._sources import PartBody, StreamSource
 from ..errors import CosValidationError
 from ..progress import ProgressCallback, ProgressEvent, ProgressTracker
