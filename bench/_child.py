@@ -51,7 +51,7 @@ def _rss_mib() -> float:
 
 
 def job_ours(spec: Spec) -> Result:
-    """Upload with :func:`cos_multipart.uploader.upload_file` (verified, resumable, parallel).
+    """Upload with :func:`cos_multipart._drivers.uploader.upload_file` (verified, resumable, parallel).
 
     ``defaults: true`` calls it as a user would, with nothing but the client, the file and the key (the
     package's own part size, concurrency and connection pool); otherwise ``part_size`` and ``threads`` (and a
@@ -59,10 +59,10 @@ def job_ours(spec: Spec) -> Result:
     """
     if spec.get("crc") == "crcmod":
         sys.modules["fastcrc"] = None  # type: ignore[assignment]  # makes "import fastcrc" fail
-    from cos_multipart import checksum
-    from cos_multipart.client import CosClient
-    from cos_multipart.credentials import Credentials
-    from cos_multipart.uploader import upload_file
+    from cos_multipart._protocol import checksum
+    from cos_multipart._io.client import CosClient
+    from cos_multipart._protocol.credentials import Credentials
+    from cos_multipart._drivers.uploader import upload_file
 
     defaults = bool(spec.get("defaults"))
     threads = int(spec["threads"])
@@ -149,7 +149,7 @@ def job_put(spec: Spec) -> Result:
     import requests
     from requests.adapters import HTTPAdapter
 
-    from cos_multipart.credentials import Credentials
+    from cos_multipart._protocol.credentials import Credentials
     from cos_multipart import CosAuth
 
     class Adapter(HTTPAdapter):
@@ -201,7 +201,7 @@ def job_put(spec: Spec) -> Result:
 def job_md5(spec: Spec) -> Result:
     """The floor of hashing: the file read in 1 MiB chunks into one buffer, one thread, hashed with each of
     ``hashes`` (``md5``, ``crc64``: the package's fast backend; default ``["md5"]``)."""
-    from cos_multipart import checksum
+    from cos_multipart._protocol import checksum
 
     buffer = bytearray(READ_CHUNK)
     view = memoryview(buffer)
@@ -321,9 +321,9 @@ def job_ours_async(spec: Spec) -> Result:
     """Upload with :func:`cos_multipart.aio.async_upload_file` (the asyncio driver; same options)."""
     import asyncio
 
-    from cos_multipart import checksum
+    from cos_multipart._protocol import checksum
     from cos_multipart.aio import AsyncCosClient, async_upload_file
-    from cos_multipart.credentials import Credentials
+    from cos_multipart._protocol.credentials import Credentials
 
     threads = int(spec["threads"])
     baseline = _rss_mib()
@@ -377,7 +377,7 @@ def job_probe(spec: Spec) -> Result:
     import requests
 
     from cos_multipart import CosAuth
-    from cos_multipart.credentials import Credentials
+    from cos_multipart._protocol.credentials import Credentials
 
     auth = CosAuth(Credentials.from_env())
     url = f"{spec['endpoint']}/{spec['key']}"

@@ -1,6 +1,6 @@
 """Directory jobs of :mod:`bench._child`: one tree uploaded by one client, in a fresh process.
 
-* ``dir-ours``: :func:`cos_multipart.directory.upload_directory` (one pool of request slots for every file
+* ``dir-ours``: :func:`cos_multipart._drivers.directory.upload_directory` (one pool of request slots for every file
   and part);
 * ``dir-official-pool``: the official SDK's ``put_object`` in a thread pool of the same size;
 * ``dir-official-loop``: the official SDK's ``put_object`` in a simple loop, one file after the other, as
@@ -36,9 +36,9 @@ def tree_files(root: str) -> List[str]:
 
 def job_dir_ours(spec: Spec, measure: Measure) -> Result:
     from cos_multipart import UploadConfig
-    from cos_multipart.client import CosClient
-    from cos_multipart.credentials import Credentials
-    from cos_multipart.directory import upload_directory
+    from cos_multipart._io.client import CosClient
+    from cos_multipart._protocol.credentials import Credentials
+    from cos_multipart._drivers.directory import upload_directory
 
     concurrency = int(spec["threads"])
     client = CosClient(spec["bucket"], spec["region"], Credentials.from_env(), endpoint=spec["endpoint"],

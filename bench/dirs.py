@@ -3,7 +3,7 @@ or ``python -m bench.dirs``).
 
 Each client uploads the same tree in a fresh child process (:mod:`bench._dirjobs`), clients alternating:
 
-* ``dir-ours``: :func:`cos_multipart.directory.upload_directory`, ``dir_concurrency`` requests at once;
+* ``dir-ours``: :func:`cos_multipart._drivers.directory.upload_directory`, ``dir_concurrency`` requests at once;
 * ``dir-official-pool``: the official SDK's ``put_object`` in a thread pool of the same size;
 * ``dir-official-loop``: the official SDK's ``put_object`` in a simple loop (what its documentation shows);
 * ``coscmd``: ``coscmd upload -r`` (Tencent's command line, built on the official SDK), ``max_thread`` =

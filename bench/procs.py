@@ -206,8 +206,8 @@ class ServerProcess:
         return entries
 
     def client(self) -> Any:
-        """A :class:`cos_multipart.client.CosClient` for checks made outside the measurement."""
-        from cos_multipart.client import CosClient
+        """A :class:`cos_multipart._io.client.CosClient` for checks made outside the measurement."""
+        from cos_multipart._io.client import CosClient
 
         dialect: Dict[str, Any] = {"dialect": self.dialect} if self.dialect else {}
         return CosClient(

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Dict, Optional, Tuple
 
-from cos_multipart.cli import parse_size as cli_parse_size
+from cos_multipart._cli.main import parse_size as cli_parse_size
 
 KIB = 1024
 MIB = 1024 * KIB

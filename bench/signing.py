@@ -3,7 +3,7 @@
 The request is an Upload Part (``PUT /<key>?partNumber=7&uploadId=...`` with ``Content-Length``,
 ``Content-Type`` and an ``x-cos-meta`` header). Three ways are timed:
 
-* ``ours-sign``: :func:`cos_multipart.signer.sign` on plain data, as the transport calls it per attempt
+* ``ours-sign``: :func:`cos_multipart._protocol.signer.sign` on plain data, as the transport calls it per attempt
   (header selection and the window included);
 * ``ours-auth``: :class:`cos_multipart.CosAuth` on a prepared ``requests`` request (URL parsing
   included), the same interface the official SDK's signer has;
@@ -23,8 +23,8 @@ from unittest import mock
 import requests
 
 from cos_multipart import CosAuth
-from cos_multipart.credentials import Credentials
-from cos_multipart.signer import SignWindow, select_headers, sign
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.signer import SignWindow, select_headers, sign
 
 from .stats import spread
 

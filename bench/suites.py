@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from cos_multipart import checksum
+from cos_multipart._protocol import checksum
 from cos_multipart.testing.server import DEFAULT_BUCKET, DEFAULT_REGION
 
 from .netshape import LinkShape
@@ -593,10 +593,10 @@ def run_cluster(settings: Settings, workdir: Path, log: Log) -> Dict[str, Any]:
     except ImportError:
         log("[cluster] skipped: dask is not installed (pip install -e '.[dask]')")
         return {"skipped": "dask is not installed"}
-    from cos_multipart.checkpoint import CheckpointStore
+    from cos_multipart._io.checkpoint import CheckpointStore
     from cos_multipart.cluster import upload_file_on_cluster
     from cos_multipart.remote import ClientConfig, EnvCredentials
-    from cos_multipart.uploader import UploadConfig, Uploader
+    from cos_multipart._drivers.uploader import UploadConfig, Uploader
 
     cap = settings.cluster_bandwidth
     threads = settings.cluster_threads

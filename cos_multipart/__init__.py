@@ -7,13 +7,13 @@ from __future__ import annotations
 
 __version__ = "0.5.0"
 
-from .checkpoint import Checkpoint, CheckpointStore, VerifiedPart
-from .checksum import crc64, crc64_combine
-from .client import CosClient
-from ._streams import ObjectStream
-from ._transports import HttpTransport
-from .credentials import Credentials, RefreshingCredentials
-from .errors import (
+from ._io.checkpoint import Checkpoint, CheckpointStore, VerifiedPart
+from ._protocol.checksum import crc64, crc64_combine
+from ._io.client import CosClient
+from ._io._streams import ObjectStream
+from ._io._transports import HttpTransport
+from ._protocol.credentials import Credentials, RefreshingCredentials
+from ._protocol.errors import (
     CosCancelledError,
     CosCredentialsError,
     CosError,
@@ -33,7 +33,7 @@ from .errors import (
     UploadLockedError,
     kept_upload_of,
 )
-from .models import (
+from ._protocol.models import (
     CompletedPart,
     CompleteResult,
     InitiateResult,
@@ -43,20 +43,20 @@ from .models import (
     ResponseInfo,
     UploadInfo,
 )
-from .options import ObjectOptions
-from .parts import Completion
-from ._steps import complete, upload_part
-from .planner import PartPlan, StreamPlan, plan_parts, stream_plan
-from .progress import ProgressEvent
-from .retry import RetryPolicy
-from ._requests_auth import CosAuth
-from .session import FileIdentity, PartReceipt, UploadSession
-from .signer import SignWindow, presign_url, sign
-from .sse import SseC, SseCos, SseKms
-from .uploader import UploadConfig, Uploader, UploadResult, upload_file
-from .directory import DirectoryReport, sync_directory, upload_directory
-from .verify import VerifyOutcome, VerifyResult, verify
-from .check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
+from ._protocol.options import ObjectOptions
+from ._core.parts import Completion
+from ._drivers._steps import complete, upload_part
+from ._core.planner import PartPlan, StreamPlan, plan_parts, stream_plan
+from ._core.progress import ProgressEvent
+from ._protocol.retry import RetryPolicy
+from ._io._requests_auth import CosAuth
+from ._core.session import FileIdentity, PartReceipt, UploadSession
+from ._protocol.signer import SignWindow, presign_url, sign
+from ._protocol.sse import SseC, SseCos, SseKms
+from ._drivers.uploader import UploadConfig, Uploader, UploadResult, upload_file
+from ._drivers.directory import DirectoryReport, sync_directory, upload_directory
+from ._drivers.verify import VerifyOutcome, VerifyResult, verify
+from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
 
 __all__ = [
     "__version__",

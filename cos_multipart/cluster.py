@@ -2,7 +2,7 @@
 
 :func:`upload_file_on_cluster` runs the threaded driver's upload with its part scheduling replaced by Dask
 tasks: the caller takes the checkpoint lock, resumes or initiates the upload exactly as
-:class:`~cos_multipart.uploader.Uploader` does (same checkpoint file, same stale / gone / keep-or-abort
+:class:`~cos_multipart._drivers.uploader.Uploader` does (same checkpoint file, same stale / gone / keep-or-abort
 decisions), then submits runs of parts as tasks; each worker opens the file itself (a path every worker can
 see) and sends each part once (:func:`~cos_multipart.remote.send_part_attempts`); the answers come back as
 tasks finish and the caller's upload machine judges them (sending a part again on a mismatch), records the
@@ -32,28 +32,28 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("cos_multipart.cluster needs the dask extra: pip install 'cos-multipart[dask]'") from error
 
-from ._config import UploadConfig, UploadResult
-from ._actions import SendPart, StopParts
-from ._decisions import check_config, check_plan, check_progress, check_store, check_upload_key, wanted_session
-from ._driver import POLL_SECONDS, Upload, target_of
-from ._localsteps import facts_of
-from ._machine import UploadMachine
-from ._outcomes import Sent
-from ._sources import FileSource, open_source
-from .checkpoint import CheckpointStore
-from .credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
-from .dialect import dialect_of
-from .endpoint import validate_key
-from .errors import CosCancelledError, CosCredentialsError, CosValidationError
-from .progress import ProgressCallback
-from ._crccache import CrcCache
-from ._dirplan import file_batches, files_per_task
-from ._dirreport import DirectoryReport, FailedFile, ProgressFunction
-from ._dirrun import DirectoryRun, FileResult, FileTask, RunSettings, _one_line, _Progress
-from .directory import crc_cache, run_settings
+from ._core._config import UploadConfig, UploadResult
+from ._core._actions import SendPart, StopParts
+from ._core._decisions import check_config, check_plan, check_progress, check_store, check_upload_key, wanted_session
+from ._drivers.threads import POLL_SECONDS, Upload, target_of
+from ._drivers._localsteps import facts_of
+from ._core._machine import UploadMachine
+from ._core._outcomes import Sent
+from ._io._sources import FileSource, open_source
+from ._io.checkpoint import CheckpointStore
+from ._protocol.credentials import Credentials, CredentialsLike, CredentialsProvider, as_provider
+from ._protocol.dialect import dialect_of
+from ._protocol.endpoint import validate_key
+from ._protocol.errors import CosCancelledError, CosCredentialsError, CosValidationError
+from ._core.progress import ProgressCallback
+from ._io._crccache import CrcCache
+from ._core._dirplan import file_batches, files_per_task
+from ._core._dirreport import DirectoryReport, FailedFile, ProgressFunction
+from ._drivers._dirrun import DirectoryRun, FileResult, FileTask, RunSettings, _one_line, _Progress
+from ._drivers.directory import crc_cache, run_settings
 from . import remote
 from .remote import ClientConfig, FilesJob, PartAttempts, PartJob, send_part_attempts, upload_files, without_parts
-from .session import UploadSession
+from ._core.session import UploadSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -162,7 +162,7 @@ def install_credentials(
 
     Args:
         dask_client: The cluster's client.
-        credentials: :class:`~cos_multipart.credentials.Credentials`, or a picklable provider.
+        credentials: :class:`~cos_multipart._protocol.credentials.Credentials`, or a picklable provider.
         name: Several sets can be installed under different names.
 
     Returns:
@@ -203,7 +203,7 @@ def upload_file_on_cluster(
         parts_per_task: Parts one task sends, in order (default: up to :data:`DEFAULT_PARTS_PER_TASK`, fewer
             so every worker thread gets work).
         task_retries: Dask ``retries=`` of each task (a task raised, e.g. a worker's network failed).
-        progress: Called with a :class:`~cos_multipart.progress.ProgressEvent` as parts are confirmed; an
+        progress: Called with a :class:`~cos_multipart._core.progress.ProgressEvent` as parts are confirmed; an
             exception from it stops the upload and keeps it for a resume.
         store: Checkpoint storage on this machine (default: in ``upload_config.checkpoint_dir``).
 
@@ -214,8 +214,8 @@ def upload_file_on_cluster(
         CosValidationError: Bad key, path or options (nothing sent).
         UploadLockedError: Another upload of this file to this key is running (threaded or on a cluster).
         CosIntegrityError / CosServiceError / CosTransportError / SourceChangedError: as for
-            :meth:`~cos_multipart.uploader.Uploader.upload`; a resumable upload is kept and the exception
-            carries :class:`~cos_multipart.errors.KeptUpload`.
+            :meth:`~cos_multipart._drivers.uploader.Uploader.upload`; a resumable upload is kept and the exception
+            carries :class:`~cos_multipart._protocol.errors.KeptUpload`.
     """
     settings = upload_config if upload_config is not None else UploadConfig()
     _check_settings(settings, parts_per_task, task_retries)
@@ -381,13 +381,13 @@ def upload_directory_on_cluster(
         hidden: Include dot files and directories.
         dry_run: Report what would be uploaded without sending anything.
         files_per_task: Small files in one task (default: up to
-            :data:`~cos_multipart._dirplan.DEFAULT_FILES_PER_TASK`, fewer so every worker thread gets work).
+            :data:`~cos_multipart._core._dirplan.DEFAULT_FILES_PER_TASK`, fewer so every worker thread gets work).
         task_retries: Dask ``retries=`` of each task (a task that raised, e.g. a worker without credentials).
-        progress: Called with a :class:`~cos_multipart.directory.DirectoryProgress` as tasks finish.
+        progress: Called with a :class:`~cos_multipart._drivers.directory.DirectoryProgress` as tasks finish.
 
     Returns:
-        The same :class:`~cos_multipart.directory.DirectoryReport` as
-        :func:`~cos_multipart.directory.upload_directory`; a file that failed (on its own, or with its whole
+        The same :class:`~cos_multipart._drivers.directory.DirectoryReport` as
+        :func:`~cos_multipart._drivers.directory.upload_directory`; a file that failed (on its own, or with its whole
         task after the retries) is in ``failed`` and did not stop the others.
 
     Raises:
@@ -423,14 +423,14 @@ def sync_directory_on_cluster(
     """Like :func:`upload_directory_on_cluster`, but skip files the bucket already holds, and optionally delete.
 
     The listing, the CRC-64 cache and the deletions are this process's (as for
-    :func:`~cos_multipart.directory.sync_directory`); the decisions that need a file's bytes (its CRC-64
+    :func:`~cos_multipart._drivers.directory.sync_directory`); the decisions that need a file's bytes (its CRC-64
     when the sizes are equal and the cache has none) or a HEAD are made on the workers, which send the
     CRC-64 they computed back for this process's cache.
 
     Args:
         checksum: Re-read every local file instead of trusting the cache.
         delete: Remove objects under ``prefix`` that have no local file, exactly as
-            :func:`~cos_multipart.directory.sync_directory` does (the same kept keys; not when part of
+            :func:`~cos_multipart._drivers.directory.sync_directory` does (the same kept keys; not when part of
             the tree could not be read).
         max_delete: With ``delete``: the most objects this run may delete (``None``: no limit); a plan with
             more deletes nothing.
@@ -472,7 +472,7 @@ class _ClusterDirectoryRun(DirectoryRun):
     """The directory run with its files handled by Dask tasks instead of local threads.
 
     Only :meth:`_dispatch` differs: the walk, the listing, the cache, the deletions and the report are the
-    local run's, and each worker handles its files with the local run's :class:`~cos_multipart._dirrun.FileSender`.
+    local run's, and each worker handles its files with the local run's :class:`~cos_multipart._drivers._dirrun.FileSender`.
     """
 
     dask_client: Any

@@ -1,10 +1,10 @@
 """What another machine needs to send parts of an upload: a picklable client configuration and the worker step.
 
-The session core is engine-neutral (:class:`~cos_multipart.session.UploadSession` pickles, holds no secret);
+The session core is engine-neutral (:class:`~cos_multipart._core.session.UploadSession` pickles, holds no secret);
 what a worker on another machine still needs is a client, and a client holds credentials. This module keeps
 the two apart:
 
-* :class:`ClientConfig` says how to build a :class:`~cos_multipart.client.CosClient` (bucket, region,
+* :class:`ClientConfig` says how to build a :class:`~cos_multipart._io.client.CosClient` (bucket, region,
   endpoint, TLS, timeouts, retries) and where its credentials come FROM, never what they are: an
   :class:`EnvCredentials` names environment variables read on each machine, a :class:`FactoryCredentials`
   names a function each machine calls to build its own provider (an STS provider that refreshes itself on
@@ -33,25 +33,25 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
-from ._config import UploadConfig
-from ._dirrun import FileResult, FileSender, FileTask
-from ._slots import RequestSlots
-from ._partvalues import PartDigest
-from ._sources import BodyOptions, FileSource, open_source
-from .client import CosClient
-from .credentials import COS_ENV, Credentials, CredentialsLike, CredentialsProvider, as_provider
-from .dialect import dialect_of
-from .endpoint import Endpoint
-from .errors import CosCredentialsError, CosValidationError, SourceChangedError
-from ._decisions import worker_file_change
-from ._actions import SendPart
-from ._driver import client_call
-from ._outcomes import Sent
-from ._steps import part_step
-from .parts import DEFAULT_PART_ATTEMPTS, Answer
-from .retry import RetryPolicy, policy_with
-from .session import FileIdentity, PartReceipt, UploadSession
-from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
+from ._core._config import UploadConfig
+from ._drivers._dirrun import FileResult, FileSender, FileTask
+from ._io._slots import RequestSlots
+from ._core._partvalues import PartDigest
+from ._io._sources import BodyOptions, FileSource, open_source
+from ._io.client import CosClient
+from ._protocol.credentials import COS_ENV, Credentials, CredentialsLike, CredentialsProvider, as_provider
+from ._protocol.dialect import dialect_of
+from ._protocol.endpoint import Endpoint
+from ._protocol.errors import CosCredentialsError, CosValidationError, SourceChangedError
+from ._core._decisions import worker_file_change
+from ._core._actions import SendPart
+from ._drivers.threads import client_call
+from ._core._outcomes import Sent
+from ._drivers._steps import part_step
+from ._core.parts import DEFAULT_PART_ATTEMPTS, Answer
+from ._protocol.retry import RetryPolicy, policy_with
+from ._core.session import FileIdentity, PartReceipt, UploadSession
+from ._io.transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ class FactoryCredentials:
     (its arguments travel), lambdas and nested functions (closures and defaults travel by value), bound
     methods (their object travels), callable instances (their state travels). A factory that needs settings
     reads them on the machine it runs on (environment variables, a file). It returns what
-    :class:`~cos_multipart.client.CosClient` accepts as credentials; return a
-    :class:`~cos_multipart.credentials.RefreshingCredentials` that fetches temporary credentials (from an
+    :class:`~cos_multipart._io.client.CosClient` accepts as credentials; return a
+    :class:`~cos_multipart._protocol.credentials.RefreshingCredentials` that fetches temporary credentials (from an
     instance role, a vault, a file an agent rotates) and each worker refreshes its own before they expire.
 
     Attributes:
@@ -161,14 +161,14 @@ class FactoryCredentials:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """How each machine builds its own :class:`~cos_multipart.client.CosClient`: a picklable value, no secret.
+    """How each machine builds its own :class:`~cos_multipart._io.client.CosClient`: a picklable value, no secret.
 
     Attributes:
         bucket: ``<BucketName>-<APPID>``.
         region: e.g. ``"ap-guangzhou"``.
         credentials: Where each machine gets credentials (:class:`EnvCredentials`, :class:`FactoryCredentials`,
             or :func:`cos_multipart.cluster.install_credentials`'s value); never a
-            :class:`~cos_multipart.credentials.Credentials` (it would travel in every task).
+            :class:`~cos_multipart._protocol.credentials.Credentials` (it would travel in every task).
         endpoint: A base URL (the local server, a custom domain), or ``None`` for the bucket's COS endpoint.
         verify: TLS verification: ``True``, ``False`` or a CA bundle path that exists on every machine.
         timeout: Seconds, or ``(connect, read)``.
@@ -179,7 +179,7 @@ class ClientConfig:
             :class:`EnvCredentials`, each machine reads OSS's variables (``OSS_ACCESS_KEY_ID``,
             ``OSS_ACCESS_KEY_SECRET``, ``OSS_SESSION_TOKEN``) instead of COS's.
         answer_deadline: Seconds an attempt may take to deliver its whole answer once its request is written
-            (``None``: no limit), as :class:`~cos_multipart.client.CosClient`'s: an answer trickled byte by
+            (``None``: no limit), as :class:`~cos_multipart._io.client.CosClient`'s: an answer trickled byte by
             byte resets the read timeout, this ends it (a timeout the retry policy retries).
     """
 
@@ -369,9 +369,9 @@ def upload_files(config: ClientConfig, tasks: Sequence[FileTask], job: Optional[
     Each file is opened here under the caller's tree (a shared file system), one name at a time without
     following a link the caller's walk did not follow, and must be the file that walk saw (its inode; a file
     written since is read afresh, one written while read twice fails); it is uploaded with
-    :class:`~cos_multipart.uploader.Uploader`: small files in one verified PUT, large ones in verified parts
+    :class:`~cos_multipart._drivers.uploader.Uploader`: small files in one verified PUT, large ones in verified parts
     with a checkpoint in ``job.upload_config.checkpoint_dir``, resumed when one is there. A file that fails
-    is a :class:`~cos_multipart.directory.FailedFile` result; the others go on.
+    is a :class:`~cos_multipart._drivers.directory.FailedFile` result; the others go on.
 
     Args:
         config: How to build this machine's client.

@@ -9,10 +9,10 @@ import io
 
 import requests
 
-from cos_multipart.checksum import crc64
-from cos_multipart.retry import RetryPolicy
+from cos_multipart import crc64
+from cos_multipart import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart.uploader import upload_file
+from cos_multipart import upload_file
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from cos_multipart import UploadConfig
-from cos_multipart.directory import sync_directory, upload_directory
+from cos_multipart import sync_directory, upload_directory
 from cos_multipart.testing import LocalCOS
 
 

@@ -11,11 +11,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from cos_multipart.checksum import crc64
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
+from cos_multipart import crc64
+from cos_multipart._protocol.limits import MB
+from cos_multipart import ProgressEvent
 from cos_multipart.testing import LocalCOS
-from cos_multipart.uploader import UploadConfig, Uploader
+from cos_multipart import UploadConfig, Uploader
 
 
 def main() -> None:

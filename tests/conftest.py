@@ -8,7 +8,7 @@ from typing import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
-from cos_multipart.client import CosClient  # noqa: E402
+from cos_multipart._io.client import CosClient  # noqa: E402
 from cos_multipart.testing import LocalCOS  # noqa: E402
 
 

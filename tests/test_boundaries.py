@@ -9,7 +9,7 @@ from typing import Set
 import pytest
 
 import cos_multipart
-from cos_multipart import signer
+from cos_multipart._protocol import signer
 
 PACKAGE = Path(cos_multipart.__file__).parent
 HTTP_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client"}
@@ -35,12 +35,12 @@ def test_no_http_library_outside_the_transport(path: Path) -> None:
 
 
 def test_the_async_client_leaves_aiohttp_to_its_transport() -> None:
-    found = {name for name in imported(PACKAGE / "aio" / "_client.py") if name.split(".")[0] in HTTP_LIBRARIES}
+    found = {name for name in imported(PACKAGE / "_io" / "aio_client.py") if name.split(".")[0] in HTTP_LIBRARIES}
     assert found == set()
 
 
 def test_cos_auth_is_still_reachable_from_its_old_home() -> None:
-    from cos_multipart._requests_auth import CosAuth
+    from cos_multipart._io._requests_auth import CosAuth
 
     assert signer.CosAuth is CosAuth is cos_multipart.CosAuth
     with pytest.raises(AttributeError):

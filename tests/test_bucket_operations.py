@@ -10,13 +10,13 @@ from typing import Any, Iterator, List, Optional
 
 import pytest
 
-from cos_multipart import _xml
-from cos_multipart import operations as ops
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.errors import CosResponseError, CosValidationError
-from cos_multipart.endpoint import Endpoint
-from cos_multipart.models import HttpCall, ObjectsPage, ObjectSummary
+from cos_multipart._protocol import _xml
+from cos_multipart._protocol import operations as ops
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.errors import CosResponseError, CosValidationError
+from cos_multipart._protocol.endpoint import Endpoint
+from cos_multipart._protocol.models import HttpCall, ObjectsPage, ObjectSummary
 
 LISTING = b"""<?xml version='1.0' encoding='utf-8' ?>
 <ListBucketResult>

@@ -1,4 +1,4 @@
-"""The verdicts of ``check`` (:func:`cos_multipart.check.compare`) and the ``--older-than`` durations."""
+"""The verdicts of ``check`` (:func:`cos_multipart._drivers.check.compare`) and the ``--older-than`` durations."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Optional, Tuple
 
 import pytest
 
-from cos_multipart.cli import parse_duration
-from cos_multipart.check import CheckedPath, CheckReport, compare
+from cos_multipart._cli.main import parse_duration
+from cos_multipart._drivers.check import CheckedPath, CheckReport, compare
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 import pytest
 
-from cos_multipart.checkpoint import (
+from cos_multipart._io.checkpoint import (
     Checkpoint,
     CheckpointRecorder,
     CheckpointStore,
@@ -22,8 +22,8 @@ from cos_multipart.checkpoint import (
     default_checkpoint_dir,
     options_digest,
 )
-from cos_multipart.limits import MB
-from cos_multipart.planner import plan_parts
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.planner import plan_parts
 
 ENDPOINT = "http://127.0.0.1:9000"
 
@@ -162,7 +162,7 @@ def test_corrupt_or_foreign_files_are_ignored_with_a_warning(
         document = checkpoint.to_json()
         corrupt(document)  # type: ignore[operator]
         path.write_text(json.dumps(document))
-    with caplog.at_level(logging.WARNING, logger="cos_multipart.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="cos_multipart._io.checkpoint"):
         assert store.load(ENDPOINT, checkpoint.bucket, checkpoint.key, tmp_path / "f.bin") is None
     assert "ignoring checkpoint" in caplog.text
 
@@ -233,7 +233,7 @@ def test_hostile_files_at_the_checkpoint_path_neither_hang_nor_crash(
         os.symlink("/dev/zero", path)
     else:
         path.mkdir()
-    with caplog.at_level(logging.WARNING, logger="cos_multipart.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="cos_multipart._io.checkpoint"):
         assert store.load(ENDPOINT, checkpoint.bucket, checkpoint.key, tmp_path / "f.bin") is None
     assert "ignoring checkpoint" in caplog.text
 

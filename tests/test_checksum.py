@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cos_multipart import checksum
-from cos_multipart.checksum import (
+from cos_multipart._protocol import checksum
+from cos_multipart._protocol.checksum import (
     CRC64_CHECK,
     PartHasher,
     crc64,

@@ -12,7 +12,7 @@ from typing import List
 
 import pytest
 
-from cos_multipart import cli
+from cos_multipart._cli import main as cli
 
 BASH = shutil.which("bash") or "bash"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -74,7 +74,7 @@ def test_bash_completes_commands_flags_choices_profiles_targets_and_files(
 
 
 def test_every_flag_and_command_of_the_parser_is_in_each_script(capsys: pytest.CaptureFixture[str]) -> None:
-    from cos_multipart._cli_completion import read
+    from cos_multipart._cli.completion import read
 
     root = read(cli.build_parser())
     scripts = {shell: _script(shell, capsys) for shell in ("bash", "zsh", "fish")}

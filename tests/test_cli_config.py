@@ -14,9 +14,9 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from cos_multipart import _profiles, cli
-from cos_multipart.errors import CosValidationError
-from cos_multipart.uploader import DEFAULT_CONCURRENCY
+from cos_multipart._cli import profiles as _profiles, main as cli
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._drivers.uploader import DEFAULT_CONCURRENCY
 
 CONFIG = Path("cos-multipart") / "config.toml"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cos_multipart import _profiles, cli
-from cos_multipart._cli_coscli import read
+from cos_multipart._cli import profiles as _profiles, main as cli
+from cos_multipart._cli.coscli import read
 
 CONFIG = Path("cos-multipart") / "config.toml"
 

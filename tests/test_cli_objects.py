@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from cos_multipart import cli
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.limits import MB
+from cos_multipart._cli import main as cli
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
 
 from test_cli_transfer import SSE_C_KEY, make_file, target
@@ -174,7 +174,7 @@ def test_stat_and_verify_of_an_sse_c_object_without_its_key_say_so(
     cli_server: LocalCOS, cli_client: CosClient, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from cos_multipart.sse import SseC
+    from cos_multipart._protocol.sse import SseC
 
     cli_client.put_object("secret.bin", b"abc", encryption=SseC(SSE_C_KEY))
     assert run("stat", target(cli_server, "secret.bin")) == cli.EXIT_USAGE

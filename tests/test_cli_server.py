@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from cos_multipart import cli
+from cos_multipart._cli import main as cli
 
 
 def test_serve_bandwidth_takes_the_client_flags_units() -> None:

@@ -8,11 +8,11 @@ from typing import Optional
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart._cli_target import parse_target
-from cos_multipart._cli_transfer import make_client
-from cos_multipart.dialect import COS, OSS
-from cos_multipart.errors import CosValidationError, KeptUpload
+from cos_multipart._cli import main as cli
+from cos_multipart._cli.target import parse_target
+from cos_multipart._cli.transfer import make_client
+from cos_multipart._protocol.dialect import COS, OSS
+from cos_multipart._protocol.errors import CosValidationError, KeptUpload
 
 _PLACE_VARIABLES = ("COS_REGION", "COS_ENDPOINT", "OSS_REGION", "OSS_ENDPOINT")
 _CREDENTIAL_VARIABLES = (
@@ -135,7 +135,7 @@ def test_resume_and_abort_commands_are_quoted_absolute_and_repeat_the_options(
 ) -> None:
     import shlex
 
-    from cos_multipart._cli_commands import abort_command, kept_line, resume_command
+    from cos_multipart._cli.commands import abort_command, kept_line, resume_command
 
     monkeypatch.chdir(tmp_path)
     args = cli.build_parser().parse_args([

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart._cli_text import shown
-from cos_multipart.errors import KEPT_UPLOAD_ATTRIBUTE, KeptUpload
+from cos_multipart._cli import main as cli
+from cos_multipart._cli.text import shown
+from cos_multipart._protocol.errors import KEPT_UPLOAD_ATTRIBUTE, KeptUpload
 
 
 def test_shown_escapes_controls_separators_overrides_and_undecodable_bytes() -> None:

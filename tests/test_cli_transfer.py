@@ -10,18 +10,18 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart.cli import parse_size
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart._crccache import CACHE_FILE, CrcCache
-from cos_multipart._dirplan import WalkOptions
-from cos_multipart._walk import walk
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
+from cos_multipart._cli import main as cli
+from cos_multipart._cli.main import parse_size
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io._crccache import CACHE_FILE, CrcCache
+from cos_multipart._core._dirplan import WalkOptions
+from cos_multipart._io._walk import walk
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart.uploader import UploadConfig, Uploader
+from cos_multipart._drivers.uploader import UploadConfig, Uploader
 
 SSE_C_KEY = "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY="
 
@@ -110,7 +110,7 @@ def test_object_and_encryption_options(
         "--bandwidth-limit", "200MB",
     )  # fmt: skip
     assert code == 0
-    from cos_multipart.sse import SseC
+    from cos_multipart._protocol.sse import SseC
 
     key = SseC(SSE_C_KEY)
     assert stored(client, "opts.bin", sse_c=key) == data
@@ -202,7 +202,7 @@ def test_progress_bar_only_on_a_terminal(
     server: LocalCOS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, _ = make_file(tmp_path, 2 * MB)
-    monkeypatch.setattr("cos_multipart._cli_transfer._is_tty", lambda: True)
+    monkeypatch.setattr("cos_multipart._cli.transfer._is_tty", lambda: True)
     assert run("upload", str(path), target(server, "bar"), "--multipart-threshold", "0") == 0
     err = capsys.readouterr().err
     # Binary values labelled as binary (tqdm's scaling said 2.00M and MB/s), named by the local file, not the key.
@@ -222,7 +222,7 @@ def test_warnings_are_the_commands_own_lines_written_through_the_bar(
     path, data = make_file(tmp_path, 3 * MB)
     upload_id = interrupt(server, client, path, "w.bin", 1)
     client.abort_multipart_upload("w.bin", upload_id)
-    monkeypatch.setattr("cos_multipart._cli_transfer._is_tty", lambda: True)
+    monkeypatch.setattr("cos_multipart._cli.transfer._is_tty", lambda: True)
     assert run("upload", str(path), target(server, "w.bin"), "--part-size", "1MB", "--multipart-threshold", "0") == 0
     err = capsys.readouterr().err
     lines = [line for line in err.split("\n") if "is gone from" in line]

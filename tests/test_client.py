@@ -12,13 +12,13 @@ import requests
 import responses
 
 from cos_multipart import ObjectStream
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.errors import CosResponseError, CosServiceError, CosValidationError
-from cos_multipart.models import CompletedPart
-from cos_multipart.retry import RetryPolicy
-from cos_multipart.signer import SignWindow, sign
-from cos_multipart.sse import SseC, SseCos
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.errors import CosResponseError, CosServiceError, CosValidationError
+from cos_multipart._protocol.models import CompletedPart
+from cos_multipart._protocol.retry import RetryPolicy
+from cos_multipart._protocol.signer import SignWindow, sign
+from cos_multipart._protocol.sse import SseC, SseCos
 
 SECRET_KEY = "SECRETKEYabcdefghijklmnopqrstuvw"
 TOKEN = "TOKENsts0123456789tokentokentoken"
@@ -252,7 +252,7 @@ TRICKY_KEYS = ["plain.bin", "dir/文件 a+b?c#d%e~f.bin", "a/../b/./c", "sp ace/
 @pytest.mark.integration
 @pytest.mark.parametrize("key", TRICKY_KEYS)
 def test_local_multipart_round_trip(local_cos: Any, key: str) -> None:
-    from cos_multipart.checksum import crc64, crc64_combine
+    from cos_multipart._protocol.checksum import crc64, crc64_combine
 
     first, second = bytes(range(256)) * 4096, b"tail-bytes" * 10  # 1 MiB + 100 B
     with local_cos.client() as client:

@@ -3,7 +3,7 @@
 ``CosClient`` and ``AsyncCosClient`` are compared member by member (names, parameter names, kinds, defaults,
 annotations, return types), with the few differences asyncio requires named here, each with its reason:
 threading's ``Event`` is asyncio's, a sync iterator is an async iterator, a sync body is an async body,
-a result is awaited. Both are checked against the table of operations (``cos_multipart._api.OPERATIONS``):
+a result is awaited. Both are checked against the table of operations (``cos_multipart._io._api.OPERATIONS``):
 every API method is in the table, delegates to it, and returns the table's result type in the table's shape.
 """
 
@@ -17,12 +17,12 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Set, 
 
 import pytest
 
-from cos_multipart import _api
-from cos_multipart._streams import AsyncObjectStream, ObjectStream
-from cos_multipart._transports import AsyncHttpTransport, HttpTransport
+from cos_multipart._io import _api
+from cos_multipart._io._streams import AsyncObjectStream, ObjectStream
+from cos_multipart._io._transports import AsyncHttpTransport, HttpTransport
 from cos_multipart.aio import AsyncCosClient, AsyncTransport
-from cos_multipart.client import CosClient
-from cos_multipart.transport import Transport
+from cos_multipart._io.client import CosClient
+from cos_multipart._io.transport import Transport
 
 #: Members only one side has, and why.
 SYNC_ONLY = {

@@ -11,12 +11,12 @@ import ssl
 import pytest
 import requests
 
-from cos_multipart.errors import FailureKind
-from cos_multipart.transport import _transport_error, failure_kind
+from cos_multipart._protocol.errors import FailureKind
+from cos_multipart._io.transport import _transport_error, failure_kind
 
 from cos_multipart import CosTLSError, CosTransportError
-from cos_multipart._tls import ca_bundle, tls_failure
-from cos_multipart.retry import RetryPolicy
+from cos_multipart._io._tls import ca_bundle, tls_failure
+from cos_multipart._protocol.retry import RetryPolicy
 
 
 @pytest.mark.parametrize(

@@ -7,16 +7,16 @@ import calendar
 
 import pytest
 
-from cos_multipart import operations
-from cos_multipart._attempts import signed_headers
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.dialect import COS, OSS, Dialect, dialect_of
-from cos_multipart.endpoint import Endpoint
-from cos_multipart.errors import CosServiceError, CosValidationError
-from cos_multipart.options import ObjectOptions
-from cos_multipart.planner import plan_parts
-from cos_multipart.sse import SseC, SseCos, SseKms
+from cos_multipart._protocol import operations
+from cos_multipart._io._attempts import signed_headers
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.dialect import COS, OSS, Dialect, dialect_of
+from cos_multipart._protocol.endpoint import Endpoint
+from cos_multipart._protocol.errors import CosServiceError, CosValidationError
+from cos_multipart._protocol.options import ObjectOptions
+from cos_multipart._core.planner import plan_parts
+from cos_multipart._protocol.sse import SseC, SseCos, SseKms
 
 KEYS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 T = calendar.timegm((2024, 1, 15, 8, 30, 0))

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cos_multipart import _dirrun
-from cos_multipart._crccache import CrcCache
-from cos_multipart._dirplan import (
+from cos_multipart._drivers import _dirrun
+from cos_multipart._io._crccache import CrcCache
+from cos_multipart._core._dirplan import (
     DEFAULT_FILES_PER_TASK,
     LocalFile,
     WalkOptions,
@@ -26,8 +26,8 @@ from cos_multipart._dirplan import (
     split_by_size,
     sync_decision,
 )
-from cos_multipart._walk import walk
-from cos_multipart.errors import CosValidationError
+from cos_multipart._io._walk import walk
+from cos_multipart._protocol.errors import CosValidationError
 
 
 def local(relative: str, size: int = 1, ctime: int = 0) -> LocalFile:

@@ -6,9 +6,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from cos_multipart.dialect import DIALECTS
-from cos_multipart.endpoint import Endpoint, encode_key_path, encode_query, strip_query, validate_bucket, validate_key, validate_region
-from cos_multipart.errors import CosValidationError
+from cos_multipart._protocol.dialect import DIALECTS
+from cos_multipart._protocol.endpoint import Endpoint, encode_key_path, encode_query, strip_query, validate_bucket, validate_key, validate_region
+from cos_multipart._protocol.errors import CosValidationError
 
 
 @pytest.mark.parametrize("bucket", ["examplebucket-1250000000", "a-1", "my-bucket-2-1250000000", "0a9-7"])
@@ -162,7 +162,7 @@ def test_strip_query() -> None:
 
 
 def test_oss_endpoint_kinds() -> None:
-    from cos_multipart.endpoint import oss_endpoint
+    from cos_multipart._protocol.endpoint import oss_endpoint
 
     assert oss_endpoint("examplebucket", "cn-hangzhou") == "https://examplebucket.oss-cn-hangzhou.aliyuncs.com"
     assert oss_endpoint("examplebucket", "cn-hangzhou", "internal") == "https://examplebucket.oss-cn-hangzhou-internal.aliyuncs.com"
@@ -174,8 +174,8 @@ def test_oss_endpoint_kinds() -> None:
             oss_endpoint(arguments["bucket"], arguments["region"], arguments["kind"], scheme=arguments["scheme"])
         assert caught.value.field == next(iter(bad))
     # A client on the internal endpoint signs for the bucket's region and sends virtual-host style.
-    from cos_multipart.client import CosClient
-    from cos_multipart.credentials import Credentials
+    from cos_multipart._io.client import CosClient
+    from cos_multipart._protocol.credentials import Credentials
 
     with CosClient("examplebucket", "cn-hangzhou", Credentials("LTAIid", "secret"), dialect="oss",
                    endpoint=oss_endpoint("examplebucket", "cn-hangzhou", "internal")) as client:  # fmt: skip
@@ -185,8 +185,8 @@ def test_oss_endpoint_kinds() -> None:
 @pytest.mark.parametrize("asynchronous", [False, True])
 def test_clients_refuse_an_endpoint_without_scheme(asynchronous: bool) -> None:
     # CosClient assumed https (then failed with a TLS error against a plain-http server); the CLI refused it.
-    from cos_multipart.client import CosClient
-    from cos_multipart.credentials import Credentials
+    from cos_multipart._io.client import CosClient
+    from cos_multipart._protocol.credentials import Credentials
 
     if asynchronous:
         pytest.importorskip("aiohttp")

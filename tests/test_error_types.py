@@ -10,11 +10,11 @@ import pickle
 import pytest
 
 from cos_multipart import CosError, CosServiceError, CosValidationError, SourceNotFoundError, UploadGoneError
-from cos_multipart._decisions import gone_error, upload_is_gone
-from cos_multipart._sources import open_source
-from cos_multipart.errors import kept_upload_of
-from cos_multipart.session import UploadSession
-from cos_multipart.planner import plan_parts
+from cos_multipart._core._decisions import gone_error, upload_is_gone
+from cos_multipart._io._sources import open_source
+from cos_multipart._protocol.errors import kept_upload_of
+from cos_multipart._core.session import UploadSession
+from cos_multipart._core.planner import plan_parts
 
 
 def test_a_missing_source_is_both_kinds_of_error_and_pickles() -> None:

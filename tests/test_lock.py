@@ -17,9 +17,9 @@ from typing import Callable, Iterator, List, TypeVar
 
 import pytest
 
-from cos_multipart import _lock
-from cos_multipart._lock import CheckpointLock
-from cos_multipart.errors import CosError, CosValidationError, UploadLockedError
+from cos_multipart._io import _lock
+from cos_multipart._io._lock import CheckpointLock
+from cos_multipart._protocol.errors import CosError, CosValidationError, UploadLockedError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file types and signals")
 
@@ -43,7 +43,7 @@ def _holder(checkpoint: Path, *extra: str) -> Iterator[subprocess.Popen[str]]:
         import sys
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
-        from cos_multipart._lock import CheckpointLock
+        from cos_multipart._io._lock import CheckpointLock
         lock = CheckpointLock.acquire(Path({str(checkpoint)!r}))
         print("locked", flush=True)
         sys.stdin.read()
@@ -192,8 +192,8 @@ def test_many_processes_never_hold_it_together(checkpoint: Path) -> None:
         import os, sys
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
-        from cos_multipart._lock import CheckpointLock
-        from cos_multipart.errors import UploadLockedError
+        from cos_multipart._io._lock import CheckpointLock
+        from cos_multipart._protocol.errors import UploadLockedError
         got = 0
         for _ in range(300):
             try:

@@ -7,20 +7,20 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from cos_multipart import UploadConfig
-from cos_multipart._actions import (
+from cos_multipart._core._actions import (
     Abort, CheckpointWritten, CheckUnchanged, CombineCrc64, Complete, DeleteObject, DigestParts, Done, DropCheckpoint, Failed, FlushCheckpoint, Head,
     Initiate, ListParts, ListUploads, LoadCheckpoint, MarkCompleting, ProgressRewind,
     ProgressStart, PutObject, ReadAll, ReadStreamPart, RecordPart, SendPart, StartCheckpoint, StopParts,
 )  # fmt: skip
-from cos_multipart._machine import UploadMachine, UploadStart
-from cos_multipart._outcomes import Initiated, Sent, SourceFacts, Target
-from cos_multipart._partvalues import PartDigest, StreamPart
-from cos_multipart.checksum import crc64, crc64_combine_all
-from cos_multipart.dialect import COS
-from cos_multipart.errors import CosIntegrityError, CosServiceError, ObjectExistsError, ResumeError
-from cos_multipart.models import CompleteResult, ObjectResult, PartInfo, ResponseInfo
-from cos_multipart.parts import Answer
-from cos_multipart.session import FileIdentity, UploadSession
+from cos_multipart._core._machine import UploadMachine, UploadStart
+from cos_multipart._core._outcomes import Initiated, Sent, SourceFacts, Target
+from cos_multipart._core._partvalues import PartDigest, StreamPart
+from cos_multipart._protocol.checksum import crc64, crc64_combine_all
+from cos_multipart._protocol.dialect import COS
+from cos_multipart._protocol.errors import CosIntegrityError, CosServiceError, ObjectExistsError, ResumeError
+from cos_multipart._protocol.models import CompleteResult, ObjectResult, PartInfo, ResponseInfo
+from cos_multipart._core.parts import Answer
+from cos_multipart._core.session import FileIdentity, UploadSession
 
 MB = 1024 * 1024
 IDENTITY = FileIdentity(4 * MB, 1, 1, 7, 8)
@@ -86,7 +86,7 @@ def head_of(crc: int) -> ObjectResult:
 
 
 def _receipt(number: int) -> Any:
-    from cos_multipart.session import PartReceipt
+    from cos_multipart._core.session import PartReceipt
 
     return PartReceipt(number, f'"e{number}"', MB, crc_of(number))
 
@@ -240,7 +240,7 @@ def test_forbid_overwrite_heads_first_and_maps_the_409() -> None:
 def test_a_retried_initiate_aborts_the_uploads_its_lost_answers_made() -> None:
     from datetime import datetime, timezone
 
-    from cos_multipart.models import UploadInfo
+    from cos_multipart._protocol.models import UploadInfo
 
     uploads = [UploadInfo("k", "u1", datetime.fromtimestamp(100.5, timezone.utc)),
                UploadInfo("k", "u0", datetime.fromtimestamp(100.2, timezone.utc))]  # fmt: skip
@@ -252,7 +252,7 @@ def test_a_retried_initiate_aborts_the_uploads_its_lost_answers_made() -> None:
 def stored_session(parts: int = 2, completing: bool = False) -> UploadSession:
     from dataclasses import replace
 
-    from cos_multipart import _decisions
+    from cos_multipart._core import _decisions
 
     planned = _decisions.planned_session(TARGET, UploadConfig(part_size=MB), facts(), "k")
     session = _decisions.initiated(planned, "old", 50.0).with_parts([_receipt(n) for n in range(1, parts + 1)])
@@ -309,7 +309,7 @@ def test_a_gone_upload_is_not_kept() -> None:
 
     script = Script(UploadMachine.upload(start()), lambda a: happy(a, {SendPart: gone}))
     last = script.run()
-    from cos_multipart.errors import UploadGoneError
+    from cos_multipart._protocol.errors import UploadGoneError
 
     assert isinstance(last, Failed) and isinstance(last.error, UploadGoneError)
     assert "FlushCheckpoint" not in script.kinds() and "DropCheckpoint" in script.kinds()
@@ -434,7 +434,7 @@ def test_a_checkpoint_never_written_means_abort_not_keep() -> None:
 
 
 def test_a_worker_that_read_another_file_fails_the_upload() -> None:
-    from cos_multipart.errors import SourceChangedError
+    from cos_multipart._protocol.errors import SourceChangedError
 
     other = FileIdentity(4 * MB, 2, 2, 9, 9)
 
@@ -496,13 +496,13 @@ def test_the_result_raises_the_failure() -> None:
 
 
 def piece_session() -> UploadSession:
-    from cos_multipart.planner import plan_parts
+    from cos_multipart._core.planner import plan_parts
 
     return UploadSession(TARGET.base_url, TARGET.bucket, "k", "u1", plan_parts(4 * MB, MB))
 
 
 def test_a_part_piece_sends_again_on_a_mismatch_and_returns_the_receipt_and_every_request_id() -> None:
-    from cos_multipart._flow import part_flow
+    from cos_multipart._core._flow import part_flow
 
     machine = UploadMachine.piece(part_flow(piece_session(), 2, attempts=3, check_md5=False))
     answers = iter([sent(2, crc=1), sent(2)])
@@ -514,8 +514,8 @@ def test_a_part_piece_sends_again_on_a_mismatch_and_returns_the_receipt_and_ever
 
 
 def test_a_complete_piece_accepts_no_such_upload_when_head_matches_and_marks_no_checkpoint() -> None:
-    from cos_multipart._flow import complete_flow
-    from cos_multipart.parts import Completion
+    from cos_multipart._core._flow import complete_flow
+    from cos_multipart._core.parts import Completion
 
     receipts = [_receipt(n) for n in range(1, 5)]
 
@@ -534,7 +534,7 @@ def test_a_complete_piece_accepts_no_such_upload_when_head_matches_and_marks_no_
 
 
 def test_a_complete_piece_deletes_a_wrong_object_and_its_value_raises_the_failure() -> None:
-    from cos_multipart._flow import complete_flow
+    from cos_multipart._core._flow import complete_flow
 
     receipts = [_receipt(n) for n in range(1, 5)]
     machine = UploadMachine.piece(complete_flow(piece_session(), receipts, None))

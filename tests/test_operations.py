@@ -9,11 +9,11 @@ from typing import Any, Dict
 
 import pytest
 
-from cos_multipart import _xml
-from cos_multipart import operations as ops
-from cos_multipart.errors import CosResponseError, CosServiceError, CosValidationError
-from cos_multipart.models import CompletedPart, HttpCall
-from cos_multipart.sse import SseC, SseCos, SseKms
+from cos_multipart._protocol import _xml
+from cos_multipart._protocol import operations as ops
+from cos_multipart._protocol.errors import CosResponseError, CosServiceError, CosValidationError
+from cos_multipart._protocol.models import CompletedPart, HttpCall
+from cos_multipart._protocol.sse import SseC, SseCos, SseKms
 
 from test_xml import COMPLETE, ERROR, INITIATE, LIST_PARTS, LIST_UPLOADS
 

@@ -10,12 +10,12 @@ import pytest
 import responses
 
 import cos_multipart
-from cos_multipart import operations
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.errors import CosValidationError
-from cos_multipart.options import OPTION_NAMES, FrozenMapping, ObjectOptions
-from cos_multipart.sse import SseC, SseKms
+from cos_multipart._protocol import operations
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.options import OPTION_NAMES, FrozenMapping, ObjectOptions
+from cos_multipart._protocol.sse import SseC, SseKms
 
 RAW_KEY = b"0123456789ABCDEF0123456789ABCDEF"
 

@@ -12,8 +12,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from cos_multipart.credentials import Credentials
-from cos_multipart.oss_signer import (
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.oss_signer import (
     canonical_request,
     encode_query,
     presign_query,

@@ -12,16 +12,16 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
-from cos_multipart.errors import SourceChangedError
-from cos_multipart._partreader import (
+from cos_multipart._protocol.errors import SourceChangedError
+from cos_multipart._io._partreader import (
     BufferPartReader,
     FilePartReader,
     PartCancelled,
     read_stream_part,
 )
-from cos_multipart.checksum import crc64
-from cos_multipart.progress import ProgressEvent, ProgressTracker
-from cos_multipart.ratelimit import TokenBucket
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._core.progress import ProgressEvent, ProgressTracker
+from cos_multipart._io.ratelimit import TokenBucket
 
 DATA = os.urandom(300_000)
 

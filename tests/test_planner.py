@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cos_multipart.errors import CosValidationError
-from cos_multipart.limits import GB, MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PART_SIZE, MB, MIN_PART_SIZE
-from cos_multipart.planner import (
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.limits import GB, MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PART_SIZE, MB, MIN_PART_SIZE
+from cos_multipart._core.planner import (
     DEFAULT_PART_SIZE,
     DEFAULT_STREAM_MAX_SIZE,
     PartPlan,

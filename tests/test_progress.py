@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import pytest
 
-from cos_multipart.progress import ProgressEvent, ProgressTracker
+from cos_multipart._core.progress import ProgressEvent, ProgressTracker
 
 
 def recorder() -> "tuple[List[ProgressEvent], ProgressTracker]":

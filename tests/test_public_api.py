@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import cos_multipart
-from cos_multipart import errors
+from cos_multipart._protocol import errors
 
 
 def test_every_exported_name_exists() -> None:

@@ -8,8 +8,8 @@ from typing import List
 
 import pytest
 
-from cos_multipart.errors import CosValidationError
-from cos_multipart.ratelimit import RateLimitCancelled, TokenBucket
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._io.ratelimit import RateLimitCancelled, TokenBucket
 
 
 class FakeClock:

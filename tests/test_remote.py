@@ -13,12 +13,12 @@ import pytest
 from typing import Any, Callable
 
 from cos_multipart import CosCredentialsError, CosValidationError, Credentials, SseC, UploadConfig
-from cos_multipart.credentials import as_provider
-from cos_multipart.options import ObjectOptions
-from cos_multipart.planner import plan_parts
+from cos_multipart._protocol.credentials import as_provider
+from cos_multipart._protocol.options import ObjectOptions
+from cos_multipart._core.planner import plan_parts
 from cos_multipart.remote import ClientConfig, EnvCredentials, FactoryCredentials, worker_client
-from cos_multipart.session import UploadSession
-from cos_multipart.transport import Transport
+from cos_multipart._core.session import UploadSession
+from cos_multipart._io.transport import Transport
 
 SECRET = "remote-test-secret-key-0000"
 
@@ -173,7 +173,7 @@ def test_an_oss_config_reads_oss_variables_and_pickles_by_name(monkeypatch: pyte
 @pytest.mark.parametrize(
     ("factory", "shown"),
     [
-        (functools.partial(Credentials, "AKIDremote", SECRET, token=TOKEN), "functools.partial of cos_multipart.credentials.Credentials"),
+        (functools.partial(Credentials, "AKIDremote", SECRET, token=TOKEN), "functools.partial of cos_multipart._protocol.credentials.Credentials"),
         (functools.partial(fetch, SECRET), "functools.partial of test_remote.fetch"),
         (lambda secret=SECRET: Credentials("AKIDremote", secret, TOKEN), "test_remote.<lambda>"),
         (closure_over(SECRET), "test_remote.closure_over.<locals>.build"),

@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from cos_multipart.errors import CosResponseError, CosServiceError, CosTransportError, CosValidationError, FailureKind
-from cos_multipart.retry import REASON_CLOCK, RetryPolicy, clock_offset
+from cos_multipart._protocol.errors import CosResponseError, CosServiceError, CosTransportError, CosValidationError, FailureKind
+from cos_multipart._protocol.retry import REASON_CLOCK, RetryPolicy, clock_offset
 
-#: The default retry_time (cos_multipart.retry.DEFAULT_RETRY_TIME), spelled out: the issue asks for >= 30 s.
+#: The default retry_time (cos_multipart._protocol.retry.DEFAULT_RETRY_TIME), spelled out: the issue asks for >= 30 s.
 DEFAULT_RETRY_TIME = 60.0
 
 
@@ -143,7 +143,7 @@ def test_retry_after_is_honoured_up_to_the_budget() -> None:
 
 
 def test_client_options_apply_to_the_policy() -> None:
-    from cos_multipart.retry import policy_with
+    from cos_multipart._protocol.retry import policy_with
 
     assert policy_with(None) is None
     base = RetryPolicy(backoff_base=0.01)
@@ -204,10 +204,10 @@ def test_clock_offset() -> None:
 
 
 def test_what_a_retry_line_calls_a_request() -> None:
-    from cos_multipart._attempts import _seconds, call_label, host_port
+    from cos_multipart._io._attempts import _seconds, call_label, host_port
 
     assert [_seconds(d) for d in (4.0, 2.44, 12.3, 9.96, 0.02)] == ["4 s", "2.4 s", "12 s", "10 s", "20 ms"]
-    from cos_multipart.models import HttpCall
+    from cos_multipart._protocol.models import HttpCall
 
     assert call_label(HttpCall("PUT", "big.bin", (("partNumber", "7"), ("uploadId", "u")))) == "part 7"
     assert call_label(HttpCall("POST", "big.bin", (("uploads", None),))) == "starting the upload of big.bin"

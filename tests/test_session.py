@@ -11,12 +11,12 @@ from typing import Any, Dict
 
 import pytest
 
-from cos_multipart.checksum import crc64
-from cos_multipart.errors import CosIntegrityError
-from cos_multipart.limits import MB
-from cos_multipart.models import PartInfo
-from cos_multipart.planner import plan_parts, stream_plan
-from cos_multipart.session import FileIdentity, GrowingPlan, PartReceipt, UploadSession
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.errors import CosIntegrityError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.models import PartInfo
+from cos_multipart._core.planner import plan_parts, stream_plan
+from cos_multipart._core.session import FileIdentity, GrowingPlan, PartReceipt, UploadSession
 
 IDENTITY = FileIdentity(size=3 * MB + 5, mtime_ns=1_700_000_000_123_456_789, ctime_ns=1_700_000_001_000_000_000,
                         inode=123456, device=2049)  # fmt: skip
@@ -159,7 +159,7 @@ def test_growing_plan_of_a_stream() -> None:
 
 
 def test_the_service_travels_with_the_session() -> None:
-    from cos_multipart._resume import stale_reason
+    from cos_multipart._core._resume import stale_reason
 
     oss = session(service="oss")
     assert UploadSession.from_json(json.loads(json.dumps(oss.to_json()))).service == "oss"

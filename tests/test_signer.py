@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from cos_multipart.credentials import Credentials
-from cos_multipart.signer import (
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.signer import (
     CosAuth,
     SignWindow,
     canonical_pairs,
@@ -256,8 +256,8 @@ SEVEN_DAYS = 7 * 24 * 3600
 
 @pytest.mark.parametrize("expires", [10**12, SEVEN_DAYS + 1, 0, -5, 1.5, True, "3600"])
 def test_presign_expires_out_of_range_is_refused(expires: object) -> None:
-    from cos_multipart.errors import CosValidationError
-    from cos_multipart.signer import presign_expires
+    from cos_multipart._protocol.errors import CosValidationError
+    from cos_multipart._protocol.signer import presign_expires
 
     with pytest.raises(CosValidationError) as caught:
         presign_expires(expires)
@@ -266,15 +266,15 @@ def test_presign_expires_out_of_range_is_refused(expires: object) -> None:
 
 
 def test_presign_expires_within_range() -> None:
-    from cos_multipart.limits import MAX_PRESIGN_EXPIRES
-    from cos_multipart.signer import presign_expires
+    from cos_multipart._protocol.limits import MAX_PRESIGN_EXPIRES
+    from cos_multipart._protocol.signer import presign_expires
 
     assert MAX_PRESIGN_EXPIRES == SEVEN_DAYS
     assert [presign_expires(value) for value in (1, 3600, SEVEN_DAYS)] == [1, 3600, SEVEN_DAYS]
 
 
 def test_presign_url_refuses_a_window_longer_than_seven_days() -> None:
-    from cos_multipart.errors import CosValidationError
+    from cos_multipart._protocol.errors import CosValidationError
 
     url = f"https://{BEIJING}/exampleobject"
     assert "q-sign-time" in presign_url(DOC, url, window=SignWindow.around(1_700_000_000, SEVEN_DAYS))
@@ -288,8 +288,8 @@ def test_client_presign_refuses_expires_over_seven_days_for_both_services(dialec
     import asyncio
 
     from cos_multipart.aio import AsyncCosClient
-    from cos_multipart.client import CosClient
-    from cos_multipart.errors import CosValidationError
+    from cos_multipart._io.client import CosClient
+    from cos_multipart._protocol.errors import CosValidationError
 
     bucket, region = ("examplebucket-1250000000", "ap-guangzhou") if dialect == "cos" else ("examplebucket", "cn-hangzhou")
     creds = Credentials("AKIDpresign", "presign-secret")
@@ -312,7 +312,7 @@ def test_client_presign_refuses_expires_over_seven_days_for_both_services(dialec
 
 
 def test_cli_presign_names_the_flag_and_the_range(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from cos_multipart import cli
+    from cos_multipart._cli import main as cli
 
     monkeypatch.setenv("COS_SECRET_ID", "AKIDpresign")
     monkeypatch.setenv("COS_SECRET_KEY", "presign-secret")
@@ -324,7 +324,7 @@ def test_cli_presign_names_the_flag_and_the_range(monkeypatch: pytest.MonkeyPatc
 
 
 def test_local_server_presign_is_bounded_too() -> None:
-    from cos_multipart.errors import CosValidationError
+    from cos_multipart._protocol.errors import CosValidationError
     from cos_multipart.testing import LocalCOS
 
     with pytest.raises(CosValidationError) as caught:

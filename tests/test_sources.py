@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cos_multipart import _sources
-from cos_multipart._sources import BodyOptions, FileSource, open_source
-from cos_multipart.checksum import crc64
-from cos_multipart.errors import SourceChangedError
+from cos_multipart._io import _sources
+from cos_multipart._io._sources import BodyOptions, FileSource, open_source
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.errors import SourceChangedError
 
 
 @pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "pread"])

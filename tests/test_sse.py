@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
-from cos_multipart.errors import REDACTED, CosValidationError
-from cos_multipart.sse import (
+from cos_multipart._protocol.errors import REDACTED, CosValidationError
+from cos_multipart._protocol.sse import (
     HEADER_C_ALGORITHM,
     HEADER_C_KEY,
     HEADER_C_KEY_MD5,

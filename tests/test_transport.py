@@ -18,14 +18,14 @@ import pytest
 import requests
 import responses
 
-from cos_multipart import operations as ops
-from cos_multipart.credentials import Credentials
-from cos_multipart.endpoint import Endpoint
-from cos_multipart.errors import CosCancelledError, CosServiceError, CosTransportError, FailureKind
-from cos_multipart.retry import RetryPolicy
-from cos_multipart.signer import SignWindow, sign
-from cos_multipart.sse import SseC
-from cos_multipart.transport import Transport, failure_kind
+from cos_multipart._protocol import operations as ops
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.endpoint import Endpoint
+from cos_multipart._protocol.errors import CosCancelledError, CosServiceError, CosTransportError, FailureKind
+from cos_multipart._protocol.retry import RetryPolicy
+from cos_multipart._protocol.signer import SignWindow, sign
+from cos_multipart._protocol.sse import SseC
+from cos_multipart._io.transport import Transport, failure_kind
 
 SECRET_KEY = "SECRETKEYabcdefghijklmnopqrstuvw"
 TOKEN = "TOKENsts0123456789tokentokentoken"
@@ -333,7 +333,7 @@ def test_file_body_sent_with_content_length_not_chunked(recorder: Tuple[str, Lis
 
 
 def test_short_body_fails_instead_of_hanging() -> None:
-    from cos_multipart.transport import _BodyReader
+    from cos_multipart._io.transport import _BodyReader
 
     reader = _BodyReader(io.BytesIO(b"abc"), 5)
     assert len(reader) == 5 and reader.read(2) == b"ab" and len(reader) == 3
@@ -546,7 +546,7 @@ def test_answer_deadlines_start_no_thread_per_request(recorder: Tuple[str, List[
 
 
 def test_the_deadline_watcher_expires_the_earliest_deadline_first() -> None:
-    from cos_multipart.transport import _Carrying
+    from cos_multipart._io.transport import _Carrying
 
     class Connection:
         def __init__(self) -> None:

@@ -15,8 +15,8 @@ from typing import List
 import pytest
 
 import cos_multipart
-from cos_multipart import limits
-from cos_multipart.options import Acl, StorageClass
+from cos_multipart._protocol import limits
+from cos_multipart._protocol.options import Acl, StorageClass
 
 mypy_api = pytest.importorskip("mypy.api")
 
@@ -85,7 +85,7 @@ def test_an_acl_typo_still_raises_when_run() -> None:
 
 
 def test_object_result_headers_are_the_response_headers_read_only() -> None:
-    from cos_multipart.models import ObjectResult, ResponseInfo
+    from cos_multipart._protocol.models import ObjectResult, ResponseInfo
 
     result = ObjectResult("k", '"e"', 1, 2, None, ResponseInfo(200, "rid", {"etag": '"e"', "x-cos-meta-a": "b"}))
     assert dict(result.headers) == {"etag": '"e"', "x-cos-meta-a": "b"} and result.headers["x-cos-meta-a"] == "b"

@@ -10,10 +10,10 @@ import dataclasses
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart.errors import CosValidationError, SourceChangedError
-from cos_multipart.limits import MB
-from cos_multipart.uploader import UploadConfig
+from cos_multipart._cli import main as cli
+from cos_multipart._protocol.errors import CosValidationError, SourceChangedError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._drivers.uploader import UploadConfig
 
 
 def test_6_source_changed_has_its_own_exit_code() -> None:
@@ -42,7 +42,7 @@ def test_9_expected_size_is_validated() -> None:
 
 def test_11_kept_upload_of_reads_what_the_uploader_attached() -> None:
     # New names: errors.KeptUpload, errors.kept_upload_of.
-    from cos_multipart.errors import KeptUpload, kept_upload_of
+    from cos_multipart._protocol.errors import KeptUpload, kept_upload_of
 
     kept = KeptUpload(
         bucket="examplebucket-1250000000", key="k", upload_id="id", parts_done=2, parts_total=4, checkpoint=None

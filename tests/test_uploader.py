@@ -21,15 +21,15 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.errors import CosCancelledError, CosIntegrityError, CosServiceError, CosValidationError
-from cos_multipart.limits import MB
-from cos_multipart.models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo
-from cos_multipart.progress import ProgressEvent
-from cos_multipart.sse import SseC, SseCos, SseKms
-from cos_multipart.options import ObjectOptions
-from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.errors import CosCancelledError, CosIntegrityError, CosServiceError, CosValidationError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.models import CompleteResult, InitiateResult, ObjectResult, PartInfo, PartResult, ResponseInfo
+from cos_multipart._core.progress import ProgressEvent
+from cos_multipart._protocol.sse import SseC, SseCos, SseKms
+from cos_multipart._protocol.options import ObjectOptions
+from cos_multipart._drivers.uploader import UploadConfig, Uploader, UploadResult, upload_file
 
 BUCKET = "examplebucket-1250000000"
 SSE_C_KEY = "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY="
@@ -533,7 +533,7 @@ def test_stream_failure_aborts(cos: FakeCos, store: CheckpointStore) -> None:
 
 
 def test_file_shrinking_during_upload(cos: FakeCos, store: CheckpointStore, tmp_path: Path) -> None:
-    from cos_multipart.errors import SourceChangedError
+    from cos_multipart._protocol.errors import SourceChangedError
 
     path, data = make_file(tmp_path, 4 * MB)
 
@@ -737,7 +737,7 @@ def test_resume_without_a_part_size_keeps_the_uploads_own(
 def test_resume_refuses_what_it_cannot_resume_and_changes_nothing(
     cos: FakeCos, store: CheckpointStore, tmp_path: Path
 ) -> None:
-    from cos_multipart.errors import ResumeError
+    from cos_multipart._protocol.errors import ResumeError
 
     path, _ = make_file(tmp_path, 4 * MB)
     up = uploader(cos, store)

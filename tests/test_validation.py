@@ -7,10 +7,10 @@ from typing import Any, Callable
 
 import pytest
 
-from cos_multipart import validation as v
-from cos_multipart.errors import CosValidationError
-from cos_multipart.limits import GB
-from cos_multipart.models import CompletedPart, PartResult, ResponseInfo
+from cos_multipart._protocol import validation as v
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.limits import GB
+from cos_multipart._protocol.models import CompletedPart, PartResult, ResponseInfo
 
 
 def refused(function: Callable[..., Any], *args: Any, field: str, **kwargs: Any) -> CosValidationError:

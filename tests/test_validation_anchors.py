@@ -8,9 +8,9 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 
 from cos_multipart import CosValidationError, ObjectOptions, UploadConfig
-from cos_multipart.endpoint import Endpoint, validate_bucket, validate_region
-from cos_multipart.sse import SseKms
-from cos_multipart import validation
+from cos_multipart._protocol.endpoint import Endpoint, validate_bucket, validate_region
+from cos_multipart._protocol.sse import SseKms
+from cos_multipart._protocol import validation
 
 GOOD_MD5 = "OScKloo1fSQgfpkRFiUH6w=="
 GRANT = 'id="100000000001"'

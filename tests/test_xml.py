@@ -7,9 +7,9 @@ import datetime
 import pytest
 from lxml import etree
 
-from cos_multipart import _xml
-from cos_multipart.errors import CosResponseError
-from cos_multipart.models import CompletedPart
+from cos_multipart._protocol import _xml
+from cos_multipart._protocol.errors import CosResponseError
+from cos_multipart._protocol.models import CompletedPart
 
 UTC = datetime.timezone.utc
 

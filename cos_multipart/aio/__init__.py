@@ -10,7 +10,7 @@ bounded memory, the bandwidth cap, progress callbacks (plain functions, or ones 
 event loop is never blocked: file reads, hashing, checkpoint writes and the lock run in the upload's own
 threads. Cancelling the task that awaits an upload stops it promptly, keeps the checkpoint (or aborts with
 ``abort_on_failure``), leaves no task, thread or connection behind, and re-raises ``CancelledError`` with
-``error.kept_upload`` (:func:`cos_multipart.errors.kept_upload_of`).
+``error.kept_upload`` (:func:`cos_multipart._protocol.errors.kept_upload_of`).
 
 Example::
 
@@ -26,22 +26,22 @@ import io
 import os
 from typing import Any, AsyncIterable, Optional, Union
 
-from .._decisions import check_config, check_progress, check_store, check_upload_key, client_dialect
-from .._config import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, UploadResult, config_of
-from .._decisions import endpoint_url
-from .._sources import Source, StreamSource, open_source
-from ..checkpoint import CheckpointStore
-from ..endpoint import validate_key
-from ..errors import CosValidationError
-from ..options import ObjectOptions
-from ..parts import DEFAULT_PART_ATTEMPTS
-from ..session import UploadSession
-from ._bodies import AsyncProgressCallback, Callbacks, IterStream, SyncStream, Threads
-from ._client import AsyncCosClient
-from ._driver import AsyncUpload, abort_quietly, pool_workers
-from ._transport import AsyncBody, AsyncTransport
-from .._streams import AsyncObjectStream
-from .._transports import AsyncHttpTransport
+from .._core._decisions import check_config, check_progress, check_store, check_upload_key, client_dialect
+from .._core._config import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, UploadConfig, UploadResult, config_of
+from .._core._decisions import endpoint_url
+from .._io._sources import Source, StreamSource, open_source
+from .._io.checkpoint import CheckpointStore
+from .._protocol.endpoint import validate_key
+from .._protocol.errors import CosValidationError
+from .._protocol.options import ObjectOptions
+from .._core.parts import DEFAULT_PART_ATTEMPTS
+from .._core.session import UploadSession
+from .._drivers.aio_bodies import AsyncProgressCallback, Callbacks, IterStream, SyncStream, Threads
+from .._io.aio_client import AsyncCosClient
+from .._drivers.aio import AsyncUpload, abort_quietly, pool_workers
+from .._io.aio_transport import AsyncBody, AsyncTransport
+from .._io._streams import AsyncObjectStream
+from .._io._transports import AsyncHttpTransport
 
 __all__ = [
     "AsyncBody",
@@ -93,7 +93,7 @@ class AsyncUploader:
                 or an async iterator of bytes-like chunks (an aiohttp request's ``content.iter_chunked(...)``,
                 for example).
             key: Object key.
-            progress: Called on the loop with a :class:`~cos_multipart.progress.ProgressEvent` as bytes go
+            progress: Called on the loop with a :class:`~cos_multipart._core.progress.ProgressEvent` as bytes go
                 out; if it returns an awaitable, that is awaited before the upload goes on.
 
         Raises:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Deque, Dict, List, Mapping, Optional, TextIO
 from urllib.parse import unquote_plus
 
-from ..errors import REDACTED
+from .._protocol.errors import REDACTED
 from . import protocol
 from .auth import SECURITY_TOKEN_HEADER
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict
 
-from ..credentials import Credentials
-from ..errors import CosValidationError
+from .._protocol.credentials import Credentials
+from .._protocol.errors import CosValidationError
 from ._limits import MAX_PRESIGN_SECONDS
 
 if TYPE_CHECKING:  # pragma: no cover

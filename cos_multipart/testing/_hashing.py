@@ -1,6 +1,6 @@
 """The local server's own hashing: MD5 and CRC-64 of the bytes it stores, and CRC-64 combination.
 
-Written from the reference, not taken from the client (:mod:`cos_multipart.checksum`): if the client's
+Written from the reference, not taken from the client (:mod:`cos_multipart._protocol.checksum`): if the client's
 CRC-64 parameters or its combination were wrong, the server would otherwise compute the same wrong value
 and confirm it.
 

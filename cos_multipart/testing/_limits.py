@@ -1,6 +1,6 @@
 """The documented numbers the local server enforces: its own copy, each with its source.
 
-The client keeps the same numbers in :mod:`cos_multipart.limits`; the server does not read them. It is an
+The client keeps the same numbers in :mod:`cos_multipart._protocol.limits`; the server does not read them. It is an
 independent oracle: a limit the client gets wrong (a typo, a misread page) must be refused here, not agreed
 with. ``tests/testing/test_oracle_independence.py`` checks that no rule-checking module of the server
 imports the client's; a test there also compares the two copies so a change on one side is a decision

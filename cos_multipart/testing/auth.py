@@ -1,7 +1,7 @@
 """Verification of COS request signatures, header and pre-signed forms [ref 1.11], as pure functions.
 
 Written from the reference (doc 436/7778, ``cos-api.md`` section 1), not from the client's
-:mod:`cos_multipart.signer`: the server is an independent oracle, so a rule the client gets wrong (a header
+:mod:`cos_multipart._protocol.signer`: the server is an independent oracle, so a rule the client gets wrong (a header
 left out of its list, a key encoded the wrong way, the wrong key time) is refused here instead of being
 mirrored. ``tests/testing/test_cos_auth_vectors.py`` holds these functions to the documented vectors.
 
@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
-from ..credentials import Credentials
+from .._protocol.credentials import Credentials
 from ._limits import MAX_CLOCK_SKEW_SECONDS
 
 #: "Request has expired" is the message clients match on to correct their clock [ref 1.9].

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..errors import CosValidationError
+from .._protocol.errors import CosValidationError
 
 #: The API names faults select on (the CAM action names of the COS documentation, 436/30580).
 API_NAMES = frozenset(

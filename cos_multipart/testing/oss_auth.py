@@ -1,7 +1,7 @@
 """Verification of Aliyun OSS signature V4 (``OSS4-HMAC-SHA256``), header and pre-signed forms, as pure
 functions [oss-api 1].
 
-Written from the reference, not from :mod:`cos_multipart.oss_signer`: the server is an independent oracle,
+Written from the reference, not from :mod:`cos_multipart._protocol.oss_signer`: the server is an independent oracle,
 so a rule misread on the client side fails a test instead of being mirrored. The server rebuilds the
 canonical request from the *logical* bucket and key (``/bucket/key``, whatever the request path looked
 like), every query parameter but ``x-oss-signature``, the default-signed headers (every ``x-oss-*``,
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
-from ..credentials import Credentials
+from .._protocol.credentials import Credentials
 from .auth import EXPIRED_MESSAGE, AuthError, Keyring, wire_text
 
 ALGORITHM = "OSS4-HMAC-SHA256"

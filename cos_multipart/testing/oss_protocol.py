@@ -4,7 +4,7 @@ as Aliyun OSS writes them [oss-api 3, 7, 8].
 The service works in one internal vocabulary (COS's header names and values, see :mod:`.protocol`); in OSS
 mode :func:`inbound` maps what an OSS client sends onto it (dropping ``x-cos-*`` headers, which OSS would
 ignore, and refusing values OSS would refuse) and :func:`outbound` maps the answer's headers back. Spelt
-out here, not taken from :mod:`cos_multipart.dialect`: the server is an independent oracle.
+out here, not taken from :mod:`cos_multipart._protocol.dialect`: the server is an independent oracle.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Enable them in a ``conftest.py`` with ``pytest_plugins = ["cos_multipart.testing
   options (faults, credentials, a shared ``data_dir`` to test restarts, ``dialect="oss"``...); all are
   stopped after the test.
 * ``local_service``: ``local_service("oss", **options)`` starts a server playing that dialect and returns it
-  with a matching :class:`~cos_multipart.client.CosClient` (closed after the test): what a suite
+  with a matching :class:`~cos_multipart._io.client.CosClient` (closed after the test): what a suite
   parametrised by dialect needs.
 """
 

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, 
 from urllib.parse import quote
 
 from . import _limits as limits
-from ..credentials import Credentials
-from ..errors import REDACTED, CosValidationError
+from .._protocol.credentials import Credentials
+from .._protocol.errors import REDACTED, CosValidationError
 from ._accesslog import AccessLog, AccessLogEntry, redact_query
 from ._dispatch import Dispatcher
 from ._service import Service
@@ -41,10 +41,10 @@ from .server_dialect import COS, OSS, ServerDialect, server_dialect
 from .store import Store
 
 if TYPE_CHECKING:  # types only: the server does not depend on the client at run time
-    from ..client import CosClient
-    from ..credentials import CredentialsLike
-    from ..retry import RetryPolicy
-    from ..transport import Timeout
+    from .._io.client import CosClient
+    from .._protocol.credentials import CredentialsLike
+    from .._protocol.retry import RetryPolicy
+    from .._io.transport import Timeout
 
 
 class _Unset(enum.Enum):
@@ -350,10 +350,10 @@ class LocalCOS:
         clock: Optional[Callable[[], float]] = None,
         answer_deadline: "Union[float, None, _Unset]" = _UNSET,
     ) -> "CosClient":
-        """A :class:`cos_multipart.client.CosClient` configured for this server, in its dialect; over TLS it
+        """A :class:`cos_multipart._io.client.CosClient` configured for this server, in its dialect; over TLS it
         trusts :attr:`ca_path`.
 
-        Every argument is :class:`~cos_multipart.client.CosClient`'s, overriding what the server would give
+        Every argument is :class:`~cos_multipart._io.client.CosClient`'s, overriding what the server would give
         (its bucket, region, credentials, endpoint, CA bundle); one left out keeps the server's or the client's
         default (``credentials=None`` and ``timeout=None`` are passed on: no credentials given, no timeout).
         """

@@ -5,7 +5,7 @@ The store, routing, faults and the service's APIs are shared; what differs is a 
 how signatures are verified, the header vocabulary at the edge (:attr:`~ServerDialect.inbound` /
 :attr:`~ServerDialect.outbound`, identity for COS), part-size and ETag rules, the XML bodies and errors.
 
-This is the server's own value, not :class:`cos_multipart.dialect.Dialect`: the server is an independent
+This is the server's own value, not :class:`cos_multipart._protocol.dialect.Dialect`: the server is an independent
 oracle and must not share the client's code paths for the rules it checks.
 """
 
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Callable, Dict, Mapping, Pattern, Sequence, Tu
 from urllib.parse import unquote
 
 from . import _limits as limits
-from ..credentials import Credentials
-from ..errors import CosValidationError
+from .._protocol.credentials import Credentials
+from .._protocol.errors import CosValidationError
 from . import oss_protocol, protocol
 from .auth import Keyring, ReceivedRequest, verify
 from .oss_auth import SignedRequest, verify_v4

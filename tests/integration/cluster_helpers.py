@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from cos_multipart.credentials import Credentials, RefreshingCredentials
+from cos_multipart._protocol.credentials import Credentials, RefreshingCredentials
 from cos_multipart.remote import ClientConfig, EnvCredentials
 from cos_multipart.testing import LocalCOS
 
@@ -131,7 +131,7 @@ def slot_peaks() -> List[int]:
 
 def caller_only() -> Credentials:
     """Credentials in the caller's process only (``CLUSTER_TEST_CALLER_PID``): a worker has none."""
-    from cos_multipart.errors import CosCredentialsError
+    from cos_multipart._protocol.errors import CosCredentialsError
 
     if os.getpid() != int(os.environ["CLUSTER_TEST_CALLER_PID"]):
         raise CosCredentialsError("no credentials on this worker (test)")
@@ -149,7 +149,7 @@ _REAL_READ_ALL: List[Any] = []
 def write_during_reads(path: str, times: int) -> None:
     """On a worker: the next ``times`` whole-file reads of the file at ``path`` (by inode) each see a writer
     append to it once its bytes were read (a file written while a small-file PUT reads it)."""
-    from cos_multipart._sources import FileSource
+    from cos_multipart._io._sources import FileSource
 
     if not _REAL_READ_ALL:
         _REAL_READ_ALL.append(FileSource.read_all)
@@ -168,7 +168,7 @@ def write_during_reads(path: str, times: int) -> None:
 
 def stop_writing_during_reads() -> None:
     """On a worker: undo :func:`write_during_reads`."""
-    from cos_multipart._sources import FileSource
+    from cos_multipart._io._sources import FileSource
 
     if _REAL_READ_ALL:
         FileSource.read_all = _REAL_READ_ALL[0]  # type: ignore[method-assign]

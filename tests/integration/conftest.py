@@ -8,10 +8,10 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from cos_multipart._cli_target import Target
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.dialect import DIALECTS
+from cos_multipart._cli.target import Target
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.dialect import DIALECTS
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import DRIVERS, Driver

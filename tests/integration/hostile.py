@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from cos_multipart import CosClient, Credentials, RetryPolicy
-from cos_multipart.checksum import crc64
+from cos_multipart._protocol.checksum import crc64
 
 SECRET_ID = "AKIDHOSTILETEST000000000000000000000"
 SECRET_KEY = "HostileSecretKey0000000000000000"

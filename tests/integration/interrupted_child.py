@@ -19,7 +19,7 @@ from typing import Callable, Dict, List, Tuple
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
+from cos_multipart._io.checkpoint import CheckpointStore
 
 
 MB = 1024 * 1024

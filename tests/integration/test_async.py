@@ -17,12 +17,12 @@ import aiohttp
 import pytest
 
 from cos_multipart.aio import AsyncCosClient, AsyncUploader, async_upload_file
-from cos_multipart.aio._transport import AsyncTransport, failure_kind
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials, RefreshingCredentials
-from cos_multipart.errors import (
+from cos_multipart._io.aio_transport import AsyncTransport, failure_kind
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials, RefreshingCredentials
+from cos_multipart._protocol.errors import (
     CosServiceError,
     CosTransportError,
     CosValidationError,
@@ -30,12 +30,12 @@ from cos_multipart.errors import (
     SourceChangedError,
     kept_upload_of,
 )
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
-from cos_multipart.retry import RetryPolicy
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.progress import ProgressEvent
+from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart.transport import Transport
-from cos_multipart.uploader import UploadConfig
+from cos_multipart._io.transport import Transport
+from cos_multipart._drivers.uploader import UploadConfig
 
 from loop_guard import run_watched
 from uploads import Driver, async_client_like, make_file, stored

@@ -9,12 +9,12 @@ from typing import List, Optional
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.errors import CosServiceError, CosValidationError
-from cos_multipart.limits import MB
-from cos_multipart.models import HttpCall
-from cos_multipart.operations import parse_abort
+from cos_multipart._cli import main as cli
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.errors import CosServiceError, CosValidationError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.models import HttpCall
+from cos_multipart._protocol.operations import parse_abort
 from cos_multipart.testing import LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 

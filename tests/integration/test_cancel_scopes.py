@@ -10,10 +10,10 @@ from typing import Callable, List
 
 import pytest
 
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosCancelledError
-from cos_multipart.limits import MB
-from cos_multipart.retry import RetryPolicy
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosCancelledError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]

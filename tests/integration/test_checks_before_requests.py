@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from cos_multipart import SourceNotFoundError, cli
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosValidationError
-from cos_multipart.limits import GB, MB
+from cos_multipart import SourceNotFoundError
+from cos_multipart._cli import main as cli
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.limits import GB, MB
 from cos_multipart.testing import LocalCOS
 
 from uploads import Driver, make_file, target

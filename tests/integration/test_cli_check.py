@@ -12,12 +12,12 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart._crccache import CACHE_FILE, CrcCache
-from cos_multipart._dirplan import WalkOptions
-from cos_multipart._walk import walk
-from cos_multipart.checkpoint import CheckpointStore, default_checkpoint_dir
-from cos_multipart.client import CosClient
+from cos_multipart._cli import main as cli
+from cos_multipart._io._crccache import CACHE_FILE, CrcCache
+from cos_multipart._core._dirplan import WalkOptions
+from cos_multipart._io._walk import walk
+from cos_multipart._io.checkpoint import CheckpointStore, default_checkpoint_dir
+from cos_multipart._io.client import CosClient
 from cos_multipart.testing import Fault, LocalCOS
 
 from json_schema import conforms, json_lines

@@ -17,10 +17,11 @@ from typing import Any, Dict, Iterator, List, Set
 
 import pytest
 
-from cos_multipart import _crccache, cli
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosValidationError
+from cos_multipart._io import _crccache
+from cos_multipart._cli import main as cli
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosValidationError
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored, target

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from cos_multipart import cli
+from cos_multipart._cli import main as cli
 from cos_multipart.testing import Fault, LocalCOS
 
 from json_schema import conforms, json_lines

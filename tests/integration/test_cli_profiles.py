@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart.limits import MB
+from cos_multipart._cli import main as cli
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import make_file, target

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cos_multipart import cli
+from cos_multipart._cli import main as cli
 from cos_multipart.testing import LocalCOS
 
 from uploads import make_file, target

@@ -13,14 +13,14 @@ from typing import Any, Dict, Iterator
 import pytest
 import requests
 
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.errors import CosServiceError, CosTransportError
-from cos_multipart.limits import MB
-from cos_multipart.models import CompletedPart
-from cos_multipart.retry import RetryPolicy
-from cos_multipart.sse import SseC, SseCos, SseKms
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.errors import CosServiceError, CosTransportError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.models import CompletedPart
+from cos_multipart._protocol.retry import RetryPolicy
+from cos_multipart._protocol.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import TEST_CREDENTIALS, Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 

@@ -17,18 +17,18 @@ from hostile import Request as HostileRequest
 from uploads import async_client_like
 
 from cos_multipart import HttpTransport, ObjectStream, upload_file
-from cos_multipart._slots import RequestSlots
-from cos_multipart._transports import Parser
+from cos_multipart._io._slots import RequestSlots
+from cos_multipart._io._transports import Parser
 from cos_multipart.aio import AsyncHttpTransport, AsyncObjectStream, AsyncTransport
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.endpoint import Endpoint
-from cos_multipart.errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError
-from cos_multipart.limits import MB
-from cos_multipart.models import HttpCall, ObjectResult
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.endpoint import Endpoint
+from cos_multipart._protocol.errors import CosCancelledError, CosServiceError, CosTransportError, CosValidationError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.models import HttpCall, ObjectResult
 from cos_multipart.testing import LocalCOS
-from cos_multipart.transport import Transport
+from cos_multipart._io.transport import Transport
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 

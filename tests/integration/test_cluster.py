@@ -23,11 +23,11 @@ distributed = pytest.importorskip("distributed")
 
 from cos_multipart import CosCancelledError, Credentials, UploadConfig, Uploader, crc64, kept_upload_of  # noqa: E402
 from cos_multipart import CosIntegrityError, CosTransportError, CosValidationError, RetryPolicy  # noqa: E402
-from cos_multipart.errors import FailureKind  # noqa: E402
-from cos_multipart.checkpoint import CheckpointStore  # noqa: E402
+from cos_multipart._protocol.errors import FailureKind  # noqa: E402
+from cos_multipart._io.checkpoint import CheckpointStore  # noqa: E402
 from cos_multipart.cluster import install_credentials, upload_file_on_cluster  # noqa: E402
-from cos_multipart.limits import MB  # noqa: E402
-from cos_multipart.progress import ProgressEvent  # noqa: E402
+from cos_multipart._protocol.limits import MB  # noqa: E402
+from cos_multipart._core.progress import ProgressEvent  # noqa: E402
 from cos_multipart.remote import ClientConfig, FactoryCredentials  # noqa: E402
 from cos_multipart.testing import LocalCOS  # noqa: E402
 

@@ -12,10 +12,10 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from cos_multipart import UploadConfig, UploadGoneError, kept_upload_of  # noqa: E402
-from cos_multipart.checkpoint import CheckpointStore  # noqa: E402
+from cos_multipart._io.checkpoint import CheckpointStore  # noqa: E402
 from cos_multipart.cluster import upload_file_on_cluster  # noqa: E402
-from cos_multipart.errors import CosValidationError  # noqa: E402
-from cos_multipart.limits import GB, MB  # noqa: E402
+from cos_multipart._protocol.errors import CosValidationError  # noqa: E402
+from cos_multipart._protocol.limits import GB, MB  # noqa: E402
 from cos_multipart.testing import LocalCOS  # noqa: E402
 
 from cluster_helpers import target  # noqa: E402

@@ -17,13 +17,15 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from cos_multipart import UploadConfig, _dirrun, _walk  # noqa: E402
-from cos_multipart._dirplan import LocalFile, WalkIssue, WalkOptions  # noqa: E402
-from cos_multipart.client import CosClient  # noqa: E402
+from cos_multipart import UploadConfig
+from cos_multipart._drivers import _dirrun
+from cos_multipart._io import _walk  # noqa: E402
+from cos_multipart._core._dirplan import LocalFile, WalkIssue, WalkOptions  # noqa: E402
+from cos_multipart._io.client import CosClient  # noqa: E402
 from cos_multipart.cluster import install_credentials, sync_directory_on_cluster, upload_directory_on_cluster  # noqa: E402
-from cos_multipart.directory import DirectoryProgress, DirectoryReport  # noqa: E402
-from cos_multipart.errors import CosValidationError  # noqa: E402
-from cos_multipart.limits import MB  # noqa: E402
+from cos_multipart._drivers.directory import DirectoryProgress, DirectoryReport  # noqa: E402
+from cos_multipart._protocol.errors import CosValidationError  # noqa: E402
+from cos_multipart._protocol.limits import MB  # noqa: E402
 from cos_multipart.remote import FactoryCredentials  # noqa: E402
 from cos_multipart.testing import Fault, LocalCOS  # noqa: E402
 

@@ -18,15 +18,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosIntegrityError
-from cos_multipart.limits import MB
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosIntegrityError
+from cos_multipart._protocol.limits import MB
 from cos_multipart import complete
-from cos_multipart.planner import plan_parts
-from cos_multipart.retry import RetryPolicy
-from cos_multipart.session import PartReceipt, UploadSession
+from cos_multipart._core.planner import plan_parts
+from cos_multipart._protocol.retry import RetryPolicy
+from cos_multipart._core.session import PartReceipt, UploadSession
 from cos_multipart.testing import Fault, LocalCOS
 
 from hostile import CorruptingProxy, HostileServer, Request, reply

@@ -8,13 +8,15 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from cos_multipart import _crccache, _dirrun, checksum
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.directory import DirectoryProgress, sync_directory, upload_directory
-from cos_multipart.limits import MB
+from cos_multipart._io import _crccache
+from cos_multipart._drivers import _dirrun
+from cos_multipart._protocol import checksum
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._drivers.directory import DirectoryProgress, sync_directory, upload_directory
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart.uploader import UploadConfig
+from cos_multipart._drivers.uploader import UploadConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
@@ -139,7 +141,8 @@ def test_bandwidth_limit_caps_the_whole_run_not_each_file(
 ) -> None:
     # --bandwidth-limit is a cap over all parts (docs/cli.md): each file made its own token bucket, so files
     # sent in parallel went as many times as fast. Every byte of the run must come from one bucket.
-    from cos_multipart import _driver, ratelimit
+    from cos_multipart._drivers import threads as _driver
+    from cos_multipart._io import ratelimit
 
     taken: List[Tuple[int, int]] = []
 

@@ -18,8 +18,8 @@ import pytest
 from hostile import Answer, HostileServer, Request, reply
 
 from cos_multipart import CosServiceError, CosTransportError, FailureKind, RetryPolicy
-from cos_multipart.checksum import crc64
-from cos_multipart.errors import CosResponseError
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.errors import CosResponseError
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ def test_retry_after_is_honoured_within_retry_time() -> None:
 
 
 def test_retry_after_forms() -> None:
-    from cos_multipart.retry import retry_after_seconds
+    from cos_multipart._protocol.retry import retry_after_seconds
 
     date = "Wed, 21 Oct 2015 07:28:00 GMT"
     assert retry_after_seconds("120") == 120.0
@@ -335,7 +335,7 @@ def test_head_of_an_object_larger_than_the_answer_cap_is_read(local_cos: "LocalC
     import asyncio
 
     from cos_multipart.aio import AsyncCosClient
-    from cos_multipart.limits import MAX_XML_ANSWER_BYTES
+    from cos_multipart._protocol.limits import MAX_XML_ANSWER_BYTES
 
     size = MAX_XML_ANSWER_BYTES + 1
     with local_cos.client() as client:

@@ -14,7 +14,7 @@ import pytest
 from hostile import SECRET_ID, SECRET_KEY, HostileServer, Request, reply
 
 from cos_multipart import CosCredentialsError, CosTransportError, Credentials
-from cos_multipart.transport import Transport
+from cos_multipart._io.transport import Transport
 
 pytestmark = pytest.mark.integration
 

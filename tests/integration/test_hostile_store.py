@@ -12,10 +12,10 @@ from typing import List
 import pytest
 
 from cos_multipart import CosValidationError, RetryPolicy, kept_upload_of, upload_file
-from cos_multipart.checkpoint import Checkpoint, CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosServiceError
-from cos_multipart.progress import ProgressEvent
+from cos_multipart._io.checkpoint import Checkpoint, CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosServiceError
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosValidationError
-from cos_multipart.limits import KB, MB
-from cos_multipart.progress import ProgressEvent
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.limits import KB, MB
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import LocalCOS
 
 from uploads import Driver, stored

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from cos_multipart.checksum import crc64
-from cos_multipart.limits import KB
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.limits import KB
 from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 
@@ -145,7 +145,7 @@ def test_the_sdk_presigned_url_is_verified(server: LocalCOS) -> None:
 
 
 def test_the_sdk_with_temporary_credentials(server: LocalCOS) -> None:
-    from cos_multipart.credentials import Credentials
+    from cos_multipart._protocol.credentials import Credentials
 
     server.add_credentials(Credentials("STS.LOCALTEMPORARY", "temporary-secret", "CAIS+token/with=chars"))
     config = oss.config.load_default()

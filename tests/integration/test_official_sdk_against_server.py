@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from cos_multipart.checksum import crc64
-from cos_multipart.limits import MB
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.limits import MB
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored

@@ -10,17 +10,17 @@ from typing import Any, Iterator, Tuple
 
 import pytest
 
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.errors import CosServiceError
-from cos_multipart.limits import KB
-from cos_multipart.models import CompletedPart
-from cos_multipart.retry import RetryPolicy
-from cos_multipart.sse import SseCos, SseKms
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.errors import CosServiceError
+from cos_multipart._protocol.limits import KB
+from cos_multipart._protocol.models import CompletedPart
+from cos_multipart._protocol.retry import RetryPolicy
+from cos_multipart._protocol.sse import SseCos, SseKms
 from cos_multipart.testing import OSS_DEFAULT_BUCKET, Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalServiceFactory
-from cos_multipart.uploader import upload_file
+from cos_multipart._drivers.uploader import upload_file
 
 pytestmark = pytest.mark.integration
 

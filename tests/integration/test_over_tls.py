@@ -10,16 +10,17 @@ from typing import Any
 import pytest
 import requests
 
-from cos_multipart import CosTLSError, CosValidationError, cli
-from cos_multipart._cli_target import Target
-from cos_multipart.dialect import DIALECTS
+from cos_multipart import CosTLSError, CosValidationError
+from cos_multipart._cli import main as cli
+from cos_multipart._cli.target import Target
+from cos_multipart._protocol.dialect import DIALECTS
 from cos_multipart.aio import AsyncCosClient
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.limits import MB
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
-from cos_multipart.uploader import upload_file
+from cos_multipart._drivers.uploader import upload_file
 
 from uploads import make_file, stored, target
 

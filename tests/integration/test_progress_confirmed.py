@@ -8,12 +8,12 @@ from typing import Any, List
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import LocalCOS
-from cos_multipart.uploader import UploadConfig
+from cos_multipart._drivers.uploader import UploadConfig
 
 from uploads import Driver, make_file
 

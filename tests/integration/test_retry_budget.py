@@ -21,19 +21,19 @@ import requests
 
 from cos_multipart import CosServiceError, CosTransportError, FailureKind
 from cos_multipart.aio import AsyncCosClient, AsyncUploader
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.limits import MB
-from cos_multipart.retry import RetryPolicy
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
-from cos_multipart.uploader import UploadConfig, upload_file
+from cos_multipart._drivers.uploader import UploadConfig, upload_file
 
 from uploads import make_file, stored
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
-LOGGER = "cos_multipart.transport"
-#: The default retry_time (cos_multipart.retry.DEFAULT_RETRY_TIME), spelled out.
+LOGGER = "cos_multipart._io.transport"
+#: The default retry_time (cos_multipart._protocol.retry.DEFAULT_RETRY_TIME), spelled out.
 DEFAULT_RETRY_TIME = 60.0
 #: What an outage lasts in these tests: longer than the 30 s the issue asks to survive.
 OUTAGE = 45.0
@@ -226,7 +226,7 @@ def test_refused_for_real_a_short_budget_and_a_plain_error(
 def test_cli_retry_flags(
     cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from cos_multipart import cli
+    from cos_multipart._cli import main as cli
 
     from uploads import target
 

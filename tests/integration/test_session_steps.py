@@ -14,10 +14,10 @@ import pytest
 from cos_multipart import (
     CosIntegrityError, CosServiceError, PartReceipt, UploadSession, complete, plan_parts, upload_part,
 )  # fmt: skip
-from cos_multipart._sources import FileSource, open_source
-from cos_multipart.client import CosClient
-from cos_multipart.checksum import crc64
-from cos_multipart.limits import MB
+from cos_multipart._io._sources import FileSource, open_source
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import stored

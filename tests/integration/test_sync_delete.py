@@ -17,16 +17,18 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from cos_multipart import _dirrun, _walk, cli
-from cos_multipart._cli_dirs import EXIT_DELETE_LIMIT
-from cos_multipart._sources import FileSource
-from cos_multipart._dirplan import LocalFile, WalkIssue, WalkOptions
-from cos_multipart.client import CosClient
-from cos_multipart.directory import sync_directory, upload_directory
-from cos_multipart.errors import CosValidationError
-from cos_multipart.limits import MB
+from cos_multipart._drivers import _dirrun
+from cos_multipart._io import _walk
+from cos_multipart._cli import main as cli
+from cos_multipart._cli.dirs import EXIT_DELETE_LIMIT
+from cos_multipart._io._sources import FileSource
+from cos_multipart._core._dirplan import LocalFile, WalkIssue, WalkOptions
+from cos_multipart._io.client import CosClient
+from cos_multipart._drivers.directory import sync_directory, upload_directory
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import LocalCOS
-from cos_multipart.uploader import UploadConfig
+from cos_multipart._drivers.uploader import UploadConfig
 
 from uploads import stored, target
 

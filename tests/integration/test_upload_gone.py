@@ -10,12 +10,13 @@ from typing import Any, Callable, List
 
 import pytest
 
-from cos_multipart import UploadGoneError, cli, kept_upload_of
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosServiceError
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
+from cos_multipart import UploadGoneError, kept_upload_of
+from cos_multipart._cli import main as cli
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosServiceError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored, target
@@ -138,7 +139,7 @@ def test_the_cli_upload_aborted_from_another_shell_exits_3_and_keeps_no_checkpoi
     cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A real abort, made by a second client as soon as the running command has its first part confirmed.
-    from cos_multipart.progress import ProgressTracker
+    from cos_multipart._core.progress import ProgressTracker
 
     path, _ = make_file(tmp_path, 6 * MB)
     abort = aborter(cli_env, "shell.bin")

@@ -9,12 +9,12 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosIntegrityError, CosServiceError, CosTransportError
-from cos_multipart.limits import MB
-from cos_multipart.retry import RetryPolicy
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosIntegrityError, CosServiceError, CosTransportError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored

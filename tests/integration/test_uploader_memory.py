@@ -14,12 +14,12 @@ from typing import Any, Callable, Dict, Iterator
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.credentials import Credentials
-from cos_multipart.limits import MB
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import TEST_CREDENTIALS
-from cos_multipart.uploader import UploadConfig
+from cos_multipart._drivers.uploader import UploadConfig
 
 from uploads import Driver
 

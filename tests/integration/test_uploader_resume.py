@@ -13,11 +13,11 @@ from typing import Any, List, Optional, Set
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored
@@ -36,9 +36,9 @@ def stop_after(parts: int) -> Any:
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from cos_multipart.client import CosClient
-    from cos_multipart.credentials import Credentials
-    from cos_multipart.uploader import upload_file
+    from cos_multipart._io.client import CosClient
+    from cos_multipart._protocol.credentials import Credentials
+    from cos_multipart._drivers.uploader import upload_file
 
     endpoint, bucket, region, secret_id, secret_key, path, directory, dialect = sys.argv[1:9]
     client = CosClient(bucket, region, Credentials(secret_id, secret_key), endpoint=endpoint, dialect=dialect)

@@ -10,16 +10,16 @@ from typing import Any, List
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosValidationError
-from cos_multipart.limits import MB
-from cos_multipart.options import ObjectOptions
-from cos_multipart.progress import ProgressEvent
-from cos_multipart.sse import SseC, SseCos, SseKms
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.options import ObjectOptions
+from cos_multipart._core.progress import ProgressEvent
+from cos_multipart._protocol.sse import SseC, SseCos, SseKms
 from cos_multipart.testing import LocalCOS
-from cos_multipart.uploader import UploadConfig, UploadResult, upload_file
+from cos_multipart._drivers.uploader import UploadConfig, UploadResult, upload_file
 
 from uploads import Driver, stored, supported
 
@@ -165,7 +165,7 @@ def test_options_are_stored_with_the_object(
 
 
 def test_forbid_overwrite(driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path) -> None:
-    from cos_multipart.errors import ObjectExistsError
+    from cos_multipart._protocol.errors import ObjectExistsError
 
     path = tmp_path / "a.bin"
     path.write_bytes(os.urandom(MB + 1))

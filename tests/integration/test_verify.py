@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cos_multipart import CosValidationError, SourceNotFoundError, VerifyResult, crc64, verify
-from cos_multipart.client import CosClient
-from cos_multipart.options import ObjectOptions
-from cos_multipart.sse import SseC
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.options import ObjectOptions
+from cos_multipart._protocol.sse import SseC
 from cos_multipart.testing import LocalCOS
 
 from uploads import make_file

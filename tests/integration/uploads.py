@@ -9,13 +9,13 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosValidationError
-from cos_multipart.limits import MB
-from cos_multipart.options import ObjectOptions
-from cos_multipart.transport import Transport
-from cos_multipart.uploader import UploadConfig, Uploader, UploadResult, upload_file
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.options import ObjectOptions
+from cos_multipart._io.transport import Transport
+from cos_multipart._drivers.uploader import UploadConfig, Uploader, UploadResult, upload_file
 
 
 def make_file(directory: Path, size: int, name: str = "data.bin") -> Tuple[Path, bytes]:

@@ -12,8 +12,8 @@ from typing import Any, Iterator, List, Optional, Tuple
 import pytest
 import requests
 
-from cos_multipart.checksum import crc64
-from cos_multipart.signer import CosAuth
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.signer import CosAuth
 from cos_multipart.testing import DEFAULT_BUCKET, LocalCOS
 from cos_multipart.testing.protocol import Encryption
 

@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
-from cos_multipart.credentials import Credentials
-from cos_multipart.signer import SignWindow, auth_fields, presign_url, sign, url_encode
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.signer import SignWindow, auth_fields, presign_url, sign, url_encode
 from cos_multipart.testing.auth import AuthError, Keyring, ReceivedRequest, verify
 
 DOC = Credentials("AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz")
@@ -81,7 +81,7 @@ def test_unlisted_params_and_headers_are_ignored() -> None:
 
 def test_key_time_and_sign_time_may_differ() -> None:
     # SignKey from q-key-time, StringToSign from q-sign-time [ref 1.1, the Go reading].
-    from cos_multipart.signer import sign_key, string_to_sign
+    from cos_multipart._protocol.signer import sign_key, string_to_sign
     import hashlib
     import hmac
 

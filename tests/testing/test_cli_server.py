@@ -16,19 +16,19 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
-from cos_multipart import _cli_server, _demo
-from cos_multipart.checksum import crc64
-from cos_multipart.credentials import Credentials
-from cos_multipart.errors import CosIntegrityError, CosValidationError
-from cos_multipart.limits import MB
-from cos_multipart.signer import CosAuth
+from cos_multipart._cli import server as _cli_server, demo as _demo
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.errors import CosIntegrityError, CosValidationError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._protocol.signer import CosAuth
 from cos_multipart.testing import TEST_CREDENTIALS, Fault, LocalCOS
 
 # The command modules are registered on a parser of their own so these tests do not depend on the
 # other command modules.
 PARSER_SCRIPT = """
 import argparse, sys
-from cos_multipart import _cli_server
+from cos_multipart._cli import server as _cli_server
 parser = argparse.ArgumentParser(prog="cos-multipart")
 common = argparse.ArgumentParser(add_help=False)
 common.add_argument("-v", "--verbose", action="store_true")
@@ -112,7 +112,7 @@ def test_serve_takes_credentials_from_the_environment_without_printing_the_key()
 
 
 def test_serve_dialect_oss(tmp_path: Path) -> None:
-    from cos_multipart.oss_signer import sign_headers
+    from cos_multipart._protocol.oss_signer import sign_headers
 
     env = {"OSS_ACCESS_KEY_ID": "LTAIfromenvironment", "OSS_ACCESS_KEY_SECRET": "oss-environment-secret"}
     process, banner = start_serve(["--dialect", "oss", "--data-dir", str(tmp_path)], env=env)

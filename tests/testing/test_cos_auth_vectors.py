@@ -17,7 +17,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import requests
 
-from cos_multipart.credentials import Credentials
+from cos_multipart._protocol.credentials import Credentials
 from cos_multipart.testing import LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 from cos_multipart.testing.auth import (

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from cos_multipart.errors import CosValidationError
+from cos_multipart._protocol.errors import CosValidationError
 from cos_multipart.testing import Fault, FaultController
 
 

@@ -9,8 +9,8 @@ from typing import Dict, Optional
 
 import pytest
 
-from cos_multipart.checksum import crc64
-from cos_multipart.limits import MB
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import Fault, FaultController
 from cos_multipart.testing._effects import altered, refusal, wrong_etag
 from cos_multipart.testing._messages import Completed, Reply, Request, completed_body

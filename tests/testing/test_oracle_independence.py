@@ -25,7 +25,7 @@ import pytest
 
 import cos_multipart
 import cos_multipart.testing
-from cos_multipart import limits as client_limits
+from cos_multipart._protocol import limits as client_limits
 from cos_multipart.testing import _limits as server_limits
 
 TESTING_DIR = Path(cos_multipart.testing.__file__).parent
@@ -190,8 +190,8 @@ def test_the_listed_conveniences_exist() -> None:
         "from ..signer import sign_key",
         "from .. import limits",
         "from .. import checksum as c",
-        "import cos_multipart.operations",
-        "from cos_multipart._xml import parse",
+        "import cos_multipart._protocol.operations",
+        "from cos_multipart._protocol._xml import parse",
         "from cos_multipart.core.dialect import COS",  # after a move into a sub-package too
         "def f():\n    from ..checksum import crc64_combine_all\n",  # lazily is still using it
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..validation import check\n",

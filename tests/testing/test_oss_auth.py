@@ -15,7 +15,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import pytest
 
-from cos_multipart.credentials import Credentials
+from cos_multipart._protocol.credentials import Credentials
 from cos_multipart.testing.auth import AuthError, Keyring
 from cos_multipart.testing.oss_auth import (
     SignedRequest,

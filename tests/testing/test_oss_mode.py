@@ -1,6 +1,6 @@
 """The local server's OSS mode: where the bucket is named, the x-oss-* vocabulary at the edge, OSS errors
 (EC, HostId, bodiless HEAD errors with x-oss-err), OSS's rules, the CLI flag. Raw HTTP where the wire
-matters; requests are signed with the reference's algorithm through cos_multipart.oss_signer only as a
+matters; requests are signed with the reference's algorithm through cos_multipart._protocol.oss_signer only as a
 tool (the server's own verifier is tested against the reference's vectors in test_oss_auth.py)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import requests
 from lxml import etree
 from urllib.parse import quote
 
-from cos_multipart import _cli_server
-from cos_multipart.errors import CosValidationError
-from cos_multipart.oss_signer import sign_headers
+from cos_multipart._cli import server as _cli_server
+from cos_multipart._protocol.errors import CosValidationError
+from cos_multipart._protocol.oss_signer import sign_headers
 from cos_multipart.testing import LocalCOS
 from cos_multipart.testing import oss_protocol
 from cos_multipart.testing.protocol import ServiceError
@@ -165,7 +165,7 @@ def test_signature_mismatch_shows_what_the_server_signed(server: LocalCOS) -> No
 
 
 def test_cos_signatures_are_not_accepted(server: LocalCOS) -> None:
-    from cos_multipart.signer import CosAuth
+    from cos_multipart._protocol.signer import CosAuth
 
     response = requests.get(f"{server.endpoint}/{server.bucket}/k", auth=CosAuth(server.credentials), timeout=30)
     assert (response.status_code, error_of(response.content)["Code"]) == (403, "AccessDenied")

@@ -10,7 +10,7 @@ import re
 import pytest
 from lxml import etree
 
-from cos_multipart import limits
+from cos_multipart._protocol import limits
 from cos_multipart.testing import protocol
 from cos_multipart.testing.protocol import Encryption, ServiceError, UploadRow
 

@@ -19,10 +19,10 @@ import pytest
 import requests
 from lxml import etree
 
-from cos_multipart import limits
-from cos_multipart.checksum import crc64
-from cos_multipart.credentials import Credentials
-from cos_multipart.signer import CosAuth, SignWindow, presign_url, sign
+from cos_multipart._protocol import limits
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.credentials import Credentials
+from cos_multipart._protocol.signer import CosAuth, SignWindow, presign_url, sign
 from cos_multipart.testing import TEST_CREDENTIALS, Fault, LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 
@@ -675,7 +675,7 @@ def test_concurrent_part_uploads(raw: Raw) -> None:
 
 
 def test_constructor_validation() -> None:
-    from cos_multipart.errors import CosValidationError
+    from cos_multipart._protocol.errors import CosValidationError
 
     bad: List[Dict[str, Any]] = [{"bucket": "Bad_Bucket"}, {"region": "ap guangzhou"}, {"port": 70000}, {"credentials": []}]
     for options in bad:

@@ -13,8 +13,8 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
-from cos_multipart.checksum import crc64
-from cos_multipart.limits import MB
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import store as store_module
 from cos_multipart.testing.protocol import Encryption, ServiceError
 from cos_multipart.testing.store import ObjectReader, ObjectRecord, PartRecord, Store, UploadRecord

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from cos_multipart.signer import SignWindow, sign
+from cos_multipart._protocol.signer import SignWindow, sign
 from cos_multipart.testing import LocalCOS
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
 
@@ -153,7 +153,7 @@ def test_time_the_server_spends_pacing_a_body_does_not_count(local_cos_factory: 
 
 
 def test_request_timeout_and_max_connections_are_validated() -> None:
-    from cos_multipart.errors import CosValidationError
+    from cos_multipart._protocol.errors import CosValidationError
 
     for options in ({"request_timeout": 0}, {"request_timeout": -1.0}, {"request_timeout": "60"},
                     {"max_connections": 0}, {"max_connections": 2.5}, {"max_connections": True}):
@@ -260,7 +260,7 @@ def test_serve_max_connections_and_request_timeout_flags() -> None:
      (["--request-timeout", "soon"], "--request-timeout")],
 )
 def test_serve_flags_are_validated(argv: List[str], flag: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from cos_multipart.errors import CosValidationError
+    from cos_multipart._protocol.errors import CosValidationError
 
     from .test_cli_server import parse
 

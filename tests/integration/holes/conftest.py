@@ -6,7 +6,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from cos_multipart.client import CosClient
+from cos_multipart._io.client import CosClient
 from cos_multipart.testing import LocalCOS
 
 from hostile import CorruptingProxy

@@ -33,12 +33,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosServiceError
-from cos_multipart.progress import ProgressEvent
-from cos_multipart.retry import RetryPolicy
+from cos_multipart._cli import main as cli
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosServiceError
+from cos_multipart._core.progress import ProgressEvent
+from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart.testing import LocalCOS
 from cos_multipart.testing.server import AccessLogEntry
 
@@ -119,10 +119,10 @@ def rchar() -> int:
 CHILD = textwrap.dedent(
     """
     import sys
-    from cos_multipart.client import CosClient
-    from cos_multipart.credentials import Credentials
-    from cos_multipart.retry import RetryPolicy
-    from cos_multipart.uploader import upload_file
+    from cos_multipart._io.client import CosClient
+    from cos_multipart._protocol.credentials import Credentials
+    from cos_multipart._protocol.retry import RetryPolicy
+    from cos_multipart._drivers.uploader import upload_file
 
     endpoint, bucket, region, secret_id, secret_key, path, key, directory, dialect = sys.argv[1:10]
     client = CosClient(bucket, region, Credentials(secret_id, secret_key), endpoint=endpoint, dialect=dialect,

@@ -10,14 +10,14 @@ from typing import IO, Any, Dict, List, Optional, cast
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosError, CosServiceError
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
+from cos_multipart._cli import main as cli
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosError, CosServiceError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart.uploader import UploadConfig
+from cos_multipart._drivers.uploader import UploadConfig
 
 from uploads import Driver, make_file, stored, target
 
@@ -44,7 +44,7 @@ def test_8_forbid_overwrite_fails_before_initiate_when_the_key_exists(
     apis = [e.api for e in local_cos.log_entries()]
     assert "InitiateMultipartUpload" not in apis and "UploadPart" not in apis, f"sent before failing: {apis}"
     assert list(client.list_multipart_uploads()) == [] and list(store) == []
-    from cos_multipart.errors import ObjectExistsError
+    from cos_multipart._protocol.errors import ObjectExistsError
 
     assert isinstance(error, ObjectExistsError), repr(error)
     assert error.bucket == local_cos.bucket and error.key == "k"
@@ -172,7 +172,7 @@ def test_11_the_error_of_a_kept_upload_carries_it(
     assert getattr(error, "kept_upload", None) is not None or upload.upload_id in str(error), (
         f"the kept upload {upload.upload_id} is not mentioned: {error}"
     )
-    from cos_multipart.errors import kept_upload_of
+    from cos_multipart._protocol.errors import kept_upload_of
 
     kept = kept_upload_of(error)
     assert kept is not None
@@ -196,7 +196,7 @@ def test_11_ctrl_c_that_keeps_the_upload_carries_it(
         driver.uploader(client, store, concurrency=1).upload(path, "k", progress=press_ctrl_c)
         time.sleep(5)  # only reached if the interrupt arrives after the upload returned
     (upload,) = list(client.list_multipart_uploads())
-    from cos_multipart.errors import kept_upload_of
+    from cos_multipart._protocol.errors import kept_upload_of
 
     # asyncio.run answers Ctrl-C with a KeyboardInterrupt of its own, raised from the upload's CancelledError
     assert kept_upload_of(info.value) is not None, "Ctrl-C kept the upload without saying so"

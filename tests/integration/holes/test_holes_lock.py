@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.checksum import crc64
-from cos_multipart.client import CosClient
-from cos_multipart.limits import MB
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._protocol.checksum import crc64
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.limits import MB
 from cos_multipart.testing import LocalCOS
 
 from loop_guard import LoopGuard
@@ -58,7 +58,7 @@ def test_4_second_run_of_the_same_upload_is_refused_at_once_and_the_first_comple
         _, error, _ = found[0]
         assert error is not None, "a second run of the same upload was not refused: both ran on one checkpoint"
         assert type(error).__name__ == "UploadLockedError", f"not refused by a lock: {error!r}"
-        from cos_multipart.errors import UploadLockedError
+        from cos_multipart._protocol.errors import UploadLockedError
 
         assert isinstance(error, UploadLockedError), repr(error)
         assert error.pid == child.pid and str(child.pid) in str(error)

@@ -13,13 +13,13 @@ from typing import Any, Dict, List
 
 import pytest
 
-from cos_multipart import cli
-from cos_multipart.checkpoint import CheckpointStore
-from cos_multipart.client import CosClient
-from cos_multipart.errors import CosTransportError, SourceChangedError
-from cos_multipart.limits import MB
-from cos_multipart.progress import ProgressEvent
-from cos_multipart.retry import RetryPolicy
+from cos_multipart._cli import main as cli
+from cos_multipart._io.checkpoint import CheckpointStore
+from cos_multipart._io.client import CosClient
+from cos_multipart._protocol.errors import CosTransportError, SourceChangedError
+from cos_multipart._protocol.limits import MB
+from cos_multipart._core.progress import ProgressEvent
+from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored, target
@@ -189,7 +189,7 @@ def test_7_uploader_resume_of_an_upload_cos_lost_raises_resume_error(
     upload_id = interrupt(client, store, path, "r.bin", 2, driver=driver)
     client.abort_multipart_upload("r.bin", upload_id)
     logged = len(local_cos.log_entries())
-    from cos_multipart.errors import ResumeError
+    from cos_multipart._protocol.errors import ResumeError
 
     with pytest.raises(ResumeError):
         driver.uploader(client, store).resume(path, "r.bin")

@@ -1,0 +1,1 @@
+"""The cos-multipart command: argument parsing, subcommands, profiles, output for people and JSON."""
