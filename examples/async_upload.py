@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import AsyncIterator, Dict
 
 from cos_multipart.aio import AsyncCosClient, AsyncUploader, async_upload_file
-from cos_multipart import kept_upload_of
-from cos_multipart import ProgressEvent
+from cos_multipart import kept_upload_of, ProgressEvent, UploadConfig
 from cos_multipart.testing import LocalCOS
-from cos_multipart import UploadConfig
 
 MB = 1024 * 1024
 

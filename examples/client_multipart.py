@@ -9,10 +9,7 @@ from __future__ import annotations
 import io
 import os
 
-from cos_multipart import crc64, crc64_combine
-from cos_multipart import CosClient
-from cos_multipart import CosServiceError, CosValidationError
-from cos_multipart import RetryPolicy
+from cos_multipart import CosClient, CosServiceError, CosValidationError, crc64, crc64_combine, RetryPolicy
 from cos_multipart.testing import LocalCOS
 
 PART_SIZE = 1024 * 1024  # 1 MB: the smallest non-last part COS accepts

@@ -9,10 +9,8 @@ import io
 
 import requests
 
-from cos_multipart import crc64
-from cos_multipart import RetryPolicy
+from cos_multipart import crc64, RetryPolicy, upload_file
 from cos_multipart.testing import Fault, LocalCOS
-from cos_multipart import upload_file
 
 
 def main() -> None:

@@ -12,8 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from cos_multipart import UploadConfig
-from cos_multipart import sync_directory, upload_directory
+from cos_multipart import sync_directory, upload_directory, UploadConfig
 from cos_multipart.testing import LocalCOS
 
 

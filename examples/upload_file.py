@@ -11,11 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from cos_multipart import crc64
-from cos_multipart._protocol.limits import MB
-from cos_multipart import ProgressEvent
+from cos_multipart import crc64, ProgressEvent, UploadConfig, Uploader
 from cos_multipart.testing import LocalCOS
-from cos_multipart import UploadConfig, Uploader
+
+MB = 1024 * 1024
 
 
 def main() -> None:
