@@ -12,6 +12,9 @@ from ._protocol.checksum import crc64, crc64_combine
 from ._io.client import CosClient
 from ._io._streams import ObjectStream
 from ._io._transports import HttpTransport
+from ._io._sources import open_source
+from ._io.transport import Transport
+from ._protocol.endpoint import oss_endpoint
 from ._protocol.credentials import Credentials, RefreshingCredentials
 from ._protocol.errors import (
     CosCancelledError,
@@ -51,7 +54,7 @@ from ._core.progress import ProgressEvent
 from ._protocol.retry import RetryPolicy
 from ._io._requests_auth import CosAuth
 from ._core.session import FileIdentity, PartReceipt, UploadSession
-from ._protocol.signer import SignWindow, presign_url, sign
+from ._protocol.signer import SignWindow, presign_url, select_headers, sign
 from ._protocol.sse import SseC, SseCos, SseKms
 from ._drivers.uploader import UploadConfig, Uploader, UploadResult, upload_file
 from ._drivers.directory import DirectoryReport, sync_directory, upload_directory
@@ -94,12 +97,15 @@ __all__ = [
     "PartReceipt",
     "FileIdentity",
     "upload_part",
+    "open_source",
     "complete",
     "Completion",
     # client
     "CosClient",
     "HttpTransport",
     "ObjectStream",
+    "Transport",
+    "oss_endpoint",
     "ObjectOptions",
     "RetryPolicy",
     "SseCos",
@@ -112,6 +118,7 @@ __all__ = [
     "SignWindow",
     "sign",
     "presign_url",
+    "select_headers",
     # checksums
     "crc64",
     "crc64_combine",
