@@ -121,10 +121,9 @@ class AsyncUpload:
         """Do what the machine asks on the loop or in the thread pool, start its parts as tasks, hand back the
         parts that finished."""
         for action in machine.steps():
+            self._start(machine)  # parts handed out go first: a local step (a stream's next read) takes a while
             machine.receive(action, await self._outcome(action))
-        for part in machine.parts_to_start():
-            self.client.ensure_pool_size(self.config.concurrency)
-            self._parts[asyncio.ensure_future(self.request(part))] = part
+        self._start(machine)
         if not self._parts:
             return
         finished, _ = await asyncio.wait(self._parts, return_when=asyncio.FIRST_COMPLETED)
@@ -135,6 +134,11 @@ class AsyncUpload:
             else:
                 error = task.exception()
                 machine.receive(action, error if error is not None else task.result())
+
+    def _start(self, machine: UploadMachine) -> None:
+        for part in machine.parts_to_start():
+            self.client.ensure_pool_size(self.config.concurrency)
+            self._parts[asyncio.ensure_future(self.request(part))] = part
 
     async def _outcome(self, action: Any) -> object:
         try:

@@ -138,12 +138,16 @@ class Upload:
     def _turn(self, machine: UploadMachine) -> None:
         """Do what the machine asks where this loops, start its parts, hand back the parts that finished."""
         for action in machine.steps():
+            self._start(machine)  # parts handed out go first: a local step (a stream's next read) takes a while
             machine.receive(action, self._outcome(action))
+        self._start(machine)
+        for action, outcome in self.finished_parts():
+            machine.receive(action, outcome)
+
+    def _start(self, machine: UploadMachine) -> None:
         parts = machine.parts_to_start()
         if parts:
             self.start_parts(parts)
-        for action, outcome in self.finished_parts():
-            machine.receive(action, outcome)
 
     # -- where parts run (a cluster sends them elsewhere) --
 
