@@ -296,6 +296,9 @@ class _ClusterUpload(Upload):
             )  # fmt: skip
             self.tasks[future] = list(run)
 
+    def parts_running(self) -> bool:
+        return bool(self.tasks)
+
     def finished_parts(self) -> List[Tuple[SendPart, object]]:
         finished = [future for future in self.tasks if future.done()]
         if not finished:

@@ -145,6 +145,17 @@ class UploadMachine:
             self._waiting = None
             self._advance(None, error)
 
+    def forget_parts(self, error: BaseException) -> None:
+        """The executor lost the outcomes of the part sends still handed out (an interrupt came between a
+        send's end and its outcome reaching the machine): each counts as failed with ``error``. Such a part is
+        not recorded, so a resume sends it again (List Parts shows it; the new answer replaces it)."""
+        window = self._window
+        if window is None:
+            return
+        for action in window.sends_in_flight():
+            window.receive(action, error)
+        self._close_window()
+
     # --- the sequence -------------------------------------------------------------------------------------
 
     def _close_window(self) -> None:

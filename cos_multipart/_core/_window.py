@@ -106,7 +106,11 @@ class PartWindow:
 
     def sending(self) -> bool:
         """Whether a part send is in flight."""
-        return any(isinstance(action, SendPart) for action in self._outstanding.values())
+        return bool(self.sends_in_flight())
+
+    def sends_in_flight(self) -> List[SendPart]:
+        """The part sends handed out and not answered yet."""
+        return [action for action in self._outstanding.values() if isinstance(action, SendPart)]
 
     def receipts(self) -> List[PartReceipt]:
         """The verified parts, in part order."""

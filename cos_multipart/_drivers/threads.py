@@ -123,11 +123,17 @@ class Upload:
 
     def execute(self, machine: UploadMachine) -> UploadResult:
         """Run ``machine`` to its end: its result, or its failure raised."""
+        interrupted: Optional[BaseException] = None
         try:
             while machine.end is None:
                 try:
                     self._turn(machine)
+                    if interrupted is not None and not self.parts_running() and machine.parts_in_flight():
+                        # The interrupt came between a part's end and its outcome reaching the machine (or
+                        # between its start and its bookkeeping): nothing will ever report those parts.
+                        machine.forget_parts(interrupted)
                 except BaseException as error:  # Ctrl-C in this thread: the machine stops and keeps or aborts
+                    interrupted = interrupted or error
                     machine.interrupt(error)
         finally:
             pool, self._pool = self._pool, None
@@ -155,6 +161,10 @@ class Upload:
         """Start sending ``parts``, each on a thread of the pool."""
         for action in parts:
             self._running[self._workers().submit(self.request, action)] = action
+
+    def parts_running(self) -> bool:
+        """Whether a part started here has not been handed back yet."""
+        return bool(self._running)
 
     def finished_parts(self) -> List[Tuple[SendPart, object]]:
         """Parts that finished (waiting a little for one): each with its outcome, failures first."""
