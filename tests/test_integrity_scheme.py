@@ -4,7 +4,7 @@ the COS dialect makes the pure upload machine check parts and the object with it
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 from typing import Any, List, Optional, Tuple, Union
 
 import pytest
@@ -56,7 +56,7 @@ def crc32c_update(data: Union[bytes, bytearray, memoryview], crc: int = 0) -> in
     return register ^ _MASK
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zeros(register: int, length: int) -> int:
     for _ in range(length):
         register = _TABLE[register & 0xFF] ^ (register >> 8)
@@ -93,12 +93,12 @@ DATA = b"".join(bytes((i * 7 + n) & 0xFF for i in range(256)) * (MB // 256) for 
 PARTS = [DATA[:MB], DATA[MB : 2 * MB], DATA[2 * MB :]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def toy_of(number: int) -> int:
     return CRC32C.of(PARTS[number - 1])
 
 
-@lru_cache(maxsize=None)
+@cache
 def toy_whole() -> int:
     return CRC32C.of(DATA)
 
