@@ -43,7 +43,7 @@ from ._protocol.credentials import COS_ENV, Credentials, CredentialsLike, Creden
 from ._protocol.dialect import dialect_of
 from ._protocol.endpoint import Endpoint
 from ._protocol.errors import CosCredentialsError, CosValidationError, SourceChangedError
-from ._core._decisions import worker_file_change
+from ._core._decisions import client_dialect, worker_file_change
 from ._core._actions import SendPart
 from ._drivers.threads import client_call
 from ._core._outcomes import Sent
@@ -487,7 +487,8 @@ def send_part_attempts(
         for number, offset, length in parts:
             # The threaded executor's own request: one attempt, judged by the caller's machine.
             part = SendPart(session.upload_id, number, offset, length, md5)
-            outcome = client_call(client, session.key, request_config, part, source=source, options=BodyOptions())
+            options = BodyOptions(integrity=client_dialect(client).integrity)
+            outcome = client_call(client, session.key, request_config, part, source=source, options=options)
             if not isinstance(outcome, Sent):  # pragma: no cover - a SendPart is answered with Sent
                 raise TypeError(f"SendPart answered {type(outcome).__name__}")
             sent.append(PartAttempt(number, outcome.digest, outcome.answer))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple, Union
 
 from ._partvalues import StreamPart
+from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._protocol.models import CompletedPart
 from .session import PartReceipt, UploadSession
 
@@ -108,10 +109,14 @@ class DigestParts:
 
 @dataclass(frozen=True)
 class CombineCrc64:
-    """The CRC-64 of the object ``(crc64, size)`` parts make, in order (pure, but milliseconds of Python per new
-    part length: an executor runs it off its event loop). -> ``int``"""
+    """The checksum of the object ``(crc64, size)`` parts make, in order, under ``scheme`` (the target dialect's;
+    pure, but milliseconds of Python per new part length: an executor runs it off its event loop). -> ``int``
+
+    The name says CRC-64 because that is every dialect's scheme today; the executor combines with ``scheme``.
+    """
 
     parts: Tuple[Tuple[int, int], ...]
+    scheme: IntegrityScheme = CRC64_ECMA
 
 
 @dataclass(frozen=True)

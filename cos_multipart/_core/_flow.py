@@ -24,6 +24,7 @@ from ._config import UploadConfig, UploadResult
 from ._outcomes import Initiated, Sent, SourceFacts, Target
 from ._partvalues import StreamPart
 from ._window import PartWindow
+from .._protocol.integrity import IntegrityScheme
 from .._protocol.errors import CosError, CosServiceError, UploadGoneError
 from .._protocol.models import CompleteResult, ObjectResult, PartInfo, UploadInfo
 from .parts import NO_SUCH_UPLOAD, Completion, PartVerifier, PendingCompletion, completed_by_earlier_attempt
@@ -214,22 +215,27 @@ def _complete(run: _Run, session: UploadSession, receipts: List[PartReceipt], *,
     if mark:
         yield MarkCompleting()  # a kill from here on leaves an object the next run can recognise
     with decide.refusing_existing(run.target.bucket, run.key, run.service):
-        completion = yield from complete_flow(session, receipts, run.config.forbid_overwrite)
+        completion = yield from complete_flow(session, receipts, run.config.forbid_overwrite, run.target.dialect.integrity)
     run.request_ids.append(completion.result.request_id)
     return completion
 
 
 def complete_flow(
-    session: UploadSession, receipts: Iterable[PartReceipt], forbid_overwrite: Optional[bool]
+    session: UploadSession,
+    receipts: Iterable[PartReceipt],
+    forbid_overwrite: Optional[bool],
+    scheme: Optional[IntegrityScheme] = None,
 ) -> Generator[object, Any, Completion]:
     """Complete, checked: the receipts against the plan, the object's CRC-64 against theirs combined (a wrong
     object is deleted); a NoSuchUpload answer is accepted when HEAD shows the object is the one sent.
 
     The whole of Complete's decisions, for an upload (:func:`_complete`) and for the public step
-    :func:`cos_multipart.complete` alike.
+    :func:`cos_multipart.complete` alike. ``scheme`` is the target dialect's integrity scheme (default: the one
+    of the dialect ``session.service`` names).
     """
     parts = session.check_complete(receipts)  # count, order, sizes
-    combined = yield CombineCrc64(tuple((part.crc64, part.size) for part in parts))
+    chosen = scheme if scheme is not None else session.integrity
+    combined = yield CombineCrc64(tuple((part.crc64, part.size) for part in parts), chosen)
     pending = PendingCompletion(parts, combined, session.plan.size)
     try:
         result: CompleteResult = yield Complete(session.upload_id, tuple(session.completed_parts(pending.parts)), forbid_overwrite)

@@ -162,7 +162,7 @@ class PendingCompletion:
             CosIntegrityError: A part is missing, repeated, out of order or of the wrong size.
         """
         parts = session.check_complete(receipts)
-        return cls(parts, session.combined_crc64(parts), session.plan.size)
+        return cls(parts, session.combined(parts), session.plan.size)
 
     def accept(self, result: CompleteResult) -> Completion:
         """The verified completion, once COS's CRC-64 for the object equals the combined one.

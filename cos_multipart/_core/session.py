@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 
-from .._protocol.dialect import DIALECTS
+from .._protocol.dialect import DIALECTS, integrity_of
+from .._protocol.integrity import IntegrityScheme
 from .._protocol.checksum import crc64_combine_all, etag_is_md5, normalize_etag
 from .._protocol.errors import CosIntegrityError
 from .._protocol.models import CompletedPart, PartInfo
@@ -298,8 +299,22 @@ class UploadSession:
 
     @staticmethod
     def combined_crc64(receipts: Iterable[PartReceipt]) -> int:
-        """CRC-64 of the object the receipts make, in order (the value Complete must answer)."""
+        """CRC-64 of the object the receipts make, in order (the value Complete must answer).
+
+        Always CRC-64/XZ (kept for callers); :meth:`combined` combines with the session's own scheme.
+        """
         return crc64_combine_all([(receipt.crc64, receipt.size) for receipt in receipts])
+
+    @property
+    def integrity(self) -> IntegrityScheme:
+        """The integrity scheme of the session's service (its dialect's; :attr:`service` names it)."""
+        return integrity_of(self.service)
+
+    def combined(self, receipts: Iterable[PartReceipt], scheme: Optional[IntegrityScheme] = None) -> int:
+        """The checksum of the object the receipts make, in order, under ``scheme`` (default: :attr:`integrity`):
+        the value Complete must answer. (The receipts' field is named ``crc64`` whatever the scheme.)"""
+        chosen = scheme if scheme is not None else self.integrity
+        return chosen.combine_all([(receipt.crc64, receipt.size) for receipt in receipts])
 
     @staticmethod
     def completed_parts(receipts: Iterable[PartReceipt]) -> List[CompletedPart]:

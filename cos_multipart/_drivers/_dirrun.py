@@ -364,7 +364,7 @@ class FileSender:
             # are read, then the file's identity is checked again before anything is sent.
             source = FileSource(fd, 0, item.size)
             try:
-                part = source.read_all(BodyOptions(md5=True))
+                part = source.read_all(BodyOptions(md5=True, integrity=client_dialect(self.client).integrity))
             except SourceChangedError:  # shorter than its size: being written
                 return None
             if _changed(fd, item):

@@ -18,7 +18,6 @@ from .._core._outcomes import SourceFacts, Target
 from .._core._partvalues import PartDigest
 from .._io._sources import AnySource, BodyOptions, FileSource, StreamSource
 from .._io.checkpoint import CheckpointRecorder, CheckpointStore
-from .._protocol.checksum import crc64_combine_all
 from .._protocol.errors import CosCancelledError
 from .._core.progress import ProgressTracker
 
@@ -86,7 +85,7 @@ class LocalSteps:
             self._progress(action)
             return None
         if isinstance(action, CombineCrc64):
-            return crc64_combine_all(action.parts)
+            return action.scheme.combine_all(action.parts)
         if not isinstance(action, (ReadAll, ReadStreamPart, DigestParts, CheckUnchanged)):
             return self._checkpoint(action)
         return self._read(action)
@@ -143,15 +142,15 @@ class LocalSteps:
     def _read(self, action: LocalAction) -> object:
         source = self.source
         if isinstance(action, ReadAll) and not isinstance(source, StreamSource):
-            return source.read_all(BodyOptions(md5=True))
+            return source.read_all(BodyOptions(md5=True, integrity=self.target.dialect.integrity))
         if isinstance(action, ReadStreamPart) and isinstance(source, StreamSource):
-            return source.read_part(action.size, md5=action.md5)
+            return source.read_part(action.size, md5=action.md5, integrity=self.target.dialect.integrity)
         if isinstance(action, DigestParts) and isinstance(source, FileSource):
             digests: List[PartDigest] = []
             for number, offset, length, md5 in action.parts:
                 if self.cancel.is_set():
                     raise CosCancelledError("resume cancelled")
-                digests.append(source.digest(number, offset, length, md5=md5))
+                digests.append(source.digest(number, offset, length, md5=md5, integrity=self.target.dialect.integrity))
             return tuple(digests)
         if isinstance(action, CheckUnchanged) and isinstance(source, FileSource):
             source.check_unchanged()

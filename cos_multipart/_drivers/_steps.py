@@ -14,16 +14,17 @@ The steps are for callers who run their own loop (and :func:`cos_multipart.remot
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Iterable, List, Optional, Tuple
 
 from .._protocol import sse
 from .._core._actions import CombineCrc64, PartDone, ProgressRewind, StopParts
 from .._core._config import UploadConfig
+from .._core._decisions import client_dialect
 from .threads import client_call
 from .._core._flow import complete_flow, part_flow
 from .._core._machine import UploadMachine
 from .._io._sources import BodyOptions
-from .._protocol.checksum import crc64_combine_all
 from .._io.client import CosClient
 from .._protocol.errors import CosValidationError
 from .._protocol.options import ObjectOptions
@@ -128,7 +129,7 @@ def complete(
             and the error's ``outcome`` says so, or why it could not be.
         CosServiceError: Complete failed.
     """
-    flow = complete_flow(session, receipts, forbid_overwrite)
+    flow = complete_flow(session, receipts, forbid_overwrite, client_dialect(client).integrity)
     steps = _Steps(client, session.key, _config(sse_c, None), None, BodyOptions())
     completion: Completion = steps.run(UploadMachine.piece(flow))
     return completion
@@ -149,7 +150,8 @@ class _Steps:
         self.key = key
         self.config = config
         self.source = source
-        self.options = options
+        # Parts are hashed with the client's dialect's integrity scheme, whatever the caller's options say.
+        self.options = replace(options, integrity=client_dialect(client).integrity)
 
     def run(self, machine: UploadMachine) -> Any:
         """Do what ``machine`` asks until it ends: the value its flow returned, or its failure raised."""
@@ -168,7 +170,7 @@ class _Steps:
 
     def _perform(self, action: Any) -> object:
         if isinstance(action, CombineCrc64):
-            return crc64_combine_all(action.parts)
+            return action.scheme.combine_all(action.parts)
         if isinstance(action, ProgressRewind):
             if self.options.progress is not None:
                 self.options.progress.rewind(action.number)

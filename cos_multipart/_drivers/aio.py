@@ -148,7 +148,7 @@ class AsyncUpload:
                     await self.callbacks.settle()
                 return None
             if isinstance(action, ReadStreamPart) and self.stream is not None:
-                return await self.stream.read_part(action.size, md5=action.md5)
+                return await self.stream.read_part(action.size, md5=action.md5, integrity=self.local.target.dialect.integrity)
             if isinstance(action, LOCAL_ACTIONS):
                 return await self.threads.run(self.local.perform, action)
             return await self.request(action)
@@ -212,7 +212,7 @@ class AsyncUpload:
         source = self.source
         if isinstance(source, StreamSource):
             raise TypeError("a stream's parts carry their bytes")
-        options = BodyOptions(action.md5, None, None, self.stop)
+        options = BodyOptions(action.md5, None, None, self.stop, self.local.target.dialect.integrity)
         return self._body(lambda: source.body(action.number, action.offset, action.length, options), action.length, action.number)
 
     def _body(self, make_reader: Callable[[], PartBody], length: int, number: int) -> AsyncPart:

@@ -29,6 +29,7 @@ from .._io._partreader import FilePartReader, _Hasher
 from .._core._partvalues import PartDigest, StreamPart
 from .._io._sources import PartBody, StreamSource
 from .._protocol.errors import CosValidationError
+from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._core.progress import ProgressCallback, ProgressEvent, ProgressTracker
 from .._io.ratelimit import TokenBucket
 
@@ -207,9 +208,9 @@ class SyncStream:
         self._threads = threads
         self.size = source.size
 
-    async def read_part(self, part_size: int, *, md5: bool) -> StreamPart:
+    async def read_part(self, part_size: int, *, md5: bool, integrity: IntegrityScheme = CRC64_ECMA) -> StreamPart:
         """The next ``part_size`` bytes (fewer only at the end), hashed as they arrive."""
-        return await self._threads.run(self._source.read_part, part_size, md5=md5)
+        return await self._threads.run(self._source.read_part, part_size, md5=md5, integrity=integrity)
 
     def check_length(self, total: int) -> None:
         """At the end: a stream measured at another length is a changed source."""
@@ -225,11 +226,11 @@ class IterStream:
         self._left = memoryview(b"")
         self.size: Optional[int] = None
 
-    async def read_part(self, part_size: int, *, md5: bool) -> StreamPart:
+    async def read_part(self, part_size: int, *, md5: bool, integrity: IntegrityScheme = CRC64_ECMA) -> StreamPart:
         """The next ``part_size`` bytes (fewer only at the end of the iterator)."""
         buffer = await self._threads.run(bytearray, part_size)  # zero-filling a large part takes tens of ms
         view = memoryview(buffer)
-        hasher = _Hasher(md5)
+        hasher = _Hasher(md5, integrity)
         filled = hashed = 0
         while filled < part_size:
             if not self._left and not await self._next_chunk():

@@ -198,7 +198,7 @@ class Upload:
         if isinstance(action, StopParts):
             self.cancel.set()  # first: a request whose event is set is not retried
             return self.client.abort_connections(cancel=self.cancel)
-        options = BodyOptions(False, self.progress, self.limiter, self.cancel)
+        options = BodyOptions(False, self.progress, self.limiter, self.cancel, client_dialect(self.client).integrity)
         return client_call(self.client, self.key, self.config, action, source=self.source, options=options)
 
 
@@ -212,7 +212,8 @@ def _part_body(source: Optional[Union[PartSource, StreamSource]], action: SendPa
         raise TypeError(f"no source to read part {action.number} from")
     if isinstance(source, StreamSource):
         raise TypeError("a stream's parts carry their bytes")
-    return source.body(action.number, action.offset, action.length, BodyOptions(action.md5, options.progress, options.limiter, options.cancel))
+    body_options = BodyOptions(action.md5, options.progress, options.limiter, options.cancel, options.integrity)
+    return source.body(action.number, action.offset, action.length, body_options)
 
 
 def client_call(

@@ -23,7 +23,7 @@ import threading
 from typing import IO, Optional, Union
 
 from .._core._partvalues import PartDigest, StreamPart
-from .._protocol.checksum import crc64
+from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._protocol.errors import CosCancelledError, SourceChangedError
 from .._core.progress import ProgressTracker
 from .ratelimit import TokenBucket
@@ -41,20 +41,22 @@ class PartCancelled(CosCancelledError):
 
 
 class _Hasher:
-    """CRC-64 always, MD5 when asked; both fed by the same buffer in one pass."""
+    """The integrity scheme's checksum always (CRC-64 for COS and OSS), MD5 when asked; both fed by the same
+    buffer in one pass. The scheme's update function is bound once here: one call per chunk, as before."""
 
-    __slots__ = ("_md5", "crc", "size", "_want_md5")
+    __slots__ = ("_md5", "crc", "size", "_want_md5", "_update")
 
-    def __init__(self, want_md5: bool) -> None:
+    def __init__(self, want_md5: bool, integrity: IntegrityScheme = CRC64_ECMA) -> None:
         self._want_md5 = want_md5
         self._md5 = hashlib.md5() if want_md5 else None
-        self.crc = 0
+        self._update = integrity.update
+        self.crc = integrity.initial
         self.size = 0
 
     def update(self, data: Union[bytes, memoryview]) -> None:
         if self._md5 is not None:
             self._md5.update(data)
-        self.crc = crc64(data, self.crc)
+        self.crc = self._update(data, self.crc)
         self.size += len(data)
 
     def digest(self) -> PartDigest:
@@ -144,6 +146,7 @@ class FilePartReader(_PartBody):
         limiter: Client-side bandwidth cap shared by all workers.
         cancel: When set, the next ``read`` raises :class:`PartCancelled`.
         path: File name for error messages.
+        integrity: The checksum computed with MD5 (the target dialect's scheme; CRC-64/XZ by default).
     """
 
     def __init__(
@@ -158,12 +161,14 @@ class FilePartReader(_PartBody):
         limiter: Optional[TokenBucket] = None,
         cancel: Optional[threading.Event] = None,
         path: str = "",
+        integrity: IntegrityScheme = CRC64_ECMA,
     ) -> None:
         super().__init__(length, part_number, progress=progress, limiter=limiter, cancel=cancel)
         self._fd = fd
         self._offset = offset
         self._want_md5 = md5
-        self._hasher = _Hasher(md5)
+        self._integrity = integrity
+        self._hasher = _Hasher(md5, integrity)
         self._path = path
 
     def read(self, size: int = -1) -> bytes:
@@ -188,7 +193,7 @@ class FilePartReader(_PartBody):
     def _moved(self, target: int) -> None:
         if target == 0 or target < self._hasher.size:
             # A rewind for a retry: the bytes will be read, and hashed, again.
-            self._hasher = _Hasher(self._want_md5)
+            self._hasher = _Hasher(self._want_md5, self._integrity)
 
     def digest(self) -> PartDigest:
         """Checksums of the whole part (reads whatever the transport skipped, which it normally does not)."""
@@ -246,21 +251,24 @@ class BufferPartReader(_PartBody):
         return self._digest
 
 
-def hash_buffer(data: Union[bytes, memoryview], *, md5: bool = True) -> PartDigest:
-    """Checksums of a buffer already in memory (one pass, MD5 only when asked)."""
-    hasher = _Hasher(md5)
+def hash_buffer(data: Union[bytes, memoryview], *, md5: bool = True, integrity: IntegrityScheme = CRC64_ECMA) -> PartDigest:
+    """Checksums of a buffer already in memory (one pass, MD5 only when asked; ``integrity``'s checksum)."""
+    hasher = _Hasher(md5, integrity)
     hasher.update(data)
     return hasher.digest()
 
 
-def read_stream_part(stream: IO[bytes], part_size: int, *, md5: bool = True) -> StreamPart:
-    """Read up to ``part_size`` bytes from ``stream`` into one buffer, hashing each chunk as it arrives.
+def read_stream_part(
+    stream: IO[bytes], part_size: int, *, md5: bool = True, integrity: IntegrityScheme = CRC64_ECMA
+) -> StreamPart:
+    """Read up to ``part_size`` bytes from ``stream`` into one buffer, hashing each chunk as it arrives
+    (``integrity``'s checksum, MD5 when asked).
 
     Memory is bounded by ``part_size``; fewer bytes are returned only at the end of the stream.
     """
     buffer = bytearray(part_size)
     view = memoryview(buffer)
-    hasher = _Hasher(md5)
+    hasher = _Hasher(md5, integrity)
     filled = 0
     readinto = getattr(stream, "readinto", None)
     while filled < part_size:

@@ -20,6 +20,7 @@ from typing import IO, Any, Iterable, Iterator, Optional, Union, cast
 from ._partreader import BufferPartReader, FilePartReader, hash_buffer, read_stream_part
 from .._core._partvalues import PartDigest, StreamPart
 from .._protocol.errors import CosValidationError, SourceChangedError, SourceNotFoundError
+from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._core.progress import ProgressTracker
 from .ratelimit import TokenBucket
 from .._core.session import FileIdentity
@@ -36,12 +37,14 @@ _CHUNKS = "an iterator of bytes-like chunks (bytes, bytearray or memoryview)"
 
 @dataclass
 class BodyOptions:
-    """How part bodies are served: MD5 or not, progress, bandwidth cap, cancellation."""
+    """How part bodies are served: MD5 or not, progress, bandwidth cap, cancellation, and the integrity scheme
+    they are hashed with (the target dialect's)."""
 
     md5: bool = True
     progress: Optional[ProgressTracker] = None
     limiter: Optional[TokenBucket] = None
     cancel: Optional[threading.Event] = None
+    integrity: IntegrityScheme = CRC64_ECMA
 
 
 class FileSource:
@@ -80,16 +83,18 @@ class FileSource:
             limiter=options.limiter,
             cancel=options.cancel,
             path=self.path or "",
+            integrity=options.integrity,
         )
 
-    def digest(self, number: int, offset: int, length: int, *, md5: bool) -> PartDigest:
+    def digest(self, number: int, offset: int, length: int, *, md5: bool, integrity: IntegrityScheme = CRC64_ECMA) -> PartDigest:
         """Checksums of a part's current local bytes (one read, in chunks; nothing is sent)."""
-        return FilePartReader(self.fd, self.offset + offset, length, number, md5=md5, path=self.path or "").digest()
+        reader = FilePartReader(self.fd, self.offset + offset, length, number, md5=md5, path=self.path or "", integrity=integrity)
+        return reader.digest()
 
     def read_all(self, options: BodyOptions) -> StreamPart:
         """The whole (small) upload read into memory once and hashed once, for a single PUT."""
         stream = cast(IO[bytes], _FdStream(self.fd, self.offset, self.size, self.name))
-        return read_stream_part(stream, self.size, md5=options.md5)
+        return read_stream_part(stream, self.size, md5=options.md5, integrity=options.integrity)
 
     def check_unchanged(self) -> None:
         """Raise :class:`SourceChangedError` if the file is not the one the upload started from.
@@ -129,7 +134,7 @@ class BufferSource:
         view = self.view[offset : offset + length]
         return BufferPartReader(
             view,
-            hash_buffer(view, md5=options.md5),
+            hash_buffer(view, md5=options.md5, integrity=options.integrity),
             number,
             progress=options.progress,
             limiter=options.limiter,
@@ -138,7 +143,7 @@ class BufferSource:
 
     def read_all(self, options: BodyOptions) -> StreamPart:
         """The whole buffer with its checksums (no copy)."""
-        return StreamPart(self.view, hash_buffer(self.view, md5=options.md5))
+        return StreamPart(self.view, hash_buffer(self.view, md5=options.md5, integrity=options.integrity))
 
     def close(self) -> None:
         """Nothing to release (the caller owns the buffer)."""
@@ -159,9 +164,9 @@ class StreamSource:
         self.owned = owned
         self.path: Optional[str] = None
 
-    def read_part(self, part_size: int, *, md5: bool) -> StreamPart:
+    def read_part(self, part_size: int, *, md5: bool, integrity: IntegrityScheme = CRC64_ECMA) -> StreamPart:
         """The next ``part_size`` bytes (fewer only at the end), hashed as they arrive."""
-        return read_stream_part(self.stream, part_size, md5=md5)
+        return read_stream_part(self.stream, part_size, md5=md5, integrity=integrity)
 
     def check_length(self, total: int) -> None:
         """At the end of the stream: raise :class:`SourceChangedError` if it was measured at another length."""

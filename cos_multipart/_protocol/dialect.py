@@ -11,7 +11,9 @@ this OSS?":
   guards on OSS), and :meth:`Dialect.from_wire` adds the neutral names to an answer's headers (keeping the
   service's own), so parsers read ``x-cos-hash-crc64ecma`` whichever service answered;
 * the signer (:attr:`Dialect.signer`): COS ``q-sign-algorithm=sha1`` or OSS ``OSS4-HMAC-SHA256``;
-* the limits (part sizes, key length), the default host, bucket naming and the credential variables.
+* the limits (part sizes, key length), the default host, bucket naming and the credential variables;
+* the integrity scheme (:attr:`Dialect.integrity`): which checksum parts and objects are verified with, its
+  neutral header and how part values combine (:data:`~cos_multipart._protocol.integrity.CRC64_ECMA` for both).
 
 COS's behaviour is exactly what it was before dialects: its renames are empty and its prefix is ``x-cos-``.
 """
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Mapping, Optional, Pattern, Tu
 from . import oss_signer
 from .credentials import COS_ENV, Credentials, EnvNames
 from .errors import CosValidationError
+from .integrity import CRC64_ECMA, IntegrityScheme
 from .limits import (
     MAX_BUCKET_HOST_LENGTH,
     MAX_KEY_BYTES,
@@ -135,6 +138,7 @@ class Dialect:
         signer: Signs one attempt (see :data:`Signer`).
         supports_sse_c: Customer-provided keys exist (COS) or not (OSS).
         presigner: Makes a pre-signed URL (see :data:`Presigner`).
+        integrity: The checksum the service answers for parts and objects (CRC-64/XZ for COS and OSS).
     """
 
     name: str
@@ -155,6 +159,7 @@ class Dialect:
     max_parts: int = MAX_PART_NUMBER
     renamed_headers: Mapping[str, Optional[str]] = field(default_factory=dict)
     renamed_values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    integrity: IntegrityScheme = CRC64_ECMA
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -173,8 +178,11 @@ class Dialect:
 
     @property
     def crc64_header(self) -> str:
-        """The CRC-64 header on the wire (``x-cos-hash-crc64ecma`` / ``x-oss-hash-crc64ecma``)."""
-        return self.wire_name(NEUTRAL_PREFIX + "hash-crc64ecma")
+        """The integrity scheme's header on the wire (``x-cos-hash-crc64ecma`` / ``x-oss-hash-crc64ecma``).
+
+        The name stays ``crc64_header`` for callers; it is :attr:`integrity`'s header, renamed for the service.
+        """
+        return self.wire_name(self.integrity.header)
 
     @property
     def request_id_header(self) -> str:
@@ -324,6 +332,14 @@ def dialect_of(value: DialectLike) -> Dialect:
     if isinstance(value, str) and value.lower() in DIALECTS:
         return DIALECTS[value.lower()]
     raise CosValidationError("dialect", value, f"one of {', '.join(sorted(DIALECTS))}, a Dialect, or None (COS)")
+
+
+def integrity_of(service: Optional[str]) -> IntegrityScheme:
+    """The integrity scheme of the dialect named ``service`` (an :class:`~cos_multipart._core.session.UploadSession`
+    names its service, not its dialect value); CRC-64/XZ for a name no dialect has (a checkpoint of an older
+    release names none)."""
+    dialect = DIALECTS.get((service or "").lower())
+    return dialect.integrity if dialect is not None else CRC64_ECMA
 
 
 def loosest_part_limits() -> Tuple[int, int]:

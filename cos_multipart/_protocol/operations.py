@@ -22,6 +22,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Typ
 from . import _xml, sse, validation
 from .endpoint import validate_key
 from .errors import CosResponseError, CosServiceError, CosValidationError
+from .integrity import CRC64_ECMA, IntegrityScheme
 from .limits import (
     ANY_MAX_KEY_BYTES,
     MAX_DELETE_KEYS,
@@ -61,8 +62,9 @@ HEADER_TRACE_ID = "x-cos-trace-id"
 #: (``x-oss-ec``, ``x-oss-err``; see :meth:`~cos_multipart._protocol.dialect.Dialect.from_wire`) [oss-api 7].
 HEADER_EC = "x-cos-ec"
 HEADER_ERROR = "x-cos-err"
-#: "x-cos-hash-crc64ecma: unsigned 64-bit integer rendered in decimal" (436/40334) [ref 5.2]
-HEADER_CRC64 = "x-cos-hash-crc64ecma"
+#: "x-cos-hash-crc64ecma: unsigned 64-bit integer rendered in decimal" (436/40334) [ref 5.2]: the header of
+#: the COS and OSS dialects' integrity scheme (:data:`~cos_multipart._protocol.integrity.CRC64_ECMA`).
+HEADER_CRC64 = CRC64_ECMA.header
 HEADER_VERSION_ID = "x-cos-version-id"
 HEADER_TRAFFIC_LIMIT = "x-cos-traffic-limit"
 HEADER_FORBID_OVERWRITE = "x-cos-forbid-overwrite"
@@ -71,7 +73,6 @@ HEADER_PSIZE_MAX = "x-cos-psize-max"
 HEADER_PNUM_MIN = "x-cos-pnum-min"
 HEADER_PNUM_MAX = "x-cos-pnum-max"
 XML_CONTENT_TYPE = "application/xml"
-_MAX_CRC64 = (1 << 64) - 1
 
 
 # --- responses, common ---------------------------------------------------------------------------------
@@ -88,18 +89,21 @@ def response_info(status: int, headers: Headers) -> ResponseInfo:
     return ResponseInfo(status=status, request_id=lowered.get(HEADER_REQUEST_ID, ""), headers=lowered)
 
 
-def parse_crc64(value: Optional[str], *, status: int = 0, request_id: str = "") -> Optional[int]:
-    """``x-cos-hash-crc64ecma`` as an unsigned int (it may exceed int64 [ref 5.2]); ``None`` if absent.
+def parse_crc64(
+    value: Optional[str], *, status: int = 0, request_id: str = "", scheme: IntegrityScheme = CRC64_ECMA
+) -> Optional[int]:
+    """The integrity header's text as ``scheme`` reads it (``x-cos-hash-crc64ecma``: an unsigned int, which may
+    exceed int64 [ref 5.2]); ``None`` if absent.
 
     Raises:
-        CosResponseError: Not a decimal number of at most 64 bits.
+        CosResponseError: Not a value of the scheme (for CRC-64: a decimal number of at most 64 bits).
     """
     if value is None:
         return None
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or int(text) > _MAX_CRC64:
-        raise CosResponseError(f"{HEADER_CRC64} is not an unsigned 64-bit decimal: {value[:40]!r}", status=status, request_id=request_id)
-    return int(text)
+    parsed = scheme.parse(value)
+    if parsed is None:
+        raise CosResponseError(f"{scheme.header} is not {scheme.described}: {value[:40]!r}", status=status, request_id=request_id)
+    return parsed
 
 
 def service_error(status: int, headers: Headers, body: bytes, *, method: str = "", url: str = "") -> CosServiceError:
