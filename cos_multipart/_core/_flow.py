@@ -371,7 +371,13 @@ def _session(run: _Run, stored: Optional[UploadSession]) -> Generator[object, An
     session = decide.initiated(planned, initiated.upload_id, initiated.at)
     chosen = _Session(session)
     if decide.checkpoints(run.config, session):
-        chosen.checkpoint = yield StartCheckpoint(session)
+        try:
+            chosen.checkpoint = yield StartCheckpoint(session)
+        except GeneratorExit:  # the machine was dropped unfinished: nothing more can be asked
+            raise
+        except BaseException:  # a Ctrl-C during the first write: no checkpoint names the upload, abort it
+            yield from _abort_quietly(session.upload_id)
+            raise
     return chosen
 
 

@@ -10,7 +10,7 @@ from typing import Any, List, Optional
 
 import pytest
 
-from cos_multipart import CheckpointStore, CosClient, UploadConfig, kept_upload_of
+from cos_multipart import Checkpoint, CheckpointStore, CosClient, UploadConfig, kept_upload_of
 from cos_multipart._core.progress import ProgressEvent
 from cos_multipart._protocol.limits import MB
 from cos_multipart.cluster import upload_file_on_cluster
@@ -89,4 +89,25 @@ def test_an_interrupt_at_a_streams_first_progress_event_leaves_no_upload(
         driver.upload_file(client, iter([data[:MB], data[MB:]]), "start/stream.bin", part_size=MB,
                            multipart_threshold=0, store=store, progress=interrupt_at_first_event(seen))  # fmt: skip
     assert len(seen) == 1 and kept_upload_of(raised.value) is None  # a stream cannot be resumed: aborted
+    assert list(client.list_multipart_uploads()) == [] and list(store) == []
+
+
+@pytest.mark.both_dialects
+def test_an_interrupt_during_the_first_checkpoint_write_aborts_the_new_upload(
+    driver: Driver, client: CosClient, store: CheckpointStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = make_file(tmp_path, 3 * MB)[0]
+    real = CheckpointStore.save
+    writes: List[str] = []
+
+    def save(self: CheckpointStore, checkpoint: Checkpoint) -> Path:
+        writes.append(checkpoint.upload_id)
+        if len(writes) == 1:
+            raise KeyboardInterrupt  # the Ctrl-C lands while the new upload's first checkpoint is written
+        return real(self, checkpoint)
+
+    monkeypatch.setattr(CheckpointStore, "save", save)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        driver.upload_file(client, path, "start/file.bin", part_size=MB, multipart_threshold=0, store=store)
+    assert writes and kept_upload_of(raised.value) is None  # no checkpoint names it: aborted, not kept
     assert list(client.list_multipart_uploads()) == [] and list(store) == []
