@@ -288,12 +288,13 @@ def _multipart(run: _Run, stored: Optional[UploadSession]) -> Flow:
     chosen = yield from _session(run, stored)
     session = chosen.session
     reused_bytes = sum(p.size for p in session.parts)
-    yield ProgressStart(session.plan.size, session.plan.count, len(session.parts), reused_bytes)
     window = PartWindow.of_session(
         session, session.pending(), attempts=run.config.part_attempts, limit=run.start.limit,
         check_md5=run.config.verify_md5 and session.etag_is_md5, record=chosen.checkpoint is not None,
     )  # fmt: skip
     try:
+        # Inside the keep-or-abort step: the first event runs the caller's callback, where a Ctrl-C can land.
+        yield ProgressStart(session.plan.size, session.plan.count, len(session.parts), reused_bytes)
         try:
             yield window
         finally:
@@ -370,7 +371,13 @@ def _session(run: _Run, stored: Optional[UploadSession]) -> Generator[object, An
     session = decide.initiated(planned, initiated.upload_id, initiated.at)
     chosen = _Session(session)
     if decide.checkpoints(run.config, session):
-        chosen.checkpoint = yield StartCheckpoint(session)
+        try:
+            chosen.checkpoint = yield StartCheckpoint(session)
+        except GeneratorExit:  # the machine was dropped unfinished: nothing more can be asked
+            raise
+        except BaseException:  # a Ctrl-C during the first write: no checkpoint names the upload, abort it
+            yield from _abort_quietly(session.upload_id)
+            raise
     return chosen
 
 
@@ -439,12 +446,13 @@ def _stream(run: _Run) -> Flow:
         return (yield from _single_put(run, first))
     yield from _refuse_existing(run)
     upload_id = (yield from _initiate(run)).upload_id
-    yield ProgressStart(run.start.source.size, None)
     cutter = decide.StreamCutter(schedule, check_length)
     limit = run.start.limit or config.concurrency
     window = PartWindow.of_stream(upload_id, cutter, first, attempts=config.part_attempts, check_md5=config.check_md5, limit=limit)
     del first  # the window holds it until it is sent: this frame lives as long as the upload
     try:
+        # Inside the abort step: the first event runs the caller's callback, where a Ctrl-C can land.
+        yield ProgressStart(run.start.source.size, None)
         try:
             yield window
         finally:
