@@ -60,7 +60,13 @@ class Child:
 
     def finish(self) -> Tuple[int, str, str]:
         """Exit code, stdout, and what the terminal showed."""
-        out, _ = self.process.communicate(timeout=PATIENCE)
+        try:
+            out, _ = self.process.communicate(timeout=PATIENCE)
+        except subprocess.TimeoutExpired:
+            # A command that never ends must not outlive its test (one spun for 42 minutes after a CI run).
+            self.process.kill()
+            self.process.communicate()
+            raise
         self._reader.join(PATIENCE)
         os.close(self._master)
         return self.process.returncode, out.decode(), self.terminal.replace("\r\n", "\n")
