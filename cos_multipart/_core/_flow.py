@@ -27,7 +27,7 @@ from ._window import PartWindow
 from .._protocol.integrity import IntegrityScheme
 from .._protocol.errors import CosError, CosServiceError, UploadGoneError
 from .._protocol.models import CompleteResult, ObjectResult, PartInfo, UploadInfo
-from .parts import NO_SUCH_UPLOAD, Completion, PartVerifier, PendingCompletion, completed_by_earlier_attempt
+from .parts import Completion, PartVerifier, PendingCompletion, completed_by_earlier_attempt
 from .planner import stream_plan
 from .session import PartReceipt, UploadSession
 
@@ -188,7 +188,7 @@ def _abort_quietly(upload_id: str, *, strict: bool = False) -> Generator[object,
         yield Abort(upload_id)
         return True
     except CosServiceError as error:
-        if error.code == NO_SUCH_UPLOAD:
+        if decide.upload_is_gone(error):
             return False
         if strict:
             raise
@@ -240,7 +240,7 @@ def complete_flow(
     try:
         result: CompleteResult = yield Complete(session.upload_id, tuple(session.completed_parts(pending.parts)), forbid_overwrite)
     except CosServiceError as error:
-        if error.code != NO_SUCH_UPLOAD:
+        if not decide.upload_is_gone(error):
             raise
         head = yield from _head_matching(pending)
         if head is None:
@@ -395,7 +395,7 @@ def _resume_stored(run: _Run, stored: UploadSession) -> Generator[object, Any, O
     try:
         listed: Optional[List[PartInfo]] = _resume.bounded_parts((yield ListParts(stored.upload_id)))
     except CosServiceError as error:
-        if error.code != NO_SUCH_UPLOAD:
+        if not decide.upload_is_gone(error):
             raise
         listed = None
     if listed is None:

@@ -26,6 +26,7 @@ from .._core._actions import (
     SendPart, StopParts,
 )  # fmt: skip
 from .._core._config import UploadConfig, UploadResult
+from .._core._decisions import upload_is_gone
 from .threads import target_of
 from ._localsteps import LOCAL_ACTIONS, PROGRESS_ACTIONS, LocalSteps, facts_of
 from .._core._machine import UploadMachine, UploadStart
@@ -35,7 +36,7 @@ from .._io._sources import AnySource, BodyOptions, PartBody, StreamSource
 from .._io.checkpoint import CheckpointStore
 from .._protocol.errors import CosServiceError
 from .._protocol.limits import MAX_PART_NUMBER
-from .._core.parts import NO_SUCH_UPLOAD, Answer
+from .._core.parts import Answer
 from .._io.ratelimit import TokenBucket
 from .aio_bodies import AsyncPart, Callbacks, IterStream, SyncStream, Threads, tracker
 from .._io.aio_client import AsyncCosClient
@@ -53,7 +54,7 @@ async def abort_quietly(client: AsyncCosClient, key: str, upload_id: str) -> boo
         await client.abort_multipart_upload(key, upload_id)
         return True
     except CosServiceError as error:
-        if error.code == NO_SUCH_UPLOAD:
+        if upload_is_gone(error):
             return False
         raise
 

@@ -22,7 +22,7 @@ from .._core._actions import (
     StopParts,
 )  # fmt: skip
 from .._core._config import UploadConfig, UploadResult
-from .._core._decisions import client_dialect, endpoint_url
+from .._core._decisions import client_dialect, endpoint_url, upload_is_gone
 from ._localsteps import LOCAL_ACTIONS, LocalSteps, facts_of
 from .._core._machine import UploadMachine, UploadStart
 from .._core._outcomes import Initiated, Sent, Target
@@ -33,7 +33,7 @@ from .._io.checkpoint import CheckpointStore
 from .._io.client import CosClient
 from .._protocol.errors import CosServiceError
 from .._protocol.limits import MAX_PART_NUMBER
-from .._core.parts import NO_SUCH_UPLOAD, Answer, PartSource
+from .._core.parts import Answer, PartSource
 from .._core.progress import ProgressCallback, ProgressTracker
 from .._io.ratelimit import TokenBucket
 
@@ -51,7 +51,7 @@ def abort_quietly(client: CosClient, key: str, upload_id: str) -> bool:
         client.abort_multipart_upload(key, upload_id)
         return True
     except CosServiceError as error:
-        if error.code == NO_SUCH_UPLOAD:
+        if upload_is_gone(error):
             return False
         raise
 
