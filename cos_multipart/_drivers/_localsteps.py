@@ -6,7 +6,7 @@ in its thread pool (progress on the loop). They hold no rule: what to do and whe
 from __future__ import annotations
 
 import threading
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Optional, Union, get_args
 
 from .._core._actions import (
     CheckpointWritten, CheckUnchanged, CombineCrc64, DigestParts, DropCheckpoint, FlushCheckpoint, LoadCheckpoint, Lock, MarkCompleting, PartDone,
@@ -23,16 +23,14 @@ from .._core.progress import ProgressTracker
 
 __all__ = ["LOCAL_ACTIONS", "PROGRESS_ACTIONS", "LocalSteps", "facts_of"]
 
-PROGRESS_ACTIONS = (ProgressStart, ProgressRewind, PartDone, ProgressFinish, ProgressFlush)
-LOCAL_ACTIONS = (
-    Lock, Unlock, LoadCheckpoint, StartCheckpoint, RecordPart, MarkCompleting, FlushCheckpoint, DropCheckpoint,
-    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CombineCrc64, CheckUnchanged, *PROGRESS_ACTIONS,
-)  # fmt: skip
+ProgressAction = Union[ProgressStart, ProgressRewind, PartDone, ProgressFinish, ProgressFlush]
 LocalAction = Union[
     Lock, Unlock, LoadCheckpoint, StartCheckpoint, RecordPart, MarkCompleting, FlushCheckpoint, DropCheckpoint,
-    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CombineCrc64, CheckUnchanged, ProgressStart, ProgressRewind, PartDone, ProgressFinish,
-    ProgressFlush,
+    CheckpointWritten, ReadAll, ReadStreamPart, DigestParts, CombineCrc64, CheckUnchanged, ProgressAction,
 ]  # fmt: skip
+#: The same unions as class tuples, for isinstance (one list each, not two to keep in step).
+PROGRESS_ACTIONS = get_args(ProgressAction)
+LOCAL_ACTIONS = get_args(LocalAction)
 
 
 def facts_of(source: AnySource) -> SourceFacts:
@@ -90,7 +88,7 @@ class LocalSteps:
             return self._checkpoint(action)
         return self._read(action)
 
-    def _progress(self, action: Union[ProgressStart, ProgressRewind, PartDone, ProgressFinish, ProgressFlush]) -> None:
+    def _progress(self, action: ProgressAction) -> None:
         if isinstance(action, ProgressStart):
             self.progress = self.make_tracker(action.size, action.count)
             if action.reused_parts:
