@@ -106,7 +106,7 @@ class PartWindow:
 
     def sending(self) -> bool:
         """Whether a part send is in flight."""
-        return bool(self.sends_in_flight())
+        return any(isinstance(action, SendPart) for action in self._outstanding.values())  # stops at the first
 
     def sends_in_flight(self) -> List[SendPart]:
         """The part sends handed out and not answered yet."""
