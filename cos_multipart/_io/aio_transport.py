@@ -426,7 +426,7 @@ class AsyncTransport:
                 finally:
                     deadline.disarm()
             except CosServiceError as error:
-                failure: BaseException = error.in_request(call.method, safe_url)
+                failure: BaseException = error.in_request(call.method, safe_url, self.endpoint.dialect.name)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
                 own: Optional[BaseException] = getattr(source, "failure", None) or getattr(call.body, "failure", None)
                 if own is not None and not isinstance(own, OSError):

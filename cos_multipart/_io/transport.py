@@ -601,7 +601,7 @@ class Transport:
                     date = response.headers.get("Date")
                     return with_attempts(handle(response), retries.policy.attempt)
             except CosServiceError as error:
-                failure: BaseException = error.in_request(call.method, safe_url)
+                failure: BaseException = error.in_request(call.method, safe_url, self.endpoint.dialect.name)
             except (requests.exceptions.RequestException, OSError, ValueError) as error:
                 if isinstance(error, CosError):
                     raise  # this package's own verdict (a changed source, a validation), not the network's

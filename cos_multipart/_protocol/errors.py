@@ -230,6 +230,8 @@ class CosServiceError(CosError):
         retry_after: Seconds the answer's ``Retry-After`` asked to wait (429, 503), or ``None``.
         ec: OSS's fine-grained error code (``x-oss-ec`` or ``<EC>``, e.g. ``"0042-00000213"``); ``""`` on COS.
         host_id: OSS's ``<HostId>`` (the host the request used); ``""`` on COS.
+        service: The service that answered, ``"cos"`` or ``"oss"`` (set by the transport with the request;
+            ``""`` for an error not raised by a transport).
     """
 
     def __init__(
@@ -246,7 +248,9 @@ class CosServiceError(CosError):
         retry_after: Optional[float] = None,
         ec: str = "",
         host_id: str = "",
+        service: str = "",
     ) -> None:
+        self.service = service
         self.retry_after = retry_after
         self.ec = ec
         self.host_id = host_id
@@ -260,8 +264,9 @@ class CosServiceError(CosError):
         self.url = url
         super().__init__(self._text())
 
-    def in_request(self, method: str, url: str) -> "CosServiceError":
-        """Record the request this answer was to, unless one is already recorded; returns this same error.
+    def in_request(self, method: str, url: str, service: str = "") -> "CosServiceError":
+        """Record the request this answer was to, and the service that answered, unless a request is already
+        recorded; returns this same error.
 
         The parsers that raise service errors see only the answer; the transport, which knows the request,
         adds it here, so the error keeps its identity and traceback (it is not rebuilt).
@@ -269,6 +274,7 @@ class CosServiceError(CosError):
         if not self.method:
             self.method = method
             self.url = url
+            self.service = self.service or service
             self.args = (self._text(),)
         return self
 
@@ -315,7 +321,7 @@ class UploadGoneError(CosServiceError):
         super().__init__(
             answer.status, answer.code, answer.message, request_id=answer.request_id, trace_id=answer.trace_id,
             resource=answer.resource, method=answer.method, url=answer.url, retry_after=answer.retry_after,
-            ec=answer.ec, host_id=answer.host_id,
+            ec=answer.ec, host_id=answer.host_id, service=service,
         )  # fmt: skip
 
     def _text(self) -> str:

@@ -3,6 +3,7 @@ pre-signed URLs, retries of injected faults, SSE round trips."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import concurrent.futures
 import hashlib
@@ -327,3 +328,23 @@ def test_proxies_from_the_environment_are_read_when_the_client_is_made(
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # bypassed for the endpoint's host
     with local_cos.client(retry=RetryPolicy.never()) as direct:
         direct.put_object("k", b"x")
+
+
+@pytest.mark.both_dialects
+def test_a_service_error_names_the_service_that_answered(local_cos: LocalCOS) -> None:
+    with local_cos.client() as client:
+        with pytest.raises(CosServiceError) as raised:
+            client.head_object("no/such/key")
+    assert raised.value.status == 404 and raised.value.service == local_cos.dialect
+
+    async def head_async() -> CosServiceError:
+        from cos_multipart.aio import AsyncCosClient
+
+        async with AsyncCosClient(local_cos.bucket, local_cos.region, TEST_CREDENTIALS, endpoint=local_cos.endpoint, dialect=local_cos.dialect) as aclient:
+            try:
+                await aclient.head_object("no/such/key")
+            except CosServiceError as error:
+                return error
+        raise AssertionError("the HEAD of a missing key did not fail")
+
+    assert asyncio.run(head_async()).service == local_cos.dialect
