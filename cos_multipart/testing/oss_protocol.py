@@ -13,7 +13,7 @@ import base64
 import binascii
 import re
 import secrets
-from typing import TYPE_CHECKING, Dict, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from lxml import etree
@@ -325,6 +325,52 @@ def location(bucket: str, region: str, key: str) -> str:
 def object_type(segments: int) -> str:
     """``x-oss-object-type``: ``Multipart`` for a completed upload, ``Normal`` for a PUT [oss-api 3.8]."""
     return "Multipart" if segments else "Normal"
+
+
+#: "x-oss-range-behavior: standard" switches ranges to the standard rules (416 past the end) [OSS "Range download"].
+RANGE_BEHAVIOR_HEADER = "x-oss-range-behavior"
+
+
+def byte_range(value: Optional[str], size: int, headers: Mapping[str, str]) -> Optional[Tuple[int, int]]:
+    """The inclusive ``(first, last)`` bytes an OSS GetObject serves for ``Range: value``, ``None`` for all.
+
+    OSS ("How to obtain OSS resources by segmenting HTTP Range requests", "Range download"): an invalid or
+    out-of-range ``Range`` is ignored and the whole object answered with 200 (``bytes=0-1000``,
+    ``bytes=1000-``, ``bytes=-2000`` of a 1,000-byte object, ``byte=0-499``); several ranges: "OSS returns
+    only the data of the first range". With ``x-oss-range-behavior: standard``: an end past the object is cut
+    to it (206) and a start past it is 416 InvalidRange.
+
+    Raises:
+        ServiceError: 416 InvalidRange (standard behaviour only).
+    """
+    if value is None:
+        return None
+    unit, _, spec = value.strip().partition("=")
+    first_text, dash, last_text = spec.split(",")[0].strip().partition("-")
+    first_text, last_text = first_text.strip(), last_text.strip()
+    if unit.strip().lower() != "bytes" or not dash or not (first_text.isdigit() or last_text.isdigit()):
+        return None
+    if first_text and last_text and int(last_text) < int(first_text):
+        return None
+    standard = headers.get(RANGE_BEHAVIOR_HEADER, "").strip().lower() == "standard"
+    if not first_text:  # the last N bytes
+        length = int(last_text)
+        if length <= size and length:
+            return size - length, size - 1
+        if not standard:
+            return None
+        if not length or not size:
+            raise ServiceError(416, "InvalidRange", "The requested range cannot be satisfied.")
+        return 0, size - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if first < size and last < size:
+        return first, last
+    if not standard:
+        return None
+    if first >= size:
+        raise ServiceError(416, "InvalidRange", "The requested range cannot be satisfied.")
+    return first, size - 1
 
 
 def continuation_marker(request: "Request") -> str:

@@ -12,7 +12,7 @@ oracle and must not share the client's code paths for the rules it checks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, Mapping, Pattern, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Mapping, Optional, Pattern, Sequence, Tuple
 from urllib.parse import unquote
 
 from . import _limits as limits
@@ -73,6 +73,8 @@ class ServerDialect:
         bodies: The XML bodies.
         error: ``(request, error, api) -> (headers, body)`` of an error answer.
         location: The ``<Location>`` of a Complete result.
+        byte_range: ``(Range header, object size, request headers) -> (first, last)`` a GET serves, or
+            ``None`` for the whole object (the services differ on invalid and out-of-range values).
     """
 
     name: str
@@ -103,6 +105,7 @@ class ServerDialect:
     bodies: Bodies
     error: Callable[["Request", ServiceError, str], Tuple[Headers, bytes]]
     location: Callable[["Request"], str]
+    byte_range: Callable[[Optional[str], int, Mapping[str, str]], Optional[Tuple[int, int]]]
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -146,6 +149,10 @@ def _cos_error(request: "Request", error: ServiceError, api: str) -> Tuple[Heade
 
 def _cos_location(request: "Request") -> str:
     return request.location
+
+
+def _cos_byte_range(value: Optional[str], size: int, headers: Mapping[str, str]) -> Optional[Tuple[int, int]]:
+    return protocol.byte_range(value, size)
 
 
 def _cos_initiate(bucket: str, key: str, upload_id: str, encode: bool) -> bytes:
@@ -208,6 +215,7 @@ COS = ServerDialect(
     bodies=Bodies(_cos_initiate, _cos_complete, _cos_list_parts, protocol.list_uploads_xml),
     error=_cos_error,
     location=_cos_location,
+    byte_range=_cos_byte_range,
 )
 
 OSS = ServerDialect(
@@ -239,6 +247,7 @@ OSS = ServerDialect(
     bodies=Bodies(oss_protocol.initiate_xml, oss_protocol.complete_xml, oss_protocol.list_parts_xml, oss_protocol.list_uploads_xml),
     error=_oss_error,
     location=_oss_location,
+    byte_range=oss_protocol.byte_range,
 )
 
 SERVER_DIALECTS: Dict[str, ServerDialect] = {dialect.name: dialect for dialect in (COS, OSS)}
