@@ -2,7 +2,7 @@
 
 :func:`refusal` says what replaces the service when a fault pre-empts it (an injected error, or a reset
 while the request body is still coming); :func:`altered` applies the rest to the service's reply (wrong
-ETag, wrong CRC-64, a delay, a reset part way through the answer). The wire carries the directives out.
+ETag, wrong CRC-64, a delay, a reset part way through the answer, an object body damaged or cut short). The wire carries the directives out.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ def altered(reply: Reply, plan: FaultPlan) -> Reply:
         changes["pending"] = _with_wrong_etag(reply.pending)
     if plan.wrong_crc64 and reply.crc64 is not None:
         changes["crc64"] = wrong_crc64(reply.crc64)
+    if reply.stream is not None:  # an object body: damaged or cut short on its way out
+        if plan.corrupt and reply.stream.length:
+            changes["damage_at"] = min(plan.corrupt_at, reply.stream.length - 1)
+        if plan.truncate_after is not None and reply.stream.length:
+            changes["truncate_after"] = min(plan.truncate_after, reply.stream.length - 1)
     return replace(reply, **changes)
 
 

@@ -128,6 +128,9 @@ class Reply:
         pending: Complete: the 200 goes out chunked at once, whitespace follows until this returns.
         delay: Seconds the answer is held back (a fault).
         reset_after: Reset the connection after this many body bytes instead of finishing (a fault).
+        damage_at: GET: flip the lowest bit of the body byte at this offset (a fault; clamped to the body).
+        truncate_after: GET: send at most this many body bytes (never all of a non-empty body), then close
+            the connection (a fault).
     """
 
     status: int
@@ -143,6 +146,8 @@ class Reply:
     pending: Optional[Callable[[], Completed]] = None
     delay: float = 0.0
     reset_after: Optional[int] = None
+    damage_at: Optional[int] = None
+    truncate_after: Optional[int] = None
 
 
 def xml_reply(body: bytes, headers: Sequence[Tuple[str, str]] = ()) -> Reply:

@@ -13,7 +13,7 @@ import ssl
 import struct
 import threading
 from io import BufferedIOBase, FileIO
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from ._body import Throttle
 from ._messages import Completed, ObjectBody, Reply
@@ -26,6 +26,10 @@ SERVER_NAME = COS.server_name
 
 class ConnectionReset(Exception):
     """Raised after the connection was reset on purpose (a fault)."""
+
+
+class BodyTruncated(Exception):
+    """Raised after an answer's body was cut short on purpose (a fault): the connection must close."""
 
 
 def reset(connection: socket.socket, rfile: BufferedIOBase) -> None:
@@ -81,6 +85,7 @@ class ReplySender:
         self._buffer = buffer
         self._stopping = stopping
         self._sendfile = not isinstance(connection, ssl.SSLSocket)
+        self._damage_at: Optional[int] = None
         self.bytes_out = 0
 
     def write(self, data: bytes) -> None:
@@ -97,10 +102,23 @@ class ReplySender:
         self._wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if data else b"0\r\n\r\n")
         self.bytes_out += len(data)
 
-    def object(self, stream: ObjectBody, rate: Optional[float], reset_after: Optional[int]) -> None:
-        """Send the object bytes of ``stream``, paced at ``rate``, resetting after ``reset_after`` bytes."""
+    def object(
+        self,
+        stream: ObjectBody,
+        rate: Optional[float],
+        reset_after: Optional[int],
+        *,
+        damage_at: Optional[int] = None,
+        truncate_after: Optional[int] = None,
+    ) -> None:
+        """Send the object bytes of ``stream``, paced at ``rate``, resetting after ``reset_after`` bytes; flip
+        the lowest bit of body byte ``damage_at``; stop after ``truncate_after`` bytes (then
+        :class:`BodyTruncated` is raised)."""
         pieces = stream.reader.pieces(stream.first, stream.length)
-        if rate is None and reset_after is None and self._sendfile:
+        self._damage_at = None if damage_at is None else self.bytes_out + damage_at
+        if truncate_after is not None:
+            pieces = _cut(pieces, truncate_after)
+        if rate is None and reset_after is None and damage_at is None and truncate_after is None and self._sendfile:
             for data, offset, count in pieces:
                 sent = self._connection.sendfile(data, offset, count)
                 self.bytes_out += sent
@@ -111,6 +129,9 @@ class ReplySender:
         for data, offset, count in pieces:
             data.seek(offset)
             self._buffered(data, count, throttle, reset_after)
+        if truncate_after is not None:
+            self._wfile.flush()
+            raise BodyTruncated()
 
     def _buffered(self, data: FileIO, count: int, throttle: Throttle, reset_after: Optional[int]) -> None:
         remaining = count
@@ -123,6 +144,9 @@ class ReplySender:
             got = data.readinto(self._buffer[:want])
             if not got:
                 raise OSError("the object data ended early")
+            damaged = self._damage_at
+            if damaged is not None and self.bytes_out <= damaged < self.bytes_out + got:
+                self._buffer[damaged - self.bytes_out] ^= 0x01
             self._wfile.write(self._buffer[:got])
             remaining -= got
             self.bytes_out += got
@@ -144,6 +168,16 @@ class ReplySender:
             self.chunk(render(done))
             self.chunk(b"")
         return done
+
+
+def _cut(pieces: Iterator[Tuple[FileIO, int, int]], limit: int) -> Iterator[Tuple[FileIO, int, int]]:
+    """The runs of ``pieces`` up to ``limit`` bytes in all."""
+    left = limit
+    for data, offset, count in pieces:
+        if left <= 0:
+            return
+        yield data, offset, min(count, left)
+        left -= count
 
 
 class _KeepAlive:

@@ -30,7 +30,7 @@ from ._body import BUFFER_SIZE, RequestBody, combined_rate
 from ._dispatch import Dispatcher
 from ._messages import Reply, Request, completed_body, error_reply, settled
 from ._routing import parse_request
-from ._send import SERVER_NAME, ConnectionReset, ReplySender, head
+from ._send import SERVER_NAME, BodyTruncated, ConnectionReset, ReplySender, head
 from .protocol import ServiceError
 from .server_dialect import COS, ServerDialect
 
@@ -307,6 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ConnectionReset:
             outcome.status = 0
             self.close_connection = True
+        except BodyTruncated:  # the answer was cut short on purpose: its connection cannot carry another
+            self.close_connection = True
         except OSError as error:  # the client went away while we wrote or read
             logger.debug("local COS server: connection lost: %s", error)
             self.close_connection = True
@@ -356,7 +358,13 @@ class _Handler(BaseHTTPRequestHandler):
             if done.error is not None:
                 outcome.code = done.error.code
         elif reply.stream is not None:
-            sender.object(reply.stream, combined_rate(reply.rate, site.bandwidth()), reply.reset_after)
+            sender.object(
+                reply.stream,
+                combined_rate(reply.rate, site.bandwidth()),
+                reply.reset_after,
+                damage_at=reply.damage_at,
+                truncate_after=reply.truncate_after,
+            )
         elif reply.body and request.method != "HEAD":
             sender.body(reply.body)
 

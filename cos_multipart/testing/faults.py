@@ -38,8 +38,9 @@ API_NAMES = frozenset(
 )
 
 #: What a fault does: answer an error; reset the connection part way through the body; delay the response;
-#: return a wrong ETag; return a wrong x-cos-hash-crc64ecma; store the body with one bit changed.
-FAULT_KINDS = ("error", "reset", "delay", "wrong_etag", "wrong_crc64", "corrupt")
+#: return a wrong ETag; return a wrong x-cos-hash-crc64ecma; store (or, for GetObject, send) the body with
+#: one bit changed; send fewer object bytes than Content-Length and close the connection.
+FAULT_KINDS = ("error", "reset", "delay", "wrong_etag", "wrong_crc64", "corrupt", "truncate")
 
 #: The error code a status implies when a fault names only the status [ref 4.2].
 DEFAULT_CODES = {
@@ -78,7 +79,9 @@ class Fault:
         status: HTTP status of an ``error`` fault.
         code: COS error code of an ``error`` fault.
         message: Error message (a default per code when empty).
-        after_bytes: ``reset``: body bytes transferred before the connection is reset.
+        after_bytes: ``reset``: body bytes transferred before the connection is reset; ``truncate``: object
+            bytes sent before the connection is closed; ``corrupt`` of a GetObject: the offset in the answer's
+            body of the byte whose lowest bit is flipped.
         seconds: ``delay``: how long the response is held back.
     """
 
@@ -188,19 +191,36 @@ class Fault:
         return cls("wrong_crc64", api, nth=nth, count=count)
 
     @classmethod
-    def corrupt(cls, api: Optional[str] = "UploadPart", *, nth: int = 1, count: Optional[int] = 1) -> "Fault":
-        """Store the request body with one bit of its first byte changed, as a network that damages data
-        without TCP noticing would deliver it (Upload Part and PUT Object; other requests are served as
-        they are). The server answers the ETag and CRC-64 of the bytes it stored, so a client that checks
-        them sees the damage; one that does not finds it in the object's CRC-64 at Complete."""
-        return cls("corrupt", api, nth=nth, count=count)
+    def corrupt(
+        cls, api: Optional[str] = "UploadPart", *, nth: int = 1, count: Optional[int] = 1, after_bytes: int = 0
+    ) -> "Fault":
+        """Damage one bit of a body, as a network that damages data without TCP noticing would.
+
+        Upload Part and PUT Object: the request body is stored with one bit of its first byte changed; the
+        server answers the ETag and CRC-64 of the bytes it stored, so a client that checks them sees the
+        damage, one that does not finds it in the object's CRC-64 at Complete. GetObject: the object bytes
+        sent have the lowest bit of the byte at offset ``after_bytes`` of the answer's body flipped (the last
+        byte when the body is shorter); the headers (ETag, CRC-64, Content-Length) are the object's, so only
+        a client that checks the bytes it received notices. Other requests are served as they are.
+        """
+        return cls("corrupt", api, nth=nth, count=count, after_bytes=after_bytes)
+
+    @classmethod
+    def truncate(
+        cls, api: Optional[str] = "GetObject", *, after_bytes: int = 0, nth: int = 1, count: Optional[int] = 1
+    ) -> "Fault":
+        """Answer a GetObject with its headers (the full ``Content-Length``) and only ``after_bytes`` bytes of
+        the body (at most all but one), then close the connection cleanly, as a peer or proxy that gives up
+        mid-answer does; a 0-byte answer is sent whole. Other requests are served as they are."""
+        return cls("truncate", api, nth=nth, count=count, after_bytes=after_bytes)
 
     @classmethod
     def parse(cls, spec: str) -> "Fault":
         """Parse the command-line form ``kind[:name=value,...]``.
 
         Examples: ``error:api=UploadPart,nth=2,status=503``, ``error:api=UploadPart,rate=0.1,seed=7``,
-        ``reset:api=UploadPart,after_bytes=65536``, ``delay:seconds=1.5``, ``wrong_crc64:api=UploadPart``.
+        ``reset:api=UploadPart,after_bytes=65536``, ``delay:seconds=1.5``, ``wrong_crc64:api=UploadPart``,
+        ``corrupt:api=GetObject,nth=2,after_bytes=100``, ``truncate:api=GetObject,after_bytes=4096``.
         ``count=all`` fires on every matching request from ``nth`` on.
 
         Raises:
@@ -256,6 +276,8 @@ class FaultPlan:
     wrong_etag: bool = False
     wrong_crc64: bool = False
     corrupt: bool = False
+    corrupt_at: int = 0
+    truncate_after: Optional[int] = None
 
     @property
     def is_clean(self) -> bool:
@@ -399,5 +421,7 @@ def _merge(plan: FaultPlan, fault: Fault) -> FaultPlan:
     if fault.kind == "wrong_etag":
         return replace(plan, wrong_etag=True)
     if fault.kind == "corrupt":
-        return replace(plan, corrupt=True)
+        return plan if plan.corrupt else replace(plan, corrupt=True, corrupt_at=fault.after_bytes)
+    if fault.kind == "truncate":
+        return plan if plan.truncate_after is not None else replace(plan, truncate_after=fault.after_bytes)
     return replace(plan, wrong_crc64=True)
