@@ -24,8 +24,12 @@ from .auth import SECURITY_TOKEN_HEADER
 #: OSS mode: the V4 signature and the STS token, in the query or the headers [oss-api 1.8, 1.9].
 _OSS_SIGNATURE_PARAM = "x-oss-signature"
 _OSS_TOKEN = "x-oss-security-token"  # noqa: S105 - a header name, not a secret
-_SECRET_PARAMS = frozenset({"q-signature", "sign", SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER, _OSS_SIGNATURE_PARAM, _OSS_TOKEN})
-_SECRET_HEADERS = frozenset({SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER, _OSS_TOKEN})
+#: The copy source's SSE-C key too (COS copy APIs).
+_SOURCE_SSE_C_KEY = "x-cos-copy-source-server-side-encryption-customer-key"
+_SECRET_PARAMS = frozenset(
+    {"q-signature", "sign", SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER, _SOURCE_SSE_C_KEY, _OSS_SIGNATURE_PARAM, _OSS_TOKEN}
+)
+_SECRET_HEADERS = frozenset({SECURITY_TOKEN_HEADER, protocol.SSE_C_KEY_HEADER, _SOURCE_SSE_C_KEY, _OSS_TOKEN})
 _OSS_V4_SIGNATURE = re.compile(r"(Signature=)[0-9A-Za-z]*")
 #: Entries kept in memory.
 MEMORY_ENTRIES = 10_000

@@ -27,6 +27,12 @@ MIN_PART_SIZE = 1 * MB
 MAX_PART_SIZE = 5 * GB
 #: "a single PUT Object uploads at most 5 GB" (436/7749) [ref 3.1]
 MAX_PUT_OBJECT_SIZE = 5 * GB
+#: PUT Object - Copy: "The recommended object size is from 1 MB to 5 GB. For objects over 5 GB, refer to
+#: Upload Part - Copy" (436/10881); PutObjectCopy "supports copying objects of at most 5 GiB; a larger source
+#: returns EntityTooLarge" (436/139742)
+MAX_COPY_OBJECT_SIZE = 5 * GB
+#: OSS: "When you copy an object larger than 1 GB, you must use UploadPartCopy" (OSS UploadPartCopy, 31994)
+OSS_MAX_COPY_OBJECT_SIZE = 1 * GB
 #: OSS: "each part except the last part must be larger than or equal to 100 KB ... verified only when you
 #: call CompleteMultipartUpload" (OSS UploadPart) [oss-api 3.2]
 OSS_MIN_PART_SIZE = 100 * KB

@@ -6,7 +6,7 @@ The table is data: ``(method, sub-resource) -> API``; the sub-resource is the fi
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import protocol
@@ -37,11 +37,16 @@ BUCKET_ROUTES: Dict[Tuple[str, str], str] = {
     ("POST", "delete"): "DeleteMultipleObjects",
     ("PUT", ""): "PutBucket",
 }
+#: A request naming a copy source (``x-cos-copy-source``; OSS's is renamed to it) calls the copy form of its
+#: API, under the names the services' permission lists use (COS ``PutObjectCopy``, 436/10881; OSS and COS
+#: ``UploadPartCopy``).
+COPY_SOURCE_HEADER = "x-cos-copy-source"
+COPY_ROUTES = {"PutObject": "PutObjectCopy", "UploadPart": "UploadPartCopy"}
 #: The API that makes its bucket: the only one served for a bucket the server does not hold.
 CREATE_BUCKET = "PutBucket"
 #: Sub-resources and headers of APIs this server does not implement.
 UNSUPPORTED_PARAMS = frozenset({"acl", "tagging", "restore", "select", "append", "versionId", "versions", "cors", "lifecycle", "policy", "website", "logging", "referer", "inventory", "location"})
-UNSUPPORTED_HEADERS = frozenset({"x-cos-copy-source"})
+UNSUPPORTED_HEADERS: FrozenSet[str] = frozenset()
 _NOT_IMPLEMENTED = "This local server implements the multipart and object APIs only."
 
 
@@ -115,6 +120,8 @@ def route(request: Request) -> str:
     if api is None:
         message = f"The method {request.method} is not allowed on this resource."
         raise ServiceError(405, "MethodNotAllowed", message)
+    if COPY_SOURCE_HEADER in request.headers:
+        return COPY_ROUTES.get(api, api)
     return api
 
 

@@ -11,7 +11,7 @@ import hashlib
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from . import _limits as limits
-from . import _preconditions, bucket_protocol, oss_protocol, protocol
+from . import _copy, _preconditions, bucket_protocol, oss_protocol, protocol
 from ._hashing import crc64_of_parts
 from ._messages import Completed, ObjectBody, Reply, Request, xml_reply
 from ._routing import CREATE_BUCKET
@@ -174,6 +174,14 @@ class Service:
             )
         return Reply(200, tuple(encryption.echo_headers()), etag=record.etag, crc64=record.crc64)
 
+    def put_object_copy(self, request: Request, body: Body) -> Reply:
+        """PUT Object - Copy (COS 436/10881) / CopyObject (OSS): see :mod:`._copy`."""
+        return _copy.put_object_copy(self.store, request)
+
+    def upload_part_copy(self, request: Request, body: Body) -> Reply:
+        """Upload Part - Copy (COS 436/8287) / UploadPartCopy (OSS): see :mod:`._copy`."""
+        return _copy.upload_part_copy(self.store, request)
+
     def head_object(self, request: Request, body: Body) -> Reply:
         """HEAD Object [ref 3.3]."""
         record = self.store.get_object(request.bucket, request.key)
@@ -291,6 +299,8 @@ HANDLERS: Dict[str, Callable[[Service, Request, Body], Reply]] = {
     "ListParts": Service.list_parts,
     "ListMultipartUploads": Service.list_uploads,
     "PutObject": Service.put_object,
+    "PutObjectCopy": Service.put_object_copy,
+    "UploadPartCopy": Service.upload_part_copy,
     "GetObject": Service.get_object,
     "HeadObject": Service.head_object,
     "DeleteObject": Service.delete_object,

@@ -34,6 +34,8 @@ API_NAMES = frozenset(
         "ListObjects",
         "DeleteMultipleObjects",
         "PutBucket",
+        "PutObjectCopy",
+        "UploadPartCopy",
     }
 )
 

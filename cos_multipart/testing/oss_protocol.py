@@ -55,11 +55,19 @@ _INBOUND = {
     "x-oss-forbid-overwrite": "x-cos-forbid-overwrite",
     "x-oss-traffic-limit": "x-cos-traffic-limit",
     "x-oss-copy-source": "x-cos-copy-source",
+    "x-oss-copy-source-range": "x-cos-copy-source-range",
+    "x-oss-copy-source-if-match": "x-cos-copy-source-if-match",
+    "x-oss-copy-source-if-none-match": "x-cos-copy-source-if-none-match",
+    "x-oss-copy-source-if-modified-since": "x-cos-copy-source-if-modified-since",
+    "x-oss-copy-source-if-unmodified-since": "x-cos-copy-source-if-unmodified-since",
+    "x-oss-metadata-directive": "x-cos-metadata-directive",
 }
 _OUTBOUND = {internal: wire for wire, internal in _INBOUND.items()}
 #: "x-oss-server-side-encryption: AES256 | KMS | SM4" [oss-api 6]; SM4 is not simulated here.
 _SSE_IN = {"AES256": "AES256", "KMS": "cos/kms"}
 _SSE_OUT = {internal: wire for wire, internal in _SSE_IN.items()}
+#: "x-oss-metadata-directive: COPY | REPLACE" -> the internal (COS) Copy | Replaced.
+_DIRECTIVE_IN = {"COPY": "Copy", "REPLACE": "Replaced"}
 #: OSS storage classes (v2 SDK enums) -> the internal ones; ColdArchive has no internal counterpart.
 _STORAGE_IN = {"Standard": "STANDARD", "IA": "STANDARD_IA", "Archive": "ARCHIVE", "DeepColdArchive": "DEEP_ARCHIVE"}
 _STORAGE_OUT = {internal: wire for wire, internal in _STORAGE_IN.items()}
@@ -153,6 +161,10 @@ def _inbound_value(name: str, value: str) -> str:
         if value not in _SSE_IN:
             raise ServiceError(400, "InvalidEncryptionAlgorithmError", f"x-oss-server-side-encryption must be AES256, KMS or SM4, got {value!r}.")
         return _SSE_IN[value]
+    if name == "x-oss-metadata-directive":  # "COPY (default) | REPLACE" (OSS CopyObject)
+        if value.upper() not in _DIRECTIVE_IN:
+            raise ServiceError(400, "InvalidArgument", f"x-oss-metadata-directive must be COPY or REPLACE, got {value!r}.")
+        return _DIRECTIVE_IN[value.upper()]
     if name == "x-oss-storage-class":
         if value == "ColdArchive":
             raise ServiceError(501, "NotImplemented", "The ColdArchive storage class is not simulated by this local server.")

@@ -19,6 +19,7 @@ from . import _limits as limits
 from .._protocol.credentials import Credentials
 from .._protocol.errors import CosValidationError
 from . import oss_protocol, protocol
+from ._copy_rules import COS_COPY, OSS_COPY, CopyRules
 from .auth import Keyring, ReceivedRequest, verify
 from .oss_auth import SignedRequest, verify_v4
 from .protocol import ServiceError
@@ -75,6 +76,7 @@ class ServerDialect:
         location: The ``<Location>`` of a Complete result.
         byte_range: ``(Range header, object size, request headers) -> (first, last)`` a GET serves, or
             ``None`` for the whole object (the services differ on invalid and out-of-range values).
+        copy: The rules of the copy APIs (source form, source ranges, results).
     """
 
     name: str
@@ -106,6 +108,7 @@ class ServerDialect:
     error: Callable[["Request", ServiceError, str], Tuple[Headers, bytes]]
     location: Callable[["Request"], str]
     byte_range: Callable[[Optional[str], int, Mapping[str, str]], Optional[Tuple[int, int]]]
+    copy: CopyRules
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -216,6 +219,7 @@ COS = ServerDialect(
     error=_cos_error,
     location=_cos_location,
     byte_range=_cos_byte_range,
+    copy=COS_COPY,
 )
 
 OSS = ServerDialect(
@@ -248,6 +252,7 @@ OSS = ServerDialect(
     error=_oss_error,
     location=_oss_location,
     byte_range=oss_protocol.byte_range,
+    copy=OSS_COPY,
 )
 
 SERVER_DIALECTS: Dict[str, ServerDialect] = {dialect.name: dialect for dialect in (COS, OSS)}

@@ -77,12 +77,23 @@ def test_routes(method: str, target: str, api: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "method, target, api",
+    [
+        ("PUT", "/k", "PutObjectCopy"),
+        ("PUT", "/k?partNumber=1&uploadId=1", "UploadPartCopy"),
+        ("GET", "/k", "GetObject"),  # other APIs ignore the header
+    ],
+)
+def test_copy_routes(method: str, target: str, api: str) -> None:
+    assert route(request(method, target, {"x-cos-copy-source": "b-1250000000.cos.ap-guangzhou.myqcloud.com/k"})) == api
+
+
+@pytest.mark.parametrize(
     "method, target, headers, status, code",
     [
         ("GET", "/?acl", {}, 501, "NotImplemented"),
         ("PUT", "/?policy", {}, 501, "NotImplemented"),
         ("GET", "/k?acl", {}, 501, "NotImplemented"),
-        ("PUT", "/k", {"x-cos-copy-source": "b/k"}, 501, "NotImplemented"),
         ("POST", "/k", {}, 405, "MethodNotAllowed"),
         ("PATCH", "/k", {}, 405, "MethodNotAllowed"),
         ("PUT", "/k", {"Content-Length": "ten"}, 400, "InvalidArgument"),
