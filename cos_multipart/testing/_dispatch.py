@@ -9,7 +9,7 @@ from typing import Callable, Optional, Tuple
 
 from ._effects import altered, refusal
 from ._messages import Reply, Request, error_reply
-from ._routing import route
+from ._routing import COPY_ROUTES, route
 from ._service import HANDLERS, Body, Service
 from .auth import AuthError, Keyring
 from .faults import CLEAN_PLAN, FaultController
@@ -64,6 +64,8 @@ class Dispatcher:
             if refused is None and plan.corrupt:
                 body = _Corrupting(body)
             reply = refused if refused is not None else HANDLERS[api](self.service, request, body)
+            if plan.replace_source and reply.status == 200 and api in COPY_ROUTES.values():
+                self.service.replace_copy_source(request)  # the copy is done: its source changes under the client
         except AuthError as error:
             denied = ServiceError(error.status, error.code, error.message, ec=error.ec, details=error.details)
             reply = error_reply(request, denied, api)

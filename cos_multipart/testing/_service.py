@@ -182,6 +182,10 @@ class Service:
         """Upload Part - Copy (COS 436/8287) / UploadPartCopy (OSS): see :mod:`._copy`."""
         return _copy.upload_part_copy(self.store, request)
 
+    def replace_copy_source(self, request: Request) -> None:
+        """The ``replace_source`` fault, after ``request`` (a copy) was served: see :func:`._copy.replace_source`."""
+        _copy.replace_source(self.store, request)
+
     def head_object(self, request: Request, body: Body) -> Reply:
         """HEAD Object [ref 3.3]."""
         record = self.store.get_object(request.bucket, request.key)

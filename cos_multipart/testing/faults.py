@@ -41,8 +41,9 @@ API_NAMES = frozenset(
 
 #: What a fault does: answer an error; reset the connection part way through the body; delay the response;
 #: return a wrong ETag; return a wrong x-cos-hash-crc64ecma; store (or, for GetObject, send) the body with
-#: one bit changed; send fewer object bytes than Content-Length and close the connection.
-FAULT_KINDS = ("error", "reset", "delay", "wrong_etag", "wrong_crc64", "corrupt", "truncate")
+#: one bit changed; send fewer object bytes than Content-Length and close the connection; replace a copy's
+#: source object after serving the copy.
+FAULT_KINDS = ("error", "reset", "delay", "wrong_etag", "wrong_crc64", "corrupt", "truncate", "replace_source")
 
 #: The error code a status implies when a fault names only the status [ref 4.2].
 DEFAULT_CODES = {
@@ -217,12 +218,21 @@ class Fault:
         return cls("truncate", api, nth=nth, count=count, after_bytes=after_bytes)
 
     @classmethod
+    def replace_source(cls, api: Optional[str] = "UploadPartCopy", *, nth: int = 1, count: Optional[int] = 1) -> "Fault":
+        """Serve the copy (Upload Part - Copy by default, or PUT Object - Copy), then, if it succeeded, overwrite
+        its source object with other bytes of the same size (every byte inverted; a 0-byte source gets one
+        byte): a new ETag and CRC-64, the same headers and encryption. A copy pinned with
+        ``x-cos-copy-source-if-match`` then fails its next part with 412. Other requests are served as they are."""
+        return cls("replace_source", api, nth=nth, count=count)
+
+    @classmethod
     def parse(cls, spec: str) -> "Fault":
         """Parse the command-line form ``kind[:name=value,...]``.
 
         Examples: ``error:api=UploadPart,nth=2,status=503``, ``error:api=UploadPart,rate=0.1,seed=7``,
         ``reset:api=UploadPart,after_bytes=65536``, ``delay:seconds=1.5``, ``wrong_crc64:api=UploadPart``,
-        ``corrupt:api=GetObject,nth=2,after_bytes=100``, ``truncate:api=GetObject,after_bytes=4096``.
+        ``corrupt:api=GetObject,nth=2,after_bytes=100``, ``truncate:api=GetObject,after_bytes=4096``,
+        ``replace_source:api=UploadPartCopy,nth=2``.
         ``count=all`` fires on every matching request from ``nth`` on.
 
         Raises:
@@ -280,6 +290,7 @@ class FaultPlan:
     corrupt: bool = False
     corrupt_at: int = 0
     truncate_after: Optional[int] = None
+    replace_source: bool = False
 
     @property
     def is_clean(self) -> bool:
@@ -424,6 +435,8 @@ def _merge(plan: FaultPlan, fault: Fault) -> FaultPlan:
         return replace(plan, wrong_etag=True)
     if fault.kind == "corrupt":
         return plan if plan.corrupt else replace(plan, corrupt=True, corrupt_at=fault.after_bytes)
+    if fault.kind == "replace_source":
+        return replace(plan, replace_source=True)
     if fault.kind == "truncate":
         return plan if plan.truncate_after is not None else replace(plan, truncate_after=fault.after_bytes)
     return replace(plan, wrong_crc64=True)

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from cos_multipart._protocol.checksum import crc64
-from cos_multipart.testing import LocalCOS
+from cos_multipart.testing import Fault, LocalCOS
 from cos_multipart.testing import _copy_rules as rules
 from cos_multipart.testing.protocol import ServiceError
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
@@ -124,7 +124,8 @@ def test_copy_object(server: LocalCOS) -> None:
     assert got.content == data and got.headers["ETag"] == result["ETag"] and got.headers[crc_header] == str(crc64(data))
     # Copy: the source's headers and metadata
     assert got.headers["Content-Type"] == "text/plain" and got.headers[header(server, "x-cos-meta-colour")] == "blue"
-    assert [entry.api for entry in server.log_entries()][-2] == "PutObjectCopy"
+    copies = server.log_entries("PutObjectCopy")
+    assert len(copies) == 1 and copies[0].path.endswith("/dst.bin") and copies[0].status == 200
 
 
 def test_copy_across_buckets_and_replace_metadata(server: LocalCOS) -> None:
@@ -299,3 +300,48 @@ def test_empty_source(server: LocalCOS) -> None:
     upload_id = _initiate(server, "dst")
     part = _part_copy(server, "dst", upload_id, 1, source_of(server, "empty"))
     assert part.status_code == 200 and fields(part.content)["ETag"] == f'"{md5_etag(server, b"")}"'
+
+
+# --- the replace_source fault ---------------------------------------------------------------------------
+
+
+def test_source_replaced_after_the_nth_part_copy_fails_the_pinned_next_part(server: LocalCOS) -> None:
+    data = os.urandom(3 * MB)
+    etag = put(server, "src", data).headers["ETag"]
+    pinned = {header(server, "x-cos-copy-source-if-match"): etag}
+    server.faults.add(Fault.replace_source(nth=2))
+    upload_id = _initiate(server, "dst")
+    etags = {}
+    for number in (1, 2):
+        response = _part_copy(server, "dst", upload_id, number, source_of(server, "src"), f"{(number - 1) * MB}-{number * MB - 1}", pinned)
+        assert response.status_code == 200, response.text
+        etags[number] = fields(response.content)["ETag"]
+    # part 2's bytes are the original's: the source changed only after it was copied
+    assert etags[2] == f'"{md5_etag(server, data[MB : 2 * MB])}"'
+    head = send(server, "HEAD", "src")
+    assert head.headers["ETag"] != etag and head.headers[f"x-{server.dialect}-hash-crc64ecma"] != str(crc64(data))
+    assert int(head.headers["Content-Length"]) == len(data)
+    assert send(server, "GET", "src").content == bytes(byte ^ 0xFF for byte in data)
+    third = _part_copy(server, "dst", upload_id, 3, source_of(server, "src"), f"{2 * MB}-{3 * MB - 1}", pinned)
+    assert third.status_code == 412 and fields(third.content)["Code"] == "PreconditionFailed"
+    assert [(fired.api, fired.kind, fired.request_number) for fired in server.faults.fired] == [("UploadPartCopy", "replace_source", 2)]
+
+
+def test_replace_source_on_a_single_copy_and_an_empty_source(server: LocalCOS) -> None:
+    put(server, "empty", b"")
+    server.faults.add(Fault.replace_source("PutObjectCopy"))
+    assert copy(server, "dst", source_of(server, "empty")).status_code == 200
+    assert send(server, "GET", "dst").content == b""
+    assert send(server, "GET", "empty").content == b"\x00"
+
+
+def test_replace_source_only_after_a_copy_that_succeeded(server: LocalCOS) -> None:
+    etag = put(server, "src", b"data").headers["ETag"]
+    server.faults.add(Fault.replace_source("PutObjectCopy", count=None))
+    assert copy(server, "dst", source_of(server, "src"), {header(server, "x-cos-copy-source-if-match"): '"00"'}).status_code == 412
+    assert send(server, "HEAD", "src").headers["ETag"] == etag
+
+
+def test_replace_source_spec_form() -> None:
+    assert Fault.parse("replace_source:nth=2") == Fault.replace_source(api=None, nth=2)
+    assert Fault.parse("replace_source:api=UploadPartCopy,nth=2") == Fault.replace_source(nth=2)
