@@ -35,8 +35,9 @@ _CHUNK = 1024 * 1024
 NULL_VERSION = "null"
 
 
-def put_object_copy(store: Store, request: Request) -> Reply:
-    """PUT Object - Copy / CopyObject: the source's bytes as object ``request.key``."""
+def put_object_copy(store: Store, request: Request, *, damage: bool = False) -> Reply:
+    """PUT Object - Copy / CopyObject: the source's bytes as object ``request.key`` (``damage``: the
+    ``corrupt`` fault, one bit of the first byte stored changed, and answered as stored)."""
     rules = request.dialect.copy
     source = rules.parse_source(request.headers[COPY_SOURCE_HEADER])
     directive = check_directive(request.headers.get(METADATA_DIRECTIVE_HEADER))
@@ -57,6 +58,8 @@ def put_object_copy(store: Store, request: Request) -> Reply:
         check_single_copy_size(record.size, rules.max_object_size)
         headers = requested if replaced else _copied_headers(record.headers, requested)
         with store.sink(request.bucket) as sink:
+            if damage:
+                sink.damage_next_byte()
             _pour(reader, 0, record.size, sink)
             copied = store.put_object(
                 request.bucket,
@@ -71,9 +74,10 @@ def put_object_copy(store: Store, request: Request) -> Reply:
     return Reply(200, tuple(encryption.echo_headers()), body, content_type="application/xml", crc64=copied.crc64)
 
 
-def upload_part_copy(store: Store, request: Request) -> Reply:
+def upload_part_copy(store: Store, request: Request, *, damage: bool = False) -> Reply:
     """Upload Part - Copy / UploadPartCopy: a range of the source (all of it without a range) as part
-    ``partNumber``; its size is checked at Complete like an uploaded part's."""
+    ``partNumber``; its size is checked at Complete like an uploaded part's (``damage``: as for
+    :func:`put_object_copy`)."""
     rules = request.dialect.copy
     number = protocol.part_number(request.param("partNumber"))
     upload_id = request.param("uploadId")
@@ -90,6 +94,8 @@ def upload_part_copy(store: Store, request: Request) -> Reply:
         if length > limits.MAX_PART_SIZE:
             raise ServiceError(400, "EntityTooLarge", f"A part is at most {limits.MAX_PART_SIZE} bytes.")
         with store.sink(request.bucket) as sink:
+            if damage:
+                sink.damage_next_byte()
             _pour(reader, first, length, sink)
             part = store.commit_part(upload, number, sink, store.etag_for(sink.hasher.md5_hex, upload.encryption))
     body = rules.part_result(part.etag, part.last_modified, part.crc64)

@@ -75,7 +75,10 @@ class Dispatcher:
 
 
 class _Corrupting:
-    """A body whose first streamed byte reaches the store with one bit changed (the ``corrupt`` fault)."""
+    """A body whose first streamed byte reaches the store with one bit changed (the ``corrupt`` fault); a copy
+    API, which reads no body, damages the first byte it copies instead (``damages``)."""
+
+    damages = True
 
     def __init__(self, body: Body) -> None:
         self._body = body

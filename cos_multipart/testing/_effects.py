@@ -7,6 +7,7 @@ ETag, wrong CRC-64, a delay, a reset part way through the answer, an object body
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any, Callable, Dict, Optional
 
@@ -37,6 +38,8 @@ def altered(reply: Reply, plan: FaultPlan) -> Reply:
         changes["etag"] = wrong_etag(reply.etag)
     if plan.wrong_etag and reply.pending is not None:
         changes["pending"] = _with_wrong_etag(reply.pending)
+    if plan.wrong_etag and reply.etag is None:  # a copy: the ETag is in its XML result
+        changes["body"] = _COPY_RESULT_ETAG.sub(_wrong_first_digit, reply.body, count=1)
     if plan.wrong_crc64 and reply.crc64 is not None:
         changes["crc64"] = wrong_crc64(reply.crc64)
     if reply.stream is not None:  # an object body: damaged or cut short on its way out
@@ -45,6 +48,14 @@ def altered(reply: Reply, plan: FaultPlan) -> Reply:
         if plan.truncate_after is not None and reply.stream.length:
             changes["truncate_after"] = min(plan.truncate_after, reply.stream.length - 1)
     return replace(reply, **changes)
+
+
+#: The ETag of a ``<CopyObjectResult>`` / ``<CopyPartResult>``: what precedes its first digit, and the digit.
+_COPY_RESULT_ETAG = re.compile(rb"(<Copy(?:Object|Part)Result><ETag>(?:&quot;|\")?)([0-9A-Fa-f])")
+
+
+def _wrong_first_digit(match: "re.Match[bytes]") -> bytes:
+    return match.group(1) + wrong_etag(match.group(2).decode("ascii")).encode("ascii")
 
 
 def wrong_etag(etag: str) -> str:

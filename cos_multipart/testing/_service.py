@@ -176,11 +176,11 @@ class Service:
 
     def put_object_copy(self, request: Request, body: Body) -> Reply:
         """PUT Object - Copy (COS 436/10881) / CopyObject (OSS): see :mod:`._copy`."""
-        return _copy.put_object_copy(self.store, request)
+        return _copy.put_object_copy(self.store, request, damage=_damages(body))
 
     def upload_part_copy(self, request: Request, body: Body) -> Reply:
         """Upload Part - Copy (COS 436/8287) / UploadPartCopy (OSS): see :mod:`._copy`."""
-        return _copy.upload_part_copy(self.store, request)
+        return _copy.upload_part_copy(self.store, request, damage=_damages(body))
 
     def replace_copy_source(self, request: Request) -> None:
         """The ``replace_source`` fault, after ``request`` (a copy) was served: see :func:`._copy.replace_source`."""
@@ -312,6 +312,11 @@ HANDLERS: Dict[str, Callable[[Service, Request, Body], Reply]] = {
     "DeleteMultipleObjects": Service.delete_objects,
     "PutBucket": Service.put_bucket,
 }
+
+
+def _damages(body: Body) -> bool:
+    """Whether the ``corrupt`` fault applies to this request (see ``_dispatch._Corrupting``)."""
+    return bool(getattr(body, "damages", False))
 
 
 def _upload(store: Store, request: Request) -> UploadRecord:

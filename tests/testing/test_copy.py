@@ -345,3 +345,42 @@ def test_replace_source_only_after_a_copy_that_succeeded(server: LocalCOS) -> No
 def test_replace_source_spec_form() -> None:
     assert Fault.parse("replace_source:nth=2") == Fault.replace_source(api=None, nth=2)
     assert Fault.parse("replace_source:api=UploadPartCopy,nth=2") == Fault.replace_source(nth=2)
+
+
+# --- answer faults on the copy APIs ----------------------------------------------------------------------
+
+
+def test_wrong_etag_wrong_crc64_and_corrupt_on_part_copies(server: LocalCOS) -> None:
+    data = os.urandom(1000)
+    put(server, "src", data)
+    upload_id = _initiate(server, "dst")
+    right = f'"{md5_etag(server, data)}"'
+    server.faults.add(Fault.wrong_etag("UploadPartCopy"))
+    response = _part_copy(server, "dst", upload_id, 1, source_of(server, "src"))
+    assert response.status_code == 200 and fields(response.content)["ETag"] not in (right, "")
+    assert len(fields(response.content)["ETag"]) == len(right)
+    server.faults.add(Fault.wrong_crc64("UploadPartCopy"))
+    response = _part_copy(server, "dst", upload_id, 1, source_of(server, "src"))
+    assert fields(response.content)["ETag"] == right
+    assert response.headers[f"x-{server.dialect}-hash-crc64ecma"] != str(crc64(data))
+    server.faults.add(Fault.corrupt("UploadPartCopy"))
+    response = _part_copy(server, "dst", upload_id, 1, source_of(server, "src"))
+    damaged = bytes([data[0] ^ 1]) + data[1:]
+    # stored damaged, and answered as stored: the ETag and CRC-64 of the damaged bytes
+    assert fields(response.content)["ETag"] == f'"{md5_etag(server, damaged)}"'
+    assert response.headers[f"x-{server.dialect}-hash-crc64ecma"] == str(crc64(damaged))
+    done = _complete(server, "dst", upload_id, {1: fields(response.content)["ETag"]})
+    assert done.status_code == 200 and send(server, "GET", "dst").content == damaged
+
+
+def test_corrupt_and_wrong_etag_on_single_copies(server: LocalCOS) -> None:
+    data = os.urandom(1000)
+    put(server, "src", data)
+    server.faults.add(Fault.corrupt("PutObjectCopy"))
+    response = copy(server, "dst", source_of(server, "src"))
+    damaged = bytes([data[0] ^ 1]) + data[1:]
+    assert response.headers[f"x-{server.dialect}-hash-crc64ecma"] == str(crc64(damaged))
+    assert send(server, "GET", "dst").content == damaged
+    server.faults.add(Fault.wrong_etag("PutObjectCopy"))
+    response = copy(server, "dst", source_of(server, "src"))
+    assert fields(response.content)["ETag"] != send(server, "HEAD", "dst").headers["ETag"]
