@@ -33,7 +33,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("cos_multipart.cluster needs the dask extra: pip install 'cos-multipart[dask]'") from error
 
 from ._core._config import UploadConfig, UploadResult
-from ._core._actions import SendPart, StopParts
+from ._core._actions import SendPart
 from ._core._decisions import check_config, check_plan, check_progress, check_store, check_upload_key, wanted_session
 from ._drivers.threads import POLL_SECONDS, Upload, target_of
 from ._drivers._localsteps import facts_of
@@ -277,7 +277,7 @@ class _ClusterUpload(Upload):
         self.tasks: Dict[Any, List[SendPart]] = {}
 
     def run(self) -> UploadResult:
-        return self.execute(UploadMachine.upload(self.start(window=0)))
+        return self.run_machine(UploadMachine.upload(self.start(window=0)))
 
     def start_parts(self, parts: List[SendPart]) -> None:
         threads = _cluster_threads(self.dask_client)
@@ -315,14 +315,13 @@ class _ClusterUpload(Upload):
             future.release()
         return outcomes
 
-    def request(self, action: Any) -> object:
-        if isinstance(action, StopParts):
-            # Tasks not started never start; a task already sending finishes its run (List Parts finds it).
-            dask: Any = self.dask_client
-            unfinished = [future for future in self.tasks if not future.done()]
-            if unfinished:
-                dask.cancel(unfinished)
-        return super().request(action)
+    def stop_parts(self) -> object:
+        # Tasks not started never start; a task already sending finishes its run (List Parts finds it).
+        dask: Any = self.dask_client
+        unfinished = [future for future in self.tasks if not future.done()]
+        if unfinished:
+            dask.cancel(unfinished)
+        return super().stop_parts()
 
     def _shipped(self, upload_id: str) -> UploadSession:
         """The session a worker needs (target, upload id, file and its identity, encryption), without parts."""

@@ -17,7 +17,7 @@ from .session import PartReceipt, UploadSession
 
 __all__ = [
     "Abort", "Action", "CheckUnchanged", "CheckpointWritten", "CombineCrc64", "Complete", "DeleteObject", "DigestParts", "Done", "DropCheckpoint",
-    "Failed", "FlushCheckpoint", "Head", "Initiate", "ListParts", "ListUploads", "LoadCheckpoint", "Lock",
+    "Failed", "FlushCheckpoint", "PART_ACTIONS", "Head", "Initiate", "ListParts", "ListUploads", "LoadCheckpoint", "Lock",
     "MarkCompleting", "PartDone", "ProgressFinish", "ProgressFlush", "ProgressRewind", "ProgressStart", "PutObject",
     "ReadAll", "ReadStreamPart", "RecordPart", "SendPart", "StartCheckpoint", "StopParts", "Unlock",
 ]  # fmt: skip
@@ -267,5 +267,9 @@ Action = Union[
     PutObject, StopParts, Complete, DeleteObject, Abort, ProgressStart, ProgressRewind, PartDone, ProgressFinish,
     ProgressFlush, Done, Failed,
 ]  # fmt: skip
-#: Actions whose work is per-byte or long: an executor runs them on its workers, the others where it loops.
-WORKER_ACTIONS = (SendPart, PutObject, DigestParts)
+#: The part actions a machine's window hands out: an executor starts each on a worker (a part slot) and hands
+#: its outcome back when it finishes, in any order; every other action is done where the executor loops.
+#: Each operation adds its own part action here (one per line).
+PART_ACTIONS: Tuple[type, ...] = (
+    SendPart,
+)

@@ -1,59 +1,73 @@
-"""The upload machine: every decision of an upload, with no client, clock, file handle, thread or event loop.
+"""The machines: every decision of an operation, with no client, clock, file handle, thread or event loop.
 
-In the manner of a sans-I/O protocol object: an executor asks :meth:`UploadMachine.next_actions` what to do
-(frozen values of :mod:`cos_multipart._core._actions`), does it, and gives back what happened with
-:meth:`UploadMachine.receive` (a typed outcome, or the exception the action raised). Several part actions may
-be outstanding at once and their outcomes may come back in any order; every other action is asked for alone.
-The upload ends with a :class:`~cos_multipart._core._actions.Done` or :class:`~cos_multipart._core._actions.Failed`
-action. The sequence itself is :mod:`cos_multipart._core._flow`; the parts phase is :mod:`cos_multipart._core._window`.
+In the manner of a sans-I/O protocol object: an executor asks :meth:`Machine.next_actions` what to do (frozen
+values of :mod:`cos_multipart._core._actions`), does it, and gives back what happened with
+:meth:`Machine.receive` (a typed outcome, or the exception the action raised). Several part actions may be
+outstanding at once and their outcomes may come back in any order; every other action is asked for alone. The
+operation ends with a :class:`~cos_multipart._core._actions.Done` or :class:`~cos_multipart._core._actions.Failed`
+action.
+
+A :class:`Machine` runs any sequence written as a generator that yields either one action (its outcome is sent
+back in, an exception thrown in) or a :class:`Window`: the parallel phase, which hands out part actions (any of
+:data:`~cos_multipart._core._actions.PART_ACTIONS`) and judges their outcomes; when it is finished the sequence
+goes on (its error thrown in, if it failed). The executors (threads, asyncio, Dask) run every machine the same
+way. :class:`UploadMachine` is the upload's: its sequence is :mod:`cos_multipart._core._flow`, its parts phase
+:mod:`cos_multipart._core._window`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Generator, Iterator, List, Optional
+from typing import Any, Generator, Iterator, List, Optional, Protocol, runtime_checkable
 
-from ._actions import Done, Failed, SendPart
+from ._actions import PART_ACTIONS, Done, Failed
 from ._config import UploadResult
 from ._flow import UploadStart, single_put_flow, upload_flow
 from ._partvalues import StreamPart
-from ._window import PartWindow
 
-__all__ = ["UploadMachine", "UploadStart"]
+__all__ = ["Machine", "UploadMachine", "UploadStart", "Window"]
 
 
-class UploadMachine:
-    """One upload as a state machine (see the module docstring).
+@runtime_checkable
+class Window(Protocol):
+    """The parallel phase of a sequence (:class:`~cos_multipart._core._window.PartWindow` is the upload's).
 
-    Build it with :meth:`upload` or :meth:`single_put` (or :meth:`piece`: a piece of the sequence alone).
+    It hands out actions with :meth:`take` (part actions, and the local steps that follow them), is given each
+    one's outcome with :meth:`receive`, stops at :meth:`fail`, and is :attr:`finished` when nothing is in flight
+    and nothing is left to do; :attr:`error` is then the first failure, if any.
     """
+
+    error: Optional[BaseException]
+
+    @property
+    def finished(self) -> bool: ...  # noqa: D102
+
+    def take(self) -> List[Any]: ...  # noqa: D102
+
+    def owns(self, action: object) -> bool: ...  # noqa: D102
+
+    def receive(self, action: Any, outcome: object) -> None: ...  # noqa: D102
+
+    def fail(self, error: BaseException) -> None: ...  # noqa: D102
+
+    def sending(self) -> bool: ...  # noqa: D102
+
+    def sends_in_flight(self) -> List[Any]: ...  # noqa: D102
+
+
+class Machine:
+    """One operation as a state machine, running the sequence ``flow`` (see the module docstring)."""
 
     def __init__(self, flow: Generator[Any, Any, Any]) -> None:
         self._flow = flow
         self._ready: List[Any] = []
         self._waiting: Optional[object] = None
-        self._window: Optional[PartWindow] = None
+        self._window: Optional[Window] = None
         self._ended = False
-        self._to_start: List[SendPart] = []
+        self._to_start: List[Any] = []
         #: The last action (:class:`Done` or :class:`Failed`) once :meth:`steps` met it.
         self.end: Optional[Any] = None
         self._advance(None, None)
-
-    @classmethod
-    def upload(cls, start: UploadStart) -> "UploadMachine":
-        """A whole upload: path, resume or initiate, parts, Complete (or keep-or-abort)."""
-        return cls(upload_flow(start))
-
-    @classmethod
-    def single_put(cls, start: UploadStart, part: StreamPart) -> "UploadMachine":
-        """The single verified PUT of ``part``, already read."""
-        return cls(single_put_flow(start, part))
-
-    @classmethod
-    def piece(cls, flow: Generator[Any, Any, Any]) -> "UploadMachine":
-        """A piece of the sequence run on its own (:func:`~cos_multipart._core._flow.complete_flow`,
-        :func:`~cos_multipart._core._flow.part_flow`: the public session steps); :meth:`value` is what it returns."""
-        return cls(flow)
 
     @property
     def ended(self) -> bool:
@@ -86,14 +100,14 @@ class UploadMachine:
                 if isinstance(action, (Done, Failed)):
                     self.end = action
                     return
-                if isinstance(action, SendPart):
+                if isinstance(action, PART_ACTIONS):
                     self._to_start.append(action)
                 else:
                     yield action
         if not asked and not self._to_start and not self.parts_in_flight():
-            raise RuntimeError("the upload machine asks for nothing while nothing is in flight")
+            raise RuntimeError("the machine asks for nothing while nothing is in flight")
 
-    def parts_to_start(self) -> List[SendPart]:
+    def parts_to_start(self) -> List[Any]:
         """The part sends :meth:`steps` set aside, to start now (on the executor's workers)."""
         parts, self._to_start = self._to_start, []
         return parts
@@ -102,30 +116,19 @@ class UploadMachine:
         """Whether a part send was handed out and not answered yet."""
         return self._window is not None and self._window.sending()
 
-    def result(self, elapsed: float) -> UploadResult:
-        """The verified result, timed ``elapsed`` seconds by the executor; or the failure, raised."""
-        if isinstance(self.end, Failed):
-            raise self.end.error
-        if not isinstance(self.end, Done):
-            raise RuntimeError("the upload has not ended")
-        result = self.end.result
-        if not isinstance(result, UploadResult):
-            raise TypeError(f"the machine ran a piece, not an upload: it returned {type(result).__name__}")
-        return dataclasses.replace(result, elapsed=elapsed)
-
     def value(self) -> object:
-        """What a piece's flow returned (see :meth:`piece`); or its failure, raised."""
+        """What the sequence returned; or its failure, raised."""
         if isinstance(self.end, Failed):
             raise self.end.error
         if not isinstance(self.end, Done):
-            raise RuntimeError("the piece has not ended")
+            raise RuntimeError("the machine has not ended")
         return self.end.result
 
     def receive(self, action: object, outcome: object) -> None:
         """What ``action`` (an action handed out and not answered yet) came to: its value, or its exception."""
         window = self._window
         if window is not None and window.owns(action):
-            window.receive(action, outcome)  # type: ignore[arg-type]
+            window.receive(action, outcome)
             self._close_window()
             return
         if action is not self._waiting:
@@ -172,10 +175,10 @@ class UploadMachine:
         except StopIteration as stop:
             self._end(Done(stop.value))
             return
-        except BaseException as failure:  # the upload's failure, whatever it is: the executor raises it
+        except BaseException as failure:  # the operation's failure, whatever it is: the executor raises it
             self._end(Failed(failure))
             return
-        if isinstance(step, PartWindow):
+        if isinstance(step, Window):
             self._window = step
             self._close_window()  # nothing to send: the sequence goes on at once
         else:
@@ -185,3 +188,37 @@ class UploadMachine:
     def _end(self, last: object) -> None:
         self._ended = True
         self._ready.append(last)
+
+
+class UploadMachine(Machine):
+    """One upload as a state machine.
+
+    Build it with :meth:`upload` or :meth:`single_put` (or :meth:`piece`: a piece of the sequence alone).
+    """
+
+    @classmethod
+    def upload(cls, start: UploadStart) -> "UploadMachine":
+        """A whole upload: path, resume or initiate, parts, Complete (or keep-or-abort)."""
+        return cls(upload_flow(start))
+
+    @classmethod
+    def single_put(cls, start: UploadStart, part: StreamPart) -> "UploadMachine":
+        """The single verified PUT of ``part``, already read."""
+        return cls(single_put_flow(start, part))
+
+    @classmethod
+    def piece(cls, flow: Generator[Any, Any, Any]) -> "UploadMachine":
+        """A piece of the sequence run on its own (:func:`~cos_multipart._core._flow.complete_flow`,
+        :func:`~cos_multipart._core._flow.part_flow`: the public session steps); :meth:`value` is what it returns."""
+        return cls(flow)
+
+    def result(self, elapsed: float) -> UploadResult:
+        """The verified result, timed ``elapsed`` seconds by the executor; or the failure, raised."""
+        if isinstance(self.end, Failed):
+            raise self.end.error
+        if not isinstance(self.end, Done):
+            raise RuntimeError("the upload has not ended")
+        result = self.end.result
+        if not isinstance(result, UploadResult):
+            raise TypeError(f"the machine ran a piece, not an upload: it returned {type(result).__name__}")
+        return dataclasses.replace(result, elapsed=elapsed)

@@ -14,19 +14,18 @@ upload is kept (or aborted with ``abort_on_failure``), and ``CancelledError`` is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, List, Optional, Union
 
 from .._core._actions import (
     Abort, Complete, DeleteObject, Head, Initiate, ListParts, ListUploads, PutObject, ReadStreamPart,
-    SendPart, StopParts,
+    SendPart,
 )  # fmt: skip
 from .._core._config import UploadConfig, UploadResult
 from .._core._decisions import upload_is_gone
+from ._aio_executor import AsyncExecutor
 from .threads import target_of
 from ._localsteps import LOCAL_ACTIONS, PROGRESS_ACTIONS, LocalSteps, facts_of
 from .._core._machine import UploadMachine, UploadStart
@@ -64,7 +63,7 @@ def pool_workers(concurrency: int) -> int:
     return max(2, min(concurrency, 2 * (os.cpu_count() or 1)))
 
 
-class AsyncUpload:
+class AsyncUpload(AsyncExecutor):
     """One upload on the loop: runs the upload machine (see the module docstring)."""
 
     def __init__(
@@ -80,6 +79,7 @@ class AsyncUpload:
         *,
         resume_only: bool,
     ) -> None:
+        super().__init__()
         self.client = client
         self.config = config
         self.source = source
@@ -90,13 +90,10 @@ class AsyncUpload:
         self.resume_only = resume_only
         self.started = time.monotonic()
         self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
-        #: Set when the upload stops: work still running in a thread (a resume's re-reading) gives up.
-        self.stop = threading.Event()
         self.local = LocalSteps(
             store, target_of(client), key, resume=config.resume, source=source, cancel=self.stop,
             make_tracker=lambda size, parts: tracker(size, parts, callbacks),
         )  # fmt: skip
-        self._parts: Dict["asyncio.Task[object]", SendPart] = {}
 
     async def run(self) -> UploadResult:
         """The whole upload."""
@@ -106,57 +103,24 @@ class AsyncUpload:
         elif isinstance(self.source, StreamSource):  # a stream is always given as self.stream (see AsyncUploader)
             raise TypeError("a stream source needs its async reader")
         start = UploadStart(target_of(self.client), self.config, self.key, facts, self.resume_only)
-        return await self.execute(UploadMachine.upload(start))
-
-    async def execute(self, machine: UploadMachine) -> UploadResult:
-        """Run ``machine`` to its end: its result, or its failure raised."""
-        while machine.end is None:
-            try:
-                await self._turn(machine)
-            except BaseException as error:  # the awaiting task was cancelled: the machine stops, keeps or aborts
-                self.stop.set()
-                machine.interrupt(error)
+        machine = UploadMachine.upload(start)
+        await self.execute(machine)
         return machine.result(time.monotonic() - self.started)
 
-    async def _turn(self, machine: UploadMachine) -> None:
-        """Do what the machine asks on the loop or in the thread pool, start its parts as tasks, hand back the
-        parts that finished."""
-        for action in machine.steps():
-            self._start(machine)  # parts handed out go first: a local step (a stream's next read) takes a while
-            machine.receive(action, await self._outcome(action))
-        self._start(machine)
-        if not self._parts:
-            return
-        finished, _ = await asyncio.wait(self._parts, return_when=asyncio.FIRST_COMPLETED)
-        for task in sorted(finished, key=lambda t: t.cancelled() or t.exception() is None):  # failures first
-            action = self._parts.pop(task)
-            if task.cancelled():
-                machine.receive(action, asyncio.CancelledError())
-            else:
-                error = task.exception()
-                machine.receive(action, error if error is not None else task.result())
+    def prepare_part(self) -> None:
+        self.client.ensure_pool_size(self.config.concurrency)
 
-    def _start(self, machine: UploadMachine) -> None:
-        for part in machine.parts_to_start():
-            self.client.ensure_pool_size(self.config.concurrency)
-            self._parts[asyncio.ensure_future(self.request(part))] = part
-
-    async def _outcome(self, action: Any) -> object:
-        try:
-            if isinstance(action, PROGRESS_ACTIONS):
-                self.local.perform(action)
-                if self.callbacks is not None:
-                    await self.callbacks.settle()
-                return None
-            if isinstance(action, ReadStreamPart) and self.stream is not None:
-                return await self.stream.read_part(action.size, md5=action.md5, integrity=self.local.target.dialect.integrity)
-            if isinstance(action, LOCAL_ACTIONS):
-                return await self.threads.run(self.local.perform, action)
-            return await self.request(action)
-        except BaseException as error:  # the machine decides what it means, a cancellation included
-            if isinstance(error, asyncio.CancelledError):
-                self.stop.set()  # work still running in a thread gives up
-            return error
+    async def perform(self, action: Any) -> object:
+        if isinstance(action, PROGRESS_ACTIONS):
+            self.local.perform(action)
+            if self.callbacks is not None:
+                await self.callbacks.settle()
+            return None
+        if isinstance(action, ReadStreamPart) and self.stream is not None:
+            return await self.stream.read_part(action.size, md5=action.md5, integrity=self.local.target.dialect.integrity)
+        if isinstance(action, LOCAL_ACTIONS):
+            return await self.threads.run(self.local.perform, action)
+        return await self.request(action)
 
     # -- the one place where an action becomes a client call --
 
@@ -198,11 +162,6 @@ class AsyncUpload:
             return await client.delete_object(key, version_id=action.version_id)
         if isinstance(action, Abort):
             return await client.abort_multipart_upload(key, action.upload_id)
-        if isinstance(action, StopParts):
-            self.stop.set()
-            for task in self._parts:
-                task.cancel()  # their connections close; their outcomes still reach the machine
-            return None
         raise TypeError(f"no request for {action!r}")
 
     def _part(self, action: SendPart) -> AsyncPart:

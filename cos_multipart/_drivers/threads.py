@@ -10,19 +10,18 @@ one place where an action becomes a sync client call, for this executor, the pub
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import threading
 import time
 from itertools import islice
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Optional, Union
 
 from .._core._actions import (
     Abort, Complete, DeleteObject, Head, Initiate, ListParts, ListUploads, PutObject, SendPart,
-    StopParts,
 )  # fmt: skip
 from .._core._config import UploadConfig, UploadResult
 from .._core._decisions import client_dialect, endpoint_url, upload_is_gone
+from ._executor import POLL_SECONDS, ThreadExecutor
 from ._localsteps import LOCAL_ACTIONS, LocalSteps, facts_of
 from .._core._machine import UploadMachine, UploadStart
 from .._core._outcomes import Initiated, Sent, Target
@@ -39,10 +38,7 @@ from .._io.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Upload", "abort_quietly", "client_call", "endpoint_url", "target_of"]
-
-#: How often the loop wakes while parts are in flight (bounds the latency of Ctrl-C, which only it receives).
-POLL_SECONDS = 0.2
+__all__ = ["POLL_SECONDS", "Upload", "abort_quietly", "client_call", "endpoint_url", "target_of"]
 
 
 def abort_quietly(client: CosClient, key: str, upload_id: str) -> bool:
@@ -61,7 +57,7 @@ def target_of(client: Any) -> Target:
     return Target(endpoint_url(client), client.bucket, client_dialect(client))
 
 
-class Upload:
+class Upload(ThreadExecutor):
     """One call of :meth:`Uploader.upload`: runs the upload machine with threads.
 
     Args:
@@ -87,6 +83,7 @@ class Upload:
         resume_only: bool,
         limiter: Optional[TokenBucket] = None,
     ) -> None:
+        super().__init__(config.concurrency, threading.Event())
         self.client = client
         self.config = config
         self.source = source
@@ -95,13 +92,10 @@ class Upload:
         self.started = time.monotonic()
         # One cap per upload unless the caller shares one over several (a directory run: the cap is the run's).
         self.limiter = limiter or (TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None)
-        self.cancel = threading.Event()
         self.local = LocalSteps(
             store, target_of(client), key, resume=config.resume, source=source, cancel=self.cancel,
             make_tracker=lambda size, parts: ProgressTracker(size, parts, callback),
         )  # fmt: skip
-        self._running: Dict["concurrent.futures.Future[object]", SendPart] = {}
-        self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
 
     @property
     def progress(self) -> ProgressTracker:
@@ -115,89 +109,33 @@ class Upload:
 
     def run(self) -> UploadResult:
         """The whole upload."""
-        return self.execute(UploadMachine.upload(self.start()))
+        return self.run_machine(UploadMachine.upload(self.start()))
 
     def single_put(self, part: StreamPart) -> UploadResult:
         """One verified PUT of ``part`` (read by the caller)."""
-        return self.execute(UploadMachine.single_put(self.start(), part))
+        return self.run_machine(UploadMachine.single_put(self.start(), part))
 
-    def execute(self, machine: UploadMachine) -> UploadResult:
+    def run_machine(self, machine: UploadMachine) -> UploadResult:
         """Run ``machine`` to its end: its result, or its failure raised."""
-        interrupted: Optional[BaseException] = None
-        try:
-            while machine.end is None:
-                try:
-                    self._turn(machine)
-                    if interrupted is not None and not self.parts_running() and machine.parts_in_flight():
-                        # The interrupt came between a part's end and its outcome reaching the machine (or
-                        # between its start and its bookkeeping): nothing will ever report those parts.
-                        machine.forget_parts(interrupted)
-                except BaseException as error:  # Ctrl-C in this thread: the machine stops and keeps or aborts
-                    interrupted = interrupted or error
-                    machine.interrupt(error)
-        finally:
-            pool, self._pool = self._pool, None
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        self.execute(machine)
         return machine.result(time.monotonic() - self.started)
 
-    def _turn(self, machine: UploadMachine) -> None:
-        """Do what the machine asks where this loops, start its parts, hand back the parts that finished."""
-        for action in machine.steps():
-            self._start(machine)  # parts handed out go first: a local step (a stream's next read) takes a while
-            machine.receive(action, self._outcome(action))
-        self._start(machine)
-        for action, outcome in self.finished_parts():
-            machine.receive(action, outcome)
+    # -- what the actions mean --
 
-    def _start(self, machine: UploadMachine) -> None:
-        parts = machine.parts_to_start()
-        if parts:
-            self.start_parts(parts)
+    def prepare_pool(self) -> None:
+        self.client.ensure_pool_size(self.config.concurrency)
 
-    # -- where parts run (a cluster sends them elsewhere) --
+    def perform(self, action: Any) -> object:
+        if isinstance(action, LOCAL_ACTIONS):
+            return self.local.perform(action)
+        return self.request(action)
 
-    def start_parts(self, parts: List[SendPart]) -> None:
-        """Start sending ``parts``, each on a thread of the pool."""
-        for action in parts:
-            self._running[self._workers().submit(self.request, action)] = action
-
-    def parts_running(self) -> bool:
-        """Whether a part started here has not been handed back yet."""
-        return bool(self._running)
-
-    def finished_parts(self) -> List[Tuple[SendPart, object]]:
-        """Parts that finished (waiting a little for one): each with its outcome, failures first."""
-        if not self._running:
-            return []
-        finished, _ = concurrent.futures.wait(self._running, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
-        outcomes: List[Tuple[SendPart, object]] = []
-        for future in sorted(finished, key=lambda f: f.exception() is None):  # failures first: they are the news
-            exception = future.exception()
-            outcomes.append((self._running.pop(future), exception if exception is not None else future.result()))
-        return outcomes
-
-    def _workers(self) -> concurrent.futures.ThreadPoolExecutor:
-        if self._pool is None:
-            self.client.ensure_pool_size(self.config.concurrency)
-            self._pool = concurrent.futures.ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="cos-multipart")
-        return self._pool
-
-    def _outcome(self, action: Any) -> object:
-        try:
-            if isinstance(action, LOCAL_ACTIONS):
-                return self.local.perform(action)
-            return self.request(action)
-        except BaseException as error:  # the machine decides what it means, Ctrl-C included
-            return error
-
-    # -- requests: client_call, stopping the parts this executor runs --
+    def stop_parts(self) -> object:
+        self.cancel.set()  # first: a request whose event is set is not retried
+        return self.client.abort_connections(cancel=self.cancel)
 
     def request(self, action: Any) -> object:
-        """Send the request ``action`` stands for (or stop the parts in flight); its outcome."""
-        if isinstance(action, StopParts):
-            self.cancel.set()  # first: a request whose event is set is not retried
-            return self.client.abort_connections(cancel=self.cancel)
+        """Send the request ``action`` stands for; its outcome."""
         options = BodyOptions(False, self.progress, self.limiter, self.cancel, client_dialect(self.client).integrity)
         return client_call(self.client, self.key, self.config, action, source=self.source, options=options)
 
