@@ -38,8 +38,8 @@ BUCKET_ROUTES: Dict[Tuple[str, str], str] = {
     ("PUT", ""): "PutBucket",
 }
 #: A request naming a copy source (``x-cos-copy-source``; OSS's is renamed to it) calls the copy form of its
-#: API, under the names the services' permission lists use (COS ``PutObjectCopy``, 436/10881; OSS and COS
-#: ``UploadPartCopy``).
+#: API, under names the services use: ``PutObjectCopy`` (the title of COS's page 436/139742; OSS says
+#: CopyObject) and ``UploadPartCopy`` (OSS's name; COS's "Upload Part - Copy").
 COPY_SOURCE_HEADER = "x-cos-copy-source"
 COPY_ROUTES = {"PutObject": "PutObjectCopy", "UploadPart": "UploadPartCopy"}
 #: The API that makes its bucket: the only one served for a bucket the server does not hold.
