@@ -183,8 +183,12 @@ class Service:
         return _copy.upload_part_copy(self.store, request, damage=_damages(body))
 
     def replace_copy_source(self, request: Request) -> None:
-        """The ``replace_source`` fault, after ``request`` (a copy) was served: see :func:`._copy.replace_source`."""
-        _copy.replace_source(self.store, request)
+        """The ``replace_source`` fault, after ``request`` (a copy) was served: see :func:`._copy.replace_source`.
+        A source gone meanwhile is left gone: the copy's answer stands."""
+        try:
+            _copy.replace_source(self.store, request)
+        except ServiceError:
+            pass
 
     def head_object(self, request: Request, body: Body) -> Reply:
         """HEAD Object [ref 3.3]."""

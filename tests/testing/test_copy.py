@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import re
+from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote
 
@@ -15,6 +16,9 @@ import requests
 
 from cos_multipart._protocol.checksum import crc64
 from cos_multipart.testing import Fault, LocalCOS
+from cos_multipart.testing._routing import parse_request
+from cos_multipart.testing._service import Service
+from cos_multipart.testing.store import Store
 from cos_multipart.testing import _copy_rules as rules
 from cos_multipart.testing.protocol import ServiceError
 from cos_multipart.testing.pytest_plugin import LocalCOSFactory
@@ -384,3 +388,19 @@ def test_corrupt_and_wrong_etag_on_single_copies(server: LocalCOS) -> None:
     server.faults.add(Fault.wrong_etag("PutObjectCopy"))
     response = copy(server, "dst", source_of(server, "src"))
     assert fields(response.content)["ETag"] != send(server, "HEAD", "dst").headers["ETag"]
+
+
+def test_replace_source_of_a_source_gone_meanwhile_leaves_the_answer(tmp_path: Path) -> None:
+    # The copy succeeded, then its source was deleted before the fault ran: the copy's 200 must stand.
+    store = Store(tmp_path)
+    store.create_bucket("examplebucket-1250000000")
+    request = parse_request(
+        "PUT",
+        "/dst",
+        [("x-cos-copy-source", "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/gone")],
+        default_bucket="examplebucket-1250000000",
+        default_region="ap-guangzhou",
+        request_id="r",
+    )
+    Service(store).replace_copy_source(request)
+    assert not store.has_object("examplebucket-1250000000", "gone")
