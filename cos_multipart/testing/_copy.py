@@ -103,10 +103,13 @@ def upload_part_copy(store: Store, request: Request, *, damage: bool = False) ->
 
 
 def replace_source(store: Store, request: Request) -> None:
-    """The ``replace_source`` fault: overwrite the object ``request`` copied from with other bytes of the same
-    size (every byte inverted; an empty object gets one byte), so its ETag and CRC-64 change; its headers and
-    encryption stay."""
-    source = request.dialect.copy.parse_source(request.headers[COPY_SOURCE_HEADER])
+    """The ``replace_source`` fault: overwrite the object ``request`` copied from (a copy) or read (GET Object)
+    with other bytes of the same size (every byte inverted; an empty object gets one byte), so its ETag and
+    CRC-64 change; its headers and encryption stay."""
+    if COPY_SOURCE_HEADER in request.headers:
+        source = request.dialect.copy.parse_source(request.headers[COPY_SOURCE_HEADER])
+    else:
+        source = CopySource(request.bucket, request.key)
     with store.open_object(source.bucket, source.key) as reader:
         record = reader.record
         with store.sink(source.bucket) as sink:

@@ -17,6 +17,10 @@ from .protocol import ServiceError
 from .store import BodySink
 
 
+#: The APIs the ``replace_source`` fault applies to: the copies (their source) and GET Object (the object read).
+_REPLACES_SOURCE = frozenset({*COPY_ROUTES.values(), "GetObject"})
+
+
 class Dispatcher:
     """Serves requests with ``service``, checking signatures against ``keyring`` (unless ``anonymous``)
     at the time ``clock`` gives, under the faults and latency of ``faults``."""
@@ -64,8 +68,8 @@ class Dispatcher:
             if refused is None and plan.corrupt:
                 body = _Corrupting(body)
             reply = refused if refused is not None else HANDLERS[api](self.service, request, body)
-            if plan.replace_source and reply.status == 200 and api in COPY_ROUTES.values():
-                self.service.replace_copy_source(request)  # the copy is done: its source changes under the client
+            if plan.replace_source and reply.status in (200, 206) and api in _REPLACES_SOURCE:
+                self.service.replace_copy_source(request)  # served: the object changes under the client
         except AuthError as error:
             denied = ServiceError(error.status, error.code, error.message, ec=error.ec, details=error.details)
             reply = error_reply(request, denied, api)

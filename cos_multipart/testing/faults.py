@@ -222,7 +222,9 @@ class Fault:
         """Serve the copy (Upload Part - Copy by default, or PUT Object - Copy), then, if it succeeded, overwrite
         its source object with other bytes of the same size (every byte inverted; a 0-byte source gets one
         byte): a new ETag and CRC-64, the same headers and encryption. A copy pinned with
-        ``x-cos-copy-source-if-match`` then fails its next part with 412. Other requests are served as they are."""
+        ``x-cos-copy-source-if-match`` then fails its next part with 412. With ``api="GetObject"`` the object a
+        GET read is replaced once it is served (the answer still carries the version it opened): a download
+        pinned with ``If-Match`` fails its next range with 412. Other requests are served as they are."""
         return cls("replace_source", api, nth=nth, count=count)
 
     @classmethod

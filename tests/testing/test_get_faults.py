@@ -105,3 +105,17 @@ def test_get_faults_from_the_command_line_form() -> None:
     assert Fault.parse("truncate") == Fault.truncate(api=None)
     with pytest.raises(CosValidationError, match="after_bytes"):
         Fault.truncate(after_bytes=-1)
+
+
+def test_object_replaced_after_the_nth_get_fails_the_pinned_next_range(server: LocalCOS) -> None:
+    etag = put(server, "obj", DATA).headers["etag"]
+    server.faults.add(Fault.replace_source("GetObject", nth=2))
+    pinned = {"If-Match": etag}
+    assert _get(server, "obj", {**pinned, "Range": "bytes=0-99"})[2] == DATA[:100]
+    status, headers, body, _ = _get(server, "obj", {**pinned, "Range": "bytes=100-199"})
+    assert (status, body, headers["etag"]) == (206, DATA[100:200], etag)  # served from the version it opened
+    status, _, _, _ = _get(server, "obj", {**pinned, "Range": "bytes=200-299"})
+    assert status == 412
+    status, headers, body, _ = _get(server, "obj")
+    assert body == bytes(byte ^ 0xFF for byte in DATA) and headers["etag"] != etag
+    assert headers[f"x-{server.dialect}-hash-crc64ecma"] == str(crc64(body))
