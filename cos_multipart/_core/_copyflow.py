@@ -27,16 +27,17 @@ from ._copywindow import CopyWindow, source_changed
 from ._machine import Machine
 from ._outcomes import Initiated, Target
 from .._protocol.copy_ops import CopySource
+from .._protocol.dialect import Dialect
 from .._protocol.errors import CosError, CosIntegrityError, CosResponseError, CosServiceError, ObjectExistsError, SourceChangedError
 from .._protocol.limits import MAX_PART_NUMBER, MB, MAX_COPY_OBJECT_SIZE, OSS_MAX_COPY_OBJECT_SIZE
 from .._protocol.models import CompleteResult, ObjectResult, PartInfo, ResponseInfo
 from .._protocol.options import ObjectOptions
-from .planner import plan_parts
+from .planner import PartPlan, plan_parts
 from .session import PartReceipt, UploadSession
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CopyMachine", "CopyStart", "checkpoint_source", "copy_flow", "source_content"]
+__all__ = ["CopyMachine", "CopyStart", "checkpoint_source", "copy_flow", "copy_plan", "source_content"]
 
 CopyFlow = Generator[Any, Any, CopyResult]
 #: Where a copy's checkpoint is filed: the store names checkpoints by an absolute source path, and a copy's
@@ -164,13 +165,22 @@ def _verify(run: _Run, answered: Optional[int], combined: Optional[int], version
 # --- multipart ------------------------------------------------------------------------------------------------
 
 
-def _plan(run: _Run) -> Any:
-    size, config = run.size, run.config
+def copy_plan(size: int, config: CopyConfig, dialect: Dialect) -> PartPlan:
+    """The parts of a multipart copy of ``size`` bytes: ``config.part_size``, else 64 MB grown MB by MB until
+    10,000 parts carry the source.
+
+    Raises:
+        CosValidationError: A part size that cannot carry the source on this service (nothing sent).
+    """
     part_size = config.part_size
     if part_size is None:
         needed = -(-size // MAX_PART_NUMBER)
         part_size = max(DEFAULT_COPY_PART_SIZE, -(-needed // MB) * MB)
-    return plan_parts(size, part_size, min_part_size=run.start.target.dialect.min_part_size)
+    return plan_parts(size, part_size, min_part_size=dialect.min_part_size)
+
+
+def _plan(run: _Run) -> PartPlan:
+    return copy_plan(run.size, run.config, run.start.target.dialect)
 
 
 def _digest(run: _Run) -> str:
@@ -304,7 +314,8 @@ def _fail(run: _Run, session: UploadSession, checkpoint: Optional[str], parts_do
     )  # fmt: skip
     if keep and checkpoint is not None:
         yield FlushCheckpoint()
-        decide.attach_kept(error, session, parts_done, checkpoint)
+        # No local file names a copy (its checkpoint is filed under its source's location): "run it again".
+        decide.attach_kept(error, dataclasses.replace(session, source=None), parts_done, checkpoint)
         return
     if not decide.object_completed(error):
         yield from _abort_quietly(session.upload_id)
