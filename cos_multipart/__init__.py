@@ -60,6 +60,7 @@ from ._drivers.uploader import UploadConfig, Uploader, UploadResult, upload_file
 from ._drivers.directory import DirectoryReport, sync_directory, upload_directory
 from ._drivers.verify import VerifyOutcome, VerifyResult, verify
 from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
+from ._drivers.copier import CopyResult, CopySource, copy_object
 
 __all__ = [
     "__version__",
@@ -150,4 +151,8 @@ __all__ = [
     "ResumeError",
     "KeptUpload",
     "kept_upload_of",
+    # server-side copy
+    "copy_object",
+    "CopySource",
+    "CopyResult",
 ]

@@ -82,6 +82,7 @@ _COMMAND_MODULES = (
     "cos_multipart._cli.check",
     "cos_multipart._cli.config",
     "cos_multipart._cli.completion",
+    "cos_multipart._cli.cp",  # cp, mv: server-side copy
 )
 #: Python argument names that reach the command line in errors, and the flag or operand the user typed.
 FLAGS = {
