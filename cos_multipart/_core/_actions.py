@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple, Union
 
+from ._download import FetchRange
 from ._partvalues import StreamPart
 from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._protocol.models import CompletedPart
@@ -272,4 +273,5 @@ Action = Union[
 #: Each operation adds its own part action here (one per line).
 PART_ACTIONS: Tuple[type, ...] = (
     SendPart,
+    FetchRange,
 )
