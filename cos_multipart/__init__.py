@@ -60,6 +60,10 @@ from ._drivers.uploader import UploadConfig, Uploader, UploadResult, upload_file
 from ._drivers.directory import DirectoryReport, sync_directory, upload_directory
 from ._drivers.verify import VerifyOutcome, VerifyResult, verify
 from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
+# downloading (issue 23)
+from ._core._download import DownloadResult
+from ._drivers.download import download_file
+from ._protocol.errors import ObjectChangedError
 
 __all__ = [
     "__version__",
@@ -69,6 +73,10 @@ __all__ = [
     "UploadConfig",
     "UploadResult",
     "ProgressEvent",
+    # downloading
+    "download_file",
+    "DownloadResult",
+    "ObjectChangedError",
     # directories
     "upload_directory",
     "sync_directory",
