@@ -2,58 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any, List
 
 import pytest
 
-from cos_multipart import download_file
-from cos_multipart.aio import async_download_file
-from cos_multipart._core._download import DownloadResult
 from cos_multipart._io.client import CosClient
 from cos_multipart._protocol.checksum import crc64
 from cos_multipart._protocol.errors import CosIntegrityError, CosValidationError, ObjectChangedError
 from cos_multipart._protocol.sse import SseC
 from cos_multipart.testing import Fault, LocalCOS
 
-from uploads import async_client_like
+from downloads import DRIVERS, KEY_32, PART, fetch, leftovers, put
 
 pytestmark = pytest.mark.both_dialects
-
-PART = 64 * 1024
-KEY_32 = b"0123456789ABCDEF0123456789ABCDEF"
-DRIVERS = ("threads", "asyncio")
 
 
 @pytest.fixture(params=DRIVERS)
 def driver(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def fetch(driver: str, client: CosClient, key: str, path: Path, **options: Any) -> DownloadResult:
-    options.setdefault("part_size", PART)
-    options.setdefault("concurrency", 3)
-    if driver == "threads":
-        return download_file(client, key, path, **options)
-
-    async def run() -> DownloadResult:
-        async with async_client_like(client) as aclient:
-            done: DownloadResult = await async_download_file(aclient, key, path, **options)
-            return done
-
-    return asyncio.run(run())
-
-
-def put(client: CosClient, key: str, size: int) -> bytes:
-    data = os.urandom(size)
-    client.put_object(key, data)
-    return data
-
-
-def leftovers(folder: Path) -> List[str]:
-    return sorted(name for name in os.listdir(folder) if name.startswith("."))
 
 
 def test_equal_bytes_from_parallel_ranges(driver: str, client: CosClient, local_cos: LocalCOS, tmp_path: Path) -> None:
