@@ -62,7 +62,7 @@ from ._drivers.verify import VerifyOutcome, VerifyResult, verify
 from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
 # downloading (issue 23)
 from ._core._download import DownloadResult
-from ._drivers.download import download_file
+from ._drivers.download import download_file, download_stream
 from ._protocol.errors import ObjectChangedError
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "ProgressEvent",
     # downloading
     "download_file",
+    "download_stream",
     "DownloadResult",
     "ObjectChangedError",
     # directories

@@ -10,7 +10,7 @@ import pytest
 from cos_multipart._core._actions import CombineCrc64, Done, Failed, Head, PartDone, ProgressRewind, ProgressStart, StopParts
 from cos_multipart._core._download import (
     CheckRanges, Discard, DownloadCheckpoint, DownloadResult, DownloadStart, FetchRange, Fetched, HashTemp,
-    LoadRanges, ObjectFacts, PrepareTemp, SaveRanges,
+    LoadRanges, ObjectFacts, PrepareTemp, SaveRanges, WriteOut,
 )  # fmt: skip
 from cos_multipart._core._downloadflow import DownloadMachine, plan_ranges
 from cos_multipart._protocol.checksum import crc64, crc64_combine_all
@@ -347,3 +347,30 @@ def test_other_service_errors_fail_without_refetch(status: int) -> None:
     end, _ = run(DownloadMachine.download(start(concurrency=1)), answer)
     assert isinstance(end, Failed) and isinstance(end.error, CosServiceError) and end.error.status == status
     assert len(served.fetches) == 1
+
+
+def test_a_stream_writes_ranges_in_order_whatever_order_they_arrive_in() -> None:
+    served = Object()
+    machine = DownloadMachine.stream(start(concurrency=3))
+    written: List[int] = []
+    held: List[FetchRange] = []
+    end: Any = None
+    while end is None:
+        for action in machine.next_actions():
+            if isinstance(action, (Done, Failed)):
+                end = action
+                break
+            if isinstance(action, FetchRange):
+                assert action.memory
+                held.append(action)
+                continue
+            if isinstance(action, WriteOut):
+                written.append(action.index)
+            machine.receive(action, served.answer(action))
+        if held:
+            action = held.pop()  # the last handed out answers first
+            body = DATA[action.offset : action.offset + action.length]
+            machine.receive(action, Fetched(len(body), crc64(body), body))
+        assert len(held) <= 3
+    assert isinstance(end, Done) and end.result.check == "crc64"
+    assert written == [0, 1, 2, 3, 4]

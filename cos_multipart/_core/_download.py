@@ -10,7 +10,7 @@ SSE-C key and the open temporary file).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Tuple
+from typing import Mapping, Optional, Tuple, Union
 
 from .._protocol._frozen import FrozenMapping
 from .._protocol.checksum import etag_is_md5, normalize_etag
@@ -19,7 +19,7 @@ from .._protocol.models import ObjectResult
 __all__ = [
     "CHECK_CRC64", "CHECK_MD5", "CHECK_SIZE", "CheckRanges", "Commit", "Discard", "DownloadCheckpoint",
     "DownloadResult", "DownloadStart", "FetchRange", "Fetched", "HashTemp", "LoadRanges", "ObjectFacts",
-    "PrepareTemp", "SaveRanges",
+    "PrepareTemp", "SaveRanges", "WriteOut",
 ]  # fmt: skip
 
 #: How a download was verified: the object's CRC-64 against the combined range CRCs (and size) ...
@@ -192,7 +192,8 @@ class CheckRanges:
 @dataclass(frozen=True)
 class FetchRange:
     """ONE GET of ``length`` bytes at ``offset`` (``whole``: the object without ``Range``), pinned with
-    ``If-Match: etag``, written at its offset into the temporary file, its CRC-64 computed as it arrives.
+    ``If-Match: etag``, written at its offset into the temporary file (``memory``: kept in memory instead, for a
+    stream), its CRC-64 computed as it arrives.
     -> :class:`Fetched` (a body shorter than asked is a value; a broken connection the exception)"""
 
     index: int
@@ -201,14 +202,17 @@ class FetchRange:
     etag: str
     whole: bool = False
     attempt: int = 1
+    memory: bool = False
 
 
 @dataclass(frozen=True)
 class Fetched:
-    """What one :class:`FetchRange` wrote: ``length`` bytes whose CRC-64 is ``crc64``."""
+    """What one :class:`FetchRange` wrote: ``length`` bytes whose CRC-64 is ``crc64`` (and the bytes themselves
+    when it asked for ``memory``)."""
 
     length: int
     crc64: int
+    data: Optional[Union[bytes, bytearray]] = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -234,3 +238,11 @@ class Discard:
     The target is never touched. -> ``None``"""
 
     keep: bool
+
+
+@dataclass(frozen=True)
+class WriteOut:
+    """Write range ``index``'s bytes to the stream (ranges are written in order, each once). -> ``None``"""
+
+    index: int
+    data: Union[bytes, bytearray] = field(compare=False, repr=False)

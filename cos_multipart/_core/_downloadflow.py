@@ -31,12 +31,12 @@ from ._download import (
     DownloadStart, HashTemp, LoadRanges, ObjectFacts, PrepareTemp, SaveRanges,
 )  # fmt: skip
 from ._machine import Machine
-from ._rangewindow import RangeWindow, Span
+from ._rangewindow import OrderedRangeWindow, RangeWindow, Span
 from .._protocol.errors import CosIntegrityError, ObjectChangedError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DownloadMachine", "download_flow", "plan_ranges"]
+__all__ = ["DownloadMachine", "download_flow", "plan_ranges", "stream_flow"]
 
 Flow = Generator[Any, Any, DownloadResult]
 
@@ -159,6 +159,24 @@ def _check(facts: ObjectFacts, spans: List[Span], done: Dict[int, int]) -> Gener
     return CHECK_SIZE, sum(length for _, _, length in spans), facts.size
 
 
+
+def stream_flow(start: DownloadStart) -> Flow:
+    """The object written to a stream in order (``start.path`` names the stream): ranges fetched in parallel
+    into memory (at most ``concurrency`` in flight or held), each written once its turn comes, the object's
+    CRC-64 (or MD5 ETag) checked at the end. A short or broken range is fetched again before it is written; a
+    mismatch at the end cannot be undone (the bytes are out): it is raised, never reported verified."""
+    facts = ObjectFacts.of((yield Head()))
+    whole, spans = plan_ranges(facts.size, start)
+    yield ProgressStart(facts.size, len(spans))
+    window = OrderedRangeWindow(start.key, spans, DownloadCheckpoint(start.key, facts, start.part_size), whole=whole, limit=start.concurrency, attempts=start.attempts)
+    yield window
+    check, local, remote = yield from _check(facts, spans, window.done)
+    if local != remote:
+        raise CosIntegrityError(check, local, remote, outcome="the bytes written to the stream are not the object's")
+    yield ProgressFlush()
+    return DownloadResult(start.key, start.path, facts.size, facts.etag, facts.crc64, facts.version_id, check, len(spans), refetched=window.refetched)
+
+
 class DownloadMachine(Machine):
     """One download as a state machine (:func:`download_flow`); the executors run it like an upload's."""
 
@@ -166,6 +184,11 @@ class DownloadMachine(Machine):
     def download(cls, start: DownloadStart) -> "DownloadMachine":
         """A whole download: HEAD, resume or start, ranges, the object's check, commit (or keep/remove)."""
         return cls(download_flow(start))
+
+    @classmethod
+    def stream(cls, start: DownloadStart) -> "DownloadMachine":
+        """The object written to a stream, in order (:func:`stream_flow`)."""
+        return cls(stream_flow(start))
 
     def result(self, elapsed: float) -> DownloadResult:
         """The verified result, timed ``elapsed`` seconds by the executor; or the failure, raised."""

@@ -18,12 +18,12 @@ from collections import deque
 from typing import Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._actions import PartDone, ProgressRewind, StopParts
-from ._download import DownloadCheckpoint, FetchRange, Fetched, SaveRanges
+from ._download import DownloadCheckpoint, FetchRange, Fetched, SaveRanges, WriteOut
 from .._protocol.errors import CosIntegrityError, CosServiceError, CosTransportError, ObjectChangedError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PRECONDITION_FAILED", "RangeWindow", "Span"]
+__all__ = ["OrderedRangeWindow", "PRECONDITION_FAILED", "RangeWindow", "Span"]
 
 #: RFC 9110 15.5.13: the answer to a GET whose ``If-Match`` does not hold.
 PRECONDITION_FAILED = 412
@@ -31,7 +31,7 @@ PRECONDITION_FAILED = 412
 #: ``(index, offset, length)`` of one range of the plan.
 Span = Tuple[int, int, int]
 
-RangeAction = Union[FetchRange, SaveRanges, PartDone, ProgressRewind, StopParts]
+RangeAction = Union[FetchRange, SaveRanges, WriteOut, PartDone, ProgressRewind, StopParts]
 
 
 class RangeWindow:
@@ -73,6 +73,8 @@ class RangeWindow:
         self._after: Dict[int, RangeAction] = {}
         self._outstanding: Dict[int, RangeAction] = {}
         self._busy = 0
+        #: Ranges are fetched into memory (a stream's): see :class:`OrderedRangeWindow`.
+        self.memory = False
 
     # --- what the machine asks (the Window protocol) -------------------------------------------------------
 
@@ -100,7 +102,7 @@ class RangeWindow:
         while self.error is None and self._pending and self._busy < self.limit:
             index, offset, length = self._pending.popleft()
             self._busy += 1
-            self._queue.append(FetchRange(index, offset, length, self.checkpoint.facts.etag, self.whole))
+            self._queue.append(FetchRange(index, offset, length, self.checkpoint.facts.etag, self.whole, memory=self.memory))
         taken, self._queue = self._queue, []
         for action in taken:
             self._outstanding[id(action)] = action
@@ -162,7 +164,11 @@ class RangeWindow:
                 raise CosIntegrityError("size", outcome.length, action.length, part_number=number)
             return
         self.done[action.index] = outcome.crc64
-        reported = PartDone(number, action.length)
+        self._arrived(action, outcome)
+
+    def _arrived(self, action: FetchRange, outcome: Fetched) -> None:
+        """Range ``action`` arrived whole: record it, then report it."""
+        reported = PartDone(action.index + 1, action.length)
         if not self.record:
             self._queue.append(reported)
             return
@@ -178,7 +184,33 @@ class RangeWindow:
         logger.debug("range %d of %r fetched again (attempt %d): %s", action.index + 1, self.key, action.attempt + 1, why)
         self.refetched += 1
         rewind = ProgressRewind(action.index + 1)
-        again = FetchRange(action.index, action.offset, action.length, action.etag, action.whole, action.attempt + 1)
+        again = FetchRange(action.index, action.offset, action.length, action.etag, action.whole, action.attempt + 1, action.memory)
         self._queue.append(rewind)
         self._after[id(rewind)] = again
         return True
+
+
+class OrderedRangeWindow(RangeWindow):
+    """A stream's ranges: fetched into memory in parallel, written out in order (:class:`WriteOut`).
+
+    A range keeps its slot until it is written, so at most ``limit`` ranges are in flight or held, whatever
+    the order they arrive in: memory stays within ``limit`` x the range size. Nothing is recorded (a stream
+    cannot be resumed).
+    """
+
+    def __init__(self, key: str, spans: Sequence[Span], checkpoint: DownloadCheckpoint, *, whole: bool, limit: int, attempts: int) -> None:
+        super().__init__(key, spans, checkpoint, whole=whole, limit=limit, attempts=attempts, record=False)
+        self.memory = True
+        self._held: Dict[int, Tuple[FetchRange, Union[bytes, bytearray]]] = {}
+        self._next_index = spans[0][0] if spans else 0
+
+    def _arrived(self, action: FetchRange, outcome: Fetched) -> None:
+        if outcome.data is None:
+            raise TypeError("a stream's range arrived without its bytes")
+        self._held[action.index] = (action, outcome.data)
+        while self._next_index in self._held:
+            ready, data = self._held.pop(self._next_index)
+            written = WriteOut(ready.index, data)
+            self._queue.append(written)
+            self._after[id(written)] = PartDone(ready.index + 1, ready.length)
+            self._next_index += 1

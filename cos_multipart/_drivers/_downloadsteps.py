@@ -8,12 +8,13 @@ only add the requests.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Union, get_args
+from typing import Any, BinaryIO, Optional, Union, get_args
 
 from .._core._actions import CombineCrc64, PartDone, ProgressFlush, ProgressRewind, ProgressStart
-from .._core._download import CheckRanges, Commit, Discard, FetchRange, Fetched, HashTemp, LoadRanges, PrepareTemp, SaveRanges
+from .._core._download import CheckRanges, Commit, Discard, FetchRange, Fetched, HashTemp, LoadRanges, PrepareTemp, SaveRanges, WriteOut
 from .._core.progress import ProgressCallback, ProgressTracker
 from .._io._downloadfile import DownloadFiles
 from .._io.ratelimit import TokenBucket
@@ -24,7 +25,7 @@ from .._protocol.sse import EncryptionLike
 __all__ = ["DOWNLOAD_LOCAL", "DownloadOptions", "DownloadSteps", "RangeSink"]
 
 DownloadLocal = Union[
-    LoadRanges, PrepareTemp, CheckRanges, SaveRanges, HashTemp, Commit, Discard, CombineCrc64,
+    LoadRanges, PrepareTemp, CheckRanges, SaveRanges, HashTemp, Commit, Discard, CombineCrc64, WriteOut,
     ProgressStart, ProgressRewind, PartDone, ProgressFlush,
 ]  # fmt: skip
 #: The local actions of a download, as a class tuple for isinstance.
@@ -62,11 +63,19 @@ def positive(value: object, field: str) -> int:
 class DownloadSteps:
     """The local actions of one download (see the module docstring)."""
 
-    def __init__(self, files: DownloadFiles, scheme: IntegrityScheme, callback: Optional[ProgressCallback]) -> None:
+    def __init__(
+        self, files: DownloadFiles, scheme: IntegrityScheme, callback: Optional[ProgressCallback], out: Optional[BinaryIO] = None
+    ) -> None:
         self.files = files
         self.scheme = scheme
         self.callback = callback
         self.progress = ProgressTracker(None, None, None)
+        #: A stream's output (ranges written in order), or ``None`` (ranges go into the temporary file).
+        self.out = out
+        #: The MD5 of what was written to ``out`` (an object without CRC-64 whose ETag is an MD5).
+        self.written_md5 = hashlib.md5()
+        #: Whether to compute it (set once the HEAD shows no CRC-64: MD5 costs CPU on every byte).
+        self.want_md5 = False
 
     def perform(self, action: Any) -> object:
         """Do the local action ``action``; its outcome."""
@@ -80,8 +89,11 @@ class DownloadSteps:
         if isinstance(action, SaveRanges):
             files.save(action.checkpoint)
             return None
+        if isinstance(action, WriteOut):
+            self._write_out(action.data)
+            return None
         if isinstance(action, HashTemp):
-            return files.md5()
+            return files.md5() if self.out is None else self.written_md5.hexdigest()
         if isinstance(action, Commit):
             files.commit()
             return None
@@ -92,6 +104,13 @@ class DownloadSteps:
             return self.scheme.combine_all(action.parts)
         self._progress(action)
         return None
+
+    def _write_out(self, data: Union[bytes, bytearray]) -> None:
+        if self.out is None:
+            raise TypeError("WriteOut without a stream")
+        self.out.write(data)
+        if self.want_md5:
+            self.written_md5.update(data)
 
     def _progress(self, action: Any) -> None:
         if isinstance(action, ProgressStart):
@@ -120,6 +139,7 @@ class RangeSink:
         self.position = action.offset
         self.crc = steps.scheme.initial
         self._update = steps.scheme.update
+        self._memory = bytearray() if action.memory else None
 
     def check_answer(self, status: int, length: Optional[int]) -> None:
         """A ranged GET must answer 206 with the range's length, a whole one 200 (else the bytes would land
@@ -138,12 +158,15 @@ class RangeSink:
             raise CosResponseError(f"the body of range {self.action.index + 1} is longer than the {self.action.length} bytes asked")
         if self.limiter is not None:
             self.limiter.acquire(len(chunk), self.stop)
-        self.steps.files.write(self.position, chunk)
+        if self._memory is not None:
+            self._memory += chunk
+        else:
+            self.steps.files.write(self.position, chunk)
         self.crc = self._update(chunk, self.crc)
         self.position += len(chunk)
         self.steps.progress.sent(self.action.index + 1, len(chunk))
 
     def fetched(self) -> Fetched:
         """What this fetch wrote."""
-        return Fetched(self.position - self.action.offset, self.crc)
+        return Fetched(self.position - self.action.offset, self.crc, self._memory)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Optional, Union
+from typing import Any, BinaryIO, Optional, Union
 
 from .._core._actions import Head
 from .._core._download import DownloadResult, DownloadStart, FetchRange
@@ -31,7 +31,7 @@ from .._protocol.validation import traffic_limit as checked_traffic_limit
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink, positive
 from ._executor import ThreadExecutor
 
-__all__ = ["Download", "check_start", "check_options", "download_file"]
+__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -69,18 +69,26 @@ def positive_or_zero(value: object, field: str) -> int:
 class Download(ThreadExecutor):
     """One download run with threads (see the module docstring)."""
 
-    def __init__(self, client: CosClient, start: DownloadStart, options: DownloadOptions, callback: Optional[ProgressCallback]) -> None:
+    def __init__(
+        self,
+        client: CosClient,
+        start: DownloadStart,
+        options: DownloadOptions,
+        callback: Optional[ProgressCallback],
+        out: Optional[BinaryIO] = None,
+    ) -> None:
         super().__init__(start.concurrency, threading.Event(), thread_name="cos-multipart-download")
         self.client = client
         self.start = start
         self.options = options
         self.limiter = TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None
-        self.steps = DownloadSteps(DownloadFiles(start.path), client_dialect(client).integrity, callback)
+        self.steps = DownloadSteps(DownloadFiles(start.path), client_dialect(client).integrity, callback, out)
 
     def run(self) -> DownloadResult:
-        """The whole download: its verified result, or its failure raised (the target untouched)."""
+        """The whole download: its verified result, or its failure raised (the target untouched). With a
+        stream (``out``): the object written to it in order, checked at the end."""
         started = time.monotonic()
-        machine = DownloadMachine.download(self.start)
+        machine = DownloadMachine.stream(self.start) if self.steps.out is not None else DownloadMachine.download(self.start)
         try:
             self.execute(machine)
         finally:
@@ -94,7 +102,9 @@ class Download(ThreadExecutor):
         if isinstance(action, DOWNLOAD_LOCAL):
             return self.steps.perform(action)
         if isinstance(action, Head):
-            return self.client.head_object(self.start.key, sse_c=self.options.sse_c)
+            head = self.client.head_object(self.start.key, sse_c=self.options.sse_c)
+            self.steps.want_md5 = head.crc64 is None
+            return head
         raise TypeError(f"no step for {action!r}")
 
     def stop_parts(self) -> object:
@@ -164,3 +174,52 @@ def download_file(
     """
     start = check_start(key, path, part_size, concurrency, attempts, resume, threshold)
     return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit), progress).run()
+
+
+def download_stream(
+    client: CosClient,
+    key: str,
+    out: BinaryIO,
+    *,
+    part_size: int = DEFAULT_PART_SIZE,
+    concurrency: int = 4,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    sse_c: sse.EncryptionLike = None,
+    traffic_limit: Optional[int] = None,
+    bandwidth_limit: Optional[float] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> DownloadResult:
+    """Write ``key`` to the binary file object ``out``, in order, with bounded memory, CRC-64 checked at the end.
+
+    Ranges are fetched in parallel into memory and written as their turn comes: at most ``concurrency`` ranges
+    are in flight or held (memory ~ ``concurrency`` x ``part_size``). A short or broken range is fetched again
+    before it is written. The bytes are out before the object's CRC-64 can be compared: a mismatch raises
+    :class:`~cos_multipart.CosIntegrityError` after the fact (``cos-multipart cat`` exits non-zero), so a
+    caller that needs all-or-nothing writes to a file with :func:`download_file` instead.
+
+    Args:
+        client: The client of the object's bucket.
+        key: The object key.
+        out: A binary file object (``sys.stdout.buffer``, an open file, a pipe); not closed.
+        part_size: Bytes per ranged GET.
+        concurrency: Ranges in flight or held at most.
+        attempts: Fetches of one range at most.
+        sse_c: The object's SSE-C key.
+        traffic_limit: The service's pacing of each GET, bit/s.
+        bandwidth_limit: The client's cap over all ranges, bytes/s.
+        progress: Called with each :class:`~cos_multipart.ProgressEvent`.
+
+    Returns:
+        A :class:`~cos_multipart.DownloadResult` (``path`` is ``"-"``).
+    """
+    if not callable(getattr(out, "write", None)):
+        raise CosValidationError("out", type(out).__name__, "a binary file object with write()")
+    start = DownloadStart(
+        key if isinstance(key, str) and key else _bad_key(key), "-", positive(part_size, "part_size"),
+        positive(concurrency, "concurrency"), positive(attempts, "attempts"), resume=False,
+    )  # fmt: skip
+    return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit), progress, out).run()
+
+
+def _bad_key(key: object) -> str:
+    raise CosValidationError("key", key, "an object key")

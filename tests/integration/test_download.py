@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any, List
 
 import pytest
 
+from cos_multipart import download_stream
 from cos_multipart._io.client import CosClient
 from cos_multipart._protocol.checksum import crc64
 from cos_multipart._protocol.errors import CosIntegrityError, CosValidationError, ObjectChangedError
@@ -103,3 +105,26 @@ def test_options_are_checked_before_any_request(driver: str, client: CosClient, 
         fetch(driver, client, "k", tmp_path)
     assert caught.value.field == "path"
     assert local_cos.log_entries("GetObject") == [] and local_cos.log_entries("HeadObject") == []
+
+
+def test_a_stream_gets_the_bytes_in_order_and_checked(client: CosClient, local_cos: LocalCOS) -> None:
+    data = put(client, "big", 7 * PART + 3)
+    out = io.BytesIO()
+    local_cos.faults.add(Fault.truncate("GetObject", nth=2, after_bytes=10))  # re-fetched before it is written
+    result = download_stream(client, "big", out, part_size=PART, concurrency=3)
+    assert out.getvalue() == data and result.check == "crc64" and result.refetched == 1 and result.path == "-"
+
+
+def test_a_stream_whose_bytes_were_damaged_says_so(client: CosClient, local_cos: LocalCOS) -> None:
+    put(client, "big", 3 * PART)
+    local_cos.faults.add(Fault.corrupt("GetObject", nth=2, after_bytes=5))
+    with pytest.raises(CosIntegrityError) as caught:
+        download_stream(client, "big", io.BytesIO(), part_size=PART)
+    assert caught.value.what == "crc64" and "stream" in str(caught.value)
+
+
+def test_a_stream_of_a_small_and_an_empty_object(client: CosClient) -> None:
+    for size in (0, 10):
+        data = put(client, "small", size)
+        out = io.BytesIO()
+        assert download_stream(client, "small", out).ranges == 1 and out.getvalue() == data
