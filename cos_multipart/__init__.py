@@ -61,6 +61,10 @@ from ._drivers.directory import DirectoryReport, sync_directory, upload_director
 from ._drivers.verify import VerifyOutcome, VerifyResult, verify
 from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
 from ._drivers.copier import CopyResult, CopySource, copy_object
+# downloading (issue 23)
+from ._core._download import DownloadResult
+from ._drivers.download import download_file, download_stream
+from ._protocol.errors import ObjectChangedError
 
 __all__ = [
     "__version__",
@@ -70,6 +74,11 @@ __all__ = [
     "UploadConfig",
     "UploadResult",
     "ProgressEvent",
+    # downloading
+    "download_file",
+    "download_stream",
+    "DownloadResult",
+    "ObjectChangedError",
     # directories
     "upload_directory",
     "sync_directory",

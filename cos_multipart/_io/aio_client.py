@@ -306,10 +306,12 @@ class AsyncCosClient:
         byte_range: Optional[Tuple[int, Optional[int]]] = None,
         sse_c: EncryptionLike = None,
         cancel: Optional[asyncio.Event] = None,
+        if_match: Optional[str] = None,
+        traffic_limit: Optional[int] = None,
     ) -> AsyncObjectStream:
         """Open an object for reading, as :meth:`CosClient.get_object`: an
         :class:`~cos_multipart._io._streams.AsyncObjectStream` (``async for``, ``await read()``, ``async with``)."""
-        request = _api.get_object(key, byte_range, sse_c)
+        request = _api.get_object(key, byte_range, sse_c, if_match, traffic_limit)
         return await self._transport.stream(request.call, request.parse, cancel=cancel)
 
     async def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:

@@ -347,6 +347,8 @@ class CosClient:
         byte_range: Optional[Tuple[int, Optional[int]]] = None,
         sse_c: EncryptionLike = None,
         cancel: Optional[threading.Event] = None,
+        if_match: Optional[str] = None,
+        traffic_limit: Optional[int] = None,
     ) -> ObjectStream:
         """Open an object for reading: its head parsed, its body streamed as the caller reads it.
 
@@ -355,12 +357,15 @@ class CosClient:
             byte_range: ``(first, last)`` inclusive, or ``(first, None)``.
             sse_c: The object's SSE-C key.
             cancel: As for :meth:`upload_part` (until the answer's head has arrived).
+            if_match: Answer only if the object's ETag is this one (else 412 ``PreconditionFailed``): pins
+                every range of a download to the object its HEAD saw.
+            traffic_limit: The service's pacing of the body, bit/s (819200..838860800).
 
         Returns:
             An :class:`~cos_multipart._io._streams.ObjectStream`: ``result`` (size, ETag, CRC-64, version,
             headers), ``read()``, ``iter_chunks()``, iteration; close it (``with`` does).
         """
-        request = _api.get_object(key, byte_range, sse_c)
+        request = _api.get_object(key, byte_range, sse_c, if_match, traffic_limit)
         return self._transport.stream(request.call, request.parse, cancel=cancel)
 
     def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:

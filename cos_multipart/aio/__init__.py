@@ -43,6 +43,7 @@ from .._io.aio_transport import AsyncBody, AsyncTransport
 from .._io._streams import AsyncObjectStream
 from .._io._transports import AsyncHttpTransport
 from .._drivers.aio_copy import async_copy_object
+from .._drivers.aio_download import async_download_file
 
 __all__ = [
     "AsyncBody",
@@ -55,6 +56,7 @@ __all__ = [
     "AsyncUploader",
     "async_upload_file",
     "async_copy_object",
+    "async_download_file",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
