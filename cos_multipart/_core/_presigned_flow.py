@@ -1,0 +1,95 @@
+"""The completion of a presigned upload as a sequence of actions (issue 26), run by any executor through
+:class:`~cos_multipart._core._machine.Machine`: List Parts, the checks, Complete, HEAD, the object checked.
+
+Nothing is completed unless every planned part is present with its planned size and matches what the client
+reported; a completed object whose size or CRC-64 is not the expected one is deleted (and the error says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generator, List, Mapping, Optional
+
+from .._protocol.errors import CosError, CosIntegrityError, CosServiceError, PresignedPartsError
+from .._protocol.models import CompletedPart, CompleteResult, ObjectResult, PartInfo
+from ._actions import Abort, Complete, DeleteObject, Head, ListParts
+from ._presigned_checks import ReportedPart, expected_crc64, object_problem, part_problems
+from .presigned import PresignedUpload
+
+Flow = Generator[Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class PresignedResult:
+    """A presigned upload completed and verified.
+
+    Attributes:
+        key: The object key.
+        upload_id: The multipart upload's id.
+        size: The object's size (the declared one, confirmed by HEAD).
+        parts: Number of parts.
+        crc64: The object's CRC-64 as the service reports it.
+        crc64_verified: Whether it was compared with the part CRCs combined (every part's CRC known from the
+            client's report or the service's listing); without it only sizes and ETags were checked.
+        etag: The object's ETag.
+        version_id: The version Complete made, when the bucket keeps versions.
+    """
+
+    key: str
+    upload_id: str
+    size: int
+    parts: int
+    crc64: Optional[int]
+    crc64_verified: bool
+    etag: str
+    version_id: Optional[str]
+
+
+def complete_flow(state: PresignedUpload, reported: Mapping[int, ReportedPart], *, abort_on_mismatch: bool) -> Flow:
+    """The sequence: returns a :class:`PresignedResult`; raises :class:`PresignedPartsError` when a part is
+    wrong (the upload aborted when ``abort_on_mismatch``, else kept), :class:`CosIntegrityError` when the
+    completed object is wrong (it is deleted first)."""
+    listed: List[PartInfo] = yield ListParts(state.upload_id)
+    problems = part_problems(state, listed, reported)
+    if problems:
+        if abort_on_mismatch:
+            yield Abort(state.upload_id)
+        raise PresignedPartsError(problems, aborted=abort_on_mismatch)
+    expected = expected_crc64(state, listed, reported)
+    planned = sorted(listed, key=lambda part: part.part_number)
+    completed: CompleteResult = yield Complete(
+        state.upload_id, tuple(CompletedPart(part.part_number, part.etag) for part in planned), None
+    )
+    head: ObjectResult = yield Head()
+    crc = head.crc64 if head.crc64 is not None else completed.crc64
+    # Complete's CRC and HEAD's are both the object's: each must be the expected one (a missing one is wrong).
+    for answered in (completed.crc64, head.crc64):
+        problem = object_problem(state, expected, head.size, answered)
+        if problem is not None:
+            outcome = yield from _delete_wrong(completed.version_id)
+            what, local, remote = problem
+            raise CosIntegrityError(what, local, remote, request_id=completed.request_id, outcome=outcome)
+    return PresignedResult(
+        key=state.key, upload_id=state.upload_id, size=state.size, parts=state.plan.count, crc64=crc,
+        crc64_verified=expected is not None, etag=head.etag or completed.etag, version_id=completed.version_id,
+    )  # fmt: skip
+
+
+def _delete_wrong(version_id: Optional[str]) -> Flow:
+    try:
+        yield DeleteObject(version_id)
+    except CosError as error:
+        return f"the wrong object could not be deleted ({type(error).__name__}): delete it"
+    return "the wrong object was deleted"
+
+
+def abort_flow(state: PresignedUpload) -> Flow:
+    """Abort the upload; an upload already gone (completed or aborted) is not an error. Returns whether it
+    was aborted by this call."""
+    try:
+        yield Abort(state.upload_id)
+    except CosServiceError as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
