@@ -60,6 +60,13 @@ from ._drivers.uploader import UploadConfig, Uploader, UploadResult, upload_file
 from ._drivers.directory import DirectoryReport, sync_directory, upload_directory
 from ._drivers.verify import VerifyOutcome, VerifyResult, verify
 from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
+# presigned multipart uploads (issue 26)
+from ._drivers.presigned import PresignedUploads
+from ._core.presigned import PresignedUpload
+from ._core._presigned_start import PartUrl
+from ._core._presigned_checks import ReportedPart
+from ._core._presigned_flow import PresignedResult
+from ._protocol.errors import PresignedPartsError
 
 __all__ = [
     "__version__",
@@ -150,4 +157,11 @@ __all__ = [
     "ResumeError",
     "KeptUpload",
     "kept_upload_of",
+    # presigned multipart uploads (issue 26)
+    "PresignedUploads",
+    "PresignedUpload",
+    "PartUrl",
+    "ReportedPart",
+    "PresignedResult",
+    "PresignedPartsError",
 ]

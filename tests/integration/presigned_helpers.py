@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 import requests
 
@@ -35,3 +36,33 @@ def send_parts(urls: Iterable[PartUrl], data: bytes, *, skip: Iterable[int] = ()
         assert answer.status_code == 200, answer.text
         reports.append({"part": url.number, "crc64": str(crc64(body)), "etag": answer.headers["ETag"]})
     return reports
+
+
+class AsyncioPresigned:
+    """:class:`~cos_multipart.aio.AsyncPresignedUploads` behind the threaded class's interface: each call runs
+    on a new event loop (``asyncio.run``, real sockets) with an async client like ``client``."""
+
+    def __init__(self, client: Any, clock: Callable[[], float], part_endpoint: Optional[str] = None) -> None:
+        self.client = client
+        self.clock = clock
+        self.part_endpoint = part_endpoint
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        from cos_multipart.aio import AsyncCosClient, AsyncPresignedUploads
+
+        transport = self.client.transport
+
+        async def run() -> Any:
+            async with AsyncCosClient(
+                self.client.bucket, self.client.region, transport.credentials(), endpoint=self.client.endpoint.base_url,
+                dialect=self.client.dialect, clock=self.clock,
+            ) as client:  # fmt: skip
+                uploads = AsyncPresignedUploads(client, part_endpoint=self.part_endpoint, clock=self.clock)
+                return await getattr(uploads, method)(*args, **kwargs)
+
+        return asyncio.run(run())
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method not in ("start", "urls", "complete", "abort", "abort_abandoned", "abort_older_than"):
+            raise AttributeError(method)
+        return lambda *args, **kwargs: self._call(method, *args, **kwargs)

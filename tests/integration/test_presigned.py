@@ -17,7 +17,8 @@ from cos_multipart._protocol.errors import PresignedPartsError
 from cos_multipart._core.presigned import PresignedUpload
 from cos_multipart.testing import LocalCOS
 
-from presigned_helpers import data_of, put_part, send_parts
+from presigned_helpers import AsyncioPresigned, data_of, put_part, send_parts
+from uploads import Driver
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
@@ -52,7 +53,10 @@ def cos_client(server: LocalCOS, clock: Clock) -> Iterator[CosClient]:
 
 
 @pytest.fixture()
-def uploads(cos_client: CosClient, clock: Clock) -> PresignedUploads:
+def uploads(cos_client: CosClient, clock: Clock, driver: Driver) -> PresignedUploads:
+    """The threaded driver's class, or the asyncio one's behind the same interface."""
+    if driver.name == "asyncio":
+        return AsyncioPresigned(cos_client, clock)  # type: ignore[return-value]
     return PresignedUploads(cos_client, clock=clock)
 
 
