@@ -23,13 +23,14 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 @dataclass(frozen=True)
 class PartUrl:
     """One part's pre-signed ``PUT``: send exactly ``size`` bytes from ``offset`` of the file to ``url`` with
-    ``headers`` before ``expires_at`` (Unix seconds)."""
+    ``headers`` before ``expires_at`` (Unix seconds). Its repr leaves the URL out (the URL is a credential
+    until it expires: give it to the part's sender only)."""
 
     number: int
-    url: str
-    offset: int
-    size: int
-    expires_at: int
+    url: str = field(repr=False)  # carries the signature and an STS token: never in a repr or a log
+    offset: int = 0
+    size: int = 0
+    expires_at: int = 0
     headers: Mapping[str, str] = field(default_factory=lambda: FrozenMapping({}))
 
     def __post_init__(self) -> None:
