@@ -192,3 +192,22 @@ def test_wanted_parts_and_urls() -> None:
     url = part_url(state(), 3, ("http://h/k?x", {"Content-MD5": "m"}), 500)
     assert (url.offset, url.size) == (2 * MB, SIZE - 2 * MB) and url.to_json()["headers"] == {"Content-MD5": "m"}
     assert abandoned(state(), 200) and not abandoned(state(), 199)
+
+
+def test_require_crc64_names_parts_without_a_known_crc() -> None:
+    partial = reported_parts(state(), reports()[:2])
+    seen, error = run(complete_flow(state(), partial, abort_on_mismatch=False, require_crc64=True), answers(crc64(DATA)))
+    assert [type(a) for a in seen] == [ListParts]
+    assert isinstance(error, PresignedPartsError) and error.problems == ((3, "unreported", None, None),)
+    table = answers(crc64(DATA)) | {ListParts: listed(crcs=True)}  # OSS lists them: nothing to report
+    seen, result = run(complete_flow(state(), {}, abort_on_mismatch=False, require_crc64=True), table)
+    assert isinstance(result, PresignedResult) and result.crc64_verified
+
+
+def test_presigned_parts_error_pickles_and_reads() -> None:
+    import pickle
+
+    error = PresignedPartsError([(2, "missing", 5, None), (4, "extra", None, 1)], aborted=True, request_id="r")
+    again = pickle.loads(pickle.dumps(error))
+    assert again.problems == error.problems and again.aborted and str(again) == str(error)
+    assert isinstance(again, CosIntegrityError) and again.part_number == 2 and again.what == "missing"

@@ -112,6 +112,17 @@ def part_crc64s(state: PresignedUpload, listed: Sequence[PartInfo], reported: Ma
     return values
 
 
+def unreported_parts(state: PresignedUpload, listed: Sequence[PartInfo], reported: Mapping[int, ReportedPart]) -> List[Problem]:
+    """``(number, "unreported", None, None)`` for every planned part whose CRC-64 is known neither from the
+    service's listing nor from the client's report (the object's CRC-64 could not be checked)."""
+    held = {part.part_number: part for part in listed}
+    return [
+        (number, "unreported", None, None)
+        for number, _, _ in state.plan.ranges()
+        if number not in reported and (held[number].crc64 if number in held else None) is None
+    ]
+
+
 def expected_crc64(state: PresignedUpload, listed: Sequence[PartInfo], reported: Mapping[int, ReportedPart]) -> Optional[int]:
     """The CRC-64 the completed object must have, or ``None`` when it cannot be predicted."""
     values = part_crc64s(state, listed, reported)

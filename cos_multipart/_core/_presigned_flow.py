@@ -13,7 +13,7 @@ from typing import Any, Generator, List, Mapping, Optional
 from .._protocol.errors import CosError, CosIntegrityError, CosServiceError, PresignedPartsError
 from .._protocol.models import CompletedPart, CompleteResult, ObjectResult, PartInfo
 from ._actions import Abort, Complete, DeleteObject, Head, ListParts
-from ._presigned_checks import ReportedPart, expected_crc64, object_problem, part_problems
+from ._presigned_checks import ReportedPart, expected_crc64, object_problem, part_problems, unreported_parts
 from .presigned import PresignedUpload
 
 Flow = Generator[Any, Any, Any]
@@ -45,12 +45,17 @@ class PresignedResult:
     version_id: Optional[str]
 
 
-def complete_flow(state: PresignedUpload, reported: Mapping[int, ReportedPart], *, abort_on_mismatch: bool) -> Flow:
+def complete_flow(
+    state: PresignedUpload, reported: Mapping[int, ReportedPart], *, abort_on_mismatch: bool, require_crc64: bool = False
+) -> Flow:
     """The sequence: returns a :class:`PresignedResult`; raises :class:`PresignedPartsError` when a part is
-    wrong (the upload aborted when ``abort_on_mismatch``, else kept), :class:`CosIntegrityError` when the
-    completed object is wrong (it is deleted first)."""
+    wrong (the upload aborted when ``abort_on_mismatch``, else kept), or, with ``require_crc64``, when a part's
+    CRC-64 is known neither from the listing nor from a report (``unreported``); :class:`CosIntegrityError`
+    when the completed object is wrong (it is deleted first)."""
     listed: List[PartInfo] = yield ListParts(state.upload_id)
     problems = part_problems(state, listed, reported)
+    if require_crc64 and not problems:
+        problems = unreported_parts(state, listed, reported)
     if problems:
         if abort_on_mismatch:
             yield Abort(state.upload_id)

@@ -62,10 +62,15 @@ class AsyncPresignedUploads:
             made.append(part_url(state, number, signed, expires_at))
         return made
 
-    async def complete(self, state: PresignedUpload, reported: Iterable[Any] = (), *, abort_on_mismatch: bool = False) -> PresignedResult:
+    async def complete(
+        self, state: PresignedUpload, reported: Iterable[Any] = (), *, abort_on_mismatch: bool = False,
+        require_crc64: bool = False,
+    ) -> PresignedResult:  # fmt: skip
         """Check, complete and verify (see :meth:`PresignedUploads.complete`)."""
         check_state_for(state, self.client)
-        flow = complete_flow(state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch)
+        flow = complete_flow(
+            state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch, require_crc64=require_crc64
+        )
         result = await _run(self.client, state.key, flow)
         assert isinstance(result, PresignedResult)  # noqa: S101 - what complete_flow returns
         return result

@@ -98,7 +98,10 @@ class PresignedUploads:
             for number in numbers
         ]
 
-    def complete(self, state: PresignedUpload, reported: Iterable[Any] = (), *, abort_on_mismatch: bool = False) -> PresignedResult:
+    def complete(
+        self, state: PresignedUpload, reported: Iterable[Any] = (), *, abort_on_mismatch: bool = False,
+        require_crc64: bool = False,
+    ) -> PresignedResult:  # fmt: skip
         """Check the parts the service holds against the plan and the client's reports, complete, and check the
         object (size, and CRC-64 against the part CRCs combined).
 
@@ -108,6 +111,8 @@ class PresignedUploads:
                 mappings (or :class:`~cos_multipart.ReportedPart` values), any number of them.
             abort_on_mismatch: Abort the upload when a part is wrong (default: keep it, so the client can send
                 the parts named again).
+            require_crc64: Refuse to complete unless every part's CRC-64 is known (reported by the client, or
+                listed by the service: OSS lists them, COS does not), so that the object's CRC-64 is checked.
 
         Raises:
             PresignedPartsError: Parts missing, of the wrong size, extra, or not those reported (each named);
@@ -115,7 +120,9 @@ class PresignedUploads:
             CosIntegrityError: The completed object's size or CRC-64 is wrong: it was deleted.
         """
         check_state_for(state, self.client)
-        flow = complete_flow(state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch)
+        flow = complete_flow(
+            state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch, require_crc64=require_crc64
+        )
         result = _run(self.client, state.key, flow)
         assert isinstance(result, PresignedResult)  # noqa: S101 - what complete_flow returns
         return result

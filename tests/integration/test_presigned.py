@@ -242,3 +242,26 @@ def test_state_of_another_bucket_is_refused(uploads: PresignedUploads, cos_clien
         uploads.complete(PresignedUpload.from_json(document))
     with pytest.raises(CosServiceError):
         cos_client.head_object("a.bin")
+
+
+def test_empty_object(uploads: PresignedUploads, cos_client: CosClient) -> None:
+    state, urls = uploads.start("empty.bin", size=0)
+    assert [(url.number, url.size) for url in urls] == [(1, 0)]
+    reports = send_parts(urls, b"")
+    result = uploads.complete(state, reports)
+    assert result.size == 0 and result.crc64 == 0 and result.crc64_verified
+    assert cos_client.get_object("empty.bin").read() == b""
+
+
+def test_require_crc64_refuses_unreported_parts(uploads: PresignedUploads, cos_client: CosClient) -> None:
+    part, size = sizes(cos_client)
+    data = data_of(size)
+    state, urls = uploads.start("strict.bin", size=size, part_size=part)
+    reports = send_parts(urls, data)
+    if cos_client.dialect.name == "cos":  # COS lists no part CRCs: the reports are all there is
+        with pytest.raises(PresignedPartsError) as caught:
+            uploads.complete(state, reports[:1], require_crc64=True)
+        assert caught.value.problems == ((2, "unreported", None, None), (3, "unreported", None, None))
+        assert gone(cos_client, "strict.bin")
+    result = uploads.complete(state, reports[:1], require_crc64=True) if cos_client.dialect.name == "oss" else uploads.complete(state, reports, require_crc64=True)
+    assert result.crc64_verified and result.crc64 == crc64(data)
