@@ -265,3 +265,19 @@ def test_require_crc64_refuses_unreported_parts(uploads: PresignedUploads, cos_c
         assert gone(cos_client, "strict.bin")
     result = uploads.complete(state, reports[:1], require_crc64=True) if cos_client.dialect.name == "oss" else uploads.complete(state, reports, require_crc64=True)
     assert result.crc64_verified and result.crc64 == crc64(data)
+
+
+def test_an_abandoned_upload_is_listed_by_the_command_line(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str], driver: Driver) -> None:
+    """``cos-multipart uploads`` shows a presigned upload nobody finished; ``abort_older_than`` removes it."""
+    from cos_multipart._cli import main as cli
+
+    from uploads import target
+
+    with cli_env.client() as client:
+        uploads = PresignedUploads(client) if driver.name == "threads" else AsyncioPresigned(client, time.time)
+        state, _ = uploads.start("left/behind.bin", size=10)
+        assert cli.main(["uploads", "--json", target(cli_env, "left/")]) == 0
+        assert state.upload_id in capsys.readouterr().out
+        assert uploads.abort_older_than(0, prefix="left/") == [("left/behind.bin", state.upload_id)]
+        assert cli.main(["uploads", "--json", target(cli_env, "left/")]) == 0
+        assert state.upload_id not in capsys.readouterr().out
