@@ -211,3 +211,18 @@ def test_presigned_parts_error_pickles_and_reads() -> None:
     again = pickle.loads(pickle.dumps(error))
     assert again.problems == error.problems and again.aborted and str(again) == str(error)
     assert isinstance(again, CosIntegrityError) and again.part_number == 2 and again.what == "missing"
+
+
+def test_stale_uploads_and_older_than() -> None:
+    import datetime
+
+    from cos_multipart import UploadInfo
+    from cos_multipart._core._presigned_start import older_than, stale_uploads
+
+    at = datetime.datetime.fromtimestamp(1000, datetime.timezone.utc)
+    listed = [UploadInfo("a", "1", at), UploadInfo("b", "2", None), UploadInfo("c", "3", at + datetime.timedelta(seconds=50))]
+    assert stale_uploads(listed, 10, 1020) == [("a", "1")]
+    assert stale_uploads(listed, 0, 1050) == [("a", "1"), ("c", "3")]
+    for bad in (-1, 1.5, True, "10"):
+        with pytest.raises(CosValidationError):
+            older_than(bad)

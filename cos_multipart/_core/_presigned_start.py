@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .._protocol._frozen import FrozenMapping, freeze
 from .._protocol.errors import CosValidationError
 from .._protocol.limits import MAX_PRESIGN_EXPIRES
+from .._protocol.models import UploadInfo
 from .._protocol.options import ObjectOptions
 from .._protocol.signer import presign_expires
 from .._protocol.sse import SseC
@@ -106,3 +107,32 @@ def part_url(state: PresignedUpload, number: int, signed: Tuple[str, Mapping[str
     """Part ``number``'s :class:`PartUrl` from the signed ``(url, headers)``."""
     offset, length = state.plan.part(number)
     return PartUrl(number=number, url=signed[0], offset=offset, size=length, expires_at=expires_at, headers=signed[1])
+
+
+def check_state_for(state: PresignedUpload, client: Any) -> None:
+    """Refuse a state that is not a :class:`PresignedUpload` of ``client``'s service and bucket (``client``: any
+    object with ``dialect`` and ``bucket``, a sync or an async client)."""
+    if not isinstance(state, PresignedUpload):
+        raise CosValidationError("state", type(state).__name__, "a PresignedUpload (PresignedUpload.from_json reads one)")
+    if (state.service, state.bucket) != (client.dialect.name, client.bucket):
+        raise CosValidationError("state", f"{state.service}://{state.bucket}", f"an upload of {client.dialect.name}://{client.bucket}")
+
+
+def stale_uploads(uploads: Iterable[UploadInfo], seconds: int, now: float) -> List[Tuple[str, str]]:
+    """``(key, upload_id)`` of the uploads initiated before ``now - seconds`` (pure)."""
+    return [
+        (upload.key, upload.upload_id)
+        for upload in uploads
+        if upload.initiated is not None and upload.initiated.timestamp() <= now - seconds
+    ]
+
+
+def older_than(seconds: object) -> int:
+    """``seconds`` of ``abort_older_than``, checked (before anything is listed).
+
+    Raises:
+        CosValidationError: Not whole seconds, 0 or more.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise CosValidationError("seconds", seconds, "whole seconds, 0 or more")
+    return seconds

@@ -12,12 +12,11 @@ from .._core._actions import Abort, Complete, DeleteObject, Head, ListParts
 from .._core._machine import Machine
 from .._core._presigned_checks import reported_parts
 from .._core._presigned_flow import PresignedResult, abort_flow, complete_flow
-from .._core._presigned_start import PartUrl, part_url, start_request, wanted_parts
+from .._core._presigned_start import PartUrl, check_state_for, older_than, part_url, stale_uploads, start_request, wanted_parts
 from .._core.presigned import PresignedUpload, abandoned
 from .._io.aio_client import AsyncCosClient
 from .._protocol.limits import DEFAULT_SIGN_EXPIRES, MAX_PART_NUMBER
 from .._protocol.options import ObjectOptions
-from .presigned import check_state_for, stale_uploads
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +89,7 @@ class AsyncPresignedUploads:
 
     async def abort_older_than(self, seconds: int, *, prefix: Optional[str] = None) -> List[Tuple[str, str]]:
         """Abort every upload under ``prefix`` initiated more than ``seconds`` ago; returns ``(key, upload_id)``."""
+        seconds = older_than(seconds)
         uploads = [upload async for upload in self.client.list_multipart_uploads(prefix=prefix)]
         stale = stale_uploads(uploads, seconds, self._clock())
         for key, upload_id in stale:

@@ -17,16 +17,15 @@ from .._core._actions import Abort, Complete, DeleteObject, Head, ListParts
 from .._core._machine import Machine
 from .._core._presigned_checks import reported_parts
 from .._core._presigned_flow import PresignedResult, abort_flow, complete_flow
-from .._core._presigned_start import PartUrl, StartRequest, part_url, start_request, wanted_parts
+from .._core._presigned_start import PartUrl, StartRequest, check_state_for, older_than, part_url, stale_uploads, start_request, wanted_parts
 from .._core.presigned import PresignedUpload, abandoned
 from .._io.client import CosClient
-from .._protocol.errors import CosValidationError
 from .._protocol.limits import DEFAULT_SIGN_EXPIRES, MAX_PART_NUMBER
 from .._protocol.options import ObjectOptions
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PresignedUploads", "check_state_for", "stale_uploads"]
+__all__ = ["PresignedUploads"]
 
 
 class PresignedUploads:
@@ -143,29 +142,11 @@ class PresignedUploads:
     def abort_older_than(self, seconds: int, *, prefix: Optional[str] = None) -> List[Tuple[str, str]]:
         """Abort every multipart upload under ``prefix`` initiated more than ``seconds`` ago (those whose state
         the application lost; ``cos-multipart uploads`` lists them); returns their ``(key, upload_id)``."""
+        seconds = older_than(seconds)
         stale = stale_uploads(self.client.list_multipart_uploads(prefix=prefix), seconds, self._clock())
         for key, upload_id in stale:
             self.client.abort_multipart_upload(key, upload_id)
         return stale
-
-
-def check_state_for(state: PresignedUpload, client: Any) -> None:
-    """Refuse a state that is not a :class:`PresignedUpload` of ``client``'s service and bucket."""
-    if not isinstance(state, PresignedUpload):
-        raise CosValidationError("state", type(state).__name__, "a PresignedUpload (PresignedUpload.from_json reads one)")
-    if (state.service, state.bucket) != (client.dialect.name, client.bucket):
-        raise CosValidationError("state", f"{state.service}://{state.bucket}", f"an upload of {client.dialect.name}://{client.bucket}")
-
-
-def stale_uploads(uploads: Iterable[Any], seconds: int, now: float) -> List[Tuple[str, str]]:
-    """``(key, upload_id)`` of the uploads initiated before ``now - seconds`` (pure)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-        raise CosValidationError("seconds", seconds, "whole seconds, 0 or more")
-    return [
-        (upload.key, upload.upload_id)
-        for upload in uploads
-        if upload.initiated is not None and upload.initiated.timestamp() <= now - seconds
-    ]
 
 
 def _run(client: CosClient, key: str, flow: Generator[Any, Any, Any]) -> object:
