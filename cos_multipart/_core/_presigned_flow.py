@@ -12,6 +12,7 @@ from typing import Any, Generator, List, Mapping, Optional
 
 from .._protocol.errors import CosError, CosIntegrityError, CosServiceError, PresignedPartsError
 from .._protocol.models import CompletedPart, CompleteResult, ObjectResult, PartInfo
+from ._decisions import refusing_existing
 from ._actions import Abort, Complete, DeleteObject, Head, ListParts
 from ._presigned_checks import ReportedPart, expected_crc64, object_problem, part_problems, unreported_parts
 from .presigned import PresignedUpload
@@ -46,12 +47,14 @@ class PresignedResult:
 
 
 def complete_flow(
-    state: PresignedUpload, reported: Mapping[int, ReportedPart], *, abort_on_mismatch: bool, require_crc64: bool = False
-) -> Flow:
+    state: PresignedUpload, reported: Mapping[int, ReportedPart], *, abort_on_mismatch: bool, require_crc64: bool = False,
+    forbid_overwrite: bool = False,
+) -> Flow:  # fmt: skip
     """The sequence: returns a :class:`PresignedResult`; raises :class:`PresignedPartsError` when a part is
     wrong (the upload aborted when ``abort_on_mismatch``, else kept), or, with ``require_crc64``, when a part's
     CRC-64 is known neither from the listing nor from a report (``unreported``); :class:`CosIntegrityError`
-    when the completed object is wrong (it is deleted first)."""
+    when the completed object is wrong (it is deleted first); :class:`ObjectExistsError` with ``forbid_overwrite``
+    when the key already holds an object (the upload is kept)."""
     listed: List[PartInfo] = yield ListParts(state.upload_id)
     problems = part_problems(state, listed, reported)
     if require_crc64 and not problems:
@@ -62,9 +65,10 @@ def complete_flow(
         raise PresignedPartsError(problems, aborted=abort_on_mismatch)
     expected = expected_crc64(state, listed, reported)
     planned = sorted(listed, key=lambda part: part.part_number)
-    completed: CompleteResult = yield Complete(
-        state.upload_id, tuple(CompletedPart(part.part_number, part.etag) for part in planned), None
-    )
+    with refusing_existing(state.bucket, state.key, state.service):  # forbid_overwrite: the key holds an object
+        completed: CompleteResult = yield Complete(
+            state.upload_id, tuple(CompletedPart(part.part_number, part.etag) for part in planned), forbid_overwrite or None
+        )
     head: ObjectResult = yield Head()
     crc = head.crc64 if head.crc64 is not None else completed.crc64
     # Complete's CRC and HEAD's are both the object's: each must be the expected one (a missing one is wrong).

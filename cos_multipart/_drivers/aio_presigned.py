@@ -63,13 +63,14 @@ class AsyncPresignedUploads:
 
     async def complete(
         self, state: PresignedUpload, reported: Iterable[Any] = (), *, abort_on_mismatch: bool = False,
-        require_crc64: bool = False,
+        require_crc64: bool = False, forbid_overwrite: bool = False,
     ) -> PresignedResult:  # fmt: skip
         """Check, complete and verify (see :meth:`PresignedUploads.complete`)."""
         check_state_for(state, self.client)
         flow = complete_flow(
-            state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch, require_crc64=require_crc64
-        )
+            state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch, require_crc64=require_crc64,
+            forbid_overwrite=forbid_overwrite,
+        )  # fmt: skip
         result = await _run(self.client, state.key, flow)
         assert isinstance(result, PresignedResult)  # noqa: S101 - what complete_flow returns
         return result

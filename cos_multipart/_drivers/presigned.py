@@ -99,7 +99,7 @@ class PresignedUploads:
 
     def complete(
         self, state: PresignedUpload, reported: Iterable[Any] = (), *, abort_on_mismatch: bool = False,
-        require_crc64: bool = False,
+        require_crc64: bool = False, forbid_overwrite: bool = False,
     ) -> PresignedResult:  # fmt: skip
         """Check the parts the service holds against the plan and the client's reports, complete, and check the
         object (size, and CRC-64 against the part CRCs combined).
@@ -112,16 +112,20 @@ class PresignedUploads:
                 the parts named again).
             require_crc64: Refuse to complete unless every part's CRC-64 is known (reported by the client, or
                 listed by the service: OSS lists them, COS does not), so that the object's CRC-64 is checked.
+            forbid_overwrite: Complete only if the key holds no object (the service refuses otherwise).
 
         Raises:
             PresignedPartsError: Parts missing, of the wrong size, extra, or not those reported (each named);
                 nothing was completed.
             CosIntegrityError: The completed object's size or CRC-64 is wrong: it was deleted.
+            ObjectExistsError: ``forbid_overwrite`` and the key holds an object (the upload is kept: abort it or
+                complete without the flag).
         """
         check_state_for(state, self.client)
         flow = complete_flow(
-            state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch, require_crc64=require_crc64
-        )
+            state, reported_parts(state, reported), abort_on_mismatch=abort_on_mismatch, require_crc64=require_crc64,
+            forbid_overwrite=forbid_overwrite,
+        )  # fmt: skip
         result = _run(self.client, state.key, flow)
         assert isinstance(result, PresignedResult)  # noqa: S101 - what complete_flow returns
         return result

@@ -281,3 +281,17 @@ def test_an_abandoned_upload_is_listed_by_the_command_line(cli_env: LocalCOS, ca
         assert uploads.abort_older_than(0, prefix="left/") == [("left/behind.bin", state.upload_id)]
         assert cli.main(["uploads", "--json", target(cli_env, "left/")]) == 0
         assert state.upload_id not in capsys.readouterr().out
+
+
+def test_forbid_overwrite_keeps_the_existing_object(uploads: PresignedUploads, cos_client: CosClient) -> None:
+    from cos_multipart import ObjectExistsError
+
+    part, size = sizes(cos_client)
+    data = data_of(size)
+    cos_client.put_object("taken.bin", b"first")
+    state, urls = uploads.start("taken.bin", size=size, part_size=part)
+    reports = send_parts(urls, data)
+    with pytest.raises(ObjectExistsError):
+        uploads.complete(state, reports, forbid_overwrite=True)
+    assert cos_client.get_object("taken.bin").read() == b"first"
+    assert uploads.complete(state, reports).crc64 == crc64(data)
