@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .._protocol._frozen import FrozenMapping, freeze
+from .._protocol.endpoint import Endpoint
 from .._protocol.errors import CosValidationError
 from .._protocol.limits import MAX_PRESIGN_EXPIRES
 from .._protocol.models import UploadInfo
@@ -136,3 +137,19 @@ def older_than(seconds: object) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
         raise CosValidationError("seconds", seconds, "whole seconds, 0 or more")
     return seconds
+
+
+def check_part_endpoint(part_endpoint: Optional[str], client: Any) -> Optional[str]:
+    """``part_endpoint`` once it is a base URL ``client``'s bucket can be reached at (checked when the
+    presigned-uploads object is made, not at the first URL).
+
+    Raises:
+        CosValidationError: Naming ``part_endpoint``.
+    """
+    if part_endpoint is None:
+        return None
+    try:
+        Endpoint.build(client.bucket, client.region, part_endpoint, dialect=client.dialect)
+    except CosValidationError as error:
+        raise CosValidationError("part_endpoint", part_endpoint, error.allowed) from error
+    return part_endpoint

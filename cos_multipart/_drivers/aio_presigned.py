@@ -12,7 +12,16 @@ from .._core._actions import Abort, Complete, DeleteObject, Head, ListParts
 from .._core._machine import Machine
 from .._core._presigned_checks import reported_parts
 from .._core._presigned_flow import PresignedResult, abort_flow, complete_flow
-from .._core._presigned_start import PartUrl, check_state_for, older_than, part_url, stale_uploads, start_request, wanted_parts
+from .._core._presigned_start import (
+    PartUrl,
+    check_part_endpoint,
+    check_state_for,
+    older_than,
+    part_url,
+    stale_uploads,
+    start_request,
+    wanted_parts,
+)
 from .._core.presigned import PresignedUpload, abandoned
 from .._io.aio_client import AsyncCosClient
 from .._protocol.limits import DEFAULT_SIGN_EXPIRES, MAX_PART_NUMBER
@@ -29,7 +38,7 @@ class AsyncPresignedUploads:
 
     def __init__(self, client: AsyncCosClient, *, part_endpoint: Optional[str] = None, clock: Callable[[], float] = time.time) -> None:
         self.client = client
-        self.part_endpoint = part_endpoint
+        self.part_endpoint = check_part_endpoint(part_endpoint, client)
         self._clock = clock
 
     async def start(
@@ -45,7 +54,14 @@ class AsyncPresignedUploads:
         made = await self.client.initiate_multipart_upload(key, options=request.options)
         state = request.state(self.client.dialect.name, self.client.bucket, made.upload_id, now)
         logger.debug("presigned upload %s of %s: %d parts", state.upload_id, key, state.plan.count)
-        return state, await self.urls(state, expires=request.expires)
+        try:
+            return state, await self.urls(state, expires=request.expires)
+        except BaseException:  # no URL, no use for the upload: leave nothing behind
+            try:
+                await self.abort(state)
+            except Exception:  # noqa: BLE001 - the first error is the one raised; this one is only logged
+                logger.debug("could not abort presigned upload %s of %s", state.upload_id, key, exc_info=True)
+            raise
 
     async def urls(self, state: PresignedUpload, parts: Optional[Iterable[int]] = None, *, expires: int = DEFAULT_SIGN_EXPIRES) -> List[PartUrl]:
         """Fresh URLs for ``parts`` (every part when ``None``)."""

@@ -17,7 +17,17 @@ from .._core._actions import Abort, Complete, DeleteObject, Head, ListParts
 from .._core._machine import Machine
 from .._core._presigned_checks import reported_parts
 from .._core._presigned_flow import PresignedResult, abort_flow, complete_flow
-from .._core._presigned_start import PartUrl, StartRequest, check_state_for, older_than, part_url, stale_uploads, start_request, wanted_parts
+from .._core._presigned_start import (
+    PartUrl,
+    StartRequest,
+    check_part_endpoint,
+    check_state_for,
+    older_than,
+    part_url,
+    stale_uploads,
+    start_request,
+    wanted_parts,
+)
 from .._core.presigned import PresignedUpload, abandoned
 from .._io.client import CosClient
 from .._protocol.limits import DEFAULT_SIGN_EXPIRES, MAX_PART_NUMBER
@@ -41,7 +51,7 @@ class PresignedUploads:
 
     def __init__(self, client: CosClient, *, part_endpoint: Optional[str] = None, clock: Callable[[], float] = time.time) -> None:
         self.client = client
-        self.part_endpoint = part_endpoint
+        self.part_endpoint = check_part_endpoint(part_endpoint, client)
         self._clock = clock
 
     def start(
@@ -73,7 +83,17 @@ class PresignedUploads:
         )  # fmt: skip
         state = self._initiate(request)
         logger.debug("presigned upload %s of %s: %d parts", state.upload_id, key, state.plan.count)
-        return state, self.urls(state, expires=request.expires)
+        try:
+            return state, self.urls(state, expires=request.expires)
+        except BaseException:  # no URL, no use for the upload: leave nothing behind
+            self._abort_quietly(state)
+            raise
+
+    def _abort_quietly(self, state: PresignedUpload) -> None:
+        try:
+            self.abort(state)
+        except Exception:  # noqa: BLE001 - the first error is the one raised; this one is only logged
+            logger.debug("could not abort presigned upload %s of %s", state.upload_id, state.key, exc_info=True)
 
     def _initiate(self, request: StartRequest) -> PresignedUpload:
         now = self._clock()

@@ -42,10 +42,11 @@ class AsyncioPresigned:
     """:class:`~cos_multipart.aio.AsyncPresignedUploads` behind the threaded class's interface: each call runs
     on a new event loop (``asyncio.run``, real sockets) with an async client like ``client``."""
 
-    def __init__(self, client: Any, clock: Callable[[], float], part_endpoint: Optional[str] = None) -> None:
+    def __init__(self, client: Any, clock: Callable[[], float], part_endpoint: Optional[str] = None, credentials: Any = None) -> None:
         self.client = client
         self.clock = clock
         self.part_endpoint = part_endpoint
+        self.credentials = credentials  # default: the sync client's, as they are now
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         from cos_multipart.aio import AsyncCosClient, AsyncPresignedUploads
@@ -54,7 +55,8 @@ class AsyncioPresigned:
 
         async def run() -> Any:
             async with AsyncCosClient(
-                self.client.bucket, self.client.region, transport.credentials(), endpoint=self.client.endpoint.base_url,
+                self.client.bucket, self.client.region, self.credentials or transport.credentials(),
+                endpoint=self.client.endpoint.base_url,
                 dialect=self.client.dialect, clock=self.clock,
             ) as client:  # fmt: skip
                 uploads = AsyncPresignedUploads(client, part_endpoint=self.part_endpoint, clock=self.clock)

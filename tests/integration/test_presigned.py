@@ -295,3 +295,32 @@ def test_forbid_overwrite_keeps_the_existing_object(uploads: PresignedUploads, c
         uploads.complete(state, reports, forbid_overwrite=True)
     assert cos_client.get_object("taken.bin").read() == b"first"
     assert uploads.complete(state, reports).crc64 == crc64(data)
+
+
+def test_start_leaves_no_upload_when_signing_fails(server: LocalCOS, clock: Clock, driver: Driver) -> None:
+    """The credentials provider fails after Initiate (an STS refresh that fails once): the upload is aborted."""
+    from cos_multipart import CosCredentialsError
+
+    calls: List[int] = []
+
+    def provider() -> Credentials:
+        calls.append(1)
+        if len(calls) == 3:  # Initiate went through, the first URL too; the second one's signing fails, once
+            raise CosCredentialsError("the STS service is down")
+        return STS
+
+    with server.client(credentials=provider, clock=clock) as client:
+        uploads = PresignedUploads(client, clock=clock) if driver.name == "threads" else AsyncioPresigned(client, clock, credentials=provider)
+        part, size = sizes(client)
+        with pytest.raises(CosCredentialsError):
+            uploads.start("orphan.bin", size=size, part_size=part)
+    with server.client() as plain:
+        assert not list(plain.list_multipart_uploads())
+
+
+def test_part_endpoint_is_checked_when_made(cos_client: CosClient) -> None:
+    with pytest.raises(CosValidationError) as caught:
+        PresignedUploads(cos_client, part_endpoint="ftp://somewhere")
+    assert caught.value.field == "part_endpoint"
+    made = PresignedUploads(cos_client, part_endpoint=f"https://{cos_client.bucket}.example.com")
+    assert made.part_endpoint == f"https://{cos_client.bucket}.example.com"
