@@ -226,3 +226,16 @@ def test_stale_uploads_and_older_than() -> None:
     for bad in (-1, 1.5, True, "10"):
         with pytest.raises(CosValidationError):
             older_than(bad)
+
+
+def test_complete_answered_no_such_upload_is_accepted_when_the_object_matches() -> None:
+    gone = CosServiceError(404, "NoSuchUpload", "The specified upload does not exist.")
+    reports_ = reported_parts(state(), reports())
+    table = answers(crc64(DATA)) | {Complete: gone}
+    seen, result = run(complete_flow(state(), reports_, abort_on_mismatch=False), table)
+    assert [type(a) for a in seen] == [ListParts, Complete, Head, Head]
+    assert isinstance(result, PresignedResult) and result.crc64 == crc64(DATA)
+    seen, error = run(complete_flow(state(), reports_, abort_on_mismatch=False), answers(12345) | {Complete: gone})
+    assert error is gone and [type(a) for a in seen] == [ListParts, Complete, Head]
+    seen, error = run(complete_flow(state(), {}, abort_on_mismatch=False), table)  # nothing to recognise it by
+    assert error is gone and [type(a) for a in seen] == [ListParts, Complete]

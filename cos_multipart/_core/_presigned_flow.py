@@ -8,16 +8,18 @@ reported; a completed object whose size or CRC-64 is not the expected one is del
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generator, List, Mapping, Optional
+import logging
+from typing import Any, Generator, List, Mapping, Optional, Tuple
 
 from .._protocol.errors import CosError, CosIntegrityError, CosServiceError, PresignedPartsError
 from .._protocol.models import CompletedPart, CompleteResult, ObjectResult, PartInfo
-from ._decisions import refusing_existing
+from ._decisions import refusing_existing, upload_is_gone
 from ._actions import Abort, Complete, DeleteObject, Head, ListParts
 from ._presigned_checks import ReportedPart, expected_crc64, object_problem, part_problems, unreported_parts
 from .presigned import PresignedUpload
 
 Flow = Generator[Any, Any, Any]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,8 @@ def complete_flow(
             yield Abort(state.upload_id)
         raise PresignedPartsError(problems, aborted=abort_on_mismatch)
     expected = expected_crc64(state, listed, reported)
-    planned = sorted(listed, key=lambda part: part.part_number)
-    with refusing_existing(state.bucket, state.key, state.service):  # forbid_overwrite: the key holds an object
-        completed: CompleteResult = yield Complete(
-            state.upload_id, tuple(CompletedPart(part.part_number, part.etag) for part in planned), forbid_overwrite or None
-        )
+    planned = tuple(CompletedPart(part.part_number, part.etag) for part in sorted(listed, key=lambda part: part.part_number))
+    completed = yield from _complete(state, planned, expected, forbid_overwrite)
     head: ObjectResult = yield Head()
     crc = head.crc64 if head.crc64 is not None else completed.crc64
     # Complete's CRC and HEAD's are both the object's: each must be the expected one (a missing one is wrong).
@@ -82,6 +81,26 @@ def complete_flow(
         key=state.key, upload_id=state.upload_id, size=state.size, parts=state.plan.count, crc64=crc,
         crc64_verified=expected is not None, etag=head.etag or completed.etag, version_id=completed.version_id,
     )  # fmt: skip
+
+
+def _complete(state: PresignedUpload, parts: Tuple[CompletedPart, ...], expected: Optional[int], forbid_overwrite: bool) -> Flow:
+    """Complete; a NoSuchUpload answer (an earlier attempt's answer was lost, the transport sent it again) is
+    accepted when HEAD shows the object has the declared size and the expected CRC-64."""
+    try:
+        with refusing_existing(state.bucket, state.key, state.service):  # forbid_overwrite: the key holds an object
+            completed: CompleteResult = yield Complete(state.upload_id, parts, forbid_overwrite or None)
+    except CosServiceError as error:
+        if not upload_is_gone(error) or expected is None:
+            raise
+        try:
+            head: ObjectResult = yield Head()
+        except CosError:
+            raise error from None
+        if head.size != state.size or head.crc64 != expected:
+            raise
+        logger.debug("Complete answered NoSuchUpload but %s matches: completed by an earlier attempt", state.key)
+        return CompleteResult("", state.bucket, state.key, head.etag, head.crc64, head.version_id, head.response)
+    return completed
 
 
 def _delete_wrong(version_id: Optional[str]) -> Flow:
