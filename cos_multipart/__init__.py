@@ -65,6 +65,13 @@ from ._drivers.copier import CopyResult, CopySource, copy_object
 from ._core._download import DownloadResult
 from ._drivers.download import download_file, download_stream
 from ._protocol.errors import ObjectChangedError
+# presigned multipart uploads (issue 26)
+from ._drivers.presigned import PresignedUploads
+from ._core.presigned import PresignedUpload
+from ._core._presigned_start import PartUrl
+from ._core._presigned_checks import ReportedPart
+from ._core._presigned_flow import PresignedResult
+from ._protocol.errors import PresignedPartsError
 
 __all__ = [
     "__version__",
@@ -164,4 +171,11 @@ __all__ = [
     "copy_object",
     "CopySource",
     "CopyResult",
+    # presigned multipart uploads (issue 26)
+    "PresignedUploads",
+    "PresignedUpload",
+    "PartUrl",
+    "ReportedPart",
+    "PresignedResult",
+    "PresignedPartsError",
 ]

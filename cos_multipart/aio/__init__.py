@@ -44,6 +44,7 @@ from .._io._streams import AsyncObjectStream
 from .._io._transports import AsyncHttpTransport
 from .._drivers.aio_copy import async_copy_object
 from .._drivers.aio_download import async_download_file
+from .._drivers.aio_presigned import AsyncPresignedUploads  # presigned multipart uploads (issue 26)
 
 __all__ = [
     "AsyncBody",
@@ -57,6 +58,7 @@ __all__ = [
     "async_upload_file",
     "async_copy_object",
     "async_download_file",
+    "AsyncPresignedUploads",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
