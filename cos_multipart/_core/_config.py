@@ -14,16 +14,14 @@ from .._protocol.errors import CosValidationError
 from .._protocol.limits import ANY_MIN_PART_SIZE, MAX_PART_SIZE, MAX_PUT_OBJECT_SIZE, MIN_PART_SIZE
 from .._protocol.options import ObjectOptions
 from .parts import DEFAULT_PART_ATTEMPTS
-from .planner import DEFAULT_PART_SIZE, plan_parts, stream_plan
+from .planner import plan_parts, stream_plan
 from .._io.ratelimit import TokenBucket
 from .session import PartReceipt
+from ._defaults import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY, MAX_CONCURRENCY as MAX_CONCURRENCY
+from ._defaults import DEFAULT_MULTIPART_THRESHOLD as DEFAULT_MULTIPART_THRESHOLD
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-DEFAULT_CONCURRENCY = 8
-MAX_CONCURRENCY = 256
-#: Objects smaller than this go up in one PUT Object request, with Content-MD5 (the same verification).
-DEFAULT_MULTIPART_THRESHOLD: int = DEFAULT_PART_SIZE
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: What a dialect-neutral ``part_size`` may be, in words (each service's minimum; the same 5 GB maximum).
 PART_SIZE_RULE = (

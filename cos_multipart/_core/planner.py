@@ -26,9 +26,8 @@ from typing import Iterator, Optional, Tuple
 
 from .._protocol.errors import CosValidationError
 from .._protocol.limits import MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PART_SIZE, MB, MIN_PART_SIZE
+from ._defaults import DEFAULT_PART_SIZE as DEFAULT_PART_SIZE  # the part size used when the caller gives none
 
-#: Part size used when the caller gives none and the object fits in 10,000 parts of this size.
-DEFAULT_PART_SIZE = 8 * MB
 #: Deprecated (use :func:`stream_plan`): the largest stream :func:`stream_part_size` plans for by default,
 #: 10,000 parts of the default size (78.1 GiB). A :class:`StreamPlan` carries 7.8 TiB by default.
 DEFAULT_STREAM_MAX_SIZE = MAX_PART_NUMBER * DEFAULT_PART_SIZE
