@@ -166,7 +166,7 @@ def transfer_options() -> argparse.ArgumentParser:
     """The upload settings and object options of ``upload``, ``resume`` and ``sync``."""
     parser = argparse.ArgumentParser(add_help=False)
     parts = parser.add_argument_group("transfer")
-    parts.add_argument("--part-size", type=parse_size, help="bytes per part, e.g. 8MB (default: 8MB, grown as needed)")
+    parts.add_argument("--part-size", type=parse_size, help="bytes per part, e.g. 8MB (default: 8MB, 16MB for files of 1GiB or more, grown as needed; a resume keeps its upload's)")
     parts.add_argument(
         "--concurrency",
         type=int,

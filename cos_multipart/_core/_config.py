@@ -36,7 +36,8 @@ class UploadConfig:
     """How to upload: parts, parallelism, resume, limits, and the options of the stored object.
 
     Attributes:
-        part_size: Bytes per part; ``None`` picks 8 MB, grown MB by MB when the object needs it (1 MB..5 GB).
+        part_size: Bytes per part; ``None`` picks 8 MB (16 MB for files of 1 GiB or more), grown MB by MB when
+            the object needs it (1 MB..5 GB). A resume keeps the part size its upload started with.
         concurrency: Parts uploaded at once (threads), 1..256.
         multipart_threshold: Objects smaller than this use a single PUT Object with ``Content-MD5``
             (0 forces multipart); at most 5 GB.
