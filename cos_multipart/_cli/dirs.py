@@ -16,8 +16,6 @@ from .bar import tree_bar
 from .target import Target, parse_target, scope_of
 from .text import shown
 from .._core._dirreport import DirectoryReport
-from .._drivers._dirrun import REPORT_ATTRIBUTE
-from .._drivers.directory import sync_directory, upload_directory
 
 #: Failures printed on stderr before "... and N more" (all of them go to --failures).
 _SHOWN_FAILURES = 10
@@ -88,6 +86,8 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     """Upload (or sync) the directory ``args.source``; prints the summary, returns the exit code."""
+    from .._drivers._dirrun import REPORT_ATTRIBUTE
+    from .._drivers.directory import sync_directory, upload_directory
     from .transfer import build_config, make_client
     from .main import EXIT_PARTIAL, is_tty
     from .._protocol.errors import CosValidationError
