@@ -14,21 +14,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .bar import file_bar, human
 from .main import EXIT_INTEGRITY, EXIT_OK, is_tty, parse_bit_rate, parse_size
 from .target import Target, parse_target
 from .text import shown
 from .transfer import connection_options, make_client, sse_c_from_environment
-from .._core._config import DEFAULT_CONCURRENCY
+from .._core._defaults import DEFAULT_CONCURRENCY
 from .._core._download import CHECK_CRC64, CHECK_MD5, DownloadResult
 from .._core.planner import DEFAULT_PART_SIZE
-from .._drivers.download import download_file, download_stream
-from .._io._downloadfile import DownloadFiles
-from .._io.client import CosClient
 from .._protocol.errors import CosIntegrityError, CosValidationError
 from .._protocol.sse import SseC
+
+# The client and the downloader are imported by the commands that run them, not when the parser is built
+# (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from .._io.client import CosClient
 
 __all__ = ["download_command", "download_options", "register", "run_cat", "summary"]
 
@@ -115,6 +117,8 @@ def local_path(key: str, local: str) -> str:
 
 def download_command(args: argparse.Namespace) -> int:
     """``cos-multipart download cos://BUCKET/KEY LOCAL`` (``-r``: a prefix into a directory); the exit code."""
+    from .._drivers.download import download_file
+
     if _option(args, "recursive", False):
         from .download_tree import run_tree_download
 
@@ -141,6 +145,8 @@ def download_command(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace, client: CosClient, target: Target, path: str, settings: Dict[str, Any]) -> int:
     """``download --dry-run``: one HEAD; what would be fetched and replaced; nothing is written."""
+    from .._io._downloadfile import DownloadFiles
+
     head = client.head_object(target.key, sse_c=settings["sse_c"])
     size = head.size or 0
     part_size = settings["part_size"]
@@ -163,6 +169,8 @@ def _plan(args: argparse.Namespace, client: CosClient, target: Target, path: str
 
 def run_cat(args: argparse.Namespace) -> int:
     """``cos-multipart cat cos://BUCKET/KEY``: the object on stdout; 4 when its CRC-64 did not match."""
+    from .._drivers.download import download_stream
+
     target = parse_target(args.target)
     concurrency = _option(args, "concurrency", 4)
     with make_client(args, target, workers=concurrency) as client:
