@@ -12,7 +12,7 @@ from cos_multipart._core._download import (
     CheckRanges, Discard, DownloadCheckpoint, DownloadResult, DownloadStart, FetchRange, Fetched, HashTemp,
     LoadRanges, ObjectFacts, PrepareTemp, SaveRanges, WriteOut,
 )  # fmt: skip
-from cos_multipart._core._downloadflow import DownloadMachine, plan_ranges
+from cos_multipart._core._downloadflow import DownloadMachine, plan_ranges, save_interval
 from cos_multipart._protocol.checksum import crc64, crc64_combine_all
 from cos_multipart._protocol.errors import CosCancelledError, CosIntegrityError, CosServiceError, CosTransportError, FailureKind, ObjectChangedError
 from cos_multipart._protocol.models import ObjectResult, ResponseInfo
@@ -374,3 +374,16 @@ def test_a_stream_writes_ranges_in_order_whatever_order_they_arrive_in() -> None
         assert len(held) <= 3
     assert isinstance(end, Done) and end.result.check == "crc64"
     assert written == [0, 1, 2, 3, 4]
+
+
+def test_many_ranges_write_the_checkpoint_less_often_and_the_rest_on_a_failure() -> None:
+    assert (save_interval(1), save_interval(500), save_interval(501), save_interval(10_000)) == (1, 1, 2, 20)
+    data = bytes(range(256)) * 4  # 1024 bytes in ranges of 1: 1024 ranges, a write every 3rd
+    served = Object(data)
+    served.broken = set(range(1001, 1100))  # range 1000 onwards breaks on every attempt
+    end, asked = run(DownloadMachine.download(start(part_size=1, concurrency=1, attempts=1)), served.answer)
+    assert isinstance(end, Failed) and isinstance(end.error, CosTransportError)
+    saves = [a for a in asked if isinstance(a, SaveRanges)]
+    assert 330 < len(saves) < 350
+    assert set(saves[-1].checkpoint.done) == set(range(1000))  # the last ranges written before Discard(keep)
+    assert asked.index(saves[-1]) < asked.index(Discard(keep=True))

@@ -36,7 +36,7 @@ from .._protocol.errors import CosIntegrityError, ObjectChangedError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DownloadMachine", "download_flow", "plan_ranges", "stream_flow"]
+__all__ = ["CHECKPOINT_WRITES", "DownloadMachine", "download_flow", "plan_ranges", "save_interval", "stream_flow"]
 
 Flow = Generator[Any, Any, DownloadResult]
 
@@ -48,6 +48,16 @@ def plan_ranges(size: int, start: DownloadStart) -> Tuple[bool, List[Span]]:
         return True, [(0, 0, size)]
     step = start.part_size
     return False, [(index, offset, min(step, size - offset)) for index, offset in enumerate(range(0, size, step))]
+
+
+#: A checkpoint is written at most this many times per round (each write holds every range recorded so far).
+CHECKPOINT_WRITES = 500
+
+
+def save_interval(ranges: int) -> int:
+    """Ranges between two checkpoint writes: every range up to :data:`CHECKPOINT_WRITES` ranges, then fewer
+    writes (10,000 ranges: every 20th), so the writes stay linear in the object's size."""
+    return max(1, -(-ranges // CHECKPOINT_WRITES))
 
 
 def download_flow(start: DownloadStart) -> Flow:
@@ -128,8 +138,16 @@ def _rounds(
     yield ProgressStart(facts.size, len(spans), len(done), reused_bytes)
     refetched = 0
     for round_number in range(1, start.attempts + 1):
-        window = RangeWindow(start.key, pending, checkpoint, whole=whole, limit=start.concurrency, attempts=start.attempts, record=record)
-        yield window
+        window = RangeWindow(
+            start.key, pending, checkpoint, whole=whole, limit=start.concurrency, attempts=start.attempts, record=record,
+            save_every=save_interval(len(spans)),
+        )  # fmt: skip
+        try:
+            yield window
+        except BaseException as error:
+            if record and window.unsaved and not isinstance(error, GeneratorExit):  # they count for a resume
+                yield SaveRanges(window.checkpoint)
+            raise
         done.update(window.done)
         checkpoint = window.checkpoint
         refetched += window.refetched
