@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Optional, Union, get_args
+from typing import Any, BinaryIO, Optional, Tuple, Union, get_args
 
 from .._core._actions import CombineCrc64, PartDone, ProgressFlush, ProgressRewind, ProgressStart
 from .._core._download import CheckRanges, Commit, Discard, FetchRange, Fetched, HashTemp, LoadRanges, PrepareTemp, SaveRanges, WriteOut
@@ -141,13 +141,17 @@ class RangeSink:
         self._update = steps.scheme.update
         self._memory = bytearray() if action.memory else None
 
-    def check_answer(self, status: int, length: Optional[int]) -> None:
-        """A ranged GET must answer 206 with the range's length, a whole one 200 (else the bytes would land
-        at the wrong place)."""
+    def check_answer(self, status: int, length: Optional[int], content_range: Optional[str] = None) -> None:
+        """A ranged GET must answer 206 for the range asked (``Content-Range``, when given, names it) with its
+        length, a whole one 200 (else the bytes would land at the wrong place)."""
         action = self.action
         wanted = 200 if action.whole else 206
         if status != wanted or (length is not None and length != action.length):
             raise CosResponseError(f"GET of range {action.offset}+{action.length} answered {status} with {length} bytes (wanted {wanted})", status=status)
+        if not action.whole and content_range is not None:
+            span = range_of(content_range)
+            if span != (action.offset, action.offset + action.length - 1):
+                raise CosResponseError(f"GET of bytes {action.offset}-{action.offset + action.length - 1} answered Content-Range {content_range!r}", status=status)
 
     def take(self, chunk: bytes) -> None:
         """Write ``chunk`` (on a worker thread: never on an event loop)."""
@@ -170,3 +174,13 @@ class RangeSink:
         """What this fetch wrote."""
         return Fetched(self.position - self.action.offset, self.crc, self._memory)
 
+
+
+def range_of(content_range: str) -> Optional[Tuple[int, int]]:
+    """``(first, last)`` of a ``Content-Range: bytes first-last/total`` (RFC 9110 14.4), else ``None``."""
+    unit, _, rest = content_range.strip().partition(" ")
+    span, _, _ = rest.partition("/")
+    first, dash, last = span.partition("-")
+    if unit.lower() != "bytes" or not dash or not first.isdigit() or not last.isdigit():
+        return None
+    return int(first), int(last)

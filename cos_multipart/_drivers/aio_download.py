@@ -73,7 +73,7 @@ class AsyncDownload(AsyncExecutor):
             self.start.key, byte_range=span, sse_c=options.sse_c, if_match=action.etag, traffic_limit=options.traffic_limit,
         )  # fmt: skip
         async with body:
-            sink.check_answer(body.status, body.result.size)
+            sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
             async for chunk in body.iter_chunks(CHUNK):
                 await self.threads.run(sink.take, chunk)
         return sink.fetched()

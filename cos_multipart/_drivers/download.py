@@ -121,7 +121,7 @@ class Download(ThreadExecutor):
             self.start.key, byte_range=span, sse_c=options.sse_c, cancel=self.cancel, if_match=action.etag,
             traffic_limit=options.traffic_limit,
         ) as body:  # fmt: skip
-            sink.check_answer(body.status, body.result.size)
+            sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
             for chunk in body.iter_chunks(CHUNK):
                 sink.take(chunk)
         return sink.fetched()
