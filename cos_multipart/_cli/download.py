@@ -27,7 +27,7 @@ from .._core.planner import DEFAULT_PART_SIZE
 from .._drivers.download import download_file, download_stream
 from .._io._downloadfile import DownloadFiles
 from .._io.client import CosClient
-from .._protocol.errors import CosIntegrityError, CosValidationError
+from .._protocol.errors import CosError, CosIntegrityError, CosValidationError
 from .._protocol.sse import SseC
 
 __all__ = ["download_command", "download_options", "register", "run_cat", "summary"]
@@ -128,8 +128,12 @@ def download_command(args: argparse.Namespace) -> int:
     with make_client(args, target, workers=settings["concurrency"]) as client:
         if _option(args, "dry_run", False):
             return _plan(args, client, target, path, settings)
-        with file_bar(path, enabled=not _option(args, "quiet", False) and not as_json and is_tty()) as progress:
-            result = download_file(client, target.key, path, progress=progress, **settings)
+        try:
+            with file_bar(path, enabled=not _option(args, "quiet", False) and not as_json and is_tty()) as progress:
+                result = download_file(client, target.key, path, progress=progress, **settings)
+        except (KeyboardInterrupt, CosError) as error:
+            _say_kept(path, settings["resume"], as_json)
+            raise error
     if as_json:
         from .json_output import emit
 
@@ -137,6 +141,14 @@ def download_command(args: argparse.Namespace) -> int:
     elif not _option(args, "quiet", False):
         print(shown(summary(target, result)))
     return EXIT_OK
+
+
+def _say_kept(path: str, resume: bool, as_json: bool) -> None:
+    """After a failure: one line naming what an interrupted download left for a resume, if anything."""
+    files = DownloadFiles(path)
+    if resume and not as_json and os.path.exists(files.temp) and os.path.exists(files.checkpoint):
+        print(shown(f"cos-multipart: download kept: {files.temp} (ranges recorded in {files.checkpoint}); "
+                    f"run the same command again to resume, or delete both files"), file=sys.stderr)  # fmt: skip
 
 
 def _plan(args: argparse.Namespace, client: CosClient, target: Target, path: str, settings: Dict[str, Any]) -> int:
