@@ -88,6 +88,13 @@ SERVE_SCHEMAS: Dict[str, Dict[str, Any]] = {
 }  # fmt: skip
 
 
+#: docs/cli.md, "download": ``download --json``.
+DOWNLOADED_SCHEMA: Dict[str, Any] = {
+    "type": str, "source": str, "key": str, "target": str, "size": int, "ranges": int, "crc64": _INT_OR_NONE, "etag": str,
+    "check": str, "ranges_reused": int, "refetched": int, "restarted": _STR_OR_NONE, "seconds": float,
+}  # fmt: skip
+
+
 def leaf_commands(parser: argparse.ArgumentParser, path: Tuple[str, ...] = ()) -> Dict[Tuple[str, ...], argparse.ArgumentParser]:
     """Every command that runs (``config set``, not ``config``), by its words."""
     found: Dict[Tuple[str, ...], argparse.ArgumentParser] = {}
@@ -186,6 +193,8 @@ RUNS: Dict[str, Tuple[Callable[[LocalCOS, Dict[str, str]], List[str]], Callable[
     "config path": (lambda s, f: ["config", "path"], _one_of(CONFIG_SCHEMAS)),
     "config show": (lambda s, f: ["config", "show", "--service", s.dialect], _one_of(CONFIG_SCHEMAS)),
     "config import": (lambda s, f: ["config", "import", f["coscmd"]], _one_of(CONFIG_SCHEMAS)),
+    "download": (lambda s, f: ["download", target(s, "o/small.bin"), str(Path(f["small"]).parent / "downloaded.bin")],
+                 lambda line: conforms(line, DOWNLOADED_SCHEMA)),
     "serve": (lambda s, f: [], _one_of(SERVE_SCHEMAS)),  # run in a subprocess: test_serve_json_says_the_start_and_the_stop
 }
 
