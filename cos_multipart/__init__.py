@@ -63,7 +63,7 @@ from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, U
 # downloading (issue 23)
 from ._core._download import DownloadResult
 from ._drivers.download import download_file, download_stream
-from ._protocol.errors import ObjectChangedError
+from ._protocol.errors import DownloadLockedError, ObjectChangedError
 
 __all__ = [
     "__version__",
@@ -78,6 +78,7 @@ __all__ = [
     "download_stream",
     "DownloadResult",
     "ObjectChangedError",
+    "DownloadLockedError",
     # directories
     "upload_directory",
     "sync_directory",

@@ -25,7 +25,7 @@ import dataclasses
 import logging
 from typing import Any, Dict, Generator, List, Optional, Tuple
 
-from ._actions import CombineCrc64, Head, ProgressFlush, ProgressStart
+from ._actions import CombineCrc64, Head, Lock, ProgressFlush, ProgressStart, Unlock
 from ._download import (
     CHECK_CRC64, CHECK_MD5, CHECK_SIZE, CheckRanges, Commit, Discard, DownloadCheckpoint, DownloadResult,
     DownloadStart, HashTemp, LoadRanges, ObjectFacts, PrepareTemp, SaveRanges,
@@ -61,7 +61,21 @@ def save_interval(ranges: int) -> int:
 
 
 def download_flow(start: DownloadStart) -> Flow:
-    """The whole download (see the module docstring)."""
+    """The whole download (see the module docstring), under the lock of its target (a second download to the
+    same path at the same time fails at once: they would share the temporary file)."""
+    yield Lock(start.path)
+    try:
+        result = yield from _download(start)
+    except GeneratorExit:  # the machine was dropped unfinished: nothing more can be asked
+        raise
+    except BaseException:
+        yield Unlock()
+        raise
+    yield Unlock()
+    return result
+
+
+def _download(start: DownloadStart) -> Flow:
     facts = ObjectFacts.of((yield Head()))
     whole, spans = plan_ranges(facts.size, start)
     record = start.resume and not whole

@@ -50,7 +50,7 @@ class AsyncDownload(AsyncExecutor):
             await self.execute(machine)
         finally:
             await self.threads.close()
-            self.steps.files.close()
+            self.steps.close()
         return machine.result(time.monotonic() - started)
 
     def prepare_part(self) -> None:

@@ -92,7 +92,7 @@ class Download(ThreadExecutor):
         try:
             self.execute(machine)
         finally:
-            self.steps.files.close()
+            self.steps.close()
         return machine.result(time.monotonic() - started)
 
     def prepare_pool(self) -> None:
