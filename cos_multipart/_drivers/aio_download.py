@@ -100,4 +100,4 @@ async def async_download_file(
     ranges; the temporary file and checkpoint are kept for a resume when ``resume`` is on.
     """
     start = check_start(key, path, part_size, concurrency, attempts, resume, threshold)
-    return await AsyncDownload(client, start, check_options(sse_c, traffic_limit, bandwidth_limit), progress).run()
+    return await AsyncDownload(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress).run()

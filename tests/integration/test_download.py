@@ -97,7 +97,10 @@ def test_sse_c(driver: str, client: CosClient, local_cos: LocalCOS, tmp_path: Pa
 
 def test_options_are_checked_before_any_request(driver: str, client: CosClient, local_cos: LocalCOS, tmp_path: Path) -> None:
     put(client, "k", 10)
-    for options, field in (({"part_size": 0}, "part_size"), ({"concurrency": -1}, "concurrency"), ({"traffic_limit": 5}, "traffic_limit")):
+    for options, field in (
+        ({"part_size": 0}, "part_size"), ({"concurrency": -1}, "concurrency"), ({"traffic_limit": 5}, "traffic_limit"),
+        ({"progress": "print"}, "progress"), ({"bandwidth_limit": -1}, "bandwidth_limit"), ({"attempts": 0}, "attempts"),
+    ):  # fmt: skip
         with pytest.raises(CosValidationError) as caught:
             fetch(driver, client, "k", tmp_path / "out", **options)
         assert caught.value.field == field
