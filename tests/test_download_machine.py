@@ -394,3 +394,12 @@ def test_a_failed_download_releases_its_lock_last() -> None:
     served.changed_from = 1
     end, asked = run(DownloadMachine.download(start()), served.answer)
     assert isinstance(end, Failed) and kinds(asked)[0] == "Lock" and kinds(asked)[-2:] == ["Discard", "Unlock"]
+
+
+def test_a_head_without_a_size_fails_before_any_range() -> None:
+    from cos_multipart._protocol.errors import CosResponseError
+
+    served = Object(answer_head=ObjectResult("k", ETAG, None, None, None, ResponseInfo(200, "rh")))
+    end, asked = run(DownloadMachine.download(start()), served.answer)
+    assert isinstance(end, Failed) and isinstance(end.error, CosResponseError) and served.fetches == []
+    assert kinds(asked) == ["Lock", "Head", "Unlock"]
