@@ -114,7 +114,16 @@ def local_path(key: str, local: str) -> str:
 
 
 def download_command(args: argparse.Namespace) -> int:
-    """``cos-multipart download cos://BUCKET/KEY LOCAL`` (``-r``: a prefix into a directory); the exit code."""
+    """``cos-multipart download cos://BUCKET/KEY LOCAL`` (``-r``: a prefix into a directory; LOCAL ``-``: stdout,
+    as ``cat``); the exit code.
+
+    A namespace of ``cp SOURCE TARGET`` (``source`` the object, ``target`` the local path, no ``local``) is
+    taken as well, so ``cp cos://B/K LOCAL`` can be routed here as it is parsed.
+    """
+    if getattr(args, "local", None) is None and "://" in str(getattr(args, "source", "")):
+        args = argparse.Namespace(**{**vars(args), "target": args.source, "local": args.target})
+    if args.local == "-" and not _option(args, "recursive", False):
+        return run_cat(args)
     if _option(args, "recursive", False):
         from .download_tree import run_tree_download
 

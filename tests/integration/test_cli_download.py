@@ -154,3 +154,17 @@ def test_recursive_download_of_many_small_objects_keeps_requests_within_the_conc
     for key, data in objects.items():
         assert (tmp_path / "out" / key[2:]).read_bytes() == data
     assert max_overlap(server) <= 3 and len(server.log_entries()) > seen
+
+
+def test_download_command_takes_a_cp_namespace_and_a_dash_for_stdout(
+    cli_env: LocalCOS, client: CosClient, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    import argparse
+
+    from cos_multipart._cli.download import download_command
+
+    data = put(client, "k", 5000)
+    routed = argparse.Namespace(source=target(cli_env, "k"), target=str(tmp_path / "copy"), quiet=True, endpoint=None, region=None)
+    assert download_command(routed) == 0 and (tmp_path / "copy").read_bytes() == data
+    assert run("download", target(cli_env, "k"), "-") == 0
+    assert capfdbinary.readouterr().out == data
