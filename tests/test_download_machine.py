@@ -403,3 +403,22 @@ def test_a_head_without_a_size_fails_before_any_range() -> None:
     end, asked = run(DownloadMachine.download(start()), served.answer)
     assert isinstance(end, Failed) and isinstance(end.error, CosResponseError) and served.fetches == []
     assert kinds(asked) == ["Lock", "Head", "Unlock"]
+
+
+def test_ctrl_c_while_the_checkpoint_is_written_stops_the_download() -> None:
+    served = Object()
+    saves = 0
+
+    def answer(action: Any) -> object:
+        nonlocal saves
+        if isinstance(action, SaveRanges):
+            saves += 1
+            if saves == 3:
+                return KeyboardInterrupt()
+            if saves == 2:
+                return OSError("disk full")  # a failed write is only logged
+        return served.answer(action)
+
+    end, asked = run(DownloadMachine.download(start()), answer)
+    assert isinstance(end, Failed) and isinstance(end.error, KeyboardInterrupt)
+    assert "Commit" not in kinds(asked) and Discard(keep=True) in asked

@@ -132,9 +132,9 @@ class RangeWindow:
             if isinstance(outcome, BaseException):
                 logger.debug("stopping the ranges: %s", outcome)
             return
-        if isinstance(action, SaveRanges) and isinstance(outcome, BaseException):
+        if isinstance(action, SaveRanges) and isinstance(outcome, Exception):
             logger.warning("the download's checkpoint was not written: %s", outcome)  # only a resume loses
-            outcome = None
+            outcome = None  # (Ctrl-C while it was written is not an Exception: it stops the download below)
         elif not isinstance(action, FetchRange) and isinstance(outcome, BaseException):
             self._busy -= 1  # the user's progress callback raised (Ctrl-C included): the download stops
             self.fail(outcome)
