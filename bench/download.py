@@ -82,9 +82,12 @@ def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.download")
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each (a smoke test)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--link-only", action="store_true", help="only section 2 (the 20 MiB/s + 30 ms link)")
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
     sizes = [16 * MIB, 64 * MIB] if args.quick else [256 * MIB, GIB, 4 * GIB]
+    if args.link_only:
+        sizes = []
     link_size = 32 * MIB if args.quick else 256 * MIB
     crc_size = 64 * MIB if args.quick else 2 * GIB
     print(f"load average before: {os.getloadavg()}")
@@ -94,7 +97,7 @@ def main(argv: List[str]) -> int:
         with ServerProcess(folder / "server") as server:
             print("1. peak RSS against object size (loopback, 8 MiB x 8; bound 64 MiB + 8 x 8 MiB = 128 MiB)")
             cpu_per_gib = []
-            for size in sorted(set(sizes + [crc_size])):
+            for size in sorted(set(sizes + ([] if args.link_only else [crc_size]))):
                 source = _make_file(folder, size)
                 _put(server, source, f"obj-{size}")
                 if size in sizes:
@@ -115,9 +118,12 @@ def main(argv: List[str]) -> int:
             _put(server, source, "link")
             ours = _run(_spec(server, "ours", "link", dest, defaults=True), runs)
             official = _run(_spec(server, "official", "link", dest), runs)
+            wider = _run(_spec(server, "ours", "link", dest, part_size=8 * MIB, threads=16), runs)
             print(_line("ours (defaults: 8 MiB x 8)", link_size, ours))
+            print(_line("ours (8 MiB x 16)", link_size, wider))
             print(_line("official (defaults: 20 MB x 5)", link_size, official))
-            print(f"  ratio: {_median(official, 'wall') / _median(ours, 'wall'):.2f}x")
+            print(f"  ratio at defaults: {_median(official, 'wall') / _median(ours, 'wall'):.2f}x; "
+                  f"with 16 connections: {_median(official, 'wall') / _median(wider, 'wall'):.2f}x")
     print(f"4. client CPU per verified GiB (loopback): {', '.join(f'{value:.2f}' for value in cpu_per_gib)} s/GiB")
     print(f"load average after: {os.getloadavg()}")
     return 0

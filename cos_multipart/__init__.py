@@ -67,7 +67,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see every name; at run time __getatt
     from ._drivers.copier import CopyResult, CopySource, copy_object
     from ._core._download import DownloadResult
     from ._drivers.download import download_file, download_stream
-    from ._protocol.errors import ObjectChangedError, PresignedPartsError
+    from ._protocol.errors import DownloadLockedError, ObjectChangedError, PresignedPartsError
     from ._drivers.presigned import PresignedUploads
     from ._core.presigned import PresignedUpload
     from ._core._presigned_start import PartUrl
@@ -87,6 +87,7 @@ __all__ = [
     "download_stream",
     "DownloadResult",
     "ObjectChangedError",
+    "DownloadLockedError",
     # directories
     "upload_directory",
     "sync_directory",
@@ -268,6 +269,7 @@ _LAZY: Dict[str, str] = {
     "download_file": "._drivers.download",
     "download_stream": "._drivers.download",
     "ObjectChangedError": "._protocol.errors",
+    "DownloadLockedError": "._protocol.errors",
     "PresignedUploads": "._drivers.presigned",
     "PresignedUpload": "._core.presigned",
     "PartUrl": "._core._presigned_start",

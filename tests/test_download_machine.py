@@ -12,7 +12,7 @@ from cos_multipart._core._download import (
     CheckRanges, Discard, DownloadCheckpoint, DownloadResult, DownloadStart, FetchRange, Fetched, HashTemp,
     LoadRanges, ObjectFacts, PrepareTemp, SaveRanges, WriteOut,
 )  # fmt: skip
-from cos_multipart._core._downloadflow import DownloadMachine, plan_ranges
+from cos_multipart._core._downloadflow import DownloadMachine, plan_ranges, save_interval
 from cos_multipart._protocol.checksum import crc64, crc64_combine_all
 from cos_multipart._protocol.errors import CosCancelledError, CosIntegrityError, CosServiceError, CosTransportError, FailureKind, ObjectChangedError
 from cos_multipart._protocol.models import ObjectResult, ResponseInfo
@@ -114,8 +114,8 @@ def test_ranges_pinned_to_the_etag_combined_and_committed() -> None:
         (i, i * PART, min(PART, len(DATA) - i * PART), ETAG, False) for i in range(5)
     ]
     names = kinds(asked)
-    assert names[:5] == ["Head", "LoadRanges", "PrepareTemp", "SaveRanges", "ProgressStart"]
-    assert names[-3:] == ["CombineCrc64", "Commit", "ProgressFlush"]
+    assert names[:6] == ["Lock", "Head", "LoadRanges", "PrepareTemp", "SaveRanges", "ProgressStart"]
+    assert names[-4:] == ["CombineCrc64", "Commit", "ProgressFlush", "Unlock"]
     assert sum(isinstance(a, PartDone) for a in asked) == 5
     saved = [a for a in asked if isinstance(a, SaveRanges)]
     assert set(saved[-1].checkpoint.done) == set(range(5))  # each range recorded with its CRC-64
@@ -150,7 +150,7 @@ def test_small_and_empty_objects_in_one_get_without_checkpoint() -> None:
         end, asked = run(DownloadMachine.download(start()), served.answer)
         assert isinstance(end, Done) and end.result.ranges == 1
         assert [(f.whole, f.length) for f in served.fetches] == [(True, len(data))]
-        assert kinds(asked) == ["Head", "PrepareTemp", "ProgressStart", "FetchRange", "PartDone", "CombineCrc64", "Commit", "ProgressFlush"]
+        assert kinds(asked) == ["Lock", "Head", "PrepareTemp", "ProgressStart", "FetchRange", "PartDone", "CombineCrc64", "Commit", "ProgressFlush", "Unlock"]
 
 
 def test_a_short_range_is_fetched_again_alone() -> None:
@@ -188,7 +188,7 @@ def test_a_corrupted_range_fails_the_object_check_and_every_range_is_fetched_aga
     assert end.result.check == "crc64" and end.result.refetched == 5
     assert len(served.fetches) == 10
     names = kinds(asked)
-    assert names.count("CombineCrc64") == 2 and names[-2:] == ["Commit", "ProgressFlush"]
+    assert names.count("CombineCrc64") == 2 and names[-3:] == ["Commit", "ProgressFlush", "Unlock"]
     # the checkpoint is emptied before the second round: a resume must not trust the first round's ranges
     emptied = [a for a in asked if isinstance(a, SaveRanges) and not a.checkpoint.done]
     assert len(emptied) == 2
@@ -374,3 +374,51 @@ def test_a_stream_writes_ranges_in_order_whatever_order_they_arrive_in() -> None
         assert len(held) <= 3
     assert isinstance(end, Done) and end.result.check == "crc64"
     assert written == [0, 1, 2, 3, 4]
+
+
+def test_many_ranges_write_the_checkpoint_less_often_and_the_rest_on_a_failure() -> None:
+    assert (save_interval(1), save_interval(500), save_interval(501), save_interval(10_000)) == (1, 1, 2, 20)
+    data = bytes(range(256)) * 4  # 1024 bytes in ranges of 1: 1024 ranges, a write every 3rd
+    served = Object(data)
+    served.broken = set(range(1001, 1100))  # range 1000 onwards breaks on every attempt
+    end, asked = run(DownloadMachine.download(start(part_size=1, concurrency=1, attempts=1)), served.answer)
+    assert isinstance(end, Failed) and isinstance(end.error, CosTransportError)
+    saves = [a for a in asked if isinstance(a, SaveRanges)]
+    assert 330 < len(saves) < 350
+    assert set(saves[-1].checkpoint.done) == set(range(1000))  # the last ranges written before Discard(keep)
+    assert asked.index(saves[-1]) < asked.index(Discard(keep=True))
+
+
+def test_a_failed_download_releases_its_lock_last() -> None:
+    served = Object()
+    served.changed_from = 1
+    end, asked = run(DownloadMachine.download(start()), served.answer)
+    assert isinstance(end, Failed) and kinds(asked)[0] == "Lock" and kinds(asked)[-2:] == ["Discard", "Unlock"]
+
+
+def test_a_head_without_a_size_fails_before_any_range() -> None:
+    from cos_multipart._protocol.errors import CosResponseError
+
+    served = Object(answer_head=ObjectResult("k", ETAG, None, None, None, ResponseInfo(200, "rh")))
+    end, asked = run(DownloadMachine.download(start()), served.answer)
+    assert isinstance(end, Failed) and isinstance(end.error, CosResponseError) and served.fetches == []
+    assert kinds(asked) == ["Lock", "Head", "Unlock"]
+
+
+def test_ctrl_c_while_the_checkpoint_is_written_stops_the_download() -> None:
+    served = Object()
+    saves = 0
+
+    def answer(action: Any) -> object:
+        nonlocal saves
+        if isinstance(action, SaveRanges):
+            saves += 1
+            if saves == 3:
+                return KeyboardInterrupt()
+            if saves == 2:
+                return OSError("disk full")  # a failed write is only logged
+        return served.answer(action)
+
+    end, asked = run(DownloadMachine.download(start()), answer)
+    assert isinstance(end, Failed) and isinstance(end.error, KeyboardInterrupt)
+    assert "Commit" not in kinds(asked) and Discard(keep=True) in asked

@@ -24,7 +24,7 @@ from .transfer import connection_options, make_client, sse_c_from_environment
 from .._core._defaults import DEFAULT_CONCURRENCY
 from .._core._download import CHECK_CRC64, CHECK_MD5, DownloadResult
 from .._core.planner import DEFAULT_PART_SIZE
-from .._protocol.errors import CosIntegrityError, CosValidationError
+from .._protocol.errors import CosError, CosIntegrityError, CosValidationError
 from .._protocol.sse import SseC
 
 # The client and the downloader are imported by the commands that run them, not when the parser is built
@@ -116,9 +116,18 @@ def local_path(key: str, local: str) -> str:
 
 
 def download_command(args: argparse.Namespace) -> int:
-    """``cos-multipart download cos://BUCKET/KEY LOCAL`` (``-r``: a prefix into a directory); the exit code."""
+    """``cos-multipart download cos://BUCKET/KEY LOCAL`` (``-r``: a prefix into a directory; LOCAL ``-``: stdout,
+    as ``cat``); the exit code.
+
+    A namespace of ``cp SOURCE TARGET`` (``source`` the object, ``target`` the local path, no ``local``) is
+    taken as well, so ``cp cos://B/K LOCAL`` can be routed here as it is parsed.
+    """
     from .._drivers.download import download_file
 
+    if getattr(args, "local", None) is None and "://" in str(getattr(args, "source", "")):
+        args = argparse.Namespace(**{**vars(args), "target": args.source, "local": args.target})
+    if args.local == "-" and not _option(args, "recursive", False):
+        return run_cat(args)
     if _option(args, "recursive", False):
         from .download_tree import run_tree_download
 
@@ -132,8 +141,12 @@ def download_command(args: argparse.Namespace) -> int:
     with make_client(args, target, workers=settings["concurrency"]) as client:
         if _option(args, "dry_run", False):
             return _plan(args, client, target, path, settings)
-        with file_bar(path, enabled=not _option(args, "quiet", False) and not as_json and is_tty()) as progress:
-            result = download_file(client, target.key, path, progress=progress, **settings)
+        try:
+            with file_bar(path, enabled=not _option(args, "quiet", False) and not as_json and is_tty()) as progress:
+                result = download_file(client, target.key, path, progress=progress, **settings)
+        except (KeyboardInterrupt, CosError) as error:
+            _say_kept(path, settings["resume"], as_json)
+            raise error
     if as_json:
         from .json_output import emit
 
@@ -141,6 +154,16 @@ def download_command(args: argparse.Namespace) -> int:
     elif not _option(args, "quiet", False):
         print(shown(summary(target, result)))
     return EXIT_OK
+
+
+def _say_kept(path: str, resume: bool, as_json: bool) -> None:
+    """After a failure: one line naming what an interrupted download left for a resume, if anything."""
+    from .._io._downloadfile import DownloadFiles
+
+    files = DownloadFiles(path)
+    if resume and not as_json and os.path.exists(files.temp) and os.path.exists(files.checkpoint):
+        print(shown(f"cos-multipart: download kept: {files.temp} (ranges recorded in {files.checkpoint}); "
+                    f"run the same command again to resume, or delete both files"), file=sys.stderr)  # fmt: skip
 
 
 def _plan(args: argparse.Namespace, client: CosClient, target: Target, path: str, settings: Dict[str, Any]) -> int:

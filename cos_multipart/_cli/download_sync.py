@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 from .bar import human
 from .dirs import EXIT_DELETE_LIMIT
 from .download import download_object, transfer_settings
-from .download_tree import _inside
+from .download_tree import _inside, each_object
 from .main import EXIT_OK, EXIT_PARTIAL, describe_error
 from .target import Target, parse_target, scope_of
 from .text import shown
@@ -70,8 +70,10 @@ def run_sync_download(args: argparse.Namespace) -> int:
         items = plan_sync_download(objects, prefix, options)
         if not args.dry_run:
             os.makedirs(root, exist_ok=True)
-        for item in items:
-            lines.append(_one(client, target, item, root, settings, args))
+        def one(item: SyncItem, small: bool) -> Dict[str, Any]:
+            return _one(client, target, item, root, {**settings, "concurrency": 1} if small else settings, args)
+
+        lines.extend(each_object(items, one, settings["concurrency"], lambda item: item.remote.size <= settings["part_size"]))
     deletions = local_deletions(_local_files(root), items, options) if args.delete else []
     limited = over_limit(len(deletions), args.max_delete)
     for relative in deletions:

@@ -11,9 +11,10 @@ when any was.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from .bar import human
 from .download import _option, download_object, summary, transfer_settings
@@ -26,7 +27,10 @@ from .._drivers.download import download_file
 from .._protocol.errors import CosError, CosValidationError
 from .._protocol.models import ObjectSummary
 
-__all__ = ["Planned", "plan_tree", "run_tree_download"]
+__all__ = ["Planned", "each_object", "plan_tree", "run_tree_download"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,28 @@ def plan_tree(objects: List[ObjectSummary], prefix: str, root: str) -> List[Plan
     return planned
 
 
+def each_object(items: Sequence[T], one: Callable[[T, bool], R], concurrency: int, small: Callable[[T], bool]) -> Iterator[R]:
+    """``one(item, small)`` for every item, as each finishes: the small objects (one GET each) ``concurrency``
+    at a time on a pool of threads, then the large ones one after another (each with its own ``concurrency``
+    ranges), so requests in flight stay within ``concurrency`` either way."""
+    smalls = [item for item in items if small(item)]
+    if concurrency > 1 and len(smalls) > 1:
+        with concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="cos-multipart-objects") as pool:
+            futures = [pool.submit(one, item, True) for item in smalls]
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()  # Ctrl-C: the objects not started are not started
+    else:
+        for item in smalls:
+            yield one(item, True)
+    for item in items:
+        if not small(item):
+            yield one(item, False)
+
+
 def _inside(root: str, path: str) -> bool:
     """Whether ``path``'s directory, symbolic links resolved, is ``root`` or below it."""
     real_root = os.path.realpath(root)
@@ -78,10 +104,12 @@ def run_tree_download(args: argparse.Namespace) -> int:
         lines: List[Dict[str, Any]] = []
         counts = {"downloaded": 0, "refused": 0, "failed": 0, "would_download": 0}
         size = 0
-        for item in planned:
-            kind, line, text = _one(client, target, item, root, settings, dry_run)
+        def one(item: Planned, small: bool) -> Tuple[str, Dict[str, Any], str]:
+            return _one(client, target, item, root, {**settings, "concurrency": 1} if small else settings, dry_run)
+
+        for kind, line, text in each_object(planned, one, settings["concurrency"], lambda item: item.size <= settings["part_size"]):
             counts[kind] += 1
-            size += item.size if kind in ("downloaded", "would_download") else 0
+            size += int(line.get("size") or 0) if kind in ("downloaded", "would_download") else 0
             lines.append(line)
             if as_json:
                 from .json_output import emit

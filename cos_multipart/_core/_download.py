@@ -14,6 +14,7 @@ from typing import Mapping, Optional, Tuple, Union
 
 from .._protocol._frozen import FrozenMapping
 from .._protocol.checksum import etag_is_md5, normalize_etag
+from .._protocol.errors import CosResponseError
 from .._protocol.models import ObjectResult
 
 __all__ = [
@@ -56,7 +57,7 @@ class ObjectFacts:
     def of(cls, head: ObjectResult) -> "ObjectFacts":
         """The facts of a HEAD answer (its ``Content-Length`` is the object's size)."""
         if head.size is None:
-            raise ValueError(f"HEAD of {head.key!r} answered without a Content-Length")
+            raise CosResponseError(f"HEAD of {head.key!r} answered without a Content-Length: the object's size is unknown", status=head.response.status, request_id=head.request_id)
         headers = head.response.headers
         encryption = headers.get("x-cos-server-side-encryption", "").lower()
         customer = "x-cos-server-side-encryption-customer-algorithm" in headers

@@ -25,7 +25,7 @@ import dataclasses
 import logging
 from typing import Any, Dict, Generator, List, Optional, Tuple
 
-from ._actions import CombineCrc64, Head, ProgressFlush, ProgressStart
+from ._actions import CombineCrc64, Head, Lock, ProgressFlush, ProgressStart, Unlock
 from ._download import (
     CHECK_CRC64, CHECK_MD5, CHECK_SIZE, CheckRanges, Commit, Discard, DownloadCheckpoint, DownloadResult,
     DownloadStart, HashTemp, LoadRanges, ObjectFacts, PrepareTemp, SaveRanges,
@@ -36,7 +36,7 @@ from .._protocol.errors import CosIntegrityError, ObjectChangedError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DownloadMachine", "download_flow", "plan_ranges", "stream_flow"]
+__all__ = ["CHECKPOINT_WRITES", "DownloadMachine", "download_flow", "plan_ranges", "save_interval", "stream_flow"]
 
 Flow = Generator[Any, Any, DownloadResult]
 
@@ -50,8 +50,32 @@ def plan_ranges(size: int, start: DownloadStart) -> Tuple[bool, List[Span]]:
     return False, [(index, offset, min(step, size - offset)) for index, offset in enumerate(range(0, size, step))]
 
 
+#: A checkpoint is written at most this many times per round (each write holds every range recorded so far).
+CHECKPOINT_WRITES = 500
+
+
+def save_interval(ranges: int) -> int:
+    """Ranges between two checkpoint writes: every range up to :data:`CHECKPOINT_WRITES` ranges, then fewer
+    writes (10,000 ranges: every 20th), so the writes stay linear in the object's size."""
+    return max(1, -(-ranges // CHECKPOINT_WRITES))
+
+
 def download_flow(start: DownloadStart) -> Flow:
-    """The whole download (see the module docstring)."""
+    """The whole download (see the module docstring), under the lock of its target (a second download to the
+    same path at the same time fails at once: they would share the temporary file)."""
+    yield Lock(start.path)
+    try:
+        result = yield from _download(start)
+    except GeneratorExit:  # the machine was dropped unfinished: nothing more can be asked
+        raise
+    except BaseException:
+        yield Unlock()
+        raise
+    yield Unlock()
+    return result
+
+
+def _download(start: DownloadStart) -> Flow:
     facts = ObjectFacts.of((yield Head()))
     whole, spans = plan_ranges(facts.size, start)
     record = start.resume and not whole
@@ -128,8 +152,16 @@ def _rounds(
     yield ProgressStart(facts.size, len(spans), len(done), reused_bytes)
     refetched = 0
     for round_number in range(1, start.attempts + 1):
-        window = RangeWindow(start.key, pending, checkpoint, whole=whole, limit=start.concurrency, attempts=start.attempts, record=record)
-        yield window
+        window = RangeWindow(
+            start.key, pending, checkpoint, whole=whole, limit=start.concurrency, attempts=start.attempts, record=record,
+            save_every=save_interval(len(spans)),
+        )  # fmt: skip
+        try:
+            yield window
+        except BaseException as error:
+            if record and window.unsaved and not isinstance(error, GeneratorExit):  # they count for a resume
+                yield SaveRanges(window.checkpoint)
+            raise
         done.update(window.done)
         checkpoint = window.checkpoint
         refetched += window.refetched

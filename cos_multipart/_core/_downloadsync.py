@@ -22,9 +22,9 @@ from ._downloadnames import is_folder_marker, local_parts
 
 __all__ = ["RemoteObject", "SyncItem", "local_deletions", "plan_sync_download", "TEMP_SUFFIXES"]
 
-#: Names a download leaves beside its target while it runs (``.NAME.cos-download`` and its checkpoint): never
+#: Names a download leaves beside its target while it runs (``.NAME.cos-download``, its checkpoint and lock): never
 #: taken for files to delete.
-TEMP_SUFFIXES = (".cos-download", ".cos-download.json")
+TEMP_SUFFIXES = (".cos-download", ".cos-download.json", ".cos-download.json.lock")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,9 @@ class RangeWindow:
         limit: Ranges in flight at most.
         attempts: Fetches of one range at most.
         record: Record fetched ranges in the checkpoint.
+        save_every: Write the checkpoint after every this many ranges (the whole checkpoint is written each
+            time: a plan of many ranges writes it less often; :attr:`unsaved` says whether the last ranges
+            are still to be written, which the sequence does when it stops).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class RangeWindow:
         limit: int,
         attempts: int,
         record: bool,
+        save_every: int = 1,
     ) -> None:
         self.key = key
         self.checkpoint = checkpoint
@@ -65,6 +69,9 @@ class RangeWindow:
         self.limit = limit
         self.attempts = attempts
         self.record = record
+        self.save_every = max(1, save_every)
+        #: Ranges recorded in :attr:`checkpoint` since it was last written.
+        self.unsaved = 0
         self.done: Dict[int, int] = {}
         self.refetched = 0
         self.error: Optional[BaseException] = None
@@ -125,9 +132,9 @@ class RangeWindow:
             if isinstance(outcome, BaseException):
                 logger.debug("stopping the ranges: %s", outcome)
             return
-        if isinstance(action, SaveRanges) and isinstance(outcome, BaseException):
+        if isinstance(action, SaveRanges) and isinstance(outcome, Exception):
             logger.warning("the download's checkpoint was not written: %s", outcome)  # only a resume loses
-            outcome = None
+            outcome = None  # (Ctrl-C while it was written is not an Exception: it stops the download below)
         elif not isinstance(action, FetchRange) and isinstance(outcome, BaseException):
             self._busy -= 1  # the user's progress callback raised (Ctrl-C included): the download stops
             self.fail(outcome)
@@ -173,6 +180,11 @@ class RangeWindow:
             self._queue.append(reported)
             return
         self.checkpoint = self.checkpoint.with_range(action.index, outcome.crc64)
+        self.unsaved += 1
+        if self.unsaved < self.save_every:
+            self._queue.append(reported)
+            return
+        self.unsaved = 0
         first = SaveRanges(self.checkpoint)
         self._queue.append(first)
         self._after[id(first)] = reported

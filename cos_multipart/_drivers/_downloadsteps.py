@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Optional, Union, get_args
+from typing import Any, BinaryIO, Optional, Tuple, Union, get_args
 
-from .._core._actions import CombineCrc64, PartDone, ProgressFlush, ProgressRewind, ProgressStart
+from .._core._actions import CombineCrc64, Lock, PartDone, ProgressFlush, ProgressRewind, ProgressStart, Unlock
 from .._core._download import CheckRanges, Commit, Discard, FetchRange, Fetched, HashTemp, LoadRanges, PrepareTemp, SaveRanges, WriteOut
 from .._core.progress import ProgressCallback, ProgressTracker
 from .._io._downloadfile import DownloadFiles
+from .._io._lock import CheckpointLock
 from .._io.ratelimit import TokenBucket
-from .._protocol.errors import CosCancelledError, CosResponseError, CosValidationError
+from .._protocol.errors import CosCancelledError, CosResponseError, CosValidationError, DownloadLockedError, UploadLockedError
 from .._protocol.integrity import IntegrityScheme
 from .._protocol.sse import EncryptionLike
 
 __all__ = ["DOWNLOAD_LOCAL", "DownloadOptions", "DownloadSteps", "RangeSink"]
 
 DownloadLocal = Union[
-    LoadRanges, PrepareTemp, CheckRanges, SaveRanges, HashTemp, Commit, Discard, CombineCrc64, WriteOut,
+    Lock, Unlock, LoadRanges, PrepareTemp, CheckRanges, SaveRanges, HashTemp, Commit, Discard, CombineCrc64, WriteOut,
     ProgressStart, ProgressRewind, PartDone, ProgressFlush,
 ]  # fmt: skip
 #: The local actions of a download, as a class tuple for isinstance.
@@ -76,10 +78,35 @@ class DownloadSteps:
         self.written_md5 = hashlib.md5()
         #: Whether to compute it (set once the HEAD shows no CRC-64: MD5 costs CPU on every byte).
         self.want_md5 = False
+        self.lock: Optional[CheckpointLock] = None
+
+    def close(self) -> None:
+        """Close the temporary file and release the lock (whatever the machine got to)."""
+        self.files.close()
+        lock, self.lock = self.lock, None
+        if lock is not None:
+            lock.release()
+
+    def _lock(self) -> None:
+        """The lock of the target's checkpoint (beside it): refused at once when another download holds it."""
+        try:
+            self.lock = CheckpointLock.acquire(Path(self.files.checkpoint))
+        except DownloadLockedError:
+            raise
+        except UploadLockedError as held:
+            raise DownloadLockedError(held.path, pid=held.pid, host=held.host, in_process=held.in_process) from None
 
     def perform(self, action: Any) -> object:
         """Do the local action ``action``; its outcome."""
         files = self.files
+        if isinstance(action, Lock):
+            self._lock()
+            return None
+        if isinstance(action, Unlock):
+            lock, self.lock = self.lock, None
+            if lock is not None:
+                lock.release()
+            return None
         if isinstance(action, LoadRanges):
             return files.load()
         if isinstance(action, PrepareTemp):
@@ -141,13 +168,17 @@ class RangeSink:
         self._update = steps.scheme.update
         self._memory = bytearray() if action.memory else None
 
-    def check_answer(self, status: int, length: Optional[int]) -> None:
-        """A ranged GET must answer 206 with the range's length, a whole one 200 (else the bytes would land
-        at the wrong place)."""
+    def check_answer(self, status: int, length: Optional[int], content_range: Optional[str] = None) -> None:
+        """A ranged GET must answer 206 for the range asked (``Content-Range``, when given, names it) with its
+        length, a whole one 200 (else the bytes would land at the wrong place)."""
         action = self.action
         wanted = 200 if action.whole else 206
         if status != wanted or (length is not None and length != action.length):
             raise CosResponseError(f"GET of range {action.offset}+{action.length} answered {status} with {length} bytes (wanted {wanted})", status=status)
+        if not action.whole and content_range is not None:
+            span = range_of(content_range)
+            if span != (action.offset, action.offset + action.length - 1):
+                raise CosResponseError(f"GET of bytes {action.offset}-{action.offset + action.length - 1} answered Content-Range {content_range!r}", status=status)
 
     def take(self, chunk: bytes) -> None:
         """Write ``chunk`` (on a worker thread: never on an event loop)."""
@@ -170,3 +201,13 @@ class RangeSink:
         """What this fetch wrote."""
         return Fetched(self.position - self.action.offset, self.crc, self._memory)
 
+
+
+def range_of(content_range: str) -> Optional[Tuple[int, int]]:
+    """``(first, last)`` of a ``Content-Range: bytes first-last/total`` (RFC 9110 14.4), else ``None``."""
+    unit, _, rest = content_range.strip().partition(" ")
+    span, _, _ = rest.partition("/")
+    first, dash, last = span.partition("-")
+    if unit.lower() != "bytes" or not dash or not first.isdigit() or not last.isdigit():
+        return None
+    return int(first), int(last)

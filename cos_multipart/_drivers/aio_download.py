@@ -50,7 +50,7 @@ class AsyncDownload(AsyncExecutor):
             await self.execute(machine)
         finally:
             await self.threads.close()
-            self.steps.files.close()
+            self.steps.close()
         return machine.result(time.monotonic() - started)
 
     def prepare_part(self) -> None:
@@ -73,7 +73,7 @@ class AsyncDownload(AsyncExecutor):
             self.start.key, byte_range=span, sse_c=options.sse_c, if_match=action.etag, traffic_limit=options.traffic_limit,
         )  # fmt: skip
         async with body:
-            sink.check_answer(body.status, body.result.size)
+            sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
             async for chunk in body.iter_chunks(CHUNK):
                 await self.threads.run(sink.take, chunk)
         return sink.fetched()
@@ -100,4 +100,4 @@ async def async_download_file(
     ranges; the temporary file and checkpoint are kept for a resume when ``resume`` is on.
     """
     start = check_start(key, path, part_size, concurrency, attempts, resume, threshold)
-    return await AsyncDownload(client, start, check_options(sse_c, traffic_limit, bandwidth_limit), progress).run()
+    return await AsyncDownload(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress).run()

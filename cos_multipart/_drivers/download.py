@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Optional, Union
 from .._core._actions import Head
 from .._core._download import DownloadResult, DownloadStart, FetchRange
 from .._core._downloadflow import DownloadMachine
-from .._core._decisions import client_dialect
+from .._core._decisions import check_progress, client_dialect
 from .._core._config import DEFAULT_CONCURRENCY
 from .._core.parts import DEFAULT_PART_ATTEMPTS
 from .._core.planner import DEFAULT_PART_SIZE
@@ -49,7 +49,11 @@ def check_start(
     )  # fmt: skip
 
 
-def check_options(sse_c: sse.EncryptionLike, traffic_limit: Optional[int], bandwidth_limit: Optional[float]) -> DownloadOptions:
+def check_options(
+    sse_c: sse.EncryptionLike, traffic_limit: Optional[int], bandwidth_limit: Optional[float], progress: object = None
+) -> DownloadOptions:
+    """What every request of a download carries, each option checked before any request (errors name it)."""
+    check_progress(progress)
     if sse_c is not None:
         sse.coerce(sse_c, "sse_c")
     if traffic_limit is not None:
@@ -92,7 +96,7 @@ class Download(ThreadExecutor):
         try:
             self.execute(machine)
         finally:
-            self.steps.files.close()
+            self.steps.close()
         return machine.result(time.monotonic() - started)
 
     def prepare_pool(self) -> None:
@@ -121,7 +125,7 @@ class Download(ThreadExecutor):
             self.start.key, byte_range=span, sse_c=options.sse_c, cancel=self.cancel, if_match=action.etag,
             traffic_limit=options.traffic_limit,
         ) as body:  # fmt: skip
-            sink.check_answer(body.status, body.result.size)
+            sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
             for chunk in body.iter_chunks(CHUNK):
                 sink.take(chunk)
         return sink.fetched()
@@ -173,7 +177,7 @@ def download_file(
         CosIntegrityError: The bytes never matched the object's checksum within ``attempts`` rounds.
     """
     start = check_start(key, path, part_size, concurrency, attempts, resume, threshold)
-    return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit), progress).run()
+    return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress).run()
 
 
 def download_stream(
@@ -218,7 +222,7 @@ def download_stream(
         key if isinstance(key, str) and key else _bad_key(key), "-", positive(part_size, "part_size"),
         positive(concurrency, "concurrency"), positive(attempts, "attempts"), resume=False,
     )  # fmt: skip
-    return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit), progress, out).run()
+    return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress, out).run()
 
 
 def _bad_key(key: object) -> str:

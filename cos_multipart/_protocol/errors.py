@@ -581,3 +581,24 @@ class PresignedPartsError(CosIntegrityError):
 
 def _presigned_parts_error(problems: Any, aborted: bool, request_id: str) -> "PresignedPartsError":
     return PresignedPartsError(problems, aborted=aborted, request_id=request_id)
+
+
+class DownloadLockedError(UploadLockedError):
+    """Another download (another process, or another thread of this one) is writing the same target file.
+
+    An :class:`UploadLockedError` (the same lock, the same attributes; the command line exits with 7), raised at
+    once before any request: the two would share the temporary file beside the target.
+    """
+
+    def __init__(
+        self, path: str, *, pid: Optional[int] = None, host: Optional[str] = None, in_process: bool = False
+    ) -> None:
+        super().__init__(path, pid=pid, host=host, in_process=in_process)
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        if host:
+            holder += f" on {host}"
+        who = "another download in this process" if in_process else "another cos-multipart process"
+        self.args = (f"{who} ({holder}) is downloading to this file; wait for it or stop it (lock: {path})",)
+
+    def __reduce__(self) -> Any:
+        return (_restore_error, (type(self), self.args, dict(self.__dict__)))

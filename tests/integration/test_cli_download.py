@@ -73,7 +73,7 @@ def test_an_interrupted_download_resumes(cli_env: LocalCOS, client: CosClient, t
     code = run("download", target(cli_env, "k"), str(tmp_path / "out"), "--part-size", "1MB", "--concurrency", "1")
     assert code == 5 and not (tmp_path / "out").exists()  # the body cut short: a broken connection
     assert len(leftovers(tmp_path)) == 2  # the temporary file and its checkpoint, for the next run
-    capsys.readouterr()
+    assert "download kept" in capsys.readouterr().err
     before = len(cli_env.log_entries("GetObject"))
     assert run("download", target(cli_env, "k"), str(tmp_path / "out"), "--part-size", "1MB", "--json") == 0
     (line,) = json_lines(capsys.readouterr().out)
@@ -132,3 +132,39 @@ def test_a_missing_object_and_a_prefix_without_r(cli_env: LocalCOS, tmp_path: Pa
     assert run("download", target(cli_env, "dir/"), str(tmp_path / "out")) == 2
     assert "-r" in capsys.readouterr().err
     assert everything_under(tmp_path) == []
+
+
+def test_recursive_download_of_many_small_objects_keeps_requests_within_the_concurrency(
+    local_cos_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_directory import max_overlap
+
+    server = local_cos_factory(latency=0.02)
+    monkeypatch.setenv("COS_SECRET_ID", server.credentials.secret_id)
+    monkeypatch.setenv("COS_SECRET_KEY", server.credentials.secret_key)
+    monkeypatch.setenv("COS_ENDPOINT", server.endpoint)
+    monkeypatch.setenv("COS_REGION", server.region)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with server.client() as client:
+        objects = {f"p/{i}.txt": put(client, f"p/{i}.txt", 100 + i) for i in range(12)}
+        objects["p/big"] = put(client, "p/big", 3 * 1024 * 1024)
+    seen = len(server.log_entries())
+    assert run("download", "-r", target(server, "p/"), str(tmp_path / "out"), "--concurrency", "3", "--part-size", "1MB") == 0
+    assert "downloaded 13 objects" in capsys.readouterr().out
+    for key, data in objects.items():
+        assert (tmp_path / "out" / key[2:]).read_bytes() == data
+    assert max_overlap(server) <= 3 and len(server.log_entries()) > seen
+
+
+def test_download_command_takes_a_cp_namespace_and_a_dash_for_stdout(
+    cli_env: LocalCOS, client: CosClient, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    import argparse
+
+    from cos_multipart._cli.download import download_command
+
+    data = put(client, "k", 5000)
+    routed = argparse.Namespace(source=target(cli_env, "k"), target=str(tmp_path / "copy"), quiet=True, endpoint=None, region=None)
+    assert download_command(routed) == 0 and (tmp_path / "copy").read_bytes() == data
+    assert run("download", target(cli_env, "k"), "-") == 0
+    assert capfdbinary.readouterr().out == data

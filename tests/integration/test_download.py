@@ -9,10 +9,10 @@ from typing import Any, List
 
 import pytest
 
-from cos_multipart import download_stream
+from cos_multipart import download_file, download_stream
 from cos_multipart._io.client import CosClient
 from cos_multipart._protocol.checksum import crc64
-from cos_multipart._protocol.errors import CosIntegrityError, CosValidationError, ObjectChangedError
+from cos_multipart._protocol.errors import CosIntegrityError, CosValidationError, DownloadLockedError, ObjectChangedError, UploadLockedError
 from cos_multipart._protocol.sse import SseC
 from cos_multipart.testing import Fault, LocalCOS
 
@@ -97,7 +97,10 @@ def test_sse_c(driver: str, client: CosClient, local_cos: LocalCOS, tmp_path: Pa
 
 def test_options_are_checked_before_any_request(driver: str, client: CosClient, local_cos: LocalCOS, tmp_path: Path) -> None:
     put(client, "k", 10)
-    for options, field in (({"part_size": 0}, "part_size"), ({"concurrency": -1}, "concurrency"), ({"traffic_limit": 5}, "traffic_limit")):
+    for options, field in (
+        ({"part_size": 0}, "part_size"), ({"concurrency": -1}, "concurrency"), ({"traffic_limit": 5}, "traffic_limit"),
+        ({"progress": "print"}, "progress"), ({"bandwidth_limit": -1}, "bandwidth_limit"), ({"attempts": 0}, "attempts"),
+    ):  # fmt: skip
         with pytest.raises(CosValidationError) as caught:
             fetch(driver, client, "k", tmp_path / "out", **options)
         assert caught.value.field == field
@@ -128,3 +131,19 @@ def test_a_stream_of_a_small_and_an_empty_object(client: CosClient) -> None:
         data = put(client, "small", size)
         out = io.BytesIO()
         assert download_stream(client, "small", out).ranges == 1 and out.getvalue() == data
+
+
+def test_two_downloads_to_one_target_at_once_are_refused(driver: str, client: CosClient, tmp_path: Path) -> None:
+    data = put(client, "big", 3 * PART)
+    refused: List[BaseException] = []
+
+    def second(event: Any) -> None:
+        if not refused and event.parts_done >= 1:
+            try:
+                download_file(client, "big", tmp_path / "out")
+            except DownloadLockedError as error:
+                refused.append(error)
+
+    fetch(driver, client, "big", tmp_path / "out", concurrency=1, progress=second)
+    assert len(refused) == 1 and isinstance(refused[0], UploadLockedError) and "downloading" in str(refused[0])
+    assert (tmp_path / "out").read_bytes() == data and leftovers(tmp_path) == []

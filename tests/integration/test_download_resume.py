@@ -118,3 +118,36 @@ def test_ranges_damaged_on_disk_between_runs_are_fetched_again(driver: str, clie
         os.fsync(handle.fileno())
     result = fetch(driver, client, "big", target)
     assert result.ranges_reused == 2 and target.read_bytes() == data
+
+
+def test_cancelling_the_async_download_keeps_the_ranges_and_leaves_no_thread(client: CosClient, local_cos: LocalCOS, tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from cos_multipart.aio import async_download_file
+    from uploads import async_client_like
+
+    data = put(client, "big", 8 * PART)
+    target = tmp_path / "out"
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        async with async_client_like(client) as aclient:
+            task: "asyncio.Task[Any]" = asyncio.ensure_future(
+                async_download_file(aclient, "big", target, part_size=PART, concurrency=1, progress=lambda event: cancel(event))
+            )
+
+            def cancel(event: ProgressEvent) -> None:
+                if event.parts_done >= 3:
+                    loop.call_soon_threadsafe(task.cancel)
+
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run())
+    assert not target.exists() and len(leftovers(tmp_path)) == 2
+    assert not [thread.name for thread in threading.enumerate() if thread.name.startswith("cos-multipart-download")]
+    stored = DownloadFiles(str(target)).load()
+    assert stored is not None and len(stored.done) >= 3
+    result = fetch("threads", client, "big", target)  # resumed by the other driver
+    assert result.ranges_reused == len(stored.done) and target.read_bytes() == data
