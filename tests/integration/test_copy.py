@@ -139,6 +139,17 @@ def test_an_sse_c_source(driver: Driver, client: CosClient, dialect: str, store:
         assert stored(client, key) == data and result.size == len(data)
 
 
+def test_an_sse_c_destination(driver: Driver, client: CosClient, dialect: str, store: CheckpointStore) -> None:
+    if dialect == "oss":
+        pytest.skip("OSS has no SSE-C (refused before any request: test_an_sse_c_source)")
+    data = put(client, "src/plain", 2 * MB + 1)
+    other = SseC(bytes(reversed(KEY_BYTES)))
+    for threshold in (4 * MB, MB):  # single and multipart
+        key = f"dst/sealed-{threshold}"
+        result = copy_with(driver, client, "src/plain", key, encryption=other, store=store, threshold=threshold)
+        assert result.crc64_verified and stored(client, key, sse_c=other) == data
+
+
 def test_an_empty_source(driver: Driver, client: CosClient, store: CheckpointStore) -> None:
     put(client, "src/empty", 0)
     result = copy_with(driver, client, "src/empty", "dst/empty", store=store, threshold=0)
