@@ -269,6 +269,23 @@ def test_a_stored_copy_that_is_gone_starts_again() -> None:
     assert isinstance(last, Done) and "InitiateCopy" in script.kinds()
 
 
+def test_a_copy_killed_after_complete_is_recognised_and_not_copied_again() -> None:
+    stored = stored_session([1, 2, 3, 4], completing=True)
+    script = Script(CopyMachine.copy(start()), {LoadCheckpoint: lambda a: stored})
+    last = script.run()
+    assert isinstance(last, Done) and last.result.parts_reused == 4 and last.result.upload_id == stored.upload_id
+    assert script.kinds() == ["HeadSource", "Lock", "LoadCheckpoint", "HeadDestination", "DropCheckpoint", "Unlock"]
+
+
+def test_a_completing_checkpoint_whose_object_differs_is_copied_again() -> None:
+    stored = stored_session([1, 2, 3, 4], completing=True)
+    answers = iter([dest_head(crc=1), dest_head()])  # the first HEAD: another object; the last: the copy
+    script = Script(CopyMachine.copy(start()), {LoadCheckpoint: lambda a: stored, HeadDestination: lambda a: next(answers),
+                                                ListParts: lambda a: error(404, "NoSuchUpload")})  # fmt: skip
+    last = script.run()
+    assert isinstance(last, Done) and last.result.parts_reused == 0 and "InitiateCopy" in script.kinds()
+
+
 def test_the_checkpoint_is_filed_per_source_location() -> None:
     assert checkpoint_source(TARGET, SOURCE).startswith("/cos-multipart-copy/")
     assert checkpoint_source(TARGET, SOURCE) != checkpoint_source(TARGET, dataclasses.replace(SOURCE, key="other"))

@@ -250,7 +250,28 @@ def _session(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -
     return session, checkpoint, 0
 
 
+def _finished_earlier(run: _Run, plan: PartPlan, stored: Optional[UploadSession]) -> Generator[Any, Any, Optional[CopyResult]]:
+    """The result when an earlier run of this copy sent Complete and was killed before it could drop its
+    checkpoint: the destination already has the source's size and CRC-64 (nothing is copied again)."""
+    if stored is None or not stored.completing or stored.options_digest != _digest(run) or stored.plan != plan:
+        return None
+    if run.head.crc64 is None:
+        return None  # nothing to recognise the earlier copy by: copy again
+    try:
+        head: ObjectResult = yield HeadDestination()
+    except CosError:
+        return None
+    if head.size != run.size or head.crc64 != run.head.crc64:
+        return None
+    logger.info("copy %s of %s was completed by an earlier run: nothing copied again", stored.upload_id, run.name)
+    yield DropCheckpoint(stored)
+    return run.result(stored.upload_id, head, plan.count, plan.count, True)
+
+
 def _parts(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -> CopyFlow:
+    finished = yield from _finished_earlier(run, plan, stored)
+    if finished is not None:
+        return finished
     session, checkpoint, reused = yield from _session(run, plan, path, stored)
     window = CopyWindow(session, session.pending(), run.head.etag, run.name, limit=run.start.limit, record=checkpoint is not None)
     try:
