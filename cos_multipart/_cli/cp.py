@@ -92,9 +92,11 @@ def copy_options() -> argparse.ArgumentParser:
 # --- the one place a local path is turned away ---------------------------------------------------------------
 
 
-def _local_side(args: argparse.Namespace) -> Optional[str]:
-    """``None`` when SRC and DST are both service targets; otherwise the error naming the local argument
-    (the download and upload commands move bytes between this machine and the service, cp does not)."""
+def _local_side(args: argparse.Namespace) -> Optional[int]:
+    """``None`` when SRC and DST are both service targets (a server-side copy follows); otherwise the command's
+    exit code once it is handled here. For now a local side is the error naming its argument (the upload and
+    download commands move bytes between this machine and the service): the one place to hand such a ``cp``
+    to them."""
     for name, flag in (("source", "SRC"), ("target", "DST")):
         value = getattr(args, name)
         if "://" not in value:
@@ -103,7 +105,6 @@ def _local_side(args: argparse.Namespace) -> Optional[str]:
 
 
 def _targets(args: argparse.Namespace) -> Tuple[Target, Target]:
-    _local_side(args)
     source = parse_target(args.source, require_key=not args.recursive)
     target = parse_target(args.target, require_key=False)
     if source.dialect is not target.dialect:
@@ -158,6 +159,9 @@ def run_mv(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, *, move: bool) -> int:
     from .transfer import make_client
 
+    handled = _local_side(args)
+    if handled is not None:
+        return handled
     source, target = _targets(args)
     try:
         options = _options(args)
