@@ -180,3 +180,36 @@ def test_a_missing_source_is_the_services_404(driver: Driver, client: CosClient,
     with pytest.raises(CosServiceError) as caught:
         copy_with(driver, client, "src/none", "dst/none", store=store)
     assert caught.value.status == 404
+
+
+class _NoCrcHeads:
+    """A transport that answers every HEAD without its CRC-64 header: the source looks like an object older than
+    the service's CRC-64 (the local server always has one)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def send(self, call: Any, parse: Any, *, cancel: Any = None) -> Any:
+        if call.method != "HEAD":
+            return self._inner.send(call, parse, cancel=cancel)
+
+        def without_crc(status: int, headers: Any, body: bytes) -> Any:
+            return parse(status, {name: value for name, value in headers.items() if "hash-crc64ecma" not in name.lower()}, body)
+
+        return self._inner.send(call, without_crc, cancel=cancel)
+
+
+def test_a_source_without_crc64_is_copied_and_said_so(
+    client: CosClient, store: CheckpointStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = put(client, "src/old", 3 * MB)
+    blind = client.with_transport(_NoCrcHeads(client.transport))
+    for threshold in (4 * MB, MB):  # single and multipart
+        key = f"dst/old-{threshold}"
+        result = copy_object(client, "src/old", key, source_client=blind, store=store, threshold=threshold, part_size=MB)
+        assert (result.source_crc64, result.crc64_verified, result.size) == (None, False, len(data))
+        assert stored(client, key) == data
+    assert "has no CRC-64" in caplog.text
