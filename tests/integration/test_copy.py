@@ -213,3 +213,25 @@ def test_a_source_without_crc64_is_copied_and_said_so(
         assert (result.source_crc64, result.crc64_verified, result.size) == (None, False, len(data))
         assert stored(client, key) == data
     assert "has no CRC-64" in caplog.text
+
+
+@pytest.mark.parametrize("arguments, field", [
+    ({"source": CopySource("src/k", version_id="v1")}, "source"),
+    ({"key": "src/k"}, "metadata_directive"),  # onto itself with "Copy"
+    ({"content_type": "text/plain"}, "content_type"),  # a content option with "Copy"
+    ({"threshold": 6 * 1024**3}, "threshold"),
+    ({"metadata_directive": "COPY"}, "metadata_directive"),
+    ({"source": CopySource("src/k", region="ap-beijing")}, "source region"),  # OSS only: COS copies across regions
+    ({"source_sse_c": SseC(KEY_BYTES)}, "source_sse_c"),  # OSS only
+])  # fmt: skip
+def test_bad_arguments_are_refused_before_any_request(
+    server: LocalCOS, client: CosClient, dialect: str, store: CheckpointStore, arguments: Any, field: str
+) -> None:
+    if field in ("source region", "source_sse_c") and dialect == "cos":
+        pytest.skip("COS takes it")
+    before = len(server.log_entries())
+    call = {"source": "src/k", "key": "dst/k", **arguments}
+    with pytest.raises(CosValidationError) as caught:
+        copy_object(client, call.pop("source"), call.pop("key"), store=store, **call)
+    assert caught.value.field == field
+    assert len(server.log_entries()) == before
