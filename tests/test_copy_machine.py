@@ -225,8 +225,17 @@ def test_abort_on_failure_aborts() -> None:
     assert isinstance(last, Failed) and "Abort" in script.kinds() and "DropCheckpoint" in script.kinds()
 
 
+def test_an_existing_destination_with_forbid_overwrite_is_refused_before_any_part() -> None:
+    script = Script(CopyMachine.copy(start(forbid_overwrite=True)))
+    last = script.run()
+    assert isinstance(last, Failed) and isinstance(last.error, ObjectExistsError)
+    assert "InitiateCopy" not in script.kinds() and "CopyPart" not in script.kinds()
+
+
 def test_an_existing_destination_with_forbid_overwrite_is_object_exists() -> None:
-    script = Script(CopyMachine.copy(start(forbid_overwrite=True)), {Complete: lambda a: error(409, "FileAlreadyExists")})
+    heads = iter([error(404, "NoSuchKey")])  # free when checked; taken before Complete (a race)
+    overrides: Overrides = {Complete: lambda a: error(409, "FileAlreadyExists"), HeadDestination: lambda a: next(heads)}
+    script = Script(CopyMachine.copy(start(forbid_overwrite=True)), overrides)
     last = script.run()
     assert isinstance(last, Failed) and isinstance(last.error, ObjectExistsError) and "Abort" in script.kinds()
     assert script.asked[[type(a) for a in script.asked].index(Complete)].forbid_overwrite is True

@@ -230,6 +230,7 @@ def _session(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -
         logger.info("the stored copy %s of %s is stale (another source version or options): aborted", stored.upload_id, run.name)
         yield from _abort_quietly(stored.upload_id)
         yield DropCheckpoint(stored)
+    yield from _refuse_existing(run)
     initiated: Initiated = yield InitiateCopy(source_content(run.head) if run.config.metadata_directive == "Copy" else None)
     run.request_ids.append(initiated.request_id)
     target = run.start.target
@@ -266,6 +267,21 @@ def _finished_earlier(run: _Run, plan: PartPlan, stored: Optional[UploadSession]
     logger.info("copy %s of %s was completed by an earlier run: nothing copied again", stored.upload_id, run.name)
     yield DropCheckpoint(stored)
     return run.result(stored.upload_id, head, plan.count, plan.count, True)
+
+
+def _refuse_existing(run: _Run) -> Generator[Any, Any, None]:
+    """With ``forbid_overwrite``: fail before any part is copied when the destination exists (Complete still
+    carries the header, against a race)."""
+    if not run.config.forbid_overwrite:
+        return
+    head_error: Optional[CosServiceError] = None
+    try:
+        yield HeadDestination()
+    except CosServiceError as error:
+        head_error = error
+    refusal = decide.overwrite_refusal(head_error, run.start.target.bucket, run.start.key, run.start.target.dialect.name)
+    if refusal is not None:
+        raise refusal
 
 
 def _parts(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -> CopyFlow:
