@@ -22,6 +22,7 @@ from ._actions import (
     Abort, CheckpointWritten, CombineCrc64, Complete, DeleteObject, DropCheckpoint, FlushCheckpoint, ListParts, LoadCheckpoint,
     Lock, MarkCompleting, PartDone, ProgressFlush, ProgressStart, StartCheckpoint, Unlock,
 )  # fmt: skip
+from ._config import UploadConfig
 from ._copyvalues import DEFAULT_COPY_PART_SIZE, CopyConfig, CopyObject, CopyResult, HeadDestination, HeadSource, InitiateCopy
 from ._copywindow import CopyWindow, source_changed
 from ._machine import Machine
@@ -237,7 +238,8 @@ def _session(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -
     session = UploadSession(
         endpoint=target.base_url, bucket=target.bucket, key=run.start.key, upload_id=initiated.upload_id, plan=plan,
         options_digest=digest, source=path, created=initiated.at, service=target.dialect.name,
-        encryption="c" if run.config.sse_c is not None else "none",
+        encryption=UploadConfig(options=run.config.options).encryption_mode,
+        sse_c_key_md5=run.config.sse_c.key_md5 if run.config.sse_c is not None else None,
     )  # fmt: skip
     checkpoint: Optional[str] = None
     if run.config.resume:
