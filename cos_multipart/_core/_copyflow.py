@@ -227,6 +227,7 @@ def _session(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -
             kept = stored.reconcile(listed).kept
             session = dataclasses.replace(stored, parts=kept)
             logger.info("resuming copy %s to %s: %d of %d parts already copied", run.name, run.start.key, len(kept), plan.count)
+            yield from _refuse_existing(run)
             return session, (yield StartCheckpoint(session)), len(kept)
         logger.info("the stored copy %s of %s is stale (another source version or options): aborted", stored.upload_id, run.name)
         yield from _abort_quietly(stored.upload_id)
