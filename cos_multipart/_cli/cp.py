@@ -65,6 +65,7 @@ def copy_options() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=f"part copies in parallel (default {DEFAULT_CONCURRENCY})")
     run.add_argument("--threshold", type=parse_size, default=DEFAULT_COPY_THRESHOLD,
                      help="sources up to this size are copied in one request (default 64MB, at most 5GB; OSS 1GB)")  # fmt: skip
+    run.add_argument("--source-region", metavar="REGION", help="the region of SRC's bucket when it is not --region's (COS: a cross-region copy)")
     run.add_argument("--traffic-limit", type=parse_bit_rate, metavar="RATE", help="server-side cap per request, bits/s (e.g. 8Mbit)")
     run.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     run.add_argument("--no-resume", action="store_true", help="keep no checkpoint; a failed copy is aborted")
@@ -167,7 +168,10 @@ def _run(args: argparse.Namespace, *, move: bool) -> int:
         options = _options(args)
     except CosValidationError as error:
         raise _named(error) from error
-    with make_client(args, source, workers=args.concurrency) as source_client, make_client(args, target, workers=args.concurrency) as client:
+    from_args = argparse.Namespace(**{**vars(args), "region": args.source_region}) if args.source_region else args
+    if args.source_region and source.dialect.name != "cos":
+        raise CosValidationError("--source-region", args.source_region, f"only for cos:// targets: {source.dialect.service} copies within a region")
+    with make_client(from_args, source, workers=args.concurrency) as source_client, make_client(args, target, workers=args.concurrency) as client:
         pairs = list(_pairs_of(args, source, target, source_client))
         if args.dry_run:
             return _plan(args, pairs, source, target, source_client, client, options, move=move)
