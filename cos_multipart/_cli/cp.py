@@ -173,6 +173,9 @@ def _run(args: argparse.Namespace, *, move: bool) -> int:
         raise CosValidationError("--source-region", args.source_region, f"only for cos:// targets: {source.dialect.service} copies within a region")
     with make_client(from_args, source, workers=args.concurrency) as source_client, make_client(args, target, workers=args.concurrency) as client:
         pairs = list(_pairs_of(args, source, target, source_client))
+        same = [from_key for from_key, to_key in pairs if (source.bucket, from_key) == (target.bucket, to_key)]
+        if move and same:  # the copy would be the source: deleting it after the copy would lose the object
+            raise CosValidationError("DST", args.target, f"another place than SRC: mv of {source.url(same[0])} onto itself would delete it")
         if args.dry_run:
             return _plan(args, pairs, source, target, source_client, client, options, move=move)
         if not args.recursive:
