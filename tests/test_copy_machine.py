@@ -225,8 +225,17 @@ def test_abort_on_failure_aborts() -> None:
     assert isinstance(last, Failed) and "Abort" in script.kinds() and "DropCheckpoint" in script.kinds()
 
 
+def test_an_existing_destination_with_forbid_overwrite_is_refused_before_any_part() -> None:
+    script = Script(CopyMachine.copy(start(forbid_overwrite=True)))
+    last = script.run()
+    assert isinstance(last, Failed) and isinstance(last.error, ObjectExistsError)
+    assert "InitiateCopy" not in script.kinds() and "CopyPart" not in script.kinds()
+
+
 def test_an_existing_destination_with_forbid_overwrite_is_object_exists() -> None:
-    script = Script(CopyMachine.copy(start(forbid_overwrite=True)), {Complete: lambda a: error(409, "FileAlreadyExists")})
+    heads = iter([error(404, "NoSuchKey")])  # free when checked; taken before Complete (a race)
+    overrides: Overrides = {Complete: lambda a: error(409, "FileAlreadyExists"), HeadDestination: lambda a: next(heads)}
+    script = Script(CopyMachine.copy(start(forbid_overwrite=True)), overrides)
     last = script.run()
     assert isinstance(last, Failed) and isinstance(last.error, ObjectExistsError) and "Abort" in script.kinds()
     assert script.asked[[type(a) for a in script.asked].index(Complete)].forbid_overwrite is True
@@ -267,6 +276,23 @@ def test_a_stored_copy_that_is_gone_starts_again() -> None:
     script = Script(CopyMachine.copy(start()), {LoadCheckpoint: lambda a: stored, ListParts: lambda a: error(404, "NoSuchUpload")})
     last = script.run()
     assert isinstance(last, Done) and "InitiateCopy" in script.kinds()
+
+
+def test_a_copy_killed_after_complete_is_recognised_and_not_copied_again() -> None:
+    stored = stored_session([1, 2, 3, 4], completing=True)
+    script = Script(CopyMachine.copy(start()), {LoadCheckpoint: lambda a: stored})
+    last = script.run()
+    assert isinstance(last, Done) and last.result.parts_reused == 4 and last.result.upload_id == stored.upload_id
+    assert script.kinds() == ["HeadSource", "Lock", "LoadCheckpoint", "HeadDestination", "DropCheckpoint", "Unlock"]
+
+
+def test_a_completing_checkpoint_whose_object_differs_is_copied_again() -> None:
+    stored = stored_session([1, 2, 3, 4], completing=True)
+    answers = iter([dest_head(crc=1), dest_head()])  # the first HEAD: another object; the last: the copy
+    script = Script(CopyMachine.copy(start()), {LoadCheckpoint: lambda a: stored, HeadDestination: lambda a: next(answers),
+                                                ListParts: lambda a: error(404, "NoSuchUpload")})  # fmt: skip
+    last = script.run()
+    assert isinstance(last, Done) and last.result.parts_reused == 0 and "InitiateCopy" in script.kinds()
 
 
 def test_the_checkpoint_is_filed_per_source_location() -> None:

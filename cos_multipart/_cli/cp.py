@@ -67,6 +67,7 @@ def copy_options() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=f"part copies in parallel (default {DEFAULT_CONCURRENCY})")
     run.add_argument("--threshold", type=parse_size, default=DEFAULT_COPY_THRESHOLD,
                      help="sources up to this size are copied in one request (default 64MB, at most 5GB; OSS 1GB)")  # fmt: skip
+    run.add_argument("--source-region", metavar="REGION", help="the region of SRC's bucket when it is not --region's (COS: a cross-region copy)")
     run.add_argument("--traffic-limit", type=parse_bit_rate, metavar="RATE", help="server-side cap per request, bits/s (e.g. 8Mbit)")
     run.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     run.add_argument("--no-resume", action="store_true", help="keep no checkpoint; a failed copy is aborted")
@@ -94,9 +95,11 @@ def copy_options() -> argparse.ArgumentParser:
 # --- the one place a local path is turned away ---------------------------------------------------------------
 
 
-def _local_side(args: argparse.Namespace) -> Optional[str]:
-    """``None`` when SRC and DST are both service targets; otherwise the error naming the local argument
-    (the download and upload commands move bytes between this machine and the service, cp does not)."""
+def _local_side(args: argparse.Namespace) -> Optional[int]:
+    """``None`` when SRC and DST are both service targets (a server-side copy follows); otherwise the command's
+    exit code once it is handled here. For now a local side is the error naming its argument (the upload and
+    download commands move bytes between this machine and the service): the one place to hand such a ``cp``
+    to them."""
     for name, flag in (("source", "SRC"), ("target", "DST")):
         value = getattr(args, name)
         if "://" not in value:
@@ -105,7 +108,6 @@ def _local_side(args: argparse.Namespace) -> Optional[str]:
 
 
 def _targets(args: argparse.Namespace) -> Tuple[Target, Target]:
-    _local_side(args)
     source = parse_target(args.source, require_key=not args.recursive)
     target = parse_target(args.target, require_key=False)
     if source.dialect is not target.dialect:
@@ -160,13 +162,22 @@ def run_mv(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, *, move: bool) -> int:
     from .transfer import make_client
 
+    handled = _local_side(args)
+    if handled is not None:
+        return handled
     source, target = _targets(args)
     try:
         options = _options(args)
     except CosValidationError as error:
         raise _named(error) from error
-    with make_client(args, source, workers=args.concurrency) as source_client, make_client(args, target, workers=args.concurrency) as client:
+    from_args = argparse.Namespace(**{**vars(args), "region": args.source_region}) if args.source_region else args
+    if args.source_region and source.dialect.name != "cos":
+        raise CosValidationError("--source-region", args.source_region, f"only for cos:// targets: {source.dialect.service} copies within a region")
+    with make_client(from_args, source, workers=args.concurrency) as source_client, make_client(args, target, workers=args.concurrency) as client:
         pairs = list(_pairs_of(args, source, target, source_client))
+        same = [from_key for from_key, to_key in pairs if (source.bucket, from_key) == (target.bucket, to_key)]
+        if move and same:  # the copy would be the source: deleting it after the copy would lose the object
+            raise CosValidationError("DST", args.target, f"another place than SRC: mv of {source.url(same[0])} onto itself would delete it")
         if args.dry_run:
             return _plan(args, pairs, source, target, source_client, client, options, move=move)
         if not args.recursive:

@@ -22,6 +22,7 @@ from ._actions import (
     Abort, CheckpointWritten, CombineCrc64, Complete, DeleteObject, DropCheckpoint, FlushCheckpoint, ListParts, LoadCheckpoint,
     Lock, MarkCompleting, PartDone, ProgressFlush, ProgressStart, StartCheckpoint, Unlock,
 )  # fmt: skip
+from ._config import UploadConfig
 from ._copyvalues import DEFAULT_COPY_PART_SIZE, CopyConfig, CopyObject, CopyResult, HeadDestination, HeadSource, InitiateCopy
 from ._copywindow import CopyWindow, source_changed
 from ._machine import Machine
@@ -144,7 +145,7 @@ def _verify(run: _Run, answered: Optional[int], combined: Optional[int], version
     run.request_ids.append(head.request_id)
     expected = run.head.crc64 if run.head.crc64 is not None else combined
     problem: Optional[CosIntegrityError] = None
-    if head.size is not None and head.size != run.size:
+    if head.size != run.size:  # a HEAD without a Content-Length shows no size: not verified either
         problem = CosIntegrityError("size", run.size, head.size, request_id=head.request_id)
     else:
         for value in (answered, head.crc64):
@@ -226,17 +227,20 @@ def _session(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -
             kept = stored.reconcile(listed).kept
             session = dataclasses.replace(stored, parts=kept)
             logger.info("resuming copy %s to %s: %d of %d parts already copied", run.name, run.start.key, len(kept), plan.count)
+            yield from _refuse_existing(run)
             return session, (yield StartCheckpoint(session)), len(kept)
         logger.info("the stored copy %s of %s is stale (another source version or options): aborted", stored.upload_id, run.name)
         yield from _abort_quietly(stored.upload_id)
         yield DropCheckpoint(stored)
+    yield from _refuse_existing(run)
     initiated: Initiated = yield InitiateCopy(source_content(run.head) if run.config.metadata_directive == "Copy" else None)
     run.request_ids.append(initiated.request_id)
     target = run.start.target
     session = UploadSession(
         endpoint=target.base_url, bucket=target.bucket, key=run.start.key, upload_id=initiated.upload_id, plan=plan,
         options_digest=digest, source=path, created=initiated.at, service=target.dialect.name,
-        encryption="c" if run.config.sse_c is not None else "none",
+        encryption=UploadConfig(options=run.config.options).encryption_mode,
+        sse_c_key_md5=run.config.sse_c.key_md5 if run.config.sse_c is not None else None,
     )  # fmt: skip
     checkpoint: Optional[str] = None
     if run.config.resume:
@@ -250,7 +254,43 @@ def _session(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -
     return session, checkpoint, 0
 
 
+def _finished_earlier(run: _Run, plan: PartPlan, stored: Optional[UploadSession]) -> Generator[Any, Any, Optional[CopyResult]]:
+    """The result when an earlier run of this copy sent Complete and was killed before it could drop its
+    checkpoint: the destination already has the source's size and CRC-64 (nothing is copied again)."""
+    if stored is None or not stored.completing or stored.options_digest != _digest(run) or stored.plan != plan:
+        return None
+    if run.head.crc64 is None:
+        return None  # nothing to recognise the earlier copy by: copy again
+    try:
+        head: ObjectResult = yield HeadDestination()
+    except CosError:
+        return None
+    if head.size != run.size or head.crc64 != run.head.crc64:
+        return None
+    logger.info("copy %s of %s was completed by an earlier run: nothing copied again", stored.upload_id, run.name)
+    yield DropCheckpoint(stored)
+    return run.result(stored.upload_id, head, plan.count, plan.count, True)
+
+
+def _refuse_existing(run: _Run) -> Generator[Any, Any, None]:
+    """With ``forbid_overwrite``: fail before any part is copied when the destination exists (Complete still
+    carries the header, against a race)."""
+    if not run.config.forbid_overwrite:
+        return
+    head_error: Optional[CosServiceError] = None
+    try:
+        yield HeadDestination()
+    except CosServiceError as error:
+        head_error = error
+    refusal = decide.overwrite_refusal(head_error, run.start.target.bucket, run.start.key, run.start.target.dialect.name)
+    if refusal is not None:
+        raise refusal
+
+
 def _parts(run: _Run, plan: Any, path: str, stored: Optional[UploadSession]) -> CopyFlow:
+    finished = yield from _finished_earlier(run, plan, stored)
+    if finished is not None:
+        return finished
     session, checkpoint, reused = yield from _session(run, plan, path, stored)
     window = CopyWindow(session, session.pending(), run.head.etag, run.name, limit=run.start.limit, record=checkpoint is not None)
     try:

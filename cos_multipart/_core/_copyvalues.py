@@ -77,6 +77,10 @@ class CopyConfig:
             raise CosValidationError("metadata_directive", self.metadata_directive, f"one of {', '.join(METADATA_DIRECTIVES)}")
         if not isinstance(self.options, ObjectOptions):
             raise CosValidationError("options", type(self.options).__name__, "an ObjectOptions")
+        if self.metadata_directive == "Copy":  # the source's content options win: one given would be dropped
+            for name in _CONTENT:
+                if getattr(self.options, name) is not None:
+                    raise CosValidationError(name, getattr(self.options, name), "only with metadata_directive='Replaced' (Copy keeps the source's)")
         source_key = coerce(self.source_sse_c, "source_sse_c")
         if source_key is not None and not isinstance(source_key, SseC):
             raise CosValidationError("source_sse_c", type(source_key).__name__, "SseC(...) or None: only a customer key is needed to read a source")
@@ -97,6 +101,8 @@ class CopyConfig:
         return dataclasses.replace(content, **kept)
 
 
+#: The options a ``Copy`` directive takes from the source.
+_CONTENT = ("content_type", "metadata", "cache_control", "content_disposition", "content_encoding", "expires")
 #: The options a ``Copy`` directive does not take from the source.
 _NOT_CONTENT = ("acl", "storage_class", "tagging", "encryption", "grant_read", "grant_read_acp", "grant_write_acp", "grant_full_control")
 

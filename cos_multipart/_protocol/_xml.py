@@ -379,3 +379,26 @@ def build_complete(parts: Iterable[CompletedPart]) -> bytes:
         etree.SubElement(element, "PartNumber").text = str(part.part_number)
         etree.SubElement(element, "ETag").text = part.etag
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+@dataclass(frozen=True)
+class CopyResultBody:
+    """``<CopyObjectResult>`` / ``<CopyPartResult>`` (436/10881, 436/8287): the ETag, and the CRC-64's text
+    (``""`` when the body has none: a part's travels in the header)."""
+
+    etag: str
+    crc64: str
+
+
+def parse_copy_result(body: bytes, root_name: str) -> Union[CopyResultBody, ErrorBody]:
+    """A copy's answer (root ``root_name``), or the ``<Error>`` a 200 copy can carry instead ("PUT Object - Copy
+    can return 200 with an <Error> body", 436/10881): one parse of the body yields either.
+
+    Raises:
+        CosResponseError: Not XML, another root, or no ``<ETag>``.
+    """
+    root = parse_document(body)
+    if local_name(root) == "Error":
+        return _error_body(root)
+    _expect_root(root, root_name)
+    return CopyResultBody(_required(root, "ETag"), _text(root, "CRC64"))

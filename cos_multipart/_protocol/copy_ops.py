@@ -17,7 +17,7 @@ from urllib.parse import quote
 from . import _xml, sse, validation
 from .dialect import COS, Dialect
 from .endpoint import validate_key
-from .errors import CosResponseError, CosValidationError
+from .errors import CosValidationError
 from .limits import ANY_MAX_KEY_BYTES, METADATA_DIRECTIVES
 from .models import HttpCall, ObjectResult, PartResult
 from .operations import (
@@ -26,6 +26,7 @@ from .operations import (
     HEADER_TRAFFIC_LIMIT,
     HEADER_VERSION_ID,
     ObjectOptions,
+    _parse_xml,
     _service_error,
     check_status,
     parse_crc64,
@@ -170,23 +171,15 @@ def prepare_copy_object(
 
 
 def _copy_answer(status: int, headers: Mapping[str, str], body: bytes, root_name: str) -> Tuple[str, Optional[int]]:
-    """``(ETag, CRC-64)`` of a copy's XML answer; an ``<Error>`` in a 200 ("PUT Object - Copy can return 200
-    with an <Error> body", 436/10881) raises the service error."""
+    """``(ETag, CRC-64)`` of a copy's XML answer (the CRC-64 header first, else the body's ``<CRC64>``); an
+    ``<Error>`` in a 200 raises the service error."""
     check_status(status, headers, body)
-    try:
-        root = _xml.parse_document(body)
-    except CosResponseError as error:
-        raise CosResponseError(error.detail, status=status, request_id=response_info(status, headers).request_id) from error
-    if _xml.local_name(root) == "Error":
-        raise _service_error(status, headers, body, _xml._error_body(root))
+    parsed = _parse_xml(status, headers, lambda data: _xml.parse_copy_result(data, root_name), body)
+    if isinstance(parsed, _xml.ErrorBody):
+        raise _service_error(status, headers, body, parsed)
     info = response_info(status, headers)
-    if _xml.local_name(root) != root_name:
-        raise CosResponseError(f"expected <{root_name}>, got <{_xml.local_name(root)}>", status=status, request_id=info.request_id)
-    etag = _xml._text(root, "ETag") or info.headers.get("etag", "")
-    if not etag:
-        raise CosResponseError(f"<{root_name}> has no <ETag>", status=status, request_id=info.request_id)
-    crc = parse_crc64(info.headers.get(HEADER_CRC64) or _xml._text(root, "CRC64") or None, status=status, request_id=info.request_id)
-    return etag, crc
+    crc = parse_crc64(info.headers.get(HEADER_CRC64) or parsed.crc64 or None, status=status, request_id=info.request_id)
+    return parsed.etag, crc
 
 
 def parse_copy_object(status: int, headers: Mapping[str, str], body: bytes, *, key: str) -> ObjectResult:

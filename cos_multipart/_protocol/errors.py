@@ -392,7 +392,8 @@ class CosCancelledError(CosError):
     """The operation was cancelled before it finished: Ctrl-C, or another part of the upload failed."""
 
 class SourceChangedError(CosError):
-    """The local file changed while it was being uploaded (modified, replaced, shorter or longer than planned).
+    """The local file changed while it was being uploaded (modified, replaced, shorter or longer than planned),
+    or a server-side copy's source object was replaced while it was copied (412 to its pinned ETag).
 
     Never retried: sending the same request again would send other bytes. The upload is not completed.
 

@@ -129,3 +129,24 @@ def test_two_services_are_refused(cli_env: LocalCOS, capsys: pytest.CaptureFixtu
     other = "oss" if cli_env.dialect == "cos" else "cos"
     assert cli.main(["cp", target(cli_env, "x"), f"{other}://bucket/x"]) == cli.EXIT_USAGE
     assert "DST" in capsys.readouterr().err
+
+
+def test_a_source_in_another_region(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    data = put(cli_env, "far/a", 2 * MB)
+    argv = ["cp", target(cli_env, "far/a"), target(cli_env, "near/a"), *PARTS, "--source-region", "ap-beijing"]
+    if cli_env.dialect == "oss":
+        assert cli.main(argv) == cli.EXIT_USAGE
+        assert "--source-region" in capsys.readouterr().err
+        return
+    assert cli.main(argv) == cli.EXIT_OK
+    assert read(cli_env, "near/a") == data
+    # the local server resolves the bucket whatever region the source names: the request named ap-beijing
+    assert any("ap-beijing" in entry.headers.get("x-cos-copy-source", "") for entry in cli_env.log_entries("UploadPartCopy"))
+
+
+def test_mv_onto_itself_is_refused_and_deletes_nothing(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    data = put(cli_env, "same/a", 10)
+    argv = ["mv", target(cli_env, "same/a"), target(cli_env, "same/a"), "--metadata-directive", "replace", "--content-type", "text/plain"]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "onto itself" in capsys.readouterr().err
+    assert read(cli_env, "same/a") == data

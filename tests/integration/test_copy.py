@@ -139,6 +139,17 @@ def test_an_sse_c_source(driver: Driver, client: CosClient, dialect: str, store:
         assert stored(client, key) == data and result.size == len(data)
 
 
+def test_an_sse_c_destination(driver: Driver, client: CosClient, dialect: str, store: CheckpointStore) -> None:
+    if dialect == "oss":
+        pytest.skip("OSS has no SSE-C (refused before any request: test_an_sse_c_source)")
+    data = put(client, "src/plain", 2 * MB + 1)
+    other = SseC(bytes(reversed(KEY_BYTES)))
+    for threshold in (4 * MB, MB):  # single and multipart
+        key = f"dst/sealed-{threshold}"
+        result = copy_with(driver, client, "src/plain", key, encryption=other, store=store, threshold=threshold)
+        assert result.crc64_verified and stored(client, key, sse_c=other) == data
+
+
 def test_an_empty_source(driver: Driver, client: CosClient, store: CheckpointStore) -> None:
     put(client, "src/empty", 0)
     result = copy_with(driver, client, "src/empty", "dst/empty", store=store, threshold=0)
@@ -169,3 +180,58 @@ def test_a_missing_source_is_the_services_404(driver: Driver, client: CosClient,
     with pytest.raises(CosServiceError) as caught:
         copy_with(driver, client, "src/none", "dst/none", store=store)
     assert caught.value.status == 404
+
+
+class _NoCrcHeads:
+    """A transport that answers every HEAD without its CRC-64 header: the source looks like an object older than
+    the service's CRC-64 (the local server always has one)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def send(self, call: Any, parse: Any, *, cancel: Any = None) -> Any:
+        if call.method != "HEAD":
+            return self._inner.send(call, parse, cancel=cancel)
+
+        def without_crc(status: int, headers: Any, body: bytes) -> Any:
+            return parse(status, {name: value for name, value in headers.items() if "hash-crc64ecma" not in name.lower()}, body)
+
+        return self._inner.send(call, without_crc, cancel=cancel)
+
+
+def test_a_source_without_crc64_is_copied_and_said_so(
+    client: CosClient, store: CheckpointStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = put(client, "src/old", 3 * MB)
+    blind = client.with_transport(_NoCrcHeads(client.transport))
+    for threshold in (4 * MB, MB):  # single and multipart
+        key = f"dst/old-{threshold}"
+        result = copy_object(client, "src/old", key, source_client=blind, store=store, threshold=threshold, part_size=MB)
+        assert (result.source_crc64, result.crc64_verified, result.size) == (None, False, len(data))
+        assert stored(client, key) == data
+    assert "has no CRC-64" in caplog.text
+
+
+@pytest.mark.parametrize("arguments, field", [
+    ({"source": CopySource("src/k", version_id="v1")}, "source"),
+    ({"key": "src/k"}, "metadata_directive"),  # onto itself with "Copy"
+    ({"content_type": "text/plain"}, "content_type"),  # a content option with "Copy"
+    ({"threshold": 6 * 1024**3}, "threshold"),
+    ({"metadata_directive": "COPY"}, "metadata_directive"),
+    ({"source": CopySource("src/k", region="ap-beijing")}, "source region"),  # OSS only: COS copies across regions
+    ({"source_sse_c": SseC(KEY_BYTES)}, "source_sse_c"),  # OSS only
+])  # fmt: skip
+def test_bad_arguments_are_refused_before_any_request(
+    server: LocalCOS, client: CosClient, dialect: str, store: CheckpointStore, arguments: Any, field: str
+) -> None:
+    if field in ("source region", "source_sse_c") and dialect == "cos":
+        pytest.skip("COS takes it")
+    before = len(server.log_entries())
+    call = {"source": "src/k", "key": "dst/k", **arguments}
+    with pytest.raises(CosValidationError) as caught:
+        copy_object(client, call.pop("source"), call.pop("key"), store=store, **call)
+    assert caught.value.field == field
+    assert len(server.log_entries()) == before

@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
 
 #: The checkpoint recorder's least time between two writes (CheckpointRecorder's min_interval).
 RECORDER_INTERVAL = 1.0
+#: Longer than any test: an answer held this long never comes while the test runs.
+HELD = 600.0
 
 CHILD = textwrap.dedent(
     """
@@ -114,3 +116,39 @@ def test_without_resume_nothing_is_kept(driver: Driver, client: CosClient, store
     with pytest.raises(RuntimeError):
         copy_with(driver, client, "src/n", "dst/n", store=store, concurrency=1, resume=False, progress=stop_after(1))
     assert list(store) == [] and uploads_left(client) == []
+
+
+def test_cancelling_an_async_copy_keeps_it_for_a_resume(local_cos: LocalCOS, client: CosClient, store: CheckpointStore) -> None:
+    import asyncio
+
+    from cos_multipart.aio import async_copy_object
+
+    from uploads import async_client_like
+
+    data = os.urandom(4 * MB)
+    client.put_object("src/a", data)
+    local_cos.faults.add(Fault.delay(HELD, "UploadPartCopy", nth=2, count=None))  # the second part's answer never comes in time
+
+    async def cancelled() -> Any:
+        async with async_client_like(client) as made:
+            first = asyncio.Event()
+
+            def progress(event: ProgressEvent) -> None:
+                if event.parts_done >= 1:
+                    first.set()
+
+            task = asyncio.ensure_future(
+                async_copy_object(made, "src/a", "dst/a", part_size=MB, threshold=MB, concurrency=1, store=store, progress=progress)
+            )
+            await first.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError) as caught:
+                await task
+            return kept_upload_of(caught.value)
+
+    kept = asyncio.run(cancelled())
+    assert kept is not None and kept.parts_done == 1
+    local_cos.faults.clear()
+    result = copy_with(Driver("asyncio"), client, "src/a", "dst/a", store=store)
+    assert result.upload_id == kept.upload_id and result.parts_reused == 1
+    assert stored(client, "dst/a") == data and uploads_left(client) == []
