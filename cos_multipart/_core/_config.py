@@ -137,6 +137,8 @@ class UploadConfig:
         if self.options.content_type is not None:
             return self.options
         guessed = mimetypes.guess_type(key)[0] or DEFAULT_CONTENT_TYPE
+        if self.sse_c is not None:  # an SSE-C key is not kept in a process-wide cache beyond its upload
+            return dataclasses.replace(self.options, content_type=guessed)
         return _with_content_type(self.options, guessed)
 
     def options_digest(self, key: str) -> str:

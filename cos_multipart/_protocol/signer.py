@@ -16,7 +16,6 @@ The algorithm (doc 436/7778)::
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -144,7 +143,7 @@ def sign_key(secret_key: str, window: SignWindow) -> str:
     return _sign_key(secret_key, window.key_time)
 
 
-@functools.lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
 def _sign_key(secret_key: str, key_time: str) -> str:
     # The key time changes once a second: requests signed within the same second (many small files) share
     # one SignKey. Kept in memory only, as the credentials themselves are.
