@@ -251,6 +251,9 @@ _OPTION_OF_HEADER: Mapping[str, str] = {
     "x-cos-psize-max": "psize_max",
     "x-cos-pnum-min": "pnum_min",
     "x-cos-pnum-max": "pnum_max",
+    "x-cos-copy-source-server-side-encryption-customer-algorithm": "source_sse_c",
+    "x-cos-copy-source-server-side-encryption-customer-key": "source_sse_c",
+    "x-cos-copy-source-server-side-encryption-customer-key-md5": "source_sse_c",
 }
 
 _COS_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+")
@@ -311,12 +314,18 @@ OSS = Dialect(
         "x-cos-psize-max": None,
         "x-cos-pnum-min": None,
         "x-cos-pnum-max": None,
+        # Nor SSE-C of a copy's source (OSS CopyObject / UploadPartCopy have no such headers).
+        "x-cos-copy-source-server-side-encryption-customer-algorithm": None,
+        "x-cos-copy-source-server-side-encryption-customer-key": None,
+        "x-cos-copy-source-server-side-encryption-customer-key-md5": None,
     },
     renamed_values={
         # SSE-KMS is "KMS" on OSS, "cos/kms" on COS [oss-api 6].
         "x-cos-server-side-encryption": {"cos/kms": "KMS"},
         # The classes both services have, in OSS's spelling [oss-api 9]; others go as given (OSS judges).
         "x-cos-storage-class": {"STANDARD": "Standard", "STANDARD_IA": "IA", "ARCHIVE": "Archive"},
+        # A copy's metadata directive: COS's Copy / Replaced are COPY / REPLACE on OSS (OSS CopyObject).
+        "x-cos-metadata-directive": {"Copy": "COPY", "Replaced": "REPLACE"},
     },
 )
 

@@ -538,6 +538,20 @@ def _short_repr(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class ObjectChangedError(CosError):
+    """The object changed while it was being downloaded (a ranged GET pinned with ``If-Match`` to the ETag its
+    HEAD saw answered 412): the ranges would mix two objects. Never retried; the target file is untouched and
+    the temporary file removed (a new download starts from the new object).
+
+    Attributes:
+        key: The object key.
+        etag: The ETag the download started from.
+    """
+
+    def __init__(self, key: str, etag: str, detail: str = "") -> None:
+        self.key = key
+        self.etag = etag
+        super().__init__(detail or f"{key!r} changed during the download (it is no longer ETag {etag}); the target was not touched")
 class PresignedPartsError(CosIntegrityError):
     """The parts of a presigned upload are not the ones planned or reported (issue 26); nothing was completed.
 
