@@ -239,3 +239,41 @@ def test_complete_answered_no_such_upload_is_accepted_when_the_object_matches() 
     assert error is gone and [type(a) for a in seen] == [ListParts, Complete, Head]
     seen, error = run(complete_flow(state(), {}, abort_on_mismatch=False), table)  # nothing to recognise it by
     assert error is gone and [type(a) for a in seen] == [ListParts, Complete]
+
+
+def test_sync_and_async_classes_offer_the_same_methods_and_arguments() -> None:
+    import inspect
+
+    from cos_multipart import PresignedUploads
+    from cos_multipart.aio import AsyncPresignedUploads
+
+    def methods(cls: type) -> dict[str, list[str]]:
+        return {
+            name: list(inspect.signature(member).parameters)
+            for name, member in vars(cls).items()
+            if callable(member) and not name.startswith("_")
+        }
+
+    assert methods(PresignedUploads) == methods(AsyncPresignedUploads)
+    assert list(inspect.signature(PresignedUploads).parameters) == list(inspect.signature(AsyncPresignedUploads).parameters)
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is in the test extra
+    pass
+else:
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.binary(min_size=0, max_size=5000), st.integers(min_value=1, max_value=700), st.data())
+    def test_checks_hold_for_any_split(data: bytes, part_size: int, draw: Any) -> None:
+        made = state(size=len(data), part_size=part_size)
+        ranges = list(made.plan.ranges())
+        parts = [PartInfo(n, f'"{n}"', length) for n, _, length in ranges]
+        reported = reported_parts(made, [{"part": n, "crc64": crc64(data[o : o + length]), "etag": f'"{n}"'} for n, o, length in ranges])
+        assert part_problems(made, parts, reported) == []
+        assert expected_crc64(made, parts, reported) == crc64(data)
+        dropped = draw.draw(st.integers(min_value=1, max_value=len(ranges)))
+        problems = part_problems(made, [p for p in parts if p.part_number != dropped], reported)
+        assert problems == [(dropped, "missing", ranges[dropped - 1][2], None)]

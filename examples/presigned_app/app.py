@@ -10,7 +10,7 @@ change them); an application would keep them in its database.
 
 Run it against the local server (the bucket's CORS rule lets the page's origin PUT and read ETag/CRC-64)::
 
-    python -m examples.presigned_app.app      # then open the printed address
+    python -m examples.presigned_app.app [--port 8080] [--dialect oss]    # then open the printed address
 """
 
 from __future__ import annotations
@@ -129,7 +129,13 @@ async def serve(*, port: int = 8080, dialect: str = "cos") -> None:  # pragma: n
 
 
 if __name__ == "__main__":  # pragma: no cover
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a page that uploads files straight to a local COS/OSS server")
+    parser.add_argument("--port", type=int, default=8080, help="the application's port (default 8080)")
+    parser.add_argument("--dialect", choices=("cos", "oss"), default="cos", help="the service the local server plays")
+    arguments = parser.parse_args()
     try:
-        asyncio.run(serve())
+        asyncio.run(serve(port=arguments.port, dialect=arguments.dialect))
     except KeyboardInterrupt:
         pass

@@ -83,3 +83,37 @@ def test_page_crc64_check_value(browser: Any, local_cos_factory: Callable[..., L
             " m.crc64(new Uint8Array(0)), m.crc64(new TextEncoder().encode('abc'))]));"
         )
         assert browser.execute_async_script(script) == ["11051210869376104954", "0", "3231342946509354535"]
+
+
+def put_via_loopback(part: dict[str, Any], body: bytes) -> Any:
+    """PUT a part to a URL on ``<bucket>.localhost`` (which Chromium resolves itself and this resolver does
+    not): to 127.0.0.1, with that host as the ``Host`` header."""
+    import requests
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(part["url"])
+    url = part["url"].replace(f"//{parts.netloc}", f"//127.0.0.1:{parts.port}", 1)
+    return requests.put(url, data=body, headers={**part["headers"], "Host": parts.netloc}, timeout=30)
+
+
+def test_app_answers_which_parts_are_wrong(local_cos_factory: Callable[..., LocalCOS], dialect: str) -> None:
+    """The application's calls without a browser: a part never sent is named (409), sent later the upload
+    completes; a bad size is refused before anything is made (400)."""
+    import requests
+
+    server = local_cos_factory(dialect=dialect)
+    with server.client() as client, AppThread(server, part_size=client.dialect.min_part_size) as app:
+        part = client.dialect.min_part_size
+        data = data_of(part * 2)
+        assert requests.post(app.origin + "/uploads", json={"name": "x", "size": -1}, timeout=30).json()["field"] == "size"
+        started = requests.post(app.origin + "/uploads", json={"name": "two.bin", "size": len(data)}, timeout=30).json()
+        first = started["parts"][0]
+        put = put_via_loopback(first, data[:part])
+        reports = [{"part": 1, "crc64": str(crc64(data[:part])), "etag": put.headers["ETag"]}]
+        answer = requests.post(f"{app.origin}/uploads/{started['upload_id']}/complete", json={"parts": reports}, timeout=30)
+        assert answer.status_code == 409 and answer.json()["problems"][0]["what"] == "missing"
+        fresh = requests.post(f"{app.origin}/uploads/{started['upload_id']}/urls", json={"parts": [2]}, timeout=30).json()["parts"][0]
+        put = put_via_loopback(fresh, data[part:])
+        reports.append({"part": 2, "crc64": str(crc64(data[part:])), "etag": put.headers["ETag"]})
+        done = requests.post(f"{app.origin}/uploads/{started['upload_id']}/complete", json={"parts": reports}, timeout=30)
+        assert done.status_code == 200 and done.json()["crc64"] == str(crc64(data))
