@@ -72,7 +72,8 @@ class DownloadFiles:
                     self.fd = fd
                     return True
                 os.close(fd)
-        fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        # The mode a new file gets (0666 less the umask), as the file it becomes: the checkpoint is the 0600 one.
+        fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
         os.ftruncate(fd, size)
         self.fd = fd
         return False
