@@ -31,7 +31,7 @@ from .._protocol.validation import traffic_limit as checked_traffic_limit
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink, positive
 from ._executor import ThreadExecutor
 
-__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream"]
+__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream", "stream_start"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -216,14 +216,16 @@ def download_stream(
     Returns:
         A :class:`~cos_multipart.DownloadResult` (``path`` is ``"-"``).
     """
-    if not callable(getattr(out, "write", None)):
-        raise CosValidationError("out", type(out).__name__, "a binary file object with write()")
-    start = DownloadStart(
-        key if isinstance(key, str) and key else _bad_key(key), "-", positive(part_size, "part_size"),
-        positive(concurrency, "concurrency"), positive(attempts, "attempts"), resume=False,
-    )  # fmt: skip
+    start = stream_start(key, out, part_size, concurrency, attempts)
     return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress, out).run()
 
 
-def _bad_key(key: object) -> str:
-    raise CosValidationError("key", key, "an object key")
+def stream_start(key: str, out: object, part_size: int, concurrency: int, attempts: int) -> DownloadStart:
+    """A stream's start (``path`` is ``"-"``), every option checked before any request."""
+    if not callable(getattr(out, "write", None)):
+        raise CosValidationError("out", type(out).__name__, "a binary file object with write()")
+    if not isinstance(key, str) or not key:
+        raise CosValidationError("key", key, "an object key")
+    return DownloadStart(
+        key, "-", positive(part_size, "part_size"), positive(concurrency, "concurrency"), positive(attempts, "attempts"), resume=False
+    )

@@ -42,7 +42,7 @@ from .._drivers.aio import AsyncUpload, abort_quietly, pool_workers
 from .._io.aio_transport import AsyncBody, AsyncTransport
 from .._io._streams import AsyncObjectStream
 from .._io._transports import AsyncHttpTransport
-from .._drivers.aio_download import async_download_file
+from .._drivers.aio_download import async_download_file, async_download_stream
 
 __all__ = [
     "AsyncBody",
@@ -55,6 +55,7 @@ __all__ = [
     "AsyncUploader",
     "async_upload_file",
     "async_download_file",
+    "async_download_stream",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
