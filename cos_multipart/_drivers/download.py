@@ -15,7 +15,7 @@ import time
 from typing import Any, BinaryIO, Optional, Union
 
 from .._core._actions import Head
-from .._core._download import DownloadResult, DownloadStart, FetchRange
+from .._core._download import DownloadResult, DownloadStart, FetchRange, Fetched
 from .._core._downloadflow import DownloadMachine
 from .._core._decisions import check_progress, client_dialect
 from .._core._config import DEFAULT_CONCURRENCY
@@ -31,7 +31,7 @@ from .._protocol.validation import traffic_limit as checked_traffic_limit
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink, positive
 from ._executor import ThreadExecutor
 
-__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream", "stream_start"]
+__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream", "fetch_range", "stream_start"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -118,17 +118,21 @@ class Download(ThreadExecutor):
     def request(self, action: Any) -> object:
         if not isinstance(action, FetchRange):
             raise TypeError(f"no part request for {action!r}")
-        sink = RangeSink(action, self.steps, self.limiter, self.cancel)
-        span = None if action.whole else (action.offset, action.offset + action.length - 1)
-        options = self.options
-        with self.client.get_object(
-            self.start.key, byte_range=span, sse_c=options.sse_c, cancel=self.cancel, if_match=action.etag,
-            traffic_limit=options.traffic_limit,
-        ) as body:  # fmt: skip
-            sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
-            for chunk in body.iter_chunks(CHUNK):
-                sink.take(chunk)
-        return sink.fetched()
+        return fetch_range(self.client, self.start.key, RangeSink(action, self.steps, self.limiter, self.cancel), self.options)
+
+
+def fetch_range(client: CosClient, key: str, sink: RangeSink, options: DownloadOptions) -> Fetched:
+    """ONE GET of ``sink``'s range (pinned with ``If-Match``), its answer checked, its chunks given to ``sink``:
+    the threaded executor's request, and a cluster worker's (:func:`cos_multipart.remote.fetch_ranges`)."""
+    action = sink.action
+    span = None if action.whole else (action.offset, action.offset + action.length - 1)
+    with client.get_object(
+        key, byte_range=span, sse_c=options.sse_c, cancel=sink.stop, if_match=action.etag, traffic_limit=options.traffic_limit,
+    ) as body:  # fmt: skip
+        sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
+        for chunk in body.iter_chunks(CHUNK):
+            sink.take(chunk)
+    return sink.fetched()
 
 
 def download_file(
