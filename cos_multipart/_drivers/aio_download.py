@@ -22,6 +22,7 @@ from .._io._downloadfile import DownloadFiles
 from .._io.aio_client import AsyncCosClient
 from .._io.ratelimit import TokenBucket
 from .._protocol import sse
+from .._protocol.errors import CosTransportError
 from ._aio_executor import AsyncExecutor
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink
 from .aio_bodies import Threads
@@ -83,8 +84,11 @@ class AsyncDownload(AsyncExecutor):
         )  # fmt: skip
         async with body:
             sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
-            async for chunk in body.iter_chunks(CHUNK):
-                await self.threads.run(sink.take, chunk)
+            try:
+                async for chunk in body.iter_chunks(CHUNK):
+                    await self.threads.run(sink.take, chunk)
+            except CosTransportError:  # the body broke off: what arrived is a short range, fetched again
+                pass
         return sink.fetched()
 
 

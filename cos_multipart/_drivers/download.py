@@ -9,6 +9,7 @@ the ETag the HEAD saw, written with ``pwrite`` at its offset into a temporary fi
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -26,10 +27,12 @@ from .._io._downloadfile import DownloadFiles, checked_target
 from .._io.client import CosClient
 from .._io.ratelimit import TokenBucket
 from .._protocol import sse
-from .._protocol.errors import CosValidationError
+from .._protocol.errors import CosTransportError, CosValidationError
 from .._protocol.validation import traffic_limit as checked_traffic_limit
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink, positive
 from ._executor import ThreadExecutor
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Download", "check_options", "check_start", "download_file", "download_stream", "fetch_range", "stream_start"]
 
@@ -130,8 +133,11 @@ def fetch_range(client: CosClient, key: str, sink: RangeSink, options: DownloadO
         key, byte_range=span, sse_c=options.sse_c, cancel=sink.stop, if_match=action.etag, traffic_limit=options.traffic_limit,
     ) as body:  # fmt: skip
         sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
-        for chunk in body.iter_chunks(CHUNK):
-            sink.take(chunk)
+        try:
+            for chunk in body.iter_chunks(CHUNK):
+                sink.take(chunk)
+        except CosTransportError as broken:  # the body broke off: what arrived is a short range, fetched again
+            logger.debug("range %d of %r broke off after %d bytes: %s", action.index + 1, key, sink.fetched().length, broken)
     return sink.fetched()
 
 

@@ -165,3 +165,10 @@ def test_an_async_stream_gets_the_bytes_in_order_and_checked(client: CosClient, 
 
     result = asyncio.run(run())
     assert out.getvalue() == data and result.check == "crc64" and result.refetched == 1
+
+
+def test_a_connection_reset_mid_body_fetches_that_range_again(driver: str, client: CosClient, local_cos: LocalCOS, tmp_path: Path) -> None:
+    data = put(client, "big", 4 * PART)
+    local_cos.faults.add(Fault.reset("GetObject", nth=2, after_bytes=1000))
+    result = fetch(driver, client, "big", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data and result.refetched == 1
