@@ -51,9 +51,19 @@ def test_a_corrupted_range_is_fetched_again_by_the_workers(cluster: Any, cos: Lo
 def test_an_object_replaced_midway_fails_cleanly(cluster: Any, cos: LocalCOS, tmp_path: Path) -> None:
     put(cos, "big", 6 * PART)
     (tmp_path / "out").write_bytes(b"old")
-    cos.faults.add(Fault.replace_source(api="GetObject", nth=1))
+    replaced = []
+
+    def replace(event: Any) -> None:
+        # Another writer replaces the object once the first range is in: the next ranges are handed out after
+        # this callback returns (at most the cluster's 4 threads are in flight), so they meet the new object. The
+        # server's replace_source fault would race here: it replaces the object after its answer was sent, and
+        # the workers' other ranges may all be served while a slow worker still reads the first.
+        if event.parts_done >= 1 and not replaced:
+            replaced.append(put(cos, "big", 6 * PART))
+
     with pytest.raises(ObjectChangedError):
-        download_file_on_cluster(cluster, target(cos), "big", tmp_path / "out", part_size=PART)
+        download_file_on_cluster(cluster, target(cos), "big", tmp_path / "out", part_size=PART, progress=replace)
+    assert replaced
     assert (tmp_path / "out").read_bytes() == b"old" and leftovers(tmp_path) == []
 
 
