@@ -8,6 +8,7 @@ Examples::
     python -m bench report                      # re-render docs/benchmarks.md (bench/out/results.json, else
                                                 # bench/results.json: the run behind the committed report)
     python -m bench ab --old /tmp/old --new .   # two source trees alternating on the upload paths
+    python -m bench goals --old /tmp/old        # issue 25's goals against their anchors, old and new trees
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import ab, machine
+from . import ab, goals, machine
 from .report import render
 from .network import Network
 from .registry import SUITE_FUNCTIONS
@@ -118,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ab.add_arguments(compare_trees)
     compare_trees.set_defaults(handler=lambda args, argv: ab.command_ab(args, argv, default_log))
+
+    goal_run = commands.add_parser(
+        "goals", help="each goal of issue 25 against its anchor in one run (start-up, small files, CPU per GiB, RSS)",
+        description=goals.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    goals.add_arguments(goal_run)
+    goal_run.set_defaults(handler=lambda args, argv: goals.command_goals(args, argv, default_log))
     return parser
 
 

@@ -20,6 +20,8 @@ from .targets import fmt_ratio, targets
 NOTES = Path(__file__).resolve().parent / "notes.md"
 #: How to compare two checkouts with ``python -m bench ab`` (not from the results: inserted as it is, last).
 AB_NOTES = Path(__file__).resolve().parent / "ab.md"
+#: Issue 25's goals against their anchors, before and after (``python -m bench goals``), inserted at the end.
+GOALS_NOTES = Path(__file__).resolve().parent / "goals.md"
 
 LABELS = {
     "ours": "this package (MD5 + CRC-64)",
@@ -551,6 +553,8 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
     lines += section_commands(results)
     if AB_NOTES.exists():
         lines += ["", AB_NOTES.read_text().rstrip()]
+    if GOALS_NOTES.exists():
+        lines += ["", GOALS_NOTES.read_text().rstrip()]
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text("\n".join(lines).rstrip() + "\n")
 

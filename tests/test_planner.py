@@ -51,8 +51,20 @@ def test_default_part_size_is_8mb_for_ordinary_files() -> None:
     assert plan_parts(100 * MB).part_size == DEFAULT_PART_SIZE == 8 * MB
 
 
+def test_files_of_1gib_or_more_get_16mb_parts() -> None:
+    # An HTTP/1.1 connection idles one round trip per part: larger parts keep a long link busier (issue 25).
+    assert plan_parts(1024 * MB - 1).part_size == 8 * MB
+    assert plan_parts(1024 * MB).part_size == 16 * MB
+    assert plan_parts(20 * GB).part_size == 16 * MB
+    assert automatic_part_size(1024 * MB) == 16 * MB
+
+
+def test_a_given_part_size_is_kept_for_a_large_file() -> None:
+    assert plan_parts(4 * GB, 8 * MB).part_size == 8 * MB
+
+
 def test_automatic_size_grows_mb_aligned_until_10000_parts_fit() -> None:
-    size = 100 * GB
+    size = 200 * GB
     plan = plan_parts(size)
     assert plan.part_size % MB == 0
     assert plan.count <= MAX_PART_NUMBER

@@ -173,3 +173,30 @@ def test_the_service_travels_with_the_session() -> None:
     reason = stale_reason(session(), oss, part_size_given=False)
     assert reason is not None and "COS" in reason and "OSS" in reason
     assert stale_reason(oss, session(service="oss"), part_size_given=False) is None
+
+
+def test_a_resume_keeps_its_uploads_part_size_when_the_default_changed(tmp_path: Path) -> None:
+    # An upload of a 1 GiB file started with 8 MB parts (the default before issue 25, or --part-size 8MB)
+    # resumes with them; a new upload of the same file plans 16 MB parts.
+    from cos_multipart import CosClient, Credentials, UploadConfig
+    from cos_multipart._core import _decisions
+    from cos_multipart._io._sources import FileSource, open_source
+
+    path = tmp_path / "large.bin"
+    with open(path, "wb") as file:
+        file.truncate(1024 * MB)  # sparse: nothing here reads it
+    client = CosClient("examplebucket-1250000000", "ap-guangzhou", Credentials("AKIDx", "secret"))
+    config = UploadConfig(checkpoint_dir=str(tmp_path / "checkpoints"))
+    source = open_source(str(path))
+    try:
+        assert isinstance(source, FileSource)
+        assert _decisions.planned_session(client, config, source, "large.bin").part_size == 16 * MB
+        stored = _decisions.wanted_session(client, config, source, "large.bin", "upload-1", 8 * MB)
+        assert _decisions.stale_reason(client, config, source, "large.bin", stored) is None
+        asked = UploadConfig(checkpoint_dir=str(tmp_path / "checkpoints"), part_size=16 * MB)
+        assert _decisions.stale_reason(client, asked, source, "large.bin", stored) == (
+            f"part size {16 * MB} asked, the upload used {8 * MB}"
+        )
+    finally:
+        source.close()
+        client.close()

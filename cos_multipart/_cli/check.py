@@ -13,13 +13,16 @@ import datetime
 import json
 import os
 import sys
-from typing import Any, Dict, List, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Set, Tuple
 
 from .commands import confirm
 from .target import Target, parse_target, scope_of
 from .text import shown
-from .._drivers.check import DEFAULT_CHECK_CONCURRENCY, MAX_CHECK_CONCURRENCY, CheckedPath, CheckReport, UsageReport, check_directory, disk_usage
-from .._io.checkpoint import CheckpointStore
+from .._core._defaults import DEFAULT_CHECK_CONCURRENCY, MAX_CHECK_CONCURRENCY
+
+if TYPE_CHECKING:  # the drivers are imported by the commands that run them, not when the parser is built
+    from .._drivers.check import CheckedPath, CheckReport, UsageReport
+    from .._io.checkpoint import CheckpointStore
 from .._protocol.errors import CosServiceError, CosValidationError
 
 #: Exit code of ``check`` when a path differs, or is on one side only.
@@ -82,6 +85,7 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     """``cos-multipart check DIR cos://BUCKET/PREFIX/``."""
+    from .._drivers.check import check_directory
     from .transfer import make_client
 
     target = parse_target(args.target, require_key=False)
@@ -191,6 +195,7 @@ def _print_check(report: CheckReport, target: Target, args: argparse.Namespace) 
 
 def run_du(args: argparse.Namespace) -> int:
     """``cos-multipart du cos://BUCKET[/PREFIX]``."""
+    from .._drivers.check import disk_usage
     from .transfer import make_client
 
     target = parse_target(args.target, require_key=False)
@@ -252,6 +257,7 @@ def summarize_line(objects: int, folders: int, total: int, *, as_json: bool) -> 
 def run_abort_all(args: argparse.Namespace) -> int:
     """``cos-multipart abort cos://BUCKET/PREFIX/ --all [--older-than 7d] [--dry-run] [--yes]``: abort every
     incomplete upload of the target's scope (the folder rule of ``scope_of``: never ``tree/`` for ``t``)."""
+    from .._io.checkpoint import CheckpointStore
     from .commands import refuse_option
     from .transfer import make_client
     from .main import EXIT_PARTIAL

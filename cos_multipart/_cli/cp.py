@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from .bar import file_bar, human
 from .main import EXIT_PARTIAL, FLAGS, describe_error, exit_code_for, is_tty, kept_line, parse_bit_rate, parse_size
 from .target import TARGET_FORM, Target, folder_of, parse_target
 from .text import shown
-from .._core._config import DEFAULT_CONCURRENCY
-from .._core._copyvalues import DEFAULT_COPY_THRESHOLD, CopyResult
-from .._drivers.copier import copy_object
-from .._io.client import CosClient
-from .._protocol.copy_ops import CopySource
+from .._core._defaults import DEFAULT_CONCURRENCY, DEFAULT_COPY_THRESHOLD
 from .._protocol.errors import REDACTED, CosError, CosValidationError, kept_upload_of
 from .._protocol.options import ObjectOptions
 from .._protocol.sse import SseC
+
+# The client and the copier are imported by the commands that run them, not when the parser is built
+# (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from .._core._copyvalues import CopyResult
+    from .._io.client import CosClient
 
 __all__ = ["ENV_SOURCE_SSE_C_KEY", "register"]
 
@@ -205,6 +207,9 @@ def _copy_one(
     args: argparse.Namespace, source: Target, target: Target, source_client: CosClient, client: CosClient, from_key: str, to_key: str,
     options: Dict[str, Any], *, move: bool,
 ) -> CopyResult:  # fmt: skip
+    from .._drivers.copier import copy_object
+    from .._protocol.copy_ops import CopySource
+
     where = CopySource(from_key, source.bucket, source_client.region)
     try:
         with file_bar(from_key, enabled=not args.quiet and not args.json and is_tty()) as progress:
@@ -301,6 +306,7 @@ def _plan(
     from .._core._copyflow import CopyStart, copy_plan
     from .._core._copyvalues import CopyConfig
     from .._drivers.threads import target_of
+    from .._protocol.copy_ops import CopySource
 
     config = CopyConfig(**{name: options[name] for name in (
         "part_size", "concurrency", "threshold", "metadata_directive", "options", "source_sse_c", "traffic_limit", "forbid_overwrite",

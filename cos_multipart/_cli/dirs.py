@@ -16,8 +16,6 @@ from .bar import tree_bar
 from .target import Target, parse_target, scope_of
 from .text import shown
 from .._core._dirreport import DirectoryReport
-from .._drivers._dirrun import REPORT_ATTRIBUTE
-from .._drivers.directory import sync_directory, upload_directory
 
 #: Failures printed on stderr before "... and N more" (all of them go to --failures).
 _SHOWN_FAILURES = 10
@@ -61,7 +59,8 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         help="upload what changed in a directory (same size and CRC-64: skipped)",
         description="Upload the files of DIR that COS does not already hold under cos://BUCKET/PREFIX/: a file is "
         "skipped when its object has the same size and CRC-64. Local CRC-64s are cached by path, size, mtime, "
-        "ctime and inode (--checksum re-reads every file). Interrupted large files resume.",
+        "ctime and inode (--checksum re-reads every file). Interrupted large files resume. The other direction, "
+        "sync cos://BUCKET/PREFIX/ DIR, downloads the objects DIR does not already hold (same size and CRC-64).",
     )
     sync.add_argument("source", metavar="DIR")
     sync.add_argument("target", metavar="cos://BUCKET/PREFIX/")
@@ -77,12 +76,18 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    """``cos-multipart sync DIR cos://BUCKET/PREFIX/``."""
+    """``cos-multipart sync DIR cos://BUCKET/PREFIX/`` (``sync cos://BUCKET/PREFIX/ DIR``: the download direction)."""
+    from .download_sync import is_download_sync, run_sync_download
+
+    if is_download_sync(args):
+        return run_sync_download(args)
     return run_tree(args, sync=True)
 
 
 def run_tree(args: argparse.Namespace, *, sync: bool) -> int:
     """Upload (or sync) the directory ``args.source``; prints the summary, returns the exit code."""
+    from .._drivers._dirrun import REPORT_ATTRIBUTE
+    from .._drivers.directory import sync_directory, upload_directory
     from .transfer import build_config, make_client
     from .main import EXIT_PARTIAL, is_tty
     from .._protocol.errors import CosValidationError

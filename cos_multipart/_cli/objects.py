@@ -13,15 +13,16 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 from .commands import confirm
 from .text import shown
 from .main import parse_whole_duration
-from .._io.checkpoint import CheckpointStore
-from .._protocol.dialect import COS, Dialect
 from .._protocol.errors import CosValidationError
-from .._protocol.models import ObjectResult, ObjectsPage
+
+if TYPE_CHECKING:  # the dialects and models load when a command runs, not when the parser is built
+    from .._protocol.dialect import Dialect
+    from .._protocol.models import ObjectResult, ObjectsPage
 
 _META_PREFIX = "x-cos-meta-"
 _SSE_HEADER = "x-cos-server-side-encryption"
@@ -157,6 +158,7 @@ def _named_object(client: Any, key: Optional[str]) -> ObjectsPage:
     A listing, not a HEAD: an SSE-C object answers a HEAD without its key with 400, a listing names it. ``key``
     sorts first among the keys it prefixes, so one entry is enough.
     """
+    from .._protocol.models import ObjectsPage
     if key is None:
         return ObjectsPage((), (), False)
     cut = next((i for i, char in enumerate(key) if ord(char) < 0x20 or ord(char) == 0x7F), None)
@@ -171,6 +173,7 @@ def _named_object(client: Any, key: Optional[str]) -> ObjectsPage:
 
 def run_uploads(args: argparse.Namespace) -> int:
     """``cos-multipart uploads cos://BUCKET[/PREFIX]``: in-progress multipart uploads."""
+    from .._io.checkpoint import CheckpointStore
     from .target import parse_target, scope_of
     from .transfer import make_client
 
@@ -230,9 +233,12 @@ def _sse_c_explained(target: Any, args: argparse.Namespace) -> Iterator[None]:
         ) from error  # fmt: skip
 
 
-def describe(result: ObjectResult, dialect: Dialect = COS) -> Dict[str, Any]:
-    """What ``stat`` shows of a HEAD answer of ``dialect``'s service (its headers read by their neutral
-    names; values in the service's own spelling: ``Standard`` and ``KMS`` on OSS)."""
+def describe(result: ObjectResult, dialect: Optional[Dialect] = None) -> Dict[str, Any]:
+    """What ``stat`` shows of a HEAD answer of ``dialect``'s service (default: COS; its headers read by their
+    neutral names; values in the service's own spelling: ``Standard`` and ``KMS`` on OSS)."""
+    from .._protocol.dialect import COS
+
+    dialect = COS if dialect is None else dialect
     headers = dialect.from_wire(result.response.headers)
     standard = dialect.renamed_values.get(_STORAGE_CLASS_HEADER, {}).get("STANDARD", "STANDARD")
     return {

@@ -8,24 +8,25 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .._protocol import limits
 from .main import parse_duration, parse_size
-from .._protocol.credentials import Credentials
-from .._protocol.dialect import dialect_of
 from .._protocol.errors import CosCredentialsError, CosValidationError
-from ..testing.faults import Fault
-from ..testing.server import (
-    DEFAULT_BUCKET,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_REGION,
-    OSS_DEFAULT_BUCKET,
-    OSS_DEFAULT_REGION,
-    TEST_CREDENTIALS,
-    LocalCOS,
-)
+
+if TYPE_CHECKING:  # the server and its HTTP stack are imported when serve or demo runs, not for --help
+    from .._protocol.credentials import Credentials
+    from ..testing.faults import Fault
+    from ..testing.server import LocalCOS
+
+# The local server's defaults as the help shows them: literals, so that building the parser (every command,
+# --help) does not import the server; tests/test_cli_startup.py checks them against cos_multipart.testing.server.
+DEFAULT_BUCKET = "examplebucket-1250000000"
+DEFAULT_REGION = "ap-guangzhou"
+OSS_DEFAULT_BUCKET = "examplebucket"
+OSS_DEFAULT_REGION = "cn-hangzhou"
+DEFAULT_MAX_CONNECTIONS = 256
+DEFAULT_REQUEST_TIMEOUT = 600.0
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -144,6 +145,10 @@ def serve_credentials(
 ) -> Tuple[Credentials, str]:
     """The credentials ``serve`` accepts and where they came from: the flags, the environment (the
     ``dialect``'s variables: ``COS_SECRET_ID``... or ``OSS_ACCESS_KEY_ID``...), or the documented test key."""
+    from .._protocol.credentials import Credentials
+    from .._protocol.dialect import dialect_of
+    from ..testing.server import TEST_CREDENTIALS
+
     if secret_id or secret_key:
         if not (secret_id and secret_key):
             raise CosValidationError("--secret-id/--secret-key", "one of them", "both, or neither")
@@ -169,6 +174,9 @@ def _seconds_or_none(text: str) -> Optional[float]:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM."""
+    from ..testing.faults import Fault
+    from ..testing.server import LocalCOS
+
     credentials, source = serve_credentials(args.secret_id, args.secret_key, args.dialect)
     faults = [Fault.parse(spec) for spec in args.fault]
     if args.max_connections < 1:

@@ -9,17 +9,20 @@ line can be copied into the next command.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Mapping, Optional, Tuple
 
-from .._protocol.dialect import COS, DIALECTS, Dialect
 from .._protocol.errors import CosValidationError
+
+if TYPE_CHECKING:  # the dialects (and the signers they name) load when a target is parsed, not for --help
+    from .._protocol.dialect import Dialect
 
 #: The example bucket of each service, for error messages.
 _EXAMPLE_BUCKET: Mapping[str, str] = {"cos": "examplebucket-1250000000", "oss": "examplebucket"}
 #: ``(region variable, endpoint variable)`` of each service; OSS's are the names Aliyun's own tools read.
 _PLACE_ENV: Mapping[str, Tuple[str, str]] = {"cos": ("COS_REGION", "COS_ENDPOINT"), "oss": ("OSS_REGION", "OSS_ENDPOINT")}
 
-SCHEMES: Tuple[str, ...] = tuple(f"{name}://" for name in DIALECTS)
+#: The schemes of ``_protocol.dialect.DIALECTS`` (tests/test_cli_startup.py keeps the two equal).
+SCHEMES: Tuple[str, ...] = ("cos://", "oss://")
 #: How the usage text and errors name a target.
 TARGET_FORM = "cos://BUCKET/KEY or oss://BUCKET/KEY"
 
@@ -58,9 +61,10 @@ class Target:
         return _PLACE_ENV[self.dialect.name][1]
 
 
-def example(dialect: Dialect = COS, what: str = "dir/file.bin") -> str:
-    """An example target of ``dialect``, for messages."""
-    return f"{dialect.name}://{_EXAMPLE_BUCKET[dialect.name]}/{what}"
+def example(dialect: Optional[Dialect] = None, what: str = "dir/file.bin") -> str:
+    """An example target of ``dialect`` (default: COS), for messages."""
+    name = "cos" if dialect is None else dialect.name
+    return f"{name}://{_EXAMPLE_BUCKET[name]}/{what}"
 
 
 def parse_target(text: str, *, require_key: bool = True) -> Target:
@@ -70,6 +74,8 @@ def parse_target(text: str, *, require_key: bool = True) -> Target:
     Raises:
         CosValidationError: Another scheme, no bucket, or no key where one is required.
     """
+    from .._protocol.dialect import DIALECTS
+
     scheme, sep, rest = text.partition("://")
     dialect = DIALECTS.get(scheme.lower()) if sep else None
     if dialect is None:

@@ -19,30 +19,27 @@ import logging
 import re
 import shlex
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .bar import file_bar
 from .bar import human as human  # other commands format sizes through this module
 from .target import TARGET_FORM, Target, example, parse_target
 from .text import shown
-from .._io.checkpoint import CheckpointStore
 from .main import FLAGS as CONFIG_FLAGS
 from .main import is_tty as _is_tty
 from .main import parse_bit_rate, parse_duration, parse_size
-from .._io.client import CosClient
-from .._protocol.dialect import Dialect
+from .._core._defaults import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 from .._protocol.errors import REDACTED, CosValidationError
 from .._protocol.retry import DEFAULT_RETRY_TIME
-from .._protocol.sse import SseC, SseCos, SseKms
-from .._protocol.options import ObjectOptions
-from .._drivers.uploader import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MULTIPART_THRESHOLD,
-    MAX_CONCURRENCY,
-    UploadConfig,
-    Uploader,
-    UploadResult,
-)
+
+# The client, the uploader and the checkpoint store are imported by the commands that run them, not when the
+# parser is built (cos-multipart --help, and every command's start-up; tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from .._drivers.uploader import UploadConfig, UploadResult
+    from .._io.checkpoint import CheckpointStore
+    from .._io.client import CosClient
+    from .._protocol.dialect import Dialect
+    from .._protocol.sse import SseC
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +166,7 @@ def transfer_options() -> argparse.ArgumentParser:
     """The upload settings and object options of ``upload``, ``resume`` and ``sync``."""
     parser = argparse.ArgumentParser(add_help=False)
     parts = parser.add_argument_group("transfer")
-    parts.add_argument("--part-size", type=parse_size, help="bytes per part, e.g. 8MB (default: 8MB, grown as needed)")
+    parts.add_argument("--part-size", type=parse_size, help="bytes per part, e.g. 8MB (default: 8MB, 16MB for files of 1GiB or more, grown as needed; a resume keeps its upload's)")
     parts.add_argument(
         "--concurrency",
         type=int,
@@ -249,6 +246,7 @@ def _pairs(values: List[str], option: str) -> Optional[Dict[str, str]]:
 
 
 def _encryption(args: argparse.Namespace) -> Any:
+    from .._protocol.sse import SseCos, SseKms
     if args.sse_kms_key_id is not None or args.sse_kms_context is not None:
         if args.sse != "kms":
             raise CosValidationError("--sse", args.sse, "'kms' when --sse-kms-key-id or --sse-kms-context is given")
@@ -274,6 +272,7 @@ def _encryption(args: argparse.Namespace) -> Any:
 
 def sse_c_from_environment(flag: str) -> SseC:
     """The SSE-C key of ``$COS_SSE_C_KEY`` (never read from the command line, where others could see it)."""
+    from .._protocol.sse import SseC
     key = os.environ.get(ENV_SSE_C_KEY)
     if not key:
         raise CosValidationError(  # the value is the name itself: "$COS_SSE_C_KEY: not set: ..."
@@ -289,6 +288,8 @@ def sse_c_from_environment(flag: str) -> SseC:
 def build_config(args: argparse.Namespace, dialect: Optional[Dialect] = None) -> UploadConfig:
     """The :class:`UploadConfig` the transfer options describe (validated, errors named by their flag); with
     ``dialect`` (the target's service), the part size is checked against that service's own range."""
+    from .._drivers.uploader import DEFAULT_MULTIPART_THRESHOLD, UploadConfig
+    from .._protocol.options import ObjectOptions
     metadata = _pairs(args.meta, "--meta")
     tagging = _pairs(args.tag, "--tag")
     encryption = _encryption(args)
@@ -339,6 +340,7 @@ def build_config(args: argparse.Namespace, dialect: Optional[Dialect] = None) ->
 def make_client(args: argparse.Namespace, target: Target, *, workers: int = 1) -> CosClient:
     """A client of the target's service for its bucket, from ``--region``/``--endpoint`` (or the service's
     environment variables), pool sized to ``workers``."""
+    from .._io.client import CosClient
     from .config import credentials, place
 
     endpoint = args.endpoint or os.environ.get(target.endpoint_env) or place(args, "endpoint")[0] or None
@@ -410,6 +412,7 @@ def _check_source(path: str, target: str = "cos://BUCKET/KEY") -> None:
 
 def run_resume(args: argparse.Namespace) -> int:
     """``cos-multipart resume [PATH cos://BUCKET/KEY]``."""
+    from .._io.checkpoint import CheckpointStore
     from .commands import refuse_given, refuse_option
 
     if args.source is None:
@@ -438,6 +441,7 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def _forget(args: argparse.Namespace) -> int:
     """``resume --forget PATH cos://BUCKET/KEY``: abort the recorded upload and drop its checkpoint."""
+    from .._drivers.uploader import UploadConfig, Uploader
     target = parse_target(args.target)
     with make_client(args, target) as client:
         uploader = Uploader(client, UploadConfig(checkpoint_dir=args.checkpoint_dir))
@@ -469,6 +473,7 @@ def _say_forget(args: argparse.Namespace, kind: str, where: str, upload_id: str,
 
 
 def _transfer(args: argparse.Namespace, *, resume_only: bool) -> int:
+    from .._drivers.uploader import Uploader
     target = parse_target(args.target, require_key=False)
     key = target.key
     _check_source(args.source, args.target)
@@ -504,6 +509,7 @@ def _plan_transfer(
 ) -> int:
     """``upload PATH TARGET --dry-run`` (and ``resume``): say what the run would do, sending only reads (HEAD of
     the key, List Parts of a recorded upload); no checkpoint, lock or upload is made. Returns the exit code."""
+    from .._drivers.uploader import Uploader
     from .._core._decisions import check_config, refuse_lost, refuse_stale, stale_reason
     from .._io._sources import FileSource, open_source
     from .main import EXIT_SERVICE
@@ -607,6 +613,7 @@ def _existing(client: CosClient, key: str, config: UploadConfig) -> str:
 
 def run_abort(args: argparse.Namespace) -> int:
     """``cos-multipart abort cos://BUCKET/KEY [UPLOAD_ID]`` (``--all``: every upload under a prefix)."""
+    from .._io.checkpoint import CheckpointStore
     if args.all or args.older_than is not None or args.yes:
         from .check import run_abort_all
 

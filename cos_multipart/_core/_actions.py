@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple, Union
 
 from ._copyvalues import CopyPart
+from ._download import FetchRange
 from ._partvalues import StreamPart
 from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._protocol.models import CompletedPart
@@ -274,4 +275,5 @@ Action = Union[
 PART_ACTIONS: Tuple[type, ...] = (
     SendPart,
     CopyPart,  # server-side copy: one Upload Part - Copy (_copyvalues)
+    FetchRange,
 )

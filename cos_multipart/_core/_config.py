@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import mimetypes
 import os
 from dataclasses import dataclass, field
@@ -14,16 +15,14 @@ from .._protocol.errors import CosValidationError
 from .._protocol.limits import ANY_MIN_PART_SIZE, MAX_PART_SIZE, MAX_PUT_OBJECT_SIZE, MIN_PART_SIZE
 from .._protocol.options import ObjectOptions
 from .parts import DEFAULT_PART_ATTEMPTS
-from .planner import DEFAULT_PART_SIZE, plan_parts, stream_plan
+from .planner import plan_parts, stream_plan
 from .._io.ratelimit import TokenBucket
 from .session import PartReceipt
+from ._defaults import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY, MAX_CONCURRENCY as MAX_CONCURRENCY
+from ._defaults import DEFAULT_MULTIPART_THRESHOLD as DEFAULT_MULTIPART_THRESHOLD
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-DEFAULT_CONCURRENCY = 8
-MAX_CONCURRENCY = 256
-#: Objects smaller than this go up in one PUT Object request, with Content-MD5 (the same verification).
-DEFAULT_MULTIPART_THRESHOLD: int = DEFAULT_PART_SIZE
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: What a dialect-neutral ``part_size`` may be, in words (each service's minimum; the same 5 GB maximum).
 PART_SIZE_RULE = (
@@ -33,12 +32,20 @@ PART_SIZE_RULE = (
 
 
 
+
+@functools.lru_cache(maxsize=64)
+def _with_content_type(options: ObjectOptions, content_type: str) -> ObjectOptions:
+    # Once per (options, type), not per file: ``replace`` validates every option again (~7 us), and a
+    # directory of small files asks the same few pairs thousands of times. The values are frozen.
+    return dataclasses.replace(options, content_type=content_type)
+
 @dataclass(frozen=True)
 class UploadConfig:
     """How to upload: parts, parallelism, resume, limits, and the options of the stored object.
 
     Attributes:
-        part_size: Bytes per part; ``None`` picks 8 MB, grown MB by MB when the object needs it (1 MB..5 GB).
+        part_size: Bytes per part; ``None`` picks 8 MB (16 MB for files of 1 GiB or more), grown MB by MB when
+            the object needs it (1 MB..5 GB). A resume keeps the part size its upload started with.
         concurrency: Parts uploaded at once (threads), 1..256.
         multipart_threshold: Objects smaller than this use a single PUT Object with ``Content-MD5``
             (0 forces multipart); at most 5 GB.
@@ -130,7 +137,9 @@ class UploadConfig:
         if self.options.content_type is not None:
             return self.options
         guessed = mimetypes.guess_type(key)[0] or DEFAULT_CONTENT_TYPE
-        return dataclasses.replace(self.options, content_type=guessed)
+        if self.sse_c is not None:  # an SSE-C key is not kept in a process-wide cache beyond its upload
+            return dataclasses.replace(self.options, content_type=guessed)
+        return _with_content_type(self.options, guessed)
 
     def options_digest(self, key: str) -> str:
         """A digest of the stored object's options, without secrets (SSE-C: the key's MD5)."""

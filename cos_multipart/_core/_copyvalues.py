@@ -8,6 +8,8 @@ the same way.
 
 from __future__ import annotations
 
+from ._defaults import DEFAULT_COPY_THRESHOLD
+
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
@@ -27,7 +29,6 @@ __all__ = [
 
 #: A single PUT Object - Copy up to this size (COS's and OSS's single copies are fast; parts of 64 MB in
 #: parallel are faster above it). At most the service's single-copy limit (COS 5 GB, OSS 1 GB).
-DEFAULT_COPY_THRESHOLD = 64 * 1024 * 1024
 #: Parts of a multipart copy: no bytes pass through the client, so parts can be large (fewer requests).
 DEFAULT_COPY_PART_SIZE = 64 * 1024 * 1024
 

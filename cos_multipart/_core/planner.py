@@ -6,8 +6,9 @@ The rules come from :mod:`cos_multipart._protocol.limits`:
 * "partNumber ... Value range: 1-10000" (Upload Part, 436/7750);
 * "a multipart object is at most 48.82 TB" = 10000 x 5 GB (436/13324).
 
-Automatic part size: :data:`DEFAULT_PART_SIZE` (8 MB) unless the object needs more than 10,000 such parts,
-in which case the smallest whole number of MB that fits in 10,000 parts. A part size given by the caller is
+Automatic part size, by the object's size: :data:`DEFAULT_PART_SIZE` (8 MB); 16 MB from 1 GiB on
+(:data:`~cos_multipart._core._defaults.LARGE_FILE_SIZE`: fewer idle round trips per byte on a long link); and
+when the object needs more than 10,000 such parts, the smallest whole number of MB that fits in 10,000 parts. A part size given by the caller is
 used as is when it is within the limits and fits in 10,000 parts; otherwise :class:`CosValidationError`.
 
 An empty object plans as one empty part (a valid multipart upload: the last part may be smaller than 1 MB);
@@ -26,9 +27,9 @@ from typing import Iterator, Optional, Tuple
 
 from .._protocol.errors import CosValidationError
 from .._protocol.limits import MAX_OBJECT_SIZE, MAX_PART_NUMBER, MAX_PART_SIZE, MB, MIN_PART_SIZE
+from ._defaults import DEFAULT_PART_SIZE as DEFAULT_PART_SIZE  # the part size used when the caller gives none
+from ._defaults import LARGE_FILE_PART_SIZE, LARGE_FILE_SIZE
 
-#: Part size used when the caller gives none and the object fits in 10,000 parts of this size.
-DEFAULT_PART_SIZE = 8 * MB
 #: Deprecated (use :func:`stream_plan`): the largest stream :func:`stream_part_size` plans for by default,
 #: 10,000 parts of the default size (78.1 GiB). A :class:`StreamPlan` carries 7.8 TiB by default.
 DEFAULT_STREAM_MAX_SIZE = MAX_PART_NUMBER * DEFAULT_PART_SIZE
@@ -116,14 +117,16 @@ def plan_parts(
 
 
 def automatic_part_size(size: int) -> int:
-    """The part size chosen when the caller gives none: 8 MB, or the smallest whole MB that fits 10,000 parts."""
-    return _automatic_part_size(size, MAX_PART_NUMBER)
+    """The part size chosen when the caller gives none: 8 MB below 1 GiB, 16 MB from 1 GiB on, or the smallest
+    whole MB that fits 10,000 parts when that is larger."""
+    floor = LARGE_FILE_PART_SIZE if size >= LARGE_FILE_SIZE else DEFAULT_PART_SIZE
+    return _automatic_part_size(size, MAX_PART_NUMBER, floor)
 
 
-def _automatic_part_size(size: int, parts: int) -> int:
-    # 8 MB, or the smallest whole MB that carries `size` in `parts` parts, at most 5 GB.
+def _automatic_part_size(size: int, parts: int, floor: int = DEFAULT_PART_SIZE) -> int:
+    # `floor`, or the smallest whole MB that carries `size` in `parts` parts, at most 5 GB.
     needed = _ceil_div(max(size, 0), parts)
-    return min(MAX_PART_SIZE, max(DEFAULT_PART_SIZE, _ceil_div(needed, MB) * MB))
+    return min(MAX_PART_SIZE, max(floor, _ceil_div(needed, MB) * MB))
 
 
 def stream_part_size(part_size: Optional[int] = None, *, max_size: int = DEFAULT_STREAM_MAX_SIZE) -> int:
@@ -139,6 +142,8 @@ def stream_part_size(part_size: Optional[int] = None, *, max_size: int = DEFAULT
     Raises:
         CosValidationError: As :func:`plan_parts` for an object of ``max_size`` bytes.
     """
+    if part_size is None:  # its behaviour before files of 1 GiB got 16 MB parts: a stream's parts are buffered
+        part_size = _automatic_part_size(max_size, MAX_PART_NUMBER)
     return plan_parts(max_size, part_size).part_size
 
 

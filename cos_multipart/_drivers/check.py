@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from .._core import _dirplan
+from .._core._defaults import DEFAULT_CHECK_CONCURRENCY as DEFAULT_CHECK_CONCURRENCY
+from .._core._defaults import MAX_CHECK_CONCURRENCY as MAX_CHECK_CONCURRENCY
 from .._io import _walk
 from .._io._crccache import CrcCache
 from .._core._decisions import client_dialect
@@ -59,8 +61,6 @@ CheckStatus = Literal["equal", "differ", "only_local", "only_remote", "skipped",
 #: Statuses that make a check fail (:attr:`CheckReport.ok` false).
 _NOT_EQUAL = frozenset({"differ", "only_local", "only_remote", "error"})
 #: Files compared at once by default (each a HEAD, or a read of the file), and at most.
-DEFAULT_CHECK_CONCURRENCY = 8
-MAX_CHECK_CONCURRENCY = 256
 #: Why a file was not compared: its bytes changed while they were read.
 _CHANGED = "changed while being read; not compared (run again once it is written)"
 

@@ -212,9 +212,13 @@ def absent(error: CosServiceError) -> None:
 
 
 def get_object(
-    key: str, byte_range: Optional[Tuple[int, Optional[int]]], sse_c: EncryptionLike
+    key: str,
+    byte_range: Optional[Tuple[int, Optional[int]]],
+    sse_c: EncryptionLike,
+    if_match: Optional[str] = None,
+    traffic_limit: Optional[int] = None,
 ) -> Request[ObjectResult]:
-    call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c)
+    call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c, if_match=if_match, traffic_limit=traffic_limit)
     return Request(call, functools.partial(operations.parse_get_object, key=key))
 
 

@@ -13,14 +13,16 @@ since 0.1); these protocols are named after what they carry, HTTP calls, so that
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from typing import Callable, Mapping, Optional, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Protocol, TypeVar, runtime_checkable
 
 from ._streams import AsyncObjectStream, ObjectStream
 from .._protocol.credentials import Credentials
 from .._protocol.endpoint import Endpoint
 from .._protocol.models import HttpCall, ObjectResult
+
+if TYPE_CHECKING:  # annotations only: the threaded path (every upload_file) does not import asyncio
+    import asyncio
 
 __all__ = ["AsyncHttpTransport", "HttpTransport", "Parser"]
 

@@ -62,6 +62,7 @@ from .._protocol.copy_ops import CopySource, MetadataDirective
 from .._protocol.options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from .._protocol.retry import RetryPolicy, policy_with
 from .._protocol.signer import presign_expires
+from .._protocol.presign_parts import sign_part_url
 from .._protocol.sse import EncryptionLike
 from .transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_TIMEOUT, Timeout, validate_timeout
 from .._protocol.validation import PartLike, positive_int
@@ -306,10 +307,12 @@ class AsyncCosClient:
         byte_range: Optional[Tuple[int, Optional[int]]] = None,
         sse_c: EncryptionLike = None,
         cancel: Optional[asyncio.Event] = None,
+        if_match: Optional[str] = None,
+        traffic_limit: Optional[int] = None,
     ) -> AsyncObjectStream:
         """Open an object for reading, as :meth:`CosClient.get_object`: an
         :class:`~cos_multipart._io._streams.AsyncObjectStream` (``async for``, ``await read()``, ``async with``)."""
-        request = _api.get_object(key, byte_range, sse_c)
+        request = _api.get_object(key, byte_range, sse_c, if_match, traffic_limit)
         return await self._transport.stream(request.call, request.parse, cancel=cancel)
 
     async def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:
@@ -463,6 +466,27 @@ class AsyncCosClient:
         credentials = await self._transport.credentials()
         now = self._clock() + self._transport.clock_offset
         return self.dialect.presigner(credentials, self.endpoint, method.upper(), key, now, seconds)
+
+    # --- presigned part URLs (issue 26) ---------------------------------------------------------------------
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int = DEFAULT_SIGN_EXPIRES,
+        content_md5: Optional[str] = None, part_endpoint: Optional[str] = None,
+    ) -> Tuple[str, dict[str, str]]:  # fmt: skip
+        """A pre-signed ``PUT`` URL for part ``part_number`` of ``upload_id``, valid ``expires`` seconds (1 to
+        604800), and the headers its user must send (``Content-MD5`` when given: then signed, and the service
+        refuses other bytes; ``Host`` when the endpoint's host does not name the bucket). Carries the STS token.
+        ``part_endpoint``: the base URL the part's sender reaches, when not the client's (a browser cannot send
+        a ``Host`` header: give a host that names the bucket).
+        """
+        endpoint = self.endpoint
+        if part_endpoint is not None:
+            endpoint = Endpoint.build(self.bucket, self.region, part_endpoint, dialect=self.dialect)
+        now = self._clock() + self._transport.clock_offset
+        return sign_part_url(
+            await self._transport.credentials(), endpoint, key, upload_id, part_number, now=now, expires=expires,
+            content_md5=content_md5,
+        )  # fmt: skip
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ from .._protocol.copy_ops import CopySource, MetadataDirective
 from .._protocol.options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from .._protocol.retry import RetryPolicy, policy_with
 from .._protocol.signer import presign_expires
+from .._protocol.presign_parts import sign_part_url
 from .._protocol.sse import EncryptionLike
 from .transport import (
     DEFAULT_ANSWER_DEADLINE, DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout,
@@ -347,6 +348,8 @@ class CosClient:
         byte_range: Optional[Tuple[int, Optional[int]]] = None,
         sse_c: EncryptionLike = None,
         cancel: Optional[threading.Event] = None,
+        if_match: Optional[str] = None,
+        traffic_limit: Optional[int] = None,
     ) -> ObjectStream:
         """Open an object for reading: its head parsed, its body streamed as the caller reads it.
 
@@ -355,12 +358,15 @@ class CosClient:
             byte_range: ``(first, last)`` inclusive, or ``(first, None)``.
             sse_c: The object's SSE-C key.
             cancel: As for :meth:`upload_part` (until the answer's head has arrived).
+            if_match: Answer only if the object's ETag is this one (else 412 ``PreconditionFailed``): pins
+                every range of a download to the object its HEAD saw.
+            traffic_limit: The service's pacing of the body, bit/s (819200..838860800).
 
         Returns:
             An :class:`~cos_multipart._io._streams.ObjectStream`: ``result`` (size, ETag, CRC-64, version,
             headers), ``read()``, ``iter_chunks()``, iteration; close it (``with`` does).
         """
-        request = _api.get_object(key, byte_range, sse_c)
+        request = _api.get_object(key, byte_range, sse_c, if_match, traffic_limit)
         return self._transport.stream(request.call, request.parse, cancel=cancel)
 
     def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:
@@ -527,6 +533,27 @@ class CosClient:
         validate_key(key, max_bytes=self.dialect.max_key_bytes)
         now = self._clock() + self._transport.clock_offset
         return self.dialect.presigner(self._transport.credentials(), self.endpoint, method.upper(), key, now, seconds)
+
+    # --- presigned part URLs (issue 26) ---------------------------------------------------------------------
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int = DEFAULT_SIGN_EXPIRES,
+        content_md5: Optional[str] = None, part_endpoint: Optional[str] = None,
+    ) -> Tuple[str, dict[str, str]]:  # fmt: skip
+        """A pre-signed ``PUT`` URL for part ``part_number`` of ``upload_id``, valid ``expires`` seconds (1 to
+        604800), and the headers its user must send (``Content-MD5`` when given: then signed, and the service
+        refuses other bytes; ``Host`` when the endpoint's host does not name the bucket). Carries the STS token.
+        ``part_endpoint``: the base URL the part's sender reaches, when not the client's (a browser cannot send
+        a ``Host`` header: give a host that names the bucket).
+        """
+        endpoint = self.endpoint
+        if part_endpoint is not None:
+            endpoint = Endpoint.build(self.bucket, self.region, part_endpoint, dialect=self.dialect)
+        now = self._clock() + self._transport.clock_offset
+        return sign_part_url(
+            self._transport.credentials(), endpoint, key, upload_id, part_number, now=now, expires=expires,
+            content_md5=content_md5,
+        )  # fmt: skip
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 

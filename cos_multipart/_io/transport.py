@@ -39,6 +39,7 @@ from .. import __version__
 from ._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER, AnswerDeadlineMixin, Retries, corrected_offset, signed_headers, transport_error, with_attempts
 from .._protocol.credentials import Credentials, CredentialsLike, as_provider
 from .._protocol.endpoint import Endpoint, strip_query
+from ._prepare import prepare
 from ._tls import checked_ca_bundle
 from .._protocol.errors import CosCancelledError, CosError, CosServiceError, CosTransportError, CosValidationError, FailureKind, redact
 from .._protocol import operations
@@ -646,10 +647,7 @@ class Transport:
         start: Optional[int],
     ) -> requests.Response:
         headers = self._signed_headers(call)
-        request = requests.Request(call.method, url, headers=headers, data=_body_for_attempt(call.body, length, start))
-        prepared = self.session.prepare_request(request)
-        # requests re-quotes URLs (it would turn an encoded "." segment back into a dot segment).
-        prepared.url = url
+        prepared = prepare(self.session, call.method, url, headers, _body_for_attempt(call.body, length, start))
         if call.method in ("GET", "HEAD", "DELETE"):
             # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
             prepared.headers.pop("Content-Length", None)

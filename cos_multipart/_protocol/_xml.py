@@ -155,6 +155,16 @@ def _int(parent: etree._Element, name: str, default: Optional[int] = None) -> Op
         raise CosResponseError(f"<{name}> is not an integer: {value[:40]!r}") from None
 
 
+def _crc64(parent: etree._Element, name: str) -> Optional[int]:
+    """An optional unsigned 64-bit decimal element (OSS List Parts' ``<HashCrc64ecma>``), else ``None``."""
+    value = _text(parent, name)
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and int(value) < 1 << 64):
+        raise CosResponseError(f"<{name}> is not an unsigned 64-bit decimal: {value[:40]!r}")
+    return int(value)
+
+
 def _bool(parent: etree._Element, name: str) -> bool:
     value = _text(parent, name).lower()
     if value not in ("", "true", "false"):
@@ -268,6 +278,7 @@ def parse_list_parts(body: bytes) -> PartsPage:
                 etag=_required(element, "ETag"),
                 size=size,
                 last_modified=parse_date(_text(element, "LastModified")),
+                crc64=_crc64(element, "HashCrc64ecma"),
             )
         )
     return PartsPage(

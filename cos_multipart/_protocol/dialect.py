@@ -39,6 +39,7 @@ from .limits import (
     SIGN_SKEW_SECONDS,
 )
 from .models import HttpCall
+from .presign_parts import PartPresigner, presign_part_cos, presign_part_oss4
 from .signer import SECURITY_TOKEN_HEADER, SignWindow, presign_url, select_headers, sign
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -160,6 +161,8 @@ class Dialect:
     renamed_headers: Mapping[str, Optional[str]] = field(default_factory=dict)
     renamed_values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     integrity: IntegrityScheme = CRC64_ECMA
+    #: Makes a pre-signed Upload Part URL (presigned uploads, issue 26); ``None``: the service has none.
+    part_presigner: Optional[PartPresigner] = None
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -275,6 +278,7 @@ COS = Dialect(
     signer=sign_cos,
     presigner=presign_cos,
     supports_sse_c=True,
+    part_presigner=presign_part_cos,
 )
 
 #: Aliyun OSS [oss-api]: the same protocol with its own names, signature V4 and a 100 KB part minimum.
@@ -292,6 +296,7 @@ OSS = Dialect(
     signer=sign_oss4,
     presigner=presign_oss4,
     supports_sse_c=False,
+    part_presigner=presign_part_oss4,
     renamed_headers={
         # The object ACL has its own name on OSS (PutObject, Complete) [oss-api 3.1, 3.7].
         "x-cos-acl": "x-oss-object-acl",

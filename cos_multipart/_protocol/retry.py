@@ -22,7 +22,6 @@ bound the number of tries. Clock errors (``RequestTimeTooSkewed``, ``AccessDenie
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 from dataclasses import dataclass, field, replace
@@ -211,6 +210,8 @@ def retry_after_seconds(value: Optional[str], date_header: Optional[str] = None)
 
 
 def _http_date(text: str) -> Optional[float]:
+    import email.utils  # only for a Retry-After date (rare): not loaded for every start-up
+
     if not text:
         return None
     try:

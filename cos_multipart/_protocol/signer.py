@@ -140,7 +140,14 @@ def string_to_sign(window: SignWindow, http: str) -> str:
 
 def sign_key(secret_key: str, window: SignWindow) -> str:
     """``hex(HMAC-SHA1(SecretKey, KeyTime))``: the 40-character key the signature is made with."""
-    return hmac.new(secret_key.encode("utf-8"), window.key_time.encode("utf-8"), hashlib.sha1).hexdigest()
+    return _sign_key(secret_key, window.key_time)
+
+
+@lru_cache(maxsize=2)
+def _sign_key(secret_key: str, key_time: str) -> str:
+    # The key time changes once a second: requests signed within the same second (many small files) share
+    # one SignKey. Kept in memory only, as the credentials themselves are.
+    return hmac.new(secret_key.encode("utf-8"), key_time.encode("utf-8"), hashlib.sha1).hexdigest()
 
 
 def signature(

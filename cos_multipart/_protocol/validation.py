@@ -363,5 +363,10 @@ def positive_int(value: object, field: str, maximum: Optional[int] = None) -> in
     return integer_in(field, value, 1, maximum, allowed)
 
 
+#: Printable ASCII (with tab): one C-level match per value instead of a Python loop over its characters.
+_PRINTABLE = re.compile("[ -~]*")
+_PRINTABLE_OR_TAB = re.compile("[ -~\t]*")
+
+
 def _printable(text: str, allow_tab: bool = False) -> bool:
-    return all(" " <= char <= "~" or (allow_tab and char == "\t") for char in text)
+    return (_PRINTABLE_OR_TAB if allow_tab else _PRINTABLE).fullmatch(text) is not None

@@ -94,6 +94,13 @@ SERVE_SCHEMAS: Dict[str, Dict[str, Any]] = {
 }  # fmt: skip
 
 
+#: docs/cli.md, "download": ``download --json``.
+DOWNLOADED_SCHEMA: Dict[str, Any] = {
+    "type": str, "source": str, "key": str, "target": str, "size": int, "ranges": int, "crc64": _INT_OR_NONE, "etag": str,
+    "check": str, "ranges_reused": int, "refetched": int, "restarted": _STR_OR_NONE, "seconds": float,
+}  # fmt: skip
+
+
 def leaf_commands(parser: argparse.ArgumentParser, path: Tuple[str, ...] = ()) -> Dict[Tuple[str, ...], argparse.ArgumentParser]:
     """Every command that runs (``config set``, not ``config``), by its words."""
     found: Dict[Tuple[str, ...], argparse.ArgumentParser] = {}
@@ -194,6 +201,8 @@ RUNS: Dict[str, Tuple[Callable[[LocalCOS, Dict[str, str]], List[str]], Callable[
     "config import": (lambda s, f: ["config", "import", f["coscmd"]], _one_of(CONFIG_SCHEMAS)),
     "cp": (lambda s, f: ["cp", target(s, "o/small.bin"), target(s, "o/copied.bin")], lambda line: conforms(line, COPIED_SCHEMA)),
     "mv": (lambda s, f: ["mv", target(s, "o/copied.bin"), target(s, "o/moved.bin")], lambda line: conforms(line, COPIED_SCHEMA)),
+    "download": (lambda s, f: ["download", target(s, "o/small.bin"), str(Path(f["small"]).parent / "downloaded.bin")],
+                 lambda line: conforms(line, DOWNLOADED_SCHEMA)),
     "serve": (lambda s, f: [], _one_of(SERVE_SCHEMAS)),  # run in a subprocess: test_serve_json_says_the_start_and_the_stop
 }
 
