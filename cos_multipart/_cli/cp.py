@@ -329,6 +329,7 @@ def _plan(
         "part_size", "concurrency", "threshold", "metadata_directive", "options", "source_sse_c", "traffic_limit", "forbid_overwrite",
     )})  # fmt: skip
     threshold = CopyStart(target_of(client), config, "", CopySource("k")).threshold
+    refused = 0
     for from_key, to_key in pairs:
         head = source_client.head_object(from_key, sse_c=config.source_sse_c)
         size = head.size or 0
@@ -338,6 +339,7 @@ def _plan(
             plan = copy_plan(size, config, client.dialect)
             how, parts = f"in {plan.count} parts of {human(plan.part_size)}", plan.count
         existing = client.find_object(to_key, sse_c=config.sse_c)
+        refused += bool(existing and config.forbid_overwrite)
         also = f"; {'refused: it exists (--forbid-overwrite)' if config.forbid_overwrite else 'replacing the object there'}" if existing else ""
         verb = "move" if move else "copy"
         if args.json:
@@ -347,4 +349,8 @@ def _plan(
                   "parts": parts, "exists": existing is not None})  # fmt: skip
         else:
             print(shown(f"would {verb} {source.url(from_key)} -> {target.url(to_key)} ({human(size)} {how}{also})"))
-    return 0
+    if not refused:
+        return 0
+    from .main import EXIT_SERVICE
+
+    return EXIT_PARTIAL if args.recursive else EXIT_SERVICE  # what the real run would exit with

@@ -161,3 +161,15 @@ def test_cp_r_copies_side_by_side_within_concurrency(cli_env: LocalCOS, capsys: 
     for key, data in files.items():
         assert read(cli_env, "copies/" + key[len("many/"):]) == data
     assert max_overlap(cli_env) <= 3  # every request of every copy within one pool of 3 slots
+
+
+def test_dry_run_exits_as_the_run_would_with_forbid_overwrite(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    put(cli_env, "w/a", 10)
+    put(cli_env, "taken/a", 5)
+    before = writes(cli_env)
+    argv = ["cp", "--dry-run", "--forbid-overwrite"]
+    assert cli.main([*argv, target(cli_env, "w/a"), target(cli_env, "taken/a")]) == cli.EXIT_SERVICE
+    assert "refused: it exists" in capsys.readouterr().out
+    assert cli.main([*argv, "-r", target(cli_env, "w/"), target(cli_env, "taken/")]) == cli.EXIT_PARTIAL
+    assert cli.main([*argv, target(cli_env, "w/a"), target(cli_env, "free/a")]) == cli.EXIT_OK
+    assert writes(cli_env) == before
