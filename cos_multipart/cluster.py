@@ -64,6 +64,11 @@ from ._protocol.copy_ops import CopySource, MetadataDirective
 from ._protocol.models import PartResult, ResponseInfo
 from ._protocol.options import Acl, ObjectOptions, StorageClass, Tagging
 from ._protocol.sse import EncryptionLike
+from ._core._download import DownloadResult, DownloadStart, FetchRange
+from ._core.parts import DEFAULT_PART_ATTEMPTS
+from ._core.planner import DEFAULT_PART_SIZE
+from ._drivers._downloadsteps import DownloadOptions
+from ._drivers.download import Download, check_options, check_start
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -80,6 +85,7 @@ __all__ = [
     "sync_directory_on_cluster",
     "upload_directory_on_cluster",
     "upload_file_on_cluster",
+    "download_file_on_cluster",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -717,6 +723,99 @@ class _ClusterCopy(Copy):
                 for action in run:
                     part = by_number[action.number]
                     outcomes.append((action, PartResult(part.number, part.etag, part.crc64, action.length, ResponseInfo(200, part.request_id))))
+            future.release()
+        return outcomes
+
+    def stop_parts(self) -> object:
+        dask: Any = self.dask_client
+        unfinished = [future for future in self.tasks if not future.done()]
+        if unfinished:
+            dask.cancel(unfinished)
+        return super().stop_parts()
+
+
+# --- downloads: ranges fetched by the workers into a temporary file on a shared file system -------------------
+
+
+def download_file_on_cluster(
+    dask_client: "Client",
+    config: ClientConfig,
+    key: str,
+    path: PathLike,
+    *,
+    part_size: int = DEFAULT_PART_SIZE,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    resume: bool = True,
+    traffic_limit: Optional[int] = None,
+    task_retries: int = DEFAULT_TASK_RETRIES,
+    progress: Optional[ProgressCallback] = None,
+) -> DownloadResult:
+    """Download ``key`` to ``path`` with its ranges fetched by the cluster's workers, verified as by
+    :func:`~cos_multipart.download_file`.
+
+    This process does the HEAD, the lock, the temporary file beside ``path``, the checkpoint and the check of the
+    object's CRC-64 (the download machine's); each worker opens the temporary file at the same path (a shared file
+    system), writes its ranges there with ``pwrite`` and fsyncs them, and returns their lengths and CRC-64s, which
+    the machine judges as for threads. At most the cluster's threads ranges are in flight. SSE-C is refused (its
+    key would travel in tasks), as is a bandwidth cap (one process's).
+    """
+    if not isinstance(dask_client, distributed.Client):
+        raise CosValidationError("dask_client", type(dask_client).__name__, "a distributed.Client of the cluster")
+    if not isinstance(config, ClientConfig):
+        raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
+    if isinstance(task_retries, bool) or not isinstance(task_retries, int) or task_retries < 0:
+        raise CosValidationError("task_retries", task_retries, "an int >= 0")
+    threads = _cluster_threads(dask_client)
+    start = check_start(key, path, part_size, max(1, threads), attempts, resume, None)
+    options = check_options(None, traffic_limit, None, progress)
+    with config.client(pool_size=2) as client:
+        return _ClusterDownload(client, start, options, progress, dask_client, config, task_retries).run()
+
+
+class _ClusterDownload(Download):
+    """The threaded download executor with its ranges fetched by Dask tasks (one range each)."""
+
+    def __init__(
+        self, client: Any, start: DownloadStart, options: DownloadOptions, progress: Optional[ProgressCallback],
+        dask_client: "Client", config: ClientConfig, task_retries: int,
+    ) -> None:  # fmt: skip
+        super().__init__(client, start, options, progress)
+        self.dask_client = dask_client
+        self.client_config = config
+        self.task_retries = task_retries
+        self.nonce = secrets.token_hex(8)
+        self.tasks: Dict[Any, FetchRange] = {}
+
+    def start_parts(self, parts: List[FetchRange]) -> None:
+        dask: Any = self.dask_client
+        for action in parts:
+            future = dask.submit(
+                remote.fetch_ranges, self.client_config, self.start.key, self.start.path, [action], self.options.traffic_limit,
+                key=f"cos-download-{self.nonce}-{action.index}-{action.attempt}", retries=self.task_retries, pure=False,
+            )  # fmt: skip
+            self.tasks[future] = action
+
+    def parts_running(self) -> bool:
+        return bool(self.tasks)
+
+    def finished_parts(self) -> List[Tuple[FetchRange, object]]:
+        finished = [future for future in self.tasks if future.done()]
+        if not finished:
+            wait: Any = distributed.wait
+            try:
+                wait(list(self.tasks), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except Exception as error:  # noqa: BLE001 - nothing finished yet, or a task was cancelled: looked at below
+                logger.debug("waiting for range tasks: %s", type(error).__name__)
+            finished = [future for future in self.tasks if future.done()]
+        outcomes: List[Tuple[FetchRange, object]] = []
+        for future in finished:
+            action = self.tasks.pop(future)
+            if future.status == "cancelled":
+                outcomes.append((action, CosCancelledError("the range's task was cancelled")))
+            elif future.status == "error":
+                outcomes.append((action, future.exception()))
+            else:
+                outcomes.append((action, future.result()[0]))
             future.release()
         return outcomes
 

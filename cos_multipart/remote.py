@@ -48,6 +48,10 @@ from ._core._actions import SendPart
 from ._drivers.threads import client_call
 from ._core._outcomes import Sent
 from ._drivers._steps import part_step
+from ._core._download import FetchRange
+from ._drivers._downloadsteps import DownloadOptions, DownloadSteps, RangeSink
+from ._drivers.download import fetch_range
+from ._io._downloadfile import DownloadFiles
 from ._core.parts import DEFAULT_PART_ATTEMPTS, Answer
 from ._protocol.retry import RetryPolicy, policy_with
 from ._core.session import FileIdentity, PartReceipt, UploadSession
@@ -72,6 +76,7 @@ __all__ = [
     "send_parts",
     "upload_files",
     "worker_client",
+    "fetch_ranges",
 ]
 
 
@@ -619,3 +624,31 @@ def copy_part_attempts(
             raise TypeError(f"CopyPart answered {type(outcome).__name__}")
         copied.append(CopiedPart(number, outcome.etag, outcome.crc64, outcome.request_id))
     return tuple(copied)
+
+# --- downloads: a worker's ranges written into the shared temporary file -----------------------------------
+
+
+def fetch_ranges(config: ClientConfig, key: str, path: str, ranges: Sequence[object], traffic_limit: Optional[int] = None) -> List[object]:
+    """Fetch each :class:`~cos_multipart._core._download.FetchRange` of ``ranges`` once, written into the temporary
+    file of the download to ``path`` (prepared by the caller, at the same path on every machine: a shared file
+    system) and fsynced; the outcome of each, in order: its :class:`~cos_multipart._core._download.Fetched`, or
+    the exception it raised (the caller's machine judges both: a short range is fetched again, a 412 fails).
+    """
+    client = worker_client(config)
+    files = DownloadFiles(path)
+    files.open_existing()
+    outcomes: List[object] = []
+    try:
+        steps = DownloadSteps(files, client_dialect(client).integrity, None)
+        options = DownloadOptions(None, traffic_limit, None)
+        for action in ranges:
+            if not isinstance(action, FetchRange):
+                raise TypeError(f"not a range to fetch: {type(action).__name__}")
+            try:
+                outcomes.append(fetch_range(client, key, RangeSink(action, steps, None, threading.Event()), options))
+            except Exception as error:  # noqa: BLE001 - the caller's machine decides what it means
+                outcomes.append(error)
+        files.flush()
+    finally:
+        files.close()
+    return outcomes

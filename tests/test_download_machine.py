@@ -164,11 +164,12 @@ def test_a_short_range_is_fetched_again_alone() -> None:
     assert any(isinstance(a, ProgressRewind) and a.number == second.index + 1 for a in asked)
 
 
-def test_a_broken_connection_fetches_the_range_again() -> None:
+def test_a_request_that_failed_after_the_transports_retries_fails_the_download() -> None:
     served = Object()
-    served.broken = {1}
-    end, _ = run(DownloadMachine.download(start()), served.answer)
-    assert isinstance(end, Done) and len(served.fetches) == 6
+    served.broken = {2}
+    end, asked = run(DownloadMachine.download(start(concurrency=1)), served.answer)
+    assert isinstance(end, Failed) and isinstance(end.error, CosTransportError)
+    assert len(served.fetches) == 2 and Discard(keep=True) in asked  # not fetched again here; kept for a resume
 
 
 def test_a_range_short_on_every_attempt_fails_and_keeps_the_temp_for_a_resume() -> None:
@@ -177,7 +178,7 @@ def test_a_range_short_on_every_attempt_fails_and_keeps_the_temp_for_a_resume() 
     end, asked = run(DownloadMachine.download(start(attempts=2)), served.answer)
     assert isinstance(end, Failed) and isinstance(end.error, CosIntegrityError) and end.error.what == "size"
     assert "Commit" not in kinds(asked)
-    assert [a for a in asked if isinstance(a, Discard)] == [Discard(keep=False)]
+    assert [a for a in asked if isinstance(a, Discard)] == [Discard(keep=True)]  # the ranges fetched still count
 
 
 def test_a_corrupted_range_fails_the_object_check_and_every_range_is_fetched_again() -> None:

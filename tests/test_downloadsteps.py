@@ -51,3 +51,24 @@ def test_bytes_are_written_at_their_offset_hashed_and_bounded(tmp_path: Path) ->
     ranged.stop.set()
     with pytest.raises(CosCancelledError):
         ranged.take(b"x")
+
+
+def test_the_file_gets_the_mode_of_a_new_file_and_the_checkpoint_0600(tmp_path: Path) -> None:
+    import os
+
+    from cos_multipart._core._download import DownloadCheckpoint, ObjectFacts
+
+    previous = os.umask(0o022)
+    try:
+        files = DownloadFiles(str(tmp_path / "out"))
+        files.prepare(10, keep=False)
+        files.save(DownloadCheckpoint("k", ObjectFacts(10, '"e"', 1), 5, {0: 7}))
+        files.commit()
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o644
+    assert not (tmp_path / ".out.cos-download.json").exists()  # the checkpoint goes with the commit
+    files.save(DownloadCheckpoint("k", ObjectFacts(10, '"e"', 1), 5, {0: 7}))
+    assert (tmp_path / ".out.cos-download.json").stat().st_mode & 0o777 == 0o600
+    loaded = files.load()
+    assert loaded is not None and loaded.done == {0: 7} and loaded.facts.crc64 == 1

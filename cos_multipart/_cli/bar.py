@@ -92,8 +92,9 @@ def _tqdm(enabled: bool) -> Any:
 
 
 @contextmanager
-def file_bar(label: str, *, enabled: bool) -> Iterator[Optional[Callable[[ProgressEvent], None]]]:
-    """A bar for one upload, labelled with the local file's name; yields its progress callback (or ``None``)."""
+def file_bar(label: str, *, enabled: bool, moved: str = "sent") -> Iterator[Optional[Callable[[ProgressEvent], None]]]:
+    """A bar for one upload, labelled with the local file's name; yields its progress callback (or ``None``).
+    ``moved`` names the bytes in flight (``"received"`` for a download)."""
     tqdm = _tqdm(enabled)
     if tqdm is None:
         yield None
@@ -103,7 +104,7 @@ def file_bar(label: str, *, enabled: bool) -> Iterator[Optional[Callable[[Progre
     def update(event: ProgressEvent) -> None:
         more = []
         if event.bytes_done > event.bytes_confirmed:
-            more.append(f"sent {human(event.bytes_done)}")
+            more.append(f"{moved} {human(event.bytes_done)}")
         if event.parts_total is not None and event.parts_total > 1:
             more.append(f"{event.parts_done}/{event.parts_total} parts")
         if event.parts_reused:

@@ -97,16 +97,40 @@ def copy_options() -> argparse.ArgumentParser:
 # --- the one place a local path is turned away ---------------------------------------------------------------
 
 
-def _local_side(args: argparse.Namespace) -> Optional[int]:
+#: The copy-only options, refused when DST is a local path (they describe a destination object): (attribute,
+#: flag, the value that means "not given").
+_COPY_ONLY: Tuple[Tuple[str, str, Any], ...] = (
+    ("threshold", "--threshold", DEFAULT_COPY_THRESHOLD), ("source_region", "--source-region", None),
+    ("checkpoint_dir", "--checkpoint-dir", None), ("abort_on_failure", "--abort-on-failure", False),
+    ("metadata_directive", "--metadata-directive", "copy"), ("content_type", "--content-type", None),
+    ("meta", "--meta", []), ("cache_control", "--cache-control", None),
+    ("content_disposition", "--content-disposition", None), ("content_encoding", "--content-encoding", None),
+    ("storage_class", "--storage-class", None), ("acl", "--acl", None), ("tag", "--tag", []),
+    ("forbid_overwrite", "--forbid-overwrite", False), ("sse", "--sse", None),
+    ("sse_kms_key_id", "--sse-kms-key-id", None), ("sse_kms_context", "--sse-kms-context", None),
+    ("source_sse_c", "--source-sse-c", False),
+)  # fmt: skip
+
+
+def _local_side(args: argparse.Namespace, *, move: bool) -> Optional[int]:
     """``None`` when SRC and DST are both service targets (a server-side copy follows); otherwise the command's
-    exit code once it is handled here. For now a local side is the error naming its argument (the upload and
-    download commands move bytes between this machine and the service): the one place to hand such a ``cp``
-    to them."""
-    for name, flag in (("source", "SRC"), ("target", "DST")):
-        value = getattr(args, name)
-        if "://" not in value:
-            raise CosValidationError(flag, value, f"a {TARGET_FORM} target: cp with a local path: use upload/download")
-    return None
+    exit code once it is handled here: ``cp cos://B/K LOCAL`` (and ``-r``) is the verified download of
+    ``cos-multipart download``; a local SRC is refused (``upload`` sends files), as is ``mv`` to a local path
+    (the object is not deleted by a download)."""
+    source_remote, target_remote = "://" in args.source, "://" in args.target
+    if source_remote and target_remote:
+        return None
+    if not source_remote:
+        raise CosValidationError("SRC", args.source, f"a {TARGET_FORM} target: to send local files use upload or sync")
+    if move:
+        raise CosValidationError("DST", args.target, f"a {TARGET_FORM} target: mv moves within the service; to fetch an object use cp or download")
+    for name, flag, unset in _COPY_ONLY:
+        if getattr(args, name, unset) != unset:
+            hint = " (an SSE-C object: download --sse c, key in $COS_SSE_C_KEY)" if name == "source_sse_c" else ""
+            raise CosValidationError(flag, getattr(args, name), f"not given: DST {args.target!r} is a local path, and {flag} describes a destination object{hint}")
+    from .download import download_command
+
+    return download_command(args)
 
 
 def _targets(args: argparse.Namespace) -> Tuple[Target, Target]:
@@ -164,7 +188,7 @@ def run_mv(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, *, move: bool) -> int:
     from .transfer import make_client
 
-    handled = _local_side(args)
+    handled = _local_side(args, move=move)
     if handled is not None:
         return handled
     source, target = _targets(args)

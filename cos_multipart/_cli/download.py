@@ -142,7 +142,7 @@ def download_command(args: argparse.Namespace) -> int:
         if _option(args, "dry_run", False):
             return _plan(args, client, target, path, settings)
         try:
-            with file_bar(path, enabled=not _option(args, "quiet", False) and not as_json and is_tty()) as progress:
+            with file_bar(path, enabled=not _option(args, "quiet", False) and not as_json and is_tty(), moved="received") as progress:
                 result = download_file(client, target.key, path, progress=progress, **settings)
         except (KeyboardInterrupt, CosError) as error:
             _say_kept(path, settings["resume"], as_json)

@@ -22,9 +22,10 @@ from .main import EXIT_OK, EXIT_PARTIAL, describe_error
 from .target import Target, parse_target, scope_of
 from .text import shown
 from .transfer import make_client
-from .._core._dirplan import WalkOptions, sync_decision
+from .._core._dirplan import LocalFile, WalkOptions, sync_decision
 from .._core._downloadsync import RemoteObject, SyncItem, local_deletions, over_limit, plan_sync_download
 from .._drivers.download import download_file
+from .._io._crccache import CrcCache
 from .._protocol.checksum import file_crc64
 from .._protocol.errors import CosError, CosValidationError
 
@@ -33,7 +34,7 @@ __all__ = ["is_download_sync", "run_sync_download"]
 #: ``sync`` options of the upload direction that mean nothing when downloading (refused, named).
 _ALLOWED = (
     "part_size", "concurrency", "traffic_limit", "bandwidth_limit", "no_resume", "json", "sse", "include", "exclude",
-    "no_hidden", "dry_run", "delete", "max_delete", "checksum",
+    "no_hidden", "dry_run", "delete", "max_delete", "checksum", "no_cache",
 )  # fmt: skip
 
 
@@ -49,7 +50,7 @@ def run_sync_download(args: argparse.Namespace) -> int:
     from .transfer import transfer_options
 
     refuse_given(args, [transfer_options(), tree_options()], "does not apply to a download (sync cos://BUCKET/PREFIX/ DIR)", allowed=_ALLOWED)
-    for flag, dest in (("--follow-symlinks", "follow_symlinks"), ("--delete-bucket-wide", "delete_bucket_wide"), ("--no-cache", "no_cache"), ("--failures", "failures")):
+    for flag, dest in (("--follow-symlinks", "follow_symlinks"), ("--delete-bucket-wide", "delete_bucket_wide"), ("--failures", "failures")):
         if getattr(args, dest, None):
             raise CosValidationError(flag, flag, "does not apply to a download (sync cos://BUCKET/PREFIX/ DIR)")
     if args.sse not in (None, "c"):
@@ -63,6 +64,7 @@ def run_sync_download(args: argparse.Namespace) -> int:
         raise CosValidationError("DIR", root, "a directory (sync downloads the objects below it)")
     options = WalkOptions(tuple(args.include), tuple(args.exclude), False, not args.no_hidden)
     settings = transfer_settings(args)
+    cache = CrcCache(enabled=not args.no_cache, trust=not args.checksum)
     started = time.monotonic()
     lines: List[Dict[str, Any]] = []
     with make_client(args, target, workers=settings["concurrency"]) as client:
@@ -71,9 +73,12 @@ def run_sync_download(args: argparse.Namespace) -> int:
         if not args.dry_run:
             os.makedirs(root, exist_ok=True)
         def one(item: SyncItem, small: bool) -> Dict[str, Any]:
-            return _one(client, target, item, root, {**settings, "concurrency": 1} if small else settings, args)
+            return _one(client, target, item, root, {**settings, "concurrency": 1} if small else settings, args, cache)
 
-        lines.extend(each_object(items, one, settings["concurrency"], lambda item: item.remote.size <= settings["part_size"]))
+        try:
+            lines.extend(each_object(items, one, settings["concurrency"], lambda item: item.remote.size <= settings["part_size"]))
+        finally:
+            cache.save()
     deletions = local_deletions(_local_files(root), items, options) if args.delete else []
     limited = over_limit(len(deletions), args.max_delete)
     for relative in deletions:
@@ -87,7 +92,9 @@ def run_sync_download(args: argparse.Namespace) -> int:
     return EXIT_DELETE_LIMIT if limited else EXIT_OK
 
 
-def _one(client: Any, target: Target, item: SyncItem, root: str, settings: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
+def _one(
+    client: Any, target: Target, item: SyncItem, root: str, settings: Dict[str, Any], args: argparse.Namespace, cache: CrcCache
+) -> Dict[str, Any]:
     """Decide, then download (or plan) one object: its output line."""
     remote = item.remote
     where = target.url(remote.key)
@@ -95,7 +102,7 @@ def _one(client: Any, target: Target, item: SyncItem, root: str, settings: Dict[
         return {"type": "refused", "key": remote.key, "source": where, "reason": item.refused}
     path = os.path.join(root, *item.relative.split("/"))
     try:
-        reason = _decision(client, remote, path, settings, checksum=args.checksum)
+        reason = _decision(client, remote, path, item.relative, settings, cache)
         if reason is None:
             return {"type": "skipped", "key": remote.key, "source": where, "path": os.path.abspath(path), "reason": "same size and CRC-64"}
         if args.dry_run:
@@ -110,8 +117,9 @@ def _one(client: Any, target: Target, item: SyncItem, root: str, settings: Dict[
         return {"type": "failed", "key": remote.key, "source": where, "message": describe_error(error, where)}
 
 
-def _decision(client: Any, remote: RemoteObject, path: str, settings: Dict[str, Any], *, checksum: bool) -> Optional[str]:
-    """Why ``remote`` must be downloaded to ``path``, or ``None`` when the local file already holds it."""
+def _decision(client: Any, remote: RemoteObject, path: str, relative: str, settings: Dict[str, Any], cache: CrcCache) -> Optional[str]:
+    """Why ``remote`` must be downloaded to ``path``, or ``None`` when the local file already holds it (its
+    CRC-64 from the cache uploads' ``sync`` keeps, by path and identity, else read and then cached)."""
     try:
         status = os.lstat(path)
     except FileNotFoundError:
@@ -121,7 +129,11 @@ def _decision(client: Any, remote: RemoteObject, path: str, settings: Dict[str, 
     local_crc: Optional[int] = None
     remote_crc = remote.crc64
     if status.st_size == remote.size:
-        local_crc = file_crc64(path)
+        found = LocalFile(path, relative, status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, status.st_dev)
+        local_crc = cache.get(found)
+        if local_crc is None:
+            local_crc = file_crc64(path)
+            cache.put(found, local_crc)
         if remote_crc is None:  # the listing did not carry it: HEAD does
             remote_crc = client.head_object(remote.key, sse_c=settings["sse_c"]).crc64
     reason = sync_decision(status.st_size, local_crc, remote.size, remote_crc)

@@ -195,7 +195,8 @@ class FetchRange:
     """ONE GET of ``length`` bytes at ``offset`` (``whole``: the object without ``Range``), pinned with
     ``If-Match: etag``, written at its offset into the temporary file (``memory``: kept in memory instead, for a
     stream), its CRC-64 computed as it arrives.
-    -> :class:`Fetched` (a body shorter than asked is a value; a broken connection the exception)"""
+    -> :class:`Fetched` (a body cut short, by a closed or broken connection, is a value: what arrived; a request
+    that failed before its answer, after the transport's retries, is the exception)"""
 
     index: int
     offset: int

@@ -89,7 +89,7 @@ def _download(start: DownloadStart) -> Flow:
     except BaseException as error:  # keep or remove the temporary file, then the error is the caller's
         if isinstance(error, GeneratorExit):  # the machine was dropped: nothing more may be asked
             raise
-        keep = record and not isinstance(error, (ObjectChangedError, CosIntegrityError))
+        keep = record and not _worthless(error)
         try:
             yield Discard(keep)
         except Exception as cleanup:  # the download's own error is the one that matters
@@ -101,6 +101,15 @@ def _download(start: DownloadStart) -> Flow:
         start.key, start.path, facts.size, facts.etag, facts.crc64, facts.version_id, result[0], len(spans),
         ranges_reused=reused, refetched=result[1], restarted=restarted,
     )  # fmt: skip
+
+
+def _worthless(error: BaseException) -> bool:
+    """Whether ``error`` makes the ranges fetched so far worthless to a resume: the object changed, or the
+    bytes never matched its checksum (which range is damaged is unknown). A range short on every attempt is not
+    such a case: the ranges already fetched are kept."""
+    if isinstance(error, ObjectChangedError):
+        return True
+    return isinstance(error, CosIntegrityError) and error.what != "size"
 
 
 def _resumable(

@@ -3,7 +3,8 @@
 A :class:`RangeWindow` hands out :class:`~cos_multipart._core._download.FetchRange` actions (at most ``limit`` in
 flight). Outcomes arrive in any order. A range has no checksum of its own from the service (the CRC-64 header of
 a ranged answer is the whole object's), so a range is judged here only by its length: a short body, or a
-connection broken while it arrived, fetches it again up to ``attempts``; its CRC-64 is kept for the object's
+connection broken while it arrived (the executor gives what arrived: a short range), fetches it again up to
+``attempts`` (a request that failed before its answer came is the transport's to retry: it fails the phase); its CRC-64 is kept for the object's
 check at the end (:mod:`cos_multipart._core._downloadflow`). A range fetched whole is recorded in the checkpoint
 (with its CRC-64), then reported. A 412 (the object's ETag is no longer the one every GET is pinned to) fails
 the phase with :class:`~cos_multipart._protocol.errors.ObjectChangedError`: never fetched again. The first failure
@@ -19,7 +20,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._actions import PartDone, ProgressRewind, StopParts
 from ._download import DownloadCheckpoint, FetchRange, Fetched, SaveRanges, WriteOut
-from .._protocol.errors import CosIntegrityError, CosServiceError, CosTransportError, ObjectChangedError
+from .._protocol.errors import CosIntegrityError, CosServiceError, ObjectChangedError
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +162,7 @@ class RangeWindow:
         if isinstance(outcome, CosServiceError) and outcome.status == PRECONDITION_FAILED:
             raise ObjectChangedError(self.key, action.etag) from outcome
         if isinstance(outcome, BaseException):
-            if not isinstance(outcome, CosTransportError) or not self._again(action, f"{outcome}"):
-                raise outcome
-            return
+            raise outcome  # a request that failed after the transport's own retries (a body cut short is a value)
         if not isinstance(outcome, Fetched):
             raise TypeError(f"FetchRange answered {type(outcome).__name__}, not Fetched")
         if outcome.length != action.length:

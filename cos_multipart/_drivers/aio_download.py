@@ -8,7 +8,7 @@ Imported by :mod:`cos_multipart.aio` only (it needs aiohttp).
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 
 from .._core._actions import Head
 from .._core._config import DEFAULT_CONCURRENCY
@@ -22,30 +22,38 @@ from .._io._downloadfile import DownloadFiles
 from .._io.aio_client import AsyncCosClient
 from .._io.ratelimit import TokenBucket
 from .._protocol import sse
+from .._protocol.errors import CosTransportError
 from ._aio_executor import AsyncExecutor
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink
 from .aio_bodies import Threads
-from .download import PathLike, check_options, check_start
+from .download import PathLike, check_options, check_start, stream_start
 
-__all__ = ["AsyncDownload", "async_download_file"]
+__all__ = ["AsyncDownload", "async_download_file", "async_download_stream"]
 
 
 class AsyncDownload(AsyncExecutor):
     """One download run on the event loop (see the module docstring)."""
 
-    def __init__(self, client: AsyncCosClient, start: DownloadStart, options: DownloadOptions, callback: Optional[ProgressCallback]) -> None:
+    def __init__(
+        self,
+        client: AsyncCosClient,
+        start: DownloadStart,
+        options: DownloadOptions,
+        callback: Optional[ProgressCallback],
+        out: Optional[BinaryIO] = None,
+    ) -> None:
         super().__init__()
         self.client = client
         self.start = start
         self.options = options
         self.limiter = TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None
-        self.steps = DownloadSteps(DownloadFiles(start.path), client_dialect(client).integrity, callback)
+        self.steps = DownloadSteps(DownloadFiles(start.path), client_dialect(client).integrity, callback, out)
         self.threads = Threads(min(start.concurrency, 8) + 1, "cos-multipart-download")
 
     async def run(self) -> DownloadResult:
         """The whole download (as :meth:`Download.run`)."""
         started = time.monotonic()
-        machine = DownloadMachine.download(self.start)
+        machine = DownloadMachine.stream(self.start) if self.steps.out is not None else DownloadMachine.download(self.start)
         try:
             await self.execute(machine)
         finally:
@@ -60,7 +68,9 @@ class AsyncDownload(AsyncExecutor):
         if isinstance(action, DOWNLOAD_LOCAL):
             return await self.threads.run(self.steps.perform, action)  # file work and callbacks off the loop
         if isinstance(action, Head):
-            return await self.client.head_object(self.start.key, sse_c=self.options.sse_c)
+            head = await self.client.head_object(self.start.key, sse_c=self.options.sse_c)
+            self.steps.want_md5 = head.crc64 is None
+            return head
         raise TypeError(f"no step for {action!r}")
 
     async def request(self, action: Any) -> object:
@@ -74,8 +84,11 @@ class AsyncDownload(AsyncExecutor):
         )  # fmt: skip
         async with body:
             sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
-            async for chunk in body.iter_chunks(CHUNK):
-                await self.threads.run(sink.take, chunk)
+            try:
+                async for chunk in body.iter_chunks(CHUNK):
+                    await self.threads.run(sink.take, chunk)
+            except CosTransportError:  # the body broke off: what arrived is a short range, fetched again
+                pass
         return sink.fetched()
 
 
@@ -101,3 +114,22 @@ async def async_download_file(
     """
     start = check_start(key, path, part_size, concurrency, attempts, resume, threshold)
     return await AsyncDownload(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress).run()
+
+
+async def async_download_stream(
+    client: AsyncCosClient,
+    key: str,
+    out: BinaryIO,
+    *,
+    part_size: int = DEFAULT_PART_SIZE,
+    concurrency: int = 4,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    sse_c: sse.EncryptionLike = None,
+    traffic_limit: Optional[int] = None,
+    bandwidth_limit: Optional[float] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> DownloadResult:
+    """:func:`~cos_multipart.download_stream` on asyncio: ``out`` (a binary file object) is written in order from
+    the download's thread pool, never on the loop; memory about ``concurrency`` x ``part_size``."""
+    start = stream_start(key, out, part_size, concurrency, attempts)
+    return await AsyncDownload(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress, out).run()

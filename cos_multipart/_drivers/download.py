@@ -9,13 +9,14 @@ the ETag the HEAD saw, written with ``pwrite`` at its offset into a temporary fi
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from typing import Any, BinaryIO, Optional, Union
 
 from .._core._actions import Head
-from .._core._download import DownloadResult, DownloadStart, FetchRange
+from .._core._download import DownloadResult, DownloadStart, FetchRange, Fetched
 from .._core._downloadflow import DownloadMachine
 from .._core._decisions import check_progress, client_dialect
 from .._core._config import DEFAULT_CONCURRENCY
@@ -26,12 +27,14 @@ from .._io._downloadfile import DownloadFiles, checked_target
 from .._io.client import CosClient
 from .._io.ratelimit import TokenBucket
 from .._protocol import sse
-from .._protocol.errors import CosValidationError
+from .._protocol.errors import CosTransportError, CosValidationError
 from .._protocol.validation import traffic_limit as checked_traffic_limit
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink, positive
 from ._executor import ThreadExecutor
 
-__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream", "fetch_range", "stream_start"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -118,17 +121,24 @@ class Download(ThreadExecutor):
     def request(self, action: Any) -> object:
         if not isinstance(action, FetchRange):
             raise TypeError(f"no part request for {action!r}")
-        sink = RangeSink(action, self.steps, self.limiter, self.cancel)
-        span = None if action.whole else (action.offset, action.offset + action.length - 1)
-        options = self.options
-        with self.client.get_object(
-            self.start.key, byte_range=span, sse_c=options.sse_c, cancel=self.cancel, if_match=action.etag,
-            traffic_limit=options.traffic_limit,
-        ) as body:  # fmt: skip
-            sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
+        return fetch_range(self.client, self.start.key, RangeSink(action, self.steps, self.limiter, self.cancel), self.options)
+
+
+def fetch_range(client: CosClient, key: str, sink: RangeSink, options: DownloadOptions) -> Fetched:
+    """ONE GET of ``sink``'s range (pinned with ``If-Match``), its answer checked, its chunks given to ``sink``:
+    the threaded executor's request, and a cluster worker's (:func:`cos_multipart.remote.fetch_ranges`)."""
+    action = sink.action
+    span = None if action.whole else (action.offset, action.offset + action.length - 1)
+    with client.get_object(
+        key, byte_range=span, sse_c=options.sse_c, cancel=sink.stop, if_match=action.etag, traffic_limit=options.traffic_limit,
+    ) as body:  # fmt: skip
+        sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
+        try:
             for chunk in body.iter_chunks(CHUNK):
                 sink.take(chunk)
-        return sink.fetched()
+        except CosTransportError as broken:  # the body broke off: what arrived is a short range, fetched again
+            logger.debug("range %d of %r broke off after %d bytes: %s", action.index + 1, key, sink.fetched().length, broken)
+    return sink.fetched()
 
 
 def download_file(
@@ -216,14 +226,16 @@ def download_stream(
     Returns:
         A :class:`~cos_multipart.DownloadResult` (``path`` is ``"-"``).
     """
-    if not callable(getattr(out, "write", None)):
-        raise CosValidationError("out", type(out).__name__, "a binary file object with write()")
-    start = DownloadStart(
-        key if isinstance(key, str) and key else _bad_key(key), "-", positive(part_size, "part_size"),
-        positive(concurrency, "concurrency"), positive(attempts, "attempts"), resume=False,
-    )  # fmt: skip
+    start = stream_start(key, out, part_size, concurrency, attempts)
     return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress, out).run()
 
 
-def _bad_key(key: object) -> str:
-    raise CosValidationError("key", key, "an object key")
+def stream_start(key: str, out: object, part_size: int, concurrency: int, attempts: int) -> DownloadStart:
+    """A stream's start (``path`` is ``"-"``), every option checked before any request."""
+    if not callable(getattr(out, "write", None)):
+        raise CosValidationError("out", type(out).__name__, "a binary file object with write()")
+    if not isinstance(key, str) or not key:
+        raise CosValidationError("key", key, "an object key")
+    return DownloadStart(
+        key, "-", positive(part_size, "part_size"), positive(concurrency, "concurrency"), positive(attempts, "attempts"), resume=False
+    )

@@ -72,10 +72,20 @@ class DownloadFiles:
                     self.fd = fd
                     return True
                 os.close(fd)
-        fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        # The mode a new file gets (0666 less the umask), as the file it becomes: the checkpoint is the 0600 one.
+        fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
         os.ftruncate(fd, size)
         self.fd = fd
         return False
+
+    def open_existing(self) -> None:
+        """Open the temporary file another process prepared (a cluster worker writing its ranges into it)."""
+        self.close()
+        self.fd = os.open(self.temp, os.O_RDWR | os.O_NOFOLLOW)
+
+    def flush(self) -> None:
+        """fsync what was written (a worker's ranges are on the shared file system before it answers)."""
+        os.fsync(self._fd())
 
     def write(self, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset`` (all of it: ``pwrite`` may write less)."""

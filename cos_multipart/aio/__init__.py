@@ -43,8 +43,8 @@ from .._io.aio_transport import AsyncBody, AsyncTransport
 from .._io._streams import AsyncObjectStream
 from .._io._transports import AsyncHttpTransport
 from .._drivers.aio_copy import async_copy_object
-from .._drivers.aio_download import async_download_file
 from .._drivers.aio_presigned import AsyncPresignedUploads  # presigned multipart uploads (issue 26)
+from .._drivers.aio_download import async_download_file, async_download_stream
 
 __all__ = [
     "AsyncBody",
@@ -59,6 +59,7 @@ __all__ = [
     "async_copy_object",
     "async_download_file",
     "AsyncPresignedUploads",
+    "async_download_stream",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]

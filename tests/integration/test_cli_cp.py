@@ -113,17 +113,43 @@ def test_a_failed_copy_is_kept_with_its_lines(cli_env: LocalCOS, capsys: pytest.
     assert "1 parts reused" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, named", [
-    (["cp", "./local.bin", "{t}"], "SRC"),
-    (["cp", "{t}", "/tmp/here"], "DST"),
+@pytest.mark.parametrize("argv, named, allowed", [
+    (["cp", "./local.bin", "{t}"], "SRC", "use upload or sync"),
+    (["mv", "{t}", "{d}/here"], "DST", "mv moves within the service"),
+    (["cp", "{t}", "{d}/here", "--storage-class", "STANDARD_IA"], "--storage-class", "DST '"),
+    (["cp", "{t}", "{d}/here", "--source-sse-c"], "--source-sse-c", "download --sse c"),
 ])  # fmt: skip
-def test_a_local_side_is_refused_naming_the_argument(
-    cli_env: LocalCOS, argv: List[str], named: str, capsys: pytest.CaptureFixture[str]
+def test_a_local_side_that_cp_cannot_serve_is_refused_naming_the_argument(
+    cli_env: LocalCOS, tmp_path: Path, argv: List[str], named: str, allowed: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    words = [word.replace("{t}", target(cli_env, "x")) for word in argv]
+    data = put(cli_env, "x", 10)
+    words = [word.replace("{t}", target(cli_env, "x")).replace("{d}", str(tmp_path)) for word in argv]
     assert cli.main(words) == cli.EXIT_USAGE
     err = capsys.readouterr().err
-    assert named in err and "use upload/download" in err
+    assert named in err and allowed in err
+    assert not (tmp_path / "here").exists() and read(cli_env, "x") == data  # nothing written, nothing moved
+
+
+def test_cp_to_a_local_path_is_the_verified_download(cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = put(cli_env, "down/a.bin", 3 * MB + 7)
+    assert cli.main(["cp", target(cli_env, "down/a.bin"), str(tmp_path), "--part-size", "1MB", "--concurrency", "2"]) == cli.EXIT_OK
+    assert (tmp_path / "a.bin").read_bytes() == data  # a directory DST takes the key's name
+    assert len(cli_env.log_entries("GetObject")) >= 4  # in ranges, not one GET
+    assert "verified" in capsys.readouterr().out
+
+
+def test_cp_r_to_a_local_directory_downloads_the_folder(cli_env: LocalCOS, tmp_path: Path) -> None:
+    files = {key: put(cli_env, key, size) for key, size in (("t/1", 10), ("t/sub/2", MB + 1))}
+    put(cli_env, "tx", 5)  # shares the prefix "t" but is not in the folder t/
+    assert cli.main(["cp", "-r", target(cli_env, "t/"), str(tmp_path / "out"), "--quiet"]) == cli.EXIT_OK
+    assert {str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file()} == {"1", "sub/2"}
+    assert (tmp_path / "out" / "sub" / "2").read_bytes() == files["t/sub/2"]
+
+
+def test_cp_dry_run_to_a_local_path_writes_nothing(cli_env: LocalCOS, tmp_path: Path) -> None:
+    put(cli_env, "dr/a", 2 * MB)
+    assert cli.main(["cp", "--dry-run", target(cli_env, "dr/a"), str(tmp_path / "a")]) == cli.EXIT_OK
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_two_services_are_refused(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:

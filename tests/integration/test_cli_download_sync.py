@@ -43,6 +43,9 @@ def test_sync_fetches_what_changed_and_skips_the_rest(cli_env: LocalCOS, client:
     assert run("sync", target(cli_env, "p/"), str(root), "--json") == 0
     summary = lines_of(capsys.readouterr().out)[-1]
     assert (summary["downloaded"], summary["skipped"]) == (0, 2) and len(cli_env.log_entries("GetObject")) == gets
+    for flag in ("--no-cache", "--checksum"):  # without the CRC-64 cache, and re-reading every local file
+        assert run("sync", target(cli_env, "p/"), str(root), flag) == 0
+        assert "0 downloaded, 2 skipped" in capsys.readouterr().out
     changed = put(client, "p/a", 100)  # same size, other bytes: the CRC-64 tells
     (root / "sub" / "b").write_bytes(b"x" * 70000)  # a local edit of the same size
     assert run("sync", target(cli_env, "p/"), str(root)) == 0

@@ -147,3 +147,28 @@ def test_two_downloads_to_one_target_at_once_are_refused(driver: str, client: Co
     fetch(driver, client, "big", tmp_path / "out", concurrency=1, progress=second)
     assert len(refused) == 1 and isinstance(refused[0], UploadLockedError) and "downloading" in str(refused[0])
     assert (tmp_path / "out").read_bytes() == data and leftovers(tmp_path) == []
+
+
+def test_an_async_stream_gets_the_bytes_in_order_and_checked(client: CosClient, local_cos: LocalCOS) -> None:
+    import asyncio
+
+    from cos_multipart.aio import async_download_stream
+    from uploads import async_client_like
+
+    data = put(client, "big", 7 * PART + 3)
+    local_cos.faults.add(Fault.truncate("GetObject", nth=2, after_bytes=10))
+    out = io.BytesIO()
+
+    async def run() -> Any:
+        async with async_client_like(client) as aclient:
+            return await async_download_stream(aclient, "big", out, part_size=PART, concurrency=3)
+
+    result = asyncio.run(run())
+    assert out.getvalue() == data and result.check == "crc64" and result.refetched == 1
+
+
+def test_a_connection_reset_mid_body_fetches_that_range_again(driver: str, client: CosClient, local_cos: LocalCOS, tmp_path: Path) -> None:
+    data = put(client, "big", 4 * PART)
+    local_cos.faults.add(Fault.reset("GetObject", nth=2, after_bytes=1000))
+    result = fetch(driver, client, "big", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data and result.refetched == 1
