@@ -628,7 +628,7 @@ def copy_object_on_cluster(
     part_size: Optional[int] = None,
     threshold: Optional[int] = None,
     resume: bool = True,
-    checkpoint_dir: Optional[str] = None,
+    checkpoint_dir: Optional[PathLike] = None,
     abort_on_failure: bool = False,
     parts_per_task: Optional[int] = None,
     task_retries: int = DEFAULT_TASK_RETRIES,

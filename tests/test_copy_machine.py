@@ -315,3 +315,30 @@ def test_a_bad_config_is_refused(field: str, value: Any) -> None:
         CopyConfig(**{field: value})
 
 
+
+
+def test_an_interrupt_while_parts_are_in_flight_stops_them_and_keeps_the_copy() -> None:
+    machine = CopyMachine.copy(start())
+    in_flight: List[Any] = []
+    while not in_flight:
+        for action in machine.next_actions():
+            if isinstance(action, CopyPart):
+                in_flight.append(action)
+            else:
+                machine.receive(action, happy(action))
+    machine.interrupt(KeyboardInterrupt())
+    asked: List[Any] = []
+    while machine.end is None:
+        actions = machine.next_actions()
+        if not actions and in_flight:  # the parts in flight end as the executor stops them
+            machine.receive(in_flight.pop(), CosServiceError(499, "Cancelled", "stopped", request_id=""))
+            continue
+        for action in actions:
+            if isinstance(action, (Done, Failed)):
+                machine.end = action
+                break
+            asked.append(type(action).__name__)
+            machine.receive(action, happy(action))
+    assert isinstance(machine.end, Failed) and isinstance(machine.end.error, KeyboardInterrupt)
+    assert "StopParts" in asked and "FlushCheckpoint" in asked and "Abort" not in asked and "Complete" not in asked
+    assert kept_upload_of(machine.end.error) is not None

@@ -10,7 +10,9 @@ machine. ``--dry-run`` reads (HEAD, List Objects) and writes nothing. Errors rea
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from .bar import file_bar, human
@@ -229,14 +231,14 @@ def _pairs_of(args: argparse.Namespace, source: Target, target: Target, source_c
 
 def _copy_one(
     args: argparse.Namespace, source: Target, target: Target, source_client: CosClient, client: CosClient, from_key: str, to_key: str,
-    options: Dict[str, Any], *, move: bool,
+    options: Dict[str, Any], *, move: bool, bar: bool = True,
 ) -> CopyResult:  # fmt: skip
     from .._drivers.copier import copy_object
     from .._protocol.copy_ops import CopySource
 
     where = CopySource(from_key, source.bucket, source_client.region)
     try:
-        with file_bar(from_key, enabled=not args.quiet and not args.json and is_tty()) as progress:
+        with file_bar(from_key, enabled=bar and not args.quiet and not args.json and is_tty()) as progress:
             result = copy_object(client, where, to_key, source_client=source_client, progress=progress, **options)
     except CosValidationError as error:
         raise _named(error) from error
@@ -283,19 +285,34 @@ def _copy_tree(
     args: argparse.Namespace, pairs: List[Tuple[str, str]], source: Target, target: Target, source_client: CosClient,
     client: CosClient, options: Dict[str, Any], *, move: bool,
 ) -> int:  # fmt: skip
-    """``cp -r``: each object in turn; a failed one is reported and the others go on (exit 8 if any failed)."""
-    failed = copied = 0
-    total = 0
-    for from_key, to_key in pairs:
-        try:
-            result = _copy_one(args, source, target, source_client, client, from_key, to_key, options, move=move)
-        except CosError as error:
-            failed += 1
-            _say_failed(args, source, from_key, error)
-            continue
-        copied += 1
-        total += result.size
-        _say(args, source, target, result, from_key, move=move)
+    """``cp -r``: the objects copied side by side, every request of all of them within ``--concurrency`` (one pool
+    of request slots, as ``upload -r``); a failed one is reported and the others go on (exit 8 if any failed).
+    Ctrl-C stops the requests in flight: each copy then keeps its upload for a resume or aborts it."""
+    from .._io._slots import RequestSlots
+
+    slots = RequestSlots(args.concurrency)
+    source_view, view = slots.client_view(source_client), slots.client_view(client)
+    failed = copied = total = 0
+    pool = ThreadPoolExecutor(max(1, min(args.concurrency, len(pairs))), thread_name_prefix="cos-multipart-cp")
+    try:
+        one = functools.partial(_copy_one, args, source, target, source_view, view, move=move, bar=False)
+        futures = {pool.submit(one, from_key, to_key, options): from_key for from_key, to_key in pairs}
+        for future in as_completed(futures):
+            from_key = futures[future]
+            try:
+                result = future.result()
+            except CosError as error:
+                failed += 1
+                _say_failed(args, source, from_key, error)
+                continue
+            copied += 1
+            total += result.size
+            _say(args, source, target, result, from_key, move=move)
+    except KeyboardInterrupt:
+        slots.stop()  # the copies in flight stop (kept or aborted each), those not started never start
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if args.json:
         from .json_output import emit
 
@@ -336,6 +353,7 @@ def _plan(
         "part_size", "concurrency", "threshold", "metadata_directive", "options", "source_sse_c", "traffic_limit", "forbid_overwrite",
     )})  # fmt: skip
     threshold = CopyStart(target_of(client), config, "", CopySource("k")).threshold
+    refused = 0
     for from_key, to_key in pairs:
         head = source_client.head_object(from_key, sse_c=config.source_sse_c)
         size = head.size or 0
@@ -345,6 +363,7 @@ def _plan(
             plan = copy_plan(size, config, client.dialect)
             how, parts = f"in {plan.count} parts of {human(plan.part_size)}", plan.count
         existing = client.find_object(to_key, sse_c=config.sse_c)
+        refused += bool(existing and config.forbid_overwrite)
         also = f"; {'refused: it exists (--forbid-overwrite)' if config.forbid_overwrite else 'replacing the object there'}" if existing else ""
         verb = "move" if move else "copy"
         if args.json:
@@ -354,4 +373,8 @@ def _plan(
                   "parts": parts, "exists": existing is not None})  # fmt: skip
         else:
             print(shown(f"would {verb} {source.url(from_key)} -> {target.url(to_key)} ({human(size)} {how}{also})"))
-    return 0
+    if not refused:
+        return 0
+    from .main import EXIT_SERVICE
+
+    return EXIT_PARTIAL if args.recursive else EXIT_SERVICE  # what the real run would exit with

@@ -20,7 +20,7 @@ from .._protocol.limits import MAX_COPY_OBJECT_SIZE, MAX_PART_SIZE, METADATA_DIR
 from .._protocol.options import ObjectOptions
 from .._protocol.sse import EncryptionLike, SseC, coerce
 from .._protocol.validation import positive_int
-from ._config import DEFAULT_CONCURRENCY
+from ._config import DEFAULT_CONCURRENCY, PathLike
 
 __all__ = [
     "CopyConfig", "CopyObject", "CopyPart", "CopyResult", "DEFAULT_COPY_PART_SIZE", "DEFAULT_COPY_THRESHOLD",
@@ -62,7 +62,7 @@ class CopyConfig:
     traffic_limit: Optional[int] = None
     forbid_overwrite: Optional[bool] = None
     resume: bool = True
-    checkpoint_dir: Optional[str] = None
+    checkpoint_dir: Optional[PathLike] = None
     abort_on_failure: bool = False
 
     def __post_init__(self) -> None:

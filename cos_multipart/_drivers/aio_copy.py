@@ -14,7 +14,7 @@ from typing import Any, List, Mapping, Optional, Union
 
 from .._core._actions import Abort, Complete, DeleteObject, ListParts
 from .._core._copyflow import CopyMachine, CopyStart
-from .._core._config import DEFAULT_CONCURRENCY
+from .._core._config import DEFAULT_CONCURRENCY, PathLike
 from .._core._copyvalues import DEFAULT_COPY_THRESHOLD, CopyConfig, CopyObject, CopyPart, CopyResult, HeadDestination, HeadSource, InitiateCopy
 from .._core._outcomes import Initiated
 from .._core.progress import ProgressCallback, ProgressTracker
@@ -129,7 +129,7 @@ async def async_copy_object(
     concurrency: int = DEFAULT_CONCURRENCY,
     threshold: int = DEFAULT_COPY_THRESHOLD,
     resume: bool = True,
-    checkpoint_dir: Optional[str] = None,
+    checkpoint_dir: Optional[PathLike] = None,
     abort_on_failure: bool = False,
     progress: Optional[ProgressCallback] = None,
     store: Optional[CheckpointStore] = None,

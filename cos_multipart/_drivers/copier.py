@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Tuple, Union
 
-from .._core._config import DEFAULT_CONCURRENCY
+from .._core._config import DEFAULT_CONCURRENCY, PathLike
 from .._core._copyvalues import DEFAULT_COPY_THRESHOLD, CopyConfig, CopyResult
 from .._core._decisions import check_progress, check_store
 from .._core.progress import ProgressCallback
@@ -85,7 +85,7 @@ def copy_object(
     concurrency: int = DEFAULT_CONCURRENCY,
     threshold: int = DEFAULT_COPY_THRESHOLD,
     resume: bool = True,
-    checkpoint_dir: Optional[str] = None,
+    checkpoint_dir: Optional[PathLike] = None,
     abort_on_failure: bool = False,
     progress: Optional[ProgressCallback] = None,
     store: Optional[CheckpointStore] = None,

@@ -13,6 +13,7 @@ import pytest
 from cos_multipart._cli import main as cli
 from cos_multipart.testing import Fault, LocalCOS
 
+from test_directory import max_overlap
 from uploads import stored, target
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
@@ -176,3 +177,25 @@ def test_mv_onto_itself_is_refused_and_deletes_nothing(cli_env: LocalCOS, capsys
     assert cli.main(argv) == cli.EXIT_USAGE
     assert "onto itself" in capsys.readouterr().err
     assert read(cli_env, "same/a") == data
+
+
+def test_cp_r_copies_side_by_side_within_concurrency(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    files = {f"many/{n}": put(cli_env, f"many/{n}", 1000 + n) for n in range(12)}
+    files["many/big"] = put(cli_env, "many/big", 3 * MB)
+    assert cli.main(["cp", "-r", target(cli_env, "many/"), target(cli_env, "copies/"), *PARTS, "--concurrency", "3"]) == cli.EXIT_OK
+    assert "copied 13 objects" in capsys.readouterr().out
+    for key, data in files.items():
+        assert read(cli_env, "copies/" + key[len("many/"):]) == data
+    assert max_overlap(cli_env) <= 3  # every request of every copy within one pool of 3 slots
+
+
+def test_dry_run_exits_as_the_run_would_with_forbid_overwrite(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    put(cli_env, "w/a", 10)
+    put(cli_env, "taken/a", 5)
+    before = writes(cli_env)
+    argv = ["cp", "--dry-run", "--forbid-overwrite"]
+    assert cli.main([*argv, target(cli_env, "w/a"), target(cli_env, "taken/a")]) == cli.EXIT_SERVICE
+    assert "refused: it exists" in capsys.readouterr().out
+    assert cli.main([*argv, "-r", target(cli_env, "w/"), target(cli_env, "taken/")]) == cli.EXIT_PARTIAL
+    assert cli.main([*argv, target(cli_env, "w/a"), target(cli_env, "free/a")]) == cli.EXIT_OK
+    assert writes(cli_env) == before

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, List
 
 import pytest
 
@@ -152,3 +152,51 @@ def test_cancelling_an_async_copy_keeps_it_for_a_resume(local_cos: LocalCOS, cli
     result = copy_with(Driver("asyncio"), client, "src/a", "dst/a", store=store)
     assert result.upload_id == kept.upload_id and result.parts_reused == 1
     assert stored(client, "dst/a") == data and uploads_left(client) == []
+
+
+def test_a_kept_copy_with_sse_c_keys_writes_no_key(driver: Driver, client: CosClient, store: CheckpointStore, dialect: str) -> None:
+    if dialect == "oss":
+        pytest.skip("OSS has no SSE-C")
+    from cos_multipart import SseC
+
+    source_key, destination_key = SseC(b"0123456789ABCDEF0123456789ABCDEF"), SseC(b"FEDCBA9876543210FEDCBA9876543210")
+    client.put_object("src/s", os.urandom(3 * MB), encryption=source_key)
+    with pytest.raises(RuntimeError) as caught:
+        copy_with(driver, client, "src/s", "dst/s", store=store, concurrency=1, source_sse_c=source_key,
+                  encryption=destination_key, progress=stop_after(1))  # fmt: skip
+    assert kept_upload_of(caught.value) is not None
+    written = "".join(path.read_text() for path in store.directory.glob("*.json"))
+    assert written and str(source_key.key) not in written and str(destination_key.key) not in written
+    for text in (repr(caught.value), str(caught.value), repr(kept_upload_of(caught.value))):
+        assert str(source_key.key) not in text and str(destination_key.key) not in text
+    result = copy_with(driver, client, "src/s", "dst/s", store=store, source_sse_c=source_key, encryption=destination_key)
+    assert result.parts_reused == 1 and result.crc64_verified
+
+
+def test_a_second_copy_to_the_same_key_meets_the_lock(client: CosClient, store: CheckpointStore) -> None:
+    import threading
+
+    from cos_multipart import UploadLockedError, copy_object
+
+    data = os.urandom(3 * MB)
+    client.put_object("src/l", data)
+    holding, second_done = threading.Event(), threading.Event()
+    outcome: List[Any] = []
+
+    def hold(event: ProgressEvent) -> None:  # the first copy holds its lock until the second has tried
+        holding.set()
+        second_done.wait(60)
+
+    def first() -> None:
+        outcome.append(copy_object(client, "src/l", "dst/l", part_size=MB, threshold=MB, store=store, progress=hold))
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert holding.wait(60)
+        with pytest.raises(UploadLockedError):
+            copy_object(client, "src/l", "dst/l", part_size=MB, threshold=MB, store=store)
+    finally:
+        second_done.set()
+        thread.join(60)
+    assert outcome and outcome[0].size == len(data) and stored(client, "dst/l") == data
