@@ -64,6 +64,15 @@ if TYPE_CHECKING:  # type checkers and IDEs see every name; at run time __getatt
     from ._drivers.directory import DirectoryReport, sync_directory, upload_directory
     from ._drivers.verify import VerifyOutcome, VerifyResult, verify
     from ._drivers.check import CheckedPath, CheckReport, CheckStatus, ClassUsage, UsageReport, check_directory, disk_usage
+    from ._drivers.copier import CopyResult, CopySource, copy_object
+    from ._core._download import DownloadResult
+    from ._drivers.download import download_file, download_stream
+    from ._protocol.errors import DownloadLockedError, ObjectChangedError, PresignedPartsError
+    from ._drivers.presigned import PresignedUploads
+    from ._core.presigned import PresignedUpload
+    from ._core._presigned_start import PartUrl
+    from ._core._presigned_checks import ReportedPart
+    from ._core._presigned_flow import PresignedResult
 
 __all__ = [
     "__version__",
@@ -73,6 +82,12 @@ __all__ = [
     "UploadConfig",
     "UploadResult",
     "ProgressEvent",
+    # downloading
+    "download_file",
+    "download_stream",
+    "DownloadResult",
+    "ObjectChangedError",
+    "DownloadLockedError",
     # directories
     "upload_directory",
     "sync_directory",
@@ -154,6 +169,17 @@ __all__ = [
     "ResumeError",
     "KeptUpload",
     "kept_upload_of",
+    # server-side copy
+    "copy_object",
+    "CopySource",
+    "CopyResult",
+    # presigned multipart uploads (issue 26)
+    "PresignedUploads",
+    "PresignedUpload",
+    "PartUrl",
+    "ReportedPart",
+    "PresignedResult",
+    "PresignedPartsError",
 ]
 
 #: Each public name and the module that defines it: ``import cos_multipart`` loads none of them (the command
@@ -236,6 +262,20 @@ _LAZY: Dict[str, str] = {
     "UsageReport": "._drivers.check",
     "check_directory": "._drivers.check",
     "disk_usage": "._drivers.check",
+    "CopyResult": "._drivers.copier",
+    "CopySource": "._drivers.copier",
+    "copy_object": "._drivers.copier",
+    "DownloadResult": "._core._download",
+    "download_file": "._drivers.download",
+    "download_stream": "._drivers.download",
+    "ObjectChangedError": "._protocol.errors",
+    "DownloadLockedError": "._protocol.errors",
+    "PresignedUploads": "._drivers.presigned",
+    "PresignedUpload": "._core.presigned",
+    "PartUrl": "._core._presigned_start",
+    "ReportedPart": "._core._presigned_checks",
+    "PresignedResult": "._core._presigned_flow",
+    "PresignedPartsError": "._protocol.errors",
 }
 
 

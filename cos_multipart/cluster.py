@@ -25,6 +25,7 @@ import math
 import os
 import secrets
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 try:
@@ -54,6 +55,15 @@ from ._drivers.directory import crc_cache, run_settings
 from . import remote
 from .remote import ClientConfig, FilesJob, PartAttempts, PartJob, send_part_attempts, upload_files, without_parts
 from ._core.session import UploadSession
+from ._core._copyflow import CopyMachine
+from ._core._copyvalues import DEFAULT_COPY_THRESHOLD, CopyResult
+from ._drivers.copier import prepare_copy
+from ._drivers.copying import Copy, source_client_of
+from ._io.client import CosClient
+from ._protocol.copy_ops import CopySource, MetadataDirective
+from ._protocol.models import PartResult, ResponseInfo
+from ._protocol.options import Acl, ObjectOptions, StorageClass, Tagging
+from ._protocol.sse import EncryptionLike
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -65,6 +75,7 @@ __all__ = [
     "DEFAULT_PARTS_PER_TASK",
     "DEFAULT_TASK_RETRIES",
     "PluginCredentials",
+    "copy_object_on_cluster",
     "install_credentials",
     "sync_directory_on_cluster",
     "upload_directory_on_cluster",
@@ -589,3 +600,129 @@ def _check_settings(
         raise CosValidationError(
             "options.encryption", "SseC(<redacted>)", "SSE-COS, SSE-KMS or none on a cluster (an SSE-C key would travel in tasks)"
         )
+
+
+# --- server-side copy on a cluster ---------------------------------------------------------------------------
+
+
+def copy_object_on_cluster(
+    dask_client: "Client",
+    config: ClientConfig,
+    source: Union[CopySource, str],
+    key: str,
+    *,
+    metadata_directive: MetadataDirective = "Copy",
+    options: Optional[ObjectOptions] = None,
+    storage_class: Optional[StorageClass] = None,
+    acl: Optional[Acl] = None,
+    tagging: Tagging = None,
+    encryption: EncryptionLike = None,
+    traffic_limit: Optional[int] = None,
+    forbid_overwrite: Optional[bool] = None,
+    part_size: Optional[int] = None,
+    threshold: Optional[int] = None,
+    resume: bool = True,
+    checkpoint_dir: Optional[str] = None,
+    abort_on_failure: bool = False,
+    parts_per_task: Optional[int] = None,
+    task_retries: int = DEFAULT_TASK_RETRIES,
+    progress: Optional[ProgressCallback] = None,
+    store: Optional[CheckpointStore] = None,
+) -> CopyResult:
+    """:func:`cos_multipart.copy_object` with the part copies sent by the cluster's workers (the same machine,
+    checks, checkpoint and result; the HEADs, Initiate and Complete are sent from here). The destination is
+    ``config``'s bucket; SSE-C (source or destination) is refused: its key would travel in tasks.
+
+    Raises:
+        CosValidationError: Bad arguments (nothing sent).
+        SourceChangedError / CosIntegrityError / ObjectExistsError: as for :func:`cos_multipart.copy_object`.
+    """
+    if not isinstance(dask_client, distributed.Client):
+        raise CosValidationError("dask_client", type(dask_client).__name__, "a distributed.Client of the cluster")
+    if not isinstance(config, ClientConfig):
+        raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
+    _check_settings(UploadConfig(), parts_per_task, task_retries)
+    given = {
+        "options": options, "storage_class": storage_class, "acl": acl, "tagging": tagging, "encryption": encryption, "part_size": part_size,
+        "concurrency": _cluster_threads(dask_client), "threshold": DEFAULT_COPY_THRESHOLD if threshold is None else threshold,
+        "metadata_directive": metadata_directive, "source_sse_c": None, "traffic_limit": traffic_limit,
+        "forbid_overwrite": forbid_overwrite, "resume": resume, "checkpoint_dir": checkpoint_dir,
+        "abort_on_failure": abort_on_failure, "progress": progress, "store": store,
+    }  # fmt: skip
+    with config.client(pool_size=2) as client:
+        settings, resolved, checkpoints = prepare_copy(client, source, key, given)
+        if settings.sse_c is not None:
+            raise CosValidationError("encryption", "SseC(<redacted>)", "SSE-COS, SSE-KMS or none on a cluster (an SSE-C key would travel in tasks)")
+        head_client = source_client_of(client, resolved, CosClient)
+        try:
+            run = _ClusterCopy(client, head_client, settings, checkpoints, resolved, key, progress)
+            run.on_cluster(dask_client, config, parts_per_task, task_retries)
+            return run.run()
+        finally:
+            if head_client is not client:
+                head_client.close()
+
+
+class _ClusterCopy(Copy):
+    """The threaded copy executor with its part copies sent by Dask tasks
+    (:func:`~cos_multipart.remote.copy_part_attempts`); every answer goes back to the copy machine."""
+
+    def on_cluster(self, dask_client: "Client", config: ClientConfig, parts_per_task: Optional[int], retries: int) -> None:
+        self.dask_client = dask_client
+        self.client_config = config
+        self.parts_per_task = parts_per_task
+        self.task_retries = retries
+        self.nonce = secrets.token_hex(8)
+        self.tasks: Dict[Any, List[Any]] = {}
+
+    def run(self) -> CopyResult:
+        machine = CopyMachine.copy(self.start(window=0))  # every part at once: the tasks are the bound
+        self.execute(machine)
+        return machine.result(time.monotonic() - self.started)
+
+    def start_parts(self, parts: List[Any]) -> None:
+        ordered = sorted(parts, key=lambda action: action.number)
+        runs = split_runs(ordered, _run_length(len(ordered), _cluster_threads(self.dask_client), self.parts_per_task))
+        prefix = _hashed_name("cos-copy-", self.client_config.bucket, self.key, ordered[0].upload_id, self.nonce)
+        dask: Any = self.dask_client
+        for run in runs:
+            copies = tuple((a.upload_id, a.number, a.offset, a.length, a.etag) for a in run)
+            future = dask.submit(
+                remote.copy_part_attempts, self.client_config, self.key, self.source, copies, self.config.traffic_limit,
+                key=f"{prefix}-{run[0].number}", retries=self.task_retries, pure=False,
+            )  # fmt: skip
+            self.tasks[future] = list(run)
+
+    def parts_running(self) -> bool:
+        return bool(self.tasks)
+
+    def finished_parts(self) -> List[Tuple[Any, object]]:
+        finished = [future for future in self.tasks if future.done()]
+        if not finished:
+            wait: Any = distributed.wait
+            try:
+                wait(list(self.tasks), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except Exception as error:  # noqa: BLE001 - nothing finished yet, or a task was cancelled: looked at below
+                logger.debug("waiting for copy tasks: %s", type(error).__name__)
+            finished = [future for future in self.tasks if future.done()]
+        outcomes: List[Tuple[Any, object]] = []
+        for future in finished:
+            run = self.tasks.pop(future)
+            if future.status == "cancelled":
+                outcomes.extend((action, CosCancelledError("the part copy's task was cancelled")) for action in run)
+            elif future.status == "error":
+                outcomes.extend((action, future.exception()) for action in run)
+            else:
+                by_number = {part.number: part for part in future.result()}
+                for action in run:
+                    part = by_number[action.number]
+                    outcomes.append((action, PartResult(part.number, part.etag, part.crc64, action.length, ResponseInfo(200, part.request_id))))
+            future.release()
+        return outcomes
+
+    def stop_parts(self) -> object:
+        dask: Any = self.dask_client
+        unfinished = [future for future in self.tasks if not future.done()]
+        if unfinished:
+            dask.cancel(unfinished)
+        return super().stop_parts()

@@ -31,7 +31,7 @@ import pickletools
 import sys
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 from ._core._config import UploadConfig
 from ._drivers._dirrun import FileResult, FileSender, FileTask
@@ -52,6 +52,9 @@ from ._core.parts import DEFAULT_PART_ATTEMPTS, Answer
 from ._protocol.retry import RetryPolicy, policy_with
 from ._core.session import FileIdentity, PartReceipt, UploadSession
 from ._io.transport import DEFAULT_ANSWER_DEADLINE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, validate_timeout
+
+if TYPE_CHECKING:
+    from ._protocol.copy_ops import CopySource
 
 logger = logging.getLogger(__name__)
 
@@ -573,3 +576,46 @@ def _factory_shape(factory: Callable[..., object]) -> str:
     if not hasattr(factory, "__qualname__"):
         return f"an instance of {name}"
     return name
+
+
+# --- server-side copy: the worker step of copy_object_on_cluster ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopiedPart:
+    """ONE Upload Part - Copy a worker sent: the part's number, ETag, CRC-64 (``None``: not answered) and request
+    id, for the caller's copy machine to record and judge."""
+
+    number: int
+    etag: str
+    crc64: Optional[int]
+    request_id: str
+
+
+def copy_part_attempts(
+    config: ClientConfig,
+    key: str,
+    source: "CopySource",
+    parts: Sequence[Tuple[str, int, int, int, str]],
+    traffic_limit: Optional[int] = None,
+) -> Tuple[CopiedPart, ...]:
+    """Copy once each part ``(upload_id, number, offset, length, source ETag)`` of the source (bucket and region
+    resolved) into ``key``: the threaded copy executor's own request (:func:`~cos_multipart._drivers.copying.copy_call`),
+    pinned to the ETag; nothing is judged here. No secret travels: SSE-C is refused on a cluster.
+
+    Raises:
+        CosServiceError / CosTransportError: A request failed after the client's retries (412: the source changed).
+    """
+    from ._core._copyvalues import CopyConfig, CopyPart
+    from ._drivers.copying import copy_call
+    from ._protocol.models import PartResult
+
+    client = worker_client(config)
+    settings = CopyConfig(traffic_limit=traffic_limit)
+    copied: List[CopiedPart] = []
+    for upload_id, number, offset, length, etag in parts:
+        outcome = copy_call(client, client, key, source, settings, CopyPart(upload_id, number, offset, length, etag), None)
+        if not isinstance(outcome, PartResult):  # pragma: no cover - a CopyPart is answered with PartResult
+            raise TypeError(f"CopyPart answered {type(outcome).__name__}")
+        copied.append(CopiedPart(number, outcome.etag, outcome.crc64, outcome.request_id))
+    return tuple(copied)

@@ -1,4 +1,5 @@
-"""The sans-I/O boundary: only the transport and its auth adapter import an HTTP library."""
+"""The sans-I/O boundary: only the transport (with its request preparation) and its auth adapter import an HTTP
+library."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from cos_multipart._protocol import signer
 
 PACKAGE = Path(cos_multipart.__file__).parent
 HTTP_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client"}
-#: The modules allowed to: the transport and its requests auth adapter (get_object streams through our own
-#: ObjectStream). The local test server (testing/) is a separate, opt-in HTTP stack.
-ALLOWED = {"_io/transport.py", "_io/_requests_auth.py", "_io/aio_transport.py"}
+#: The modules allowed to: the transport, its request preparation and its requests auth adapter (get_object
+#: streams through our own ObjectStream). The local test server (testing/) is a separate, opt-in HTTP stack.
+ALLOWED = {"_io/transport.py", "_io/_prepare.py", "_io/_requests_auth.py", "_io/aio_transport.py"}
 #: Every module of the client side, in every sub-package (the local server is left out).
 CLIENT_MODULES = sorted(
     p for p in PACKAGE.rglob("*.py")

@@ -295,11 +295,13 @@ def test_recorder_survives_an_unwritable_directory(tmp_path: Path, caplog: pytes
 
 
 def test_cost_of_10000_parts_is_bounded(tmp_path: Path) -> None:
-    """10,000 parts: batching keeps recording cheap; one full write and one load stay well under a second."""
+    """10,000 parts: recording them writes the checkpoint once (not once per part), and the file grows linearly
+    with the parts. Decided by counts and sizes, never by the clock (the times are printed for the curious)."""
     store = store_in(tmp_path)
     identity = FileIdentity(10_000 * MB, 1, 1, 1, 1)
     recorder = CheckpointRecorder(
-        store, make_checkpoint(tmp_path / "f", identity=identity, plan=plan_parts(10_000 * MB, MB), parts=())
+        store, make_checkpoint(tmp_path / "f", identity=identity, plan=plan_parts(10_000 * MB, MB), parts=()),
+        min_interval=3600.0,
     )
     start = time.perf_counter()
     for number in range(1, 10_001):
@@ -310,12 +312,8 @@ def test_cost_of_10000_parts_is_bounded(tmp_path: Path) -> None:
     start = time.perf_counter()
     path = store.save(full)
     write_seconds = time.perf_counter() - start
-    start = time.perf_counter()
     loaded = store.load(ENDPOINT, full.bucket, full.key, tmp_path / "f")
-    load_seconds = time.perf_counter() - start
-    assert loaded == full
-    print(
-        f"10,000 parts: record+flush {record_seconds:.3f}s ({recorder.writes} writes), "
-        f"one write {write_seconds * 1000:.0f} ms, load {load_seconds * 1000:.0f} ms, {path.stat().st_size} bytes"
-    )
-    assert record_seconds < 2.0 and write_seconds < 1.0 and load_seconds < 1.0
+    assert loaded == full and len(loaded.parts) == 10_000
+    print(f"10,000 parts: record+flush {record_seconds:.3f}s ({recorder.writes} writes), one write {write_seconds * 1000:.0f} ms, {path.stat().st_size} bytes")
+    assert recorder.writes == 1  # batched: the 10,000 additions cost one serialisation, at the flush
+    assert path.stat().st_size < 10_000 * 100  # linear: under 100 bytes per part

@@ -32,7 +32,7 @@ SYNC_ONLY = {
 }
 ASYNC_ONLY: Set[str] = set()
 #: What is not an API call: URLs and the client's own lifecycle (everything else must be in the table).
-NOT_IN_TABLE = {"object_url", "presign", "transport", "with_transport", "ensure_pool_size", "abort_connections", "close"}
+NOT_IN_TABLE = {"object_url", "presign", "presign_part", "transport", "with_transport", "ensure_pool_size", "abort_connections", "close"}
 #: The async twin of each type a sync signature names.
 TWINS: Dict[Any, Any] = {
     threading.Event: asyncio.Event,

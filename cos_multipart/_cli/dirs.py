@@ -59,7 +59,8 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
         help="upload what changed in a directory (same size and CRC-64: skipped)",
         description="Upload the files of DIR that COS does not already hold under cos://BUCKET/PREFIX/: a file is "
         "skipped when its object has the same size and CRC-64. Local CRC-64s are cached by path, size, mtime, "
-        "ctime and inode (--checksum re-reads every file). Interrupted large files resume.",
+        "ctime and inode (--checksum re-reads every file). Interrupted large files resume. The other direction, "
+        "sync cos://BUCKET/PREFIX/ DIR, downloads the objects DIR does not already hold (same size and CRC-64).",
     )
     sync.add_argument("source", metavar="DIR")
     sync.add_argument("target", metavar="cos://BUCKET/PREFIX/")
@@ -75,7 +76,11 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    """``cos-multipart sync DIR cos://BUCKET/PREFIX/``."""
+    """``cos-multipart sync DIR cos://BUCKET/PREFIX/`` (``sync cos://BUCKET/PREFIX/ DIR``: the download direction)."""
+    from .download_sync import is_download_sync, run_sync_download
+
+    if is_download_sync(args):
+        return run_sync_download(args)
     return run_tree(args, sync=True)
 
 

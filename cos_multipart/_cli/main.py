@@ -7,7 +7,7 @@ code. Errors are printed as one line (the traceback only with ``--verbose``).
 Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume, an option
 that does not apply to the command); 3 COS answered an error (also: the key exists and --forbid-overwrite is
 set; the object does not exist for stat, verify and rm); 4 integrity check failed;
-5 connection failure; 6 the local file changed during the upload; 7 another process is uploading the same
+5 connection failure; 6 the local file changed during the upload (or the object during a download); 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
 9 ``sync --max-delete N``: more than N objects would have been deleted, so none was; 130 interrupted by Ctrl-C (SIGINT); 141 the reader of the output went away (``| head``); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
 resume, one line on stderr says so, with the commands that resume or abort it.
@@ -52,6 +52,7 @@ from .._protocol.errors import (
     UploadLockedError,
     kept_upload_of,
 )
+from .._protocol.errors import ObjectChangedError
 from .._protocol.limits import GB, KB, MB
 
 EXIT_OK = 0
@@ -82,6 +83,8 @@ _COMMAND_MODULES = (
     "cos_multipart._cli.check",
     "cos_multipart._cli.config",
     "cos_multipart._cli.completion",
+    "cos_multipart._cli.cp",  # cp, mv: server-side copy
+    "cos_multipart._cli.download",
 )
 #: Python argument names that reach the command line in errors, and the flag or operand the user typed.
 FLAGS = {
@@ -217,6 +220,8 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, (CosValidationError, CosCredentialsError, ResumeError)):
         return EXIT_USAGE
     if isinstance(error, SourceChangedError):
+        return EXIT_SOURCE_CHANGED
+    if isinstance(error, ObjectChangedError):  # the object changed during a download: the same kind of failure
         return EXIT_SOURCE_CHANGED
     if isinstance(error, UploadLockedError):
         return EXIT_LOCKED

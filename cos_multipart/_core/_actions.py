@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple, Union
 
+from ._copyvalues import CopyPart
+from ._download import FetchRange
 from ._partvalues import StreamPart
 from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._protocol.models import CompletedPart
@@ -272,4 +274,6 @@ Action = Union[
 #: Each operation adds its own part action here (one per line).
 PART_ACTIONS: Tuple[type, ...] = (
     SendPart,
+    CopyPart,  # server-side copy: one Upload Part - Copy (_copyvalues)
+    FetchRange,
 )

@@ -24,4 +24,6 @@ MAX_CONCURRENCY = 256
 DEFAULT_MULTIPART_THRESHOLD: int = DEFAULT_PART_SIZE
 #: Files compared at once by ``check_directory`` (and the ``check`` command).
 DEFAULT_CHECK_CONCURRENCY = 8
+#: A copy at most this large is one PUT Object - Copy; larger ones are copied in parts, in parallel.
+DEFAULT_COPY_THRESHOLD = 64 * MB
 MAX_CHECK_CONCURRENCY = 256

@@ -18,7 +18,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, TypeVar
 
-from .._protocol import _xml, operations
+from .._protocol import _xml, copy_ops, operations
 from ._streams import ObjectStream
 from .._protocol.errors import CosResponseError, CosServiceError, CosValidationError
 from .._protocol.limits import MAX_DELETE_KEYS
@@ -36,6 +36,7 @@ from .._protocol.models import (
     ResponseInfo,
     UploadInfo,
 )
+from .._protocol.dialect import Dialect
 from .._protocol.options import ObjectOptions
 from .._protocol.sse import EncryptionLike
 from .._protocol.validation import positive_int
@@ -92,6 +93,9 @@ OPERATIONS: Tuple[Operation, ...] = (
     Operation("list_object_pages", operations.prepare_list_objects, operations.parse_list_objects, ObjectsPage, ITEMS),
     Operation("list_objects", operations.prepare_list_objects, operations.parse_list_objects, ObjectSummary, ITEMS),
     Operation("delete_objects", operations.prepare_delete_objects, operations.parse_delete_objects, DeleteResult, BATCH),
+    # Server-side copy (copy_ops.py): PUT Object - Copy, Upload Part - Copy.
+    Operation("copy_object", copy_ops.prepare_copy_object, copy_ops.parse_copy_object, ObjectResult),
+    Operation("upload_part_copy", copy_ops.prepare_upload_part_copy, copy_ops.parse_upload_part_copy, PartResult),
 )
 
 
@@ -208,9 +212,13 @@ def absent(error: CosServiceError) -> None:
 
 
 def get_object(
-    key: str, byte_range: Optional[Tuple[int, Optional[int]]], sse_c: EncryptionLike
+    key: str,
+    byte_range: Optional[Tuple[int, Optional[int]]],
+    sse_c: EncryptionLike,
+    if_match: Optional[str] = None,
+    traffic_limit: Optional[int] = None,
 ) -> Request[ObjectResult]:
-    call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c)
+    call = operations.prepare_get_object(key, byte_range=byte_range, sse_c=sse_c, if_match=if_match, traffic_limit=traffic_limit)
     return Request(call, functools.partial(operations.parse_get_object, key=key))
 
 
@@ -223,6 +231,50 @@ def list_objects_page(
 ) -> Request[ObjectsPage]:
     call = operations.prepare_list_objects(prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys)
     return Request(call, operations.parse_list_objects)
+
+
+# --- server-side copy (copy_ops.py) -------------------------------------------------------------------------
+
+
+def copy_object(
+    key: str,
+    source: copy_ops.CopySource,
+    options: ObjectOptions,
+    *,
+    dialect: Dialect,
+    metadata_directive: str,
+    source_if_match: Optional[str],
+    source_sse_c: EncryptionLike,
+    traffic_limit: Optional[int],
+    forbid_overwrite: Optional[bool],
+) -> Request[ObjectResult]:
+    call = copy_ops.prepare_copy_object(
+        key, source, dialect=dialect, metadata_directive=metadata_directive, options=options,
+        source_if_match=source_if_match, source_sse_c=source_sse_c, traffic_limit=traffic_limit,
+        forbid_overwrite=forbid_overwrite,
+    )  # fmt: skip
+    return Request(call, functools.partial(copy_ops.parse_copy_object, key=key))
+
+
+def upload_part_copy(
+    key: str,
+    upload_id: str,
+    part_number: int,
+    source: copy_ops.CopySource,
+    *,
+    dialect: Dialect,
+    source_range: Optional[Tuple[int, int]],
+    source_if_match: Optional[str],
+    source_sse_c: EncryptionLike,
+    sse_c: EncryptionLike,
+    traffic_limit: Optional[int],
+) -> Request[PartResult]:
+    call = copy_ops.prepare_upload_part_copy(
+        key, upload_id, part_number, source, dialect=dialect, source_range=source_range,
+        source_if_match=source_if_match, source_sse_c=source_sse_c, sse_c=sse_c, traffic_limit=traffic_limit,
+    )  # fmt: skip
+    size = source_range[1] - source_range[0] + 1 if source_range is not None else 0
+    return Request(call, functools.partial(copy_ops.parse_upload_part_copy, part_number=part_number, size=size))
 
 
 # --- listings: one pure pager each, driven by a four-line loop in each client ------------------------------

@@ -47,9 +47,11 @@ from .._protocol.models import (
     ResponseInfo,
     UploadInfo,
 )
+from .._protocol.copy_ops import CopySource, MetadataDirective
 from .._protocol.options import Acl, ObjectOptions, StorageClass, Tagging, resolve
 from .._protocol.retry import RetryPolicy, policy_with
 from .._protocol.signer import presign_expires
+from .._protocol.presign_parts import sign_part_url
 from .._protocol.sse import EncryptionLike
 from .transport import (
     DEFAULT_ANSWER_DEADLINE, DEFAULT_BLOCKSIZE, DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Timeout, Transport, validate_timeout,
@@ -346,6 +348,8 @@ class CosClient:
         byte_range: Optional[Tuple[int, Optional[int]]] = None,
         sse_c: EncryptionLike = None,
         cancel: Optional[threading.Event] = None,
+        if_match: Optional[str] = None,
+        traffic_limit: Optional[int] = None,
     ) -> ObjectStream:
         """Open an object for reading: its head parsed, its body streamed as the caller reads it.
 
@@ -354,12 +358,15 @@ class CosClient:
             byte_range: ``(first, last)`` inclusive, or ``(first, None)``.
             sse_c: The object's SSE-C key.
             cancel: As for :meth:`upload_part` (until the answer's head has arrived).
+            if_match: Answer only if the object's ETag is this one (else 412 ``PreconditionFailed``): pins
+                every range of a download to the object its HEAD saw.
+            traffic_limit: The service's pacing of the body, bit/s (819200..838860800).
 
         Returns:
             An :class:`~cos_multipart._io._streams.ObjectStream`: ``result`` (size, ETag, CRC-64, version,
             headers), ``read()``, ``iter_chunks()``, iteration; close it (``with`` does).
         """
-        request = _api.get_object(key, byte_range, sse_c)
+        request = _api.get_object(key, byte_range, sse_c, if_match, traffic_limit)
         return self._transport.stream(request.call, request.parse, cancel=cancel)
 
     def delete_object(self, key: str, *, version_id: Optional[str] = None) -> ResponseInfo:
@@ -435,6 +442,81 @@ class CosClient:
                 plan.took_single(key, error)
         return plan.result()
 
+    # --- server-side copy (PUT Object - Copy, Upload Part - Copy) --------------------------------------
+
+    def copy_object(
+        self,
+        key: str,
+        *,
+        source: CopySource,
+        metadata_directive: MetadataDirective = "Copy",
+        options: Optional[ObjectOptions] = None,
+        source_if_match: Optional[str] = None,
+        source_sse_c: EncryptionLike = None,
+        traffic_limit: Optional[int] = None,
+        forbid_overwrite: Optional[bool] = None,
+    ) -> ObjectResult:
+        """Copy ``source`` to ``key`` on the service side, in one request, up to 5 GB (OSS: 1 GB) (436/10881).
+
+        Args:
+            key: The destination key (in this client's bucket).
+            source: The object copied: any bucket, region (COS) and version (:class:`CopySource`; its bucket
+                and region default to this client's).
+            metadata_directive: ``"Copy"`` keeps the source's content type and metadata; ``"Replaced"``
+                takes ``options``' instead.
+            options: The destination's options; with ``"Copy"`` only storage class, ACL, grants, tags and
+                encryption (the content options are refused).
+            source_if_match: Copy only while the source's ETag is this one (412 otherwise).
+            source_sse_c: The source's SSE-C key, when it is encrypted with one (COS).
+            traffic_limit: Bandwidth cap, bit/s.
+            forbid_overwrite: Refuse (409) when ``key`` holds an object.
+
+        Returns:
+            The copy's ETag and CRC-64 (``size`` is ``None``: the answer does not say it).
+        """
+        request = _api.copy_object(
+            key, source.resolved(self.bucket, self.region), options or ObjectOptions(), dialect=self.dialect,
+            metadata_directive=metadata_directive, source_if_match=source_if_match, source_sse_c=source_sse_c,
+            traffic_limit=traffic_limit, forbid_overwrite=forbid_overwrite,
+        )  # fmt: skip
+        return self._send(request)
+
+    def upload_part_copy(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        source: CopySource,
+        source_range: Optional[Tuple[int, int]] = None,
+        source_if_match: Optional[str] = None,
+        source_sse_c: EncryptionLike = None,
+        sse_c: EncryptionLike = None,
+        traffic_limit: Optional[int] = None,
+        cancel: Optional[threading.Event] = None,
+    ) -> PartResult:
+        """Copy bytes ``source_range`` (``(first, last)``, inclusive; ``None``: all) of ``source`` as part
+        ``part_number`` of ``upload_id`` (Upload Part - Copy, 436/8287; OSS UploadPartCopy).
+
+        Args:
+            key: The destination key (in this client's bucket).
+            upload_id: From :meth:`initiate_multipart_upload`.
+            part_number: 1 to 10000.
+            source: The object copied (:class:`CopySource`).
+            source_range: The bytes copied, ``(first, last)`` inclusive, at most 5 GB.
+            source_if_match: Copy only while the source's ETag is this one (412 otherwise).
+            source_sse_c: The source's SSE-C key (COS).
+            sse_c: The SSE-C key the upload was initiated with.
+            traffic_limit: Bandwidth cap, bit/s.
+            cancel: As for :meth:`upload_part`.
+        """
+        request = _api.upload_part_copy(
+            key, upload_id, part_number, source.resolved(self.bucket, self.region), dialect=self.dialect,
+            source_range=source_range, source_if_match=source_if_match, source_sse_c=source_sse_c, sse_c=sse_c,
+            traffic_limit=traffic_limit,
+        )  # fmt: skip
+        return self._send(request, cancel)
+
     # --- URLs --------------------------------------------------------------------------------------------
 
     def object_url(self, key: str) -> str:
@@ -451,6 +533,27 @@ class CosClient:
         validate_key(key, max_bytes=self.dialect.max_key_bytes)
         now = self._clock() + self._transport.clock_offset
         return self.dialect.presigner(self._transport.credentials(), self.endpoint, method.upper(), key, now, seconds)
+
+    # --- presigned part URLs (issue 26) ---------------------------------------------------------------------
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int = DEFAULT_SIGN_EXPIRES,
+        content_md5: Optional[str] = None, part_endpoint: Optional[str] = None,
+    ) -> Tuple[str, dict[str, str]]:  # fmt: skip
+        """A pre-signed ``PUT`` URL for part ``part_number`` of ``upload_id``, valid ``expires`` seconds (1 to
+        604800), and the headers its user must send (``Content-MD5`` when given: then signed, and the service
+        refuses other bytes; ``Host`` when the endpoint's host does not name the bucket). Carries the STS token.
+        ``part_endpoint``: the base URL the part's sender reaches, when not the client's (a browser cannot send
+        a ``Host`` header: give a host that names the bucket).
+        """
+        endpoint = self.endpoint
+        if part_endpoint is not None:
+            endpoint = Endpoint.build(self.bucket, self.region, part_endpoint, dialect=self.dialect)
+        now = self._clock() + self._transport.clock_offset
+        return sign_part_url(
+            self._transport.credentials(), endpoint, key, upload_id, part_number, now=now, expires=expires,
+            content_md5=content_md5,
+        )  # fmt: skip
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 

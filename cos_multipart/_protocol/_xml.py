@@ -155,6 +155,16 @@ def _int(parent: etree._Element, name: str, default: Optional[int] = None) -> Op
         raise CosResponseError(f"<{name}> is not an integer: {value[:40]!r}") from None
 
 
+def _crc64(parent: etree._Element, name: str) -> Optional[int]:
+    """An optional unsigned 64-bit decimal element (OSS List Parts' ``<HashCrc64ecma>``), else ``None``."""
+    value = _text(parent, name)
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and int(value) < 1 << 64):
+        raise CosResponseError(f"<{name}> is not an unsigned 64-bit decimal: {value[:40]!r}")
+    return int(value)
+
+
 def _bool(parent: etree._Element, name: str) -> bool:
     value = _text(parent, name).lower()
     if value not in ("", "true", "false"):
@@ -268,6 +278,7 @@ def parse_list_parts(body: bytes) -> PartsPage:
                 etag=_required(element, "ETag"),
                 size=size,
                 last_modified=parse_date(_text(element, "LastModified")),
+                crc64=_crc64(element, "HashCrc64ecma"),
             )
         )
     return PartsPage(
@@ -368,3 +379,26 @@ def build_complete(parts: Iterable[CompletedPart]) -> bytes:
         etree.SubElement(element, "PartNumber").text = str(part.part_number)
         etree.SubElement(element, "ETag").text = part.etag
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+@dataclass(frozen=True)
+class CopyResultBody:
+    """``<CopyObjectResult>`` / ``<CopyPartResult>`` (436/10881, 436/8287): the ETag, and the CRC-64's text
+    (``""`` when the body has none: a part's travels in the header)."""
+
+    etag: str
+    crc64: str
+
+
+def parse_copy_result(body: bytes, root_name: str) -> Union[CopyResultBody, ErrorBody]:
+    """A copy's answer (root ``root_name``), or the ``<Error>`` a 200 copy can carry instead ("PUT Object - Copy
+    can return 200 with an <Error> body", 436/10881): one parse of the body yields either.
+
+    Raises:
+        CosResponseError: Not XML, another root, or no ``<ETag>``.
+    """
+    root = parse_document(body)
+    if local_name(root) == "Error":
+        return _error_body(root)
+    _expect_root(root, root_name)
+    return CopyResultBody(_required(root, "ETag"), _text(root, "CRC64"))

@@ -39,6 +39,7 @@ from .limits import (
     SIGN_SKEW_SECONDS,
 )
 from .models import HttpCall
+from .presign_parts import PartPresigner, presign_part_cos, presign_part_oss4
 from .signer import SECURITY_TOKEN_HEADER, SignWindow, presign_url, select_headers, sign
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -160,6 +161,8 @@ class Dialect:
     renamed_headers: Mapping[str, Optional[str]] = field(default_factory=dict)
     renamed_values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     integrity: IntegrityScheme = CRC64_ECMA
+    #: Makes a pre-signed Upload Part URL (presigned uploads, issue 26); ``None``: the service has none.
+    part_presigner: Optional[PartPresigner] = None
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -248,6 +251,9 @@ _OPTION_OF_HEADER: Mapping[str, str] = {
     "x-cos-psize-max": "psize_max",
     "x-cos-pnum-min": "pnum_min",
     "x-cos-pnum-max": "pnum_max",
+    "x-cos-copy-source-server-side-encryption-customer-algorithm": "source_sse_c",
+    "x-cos-copy-source-server-side-encryption-customer-key": "source_sse_c",
+    "x-cos-copy-source-server-side-encryption-customer-key-md5": "source_sse_c",
 }
 
 _COS_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+")
@@ -272,6 +278,7 @@ COS = Dialect(
     signer=sign_cos,
     presigner=presign_cos,
     supports_sse_c=True,
+    part_presigner=presign_part_cos,
 )
 
 #: Aliyun OSS [oss-api]: the same protocol with its own names, signature V4 and a 100 KB part minimum.
@@ -289,6 +296,7 @@ OSS = Dialect(
     signer=sign_oss4,
     presigner=presign_oss4,
     supports_sse_c=False,
+    part_presigner=presign_part_oss4,
     renamed_headers={
         # The object ACL has its own name on OSS (PutObject, Complete) [oss-api 3.1, 3.7].
         "x-cos-acl": "x-oss-object-acl",
@@ -306,12 +314,18 @@ OSS = Dialect(
         "x-cos-psize-max": None,
         "x-cos-pnum-min": None,
         "x-cos-pnum-max": None,
+        # Nor SSE-C of a copy's source (OSS CopyObject / UploadPartCopy have no such headers).
+        "x-cos-copy-source-server-side-encryption-customer-algorithm": None,
+        "x-cos-copy-source-server-side-encryption-customer-key": None,
+        "x-cos-copy-source-server-side-encryption-customer-key-md5": None,
     },
     renamed_values={
         # SSE-KMS is "KMS" on OSS, "cos/kms" on COS [oss-api 6].
         "x-cos-server-side-encryption": {"cos/kms": "KMS"},
         # The classes both services have, in OSS's spelling [oss-api 9]; others go as given (OSS judges).
         "x-cos-storage-class": {"STANDARD": "Standard", "STANDARD_IA": "IA", "ARCHIVE": "Archive"},
+        # A copy's metadata directive: COS's Copy / Replaced are COPY / REPLACE on OSS (OSS CopyObject).
+        "x-cos-metadata-directive": {"Copy": "COPY", "Replaced": "REPLACE"},
     },
 )
 

@@ -12,6 +12,7 @@
     │   └── UploadGoneError                     the running multipart upload was aborted elsewhere (NoSuchUpload)
     ├── CosResponseError                       COS answered something this package cannot interpret
     ├── CosIntegrityError                      local and remote checksums disagree
+    │   └── PresignedPartsError                 a presigned upload's parts are not those planned or reported
     ├── CosCancelledError                      the operation was cancelled (Ctrl-C, another part failed)
     ├── SourceChangedError                     the local file changed while it was being uploaded
     ├── UploadLockedError                      another process (or upload) holds this upload's checkpoint lock
@@ -391,7 +392,8 @@ class CosCancelledError(CosError):
     """The operation was cancelled before it finished: Ctrl-C, or another part of the upload failed."""
 
 class SourceChangedError(CosError):
-    """The local file changed while it was being uploaded (modified, replaced, shorter or longer than planned).
+    """The local file changed while it was being uploaded (modified, replaced, shorter or longer than planned),
+    or a server-side copy's source object was replaced while it was copied (412 to its pinned ETag).
 
     Never retried: sending the same request again would send other bytes. The upload is not completed.
 
@@ -535,3 +537,69 @@ def _upload_locked_error(path: str, pid: Optional[int], host: Optional[str], in_
 def _short_repr(value: Any, limit: int = 120) -> str:
     text = value if value is REDACTED else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ObjectChangedError(CosError):
+    """The object changed while it was being downloaded (a ranged GET pinned with ``If-Match`` to the ETag its
+    HEAD saw answered 412): the ranges would mix two objects. Never retried; the target file is untouched and
+    the temporary file removed (a new download starts from the new object).
+
+    Attributes:
+        key: The object key.
+        etag: The ETag the download started from.
+    """
+
+    def __init__(self, key: str, etag: str, detail: str = "") -> None:
+        self.key = key
+        self.etag = etag
+        super().__init__(detail or f"{key!r} changed during the download (it is no longer ETag {etag}); the target was not touched")
+class PresignedPartsError(CosIntegrityError):
+    """The parts of a presigned upload are not the ones planned or reported (issue 26); nothing was completed.
+
+    Attributes:
+        problems: Every part found wrong, in part order: ``(part_number, what, expected, got)`` where ``what``
+            is ``"missing"``, ``"size"``, ``"extra"``, ``"crc64"`` (the client's value against the service's)
+            or ``"etag"`` (the part was replaced after the client reported it). ``expected`` is the plan's or
+            the client's value, ``got`` the service's (``None`` when absent).
+        aborted: Whether the upload was aborted (else it is kept: send the parts named again, then complete).
+    """
+
+    def __init__(self, problems: Iterable[Any], *, aborted: bool, request_id: str = "") -> None:
+        self.problems = tuple(tuple(problem) for problem in problems)
+        self.aborted = aborted
+        number, what, expected, got = self.problems[0] if self.problems else (None, "parts", None, None)
+        outcome = "upload aborted" if aborted else "upload kept: send the parts named again, then complete"
+        super().__init__(what, expected, got, part_number=number, request_id=request_id, outcome=outcome)
+        listed = "; ".join(f"part {n}: {w} (expected {e!r}, got {g!r})" for n, w, e, g in self.problems)
+        self.args = (f"presigned upload parts are wrong: {listed}; {outcome}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> Any:
+        return (_presigned_parts_error, (self.problems, self.aborted, self.request_id))
+
+
+def _presigned_parts_error(problems: Any, aborted: bool, request_id: str) -> "PresignedPartsError":
+    return PresignedPartsError(problems, aborted=aborted, request_id=request_id)
+
+
+class DownloadLockedError(UploadLockedError):
+    """Another download (another process, or another thread of this one) is writing the same target file.
+
+    An :class:`UploadLockedError` (the same lock, the same attributes; the command line exits with 7), raised at
+    once before any request: the two would share the temporary file beside the target.
+    """
+
+    def __init__(
+        self, path: str, *, pid: Optional[int] = None, host: Optional[str] = None, in_process: bool = False
+    ) -> None:
+        super().__init__(path, pid=pid, host=host, in_process=in_process)
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        if host:
+            holder += f" on {host}"
+        who = "another download in this process" if in_process else "another cos-multipart process"
+        self.args = (f"{who} ({holder}) is downloading to this file; wait for it or stop it (lock: {path})",)
+
+    def __reduce__(self) -> Any:
+        return (_restore_error, (type(self), self.args, dict(self.__dict__)))

@@ -143,3 +143,12 @@ DEFAULT_SIGN_EXPIRES = 3600
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 #: "local time differs from server time by more than 15 minutes" (RequestTimeTooSkewed, 436/7730)
 MAX_CLOCK_SKEW_SECONDS = 15 * 60
+
+# --- Server-side copy --------------------------------------------------------------------------------
+
+#: "PUT Object - Copy copies an object of up to 5 GB; a larger one needs Upload Part - Copy" (436/10881)
+MAX_COPY_OBJECT_SIZE = 5 * GB
+#: OSS: "When you copy an object larger than 1 GB, you must use UploadPartCopy" (OSS CopyObject) [oss-api 3]
+OSS_MAX_COPY_OBJECT_SIZE = 1 * GB
+#: "x-cos-metadata-directive: Copy | Replaced; default Copy" (436/10881); OSS spells them COPY / REPLACE.
+METADATA_DIRECTIVES = ("Copy", "Replaced")

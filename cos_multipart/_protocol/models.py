@@ -108,12 +108,13 @@ class CompleteResult:
 
 @dataclass(frozen=True)
 class PartInfo:
-    """One ``<Part>`` of List Parts."""
+    """One ``<Part>`` of List Parts; ``crc64`` is OSS's ``<HashCrc64ecma>`` (COS lists none: ``None``)."""
 
     part_number: int
     etag: str
     size: int
     last_modified: Optional[datetime.datetime] = None
+    crc64: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ HEADER_ERROR = "x-cos-err"
 HEADER_CRC64 = CRC64_ECMA.header
 HEADER_VERSION_ID = "x-cos-version-id"
 HEADER_TRAFFIC_LIMIT = "x-cos-traffic-limit"
+#: RFC 9110 13.1.1; GET Object's request headers on both services.
+HEADER_IF_MATCH = "If-Match"
 HEADER_FORBID_OVERWRITE = "x-cos-forbid-overwrite"
 HEADER_PSIZE_MIN = "x-cos-psize-min"
 HEADER_PSIZE_MAX = "x-cos-psize-max"
@@ -628,13 +630,27 @@ def parse_head_object(status: int, headers: Headers, body: bytes, *, key: str) -
     return _object_result(status, headers, key)
 
 
-def prepare_get_object(key: str, *, byte_range: Optional[Tuple[int, Optional[int]]] = None, sse_c: sse.EncryptionLike = None) -> HttpCall:
-    """``GET /<key>`` with an optional ``Range: bytes=first-last``."""
+def prepare_get_object(
+    key: str,
+    *,
+    byte_range: Optional[Tuple[int, Optional[int]]] = None,
+    sse_c: sse.EncryptionLike = None,
+    if_match: Optional[str] = None,
+    traffic_limit: Optional[int] = None,
+) -> HttpCall:
+    """``GET /<key>`` with an optional ``Range: bytes=first-last``; ``If-Match`` pins the answer to an ETag (an
+    object replaced meanwhile answers 412), ``traffic_limit`` asks the service to pace the body (bit/s)."""
     validate_key(key, max_bytes=ANY_MAX_KEY_BYTES)
     headers = sse_c_headers(sse_c)
     range_header = validation.byte_range(byte_range)
     if range_header is not None:
         headers["Range"] = range_header
+    if if_match is not None:
+        if not isinstance(if_match, str) or not if_match or not if_match.isprintable():
+            raise CosValidationError("if_match", if_match, "an ETag as the service answered it (quotes kept), or None")
+        headers[HEADER_IF_MATCH] = if_match
+    if traffic_limit is not None:
+        headers[HEADER_TRAFFIC_LIMIT] = str(validation.traffic_limit(traffic_limit))
     return _call("GET", key, [], headers)
 
 

@@ -42,6 +42,9 @@ from .._drivers.aio import AsyncUpload, abort_quietly, pool_workers
 from .._io.aio_transport import AsyncBody, AsyncTransport
 from .._io._streams import AsyncObjectStream
 from .._io._transports import AsyncHttpTransport
+from .._drivers.aio_copy import async_copy_object
+from .._drivers.aio_download import async_download_file
+from .._drivers.aio_presigned import AsyncPresignedUploads  # presigned multipart uploads (issue 26)
 
 __all__ = [
     "AsyncBody",
@@ -53,6 +56,9 @@ __all__ = [
     "AsyncTransport",
     "AsyncUploader",
     "async_upload_file",
+    "async_copy_object",
+    "async_download_file",
+    "AsyncPresignedUploads",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]

@@ -17,6 +17,7 @@ The pytest fixtures ``local_cos`` and ``local_cos_factory`` come with ``pytest_p
 
 from __future__ import annotations
 
+from ._cors import CorsRule
 from .faults import API_NAMES, Fault, FaultController, FaultPlan, FiredFault
 from .server import (
     DEFAULT_BUCKET,
@@ -30,6 +31,7 @@ from .server import (
 
 __all__ = [
     "LocalCOS",
+    "CorsRule",
     "Fault",
     "FaultController",
     "FaultPlan",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Callable, Optional, Tuple
 
+from ._cors import CorsTable, decorate, preflight
 from ._effects import altered, refusal
 from ._messages import Reply, Request, error_reply
 from ._routing import COPY_ROUTES, route
@@ -17,6 +18,8 @@ from .protocol import ServiceError
 from .store import BodySink
 
 
+#: The access log's name of a CORS preflight (COS: OPTIONS Object; OSS: Options).
+PREFLIGHT = "OptionsObject"
 #: The APIs the ``replace_source`` fault applies to: the copies (their source) and GET Object (the object read).
 _REPLACES_SOURCE = frozenset({*COPY_ROUTES.values(), "GetObject"})
 
@@ -34,8 +37,10 @@ class Dispatcher:
         faults: FaultController,
         clock: Callable[[], float],
         stopping: threading.Event,
+        cors: Optional[CorsTable] = None,
     ) -> None:
         self.service = service
+        self._cors = cors if cors is not None else CorsTable()
         self._keyring = keyring
         self._anonymous = anonymous
         self._faults = faults
@@ -55,6 +60,10 @@ class Dispatcher:
                 request = request.in_internal_vocabulary()
             except ServiceError as error:
                 invalid = error
+            if request.method == "OPTIONS":  # a browser's CORS preflight: no signature, no faults
+                api = PREFLIGHT
+                self.service.check_bucket(request, api)
+                return api, preflight(request, self._cors)
             api = route(request)
             self.service.check_bucket(request, api)  # before the signature, as the services answer
             if not self._anonymous:
@@ -75,7 +84,7 @@ class Dispatcher:
             reply = error_reply(request, denied, api)
         except ServiceError as error:
             reply = error_reply(request, error, api)
-        return api, altered(reply, plan)
+        return api, decorate(request, altered(reply, plan), self._cors)
 
 
 class _Corrupting:

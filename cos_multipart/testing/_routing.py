@@ -37,6 +37,8 @@ BUCKET_ROUTES: Dict[Tuple[str, str], str] = {
     ("POST", "delete"): "DeleteMultipleObjects",
     ("PUT", ""): "PutBucket",
 }
+#: The bucket's CORS rules (``?cors``): set and removed; reading them back is not implemented.
+CORS_ROUTES = {"PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"}
 #: A request naming a copy source (``x-cos-copy-source``; OSS's is renamed to it) calls the copy form of its
 #: API, under names the services use: ``PutObjectCopy`` (the title of COS's page 436/139742; OSS says
 #: CopyObject) and ``UploadPartCopy`` (OSS's name; COS's "Upload Part - Copy").
@@ -109,6 +111,11 @@ def route(request: Request) -> str:
     content_length(request)
     unsupported = UNSUPPORTED_PARAMS.intersection(name for name, _ in request.params)
     if not request.key:
+        if unsupported == {"cors"}:  # PUT / DELETE Bucket cors (436/8279, 436/8283; OSS PutBucketCors)
+            api = CORS_ROUTES.get(request.method)
+            if api is None:
+                raise ServiceError(501, "NotImplemented", _NOT_IMPLEMENTED)
+            return api
         api = None if unsupported else _lookup(BUCKET_ROUTES, request)
         if api is None:
             raise ServiceError(501, "NotImplemented", _NOT_IMPLEMENTED)

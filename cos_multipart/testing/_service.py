@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from . import _limits as limits
 from . import _copy, _preconditions, bucket_protocol, oss_protocol, protocol
+from ._cors import CorsTable, parse_rules
 from ._hashing import crc64_of_parts
 from ._messages import Completed, ObjectBody, Reply, Request, xml_reply
 from ._routing import CREATE_BUCKET
@@ -43,8 +44,9 @@ class Body(Protocol):
 class Service:
     """The APIs, served from ``store``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, cors: Optional[CorsTable] = None) -> None:
         self.store = store
+        self.cors = cors if cors is not None else CorsTable()
 
     def initiate(self, request: Request, body: Body) -> Reply:
         """Initiate Multipart Upload [ref 2.1]."""
@@ -276,6 +278,17 @@ class Service:
             raise protocol.bucket_exists()
         return Reply(200)
 
+    def put_bucket_cors(self, request: Request, body: Body) -> Reply:
+        """PUT Bucket cors (COS 436/8279; OSS PutBucketCors): the bucket's rules replaced by the body's."""
+        length = _declared_length(request, protocol.MAX_COMPLETE_BODY)
+        self.cors.set(request.bucket, parse_rules(body.read_small(length)))
+        return Reply(200)
+
+    def delete_bucket_cors(self, request: Request, body: Body) -> Reply:
+        """DELETE Bucket cors (COS 436/8283; OSS DeleteBucketCors): the bucket's own rules removed."""
+        self.cors.set(request.bucket, ())
+        return Reply(204)
+
     def delete_objects(self, request: Request, body: Body) -> Reply:
         """Delete Multiple Objects (436/8289): Content-MD5 required; a missing key counts as deleted."""
         length = _declared_length(request, protocol.MAX_COMPLETE_BODY)
@@ -301,6 +314,8 @@ class Service:
 #: API name -> the method serving it.
 HANDLERS: Dict[str, Callable[[Service, Request, Body], Reply]] = {
     "InitiateMultipartUpload": Service.initiate,
+    "PutBucketCors": Service.put_bucket_cors,
+    "DeleteBucketCors": Service.delete_bucket_cors,
     "UploadPart": Service.upload_part,
     "CompleteMultipartUpload": Service.complete,
     "AbortMultipartUpload": Service.abort,

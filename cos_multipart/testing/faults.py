@@ -36,6 +36,8 @@ API_NAMES = frozenset(
         "PutBucket",
         "PutObjectCopy",
         "UploadPartCopy",
+        "PutBucketCors",
+        "DeleteBucketCors",
     }
 )
 

@@ -31,6 +31,7 @@ from . import _limits as limits
 from .._protocol.credentials import Credentials
 from .._protocol.errors import REDACTED, CosValidationError
 from ._accesslog import AccessLog, AccessLogEntry, redact_query
+from ._cors import CorsRule, CorsTable
 from ._dispatch import Dispatcher
 from ._service import Service
 from ._tls import ServerTLS, certificate_names, make_server_tls
@@ -120,6 +121,9 @@ class LocalCOS:
             ``127.0.0.1``, ``::1`` and ``host``).
         dialect: ``"cos"`` (default) or ``"oss"``: the service the server plays (signatures, headers,
             errors, ETags and part rules; see docs/local-server.md).
+        cors: CORS rules (:class:`~cos_multipart.testing.CorsRule`) of every bucket that has none of its own
+            (PUT Bucket cors or :meth:`set_cors` gives a bucket its own): browser preflights are answered and
+            answers carry CORS headers as COS and OSS do; none: preflights are refused (403).
     """
 
     def __init__(
@@ -144,6 +148,7 @@ class LocalCOS:
         tls: bool = False,
         tls_names: Sequence[str] = (),
         dialect: str = "cos",
+        cors: Iterable[CorsRule] = (),
     ) -> None:
         rules = server_dialect(dialect)
         bucket = rules.default_bucket if bucket is None else bucket
@@ -178,6 +183,8 @@ class LocalCOS:
         self.keyring = Keyring(accepted)
         self.anonymous = anonymous
         self.faults = FaultController(faults, bandwidth=bandwidth, latency=latency)
+        #: The CORS rules of the buckets (see ``cors``).
+        self.cors = CorsTable(cors)
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.request_timeout = request_timeout
@@ -329,6 +336,11 @@ class LocalCOS:
 
         return presign(self.credentials, lambda: self.url(key), method=method, expires=expires, now=self.clock())
 
+    def set_cors(self, rules: Iterable[CorsRule], *, bucket: Optional[str] = None) -> None:
+        """Give ``bucket`` (default: the default bucket) these CORS rules, as PUT Bucket cors does; an empty
+        list removes them (the ``cors`` given at construction applies again)."""
+        self.cors.set(self.bucket if bucket is None else bucket, rules)
+
     def client(
         self,
         *,
@@ -397,12 +409,13 @@ class _Running:
         self.tls: Optional[ServerTLS] = make_server_tls(self.data_dir / "tls", cos.tls_names) if cos.tls else None
         self.log = AccessLog(self.data_dir / "access.log", log_stream)
         dispatcher = Dispatcher(
-            Service(self.store),
+            Service(self.store, cors=cos.cors),
             keyring=cos.keyring,
             anonymous=cos.anonymous,
             faults=cos.faults,
             clock=cos.clock,
             stopping=cos.stopping,
+            cors=cos.cors,
         )
         site = Site(
             dispatcher=dispatcher,

@@ -76,6 +76,12 @@ CONFIG_SCHEMAS: Dict[str, Dict[str, Any]] = {
     "settings": {"type": str, "settings": dict},
     "imported": {"type": str, "source": str, "format": str, "path": str, "profiles": dict, "left_out": list},
 }
+#: docs/cli.md, "cp and mv": one object per copy (then, with -r, a summary).
+COPIED_SCHEMA: Dict[str, Any] = {
+    "type": str, "source": str, "target": str, "size": int, "parts": int, "multipart": bool, "upload_id": _STR_OR_NONE,
+    "crc64": _INT_OR_NONE, "source_crc64": _INT_OR_NONE, "crc64_verified": bool, "etag": str, "parts_reused": int,
+    "seconds": (int, float),
+}  # fmt: skip
 #: docs/cli.md, "serve --json".
 SERVE_SCHEMAS: Dict[str, Dict[str, Any]] = {
     "listening": {
@@ -85,6 +91,13 @@ SERVE_SCHEMAS: Dict[str, Dict[str, Any]] = {
         "faults": list, "pid": int,
     },
     "stopped": {"type": str, "endpoint": str},
+}  # fmt: skip
+
+
+#: docs/cli.md, "download": ``download --json``.
+DOWNLOADED_SCHEMA: Dict[str, Any] = {
+    "type": str, "source": str, "key": str, "target": str, "size": int, "ranges": int, "crc64": _INT_OR_NONE, "etag": str,
+    "check": str, "ranges_reused": int, "refetched": int, "restarted": _STR_OR_NONE, "seconds": float,
 }  # fmt: skip
 
 
@@ -186,6 +199,10 @@ RUNS: Dict[str, Tuple[Callable[[LocalCOS, Dict[str, str]], List[str]], Callable[
     "config path": (lambda s, f: ["config", "path"], _one_of(CONFIG_SCHEMAS)),
     "config show": (lambda s, f: ["config", "show", "--service", s.dialect], _one_of(CONFIG_SCHEMAS)),
     "config import": (lambda s, f: ["config", "import", f["coscmd"]], _one_of(CONFIG_SCHEMAS)),
+    "cp": (lambda s, f: ["cp", target(s, "o/small.bin"), target(s, "o/copied.bin")], lambda line: conforms(line, COPIED_SCHEMA)),
+    "mv": (lambda s, f: ["mv", target(s, "o/copied.bin"), target(s, "o/moved.bin")], lambda line: conforms(line, COPIED_SCHEMA)),
+    "download": (lambda s, f: ["download", target(s, "o/small.bin"), str(Path(f["small"]).parent / "downloaded.bin")],
+                 lambda line: conforms(line, DOWNLOADED_SCHEMA)),
     "serve": (lambda s, f: [], _one_of(SERVE_SCHEMAS)),  # run in a subprocess: test_serve_json_says_the_start_and_the_stop
 }
 

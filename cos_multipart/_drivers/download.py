@@ -1,0 +1,229 @@
+"""Verified downloads: :func:`download_file` (threads) and :func:`async_download_file` (asyncio).
+
+Both (the asyncio one is :mod:`cos_multipart._drivers.aio_download`) run the same :class:`~cos_multipart._core._downloadflow.DownloadMachine`; they only execute its actions.
+:class:`Download` (a :class:`~cos_multipart._drivers._executor.ThreadExecutor`) fetches each range on a pool
+thread; :class:`AsyncDownload` (an :class:`~cos_multipart._drivers._aio_executor.AsyncExecutor`) as a task, its
+chunks written and hashed in a thread pool (never on the loop). Each range is a GET pinned with ``If-Match`` to
+the ETag the HEAD saw, written with ``pwrite`` at its offset into a temporary file beside the target.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, BinaryIO, Optional, Union
+
+from .._core._actions import Head
+from .._core._download import DownloadResult, DownloadStart, FetchRange
+from .._core._downloadflow import DownloadMachine
+from .._core._decisions import check_progress, client_dialect
+from .._core._config import DEFAULT_CONCURRENCY
+from .._core.parts import DEFAULT_PART_ATTEMPTS
+from .._core.planner import DEFAULT_PART_SIZE
+from .._core.progress import ProgressCallback
+from .._io._downloadfile import DownloadFiles, checked_target
+from .._io.client import CosClient
+from .._io.ratelimit import TokenBucket
+from .._protocol import sse
+from .._protocol.errors import CosValidationError
+from .._protocol.validation import traffic_limit as checked_traffic_limit
+from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink, positive
+from ._executor import ThreadExecutor
+
+__all__ = ["Download", "check_options", "check_start", "download_file", "download_stream"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def check_start(
+    key: str, path: PathLike, part_size: int, concurrency: int, attempts: int, resume: bool, threshold: Optional[int]
+) -> DownloadStart:
+    """The machine's start, every option checked before any request (errors name the option)."""
+    if not isinstance(key, str) or not key:
+        raise CosValidationError("key", key, "an object key")
+    threshold = None if threshold is None else positive_or_zero(threshold, "threshold")
+    return DownloadStart(
+        key, checked_target(path), positive(part_size, "part_size"), positive(concurrency, "concurrency"),
+        positive(attempts, "attempts"), bool(resume), threshold,
+    )  # fmt: skip
+
+
+def check_options(
+    sse_c: sse.EncryptionLike, traffic_limit: Optional[int], bandwidth_limit: Optional[float], progress: object = None
+) -> DownloadOptions:
+    """What every request of a download carries, each option checked before any request (errors name it)."""
+    check_progress(progress)
+    if sse_c is not None:
+        sse.coerce(sse_c, "sse_c")
+    if traffic_limit is not None:
+        checked_traffic_limit(traffic_limit)
+    if bandwidth_limit is not None:
+        TokenBucket(bandwidth_limit)  # its checks name ``bandwidth_limit``
+    return DownloadOptions(sse_c, traffic_limit, bandwidth_limit)
+
+
+def positive_or_zero(value: object, field: str) -> int:
+    """``value`` when it is an int >= 0, else a validation error naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CosValidationError(field, value, "an int >= 0 (bytes)")
+    return value
+
+
+class Download(ThreadExecutor):
+    """One download run with threads (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: CosClient,
+        start: DownloadStart,
+        options: DownloadOptions,
+        callback: Optional[ProgressCallback],
+        out: Optional[BinaryIO] = None,
+    ) -> None:
+        super().__init__(start.concurrency, threading.Event(), thread_name="cos-multipart-download")
+        self.client = client
+        self.start = start
+        self.options = options
+        self.limiter = TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None
+        self.steps = DownloadSteps(DownloadFiles(start.path), client_dialect(client).integrity, callback, out)
+
+    def run(self) -> DownloadResult:
+        """The whole download: its verified result, or its failure raised (the target untouched). With a
+        stream (``out``): the object written to it in order, checked at the end."""
+        started = time.monotonic()
+        machine = DownloadMachine.stream(self.start) if self.steps.out is not None else DownloadMachine.download(self.start)
+        try:
+            self.execute(machine)
+        finally:
+            self.steps.close()
+        return machine.result(time.monotonic() - started)
+
+    def prepare_pool(self) -> None:
+        self.client.ensure_pool_size(self.start.concurrency)
+
+    def perform(self, action: Any) -> object:
+        if isinstance(action, DOWNLOAD_LOCAL):
+            return self.steps.perform(action)
+        if isinstance(action, Head):
+            head = self.client.head_object(self.start.key, sse_c=self.options.sse_c)
+            self.steps.want_md5 = head.crc64 is None
+            return head
+        raise TypeError(f"no step for {action!r}")
+
+    def stop_parts(self) -> object:
+        self.cancel.set()  # first: a request whose event is set is not retried
+        return self.client.abort_connections(cancel=self.cancel)
+
+    def request(self, action: Any) -> object:
+        if not isinstance(action, FetchRange):
+            raise TypeError(f"no part request for {action!r}")
+        sink = RangeSink(action, self.steps, self.limiter, self.cancel)
+        span = None if action.whole else (action.offset, action.offset + action.length - 1)
+        options = self.options
+        with self.client.get_object(
+            self.start.key, byte_range=span, sse_c=options.sse_c, cancel=self.cancel, if_match=action.etag,
+            traffic_limit=options.traffic_limit,
+        ) as body:  # fmt: skip
+            sink.check_answer(body.status, body.result.size, body.headers.get("content-range"))
+            for chunk in body.iter_chunks(CHUNK):
+                sink.take(chunk)
+        return sink.fetched()
+
+
+def download_file(
+    client: CosClient,
+    key: str,
+    path: PathLike,
+    *,
+    part_size: int = DEFAULT_PART_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    threshold: Optional[int] = None,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    resume: bool = True,
+    sse_c: sse.EncryptionLike = None,
+    traffic_limit: Optional[int] = None,
+    bandwidth_limit: Optional[float] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> DownloadResult:
+    """Download ``key`` to ``path``, verified: parallel ranged GETs pinned to the object's ETag, CRC-64 end to end.
+
+    The ranges are written into a temporary file beside ``path``; ``path`` is replaced (atomically) only once
+    the combined CRC-64 of the ranges equals the object's (or, for an object without one, its MD5 ETag or
+    only its size: :attr:`DownloadResult.check` says which). A failed download never touches ``path``.
+
+    Args:
+        client: The client of the object's bucket.
+        key: The object key.
+        path: The file to write (its directory must exist).
+        part_size: Bytes per ranged GET.
+        concurrency: Ranged GETs at once.
+        threshold: Objects up to this size come in one GET (default: ``part_size``).
+        attempts: Fetches of one range (short or broken bodies), and rounds over the whole object after a
+            checksum mismatch.
+        resume: Keep the temporary file and a checkpoint after a failure, and reuse them next time (ranges
+            re-read and re-checked first; a changed object starts again, and the result says why).
+        sse_c: The object's SSE-C key.
+        traffic_limit: The service's pacing of each GET, bit/s (819200..838860800).
+        bandwidth_limit: The client's cap over all ranges, bytes/s.
+        progress: Called with each :class:`~cos_multipart.ProgressEvent`.
+
+    Returns:
+        A :class:`~cos_multipart.DownloadResult`.
+
+    Raises:
+        CosValidationError: An option is wrong (nothing was sent).
+        ObjectChangedError: The object was replaced during the download (412 on ``If-Match``).
+        CosIntegrityError: The bytes never matched the object's checksum within ``attempts`` rounds.
+    """
+    start = check_start(key, path, part_size, concurrency, attempts, resume, threshold)
+    return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress).run()
+
+
+def download_stream(
+    client: CosClient,
+    key: str,
+    out: BinaryIO,
+    *,
+    part_size: int = DEFAULT_PART_SIZE,
+    concurrency: int = 4,
+    attempts: int = DEFAULT_PART_ATTEMPTS,
+    sse_c: sse.EncryptionLike = None,
+    traffic_limit: Optional[int] = None,
+    bandwidth_limit: Optional[float] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> DownloadResult:
+    """Write ``key`` to the binary file object ``out``, in order, with bounded memory, CRC-64 checked at the end.
+
+    Ranges are fetched in parallel into memory and written as their turn comes: at most ``concurrency`` ranges
+    are in flight or held (memory ~ ``concurrency`` x ``part_size``). A short or broken range is fetched again
+    before it is written. The bytes are out before the object's CRC-64 can be compared: a mismatch raises
+    :class:`~cos_multipart.CosIntegrityError` after the fact (``cos-multipart cat`` exits non-zero), so a
+    caller that needs all-or-nothing writes to a file with :func:`download_file` instead.
+
+    Args:
+        client: The client of the object's bucket.
+        key: The object key.
+        out: A binary file object (``sys.stdout.buffer``, an open file, a pipe); not closed.
+        part_size: Bytes per ranged GET.
+        concurrency: Ranges in flight or held at most.
+        attempts: Fetches of one range at most.
+        sse_c: The object's SSE-C key.
+        traffic_limit: The service's pacing of each GET, bit/s.
+        bandwidth_limit: The client's cap over all ranges, bytes/s.
+        progress: Called with each :class:`~cos_multipart.ProgressEvent`.
+
+    Returns:
+        A :class:`~cos_multipart.DownloadResult` (``path`` is ``"-"``).
+    """
+    if not callable(getattr(out, "write", None)):
+        raise CosValidationError("out", type(out).__name__, "a binary file object with write()")
+    start = DownloadStart(
+        key if isinstance(key, str) and key else _bad_key(key), "-", positive(part_size, "part_size"),
+        positive(concurrency, "concurrency"), positive(attempts, "attempts"), resume=False,
+    )  # fmt: skip
+    return Download(client, start, check_options(sse_c, traffic_limit, bandwidth_limit, progress), progress, out).run()
+
+
+def _bad_key(key: object) -> str:
+    raise CosValidationError("key", key, "an object key")
