@@ -19,10 +19,11 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional
 
-from .._core._dirreport import DirectoryProgress
-from .._core.progress import ProgressEvent
+if TYPE_CHECKING:  # annotations only: building the parser (every command, --help) does not import them
+    from .._core._dirreport import DirectoryProgress
+    from .._core.progress import ProgressEvent
 
 #: Left: name and percentage; the bar; right: acknowledged of total, time, speed, then the rest.
 _FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {postfix[0][done]} [{elapsed}<{remaining}, {postfix[0][rate]}]{postfix[0][more]}"

@@ -10,12 +10,14 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .bar import tree_bar
 from .target import Target, parse_target, scope_of
 from .text import shown
-from .._core._dirreport import DirectoryReport
+
+if TYPE_CHECKING:  # annotations only: the report's module loads with the run, not with the parser
+    from .._core._dirreport import DirectoryReport
 
 #: Failures printed on stderr before "... and N more" (all of them go to --failures).
 _SHOWN_FAILURES = 10

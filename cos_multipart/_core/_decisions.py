@@ -228,7 +228,9 @@ def check_plan(client: HasEndpoint, config: UploadConfig, source: Union[AnySourc
         CosValidationError: ``part_size`` does not fit this source on this service (nothing sent).
     """
     if not is_stream(source):
-        planned_session(client, config, cast(Described, source), key)
+        # The plan alone (what planned_session checks): the session's option digests are not needed to refuse
+        # a part size, and each small file's upload_file call would compute them for nothing.
+        plan_parts(known_size(cast(Described, source)), config.part_size, min_part_size=client_dialect(client).min_part_size)
 
 
 def wanted_session(

@@ -265,8 +265,8 @@ class FileSender:
         waiting = _Completion(futures)
         try:
             # Woken when every file is done or one failed unexpectedly, and every _POLL_SECONDS for Ctrl-C.
-            # (concurrent.futures.wait over the pending set, every 0.2 s, cost O(files) each time: with
-            # thousands of small files it was the largest item of the run's CPU.)
+            # (concurrent.futures.wait over the pending set, every 0.2 s, cost O(files) each time: a few
+            # per cent of a run of thousands of small files, growing with their number.)
             while not waiting.event.wait(_POLL_SECONDS):
                 pass
             for future in waiting.failed or futures:

@@ -89,7 +89,9 @@ class ObjectOptions:
         object.__setattr__(self, "metadata", freeze(self.metadata))
         object.__setattr__(self, "tagging", freeze(self.tagging))
         object.__setattr__(self, "encryption", _sse.coerce(self.encryption))
-        self.headers()  # validates every option now, on the frozen copies
+        # Validates every option now, on the frozen copies; kept, as the values cannot change: an upload asks
+        # for them several times per object (thousands of times in a directory of small files).
+        object.__setattr__(self, "_headers", self._build_headers())
 
     @property
     def sse(self) -> Optional[_sse.Encryption]:
@@ -98,6 +100,10 @@ class ObjectOptions:
 
     def headers(self) -> Dict[str, str]:
         """The Initiate / PUT Object headers of these options (``Content-Type`` always included)."""
+        built: Optional[Dict[str, str]] = self.__dict__.get("_headers")  # absent from a pickle of an older version
+        return dict(built) if built is not None else self._build_headers()
+
+    def _build_headers(self) -> Dict[str, str]:
         headers: Dict[str, str] = {
             "Content-Type": validation.header_value("content_type", self.content_type or DEFAULT_CONTENT_TYPE)
         }
