@@ -51,7 +51,7 @@ def test_a_corrupted_range_is_fetched_again_by_the_workers(cluster: Any, cos: Lo
 def test_an_object_replaced_midway_fails_cleanly(cluster: Any, cos: LocalCOS, tmp_path: Path) -> None:
     put(cos, "big", 6 * PART)
     (tmp_path / "out").write_bytes(b"old")
-    replaced = []
+    replaced: list[bytes] = []
 
     def replace(event: Any) -> None:
         # Another writer replaces the object once the first range is in: the next ranges are handed out after
