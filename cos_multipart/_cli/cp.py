@@ -21,13 +21,12 @@ from .target import TARGET_FORM, Target, folder_of, parse_target
 from .text import shown
 from .._core._defaults import DEFAULT_CONCURRENCY, DEFAULT_COPY_THRESHOLD
 from .._protocol.errors import REDACTED, CosError, CosValidationError, kept_upload_of
-from .._protocol.options import ObjectOptions
-from .._protocol.sse import SseC
 
 # The client and the copier are imported by the commands that run them, not when the parser is built
 # (tests/test_cli_startup.py).
 if TYPE_CHECKING:
     from .._core._copyvalues import CopyResult
+    from .._protocol.sse import SseC
     from .._io.client import CosClient
 
 __all__ = ["ENV_SOURCE_SSE_C_KEY", "register"]
@@ -144,6 +143,8 @@ def _targets(args: argparse.Namespace) -> Tuple[Target, Target]:
 def _options(args: argparse.Namespace) -> Dict[str, Any]:
     """The keyword arguments of :func:`copy_object` the flags give (errors named by flag)."""
     from .transfer import _encryption, _pairs
+    from .._protocol.options import ObjectOptions
+    from .._protocol.sse import SseC
 
     source_key: Optional[SseC] = None
     if args.source_sse_c:

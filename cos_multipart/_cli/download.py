@@ -22,15 +22,15 @@ from .target import Target, parse_target
 from .text import shown
 from .transfer import connection_options, make_client, sse_c_from_environment
 from .._core._defaults import DEFAULT_CONCURRENCY
-from .._core._download import CHECK_CRC64, CHECK_MD5, DownloadResult
 from .._core.planner import DEFAULT_PART_SIZE
 from .._protocol.errors import CosError, CosIntegrityError, CosValidationError
-from .._protocol.sse import SseC
 
 # The client and the downloader are imported by the commands that run them, not when the parser is built
 # (tests/test_cli_startup.py).
 if TYPE_CHECKING:
+    from .._core._download import DownloadResult
     from .._io.client import CosClient
+    from .._protocol.sse import SseC
 
 __all__ = ["download_command", "download_options", "register", "run_cat", "summary"]
 
@@ -238,6 +238,8 @@ def summary(target: Target, result: DownloadResult) -> str:
         text += f"; started again: {result.restarted}"
     if result.refetched:
         text += f"; {result.refetched} range fetches repeated"
+    from .._core._download import CHECK_CRC64, CHECK_MD5
+
     if result.check == CHECK_CRC64:
         return f"{text}; crc64 {result.crc64} verified"
     if result.check == CHECK_MD5:
