@@ -37,6 +37,7 @@ from ._core._config import UploadConfig, UploadResult
 from ._core._actions import SendPart
 from ._core._decisions import check_config, check_plan, check_progress, check_store, check_upload_key, wanted_session
 from ._drivers.threads import POLL_SECONDS, Upload, target_of
+from ._drivers._executor import ThreadExecutor
 from ._drivers._localsteps import facts_of
 from ._core._machine import UploadMachine
 from ._core._outcomes import Sent
@@ -264,7 +265,77 @@ def upload_file_on_cluster(
         source.close()
 
 
-class _ClusterUpload(Upload):
+class _DaskParts(ThreadExecutor):
+    """The part plumbing of a threaded executor whose parts run as Dask tasks (upload, copy, download).
+
+    It keeps the map of futures to the part actions each task carries, waits for tasks to finish, turns a
+    cancelled or failed task into an outcome for each of its actions, and cancels the unfinished ones when the
+    parts are stopped. A subclass (listed before its threaded executor) submits its tasks with :meth:`_submit`
+    and says, in :meth:`_task_outcomes`, what a finished task's result means for each of its actions.
+    """
+
+    #: What one task runs, in its messages: "the <noun>'s task was cancelled", "waiting for <noun> tasks".
+    task_noun = "part"
+    dask_client: "Client"
+    client_config: ClientConfig
+    task_retries: int
+    nonce: str
+    tasks: Dict[Any, List[Any]]
+
+    def _on_cluster(self, dask_client: "Client", config: ClientConfig, task_retries: int) -> None:
+        self.dask_client = dask_client
+        self.client_config = config
+        self.task_retries = task_retries
+        self.nonce = secrets.token_hex(8)
+        self.tasks = {}
+
+    def _submit(self, function: Any, *args: Any, key: str, actions: Sequence[Any]) -> None:
+        """Run ``function(*args)`` as the task ``key``, which answers for ``actions``."""
+        dask: Any = self.dask_client  # distributed's Client and Future are only partly annotated
+        future = dask.submit(function, *args, key=key, retries=self.task_retries, pure=False)
+        self.tasks[future] = list(actions)
+
+    def _task_outcomes(self, actions: List[Any], result: Any) -> List[Tuple[Any, object]]:
+        """Each of ``actions`` with its outcome, from the ``result`` of the task that ran them."""
+        raise NotImplementedError
+
+    def parts_running(self) -> bool:
+        return bool(self.tasks)
+
+    def finished_parts(self) -> List[Tuple[Any, object]]:
+        finished = [future for future in self.tasks if future.done()]
+        if not finished:
+            wait: Any = distributed.wait
+            try:
+                wait(list(self.tasks), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except Exception as error:  # noqa: BLE001 - nothing finished yet, or a task was cancelled: looked at below
+                logger.debug("waiting for %s tasks: %s", self.task_noun, type(error).__name__)
+            finished = [future for future in self.tasks if future.done()]
+        outcomes: List[Tuple[Any, object]] = []
+        for future in finished:
+            actions = self.tasks.pop(future)
+            if future.status == "cancelled":
+                cancelled = CosCancelledError(f"the {self.task_noun}'s task was cancelled")
+                outcomes.extend((action, cancelled) for action in actions)
+            elif future.status == "error":
+                failure = future.exception()
+                outcomes.extend((action, failure) for action in actions)
+            else:
+                outcomes.extend(self._task_outcomes(actions, future.result()))
+            future.release()
+        return outcomes
+
+    def stop_parts(self) -> object:
+        # Tasks not started never start; a task already running finishes (Dask cannot interrupt its thread): an
+        # upload's List Parts finds its parts, a copy's or a download's outcome still reaches the machine.
+        dask: Any = self.dask_client
+        unfinished = [future for future in self.tasks if not future.done()]
+        if unfinished:
+            dask.cancel(unfinished)
+        return super().stop_parts()
+
+
+class _ClusterUpload(_DaskParts, Upload):
     """The threaded executor with its parts sent by Dask tasks instead of local threads.
 
     The machine hands out every pending part at once (``window=0``); they go out in runs of consecutive parts
@@ -286,12 +357,8 @@ class _ClusterUpload(Upload):
         task_retries: int,
     ) -> None:
         super().__init__(client, settings, store, source, key, progress, resume_only=False)
-        self.dask_client = dask_client
-        self.client_config = config
+        self._on_cluster(dask_client, config, task_retries)
         self.parts_per_task = parts_per_task
-        self.task_retries = task_retries
-        self.nonce = secrets.token_hex(8)
-        self.tasks: Dict[Any, List[SendPart]] = {}
 
     def run(self) -> UploadResult:
         return self.run_machine(UploadMachine.upload(self.start(window=0)))
@@ -304,61 +371,25 @@ class _ClusterUpload(Upload):
         shipped = self._shipped(ordered[0].upload_id)
         prefix = task_prefix(shipped, self.nonce)
         logger.debug("upload %s: %d parts in %d tasks over %d threads", shipped.upload_id, len(ordered), len(runs), threads)
-        dask: Any = self.dask_client  # distributed's Client and Future are only partly annotated
         for run in runs:
             ranges = [(action.number, action.offset, action.length) for action in run]
-            future = dask.submit(
+            self._submit(
                 send_part_attempts, self.client_config, shipped, ranges, job,
-                key=f"{prefix}-{run[0].number}-{run[0].attempt}", retries=self.task_retries, pure=False,
+                key=f"{prefix}-{run[0].number}-{run[0].attempt}", actions=run,
             )  # fmt: skip
-            self.tasks[future] = list(run)
 
-    def parts_running(self) -> bool:
-        return bool(self.tasks)
-
-    def finished_parts(self) -> List[Tuple[SendPart, object]]:
-        finished = [future for future in self.tasks if future.done()]
-        if not finished:
-            wait: Any = distributed.wait
-            try:
-                wait(list(self.tasks), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-            except Exception as error:  # noqa: BLE001 - nothing finished yet, or a task was cancelled: looked at below
-                logger.debug("waiting for part tasks: %s", type(error).__name__)
-            finished = [future for future in self.tasks if future.done()]
-        outcomes: List[Tuple[SendPart, object]] = []
-        for future in finished:
-            run = self.tasks.pop(future)
-            outcomes.extend(_outcomes_of(future, run))
-            future.release()
-        return outcomes
-
-    def stop_parts(self) -> object:
-        # Tasks not started never start; a task already sending finishes its run (List Parts finds it).
-        dask: Any = self.dask_client
-        unfinished = [future for future in self.tasks if not future.done()]
-        if unfinished:
-            dask.cancel(unfinished)
-        return super().stop_parts()
+    def _task_outcomes(self, actions: List[SendPart], result: PartAttempts) -> List[Tuple[Any, object]]:
+        by_number = {part.number: part for part in result.parts}
+        return [
+            (action, Sent(by_number[action.number].digest, by_number[action.number].answer, result.identity))
+            for action in actions
+        ]
 
     def _shipped(self, upload_id: str) -> UploadSession:
         """The session a worker needs (target, upload id, file and its identity, encryption), without parts."""
         facts = facts_of(self.source)
         session = wanted_session(target_of(self.client), self.config, facts, self.key, upload_id, None)
         return without_parts(session)
-
-
-def _outcomes_of(future: Any, run: List[SendPart]) -> List[Tuple[SendPart, object]]:
-    """Each part of a finished task with its outcome (the task's failure for each, if it failed)."""
-    if future.status == "cancelled":
-        return [(action, CosCancelledError("the part's task was cancelled")) for action in run]
-    if future.status == "error":
-        error = future.exception()
-        return [(action, error) for action in run]
-    sent: PartAttempts = future.result()
-    by_number = {part.number: part for part in sent.parts}
-    return [
-        (action, Sent(by_number[action.number].digest, by_number[action.number].answer, sent.identity)) for action in run
-    ]
 
 
 def upload_directory_on_cluster(
@@ -669,17 +700,15 @@ def copy_object_on_cluster(
                 head_client.close()
 
 
-class _ClusterCopy(Copy):
+class _ClusterCopy(_DaskParts, Copy):
     """The threaded copy executor with its part copies sent by Dask tasks
     (:func:`~cos_multipart.remote.copy_part_attempts`); every answer goes back to the copy machine."""
 
+    task_noun = "part copy"
+
     def on_cluster(self, dask_client: "Client", config: ClientConfig, parts_per_task: Optional[int], retries: int) -> None:
-        self.dask_client = dask_client
-        self.client_config = config
+        self._on_cluster(dask_client, config, retries)
         self.parts_per_task = parts_per_task
-        self.task_retries = retries
-        self.nonce = secrets.token_hex(8)
-        self.tasks: Dict[Any, List[Any]] = {}
 
     def run(self) -> CopyResult:
         machine = CopyMachine.copy(self.start(window=0))  # every part at once: the tasks are the bound
@@ -690,48 +719,20 @@ class _ClusterCopy(Copy):
         ordered = sorted(parts, key=lambda action: action.number)
         runs = split_runs(ordered, _run_length(len(ordered), _cluster_threads(self.dask_client), self.parts_per_task))
         prefix = _hashed_name("cos-copy-", self.client_config.bucket, self.key, ordered[0].upload_id, self.nonce)
-        dask: Any = self.dask_client
         for run in runs:
             copies = tuple((a.upload_id, a.number, a.offset, a.length, a.etag) for a in run)
-            future = dask.submit(
+            self._submit(
                 remote.copy_part_attempts, self.client_config, self.key, self.source, copies, self.config.traffic_limit,
-                key=f"{prefix}-{run[0].number}", retries=self.task_retries, pure=False,
+                key=f"{prefix}-{run[0].number}", actions=run,
             )  # fmt: skip
-            self.tasks[future] = list(run)
 
-    def parts_running(self) -> bool:
-        return bool(self.tasks)
-
-    def finished_parts(self) -> List[Tuple[Any, object]]:
-        finished = [future for future in self.tasks if future.done()]
-        if not finished:
-            wait: Any = distributed.wait
-            try:
-                wait(list(self.tasks), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-            except Exception as error:  # noqa: BLE001 - nothing finished yet, or a task was cancelled: looked at below
-                logger.debug("waiting for copy tasks: %s", type(error).__name__)
-            finished = [future for future in self.tasks if future.done()]
+    def _task_outcomes(self, actions: List[Any], result: Any) -> List[Tuple[Any, object]]:
+        by_number = {part.number: part for part in result}
         outcomes: List[Tuple[Any, object]] = []
-        for future in finished:
-            run = self.tasks.pop(future)
-            if future.status == "cancelled":
-                outcomes.extend((action, CosCancelledError("the part copy's task was cancelled")) for action in run)
-            elif future.status == "error":
-                outcomes.extend((action, future.exception()) for action in run)
-            else:
-                by_number = {part.number: part for part in future.result()}
-                for action in run:
-                    part = by_number[action.number]
-                    outcomes.append((action, PartResult(part.number, part.etag, part.crc64, action.length, ResponseInfo(200, part.request_id))))
-            future.release()
+        for action in actions:
+            part = by_number[action.number]
+            outcomes.append((action, PartResult(part.number, part.etag, part.crc64, action.length, ResponseInfo(200, part.request_id))))
         return outcomes
-
-    def stop_parts(self) -> object:
-        dask: Any = self.dask_client
-        unfinished = [future for future in self.tasks if not future.done()]
-        if unfinished:
-            dask.cancel(unfinished)
-        return super().stop_parts()
 
 
 # --- downloads: ranges fetched by the workers into a temporary file on a shared file system -------------------
@@ -772,56 +773,24 @@ def download_file_on_cluster(
         return _ClusterDownload(client, start, options, progress, dask_client, config, task_retries).run()
 
 
-class _ClusterDownload(Download):
+class _ClusterDownload(_DaskParts, Download):
     """The threaded download executor with its ranges fetched by Dask tasks (one range each)."""
+
+    task_noun = "range"
 
     def __init__(
         self, client: Any, start: DownloadStart, options: DownloadOptions, progress: Optional[ProgressCallback],
         dask_client: "Client", config: ClientConfig, task_retries: int,
     ) -> None:  # fmt: skip
         super().__init__(client, start, options, progress)
-        self.dask_client = dask_client
-        self.client_config = config
-        self.task_retries = task_retries
-        self.nonce = secrets.token_hex(8)
-        self.tasks: Dict[Any, FetchRange] = {}
+        self._on_cluster(dask_client, config, task_retries)
 
     def start_parts(self, parts: List[FetchRange]) -> None:
-        dask: Any = self.dask_client
         for action in parts:
-            future = dask.submit(
+            self._submit(
                 remote.fetch_ranges, self.client_config, self.start.key, self.start.path, [action], self.options.traffic_limit,
-                key=f"cos-download-{self.nonce}-{action.index}-{action.attempt}", retries=self.task_retries, pure=False,
+                key=f"cos-download-{self.nonce}-{action.index}-{action.attempt}", actions=[action],
             )  # fmt: skip
-            self.tasks[future] = action
 
-    def parts_running(self) -> bool:
-        return bool(self.tasks)
-
-    def finished_parts(self) -> List[Tuple[FetchRange, object]]:
-        finished = [future for future in self.tasks if future.done()]
-        if not finished:
-            wait: Any = distributed.wait
-            try:
-                wait(list(self.tasks), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-            except Exception as error:  # noqa: BLE001 - nothing finished yet, or a task was cancelled: looked at below
-                logger.debug("waiting for range tasks: %s", type(error).__name__)
-            finished = [future for future in self.tasks if future.done()]
-        outcomes: List[Tuple[FetchRange, object]] = []
-        for future in finished:
-            action = self.tasks.pop(future)
-            if future.status == "cancelled":
-                outcomes.append((action, CosCancelledError("the range's task was cancelled")))
-            elif future.status == "error":
-                outcomes.append((action, future.exception()))
-            else:
-                outcomes.append((action, future.result()[0]))
-            future.release()
-        return outcomes
-
-    def stop_parts(self) -> object:
-        dask: Any = self.dask_client
-        unfinished = [future for future in self.tasks if not future.done()]
-        if unfinished:
-            dask.cancel(unfinished)
-        return super().stop_parts()
+    def _task_outcomes(self, actions: List[FetchRange], result: Any) -> List[Tuple[Any, object]]:
+        return [(actions[0], result[0])]

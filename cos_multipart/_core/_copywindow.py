@@ -17,6 +17,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Set, Union
 
 from ._actions import PartDone, RecordPart, StopParts
 from ._copyvalues import CopyPart
+from ._inflight import ActionsInFlight
 from .._protocol.errors import CosServiceError, SourceChangedError
 from .._protocol.models import PartResult
 from .session import PartReceipt, UploadSession
@@ -38,10 +39,11 @@ def source_changed(error: BaseException, source: str, etag: str) -> Optional[Sou
     return None
 
 
-class CopyWindow:
+class CopyWindow(ActionsInFlight[CopyWindowAction]):
     """The part copies of one multipart copy in flight (see the module docstring)."""
 
     def __init__(self, session: UploadSession, numbers: Sequence[int], etag: str, source: str, *, limit: Optional[int], record: bool) -> None:
+        super().__init__()
         self.session = session
         self.etag = etag
         self.source = source
@@ -51,30 +53,19 @@ class CopyWindow:
         #: Parts the service answered without a CRC-64 (their receipts hold 0).
         self.without_crc: Set[int] = set()
         self.request_ids: List[str] = []
-        self.error: Optional[BaseException] = None
         self._pending: Deque[int] = deque(numbers)
-        self._queue: List[CopyWindowAction] = []
-        self._after: Dict[int, CopyWindowAction] = {}
-        self._outstanding: Dict[int, CopyWindowAction] = {}
         self._sending = 0
 
     # --- what the machine asks (the Window protocol of _machine) ---------------------------------------------
 
-    @property
-    def finished(self) -> bool:
-        """Nothing in flight and nothing more to do."""
-        if self._outstanding or self._queue:
-            return False
-        return self.error is not None or not self._pending
-
-    def owns(self, action: object) -> bool:
-        return id(action) in self._outstanding
+    def _nothing_left(self) -> bool:
+        return not self._pending
 
     def sending(self) -> bool:
-        return any(isinstance(action, CopyPart) for action in self._outstanding.values())
+        return self._any_in_flight(CopyPart)
 
     def sends_in_flight(self) -> List[CopyPart]:
-        return [action for action in self._outstanding.values() if isinstance(action, CopyPart)]
+        return self._in_flight(CopyPart)
 
     def take(self) -> List[CopyWindowAction]:
         """The actions to start now."""
@@ -83,23 +74,11 @@ class CopyWindow:
             offset, length = self.session.part_range(number)
             self._sending += 1
             self._queue.append(CopyPart(self.session.upload_id, number, offset, length, self.etag))
-        taken, self._queue = self._queue, []
-        for action in taken:
-            self._outstanding[id(action)] = action
-        return taken
-
-    def fail(self, error: BaseException) -> None:
-        """Stop after ``error`` (the first failure is the one raised)."""
-        if self.error is not None:
-            logger.debug("while stopping: %s", error)
-            return
-        self.error = error
-        self._queue.append(StopParts())
+        return self._hand_out()
 
     def receive(self, action: CopyWindowAction, outcome: object) -> None:
         """The outcome of ``action`` (a value, or the exception it raised)."""
-        self._outstanding.pop(id(action))
-        follow = self._after.pop(id(action), None)
+        follow = self._settle(action)
         if isinstance(action, StopParts):
             return
         if isinstance(outcome, BaseException):
@@ -124,8 +103,6 @@ class CopyWindow:
         self.request_ids.append(outcome.request_id)
         reported = PartDone(action.number, action.length)
         if self.record and outcome.crc64 is not None:
-            first = RecordPart(receipt)
-            self._queue.append(first)
-            self._after[id(first)] = reported
+            self._chain(RecordPart(receipt), reported)
         else:
             self._queue.append(reported)

@@ -20,6 +20,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._actions import PartDone, ProgressRewind, StopParts
 from ._download import DownloadCheckpoint, FetchRange, Fetched, SaveRanges, WriteOut
+from ._inflight import ActionsInFlight
 from .._protocol.errors import CosIntegrityError, CosServiceError, ObjectChangedError
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ Span = Tuple[int, int, int]
 RangeAction = Union[FetchRange, SaveRanges, WriteOut, PartDone, ProgressRewind, StopParts]
 
 
-class RangeWindow:
+class RangeWindow(ActionsInFlight[RangeAction]):
     """The ranges of one download round in flight (see the module docstring).
 
     Args:
@@ -64,6 +65,7 @@ class RangeWindow:
         record: bool,
         save_every: int = 1,
     ) -> None:
+        super().__init__()
         self.key = key
         self.checkpoint = checkpoint
         self.whole = whole
@@ -75,35 +77,23 @@ class RangeWindow:
         self.unsaved = 0
         self.done: Dict[int, int] = {}
         self.refetched = 0
-        self.error: Optional[BaseException] = None
         self._pending: Deque[Span] = deque(spans)
-        self._queue: List[RangeAction] = []
-        self._after: Dict[int, RangeAction] = {}
-        self._outstanding: Dict[int, RangeAction] = {}
         self._busy = 0
         #: Ranges are fetched into memory (a stream's): see :class:`OrderedRangeWindow`.
         self.memory = False
 
     # --- what the machine asks (the Window protocol) -------------------------------------------------------
 
-    def owns(self, action: object) -> bool:
-        """Whether ``action`` is one of this window's in flight."""
-        return id(action) in self._outstanding
-
-    @property
-    def finished(self) -> bool:
-        """Nothing in flight and nothing more to do (every range fetched, or stopped after a failure)."""
-        if self._outstanding or self._queue:
-            return False
-        return self.error is not None or not self._pending
+    def _nothing_left(self) -> bool:
+        return not self._pending
 
     def sending(self) -> bool:
         """Whether a range fetch is in flight."""
-        return any(isinstance(action, FetchRange) for action in self._outstanding.values())
+        return self._any_in_flight(FetchRange)
 
     def sends_in_flight(self) -> List[FetchRange]:
         """The range fetches handed out and not answered yet."""
-        return [action for action in self._outstanding.values() if isinstance(action, FetchRange)]
+        return self._in_flight(FetchRange)
 
     def take(self) -> List[RangeAction]:
         """The actions to start now."""
@@ -111,24 +101,12 @@ class RangeWindow:
             index, offset, length = self._pending.popleft()
             self._busy += 1
             self._queue.append(FetchRange(index, offset, length, self.checkpoint.facts.etag, self.whole, memory=self.memory))
-        taken, self._queue = self._queue, []
-        for action in taken:
-            self._outstanding[id(action)] = action
-        return taken
-
-    def fail(self, error: BaseException) -> None:
-        """Stop after ``error`` (the first failure is the one raised; later ones are logged)."""
-        if self.error is not None:
-            logger.debug("while stopping: %s", error)
-            return
-        self.error = error
-        self._queue.append(StopParts())
+        return self._hand_out()
 
     def receive(self, action: RangeAction, outcome: object) -> None:
         """The outcome of ``action`` (a value, or the exception it raised). A range holds its slot from its
         first fetch until it is reported (:class:`PartDone`)."""
-        self._outstanding.pop(id(action))
-        follow = self._after.pop(id(action), None)
+        follow = self._settle(action)
         if isinstance(action, StopParts):
             if isinstance(outcome, BaseException):
                 logger.debug("stopping the ranges: %s", outcome)
@@ -184,9 +162,7 @@ class RangeWindow:
             self._queue.append(reported)
             return
         self.unsaved = 0
-        first = SaveRanges(self.checkpoint)
-        self._queue.append(first)
-        self._after[id(first)] = reported
+        self._chain(SaveRanges(self.checkpoint), reported)
 
     def _again(self, action: FetchRange, why: str) -> bool:
         """Fetch ``action``'s range again if attempts are left and nothing failed; whether it was."""
@@ -194,10 +170,8 @@ class RangeWindow:
             return False
         logger.debug("range %d of %r fetched again (attempt %d): %s", action.index + 1, self.key, action.attempt + 1, why)
         self.refetched += 1
-        rewind = ProgressRewind(action.index + 1)
         again = FetchRange(action.index, action.offset, action.length, action.etag, action.whole, action.attempt + 1, action.memory)
-        self._queue.append(rewind)
-        self._after[id(rewind)] = again
+        self._chain(ProgressRewind(action.index + 1), again)
         return True
 
 
@@ -221,7 +195,5 @@ class OrderedRangeWindow(RangeWindow):
         self._held[action.index] = (action, outcome.data)
         while self._next_index in self._held:
             ready, data = self._held.pop(self._next_index)
-            written = WriteOut(ready.index, data)
-            self._queue.append(written)
-            self._after[id(written)] = PartDone(ready.index + 1, ready.length)
+            self._chain(WriteOut(ready.index, data), PartDone(ready.index + 1, ready.length))
             self._next_index += 1

@@ -19,6 +19,7 @@ from typing import Deque, Dict, List, Optional, Sequence, Union
 
 from ._actions import PartDone, ProgressRewind, ReadStreamPart, RecordPart, SendPart, StopParts
 from ._decisions import StreamCutter, worker_file_change
+from ._inflight import ActionsInFlight
 from ._outcomes import Sent
 from ._partvalues import StreamPart
 from .._protocol.errors import CosIntegrityError
@@ -43,7 +44,7 @@ class _Stream:
         self.reading = False
 
 
-class PartWindow:
+class PartWindow(ActionsInFlight[WindowAction]):
     """The parts of one upload in flight (see the module docstring).
 
     Args:
@@ -55,6 +56,7 @@ class PartWindow:
     """
 
     def __init__(self, upload_id: str, *, attempts: int, check_md5: bool, limit: Optional[int], record: bool) -> None:
+        super().__init__()
         self.upload_id = upload_id
         self.attempts = attempts
         self.check_md5 = check_md5
@@ -62,13 +64,9 @@ class PartWindow:
         self.record = record
         self.done: Dict[int, PartReceipt] = {}
         self.request_ids: List[str] = []
-        self.error: Optional[BaseException] = None
         self._session: Optional[UploadSession] = None
         self._pending: Deque[int] = deque()
         self._stream: Optional[_Stream] = None
-        self._queue: List[WindowAction] = []
-        self._after: Dict[int, WindowAction] = {}
-        self._outstanding: Dict[int, WindowAction] = {}
         self._sending = 0
         self._verifiers: Dict[int, PartVerifier] = {}
 
@@ -93,24 +91,16 @@ class PartWindow:
 
     # --- what the machine asks ------------------------------------------------------------------------------
 
-    def owns(self, action: object) -> bool:
-        """Whether ``action`` is one of this window's in flight."""
-        return id(action) in self._outstanding
-
-    @property
-    def finished(self) -> bool:
-        """Nothing in flight and nothing more to do (every part verified, or stopped after a failure)."""
-        if self._outstanding or self._queue:
-            return False
-        return self.error is not None or (not self._pending and (self._stream is None or self._stream.ended))
+    def _nothing_left(self) -> bool:
+        return not self._pending and (self._stream is None or self._stream.ended)
 
     def sending(self) -> bool:
         """Whether a part send is in flight."""
-        return any(isinstance(action, SendPart) for action in self._outstanding.values())  # stops at the first
+        return self._any_in_flight(SendPart)
 
     def sends_in_flight(self) -> List[SendPart]:
         """The part sends handed out and not answered yet."""
-        return [action for action in self._outstanding.values() if isinstance(action, SendPart)]
+        return self._in_flight(SendPart)
 
     def receipts(self) -> List[PartReceipt]:
         """The verified parts, in part order."""
@@ -123,18 +113,7 @@ class PartWindow:
                 self._fill()
             except Exception as error:  # the stream's length checked at its end, a part past the plan
                 self.fail(error)
-        taken, self._queue = self._queue, []
-        for action in taken:
-            self._outstanding[id(action)] = action
-        return taken
-
-    def fail(self, error: BaseException) -> None:
-        """Stop after ``error`` (the first failure is the one raised; later ones are logged)."""
-        if self.error is not None:
-            logger.debug("while stopping: %s", error)
-            return
-        self.error = error
-        self._queue.append(StopParts())
+        return self._hand_out()
 
     def receive(self, action: WindowAction, outcome: object) -> None:
         """The outcome of ``action`` (a value, or the exception it raised).
@@ -142,8 +121,7 @@ class PartWindow:
         A part holds its slot from its first send until it is reported (:class:`PartDone`), as a thread
         that sends, records and reports it would: the next part starts only then.
         """
-        self._outstanding.pop(id(action))
-        follow = self._after.pop(id(action), None)
+        follow = self._settle(action)
         if isinstance(action, StopParts):
             if isinstance(outcome, BaseException):
                 logger.debug("stopping the parts: %s", outcome)
@@ -253,9 +231,5 @@ class PartWindow:
             self._chain(RecordPart(receipt), reported)
         else:
             self._queue.append(reported)
-
-    def _chain(self, first: WindowAction, then: WindowAction) -> None:
-        self._queue.append(first)
-        self._after[id(first)] = then
 
 
