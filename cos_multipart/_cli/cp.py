@@ -328,14 +328,16 @@ def _say_failed(args: argparse.Namespace, source: Target, key: str, error: CosEr
     import sys
 
     message = describe_error(error, source.url(key))
+    kept = kept_upload_of(error)
+    if kept is not None:  # the command that resumes it copies that object alone (see commands.copy_command)
+        args = argparse.Namespace(**{**vars(args), "source": source.url(key), "target": f"{kept.service}://{kept.bucket}/{kept.key}"})
     if args.json:
         from .json_output import emit, kept_object
 
         emit({"type": "failed", "source": source.url(key), "error": message, "exit_code": exit_code_for(error),
-              "kept_upload": kept_object(kept_upload_of(error), args)})  # fmt: skip
+              "kept_upload": kept_object(kept, args)})  # fmt: skip
         return
     print(f"cos-multipart: error: {shown(source.url(key))}: {shown(message)}", file=sys.stderr)
-    kept = kept_upload_of(error)
     if kept is not None:
         print(kept_line(kept, args), file=sys.stderr)
 

@@ -107,7 +107,7 @@ def test_a_failed_copy_is_kept_with_its_lines(cli_env: LocalCOS, capsys: pytest.
     code = cli.main(["cp", target(cli_env, "f/a"), target(cli_env, "g/a"), *PARTS, "--concurrency", "1"])
     err = capsys.readouterr().err
     assert code == cli.EXIT_SERVICE
-    assert "upload kept: 1/3 parts" in err and "resume with: re-run the same" in err
+    assert "upload kept: 1/3 parts" in err and f"resume with: cos-multipart cp {target(cli_env, 'f/a')} " in err
     cli_env.faults.clear()
     assert cli.main(["cp", target(cli_env, "f/a"), target(cli_env, "g/a"), *PARTS]) == cli.EXIT_OK
     assert "1 parts reused" in capsys.readouterr().out

@@ -1,0 +1,84 @@
+"""Command-line edges of ``cp``/``mv`` and ``download``/``cat`` (h-polish): a kept copy's line names the ``cp`` to
+re-run, ``resume`` lists copy checkpoints as copies, exit 6's words fit each of its causes, and ``cat``/``download``
+refuse what they cannot do before any request."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from typing import List
+
+import pytest
+
+from cos_multipart._cli import main as cli
+from cos_multipart.testing import Fault, LocalCOS
+
+from uploads import stored, target
+
+pytestmark = [pytest.mark.integration, pytest.mark.both_dialects]
+
+MB = 1024 * 1024
+PARTS = ("--part-size", "1MB", "--threshold", "1MB")
+
+
+def put(server: LocalCOS, key: str, size: int) -> bytes:
+    data = os.urandom(size)
+    with server.client() as client:
+        client.put_object(key, data)
+    return data
+
+
+def read(server: LocalCOS, key: str) -> bytes:
+    with server.client() as client:
+        return stored(client, key)
+
+
+def deny_part_copies(server: LocalCOS) -> None:
+    server.faults.add(Fault.error("UploadPartCopy", status=403, code="AccessDenied", nth=2, count=None))
+
+
+def pasted(command: str) -> List[str]:
+    """The words of a printed ``cos-multipart ...`` command, as a shell reads them (without the program)."""
+    words = shlex.split(command)
+    assert words[0] == "cos-multipart"
+    return words[1:]
+
+
+def resume_of(err: str) -> str:
+    line = next(line for line in err.splitlines() if "upload kept:" in line)
+    return line.split("resume with: ", 1)[1].split("; abort with: ", 1)[0]
+
+
+@pytest.mark.parametrize("verb", ["cp", "mv"])
+def test_a_kept_copy_says_the_exact_command_to_re_run(verb: str, cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    data = put(cli_env, "f/a", 3 * MB)
+    deny_part_copies(cli_env)
+    argv = [verb, target(cli_env, "f/a"), target(cli_env, "g/"), *PARTS, "--concurrency", "1", "--storage-class", "STANDARD"]
+    assert cli.main(argv) == cli.EXIT_SERVICE
+    command = resume_of(capsys.readouterr().err)
+    assert "re-run the same upload" not in command
+    words = pasted(command)
+    assert words[:3] == [verb, target(cli_env, "f/a"), target(cli_env, "g/")]
+    assert "--storage-class" in words and "--part-size" in words
+    cli_env.faults.clear()
+    assert cli.main(words) == cli.EXIT_OK
+    assert "1 parts reused" in capsys.readouterr().out
+    assert read(cli_env, "g/a") == data
+
+
+def test_a_kept_copy_of_cp_r_names_that_object_and_json_carries_it(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    data = put(cli_env, "d/sub/big", 3 * MB)
+    put(cli_env, "d/small", 10)
+    deny_part_copies(cli_env)
+    argv = ["cp", "-r", target(cli_env, "d/"), target(cli_env, "e/"), *PARTS, "--concurrency", "1"]
+    assert cli.main(argv) == cli.EXIT_PARTIAL
+    words = pasted(resume_of(capsys.readouterr().err))
+    assert words[:3] == ["cp", target(cli_env, "d/sub/big"), target(cli_env, "e/sub/big")] and "-r" not in words
+    assert cli.main([*argv, "--json"]) == cli.EXIT_PARTIAL
+    failed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"failed"' in line]
+    again = pasted(failed[0]["kept_upload"]["resume_command"])
+    assert "--json" in again and [word for word in again if word != "--json"] == words
+    cli_env.faults.clear()
+    assert cli.main(words) == cli.EXIT_OK
+    assert read(cli_env, "e/sub/big") == data
