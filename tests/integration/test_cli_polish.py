@@ -82,3 +82,36 @@ def test_a_kept_copy_of_cp_r_names_that_object_and_json_carries_it(cli_env: Loca
     cli_env.faults.clear()
     assert cli.main(words) == cli.EXIT_OK
     assert read(cli_env, "e/sub/big") == data
+
+
+def keep_a_copy(server: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    put(server, "c/a", 3 * MB)
+    deny_part_copies(server)
+    assert cli.main(["cp", target(server, "c/a"), target(server, "c/b"), *PARTS, "--concurrency", "1"]) == cli.EXIT_SERVICE
+    server.faults.clear()
+    capsys.readouterr()
+
+
+def test_resume_lists_a_kept_copy_as_a_copy_with_how_to_resume_it(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    keep_a_copy(cli_env, capsys)
+    assert cli.main(["resume"]) == cli.EXIT_OK
+    out, err = capsys.readouterr()
+    assert "cos-multipart-copy" not in out + err  # the pseudo path a copy's checkpoint is filed under
+    assert "no interrupted uploads" in err
+    line = next(line for line in err.splitlines() if "interrupted copy" in line)
+    assert f"interrupted copy to {target(cli_env, 'c/b')}: 1/3 parts" in line
+    assert "run the same cp or mv again" in line
+    abort = pasted(line.split("abort with: ", 1)[1])
+    assert abort[:2] == ["abort", target(cli_env, "c/b")]
+    assert cli.main(abort) == cli.EXIT_OK
+    capsys.readouterr()
+    assert cli.main(["resume"]) == cli.EXIT_OK
+    assert "interrupted copy" not in capsys.readouterr().err  # aborted, checkpoint removed
+
+
+def test_resume_json_marks_a_copy_checkpoint(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    keep_a_copy(cli_env, capsys)
+    assert cli.main(["resume", "--json"]) == cli.EXIT_OK
+    checkpoint, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert checkpoint["copy"] is True and checkpoint["source"] is None
+    assert checkpoint["target"] == target(cli_env, "c/b") and summary["checkpoints"] == 1
