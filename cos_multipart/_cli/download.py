@@ -17,13 +17,13 @@ import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .bar import file_bar, human
-from .main import EXIT_INTEGRITY, EXIT_OK, is_tty, parse_bit_rate, parse_size
+from .main import EXIT_INTEGRITY, EXIT_OK, EXIT_SOURCE_CHANGED, is_tty, parse_bit_rate, parse_size
 from .target import Target, parse_target
 from .text import shown
 from .transfer import connection_options, make_client, sse_c_from_environment
 from .._core._defaults import DEFAULT_CONCURRENCY
 from .._core.planner import DEFAULT_PART_SIZE
-from .._protocol.errors import CosError, CosIntegrityError, CosValidationError
+from .._protocol.errors import CosError, CosIntegrityError, CosValidationError, ObjectChangedError
 
 # The client and the downloader are imported by the commands that run them, not when the parser is built
 # (tests/test_cli_startup.py).
@@ -208,6 +208,12 @@ def run_cat(args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
             print(shown(f"cos-multipart: error: {target.url()}: the bytes written do not match the object ({error})"), file=sys.stderr)
             return EXIT_INTEGRITY
+        except ObjectChangedError as error:  # stdout already holds bytes: "the target was not touched" is a file's
+            sys.stdout.buffer.flush()
+            print(shown(f"cos-multipart: error: the object {target.url()} was replaced during the download (it is no longer "
+                        f"ETag {error.etag}): what stdout received is the old object's start, the rest was not written; "
+                        "run the same command again to download the new object"), file=sys.stderr)  # fmt: skip
+            return EXIT_SOURCE_CHANGED
     return EXIT_OK
 
 

@@ -75,7 +75,7 @@ def test_mv_deletes_the_source_only_after_the_copy(cli_env: LocalCOS, capsys: py
     cli_env.faults.add(Fault.replace_source("UploadPartCopy", nth=1))
     code = cli.main(["mv", target(cli_env, "m/b"), target(cli_env, "n/b"), *PARTS, "--concurrency", "1"])
     assert code == cli.EXIT_SOURCE_CHANGED
-    assert "changed while it was copied" in capsys.readouterr().err
+    assert "was replaced while it was copied" in capsys.readouterr().err
     assert exists(cli_env, "m/b") and not exists(cli_env, "n/b")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from pathlib import Path
 from typing import List
 
 import pytest
@@ -115,3 +116,42 @@ def test_resume_json_marks_a_copy_checkpoint(cli_env: LocalCOS, capsys: pytest.C
     checkpoint, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert checkpoint["copy"] is True and checkpoint["source"] is None
     assert checkpoint["target"] == target(cli_env, "c/b") and summary["checkpoints"] == 1
+
+
+def test_exit_6_of_a_download_names_the_object_replaced(cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    put(cli_env, "s/a", 3 * MB)
+    cli_env.faults.add(Fault.replace_source("GetObject", nth=1))
+    local = tmp_path / "a.bin"
+    assert cli.main(["download", target(cli_env, "s/a"), str(local), "--part-size", "1MB", "--concurrency", "1"]) == cli.EXIT_SOURCE_CHANGED
+    err = capsys.readouterr().err
+    assert f"the object {target(cli_env, 's/a')} was replaced during the download" in err
+    assert "run the same command again" in err and "local file" not in err and not local.exists()
+    cli_env.faults.add(Fault.replace_source("GetObject", nth=1))
+    assert cli.main(["cp", target(cli_env, "s/a"), str(local), "--part-size", "1MB", "--concurrency", "1"]) == cli.EXIT_SOURCE_CHANGED
+    assert f"the object {target(cli_env, 's/a')} was replaced during the download" in capsys.readouterr().err
+
+
+def test_exit_6_of_cat_says_stdout_holds_the_old_objects_start(cli_env: LocalCOS, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    put(cli_env, "s/a", 3 * MB)
+    cli_env.faults.add(Fault.replace_source("GetObject", nth=1))
+    assert cli.main(["cat", target(cli_env, "s/a"), "--part-size", "1MB", "--concurrency", "1"]) == cli.EXIT_SOURCE_CHANGED
+    err = capfdbinary.readouterr().err.decode()
+    assert f"the object {target(cli_env, 's/a')} was replaced during the download" in err
+    assert "stdout received is the old object's start" in err and "not touched" not in err
+
+
+def test_exit_6_of_a_copy_names_the_source_object_replaced(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    put(cli_env, "s/a", 3 * MB)
+    cli_env.faults.add(Fault.replace_source("UploadPartCopy", nth=1))
+    assert cli.main(["cp", target(cli_env, "s/a"), target(cli_env, "s/b"), *PARTS, "--concurrency", "1"]) == cli.EXIT_SOURCE_CHANGED
+    err = capsys.readouterr().err
+    assert f"the source object {target(cli_env, 's/a')} was replaced while it was copied" in err
+    assert f"{target(cli_env, 's/b')} was not written" in err and "run the same command again" in err
+
+
+def test_exit_6_is_described_by_its_three_causes() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    row = next(line for line in docs.splitlines() if line.startswith("| 6 |"))
+    help_text = cli.__doc__ or ""
+    for text in (row, " ".join(help_text.split())):
+        assert "local file" in text and "copy's source object" in text and "download's object" in text, text
