@@ -155,3 +155,44 @@ def test_exit_6_is_described_by_its_three_causes() -> None:
     help_text = cli.__doc__ or ""
     for text in (row, " ".join(help_text.split())):
         assert "local file" in text and "copy's source object" in text and "download's object" in text, text
+
+
+def requests(server: LocalCOS) -> int:
+    return sum(len(server.log_entries(api)) for api in ("HeadObject", "GetObject", "ListObjects", "ListObjectsV2"))
+
+
+@pytest.mark.parametrize("verb", ["download", "cp"])
+@pytest.mark.parametrize("flag, value", [("--dry-run", None), ("--json", None), ("--no-resume", None),
+                                         ("--traffic-limit", "8Mbit"), ("--bandwidth-limit", "1MB")])  # fmt: skip
+def test_stdout_as_local_refuses_what_cat_cannot_do_naming_the_flag(
+    verb: str, flag: str, value: str, cli_env: LocalCOS, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    put(cli_env, "o", 10)
+    before = requests(cli_env)
+    argv = [verb, target(cli_env, "o"), "-", flag, *([value] if value else [])]
+    if verb == "cp" and flag == "--bandwidth-limit":
+        pytest.skip("not an option of cp")
+    assert cli.main(argv) == cli.EXIT_USAGE
+    out, err = capfdbinary.readouterr()
+    assert out == b"" and flag in err.decode() and "stdout" in err.decode()
+    assert requests(cli_env) == before  # refused before any request
+
+
+def test_cat_refuses_dry_run_and_json_naming_the_flag(cli_env: LocalCOS, capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--dry-run", "--json"):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["cat", target(cli_env, "o"), flag])
+        assert exited.value.code == cli.EXIT_USAGE and flag in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["download", "cp"])
+def test_download_into_a_missing_directory_is_refused_naming_local_before_any_request(
+    verb: str, cli_env: LocalCOS, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put(cli_env, "o", 10)
+    before = requests(cli_env)
+    local = tmp_path / "no" / "such" / "o.bin"
+    assert cli.main([verb, target(cli_env, "o"), str(local)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "LOCAL" in err and str(tmp_path / "no" / "such") in err and "does not exist" in err
+    assert requests(cli_env) == before and not (tmp_path / "no").exists()
