@@ -141,14 +141,36 @@ def _target(kept: KeptUpload) -> str:
     return f"{kept.service}://{kept.bucket}/{kept.key}"
 
 
+#: The commands whose kept upload is a server-side copy: it resumes when the same command runs again (the
+#: copy's checkpoint is found from its source and destination, and its options must be the same).
+_COPY_COMMANDS = frozenset({"cp", "mv"})
+#: Options of ``cp``/``mv`` a re-run does not repeat (a kept copy is one object, and a plan writes nothing).
+_NOT_REPEATED_COPY = frozenset({"recursive", "dry_run", "no_resume"})
+
+
+def copy_command(args: argparse.Namespace) -> str:
+    """The ``cp``/``mv`` command of ``args`` (its SRC and DST, one object), ready to paste: run again, it resumes
+    the copy it kept (its connection, copy and object options repeated, ``-r`` and ``--dry-run`` not)."""
+    from .cp import copy_options
+    from .transfer import connection_options
+
+    words: List[str] = ["--profile", args.profile] if getattr(args, "profile", None) else []
+    for action in given(args, [connection_options(), copy_options()]):
+        if action.dest not in _NOT_REPEATED_COPY:
+            words += _words(action, getattr(args, action.dest))
+    return command_line([PROGRAM, args.command, args.source, args.target, *words])
+
+
 def resume_command(args: Optional[argparse.Namespace], kept: KeptUpload) -> Optional[str]:
     """The shell command that resumes ``kept`` (``None`` when it was not made from a file: run it again).
 
     Args:
         args: The parsed command line of the run that kept it (its connection, checkpoint and object options
-            are repeated), or ``None`` when unknown.
+            are repeated; for a copy, the ``cp``/``mv`` itself), or ``None`` when unknown.
         kept: The kept upload.
     """
+    if args is not None and getattr(args, "command", None) in _COPY_COMMANDS:
+        return copy_command(args)
     if not kept.source:
         return None
     source = os.path.abspath(kept.source)

@@ -20,7 +20,7 @@ from .main import EXIT_PARTIAL, FLAGS, describe_error, exit_code_for, is_tty, ke
 from .target import TARGET_FORM, Target, folder_of, parse_target
 from .text import shown
 from .._core._defaults import DEFAULT_CONCURRENCY, DEFAULT_COPY_THRESHOLD
-from .._protocol.errors import REDACTED, CosError, CosValidationError, kept_upload_of
+from .._protocol.errors import REDACTED, CosError, CosValidationError, SourceChangedError, kept_upload_of
 
 # The client and the copier are imported by the commands that run them, not when the parser is built
 # (tests/test_cli_startup.py).
@@ -243,6 +243,12 @@ def _copy_one(
             result = copy_object(client, where, to_key, source_client=source_client, progress=progress, **options)
     except CosValidationError as error:
         raise _named(error) from error
+    except SourceChangedError as error:  # the library's words name no service: say which object, and what to do
+        raise SourceChangedError(
+            f"the source object {source.url(from_key)} was replaced while it was copied (412 to the ETag the copy "
+            f"started from): nothing was completed, {target.url(to_key)} was not written; run the same command again "
+            "to copy the new object", path=error.path, expected=error.expected, got=error.got,
+        ) from error  # fmt: skip
     if move:
         source_client.delete_object(from_key)  # only now: the copy is verified
     return result
@@ -328,14 +334,16 @@ def _say_failed(args: argparse.Namespace, source: Target, key: str, error: CosEr
     import sys
 
     message = describe_error(error, source.url(key))
+    kept = kept_upload_of(error)
+    if kept is not None:  # the command that resumes it copies that object alone (see commands.copy_command)
+        args = argparse.Namespace(**{**vars(args), "source": source.url(key), "target": f"{kept.service}://{kept.bucket}/{kept.key}"})
     if args.json:
         from .json_output import emit, kept_object
 
         emit({"type": "failed", "source": source.url(key), "error": message, "exit_code": exit_code_for(error),
-              "kept_upload": kept_object(kept_upload_of(error), args)})  # fmt: skip
+              "kept_upload": kept_object(kept, args)})  # fmt: skip
         return
     print(f"cos-multipart: error: {shown(source.url(key))}: {shown(message)}", file=sys.stderr)
-    kept = kept_upload_of(error)
     if kept is not None:
         print(kept_line(kept, args), file=sys.stderr)
 

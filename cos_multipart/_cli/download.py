@@ -17,13 +17,13 @@ import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .bar import file_bar, human
-from .main import EXIT_INTEGRITY, EXIT_OK, is_tty, parse_bit_rate, parse_size
+from .main import EXIT_INTEGRITY, EXIT_OK, EXIT_SOURCE_CHANGED, is_tty, parse_bit_rate, parse_size
 from .target import Target, parse_target
 from .text import shown
 from .transfer import connection_options, make_client, sse_c_from_environment
 from .._core._defaults import DEFAULT_CONCURRENCY
 from .._core.planner import DEFAULT_PART_SIZE
-from .._protocol.errors import CosError, CosIntegrityError, CosValidationError
+from .._protocol.errors import CosError, CosIntegrityError, CosValidationError, ObjectChangedError
 
 # The client and the downloader are imported by the commands that run them, not when the parser is built
 # (tests/test_cli_startup.py).
@@ -127,6 +127,7 @@ def download_command(args: argparse.Namespace) -> int:
     if getattr(args, "local", None) is None and "://" in str(getattr(args, "source", "")):
         args = argparse.Namespace(**{**vars(args), "target": args.source, "local": args.target})
     if args.local == "-" and not _option(args, "recursive", False):
+        _refuse_for_stdout(args)
         return run_cat(args)
     if _option(args, "recursive", False):
         from .download_tree import run_tree_download
@@ -136,6 +137,7 @@ def download_command(args: argparse.Namespace) -> int:
     if target.key.endswith("/"):
         raise CosValidationError("target", args.target, "an object's key (a prefix ending in '/' needs -r)")
     path = local_path(target.key, args.local)
+    _require_directory(args.local, path)
     settings = transfer_settings(args)
     as_json = bool(_option(args, "json", False))
     with make_client(args, target, workers=settings["concurrency"]) as client:
@@ -154,6 +156,32 @@ def download_command(args: argparse.Namespace) -> int:
     elif not _option(args, "quiet", False):
         print(shown(summary(target, result)))
     return EXIT_OK
+
+
+#: The download options LOCAL ``-`` (stdout, as ``cat``) cannot honour: (attribute, flag, why).
+_NOT_FOR_STDOUT = (
+    ("dry_run", "--dry-run", "stdout is written as the ranges arrive: there is no plan to print (use download to a file --dry-run)"),
+    ("json", "--json", "stdout carries the object's bytes, not JSON"),
+    ("no_resume", "--no-resume", "stdout keeps nothing to resume from"),
+    ("traffic_limit", "--traffic-limit", "not applied when writing to stdout"),
+    ("bandwidth_limit", "--bandwidth-limit", "not applied when writing to stdout"),
+)  # fmt: skip
+
+
+def _refuse_for_stdout(args: argparse.Namespace) -> None:
+    """LOCAL ``-``: an option ``cat`` would ignore is an error naming it, before any request."""
+    for name, flag, why in _NOT_FOR_STDOUT:
+        value = getattr(args, name, None)
+        if value:
+            raise CosValidationError(flag, flag if value is True else value, f"does not apply to LOCAL '-' (stdout, as cat): {why}")
+
+
+def _require_directory(local: str, path: str) -> None:
+    """The file's directory must exist (nothing is created but the file): an error naming LOCAL, before any request."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        what = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise CosValidationError("LOCAL", local, f"a path in an existing directory: {parent} {what} (create it first)")
 
 
 def _say_kept(path: str, resume: bool, as_json: bool) -> None:
@@ -208,6 +236,12 @@ def run_cat(args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
             print(shown(f"cos-multipart: error: {target.url()}: the bytes written do not match the object ({error})"), file=sys.stderr)
             return EXIT_INTEGRITY
+        except ObjectChangedError as error:  # stdout already holds bytes: "the target was not touched" is a file's
+            sys.stdout.buffer.flush()
+            print(shown(f"cos-multipart: error: the object {target.url()} was replaced during the download (it is no longer "
+                        f"ETag {error.etag}): what stdout received is the old object's start, the rest was not written; "
+                        "run the same command again to download the new object"), file=sys.stderr)  # fmt: skip
+            return EXIT_SOURCE_CHANGED
     return EXIT_OK
 
 

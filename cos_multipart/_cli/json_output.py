@@ -82,11 +82,15 @@ def emit_all(lines: Any, summary: Dict[str, Any]) -> None:
 
 def checkpoint_object(path: Any, checkpoint: Any) -> Dict[str, Any]:
     """One interrupted upload of ``resume --json`` (no PATH): a checkpoint and what it records."""
+    from .transfer import is_copy
+
     started = datetime.datetime.fromtimestamp(checkpoint.created, datetime.timezone.utc) if checkpoint.created else None
+    copy = is_copy(checkpoint)  # its source is an object, recorded only as a digest: no path to show
     return {
         "type": "checkpoint",
         "path": str(path),
-        "source": None if checkpoint.source is None else str(checkpoint.source),
+        "copy": copy,
+        "source": None if checkpoint.source is None or copy else str(checkpoint.source),
         "target": f"{checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}",
         "service": checkpoint.service,
         "bucket": checkpoint.bucket,

@@ -7,7 +7,9 @@ code. Errors are printed as one line (the traceback only with ``--verbose``).
 Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume, an option
 that does not apply to the command); 3 COS answered an error (also: the key exists and --forbid-overwrite is
 set; the object does not exist for stat, verify and rm); 4 integrity check failed;
-5 connection failure; 6 the local file changed during the upload (or the object during a download); 7 another process is uploading the same
+5 connection failure; 6 what was being read changed: an upload's local file (edited, replaced, shorter or longer), a
+copy's source object (``cp``/``mv``) or a download's object (``download``/``cat``/``sync`` to a directory) was
+replaced meanwhile; nothing was completed; 7 another process is uploading the same
 file to the same key; 8 some files of a directory (or some keys of ``rm -r``) failed, the others were done;
 9 ``sync --max-delete N``: more than N objects would have been deleted, so none was; 130 interrupted by Ctrl-C (SIGINT); 141 the reader of the output went away (``| head``); 143 stopped by SIGTERM. When a failure keeps a multipart upload for a
 resume, one line on stderr says so, with the commands that resume or abort it.
@@ -266,12 +268,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.verbose:
             traceback.print_exc()
         if getattr(args, "json", False):  # the same message, as one JSON object (docs/cli.md, "Errors")
-            return _json_error(exit_code_for(error), describe_error(error, getattr(args, "target", None)), error, args)
-        print(f"cos-multipart: error: {shown(describe_error(error, getattr(args, 'target', None)))}", file=sys.stderr)
+            return _json_error(exit_code_for(error), describe_error(error, _remote(args)), error, args)
+        print(f"cos-multipart: error: {shown(describe_error(error, _remote(args)))}", file=sys.stderr)
         _report_kept(error, args)
         return exit_code_for(error)
     finally:
         _restore_handlers(previous)
+
+
+def _remote(args: argparse.Namespace) -> Optional[str]:
+    """The command's service target as typed: TARGET, or SRC when TARGET is a local path (``cp cos://B/K LOCAL``)."""
+    target, source = getattr(args, "target", None), getattr(args, "source", None)
+    if isinstance(target, str) and "://" not in target and isinstance(source, str) and "://" in source:
+        return source
+    return target if isinstance(target, str) or target is None else str(target)
 
 
 def _json_error(code: int, message: str, error: BaseException, args: argparse.Namespace) -> int:
@@ -373,6 +383,10 @@ def describe_error(error: BaseException, target: Optional[str] = None) -> str:
         # The request line shows the endpoint's URL, which names no bucket: say which one the service lacks.
         bucket = target.partition("://")[2].partition("/")[0]
         return f"no bucket {bucket} at {urlsplit(error.url).netloc or 'the endpoint'}: check the bucket name and --endpoint / --region ({error})"
+    if isinstance(error, ObjectChangedError):  # the library's words name the key alone: say which object, and what to do
+        where = f"{target.partition('://')[0]}://{target.partition('://')[2].partition('/')[0]}/{error.key}" if target and "://" in target else repr(error.key)
+        return (f"the object {where} was replaced during the download (it is no longer ETag {error.etag}): the target was "
+                "not touched; run the same command again to download the new object")  # fmt: skip
     if isinstance(error, CosTLSError):
         return error.explain("pass --ca-bundle PATH")  # the library's advice names its verify= argument
     if isinstance(error, CosTransportError):

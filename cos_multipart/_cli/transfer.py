@@ -689,13 +689,14 @@ def _plan_abort(
 
 def _list_checkpoints(store: CheckpointStore, *, quiet: bool, as_json: bool = False) -> int:
     """``resume`` without PATH: the interrupted uploads recorded (``--json``: one object each, then a summary)."""
-    found = list(store)
+    everything = list(store)
     if as_json:
         from .json_output import checkpoint_object, emit_all
 
-        emit_all([checkpoint_object(path, checkpoint) for path, checkpoint in found],
-                 {"type": "summary", "checkpoints": len(found), "directory": str(store.directory)})  # fmt: skip
+        emit_all([checkpoint_object(path, checkpoint) for path, checkpoint in everything],
+                 {"type": "summary", "checkpoints": len(everything), "directory": str(store.directory)})  # fmt: skip
         return 0
+    found = [(path, checkpoint) for path, checkpoint in everything if not is_copy(checkpoint)]
     for _, checkpoint in found:
         plan = checkpoint.plan
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(checkpoint.created))
@@ -712,7 +713,31 @@ def _list_checkpoints(store: CheckpointStore, *, quiet: bool, as_json: bool = Fa
         )
     if not found and not quiet:
         print(f"no interrupted uploads in {store.directory}", file=sys.stderr)
+    if not quiet:
+        for _, checkpoint in everything:
+            if is_copy(checkpoint):
+                print(shown(_copy_checkpoint_line(checkpoint, store)), file=sys.stderr)
     return 0
+
+
+def is_copy(checkpoint: Any) -> bool:
+    """Whether ``checkpoint`` is a server-side copy's (filed under a pseudo path, not a local file's)."""
+    from .._core._copyflow import CHECKPOINT_PREFIX
+
+    return str(checkpoint.source or "").startswith(CHECKPOINT_PREFIX)
+
+
+def _copy_checkpoint_line(checkpoint: Any, store: CheckpointStore) -> str:
+    """A kept copy, apart from the uploads ``resume PATH TARGET`` resumes: its checkpoint records the source only
+    as a digest, so the line names the destination and says how to resume (the same ``cp``/``mv``) or abort it."""
+    from .commands import PROGRAM, command_line
+
+    where = f"{checkpoint.service}://{checkpoint.bucket}/{checkpoint.key}"
+    abort = command_line([PROGRAM, "abort", where, checkpoint.upload_id, "--checkpoint-dir", os.path.abspath(str(store.directory))])
+    return (
+        f"cos-multipart: interrupted copy to {where}: {len(checkpoint.parts)}/{checkpoint.plan.count} parts (upload "
+        f"{checkpoint.upload_id}); resume it: run the same cp or mv again; abort with: {abort}"
+    )
 
 
 # --- output --------------------------------------------------------------------------------------------

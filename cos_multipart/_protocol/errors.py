@@ -14,7 +14,7 @@
     ├── CosIntegrityError                      local and remote checksums disagree
     │   └── PresignedPartsError                 a presigned upload's parts are not those planned or reported
     ├── CosCancelledError                      the operation was cancelled (Ctrl-C, another part failed)
-    ├── SourceChangedError                     the local file changed while it was being uploaded
+    ├── SourceChangedError                     the local file changed while it was uploaded (or a copy's source object)
     ├── UploadLockedError                      another process (or upload) holds this upload's checkpoint lock
     ├── ObjectExistsError                      forbid_overwrite, and the key already holds an object
     └── ResumeError                            there is no interrupted upload to resume (or COS lost it)

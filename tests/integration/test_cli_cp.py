@@ -75,7 +75,7 @@ def test_mv_deletes_the_source_only_after_the_copy(cli_env: LocalCOS, capsys: py
     cli_env.faults.add(Fault.replace_source("UploadPartCopy", nth=1))
     code = cli.main(["mv", target(cli_env, "m/b"), target(cli_env, "n/b"), *PARTS, "--concurrency", "1"])
     assert code == cli.EXIT_SOURCE_CHANGED
-    assert "changed while it was copied" in capsys.readouterr().err
+    assert "was replaced while it was copied" in capsys.readouterr().err
     assert exists(cli_env, "m/b") and not exists(cli_env, "n/b")
 
 
@@ -107,7 +107,7 @@ def test_a_failed_copy_is_kept_with_its_lines(cli_env: LocalCOS, capsys: pytest.
     code = cli.main(["cp", target(cli_env, "f/a"), target(cli_env, "g/a"), *PARTS, "--concurrency", "1"])
     err = capsys.readouterr().err
     assert code == cli.EXIT_SERVICE
-    assert "upload kept: 1/3 parts" in err and "resume with: re-run the same" in err
+    assert "upload kept: 1/3 parts" in err and f"resume with: cos-multipart cp {target(cli_env, 'f/a')} " in err
     cli_env.faults.clear()
     assert cli.main(["cp", target(cli_env, "f/a"), target(cli_env, "g/a"), *PARTS]) == cli.EXIT_OK
     assert "1 parts reused" in capsys.readouterr().out

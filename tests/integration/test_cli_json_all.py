@@ -59,7 +59,7 @@ STAT_SCHEMA: Dict[str, Any] = {
 PRESIGN_SCHEMA: Dict[str, Any] = {"type": str, "target": str, "method": str, "url": str, "expires": int, "host": _STR_OR_NONE}
 #: docs/cli.md, "resume --json" without PATH: one object per checkpoint, then the summary.
 CHECKPOINT_SCHEMA: Dict[str, Any] = {
-    "type": str, "path": str, "source": _STR_OR_NONE, "target": str, "service": str, "bucket": str, "key": str,
+    "type": str, "path": str, "copy": bool, "source": _STR_OR_NONE, "target": str, "service": str, "bucket": str, "key": str,
     "upload_id": str, "parts_done": int, "parts_total": int, "part_size": int, "size": int, "started": _STR_OR_NONE,
     "endpoint": str, "encryption": str,
 }  # fmt: skip
