@@ -53,6 +53,9 @@ class AccessLogEntry:
         request_id: ``x-cos-request-id`` answered.
         code: Error code answered, ``""`` on success.
         headers: Request headers (lowercase names), secrets redacted.
+        answer_millis: For an answer without an object body: milliseconds from arrival until its head began to
+            be written (the client cannot have it before then; ``millis`` ends after the last write, when the
+            client may already have sent its next request). ``None`` for object bodies and Complete.
     """
 
     time: float
@@ -68,6 +71,7 @@ class AccessLogEntry:
     request_id: str
     code: str = ""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    answer_millis: Optional[float] = None
 
     def line(self) -> str:
         """The access log line: time, client, method, path, query, status, bytes in/out, ms, API, id, code."""

@@ -217,6 +217,7 @@ class _Outcome:
     api: str = ""
     status: int = 0
     code: str = ""
+    answered: Optional[float] = None  # monotonic time the head of a small answer began to be written
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -330,6 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
                     request_id=request.request_id,
                     code=outcome.code,
                     headers=redact_headers(request.headers),
+                    answer_millis=None if outcome.answered is None else (outcome.answered - started) * 1000,
                 )
             )
 
@@ -352,6 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
         outcome.status = reply.status
         self.close_connection = self.close_connection or body.must_close
         date = protocol.http_date(site.clock())
+        if reply.pending is None and reply.stream is None:
+            outcome.answered = time.monotonic()
         sender.write(head(reply, request_id=request.request_id, date=date, close=self.close_connection, dialect=request.dialect))
         if reply.pending is not None:
             done = sender.completion(reply.pending, lambda result: completed_body(request, result))
