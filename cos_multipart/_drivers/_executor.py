@@ -23,7 +23,7 @@ from .._core._machine import Machine
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["POLL_SECONDS", "ThreadExecutor"]
+__all__ = ["POLL_SECONDS", "ClientExecutor", "ThreadExecutor"]
 
 #: How often the loop wakes while parts are in flight (bounds the latency of Ctrl-C, which only it receives).
 POLL_SECONDS = 0.2
@@ -133,3 +133,18 @@ class ThreadExecutor:
             self.prepare_pool()
             self._pool = concurrent.futures.ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.thread_name)
         return self._pool
+
+
+class ClientExecutor(ThreadExecutor):
+    """A :class:`ThreadExecutor` whose requests go through one client (``self.client``, set by the subclass):
+    the client's connection pool sized to the threads, and stopping the parts shuts down the connections that
+    carry them. The upload's, the copy's and the download's threaded executors are these."""
+
+    client: Any
+
+    def prepare_pool(self) -> None:
+        self.client.ensure_pool_size(self.concurrency)
+
+    def stop_parts(self) -> object:
+        self.cancel.set()  # first: a request whose event is set is not retried
+        return self.client.abort_connections(cancel=self.cancel)

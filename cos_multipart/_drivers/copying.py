@@ -1,6 +1,6 @@
 """The threaded executor of a server-side copy: runs the copy machine's actions (:mod:`cos_multipart._core._copyflow`).
 
-:class:`Copy` is a :class:`~cos_multipart._drivers._executor.ThreadExecutor`: part copies (``CopyPart``) go out on
+:class:`Copy` is a :class:`~cos_multipart._drivers._executor.ClientExecutor`: part copies (``CopyPart``) go out on
 its pool, everything else where it loops; the local actions (lock, checkpoint, CRC-64 combination, progress) are
 the upload's own (:class:`~cos_multipart._drivers._localsteps.LocalSteps`). It decides nothing.
 :func:`copy_call` is the one place where a copy action becomes a sync client call. No byte of the object passes
@@ -24,7 +24,7 @@ from .._io.checkpoint import CheckpointStore
 from .._io.client import CosClient
 from .._protocol.copy_ops import CopySource
 from .._protocol.limits import MAX_PART_NUMBER
-from ._executor import ThreadExecutor
+from ._executor import ClientExecutor
 from ._localsteps import LOCAL_ACTIONS, LocalSteps
 from .threads import target_of
 
@@ -73,7 +73,7 @@ def copy_call(client: CosClient, source_client: CosClient, key: str, source: Cop
     raise TypeError(f"no request for {action!r}")
 
 
-class Copy(ThreadExecutor):
+class Copy(ClientExecutor):
     """One server-side copy, run with threads.
 
     Args:
@@ -112,17 +112,10 @@ class Copy(ThreadExecutor):
         self.execute(machine)
         return machine.result(time.monotonic() - self.started)
 
-    def prepare_pool(self) -> None:
-        self.client.ensure_pool_size(self.config.concurrency)
-
     def perform(self, action: Any) -> object:
         if isinstance(action, LOCAL_ACTIONS):
             return self.local.perform(action)
         return self.request(action)
-
-    def stop_parts(self) -> object:
-        self.cancel.set()  # first: a request whose event is set is not retried
-        return self.client.abort_connections(cancel=self.cancel)
 
     def request(self, action: Any) -> object:
         return copy_call(self.client, self.source_client, self.key, self.source, self.config, action, self.cancel)

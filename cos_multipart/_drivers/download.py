@@ -1,7 +1,7 @@
 """Verified downloads: :func:`download_file` (threads) and :func:`async_download_file` (asyncio).
 
 Both (the asyncio one is :mod:`cos_multipart._drivers.aio_download`) run the same :class:`~cos_multipart._core._downloadflow.DownloadMachine`; they only execute its actions.
-:class:`Download` (a :class:`~cos_multipart._drivers._executor.ThreadExecutor`) fetches each range on a pool
+:class:`Download` (a :class:`~cos_multipart._drivers._executor.ClientExecutor`) fetches each range on a pool
 thread; :class:`AsyncDownload` (an :class:`~cos_multipart._drivers._aio_executor.AsyncExecutor`) as a task, its
 chunks written and hashed in a thread pool (never on the loop). Each range is a GET pinned with ``If-Match`` to
 the ETag the HEAD saw, written with ``pwrite`` at its offset into a temporary file beside the target.
@@ -30,7 +30,7 @@ from .._protocol import sse
 from .._protocol.errors import CosTransportError, CosValidationError
 from .._protocol.validation import traffic_limit as checked_traffic_limit
 from ._downloadsteps import CHUNK, DOWNLOAD_LOCAL, DownloadOptions, DownloadSteps, RangeSink, positive
-from ._executor import ThreadExecutor
+from ._executor import ClientExecutor
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def positive_or_zero(value: object, field: str) -> int:
     return value
 
 
-class Download(ThreadExecutor):
+class Download(ClientExecutor):
     """One download run with threads (see the module docstring)."""
 
     def __init__(
@@ -102,9 +102,6 @@ class Download(ThreadExecutor):
             self.steps.close()
         return machine.result(time.monotonic() - started)
 
-    def prepare_pool(self) -> None:
-        self.client.ensure_pool_size(self.start.concurrency)
-
     def perform(self, action: Any) -> object:
         if isinstance(action, DOWNLOAD_LOCAL):
             return self.steps.perform(action)
@@ -113,10 +110,6 @@ class Download(ThreadExecutor):
             self.steps.want_md5 = head.crc64 is None
             return head
         raise TypeError(f"no step for {action!r}")
-
-    def stop_parts(self) -> object:
-        self.cancel.set()  # first: a request whose event is set is not retried
-        return self.client.abort_connections(cancel=self.cancel)
 
     def request(self, action: Any) -> object:
         if not isinstance(action, FetchRange):

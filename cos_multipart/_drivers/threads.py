@@ -21,7 +21,7 @@ from .._core._actions import (
 )  # fmt: skip
 from .._core._config import UploadConfig, UploadResult
 from .._core._decisions import client_dialect, endpoint_url, upload_is_gone
-from ._executor import POLL_SECONDS, ThreadExecutor
+from ._executor import POLL_SECONDS, ClientExecutor
 from ._localsteps import LOCAL_ACTIONS, LocalSteps, facts_of
 from .._core._machine import UploadMachine, UploadStart
 from .._core._outcomes import Initiated, Sent, Target
@@ -57,7 +57,7 @@ def target_of(client: Any) -> Target:
     return Target(endpoint_url(client), client.bucket, client_dialect(client))
 
 
-class Upload(ThreadExecutor):
+class Upload(ClientExecutor):
     """One call of :meth:`Uploader.upload`: runs the upload machine with threads.
 
     Args:
@@ -122,17 +122,10 @@ class Upload(ThreadExecutor):
 
     # -- what the actions mean --
 
-    def prepare_pool(self) -> None:
-        self.client.ensure_pool_size(self.config.concurrency)
-
     def perform(self, action: Any) -> object:
         if isinstance(action, LOCAL_ACTIONS):
             return self.local.perform(action)
         return self.request(action)
-
-    def stop_parts(self) -> object:
-        self.cancel.set()  # first: a request whose event is set is not retried
-        return self.client.abort_connections(cancel=self.cancel)
 
     def request(self, action: Any) -> object:
         """Send the request ``action`` stands for; its outcome."""
