@@ -16,7 +16,7 @@ PACKAGE = Path(cos_multipart.__file__).parent
 HTTP_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client"}
 #: The modules allowed to: the transport, its request preparation and its requests auth adapter (get_object
 #: streams through our own ObjectStream). The local test server (testing/) is a separate, opt-in HTTP stack.
-ALLOWED = {"_io/transport.py", "_io/_prepare.py", "_io/_requests_auth.py", "_io/aio_transport.py"}
+ALLOWED = {"_io/transport.py", "_io/_requests_engine.py", "_io/_prepare.py", "_io/_requests_auth.py", "_io/aio_transport.py"}
 #: Every module of the client side, in every sub-package (the local server is left out).
 CLIENT_MODULES = sorted(
     p for p in PACKAGE.rglob("*.py")

@@ -52,7 +52,7 @@ IO_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client", "http.
 HTTP_LIBRARIES = {"requests", "urllib3", "aiohttp", "httpx", "http.client"}
 #: The HTTP library stays behind one seam: the transports and the requests auth adapter. The local server has
 #: an HTTP stack of its own.
-HTTP_ALLOWED = {"_io.transport", "_io._requests_auth", "_io.aio_transport", "_io._prepare"}  # _prepare: the transport's requests
+HTTP_ALLOWED = {"_io.transport", "_io._requests_engine", "_io._requests_auth", "_io.aio_transport", "_io._prepare"}  # _prepare: the transport's requests
 #: Modules outside the seam that still import an HTTP library, with the reason (none today: the clients
 #: return a neutral stream). Delete a line when its import goes (test_known_exceptions_are_still_needed says so).
 KNOWN_HTTP: Set[str] = set()

@@ -1,4 +1,4 @@
-"""The only module that touches ``requests``: one session per client, signing, retries, body rewinding.
+"""The threaded client's transport: one per client, signing, retries, body rewinding, answers read capped.
 
 For every attempt the transport takes the current credentials from the provider, signs a fresh window
 (starting 60 s in the past, corrected by the clock offset learnt from a clock error), rewinds a file body
@@ -6,6 +6,11 @@ to where it started, and sends the body with an exact ``Content-Length`` (never 
 pool holds ``pool_size`` connections and blocks when they are all busy, so concurrent part uploads never
 see "Connection pool is full". Failures are retried per :class:`~cos_multipart._protocol.retry.RetryPolicy`; what
 is logged (DEBUG) and what errors say never contains a secret or a query string.
+
+Two engines carry the requests: :mod:`._wirepool` (HTTP/1.1 over the standard library's sockets) when no
+proxy applies to the endpoint, and :mod:`._requests_engine` (``requests`` + urllib3) when one does; the
+choice is made once, when the transport is made. Everything above the engine (signing, retries, deadlines,
+cancellation, what errors say) is this module's, the same for both.
 
 Cancellation: a call given a ``cancel`` event stops retrying as soon as it is set (a backoff wait ends at
 once), and :meth:`Transport.abort_connections` with that event shuts down the sockets carrying that
@@ -15,31 +20,26 @@ alone), so a request blocked waiting for a slow answer fails at once instead of 
 
 from __future__ import annotations
 
-import contextlib
-import heapq
 import http.client
-import itertools
 import logging
 import os
 import random
 import socket
 import threading
 import time
-import weakref
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Type, TypeVar, Union
+from typing import Callable, Mapping, Optional, Protocol, Tuple, Type, TypeVar, Union
 
 import requests
-import urllib3
-import urllib3.connection
-import urllib3.connectionpool
 import urllib3.exceptions
-from requests.adapters import BaseAdapter, HTTPAdapter
 
 from .. import __version__
+from . import _wire
 from ._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER, AnswerDeadlineMixin, Retries, corrected_offset, signed_headers, transport_error, with_attempts
+from ._carrying import ConnectionRegistry
+from ._requests_engine import RequestsEngine, default_ca_bundle, proxy_settings
+from ._wirepool import WireEngine, tls_context
 from .._protocol.credentials import Credentials, CredentialsLike, as_provider
 from .._protocol.endpoint import Endpoint, strip_query
-from ._prepare import prepare
 from ._tls import checked_ca_bundle
 from .._protocol.errors import CosCancelledError, CosError, CosServiceError, CosTransportError, CosValidationError, FailureKind, redact
 from .._protocol import operations
@@ -47,6 +47,8 @@ from .._protocol.limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
 from ._streams import ObjectStream
 from .._protocol.models import HttpCall, ObjectResult
 from .._protocol.retry import RetryPolicy
+
+__all__ = ["AnswerDeadlineExceeded", "Transport", "failure_kind", "validate_timeout"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,318 +68,23 @@ DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
 DEFAULT_ANSWER_DEADLINE = 180.0
 DEFAULT_POOL_SIZE = 10
 USER_AGENT = f"cos-multipart/{__version__}"
-_URLLIB3_2 = int(getattr(urllib3, "__version__", "1").split(".")[0]) >= 2
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 #: Bytes asked for at a time when reading an answer (the cap is checked after each piece).
 _ANSWER_CHUNK = 64 * 1024
 
 
-class _Deadlines:
-    """Every answer deadline of the process, watched by one long-lived thread.
-
-    A request arms its deadline when written and disarms it when its answer is read: thousands a minute
-    on a busy client. A thread per deadline (``threading.Timer``) started and ended a thread for each
-    request, and on CPython 3.11 a thread starting or ending while another thread runs
-    ``sys._current_frames()`` can deadlock the whole process (the runtime lock against the GIL, when a
-    garbage collection runs inside that call: python/cpython#106883). Dask's worker profiler calls it every
-    10 ms, so directory uploads on a cluster froze: every thread of a worker waiting for the GIL, answers
-    left unread in their sockets. Here arming a deadline starts no thread.
-    """
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
-        self._heap: List[Tuple[float, int, "_Carrying"]] = []
-        self._order = itertools.count()
-        self._disarmed = 0
-        self._thread: Optional[threading.Thread] = None
-        self._pid = os.getpid()
-        #: Threads this watcher started (tests: one per process, whatever the number of requests).
-        self.threads_started = 0
-
-    def arm(self, entry: "_Carrying", seconds: float) -> None:
-        with self._condition:
-            if self._pid != os.getpid():  # a forked child has the heap but not the thread
-                self._heap, self._disarmed, self._thread, self._pid = [], 0, None, os.getpid()
-            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), entry))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._watch, name="answer-deadlines", daemon=True)
-                self._thread.start()
-                self.threads_started += 1
-            elif self._heap[0][2] is entry:
-                self._condition.notify()  # the earliest deadline now: the watcher sleeps too long
-
-    def disarm(self, entry: "_Carrying") -> None:
-        with self._condition:
-            if entry.state != _Carrying.ARMED:
-                return
-            entry.state = _Carrying.DISARMED
-            self._disarmed += 1
-            # Disarmed entries leave the heap as their time comes, or all at once when they are most of it
-            # (so a heap of finished requests neither grows with the request rate nor holds their connections).
-            if self._disarmed > 64 and 2 * self._disarmed > len(self._heap):
-                self._heap = [item for item in self._heap if item[2].state == _Carrying.ARMED]
-                heapq.heapify(self._heap)
-                self._disarmed = 0
-
-    def _watch(self) -> None:
-        with self._condition:
-            while True:
-                if not self._heap:
-                    self._condition.wait()
-                    continue
-                when, _, entry = self._heap[0]
-                if entry.state != _Carrying.ARMED:
-                    heapq.heappop(self._heap)
-                    self._disarmed = max(0, self._disarmed - 1)
-                    continue
-                left = when - time.monotonic()
-                if left > 0:
-                    self._condition.wait(left)
-                    continue
-                heapq.heappop(self._heap)
-                entry.state = _Carrying.EXPIRED
-                entry.expire()  # under the lock: a disarm cannot pass it (a socket shutdown does not block)
-
-
-_DEADLINES = _Deadlines()
-
-
-class _Carrying:
-    """One request in flight: its ``cancel`` event, its answer deadline, and its connection (once known).
-
-    The deadline is armed when the request (head and body) has been written, and disarmed when the transport
-    has read the whole answer; if it passes first, the process's deadline watcher shuts the connection down,
-    so an answer trickling in (which resets the read timeout with every byte) fails instead of running forever.
-    """
-
-    IDLE, ARMED, DISARMED, EXPIRED = range(4)
-    __slots__ = ("cancel", "deadline", "send_timeout", "connection", "state")
-
-    def __init__(
-        self, cancel: Optional[threading.Event], deadline: Optional[float], send_timeout: Optional[float]
-    ) -> None:
-        self.cancel = cancel
-        self.deadline = deadline
-        self.send_timeout = send_timeout
-        self.connection: Any = None
-        self.state = _Carrying.IDLE
+class _Answer(Protocol):
+    """An answer as either engine gives it: its head read, its body read as asked, then closed."""
 
     @property
-    def expired(self) -> bool:
-        return self.state == _Carrying.EXPIRED
+    def status(self) -> int: ...
 
-    def arm(self) -> None:
-        if self.deadline is not None and self.state == _Carrying.IDLE:
-            self.state = _Carrying.ARMED
-            _DEADLINES.arm(self, self.deadline)
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
-    def disarm(self) -> None:
-        if self.state == _Carrying.ARMED:
-            _DEADLINES.disarm(self)
+    def read(self, size: int) -> bytes: ...
 
-    def expire(self) -> None:
-        sock = getattr(self.connection, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class _ConnectionRegistry:
-    """Every connection one transport opened (weakly held), and which ones carry which ``cancel`` scope.
-
-    urllib3 keeps only idle connections in its pools; one lent to a request waiting for its answer is
-    reachable from nowhere else. The registry's connection classes record themselves when they connect
-    (so all can be shut down) and, each time they send a request, bind themselves to the scope the sending
-    thread entered with :meth:`carrying`: a keep-alive connection carries many requests of many scopes in
-    its life, so the binding is made per request, not per connect.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._connections: "weakref.WeakSet[Any]" = weakref.WeakSet()
-        self._in_flight: Set[_Carrying] = set()
-        self._local = threading.local()
-        record = self._add
-        bind = self._bind
-
-        sent = self._sent
-
-        class HTTPConnection(urllib3.connection.HTTPConnection):
-            def connect(self) -> None:
-                super().connect()
-                record(self)
-
-            def request(self, *args: Any, **kwargs: Any) -> None:
-                bind(self)
-                super().request(*args, **kwargs)
-                sent()
-
-        class HTTPSConnection(urllib3.connection.HTTPSConnection):
-            def connect(self) -> None:
-                super().connect()
-                record(self)
-
-            def request(self, *args: Any, **kwargs: Any) -> None:
-                bind(self)
-                super().request(*args, **kwargs)
-                sent()
-
-        class HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
-            ConnectionCls = HTTPConnection
-
-        class HTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
-            ConnectionCls = HTTPSConnection
-
-        self.pool_classes = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
-
-    def _add(self, connection: Any) -> None:
-        with self._lock:
-            self._connections.add(connection)
-        self._set_send_timeout(connection)
-        # A shutdown of this scope that ran while the socket did not exist yet could not reach it.
-        self._refuse_if_cancelled()
-
-    def _bind(self, connection: Any) -> None:
-        current = self.current()
-        if current is not None:
-            with self._lock:
-                current.connection = connection
-            self._set_send_timeout(connection)
-            self._refuse_if_cancelled()
-
-    def _sent(self) -> None:
-        current = self.current()
-        if current is not None:
-            current.arm()
-
-    def _set_send_timeout(self, connection: Any) -> None:
-        # urllib3 writes the body with the *connect* timeout on the socket, so one block (1 MiB) had to go out
-        # within 10 s: slower than ~100 KiB/s (traffic_limit's minimum is 100 KiB/s) failed. The read
-        # timeout is the "no progress" limit the caller chose; it applies to writing the body too.
-        current = self.current()
-        sock = getattr(connection, "sock", None)
-        if current is not None and current.send_timeout is not None and sock is not None:
-            sock.settimeout(current.send_timeout)
-
-    def current(self) -> Optional[_Carrying]:
-        """The request this thread is sending, if it entered :meth:`carrying`."""
-        return getattr(self._local, "current", None)
-
-    def _refuse_if_cancelled(self) -> None:
-        current = self.current()
-        if current is not None and current.cancel is not None and current.cancel.is_set():
-            # An OSError, so it takes the path of a shut socket: the transport then raises CosCancelledError.
-            raise ConnectionAbortedError("request cancelled")
-
-    @contextlib.contextmanager
-    def carrying(
-        self, cancel: Optional[threading.Event], deadline: Optional[float] = None, send_timeout: Optional[float] = None
-    ) -> Iterator[Optional[_Carrying]]:
-        """While inside, the connection this thread sends its request on belongs to ``cancel``'s scope, and
-        must deliver its whole answer within ``deadline`` seconds of the request being written."""
-        if cancel is None and deadline is None and send_timeout is None:
-            yield None
-            return
-        entry = _Carrying(cancel, deadline, send_timeout)
-        self._local.current = entry
-        with self._lock:
-            self._in_flight.add(entry)
-        try:
-            yield entry
-        finally:
-            entry.disarm()
-            self._local.current = None
-            with self._lock:
-                self._in_flight.discard(entry)
-
-    def shutdown(self, cancel: Optional[threading.Event] = None) -> int:
-        """Shut down the sockets carrying requests of ``cancel`` (every open socket, in use or idle, when
-        ``None``); returns how many. A connection shut down is reopened when next taken from the pool."""
-        with self._lock:
-            if cancel is None:
-                connections = list(self._connections)
-            else:
-                connections = [e.connection for e in self._in_flight if e.cancel is not None and e.cancel is cancel]
-        count = 0
-        for connection in connections:
-            sock = getattr(connection, "sock", None)
-            if sock is None:
-                continue
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-                count += 1
-            except OSError:  # already closed
-                pass
-        return count
-
-
-class _PoolAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose connections write request bodies ``blocksize`` bytes at a time and are
-    recorded in a :class:`_ConnectionRegistry`."""
-
-    def __init__(self, blocksize: int, registry: _ConnectionRegistry, **kwargs: Any) -> None:
-        self._blocksize = blocksize  # read by init_poolmanager, which HTTPAdapter.__init__ calls
-        self._registry = registry
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        if _URLLIB3_2:  # urllib3 1.x pool keys have no blocksize
-            pool_kwargs.setdefault("blocksize", self._blocksize)
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._registry.pool_classes
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        if _URLLIB3_2:
-            proxy_kwargs.setdefault("blocksize", self._blocksize)
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = self._registry.pool_classes
-        return manager
-
-
-class _BodyReader:
-    """Exactly ``length`` bytes of ``source`` from its current position, read in the sizes asked for.
-
-    ``requests`` takes its ``len()`` as Content-Length and urllib3 calls ``read(blocksize)`` until it is
-    exhausted, so each byte is read once and nothing is buffered beyond one block.
-    """
-
-    def __init__(self, source: Any, length: int) -> None:
-        self._source = source
-        self._left = length
-
-    def read(self, size: Optional[int] = -1) -> Any:
-        if self._left <= 0:
-            return b""
-        wanted = self._left if size is None or size < 0 else min(size, self._left)
-        data = self._source.read(wanted)
-        if not data:
-            # Sending fewer bytes than Content-Length would leave the server waiting: fail now.
-            raise OSError(f"request body ended {self._left} bytes before its Content-Length")
-        self._left -= len(data)
-        return data
-
-    def __len__(self) -> int:
-        return self._left
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            block = self.read(DEFAULT_BLOCKSIZE)
-            if not block:
-                return
-            yield block
-
-
-class _MemorySource:
-    """``read(n)`` over a bytes-like object, returning memoryview slices (no copy)."""
-
-    def __init__(self, data: Union[bytearray, memoryview]) -> None:
-        self._view = memoryview(data).cast("B")
-        self._position = 0
-
-    def read(self, size: int) -> memoryview:
-        chunk = self._view[self._position : self._position + size]
-        self._position += len(chunk)
-        return chunk
+    def close(self) -> None: ...
 
 
 class Transport:
@@ -437,31 +144,38 @@ class Transport:
         self._rng_lock = threading.Lock()
         #: Seconds added to the local clock when signing; learnt from the server's Date on a clock error.
         self.clock_offset = 0.0
-        self.session = requests.Session()
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-        # The environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE) is read once, for the
-        # one endpoint this transport talks to. Left to requests, every attempt walked os.environ twice for
-        # proxies and read ~/.netrc, and a .netrc entry for the host replaced the signature with Basic auth.
-        https = endpoint.base_url.startswith("https:")
-        # Over plain HTTP no certificate is checked (nor a bundle path required to exist), and a bundle path
-        # makes requests stat it per request.
-        trusted = checked_ca_bundle(verify, os.environ) if https else True
-        settings = self.session.merge_environment_settings(endpoint.base_url, self.proxies, True, trusted, None)
-        self._send_settings: Dict[str, Any] = dict(settings)
-        if not https:
-            self._send_settings["verify"] = True
-        self.session.trust_env = False
         self._blocksize = blocksize
-        self._pool_lock = threading.Lock()
-        self._retired_adapters: List[BaseAdapter] = []
-        self._registry = _ConnectionRegistry()
-        self._pool_size = 0
-        self._mount_pool(pool_size)
+        self._registry = ConnectionRegistry()
+        # The environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE) is read once, for the
+        # one endpoint this transport talks to, never per request.
+        https = endpoint.base_url.startswith("https:")
+        # Over plain HTTP no certificate is checked (nor a bundle path required to exist).
+        trusted = checked_ca_bundle(verify, os.environ) if https else True
+        through = proxy_settings(endpoint.base_url, self.proxies)
+        self._engine: Union[WireEngine, RequestsEngine]
+        if through is None:
+            self._engine = WireEngine(
+                endpoint.base_url,
+                tls=tls_context(trusted, default_ca_bundle) if https else None,
+                pool_size=pool_size, blocksize=blocksize, timeout=_timeouts(timeout), watcher=self._registry,
+            )  # fmt: skip
+            self._fixed_headers = [("User-Agent", USER_AGENT), ("Accept-Encoding", "identity")]
+        else:
+            self._engine = RequestsEngine(
+                proxies=through, verify=trusted, pool_size=pool_size, blocksize=blocksize, timeout=timeout,
+                registry=self._registry, user_agent=USER_AGENT,
+            )  # fmt: skip
+
+    @property
+    def engine(self) -> str:
+        """Which HTTP engine carries the requests: ``"wire"`` (no proxy) or ``"requests"`` (through a proxy)."""
+        return "wire" if isinstance(self._engine, WireEngine) else "requests"
 
     @property
     def pool_size(self) -> int:
         """Connections kept per host."""
-        return self._pool_size
+        engine = self._engine
+        return engine.pool.size if isinstance(engine, WireEngine) else engine.pool_size
 
     def ensure_pool_size(self, size: int) -> None:
         """Grow the connection pool to at least ``size`` connections; it never shrinks.
@@ -469,20 +183,11 @@ class Transport:
         The pool blocks when every connection is busy, so a pool smaller than the number of threads sharing
         the client would quietly limit their parallelism; the uploader calls this with its worker count.
         """
-        with self._pool_lock:
-            if size > self._pool_size:
-                previous = self.session.get_adapter("http://")
-                self._mount_pool(size)
-                # Connections still lent out return to the old pool; it is closed with the session.
-                self._retired_adapters.append(previous)
-
-    def _mount_pool(self, size: int) -> None:
-        adapter = _PoolAdapter(
-            self._blocksize, self._registry, pool_connections=4, pool_maxsize=size, pool_block=True, max_retries=0
-        )
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self._pool_size = size
+        engine = self._engine
+        if isinstance(engine, WireEngine):
+            engine.pool.grow(size)
+        else:
+            engine.grow(size)
 
     def credentials(self) -> Credentials:
         """The current credentials from the provider."""
@@ -502,9 +207,7 @@ class Transport:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self.session.close()
-        for adapter in self._retired_adapters:
-            adapter.close()
+        self._engine.close()
 
     def send(self, call: HttpCall, parse: Parser[T], *, cancel: Optional[threading.Event] = None) -> T:
         """Send ``call`` and return ``parse(status, headers, body)`` of its answer, retrying per policy.
@@ -519,31 +222,13 @@ class Transport:
             CosCancelledError: ``cancel`` was set.
         """
 
-        def handle(response: requests.Response) -> T:
+        def handle(answer: _Answer) -> T:
             try:
-                return parse(response.status_code, self.endpoint.dialect.from_wire(response.headers), self._read_answer(response))
+                return parse(answer.status, self.endpoint.dialect.from_wire(answer.headers), self._read_answer(answer, call.method))
             finally:
-                response.close()
+                answer.close()
 
         return self._run(call, handle, cancel=cancel)
-
-    def open(self, call: HttpCall, check: Parser[Any]) -> requests.Response:
-        """Send ``call`` and return the streamed response once ``check(status, headers, b"")`` accepts it.
-
-        Error answers are read and given to ``check`` (which raises); the caller closes the response.
-        """
-
-        def handle(response: requests.Response) -> requests.Response:
-            try:
-                if response.status_code >= 300:
-                    check(response.status_code, self.endpoint.dialect.from_wire(response.headers), self._read_answer(response))
-                check(response.status_code, self.endpoint.dialect.from_wire(response.headers), b"")
-            except BaseException:
-                response.close()
-                raise
-            return response  # the deadline covers the head only: the caller streams the body at its pace
-
-        return self._run(call, handle)
 
     def stream(
         self, call: HttpCall, parse: Parser[ObjectResult], *, cancel: Optional[threading.Event] = None
@@ -556,30 +241,30 @@ class Transport:
         """
         safe_url = strip_query(self.endpoint.url(call.key, call.params))
 
-        def handle(response: requests.Response) -> ObjectStream:
+        def handle(answer: _Answer) -> ObjectStream:
             try:
-                headers = self.endpoint.dialect.from_wire(response.headers)
-                if response.status_code >= 300:
-                    parse(response.status_code, headers, self._read_answer(response))
-                result = parse(response.status_code, headers, b"")
+                headers = self.endpoint.dialect.from_wire(answer.headers)
+                if answer.status >= 300:
+                    parse(answer.status, headers, self._read_answer(answer, call.method))
+                result = parse(answer.status, headers, b"")
             except BaseException:
-                response.close()
+                answer.close()
                 raise
 
             def read(size: int) -> bytes:
                 try:
-                    return bytes(response.raw.read(size))
+                    return answer.read(size)
                 except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                     raise _transport_error(error, call.method, safe_url, 1, self._secrets()) from error
 
-            return ObjectStream(result, response.headers, read, response.close)  # the deadline covers the head only
+            return ObjectStream(result, answer.headers, read, answer.close)  # the deadline covers the head only
 
         return self._run(call, handle, cancel=cancel)
 
     def _run(
         self,
         call: HttpCall,
-        handle: Callable[[requests.Response], T],
+        handle: Callable[[_Answer], T],
         *,
         cancel: Optional[threading.Event] = None,
     ) -> T:
@@ -595,19 +280,19 @@ class Transport:
             if cancel is not None and cancel.is_set():
                 raise CosCancelledError(f"{call.method} {safe_url} cancelled")
             date: Optional[str] = None
-            entry: Optional[_Carrying] = None
+            entry = None
             try:
                 with self._registry.carrying(cancel, self.answer_deadline, _read_timeout(self.timeout)) as entry:
-                    response = self._attempt(call, url, length, start)
-                    date = response.headers.get("Date")
-                    return with_attempts(handle(response), retries.policy.attempt)
+                    answer = self._attempt(call, url, length, start, cancel)
+                    date = answer.headers.get("Date")
+                    return with_attempts(handle(answer), retries.policy.attempt)
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url, self.endpoint.dialect.name)
             except (requests.exceptions.RequestException, OSError, ValueError) as error:
                 if isinstance(error, CosError):
                     raise  # this package's own verdict (a changed source, a validation), not the network's
-                # ValueError: http.client refusing a header value (it quotes the value, maybe a token) on the
-                # versions where requests lets it through; it becomes a redacted, never retried failure.
+                # ValueError: a header value the engine refuses to write (a CR or LF: the value is not quoted,
+                # it may be a token); it becomes a redacted, never retried failure.
                 # A connection shut by the deadline fails as a reset or a short read: say what it was.
                 cause: BaseException = AnswerDeadlineExceeded(self.answer_deadline) if entry is not None and entry.expired else error
                 failure = _transport_error(
@@ -640,27 +325,36 @@ class Transport:
         return True
 
     def _attempt(
-        self,
-        call: HttpCall,
-        url: str,
-        length: int,
-        start: Optional[int],
-    ) -> requests.Response:
+        self, call: HttpCall, url: str, length: int, start: Optional[int], cancel: Optional[threading.Event]
+    ) -> _Answer:
         headers = self._signed_headers(call)
-        prepared = prepare(self.session, call.method, url, headers, _body_for_attempt(call.body, length, start))
-        if call.method in ("GET", "HEAD", "DELETE"):
-            # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728); requests adds 0 for DELETE.
-            prepared.headers.pop("Content-Length", None)
-        # Always streamed (stream=True in the settings): the answer is read by _read_answer, capped.
-        return self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **self._send_settings)
+        body = call.body
+        if start is not None:
+            body.seek(start)  # type: ignore[attr-defined]  # a file body: every attempt sends the same bytes
+        engine = self._engine
+        if isinstance(engine, RequestsEngine):
+            return engine.send(call.method, url, headers, body, length)
+        fields = list(self._fixed_headers)
+        method = call.method
+        for name, value in headers.items():
+            if method in _NO_LENGTH and name.lower() == "content-length":
+                continue  # "Content-Length ... must not be sent on GET/HEAD/DELETE" (436/7728)
+            fields.append((name, value))
+        if method not in _NO_LENGTH and "Content-Length" not in headers:
+            fields.append(("Content-Length", str(length)))  # a POST without a body still says 0 (411 otherwise)
+        target = url[len(self.endpoint.base_url) :]
+        return engine.send(method, target, fields, body, length, cancel)
 
-    def _read_answer(self, response: requests.Response) -> bytes:
+    def _read_answer(self, answer: _Answer, method: str) -> bytes:
         """The answer's body, read in pieces and refused past ``MAX_XML_ANSWER_BYTES``, so a huge or endless
-        answer costs at most that much memory (``response.content`` would hold all of it)."""
-        if response.request is not None and response.request.method == "HEAD":
+        answer costs at most that much memory."""
+        if method == "HEAD":
             return b""  # no body, and its Content-Length is the object's, not the answer's
-        buffer = operations.AnswerBuffer(MAX_XML_ANSWER_BYTES, response.headers.get("Content-Length"))
-        for chunk in response.iter_content(_ANSWER_CHUNK):
+        buffer = operations.AnswerBuffer(MAX_XML_ANSWER_BYTES, answer.headers.get("Content-Length"))
+        while True:
+            chunk = answer.read(_ANSWER_CHUNK)
+            if not chunk:
+                break
             buffer.add(chunk)
         current = self._registry.current()
         if current is not None and current.expired:
@@ -675,12 +369,21 @@ class Transport:
         return f"Transport(endpoint={self.endpoint.base_url!r})"
 
 
-class AnswerDeadlineExceeded(requests.exceptions.ReadTimeout, AnswerDeadlineMixin):
+class AnswerDeadlineExceeded(_wire.WireTimeout, AnswerDeadlineMixin):
     """The whole answer did not arrive within the answer deadline (a timeout: retried per policy)."""
 
     def __init__(self, deadline: Optional[float]) -> None:
         self.deadline = deadline
         super().__init__(f"no complete answer within {deadline:g} s of sending the request (answer_deadline)")
+
+
+#: Methods whose requests carry no ``Content-Length``.
+_NO_LENGTH = frozenset({"GET", "HEAD", "DELETE"})
+
+
+def _timeouts(timeout: Optional[Timeout]) -> Tuple[Optional[float], Optional[float]]:
+    """``(connect, read)`` seconds of a timeout setting."""
+    return timeout if isinstance(timeout, tuple) else (timeout, timeout)
 
 
 def _read_timeout(timeout: Optional[Timeout]) -> Optional[float]:
@@ -694,26 +397,17 @@ def _body_position(body: object) -> Optional[int]:
     return int(position)
 
 
-def _body_for_attempt(body: object, length: int, start: Optional[int]) -> Any:
-    if body is None or length == 0:
-        # An empty reader would make requests fall back to chunked encoding.
-        return None if body is None else b""
-    if isinstance(body, bytes):
-        return body[:length] if len(body) != length else body
-    if isinstance(body, (bytearray, memoryview)):
-        return _BodyReader(_MemorySource(body), length)
-    body.seek(start)  # type: ignore[attr-defined]
-    return _BodyReader(body, length)
-
-
-#: How each ``requests`` failure is judged, first match wins: the one place that knows its exceptions.
+#: How each engine's failure is judged, first match wins: the one place that knows their exceptions.
 _FAILURE_KINDS: Tuple[Tuple[Type[BaseException], FailureKind], ...] = (
+    (_wire.TLSFailure, FailureKind.TLS),  # before WireFailure: it is one
+    (_wire.WireTimeout, FailureKind.TIMEOUT),
+    (_wire.WireFailure, FailureKind.CONNECTION),
     (requests.exceptions.SSLError, FailureKind.TLS),  # before ConnectionError: a refused certificate is both
     (requests.exceptions.Timeout, FailureKind.TIMEOUT),  # before ConnectionError: ConnectTimeout is both
     (requests.exceptions.ConnectionError, FailureKind.CONNECTION),
     (requests.exceptions.ChunkedEncodingError, FailureKind.CONNECTION),  # the answer broke off
     (requests.exceptions.RequestException, FailureKind.OTHER),
-    (OSError, FailureKind.BODY),  # raised here, outside requests: rewinding or reading the request body
+    (OSError, FailureKind.BODY),  # raised outside both engines' sockets: rewinding or reading the request body
 )
 
 
@@ -734,8 +428,10 @@ def _timed_out(error: BaseException, depth: int = 0) -> bool:
     return depth < 4 and any(isinstance(arg, BaseException) and _timed_out(arg, depth + 1) for arg in error.args)
 
 
-#: requests' and http.client's exceptions that say what happened to a connection, in plain words.
+#: The engines' exceptions that say what happened to a connection, in plain words.
 _NAMED_FAILURES = (
+    (_wire.ClosedWithoutAnswer, CLOSED_WITHOUT_ANSWER),
+    (_wire.AnswerBrokeOff, ANSWER_BROKE_OFF),
     (http.client.RemoteDisconnected, CLOSED_WITHOUT_ANSWER),
     (http.client.IncompleteRead, ANSWER_BROKE_OFF),
     (requests.exceptions.ChunkedEncodingError, ANSWER_BROKE_OFF),
@@ -753,7 +449,7 @@ def _transport_error(
 ) -> CosTransportError:
     return transport_error(
         error, failure_kind(error), method, url, attempt, elapsed=elapsed, secrets=secrets,
-        connect_timeouts=(requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError),
+        connect_timeouts=(_wire.ConnectTimeout, requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError),
         named=_NAMED_FAILURES,
     )  # fmt: skip
 
