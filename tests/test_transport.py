@@ -543,3 +543,59 @@ def test_the_deadline_watcher_expires_the_earliest_deadline_first() -> None:
     assert not finished.connection.shut.is_set() and not late.connection.shut.is_set()
     late.disarm()
     assert not late.expired
+
+
+# --- what a real socket adds ------------------------------------------------------------------------------
+
+
+def test_an_answer_whose_head_and_body_arrive_in_several_segments(scripted: ScriptedServer) -> None:
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {len(INITIATED)}\r\n\r\n".encode()
+    # Cut inside the status line, inside a header name, between the head's last two line ends, inside the body.
+    scripted.add_raw("POST", "/k", head[:6], head[6:20], head[20:-1], head[-1:] + INITIATED[:9], INITIATED[9:])
+    transport, _ = make_transport(scripted.base_url, retry=RetryPolicy.never())
+    assert transport.send(ops.prepare_initiate("k"), ops.parse_initiate).upload_id == "u"
+    transport.close()
+
+
+def test_a_keep_alive_connection_closed_by_the_server_while_idle(scripted: ScriptedServer) -> None:
+    scripted.add("PUT", "/k", headers={"ETag": '"e"'})
+    transport, _ = make_transport(scripted.base_url)
+    assert transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"data"), PARSE_PART).etag == '"e"'
+    assert scripted.close_idle() == 1
+    assert transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"data"), PARSE_PART).etag == '"e"'
+    # By a retry or by a fresh connection, the second request reached the server on a new connection.
+    assert [request.connection for request in scripted.requests] == [1, 2]
+    transport.close()
+
+
+def test_a_chunked_answer_is_read_to_its_end_and_the_connection_reused(scripted: ScriptedServer) -> None:
+    chunked = {"Transfer-Encoding": "chunked"}
+    scripted.add("PUT", "/k", headers={"ETag": '"e"', "x-cos-hash-crc64ecma": "5", **chunked}, body=b"<Ok>a text the client ignores</Ok>")
+    done = b"<CompleteMultipartUploadResult><Key>k</Key><ETag>&quot;x-1&quot;</ETag></CompleteMultipartUploadResult>"
+    scripted.add("POST", "/k", headers=chunked, body=done)
+    transport, _ = make_transport(scripted.base_url, retry=RetryPolicy.never())
+    for _ in range(2):
+        part = transport.send(ops.prepare_upload_part("k", UPLOAD, 1, b"data"), PARSE_PART)
+        assert (part.etag, part.crc64) == ('"e"', 5)
+    assert transport.send(ops.prepare_complete("k", UPLOAD, [(1, '"e"')]), ops.parse_complete).etag == '"x-1"'
+    assert len(scripted.requests) == 3 and scripted.connections == 1
+    transport.close()
+
+
+def test_no_request_asks_for_100_continue(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """COS answers ``Expect: 100-continue`` as it likes; the client never asks, whatever the body's size or
+    kind, and sends every body at once (the server answers only once the whole body is in)."""
+    scripted.add("PUT", "/k", headers={"ETag": '"e"'})
+    scripted.add("POST", "/k", body=b"<CompleteMultipartUploadResult><ETag>&quot;x&quot;</ETag></CompleteMultipartUploadResult>")
+    transport, _ = make_transport(scripted.base_url, retry=RetryPolicy.never())
+    path = tmp_path / "part.bin"
+    path.write_bytes(b"F" * 2_000_000)
+    with path.open("rb") as stream:
+        transport.send(ops.prepare_upload_part("k", UPLOAD, 1, stream, content_length=2_000_000), PARSE_PART)
+    transport.send(ops.prepare_upload_part("k", UPLOAD, 2, b"B" * 3_000_000), PARSE_PART)
+    transport.send(ops.prepare_upload_part("k", UPLOAD, 3, memoryview(bytearray(b"M" * 1_500_000))), PARSE_PART)
+    transport.send(ops.prepare_complete("k", UPLOAD, [(1, "a"), (2, "b"), (3, "c")]), ops.parse_complete)
+    assert [len(request.body) for request in scripted.requests] == [2_000_000, 3_000_000, 1_500_000, len(scripted.requests[3].body)]
+    assert not any("Expect" in request.headers for request in scripted.requests)
+    assert scripted.connections == 1
+    transport.close()
