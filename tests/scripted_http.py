@@ -82,7 +82,8 @@ class Recorded:
 
 
 class Stall:
-    """An answer held back: :attr:`arrived` is set when its request is in; :meth:`release` sends the answer.
+    """An answer held back: :attr:`arrived` is set when its request is in; :meth:`release` sends the answer
+    (and lets every later request of a repeating stall rule through).
 
     When the server stops first, the connection is closed without an answer.
     """
@@ -150,32 +151,18 @@ def encode_answer(status: int, headers: HeadersLike, body: bytes, *, head_only: 
     return head.encode("latin-1") + (b"" if head_only else body)
 
 
-class ScriptedServer:
-    """The server; a route (method, path[?query]) answers with its actions in order, the last one repeating.
+class Script:
+    """What the server answers: routes (method, path[?query]), each answering with its rules in order, the
+    last one repeating for every later request.
 
     Paths are matched as sent (percent-encoded); a route whose path carries a query matches only requests
     with those query parameters (in any order), and is preferred over a route without one.
     """
 
     def __init__(self) -> None:
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self._listener.settimeout(0.05)
-        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self.requests: List[Recorded] = []
-        self.failures: List[str] = []
+        self._lock = threading.Condition()
         self._routes: List[_Route] = []
         self._stalls: List[Stall] = []
-        self._lock = threading.Condition()
-        self._sockets: Dict[int, socket.socket] = {}
-        self._busy: Dict[int, bool] = {}
-        self._threads: List[threading.Thread] = []
-        self._stopping = threading.Event()
-        self.connections = 0  # accepted so far
-        self.most_open = 0  # the most connections open at once
-
-    # --- rules ----------------------------------------------------------------------------------------------
 
     def _add(self, method: str, path: str, action: _Action) -> None:
         parts = urlsplit(path)
@@ -187,12 +174,22 @@ class ScriptedServer:
                     return
             self._routes.append(_Route(method, parts.path, query, [action]))
 
+    def _next_action(self, request: Recorded) -> Optional[_Action]:
+        with self._lock:
+            matching = [route for route in self._routes if route.matches(request)]
+            matching.sort(key=lambda route: route.query is None)  # a route naming the query first
+            return matching[0].next_action() if matching else None
+
     def add(self, method: str, path: str, status: int = 200, headers: HeadersLike = (), body: bytes = b"") -> None:
-        """Answer ``method path`` with ``status``, ``headers`` and ``body`` (next in the route's order)."""
+        """Answer ``method path`` with ``status``, ``headers`` and ``body``.
+
+        Each rule added to a route answers one request, in the order added; the last one answers every
+        request after it.
+        """
         self._add(method, path, _Action("answer", answer=(status, headers, body)))
 
     def add_callback(self, method: str, path: str, fn: Callable[[Recorded], Answer]) -> None:
-        """Answer with ``fn(request) -> (status, headers, body)``."""
+        """Answer with ``fn(request) -> (status, headers, body)`` (in the route's order, as :meth:`add`)."""
         self._add(method, path, _Action("callback", callback=fn))
 
     def add_close(self, method: str, path: str) -> None:
@@ -208,7 +205,8 @@ class ScriptedServer:
         self._add(method, path, _Action("partial", answer=(status, headers, body), send_bytes=send_bytes))
 
     def add_stall(self, method: str, path: str, status: int = 200, headers: HeadersLike = (), body: bytes = b"") -> Stall:
-        """Hold the answer until the test releases the returned :class:`Stall` (or the server stops)."""
+        """Hold the answer until the test releases the returned :class:`Stall` (or the server stops). As the
+        last rule of its route it holds every later request too, until released; then it answers at once."""
         stall = Stall((status, headers, body))
         with self._lock:
             self._stalls.append(stall)
@@ -220,6 +218,30 @@ class ScriptedServer:
         so they leave as separate TCP segments), then close the connection."""
         self._add(method, path, _Action("raw", pieces=pieces))
 
+
+class ScriptedServer(Script):
+    """The server on 127.0.0.1 (an ephemeral port), one thread per connection, keep-alive.
+
+    :attr:`requests` lists every request in arrival order, :attr:`failures` what a client did wrong;
+    :attr:`connections` counts the connections accepted and :attr:`most_open` the most open at once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.05)
+        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.requests: List[Recorded] = []
+        self.failures: List[str] = []
+        self._sockets: Dict[int, socket.socket] = {}
+        self._busy: Dict[int, bool] = {}
+        self._threads: List[threading.Thread] = []
+        self._stopping = threading.Event()
+        self.connections = 0
+        self.most_open = 0
+
     # --- observing -------------------------------------------------------------------------------------------
 
     def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
@@ -228,7 +250,8 @@ class ScriptedServer:
             return self._lock.wait_for(lambda: len(self.requests) >= count, timeout)
 
     def close_idle(self, timeout: float = 30.0) -> int:
-        """Once no answer is being written, close every open connection (all idle then); returns how many."""
+        """Once no answer is being written (nor held by a stall), close every open connection (all idle
+        then); returns how many."""
         with self._lock:
             self._lock.wait_for(lambda: not any(self._busy.values()), timeout)
             sockets = list(self._sockets.values())
@@ -292,7 +315,7 @@ class ScriptedServer:
                     self._busy[number] = True
                     self.requests.append(request)
                     self._lock.notify_all()
-                keep = self._perform(sock, request, self._route(request))
+                keep = self._perform(sock, request, self._next_action(request))
                 with self._lock:
                     self._busy[number] = False
                     self._lock.notify_all()
@@ -336,12 +359,6 @@ class ScriptedServer:
             self.failures.append(f"{parts[0]} {parts[1]}: body ended {length - len(body)} bytes before its Content-Length")
             return None
         return Recorded(parts[0], parts[1], parts[2], headers, body, number, self.base_url)
-
-    def _route(self, request: Recorded) -> Optional[_Action]:
-        with self._lock:
-            matching = [route for route in self._routes if route.matches(request)]
-            matching.sort(key=lambda route: route.query is None)  # a route naming the query first
-            return matching[0].next_action() if matching else None
 
     def _perform(self, sock: socket.socket, request: Recorded, action: Optional[_Action]) -> bool:
         """Carry out ``action``; whether the connection stays open."""
