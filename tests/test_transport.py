@@ -550,7 +550,7 @@ def test_the_deadline_watcher_expires_the_earliest_deadline_first() -> None:
 
 def test_an_answer_whose_head_and_body_arrive_in_several_segments(scripted: ScriptedServer) -> None:
     head = f"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {len(INITIATED)}\r\n\r\n".encode()
-    # Cut inside the status line, inside a header name, between the head's last two line ends, inside the body.
+    # Cut inside the status line, inside a header name, inside the blank line ending the head, inside the body.
     scripted.add_raw("POST", "/k", head[:6], head[6:20], head[20:-1], head[-1:] + INITIATED[:9], INITIATED[9:])
     transport, _ = make_transport(scripted.base_url, retry=RetryPolicy.never())
     assert transport.send(ops.prepare_initiate("k"), ops.parse_initiate).upload_id == "u"
