@@ -1,4 +1,5 @@
-"""Shared test configuration: the local COS server fixtures (``local_cos``, ``local_cos_factory``)."""
+"""Shared test configuration: the local COS server fixtures (``local_cos``, ``local_cos_factory``) and the
+scripted HTTP server (``scripted``)."""
 
 pytest_plugins = ["cos_multipart.testing.pytest_plugin"]
 
@@ -10,6 +11,8 @@ import pytest  # noqa: E402
 
 from cos_multipart._io.client import CosClient  # noqa: E402
 from cos_multipart.testing import LocalCOS  # noqa: E402
+
+from scripted_http import ScriptedServer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +40,13 @@ def cli_client(cli_server: LocalCOS) -> Iterator[CosClient]:
     """A client of :func:`cli_server`."""
     with cli_server.client() as made:
         yield made
+
+
+@pytest.fixture()
+def scripted() -> Iterator[ScriptedServer]:
+    """A scripted HTTP/1.1 server on 127.0.0.1 (``tests/scripted_http.py``); what it saw a client do wrong
+    (a request no rule expected, a chunked or mis-sized body) fails the test at teardown."""
+    with ScriptedServer() as server:
+        yield server
+    if server.failures:
+        pytest.fail("the scripted server saw: " + "; ".join(server.failures), pytrace=False)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import logging
 from typing import Any, Callable, Dict, List, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
-import requests
-import responses
 
 from cos_multipart import ObjectStream
 from cos_multipart._io.client import CosClient
@@ -20,11 +19,13 @@ from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart._protocol.signer import SignWindow, sign
 from cos_multipart._protocol.sse import SseC, SseCos
 
+from scripted_http import ScriptedServer
+
 SECRET_KEY = "SECRETKEYabcdefghijklmnopqrstuvw"
 TOKEN = "TOKENsts0123456789tokentokentoken"
 CREDS = Credentials("AKIDexampleid", SECRET_KEY, TOKEN)
 SSE = SseC(b"S" * 32)
-BASE = "http://127.0.0.1:9000"
+BASE = "http://127.0.0.1:9000"  # no server: for the tests that send nothing
 UPLOAD = "1585130821cbb7df"
 NOW = 1_700_000_000.0
 
@@ -43,25 +44,21 @@ def parts_page(numbers: List[int], truncated: bool, marker: int) -> bytes:
     ).encode()
 
 
-def test_multipart_round_trip() -> None:
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.POST, f"{BASE}/video/a%20b.mp4?uploads", body=b"<InitiateMultipartUploadResult><Bucket>examplebucket-1250000000</Bucket><Key>video/a b.mp4</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>")
-        mock.add(responses.PUT, f"{BASE}/video/a%20b.mp4?partNumber=1&uploadId=u1", headers={"ETag": '"p1"', "x-cos-hash-crc64ecma": "18446744073709551615"})
-        mock.add(responses.POST, f"{BASE}/video/a%20b.mp4?uploadId=u1", body=b"  <CompleteMultipartUploadResult><Key>video/a b.mp4</Key><ETag>&quot;o-1&quot;</ETag></CompleteMultipartUploadResult>", headers={"x-cos-hash-crc64ecma": "7"})
+def test_multipart_round_trip(scripted: ScriptedServer) -> None:
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("POST", "/video/a%20b.mp4?uploads", body=b"<InitiateMultipartUploadResult><Bucket>examplebucket-1250000000</Bucket><Key>video/a b.mp4</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>")
+        scripted.add("PUT", "/video/a%20b.mp4?partNumber=1&uploadId=u1", headers={"ETag": '"p1"', "x-cos-hash-crc64ecma": "18446744073709551615"})
+        scripted.add("POST", "/video/a%20b.mp4?uploadId=u1", body=b"  <CompleteMultipartUploadResult><Key>video/a b.mp4</Key><ETag>&quot;o-1&quot;</ETag></CompleteMultipartUploadResult>", headers={"x-cos-hash-crc64ecma": "7"})
         upload = client.initiate_multipart_upload("video/a b.mp4", content_type="video/mp4", encryption=SseCos(), storage_class="standard_ia")
         part = client.upload_part("video/a b.mp4", upload.upload_id, 1, b"hello")
         done = client.complete_multipart_upload("video/a b.mp4", upload.upload_id, [part])
         assert (upload.upload_id, part.etag, part.crc64, part.size) == ("u1", '"p1"', 2**64 - 1, 5)
         assert (done.etag, done.crc64) == ('"o-1"', 7)
-        initiate_headers = mock.calls[0].request.headers
+        initiate_headers = scripted.requests[0].headers
         assert initiate_headers["x-cos-storage-class"] == "STANDARD_IA"
         assert initiate_headers["x-cos-server-side-encryption"] == "AES256"
-        assert b"<ETag>\"p1\"</ETag>" in _body(mock.calls[2].request.body)
-
-
-def _body(body: object) -> bytes:
-    """A recorded request body as bytes (responses keeps what requests sent: bytes or text)."""
-    return body.encode() if isinstance(body, str) else bytes(body or b"")  # type: ignore[call-overload]
+        assert scripted.requests[1].body == b"hello"
+        assert b"<ETag>\"p1\"</ETag>" in scripted.requests[2].body
 
 
 def _bad_calls(client: CosClient) -> List[Tuple[str, Callable[[], Any]]]:
@@ -101,14 +98,13 @@ def _bad_calls(client: CosClient) -> List[Tuple[str, Callable[[], Any]]]:
     ]
 
 
-def test_invalid_input_sends_nothing() -> None:
-    client = make_client()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+def test_invalid_input_sends_nothing(scripted: ScriptedServer) -> None:
+    with make_client(endpoint=scripted.base_url) as client:
         for field, bad in _bad_calls(client):
             with pytest.raises(CosValidationError) as info:
                 bad()
             assert info.value.field == field, (field, info.value)
-        assert len(mock.calls) == 0
+    assert scripted.requests == [] and scripted.connections == 0
 
 
 @pytest.mark.parametrize(
@@ -129,61 +125,60 @@ def test_bad_client_settings(kwargs: Dict[str, Any], field: str) -> None:
         CosClient("Bad_Bucket", "ap-guangzhou", CREDS)
 
 
-def test_list_parts_follows_pages_and_validates_eagerly() -> None:
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.GET, f"{BASE}/k", body=parts_page([1, 2], True, 2))
-        mock.add(responses.GET, f"{BASE}/k", body=parts_page([3], False, 3))
+def test_list_parts_follows_pages_and_validates_eagerly(scripted: ScriptedServer) -> None:
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("GET", "/k", body=parts_page([1, 2], True, 2))
+        scripted.add("GET", "/k", body=parts_page([3], False, 3))
         parts = list(client.list_parts("k", UPLOAD))
         assert [(p.part_number, p.etag, p.size) for p in parts] == [(1, '"e1"', 1), (2, '"e2"', 2), (3, '"e3"', 3)]
-        first = dict(parse_qsl(urlsplit(str(mock.calls[0].request.url)).query))
-        second = dict(parse_qsl(urlsplit(str(mock.calls[1].request.url)).query))
+        first, second = (request.params for request in scripted.requests)
         assert "part-number-marker" not in first and second["part-number-marker"] == "2"
         assert first["encoding-type"] == "url" and first["uploadId"] == UPLOAD
 
 
-def test_list_parts_refuses_a_marker_that_does_not_advance() -> None:
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.GET, f"{BASE}/k", body=parts_page([1], True, 1))
-        mock.add(responses.GET, f"{BASE}/k", body=parts_page([1], True, 1))
+def test_list_parts_refuses_a_marker_that_does_not_advance(scripted: ScriptedServer) -> None:
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("GET", "/k", body=parts_page([1], True, 1))
         with pytest.raises(CosResponseError, match="does not advance"):
             list(client.list_parts("k", UPLOAD))
 
 
-def test_list_uploads_follows_pages() -> None:
+def test_list_uploads_follows_pages(scripted: ScriptedServer) -> None:
     page1 = b"<ListMultipartUploadsResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextKeyMarker>a%20b</NextKeyMarker><NextUploadIdMarker>u1</NextUploadIdMarker><Upload><Key>a%20b</Key><UploadId>u1</UploadId></Upload></ListMultipartUploadsResult>"
     page2 = b"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated><Upload><Key>c</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>"
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.GET, f"{BASE}/", body=page1)
-        mock.add(responses.GET, f"{BASE}/", body=page2)
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("GET", "/", body=page1)
+        scripted.add("GET", "/", body=page2)
         uploads = list(client.list_multipart_uploads(prefix="a"))
         assert [(u.key, u.upload_id) for u in uploads] == [("a b", "u1"), ("c", "u2")]
-        second = dict(parse_qsl(urlsplit(str(mock.calls[1].request.url)).query, keep_blank_values=True))
+        second = scripted.requests[1].params
         assert (second["key-marker"], second["upload-id-marker"], second["prefix"]) == ("a b", "u1", "a")
 
 
-def test_head_get_delete_put() -> None:
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.HEAD, f"{BASE}/k", status=404, headers={"x-cos-request-id": "r404", "x-cos-trace-id": "t404"})
-        mock.add(responses.GET, f"{BASE}/k", body=b"0123456789", status=206, headers={"x-cos-hash-crc64ecma": "1"})
-        mock.add(responses.DELETE, f"{BASE}/k", status=204)
-        mock.add(responses.PUT, f"{BASE}/k", headers={"ETag": '"p"', "x-cos-hash-crc64ecma": "3"})
+def test_head_get_delete_put(scripted: ScriptedServer) -> None:
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("HEAD", "/k", status=404, headers={"x-cos-request-id": "r404", "x-cos-trace-id": "t404"})
+        scripted.add("GET", "/k", body=b"0123456789", status=206, headers={"x-cos-hash-crc64ecma": "1"})
+        scripted.add("DELETE", "/k", status=204)
+        scripted.add("PUT", "/k", headers={"ETag": '"p"', "x-cos-hash-crc64ecma": "3"})
         with pytest.raises(CosServiceError) as info:
             client.head_object("k", sse_c=SSE)
         assert (info.value.status, info.value.request_id, info.value.trace_id) == (404, "r404", "t404")
         with client.get_object("k", byte_range=(0, 9), sse_c=SSE) as response:
             assert isinstance(response, ObjectStream) and response.status == 206
             assert b"".join(response.iter_chunks(4)) == b"0123456789"
-        assert mock.calls[1].request.headers["Range"] == "bytes=0-9"
+        assert scripted.requests[1].headers["Range"] == "bytes=0-9"
         assert client.delete_object("k").status == 204
         stream = io.BytesIO(b"xxabc")
         stream.seek(2)
         put = client.put_object("k", stream, content_length=3, metadata={"a": "b"})
         assert (put.etag, put.crc64, put.size) == ('"p"', 3, 3)
+        assert scripted.requests[3].body == b"abc" and scripted.requests[3].headers["x-cos-meta-a"] == "b"
 
 
-def test_get_object_error_is_raised() -> None:
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.GET, f"{BASE}/k", status=404, body=b"<Error><Code>NoSuchKey</Code></Error>")
+def test_get_object_error_is_raised(scripted: ScriptedServer) -> None:
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("GET", "/k", status=404, body=b"<Error><Code>NoSuchKey</Code></Error>")
         with pytest.raises(CosServiceError) as info:
             client.get_object("k")
         assert info.value.code == "NoSuchKey"
@@ -218,29 +213,29 @@ def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "q-ak=AKIDenv" in client.presign("k")
 
 
-def test_secrets_absent_from_repr_logs_and_errors(caplog: pytest.LogCaptureFixture) -> None:
-    client = make_client()
+def test_secrets_absent_from_repr_logs_and_errors(scripted: ScriptedServer, caplog: pytest.LogCaptureFixture) -> None:
+    client = make_client(endpoint=scripted.base_url)
     secrets = (SECRET_KEY, TOKEN, SSE.headers()["x-cos-server-side-encryption-customer-key"])
-    assert repr(client) == f"CosClient(bucket='examplebucket-1250000000', region='ap-guangzhou', endpoint='{BASE}')"
-    with caplog.at_level(logging.DEBUG), responses.RequestsMock() as mock:
-        mock.add(responses.PUT, f"{BASE}/k", status=503, body=b"<Error><Code>SlowDown</Code></Error>")
-        mock.add(responses.PUT, f"{BASE}/k", status=403, body=b"<Error><Code>AccessDenied</Code><Message>denied</Message></Error>")
+    assert repr(client) == f"CosClient(bucket='examplebucket-1250000000', region='ap-guangzhou', endpoint='{scripted.base_url}')"
+    with caplog.at_level(logging.DEBUG), client:
+        scripted.add("PUT", "/k", status=503, body=b"<Error><Code>SlowDown</Code></Error>")
+        scripted.add("PUT", "/k", status=403, body=b"<Error><Code>AccessDenied</Code><Message>denied</Message></Error>")
         with pytest.raises(CosServiceError) as info:
             client.upload_part("k", UPLOAD, 1, b"x", sse_c=SSE)
         with pytest.raises(CosValidationError) as invalid:
             client.initiate_multipart_upload("k", encryption={"x-cos-server-side-encryption-customer-algorithm": "AES256", "x-cos-server-side-encryption-customer-key": secrets[2], "x-cos-server-side-encryption-customer-key-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="})
     texts = [repr(client), str(info.value), repr(info.value), str(invalid.value), caplog.text, repr(SSE), repr(CREDS)]
-    assert "retrying PUT" in caplog.text
+    assert "retrying PUT" in caplog.text and len(scripted.requests) == 2
     for secret in secrets:
         for text in texts:
             assert secret not in text
 
 
-def test_complete_accepts_completed_parts_and_tuples() -> None:
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.POST, f"{BASE}/k", body=b"<CompleteMultipartUploadResult><ETag>&quot;x&quot;</ETag></CompleteMultipartUploadResult>")
+def test_complete_accepts_completed_parts_and_tuples(scripted: ScriptedServer) -> None:
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("POST", "/k", body=b"<CompleteMultipartUploadResult><ETag>&quot;x&quot;</ETag></CompleteMultipartUploadResult>")
         client.complete_multipart_upload("k", UPLOAD, [CompletedPart(1, '"a"'), (2, "b")])
-        body = _body(mock.calls[0].request.body)
+        body = scripted.requests[0].body
         assert b'<ETag>"a"</ETag>' in body and b'<ETag>"b"</ETag>' in body
 
 
@@ -271,8 +266,14 @@ def test_local_multipart_round_trip(local_cos: Any, key: str) -> None:
         assert head.size == len(first) + len(second) and head.crc64 == done.crc64
         with client.get_object(key, byte_range=(len(first) - 2, None)) as response:
             assert response.content == first[-2:] + second
-        with requests.get(client.presign(key), headers={"Host": client.endpoint.host}, timeout=10) as response:
-            assert response.status_code == 200 and response.content == first + second
+        presigned = urlsplit(client.presign(key))
+        connection = http.client.HTTPConnection(presigned.netloc, timeout=10)  # any client: the URL is all it needs
+        try:
+            connection.request("GET", f"{presigned.path}?{presigned.query}", headers={"Host": client.endpoint.host})
+            response = connection.getresponse()
+            assert response.status == 200 and response.read() == first + second
+        finally:
+            connection.close()
         assert client.delete_object(key).status in (200, 204)
         with pytest.raises(CosServiceError) as info:
             client.head_object(key)
@@ -327,10 +328,9 @@ def test_local_sse_c_part_requires_key(local_cos: Any) -> None:
         assert client.head_object("enc", sse_c=SSE).size == len(b"secret data")
 
 
-def test_list_uploads_refuses_markers_that_do_not_advance() -> None:
+def test_list_uploads_refuses_markers_that_do_not_advance(scripted: ScriptedServer) -> None:
     page = b"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>a</NextKeyMarker><NextUploadIdMarker>u</NextUploadIdMarker></ListMultipartUploadsResult>"
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.GET, f"{BASE}/", body=page)
-        mock.add(responses.GET, f"{BASE}/", body=page)
+    with make_client(endpoint=scripted.base_url) as client:
+        scripted.add("GET", "/", body=page)
         with pytest.raises(CosResponseError, match="do not advance"):
             list(client.list_multipart_uploads())

@@ -7,7 +7,6 @@ import pickle
 from typing import Any, Dict
 
 import pytest
-import responses
 
 import cos_multipart
 from cos_multipart._protocol import operations
@@ -16,6 +15,8 @@ from cos_multipart._protocol.credentials import Credentials
 from cos_multipart._protocol.errors import CosValidationError
 from cos_multipart._protocol.options import OPTION_NAMES, FrozenMapping, ObjectOptions
 from cos_multipart._protocol.sse import SseC, SseKms
+
+from scripted_http import Recorded, ScriptedServer
 
 RAW_KEY = b"0123456789ABCDEF0123456789ABCDEF"
 
@@ -76,36 +77,34 @@ def test_encryption_is_coerced_and_its_repr_redacts_the_key() -> None:
     assert options.sse == SseC(RAW_KEY)
 
 
-BASE = "http://127.0.0.1:9000"
 INITIATED = b"<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>"
 
 
-def make_client() -> CosClient:
-    return CosClient("examplebucket-1250000000", "ap-guangzhou", Credentials("AKIDx", "secret"), endpoint=BASE)
+def make_client(base: str) -> CosClient:
+    return CosClient("examplebucket-1250000000", "ap-guangzhou", Credentials("AKIDx", "secret"), endpoint=base)
 
 
-def sent_headers(request: Any) -> Dict[str, str]:
-    return {name: value for name, value in request.headers.items() if name not in ("Authorization", "Content-Length")}
+def sent_headers(request: Recorded) -> Dict[str, str]:
+    return {name: value for name, value in request.headers.raw if name.lower() not in ("authorization", "content-length")}
 
 
-def test_client_takes_options_or_keywords_the_same_way() -> None:
+def test_client_takes_options_or_keywords_the_same_way(scripted: ScriptedServer) -> None:
     options = ObjectOptions(content_type="video/mp4", metadata={"m": "v"}, acl="private", encryption=SseC(RAW_KEY))
     keywords: Dict[str, Any] = {"content_type": "video/mp4", "metadata": {"m": "v"}, "acl": "private", "encryption": SseC(RAW_KEY)}
-    with responses.RequestsMock() as mock, make_client() as client:
-        mock.add(responses.POST, f"{BASE}/k?uploads", body=INITIATED)
-        mock.add(responses.POST, f"{BASE}/k?uploads", body=INITIATED)
-        mock.add(responses.PUT, f"{BASE}/k", headers={"ETag": '"e"'})
-        mock.add(responses.PUT, f"{BASE}/k", headers={"ETag": '"e"'})
+    with make_client(scripted.base_url) as client:
+        scripted.add("POST", "/k?uploads", body=INITIATED)
+        scripted.add("PUT", "/k", headers={"ETag": '"e"'})
         client.initiate_multipart_upload("k", options=options)
         client.initiate_multipart_upload("k", **keywords)
         client.put_object("k", b"abc", options=options)
         client.put_object("k", b"abc", **keywords)
-        first, second, third, fourth = (sent_headers(call.request) for call in mock.calls)
+        first, second, third, fourth = (sent_headers(request) for request in scripted.requests)
     assert first == second and third == fourth and first["x-cos-acl"] == "private"
+    assert scripted.requests[2].body == scripted.requests[3].body == b"abc"
 
 
-def test_client_refuses_options_and_a_keyword_option_together() -> None:
-    client = make_client()  # nothing is mocked: any request would fail with a connection error
+def test_client_refuses_options_and_a_keyword_option_together(scripted: ScriptedServer) -> None:
+    client = make_client(scripted.base_url)  # no rules: a request would fail the test at teardown
     with pytest.raises(CosValidationError) as excinfo:
         client.initiate_multipart_upload("k", options=ObjectOptions(), acl="private")
     assert excinfo.value.field == "acl" and "not both" in str(excinfo.value)
@@ -114,6 +113,8 @@ def test_client_refuses_options_and_a_keyword_option_together() -> None:
     with pytest.raises(CosValidationError) as excinfo:
         client.put_object("k", b"x", options={"acl": "private"})  # type: ignore[arg-type]
     assert excinfo.value.field == "options"
+    client.close()
+    assert scripted.requests == []
 
 
 def test_every_option_is_a_keyword_of_the_client() -> None:
