@@ -310,9 +310,9 @@ def test_file_body_sent_with_content_length_not_chunked(scripted: ScriptedServer
 
 
 def test_short_body_fails_instead_of_hanging() -> None:
-    from cos_multipart._io.transport import _BodyReader
+    from cos_multipart._io._requests_engine import BodyReader  # the proxy engine's; tests/test_wire.py has the other's
 
-    reader = _BodyReader(io.BytesIO(b"abc"), 5)
+    reader = BodyReader(io.BytesIO(b"abc"), 5, 1024)
     assert len(reader) == 5 and reader.read(2) == b"ab" and len(reader) == 3
     with pytest.raises(OSError, match="2 bytes before"):
         reader.read(10)  # gets b"c", then the source is empty
@@ -522,7 +522,7 @@ def test_answer_deadlines_start_no_thread_per_request(scripted: ScriptedServer, 
 
 
 def test_the_deadline_watcher_expires_the_earliest_deadline_first() -> None:
-    from cos_multipart._io.transport import _Carrying
+    from cos_multipart._io._carrying import Carrying as _Carrying
 
     class Connection:
         def __init__(self) -> None:
