@@ -232,11 +232,12 @@ def test_a_small_body_leaves_with_its_head_in_one_write_and_a_large_one_whole(se
 def test_a_file_body_shorter_than_its_length_fails_as_the_body_not_the_network(serve: Callable[..., RawServer]) -> None:
     import io
 
-    server = serve(lambda connection: connection.recv(100))
+    server = serve(lambda connection: list(iter(lambda: connection.recv(100), b"")))  # reads until the client closes
     connection = _wire.connect("127.0.0.1", server.port, timeout=5, read_timeout=5, tls=None)
     with pytest.raises(OSError, match="ended 6 bytes before its Content-Length") as caught:
         connection.request(b"PUT / HTTP/1.1\r\n\r\n", io.BytesIO(b"four"), 10, 3)
     assert not isinstance(caught.value, _wire.WireFailure)
+    connection.close()
 
 
 def test_an_error_answered_before_the_body_was_taken_is_read_after_the_reset(serve: Callable[..., RawServer]) -> None:
@@ -251,7 +252,7 @@ def test_an_error_answered_before_the_body_was_taken_is_read_after_the_reset(ser
 
     server = serve(refuse)
     engine = WireEngine(
-        f"http://127.0.0.1:{server.port}", tls=None, pool_size=1, blocksize=64 * 1024, timeout=(5, 5),
+        f"http://127.0.0.1:{server.port}", tls=None, pool_size=1, blocksize=64 * 1024, timeout=(5, 5), answer_deadline=30,
         watcher=ConnectionRegistry(),
     )  # fmt: skip
     body = b"x" * (32 * 1024 * 1024)
@@ -293,3 +294,43 @@ def test_a_silent_server_is_a_read_timeout(serve: Callable[..., RawServer]) -> N
     with pytest.raises(_wire.ReadTimeout):
         WireAnswer(connection, "GET", lambda used, keep: None)
     release.set()
+
+
+def test_an_answer_trickling_forever_meets_the_deadline_not_the_read_timeout(serve: Callable[..., RawServer]) -> None:
+    """Each byte resets the read timeout; the deadline set when the request was written still ends it."""
+    stop = threading.Event()
+
+    def trickle(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not stop.wait(0.01):
+            connection.sendall(b"a")  # never ends the head
+
+    server = serve(trickle)
+    connection = _wire.connect("127.0.0.1", server.port, timeout=5, read_timeout=5, tls=None)
+    connection.request(_wire.request_head("GET", "/k", [("Host", "x")]), None, 0, 1024)
+    connection.set_deadline(0.2)
+    with pytest.raises(_wire.DeadlinePassed):
+        WireAnswer(connection, "GET", lambda used, keep: None)
+    stop.set()
+    connection.close()
+
+
+def test_a_streamed_body_is_read_past_the_deadline_once_it_is_lifted(serve: Callable[..., RawServer]) -> None:
+    release = threading.Event()
+
+    def late_body(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
+        release.wait(10)
+        connection.sendall(b"cd")
+
+    server = serve(late_body)
+    connection = _wire.connect("127.0.0.1", server.port, timeout=5, read_timeout=5, tls=None)
+    connection.request(_wire.request_head("GET", "/k", [("Host", "x")]), None, 0, 1024)
+    connection.set_deadline(0.05)
+    answer = WireAnswer(connection, "GET", lambda used, keep: None)
+    answer.end_deadline()
+    assert answer.read(2) == b"ab"
+    threading.Timer(0.2, release.set).start()  # after the deadline would have passed
+    assert answer.read(2) == b"cd"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import time
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "BadAnswer",
     "ClosedWithoutAnswer",
     "ConnectTimeout",
+    "DeadlinePassed",
     "ReadTimeout",
     "TLSFailure",
     "WireAnswer",
@@ -85,6 +87,10 @@ class ConnectTimeout(WireTimeout):
 
 class ReadTimeout(WireTimeout):
     """Writing the request or reading its answer made no progress within the read timeout."""
+
+
+class DeadlinePassed(WireTimeout):
+    """The whole answer did not arrive within the deadline set when the request was written."""
 
 
 class WireHeaders(Mapping[str, str]):
@@ -162,15 +168,47 @@ class WireConnection:
     thread: the request blocked on it then fails at once.
     """
 
-    __slots__ = ("__weakref__", "_buffer", "_end", "_start", "reused", "sock")
+    __slots__ = ("__weakref__", "_buffer", "_deadline", "_end", "_read_timeout", "_shortened", "_start", "reused", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._buffer = bytearray(_RECEIVE)
         self._start = 0
         self._end = 0
+        self._read_timeout = sock.gettimeout()
+        self._deadline: Optional[float] = None
+        self._shortened = False
         #: Whether this connection already carried an answer (it came from the pool).
         self.reused = False
+
+    def set_deadline(self, seconds: Optional[float]) -> None:
+        """Bound reading the answer to ``seconds`` from now (``None``: no bound beyond the read timeout).
+
+        The read timeout alone is reset by every byte, so an answer trickling in would never meet it. Each
+        read here waits at most for what is left of the deadline; no watcher thread is involved.
+        """
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+        if seconds is None and self._shortened:
+            self.sock.settimeout(self._read_timeout)
+            self._shortened = False
+
+    def _before_read(self) -> None:
+        deadline = self._deadline
+        if deadline is None:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlinePassed("the answer's deadline passed")
+        if self._read_timeout is None or left < self._read_timeout:
+            self.sock.settimeout(left)
+            self._shortened = True
+
+    def _read_failed(self, error: OSError) -> Exception:
+        if isinstance(error, TimeoutError):
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return DeadlinePassed(error)
+            return ReadTimeout(error)
+        return WireFailure(error)
 
     def dropped(self) -> bool:
         """Whether the idle connection can no longer carry a request: closed by the server, or with bytes
@@ -199,6 +237,9 @@ class WireConnection:
             OSError: Reading ``body`` failed (not a :class:`WireFailure`: the network is not at fault).
         """
         sock = self.sock
+        if length <= SMALL_BODY and body is not None and not isinstance(body, (bytes, bytearray, memoryview)):
+            # A small body read first (a failure is the body's own), to leave with its head in one write.
+            body = _read_exactly(body, length)
         try:
             if length == 0 or body is None:
                 sock.sendall(head)
@@ -243,13 +284,12 @@ class WireConnection:
                 self._buffer[: self._end - self._start] = self._buffer[self._start : self._end]
                 self._end -= self._start
                 self._start = 0
+        self._before_read()
         try:
             with memoryview(self._buffer) as view:
                 count = self.sock.recv_into(view[self._end :])
-        except TimeoutError as error:
-            raise ReadTimeout(error) from error
         except OSError as error:
-            raise WireFailure(error) from error
+            raise self._read_failed(error) from error
         self._end += count
         return count
 
@@ -283,12 +323,11 @@ class WireConnection:
             view[:count] = self._buffer[self._start : self._start + count]
             self._start += count
             return count
+        self._before_read()
         try:
             return self.sock.recv_into(view)
-        except TimeoutError as error:
-            raise ReadTimeout(error) from error
         except OSError as error:
-            raise WireFailure(error) from error
+            raise self._read_failed(error) from error
 
     def read_line(self, limit: int) -> bytes:
         """One CRLF-terminated line without its end (for chunked framing)."""
@@ -302,6 +341,18 @@ class WireConnection:
                 raise BadAnswer("a chunk-size line too long")
             if not self._fill():
                 raise AnswerBrokeOff("the connection ended inside a chunked answer")
+
+
+def _read_exactly(body: Any, length: int) -> bytes:
+    pieces = []
+    left = length
+    while left > 0:
+        block = body.read(left)
+        if not block:
+            raise OSError(f"request body ended {left} bytes before its Content-Length")
+        pieces.append(block)
+        left -= len(block)
+    return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], bytes) else b"".join(pieces)
 
 
 def _parse_head(head: bytes) -> Tuple[int, str, WireHeaders]:
@@ -444,6 +495,11 @@ class WireAnswer:
         connection, self._connection = self._connection, None
         if connection is not None:
             self._release(connection, self._keep)
+
+    def end_deadline(self) -> None:
+        """Read the rest of the body without the answer deadline (a caller streaming it at its own pace)."""
+        if self._connection is not None:
+            self._connection.set_deadline(None)
 
     def close(self) -> None:
         """Hand the connection back: to be reused when the body was read to its end, else closed."""

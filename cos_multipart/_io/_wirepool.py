@@ -31,8 +31,6 @@ class _Watcher(Protocol):
 
     def bind(self, connection: Any) -> None: ...
 
-    def sent(self) -> None: ...
-
 
 def tls_context(verify: Union[bool, str], default_bundle: Callable[[], str]) -> ssl.SSLContext:
     """The TLS settings of every connection: certificates checked against ``verify`` (a CA bundle file or
@@ -84,22 +82,24 @@ class WirePool:
             WireFailure, WireTimeout: Making a new connection failed.
         """
         while True:
+            idle: Optional[WireConnection] = None
             with self._condition:
                 if self._pid != os.getpid():  # a forked child must not share its parent's sockets
                     self._idle, self._open, self._pid = [], 0, os.getpid()
                 if self._idle:
-                    connection = self._idle.pop()
-                    if not connection.dropped():
-                        return connection
-                    self._open -= 1
-                    connection.close()
-                    continue
-                if self._open < self._size:
+                    idle = self._idle.pop()
+                elif self._open < self._size:
                     self._open += 1
                     break
-                if cancel is not None and cancel.is_set():
-                    raise ConnectionAbortedError("request cancelled")
-                self._condition.wait(_CANCEL_POLL if cancel is not None else None)
+                else:
+                    if cancel is not None and cancel.is_set():
+                        raise ConnectionAbortedError("request cancelled")
+                    self._condition.wait(_CANCEL_POLL if cancel is not None else None)
+                    continue
+            if not idle.dropped():  # outside the lock: a system call
+                return idle
+            idle.close()
+            self._forget()
         try:
             return self._opener()
         except BaseException:
@@ -110,6 +110,7 @@ class WirePool:
         """Return a connection taken: kept idle when ``keep`` (its answer read to the end), else closed."""
         if keep:
             connection.reused = True
+            connection.set_deadline(None)
             with self._condition:
                 if not self._closed and self._pid == os.getpid():
                     self._idle.append(connection)
@@ -144,6 +145,7 @@ class WireEngine:
         pool_size: int,
         blocksize: int,
         timeout: Tuple[Optional[float], Optional[float]],
+        answer_deadline: Optional[float],
         watcher: _Watcher,
     ) -> None:
         parts = urlsplit(base_url)
@@ -153,6 +155,7 @@ class WireEngine:
         self._tls = tls
         self._blocksize = blocksize
         self._connect_timeout, self._read_timeout = timeout
+        self._answer_deadline = answer_deadline
         self._watcher = watcher
         self.pool = WirePool(self._open, pool_size)
 
@@ -178,6 +181,10 @@ class WireEngine:
     ) -> WireAnswer:
         """Write one request and read its answer's head; the body is left for the caller to read or close.
 
+        The whole answer must arrive within ``answer_deadline`` seconds of the request being written
+        (:class:`~._wire.DeadlinePassed` otherwise); :meth:`WireAnswer.end_deadline` lifts it for a body the
+        caller streams at its own pace.
+
         ``headers`` are sent as given, after ``Host`` (unless given) and before nothing else: the caller
         includes ``Content-Length`` where the request has one.
         """
@@ -194,7 +201,7 @@ class WireEngine:
                 if early is None:
                     raise
                 return early
-            self._watcher.sent()
+            connection.set_deadline(self._answer_deadline)
             return WireAnswer(connection, method, self.pool.give_back)
         except BaseException:
             self.pool.give_back(connection, False)

@@ -157,14 +157,17 @@ class Transport:
             self._engine = WireEngine(
                 endpoint.base_url,
                 tls=tls_context(trusted, default_ca_bundle) if https else None,
-                pool_size=pool_size, blocksize=blocksize, timeout=_timeouts(timeout), watcher=self._registry,
+                pool_size=pool_size, blocksize=blocksize, timeout=_timeouts(timeout), answer_deadline=answer_deadline,
+                watcher=self._registry,
             )  # fmt: skip
             self._fixed_headers = [("User-Agent", USER_AGENT), ("Accept-Encoding", "identity")]
+            self._watched_deadline: Optional[float] = None
         else:
             self._engine = RequestsEngine(
                 proxies=through, verify=trusted, pool_size=pool_size, blocksize=blocksize, timeout=timeout,
                 registry=self._registry, user_agent=USER_AGENT,
             )  # fmt: skip
+            self._watched_deadline = answer_deadline
 
     @property
     def engine(self) -> str:
@@ -247,6 +250,8 @@ class Transport:
                 if answer.status >= 300:
                     parse(answer.status, headers, self._read_answer(answer, call.method))
                 result = parse(answer.status, headers, b"")
+                if isinstance(answer, _wire.WireAnswer):
+                    answer.end_deadline()
             except BaseException:
                 answer.close()
                 raise
@@ -282,7 +287,10 @@ class Transport:
             date: Optional[str] = None
             entry = None
             try:
-                with self._registry.carrying(cancel, self.answer_deadline, _read_timeout(self.timeout)) as entry:
+                # The wire engine bounds the answer itself (each read waits at most what is left of the deadline);
+                # through requests, the registry's watcher shuts a connection whose deadline passed.
+                watched = self._watched_deadline
+                with self._registry.carrying(cancel, watched, _read_timeout(self.timeout) if watched else None) as entry:
                     answer = self._attempt(call, url, length, start, cancel)
                     date = answer.headers.get("Date")
                     return with_attempts(handle(answer), retries.policy.attempt)
@@ -294,7 +302,8 @@ class Transport:
                 # ValueError: a header value the engine refuses to write (a CR or LF: the value is not quoted,
                 # it may be a token); it becomes a redacted, never retried failure.
                 # A connection shut by the deadline fails as a reset or a short read: say what it was.
-                cause: BaseException = AnswerDeadlineExceeded(self.answer_deadline) if entry is not None and entry.expired else error
+                passed = isinstance(error, _wire.DeadlinePassed) or (entry is not None and entry.expired)
+                cause: BaseException = AnswerDeadlineExceeded(self.answer_deadline) if passed else error
                 failure = _transport_error(
                     cause, call.method, safe_url, retries.policy.attempt, self._secrets(), elapsed=retries.elapsed
                 )
