@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Dict, List
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 
 if TYPE_CHECKING:  # type checkers and IDEs see every name; at run time __getattr__ imports on first use
     from ._io.checkpoint import Checkpoint, CheckpointStore, VerifiedPart
