@@ -12,6 +12,8 @@ import pytest
 import requests
 
 from cos_multipart._protocol.errors import FailureKind
+from cos_multipart._io import _requests_engine  # noqa: F401 - loaded as when a proxy applies: requests' failures are judged
+from cos_multipart._io import _wire
 from cos_multipart._io.transport import _transport_error, failure_kind
 
 from cos_multipart import CosTLSError, CosTransportError
@@ -58,16 +60,20 @@ def test_tls_failure_other_than_the_certificate() -> None:
     assert tls_failure(requests.exceptions.SSLError("opaque"), "https://h/k") == ("h", "handshake failed", False)
 
 
-def test_tls_errors_are_never_retried() -> None:
+@pytest.mark.parametrize("engine", ["wire", "requests"])
+def test_tls_errors_are_never_retried(engine: str) -> None:
     policy = RetryPolicy()
-    raw = wrapped(ssl.SSLCertVerificationError(1, "certificate verify failed"))
-    assert isinstance(raw, requests.exceptions.ConnectionError)  # which would otherwise be retried
+    cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    raw: BaseException = _wire.TLSFailure(cause) if engine == "wire" else wrapped(cause)
+    assert isinstance(raw, ConnectionError if engine == "wire" else requests.exceptions.ConnectionError)  # else retried
     assert failure_kind(raw) is FailureKind.TLS
     error = _transport_error(raw, "PUT", "https://h.example/k", 1)
     assert isinstance(error, CosTLSError) and error.kind is FailureKind.TLS
     assert policy.classify(error) is None and policy.next(error, elapsed=0, rng=random.Random(1)) is None
-    refused = _transport_error(requests.exceptions.ConnectionError("refused"), "PUT", "https://h.example/k", 1)
-    assert policy.classify(refused) is not None
+    refusal = ConnectionRefusedError(111, "refused")
+    refused = _transport_error(_wire.WireFailure(refusal) if engine == "wire" else requests.exceptions.ConnectionError(refusal),
+                               "PUT", "https://h.example/k", 1)  # fmt: skip
+    assert policy.classify(refused) is not None and refused.kind is FailureKind.CONNECTION
 
 
 def test_cos_tls_error_message() -> None:

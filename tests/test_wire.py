@@ -334,3 +334,24 @@ def test_a_streamed_body_is_read_past_the_deadline_once_it_is_lifted(serve: Call
     assert answer.read(2) == b"ab"
     threading.Timer(0.2, release.set).start()  # after the deadline would have passed
     assert answer.read(2) == b"cd"
+
+
+def test_a_client_without_a_proxy_never_imports_requests() -> None:
+    """requests (with urllib3, http.client and the email package: ~80 ms per process) is the proxy engine's."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cos_multipart._io.client import CosClient\n"
+        "from cos_multipart._drivers.uploader import upload_file\n"
+        "from cos_multipart._protocol.credentials import Credentials\n"
+        "for url in ('http://127.0.0.1:9', 'https://127.0.0.1:9'):\n"
+        "    CosClient('b-1250000000', 'ap-guangzhou', Credentials('AKIDx', 'k'), endpoint=url).close()\n"
+        "loaded = sorted(m for m in ('requests', 'urllib3', 'http.client') if m in sys.modules)\n"
+        "print(','.join(loaded))\n"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.lower().endswith("_proxy")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert done.stdout.strip() == "", done.stdout

@@ -10,8 +10,9 @@ both engines).
 
 from __future__ import annotations
 
+import http.client
 import threading
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
 import requests
 import requests.utils
@@ -21,17 +22,32 @@ import urllib3.connectionpool
 import urllib3.exceptions
 from requests.adapters import BaseAdapter, HTTPAdapter
 
+from ._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER
 from ._carrying import ConnectionRegistry
 from ._prepare import prepare
+from .._protocol.errors import FailureKind
 
-__all__ = ["BodyReader", "RequestsAnswer", "RequestsEngine", "default_ca_bundle", "proxy_settings"]
+__all__ = ["CONNECT_TIMEOUTS", "FAILURE_KINDS", "NAMED_FAILURES", "BodyReader", "RequestsAnswer", "RequestsEngine", "proxy_settings"]
 
 _URLLIB3_2 = int(getattr(urllib3, "__version__", "1").split(".")[0]) >= 2
 
 
-def default_ca_bundle() -> str:
-    """The CA bundle ``requests`` trusts by default (certifi's), which both engines use for ``verify=True``."""
-    return str(requests.utils.DEFAULT_CA_BUNDLE_PATH)
+#: How each ``requests`` failure is judged, first match wins (after the wire engine's; the transport reads it).
+FAILURE_KINDS: Tuple[Tuple[Type[BaseException], FailureKind], ...] = (
+    (requests.exceptions.SSLError, FailureKind.TLS),  # before ConnectionError: a refused certificate is both
+    (requests.exceptions.Timeout, FailureKind.TIMEOUT),  # before ConnectionError: ConnectTimeout is both
+    (requests.exceptions.ConnectionError, FailureKind.CONNECTION),
+    (requests.exceptions.ChunkedEncodingError, FailureKind.CONNECTION),  # the answer broke off
+    (requests.exceptions.RequestException, FailureKind.OTHER),
+)
+#: requests' and urllib3's "could not connect in time".
+CONNECT_TIMEOUTS: Tuple[Type[BaseException], ...] = (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)
+#: requests' and http.client's exceptions that say what happened to a connection, in plain words.
+NAMED_FAILURES: Tuple[Tuple[Type[BaseException], str], ...] = (
+    (http.client.RemoteDisconnected, CLOSED_WITHOUT_ANSWER),
+    (http.client.IncompleteRead, ANSWER_BROKE_OFF),
+    (requests.exceptions.ChunkedEncodingError, ANSWER_BROKE_OFF),
+)
 
 
 def proxy_settings(base_url: str, proxies: Mapping[str, str]) -> Optional[Dict[str, str]]:
@@ -169,6 +185,8 @@ class RequestsAnswer:
             raise requests.exceptions.ConnectionError(error) from error
         except urllib3.exceptions.SSLError as error:
             raise requests.exceptions.SSLError(error) from error
+        except urllib3.exceptions.HTTPError as error:  # any other: not an OSError, which the transport expects
+            raise requests.exceptions.ConnectionError(error) from error
 
     def close(self) -> None:
         self._response.close()

@@ -20,23 +20,19 @@ alone), so a request blocked waiting for a slow answer fails at once instead of 
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
 import random
 import socket
+import sys
 import threading
 import time
-from typing import Callable, Mapping, Optional, Protocol, Tuple, Type, TypeVar, Union
-
-import requests
-import urllib3.exceptions
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Tuple, Type, TypeVar, Union
 
 from .. import __version__
 from . import _wire
 from ._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER, AnswerDeadlineMixin, Retries, corrected_offset, signed_headers, transport_error, with_attempts
 from ._carrying import ConnectionRegistry
-from ._requests_engine import RequestsEngine, default_ca_bundle, proxy_settings
 from ._wirepool import WireEngine, tls_context
 from .._protocol.credentials import Credentials, CredentialsLike, as_provider
 from .._protocol.endpoint import Endpoint, strip_query
@@ -47,6 +43,9 @@ from .._protocol.limits import DEFAULT_SIGN_EXPIRES, MAX_XML_ANSWER_BYTES
 from ._streams import ObjectStream
 from .._protocol.models import HttpCall, ObjectResult
 from .._protocol.retry import RetryPolicy
+
+if TYPE_CHECKING:  # imported when a proxy applies: without one, requests is never imported
+    from ._requests_engine import RequestsEngine
 
 __all__ = ["AnswerDeadlineExceeded", "Transport", "failure_kind", "validate_timeout"]
 
@@ -151,18 +150,20 @@ class Transport:
         https = endpoint.base_url.startswith("https:")
         # Over plain HTTP no certificate is checked (nor a bundle path required to exist).
         trusted = checked_ca_bundle(verify, os.environ) if https else True
-        through = proxy_settings(endpoint.base_url, self.proxies)
-        self._engine: Union[WireEngine, RequestsEngine]
+        through = _proxies_for(endpoint.base_url, self.proxies)
+        self._engine: Union[WireEngine, "RequestsEngine"]
         if through is None:
             self._engine = WireEngine(
                 endpoint.base_url,
-                tls=tls_context(trusted, default_ca_bundle) if https else None,
+                tls=tls_context(trusted, _default_ca_bundle) if https else None,
                 pool_size=pool_size, blocksize=blocksize, timeout=_timeouts(timeout), answer_deadline=answer_deadline,
                 watcher=self._registry,
             )  # fmt: skip
             self._fixed_headers = [("User-Agent", USER_AGENT), ("Accept-Encoding", "identity")]
             self._watched_deadline: Optional[float] = None
         else:
+            from ._requests_engine import RequestsEngine
+
             self._engine = RequestsEngine(
                 proxies=through, verify=trusted, pool_size=pool_size, blocksize=blocksize, timeout=timeout,
                 registry=self._registry, user_agent=USER_AGENT,
@@ -259,7 +260,7 @@ class Transport:
             def read(size: int) -> bytes:
                 try:
                     return answer.read(size)
-                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                except OSError as error:  # the engines' read failures (requests' too) are OSErrors
                     raise _transport_error(error, call.method, safe_url, 1, self._secrets()) from error
 
             return ObjectStream(result, answer.headers, read, answer.close)  # the deadline covers the head only
@@ -296,7 +297,7 @@ class Transport:
                     return with_attempts(handle(answer), retries.policy.attempt)
             except CosServiceError as error:
                 failure: BaseException = error.in_request(call.method, safe_url, self.endpoint.dialect.name)
-            except (requests.exceptions.RequestException, OSError, ValueError) as error:
+            except (OSError, ValueError) as error:  # requests' exceptions are OSErrors too
                 if isinstance(error, CosError):
                     raise  # this package's own verdict (a changed source, a validation), not the network's
                 # ValueError: a header value the engine refuses to write (a CR or LF: the value is not quoted,
@@ -341,7 +342,7 @@ class Transport:
         if start is not None:
             body.seek(start)  # type: ignore[attr-defined]  # a file body: every attempt sends the same bytes
         engine = self._engine
-        if isinstance(engine, RequestsEngine):
+        if not isinstance(engine, WireEngine):
             return engine.send(call.method, url, headers, body, length)
         fields = list(self._fixed_headers)
         method = call.method
@@ -406,27 +407,32 @@ def _body_position(body: object) -> Optional[int]:
     return int(position)
 
 
-#: How each engine's failure is judged, first match wins: the one place that knows their exceptions.
+#: How the wire engine's failures are judged, first match wins (requests' table is its engine module's).
 _FAILURE_KINDS: Tuple[Tuple[Type[BaseException], FailureKind], ...] = (
     (_wire.TLSFailure, FailureKind.TLS),  # before WireFailure: it is one
     (_wire.WireTimeout, FailureKind.TIMEOUT),
     (_wire.WireFailure, FailureKind.CONNECTION),
-    (requests.exceptions.SSLError, FailureKind.TLS),  # before ConnectionError: a refused certificate is both
-    (requests.exceptions.Timeout, FailureKind.TIMEOUT),  # before ConnectionError: ConnectTimeout is both
-    (requests.exceptions.ConnectionError, FailureKind.CONNECTION),
-    (requests.exceptions.ChunkedEncodingError, FailureKind.CONNECTION),  # the answer broke off
-    (requests.exceptions.RequestException, FailureKind.OTHER),
-    (OSError, FailureKind.BODY),  # raised outside both engines' sockets: rewinding or reading the request body
 )
+
+
+def _requests_engine() -> Any:
+    """The requests engine's module when a transport of this process uses it (it is never imported otherwise)."""
+    return sys.modules.get(__package__ + "._requests_engine")
 
 
 def failure_kind(error: BaseException) -> FailureKind:
     """The :class:`~cos_multipart._protocol.errors.FailureKind` of an exception raised while sending a request."""
-    for cls, kind in _FAILURE_KINDS:
+    kinds = _FAILURE_KINDS
+    engine = _requests_engine()
+    if engine is not None:
+        kinds = kinds + engine.FAILURE_KINDS
+    for cls, kind in kinds:
         if isinstance(error, cls):
             if kind is FailureKind.CONNECTION and _timed_out(error):
                 return FailureKind.TIMEOUT  # a body write that timed out: urllib3 calls it "Connection aborted"
             return kind
+    if isinstance(error, OSError):
+        return FailureKind.BODY  # raised outside both engines' sockets: rewinding or reading the request body
     return FailureKind.OTHER
 
 
@@ -437,13 +443,10 @@ def _timed_out(error: BaseException, depth: int = 0) -> bool:
     return depth < 4 and any(isinstance(arg, BaseException) and _timed_out(arg, depth + 1) for arg in error.args)
 
 
-#: The engines' exceptions that say what happened to a connection, in plain words.
+#: The wire engine's exceptions that say what happened to a connection, in plain words.
 _NAMED_FAILURES = (
     (_wire.ClosedWithoutAnswer, CLOSED_WITHOUT_ANSWER),
     (_wire.AnswerBrokeOff, ANSWER_BROKE_OFF),
-    (http.client.RemoteDisconnected, CLOSED_WITHOUT_ANSWER),
-    (http.client.IncompleteRead, ANSWER_BROKE_OFF),
-    (requests.exceptions.ChunkedEncodingError, ANSWER_BROKE_OFF),
 )
 
 
@@ -456,11 +459,34 @@ def _transport_error(
     *,
     elapsed: float = 0.0,
 ) -> CosTransportError:
+    connect_timeouts: Tuple[Type[BaseException], ...] = (_wire.ConnectTimeout,)
+    named: Tuple[Tuple[Type[BaseException], str], ...] = _NAMED_FAILURES
+    engine = _requests_engine()
+    if engine is not None:
+        connect_timeouts += engine.CONNECT_TIMEOUTS
+        named += engine.NAMED_FAILURES
     return transport_error(
         error, failure_kind(error), method, url, attempt, elapsed=elapsed, secrets=secrets,
-        connect_timeouts=(_wire.ConnectTimeout, requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError),
-        named=_NAMED_FAILURES,
+        connect_timeouts=connect_timeouts, named=named,
     )  # fmt: skip
+
+
+def _proxies_for(base_url: str, proxies: Mapping[str, str]) -> Optional[Mapping[str, str]]:
+    """The proxies to send through to ``base_url``, or ``None`` when none applies. Without any proxy given or
+    named in the environment, requests is not even imported to ask."""
+    if not proxies and not any(name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value
+                               for name, value in os.environ.items()):  # fmt: skip
+        return None
+    from ._requests_engine import proxy_settings
+
+    return proxy_settings(base_url, proxies)
+
+
+def _default_ca_bundle() -> str:
+    """The CA bundle of ``verify=True`` when the environment names none: certifi's, as requests uses."""
+    import certifi
+
+    return str(certifi.where())
 
 
 def _describe(error: BaseException, secrets: Tuple[Optional[str], ...] = ()) -> str:
