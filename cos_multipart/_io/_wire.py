@@ -24,6 +24,8 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import struct
+import sys
 import time
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
@@ -157,8 +159,33 @@ def connect(
     except OSError as error:
         sock.close()
         raise WireFailure(error) from error
-    sock.settimeout(read_timeout)
-    return WireConnection(sock)
+    return WireConnection(sock, read_timeout)
+
+
+#: On Linux a connection's timeouts are the kernel's (SO_RCVTIMEO, SO_SNDTIMEO on a blocking socket): Python's
+#: own timeout polls the socket before every send and receive, one more system call and one more hand-off of
+#: the GIL each, which many threads sending small files paid several times per file.
+_KERNEL_TIMEOUTS = sys.platform.startswith("linux")
+#: What a send or receive raises when the kernel's timeout passed on a blocking socket.
+_TIMED_OUT = (TimeoutError, BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+def _timeval(seconds: Optional[float]) -> bytes:
+    if seconds is None:
+        return struct.pack("ll", 0, 0)  # no limit
+    whole = int(seconds)
+    micro = max(1, int((seconds - whole) * 1_000_000)) if whole == 0 else int((seconds - whole) * 1_000_000)
+    return struct.pack("ll", whole, micro)
+
+
+def _set_timeout(sock: socket.socket, seconds: Optional[float]) -> None:
+    """Each send and receive on ``sock`` waits at most ``seconds`` (``None``: without limit)."""
+    if _KERNEL_TIMEOUTS:
+        value = _timeval(seconds)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    else:
+        sock.settimeout(seconds)
 
 
 class WireConnection:
@@ -170,12 +197,15 @@ class WireConnection:
 
     __slots__ = ("__weakref__", "_buffer", "_deadline", "_end", "_read_timeout", "_shortened", "_start", "reused", "sock")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, read_timeout: Optional[float]) -> None:
         self.sock = sock
         self._buffer = bytearray(_RECEIVE)
         self._start = 0
         self._end = 0
-        self._read_timeout = sock.gettimeout()
+        self._read_timeout = read_timeout
+        if _KERNEL_TIMEOUTS:
+            sock.settimeout(None)  # blocking: the kernel keeps the time (see _KERNEL_TIMEOUTS)
+        _set_timeout(sock, read_timeout)
         self._deadline: Optional[float] = None
         self._shortened = False
         #: Whether this connection already carried an answer (it came from the pool).
@@ -189,7 +219,7 @@ class WireConnection:
         """
         self._deadline = None if seconds is None else time.monotonic() + seconds
         if seconds is None and self._shortened:
-            self.sock.settimeout(self._read_timeout)
+            _set_timeout(self.sock, self._read_timeout)
             self._shortened = False
 
     def _before_read(self) -> None:
@@ -200,11 +230,11 @@ class WireConnection:
         if left <= 0:
             raise DeadlinePassed("the answer's deadline passed")
         if self._read_timeout is None or left < self._read_timeout:
-            self.sock.settimeout(left)
+            _set_timeout(self.sock, left)
             self._shortened = True
 
     def _read_failed(self, error: OSError) -> Exception:
-        if isinstance(error, TimeoutError):
+        if isinstance(error, _TIMED_OUT):
             if self._deadline is not None and time.monotonic() >= self._deadline:
                 return DeadlinePassed(error)
             return ReadTimeout(error)
@@ -215,6 +245,14 @@ class WireConnection:
         nobody asked for waiting (checked without blocking before a pooled connection is reused)."""
         if self._start != self._end:
             return True
+        if _KERNEL_TIMEOUTS and not isinstance(self.sock, ssl.SSLSocket):
+            try:
+                self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                return True  # bytes nobody asked for, or b"": closed by the server
+            except BlockingIOError:
+                return False  # nothing to read: alive
+            except (OSError, ValueError):
+                return True
         try:
             poller = select.poll()
             poller.register(self.sock, select.POLLIN)
@@ -254,7 +292,7 @@ class WireConnection:
                     sock.sendall(view[offset : min(offset + blocksize, length)])
                 return
             sock.sendall(head)
-        except TimeoutError as error:
+        except _TIMED_OUT as error:
             raise ReadTimeout(error) from error
         except OSError as error:
             raise WireFailure(error) from error
@@ -266,7 +304,7 @@ class WireConnection:
             left -= len(block)
             try:
                 sock.sendall(block)
-            except TimeoutError as error:
+            except _TIMED_OUT as error:
                 raise ReadTimeout(error) from error
             except OSError as error:
                 raise WireFailure(error) from error
