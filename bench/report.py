@@ -22,6 +22,10 @@ NOTES = Path(__file__).resolve().parent / "notes.md"
 AB_NOTES = Path(__file__).resolve().parent / "ab.md"
 #: Issue 25's goals against their anchors, before and after (``python -m bench goals``), inserted at the end.
 GOALS_NOTES = Path(__file__).resolve().parent / "goals.md"
+#: The download benchmark's notes (``python -m bench.download`` runs on its own; its page section is kept here).
+DOWNLOAD_NOTES = Path(__file__).resolve().parent / "download.md"
+#: The copy benchmark's section (``python -m bench.copy`` runs on its own).
+COPY_NOTES = Path(__file__).resolve().parent / "copy.md"
 
 LABELS = {
     "ours": "this package (MD5 + CRC-64)",
@@ -547,12 +551,16 @@ def render(results: Dict[str, Any], docs: Path, img_dir: Path) -> None:
     for name, build in builders.items():
         if name in suites:
             lines += build(suites[name]) + [""]
+    if COPY_NOTES.exists():
+        lines += [COPY_NOTES.read_text().rstrip(), ""]
     lines += section_machine(results) + [""]
     if not images:
         lines += ["(No plots: matplotlib is not installed; `pip install -e '.[bench]'`.)", ""]
     lines += section_commands(results)
     if AB_NOTES.exists():
         lines += ["", AB_NOTES.read_text().rstrip()]
+    if DOWNLOAD_NOTES.exists():
+        lines += ["", DOWNLOAD_NOTES.read_text().rstrip()]
     if GOALS_NOTES.exists():
         lines += ["", GOALS_NOTES.read_text().rstrip()]
     docs.parent.mkdir(parents=True, exist_ok=True)
