@@ -213,3 +213,24 @@ def test_buffer_reader_serves_views_and_rewinds() -> None:
     assert b"".join([reader.read(4000), reader.read(4000), reader.read(4000)]) == DATA[:5000]
     assert reader.digest() is part.digest and len(reader) == 5000
     assert events[-1].bytes_done == 5000
+
+
+def test_readinto_a_reused_buffer_reads_hashes_and_counts_like_read(fd: int) -> None:
+    reader = FilePartReader(fd, 100_000, 150_000, 2)
+    buffer = memoryview(bytearray(40_000))
+    out = bytearray()
+    while True:
+        got = reader.readinto(buffer)
+        if not got:
+            break
+        out += buffer[:got]  # the caller sends the block before the next read overwrites it
+    assert bytes(out) == DATA[100_000:250_000] and reader.tell() == 150_000
+    digest = reader.digest()
+    assert digest.crc64 == crc64(bytes(out)) and digest.md5_hex == hashlib.md5(bytes(out)).hexdigest()
+
+
+def test_readinto_past_the_end_of_a_shrunk_file_is_a_changed_source(fd: int) -> None:
+    reader = FilePartReader(fd, len(DATA) - 10, 20, 3, path="x.bin")
+    with pytest.raises(SourceChangedError) as info:
+        reader.readinto(memoryview(bytearray(64)))
+    assert "part 3" in str(info.value) and info.value.got == 10

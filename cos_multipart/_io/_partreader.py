@@ -34,6 +34,14 @@ logger = logging.getLogger(__name__)
 _REHASH_CHUNK = 1024 * 1024
 #: Chunk used to fill a part buffer from a stream.
 _STREAM_CHUNK = 1024 * 1024
+#: Whether the platform has ``os.preadv`` (Linux, BSDs).
+_HAS_PREADV = hasattr(os, "preadv")
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    data = os.pread(fd, len(view), offset)
+    view[: len(data)] = data
+    return len(data)
 
 
 class PartCancelled(CosCancelledError):
@@ -177,6 +185,26 @@ class FilePartReader(_PartBody):
         if size == 0:
             return b""
         data = os.pread(self._fd, size, self._offset + self._pos)
+        self._took(data, size)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` (up to what is left of the part), hashing on the way; returns how many bytes.
+
+        The sender's own buffer, reused for every block it writes: no allocation per block (with a fresh
+        ``bytes`` of 1 MiB per read, the allocator handed pages back and faulted them in again, ~0.05 s of
+        system time per GiB).
+        """
+        size = self._admit(len(buffer))
+        if size == 0:
+            return 0
+        view = buffer[:size]
+        offset = self._offset + self._pos
+        got = os.preadv(self._fd, [view], offset) if _HAS_PREADV else _pread_into(self._fd, view, offset)
+        self._took(view[:got], size)
+        return size
+
+    def _took(self, data: Union[bytes, memoryview], size: int) -> None:
         if len(data) != size:
             raise SourceChangedError(
                 f"{self._path or 'the file'} is shorter than when the upload started: part {self.part_number} "
@@ -188,7 +216,6 @@ class FilePartReader(_PartBody):
         if self._pos == self._hasher.size:
             self._hasher.update(data)
         self._served(size)
-        return data
 
     def _moved(self, target: int) -> None:
         if target == 0 or target < self._hasher.size:

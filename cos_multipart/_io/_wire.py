@@ -195,7 +195,9 @@ class WireConnection:
     thread: the request blocked on it then fails at once.
     """
 
-    __slots__ = ("__weakref__", "_buffer", "_deadline", "_end", "_read_timeout", "_shortened", "_start", "reused", "sock")
+    __slots__ = (
+        "__weakref__", "_buffer", "_deadline", "_end", "_read_timeout", "_send_buffer", "_shortened", "_start", "reused", "sock",
+    )  # fmt: skip
 
     def __init__(self, sock: socket.socket, read_timeout: Optional[float]) -> None:
         self.sock = sock
@@ -203,6 +205,8 @@ class WireConnection:
         self._start = 0
         self._end = 0
         self._read_timeout = read_timeout
+        #: A large body's blocks are read into this (made at the first such body, kept with the connection).
+        self._send_buffer: Optional[memoryview] = None
         if _KERNEL_TIMEOUTS:
             sock.settimeout(None)  # blocking: the kernel keeps the time (see _KERNEL_TIMEOUTS)
         _set_timeout(sock, read_timeout)
@@ -297,8 +301,17 @@ class WireConnection:
         except OSError as error:
             raise WireFailure(error) from error
         left = length
+        readinto = getattr(body, "readinto", None)
+        if readinto is not None and self._send_buffer is None:
+            self._send_buffer = memoryview(bytearray(blocksize))
+        buffer = self._send_buffer
         while left > 0:
-            block = body.read(min(blocksize, left))  # an OSError here is the body's own
+            # An OSError from the body is the body's own, not the network's.
+            if readinto is not None and buffer is not None and len(buffer) >= min(blocksize, left):
+                got = readinto(buffer[: min(blocksize, left)])
+                block: Any = buffer[:got] if got else b""  # None (no data from a non-blocking file) is an end too
+            else:
+                block = body.read(min(blocksize, left))
             if not block:
                 raise OSError(f"request body ended {left} bytes before its Content-Length")
             left -= len(block)
