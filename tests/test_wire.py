@@ -355,3 +355,32 @@ def test_a_client_without_a_proxy_never_imports_requests() -> None:
     env = {name: value for name, value in os.environ.items() if not name.lower().endswith("_proxy")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True)
     assert done.stdout.strip() == "", done.stdout
+
+
+def test_a_silent_tls_server_is_a_read_timeout_too() -> None:
+    """Over TLS the socket keeps Python's own timeout: its TLS layer retries a read the kernel timed out."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    authority.configure_trust(client_context)
+    release = threading.Event()
+
+    def silent(connection: socket.socket) -> None:
+        with server_context.wrap_socket(connection, server_side=True) as secured:
+            secured.recv(65536)
+            release.wait(30)
+
+    server = RawServer([silent])
+    try:
+        connection = _wire.connect("127.0.0.1", server.port, timeout=5, read_timeout=0.2, tls=client_context)
+        connection.request(_wire.request_head("GET", "/k", [("Host", "x")]), None, 0, 1024)
+        with pytest.raises(_wire.ReadTimeout):
+            WireAnswer(connection, "GET", lambda used, keep: None)
+        connection.close()
+    finally:
+        release.set()
+        server.close()

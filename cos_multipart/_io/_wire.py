@@ -178,9 +178,15 @@ def _timeval(seconds: Optional[float]) -> bytes:
     return struct.pack("ll", whole, micro)
 
 
+def _kernel_timeouts(sock: socket.socket) -> bool:
+    """Whether ``sock``'s timeouts are the kernel's: on Linux, and not over TLS (Python's TLS layer retries a
+    read the kernel timed out on a blocking socket, so only its own timeout ends a silent TLS peer)."""
+    return _KERNEL_TIMEOUTS and not isinstance(sock, ssl.SSLSocket)
+
+
 def _set_timeout(sock: socket.socket, seconds: Optional[float]) -> None:
     """Each send and receive on ``sock`` waits at most ``seconds`` (``None``: without limit)."""
-    if _KERNEL_TIMEOUTS:
+    if _kernel_timeouts(sock):
         value = _timeval(seconds)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
@@ -207,7 +213,7 @@ class WireConnection:
         self._read_timeout = read_timeout
         #: A large body's blocks are read into this (made at the first such body, kept with the connection).
         self._send_buffer: Optional[memoryview] = None
-        if _KERNEL_TIMEOUTS:
+        if _kernel_timeouts(sock):
             sock.settimeout(None)  # blocking: the kernel keeps the time (see _KERNEL_TIMEOUTS)
         _set_timeout(sock, read_timeout)
         self._deadline: Optional[float] = None
