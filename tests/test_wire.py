@@ -384,3 +384,17 @@ def test_a_silent_tls_server_is_a_read_timeout_too() -> None:
     finally:
         release.set()
         server.close()
+
+
+def test_a_server_that_stops_reading_the_body_is_a_write_timeout(serve: Callable[..., RawServer]) -> None:
+    """Each block must leave within the read timeout (the kernel's send timeout on Linux)."""
+    release = threading.Event()
+    server = serve(lambda connection: (connection.recv(1024), release.wait(30)))
+    connection = _wire.connect("127.0.0.1", server.port, timeout=5, read_timeout=0.2, tls=None)
+    body = b"x" * (64 * 1024 * 1024)  # far more than the socket buffers hold
+    try:
+        with pytest.raises(_wire.ReadTimeout):
+            connection.request(b"PUT /k HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body), body, len(body), 1024 * 1024)
+    finally:
+        release.set()
+        connection.close()
