@@ -44,6 +44,7 @@ from .._io._walk import walk
 from .._io.checkpoint import CheckpointStore
 from .._protocol.checksum import fd_crc64
 from .._io.client import CosClient
+from ._interrupts import deferring, raise_pending
 from .threads import Upload
 from .._io._sources import BodyOptions, FileSource
 from .._protocol.errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
@@ -267,8 +268,9 @@ class FileSender:
             # Woken when every file is done or one failed unexpectedly, and every _POLL_SECONDS for Ctrl-C.
             # (concurrent.futures.wait over the pending set, every 0.2 s, cost O(files) each time: a few
             # per cent of a run of thousands of small files, growing with their number.)
-            while not waiting.event.wait(_POLL_SECONDS):
-                pass
+            with deferring():  # Ctrl-C taken here, not inside the wait's locks (see _interrupts)
+                while not waiting.event.wait(_POLL_SECONDS):
+                    raise_pending()
             for future in waiting.failed or futures:
                 future.result()
         except BaseException:

@@ -8,7 +8,10 @@ subclass's: :class:`~cos_multipart._drivers.threads.Upload` for an upload; a clu
 :meth:`~ThreadExecutor.parts_running` and :meth:`~ThreadExecutor.finished_parts`.
 
 Ctrl-C reaches only the thread that loops: the machine is interrupted (it stops its parts, then keeps or aborts),
-and the loop goes on until the machine ends.
+and the loop goes on until the machine ends. In the main thread the loop takes it at the top of a turn (within
+:data:`POLL_SECONDS`), never inside its own waits and bookkeeping, which take locks a ``KeyboardInterrupt`` could
+leave held for good; what it performs (a request, a read of a stream) is interrupted at once
+(:mod:`cos_multipart._drivers._interrupts`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .._core._actions import StopParts
 from .._core._machine import Machine
+from ._interrupts import deferring, interruptible, raise_pending
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +73,18 @@ class ThreadExecutor:
         """Run ``machine`` until it ends (its result or failure is then the machine's to give)."""
         interrupted: Optional[BaseException] = None
         try:
-            while machine.end is None:
-                try:
-                    self._turn(machine)
-                    if interrupted is not None and not self.parts_running() and machine.parts_in_flight():
-                        # The interrupt came between a part's end and its outcome reaching the machine (or
-                        # between its start and its bookkeeping): nothing will ever report those parts.
-                        machine.forget_parts(interrupted)
-                except BaseException as error:  # Ctrl-C in this thread: the machine stops and keeps or aborts
-                    interrupted = interrupted or error
-                    machine.interrupt(error)
+            with deferring():  # Ctrl-C raised by raise_pending below, or inside what perform() does
+                while machine.end is None:
+                    try:
+                        raise_pending()
+                        self._turn(machine)
+                        if interrupted is not None and not self.parts_running() and machine.parts_in_flight():
+                            # The interrupt came between a part's end and its outcome reaching the machine (or
+                            # between its start and its bookkeeping): nothing will ever report those parts.
+                            machine.forget_parts(interrupted)
+                    except BaseException as error:  # Ctrl-C in this thread: the machine stops and keeps or aborts
+                        interrupted = interrupted or error
+                        machine.interrupt(error)
         finally:
             pool, self._pool = self._pool, None
             if pool is not None:
@@ -102,7 +108,7 @@ class ThreadExecutor:
         try:
             if isinstance(action, StopParts):
                 return self.stop_parts()
-            return self.perform(action)
+            return interruptible(self.perform, action)
         except BaseException as error:  # the machine decides what it means, Ctrl-C included
             return error
 

@@ -1,0 +1,47 @@
+"""``python signal_at_lock.py ARGS...`` runs ``cos-multipart ARGS...`` with SIGINT delivered at the worst point
+for it: right after the main thread has taken a lock inside a Python-level ``__enter__``.
+
+A signal's Python handler runs in the main thread at the next check between bytecodes, wherever that thread is.
+``threading.Condition.__enter__`` (every ``with condition:``, so ``Event.wait``, ``Future.result``, a
+``Semaphore``, the waits of ``concurrent.futures``) is Python code that takes the lock and then returns: a
+``KeyboardInterrupt`` raised between the two leaves the lock held for good, since ``__exit__`` only runs once
+``__enter__`` has returned. This child makes that happen on purpose, once: the first time the main thread
+takes a condition's lock after the test has created the file named by ``$COS_MULTIPART_TEST_ARM`` (the test
+does so once the server has seen the parts arrive), it says so on stderr and raises SIGINT before returning.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any, List
+
+#: What the child prints on stderr when the signal is raised (the test checks that it landed there).
+FIRED = "signal_at_lock: SIGINT raised with a condition's lock just taken"
+
+
+def install(arm: str) -> None:
+    """Make the first ``Condition.__enter__`` of the main thread after ``arm`` exists raise SIGINT inside it."""
+    fired: List[bool] = []
+    enter = threading.Condition.__enter__
+    main = threading.main_thread().ident
+
+    def entered(self: threading.Condition) -> Any:
+        taken = enter(self)
+        # (get_ident: current_thread() in a thread still starting would register a dummy thread in its place.)
+        if not fired and threading.get_ident() == main and os.path.exists(arm):
+            fired.append(True)
+            print(FIRED, file=sys.stderr, flush=True)
+            signal.raise_signal(signal.SIGINT)  # its handler runs here, before this returns
+        return taken
+
+    threading.Condition.__enter__ = entered  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    install(os.environ["COS_MULTIPART_TEST_ARM"])
+    from cos_multipart._cli.main import main
+
+    sys.exit(main(sys.argv[1:]))
