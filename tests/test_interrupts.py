@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import pytest
 
-from cos_multipart._drivers._interrupts import deferring, interrupt, interruptible, raise_pending
+from cos_multipart._drivers._interrupts import Bell, deferring, interrupt, interruptible, raise_pending
 
 
 class Stop(KeyboardInterrupt):
@@ -118,3 +118,26 @@ def test_the_default_sigint_handler_is_replaced_inside_a_region_and_put_back() -
         assert signal.getsignal(signal.SIGINT) is own
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_kept_interrupt_rings_the_bell_its_loop_waits_on() -> None:
+    bell, other = Bell(), Bell()
+    assert not bell.wait(0)
+    with pytest.raises(Stop), deferring(bell):
+        with deferring():  # an inner region without a bell keeps the outer one's
+            interrupt(Stop())
+        assert bell.wait(0) and not bell.wait(0)  # rung once, for the loop to take it now
+        raise_pending()
+    with deferring(other):
+        pass
+    interrupt_outside = pytest.raises(Stop)
+    with interrupt_outside:
+        interrupt(Stop())  # outside every region: raised, no bell rung
+    assert not bell.wait(0) and not other.wait(0)
+
+
+def test_a_bell_rung_twice_wakes_once() -> None:
+    bell = Bell()
+    bell.ring()
+    bell.ring()
+    assert bell.wait(0) and not bell.wait(0)

@@ -44,7 +44,7 @@ from .._io._walk import walk
 from .._io.checkpoint import CheckpointStore
 from .._protocol.checksum import fd_crc64
 from .._io.client import CosClient
-from ._interrupts import deferring, raise_pending
+from ._interrupts import Bell, deferring, raise_pending
 from .threads import Upload
 from .._io._sources import BodyOptions, FileSource
 from .._protocol.errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
@@ -139,15 +139,18 @@ class _Progress:
 
 
 class _Completion:
-    """Sets :attr:`event` once every future is done, or at once when one fails (listed in :attr:`failed`)."""
+    """Sets :attr:`event` (and rings :attr:`bell`) once every future is done, or at once when one fails (listed
+    in :attr:`failed`)."""
 
     def __init__(self, futures: Sequence["concurrent.futures.Future[None]"]) -> None:
         self.event = threading.Event()
+        self.bell = Bell()
         self.failed: List["concurrent.futures.Future[None]"] = []
         self._left = len(futures)
         self._lock = threading.Lock()
         if not futures:
             self.event.set()
+            self.bell.ring()
         for future in futures:
             future.add_done_callback(self._done)
 
@@ -159,6 +162,7 @@ class _Completion:
                 self.failed.append(future)
             if failed or self._left == 0:
                 self.event.set()
+                self.bell.ring()
 
 
 @dataclass(frozen=True)
@@ -268,8 +272,10 @@ class FileSender:
             # Woken when every file is done or one failed unexpectedly, and every _POLL_SECONDS for Ctrl-C.
             # (concurrent.futures.wait over the pending set, every 0.2 s, cost O(files) each time: a few
             # per cent of a run of thousands of small files, growing with their number.)
-            with deferring():  # Ctrl-C taken here, not inside the wait's locks (see _interrupts)
-                while not waiting.event.wait(_POLL_SECONDS):
+            # Ctrl-C taken here, not inside a wait's locks; the handler that keeps it rings the bell (_interrupts).
+            with deferring(waiting.bell):
+                while not waiting.event.is_set():
+                    waiting.bell.wait(_POLL_SECONDS)
                     raise_pending()
             for future in waiting.failed or futures:
                 future.result()

@@ -10,9 +10,10 @@ blocks on that lock, the loop waits for that part, and the command never ends (t
 So the loops that wait for threads in the main thread (:class:`~cos_multipart._drivers._executor.ThreadExecutor`'s,
 a directory run's) take interrupts only where they choose. Inside :class:`deferring`, :func:`interrupt` (what the
 command line's signal handler calls, and the SIGINT handler :class:`deferring` puts in place of Python's default
-one) keeps the interrupt instead of raising it, and the loop raises it at its next safe point
-(:func:`raise_pending`), within its poll interval. What the loop does that may take any time (a request, a read
-of a stream) runs through :func:`interruptible`: an interrupt raises at once there, as it always did.
+one) keeps the interrupt instead of raising it and rings the region's :class:`Bell`, which is what the loop waits on
+(its threads ring it too when their work finishes), so the loop raises it at once, at its safe point
+(:func:`raise_pending`). What the loop does that may take any time (a request, a read of a stream) runs through
+:func:`interruptible`: an interrupt raises at once there, as it always did.
 
 Every function here is called in the main thread (signal handlers run there); elsewhere they change nothing.
 """
@@ -22,9 +23,9 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType, TracebackType
-from typing import Any, Callable, Optional, Type, TypeVar
+from typing import Any, Callable, Optional, Tuple, Type, TypeVar
 
-__all__ = ["deferring", "interrupt", "interruptible", "raise_pending"]
+__all__ = ["Bell", "deferring", "interrupt", "interruptible", "raise_pending"]
 
 T = TypeVar("T")
 
@@ -38,9 +39,35 @@ class _Gate:
 
     depth = 0
     pending: Optional[BaseException] = None
+    bells: Tuple["Bell", ...] = ()
 
 
 _GATE = _Gate()
+
+
+class Bell:
+    """What a loop in the main thread waits on: rung by the threads whose work finished, and by :func:`interrupt`
+    when it keeps an interrupt, so the loop takes it at once instead of at the end of its poll interval.
+
+    A lock held while nobody rang: :meth:`wait` is one ``acquire`` with a timeout, in C, which a signal
+    interrupts without leaving anything held (a ``threading.Event`` or ``Condition`` would take a lock in Python
+    code first), and a handler that rings it ends the wait it interrupted.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def ring(self, *_: object) -> None:
+        """Wake the loop (from any thread or a signal handler; rung twice, it wakes it once)."""
+        try:
+            self._lock.release()
+        except RuntimeError:  # already rung, not waited for yet
+            pass
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until rung (``True``, and unrung again) or ``timeout`` seconds pass (``False``)."""
+        return self._lock.acquire(timeout=timeout)
 
 
 def _in_main_thread() -> bool:
@@ -55,6 +82,8 @@ def interrupt(error: BaseException) -> None:
     if _GATE.depth > 0 and _in_main_thread():
         if _GATE.pending is None:
             _GATE.pending = error
+        for bell in _GATE.bells:
+            bell.ring()
         return
     raise error
 
@@ -81,8 +110,10 @@ class deferring:  # noqa: N801 - used as a statement, like contextlib's helpers
     interrupt still kept when the outermost region ends is raised then, unless an interrupt already leaves.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bell: Optional[Bell] = None) -> None:
+        self._bell = bell  # what the region's loop waits on: rung when an interrupt is kept
         self._previous = -1  # not entered in the main thread
+        self._bells: Tuple[Bell, ...] = ()
         self._replaced = False
 
     def __enter__(self) -> "deferring":
@@ -92,7 +123,9 @@ class deferring:  # noqa: N801 - used as a statement, like contextlib's helpers
         if previous == 0 and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, _keep_sigint)  # same as the default while depth is 0: a race is harmless
             self._replaced = True
-        self._previous = previous
+        self._previous, self._bells = previous, _GATE.bells
+        if self._bell is not None:
+            _GATE.bells = (*self._bells, self._bell)
         _GATE.depth = previous + 1  # last: from here on a handler keeps, never raises
         return self
 
@@ -102,6 +135,7 @@ class deferring:  # noqa: N801 - used as a statement, like contextlib's helpers
         if self._previous < 0:
             return
         _GATE.depth = self._previous  # first: a handler from here on raises where it lands, as outside
+        _GATE.bells = self._bells
         if self._previous > 0:
             return  # an outer region's loop takes what is kept
         if self._replaced and signal.getsignal(signal.SIGINT) is _keep_sigint:

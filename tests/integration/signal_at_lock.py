@@ -8,6 +8,8 @@ A signal's Python handler runs in the main thread at the next check between byte
 ``__enter__`` has returned. This child makes that happen on purpose, once: the first time the main thread
 takes a condition's lock after the test has created the file named by ``$COS_MULTIPART_TEST_ARM`` (the test
 does so once the server has seen the parts arrive), it says so on stderr and raises SIGINT before returning.
+A loop that waits on its :class:`~cos_multipart._drivers._interrupts.Bell` instead (no condition at all) gets
+the signal as it starts waiting there, whichever of the two comes first.
 """
 
 from __future__ import annotations
@@ -19,25 +21,41 @@ import threading
 from typing import Any, List
 
 #: What the child prints on stderr when the signal is raised (the test checks that it landed there).
-FIRED = "signal_at_lock: SIGINT raised with a condition's lock just taken"
+FIRED = "signal_at_lock: SIGINT raised"
 
 
 def install(arm: str) -> None:
-    """Make the first ``Condition.__enter__`` of the main thread after ``arm`` exists raise SIGINT inside it."""
+    """Make the first ``Condition.__enter__`` (or ``Bell.wait``) of the main thread after ``arm`` exists raise
+    SIGINT inside it."""
     fired: List[bool] = []
-    enter = threading.Condition.__enter__
     main = threading.main_thread().ident
 
-    def entered(self: threading.Condition) -> Any:
-        taken = enter(self)
+    def fire(where: str) -> None:
         # (get_ident: current_thread() in a thread still starting would register a dummy thread in its place.)
         if not fired and threading.get_ident() == main and os.path.exists(arm):
             fired.append(True)
-            print(FIRED, file=sys.stderr, flush=True)
+            print(f"{FIRED} {where}", file=sys.stderr, flush=True)
             signal.raise_signal(signal.SIGINT)  # its handler runs here, before this returns
+
+    enter = threading.Condition.__enter__
+
+    def entered(self: threading.Condition) -> Any:
+        taken = enter(self)
+        fire("with a condition's lock just taken")
         return taken
 
     threading.Condition.__enter__ = entered  # type: ignore[method-assign]
+    try:
+        from cos_multipart._drivers._interrupts import Bell
+    except ImportError:  # (the loops waited on conditions only)
+        return
+    wait = Bell.wait
+
+    def waiting(self: Bell, timeout: float) -> bool:
+        fire("as the loop starts waiting on its bell")
+        return wait(self, timeout)
+
+    Bell.wait = waiting  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
