@@ -6,6 +6,7 @@ prints ``kept UPLOAD_ID`` (the upload the error names) and exits 130."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import List
 
@@ -13,6 +14,9 @@ from signal_at_lock import install
 
 
 def main(argv: List[str]) -> int:
+    # Python's default handler, as a program has it: Python does not install it when SIGINT was ignored at its
+    # start, as in the background jobs of a shell script (their children inherit SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     install(os.environ["COS_MULTIPART_TEST_ARM"])
     from cos_multipart import CheckpointStore, CosClient, kept_upload_of, upload_file
 
