@@ -9,7 +9,9 @@ A signal's Python handler runs in the main thread at the next check between byte
 takes a condition's lock after the test has created the file named by ``$COS_MULTIPART_TEST_ARM`` (the test
 does so once the server has seen the parts arrive), it says so on stderr and raises SIGINT before returning.
 A loop that waits on its :class:`~cos_multipart._drivers._interrupts.Bell` instead (no condition at all) gets
-the signal as it starts waiting there, whichever of the two comes first.
+the signal as it starts waiting there, whichever of the two comes first. With ``$COS_MULTIPART_TEST_AT`` set to
+a function's name, only a lock taken while that function is on the main thread's stack counts (``submit``: while
+a pool is handed its work), and ``$COS_MULTIPART_TEST_SKIP`` such locks are let pass first.
 """
 
 from __future__ import annotations
@@ -30,9 +32,21 @@ def install(arm: str) -> None:
     fired: List[bool] = []
     main = threading.main_thread().ident
 
+    inside = os.environ.get("COS_MULTIPART_TEST_AT")
+    skip = [int(os.environ.get("COS_MULTIPART_TEST_SKIP", "0"))]
+
+    def within() -> bool:
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code.co_name != inside:
+            frame = frame.f_back  # type: ignore[assignment]
+        return frame is not None
+
     def fire(where: str) -> None:
         # (get_ident: current_thread() in a thread still starting would register a dummy thread in its place.)
-        if not fired and threading.get_ident() == main and os.path.exists(arm):
+        if not fired and threading.get_ident() == main and os.path.exists(arm) and (inside is None or within()):
+            if skip[0] > 0:
+                skip[0] -= 1
+                return
             fired.append(True)
             print(f"{FIRED} {where}", file=sys.stderr, flush=True)
             signal.raise_signal(signal.SIGINT)  # its handler runs here, before this returns

@@ -75,3 +75,29 @@ def test_a_directory_upload_stops_when_the_signal_lands_inside_a_lock(child_env:
                       r"again\), 1 not started", summary)  # fmt: skip
     assert found, (summary, terminal[-3000:])
     assert len(checkpoints(tmp_path)) == 2
+
+
+def test_a_directory_upload_stops_when_the_signal_lands_while_its_files_are_handed_out(
+    child_env: LocalCOS, tmp_path: Path
+) -> None:
+    """The lanes are handed every file at the start (``submit``, which takes a lock of the pool's): a signal
+    there once escaped before the stop was set up, the files already started ran on, and the command waited
+    for them (and a lane for the pool's lock) for good."""
+    server = child_env
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("big1.bin", "big2.bin", "big3.bin"):
+        (tree / name).write_bytes(os.urandom(3 * MB))
+    for number in range(20):
+        (tree / f"small{number}.txt").write_bytes(os.urandom(1000))
+    arm = tmp_path / "arm"
+    arm.touch()  # armed from the start: a lock taken in submit once the large files are handed out
+    child = Child(["upload", "-r", str(tree), target(server, "t/"), "--part-size", "1MB", "--multipart-threshold",
+                   "1MB", "--concurrency", "4"], runner=RUNNER,
+                  env={"COS_MULTIPART_TEST_ARM": str(arm), "COS_MULTIPART_TEST_AT": "submit",
+                       "COS_MULTIPART_TEST_SKIP": "8"})  # fmt: skip
+    returncode, out, terminal = child.finish()
+
+    assert returncode == 130, (out, terminal)
+    assert FIRED in terminal and "Traceback" not in terminal, terminal
+    assert out.strip().splitlines()[-1].startswith("interrupted: "), out
