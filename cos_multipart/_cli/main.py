@@ -33,7 +33,7 @@ import sys
 import threading
 import traceback
 from types import FrameType
-from typing import Any, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
 from urllib.parse import urlsplit
 
 from .. import __version__
@@ -161,11 +161,16 @@ class Interrupted(KeyboardInterrupt):
         return STOP_SIGNALS.get(self.signum, EXIT_INTERRUPTED)
 
 
-def _on_stop_signal(signum: int, frame: Optional[FrameType]) -> None:
-    if STOPPING.is_set():
-        return  # already stopping: do not break off the checkpoint writes and the summary halfway
-    STOPPING.set()
-    raise Interrupted(signum)
+def _stop_handler(interrupt: Callable[[BaseException], None]) -> Callable[[int, Optional[FrameType]], None]:
+    def on_stop_signal(signum: int, frame: Optional[FrameType]) -> None:
+        if STOPPING.is_set():
+            return  # already stopping: do not break off the checkpoint writes and the summary halfway
+        STOPPING.set()
+        # Raised here, or kept for the loop that waits for the parts or files to raise at its next turn: raised
+        # inside that loop's locks it could leave one held for good (see cos_multipart._drivers._interrupts).
+        interrupt(Interrupted(signum))
+
+    return on_stop_signal
 
 
 def _install_stop_handlers() -> Dict[int, Any]:
@@ -174,8 +179,12 @@ def _install_stop_handlers() -> Dict[int, Any]:
     previous: Dict[int, Any] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous  # signals are delivered to the main thread only; a caller in a thread keeps its own
+    # Imported here, not with this module: building the parser imports no driver (only the standard library).
+    from .._drivers._interrupts import interrupt
+
+    handler = _stop_handler(interrupt)
     for signum in STOP_SIGNALS:
-        previous[signum] = signal.signal(signum, _on_stop_signal)
+        previous[signum] = signal.signal(signum, handler)
     return previous
 
 

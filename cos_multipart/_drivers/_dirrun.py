@@ -44,6 +44,7 @@ from .._io._walk import walk
 from .._io.checkpoint import CheckpointStore
 from .._protocol.checksum import fd_crc64
 from .._io.client import CosClient
+from ._interrupts import Bell, deferring, raise_pending
 from .threads import Upload
 from .._io._sources import BodyOptions, FileSource
 from .._protocol.errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
@@ -138,15 +139,18 @@ class _Progress:
 
 
 class _Completion:
-    """Sets :attr:`event` once every future is done, or at once when one fails (listed in :attr:`failed`)."""
+    """Sets :attr:`event` (and rings :attr:`bell`) once every future is done, or at once when one fails (listed
+    in :attr:`failed`)."""
 
-    def __init__(self, futures: Sequence["concurrent.futures.Future[None]"]) -> None:
+    def __init__(self, futures: Sequence["concurrent.futures.Future[None]"], bell: Bell) -> None:
         self.event = threading.Event()
+        self.bell = bell
         self.failed: List["concurrent.futures.Future[None]"] = []
         self._left = len(futures)
         self._lock = threading.Lock()
         if not futures:
             self.event.set()
+            self.bell.ring()
         for future in futures:
             future.add_done_callback(self._done)
 
@@ -158,6 +162,7 @@ class _Completion:
                 self.failed.append(future)
             if failed or self._left == 0:
                 self.event.set()
+                self.bell.ring()
 
 
 @dataclass(frozen=True)
@@ -260,23 +265,31 @@ class FileSender:
             concurrent.futures.ThreadPoolExecutor(min(LARGE_LANES, self.config.concurrency), "cos-multipart-large"),
             concurrent.futures.ThreadPoolExecutor(small_lanes or self.config.concurrency, "cos-multipart-small"),
         )
-        futures = [lanes[0].submit(self._one, task, finished, sent) for task in tasks if task.item.size >= threshold]
-        futures += [lanes[1].submit(self._one, task, finished, sent) for task in tasks if task.item.size < threshold]
-        waiting = _Completion(futures)
+        bell = Bell()
+        futures: List["concurrent.futures.Future[None]"] = []
         try:
-            # Woken when every file is done or one failed unexpectedly, and every _POLL_SECONDS for Ctrl-C.
-            # (concurrent.futures.wait over the pending set, every 0.2 s, cost O(files) each time: a few
-            # per cent of a run of thousands of small files, growing with their number.)
-            while not waiting.event.wait(_POLL_SECONDS):
-                pass
-            for future in waiting.failed or futures:
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()  # first: a lane freed by the stop below must not start another file
-            if self.owns_slots:
-                self.slots.stop()  # requests not started are refused, requests in flight are cancelled
-            raise
+            # Ctrl-C is taken at raise_pending below, never inside the locks the submits, the wait and the
+            # cancels take (a KeyboardInterrupt there can leave one held for good); the handler that keeps it
+            # rings the bell (_interrupts). Woken when every file is done or one failed unexpectedly (not
+            # concurrent.futures.wait over the pending set every 0.2 s: O(files) each time, a few per cent of a
+            # run of thousands of small files).
+            with deferring(bell):
+                try:
+                    for task in sorted(tasks, key=lambda task: task.item.size < threshold):  # the large ones first
+                        lane = lanes[0] if task.item.size >= threshold else lanes[1]
+                        futures.append(lane.submit(self._one, task, finished, sent))
+                    waiting = _Completion(futures, bell)
+                    while not waiting.event.is_set():
+                        bell.wait(_POLL_SECONDS)
+                        raise_pending()
+                    for future in waiting.failed or futures:
+                        future.result()  # done: a failed file's error, or nothing
+                except BaseException:
+                    for future in futures:
+                        future.cancel()  # first: a lane freed by the stop below must not start another file
+                    if self.owns_slots:
+                        self.slots.stop()  # requests not started are refused, requests in flight are cancelled
+                    raise
         finally:
             for lane in lanes:
                 lane.shutdown(wait=True)

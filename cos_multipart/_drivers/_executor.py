@@ -8,7 +8,10 @@ subclass's: :class:`~cos_multipart._drivers.threads.Upload` for an upload; a clu
 :meth:`~ThreadExecutor.parts_running` and :meth:`~ThreadExecutor.finished_parts`.
 
 Ctrl-C reaches only the thread that loops: the machine is interrupted (it stops its parts, then keeps or aborts),
-and the loop goes on until the machine ends.
+and the loop goes on until the machine ends. In the main thread the loop takes it at the top of a turn (the
+handler rings the bell the loop waits on), never inside its own waits and bookkeeping, which take locks a
+``KeyboardInterrupt`` could leave held for good; what it performs (a request, a read of a stream) is interrupted
+at once (:mod:`cos_multipart._drivers._interrupts`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .._core._actions import StopParts
 from .._core._machine import Machine
+from ._interrupts import Bell, deferring, interruptible, raise_pending
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class ThreadExecutor:
         self.thread_name = thread_name
         self._running: Dict["concurrent.futures.Future[object]", Any] = {}
         self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        #: Rung by each part that finishes, and by a Ctrl-C kept for the loop (what finished_parts waits on).
+        self._bell = Bell()
 
     # -- what a subclass writes --
 
@@ -69,16 +75,18 @@ class ThreadExecutor:
         """Run ``machine`` until it ends (its result or failure is then the machine's to give)."""
         interrupted: Optional[BaseException] = None
         try:
-            while machine.end is None:
-                try:
-                    self._turn(machine)
-                    if interrupted is not None and not self.parts_running() and machine.parts_in_flight():
-                        # The interrupt came between a part's end and its outcome reaching the machine (or
-                        # between its start and its bookkeeping): nothing will ever report those parts.
-                        machine.forget_parts(interrupted)
-                except BaseException as error:  # Ctrl-C in this thread: the machine stops and keeps or aborts
-                    interrupted = interrupted or error
-                    machine.interrupt(error)
+            with deferring(self._bell):  # Ctrl-C raised by raise_pending below, or inside what perform() does
+                while machine.end is None:
+                    try:
+                        raise_pending()
+                        self._turn(machine)
+                        if interrupted is not None and not self.parts_running() and machine.parts_in_flight():
+                            # The interrupt came between a part's end and its outcome reaching the machine (or
+                            # between its start and its bookkeeping): nothing will ever report those parts.
+                            machine.forget_parts(interrupted)
+                    except BaseException as error:  # Ctrl-C in this thread: the machine stops and keeps or aborts
+                        interrupted = interrupted or error
+                        machine.interrupt(error)
         finally:
             pool, self._pool = self._pool, None
             if pool is not None:
@@ -102,7 +110,7 @@ class ThreadExecutor:
         try:
             if isinstance(action, StopParts):
                 return self.stop_parts()
-            return self.perform(action)
+            return interruptible(self.perform, action)
         except BaseException as error:  # the machine decides what it means, Ctrl-C included
             return error
 
@@ -111,7 +119,9 @@ class ThreadExecutor:
     def start_parts(self, parts: List[Any]) -> None:
         """Start ``parts``, each on a thread of the pool."""
         for action in parts:
-            self._running[self._workers().submit(self.request, action)] = action
+            future = self._workers().submit(self.request, action)
+            self._running[future] = action
+            future.add_done_callback(self._bell.ring)  # in the part's thread once its outcome is set
 
     def parts_running(self) -> bool:
         """Whether a part started here has not been handed back yet."""
@@ -121,7 +131,11 @@ class ThreadExecutor:
         """Parts that finished (waiting a little for one): each with its outcome, failures first."""
         if not self._running:
             return []
-        finished, _ = concurrent.futures.wait(self._running, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
+        # On the bell rather than concurrent.futures.wait: a Ctrl-C the signal handler kept rings it too.
+        finished = [future for future in self._running if future.done()]
+        if not finished:
+            self._bell.wait(POLL_SECONDS)
+            finished = [future for future in self._running if future.done()]
         outcomes: List[Tuple[Any, object]] = []
         for future in sorted(finished, key=lambda f: f.exception() is None):  # failures first: they are the news
             exception = future.exception()

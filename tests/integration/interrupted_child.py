@@ -15,7 +15,7 @@ import termios
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -32,12 +32,17 @@ SIGNALS = [pytest.param(signal.SIGINT, 130, id="SIGINT"), pytest.param(signal.SI
 class Child:
     """The command in a child process: stdout on a pipe, stderr on a pseudo-terminal read by a thread."""
 
-    def __init__(self, argv: List[str]) -> None:
+    def __init__(self, argv: List[str], *, runner: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None) -> None:
+        """``runner``: what runs the command line instead of ``python -m cos_multipart`` (a script taking the
+        command's arguments); ``env``: variables added to the inherited environment."""
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))  # a size: tqdm draws a bar
+        # faulthandler on: a child that hangs is sent SIGABRT (see finish), which prints every thread's stack on
+        # the terminal read here, so one occurrence in CI names where it hung. Unused, it costs nothing.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cos_multipart", *argv], stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL
-        )
+            [sys.executable, *(runner or ["-m", "cos_multipart"]), *argv], stdout=subprocess.PIPE, stderr=slave,
+            stdin=subprocess.DEVNULL, env={**os.environ, **(env or {}), "PYTHONFAULTHANDLER": "1"},
+        )  # fmt: skip
         os.close(slave)
         self._master = master
         self._chunks: List[bytes] = []
@@ -63,10 +68,22 @@ class Child:
         try:
             out, _ = self.process.communicate(timeout=PATIENCE)
         except subprocess.TimeoutExpired:
-            # A command that never ends must not outlive its test (one spun for 42 minutes after a CI run).
-            self.process.kill()
-            self.process.communicate()
-            raise
+            # A command that never ends must not outlive its test (one spun for 42 minutes after a CI run); its
+            # threads' stacks first (faulthandler answers SIGABRT with them, then the child dies).
+            self.process.send_signal(signal.SIGABRT)
+            try:
+                self.process.communicate(timeout=PATIENCE / 6)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.communicate()
+            self._reader.join(PATIENCE / 6)
+            os.close(self._master)
+            shown = self.terminal
+            stacks = shown.find("Fatal Python error")
+            if stacks > 2000:  # the bar redrawn for a minute: its last lines are enough
+                shown = f"...{shown[stacks - 2000:]}"
+            pytest.fail(f"the command did not end within {PATIENCE:g} s; what its terminal showed, its threads' "
+                        f"stacks last:\n{shown}")  # fmt: skip
         self._reader.join(PATIENCE)
         os.close(self._master)
         return self.process.returncode, out.decode(), self.terminal.replace("\r\n", "\n")
@@ -78,7 +95,8 @@ def wait_for(condition: Callable[[], bool], child: Child, what: str) -> None:
         if child.process.poll() is not None:
             pytest.fail(f"the command ended before {what}: {child.finish()}")
         if time.monotonic() > deadline:
-            child.process.kill()
+            # Its threads' stacks on the terminal (faulthandler), then it dies.
+            child.process.send_signal(signal.SIGABRT)
             pytest.fail(f"never saw {what}: {child.finish()}")
         time.sleep(0.02)  # polling only: the condition decides
 
