@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -398,3 +398,47 @@ def test_a_server_that_stops_reading_the_body_is_a_write_timeout(serve: Callable
     finally:
         release.set()
         connection.close()
+
+
+def test_an_interrupt_in_the_main_thread_while_it_takes_a_connection_leaves_the_pool_usable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C raised inside a Python-level ``Condition.__enter__`` right after it took its lock leaves that lock
+    held for good; the pool must not take its lock that way (every other thread would then block on it)."""
+    import threading as threads
+
+    from cos_multipart._io._wirepool import WirePool
+
+    opened: List[int] = []
+
+    class Stub(WireConnection):
+        def __init__(self) -> None:  # noqa: D107 - no socket: the pool only counts and hands out
+            opened.append(1)
+
+        def dropped(self) -> bool:
+            return False
+
+        def set_deadline(self, seconds: Optional[float]) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    pool = WirePool(Stub, 2)
+    enter = threads.Condition.__enter__
+
+    def interrupted(self: threads.Condition) -> bool:
+        enter(self)
+        raise KeyboardInterrupt  # as a signal handler would, right after the lock was taken
+
+    monkeypatch.setattr(threads.Condition, "__enter__", interrupted)
+    try:
+        pool.give_back(pool.take(None), True)
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(threads.Condition, "__enter__", enter)
+    taken: List[WireConnection] = []
+    other = threads.Thread(target=lambda: taken.append(pool.take(None)), daemon=True)
+    other.start()
+    other.join(10)  # only a leaked lock makes it wait
+    assert taken, "the pool's lock was left held by the interrupt"

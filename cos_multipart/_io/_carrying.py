@@ -35,7 +35,8 @@ class Deadlines:
     """
 
     def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # taken with its own ``with``, not the condition's (see _wirepool.WirePool)
+        self._condition = threading.Condition(self._lock)
         self._heap: List[Tuple[float, int, "Carrying"]] = []
         self._order = itertools.count()
         self._disarmed = 0
@@ -45,7 +46,7 @@ class Deadlines:
         self.threads_started = 0
 
     def arm(self, entry: "Carrying", seconds: float) -> None:
-        with self._condition:
+        with self._lock:
             if self._pid != os.getpid():  # a forked child has the heap but not the thread
                 self._heap, self._disarmed, self._thread, self._pid = [], 0, None, os.getpid()
             heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), entry))
@@ -57,7 +58,7 @@ class Deadlines:
                 self._condition.notify()  # the earliest deadline now: the watcher sleeps too long
 
     def disarm(self, entry: "Carrying") -> None:
-        with self._condition:
+        with self._lock:
             if entry.state != Carrying.ARMED:
                 return
             entry.state = Carrying.DISARMED
@@ -70,7 +71,7 @@ class Deadlines:
                 self._disarmed = 0
 
     def _watch(self) -> None:
-        with self._condition:
+        with self._lock:
             while True:
                 if not self._heap:
                     self._condition.wait()

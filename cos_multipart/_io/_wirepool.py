@@ -70,7 +70,10 @@ class WirePool:
         self._idle: List[WireConnection] = []
         self._open = 0
         self._closed = False
-        self._condition = threading.Condition(threading.Lock())
+        # Taken with the C lock's own ``with`` (never ``with condition``, whose __enter__ is Python code: a Ctrl-C
+        # raised just after it took the lock would leave the lock held, and every thread of the pool blocked).
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
         self._pid = _pid()
 
     @property
@@ -79,7 +82,7 @@ class WirePool:
 
     def grow(self, size: int) -> None:
         """Allow at least ``size`` connections at once."""
-        with self._condition:
+        with self._lock:
             if size > self._size:
                 self._size = size
                 self._condition.notify_all()
@@ -93,7 +96,7 @@ class WirePool:
         """
         while True:
             idle: Optional[WireConnection] = None
-            with self._condition:
+            with self._lock:
                 if self._pid != _pid():  # a forked child must not share its parent's sockets
                     self._idle, self._open, self._pid = [], 0, _pid()
                 if self._idle:
@@ -121,7 +124,7 @@ class WirePool:
         if keep:
             connection.reused = True
             connection.set_deadline(None)
-            with self._condition:
+            with self._lock:
                 if not self._closed and self._pid == _pid():
                     self._idle.append(connection)
                     self._condition.notify()
@@ -130,13 +133,13 @@ class WirePool:
         self._forget()
 
     def _forget(self) -> None:
-        with self._condition:
+        with self._lock:
             self._open = max(0, self._open - 1)
             self._condition.notify()
 
     def close(self) -> None:
         """Close the idle connections; those in use are closed when given back."""
-        with self._condition:
+        with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
             self._open -= len(idle)
