@@ -10,11 +10,11 @@ from __future__ import annotations
 import socket
 import threading
 from pathlib import Path
-from typing import Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 
-from cos_multipart import CosServiceError, upload_file
+from cos_multipart import CosServiceError, CosTLSError, upload_file
 from cos_multipart._protocol.retry import RetryPolicy
 from cos_multipart.testing import LocalCOS
 
@@ -53,6 +53,20 @@ class ForwardProxy:
                 head, _, buffered = buffered.partition(b"\r\n\r\n")
                 lines = head.split(b"\r\n")
                 method, target, version = lines[0].split(b" ")
+                if method == b"CONNECT":  # HTTPS: a tunnel to host:port, the TLS inside it is not ours to read
+                    with self._lock:
+                        self.targets.append(f"CONNECT {target.decode()}")
+                    host, _, port = target.decode().rpartition(":")
+                    upstream = socket.create_connection((host, int(port)))
+                    client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    threading.Thread(target=self._back, args=(upstream, client), daemon=True).start()
+                    if buffered:
+                        upstream.sendall(buffered)
+                    while True:
+                        data = client.recv(65536)
+                        if not data:
+                            return
+                        upstream.sendall(data)
                 assert target.startswith(b"http://"), target  # a proxy is sent absolute-form targets
                 authority, _, path = target[len(b"http://") :].partition(b"/")
                 with self._lock:
@@ -122,6 +136,23 @@ def test_an_upload_through_a_proxy_is_carried_by_requests_and_verified(
         assert missing.value.status == 404
     assert len(proxy.targets) == len(local_cos.log_entries())  # every request went through the proxy
     assert sum(target.startswith("PUT ") and "via/proxy?" in target for target in proxy.targets) == 4, proxy.targets
+
+
+def test_https_through_a_proxy_is_a_tunnel_and_the_certificate_still_checked(
+    local_cos_factory: Any, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    secure = local_cos_factory(tls=True)
+    with secure.client(proxies={"https": proxy.url}, retry=RetryPolicy.never()) as client:
+        assert client.transport.engine == "requests"
+        client.put_object("tunnelled", b"through CONNECT")
+        with client.get_object("tunnelled") as body:
+            assert body.read() == b"through CONNECT"
+    assert proxy.targets and all(target.startswith("CONNECT 127.0.0.1:") for target in proxy.targets)
+    with secure.client(proxies={"https": proxy.url}, verify=True, retry=RetryPolicy.never()) as untrusting:
+        with pytest.raises(CosTLSError):  # the local CA is not in certifi's bundle: refused through the tunnel too
+            untrusting.head_object("tunnelled")
 
 
 def test_without_a_proxy_the_transport_speaks_http_itself(local_cos: LocalCOS, monkeypatch: pytest.MonkeyPatch) -> None:
