@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from .bar import file_bar, human
 from .main import EXIT_PARTIAL, FLAGS, describe_error, exit_code_for, is_tty, kept_line, parse_bit_rate, parse_size
@@ -295,31 +295,39 @@ def _copy_tree(
     """``cp -r``: the objects copied side by side, every request of all of them within ``--concurrency`` (one pool
     of request slots, as ``upload -r``); a failed one is reported and the others go on (exit 8 if any failed).
     Ctrl-C stops the requests in flight: each copy then keeps its upload for a resume or aborts it."""
+    from .._drivers._each import run_each
     from .._io._slots import RequestSlots
 
     slots = RequestSlots(args.concurrency)
     source_view, view = slots.client_view(source_client), slots.client_view(client)
-    failed = copied = total = 0
+    counts = {"copied": 0, "failed": 0, "bytes": 0}
+    one = functools.partial(_copy_one, args, source, target, source_view, view, move=move, bar=False)
+
+    def attempt(from_key: str, to_key: str) -> Tuple[str, Union[CopyResult, CosError]]:
+        try:
+            return from_key, one(from_key, to_key, options)
+        except CosError as error:  # reported, and the other copies go on
+            return from_key, error
+
+    def handle(outcome: Tuple[str, Union[CopyResult, CosError]]) -> None:
+        from_key, result = outcome
+        if isinstance(result, CosError):
+            counts["failed"] += 1
+            _say_failed(args, source, from_key, result)
+            return
+        counts["copied"] += 1
+        counts["bytes"] += result.size
+        _say(args, source, target, result, from_key, move=move)
+
     pool = ThreadPoolExecutor(max(1, min(args.concurrency, len(pairs))), thread_name_prefix="cos-multipart-cp")
     try:
-        one = functools.partial(_copy_one, args, source, target, source_view, view, move=move, bar=False)
-        futures = {pool.submit(one, from_key, to_key, options): from_key for from_key, to_key in pairs}
-        for future in as_completed(futures):
-            from_key = futures[future]
-            try:
-                result = future.result()
-            except CosError as error:
-                failed += 1
-                _say_failed(args, source, from_key, error)
-                continue
-            copied += 1
-            total += result.size
-            _say(args, source, target, result, from_key, move=move)
-    except KeyboardInterrupt:
-        slots.stop()  # the copies in flight stop (kept or aborted each), those not started never start
-        raise
+        # Ctrl-C is taken between the copies' ends, never inside a lock of the pool's (_drivers/_each); it stops
+        # the copies in flight (kept or aborted each), those not started never start.
+        calls = [functools.partial(attempt, from_key, to_key) for from_key, to_key in pairs]
+        run_each(pool, calls, handle, stop=slots.stop)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    failed, copied, total = counts["failed"], counts["copied"], counts["bytes"]
     if args.json:
         from .json_output import emit
 

@@ -76,7 +76,7 @@ def run_sync_download(args: argparse.Namespace) -> int:
             return _one(client, target, item, root, {**settings, "concurrency": 1} if small else settings, args, cache)
 
         try:
-            lines.extend(each_object(items, one, settings["concurrency"], lambda item: item.remote.size <= settings["part_size"]))
+            each_object(items, one, settings["concurrency"], lambda item: item.remote.size <= settings["part_size"], lines.append)
         finally:
             cache.save()
     deletions = local_deletions(_local_files(root), items, options) if args.delete else []

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from .bar import human
 from .download import _option, download_object, summary, transfer_settings
@@ -23,6 +24,7 @@ from .target import Target, parse_target
 from .text import shown
 from .transfer import make_client
 from .._core._downloadnames import is_folder_marker, local_parts
+from .._drivers._each import run_each
 from .._drivers.download import download_file
 from .._protocol.errors import CosError, CosValidationError
 from .._protocol.models import ObjectSummary
@@ -58,26 +60,24 @@ def plan_tree(objects: List[ObjectSummary], prefix: str, root: str) -> List[Plan
     return planned
 
 
-def each_object(items: Sequence[T], one: Callable[[T, bool], R], concurrency: int, small: Callable[[T], bool]) -> Iterator[R]:
-    """``one(item, small)`` for every item, as each finishes: the small objects (one GET each) ``concurrency``
-    at a time on a pool of threads, then the large ones one after another (each with its own ``concurrency``
-    ranges), so requests in flight stay within ``concurrency`` either way."""
+def each_object(
+    items: Sequence[T], one: Callable[[T, bool], R], concurrency: int, small: Callable[[T], bool], handle: Callable[[R], None]
+) -> None:
+    """``handle(one(item, small))`` for every item, as each finishes: the small objects (one GET each)
+    ``concurrency`` at a time on a pool of threads, then the large ones one after another (each with its own
+    ``concurrency`` ranges), so requests in flight stay within ``concurrency`` either way. Ctrl-C among the small
+    ones is taken between their ends, never inside a lock of the pool's (:mod:`~cos_multipart._drivers._each`):
+    the objects not started are not started."""
     smalls = [item for item in items if small(item)]
     if concurrency > 1 and len(smalls) > 1:
         with concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="cos-multipart-objects") as pool:
-            futures = [pool.submit(one, item, True) for item in smalls]
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()  # Ctrl-C: the objects not started are not started
+            run_each(pool, [functools.partial(one, item, True) for item in smalls], handle)
     else:
         for item in smalls:
-            yield one(item, True)
+            handle(one(item, True))
     for item in items:
         if not small(item):
-            yield one(item, False)
+            handle(one(item, False))
 
 
 def _inside(root: str, path: str) -> bool:
@@ -107,7 +107,9 @@ def run_tree_download(args: argparse.Namespace) -> int:
         def one(item: Planned, small: bool) -> Tuple[str, Dict[str, Any], str]:
             return _one(client, target, item, root, {**settings, "concurrency": 1} if small else settings, dry_run)
 
-        for kind, line, text in each_object(planned, one, settings["concurrency"], lambda item: item.size <= settings["part_size"]):
+        def handle(outcome: Tuple[str, Dict[str, Any], str]) -> None:
+            nonlocal size
+            kind, line, text = outcome
             counts[kind] += 1
             size += int(line.get("size") or 0) if kind in ("downloaded", "would_download") else 0
             lines.append(line)
@@ -117,6 +119,8 @@ def run_tree_download(args: argparse.Namespace) -> int:
                 emit(line)
             elif not _option(args, "quiet", False) or kind in ("refused", "failed"):
                 print(shown(text))
+
+        each_object(planned, one, settings["concurrency"], lambda item: item.size <= settings["part_size"], handle)
     total = {"type": "summary", **counts, "bytes": size, "target": os.path.abspath(root), "dry_run": dry_run}
     if as_json:
         from .json_output import emit

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ from .._core._decisions import client_dialect
 from .._core._dirplan import LocalFile, WalkOptions
 from .._protocol.checksum import fd_crc64
 from .._protocol.errors import CosError, CosServiceError, CosValidationError
+from ._each import run_each
 
 if TYPE_CHECKING:
     from .._io.client import CosClient
@@ -214,10 +216,11 @@ def check_directory(
     local_keys = [key for _, key in keyed]
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cos-check")
     try:
-        futures = [
-            pool.submit(_check_file, client, root, item, key, remote.get(key), crcs, follow_symlinks) for item, key in keyed
+        # Ctrl-C is taken between two files' ends, never inside a lock of the pool's (_each: it hung there).
+        calls = [
+            functools.partial(_check_file, client, root, item, key, remote.get(key), crcs, follow_symlinks) for item, key in keyed
         ]
-        results.extend(future.result() for future in futures)
+        run_each(pool, calls, results.append)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # a stop waits only for the HEADs and reads under way
         crcs.save()
