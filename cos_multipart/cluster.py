@@ -618,6 +618,12 @@ def _cluster_threads(dask_client: "Client") -> int:
     return max(1, sum(int(count) for count in counts.values()))
 
 
+def _check_task_retries(task_retries: object) -> None:
+    """The one rule of ``task_retries`` for every cluster operation (uploads, copies, downloads)."""
+    if isinstance(task_retries, bool) or not isinstance(task_retries, int) or not 0 <= task_retries <= 100:
+        raise CosValidationError("task_retries", task_retries, "an integer 0..100")
+
+
 def _check_settings(
     settings: UploadConfig, parts_per_task: Optional[int], task_retries: int, *, per_task_name: str = "parts_per_task"
 ) -> None:
@@ -627,8 +633,7 @@ def _check_settings(
         isinstance(parts_per_task, bool) or not isinstance(parts_per_task, int) or parts_per_task < 1
     ):
         raise CosValidationError(per_task_name, parts_per_task, "None or a positive integer")
-    if isinstance(task_retries, bool) or not isinstance(task_retries, int) or not 0 <= task_retries <= 100:
-        raise CosValidationError("task_retries", task_retries, "an integer 0..100")
+    _check_task_retries(task_retries)
     if settings.bandwidth_limit is not None:
         raise CosValidationError(
             "bandwidth_limit", settings.bandwidth_limit, "None on a cluster (use traffic_limit, applied per request)"
@@ -760,12 +765,11 @@ def download_file_on_cluster(
     the machine judges as for threads. At most the cluster's threads ranges are in flight. SSE-C is refused (its
     key would travel in tasks), as is a bandwidth cap (one process's).
     """
+    _check_task_retries(task_retries)
     if not isinstance(dask_client, distributed.Client):
         raise CosValidationError("dask_client", type(dask_client).__name__, "a distributed.Client of the cluster")
     if not isinstance(config, ClientConfig):
         raise CosValidationError("config", type(config).__name__, "a cos_multipart.remote.ClientConfig")
-    if isinstance(task_retries, bool) or not isinstance(task_retries, int) or task_retries < 0:
-        raise CosValidationError("task_retries", task_retries, "an int >= 0")
     threads = _cluster_threads(dask_client)
     start = check_start(key, path, part_size, max(1, threads), attempts, resume, None)
     options = check_options(None, traffic_limit, None, progress)

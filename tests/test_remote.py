@@ -146,6 +146,16 @@ def test_settings_a_cluster_cannot_honour_are_refused() -> None:
         cluster._check_settings(UploadConfig(), None, -1)
 
 
+@pytest.mark.parametrize("retries", [-1, 101, True, 2.0])
+def test_task_retries_follow_one_rule_for_every_cluster_operation(retries: object) -> None:
+    """Downloads said "an int >= 0" (and took 10**6) where uploads and copies said 0..100."""
+    cluster = pytest.importorskip("cos_multipart.cluster")
+    with pytest.raises(CosValidationError, match=r"task_retries.*an integer 0\.\.100"):
+        cluster.download_file_on_cluster(None, None, "k", "local.bin", task_retries=retries)
+    with pytest.raises(CosValidationError, match=r"task_retries.*an integer 0\.\.100"):
+        cluster._check_settings(UploadConfig(), None, retries)
+
+
 def test_plugin_credentials_pickle_by_name_and_hide_their_secret() -> None:
     cluster = pytest.importorskip("cos_multipart.cluster")
     source = cluster.PluginCredentials("night-batch")
