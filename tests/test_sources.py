@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cos_multipart._io import _sources
+from cos_multipart._protocol import checksum
 from cos_multipart._io._sources import BodyOptions, FileSource, open_source
 from cos_multipart._protocol.checksum import crc64
 from cos_multipart._protocol.errors import SourceChangedError
@@ -16,7 +16,7 @@ from cos_multipart._protocol.errors import SourceChangedError
 @pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "pread"])
 def test_a_small_file_is_read_whole_with_its_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preadv: bool) -> None:
     if not preadv:
-        monkeypatch.setattr(_sources, "_PREADV", None)
+        monkeypatch.setattr(checksum, "_PREADV", False)  # the one pread_into every reader uses
     data = os.urandom(3 * 1024 * 1024 + 7)
     path = tmp_path / "f"
     path.write_bytes(data)

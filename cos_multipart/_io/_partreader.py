@@ -23,6 +23,7 @@ import threading
 from typing import IO, Optional, Union
 
 from .._core._partvalues import PartDigest, StreamPart
+from .._protocol.checksum import pread_into
 from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
 from .._protocol.errors import CosCancelledError, SourceChangedError
 from .._core.progress import ProgressTracker
@@ -34,16 +35,6 @@ logger = logging.getLogger(__name__)
 _REHASH_CHUNK = 1024 * 1024
 #: Chunk used to fill a part buffer from a stream.
 _STREAM_CHUNK = 1024 * 1024
-#: Whether the platform has ``os.preadv`` (Linux, BSDs).
-_HAS_PREADV = hasattr(os, "preadv")
-
-
-def _pread_into(fd: int, view: memoryview, offset: int) -> int:
-    data = os.pread(fd, len(view), offset)
-    view[: len(data)] = data
-    return len(data)
-
-
 class PartCancelled(CosCancelledError):
     """The upload was cancelled while this part was being sent (raised from ``read``)."""
 
@@ -199,8 +190,7 @@ class FilePartReader(_PartBody):
         if size == 0:
             return 0
         view = buffer[:size]
-        offset = self._offset + self._pos
-        got = os.preadv(self._fd, [view], offset) if _HAS_PREADV else _pread_into(self._fd, view, offset)
+        got = pread_into(self._fd, view, self._offset + self._pos)
         self._took(view[:got], size)
         return size
 

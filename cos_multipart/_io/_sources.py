@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator, Optional, Union, cast
 
 from ._partreader import BufferPartReader, FilePartReader, hash_buffer, read_stream_part
+from .._protocol.checksum import pread_into
 from .._core._partvalues import PartDigest, StreamPart
 from .._protocol.errors import CosValidationError, SourceChangedError, SourceNotFoundError
 from .._protocol.integrity import CRC64_ECMA, IntegrityScheme
@@ -317,13 +318,7 @@ class _FdStream(io.RawIOBase):
         want = min(len(buffer), self._end - self._position)
         if want <= 0:
             return 0
-        target = memoryview(buffer)[:want]
-        if _PREADV is not None:
-            got: int = _PREADV(self._fd, [target], self._position)  # straight into the part buffer: no 2nd copy
-        else:
-            data = os.pread(self._fd, want, self._position)
-            got = len(data)
-            target[:got] = data
+        got = pread_into(self._fd, memoryview(buffer)[:want], self._position)  # straight into the part buffer
         if got != want:
             raise SourceChangedError(
                 f"{self._name} is shorter than when the upload started", path=self._name, expected=want, got=got
@@ -331,6 +326,3 @@ class _FdStream(io.RawIOBase):
         self._position += got
         return got
 
-
-#: ``os.preadv`` where the platform has it (Linux, BSDs): reads into a caller's buffer at an offset.
-_PREADV = getattr(os, "preadv", None)

@@ -209,7 +209,7 @@ def fd_crc64(fd: int) -> int:
     view = memoryview(buffer)
     crc = offset = 0
     while True:
-        count = os.preadv(fd, [buffer], offset) if _PREADV else _pread_into(fd, buffer, offset)
+        count = pread_into(fd, view, offset)
         if not count:
             return crc
         crc = crc64(view[:count], crc)
@@ -225,11 +225,15 @@ def file_crc64(path: str) -> int:
         os.close(fd)
 
 
+#: Whether the platform has ``os.preadv`` (Linux, the BSDs).
 _PREADV = hasattr(os, "preadv")
 
 
-def _pread_into(fd: int, buffer: bytearray, offset: int) -> int:
-    """``preadv`` where the platform lacks it: one read, copied into ``buffer``."""
+def pread_into(fd: int, buffer: Union[bytearray, memoryview], offset: int) -> int:
+    """Read up to ``len(buffer)`` bytes of ``fd`` at ``offset`` straight into ``buffer`` (``os.preadv``; where the
+    platform lacks it, one ``pread`` copied in); returns how many arrived (fewer: the file ended there)."""
+    if _PREADV:
+        return os.preadv(fd, [buffer], offset)
     chunk = os.pread(fd, len(buffer), offset)
     buffer[: len(chunk)] = chunk
     return len(chunk)
