@@ -27,7 +27,7 @@ import ssl
 import struct
 import sys
 import time
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 __all__ = [
     "AnswerBrokeOff",
@@ -166,6 +166,7 @@ def connect(
 #: own timeout polls the socket before every send and receive, one more system call and one more hand-off of
 #: the GIL each, which many threads sending small files paid several times per file.
 _KERNEL_TIMEOUTS = sys.platform.startswith("linux")
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 #: What a send or receive raises when the kernel's timeout passed on a blocking socket.
 _TIMED_OUT = (TimeoutError, BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
@@ -178,20 +179,6 @@ def _timeval(seconds: Optional[float]) -> bytes:
     return struct.pack("ll", whole, micro)
 
 
-def _kernel_timeouts(sock: socket.socket) -> bool:
-    """Whether ``sock``'s timeouts are the kernel's: on Linux, and not over TLS (Python's TLS layer retries a
-    read the kernel timed out on a blocking socket, so only its own timeout ends a silent TLS peer)."""
-    return _KERNEL_TIMEOUTS and not isinstance(sock, ssl.SSLSocket)
-
-
-def _set_timeout(sock: socket.socket, seconds: Optional[float]) -> None:
-    """Each send and receive on ``sock`` waits at most ``seconds`` (``None``: without limit)."""
-    if _kernel_timeouts(sock):
-        value = _timeval(seconds)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
-    else:
-        sock.settimeout(seconds)
 
 
 class WireConnection:
@@ -202,7 +189,8 @@ class WireConnection:
     """
 
     __slots__ = (
-        "__weakref__", "_buffer", "_deadline", "_end", "_read_timeout", "_send_buffer", "_shortened", "_start", "reused", "sock",
+        "__weakref__", "_buffer", "_deadline", "_end", "_kernel", "_read_timeout", "_send_buffer", "_shortened", "_start",
+        "reused", "sock",
     )  # fmt: skip
 
     def __init__(self, sock: socket.socket, read_timeout: Optional[float]) -> None:
@@ -213,9 +201,12 @@ class WireConnection:
         self._read_timeout = read_timeout
         #: A large body's blocks are read into this (made at the first such body, kept with the connection).
         self._send_buffer: Optional[memoryview] = None
-        if _kernel_timeouts(sock):
-            sock.settimeout(None)  # blocking: the kernel keeps the time (see _KERNEL_TIMEOUTS)
-        _set_timeout(sock, read_timeout)
+        # The kernel keeps the time on Linux, but not over TLS: Python's TLS layer retries a read the kernel timed
+        # out on a blocking socket, so only its own timeout ends a silent TLS peer.
+        self._kernel = _KERNEL_TIMEOUTS and not isinstance(sock, ssl.SSLSocket)
+        if self._kernel:
+            sock.settimeout(None)  # blocking: SO_RCVTIMEO/SO_SNDTIMEO bound each call
+        self._set_timeout(read_timeout)
         self._deadline: Optional[float] = None
         self._shortened = False
         #: Whether this connection already carried an answer (it came from the pool).
@@ -229,8 +220,17 @@ class WireConnection:
         """
         self._deadline = None if seconds is None else time.monotonic() + seconds
         if seconds is None and self._shortened:
-            _set_timeout(self.sock, self._read_timeout)
+            self._set_timeout(self._read_timeout)
             self._shortened = False
+
+    def _set_timeout(self, seconds: Optional[float]) -> None:
+        """Each send and receive waits at most ``seconds`` (``None``: without limit)."""
+        if self._kernel:
+            value = _timeval(seconds)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+        else:
+            self.sock.settimeout(seconds)
 
     def _before_read(self) -> None:
         deadline = self._deadline
@@ -240,7 +240,7 @@ class WireConnection:
         if left <= 0:
             raise DeadlinePassed("the answer's deadline passed")
         if self._read_timeout is None or left < self._read_timeout:
-            _set_timeout(self.sock, left)
+            self._set_timeout(left)
             self._shortened = True
 
     def _read_failed(self, error: OSError) -> Exception:
@@ -255,7 +255,7 @@ class WireConnection:
         nobody asked for waiting (checked without blocking before a pooled connection is reused)."""
         if self._start != self._end:
             return True
-        if _KERNEL_TIMEOUTS and not isinstance(self.sock, ssl.SSLSocket):
+        if self._kernel:  # a plain socket on Linux: one peek, no poll object
             try:
                 self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
                 return True  # bytes nobody asked for, or b"": closed by the server
@@ -277,56 +277,59 @@ class WireConnection:
             pass
 
     def request(self, head: bytes, body: Any, length: int, blocksize: int) -> None:
-        """Write ``head`` and ``length`` bytes of ``body`` (bytes-like, or an object with ``read(n)``).
+        """Write ``head`` and ``length`` bytes of ``body`` (bytes-like, or an object with ``read(n)``, read into
+        the connection's own buffer when it has ``readinto``), in writes of at most ``blocksize`` bytes.
 
         Raises:
             ReadTimeout: A write made no progress within the socket's timeout.
             WireFailure: The connection failed.
             OSError: Reading ``body`` failed (not a :class:`WireFailure`: the network is not at fault).
         """
-        sock = self.sock
-        if length <= SMALL_BODY and body is not None and not isinstance(body, (bytes, bytearray, memoryview)):
-            # A small body read first (a failure is the body's own), to leave with its head in one write.
-            body = _read_exactly(body, length)
+        if length <= SMALL_BODY and body is not None and not isinstance(body, _BYTES_LIKE):
+            body = _read_exactly(body, length)  # read first (a failure is the body's own): one write with the head
+        if body is None or length == 0:
+            self._send(head)
+        elif isinstance(body, _BYTES_LIKE):
+            view = memoryview(body).cast("B")[:length]
+            if length <= SMALL_BODY:
+                self._send(head + view)
+                return
+            self._send(head)
+            for offset in range(0, length, blocksize):
+                self._send(view[offset : offset + blocksize])
+        else:
+            self._send(head)
+            for block in self._blocks(body, length, blocksize):
+                self._send(block)
+
+    def _blocks(self, body: Any, length: int, blocksize: int) -> Iterator[Any]:
+        """``length`` bytes of ``body`` in blocks of up to ``blocksize``; an OSError is the body's own."""
+        readinto: Optional[Callable[[memoryview], Optional[int]]] = getattr(body, "readinto", None)
+        buffer: Optional[memoryview] = None
+        if readinto is not None:
+            if self._send_buffer is None or len(self._send_buffer) < blocksize:
+                self._send_buffer = memoryview(bytearray(blocksize))
+            buffer = self._send_buffer
+        left = length
+        while left > 0:
+            want = min(blocksize, left)
+            if buffer is not None and readinto is not None:
+                got = readinto(buffer[:want])
+                block: Any = buffer[:got] if got else b""  # None (no data from a non-blocking file) is an end too
+            else:
+                block = body.read(want)
+            if not block:
+                raise OSError(f"request body ended {left} bytes before its Content-Length")
+            left -= len(block)
+            yield block  # sent before the next block is read into the same buffer
+
+    def _send(self, data: Any) -> None:
         try:
-            if length == 0 or body is None:
-                sock.sendall(head)
-                return
-            if isinstance(body, (bytes, bytearray, memoryview)):
-                view = memoryview(body).cast("B")
-                if length <= SMALL_BODY:
-                    sock.sendall(head + view[:length])
-                    return
-                sock.sendall(head)
-                for offset in range(0, length, blocksize):
-                    sock.sendall(view[offset : min(offset + blocksize, length)])
-                return
-            sock.sendall(head)
+            self.sock.sendall(data)
         except _TIMED_OUT as error:
             raise ReadTimeout(error) from error
         except OSError as error:
             raise WireFailure(error) from error
-        left = length
-        readinto = getattr(body, "readinto", None)
-        if readinto is not None and self._send_buffer is None:
-            self._send_buffer = memoryview(bytearray(blocksize))
-        buffer = self._send_buffer
-        while left > 0:
-            # An OSError from the body is the body's own, not the network's.
-            if readinto is not None and buffer is not None and len(buffer) >= min(blocksize, left):
-                got = readinto(buffer[: min(blocksize, left)])
-                block: Any = buffer[:got] if got else b""  # None (no data from a non-blocking file) is an end too
-            else:
-                block = body.read(min(blocksize, left))
-            if not block:
-                raise OSError(f"request body ended {left} bytes before its Content-Length")
-            left -= len(block)
-            try:
-                sock.sendall(block)
-            except _TIMED_OUT as error:
-                raise ReadTimeout(error) from error
-            except OSError as error:
-                raise WireFailure(error) from error
 
     # -- reading ---------------------------------------------------------------------------------------------
 
