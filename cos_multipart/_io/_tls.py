@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from typing import List, Mapping, Set, Tuple, Union
+from typing import List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import urlsplit
 
 from .._protocol.errors import CosValidationError
@@ -53,6 +53,12 @@ def checked_ca_bundle(verify: object, environ: Mapping[str, str]) -> Union[bool,
         field = "verify" if verify is not True else next(n for n in CA_BUNDLE_VARIABLES if environ.get(n, "").strip())
         raise CosValidationError(field, chosen, "the path of an existing CA bundle file (PEM) or certificate directory")
     return chosen
+
+
+def bundle_locations(location: str) -> Tuple[Optional[str], Optional[str]]:
+    """``(cafile, capath)`` for the CA bundle ``location``, a file or a directory of hashed certificates: the
+    arguments of ``ssl.create_default_context`` and ``SSLContext.load_verify_locations`` alike."""
+    return (None, location) if os.path.isdir(location) else (location, None)
 
 
 def tls_failure(error: BaseException, url: str) -> Tuple[str, str, bool]:

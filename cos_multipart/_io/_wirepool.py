@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable, List, Optional, Protocol, Tuple, Union
 from urllib.parse import urlsplit
 
+from ._tls import bundle_locations
 from ._wire import WireAnswer, WireConnection, WireFailure, connect, request_head
 from .._protocol.signer import host_header
 
@@ -53,11 +54,8 @@ def tls_context(verify: Union[bool, str], default_bundle: Callable[[], str]) -> 
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    location = default_bundle() if verify is True else verify
-    if os.path.isdir(location):
-        context.load_verify_locations(capath=location)
-    else:
-        context.load_verify_locations(cafile=location)
+    cafile, capath = bundle_locations(default_bundle() if verify is True else verify)
+    context.load_verify_locations(cafile=cafile, capath=capath)
     return context
 
 

@@ -35,7 +35,7 @@ import aiohttp
 from yarl import URL
 
 from ._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER, AnswerDeadlineMixin, Retries, corrected_offset, kind_in, signed_headers, transport_error, with_attempts
-from ._tls import checked_ca_bundle
+from ._tls import bundle_locations, checked_ca_bundle
 from .._protocol.credentials import Credentials, CredentialsLike, as_provider
 from .._protocol.endpoint import Endpoint, strip_query
 from .._protocol import operations
@@ -207,9 +207,8 @@ def ssl_option(
         return verify
     chosen = checked_ca_bundle(verify, os.environ if environ is None else environ)
     if isinstance(chosen, str):
-        if os.path.isdir(chosen):
-            return ssl.create_default_context(capath=chosen)
-        return ssl.create_default_context(cafile=chosen)
+        cafile, capath = bundle_locations(chosen)
+        return ssl.create_default_context(cafile=cafile, capath=capath)
     return chosen
 
 
