@@ -189,8 +189,7 @@ class WireConnection:
     """
 
     __slots__ = (
-        "__weakref__", "_buffer", "_deadline", "_end", "_kernel", "_read_timeout", "_send_buffer", "_shortened", "_start",
-        "reused", "sock",
+        "__weakref__", "_buffer", "_deadline", "_end", "_kernel", "_read_timeout", "_send_buffer", "_shortened", "_start", "sock",
     )  # fmt: skip
 
     def __init__(self, sock: socket.socket, read_timeout: Optional[float]) -> None:
@@ -209,8 +208,6 @@ class WireConnection:
         self._set_timeout(read_timeout)
         self._deadline: Optional[float] = None
         self._shortened = False
-        #: Whether this connection already carried an answer (it came from the pool).
-        self.reused = False
 
     def set_deadline(self, seconds: Optional[float]) -> None:
         """Bound reading the answer to ``seconds`` from now (``None``: no bound beyond the read timeout).

@@ -120,7 +120,6 @@ class WirePool:
     def give_back(self, connection: WireConnection, keep: bool) -> None:
         """Return a connection taken: kept idle when ``keep`` (its answer read to the end), else closed."""
         if keep:
-            connection.reused = True
             connection.set_deadline(None)
             with self._lock:
                 if not self._closed and self._pid == _pid():
