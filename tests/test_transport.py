@@ -599,3 +599,27 @@ def test_no_request_asks_for_100_continue(scripted: ScriptedServer, tmp_path: An
     assert not any("Expect" in request.headers for request in scripted.requests)
     assert scripted.connections == 1
     transport.close()
+
+
+@pytest.mark.parametrize("deadline", [30.0, None])
+def test_through_requests_each_body_write_is_bounded_by_the_read_timeout_with_or_without_a_deadline(
+    deadline: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """urllib3 writes a body with the connect timeout on the socket; the transport gives it the read timeout,
+    also when no answer deadline is set (an early wire-engine change tied the one to the other)."""
+    monkeypatch.setenv("NO_PROXY", "")
+    transport, _ = make_transport("http://127.0.0.1:9", proxies={"http": "http://127.0.0.1:1"}, timeout=(60.0, 7.0),
+                                  answer_deadline=deadline, retry=RetryPolicy.never())  # fmt: skip
+    assert transport.engine == "requests"
+    seen: List[Tuple[Any, Any]] = []
+    carrying = transport._registry.carrying  # noqa: SLF001 - the seam both engines share
+
+    def recording(cancel: Any, deadline: Any = None, send_timeout: Any = None) -> Any:
+        seen.append((deadline, send_timeout))
+        return carrying(cancel, deadline, send_timeout)
+
+    monkeypatch.setattr(transport._registry, "carrying", recording)  # noqa: SLF001
+    with pytest.raises(CosTransportError):  # nothing listens where the proxy is: what counts is the set-up
+        transport.send(ops.prepare_head_object("k"), functools.partial(ops.parse_head_object, key="k"))
+    assert seen == [(deadline, 7.0)]
+    transport.close()

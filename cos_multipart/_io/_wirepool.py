@@ -225,5 +225,14 @@ class WireEngine:
         except (OSError, ValueError):
             return None
 
+    @property
+    def pool_size(self) -> int:
+        """Connections allowed at once."""
+        return self.pool.size
+
+    def grow(self, size: int) -> None:
+        """Allow at least ``size`` connections at once."""
+        self.pool.grow(size)
+
     def close(self) -> None:
         self.pool.close()

@@ -143,7 +143,6 @@ class Transport:
         self._rng_lock = threading.Lock()
         #: Seconds added to the local clock when signing; learnt from the server's Date on a clock error.
         self.clock_offset = 0.0
-        self._blocksize = blocksize
         self._registry = ConnectionRegistry()
         # The environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE) is read once, for the
         # one endpoint this transport talks to, never per request.
@@ -160,7 +159,6 @@ class Transport:
                 watcher=self._registry,
             )  # fmt: skip
             self._fixed_headers = [("User-Agent", USER_AGENT), ("Accept-Encoding", "identity")]
-            self._watched_deadline: Optional[float] = None
         else:
             from ._requests_engine import RequestsEngine
 
@@ -168,7 +166,6 @@ class Transport:
                 proxies=through, verify=trusted, pool_size=pool_size, blocksize=blocksize, timeout=timeout,
                 registry=self._registry, user_agent=USER_AGENT,
             )  # fmt: skip
-            self._watched_deadline = answer_deadline
 
     @property
     def engine(self) -> str:
@@ -178,8 +175,7 @@ class Transport:
     @property
     def pool_size(self) -> int:
         """Connections kept per host."""
-        engine = self._engine
-        return engine.pool.size if isinstance(engine, WireEngine) else engine.pool_size
+        return self._engine.pool_size
 
     def ensure_pool_size(self, size: int) -> None:
         """Grow the connection pool to at least ``size`` connections; it never shrinks.
@@ -187,11 +183,7 @@ class Transport:
         The pool blocks when every connection is busy, so a pool smaller than the number of threads sharing
         the client would quietly limit their parallelism; the uploader calls this with its worker count.
         """
-        engine = self._engine
-        if isinstance(engine, WireEngine):
-            engine.pool.grow(size)
-        else:
-            engine.grow(size)
+        self._engine.grow(size)
 
     def credentials(self) -> Credentials:
         """The current credentials from the provider."""
@@ -288,10 +280,12 @@ class Transport:
             date: Optional[str] = None
             entry = None
             try:
-                # The wire engine bounds the answer itself (each read waits at most what is left of the deadline);
-                # through requests, the registry's watcher shuts a connection whose deadline passed.
-                watched = self._watched_deadline
-                with self._registry.carrying(cancel, watched, _read_timeout(self.timeout) if watched else None) as entry:
+                # The wire engine bounds the answer itself (each read waits at most what is left of the deadline).
+                # Through requests, the registry's watcher shuts a connection whose deadline passed, and sets the
+                # read timeout on its socket for the body's writes (urllib3 would use the connect timeout).
+                wire = isinstance(self._engine, WireEngine)
+                deadline, send_timeout = (None, None) if wire else (self.answer_deadline, _read_timeout(self.timeout))
+                with self._registry.carrying(cancel, deadline, send_timeout) as entry:
                     answer = self._attempt(call, url, length, start, cancel)
                     date = answer.headers.get("Date")
                     return with_attempts(handle(answer), retries.policy.attempt)
