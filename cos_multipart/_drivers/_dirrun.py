@@ -45,6 +45,7 @@ from .._io.checkpoint import CheckpointStore
 from .._protocol.checksum import fd_crc64
 from .._io.client import CosClient
 from ._interrupts import Bell, deferring, raise_pending
+from ._smallput import SmallPuts
 from .threads import Upload
 from .._io._sources import BodyOptions, FileSource
 from .._protocol.errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
@@ -105,6 +106,11 @@ class _Progress:
         self._in_flight: Dict[str, Tuple[int, int]] = {}  # path: (bytes sent, bytes confirmed)
         self._new: Dict[str, int] = {}  # path: bytes this run sent and COS acknowledged (reused parts left out)
         self._new_unfinished = 0  # the same, of files that failed
+
+    @property
+    def listening(self) -> bool:
+        """Whether a callback is told (else only the report's byte counts need the events)."""
+        return self._callback is not None
 
     def sent(self, path: str, event: ProgressEvent) -> None:
         with self._lock:
@@ -250,16 +256,23 @@ class FileSender:
         # One cap over every file of the run, as over the parts of one file: an upload made its own, so N
         # files in parallel went N times as fast as --bandwidth-limit said.
         self.limiter = TokenBucket(config.bandwidth_limit) if config.bandwidth_limit else None
+        self.small = SmallPuts(self.client, config, self.limiter)
+        #: Whether a small file's bytes are reported while they go (``sent``); off when nobody listens: a
+        #: small file's progress is then its end, told by ``finished``.
+        self.small_progress = True
 
     def run(
-        self, tasks: Sequence[FileTask], finished: Finished, *, sent: Optional[Sent] = None, small_lanes: Optional[int] = None
-    ) -> None:
+        self, tasks: Sequence[FileTask], finished: Finished, *, sent: Optional[Sent] = None, small_lanes: Optional[int] = None,
+        small_progress: bool = True,
+    ) -> None:  # fmt: skip
         """Handle every task, large files in :data:`LARGE_LANES` threads, small ones in ``small_lanes``.
 
-        ``finished`` is called once per file. An interruption (or an unexpected error) cancels the files
-        not started and, when the sender owns its slots, stops them: requests not started are refused and
-        the files in flight end as ``interrupted``.
+        ``finished`` is called once per file; ``sent`` with the progress of large files, and of small ones
+        too when ``small_progress``. An interruption (or an unexpected error) cancels the files not started
+        and, when the sender owns its slots, stops them: requests not started are refused and the files in
+        flight end as ``interrupted``.
         """
+        self.small_progress = small_progress
         threshold = self.config.multipart_threshold
         lanes = (
             concurrent.futures.ThreadPoolExecutor(min(LARGE_LANES, self.config.concurrency), "cos-multipart-large"),
@@ -408,7 +421,7 @@ class FileSender:
                 return None
             if _changed(fd, item):
                 return None
-            return self._upload_of(source, key, report).single_put(part)
+            return self.small.put(key, part, item.path, report if sent is not None and self.small_progress else None)
         # A large file keeps its path for its checkpoint, but its bytes come from this descriptor; the
         # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise, and the
         # file fails: it is not sent a second time in this run).
@@ -545,7 +558,9 @@ class DirectoryRun:
 
     def _dispatch(self, tasks: List[FileTask], progress: _Progress) -> None:
         """Handle every file; each ends in :meth:`_finished`."""
-        self.sender.run(tasks, lambda task, result: self._finished(task, result, progress), sent=progress.sent)
+        self.sender.run(
+            tasks, lambda task, result: self._finished(task, result, progress), sent=progress.sent, small_progress=progress.listening
+        )
 
     def _finished(self, task: FileTask, result: Optional[FileResult], progress: _Progress) -> None:
         """Record one file's outcome (from any thread), cache its CRC-64 if still valid, report progress."""

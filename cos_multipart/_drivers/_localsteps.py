@@ -21,7 +21,7 @@ from .._io.checkpoint import CheckpointRecorder, CheckpointStore
 from .._protocol.errors import CosCancelledError
 from .._core.progress import ProgressTracker
 
-__all__ = ["LOCAL_ACTIONS", "PROGRESS_ACTIONS", "LocalSteps", "facts_of"]
+__all__ = ["LOCAL_ACTIONS", "PROGRESS_ACTIONS", "LocalSteps", "apply_progress", "facts_of"]
 
 ProgressAction = Union[ProgressStart, ProgressRewind, PartDone, ProgressFinish, ProgressFlush]
 LocalAction = Union[
@@ -31,6 +31,26 @@ LocalAction = Union[
 #: The same unions as class tuples, for isinstance (one list each, not two to keep in step).
 PROGRESS_ACTIONS = get_args(ProgressAction)
 LOCAL_ACTIONS = get_args(LocalAction)
+
+
+def apply_progress(
+    tracker: ProgressTracker, action: ProgressAction, make_tracker: Callable[[Optional[int], Optional[int]], ProgressTracker]
+) -> ProgressTracker:
+    """Do the progress ``action`` on ``tracker``; the tracker that counts from now on (a new one at a start)."""
+    if isinstance(action, ProgressStart):
+        tracker = make_tracker(action.size, action.count)
+        if action.reused_parts:
+            tracker.reused(action.reused_parts, action.reused_bytes)
+        tracker.start()
+    elif isinstance(action, ProgressRewind):
+        tracker.rewind(action.number)
+    elif isinstance(action, PartDone):
+        tracker.part_done(action.number, action.size)
+    elif isinstance(action, ProgressFinish):
+        tracker.finish(action.size, action.count)
+    else:
+        tracker.flush()
+    return tracker
 
 
 def facts_of(source: AnySource) -> SourceFacts:
@@ -89,19 +109,7 @@ class LocalSteps:
         return self._read(action)
 
     def _progress(self, action: ProgressAction) -> None:
-        if isinstance(action, ProgressStart):
-            self.progress = self.make_tracker(action.size, action.count)
-            if action.reused_parts:
-                self.progress.reused(action.reused_parts, action.reused_bytes)
-            self.progress.start()
-        elif isinstance(action, ProgressRewind):
-            self.progress.rewind(action.number)
-        elif isinstance(action, PartDone):
-            self.progress.part_done(action.number, action.size)
-        elif isinstance(action, ProgressFinish):
-            self.progress.finish(action.size, action.count)
-        else:
-            self.progress.flush()
+        self.progress = apply_progress(self.progress, action, self.make_tracker)
 
     def _checkpoint(self, action: LocalAction) -> object:
         if isinstance(action, Lock):

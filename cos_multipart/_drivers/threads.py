@@ -178,13 +178,17 @@ def client_call(
         return Sent(sent.digest(), Answer(result.etag, result.crc64, result.request_id))
     if isinstance(action, PutObject):
         part = action.part
-        reader = BufferPartReader(part.data, part.digest, 1, progress=options.progress, limiter=options.limiter, cancel=cancel)
+        # Nothing to tell while the bytes go and no cap to keep: the bytes themselves are the body (their
+        # checksums were taken when they were read); the transport sends a small one with the head.
+        body: Union[memoryview, BufferPartReader] = part.data
+        if options.progress is not None or options.limiter is not None:
+            body = BufferPartReader(part.data, part.digest, 1, progress=options.progress, limiter=options.limiter, cancel=cancel)
         put = client.put_object(
-            key, reader, content_length=len(part.data), content_md5=action.content_md5,
+            key, body, content_length=len(part.data), content_md5=action.content_md5,
             traffic_limit=config.traffic_limit, forbid_overwrite=config.forbid_overwrite, cancel=cancel,
             options=config.object_options(key),
         )  # fmt: skip
-        return Sent(reader.digest(), Answer(put.etag, put.crc64, put.request_id, put.version_id))
+        return Sent(part.digest, Answer(put.etag, put.crc64, put.request_id, put.version_id))
     if isinstance(action, Head):
         return client.head_object(key, sse_c=config.sse_c)
     if isinstance(action, Initiate):

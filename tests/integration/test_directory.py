@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -167,3 +167,36 @@ def test_bandwidth_limit_caps_the_whole_run_not_each_file(
     assert report.ok and len(report.uploaded) == 3
     assert len({bucket for bucket, _ in taken}) == 1
     assert sum(amount for _, amount in taken) == sum(sizes.values())
+
+
+def test_small_files_take_the_inline_single_put_and_are_still_retried_and_verified(
+    local_cos: LocalCOS, client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small file is one verified PUT run in its lane's thread: no upload machine and no executor per file
+    # (they cost more than the request, issue 25); the sequence's attempts and checks are the same.
+    from cos_multipart._core import _machine
+
+    machines: List[object] = []
+    original = _machine.Machine.__init__
+
+    def counting(self: _machine.Machine, flow: Any) -> None:
+        machines.append(self)
+        original(self, flow)
+
+    monkeypatch.setattr(_machine.Machine, "__init__", counting)
+    root = tmp_path / "src"
+    root.mkdir()
+    files = {f"f{i}.txt": os.urandom(100 + i) for i in range(6)}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    local_cos.faults.add(Fault.wrong_crc64("PutObject"))
+    local_cos.faults.add(Fault.reset("PutObject", nth=2))
+    seen: List[DirectoryProgress] = []
+    report = upload_directory(client, root, "small", config=config(tmp_path), progress=seen.append)
+    assert report.ok and len(report.uploaded) == len(files), report.failed
+    for name, data in files.items():
+        assert client.get_object(f"small/{name}").read() == data
+    assert machines == []
+    assert seen[-1].bytes_done == seen[-1].bytes_total == sum(len(d) for d in files.values())
+    puts = [e for e in local_cos.log_entries() if e.api == "PutObject"]
+    assert len(puts) == len(files) + 2  # the answer that disagreed sent again, the reset retried
