@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cos_multipart._protocol.dialect import DIALECTS
 from cos_multipart._protocol.endpoint import Endpoint, encode_key_path, encode_query, strip_query, validate_bucket, validate_key, validate_region
@@ -140,6 +142,8 @@ def test_key_rules() -> None:
         ("./x", "/%2E/x"),
         ("..", "/%2E%2E"),
         ("a/.../b", "/a/.../b"),
+        ("a/./b/..", "/a/%2E/b/%2E%2E"),
+        ("x/..y/.z", "/x/..y/.z"),
         ("folder/", "/folder/"),
         ("*!'();:@&=$,", "/%2A%21%27%28%29%3B%3A%40%26%3D%24%2C"),
     ],
@@ -147,6 +151,14 @@ def test_key_rules() -> None:
 def test_key_path_encoding_round_trips(key: str, path: str) -> None:
     assert encode_key_path(key) == path
     assert unquote(path)[1:] == key
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["", ".", "..", "...", "a", "é", " ", "%", "+", "~", "a.b", "文件"]), min_size=1, max_size=6))
+def test_the_whole_key_quoted_at_once_equals_each_segment_quoted(segments: list) -> None:  # type: ignore[type-arg]
+    key = "/".join(segments)
+    expected = "/" + "/".join("%2E" * len(s) if s in (".", "..") else quote(s, safe="-_.~") for s in segments)
+    assert encode_key_path(key) == expected
 
 
 def test_url_and_query() -> None:

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any, Iterator, List, Optional, Set, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 __all__ = ["DEADLINES", "Carrying", "ConnectionRegistry", "Deadlines"]
 
@@ -191,26 +191,26 @@ class ConnectionRegistry:
             # An OSError, so it takes the path of a shut socket: the transport then raises CosCancelledError.
             raise ConnectionAbortedError("request cancelled")
 
-    @contextlib.contextmanager
     def carrying(
         self, cancel: Optional[threading.Event], deadline: Optional[float] = None, send_timeout: Optional[float] = None
-    ) -> Iterator[Optional[Carrying]]:
-        """While inside, the connection this thread sends its request on belongs to ``cancel``'s scope, and
-        must deliver its whole answer within ``deadline`` seconds of the request being written."""
+    ) -> "_Carried":
+        """While inside (a ``with`` block, which gives the :class:`Carrying` or ``None`` when there is nothing to
+        carry), the connection this thread sends its request on belongs to ``cancel``'s scope, and must deliver
+        its whole answer within ``deadline`` seconds of the request being written."""
         if cancel is None and deadline is None and send_timeout is None:
-            yield None
-            return
-        entry = Carrying(cancel, deadline, send_timeout)
+            return _NOTHING_CARRIED
+        return _Carried(self, Carrying(cancel, deadline, send_timeout))
+
+    def _enter(self, entry: Carrying) -> None:
         self._local.current = entry
         with self._lock:
             self._in_flight.add(entry)
-        try:
-            yield entry
-        finally:
-            entry.disarm()
-            self._local.current = None
-            with self._lock:
-                self._in_flight.discard(entry)
+
+    def _leave(self, entry: Carrying) -> None:
+        entry.disarm()
+        self._local.current = None
+        with self._lock:
+            self._in_flight.discard(entry)
 
     def shutdown(self, cancel: Optional[threading.Event] = None) -> int:
         """Shut down the sockets carrying requests of ``cancel`` (every open socket, in use or idle, when
@@ -231,3 +231,27 @@ class ConnectionRegistry:
             except OSError:  # already closed
                 pass
         return count
+
+
+class _Carried:
+    """The ``with`` block of :meth:`ConnectionRegistry.carrying` (a class, not a generator: it is entered once
+    per request, and a generator-based context manager costs several times the calls)."""
+
+    __slots__ = ("_registry", "_entry")
+
+    def __init__(self, registry: Optional[ConnectionRegistry], entry: Optional[Carrying]) -> None:
+        self._registry = registry
+        self._entry = entry
+
+    def __enter__(self) -> Optional[Carrying]:
+        if self._registry is not None and self._entry is not None:
+            self._registry._enter(self._entry)
+        return self._entry
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._registry is not None and self._entry is not None:
+            self._registry._leave(self._entry)
+
+
+#: Nothing to carry: no scope, no deadline, no send timeout.
+_NOTHING_CARRIED = _Carried(None, None)

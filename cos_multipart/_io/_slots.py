@@ -18,9 +18,9 @@ at once instead of after the read timeout.
 
 from __future__ import annotations
 
+import queue
 import threading
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Tuple, TypeVar
+from typing import Dict, List, Optional, Tuple, TypeVar
 
 from ._streams import ObjectStream
 from ._transports import HttpTransport, Parser
@@ -52,7 +52,11 @@ class RequestSlots:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
-        self._free = threading.Semaphore(limit)
+        # The free slots as tokens in a C queue: taking and giving one back is a call each, where a
+        # threading.Semaphore (a Python condition) cost a dozen, on every request of a run.
+        self._free: "queue.SimpleQueue[None]" = queue.SimpleQueue()
+        for _ in range(limit):
+            self._free.put(None)
         self._lock = threading.Lock()
         self._in_flight = 0
         self.peak = 0
@@ -60,33 +64,42 @@ class RequestSlots:
         #: The cancel scopes of the requests in flight: scope -> (its transport, how many requests).
         self._scopes: Dict[threading.Event, Tuple[HttpTransport, int]] = {}
 
-    @contextmanager
-    def held(self, scope: Optional[threading.Event] = None, transport: Optional[HttpTransport] = None) -> Iterator[None]:
-        """Hold one slot for the duration of the block (waits for a free one); a request of ``scope`` sent
-        on ``transport`` is stopped by :meth:`stop`."""
-        while not self._free.acquire(timeout=_WAIT_SECONDS):
-            if self.stopped.is_set():
-                raise CosCancelledError("stopped before this request was sent")
+    def held(self, scope: Optional[threading.Event] = None, transport: Optional[HttpTransport] = None) -> "_Held":
+        """A ``with`` block holding one slot (entering waits for a free one); a request of ``scope`` sent on
+        ``transport`` inside it is stopped by :meth:`stop`.
+
+        Raises:
+            CosCancelledError: On entering, when the pool was stopped before a slot was free.
+        """
+        return _Held(self, scope, transport)
+
+    def _take(self, scope: Optional[threading.Event], transport: Optional[HttpTransport]) -> None:
+        while True:
+            try:
+                self._free.get(timeout=_WAIT_SECONDS)
+                break
+            except queue.Empty:
+                if self.stopped.is_set():
+                    raise CosCancelledError("stopped before this request was sent") from None
         with self._lock:
             if self.stopped.is_set():
-                self._free.release()
+                self._free.put(None)
                 raise CosCancelledError("stopped before this request was sent")
             self._in_flight += 1
             self.peak = max(self.peak, self._in_flight)
             if scope is not None and transport is not None:
                 self._scopes[scope] = (transport, self._scopes.get(scope, (transport, 0))[1] + 1)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-                if scope is not None and scope in self._scopes:
-                    owner, count = self._scopes[scope]
-                    if count > 1:
-                        self._scopes[scope] = (owner, count - 1)
-                    else:
-                        del self._scopes[scope]
-            self._free.release()
+
+    def _give_back(self, scope: Optional[threading.Event]) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if scope is not None and scope in self._scopes:
+                owner, count = self._scopes[scope]
+                if count > 1:
+                    self._scopes[scope] = (owner, count - 1)
+                else:
+                    del self._scopes[scope]
+        self._free.put(None)
 
     def stop(self) -> None:
         """Refuse every request not yet started and stop those in flight: their cancel scopes are set (no
@@ -107,6 +120,23 @@ class RequestSlots:
         """A client sharing ``client``'s connections, credentials and retry policy whose every request
         takes a slot; closing the view does not close ``client``."""
         return client.with_transport(self.wrap(client.transport))
+
+
+class _Held:
+    """The ``with`` block of :meth:`RequestSlots.held` (a class: entered once per request)."""
+
+    __slots__ = ("_slots", "_scope", "_transport")
+
+    def __init__(self, slots: RequestSlots, scope: Optional[threading.Event], transport: Optional[HttpTransport]) -> None:
+        self._slots = slots
+        self._scope = scope
+        self._transport = transport
+
+    def __enter__(self) -> None:
+        self._slots._take(self._scope, self._transport)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._slots._give_back(self._scope)
 
 
 class _GatedTransport:

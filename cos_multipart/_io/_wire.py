@@ -27,7 +27,7 @@ import ssl
 import struct
 import sys
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, ItemsView, Iterator, List, Mapping, Optional, Tuple
 
 __all__ = [
     "AnswerBrokeOff",
@@ -116,6 +116,10 @@ class WireHeaders(Mapping[str, str]):
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self._fields.values())
+
+    def items(self) -> ItemsView[str, str]:
+        # Every parser lowers the names of every field: one C-level copy, not a lookup per field.
+        return dict(self._fields.values()).items()
 
     def __len__(self) -> int:
         return len(self._fields)
