@@ -45,7 +45,8 @@ def signed_headers(
     dialect = endpoint.dialect
     if call.key:
         dialect.check_key(call.key)
-    wire = replace(call, headers=tuple(dialect.to_wire(dict(call.headers)).items()))
+    # COS's headers are the neutral ones: the call goes as it is (no copy of the call per request).
+    wire = call if dialect.speaks_neutral else replace(call, headers=tuple(dialect.to_wire(dict(call.headers)).items()))
     return dialect.signer(wire, credentials, endpoint, now, sign_expires)
 
 

@@ -209,13 +209,18 @@ class Dialect:
             return renamed
         return self.header_prefix + neutral[len(NEUTRAL_PREFIX) :]
 
+    @property
+    def speaks_neutral(self) -> bool:
+        """Whether this service's request headers are the neutral ones (:meth:`to_wire` changes nothing)."""
+        return self.header_prefix == NEUTRAL_PREFIX and not self.renamed_headers
+
     def to_wire(self, headers: Mapping[str, str]) -> Dict[str, str]:
         """A request's neutral headers in this service's vocabulary (names and values).
 
         Raises:
             CosValidationError: A header the service does not have.
         """
-        if self.header_prefix == NEUTRAL_PREFIX and not self.renamed_headers:
+        if self.speaks_neutral:
             return dict(headers)
         wire: Dict[str, str] = {}
         for name, value in headers.items():
