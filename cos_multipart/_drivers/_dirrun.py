@@ -14,7 +14,6 @@ memory (a small file is read into memory before its PUT: at most ``concurrency``
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import logging
 import os
@@ -45,6 +44,7 @@ from .._io.checkpoint import CheckpointStore
 from .._protocol.checksum import fd_crc64
 from .._io.client import CosClient
 from ._interrupts import Bell, deferring, raise_pending
+from ._lanes import Lane
 from ._smallput import SmallPuts
 from .threads import Upload
 from .._io._sources import BodyOptions, FileSource
@@ -142,33 +142,6 @@ class _Progress:
             self._callback(
                 DirectoryProgress(self._files_done, self._files_total, done, self._bytes_total, self._failed, confirmed)
             )
-
-
-class _Completion:
-    """Sets :attr:`event` (and rings :attr:`bell`) once every future is done, or at once when one fails (listed
-    in :attr:`failed`)."""
-
-    def __init__(self, futures: Sequence["concurrent.futures.Future[None]"], bell: Bell) -> None:
-        self.event = threading.Event()
-        self.bell = bell
-        self.failed: List["concurrent.futures.Future[None]"] = []
-        self._left = len(futures)
-        self._lock = threading.Lock()
-        if not futures:
-            self.event.set()
-            self.bell.ring()
-        for future in futures:
-            future.add_done_callback(self._done)
-
-    def _done(self, future: "concurrent.futures.Future[None]") -> None:
-        failed = not future.cancelled() and future.exception() is not None
-        with self._lock:
-            self._left -= 1
-            if failed:
-                self.failed.append(future)
-            if failed or self._left == 0:
-                self.event.set()
-                self.bell.ring()
 
 
 @dataclass(frozen=True)
@@ -274,38 +247,38 @@ class FileSender:
         """
         self.small_progress = small_progress
         threshold = self.config.multipart_threshold
-        lanes = (
-            concurrent.futures.ThreadPoolExecutor(min(LARGE_LANES, self.config.concurrency), "cos-multipart-large"),
-            concurrent.futures.ThreadPoolExecutor(small_lanes or self.config.concurrency, "cos-multipart-small"),
-        )
         bell = Bell()
-        futures: List["concurrent.futures.Future[None]"] = []
+
+        def work(task: FileTask) -> None:
+            self._one(task, finished, sent)
+
+        lanes: Tuple[Lane[FileTask], Lane[FileTask]] = (
+            Lane(min(LARGE_LANES, self.config.concurrency), "cos-multipart-large", work, bell),
+            Lane(small_lanes or self.config.concurrency, "cos-multipart-small", work, bell),
+        )
         try:
-            # Ctrl-C is taken at raise_pending below, never inside the locks the submits, the wait and the
-            # cancels take (a KeyboardInterrupt there can leave one held for good); the handler that keeps it
-            # rings the bell (_interrupts). Woken when every file is done or one failed unexpectedly (not
-            # concurrent.futures.wait over the pending set every 0.2 s: O(files) each time, a few per cent of a
-            # run of thousands of small files).
+            # Ctrl-C is taken at raise_pending below, never inside the locks starting the threads takes (a
+            # KeyboardInterrupt there can leave one held for good); the handler that keeps it rings the bell
+            # (_interrupts), as does a lane when its last file ends or one fails unexpectedly.
             with deferring(bell):
                 try:
-                    for task in sorted(tasks, key=lambda task: task.item.size < threshold):  # the large ones first
-                        lane = lanes[0] if task.item.size >= threshold else lanes[1]
-                        futures.append(lane.submit(self._one, task, finished, sent))
-                    waiting = _Completion(futures, bell)
-                    while not waiting.event.is_set():
+                    lanes[0].start([task for task in tasks if task.item.size >= threshold])
+                    lanes[1].start([task for task in tasks if task.item.size < threshold])
+                    while not (lanes[0].errors or lanes[1].errors or (lanes[0].finished and lanes[1].finished)):
                         bell.wait(_POLL_SECONDS)
                         raise_pending()
-                    for future in waiting.failed or futures:
-                        future.result()  # done: a failed file's error, or nothing
+                    for lane in lanes:
+                        if lane.errors:
+                            raise lane.errors[0]  # a file's unexpected error (its own are FailedFile outcomes)
                 except BaseException:
-                    for future in futures:
-                        future.cancel()  # first: a lane freed by the stop below must not start another file
+                    for lane in lanes:
+                        lane.cancel()  # first: a thread freed by the stop below must not start another file
                     if self.owns_slots:
                         self.slots.stop()  # requests not started are refused, requests in flight are cancelled
                     raise
         finally:
             for lane in lanes:
-                lane.shutdown(wait=True)
+                lane.join()
 
     def _one(self, task: FileTask, finished: Finished, sent: Optional[Sent]) -> None:
         result: Optional[FileResult] = None

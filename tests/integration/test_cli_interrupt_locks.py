@@ -80,9 +80,10 @@ def test_a_directory_upload_stops_when_the_signal_lands_inside_a_lock(child_env:
 def test_a_directory_upload_stops_when_the_signal_lands_while_its_files_are_handed_out(
     child_env: LocalCOS, tmp_path: Path
 ) -> None:
-    """The lanes are handed every file at the start (``submit``, which takes a lock of the pool's): a signal
-    there once escaped before the stop was set up, the files already started ran on, and the command waited
-    for them (and a lane for the pool's lock) for good."""
+    """The lanes are handed every file at the start (``Lane.start``, whose threads' ``start`` takes a lock in
+    Python code; a thread pool's ``submit`` did before): a signal there once escaped before the stop was set
+    up, the files already started ran on, and the command waited for them (and a lane for the pool's lock) for
+    good. It lands once the large files' lane has started its threads."""
     server = child_env
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -91,11 +92,11 @@ def test_a_directory_upload_stops_when_the_signal_lands_while_its_files_are_hand
     for number in range(20):
         (tree / f"small{number}.txt").write_bytes(os.urandom(1000))
     arm = tmp_path / "arm"
-    arm.touch()  # armed from the start: a lock taken in submit once the large files are handed out
+    arm.touch()  # armed from the start: a lock taken while a lane starts its threads
     child = Child(["upload", "-r", str(tree), target(server, "t/"), "--part-size", "1MB", "--multipart-threshold",
                    "1MB", "--concurrency", "4"], runner=RUNNER,
-                  env={"COS_MULTIPART_TEST_ARM": str(arm), "COS_MULTIPART_TEST_AT": "submit",
-                       "COS_MULTIPART_TEST_SKIP": "8"})  # fmt: skip
+                  env={"COS_MULTIPART_TEST_ARM": str(arm), "COS_MULTIPART_TEST_AT": "start",
+                       "COS_MULTIPART_TEST_SKIP": "2"})  # fmt: skip
     returncode, out, terminal = child.finish()
 
     assert returncode == 130, (out, terminal)
