@@ -16,7 +16,7 @@ from cos_multipart._core._machine import UploadMachine, UploadStart
 from cos_multipart._core._outcomes import Initiated, Sent, SourceFacts, Target
 from cos_multipart._core._partvalues import PartDigest, StreamPart
 from cos_multipart._protocol.checksum import crc64, crc64_combine_all
-from cos_multipart._protocol.dialect import COS
+from cos_multipart._protocol.dialect import BAD_DIGEST, COS, INVALID_DIGEST, OSS, Dialect
 from cos_multipart._protocol.errors import CosIntegrityError, CosServiceError, ObjectExistsError, ResumeError
 from cos_multipart._protocol.models import CompleteResult, ObjectResult, PartInfo, ResponseInfo
 from cos_multipart._core.parts import Answer
@@ -141,6 +141,45 @@ def test_a_small_file_goes_up_in_one_verified_put() -> None:
     last = script.run()
     assert isinstance(last, Done) and last.result.request_ids == ("r1", "r2")
     assert script.kinds() == ["ProgressStart", "PutObject", "ProgressRewind", "PutObject", "PartDone", "ProgressFlush"]
+
+
+def _small_put(target: Target = TARGET, **config: Any) -> Any:
+    data = b"x" * 10
+    part = StreamPart(memoryview(data), PartDigest(10, crc64(data), "9dd4e461268c8034f5c8564e155c67a6"))
+    settings: Dict[str, Any] = dict(part_size=MB, multipart_threshold=MB)
+    settings.update(config)
+    machine = UploadMachine.single_put(UploadStart(target, UploadConfig(**settings), "k", facts(10)), part)
+    return machine, Sent(part.digest, Answer('"9dd4e461268c8034f5c8564e155c67a6"', crc64(data), "r2"))
+
+
+@pytest.mark.parametrize("dialect", [COS, OSS], ids=["cos", "oss"])
+def test_a_single_put_refused_as_damaged_is_sent_again(dialect: Dialect) -> None:
+    # COS 400 BadDigest / OSS 400 InvalidDigest: the body did not match its Content-MD5 on the way.
+    machine, good = _small_put(Target("http://example", "examplebucket-1250000000", dialect))
+    answers = iter([service_error(400, dialect.digest_mismatch), good])
+    script = Script(machine, lambda action: next(answers) if isinstance(action, PutObject) else None)
+    last = script.run()
+    assert isinstance(last, Done) and last.result.request_ids == ("rid", "r2")
+    assert script.kinds() == ["ProgressStart", "PutObject", "ProgressRewind", "PutObject", "PartDone", "ProgressFlush"]
+    assert [action.attempt for action in script.asked if isinstance(action, PutObject)] == [1, 2]
+
+
+def test_a_single_put_refused_as_damaged_every_time_raises_the_service_error() -> None:
+    machine, _ = _small_put(part_attempts=2)
+    script = Script(machine, lambda action: service_error(400, BAD_DIGEST) if isinstance(action, PutObject) else None)
+    last = script.run()
+    assert isinstance(last, Failed) and isinstance(last.error, CosServiceError) and last.error.code == BAD_DIGEST
+    assert script.kinds().count("PutObject") == 2
+
+
+@pytest.mark.parametrize("code", [INVALID_DIGEST, "InvalidArgument"])
+def test_a_single_put_refused_for_another_reason_is_not_sent_again(code: str) -> None:
+    # On COS, InvalidDigest is a malformed Content-MD5: sending the same header again cannot help.
+    machine, _ = _small_put()
+    script = Script(machine, lambda action: service_error(400, code) if isinstance(action, PutObject) else None)
+    last = script.run()
+    assert isinstance(last, Failed) and isinstance(last.error, CosServiceError) and last.error.code == code
+    assert script.kinds().count("PutObject") == 1
 
 
 def test_parts_in_flight_are_bounded_and_outcomes_arrive_in_any_order() -> None:

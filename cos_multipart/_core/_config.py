@@ -52,7 +52,8 @@ class UploadConfig:
         resume: Use and keep a checkpoint (files given by path only).
         checkpoint_dir: Where checkpoints live (default ``$XDG_CACHE_HOME/cos-multipart``).
         abort_on_failure: Abort the multipart upload when it fails instead of keeping it for a resume.
-        part_attempts: Times a part is sent when the checksums disagree before giving up.
+        part_attempts: Times a part is sent when the checksums disagree before giving up (a single PUT also
+            when the service refused its body as not matching its Content-MD5: damaged in transit).
         verify_md5: Also check each part's ETag against the MD5 of the bytes sent, where COS makes the ETag
             an MD5 (no SSE, SSE-COS). CRC-64 is checked in every case.
         verify_reused: On resume, read the local bytes of every reused part again and compare their CRC-64

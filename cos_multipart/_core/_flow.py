@@ -129,7 +129,9 @@ def single_put_flow(start: UploadStart, part: StreamPart) -> Flow:
 
 
 def _single_put(run: _Run, part: StreamPart) -> Flow:
-    """One PUT with Content-MD5: COS refuses a body damaged in transit before it replaces anything."""
+    """One PUT with Content-MD5: COS refuses a body damaged in transit before it replaces anything; the
+    refused body is sent again (its bytes are in memory and hashed), up to ``part_attempts`` sends in all, as
+    a part whose checksums disagree is."""
     size = len(part.data)
     yield ProgressStart(size, 1)
     content_md5 = decide.content_md5(part.digest)
@@ -139,7 +141,12 @@ def _single_put(run: _Run, part: StreamPart) -> Flow:
         for attempt in verifier:
             if attempt > 1:
                 yield ProgressRewind(1)
-            sent: Sent = yield PutObject(part, content_md5, attempt)
+            try:
+                sent: Sent = yield PutObject(part, content_md5, attempt)
+            except CosServiceError as error:
+                if verifier.refused(error, run.target.dialect.digest_mismatch):
+                    continue
+                raise
             receipt = verifier.judge(sent.digest, sent.answer)  # raises after the last attempt
             if receipt is not None:
                 break

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Protocol, Tuple
 from ._partvalues import PartDigest
 from .._io._sources import BodyOptions, PartBody
 from .._protocol.checksum import normalize_etag
-from .._protocol.errors import CosIntegrityError
+from .._protocol.errors import CosIntegrityError, CosServiceError
 from .._protocol.models import CompleteResult, ObjectResult
 from .session import PartReceipt, UploadSession
 
@@ -29,7 +29,8 @@ __all__ = [
     "PendingCompletion",
 ]
 
-#: Times a part (or a single PUT) is sent when COS's checksum disagrees with the local one.
+#: Times a part (or a single PUT) is sent when COS's checksum disagrees with the local one (or, for a single PUT,
+#: when COS refused the body as not matching its Content-MD5).
 DEFAULT_PART_ATTEMPTS = 3
 #: COS error code of an unknown or finished upload id (436/7730).
 NO_SUCH_UPLOAD = "NoSuchUpload"
@@ -114,6 +115,25 @@ class PartVerifier:
         if self.attempt >= self.attempts:
             raise problem
         return None
+
+    def refused(self, error: BaseException, digest_mismatch: str) -> bool:
+        """Whether to send again after the send failed with ``error``.
+
+        ``True`` when the service refused the body as not matching its ``Content-MD5`` (400
+        ``digest_mismatch``, the dialect's code: the bytes were damaged on the way, the local ones are fine)
+        and attempts remain. ``False`` for any other failure, and for the last attempt's refusal: the caller
+        raises ``error`` as it is.
+        """
+        if not (isinstance(error, CosServiceError) and error.status == 400 and error.code == digest_mismatch):
+            return False
+        if error.request_id:
+            self.request_ids.append(error.request_id)
+        logger.warning(
+            "part %d: the service refused the body as not matching its Content-MD5 (%s, damaged in transit) "
+            "[request id %s] (attempt %d of %d)",
+            self.number, error.code, error.request_id, self.attempt, self.attempts,
+        )  # fmt: skip
+        return self.attempt < self.attempts
 
 
 def mismatch(number: int, digest: PartDigest, answer: Answer, *, check_md5: bool) -> Optional[CosIntegrityError]:

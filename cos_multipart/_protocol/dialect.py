@@ -48,6 +48,15 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The neutral header prefix: builders write these names and parsers read them.
 NEUTRAL_PREFIX = "x-cos-"
 
+#: COS's 400 error code of a body that does not match its ``Content-MD5`` [cos-api 4: "Content-MD5 does not
+#: match body"]; a malformed ``Content-MD5`` is :data:`INVALID_DIGEST` on COS.
+BAD_DIGEST = "BadDigest"
+#: OSS's 400 error code of a body that does not match its ``Content-MD5`` [oss-api 3.2, 5.3, 7]; on COS the code of
+#: a malformed ``Content-MD5``. OSS documents no separate code for a malformed one (the local server answers
+#: InvalidDigest for both): this package's ``Content-MD5`` is made from the bytes it sends, never malformed, so
+#: on OSS the code is read as a mismatch.
+INVALID_DIGEST = "InvalidDigest"
+
 #: ``(call with wire headers, credentials, endpoint, now (clock-corrected), sign_expires) -> headers to send``.
 Signer = Callable[[HttpCall, Credentials, "Endpoint", float, int], Dict[str, str]]
 #: ``(credentials, endpoint, method, key, now (clock-corrected), expires seconds) -> pre-signed URL``.
@@ -140,6 +149,8 @@ class Dialect:
         supports_sse_c: Customer-provided keys exist (COS) or not (OSS).
         presigner: Makes a pre-signed URL (see :data:`Presigner`).
         integrity: The checksum the service answers for parts and objects (CRC-64/XZ for COS and OSS).
+        digest_mismatch: The 400 error code of a body refused for not matching its ``Content-MD5`` (damaged
+            on the way: :data:`BAD_DIGEST` on COS, :data:`INVALID_DIGEST` on OSS).
     """
 
     name: str
@@ -163,6 +174,7 @@ class Dialect:
     integrity: IntegrityScheme = CRC64_ECMA
     #: Makes a pre-signed Upload Part URL (presigned uploads, issue 26); ``None``: the service has none.
     part_presigner: Optional[PartPresigner] = None
+    digest_mismatch: str = BAD_DIGEST
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -302,6 +314,7 @@ OSS = Dialect(
     presigner=presign_oss4,
     supports_sse_c=False,
     part_presigner=presign_part_oss4,
+    digest_mismatch=INVALID_DIGEST,
     renamed_headers={
         # The object ACL has its own name on OSS (PutObject, Complete) [oss-api 3.1, 3.7].
         "x-cos-acl": "x-oss-object-acl",

@@ -111,6 +111,23 @@ def test_a_file_that_fails_is_reported_and_the_others_are_uploaded(
         assert_bucket_holds(client, "f/", files)
 
 
+def test_a_small_file_damaged_in_transit_is_sent_again_by_its_worker(cluster: Any, cos: LocalCOS, tmp_path: Path) -> None:
+    # The worker runs the same single-PUT sequence: a PUT refused as not matching its Content-MD5 (COS
+    # BadDigest, OSS InvalidDigest) is sent again there, and the file is uploaded.
+    root = tmp_path / "src"
+    root.mkdir()
+    files = {f"s{index}.bin": os.urandom(200 + index) for index in range(3)}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    cos.faults.add(Fault.corrupt("PutObject"))
+    report = upload_directory_on_cluster(cluster, target(cos), root, "c/", upload_config=settings(tmp_path))
+    assert report.ok and len(report.uploaded) == len(files), report.failed
+    with cos.client() as client:
+        assert_bucket_holds(client, "c/", files)
+        codes = [entry.code for entry in cos.log_entries("PutObject")]
+        assert len(codes) == len(files) + 1 and codes.count(client.dialect.digest_mismatch) == 1
+
+
 def test_a_task_that_fails_as_a_whole_fails_its_files_only(cluster: Any, cos: LocalCOS, tmp_path: Path) -> None:
     tree(tmp_path / "src", small=3)
     nowhere = target(cos, FactoryCredentials(cluster_helpers.caller_only))

@@ -86,6 +86,29 @@ def test_a_failing_file_does_not_stop_the_others(local_cos: LocalCOS, client: Co
     assert failure.kind == "CosServiceError" and "InvalidArgument" in failure.error and failure.key == "2.txt"
 
 
+def test_a_small_file_damaged_in_transit_is_sent_again(local_cos: LocalCOS, client: CosClient, tmp_path: Path) -> None:
+    # A small file's PUT refused as not matching its Content-MD5 (COS BadDigest, OSS InvalidDigest) is sent
+    # again in its lane, as the single PUT of upload_file is; one whose every send is damaged fails alone.
+    root = tmp_path / "src"
+    root.mkdir()
+    files = {f"{i}.txt": os.urandom(100 + i) for i in range(4)}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    local_cos.faults.add(Fault.corrupt("PutObject", nth=2))
+    report = upload_directory(client, root, "d", config=config(tmp_path, concurrency=1))
+    assert report.ok and len(report.uploaded) == len(files), report.failed
+    for name, data in files.items():
+        assert client.get_object(f"d/{name}").read() == data
+    codes = [entry.code for entry in local_cos.log_entries("PutObject")]
+    assert len(codes) == len(files) + 1 and codes.count(client.dialect.digest_mismatch) == 1
+    local_cos.faults.add(Fault.corrupt("PutObject", nth=2, count=3))  # the next run's 2nd file, every attempt
+    report = upload_directory(client, root, "e", config=config(tmp_path, concurrency=1))
+    [failure] = report.failed
+    assert failure.kind == "CosServiceError" and client.dialect.digest_mismatch in failure.error
+    assert len(report.uploaded) == len(files) - 1
+    assert len(local_cos.log_entries("PutObject")) == (len(files) + 1) + (len(files) - 1) + 3  # part_attempts: 3
+
+
 def test_interrupted_sync_resumes_and_skips_what_is_done(
     local_cos: LocalCOS, client: CosClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Iterator, List, Tuple
 
 import pytest
 
@@ -15,6 +15,7 @@ from cos_multipart._io.client import CosClient
 from cos_multipart._protocol.errors import CosIntegrityError, CosServiceError, CosTransportError
 from cos_multipart._protocol.limits import MB
 from cos_multipart._protocol.retry import RetryPolicy
+from cos_multipart._core.progress import ProgressEvent
 from cos_multipart.testing import Fault, LocalCOS
 
 from uploads import Driver, make_file, stored
@@ -114,6 +115,34 @@ def test_wrong_crc_on_single_put(
     with pytest.raises(CosIntegrityError):
         driver.uploader(client, store, multipart_threshold=MB, part_attempts=2).upload(path, "small")
     assert len(local_cos.log_entries("PutObject")) == 2
+
+
+def test_single_put_damaged_once_is_sent_again(
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    # The service refuses a body that does not match its Content-MD5 (COS 400 BadDigest, OSS 400 InvalidDigest):
+    # the local bytes are fine, so the PUT is sent again, as a part whose checksums disagree is.
+    path, data = make_file(tmp_path, 1000, "small")
+    local_cos.faults.add(Fault.corrupt("PutObject"))
+    events: List[ProgressEvent] = []
+    result = driver.upload_file(client, path, "small", multipart_threshold=MB, store=store, progress=events.append)
+    assert stored(client, "small") == data and result.crc64 == crc64(data) and result.upload_id is None
+    puts = local_cos.log_entries("PutObject")
+    assert [(entry.status, entry.code) for entry in puts] == [(400, client.dialect.digest_mismatch), (200, "")]
+    assert len(result.request_ids) == 2  # the refused attempt's and the verified one's
+    assert events[-1].bytes_done == len(data) and all(event.bytes_done <= len(data) for event in events)
+
+
+def test_single_put_damaged_every_time_raises_the_service_error(
+    driver: Driver, local_cos: LocalCOS, client: CosClient, store: CheckpointStore, tmp_path: Path
+) -> None:
+    path, _ = make_file(tmp_path, 1000, "small")
+    local_cos.faults.add(Fault.corrupt("PutObject", count=None))
+    with pytest.raises(CosServiceError) as info:
+        driver.uploader(client, store, multipart_threshold=MB, part_attempts=3).upload(path, "small")
+    assert (info.value.status, info.value.code) == (400, client.dialect.digest_mismatch) and info.value.request_id
+    assert len(local_cos.log_entries("PutObject")) == 3
+    assert not object_exists(client, "small")
 
 
 def test_persistent_5xx_raises_the_real_cause_and_keeps_the_checkpoint(
