@@ -158,7 +158,7 @@ def upload_part(
         operations.prepare_upload_part, key, upload_id, part_number, content_length=content_length,
         content_md5=content_md5, traffic_limit=traffic_limit, sse_c=sse_c, psize_min=psize_min, psize_max=psize_max,
     )  # fmt: skip
-    call = _with_body(lambda given: build(given), body, async_bodies)
+    call = _with_body(build, body, async_bodies)
     return Request(call, functools.partial(operations.parse_upload_part, part_number=part_number, size=call.content_length))
 
 
@@ -196,7 +196,7 @@ def put_object(
         operations.prepare_put_object, key, content_length=content_length, content_md5=content_md5,
         traffic_limit=traffic_limit, forbid_overwrite=forbid_overwrite, options=options,
     )  # fmt: skip
-    call = _with_body(lambda given: build(given), body, async_bodies)
+    call = _with_body(build, body, async_bodies)
     return Request(call, functools.partial(operations.parse_put_object, key=key, size=call.content_length))
 
 

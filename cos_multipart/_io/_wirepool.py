@@ -198,7 +198,7 @@ class WireEngine:
         ``headers`` are sent as given, after ``Host`` (unless given) and before nothing else: the caller
         includes ``Content-Length`` where the request has one.
         """
-        if not any(name.lower() == "host" for name, _ in headers):
+        if "host" not in [name.lower() for name, _ in headers]:  # (a list: one call, where a generator resumes per field)
             headers = [("Host", self._host_header), *headers]
         head = request_head(method, target, headers)
         connection = self.pool.take(cancel)
