@@ -26,7 +26,6 @@ from ._localsteps import LOCAL_ACTIONS, LocalSteps, facts_of
 from .._core._machine import UploadMachine, UploadStart
 from .._core._outcomes import Initiated, Sent, Target
 from .._io._partreader import BufferPartReader
-from .._core._partvalues import StreamPart
 from .._io._sources import AnySource, BodyOptions, PartBody, StreamSource
 from .._io.checkpoint import CheckpointStore
 from .._io.client import CosClient
@@ -110,10 +109,6 @@ class Upload(ClientExecutor):
     def run(self) -> UploadResult:
         """The whole upload."""
         return self.run_machine(UploadMachine.upload(self.start()))
-
-    def single_put(self, part: StreamPart) -> UploadResult:
-        """One verified PUT of ``part`` (read by the caller)."""
-        return self.run_machine(UploadMachine.single_put(self.start(), part))
 
     def run_machine(self, machine: UploadMachine) -> UploadResult:
         """Run ``machine`` to its end: its result, or its failure raised."""
