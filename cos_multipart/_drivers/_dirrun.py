@@ -58,6 +58,10 @@ logger = logging.getLogger(__name__)
 
 #: Large files uploaded at once: two, so one file's Initiate/Complete overlaps the other's parts.
 LARGE_LANES = 2
+#: A small file of at most this many bytes reports no progress of its own, only its end (``finished``): it
+#: leaves in one or two socket writes, so there is nothing in between to show, and a tracker per file cost
+#: more than its request on a tree of small files.
+_TOLD_FROM = 64 * 1024
 #: How often the coordinator wakes while waiting (bounds the latency of Ctrl-C).
 _POLL_SECONDS = 0.2
 #: The attribute a KeyboardInterrupt carries the report so far in.
@@ -394,7 +398,8 @@ class FileSender:
                 return None
             if _changed(fd, item):
                 return None
-            return self.small.put(key, part, item.path, report if sent is not None and self.small_progress else None)
+            told = sent is not None and self.small_progress and item.size > _TOLD_FROM
+            return self.small.put(key, part, item.path, report if told else None)
         # A large file keeps its path for its checkpoint, but its bytes come from this descriptor; the
         # multipart run checks the file is unchanged before Complete (SourceChangedError otherwise, and the
         # file fails: it is not sent a second time in this run).
