@@ -1,0 +1,105 @@
+"""``cos-multipart --help``: the text the user reads, kept exactly as it is (the parser behind it is built lazily:
+see ``tests/test_cli_startup.py``), and every command's own help the same whether the command line builds one
+command's parser or all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Dict, Tuple
+
+import pytest
+
+import cos_multipart
+from cos_multipart._cli import main as cli
+
+#: ``cos-multipart --help`` on an 80-column terminal (``COLUMNS=80``), as it was before the parser became lazy.
+TOP_LEVEL_HELP = """\
+usage: cos-multipart [-h] [--version] COMMAND ...
+
+Fast, verified, resumable multipart uploads to Tencent Cloud COS
+(cos://BUCKET/KEY) and Aliyun OSS (oss://BUCKET/KEY; credentials from
+OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET / OSS_SESSION_TOKEN).
+
+positional arguments:
+  COMMAND
+    serve     run a local COS-compatible server
+    demo      upload a generated file to a local COS server and verify it
+    upload    upload a file, stdin or (with -r) a directory, in parallel,
+              verified and resumable
+    resume    resume an interrupted upload, or list the ones that can be
+              resumed
+    abort     abort in-progress multipart uploads of a key
+    sync      upload what changed in a directory (same size and CRC-64:
+              skipped)
+    ls        list objects
+    uploads   list in-progress multipart uploads
+    stat      show an object's size, ETag, CRC-64, storage class, metadata and
+              encryption
+    rm        delete an object, or everything in a folder with -r
+    presign   print a pre-signed URL (GET or PUT) for an object
+    verify    check that an object equals a local file (size and CRC-64,
+              nothing downloaded)
+    check     compare a directory with a prefix by size and CRC-64 (nothing
+              downloaded)
+    du        objects and bytes under a prefix, by storage class, and its
+              incomplete multipart uploads
+    config    profiles of settings in the config file: set, unset, list, show,
+              path, import
+    completion
+              print a shell completion script: bash, zsh or fish
+    cp        copy an object (or with -r a folder) on the service side,
+              verified and resumable
+    mv        move an object (or with -r a folder) on the service side,
+              verified and resumable
+    download  download an object (or with -r a prefix) in parallel ranges,
+              verified by CRC-64, resumable
+    cat       write an object to stdout, in order, CRC-64 checked at the end
+              (exit 4 when it does not match)
+
+options:
+  -h, --help  show this help message and exit
+  --version   show program's version number and exit
+"""
+
+
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(list(argv))
+    assert stop.value.code == 0
+    out: str = capsys.readouterr().out
+    return out
+
+
+def test_the_top_level_help_is_unchanged(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert _help(capsys, "--help") == TOP_LEVEL_HELP
+    assert _help(capsys, "-h") == TOP_LEVEL_HELP
+
+
+def test_the_top_level_help_is_the_full_parsers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert _help(capsys, "--help") == cli.build_parser().format_help()
+
+
+def _commands(parser: argparse.ArgumentParser, words: Tuple[str, ...] = ()) -> Dict[Tuple[str, ...], argparse.ArgumentParser]:
+    """Every command and sub-command of ``parser`` (``config`` and ``config set``), by its words."""
+    found: Dict[Tuple[str, ...], argparse.ArgumentParser] = {}
+    for action in parser._actions:  # argparse offers no public list of a parser's actions
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[(*words, name)] = sub
+                found.update(_commands(sub, (*words, name)))
+    return found
+
+
+def test_every_commands_help_is_the_full_parsers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    commands = _commands(cli.build_parser())
+    assert len(commands) > 20
+    for words, parser in commands.items():
+        assert _help(capsys, *words, "--help") == parser.format_help(), words
+
+
+def test_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _help(capsys, "--version") == f"cos-multipart {cos_multipart.__version__}\n"
