@@ -6,11 +6,14 @@ command's parser or all of them.
 from __future__ import annotations
 
 import argparse
-from typing import Dict, Tuple
+import sys
+import types
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 import cos_multipart
+from cos_multipart._cli import catalog
 from cos_multipart._cli import main as cli
 
 #: ``cos-multipart --help`` on an 80-column terminal (``COLUMNS=80``), as it was before the parser became lazy.
@@ -103,3 +106,46 @@ def test_every_commands_help_is_the_full_parsers(capsys: pytest.CaptureFixture[s
 
 def test_the_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert _help(capsys, "--version") == f"cos-multipart {cos_multipart.__version__}\n"
+
+
+def test_the_catalog_names_every_command_with_the_line_its_module_registers() -> None:
+    full = cli.build_parser()
+    (commands,) = [action for action in full._actions if isinstance(action, argparse._SubParsersAction)]
+    registered = {choice.dest: choice.help for choice in commands._choices_actions}
+    assert registered == {name: line for name, (_, line) in catalog.COMMANDS.items()}
+    assert list(registered) == list(catalog.COMMANDS)  # the order of --help
+
+
+def test_a_command_is_a_stub_until_it_is_parsed() -> None:
+    parser = cli.build_parser(lazy=True)
+    (commands,) = [action for action in parser._actions if isinstance(action, catalog.Commands)]
+    assert commands.choices["upload"]._actions[1:] == []  # only its -h
+    args = parser.parse_args(["upload", "file", "cos://bucket/key", "--part-size", "8MB"])
+    assert args.part_size == 8 * 1024 * 1024 and args.handler is not None
+    assert len(commands.choices["resume"]._actions) > 1  # its module's other commands are built with it
+    assert commands.choices["ls"]._actions[1:] == []
+
+
+def test_a_module_the_catalog_does_not_name_is_registered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
+        subparsers.add_parser("extra", parents=parents, help="a command of a module the catalog does not know")
+
+    extra = types.ModuleType("cli_help_extra")
+    extra.register = register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cli_help_extra", extra)
+    parser = argparse.ArgumentParser(prog="cos-multipart")
+    commands = parser.add_subparsers(dest="command", action=catalog.Commands)
+    assert isinstance(commands, catalog.Commands)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--flag")
+    commands.add_modules(["cos_multipart._cli.completion", "cli_help_extra"], [common])
+    assert list(commands.choices) == ["completion", "extra"]
+    assert [action.dest for action in commands.choices["completion"]._actions] == ["help"]  # a stub
+    assert [action.dest for action in commands.choices["extra"]._actions] == ["help", "flag"]  # built
+
+
+def test_a_stale_line_of_the_catalog_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(catalog.COMMANDS, "gone", ("completion", "a command nobody registers"))
+    parser = cli.build_parser(lazy=True)
+    with pytest.raises(RuntimeError, match="registers no command gone"):
+        parser.parse_args(["completion", "bash"])

@@ -24,38 +24,20 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import os
-import logging
 import re
 import signal
 import sys
 import threading
-import traceback
 from types import FrameType
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence
 
 from .. import __version__
-from .text import shown
-from .._protocol.errors import (
-    CosCredentialsError,
-    CosTLSError,
-    FailureKind,
-    CosError,
-    CosIntegrityError,
-    CosServiceError,
-    CosTransportError,
-    CosValidationError,
-    KeptUpload,
-    ObjectExistsError,
-    ResumeError,
-    SourceChangedError,
-    UploadLockedError,
-    kept_upload_of,
-)
-from .._protocol.errors import ObjectChangedError
+from .catalog import Commands
 from .._protocol.limits import GB, KB, MB
+
+if TYPE_CHECKING:  # imported where used: `cos-multipart --help` needs none of them (tests/test_cli_startup.py)
+    from .._protocol.errors import CosTransportError, KeptUpload
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -200,8 +182,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every command registered."""
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The argument parser, with every command registered.
+
+    Args:
+        lazy: Build a command's parser only when the command is parsed (:func:`main`: ``--help`` lists the
+            commands without building them, see :mod:`.catalog`); else every command's parser now, for what
+            walks the whole parser (shell completion).
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
@@ -215,15 +203,30 @@ def build_parser() -> argparse.ArgumentParser:
         "OSS (oss://BUCKET/KEY; credentials from OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET / OSS_SESSION_TOKEN).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # typeshed types add_subparsers() as returning argparse's own action, whatever action= says
+    subparsers: Commands = parser.add_subparsers(dest="command", metavar="COMMAND", action=Commands)  # type: ignore[assignment]
     subparsers.required = True
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers, [common])
+    subparsers.add_modules(_COMMAND_MODULES, [common])
+    if not lazy:
+        subparsers.load_all()
     return parser
 
 
 def exit_code_for(error: BaseException) -> int:
     """The exit code that reports ``error``."""
+    from .._protocol.errors import (
+        CosCredentialsError,
+        CosIntegrityError,
+        CosServiceError,
+        CosTransportError,
+        CosValidationError,
+        ObjectChangedError,
+        ObjectExistsError,
+        ResumeError,
+        SourceChangedError,
+        UploadLockedError,
+    )
+
     if isinstance(error, Interrupted):
         return error.exit_code
     if isinstance(error, KeyboardInterrupt):
@@ -249,9 +252,11 @@ def exit_code_for(error: BaseException) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args = parser.parse_args(list(argv) if argv is not None else None)
-    _configure_logging(verbose=args.verbose, quiet=args.quiet)
+    from .logs import configure_logging  # after parsing: --help and --version end before it
+
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
     previous = _install_stop_handlers()
     try:
         from .config import apply_profile
@@ -273,11 +278,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # what arrives here is stdout or stderr). Later writes, and the flush at exit, go nowhere.
         _silence_stdout()
         return EXIT_PIPE_CLOSED
-    except (CosError, OSError) as error:
+    except Exception as error:
+        from .._protocol.errors import CosError
+
+        if not isinstance(error, (CosError, OSError)):
+            raise
         if args.verbose:
+            import traceback
+
             traceback.print_exc()
         if getattr(args, "json", False):  # the same message, as one JSON object (docs/cli.md, "Errors")
             return _json_error(exit_code_for(error), describe_error(error, _remote(args)), error, args)
+        from .text import shown
+
         print(f"cos-multipart: error: {shown(describe_error(error, _remote(args)))}", file=sys.stderr)
         _report_kept(error, args)
         return exit_code_for(error)
@@ -295,6 +308,7 @@ def _remote(args: argparse.Namespace) -> Optional[str]:
 
 def _json_error(code: int, message: str, error: BaseException, args: argparse.Namespace) -> int:
     """``--json``: the error as one object on stderr (the upload kept, if any, in it); returns ``code``."""
+    from .._protocol.errors import kept_upload_of
     from .json_output import print_error
 
     print_error(code, message, kept_upload_of(error), args)
@@ -311,6 +325,8 @@ def _silence_stdout() -> None:
 
 
 def _report_kept(error: BaseException, args: Optional[argparse.Namespace] = None) -> None:
+    from .._protocol.errors import kept_upload_of
+
     kept = kept_upload_of(error)
     if kept is not None:
         print(kept_line(kept, args), file=sys.stderr)
@@ -321,6 +337,7 @@ def kept_line(kept: KeptUpload, args: Optional[argparse.Namespace] = None) -> st
     paste into a shell (every command prints kept uploads through this one function; control characters in
     names escaped)."""
     from .commands import kept_line as with_commands
+    from .text import shown
 
     return f"cos-multipart: {shown(with_commands(args, kept))}"
 
@@ -374,6 +391,11 @@ def parse_bit_rate(text: str) -> int:
 def describe_error(error: BaseException, target: Optional[str] = None) -> str:
     """One line for the user: flags instead of Python argument names, what failed and what to check
     (``target``: the command's target as typed, whose scheme names the service in the line)."""
+    from urllib.parse import urlsplit
+
+    from .._protocol.errors import CosServiceError, CosTLSError, CosTransportError, CosValidationError
+    from .._protocol.errors import ObjectChangedError, ObjectExistsError
+
     if isinstance(error, ObjectExistsError):  # the library's words name its argument and COS's scheme
         scheme = target.partition("://")[0].lower() if target and "://" in target else "cos"
         text = str(error).replace("forbid_overwrite", "--forbid-overwrite")
@@ -411,6 +433,10 @@ def describe_error(error: BaseException, target: Optional[str] = None) -> str:
 
 
 def _transport_line(error: CosTransportError) -> str:
+    from urllib.parse import urlsplit
+
+    from .._protocol.errors import FailureKind
+
     host = urlsplit(error.url).netloc or "the endpoint"
     text = str(error).lower()
     tries = f" after {error.attempts} attempts" if error.attempts > 1 else ""
@@ -437,48 +463,6 @@ def is_tty() -> bool:
 def _one_line(error: BaseException) -> str:
     lines: List[str] = str(error).splitlines() or [type(error).__name__]
     return " ".join(line.strip() for line in lines)
-
-
-class LogHandler(logging.Handler):
-    """Log records as the command's own lines on stderr: ``cos-multipart: warning: ...`` (the logger's name
-    only with ``--verbose``), written through a progress bar on the screen (cleared, the line printed, the
-    bar drawn again) instead of over it. stderr is looked up at each record (tests replace it)."""
-
-    def __init__(self, *, verbose: bool) -> None:
-        super().__init__()
-        self.verbose = verbose
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = shown(" ".join(line.strip() for line in record.getMessage().splitlines())) or record.levelname.lower()
-        where = f"{record.name}: " if self.verbose else ""
-        line = f"cos-multipart: {record.levelname.lower()}: {where}{text}"
-        if self.verbose and record.exc_info:
-            line += "\n" + logging.Formatter().formatException(record.exc_info)
-        return line
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            write_line(self.format(record))
-        except Exception:  # a log line must never break an upload
-            self.handleError(record)
-
-
-def write_line(line: str) -> None:
-    """Print ``line`` on stderr, through the progress bar when one is drawn there."""
-    tqdm = sys.modules.get("tqdm")  # only loaded when a bar was made: no bar, nothing to clear
-    if tqdm is not None:
-        tqdm.tqdm.write(line, file=sys.stderr)
-    else:
-        print(line, file=sys.stderr, flush=True)
-
-
-def _configure_logging(*, verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, LogHandler)]:
-        root.removeHandler(handler)  # an earlier main() of the same process
-    root.addHandler(LogHandler(verbose=verbose))
-    root.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover
