@@ -6,9 +6,10 @@ command's parser or all of them.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import types
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -149,3 +150,12 @@ def test_a_stale_line_of_the_catalog_is_an_error_naming_it(monkeypatch: pytest.M
     parser = cli.build_parser(lazy=True)
     with pytest.raises(RuntimeError, match="registers no command gone"):
         parser.parse_args(["completion", "bash"])
+
+
+@pytest.mark.parametrize("columns", [None, "100", "33", "0", "-5", "wide", ""])
+def test_the_help_is_as_wide_as_argparse_would_make_it(monkeypatch: pytest.MonkeyPatch, columns: Optional[str]) -> None:
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert cli.help_columns() == shutil.get_terminal_size().columns

@@ -43,11 +43,11 @@ def test_building_the_parser_imports_no_http_stack_uploader_or_server() -> None:
 
 #: What ``cos-multipart --help`` and ``--version`` do not need: they end while the top-level parser, which holds a
 #: stub per command (``_cli/catalog.py``), parses them. No command module, no exception tree (nor dataclasses),
-#: no logging, JSON, retry policy or date arithmetic: each costs milliseconds of every start-up.
+#: no logging, JSON, retry policy, date arithmetic, typing or shutil: each costs milliseconds of every start-up.
 _NOT_FOR_THE_TOP_LEVEL = (
     "cos_multipart._cli.", "cos_multipart._protocol.errors", "cos_multipart._protocol.retry", "cos_multipart._core",
     "dataclasses", "inspect", "logging", "json", "traceback", "urllib", "datetime", "random", "pathlib", "tempfile",
-    "concurrent", "shlex", "fnmatch", "unicodedata",
+    "concurrent", "shlex", "fnmatch", "unicodedata", "typing", "shutil",
 )  # fmt: skip
 #: What they import of the package: the command line and the constants of the size units.
 _TOP_LEVEL_MODULES = ["cos_multipart._cli.catalog", "cos_multipart._cli.main", "cos_multipart._protocol.limits"]

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import TYPE_CHECKING
 
+#: ``typing.TYPE_CHECKING`` without importing :mod:`typing` (milliseconds of every start-up, and ``--help`` needs
+#: nothing of it): type checkers take any name ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Sequence, Tuple
 

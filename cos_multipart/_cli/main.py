@@ -29,14 +29,16 @@ import re
 import signal
 import sys
 import threading
-from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence
 
 from .. import __version__
 from .catalog import Commands
 from .._protocol.limits import GB, KB, MB
 
-if TYPE_CHECKING:  # imported where used: `cos-multipart --help` needs none of them (tests/test_cli_startup.py)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see catalog.TYPE_CHECKING)
+if TYPE_CHECKING:  # `cos-multipart --help` imports none of them (tests/test_cli_startup.py): each is imported where used
+    from types import FrameType
+    from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
+
     from .._protocol.errors import CosTransportError, KeptUpload
 
 EXIT_OK = 0
@@ -175,8 +177,38 @@ def _restore_handlers(previous: Dict[int, Any]) -> None:
         signal.signal(signum, handler)
 
 
+def help_columns() -> int:
+    """``shutil.get_terminal_size().columns``, the width argparse lays its help out for, without importing shutil
+    (and with it bz2, lzma and zlib: milliseconds of every ``--help`` for one number): ``$COLUMNS`` if it is a
+    positive number, else the width of the terminal on stdout, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own help layout, at the width it would choose (:func:`help_columns`)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: Optional[int] = None, **kwargs: Any) -> None:  # fmt: skip
+        width = help_columns() - 2 if width is None else width  # argparse leaves 2 columns free, as here
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
+
+
 class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line, like every other error (not the whole usage text)."""
+    """Usage errors as one line, like every other error (not the whole usage text). Its help and those of the
+    commands' parsers (made by ``add_parser``, of this class) are laid out by :class:`_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> "NoReturn":
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -190,7 +222,7 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
             commands without building them, see :mod:`.catalog`); else every command's parser now, for what
             walks the whole parser (shell completion).
     """
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)  # its add_argument() makes a formatter too
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
     common.add_argument(
