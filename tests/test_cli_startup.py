@@ -87,6 +87,14 @@ def test_a_commands_help_builds_its_module_only() -> None:
     assert commands == {"catalog", "main", "completion"}
 
 
+def test_the_upload_help_imports_no_other_command_logging_json_or_random() -> None:
+    loaded = _modules_after_main("upload", "--help")
+    assert [name for name in loaded if name.startswith(_HEAVY)] == []
+    others = ("check", "config", "profiles", "objects", "cp", "download", "server", "completion", "json_output")
+    assert [name for name in loaded if name.rpartition(".")[2] in others] == []
+    assert {"logging", "json", "random", "datetime"} & set(loaded) == set()
+
+
 def test_importing_the_package_imports_none_of_its_modules() -> None:
     loaded = _modules_after("import cos_multipart")
     assert [name for name in loaded if name.startswith("cos_multipart.")] == []
