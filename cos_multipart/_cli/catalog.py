@@ -56,9 +56,10 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
 class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]  # generic only in typeshed
     """The top-level parser's sub-parsers: a stub per command until the command is parsed, then its real parser.
 
-    A stub is a parser with the command's name and help line, so ``--help``, the usage line and the error for an
-    unknown command read as with every parser built. The real parser replaces the stub in place (same name, same
-    line in ``--help``) when its module's ``register`` adds it.
+    A stub is the command's name and its line of ``--help`` (what argparse keeps for each command's help), the name
+    mapped to one empty parser shared by every stub (never parsed with), so ``--help``, the usage line and the
+    error for an unknown command read as with every parser built, and cost no parser each. The real parser replaces
+    the stub in place (same name, same line in ``--help``) when its module's ``register`` adds it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -66,6 +67,7 @@ class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]  # generic
         #: Command name -> the module whose ``register`` builds its parser, for the commands still stubs.
         self._pending: Dict[str, str] = {}
         self._parents: List[argparse.ArgumentParser] = []
+        self._stub = argparse.ArgumentParser(add_help=False)
 
     def add_modules(self, modules: Sequence[str], parents: List[argparse.ArgumentParser]) -> None:
         """Add the commands of ``modules`` (full module names), in order: stubs for those :data:`COMMANDS` names,
@@ -75,8 +77,9 @@ class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]  # generic
             names = [name for name, (where, _) in COMMANDS.items() if f"{PACKAGE}.{where}" == module]
             if not names:
                 importlib.import_module(module).register(self, parents)
-            for name in names:
-                super().add_parser(name, help=COMMANDS[name][1])
+            for name in names:  # what add_parser(name, help=...) keeps, less the parser
+                self._choices_actions.append(self._ChoicesPseudoAction(name, (), COMMANDS[name][1]))
+                self._name_parser_map[name] = self._stub
                 self._pending[name] = module
 
     def load(self, name: str) -> None:
