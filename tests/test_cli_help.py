@@ -160,3 +160,20 @@ def test_the_help_is_as_wide_as_argparse_would_make_it(monkeypatch: pytest.Monke
     else:
         monkeypatch.setenv("COLUMNS", columns)
     assert cli.help_columns() == shutil.get_terminal_size().columns
+
+
+def test_a_command_the_catalog_lacks_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(catalog.COMMANDS, "uploads")
+    parser = cli.build_parser(lazy=True)
+    assert parser.parse_args(["uploads", "cos://bucket/"]).handler is not None
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args(["no-such-command"])
+    assert stop.value.code == cli.EXIT_USAGE
+
+
+def test_an_unknown_command_is_refused_naming_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["no-such-command"])
+    assert stop.value.code == cli.EXIT_USAGE
+    choices = ", ".join(repr(name) for name in catalog.COMMANDS)
+    assert f"invalid choice: 'no-such-command' (choose from {choices})" in capsys.readouterr().err

@@ -213,6 +213,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> "NoReturn":
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if isinstance(action, Commands) and value not in action.choices:
+            # A command catalog.COMMANDS lacks (tests/test_cli_help.py says so) still runs: every module is
+            # registered before the name is refused.
+            action.load_all()
+        super()._check_value(action, value)
+
 
 def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
     """The argument parser, with every command registered.
