@@ -2,7 +2,9 @@
 
 Commands live in their own modules, each exposing ``register(subparsers, parents)`` which adds its
 sub-parsers with ``set_defaults(handler=...)``; a handler takes the parsed arguments and returns an exit
-code. Errors are printed as one line (the traceback only with ``--verbose``).
+code. A command's module is imported, and its parsers built, only when the command is parsed: each command
+also has its line in :data:`.catalog.COMMANDS`, which ``--help`` lists. Errors are printed as one line (the
+traceback only with ``--verbose``).
 
 Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume, an option
 that does not apply to the command); 3 COS answered an error (also: the key exists and --forbid-overwrite is
