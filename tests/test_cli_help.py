@@ -17,7 +17,8 @@ import cos_multipart
 from cos_multipart._cli import catalog
 from cos_multipart._cli import main as cli
 
-#: ``cos-multipart --help`` on an 80-column terminal (``COLUMNS=80``), as it was before the parser became lazy.
+#: ``cos-multipart --help`` on an 80-column terminal (``COLUMNS=80``), as it was before the parser became lazy
+#: (Python 3.10-3.12; every version also compares it with the full parser's, below).
 TOP_LEVEL_HELP = """\
 usage: cos-multipart [-h] [--version] COMMAND ...
 
@@ -75,6 +76,7 @@ def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return out
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="argparse 3.13 indents the list of commands further")
 def test_the_top_level_help_is_unchanged(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     assert _help(capsys, "--help") == TOP_LEVEL_HELP
