@@ -27,6 +27,7 @@ The load average is recorded with every child.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -118,6 +119,9 @@ class Trees:
             (where / "cos_multipart").symlink_to(tree / "cos_multipart", target_is_directory=True)
             (where / "bench").symlink_to(BENCH, target_is_directory=True)
             self.dirs[name] = where
+            # Byte-compiled first, as an install does: where PYTHONDONTWRITEBYTECODE is set and the tree has no
+            # up-to-date .pyc, every child would compile the modules it imports again (+0.08 s on a 0.04 s --help).
+            compileall.compile_dir(str(tree / "cos_multipart"), quiet=1)
 
     def env(self) -> Dict[str, str]:
         env = child_env()

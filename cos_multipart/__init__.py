@@ -6,11 +6,15 @@ The public API is what ``__all__`` lists; everything else may change without not
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Dict, List
 
 __version__ = "0.7.0"
 
+#: typing.TYPE_CHECKING without importing typing, which the command line's start-up (``--help``) does not need:
+#: type checkers take any name ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # type checkers and IDEs see every name; at run time __getattr__ imports on first use
+    from typing import Any, Dict, List
+
     from ._io.checkpoint import Checkpoint, CheckpointStore, VerifiedPart
     from ._protocol.checksum import crc64, crc64_combine
     from ._io.client import CosClient

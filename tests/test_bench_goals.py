@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import sys
@@ -56,3 +57,13 @@ def test_a_smoke_run_measures_every_goal(tmp_path: Path) -> None:
     assert new["help_s"] is not None and new["dir_cpu_per_file_ms"] is not None and new["crc_s_per_gib"] is not None
     assert {record["kind"] for record in data["raw"]} == {"startup", "small", "large"}
     assert "| goal | new |" in stdout.getvalue()
+
+
+def test_each_tree_is_byte_compiled_before_it_is_measured(tmp_path: Path) -> None:
+    package = tmp_path / "tree" / "cos_multipart"
+    (package / "_cli").mkdir(parents=True)
+    for module in (package / "__init__.py", package / "_cli" / "main.py"):
+        module.write_text("VALUE = 1\n")
+    goals.Trees(tmp_path / "work", [("new", tmp_path / "tree")])
+    for module in (package / "__init__.py", package / "_cli" / "main.py"):
+        assert Path(importlib.util.cache_from_source(str(module))).is_file()

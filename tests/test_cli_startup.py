@@ -1,7 +1,10 @@
 """The command line's start-up: building the parser (``cos-multipart --help``, and every command before it runs)
 imports no HTTP stack, no uploader and no local server; ``import cos_multipart`` imports none of its modules.
 
-Benchmarks measure the CPU time (``python -m bench startup``); these tests check the cause, what is imported.
+``cos-multipart --help`` and ``--version`` build no command's parser at all (each is a stub until the command is
+parsed: ``_cli/catalog.py``), so they import none of the command modules.
+
+Benchmarks measure the CPU time (``python -m bench goals``); these tests check the cause, what is imported.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+
+import pytest
 
 import cos_multipart
 from cos_multipart._cli import server as cli_server
@@ -34,6 +39,60 @@ def _modules_after(code: str) -> list[str]:
 def test_building_the_parser_imports_no_http_stack_uploader_or_server() -> None:
     loaded = _modules_after("from cos_multipart._cli.main import build_parser\nbuild_parser()")
     assert [name for name in loaded if name.startswith(_HEAVY)] == []
+
+
+#: What ``cos-multipart --help`` and ``--version`` do not need: they end while the top-level parser, which holds a
+#: stub per command (``_cli/catalog.py``), parses them. No command module, no exception tree (nor dataclasses),
+#: no logging, JSON, retry policy, date arithmetic, typing or shutil: each costs milliseconds of every start-up.
+_NOT_FOR_THE_TOP_LEVEL = (
+    "cos_multipart._cli.", "cos_multipart._protocol.errors", "cos_multipart._protocol.retry", "cos_multipart._core",
+    "dataclasses", "inspect", "logging", "json", "traceback", "urllib", "datetime", "random", "pathlib", "tempfile",
+    "concurrent", "shlex", "fnmatch", "unicodedata", "typing", "shutil",
+)  # fmt: skip
+#: What they import of the package: the command line and the constants of the size units.
+_TOP_LEVEL_MODULES = ["cos_multipart._cli.catalog", "cos_multipart._cli.main", "cos_multipart._protocol.limits"]
+
+
+def _modules_after_main(*argv: str) -> list[str]:
+    """The modules ``main(argv)`` loads (it exits 0), as ``cos-multipart ARGV`` runs it (less those Python's start
+    loaded: a development install's import hook imports pathlib and more at every start)."""
+    script = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from cos_multipart._cli.main import main\n"
+        "try:\n"
+        f"    main({list(argv)!r})\n"
+        "except SystemExit as stop:\n"
+        "    assert stop.code == 0, stop.code\n"
+        "print('\\n'.join(sorted(set(sys.modules) - before)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    assert done.stdout.strip(), "no help printed"
+    return done.stderr.split()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["--version"]])
+def test_the_top_level_help_and_version_build_no_command(argv: list[str]) -> None:
+    loaded = _modules_after_main(*argv)
+    unneeded = [name for name in loaded if name.startswith(_NOT_FOR_THE_TOP_LEVEL + _HEAVY)]
+    assert [name for name in unneeded if name not in _TOP_LEVEL_MODULES] == []
+    ours = sorted(name for name in loaded if name.startswith("cos_multipart."))
+    assert ours == ["cos_multipart._cli", *_TOP_LEVEL_MODULES[:2], "cos_multipart._protocol", _TOP_LEVEL_MODULES[2]]
+
+
+def test_a_commands_help_builds_its_module_only() -> None:
+    loaded = _modules_after_main("completion", "--help")
+    assert [name for name in loaded if name.startswith(_HEAVY)] == []
+    commands = {name.rpartition(".")[2] for name in loaded if name.startswith("cos_multipart._cli.")}
+    assert commands == {"catalog", "main", "completion"}
+
+
+def test_the_upload_help_imports_no_other_command_logging_json_or_random() -> None:
+    loaded = _modules_after_main("upload", "--help")
+    assert [name for name in loaded if name.startswith(_HEAVY)] == []
+    others = ("check", "config", "profiles", "objects", "cp", "download", "server", "completion", "json_output")
+    assert [name for name in loaded if name.rpartition(".")[2] in others] == []
+    assert {"logging", "json", "random", "datetime"} & set(loaded) == set()
 
 
 def test_importing_the_package_imports_none_of_its_modules() -> None:

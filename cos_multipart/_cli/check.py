@@ -380,8 +380,3 @@ def _names(checkpoint: Any, target: Target, uploads: Set[Tuple[str, str]]) -> bo
 def _checkpoints_of(store: CheckpointStore, target: Target, uploads: Set[Tuple[str, str]]) -> List[Tuple[Any, str]]:
     return [(path, str(checkpoint.source)) for path, checkpoint in store if _names(checkpoint, target, uploads)]
 
-
-def older_than_help() -> str:
-    """The help of ``abort --older-than``."""
-    return "with --all: only uploads initiated longer ago than this (90, 30m, 12h, 7d, 2w; default: any age)"
-

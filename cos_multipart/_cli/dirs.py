@@ -7,7 +7,6 @@ One progress bar for files and bytes, a summary line, failures listed on stderr 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
@@ -260,6 +259,8 @@ def summary(report: DirectoryReport) -> str:
 
 
 def _write_failures(path: str, report: DirectoryReport) -> None:
+    import json  # here: building the parsers (a command's --help) needs no JSON
+
     with open(path, "w", encoding="utf-8") as handle:
         for failure in report.failed:
             handle.write(json.dumps({"path": failure.path, "key": failure.key, "error": failure.error}, ensure_ascii=False) + "\n")

@@ -2,7 +2,9 @@
 
 Commands live in their own modules, each exposing ``register(subparsers, parents)`` which adds its
 sub-parsers with ``set_defaults(handler=...)``; a handler takes the parsed arguments and returns an exit
-code. Errors are printed as one line (the traceback only with ``--verbose``).
+code. A command's module is imported, and its parsers built, only when the command is parsed: each command
+also has its line in :data:`.catalog.COMMANDS`, which ``--help`` lists. Errors are printed as one line (the
+traceback only with ``--verbose``).
 
 Exit codes: 0 success; 1 unexpected failure; 2 bad usage or invalid input (also: nothing to resume, an option
 that does not apply to the command); 3 COS answered an error (also: the key exists and --forbid-overwrite is
@@ -24,38 +26,22 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import os
-import logging
 import re
 import signal
 import sys
 import threading
-import traceback
-from types import FrameType
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
-from urllib.parse import urlsplit
 
 from .. import __version__
-from .text import shown
-from .._protocol.errors import (
-    CosCredentialsError,
-    CosTLSError,
-    FailureKind,
-    CosError,
-    CosIntegrityError,
-    CosServiceError,
-    CosTransportError,
-    CosValidationError,
-    KeptUpload,
-    ObjectExistsError,
-    ResumeError,
-    SourceChangedError,
-    UploadLockedError,
-    kept_upload_of,
-)
-from .._protocol.errors import ObjectChangedError
+from .catalog import Commands
 from .._protocol.limits import GB, KB, MB
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see catalog.TYPE_CHECKING)
+if TYPE_CHECKING:  # `cos-multipart --help` imports none of them (tests/test_cli_startup.py): each is imported where used
+    from types import FrameType
+    from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
+
+    from .._protocol.errors import CosTransportError, KeptUpload
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -193,16 +179,59 @@ def _restore_handlers(previous: Dict[int, Any]) -> None:
         signal.signal(signum, handler)
 
 
+def help_columns() -> int:
+    """``shutil.get_terminal_size().columns``, the width argparse lays its help out for, without importing shutil
+    (and with it bz2, lzma and zlib: milliseconds of every ``--help`` for one number): ``$COLUMNS`` if it is a
+    positive number, else the width of the terminal on stdout, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own help layout, at the width it would choose (:func:`help_columns`)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: Optional[int] = None, **kwargs: Any) -> None:  # fmt: skip
+        width = help_columns() - 2 if width is None else width  # argparse leaves 2 columns free, as here
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
+
+
 class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line, like every other error (not the whole usage text)."""
+    """Usage errors as one line, like every other error (not the whole usage text). Its help and those of the
+    commands' parsers (made by ``add_parser``, of this class) are laid out by :class:`_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> "NoReturn":
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if isinstance(action, Commands) and value not in action.choices:
+            # A command catalog.COMMANDS lacks (tests/test_cli_help.py says so) still runs: every module is
+            # registered before the name is refused.
+            action.load_all()
+        super()._check_value(action, value)
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every command registered."""
-    common = argparse.ArgumentParser(add_help=False)
+
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The argument parser, with every command registered.
+
+    Args:
+        lazy: Build a command's parser only when the command is parsed (:func:`main`: ``--help`` lists the
+            commands without building them, see :mod:`.catalog`); else every command's parser now, for what
+            walks the whole parser (shell completion).
+    """
+    common = _Parser(add_help=False)  # its add_argument() makes a formatter too
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
     common.add_argument(
@@ -215,15 +244,30 @@ def build_parser() -> argparse.ArgumentParser:
         "OSS (oss://BUCKET/KEY; credentials from OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET / OSS_SESSION_TOKEN).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # typeshed types add_subparsers() as returning argparse's own action, whatever action= says
+    subparsers: Commands = parser.add_subparsers(dest="command", metavar="COMMAND", action=Commands)  # type: ignore[assignment]
     subparsers.required = True
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers, [common])
+    subparsers.add_modules(_COMMAND_MODULES, [common])
+    if not lazy:
+        subparsers.load_all()
     return parser
 
 
 def exit_code_for(error: BaseException) -> int:
     """The exit code that reports ``error``."""
+    from .._protocol.errors import (
+        CosCredentialsError,
+        CosIntegrityError,
+        CosServiceError,
+        CosTransportError,
+        CosValidationError,
+        ObjectChangedError,
+        ObjectExistsError,
+        ResumeError,
+        SourceChangedError,
+        UploadLockedError,
+    )
+
     if isinstance(error, Interrupted):
         return error.exit_code
     if isinstance(error, KeyboardInterrupt):
@@ -249,9 +293,11 @@ def exit_code_for(error: BaseException) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args = parser.parse_args(list(argv) if argv is not None else None)
-    _configure_logging(verbose=args.verbose, quiet=args.quiet)
+    from .logs import configure_logging  # after parsing: --help and --version end before it
+
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
     previous = _install_stop_handlers()
     try:
         from .config import apply_profile
@@ -273,11 +319,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # what arrives here is stdout or stderr). Later writes, and the flush at exit, go nowhere.
         _silence_stdout()
         return EXIT_PIPE_CLOSED
-    except (CosError, OSError) as error:
+    except Exception as error:
+        from .._protocol.errors import CosError
+
+        if not isinstance(error, (CosError, OSError)):
+            raise
         if args.verbose:
+            import traceback
+
             traceback.print_exc()
         if getattr(args, "json", False):  # the same message, as one JSON object (docs/cli.md, "Errors")
             return _json_error(exit_code_for(error), describe_error(error, _remote(args)), error, args)
+        from .text import shown
+
         print(f"cos-multipart: error: {shown(describe_error(error, _remote(args)))}", file=sys.stderr)
         _report_kept(error, args)
         return exit_code_for(error)
@@ -295,6 +349,7 @@ def _remote(args: argparse.Namespace) -> Optional[str]:
 
 def _json_error(code: int, message: str, error: BaseException, args: argparse.Namespace) -> int:
     """``--json``: the error as one object on stderr (the upload kept, if any, in it); returns ``code``."""
+    from .._protocol.errors import kept_upload_of
     from .json_output import print_error
 
     print_error(code, message, kept_upload_of(error), args)
@@ -311,6 +366,8 @@ def _silence_stdout() -> None:
 
 
 def _report_kept(error: BaseException, args: Optional[argparse.Namespace] = None) -> None:
+    from .._protocol.errors import kept_upload_of
+
     kept = kept_upload_of(error)
     if kept is not None:
         print(kept_line(kept, args), file=sys.stderr)
@@ -321,6 +378,7 @@ def kept_line(kept: KeptUpload, args: Optional[argparse.Namespace] = None) -> st
     paste into a shell (every command prints kept uploads through this one function; control characters in
     names escaped)."""
     from .commands import kept_line as with_commands
+    from .text import shown
 
     return f"cos-multipart: {shown(with_commands(args, kept))}"
 
@@ -374,6 +432,11 @@ def parse_bit_rate(text: str) -> int:
 def describe_error(error: BaseException, target: Optional[str] = None) -> str:
     """One line for the user: flags instead of Python argument names, what failed and what to check
     (``target``: the command's target as typed, whose scheme names the service in the line)."""
+    from urllib.parse import urlsplit
+
+    from .._protocol.errors import CosServiceError, CosTLSError, CosTransportError, CosValidationError
+    from .._protocol.errors import ObjectChangedError, ObjectExistsError
+
     if isinstance(error, ObjectExistsError):  # the library's words name its argument and COS's scheme
         scheme = target.partition("://")[0].lower() if target and "://" in target else "cos"
         text = str(error).replace("forbid_overwrite", "--forbid-overwrite")
@@ -411,6 +474,10 @@ def describe_error(error: BaseException, target: Optional[str] = None) -> str:
 
 
 def _transport_line(error: CosTransportError) -> str:
+    from urllib.parse import urlsplit
+
+    from .._protocol.errors import FailureKind
+
     host = urlsplit(error.url).netloc or "the endpoint"
     text = str(error).lower()
     tries = f" after {error.attempts} attempts" if error.attempts > 1 else ""
@@ -437,48 +504,6 @@ def is_tty() -> bool:
 def _one_line(error: BaseException) -> str:
     lines: List[str] = str(error).splitlines() or [type(error).__name__]
     return " ".join(line.strip() for line in lines)
-
-
-class LogHandler(logging.Handler):
-    """Log records as the command's own lines on stderr: ``cos-multipart: warning: ...`` (the logger's name
-    only with ``--verbose``), written through a progress bar on the screen (cleared, the line printed, the
-    bar drawn again) instead of over it. stderr is looked up at each record (tests replace it)."""
-
-    def __init__(self, *, verbose: bool) -> None:
-        super().__init__()
-        self.verbose = verbose
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = shown(" ".join(line.strip() for line in record.getMessage().splitlines())) or record.levelname.lower()
-        where = f"{record.name}: " if self.verbose else ""
-        line = f"cos-multipart: {record.levelname.lower()}: {where}{text}"
-        if self.verbose and record.exc_info:
-            line += "\n" + logging.Formatter().formatException(record.exc_info)
-        return line
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            write_line(self.format(record))
-        except Exception:  # a log line must never break an upload
-            self.handleError(record)
-
-
-def write_line(line: str) -> None:
-    """Print ``line`` on stderr, through the progress bar when one is drawn there."""
-    tqdm = sys.modules.get("tqdm")  # only loaded when a bar was made: no bar, nothing to clear
-    if tqdm is not None:
-        tqdm.tqdm.write(line, file=sys.stderr)
-    else:
-        print(line, file=sys.stderr, flush=True)
-
-
-def _configure_logging(*, verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, LogHandler)]:
-        root.removeHandler(handler)  # an earlier main() of the same process
-    root.addHandler(LogHandler(verbose=verbose))
-    root.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

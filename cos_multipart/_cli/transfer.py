@@ -12,10 +12,8 @@ Credentials come from the environment (``COS_SECRET_ID``, ``COS_SECRET_KEY``, ``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import logging
 import re
 import shlex
 import time
@@ -41,8 +39,6 @@ if TYPE_CHECKING:
     from .._protocol.dialect import Dialect
     from .._protocol.sse import SseC
 
-logger = logging.getLogger(__name__)
-
 ENV_SSE_C_KEY = "COS_SSE_C_KEY"
 #: COS's region only names the default host; with an explicit endpoint it is not used, but must be valid.
 _REGION_WITH_ENDPOINT = "custom-endpoint"
@@ -50,6 +46,7 @@ _REGION_WITH_ENDPOINT = "custom-endpoint"
 _OSS_HOST_REGION = re.compile(r"(?:^|\.)oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com$")
 #: A COS host names its region too (``cos.ap-beijing.myqcloud.com``): the Host sent names the bucket with it.
 _COS_HOST_REGION = re.compile(r"(?:^|\.)cos\.([a-z0-9-]+)\.myqcloud\.com$")
+_OLDER_THAN_HELP = "with --all: only uploads initiated longer ago than this (90, 30m, 12h, 7d, 2w; default: any age)"
 
 
 def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -103,10 +100,8 @@ def register(subparsers: Any, parents: List[argparse.ArgumentParser]) -> None:
     abort.add_argument("upload_id", metavar="UPLOAD_ID", nargs="?", help="the upload to abort (default: all of KEY)")
     abort.add_argument("--checkpoint-dir", help="checkpoint directory (default ~/.cache/cos-multipart)")
     abort.add_argument("--dry-run", action="store_true", help="list the uploads that would be aborted, abort none")
-    from .check import older_than_help
-
     abort.add_argument("--all", action="store_true", help="every in-progress upload under the folder cos://BUCKET/PREFIX/ (and of the key it names)")
-    abort.add_argument("--older-than", type=parse_duration, metavar="DURATION", help=older_than_help())
+    abort.add_argument("--older-than", type=parse_duration, metavar="DURATION", help=_OLDER_THAN_HELP)
     abort.add_argument("-y", "--yes", action="store_true", help="with --all: do not ask for confirmation")
     abort.add_argument("--json", action="store_true", help="JSON Lines: one object per upload and checkpoint, then a summary object")
     abort.set_defaults(handler=run_abort)
@@ -256,6 +251,8 @@ def _encryption(args: argparse.Namespace) -> Any:
         context = None
         if args.sse_kms_context is not None:
             try:
+                import json  # here: building the parsers (a command's --help) needs no JSON
+
                 context = json.loads(args.sse_kms_context)
             except ValueError:
                 raise CosValidationError("--sse-kms-context", args.sse_kms_context, "a JSON object") from None
@@ -263,7 +260,9 @@ def _encryption(args: argparse.Namespace) -> Any:
     if args.sse == "c":
         return sse_c_from_environment("--sse c")
     if os.environ.get(ENV_SSE_C_KEY):
-        logger.warning(
+        import logging  # here: building the parsers (a command's --help) needs no logging
+
+        logging.getLogger(__name__).warning(
             "$%s is set but --sse c is not given: the object is stored WITHOUT SSE-C (add --sse c to use the key)",
             ENV_SSE_C_KEY,
         )

@@ -23,11 +23,13 @@ bound the number of tries. Clock errors (``RequestTimeTooSkewed``, ``AccessDenie
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field, replace
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple
 
 from .errors import CosServiceError, CosTransportError, CosValidationError, FailureKind
+
+if TYPE_CHECKING:  # the caller brings the random source; the command line's help reads DEFAULT_RETRY_TIME only
+    import random
 
 #: "500 InternalError, 503 SlowDown/ServiceUnavailable, 502/504 ... retryable" [ref 4.3], and 429 Too Many
 #: Requests (RFC 6585: "the user has sent too many requests in a given amount of time"), which asks for the
