@@ -86,6 +86,40 @@ def test_combine_of_ten_thousand_equal_parts_is_fast() -> None:
     assert info.misses == 1
 
 
+@pytest.mark.parametrize("length", [1, 8, 4096, 1 << 20, (8 << 20) + 12_345])
+def test_combine_over_long_second_parts(length: int) -> None:
+    a, b = os.urandom(33), os.urandom(length)
+    assert crc64_combine(crc64(a), crc64(b), length) == crc64(a + b)
+
+
+def test_zeros_operators_compose() -> None:
+    # Appending m zero bytes and then n is appending m + n: holds for any correct operator, however built.
+    checksum._zeros_operator.cache_clear()
+    for crc in (0, 1, 1 << 63, 0xFFFFFFFFFFFFFFFF, 0x0123456789ABCDEF):
+        both = crc64_combine(crc64_combine(crc, 0, 5 << 20), 0, 3 << 20)
+        assert crc64_combine(crc, 0, 8 << 20) == both
+
+
+def test_building_an_operator_takes_a_logarithmic_number_of_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Square-and-multiply: at most two products per bit of 8 * length (the old 64x64 bit-matrix squarings took
+    # ~7 ms of CPU per distinct part length, paid by every new process's first multipart upload).
+    products = 0
+    multiply = checksum._multiply
+
+    def counted(a: int, b: int) -> int:
+        nonlocal products
+        products += 1
+        return multiply(a, b)
+
+    monkeypatch.setattr(checksum, "_multiply", counted)
+    monkeypatch.setattr(checksum, "_X_POWERS", [checksum._X1])
+    checksum._zeros_operator.cache_clear()
+    length = (8 << 20) + 12_345
+    checksum._zeros_operator(length)
+    assert 0 < products <= 2 * (8 * length).bit_length()
+    checksum._zeros_operator.cache_clear()  # built with the counting multiply: not left for other tests
+
+
 def test_part_hasher_computes_md5_and_crc_in_one_pass() -> None:
     data = os.urandom(100_000)
     hasher = PartHasher()

@@ -94,57 +94,72 @@ def crc64_function(backend: Optional[str] = None) -> CrcFunction:
 
 # --- Combination: crc(A || B) from crc(A), crc(B) and len(B) -------------------------------------------
 #
-# Appending n zero bytes to a message is a linear map on the CRC register over GF(2) (zlib's
-# crc32_combine technique). The map for n bytes is built once per distinct n by repeated squaring and
-# cached as eight 256-entry byte tables, so combining costs eight lookups. An upload has at most two
-# distinct part lengths, so 10,000 parts cost two table builds and 10,000 cheap applications.
+# Appending n zero bytes to a message multiplies the CRC register by x^(8n) modulo the polynomial, over GF(2)
+# (zlib's crc32_combine technique). x^(8n) is found by square-and-multiply from x^(2^k), k = 0, 1, ...: about
+# log2(8n) products of two 64-bit polynomials, each 64 shift-and-xor steps. The map for n bytes is cached as
+# eight 256-entry byte tables, so combining costs eight lookups. An upload has at most two distinct part
+# lengths, so 10,000 parts cost two table builds (well under a millisecond each) and 10,000 cheap lookups.
+#
+# Registers are reflected (as the CRC is): bit 63 holds the coefficient of x^0, bit 0 that of x^63.
 
-_Matrix = List[int]  # 64 columns: column i is the image of register bit i
+_X0 = 1 << 63  # the polynomial 1
+_X1 = 1 << 62  # the polynomial x
 
 
-def _matrix_times(matrix: Sequence[int], vector: int) -> int:
-    result = 0
-    index = 0
-    while vector:
-        if vector & 1:
-            result ^= matrix[index]
-        vector >>= 1
-        index += 1
+def _times_x(value: int) -> int:
+    """``value * x`` modulo the polynomial (reflected)."""
+    return (value >> 1) ^ CRC64_POLY_REFLECTED if value & 1 else value >> 1
+
+
+def _multiply(a: int, b: int) -> int:
+    """``a * b`` modulo the polynomial (both reflected)."""
+    product = 0
+    mask = _X0
+    while a:
+        if a & mask:
+            product ^= b
+            a ^= mask
+        mask >>= 1
+        b = _times_x(b)
+    return product
+
+
+#: x^(2^k) modulo the polynomial, k = 0, 1, ...: grown on demand (a squaring each).
+_X_POWERS: List[int] = [_X1]
+
+
+def _x_to_the(exponent: int) -> int:
+    """``x ** exponent`` modulo the polynomial, by square-and-multiply."""
+    result = _X0
+    k = 0
+    while exponent:
+        while len(_X_POWERS) <= k:
+            _X_POWERS.append(_multiply(_X_POWERS[-1], _X_POWERS[-1]))
+        if exponent & 1:
+            result = _multiply(_X_POWERS[k], result)
+        exponent >>= 1
+        k += 1
     return result
-
-
-def _matrix_square(matrix: Sequence[int]) -> _Matrix:
-    return [_matrix_times(matrix, column) for column in matrix]
 
 
 @lru_cache(maxsize=64)
 def _zeros_operator(length: int) -> Tuple[Tuple[int, ...], ...]:
     """Byte tables of the linear map "append ``length`` zero bytes" on the CRC register."""
-    odd: _Matrix = [CRC64_POLY_REFLECTED] + [1 << (n - 1) for n in range(1, 64)]  # one zero bit
-    even = _matrix_square(odd)  # two zero bits
-    odd = _matrix_square(even)  # four zero bits
-    operator: Optional[_Matrix] = None
-    remaining = length
-    while remaining:
-        even = _matrix_square(odd)  # first pass: one zero byte, then 2, 4, ... bytes
-        if remaining & 1:
-            operator = even if operator is None else [_matrix_times(even, c) for c in operator]
-        remaining >>= 1
-        if not remaining:
-            break
-        odd = _matrix_square(even)
-        if remaining & 1:
-            operator = odd if operator is None else [_matrix_times(odd, c) for c in operator]
-        remaining >>= 1
-    if operator is None:  # only a positive length appends anything; callers handle 0 themselves
+    if length <= 0:  # only a positive length appends anything; callers handle 0 themselves
         raise ValueError(f"length must be a positive number of bytes, got {length}")
+    # Column i is the image of register bit i: the factor times the monomial that bit stands for, x^(63 - i).
+    column = _x_to_the(8 * length)  # bit 63 (x^0)
+    columns = [0] * 64
+    for bit in range(63, -1, -1):
+        columns[bit] = column
+        column = _times_x(column)
     tables = []
     for byte_index in range(8):
-        columns = operator[8 * byte_index : 8 * byte_index + 8]
+        low = columns[8 * byte_index : 8 * byte_index + 8]
         table = [0] * 256
         for value in range(1, 256):
             low_bit = (value & -value).bit_length() - 1
-            table[value] = table[value & (value - 1)] ^ columns[low_bit]
+            table[value] = table[value & (value - 1)] ^ low[low_bit]
         tables.append(tuple(table))
     return tuple(tables)
 
