@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -17,9 +18,11 @@ from cos_multipart._io._partreader import (
     BufferPartReader,
     FilePartReader,
     PartCancelled,
+    _Hasher,
     read_stream_part,
 )
 from cos_multipart._protocol.checksum import crc64
+from cos_multipart._protocol.integrity import CRC64_ECMA
 from cos_multipart._core.progress import ProgressEvent, ProgressTracker
 from cos_multipart._io.ratelimit import TokenBucket
 
@@ -234,3 +237,20 @@ def test_readinto_past_the_end_of_a_shrunk_file_is_a_changed_source(fd: int) -> 
     with pytest.raises(SourceChangedError) as info:
         reader.readinto(memoryview(bytearray(64)))
     assert "part 3" in str(info.value) and info.value.got == 10
+
+
+def test_each_chunk_is_crc_checked_before_md5_reads_it() -> None:
+    # The order matters for CPU only (the CRC reads the chunk while it is still in cache, see _Hasher.update);
+    # the values are the same either way.
+    md5_before: List[str] = []
+
+    def update(data: Any, value: int) -> int:
+        md5_before.append(hasher.digest().md5_hex or "")
+        return crc64(data, value)
+
+    hasher = _Hasher(True, dataclasses.replace(CRC64_ECMA, update=update))
+    hasher.update(b"abc")
+    hasher.update(memoryview(b"defg"))
+    assert md5_before == [hashlib.md5(b"").hexdigest(), hashlib.md5(b"abc").hexdigest()]
+    digest = hasher.digest()
+    assert (digest.size, digest.crc64, digest.md5_hex) == (7, crc64(b"abcdefg"), hashlib.md5(b"abcdefg").hexdigest())
