@@ -309,11 +309,14 @@ def _slices(size: int, count: int) -> List[tuple[int, int]]:
 
 def _measure(run: Callable[[], Result]) -> Result:
     cpu = _cpu()
+    window = time.monotonic()
     started = time.perf_counter()
     result = run()
     result["wall"] = time.perf_counter() - started
     result["cpu"] = _cpu() - cpu
     result["peak_rss_mib"] = _rss_mib()
+    # CLOCK_MONOTONIC at the start and the end of the job: what bench.cpu_breakdown counts perf's samples in.
+    result["monotonic_window"] = [window, time.monotonic()]
     return result
 
 
