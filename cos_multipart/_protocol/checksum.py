@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 from functools import lru_cache
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def crc64_function(backend: Optional[str] = None) -> CrcFunction:
 #
 # Appending n zero bytes to a message multiplies the CRC register by x^(8n) modulo the polynomial, over GF(2)
 # (zlib's crc32_combine technique). x^(8n) is found by square-and-multiply from x^(2^k), k = 0, 1, ...: about
-# log2(8n) products of two 64-bit polynomials, each 64 shift-and-xor steps. The map for n bytes is cached as
+# 2 log2(8n) products of two 64-bit polynomials, each 64 shift-and-xor steps. The map for n bytes is cached as
 # eight 256-entry byte tables, so combining costs eight lookups. An upload has at most two distinct part
 # lengths, so 10,000 parts cost two table builds (well under a millisecond each) and 10,000 cheap lookups.
 #
@@ -124,21 +124,19 @@ def _multiply(a: int, b: int) -> int:
     return product
 
 
-#: x^(2^k) modulo the polynomial, k = 0, 1, ...: grown on demand (a squaring each).
-_X_POWERS: List[int] = [_X1]
-
-
 def _x_to_the(exponent: int) -> int:
-    """``x ** exponent`` modulo the polynomial, by square-and-multiply."""
+    """``x ** exponent`` modulo the polynomial, by square-and-multiply.
+
+    Nothing is kept between calls (no shared table to grow): threads may build operators at the same time.
+    """
     result = _X0
-    k = 0
+    square = _X1  # x^(2^k) for the bit k looked at
     while exponent:
-        while len(_X_POWERS) <= k:
-            _X_POWERS.append(_multiply(_X_POWERS[-1], _X_POWERS[-1]))
         if exponent & 1:
-            result = _multiply(_X_POWERS[k], result)
+            result = _multiply(square, result)
         exponent >>= 1
-        k += 1
+        if exponent:
+            square = _multiply(square, square)
     return result
 
 
