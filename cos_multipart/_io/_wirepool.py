@@ -73,6 +73,7 @@ class WirePool:
         self._lock = threading.Lock()
         self._condition = threading.Condition(self._lock)
         self._pid = _pid()
+        self._waiting = 0  # threads waiting on the condition (changed under the lock)
 
     @property
     def size(self) -> int:
@@ -105,7 +106,11 @@ class WirePool:
                 else:
                     if cancel is not None and cancel.is_set():
                         raise ConnectionAbortedError("request cancelled")
-                    self._condition.wait(_CANCEL_POLL if cancel is not None else None)
+                    self._waiting += 1
+                    try:
+                        self._condition.wait(_CANCEL_POLL if cancel is not None else None)
+                    finally:
+                        self._waiting -= 1
                     continue
             if not idle.dropped():  # outside the lock: a system call
                 return idle
@@ -124,7 +129,8 @@ class WirePool:
             with self._lock:
                 if not self._closed and self._pid == _pid():
                     self._idle.append(connection)
-                    self._condition.notify()
+                    if self._waiting:  # (Condition.notify is Python code: not called for nobody, per request)
+                        self._condition.notify()
                     return
         connection.close()
         self._forget()
@@ -132,7 +138,8 @@ class WirePool:
     def _forget(self) -> None:
         with self._lock:
             self._open = max(0, self._open - 1)
-            self._condition.notify()
+            if self._waiting:
+                self._condition.notify()
 
     def close(self) -> None:
         """Close the idle connections; those in use are closed when given back."""
