@@ -376,6 +376,13 @@ def section_resume(data: Dict[str, Any]) -> List[str]:
 # --- Plots ------------------------------------------------------------------------------------------------------
 
 
+#: Each plot's file and the section that links it.
+_PLOT_FILES = (
+    ("bench-upload.png", "upload"), ("bench-compare.png", "compare"), ("bench-scaling.png", "scaling"),
+    ("bench-memory.png", "memory"), ("bench-crc.png", "crc"),
+)
+
+
 def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
     """Write the PNG plots; returns section -> path relative to the markdown file (empty without matplotlib)."""
     try:
@@ -384,7 +391,9 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return {}
+        # The plots an earlier run with matplotlib drew stay linked (a report regenerated to add prose must not
+        # drop them from the page).
+        return {section: _relative(img_dir / name, docs) for name, section in _PLOT_FILES if (img_dir / name).exists()}
     img_dir.mkdir(parents=True, exist_ok=True)
     written: Dict[str, str] = {}
     suites = results["suites"]
