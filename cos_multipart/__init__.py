@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.7.1"
+__version__ = "0.8.0"
 
 #: typing.TYPE_CHECKING without importing typing, which the command line's start-up (``--help``) does not need:
 #: type checkers take any name ``TYPE_CHECKING`` as true.

@@ -231,7 +231,7 @@ def test_a_small_body_leaves_with_its_head_in_one_write_and_a_large_one_whole(se
 
 def test_a_file_body_is_read_into_a_page_aligned_buffer_kept_with_the_connection(serve: Callable[..., RawServer]) -> None:
     # Aligned, the kernel's copy of the file's pages into the buffer costs ~25 % less CPU than into a bytearray's
-    # storage (16 bytes past a cache line): see _wire._aligned_buffer.
+    # storage (16 bytes past a cache line): see _buffers.aligned_buffer.
     import ctypes
 
     seen: List[Tuple[bytes, bytes]] = []

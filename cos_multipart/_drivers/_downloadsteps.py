@@ -180,8 +180,9 @@ class RangeSink:
             if span != (action.offset, action.offset + action.length - 1):
                 raise CosResponseError(f"GET of bytes {action.offset}-{action.offset + action.length - 1} answered Content-Range {content_range!r}", status=status)
 
-    def take(self, chunk: bytes) -> None:
-        """Write ``chunk`` (on a worker thread: never on an event loop)."""
+    def take(self, chunk: Union[bytes, memoryview]) -> None:
+        """Write ``chunk`` (on a worker thread: never on an event loop; written, hashed and copied before this
+        returns, so the caller may reuse the buffer it lies in)."""
         if self.stop.is_set():
             raise CosCancelledError("the download was stopped")
         end = self.action.offset + self.action.length

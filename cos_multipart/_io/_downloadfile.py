@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import tempfile
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from .._core._download import DownloadCheckpoint, ObjectFacts
 from .._protocol.checksum import crc64
@@ -87,7 +87,7 @@ class DownloadFiles:
         """fsync what was written (a worker's ranges are on the shared file system before it answers)."""
         os.fsync(self._fd())
 
-    def write(self, offset: int, data: bytes) -> None:
+    def write(self, offset: int, data: Union[bytes, memoryview]) -> None:
         """Write ``data`` at ``offset`` (all of it: ``pwrite`` may write less)."""
         fd = self._fd()
         view = memoryview(data)

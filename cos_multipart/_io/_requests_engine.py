@@ -188,6 +188,17 @@ class RequestsAnswer:
         except urllib3.exceptions.HTTPError as error:  # any other: not an OSError, which the transport expects
             raise requests.exceptions.ConnectionError(error) from error
 
+    def readinto(self, view: memoryview) -> int:
+        """As the wire engine's: ``view`` filled unless the body ends first (through urllib3: one more copy)."""
+        filled = 0
+        while filled < len(view):
+            piece = self.read(len(view) - filled)
+            if not piece:
+                break
+            view[filled : filled + len(piece)] = piece
+            filled += len(piece)
+        return filled
+
     def close(self) -> None:
         self._response.close()
 

@@ -12,7 +12,7 @@ end closes the connection instead). The transport that made it supplies the two 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import AsyncIterator, Awaitable, Callable, Iterator, List, Mapping, Optional, Type
+from typing import AsyncIterator, Awaitable, Callable, Iterator, List, Mapping, Optional, Type, Union
 
 from .._protocol.errors import CosValidationError
 from .._protocol.models import ObjectResult
@@ -27,6 +27,19 @@ def _chunk_size(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise CosValidationError("chunk_size", value, "an int >= 1 (bytes)")
     return value
+
+
+def _writable_view(buffer: object) -> memoryview:
+    """``buffer`` as a writable view of single bytes, or a validation error naming it."""
+    try:
+        view = memoryview(buffer)  # type: ignore[arg-type]
+    except TypeError:
+        view = None
+    if view is None or view.readonly or view.itemsize != 1 or view.ndim != 1 or not view.c_contiguous:
+        raise CosValidationError(
+            "buffer", type(buffer).__name__, "a writable, contiguous bytes-like object (a bytearray, a memoryview of one)"
+        )
+    return view if view.format == "B" else view.cast("B")
 
 
 def _read_size(value: object) -> int:
@@ -107,10 +120,17 @@ class ObjectStream(_Head):
     """
 
     def __init__(
-        self, result: ObjectResult, headers: Mapping[str, str], read: Callable[[int], bytes], close: Callable[[], None]
+        self,
+        result: ObjectResult,
+        headers: Mapping[str, str],
+        read: Callable[[int], bytes],
+        close: Callable[[], None],
+        *,
+        readinto: Optional[Callable[[memoryview], int]] = None,
     ) -> None:
         super().__init__(result, headers)
         self._read = read
+        self._readinto = readinto
         self._close = close
 
     def read(self, size: int = -1) -> bytes:
@@ -130,6 +150,32 @@ class ObjectStream(_Head):
             if not piece:
                 return b"".join(pieces)
             pieces.append(piece)
+
+    def readinto(self, buffer: Union[bytearray, memoryview]) -> int:
+        """Fill ``buffer`` with the next bytes of the body: as many as it holds, fewer only at the body's end;
+        ``0`` once it is all read. The bytes go from the connection into ``buffer`` with no copy in between
+        (without a proxy), so a caller that reuses one buffer allocates nothing per chunk.
+
+        Example::
+
+            buffer = bytearray(1024 * 1024)
+            with client.get_object("videos/a.mp4") as body:
+                while count := body.readinto(buffer):
+                    out.write(memoryview(buffer)[:count])
+
+        Raises:
+            CosValidationError: ``buffer`` is not a writable bytes-like object of single bytes.
+            CosTransportError: The connection failed or timed out while reading.
+        """
+        view = _writable_view(buffer)
+        self._check_open()
+        if not len(view):
+            return 0
+        if self._readinto is not None:
+            return self._readinto(view)
+        piece = self._read(len(view))
+        view[: len(piece)] = piece
+        return len(piece)
 
     def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
         """The rest of the body in chunks of ``chunk_size`` bytes (the last one shorter)."""
@@ -211,6 +257,19 @@ class AsyncObjectStream(_Head):
             if not piece:
                 return b"".join(pieces)
             pieces.append(piece)
+
+    async def readinto(self, buffer: Union[bytearray, memoryview]) -> int:
+        """As :meth:`ObjectStream.readinto` (aiohttp gives the bytes first: one copy into ``buffer``)."""
+        view = _writable_view(buffer)
+        self._check_open()
+        filled = 0
+        while filled < len(view):
+            piece = await self._read(len(view) - filled)
+            if not piece:
+                break
+            view[filled : filled + len(piece)] = piece
+            filled += len(piece)
+        return filled
 
     def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK) -> AsyncIterator[bytes]:
         """As :meth:`ObjectStream.iter_chunks`: ``async for``."""

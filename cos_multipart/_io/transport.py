@@ -83,6 +83,8 @@ class _Answer(Protocol):
 
     def read(self, size: int) -> bytes: ...
 
+    def readinto(self, view: memoryview) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -255,7 +257,14 @@ class Transport:
                 except OSError as error:  # the engines' read failures (requests' too) are OSErrors
                     raise _transport_error(error, call.method, safe_url, 1, self._secrets()) from error
 
-            return ObjectStream(result, answer.headers, read, answer.close)  # the deadline covers the head only
+            def readinto(view: memoryview) -> int:
+                try:
+                    return answer.readinto(view)
+                except OSError as error:
+                    raise _transport_error(error, call.method, safe_url, 1, self._secrets()) from error
+
+            # The deadline covers the head only.
+            return ObjectStream(result, answer.headers, read, answer.close, readinto=readinto)
 
         return self._run(call, handle, cancel=cancel)
 

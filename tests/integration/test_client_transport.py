@@ -305,3 +305,28 @@ def test_a_body_that_breaks_off_raises_a_transport_error_on_both_clients() -> No
                 return failed.value
 
         assert asyncio.run(scenario()).method == "GET"
+
+
+def test_a_body_that_breaks_off_inside_readinto_raises_a_transport_error_on_both_clients() -> None:
+    def answer(request: HostileRequest, sock: socket.socket) -> bool:
+        head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: \"e\"\r\nx-cos-request-id: hostile\r\n\r\n"
+        sock.sendall(head.encode("latin-1") + b"0123456789")  # 10 of the 1000 bytes announced, then the end
+        sock.shutdown(socket.SHUT_RDWR)
+        return False
+
+    with HostileServer(answer) as server, server.client() as client:
+        body = client.get_object("k")
+        with pytest.raises(CosTransportError) as caught, body:
+            body.readinto(bytearray(4096))
+        assert caught.value.method == "GET"
+
+        async def scenario() -> CosTransportError:
+            async with server.async_client() as aclient:
+                streamed = await aclient.get_object("k")
+                with pytest.raises(CosTransportError) as failed:
+                    async with streamed:
+                        await streamed.readinto(bytearray(4096))
+                return failed.value
+
+        assert asyncio.run(scenario()).method == "GET"
+

@@ -131,6 +131,11 @@ def test_an_upload_through_a_proxy_is_carried_by_requests_and_verified(
         assert result.size == len(data)
         with client.get_object("via/proxy") as body:
             assert body.read() == data
+        with client.get_object("via/proxy") as body:  # into the caller's buffer, through requests too
+            buffer, out = bytearray(1024 * 1024), bytearray()
+            while count := body.readinto(buffer):
+                out += buffer[:count]
+            assert out == data
         with pytest.raises(CosServiceError) as missing:
             client.head_object("no/such/key")
         assert missing.value.status == 404
