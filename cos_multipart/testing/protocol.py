@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote
 from lxml import etree
 
 from . import _limits as limits
+from ._names import random_hex
 
 #: Header names of server-side encryption [ref 6.1].
 SSE_HEADER = "x-cos-server-side-encryption"
@@ -102,7 +103,7 @@ def file_exists() -> ServiceError:
 
 def new_request_id(now: float) -> str:
     """A request id shaped like COS's: base64 of ``<hex time>_<hex>_<hex>_<hex>`` [ref 2]."""
-    raw = f"{int(now):08x}_{secrets.token_hex(4)}_{secrets.token_hex(2)}_{secrets.token_hex(3)}"
+    raw = f"{int(now):08x}_{random_hex(4)}_{random_hex(2)}_{random_hex(3)}"
     return base64.b64encode(raw.encode("ascii")).decode("ascii")
 
 
