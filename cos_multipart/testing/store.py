@@ -33,7 +33,7 @@ import secrets
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from io import FileIO
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
@@ -743,12 +743,18 @@ def _upload_from_json(data: Dict[str, Any]) -> UploadRecord:
 
 
 def _object_to_json(record: ObjectRecord) -> Dict[str, Any]:
-    data = asdict(record)
+    # What ``asdict`` gave, built by hand: its recursive deep copy was a third of the cost of a PUT's commit.
+    data: Dict[str, Any] = {name: getattr(record, name) for name in _OBJECT_FIELDS}
+    data["encryption"] = {name: getattr(record.encryption, name) for name in _ENCRYPTION_FIELDS}
     if record.segments:
         data["segments"] = [[segment.name, segment.size] for segment in record.segments]
     else:
         del data["segments"]  # a one-file object is written exactly as before segments existed
     return data
+
+
+_OBJECT_FIELDS = tuple(item.name for item in fields(ObjectRecord))
+_ENCRYPTION_FIELDS = tuple(item.name for item in fields(Encryption))
 
 
 def _read_object(path: Path) -> Optional[ObjectRecord]:
