@@ -25,8 +25,15 @@ def _as_before(record: ObjectRecord) -> Dict[str, Any]:
 RECORDS = [
     ObjectRecord("b-1250000000", "k", "0" * 32, 7, 4096, 1.5, (), Encryption(), "abc.0123456789ab.data"),
     ObjectRecord(
-        "b-1250000000", "dir/ключ", "e" * 32 + "-2", 2**64 - 1, 10, 2.0,
-        (("Content-Type", "text/plain"), ("x-cos-meta-a", "b")), Encryption("SSE-KMS", "kid", ""), "abc.seg",
+        "b-1250000000",
+        "dir/ключ",
+        "e" * 32 + "-2",
+        2**64 - 1,
+        10,
+        2.0,
+        (("Content-Type", "text/plain"), ("x-cos-meta-a", "b")),
+        Encryption("SSE-KMS", "kid", ""),
+        "abc.seg",
         (Segment("part-00001", 4), Segment("part-00002", 6)),
     ),  # fmt: skip
     ObjectRecord("b-1250000000", "c", "1" * 32, 0, 0, 3.0, (), Encryption("SSE-C", "", "bWQ1"), "c.data"),
