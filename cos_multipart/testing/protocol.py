@@ -11,6 +11,7 @@ import binascii
 import datetime
 import hashlib
 import json
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -154,9 +155,18 @@ def app_id(bucket: str) -> str:
 
 def http_date(timestamp: float) -> str:
     """RFC 1123 date (``Last-Modified``, ``Date``)."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime(
-        "%a, %d %b %Y %H:%M:%S GMT"
-    )
+    global _last_http_date  # noqa: PLW0603 - a one-entry cache
+    second = math.floor(timestamp)
+    last = _last_http_date  # one tuple, read once: another thread may replace it meanwhile
+    if last[0] == second:
+        return last[1]
+    text = datetime.datetime.fromtimestamp(second, datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    _last_http_date = (second, text)
+    return text
+
+
+# The last second formatted: every answer carries a Date, most within the second of the one before.
+_last_http_date: Tuple[Optional[int], str] = (None, "")
 
 
 def iso_time(timestamp: float) -> str:
