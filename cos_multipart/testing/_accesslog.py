@@ -116,7 +116,8 @@ class AccessLog:
         line = entry.line() + "\n"
         with self._settled:
             self._in_flight -= 1
-            self._settled.notify_all()
+            if not self._in_flight:  # :meth:`entries` waits for no request in flight, for nothing else
+                self._settled.notify_all()
             self._entries.append(entry)
             if self._file is not None:
                 self._file.write(line)

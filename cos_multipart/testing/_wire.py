@@ -21,13 +21,14 @@ import threading
 import time
 from dataclasses import dataclass
 from io import BufferedIOBase
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from . import protocol
 from ._accesslog import AccessLog, AccessLogEntry, redact_headers, redact_query
 from ._body import BUFFER_SIZE, RequestBody, combined_rate
 from ._dispatch import Dispatcher
+from ._headers import PlainHeaderParsing
 from ._messages import Reply, Request, completed_body, error_reply, settled
 from ._routing import parse_request
 from ._send import SERVER_NAME, BodyTruncated, ConnectionReset, ReplySender, head
@@ -220,7 +221,7 @@ class _Outcome:
     answered: Optional[float] = None  # monotonic time the head of a small answer began to be written
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(PlainHeaderParsing):
     protocol_version = "HTTP/1.1"
     server_version = SERVER_NAME
     sys_version = ""

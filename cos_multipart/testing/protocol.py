@@ -11,6 +11,7 @@ import binascii
 import datetime
 import hashlib
 import json
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, quote
 from lxml import etree
 
 from . import _limits as limits
+from ._names import random_hex
 
 #: Header names of server-side encryption [ref 6.1].
 SSE_HEADER = "x-cos-server-side-encryption"
@@ -102,7 +104,7 @@ def file_exists() -> ServiceError:
 
 def new_request_id(now: float) -> str:
     """A request id shaped like COS's: base64 of ``<hex time>_<hex>_<hex>_<hex>`` [ref 2]."""
-    raw = f"{int(now):08x}_{secrets.token_hex(4)}_{secrets.token_hex(2)}_{secrets.token_hex(3)}"
+    raw = f"{int(now):08x}_{random_hex(4)}_{random_hex(2)}_{random_hex(3)}"
     return base64.b64encode(raw.encode("ascii")).decode("ascii")
 
 
@@ -153,9 +155,18 @@ def app_id(bucket: str) -> str:
 
 def http_date(timestamp: float) -> str:
     """RFC 1123 date (``Last-Modified``, ``Date``)."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime(
-        "%a, %d %b %Y %H:%M:%S GMT"
-    )
+    global _last_http_date  # noqa: PLW0603 - a one-entry cache
+    second = math.floor(timestamp)
+    last = _last_http_date  # one tuple, read once: another thread may replace it meanwhile
+    if last[0] == second:
+        return last[1]
+    text = datetime.datetime.fromtimestamp(second, datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    _last_http_date = (second, text)
+    return text
+
+
+# The last second formatted: every answer carries a Date, most within the second of the one before.
+_last_http_date: Tuple[Optional[int], str] = (None, "")
 
 
 def iso_time(timestamp: float) -> str:
