@@ -436,9 +436,11 @@ _REPLACED_BY_LINK = "replaced by a symbolic link (or a directory above it was) s
 
 
 def _with_identity(item: LocalFile, info: os.stat_result) -> LocalFile:
-    return dataclasses.replace(
-        item, size=info.st_size, mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns, inode=info.st_ino, device=info.st_dev
-    )
+    # Built directly: dataclasses.replace looks up the class's fields on every call, once per file of a tree.
+    return LocalFile(
+        path=item.path, relative=item.relative, size=info.st_size, mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns,
+        inode=info.st_ino, device=info.st_dev,
+    )  # fmt: skip
 
 
 def _state(info: os.stat_result) -> Tuple[int, int, int, int]:

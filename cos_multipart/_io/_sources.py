@@ -32,6 +32,10 @@ BytesLike = Union[bytes, bytearray, memoryview]
 Source = Union[str, "os.PathLike[str]", IO[bytes], BytesLike, Iterable[BytesLike]]
 PartBody = Union[FilePartReader, BufferPartReader]
 
+#: A file up to this size is read for its single PUT in one system call (larger ones chunk by chunk, hashed as
+#: they arrive, as a stream's part is).
+_ONE_READ = 1024 * 1024
+
 _ALLOWED = "a path, bytes, a binary file object or stream, or an iterator of bytes-like chunks"
 _CHUNKS = "an iterator of bytes-like chunks (bytes, bytearray or memoryview)"
 
@@ -93,7 +97,19 @@ class FileSource:
         return reader.digest()
 
     def read_all(self, options: BodyOptions) -> StreamPart:
-        """The whole (small) upload read into memory once and hashed once, for a single PUT."""
+        """The whole (small) upload read into memory once and hashed once, for a single PUT.
+
+        Raises:
+            SourceChangedError: The file is shorter than its stated size (being written).
+        """
+        if self.size <= _ONE_READ:  # a small file (a tree's are mostly): one read into its buffer, one hash
+            view = memoryview(bytearray(self.size))
+            got = pread_into(self.fd, view, self.offset) if self.size else 0
+            if got != self.size:
+                raise SourceChangedError(
+                    f"{self.name} is shorter than when the upload started", path=self.name, expected=self.size, got=got
+                )
+            return StreamPart(view, hash_buffer(view, md5=options.md5, integrity=options.integrity))
         stream = cast(IO[bytes], _FdStream(self.fd, self.offset, self.size, self.name))
         return read_stream_part(stream, self.size, md5=options.md5, integrity=options.integrity)
 
