@@ -66,7 +66,11 @@ def _connection_classes(registry: ConnectionRegistry) -> Dict[str, Any]:
     """urllib3 pool classes whose connections report to ``registry``."""
     record, bind, sent = registry.recorded, registry.bind, registry.sent
 
-    class HTTPConnection(urllib3.connection.HTTPConnection):
+    base: Any = object  # (typed Any: the mixin calls the urllib3 connection's methods through super())
+
+    class Reporting(base):  # type: ignore[misc]
+        """What both connection classes add: each connect recorded, each request bound, then marked sent."""
+
         def connect(self) -> None:
             super().connect()
             record(self)
@@ -76,15 +80,11 @@ def _connection_classes(registry: ConnectionRegistry) -> Dict[str, Any]:
             super().request(*args, **kwargs)
             sent()
 
-    class HTTPSConnection(urllib3.connection.HTTPSConnection):
-        def connect(self) -> None:
-            super().connect()
-            record(self)
+    class HTTPConnection(Reporting, urllib3.connection.HTTPConnection):
+        pass
 
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            bind(self)
-            super().request(*args, **kwargs)
-            sent()
+    class HTTPSConnection(Reporting, urllib3.connection.HTTPSConnection):
+        pass
 
     class HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
         ConnectionCls = HTTPConnection
