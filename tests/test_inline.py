@@ -66,8 +66,24 @@ def test_the_flows_own_failure_is_raised_and_an_interrupt_reaches_its_cleanup() 
 def test_a_parts_phase_is_refused_and_the_flow_closed() -> None:
     closed: List[bool] = []
 
-    class Window:
+    class Window:  # the shape of _machine.Window: a parts phase
+        error = None
+        finished = False
+
         def take(self) -> List[object]:
+            return []
+
+        def owns(self, action: object) -> bool:
+            return False
+
+        def receive(self, action: object, outcome: object) -> None: ...
+
+        def fail(self, error: BaseException) -> None: ...
+
+        def sending(self) -> bool:
+            return False
+
+        def sends_in_flight(self) -> List[object]:
             return []
 
     def flow() -> Generator[object, Any, None]:

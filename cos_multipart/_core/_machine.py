@@ -25,7 +25,7 @@ from ._config import UploadResult
 from ._flow import UploadStart, single_put_flow, upload_flow
 from ._partvalues import StreamPart
 
-__all__ = ["Machine", "UploadMachine", "UploadStart", "Window"]
+__all__ = ["Machine", "UploadMachine", "UploadStart", "Window", "is_window"]
 
 
 @runtime_checkable
@@ -61,7 +61,8 @@ class Window(Protocol):
 _WINDOW_TYPES: Dict[type, bool] = {}
 
 
-def _is_window(step: object) -> bool:
+def is_window(step: object) -> bool:
+    """Whether ``step`` (something a sequence yielded) is its parts phase, a :class:`Window`."""
     kind = type(step)
     known = _WINDOW_TYPES.get(kind)
     if known is None:
@@ -192,7 +193,7 @@ class Machine:
         except BaseException as failure:  # the operation's failure, whatever it is: the executor raises it
             self._end(Failed(failure))
             return
-        if _is_window(step):
+        if is_window(step):
             self._window = cast(Window, step)
             self._close_window()  # nothing to send: the sequence goes on at once
         else:

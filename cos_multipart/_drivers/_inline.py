@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generator, Optional, TypeVar
 
+from .._core._machine import is_window
+
 __all__ = ["run_inline"]
 
 T = TypeVar("T")
@@ -34,7 +36,7 @@ def run_inline(flow: Generator[Any, Any, T], perform: Callable[[Any], object]) -
             step = flow.send(value) if error is None else flow.throw(error)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
-        if hasattr(step, "take"):  # a Window (the protocol's first method): never expected here
+        if is_window(step):  # the machine's own test: never expected here
             flow.close()
             raise TypeError(f"{type(step).__name__}: a parts phase cannot run inline")
         try:
