@@ -25,6 +25,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from ._attempts import ANSWER_BROKE_OFF, CLOSED_WITHOUT_ANSWER
 from ._carrying import ConnectionRegistry
 from ._prepare import prepare
+from ._streams import fill
 from .._protocol.errors import FailureKind
 
 __all__ = ["CONNECT_TIMEOUTS", "FAILURE_KINDS", "NAMED_FAILURES", "BodyReader", "RequestsAnswer", "RequestsEngine", "proxy_settings"]
@@ -190,14 +191,7 @@ class RequestsAnswer:
 
     def readinto(self, view: memoryview) -> int:
         """As the wire engine's: ``view`` filled unless the body ends first (through urllib3: one more copy)."""
-        filled = 0
-        while filled < len(view):
-            piece = self.read(len(view) - filled)
-            if not piece:
-                break
-            view[filled : filled + len(piece)] = piece
-            filled += len(piece)
-        return filled
+        return fill(self.read, view)
 
     def close(self) -> None:
         self._response.close()

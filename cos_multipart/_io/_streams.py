@@ -29,6 +29,19 @@ def _chunk_size(value: object) -> int:
     return value
 
 
+def fill(read: Callable[[int], bytes], view: memoryview) -> int:
+    """Fill ``view`` from ``read(n)`` calls (each copied in) until it is full or a read gives nothing; how many
+    bytes it holds."""
+    filled = 0
+    while filled < len(view):
+        piece = read(len(view) - filled)
+        if not piece:
+            break
+        view[filled : filled + len(piece)] = piece
+        filled += len(piece)
+    return filled
+
+
 def _writable_view(buffer: object) -> memoryview:
     """``buffer`` as a writable view of single bytes, or a validation error naming it."""
     try:
@@ -173,9 +186,7 @@ class ObjectStream(_Head):
             return 0
         if self._readinto is not None:
             return self._readinto(view)
-        piece = self._read(len(view))
-        view[: len(piece)] = piece
-        return len(piece)
+        return fill(self._read, view)  # a transport that gives bytes only
 
     def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
         """The rest of the body in chunks of ``chunk_size`` bytes (the last one shorter)."""
