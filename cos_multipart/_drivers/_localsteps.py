@@ -34,15 +34,24 @@ LOCAL_ACTIONS = get_args(LocalAction)
 
 
 def apply_progress(
-    tracker: ProgressTracker, action: ProgressAction, make_tracker: Callable[[Optional[int], Optional[int]], ProgressTracker]
+    tracker: Optional[ProgressTracker],
+    action: ProgressAction,
+    make_tracker: Callable[[Optional[int], Optional[int]], ProgressTracker],
 ) -> ProgressTracker:
-    """Do the progress ``action`` on ``tracker``; the tracker that counts from now on (a new one at a start)."""
+    """Do the progress ``action`` on ``tracker``; the tracker that counts from now on (a new one at a start).
+
+    Raises:
+        RuntimeError: An action other than a start with no tracker yet (a defect of the sequence).
+    """
     if isinstance(action, ProgressStart):
         tracker = make_tracker(action.size, action.count)
         if action.reused_parts:
             tracker.reused(action.reused_parts, action.reused_bytes)
         tracker.start()
-    elif isinstance(action, ProgressRewind):
+        return tracker
+    if tracker is None:
+        raise RuntimeError(f"{type(action).__name__} before ProgressStart")
+    if isinstance(action, ProgressRewind):
         tracker.rewind(action.number)
     elif isinstance(action, PartDone):
         tracker.part_done(action.number, action.size)

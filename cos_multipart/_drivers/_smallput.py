@@ -61,8 +61,8 @@ class SmallPuts:
                 options = BodyOptions(False, tracker, self.limiter, None, self.integrity)
                 return client_call(self.client, key, self.config, action, source=None, options=options)
             if isinstance(action, PROGRESS_ACTIONS):
-                if callback is not None:
-                    tracker = apply_progress(tracker or make_tracker(len(part.data), 1), action, make_tracker)
+                if callback is not None:  # the flow starts the count (ProgressStart) before anything else
+                    tracker = apply_progress(tracker, action, make_tracker)
                 return None
             raise TypeError(f"a single PUT does not do {type(action).__name__}")
 

@@ -106,9 +106,7 @@ class FileSource:
             view = memoryview(bytearray(self.size))
             got = pread_into(self.fd, view, self.offset) if self.size else 0
             if got != self.size:
-                raise SourceChangedError(
-                    f"{self.name} is shorter than when the upload started", path=self.name, expected=self.size, got=got
-                )
+                raise _shorter(self.name, self.size, got)
             return StreamPart(view, hash_buffer(view, md5=options.md5, integrity=options.integrity))
         stream = cast(IO[bytes], _FdStream(self.fd, self.offset, self.size, self.name))
         return read_stream_part(stream, self.size, md5=options.md5, integrity=options.integrity)
@@ -317,6 +315,11 @@ def _remaining_size(stream: IO[bytes]) -> Optional[int]:
         return None
 
 
+def _shorter(name: str, expected: int, got: int) -> SourceChangedError:
+    """A file that gave fewer bytes than its stated size: being written, or truncated since."""
+    return SourceChangedError(f"{name} is shorter than when the upload started", path=name, expected=expected, got=got)
+
+
 class _FdStream(io.RawIOBase):
     """``readinto`` over ``[offset, offset + size)`` of a descriptor; a short file is a changed source."""
 
@@ -336,9 +339,7 @@ class _FdStream(io.RawIOBase):
             return 0
         got = pread_into(self._fd, memoryview(buffer)[:want], self._position)  # straight into the part buffer
         if got != want:
-            raise SourceChangedError(
-                f"{self._name} is shorter than when the upload started", path=self._name, expected=want, got=got
-            )
+            raise _shorter(self._name, want, got)
         self._position += got
         return got
 

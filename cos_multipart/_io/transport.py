@@ -363,8 +363,8 @@ class Transport:
         answer costs at most that much memory."""
         if method == "HEAD":
             return b""  # no body, and its Content-Length is the object's, not the answer's
-        if getattr(answer, "done", False):
-            return b""  # the wire engine's answer with no body (a PUT's): nothing to read or to check
+        if isinstance(answer, _wire.WireAnswer) and answer.done:
+            return b""  # an answer with no body (a PUT's): nothing to read or to check
         buffer = operations.AnswerBuffer(MAX_XML_ANSWER_BYTES, answer.headers.get("Content-Length"))
         while True:
             chunk = answer.read(_ANSWER_CHUNK)

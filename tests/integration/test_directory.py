@@ -223,3 +223,19 @@ def test_small_files_take_the_inline_single_put_and_are_still_retried_and_verifi
     assert seen[-1].bytes_done == seen[-1].bytes_total == sum(len(d) for d in files.values())
     puts = [e for e in local_cos.log_entries() if e.api == "PutObject"]
     assert len(puts) == len(files) + 2  # the answer that disagreed sent again, the reset retried
+
+
+@pytest.mark.parametrize("size, in_flight_told", [(200 * 1024, True), (4096, False)], ids=["200KiB", "4KiB"])
+def test_a_small_files_own_progress_is_told_only_above_64_kib(
+    client: CosClient, tmp_path: Path, size: int, in_flight_told: bool
+) -> None:
+    # Over 64 KiB a small file's bytes are reported while they go (and confirmed before the file ends); up to
+    # 64 KiB they leave in one or two writes and only the file's end is told.
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "f.bin").write_bytes(os.urandom(size))
+    seen: List[DirectoryProgress] = []
+    report = upload_directory(client, root, "told", config=config(tmp_path), progress=seen.append)
+    assert report.ok and len(report.uploaded) == 1
+    assert any(p.files_done == 0 and p.bytes_done > 0 for p in seen) is in_flight_told
+    assert seen[-1].files_done == 1 and seen[-1].bytes_done == seen[-1].bytes_total == size
