@@ -47,6 +47,7 @@ from ._interrupts import Bell, deferring, raise_pending
 from ._lanes import Lane
 from ._smallput import SmallPuts
 from .threads import Upload
+from .._io import _sources
 from .._io._sources import BodyOptions, FileSource
 from .._protocol.errors import CosCancelledError, CosError, CosServiceError, CosValidationError, SourceChangedError, kept_upload_of
 from .._core.progress import ProgressEvent
@@ -391,9 +392,8 @@ class FileSender:
             # One PUT: nothing to resume, so no checkpoint lock or lookup per file (given by path, a file is
             # locked and its checkpoint looked for, which costs more than the PUT of a 4 KiB file). The bytes
             # are read, then the file's identity is checked again before anything is sent.
-            source = FileSource(fd, 0, item.size)
             try:
-                part = source.read_all(BodyOptions(md5=True, integrity=client_dialect(self.client).integrity))
+                part = _sources.read_whole(fd, 0, item.size, "the file", BodyOptions(md5=True, integrity=self.small.integrity))
             except SourceChangedError:  # shorter than its size: being written
                 return None
             if _changed(fd, item):

@@ -102,14 +102,7 @@ class FileSource:
         Raises:
             SourceChangedError: The file is shorter than its stated size (being written).
         """
-        if self.size <= _ONE_READ:  # a small file (a tree's are mostly): one read into its buffer, one hash
-            view = memoryview(bytearray(self.size))
-            got = pread_into(self.fd, view, self.offset) if self.size else 0
-            if got != self.size:
-                raise _shorter(self.name, self.size, got)
-            return StreamPart(view, hash_buffer(view, md5=options.md5, integrity=options.integrity))
-        stream = cast(IO[bytes], _FdStream(self.fd, self.offset, self.size, self.name))
-        return read_stream_part(stream, self.size, md5=options.md5, integrity=options.integrity)
+        return read_whole(self.fd, self.offset, self.size, self.name, options)
 
     def check_unchanged(self) -> None:
         """Raise :class:`SourceChangedError` if the file is not the one the upload started from.
@@ -313,6 +306,24 @@ def _remaining_size(stream: IO[bytes]) -> Optional[int]:
         return max(0, end - start)
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
         return None
+
+
+def read_whole(fd: int, offset: int, size: int, name: str, options: BodyOptions) -> StreamPart:
+    """``size`` bytes at ``offset`` of ``fd`` read into one buffer and hashed once (``options.md5``, the integrity
+    scheme's checksum); ``name`` for messages. What :meth:`FileSource.read_all` does, for a caller that holds a
+    descriptor and needs no source object (a directory run's small file).
+
+    Raises:
+        SourceChangedError: The file is shorter than ``offset + size`` (being written).
+    """
+    if size <= _ONE_READ:  # a small file (a tree's are mostly): one read into its buffer, one hash
+        view = memoryview(bytearray(size))
+        got = pread_into(fd, view, offset) if size else 0
+        if got != size:
+            raise _shorter(name, size, got)
+        return StreamPart(view, hash_buffer(view, md5=options.md5, integrity=options.integrity))
+    stream = cast(IO[bytes], _FdStream(fd, offset, size, name))
+    return read_stream_part(stream, size, md5=options.md5, integrity=options.integrity)
 
 
 def _shorter(name: str, expected: int, got: int) -> SourceChangedError:

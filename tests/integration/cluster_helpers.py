@@ -149,26 +149,26 @@ _REAL_READ_ALL: List[Any] = []
 def write_during_reads(path: str, times: int) -> None:
     """On a worker: the next ``times`` whole-file reads of the file at ``path`` (by inode) each see a writer
     append to it once its bytes were read (a file written while a small-file PUT reads it)."""
-    from cos_multipart._io._sources import FileSource
+    from cos_multipart._io import _sources
 
     if not _REAL_READ_ALL:
-        _REAL_READ_ALL.append(FileSource.read_all)
+        _REAL_READ_ALL.append(_sources.read_whole)  # what a directory run's small file is read with
     real, inode, left = _REAL_READ_ALL[0], os.stat(path).st_ino, [times]
 
-    def read_all(self: Any, options: Any) -> Any:
-        part = real(self, options)
-        if left[0] and os.fstat(self.fd).st_ino == inode:
+    def read_whole(fd: int, *args: Any) -> Any:
+        part = real(fd, *args)
+        if left[0] and os.fstat(fd).st_ino == inode:
             left[0] -= 1
             with open(path, "ab") as handle:
                 handle.write(b"+more")
         return part
 
-    FileSource.read_all = read_all  # type: ignore[method-assign]
+    _sources.read_whole = read_whole  # type: ignore[assignment]
 
 
 def stop_writing_during_reads() -> None:
     """On a worker: undo :func:`write_during_reads`."""
-    from cos_multipart._io._sources import FileSource
+    from cos_multipart._io import _sources
 
     if _REAL_READ_ALL:
-        FileSource.read_all = _REAL_READ_ALL[0]  # type: ignore[method-assign]
+        _sources.read_whole = _REAL_READ_ALL[0]

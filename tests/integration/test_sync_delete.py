@@ -17,11 +17,11 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
+from cos_multipart._io import _sources
 from cos_multipart._drivers import _dirrun
 from cos_multipart._io import _walk
 from cos_multipart._cli import main as cli
 from cos_multipart._cli.dirs import EXIT_DELETE_LIMIT
-from cos_multipart._io._sources import FileSource
 from cos_multipart._core._dirplan import LocalFile, WalkIssue, WalkOptions
 from cos_multipart._io.client import CosClient
 from cos_multipart._drivers.directory import sync_directory, upload_directory
@@ -258,18 +258,18 @@ def test_a_file_replaced_by_another_after_the_walk_is_refused(client: CosClient,
 def writer_during_reads(monkeypatch: pytest.MonkeyPatch, path: Path, times: int) -> None:
     """A writer appends to ``path`` while each of the next ``times`` whole-file reads is in progress
     (after its bytes were read, before the PUT)."""
-    real_read = FileSource.read_all
+    real_read = _sources.read_whole  # what a directory run's small file is read with
     left = [times]
 
-    def read_all(self: FileSource, options: Any) -> Any:
-        part = real_read(self, options)
+    def read_whole(*args: Any) -> Any:
+        part = real_read(*args)
         if left[0]:
             left[0] -= 1
             with open(path, "ab") as handle:
                 handle.write(b"+more")
         return part
 
-    monkeypatch.setattr(FileSource, "read_all", read_all)
+    monkeypatch.setattr(_sources, "read_whole", read_whole)
 
 
 @pytest.mark.parametrize("writes, outcome", [(1, "uploaded"), (2, "failed")])
