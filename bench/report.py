@@ -376,11 +376,11 @@ def section_resume(data: Dict[str, Any]) -> List[str]:
 # --- Plots ------------------------------------------------------------------------------------------------------
 
 
-#: Each plot's file and the section that links it.
-_PLOT_FILES = (
-    ("bench-upload.png", "upload"), ("bench-compare.png", "compare"), ("bench-scaling.png", "scaling"),
-    ("bench-memory.png", "memory"), ("bench-crc.png", "crc"),
-)
+#: The section each plot belongs to, and its file.
+_PLOT_FILES = {
+    "upload": "bench-upload.png", "compare": "bench-compare.png", "scaling": "bench-scaling.png",
+    "memory": "bench-memory.png", "crc": "bench-crc.png",
+}
 
 
 def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
@@ -393,13 +393,13 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
     except ImportError:
         # The plots an earlier run with matplotlib drew stay linked (a report regenerated to add prose must not
         # drop them from the page).
-        return {section: _relative(img_dir / name, docs) for name, section in _PLOT_FILES if (img_dir / name).exists()}
+        return {section: _relative(img_dir / name, docs) for section, name in _PLOT_FILES.items() if (img_dir / name).exists()}
     img_dir.mkdir(parents=True, exist_ok=True)
     written: Dict[str, str] = {}
     suites = results["suites"]
 
-    def save(figure: Any, name: str, section: str) -> None:
-        path = img_dir / name
+    def save(figure: Any, section: str) -> None:
+        path = img_dir / _PLOT_FILES[section]
         figure.tight_layout()
         figure.savefig(path, dpi=110)
         plt.close(figure)
@@ -413,7 +413,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         left.set_title(f"Upload of {human(data['size'])}: throughput (median, min-max)")
         _bars(right, names, [data["summary"][n]["cpu_per_gib"] for n in names], "client CPU s per GiB")
         right.set_title("Client CPU per GiB (user + sys)")
-        save(figure, "bench-upload.png", "upload")
+        save(figure, "upload")
     if "compare" in suites and suites["compare"].get("cells"):
         data = suites["compare"]
         cells = data["cells"]
@@ -431,7 +431,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         axis.set_ylabel("this package / official SDK (throughput)")
         axis.set_title("Throughput ratio per network and scheme (median)")
         axis.legend(fontsize=8)
-        save(figure, "bench-compare.png", "compare")
+        save(figure, "compare")
     if "scaling" in suites:
         data = suites["scaling"]
         shapes = data["shapes"]
@@ -450,7 +450,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
             axis.set_ylabel("% of workers x per-connection cap")
             axis.set_title(f"{shape['bandwidth'] / MIB:.0f} MiB/s per connection, {data['latency'] * 1000:.0f} ms latency")
             axis.legend(fontsize=7, loc="lower left")
-        save(figure, "bench-scaling.png", "scaling")
+        save(figure, "scaling")
     if "memory" in suites:
         data = suites["memory"]
         figure, axis = plt.subplots(figsize=(7, 4.5))
@@ -466,7 +466,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         axis.set_ylim(bottom=0)
         axis.set_title("Peak RSS of the client process")
         axis.legend(fontsize=8)
-        save(figure, "bench-memory.png", "memory")
+        save(figure, "memory")
     if "crc" in suites:
         data = suites["crc"]
         figure, axis = plt.subplots(figsize=(7, 4.5))
@@ -479,7 +479,7 @@ def plots(results: Dict[str, Any], img_dir: Path, docs: Path) -> Dict[str, str]:
         axis.set_ylabel("MiB/s (log scale)")
         axis.set_title("Hash throughput")
         axis.legend()
-        save(figure, "bench-crc.png", "crc")
+        save(figure, "crc")
     return written
 
 
